@@ -1,0 +1,216 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { appLabels, appService, hostIngress } from "./kubernetes";
+import { AppWorkload, WorkloadTemplate } from "./workload";
+
+export type TrafficRouter = "nginx" | "gateway-api" | "alb" | "replicas";
+
+export interface CanaryDeploymentArgs {
+    /** The shared pod definition. */
+    template: WorkloadTemplate;
+    /** Version that serves the rest of the traffic. */
+    stableVersion: string;
+    /** Version under test. */
+    canaryVersion: string;
+    /** Percent of requests sent to the canary, 0 to 100. */
+    weight: number;
+    /** What expresses the weight: an ingress-nginx canary Ingress, a Gateway API HTTPRoute, an ALB weighted action, or the pod ratio. */
+    router: TrafficRouter;
+    /** Minimum replicas of the stable track; with the replicas router, the total across both tracks. */
+    replicas: number;
+    /** Minimum replicas of the canary track for the ingress routers. */
+    canaryReplicas: number;
+    /** Requests carrying this header with the value "always" reach the canary whatever the weight (not with the replicas router). */
+    headerName: string;
+    /** Public host. */
+    host: string;
+    /** IngressClass for the nginx and replicas routers. */
+    ingressClassName: string;
+    /** TLS Secret for the host (nginx and replicas routers; the ALB takes an ACM certificate, the Gateway its listener's). */
+    tlsSecretName: string;
+    /** Gateway the HTTPRoute attaches to (gateway-api router). */
+    gateway?: { name: string; namespace: string; sectionName?: string };
+    /** Load balancer settings (alb router). */
+    alb?: { scheme: string; certificateArn: string };
+    /** Resources that must succeed before either track rolls out, such as the release's migration Job. */
+    after?: pulumi.Resource[];
+}
+
+/** Replicas of each track under the replicas router: the weight as a share of the pods. */
+export function replicaSplit(total: number, weight: number): { stable: number; canary: number } {
+    const canary = (total * weight) / 100;
+    return { stable: total - canary, canary };
+}
+
+/**
+ * A stable and a canary track of the app, with the canary weight expressed by the chosen router. A weight change
+ * touches only the routing object (or, with the replicas router, the replica counts): no pod template changes.
+ * Weight 0 sends the canary no user traffic; promotion is setting the stable version to the canary's.
+ */
+export class CanaryDeployment extends pulumi.ComponentResource {
+    /** The stable track. */
+    public readonly stable: AppWorkload;
+    /** The canary track. */
+    public readonly canary: AppWorkload;
+    /** URL of the host. */
+    public readonly liveUrl: string;
+
+    constructor(name: string, args: CanaryDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("myapp:deploy:CanaryDeployment", name, {}, opts);
+        if (!Number.isInteger(args.weight) || args.weight < 0 || args.weight > 100) {
+            throw new pulumi.ResourceError(`weight must be a whole number from 0 to 100, got ${args.weight}`, this);
+        }
+        if (args.router === "gateway-api" && !args.gateway) throw new pulumi.ResourceError("the gateway-api router needs a gateway", this);
+        if (args.router === "alb" && !args.alb) throw new pulumi.ResourceError("the alb router needs alb settings", this);
+        if (args.router === "replicas" && !Number.isInteger((args.replicas * args.weight) / 100)) {
+            throw new pulumi.ResourceError(`${args.replicas} replicas cannot carry a ${args.weight}% canary by pod ratio`, this);
+        }
+        const t = args.template;
+        const app = t.appName;
+
+        const split =
+            args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
+        // Under the replicas router both tracks scale on CPU with bounds in proportion, so the ratio holds under load.
+        const maxFor = (n: number) => (args.router === "replicas" ? Math.ceil((t.maxReplicas * n) / args.replicas) : undefined);
+        this.stable = new AppWorkload(
+            `${name}-stable`,
+            {
+                template: t,
+                deploymentName: `${app}-stable`,
+                version: args.stableVersion,
+                variantLabels: { track: "stable" },
+                replicas: split.stable,
+                maxReplicas: maxFor(split.stable),
+                after: args.after,
+            },
+            { parent: this },
+        );
+        this.canary = new AppWorkload(
+            `${name}-canary`,
+            {
+                template: t,
+                deploymentName: `${app}-canary`,
+                version: args.canaryVersion,
+                variantLabels: { track: "canary" },
+                replicas: split.canary,
+                maxReplicas: maxFor(split.canary),
+                after: args.after,
+            },
+            { parent: this },
+        );
+
+        const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: string) =>
+            appService(`${name}-${suffix}`, { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) }, { parent: this });
+        const ingress = { namespace: t.namespace, host: args.host, labels: appLabels(app, "live") };
+
+        if (args.router === "replicas") {
+            svc("live", app, { "app.kubernetes.io/name": app }, "live");
+            hostIngress(
+                `${name}-ingress`,
+                { ...ingress, ingressName: app, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName, backend: { serviceName: app, port: 80 } },
+                { parent: this },
+            );
+        } else {
+            svc("live", app, this.stable.selectorLabels, "live");
+            svc("canary-svc", `${app}-canary`, this.canary.selectorLabels, "canary");
+        }
+
+        if (args.router === "nginx") {
+            const main = { ...ingress, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName };
+            hostIngress(`${name}-ingress`, { ...main, ingressName: app, backend: { serviceName: app, port: 80 } }, { parent: this });
+            hostIngress(
+                `${name}-canary-ingress`,
+                {
+                    ...main,
+                    tlsSecretName: undefined,
+                    ingressName: `${app}-canary`,
+                    backend: { serviceName: `${app}-canary`, port: 80 },
+                    labels: appLabels(app, "canary"),
+                    annotations: {
+                        "nginx.ingress.kubernetes.io/canary": "true",
+                        "nginx.ingress.kubernetes.io/canary-weight": String(args.weight),
+                        "nginx.ingress.kubernetes.io/canary-by-header": args.headerName,
+                    },
+                },
+                { parent: this },
+            );
+        }
+
+        if (args.router === "gateway-api") {
+            const gw = args.gateway!;
+            const backend = (serviceName: string, weight?: number) => ({ name: serviceName, port: 80, weight });
+            new k8s.apiextensions.CustomResource(
+                `${name}-route`,
+                {
+                    apiVersion: "gateway.networking.k8s.io/v1",
+                    kind: "HTTPRoute",
+                    metadata: { name: app, namespace: t.namespace, labels: appLabels(app, "live") },
+                    spec: {
+                        parentRefs: [{ name: gw.name, namespace: gw.namespace, sectionName: gw.sectionName }],
+                        hostnames: [args.host],
+                        rules: [
+                            {
+                                matches: [{ headers: [{ name: args.headerName, value: "always" }] }],
+                                backendRefs: [backend(`${app}-canary`)],
+                            },
+                            {
+                                matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                                backendRefs: [backend(app, 100 - args.weight), backend(`${app}-canary`, args.weight)],
+                            },
+                        ],
+                    },
+                },
+                { parent: this },
+            );
+        }
+
+        if (args.router === "alb") {
+            const alb = args.alb!;
+            const forward = (groups: { serviceName: string; weight: number }[]) =>
+                JSON.stringify({ type: "forward", forwardConfig: { targetGroups: groups.map((g) => ({ ...g, servicePort: "80" })) } });
+            new k8s.networking.v1.Ingress(
+                `${name}-ingress`,
+                {
+                    metadata: {
+                        name: app,
+                        namespace: t.namespace,
+                        labels: appLabels(app, "live"),
+                        annotations: {
+                            "alb.ingress.kubernetes.io/scheme": alb.scheme,
+                            "alb.ingress.kubernetes.io/target-type": "ip",
+                            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+                            "alb.ingress.kubernetes.io/certificate-arn": alb.certificateArn,
+                            "alb.ingress.kubernetes.io/actions.canary-by-header": forward([{ serviceName: `${app}-canary`, weight: 100 }]),
+                            "alb.ingress.kubernetes.io/conditions.canary-by-header": JSON.stringify([
+                                { field: "http-header", httpHeaderConfig: { httpHeaderName: args.headerName, values: ["always"] } },
+                            ]),
+                            "alb.ingress.kubernetes.io/actions.weighted": forward([
+                                { serviceName: app, weight: 100 - args.weight },
+                                { serviceName: `${app}-canary`, weight: args.weight },
+                            ]),
+                        },
+                    },
+                    spec: {
+                        ingressClassName: "alb",
+                        rules: [
+                            {
+                                host: args.host,
+                                http: {
+                                    paths: ["canary-by-header", "weighted"].map((action) => ({
+                                        path: "/",
+                                        pathType: "Prefix",
+                                        backend: { service: { name: action, port: { name: "use-annotation" } } },
+                                    })),
+                                },
+                            },
+                        ],
+                    },
+                },
+                { parent: this },
+            );
+        }
+
+        this.liveUrl = `https://${args.host}`;
+        this.registerOutputs({ stableVersion: args.stableVersion, canaryVersion: args.canaryVersion, weight: args.weight, liveUrl: this.liveUrl });
+    }
+}

@@ -1,0 +1,191 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+
+/** Pod-level half of the "restricted" Pod Security Standard. */
+export const restrictedPodSecurity = {
+    runAsNonRoot: true,
+    runAsUser: 10001,
+    runAsGroup: 10001,
+    fsGroup: 10001,
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** Container-level half of the "restricted" Pod Security Standard. */
+export const restrictedContainerSecurity = {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+};
+
+/** A version as a label value: at most 63 characters of [A-Za-z0-9_.-], so a digest's colon becomes a dash. */
+export function labelValue(value: string): string {
+    return value.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
+}
+
+/**
+ * An object name built from a prefix and a version, within `max` characters of DNS label. Long versions (digests)
+ * are cut and suffixed with a hash, so two versions never share a name.
+ */
+export function versionedName(prefix: string, version: string, max = 63): string {
+    const slug = version.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    const full = `${prefix}-${slug}`;
+    if (full.length <= max) return full;
+    const hash = createHash("sha256").update(version).digest("hex").slice(0, 8);
+    return `${full.slice(0, max - hash.length - 1).replace(/-+$/, "")}-${hash}`;
+}
+
+export interface AppServiceArgs {
+    /** metadata.name of the Service. */
+    serviceName: string;
+    /** Namespace of the Service. */
+    namespace: string;
+    /** Pod labels the Service selects. */
+    selector: pulumi.Input<Record<string, string>>;
+    /** Labels on the Service itself. */
+    labels: Record<string, string>;
+}
+
+/** A ClusterIP Service on port 80 that forwards to the pods' port named "http". */
+export function appService(name: string, args: AppServiceArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Service {
+    return new k8s.core.v1.Service(
+        name,
+        {
+            metadata: { name: args.serviceName, namespace: args.namespace, labels: args.labels },
+            spec: { type: "ClusterIP", selector: args.selector, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
+        },
+        opts,
+    );
+}
+
+export interface HostIngressArgs {
+    /** metadata.name of the Ingress. */
+    ingressName: string;
+    /** Namespace of the Ingress. */
+    namespace: string;
+    /** Host the Ingress answers for. */
+    host: string;
+    /** IngressClass that serves it. */
+    ingressClassName: string;
+    /** TLS Secret for the host; omitted on an ingress-nginx canary Ingress, which inherits the main one's. */
+    tlsSecretName?: string;
+    /** Backend Service, and its port: 80, or a port name such as "use-annotation" for the ALB controller. */
+    backend: { serviceName: string; port: number | string };
+    /** Labels on the Ingress. */
+    labels: Record<string, string>;
+    /** Annotations, such as the ingress-nginx canary weight. */
+    annotations?: Record<string, string>;
+}
+
+/** An Ingress sending every path of one host to one backend. */
+export function hostIngress(name: string, args: HostIngressArgs, opts: pulumi.CustomResourceOptions): k8s.networking.v1.Ingress {
+    const port = typeof args.backend.port === "number" ? { number: args.backend.port } : { name: args.backend.port };
+    return new k8s.networking.v1.Ingress(
+        name,
+        {
+            metadata: { name: args.ingressName, namespace: args.namespace, labels: args.labels, annotations: args.annotations },
+            spec: {
+                ingressClassName: args.ingressClassName,
+                tls: args.tlsSecretName ? [{ hosts: [args.host], secretName: args.tlsSecretName }] : undefined,
+                rules: [
+                    {
+                        host: args.host,
+                        http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: args.backend.serviceName, port } } }] },
+                    },
+                ],
+            },
+        },
+        opts,
+    );
+}
+
+/** Labels shared by every object of the app. */
+export function appLabels(appName: string, component: string): Record<string, string> {
+    return { "app.kubernetes.io/name": appName, "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "pulumi" };
+}
+
+export interface JobContainer {
+    /** Container name. */
+    name: string;
+    /** Pinned image. */
+    image: pulumi.Input<string>;
+    /** Command and arguments. */
+    command: pulumi.Input<string>[];
+    /** Environment variables, plain or from Secrets. */
+    env?: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
+    /** Extra mounts besides the writable /tmp. */
+    volumeMounts?: k8s.types.input.core.v1.VolumeMount[];
+    /** Requests and limits; small defaults suit scripts. */
+    resources?: k8s.types.input.core.v1.ResourceRequirements;
+}
+
+export interface BatchPodArgs {
+    /** Labels on the pods. */
+    labels: Record<string, string>;
+    /** The one container. */
+    container: JobContainer;
+    /** ServiceAccount, when the pod needs an identity (IRSA); otherwise no token is mounted. */
+    serviceAccountName?: pulumi.Input<string>;
+    /** Volumes the container mounts besides /tmp. */
+    volumes?: k8s.types.input.core.v1.Volume[];
+}
+
+/** A run-to-completion pod under the restricted Pod Security Standard, with a writable /tmp. */
+export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.PodTemplateSpec {
+    const c = args.container;
+    return {
+        metadata: { labels: args.labels },
+        spec: {
+            restartPolicy: "Never",
+            serviceAccountName: args.serviceAccountName,
+            automountServiceAccountToken: args.serviceAccountName !== undefined,
+            securityContext: restrictedPodSecurity,
+            containers: [
+                {
+                    name: c.name,
+                    image: c.image,
+                    command: c.command,
+                    env: c.env,
+                    resources: c.resources ?? { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                    securityContext: restrictedContainerSecurity,
+                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(c.volumeMounts ?? [])],
+                },
+            ],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }, ...(args.volumes ?? [])],
+        },
+    };
+}
+
+export interface AwaitedJobArgs extends BatchPodArgs {
+    /** metadata.name: name it after the release so that each release runs it once. */
+    jobName: string;
+    /** Namespace of the Job. */
+    namespace: string;
+    /** Deadline for the whole Job. */
+    deadlineSeconds: number;
+    /** Retries before the Job fails. */
+    backoffLimit: number;
+}
+
+/**
+ * A Job the Kubernetes provider waits on: `pulumi up` continues only once it has succeeded, so whatever depends on it
+ * runs after it. No ttlSecondsAfterFinished: a Job the cluster deleted would be recreated, and so re-run, by the next
+ * refresh and up.
+ */
+export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.CustomResourceOptions): k8s.batch.v1.Job {
+    return new k8s.batch.v1.Job(
+        name,
+        {
+            metadata: {
+                name: args.jobName,
+                namespace: args.namespace,
+                labels: args.labels,
+                // The provider's own wait defaults to ten minutes; give it the Job's deadline and a minute to schedule.
+                annotations: { "pulumi.com/timeoutSeconds": String(args.deadlineSeconds + 60) },
+            },
+            spec: { backoffLimit: args.backoffLimit, activeDeadlineSeconds: args.deadlineSeconds, template: batchPodTemplate(args) },
+        },
+        opts,
+    );
+}

@@ -1,0 +1,76 @@
+import * as pulumi from "@pulumi/pulumi";
+import { appLabels, appService, hostIngress } from "./kubernetes";
+import { AppWorkload, WorkloadTemplate } from "./workload";
+
+export interface RollingDeploymentArgs {
+    /** The shared pod definition. */
+    template: WorkloadTemplate;
+    /** Version to run. */
+    version: string;
+    /** Minimum replicas. */
+    replicas: number;
+    /** Extra pods allowed during a rollout: a count or a percentage. */
+    maxSurge: number | string;
+    /** Pods allowed to be unavailable during a rollout: a count or a percentage. */
+    maxUnavailable: number | string;
+    /** Seconds without progress before the rollout is reported failed (and `pulumi up` fails). */
+    progressDeadlineSeconds: number;
+    /** Public host. */
+    host: string;
+    /** IngressClass that serves the host. */
+    ingressClassName: string;
+    /** TLS Secret for the host. */
+    tlsSecretName: string;
+    /** Resources that must succeed before the rollout, such as the release's migration Job. */
+    after?: pulumi.Resource[];
+}
+
+/** One Deployment replaced pod by pod within the surge settings, behind one Service and Ingress. */
+export class RollingDeployment extends pulumi.ComponentResource {
+    /** The workload. */
+    public readonly workload: AppWorkload;
+    /** URL of the host. */
+    public readonly liveUrl: string;
+
+    constructor(name: string, args: RollingDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("myapp:deploy:RollingDeployment", name, {}, opts);
+        if (args.maxSurge === 0 && args.maxUnavailable === 0) {
+            throw new pulumi.ResourceError("maxSurge and maxUnavailable cannot both be 0: the rollout could never progress", this);
+        }
+        const t = args.template;
+        const app = t.appName;
+        this.workload = new AppWorkload(
+            `${name}-app`,
+            {
+                template: t,
+                deploymentName: app,
+                version: args.version,
+                variantLabels: { track: "stable" },
+                replicas: args.replicas,
+                after: args.after,
+                rollingUpdate: { maxSurge: args.maxSurge, maxUnavailable: args.maxUnavailable, progressDeadlineSeconds: args.progressDeadlineSeconds },
+            },
+            { parent: this },
+        );
+        appService(
+            `${name}-live`,
+            { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, "live") },
+            { parent: this },
+        );
+        hostIngress(
+            `${name}-ingress`,
+            {
+                ingressName: app,
+                namespace: t.namespace,
+                host: args.host,
+                ingressClassName: args.ingressClassName,
+                tlsSecretName: args.tlsSecretName,
+                backend: { serviceName: app, port: 80 },
+                labels: appLabels(app, "live"),
+            },
+            { parent: this },
+        );
+        this.liveUrl = `https://${args.host}`;
+        this.registerOutputs({ version: args.version, liveUrl: this.liveUrl });
+    }
+}

@@ -1,0 +1,249 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+/**
+ * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
+ * stack trace, and the offline preview recognises it by name to exit with code 2.
+ */
+export class ConfigError extends pulumi.RunError {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** True for a tag other than `latest`, a digest, or `tag@digest`. */
+export function isPinnedVersion(version: string): boolean {
+    const [tag, digest, ...rest] = version.split("@");
+    if (rest.length > 0) return false;
+    if (digest !== undefined) return (tag === "" || (TAG.test(tag) && tag.toLowerCase() !== "latest")) && DIGEST.test(digest);
+    if (DIGEST.test(tag)) return true;
+    return TAG.test(tag) && tag.toLowerCase() !== "latest";
+}
+
+/** The image reference for a repository and a pinned version: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`. */
+export function imageRef(repository: string, version: string): string {
+    return DIGEST.test(version) ? `${repository}@${version}` : `${repository}:${version}`;
+}
+
+/** Splits a full image reference into repository and version, or undefined when it has neither tag nor digest. */
+export function splitImageRef(ref: string): { repository: string; version: string } | undefined {
+    const at = ref.indexOf("@");
+    const beforeDigest = at >= 0 ? ref.slice(0, at) : ref;
+    const lastSlash = beforeDigest.lastIndexOf("/");
+    const colon = beforeDigest.indexOf(":", lastSlash + 1);
+    if (colon < 0 && at < 0) return undefined;
+    const repository = colon >= 0 ? beforeDigest.slice(0, colon) : beforeDigest;
+    const version = ref.slice(repository.length + 1);
+    return { repository, version };
+}
+
+const PINNED_MESSAGE = 'must be a pinned tag (for example v1.2.3) or a digest (sha256:<64 hex digits>); "latest" and an empty tag are not allowed';
+const version = z.string({ message: "must be a string holding a pinned tag or digest" }).refine(isPinnedVersion, { message: PINNED_MESSAGE });
+const repository = z.string({ message: "must be an image repository without a tag, for example registry.example.com/myapp" }).regex(
+    /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+    "must be an image repository without a tag or digest, for example registry.example.com/myapp",
+);
+const pinnedImage = z.string({ message: "must be a full image reference" }).refine(
+    (ref) => {
+        const parts = splitImageRef(ref);
+        return parts !== undefined && repository.safeParse(parts.repository).success && isPinnedVersion(parts.version);
+    },
+    { message: `must be repository:tag or repository@sha256:<digest>; the tag ${PINNED_MESSAGE}` },
+);
+const dnsLabel = (max: number) =>
+    z.string().regex(new RegExp(`^[a-z]([-a-z0-9]{0,${max - 2}}[a-z0-9])?$`), `must be a lower-case DNS label of at most ${max} characters`);
+const hostname = z
+    .string()
+    .regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, "must be a fully qualified host name such as api.example.com");
+const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'must be a Kubernetes quantity such as "250m", "1" or "512Mi"');
+const httpPath = z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be an absolute HTTP path such as /health");
+const percentOrCount = z.union([z.number().int().min(0), z.string().regex(/^[0-9]{1,3}%$/)], {
+    message: 'must be a whole number of pods or a percentage such as "25%"',
+});
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
+const resourceSchema = z.strictObject({
+    requests: z.strictObject({ cpu: quantity, memory: quantity }),
+    limits: z.strictObject({ cpu: quantity, memory: quantity }),
+});
+
+export const strategies = ["blue-green", "canary", "rolling"] as const;
+export const colors = ["blue", "green"] as const;
+export const routers = ["nginx", "gateway-api", "alb", "replicas"] as const;
+
+const releaseSchema = z.strictObject({
+    /** Application name: Deployment, Service and label prefix. */
+    appName: dnsLabel(30).default("myapp"),
+    namespace: dnsLabel(63),
+    image: repository,
+    /** The version this release brings. */
+    version,
+    /** The version a rollback returns to. */
+    previousVersion: version.optional(),
+    replicas: z.number().int().min(2, "must be at least 2 so that the loss of one node leaves a pod serving").max(200),
+    maxReplicas: z.number().int().min(2).max(400),
+    targetCpuUtilization: z.number().int().min(10).max(95).default(70),
+    containerPort: z.number().int().min(1024, "must be 1024 or more: the pods run as a non-root user").max(65535),
+    healthPaths: z.strictObject({ readiness: httpPath, liveness: httpPath }),
+    resources: resourceSchema,
+    env: z.record(envName, z.string()).default({}),
+    host: hostname,
+    tlsSecretName: dnsLabel(63),
+    ingressClassName: z.string().min(1).default("nginx"),
+});
+
+const smokeTestSchema = z.strictObject({
+    image: pinnedImage,
+    command: z.array(z.string()).min(1, "must name the command to run"),
+    timeoutSeconds: z.number().int().min(30).max(3600).default(300),
+});
+
+const blueGreenSchema = z.strictObject({
+    blueVersion: version,
+    greenVersion: version,
+    activeColor: z.enum(colors),
+    /** Replicas kept warm for the color not serving traffic; 0 scales it down and ends the instant rollback. */
+    standbyReplicas: z.number().int().min(0).max(200),
+    previewHost: hostname,
+    smokeTest: smokeTestSchema,
+});
+
+const canarySchema = z.strictObject({
+    stableVersion: version,
+    canaryVersion: version,
+    weight: z.number({ message: "must be a whole number from 0 to 100" }).int("must be a whole number from 0 to 100").min(0, "must be from 0 to 100").max(100, "must be from 0 to 100"),
+    steps: z
+        .array(z.number().int().min(1).max(100))
+        .min(1)
+        .refine((s) => s.every((w, i) => i === 0 || w > s[i - 1]), { message: "must be strictly increasing" }),
+    router: z.enum(routers),
+    /** Canary pods for the ingress routers; the replicas router derives them from the weight. */
+    canaryReplicas: z.number().int().min(1).max(200).default(2),
+    headerName: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Canary"),
+    gateway: z.strictObject({ name: dnsLabel(63), namespace: dnsLabel(63), sectionName: z.string().optional() }).optional(),
+    alb: z.strictObject({ scheme: z.enum(["internet-facing", "internal"]).default("internet-facing"), certificateArn: z.string().startsWith("arn:aws:acm:") }).optional(),
+});
+
+const rollingSchema = z.strictObject({
+    maxSurge: percentOrCount.default("25%"),
+    maxUnavailable: percentOrCount.default(0),
+    progressDeadlineSeconds: z.number().int().min(60).max(3600).default(600),
+});
+
+const programSchema = z
+    .strictObject({
+        strategy: z.enum(strategies),
+        release: releaseSchema,
+        blueGreen: blueGreenSchema.optional(),
+        canary: canarySchema.optional(),
+        rolling: rollingSchema.default(rollingSchema.parse({})),
+    })
+    .superRefine((c, ctx) => {
+        const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: "custom", path, input, message });
+        if (c.release.maxReplicas < c.release.replicas) {
+            issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
+        }
+        if (c.strategy === "blue-green") {
+            const bg = c.blueGreen;
+            if (!bg) return issue(["blueGreen"], undefined, 'is required when strategy is "blue-green"');
+            if (c.release.version !== bg.blueVersion && c.release.version !== bg.greenVersion) {
+                issue(["release", "version"], c.release.version, `must be the version of one color (blue ${bg.blueVersion}, green ${bg.greenVersion})`);
+            }
+            if (bg.previewHost === c.release.host) issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
+        }
+        if (c.strategy === "canary") {
+            const cn = c.canary;
+            if (!cn) return issue(["canary"], undefined, 'is required when strategy is "canary"');
+            if (cn.weight !== 0 && !cn.steps.includes(cn.weight)) {
+                issue(["canary", "weight"], cn.weight, `must be 0 or one of the declared steps [${cn.steps.join(", ")}]`);
+            }
+            if (c.release.version !== cn.stableVersion && c.release.version !== cn.canaryVersion) {
+                issue(["release", "version"], c.release.version, `must be the stable (${cn.stableVersion}) or canary (${cn.canaryVersion}) version`);
+            }
+            if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
+            if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
+            if (cn.router === "replicas") {
+                if (cn.weight === 100) {
+                    issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");
+                } else if ((c.release.replicas * cn.weight) % 100 !== 0) {
+                    issue(["canary", "weight"], cn.weight, `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`);
+                }
+            }
+        }
+    });
+
+/** The validated stack configuration. */
+export type ProgramConfig = z.infer<typeof programSchema>;
+export type ReleaseConfig = ProgramConfig["release"];
+export type BlueGreenConfig = z.infer<typeof blueGreenSchema>;
+export type CanaryConfig = z.infer<typeof canarySchema>;
+export type RollingConfig = ProgramConfig["rolling"];
+export type Strategy = (typeof strategies)[number];
+export type Color = (typeof colors)[number];
+export type Router = (typeof routers)[number];
+
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling"] as const;
+
+function describe(value: unknown): string {
+    if (value === undefined) return "(not set)";
+    return JSON.stringify(value);
+}
+
+function formatPath(project: string, path: PropertyKey[]): string {
+    const [head, ...rest] = path;
+    return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+}
+
+/** Validates raw config values (as read from the stack) and returns the typed config, or throws one ConfigError listing every problem. */
+export function validateConfig(project: string, raw: Record<string, unknown>): ProgramConfig {
+    const result = programSchema.safeParse(raw, { reportInput: true });
+    if (result.success) return result.data;
+    const lines = result.error.issues.map((i) => {
+        const input = i.code === "unrecognized_keys" ? undefined : (i as { input?: unknown }).input;
+        const shown = i.code === "unrecognized_keys" ? "" : ` = ${describe(input)}`;
+        return `  ${formatPath(project, i.path)}${shown}: ${i.message}`;
+    });
+    throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${lines.join("\n")}`);
+}
+
+/** Reads every program key from stack config, failing on malformed JSON with the key's name. */
+export function readRawConfig(config: pulumi.Config): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const key of KEYS) {
+        const text = config.get(key);
+        if (text === undefined) continue;
+        try {
+            raw[key] = key === "strategy" ? text : JSON.parse(text);
+        } catch {
+            throw new ConfigError(`Invalid stack configuration: ${config.name}:${key} = ${text}: must be an object`);
+        }
+    }
+    return raw;
+}
+
+const appSecretsSchema = z.record(envName, z.string(), { message: "must be a map of environment variable names to values" });
+
+/**
+ * Reads `appSecrets`, the app's secret environment, as a Pulumi secret. Errors name the offending keys but never
+ * print a value.
+ */
+export function readAppSecrets(config: pulumi.Config): pulumi.Output<Record<string, string>> {
+    const text = config.get("appSecrets");
+    if (text === undefined) return pulumi.secret<Record<string, string>>({});
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch {
+        throw new ConfigError(`Invalid stack configuration: ${config.name}:appSecrets must be an object set with --secret`);
+    }
+    const result = appSecretsSchema.safeParse(parsed);
+    if (!result.success) {
+        const keys = result.error.issues.map((i) => formatPath(config.name, ["appSecrets", ...i.path])).join(", ");
+        throw new ConfigError(`Invalid stack configuration: ${keys}: must be a map of environment variable names to string values`);
+    }
+    return pulumi.secret(result.data);
+}

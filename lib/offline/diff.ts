@@ -1,0 +1,52 @@
+import { DeclaredResource, ProgramRun } from "./types";
+
+export interface ResourceRef {
+    type: string;
+    name: string;
+}
+
+export interface RunDiff {
+    added: ResourceRef[];
+    removed: ResourceRef[];
+    changed: (ResourceRef & { paths: string[] })[];
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function join(base: string, key: string | number): string {
+    if (typeof key === "number") return `${base}[${key}]`;
+    if (IDENTIFIER.test(key)) return base ? `${base}.${key}` : key;
+    return `${base}[${JSON.stringify(key)}]`;
+}
+
+/** Leaf paths at which two input trees differ, e.g. metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]. */
+export function changedPaths(before: unknown, after: unknown, base = ""): string[] {
+    if (Object.is(before, after)) return [];
+    const isObj = (v: unknown) => v !== null && typeof v === "object";
+    if (!isObj(before) || !isObj(after) || Array.isArray(before) !== Array.isArray(after)) return [base || "(root)"];
+    const a = before as Record<string, unknown>;
+    const b = after as Record<string, unknown>;
+    const keys = Array.isArray(before)
+        ? [...Array(Math.max((before as unknown[]).length, (after as unknown[]).length)).keys()]
+        : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => changedPaths(a[k], b[k], join(base, k)));
+}
+
+const key = (r: ResourceRef) => `${r.type}::${r.name}`;
+const ref = (r: DeclaredResource): ResourceRef => ({ type: r.type, name: r.name });
+
+/** What changes between two runs of the program, resource by resource. */
+export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
+    const old = new Map(before.resources.map((r) => [key(r), r]));
+    const now = new Map(after.resources.map((r) => [key(r), r]));
+    const byName = (x: ResourceRef, y: ResourceRef) => key(x).localeCompare(key(y));
+    return {
+        added: after.resources.filter((r) => !old.has(key(r))).map(ref).sort(byName),
+        removed: before.resources.filter((r) => !now.has(key(r))).map(ref).sort(byName),
+        changed: after.resources
+            .filter((r) => old.has(key(r)))
+            .map((r) => ({ ...ref(r), paths: changedPaths(old.get(key(r))!.inputs, r.inputs) }))
+            .filter((c) => c.paths.length > 0)
+            .sort(byName),
+    };
+}

@@ -1,0 +1,105 @@
+import { readFileSync } from "fs";
+import * as YAML from "yaml";
+import { RunRequest } from "./types";
+
+/** A stack's config as written in Pulumi.<stack>.yaml: fully qualified keys to YAML values. */
+export type StackConfig = Record<string, unknown>;
+
+/** Reads the `config:` map of a stack file. */
+export function readStackFile(file: string): StackConfig {
+    const doc = YAML.parse(readFileSync(file, "utf8")) ?? {};
+    const config = doc.config ?? {};
+    if (typeof config !== "object" || Array.isArray(config)) throw new Error(`${file}: "config" must be a map`);
+    return config as StackConfig;
+}
+
+/** Reads the project name from Pulumi.yaml. */
+export function readProjectName(file: string): string {
+    const doc = YAML.parse(readFileSync(file, "utf8"));
+    if (!doc || typeof doc.name !== "string") throw new Error(`${file}: no project name`);
+    return doc.name;
+}
+
+/** Splits a `pulumi config set --path` key into its segments: a.b[0]["c.d"] → [a, b, 0, c.d]. */
+export function parsePath(path: string): (string | number)[] {
+    const segments: (string | number)[] = [];
+    const re = /([^.[\]]+)|\[(\d+)\]|\["([^"]*)"\]|(\.)/gy;
+    let m: RegExpExecArray | null;
+    let expectSegment = true;
+    while ((m = re.exec(path)) !== null) {
+        if (m[4]) {
+            if (expectSegment) throw new Error(`invalid config path "${path}"`);
+            expectSegment = true;
+            continue;
+        }
+        segments.push(m[1] ?? (m[2] !== undefined ? Number(m[2]) : m[3]));
+        expectSegment = false;
+        if (re.lastIndex === path.length) break;
+    }
+    if (re.lastIndex !== path.length || segments.length === 0 || expectSegment) throw new Error(`invalid config path "${path}"`);
+    return segments;
+}
+
+/** Pulumi's reading of a value set with --path: "true"/"false" are booleans, integers are numbers, the rest strings. */
+export function parsePathValue(value: string): unknown {
+    if (value === "true") return true;
+    if (value === "false") return false;
+    if (/^-?(0|[1-9][0-9]*)$/.test(value)) return Number(value);
+    return value;
+}
+
+/** Applies `key=value` the way `pulumi config set --path key value` does. Unqualified keys belong to the project. */
+export function applySet(config: StackConfig, project: string, assignment: string): StackConfig {
+    const eq = assignment.indexOf("=");
+    if (eq <= 0) throw new Error(`--set needs key=value, got "${assignment}"`);
+    const [head, ...rest] = parsePath(assignment.slice(0, eq));
+    const raw = assignment.slice(eq + 1);
+    if (typeof head !== "string") throw new Error(`--set key must start with a name, got "${assignment}"`);
+    const key = head.includes(":") ? head : `${project}:${head}`;
+    const next: StackConfig = structuredClone(config);
+    if (rest.length === 0) {
+        next[key] = raw;
+        return next;
+    }
+    let node = (next[key] ??= typeof rest[0] === "number" ? [] : {}) as Record<string | number, unknown>;
+    rest.forEach((segment, i) => {
+        if (i === rest.length - 1) {
+            node[segment] = parsePathValue(raw);
+            return;
+        }
+        if (node[segment] === undefined || node[segment] === null || typeof node[segment] !== "object") {
+            node[segment] = typeof rest[i + 1] === "number" ? [] : {};
+        }
+        node = node[segment] as Record<string | number, unknown>;
+    });
+    return next;
+}
+
+function isSecure(value: unknown): value is { secure: string } {
+    return !!value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
+}
+
+/**
+ * Turns stack config into what the CLI hands a program: strings, objects as JSON. Encrypted values cannot be read
+ * offline; each becomes a placeholder naming its key, and its top-level key is marked secret as the CLI would.
+ */
+export function toRunRequest(project: string, stack: string, config: StackConfig): RunRequest {
+    const flat: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [key, value] of Object.entries(config)) {
+        let secret = false;
+        const decrypt = (v: unknown, where: string): unknown => {
+            if (isSecure(v)) {
+                secret = true;
+                return `offline-secret(${where})`;
+            }
+            if (Array.isArray(v)) return v.map((x, i) => decrypt(x, `${where}[${i}]`));
+            if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decrypt(x, `${where}.${k}`)]));
+            return v;
+        };
+        const plain = decrypt(value, key);
+        flat[key] = typeof plain === "string" ? plain : JSON.stringify(plain);
+        if (secret) secretKeys.push(key);
+    }
+    return { project, stack, config: flat, secretKeys };
+}

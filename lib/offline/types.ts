@@ -1,0 +1,35 @@
+/** One resource the program declared, as the offline preview records it. */
+export interface DeclaredResource {
+    /** Pulumi type token, e.g. kubernetes:apps/v1:Deployment. */
+    type: string;
+    /** Pulumi resource name. */
+    name: string;
+    /** Name of the parent component, or null at the top. */
+    parent: string | null;
+    /** Names of the resources it explicitly depends on. */
+    dependsOn: string[];
+    /** False for component resources. */
+    custom: boolean;
+    /** Inputs as sent to the provider, with secret values replaced by "[secret]". */
+    inputs: Record<string, unknown>;
+}
+
+/** What one run of the program under mocks produced. */
+export interface ProgramRun {
+    stack: string;
+    resources: DeclaredResource[];
+    /** Stack outputs, with secret values replaced by "[secret]". */
+    outputs: Record<string, unknown>;
+}
+
+/** What the child process is asked to run. */
+export interface RunRequest {
+    project: string;
+    stack: string;
+    /** Fully qualified config keys (project:key) to JSON-or-string values, as the CLI passes them. */
+    config: Record<string, string>;
+    /** Keys whose values are secrets. */
+    secretKeys: string[];
+}
+
+export const SECRET_MASK = "[secret]";

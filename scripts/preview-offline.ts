@@ -1,0 +1,142 @@
+// The offline preview: runs the unchanged index.ts under Pulumi's mock runtime with a stack's config and shows what
+// it would declare. No Pulumi CLI, no cloud credentials.
+//
+//   npm run preview:offline -- --stack production [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
+import * as path from "path";
+import { parseArgs } from "util";
+import { diffRuns, RunDiff } from "../lib/offline/diff";
+import { renderManifests } from "../lib/offline/render";
+import { ProgramError, runProgram } from "../lib/offline/run";
+import { applySet, readProjectName, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+
+const ROOT = path.join(__dirname, "..");
+
+const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
+  --stack NAME          stack whose Pulumi.<NAME>.yaml supplies config
+  --config-file PATH    read config from this stack file instead
+  --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable)
+  --diff                compare the run with the --set edits against the run without them
+  --json                print one JSON document instead of the tree
+  --render-dir DIR      validate every Kubernetes object against its schema and write it to DIR as YAML
+exit codes: 0 fine, 2 invalid config, 1 anything else`;
+
+class UsageError extends Error {}
+
+function get(obj: unknown, dotted: string): unknown {
+    return dotted.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+/** A few inputs that say what a resource is for, for the tree view. */
+function summary(r: DeclaredResource): string {
+    const i = r.inputs;
+    const parts: string[] = [];
+    const add = (label: string, value: unknown) => {
+        if (value !== undefined && value !== null && value !== "") parts.push(`${label}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+    };
+    add("name", get(i, "metadata.name"));
+    const containers = get(i, "spec.template.spec.containers") ?? get(i, "spec.jobTemplate.spec.template.spec.containers");
+    if (Array.isArray(containers)) add("image", containers.map((c) => c.image).join(","));
+    add("replicas", get(i, "spec.replicas"));
+    add("minReplicas", get(i, "spec.minReplicas"));
+    add("maxReplicas", get(i, "spec.maxReplicas"));
+    if (r.type.endsWith(":Service")) add("selector", get(i, "spec.selector"));
+    const annotations = (get(i, "metadata.annotations") ?? {}) as Record<string, string>;
+    add("canary-weight", annotations["nginx.ingress.kubernetes.io/canary-weight"]);
+    const rules = get(i, "spec.rules");
+    if (Array.isArray(rules)) add("host", rules.map((rule) => rule.host).filter(Boolean).join(",") || undefined);
+    add("hostnames", get(i, "spec.hostnames"));
+    add("schedule", get(i, "spec.schedule"));
+    add("query", get(i, "query"));
+    add("bucket", get(i, "bucket"));
+    if (r.dependsOn.length > 0) add("after", r.dependsOn.join(","));
+    return parts.join("  ");
+}
+
+function printTree(run: ProgramRun, project: string): void {
+    const children = new Map<string | null, DeclaredResource[]>();
+    for (const r of run.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+    console.log(`${project}-${run.stack} (${run.resources.filter((r) => r.custom).length} resources, ${run.resources.filter((r) => !r.custom).length} components)`);
+    const walk = (parent: string | null, indent: string) => {
+        const list = children.get(parent) ?? [];
+        list.forEach((r, idx) => {
+            const last = idx === list.length - 1;
+            const s = summary(r);
+            console.log(`${indent}${last ? "└─" : "├─"} ${r.type}  ${r.name}${s ? "  " + s : ""}`);
+            walk(r.name, indent + (last ? "   " : "│  "));
+        });
+    };
+    walk(null, "");
+    console.log("\nOutputs:");
+    for (const [k, v] of Object.entries(run.outputs)) console.log(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+}
+
+function printDiff(diff: RunDiff): void {
+    console.log("\nDiff against the stack's config without the edits:");
+    if (diff.added.length + diff.removed.length + diff.changed.length === 0) console.log("  no changes");
+    for (const r of diff.added) console.log(`  + ${r.type}  ${r.name}`);
+    for (const r of diff.removed) console.log(`  - ${r.type}  ${r.name}`);
+    for (const r of diff.changed) console.log(`  ~ ${r.type}  ${r.name}\n      ${r.paths.join("\n      ")}`);
+}
+
+export function main(argv: string[]): number {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            stack: { type: "string" },
+            "config-file": { type: "string" },
+            set: { type: "string", multiple: true, default: [] },
+            diff: { type: "boolean", default: false },
+            json: { type: "boolean", default: false },
+            "render-dir": { type: "string" },
+            help: { type: "boolean", default: false },
+        },
+        strict: true,
+    });
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
+    const stack = values.stack;
+    if (!stack) throw new UsageError("--stack is required");
+    const project = readProjectName(path.join(ROOT, "Pulumi.yaml"));
+    const baseConfig = readStackFile(values["config-file"] ? path.resolve(values["config-file"]) : path.join(ROOT, `Pulumi.${stack}.yaml`));
+    let edited = baseConfig;
+    for (const assignment of values.set) {
+        try {
+            edited = applySet(edited, project, assignment);
+        } catch (err) {
+            throw new UsageError((err as Error).message);
+        }
+    }
+
+    const run = runProgram(toRunRequest(project, stack, edited));
+    const diff = values.diff ? diffRuns(runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;
+    const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
+
+    if (values.json) {
+        const resources = run.resources.map(({ type, name, parent, inputs }) => ({ type, name, parent, inputs }));
+        console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}) }, null, 2));
+    } else {
+        printTree(run, project);
+        if (diff) printDiff(diff);
+        if (rendered) console.log(`\nWrote ${rendered.length} validated manifests to ${values["render-dir"]}`);
+    }
+    return 0;
+}
+
+if (require.main === module) {
+    let code: number;
+    try {
+        code = main(process.argv.slice(2));
+    } catch (err) {
+        if (err instanceof ProgramError) {
+            console.error(err.message);
+            code = err.exitCode;
+        } else {
+            console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err as Error).message);
+            code = 1;
+        }
+    }
+    process.exitCode = code;
+}
