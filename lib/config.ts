@@ -134,50 +134,68 @@ const rollingSchema = z.strictObject({
     progressDeadlineSeconds: z.number().int().min(60).max(3600).default(600),
 });
 
-const programSchema = z
-    .strictObject({
-        strategy: z.enum(strategies),
-        release: releaseSchema,
-        blueGreen: blueGreenSchema.optional(),
-        canary: canarySchema.optional(),
-        rolling: rollingSchema.default(rollingSchema.parse({})),
-    })
-    .superRefine((c, ctx) => {
-        const issue = (path: (string | number)[], input: unknown, message: string) => ctx.addIssue({ code: "custom", path, input, message });
-        if (c.release.maxReplicas < c.release.replicas) {
-            issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
-        }
-        if (c.strategy === "blue-green") {
-            const bg = c.blueGreen;
-            if (!bg) return issue(["blueGreen"], undefined, 'is required when strategy is "blue-green"');
-            if (c.release.version !== bg.blueVersion && c.release.version !== bg.greenVersion) {
-                issue(["release", "version"], c.release.version, `must be the version of one color (blue ${bg.blueVersion}, green ${bg.greenVersion})`);
-            }
-            if (bg.previewHost === c.release.host) issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
-        }
-        if (c.strategy === "canary") {
-            const cn = c.canary;
-            if (!cn) return issue(["canary"], undefined, 'is required when strategy is "canary"');
-            if (cn.weight !== 0 && !cn.steps.includes(cn.weight)) {
-                issue(["canary", "weight"], cn.weight, `must be 0 or one of the declared steps [${cn.steps.join(", ")}]`);
-            }
-            if (c.release.version !== cn.stableVersion && c.release.version !== cn.canaryVersion) {
-                issue(["release", "version"], c.release.version, `must be the stable (${cn.stableVersion}) or canary (${cn.canaryVersion}) version`);
-            }
-            if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
-            if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
-            if (cn.router === "replicas") {
-                if (cn.weight === 100) {
-                    issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");
-                } else if ((c.release.replicas * cn.weight) % 100 !== 0) {
-                    issue(["canary", "weight"], cn.weight, `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`);
-                }
-            }
-        }
-    });
+const programSchema = z.strictObject({
+    strategy: z.enum(strategies),
+    release: releaseSchema,
+    blueGreen: blueGreenSchema.optional(),
+    canary: canarySchema.optional(),
+    rolling: rollingSchema.default(rollingSchema.parse({})),
+});
 
 /** The validated stack configuration. */
 export type ProgramConfig = z.infer<typeof programSchema>;
+
+interface Problem {
+    path: PropertyKey[];
+    input: unknown;
+    message: string;
+}
+
+/** Rules that relate one key to another; checked once every key is well-formed on its own. */
+function crossFieldProblems(c: ProgramConfig): Problem[] {
+    const problems: Problem[] = [];
+    const issue = (path: (string | number)[], input: unknown, message: string) => {
+        problems.push({ path, input, message });
+    };
+    if (c.release.maxReplicas < c.release.replicas) {
+        issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
+    }
+    if (c.strategy === "blue-green") {
+        const bg = c.blueGreen;
+        if (!bg) {
+            issue(["blueGreen"], undefined, 'is required when strategy is "blue-green"');
+            return problems;
+        }
+        if (c.release.version !== bg.blueVersion && c.release.version !== bg.greenVersion) {
+            issue(["release", "version"], c.release.version, `must be the version of one color (blue ${bg.blueVersion}, green ${bg.greenVersion})`);
+        }
+        if (bg.previewHost === c.release.host) issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
+    }
+    if (c.strategy === "canary") {
+        const cn = c.canary;
+        if (!cn) {
+            issue(["canary"], undefined, 'is required when strategy is "canary"');
+            return problems;
+        }
+        if (cn.weight !== 0 && !cn.steps.includes(cn.weight)) {
+            issue(["canary", "weight"], cn.weight, `must be 0 or one of the declared steps [${cn.steps.join(", ")}]`);
+        }
+        if (c.release.version !== cn.stableVersion && c.release.version !== cn.canaryVersion) {
+            issue(["release", "version"], c.release.version, `must be the stable (${cn.stableVersion}) or canary (${cn.canaryVersion}) version`);
+        }
+        if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
+        if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
+        if (cn.router === "replicas") {
+            if (cn.weight === 100) {
+                issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");
+            } else if ((c.release.replicas * cn.weight) % 100 !== 0) {
+                issue(["canary", "weight"], cn.weight, `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`);
+            }
+        }
+    }
+    return problems;
+}
+
 export type ReleaseConfig = ProgramConfig["release"];
 export type BlueGreenConfig = z.infer<typeof blueGreenSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
@@ -187,6 +205,9 @@ export type Color = (typeof colors)[number];
 export type Router = (typeof routers)[number];
 
 const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling"] as const;
+
+/** Marks a problem whose value is not worth printing, such as an unknown key. */
+const SKIP = Symbol("skip");
 
 function describe(value: unknown): string {
     if (value === undefined) return "(not set)";
@@ -201,12 +222,11 @@ function formatPath(project: string, path: PropertyKey[]): string {
 /** Validates raw config values (as read from the stack) and returns the typed config, or throws one ConfigError listing every problem. */
 export function validateConfig(project: string, raw: Record<string, unknown>): ProgramConfig {
     const result = programSchema.safeParse(raw, { reportInput: true });
-    if (result.success) return result.data;
-    const lines = result.error.issues.map((i) => {
-        const input = i.code === "unrecognized_keys" ? undefined : (i as { input?: unknown }).input;
-        const shown = i.code === "unrecognized_keys" ? "" : ` = ${describe(input)}`;
-        return `  ${formatPath(project, i.path)}${shown}: ${i.message}`;
-    });
+    const problems: Problem[] = result.success
+        ? crossFieldProblems(result.data)
+        : result.error.issues.map((i) => ({ path: i.path, input: i.code === "unrecognized_keys" ? SKIP : (i as { input?: unknown }).input, message: i.message }));
+    if (problems.length === 0) return result.data!;
+    const lines = problems.map((p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`);
     throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${lines.join("\n")}`);
 }
 

@@ -1,83 +1,18 @@
 // Runs index.ts once under Pulumi's mock runtime and writes what it declared as JSON. One process per run, because
 // Node caches the program's modules and Pulumi's runtime state.
-import * as pulumi from "@pulumi/pulumi";
 import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
-import { DeclaredResource, ProgramRun, RunRequest, SECRET_MASK } from "./types";
+import { captureDeclarations } from "./capture";
+import { RunRequest } from "./types";
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-function mask(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map(mask);
-    if (value && typeof value === "object") {
-        const obj = value as Record<string, unknown>;
-        if (obj[SECRET_SIG_KEY] === SECRET_SIG) return SECRET_MASK;
-        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
-    }
-    return value;
-}
-
-/** Values a provider would compute, so that programs reading them get something sensible. */
-function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-    if (type.startsWith("aws:")) {
-        return { arn: `arn:aws:mock:us-east-1:123456789012:${name}`, bucket: inputs.bucket ?? name, name: inputs.name ?? name };
-    }
-    return {};
-}
-
-async function main(requestFile: string, resultFile: string): Promise<void> {
+async function main(requestFile: string, resultFile: string, countFile: string): Promise<void> {
     const request: RunRequest = JSON.parse(readFileSync(requestFile, "utf8"));
-    const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (args) => {
-                declared.set(`${args.type}::${args.name}`, { inputs: args.inputs, custom: args.custom ?? true });
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
-            },
-            call: (args) => (args.token === "aws:index/getCallerIdentity:getCallerIdentity" ? { accountId: "123456789012" } : {}),
-        },
-        request.project,
-        request.stack,
-        false,
+    // The count of registrations is kept on disk as it grows, so that a failed run still tells how far it got.
+    const run = await captureDeclarations(
+        request,
+        () => import(path.join(__dirname, "..", "..", "index")),
+        (count) => writeFileSync(countFile, String(count)),
     );
-    pulumi.runtime.setAllConfig(request.config, request.secretKeys);
-
-    // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
-    const names = new WeakMap<pulumi.Resource, string>();
-    const graph: { type: string; name: string; parent: string | null; dependsOn: string[] }[] = [];
-    let program: Record<string, unknown> = {};
-    // The CLI runs a program inside the root Stack resource; so does this.
-    await pulumi.runtime.runInPulumiStack(async () => {
-        pulumi.runtime.registerStackTransformation((args) => {
-            names.set(args.resource, args.name);
-            const deps = args.opts.dependsOn;
-            const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
-            graph.push({
-                type: args.type,
-                name: args.name,
-                parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
-                dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
-            });
-            return undefined;
-        });
-        program = await import(path.join(__dirname, "..", "..", "index"));
-        return {};
-    });
-    await pulumi.runtime.disconnect();
-
-    const outputs: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(program)) {
-        const out: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
-        const secret = await pulumi.isSecret(out);
-        const plain = await new Promise((resolve) => out.apply(resolve));
-        outputs[key] = secret ? SECRET_MASK : mask(plain);
-    }
-    const resources: DeclaredResource[] = graph.map((g) => {
-        const d = declared.get(`${g.type}::${g.name}`);
-        return { ...g, custom: d?.custom ?? false, inputs: mask(d?.inputs ?? {}) as Record<string, unknown> };
-    });
-    const run: ProgramRun = { stack: request.stack, resources, outputs };
     writeFileSync(resultFile, JSON.stringify(run));
 }
 
@@ -92,4 +27,4 @@ function fail(err: unknown): never {
 }
 
 process.on("unhandledRejection", fail);
-main(process.argv[2], process.argv[3]).then(() => process.exit(0), fail);
+main(process.argv[2], process.argv[3], process.argv[4]).then(() => process.exit(0), fail);

@@ -1,5 +1,5 @@
 import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { ProgramRun, RunRequest } from "./types";
@@ -9,6 +9,8 @@ export class ProgramError extends Error {
     constructor(
         message: string,
         public readonly exitCode: number,
+        /** Resources registered before the program stopped, not counting the root Stack. */
+        public readonly declaredBeforeFailure: number,
     ) {
         super(message);
         this.name = "ProgramError";
@@ -23,15 +25,17 @@ export function runProgram(request: RunRequest): ProgramRun {
     try {
         const requestFile = path.join(dir, "request.json");
         const resultFile = path.join(dir, "result.json");
+        const countFile = path.join(dir, "declared-count");
         writeFileSync(requestFile, JSON.stringify(request));
-        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", CHILD, requestFile, resultFile], {
+        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", CHILD, requestFile, resultFile, countFile], {
             cwd: path.join(__dirname, "..", ".."),
             encoding: "utf8",
             env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
         });
         if (child.status !== 0) {
             const code = child.status === 2 ? 2 : 1;
-            throw new ProgramError((child.stderr || child.stdout || `program exited with ${child.status}`).trim(), code);
+            const registered = existsSync(countFile) ? Number(readFileSync(countFile, "utf8")) : 0;
+            throw new ProgramError((child.stderr || child.stdout || `program exited with ${child.status}`).trim(), code, Math.max(0, registered - 1));
         }
         return JSON.parse(readFileSync(resultFile, "utf8")) as ProgramRun;
     } finally {

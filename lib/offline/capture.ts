@@ -1,0 +1,85 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DeclaredResource, ProgramRun, RunRequest, SECRET_MASK } from "./types";
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function mask(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(mask);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SECRET_SIG_KEY] === SECRET_SIG) return SECRET_MASK;
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
+    }
+    return value;
+}
+
+/** Values a provider would compute, so that programs reading them get something sensible. */
+function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type.startsWith("aws:")) {
+        return { arn: `arn:aws:mock:us-east-1:123456789012:${name}`, bucket: inputs.bucket ?? name, name: inputs.name ?? name };
+    }
+    return {};
+}
+
+/**
+ * Runs `body` under Pulumi's mock runtime inside a root Stack resource, as the CLI runs a program, and records every
+ * resource it declares with its parent, explicit dependencies and inputs. `body` returns the stack outputs;
+ * `onDeclare` hears the running count of resources registered, the root Stack included.
+ */
+export async function captureDeclarations(
+    request: RunRequest,
+    body: () => Promise<Record<string, unknown>>,
+    onDeclare: (count: number) => void = () => undefined,
+): Promise<ProgramRun> {
+    const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
+    await pulumi.runtime.setMocks(
+        {
+            newResource: (args) => {
+                declared.set(`${args.type}::${args.name}`, { inputs: args.inputs, custom: args.custom ?? true });
+                onDeclare(declared.size);
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
+            },
+            call: (args) => (args.token === "aws:index/getCallerIdentity:getCallerIdentity" ? { accountId: "123456789012" } : {}),
+        },
+        request.project,
+        request.stack,
+        false,
+    );
+    pulumi.runtime.setAllConfig(request.config, request.secretKeys);
+
+    // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
+    const names = new WeakMap<pulumi.Resource, string>();
+    const graph: { type: string; name: string; parent: string | null; dependsOn: string[] }[] = [];
+    let exported: Record<string, unknown> = {};
+    await pulumi.runtime.runInPulumiStack(async () => {
+        pulumi.runtime.registerStackTransformation((args) => {
+            names.set(args.resource, args.name);
+            const deps = args.opts.dependsOn;
+            const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+            graph.push({
+                type: args.type,
+                name: args.name,
+                parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
+                dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
+            });
+            return undefined;
+        });
+        exported = await body();
+        return {};
+    });
+    await pulumi.runtime.disconnect();
+
+    const outputs: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(exported)) {
+        const out: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
+        const secret = await pulumi.isSecret(out);
+        const plain = await new Promise((resolve) => out.apply(resolve));
+        outputs[key] = secret ? SECRET_MASK : mask(plain);
+    }
+    const resources: DeclaredResource[] = graph.map((g) => {
+        const d = declared.get(`${g.type}::${g.name}`);
+        return { ...g, custom: d?.custom ?? false, inputs: mask(d?.inputs ?? {}) as Record<string, unknown> };
+    });
+    return { stack: request.stack, resources, outputs };
+}

@@ -1,0 +1,280 @@
+import * as assert from "assert";
+import { BlueGreenDeployment } from "../components/blueGreenDeployment";
+import { CanaryDeployment, CanaryDeploymentArgs, replicaSplit } from "../components/canaryDeployment";
+import { RollingDeployment } from "../components/rollingDeployment";
+import { AppWorkload, WorkloadTemplate } from "../components/workload";
+import { all, at, declare, find } from "./helpers";
+
+const template: WorkloadTemplate = {
+    appName: "shop",
+    namespace: "prod",
+    image: "registry.example.com/shop",
+    containerPort: 8080,
+    readinessPath: "/ready",
+    livenessPath: "/live",
+    resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+    env: { LOG_LEVEL: "info", APP_ENV: "prod" },
+    secretEnvFrom: "shop-env",
+    maxReplicas: 10,
+    targetCpuUtilization: 65,
+};
+
+describe("AppWorkload", () => {
+    it("declares a hardened, probed, spread Deployment with a disruption budget and an autoscaler", async () => {
+        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-blue", version: "v2.0.1", variantLabels: { color: "blue" }, replicas: 3 }));
+        const d = find(run, ":Deployment", "w-deployment");
+        assert.strictEqual(d.parent, "w");
+        assert.strictEqual(at(d, "metadata.name"), "shop-blue");
+        assert.strictEqual(at(d, "spec.replicas"), undefined, "the autoscaler owns the replica count");
+        assert.deepStrictEqual(at(d, "spec.selector.matchLabels"), { "app.kubernetes.io/name": "shop", color: "blue" });
+        const pod = at(d, "spec.template");
+        assert.deepStrictEqual(pod.metadata.labels, {
+            "app.kubernetes.io/name": "shop",
+            color: "blue",
+            "app.kubernetes.io/version": "v2.0.1",
+            "app.kubernetes.io/part-of": "shop",
+        });
+        assert.deepStrictEqual(pod.spec.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        const c = pod.spec.containers[0];
+        assert.strictEqual(c.image, "registry.example.com/shop:v2.0.1");
+        assert.deepStrictEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+        assert.deepStrictEqual(c.resources, template.resources);
+        assert.deepStrictEqual(c.readinessProbe.httpGet, { path: "/ready", port: "http" });
+        assert.deepStrictEqual(c.livenessProbe.httpGet, { path: "/live", port: "http" });
+        assert.deepStrictEqual(c.env, [{ name: "APP_ENV", value: "prod" }, { name: "LOG_LEVEL", value: "info" }]);
+        assert.deepStrictEqual(c.envFrom, [{ secretRef: { name: "shop-env" } }]);
+        assert.deepStrictEqual(pod.spec.topologySpreadConstraints.map((t: any) => t.topologyKey), ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        assert.strictEqual(pod.spec.automountServiceAccountToken, false);
+
+        const pdb = find(run, ":PodDisruptionBudget", "w-pdb");
+        assert.deepStrictEqual(at(pdb, "spec"), { maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "shop", color: "blue" } } });
+        const hpa = find(run, ":HorizontalPodAutoscaler", "w-hpa");
+        assert.deepStrictEqual(at(hpa, "spec.scaleTargetRef"), { apiVersion: "apps/v1", kind: "Deployment", name: "shop-blue" });
+        assert.strictEqual(at(hpa, "spec.minReplicas"), 3);
+        assert.strictEqual(at(hpa, "spec.maxReplicas"), 10);
+        assert.strictEqual(at(hpa, "spec.metrics")[0].resource.target.averageUtilization, 65);
+    });
+
+    it("scales to zero without an autoscaler or disruption budget, and labels a digest safely", async () => {
+        const digest = "sha256:" + "ab".repeat(32);
+        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0 }));
+        const d = find(run, ":Deployment", "w-deployment");
+        assert.strictEqual(at(d, "spec.replicas"), 0);
+        assert.strictEqual(at(d, "spec.template.spec.containers")[0].image, `registry.example.com/shop@${digest}`);
+        assert.strictEqual(at(d, "spec.template.metadata.labels")["app.kubernetes.io/version"], ("sha256-" + "ab".repeat(32)).slice(0, 63));
+        assert.deepStrictEqual(all(run, ":HorizontalPodAutoscaler"), []);
+        assert.deepStrictEqual(all(run, ":PodDisruptionBudget"), []);
+    });
+});
+
+const bgArgs = {
+    template,
+    versions: { blue: "v1.0.0", green: "v1.1.0" },
+    activeColor: "green" as const,
+    replicas: 4,
+    standbyReplicas: 2,
+    host: "shop.example.com",
+    previewHost: "preview.shop.example.com",
+    ingressClassName: "nginx",
+    tlsSecretName: "shop-tls",
+    smokeTest: { image: "registry.example.com/shop-smoke:v1.1.0", command: ["./smoke"], timeoutSeconds: 120 },
+};
+
+describe("BlueGreenDeployment", () => {
+    it("sends live traffic to the active color and preview traffic to the other", async () => {
+        const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
+        assert.deepStrictEqual(at(find(run, ":Service", "bg-live"), "spec.selector"), { "app.kubernetes.io/name": "shop", color: "green" });
+        assert.strictEqual(at(find(run, ":Service", "bg-live"), "metadata.name"), "shop");
+        assert.deepStrictEqual(at(find(run, ":Service", "bg-preview"), "spec.selector"), { "app.kubernetes.io/name": "shop", color: "blue" });
+        assert.strictEqual(at(find(run, ":Ingress", "bg-live-ingress"), "spec.rules")[0].host, "shop.example.com");
+        assert.strictEqual(at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].backend, undefined);
+        assert.strictEqual(at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].http.paths[0].backend.service.name, "shop-preview");
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "bg-green-hpa"), "spec.minReplicas"), 4);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa"), "spec.minReplicas"), 2);
+    });
+
+    it("smoke-tests each color's version through that color's Service before the live Service may select it", async () => {
+        const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
+        const green = find(run, ":Job", "bg-smoke-green");
+        assert.strictEqual(at(green, "metadata.name"), "shop-smoke-green-v1-1-0");
+        assert.deepStrictEqual(green.dependsOn, ["bg-green", "bg-green-svc"]);
+        const c = at(green, "spec.template.spec.containers")[0];
+        assert.deepStrictEqual(c.env, [
+            { name: "SMOKE_URL", value: "http://shop-green.prod.svc.cluster.local" },
+            { name: "EXPECTED_VERSION", value: "v1.1.0" },
+        ]);
+        assert.deepStrictEqual(c.command, ["./smoke"]);
+        assert.strictEqual(at(green, "spec.activeDeadlineSeconds"), 120);
+        assert.strictEqual(at(green, "metadata.annotations")["pulumi.com/timeoutSeconds"], "180");
+        assert.strictEqual(at(find(run, ":Job", "bg-smoke-blue"), "metadata.name"), "shop-smoke-blue-v1-0-0");
+        assert.deepStrictEqual(find(run, ":Service", "bg-live").dependsOn, ["bg-smoke-green"]);
+        assert.deepStrictEqual(find(run, ":Service", "bg-preview").dependsOn, []);
+    });
+
+    it("scales a standby of 0 down and runs no smoke test against it", async () => {
+        const run = await declare(() => new BlueGreenDeployment("bg", { ...bgArgs, standbyReplicas: 0 }));
+        assert.strictEqual(at(find(run, ":Deployment", "bg-blue-deployment"), "spec.replicas"), 0);
+        assert.deepStrictEqual(all(run, ":Job").map((j) => j.name), ["bg-smoke-green"]);
+    });
+
+    it("orders both colors after the resources passed in `after`", async () => {
+        const run = await declare(() => {
+            const gate = new AppWorkload("gate", { template, deploymentName: "gate", version: "v1", variantLabels: {}, replicas: 0 });
+            new BlueGreenDeployment("bg", { ...bgArgs, after: [gate] });
+        });
+        assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate"]);
+        assert.deepStrictEqual(find(run, ":Deployment", "bg-green-deployment").dependsOn, ["gate"]);
+    });
+
+    it("rejects an unknown color up front", async () => {
+        await assert.rejects(
+            declare(() => new BlueGreenDeployment("bg", { ...bgArgs, activeColor: "purple" as "blue" })),
+            /activeColor must be "blue" or "green", got "purple"/,
+        );
+    });
+});
+
+const canaryArgs: CanaryDeploymentArgs = {
+    template,
+    stableVersion: "v1.0.0",
+    canaryVersion: "v1.1.0",
+    weight: 5,
+    router: "nginx",
+    replicas: 4,
+    canaryReplicas: 1,
+    headerName: "X-Canary",
+    host: "shop.example.com",
+    ingressClassName: "nginx",
+    tlsSecretName: "shop-tls",
+};
+
+describe("CanaryDeployment", () => {
+    it("nginx: a canary Ingress for the same host with the weight and a tester header", async () => {
+        const run = await declare(() => new CanaryDeployment("c", canaryArgs));
+        const canary = find(run, ":Ingress", "c-canary-ingress");
+        assert.deepStrictEqual(at(canary, "metadata.annotations"), {
+            "nginx.ingress.kubernetes.io/canary": "true",
+            "nginx.ingress.kubernetes.io/canary-weight": "5",
+            "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
+        });
+        assert.strictEqual(at(canary, "spec.rules")[0].host, "shop.example.com");
+        assert.strictEqual(at(canary, "spec.rules")[0].http.paths[0].backend.service.name, "shop-canary");
+        assert.strictEqual(at(canary, "spec.tls"), undefined);
+        const main = find(run, ":Ingress", "c-ingress");
+        assert.strictEqual(at(main, "metadata.annotations"), undefined);
+        assert.deepStrictEqual(at(main, "spec.tls"), [{ hosts: ["shop.example.com"], secretName: "shop-tls" }]);
+        assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), { "app.kubernetes.io/name": "shop", track: "stable" });
+        assert.deepStrictEqual(at(find(run, ":Service", "c-canary-svc"), "spec.selector"), { "app.kubernetes.io/name": "shop", track: "canary" });
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 4);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
+    });
+
+    it("nginx: weight 0 gives the canary no weighted traffic", async () => {
+        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, weight: 0 }));
+        assert.strictEqual(at(find(run, ":Ingress", "c-canary-ingress"), "metadata.annotations")["nginx.ingress.kubernetes.io/canary-weight"], "0");
+    });
+
+    it("gateway-api: an HTTPRoute with backendRefs weights and a header match", async () => {
+        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "gateway-api", weight: 25, gateway: { name: "public", namespace: "gateways" } }));
+        const route = find(run, ":HTTPRoute", "c-route");
+        assert.strictEqual(at(route, "apiVersion"), "gateway.networking.k8s.io/v1");
+        assert.strictEqual(at(route, "kind"), "HTTPRoute");
+        assert.deepStrictEqual(at(route, "spec.parentRefs"), [{ name: "public", namespace: "gateways" }]);
+        assert.deepStrictEqual(at(route, "spec.rules"), [
+            { matches: [{ headers: [{ name: "X-Canary", value: "always" }] }], backendRefs: [{ name: "shop-canary", port: 80 }] },
+            {
+                matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                backendRefs: [
+                    { name: "shop", port: 80, weight: 75 },
+                    { name: "shop-canary", port: 80, weight: 25 },
+                ],
+            },
+        ]);
+        assert.deepStrictEqual(all(run, ":Ingress"), []);
+    });
+
+    it("alb: a weighted forward action and a header condition", async () => {
+        const run = await declare(() =>
+            new CanaryDeployment("c", { ...canaryArgs, router: "alb", weight: 25, alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x" } }),
+        );
+        const ing = find(run, ":Ingress", "c-ingress");
+        const a = at(ing, "metadata.annotations");
+        assert.deepStrictEqual(JSON.parse(a["alb.ingress.kubernetes.io/actions.weighted"]), {
+            type: "forward",
+            forwardConfig: {
+                targetGroups: [
+                    { serviceName: "shop", weight: 75, servicePort: "80" },
+                    { serviceName: "shop-canary", weight: 25, servicePort: "80" },
+                ],
+            },
+        });
+        assert.deepStrictEqual(JSON.parse(a["alb.ingress.kubernetes.io/conditions.canary-by-header"]), [
+            { field: "http-header", httpHeaderConfig: { httpHeaderName: "X-Canary", values: ["always"] } },
+        ]);
+        assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
+        assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");
+        assert.deepStrictEqual(
+            at(ing, "spec.rules")[0].http.paths.map((p: any) => p.backend.service),
+            [
+                { name: "canary-by-header", port: { name: "use-annotation" } },
+                { name: "weighted", port: { name: "use-annotation" } },
+            ],
+        );
+    });
+
+    it("replicas: the weight is the share of pods behind one Service", async () => {
+        assert.deepStrictEqual(replicaSplit(4, 25), { stable: 3, canary: 1 });
+        assert.deepStrictEqual(replicaSplit(20, 5), { stable: 19, canary: 1 });
+        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 25 }));
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 3);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.maxReplicas"), 8);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"), 3);
+        assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), { "app.kubernetes.io/name": "shop" });
+        assert.deepStrictEqual(all(run, ":Service").map((s) => s.name), ["c-live"]);
+    });
+
+    it("replicas: weight 0 scales the canary to zero", async () => {
+        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 0 }));
+        assert.strictEqual(at(find(run, ":Deployment", "c-canary-deployment"), "spec.replicas"), 0);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 4);
+    });
+
+    it("checks its arguments up front", async () => {
+        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, weight: 101 })), /weight must be a whole number from 0 to 100, got 101/);
+        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "gateway-api" })), /the gateway-api router needs a gateway/);
+        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 5 })), /4 replicas cannot carry a 5% canary by pod ratio/);
+    });
+});
+
+describe("RollingDeployment", () => {
+    it("declares one Deployment with the surge settings behind one Service and Ingress", async () => {
+        const run = await declare(
+            () =>
+                new RollingDeployment("r", {
+                    template,
+                    version: "v3.0.0",
+                    replicas: 3,
+                    maxSurge: 1,
+                    maxUnavailable: "10%",
+                    progressDeadlineSeconds: 300,
+                    host: "shop.example.com",
+                    ingressClassName: "nginx",
+                    tlsSecretName: "shop-tls",
+                }),
+        );
+        const d = find(run, ":Deployment", "r-app-deployment");
+        assert.strictEqual(at(d, "metadata.name"), "shop");
+        assert.deepStrictEqual(at(d, "spec.strategy"), { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: "10%" } });
+        assert.strictEqual(at(d, "spec.progressDeadlineSeconds"), 300);
+        assert.deepStrictEqual(all(run, ":Service").map((s) => at(s, "metadata.name")), ["shop"]);
+        assert.deepStrictEqual(all(run, ":Ingress").map((s) => at(s, "metadata.name")), ["shop"]);
+    });
+
+    it("refuses settings that can never make progress", async () => {
+        await assert.rejects(
+            declare(() => new RollingDeployment("r", { template, version: "v3", replicas: 3, maxSurge: 0, maxUnavailable: 0, progressDeadlineSeconds: 300, host: "a.example.com", ingressClassName: "nginx", tlsSecretName: "t" })),
+            /maxSurge and maxUnavailable cannot both be 0/,
+        );
+    });
+});

@@ -1,0 +1,140 @@
+import * as assert from "assert";
+import { ConfigError, imageRef, isPinnedVersion, splitImageRef, validateConfig } from "../lib/config";
+import { rollbackCommand } from "../lib/rollback";
+import { applySet, parsePath, parsePathValue, toRunRequest } from "../lib/offline/stackConfig";
+import { preview, PROJECT, stackConfig } from "./helpers";
+
+/** A stack's config, edited, as the program reads it: project keys without the namespace. */
+function programConfig(stack: string, sets: string[] = []): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(stackConfig(stack, sets))) {
+        if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = value;
+    }
+    return raw;
+}
+
+function configError(stack: string, sets: string[]): string {
+    try {
+        validateConfig(PROJECT, programConfig(stack, sets));
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+        return (err as Error).message;
+    }
+    throw new Error(`config with ${sets.join(" ")} was accepted`);
+}
+
+describe("stack config validation", () => {
+    it("accepts both stack files as committed", () => {
+        const production = validateConfig(PROJECT, programConfig("production"));
+        assert.strictEqual(production.strategy, "canary");
+        assert.deepStrictEqual(production.canary?.steps, [5, 25, 100]);
+        assert.strictEqual(production.rolling.maxSurge, "25%");
+        const staging = validateConfig(PROJECT, programConfig("staging"));
+        assert.strictEqual(staging.blueGreen?.activeColor, "blue");
+    });
+
+    const cases: [string, string, string[], string][] = [
+        ["a weight above 100", "production", ["canary.weight=150"], "myapp:canary.weight = 150: must be from 0 to 100"],
+        ["a weight outside the steps", "production", ["canary.weight=10"], "myapp:canary.weight = 10: must be 0 or one of the declared steps [5, 25, 100]"],
+        ["steps out of order", "production", ["canary.steps[1]=3"], "myapp:canary.steps = [5,3,100]: must be strictly increasing"],
+        ["an unknown color", "staging", ["blueGreen.activeColor=purple"], 'myapp:blueGreen.activeColor = "purple": Invalid option: expected one of "blue"|"green"'],
+        ["version latest", "production", ["release.version=latest"], 'myapp:release.version = "latest": must be a pinned tag'],
+        ["an empty tag", "production", ["canary.canaryVersion="], 'myapp:canary.canaryVersion = "": must be a pinned tag'],
+        ["a missing image", "production", ["release.image="], 'myapp:release.image = "": must be an image repository without a tag or digest'],
+        ["an image carrying a tag", "production", ["release.image=registry.example.com/myapp:v1"], 'myapp:release.image = "registry.example.com/myapp:v1": must be an image repository without a tag'],
+        ["an unknown router", "production", ["canary.router=istio"], 'myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"replicas"'],
+        ["an unknown strategy", "production", ["strategy=recreate"], 'myapp:strategy = "recreate": Invalid option: expected one of "blue-green"|"canary"|"rolling"'],
+        ["a missing strategy section", "production", ["strategy=blue-green"], 'myapp:blueGreen = (not set): is required when strategy is "blue-green"'],
+        ["a release version no track runs", "production", ["release.version=v9.9.9"], 'myapp:release.version = "v9.9.9": must be the stable (v1.2.2) or canary (v1.2.3) version'],
+        ["a gateway router with no gateway", "production", ["canary.router=gateway-api"], 'myapp:canary.gateway = (not set): is required when canary.router is "gateway-api"'],
+        ["a weight the pod ratio cannot express", "production", ["canary.router=replicas"], "myapp:canary.weight = 5: cannot be expressed with 6 replicas by the replicas router"],
+        ["weight 100 with the replicas router", "production", ["canary.router=replicas", "canary.weight=100"], "myapp:canary.weight = 100: cannot be 100 with the replicas router"],
+        ["a single replica", "production", ["release.replicas=1"], "myapp:release.replicas = 1: must be at least 2"],
+        ["maxReplicas below replicas", "production", ["release.maxReplicas=4"], "myapp:release.maxReplicas = 4: must be at least release.replicas (6)"],
+        ["a bad quantity", "production", ["release.resources.limits.memory=lots"], 'myapp:release.resources.limits.memory = "lots": must be a Kubernetes quantity'],
+        ["an unknown field", "production", ["canary.wieght=25"], 'myapp:canary: Unrecognized key: "wieght"'],
+        ["a pinned smoke-test image", "staging", ["blueGreen.smokeTest.image=registry.example.com/smoke"], 'myapp:blueGreen.smokeTest.image = "registry.example.com/smoke": must be repository:tag'],
+    ];
+    for (const [what, stack, sets, expected] of cases) {
+        it(`rejects ${what}, naming the key`, () => {
+            const message = configError(stack, sets);
+            assert.ok(message.startsWith("Invalid stack configuration (nothing was declared):\n"), message);
+            assert.ok(message.includes(`  ${expected}`), `expected "${expected}" in:\n${message}`);
+        });
+    }
+
+    it("lists every problem at once", () => {
+        const message = configError("production", ["canary.weight=150", "release.version=latest"]);
+        assert.strictEqual(message.split("\n").length, 3);
+    });
+
+    it("stops the real program with exit code 2 before it declares anything", () => {
+        const r = preview(["--stack", "staging", "--set", "blueGreen.activeColor=purple", "--json"]);
+        assert.strictEqual(r.code, 2);
+        assert.strictEqual(r.stdout, "");
+        assert.match(r.stderr, /myapp:blueGreen\.activeColor = "purple"/);
+    });
+});
+
+describe("image versions", () => {
+    it("accepts tags and digests, never latest", () => {
+        const digest = "sha256:" + "0".repeat(64);
+        for (const ok of ["v1.2.3", "1.2", "v1.2.3-rc.1", digest, `v1.2.3@${digest}`]) assert.strictEqual(isPinnedVersion(ok), true, ok);
+        for (const bad of ["latest", "LATEST", "", "v1@sha256:abc", "-v1", "v1 2", `latest@${digest}`]) assert.strictEqual(isPinnedVersion(bad), false, bad);
+        assert.strictEqual(imageRef("r.example.com/app", "v1"), "r.example.com/app:v1");
+        assert.strictEqual(imageRef("r.example.com/app", digest), `r.example.com/app@${digest}`);
+        assert.deepStrictEqual(splitImageRef("r.example.com:5000/app:v1"), { repository: "r.example.com:5000/app", version: "v1" });
+        assert.deepStrictEqual(splitImageRef(`app@${digest}`), { repository: "app", version: digest });
+        assert.strictEqual(splitImageRef("r.example.com:5000/app"), undefined);
+    });
+});
+
+describe("pulumi config set --path semantics", () => {
+    it("parses paths and values as the CLI does", () => {
+        assert.deepStrictEqual(parsePath('a.b[0]["c.d"].e'), ["a", "b", 0, "c.d", "e"]);
+        assert.throws(() => parsePath("a..b"), /invalid config path "a..b"/);
+        assert.strictEqual(parsePathValue("25"), 25);
+        assert.strictEqual(parsePathValue("true"), true);
+        assert.strictEqual(parsePathValue("2.5"), "2.5");
+        assert.strictEqual(parsePathValue("v1.2.3"), "v1.2.3");
+    });
+
+    it("edits nested values and leaves the rest", () => {
+        const c = applySet({ "myapp:canary": { weight: 5, steps: [5, 25] } }, "myapp", "canary.steps[2]=100");
+        assert.deepStrictEqual(c, { "myapp:canary": { weight: 5, steps: [5, 25, 100] } });
+        assert.deepStrictEqual(applySet({}, "myapp", "strategy=25"), { "myapp:strategy": "25" });
+        assert.deepStrictEqual(applySet({}, "myapp", "kubernetes:context=prod"), { "kubernetes:context": "prod" });
+    });
+
+    it("hands encrypted values to the program as secrets, never their ciphertext", () => {
+        const req = toRunRequest("myapp", "s", { "myapp:appSecrets": { SENTRY_DSN: { secure: "v1:abc" } }, "myapp:strategy": "canary" });
+        assert.deepStrictEqual(req.config, { "myapp:appSecrets": '{"SENTRY_DSN":"offline-secret(myapp:appSecrets.SENTRY_DSN)"}', "myapp:strategy": "canary" });
+        assert.deepStrictEqual(req.secretKeys, ["myapp:appSecrets"]);
+    });
+});
+
+describe("rollback command", () => {
+    const cfg = (stack: string, sets: string[] = []) => validateConfig(PROJECT, programConfig(stack, sets));
+    it("canary with traffic: weight back to 0", () => {
+        assert.strictEqual(rollbackCommand("production", cfg("production")), "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production");
+    });
+    it("promoted canary: stable back to the previous version", () => {
+        assert.strictEqual(
+            rollbackCommand("production", cfg("production", ["canary.stableVersion=v1.2.3", "canary.weight=0"])),
+            "pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production",
+        );
+    });
+    it("blue/green: back to the other color once the new version is live", () => {
+        assert.strictEqual(rollbackCommand("staging", cfg("staging")), "none needed: live runs v1.2.2; v1.2.3 is only in preview");
+        assert.strictEqual(
+            rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=green"])),
+            "pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging",
+        );
+    });
+    it("rolling: the previous version", () => {
+        assert.strictEqual(
+            rollbackCommand("production", cfg("production", ["strategy=rolling"])),
+            "pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
+        );
+    });
+});

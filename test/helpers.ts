@@ -1,0 +1,69 @@
+import { spawnSync } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { captureDeclarations } from "../lib/offline/capture";
+import { runProgram } from "../lib/offline/run";
+import { applySet, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
+import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+
+export const ROOT = path.join(__dirname, "..");
+export const PROJECT = "myapp";
+
+/** A stack file's config with `pulumi config set --path` edits applied. */
+export function stackConfig(stack: string, sets: string[] = []): StackConfig {
+    return sets.reduce((c, s) => applySet(c, PROJECT, s), readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)));
+}
+
+/** Writes config to a temporary stack file, for --config-file. */
+export function writeStackFile(config: StackConfig): string {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "myapp-test-")), "Pulumi.test.yaml");
+    writeFileSync(file, YAML.stringify({ config }));
+    return file;
+}
+
+/** Runs index.ts under mocks, in its own process, with a stack's config and edits. */
+export function runStack(stack: string, sets: string[] = []): ProgramRun {
+    return runProgram(toRunRequest(PROJECT, stack, stackConfig(stack, sets)));
+}
+
+/** Declares resources in this process under mocks; for components built directly. */
+export function declare(body: () => void): Promise<ProgramRun> {
+    return captureDeclarations({ project: PROJECT, stack: "test", config: {}, secretKeys: [] }, async () => {
+        body();
+        return {};
+    });
+}
+
+export interface CliResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Runs the offline preview command as a user would. */
+export function preview(args: string[]): CliResult {
+    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "preview-offline.ts"), ...args], {
+        cwd: ROOT,
+        encoding: "utf8",
+    });
+    return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The one resource of a type (matched on its suffix, e.g. ":Deployment") and name; throws when absent. */
+export function find(run: { resources: DeclaredResource[] }, typeSuffix: string, name: string): DeclaredResource {
+    const r = run.resources.find((x) => x.type.endsWith(typeSuffix) && x.name === name);
+    if (!r) throw new Error(`no ${typeSuffix} ${name}; declared: ${run.resources.map((x) => `${x.type} ${x.name}`).join(", ")}`);
+    return r;
+}
+
+/** Every resource whose type ends with the suffix. */
+export function all(run: { resources: DeclaredResource[] }, typeSuffix: string): DeclaredResource[] {
+    return run.resources.filter((x) => x.type.endsWith(typeSuffix));
+}
+
+/** Reads a dotted path from inputs. */
+export function at(r: DeclaredResource, dotted: string): any {
+    return dotted.split(".").reduce<any>((o, k) => (o === undefined || o === null ? undefined : o[k]), r.inputs);
+}

@@ -1,0 +1,124 @@
+import * as assert from "assert";
+import { RunDiff } from "../lib/offline/diff";
+import { preview, stackConfig, writeStackFile } from "./helpers";
+
+/** The offline preview's diff for edits on top of a stack (itself optionally edited first). */
+function diffOf(stack: string, before: string[], edits: string[]): RunDiff {
+    const base = writeStackFile(stackConfig(stack, before));
+    const r = preview(["--stack", stack, "--config-file", base, ...edits.flatMap((e) => ["--set", e]), "--diff", "--json"]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout).diff;
+}
+
+function assertNoPodRestart(diff: RunDiff): void {
+    const restarts = diff.changed.filter((c) => c.paths.some((p) => p.startsWith("spec.template")));
+    assert.deepStrictEqual(restarts, [], "a pod template changed");
+}
+
+const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
+const CANARY_INGRESS = { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "myapp-canary-ingress" };
+
+describe("traffic shifts and rollbacks, through the offline preview's diff", () => {
+    it("canary 5 → 25 changes only the canary Ingress weight", () => {
+        const diff = diffOf("production", [], ["canary.weight=25"]);
+        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+    });
+
+    it("canary 25 → 100 changes only the canary Ingress weight", () => {
+        const diff = diffOf("production", ["canary.weight=25"], ["canary.weight=100"]);
+        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+    });
+
+    it("rollback from 25 to 0 changes only the canary Ingress weight", () => {
+        const diff = diffOf("production", ["canary.weight=25"], ["canary.weight=0"]);
+        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+    });
+
+    it("promotion rolls stable to the canary's version and returns the weight to 0", () => {
+        const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
+        assert.deepStrictEqual(diff, {
+            added: [],
+            removed: [],
+            changed: [
+                {
+                    type: "kubernetes:apps/v1:Deployment",
+                    name: "myapp-stable-deployment",
+                    paths: [
+                        'metadata.labels["app.kubernetes.io/version"]',
+                        'spec.template.metadata.labels["app.kubernetes.io/version"]',
+                        "spec.template.spec.containers[0].image",
+                    ],
+                },
+                { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-stable-hpa", paths: ['metadata.labels["app.kubernetes.io/version"]'] },
+                { ...CANARY_INGRESS, paths: [WEIGHT] },
+                { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-stable-pdb", paths: ['metadata.labels["app.kubernetes.io/version"]'] },
+            ],
+        });
+    });
+
+    it("blue/green switch changes only the live and preview Service selectors", () => {
+        const diff = diffOf("staging", [], ["blueGreen.activeColor=green"]);
+        assert.deepStrictEqual(diff, {
+            added: [],
+            removed: [],
+            changed: [
+                { type: "kubernetes:core/v1:Service", name: "myapp-live", paths: ["spec.selector.color"] },
+                { type: "kubernetes:core/v1:Service", name: "myapp-preview", paths: ["spec.selector.color"] },
+            ],
+        });
+    });
+
+    it("blue/green switch back is the same two selectors, and restarts nothing", () => {
+        const diff = diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]);
+        assert.deepStrictEqual(
+            diff.changed.map((c) => [c.name, c.paths]),
+            [
+                ["myapp-live", ["spec.selector.color"]],
+                ["myapp-preview", ["spec.selector.color"]],
+            ],
+        );
+        assertNoPodRestart(diff);
+    });
+
+    it("with a smaller standby, a switch rescales the colors but restarts no pod", () => {
+        const diff = diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]);
+        assert.deepStrictEqual(
+            diff.changed.map((c) => [c.name, c.paths]),
+            [
+                ["myapp-blue-hpa", ["spec.minReplicas"]],
+                ["myapp-green-hpa", ["spec.minReplicas"]],
+                ["myapp-live", ["spec.selector.color"]],
+                ["myapp-preview", ["spec.selector.color"]],
+            ],
+        );
+        assertNoPodRestart(diff);
+    });
+
+    it("gateway-api shift changes only the HTTPRoute weights", () => {
+        const gw = ["canary.router=gateway-api", "canary.gateway.name=public", "canary.gateway.namespace=gateways"];
+        const diff = diffOf("production", gw, ["canary.weight=25"]);
+        assert.deepStrictEqual(diff.changed, [
+            {
+                type: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+                name: "myapp-route",
+                paths: ["spec.rules[1].backendRefs[0].weight", "spec.rules[1].backendRefs[1].weight"],
+            },
+        ]);
+    });
+
+    it("replicas-router shift moves pods between tracks without restarting any", () => {
+        const diff = diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=5"]);
+        assert.deepStrictEqual(diff.added, [
+            { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-canary-hpa" },
+            { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-canary-pdb" },
+        ]);
+        assert.deepStrictEqual(
+            diff.changed.map((c) => [c.name, c.paths]),
+            [
+                ["myapp-canary-deployment", ["spec.replicas"]],
+                ["myapp-stable-hpa", ["spec.maxReplicas", "spec.minReplicas"]],
+            ],
+        );
+        assertNoPodRestart(diff);
+    });
+});

@@ -1,0 +1,114 @@
+import * as assert from "assert";
+import { mkdtempSync, readdirSync, readFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { validateManifest } from "../lib/offline/render";
+import { ProgramRun } from "../lib/offline/types";
+import { preview, stackConfig, writeStackFile } from "./helpers";
+
+function previewJson(args: string[]): ProgramRun & { diff?: unknown } {
+    const r = preview([...args, "--json"]);
+    assert.strictEqual(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+}
+
+describe("the stacks through index.ts", () => {
+    for (const stack of ["production", "staging"]) {
+        it(`${stack}: every Kubernetes object passes schema validation and is rendered`, () => {
+            const dir = mkdtempSync(path.join(tmpdir(), `render-${stack}-`));
+            const run = previewJson(["--stack", stack, "--render-dir", dir]);
+            const kubeObjects = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
+            const files = readdirSync(dir).sort();
+            assert.strictEqual(files.length, kubeObjects.length);
+            for (const file of files) {
+                const manifest = YAML.parse(readFileSync(path.join(dir, file), "utf8"));
+                validateManifest(manifest);
+                assert.strictEqual(file, `${manifest.metadata.namespace}.${manifest.kind.toLowerCase()}.${manifest.metadata.name}.yaml`);
+            }
+        });
+    }
+
+    it("production: a 5% ingress-nginx canary of v1.2.3 beside stable v1.2.2", () => {
+        const run = previewJson(["--stack", "production"]);
+        assert.deepStrictEqual(
+            run.resources.map((r) => `${r.type} ${r.name} <- ${r.parent}`),
+            [
+                "kubernetes:core/v1:Secret myapp-env <- null",
+                "myapp:deploy:CanaryDeployment myapp <- null",
+                "myapp:deploy:AppWorkload myapp-stable <- myapp",
+                "kubernetes:apps/v1:Deployment myapp-stable-deployment <- myapp-stable",
+                "kubernetes:policy/v1:PodDisruptionBudget myapp-stable-pdb <- myapp-stable",
+                "kubernetes:autoscaling/v2:HorizontalPodAutoscaler myapp-stable-hpa <- myapp-stable",
+                "myapp:deploy:AppWorkload myapp-canary <- myapp",
+                "kubernetes:apps/v1:Deployment myapp-canary-deployment <- myapp-canary",
+                "kubernetes:policy/v1:PodDisruptionBudget myapp-canary-pdb <- myapp-canary",
+                "kubernetes:autoscaling/v2:HorizontalPodAutoscaler myapp-canary-hpa <- myapp-canary",
+                "kubernetes:core/v1:Service myapp-live <- myapp",
+                "kubernetes:core/v1:Service myapp-canary-svc <- myapp",
+                "kubernetes:networking.k8s.io/v1:Ingress myapp-ingress <- myapp",
+                "kubernetes:networking.k8s.io/v1:Ingress myapp-canary-ingress <- myapp",
+            ],
+        );
+        assert.deepStrictEqual(run.outputs, {
+            strategy: "canary",
+            versions: { stable: "v1.2.2", canary: "v1.2.3" },
+            traffic: { canaryWeight: 5, steps: "5,25,100" },
+            urls: { live: "https://api.example.com" },
+            rollback: "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production",
+        });
+    });
+
+    it("staging: blue/green with blue live on v1.2.2 and green previewing v1.2.3", () => {
+        const run = previewJson(["--stack", "staging"]);
+        assert.deepStrictEqual(run.outputs, {
+            strategy: "blue-green",
+            versions: { blue: "v1.2.2", green: "v1.2.3" },
+            traffic: { activeColor: "blue", liveVersion: "v1.2.2" },
+            urls: { live: "https://staging.example.com", preview: "https://preview.staging.example.com" },
+            rollback: "none needed: live runs v1.2.2; v1.2.3 is only in preview",
+        });
+        const jobs = run.resources.filter((r) => r.type === "kubernetes:batch/v1:Job").map((r: any) => r.inputs.metadata.name);
+        assert.deepStrictEqual(jobs, ["myapp-smoke-blue-v1-2-2", "myapp-smoke-green-v1-2-3"]);
+    });
+
+    it("keeps secret config out of every input and output", () => {
+        const config = stackConfig("production");
+        config["myapp:appSecrets"] = { SENTRY_DSN: { secure: "v1:c2VudHJ5" }, STRIPE_KEY: { secure: "v1:c3RyaXBl" } };
+        const r = preview(["--stack", "production", "--config-file", writeStackFile(config), "--json"]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.ok(!r.stdout.includes("offline-secret("), "a secret value reached the declared resources in plain text");
+        const secret = JSON.parse(r.stdout).resources.find((x: any) => x.type === "kubernetes:core/v1:Secret");
+        assert.strictEqual(secret.inputs.stringData, "[secret]");
+    });
+
+    it("prints the tree a reviewer reads", () => {
+        const r = preview(["--stack", "production"]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        const lines = r.stdout.split("\n");
+        assert.strictEqual(lines[0], "myapp-production (11 resources, 3 components)");
+        assert.ok(lines.includes("└─ myapp:deploy:CanaryDeployment  myapp"), r.stdout);
+        assert.ok(
+            lines.includes("   └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com"),
+            r.stdout,
+        );
+        assert.ok(lines.includes("  rollback: pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production"), r.stdout);
+    });
+
+    it("fails with exit code 1 on a usage error and names it", () => {
+        const r = preview(["--stack", "production", "--set", "novalue"]);
+        assert.strictEqual(r.code, 1);
+        assert.match(r.stderr, /--set needs key=value, got "novalue"/);
+        assert.strictEqual(preview(["--stack", "nosuchstack"]).code, 1);
+    });
+
+    it("rejects a manifest that breaks the Kubernetes schema, naming the object", () => {
+        const broken = {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "broken" },
+            spec: { selector: { matchLabels: { a: "b" } }, template: { spec: { containers: [{ name: "c", image: "i:1", ports: [{ containerPort: "80" }] }] } } },
+        };
+        assert.throws(() => validateManifest(broken), /Deployment broken does not match the apps\/v1 schema: .*containerPort must be integer/);
+    });
+});
