@@ -3,15 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenDeployment } from "./components/blueGreenDeployment";
 import { CanaryDeployment } from "./components/canaryDeployment";
 import { appLabels } from "./components/kubernetes";
+import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitoring";
 import { RollingDeployment } from "./components/rollingDeployment";
 import { WorkloadTemplate } from "./components/workload";
+import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./lib/alerts";
 import { readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
-import { rollbackCommand } from "./lib/rollback";
+import { rollbackCommand, variantRollbackCommand } from "./lib/rollback";
 
 const stack = pulumi.getStack();
 const config = new pulumi.Config();
 // Everything is read and validated before the first resource is declared.
-const cfg = validateConfig(config.name, readRawConfig(config));
+const cfg = validateConfig(config.name, stack, readRawConfig(config));
 const appSecrets = readAppSecrets(config);
 const release = cfg.release;
 const app = release.appName;
@@ -87,6 +89,51 @@ if (cfg.strategy === "blue-green") {
     liveVersions = { live: release.version };
     trafficState = {};
     liveUrl = deployment.liveUrl;
+}
+
+const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
+    version,
+    variantKey,
+    variantValue,
+    rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
+});
+const versionsInFlight: VersionInFlight[] =
+    cfg.strategy === "blue-green"
+        ? [inFlight("color", "blue", cfg.blueGreen!.blueVersion), inFlight("color", "green", cfg.blueGreen!.greenVersion)]
+        : cfg.strategy === "canary"
+          ? [inFlight("track", "stable", cfg.canary!.stableVersion), inFlight("track", "canary", cfg.canary!.canaryVersion)]
+          : [inFlight("track", "stable", release.version)];
+
+if (cfg.monitoring) {
+    const m = cfg.monitoring;
+    const env = m.env ?? stack;
+    const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
+    // Unless config sets one, a rollback trigger warns at the plan's next tier down (5% warns at 2%, 2% at 1%).
+    const warnings: Partial<Record<AlertName, number>> = {};
+    for (const n of ALERT_NAMES) {
+        const implied = PLAN_WARNINGS[n];
+        const warning = m.warnings[n] ?? (implied ? thresholds[implied] : undefined);
+        if (warning !== undefined && warningBeforeCritical(n, warning, thresholds[n])) warnings[n] = warning;
+    }
+    new ReleaseMonitoring(`${app}-monitoring`, {
+        service: m.service ?? app,
+        env,
+        span: m.span,
+        namespace: release.namespace,
+        appName: app,
+        versions: versionsInFlight,
+        releaseVersion: release.version,
+        thresholds,
+        warnings,
+        notify: m.notify,
+        priorities: m.priorities,
+        metrics: m.metrics,
+        databaseScope: m.databaseScope,
+        hostScope: m.hostScope ?? `env:${env}`,
+        slo: m.slo,
+        deploymentWindow: m.deploymentWindow,
+        rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
+    });
 }
 
 export const strategy = cfg.strategy;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "./alerts";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -134,12 +135,47 @@ const rollingSchema = z.strictObject({
     progressDeadlineSeconds: z.number().int().min(60).max(3600).default(600),
 });
 
+const handle = z
+    .string()
+    .regex(/^@[A-Za-z0-9][A-Za-z0-9_.+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$/, 'must be a Datadog notification handle such as "@pagerduty-myapp", "@slack-engineering" or "@oncall@example.com"');
+const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
+const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:\/-]*(,[A-Za-z][A-Za-z0-9_.:\/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
+const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
+const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
+const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
+const isoTime = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-11-27T14:00:00Z" });
+
+const monitoringSchema = z.strictObject({
+    /** APM service name; defaults to release.appName. */
+    service: z.string().regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog service name").optional(),
+    /** Datadog env tag; defaults to the stack name. */
+    env: z.string().regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog env tag value").optional(),
+    span: z.string().regex(/^[a-z0-9_.]+$/, "must be an APM span name such as http.request").default("http.request"),
+    notify: z.strictObject({ pager: z.array(handle).min(1, "must name at least one handle"), chat: z.array(handle).min(1, "must name at least one handle") }),
+    priorities: z.strictObject({ rollback: priority.default(1), critical: priority.default(2), warning: priority.default(3) }).default({ rollback: 1, critical: 2, warning: 3 }),
+    thresholds: perAlert(threshold).default({}),
+    warnings: perAlert(threshold).default({}),
+    looserThresholdReasons: z.partialRecord(z.enum(ALERT_NAMES), z.string().min(10, "must give a reason of at least 10 characters")).default({}),
+    metrics: z.strictObject({ paymentTotal: metricName, paymentFailed: metricName, paymentSucceeded: metricName, emailSent: metricName, emailDelivered: metricName }),
+    databaseScope: tagScope,
+    hostScope: tagScope.optional(),
+    slo: z
+        .strictObject({
+            availabilityTarget: z.number().min(90).max(99.999).default(99.9),
+            latencyTarget: z.number().min(90).max(99.999).default(99),
+            timeframe: z.enum(["7d", "30d", "90d"]).default("30d"),
+        })
+        .default({ availabilityTarget: 99.9, latencyTarget: 99, timeframe: "30d" }),
+    deploymentWindow: z.strictObject({ start: isoTime, end: isoTime, timezone: z.string().default("UTC") }).optional(),
+});
+
 const programSchema = z.strictObject({
     strategy: z.enum(strategies),
     release: releaseSchema,
     blueGreen: blueGreenSchema.optional(),
     canary: canarySchema.optional(),
     rolling: rollingSchema.default(rollingSchema.parse({})),
+    monitoring: monitoringSchema.optional(),
 });
 
 /** The validated stack configuration. */
@@ -152,7 +188,7 @@ interface Problem {
 }
 
 /** Rules that relate one key to another; checked once every key is well-formed on its own. */
-function crossFieldProblems(c: ProgramConfig): Problem[] {
+function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
     const problems: Problem[] = [];
     const issue = (path: (string | number)[], input: unknown, message: string) => {
         problems.push({ path, input, message });
@@ -160,6 +196,7 @@ function crossFieldProblems(c: ProgramConfig): Problem[] {
     if (c.release.maxReplicas < c.release.replicas) {
         issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
     }
+    if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, c.monitoring.env ?? stack));
     if (c.strategy === "blue-green") {
         const bg = c.blueGreen;
         if (!bg) {
@@ -200,11 +237,36 @@ export type ReleaseConfig = ProgramConfig["release"];
 export type BlueGreenConfig = z.infer<typeof blueGreenSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
 export type RollingConfig = ProgramConfig["rolling"];
+export type MonitoringConfig = z.infer<typeof monitoringSchema>;
 export type Strategy = (typeof strategies)[number];
 export type Color = (typeof colors)[number];
 export type Router = (typeof routers)[number];
 
-const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling"] as const;
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring"] as const;
+
+function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
+    const problems: Problem[] = [];
+    for (const name of ALERT_NAMES) {
+        const a: PlanAlert = PLAN_ALERTS[name];
+        const critical = m.thresholds[name] ?? a.plan;
+        const warning = m.warnings[name];
+        if (a.percent && critical > 100) problems.push({ path: ["monitoring", "thresholds", name], input: critical, message: "is a percentage and cannot exceed 100" });
+        if (warning !== undefined && !warningBeforeCritical(name, warning, critical)) {
+            const side = a.bad === "above" ? "below" : "above";
+            problems.push({ path: ["monitoring", "warnings", name], input: warning, message: `must be ${side} the critical threshold ${critical}` });
+        }
+        if (env === "production" && isLooser(name, critical) && !m.looserThresholdReasons[name]) {
+            problems.push({
+                path: ["monitoring", "thresholds", name],
+                input: critical,
+                message: `is looser than the plan's ${a.plan} (alerts ${a.bad} it); in production set monitoring.looserThresholdReasons.${name} to say why`,
+            });
+        }
+    }
+    const w = m.deploymentWindow;
+    if (w && Date.parse(w.end) <= Date.parse(w.start)) problems.push({ path: ["monitoring", "deploymentWindow", "end"], input: w.end, message: `must be after start (${w.start})` });
+    return problems;
+}
 
 /** Marks a problem whose value is not worth printing, such as an unknown key. */
 const SKIP = Symbol("skip");
@@ -219,11 +281,11 @@ function formatPath(project: string, path: PropertyKey[]): string {
     return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
-/** Validates raw config values (as read from the stack) and returns the typed config, or throws one ConfigError listing every problem. */
-export function validateConfig(project: string, raw: Record<string, unknown>): ProgramConfig {
+/** Validates raw config values (as read from the stack; `stack` names the default Datadog env) and returns the typed config, or throws one ConfigError listing every problem. */
+export function validateConfig(project: string, stack: string, raw: Record<string, unknown>): ProgramConfig {
     const result = programSchema.safeParse(raw, { reportInput: true });
     const problems: Problem[] = result.success
-        ? crossFieldProblems(result.data)
+        ? crossFieldProblems(result.data, stack)
         : result.error.issues.map((i) => ({ path: i.path, input: i.code === "unrecognized_keys" ? SKIP : (i as { input?: unknown }).input, message: i.message }));
     if (problems.length === 0) return result.data!;
     const lines = problems.map((p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`);

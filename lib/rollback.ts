@@ -26,3 +26,24 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
             return "set release.previousVersion to the version to roll back to";
     }
 }
+
+/**
+ * The command that takes traffic off one version in flight, for that version's monitors, or undefined when the
+ * version is the one a rollback would return to. It depends only on the variant, not on the current weight or
+ * color, so shifting traffic does not rewrite monitors.
+ */
+export function variantRollbackCommand(stack: string, c: ProgramConfig, variant: "stable" | "canary" | "blue" | "green"): string | undefined {
+    switch (variant) {
+        case "blue":
+        case "green":
+            return configSet(stack, "blueGreen.activeColor", variant === "blue" ? "green" : "blue");
+        case "canary":
+            return configSet(stack, "canary.weight", 0);
+        case "stable": {
+            const previous = c.release.previousVersion;
+            const current = c.strategy === "canary" ? c.canary!.stableVersion : c.release.version;
+            if (!previous || previous === current) return undefined;
+            return configSet(stack, c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous);
+        }
+    }
+}

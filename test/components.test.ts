@@ -1,7 +1,9 @@
 import * as assert from "assert";
 import { BlueGreenDeployment } from "../components/blueGreenDeployment";
 import { CanaryDeployment, CanaryDeploymentArgs, replicaSplit } from "../components/canaryDeployment";
+import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/releaseMonitoring";
 import { RollingDeployment } from "../components/rollingDeployment";
+import { ALERT_NAMES, AlertName, PLAN_ALERTS } from "../lib/alerts";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { all, at, declare, find } from "./helpers";
 
@@ -276,5 +278,42 @@ describe("RollingDeployment", () => {
             declare(() => new RollingDeployment("r", { template, version: "v3", replicas: 3, maxSurge: 0, maxUnavailable: 0, progressDeadlineSeconds: 300, host: "a.example.com", ingressClassName: "nginx", tlsSecretName: "t" })),
             /maxSurge and maxUnavailable cannot both be 0/,
         );
+    });
+});
+
+const monitoringArgs: ReleaseMonitoringArgs = {
+    service: "shop",
+    env: "prod",
+    span: "express.request",
+    namespace: "prod",
+    appName: "shop",
+    versions: [{ version: "v2", variantKey: "track", variantValue: "stable" }],
+    releaseVersion: "v2",
+    thresholds: Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])) as Record<AlertName, number>,
+    warnings: {},
+    notify: { pager: ["@pagerduty-shop"], chat: ["@slack-shop"] },
+    priorities: { rollback: 1, critical: 2, warning: 4 },
+    metrics: { paymentTotal: "pay.all", paymentFailed: "pay.bad", paymentSucceeded: "pay.ok", emailSent: "mail.sent", emailDelivered: "mail.ok" },
+    databaseScope: "db:shop",
+    hostScope: "role:db",
+    slo: { availabilityTarget: 99.5, latencyTarget: 95, timeframe: "7d" },
+    rollbackHint: "ask the release lead",
+};
+
+describe("ReleaseMonitoring", () => {
+    it("says a rollback will not help on the version a rollback returns to", async () => {
+        const run = await declare(() => new ReleaseMonitoring("mon", monitoringArgs));
+        const m = find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable");
+        assert.ok(at(m, "message").includes("This version is the one a rollback returns to, so rolling back will not help"));
+        assert.strictEqual(at(m, "query"), "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() * 100 > 5");
+        assert.strictEqual(at(find(run, ":Monitor", "mon-cpu-pct"), "priority"), "4");
+        assert.ok(at(find(run, ":Monitor", "mon-payment-success-pct"), "message").includes("roll back: ask the release lead"));
+        assert.deepStrictEqual(at(find(run, ":ServiceLevelObjective", "mon-availability-slo"), "thresholds"), [{ timeframe: "7d", target: 99.5 }]);
+        assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);
+    });
+
+    it("checks its arguments up front", async () => {
+        await assert.rejects(declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, versions: [] })), /at least one version in flight is needed/);
+        await assert.rejects(declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, notify: { pager: [], chat: ["@c"] } })), /notify needs at least one pager and one chat handle/);
     });
 });

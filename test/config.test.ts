@@ -15,7 +15,7 @@ function programConfig(stack: string, sets: string[] = []): Record<string, unkno
 
 function configError(stack: string, sets: string[]): string {
     try {
-        validateConfig(PROJECT, programConfig(stack, sets));
+        validateConfig(PROJECT, stack, programConfig(stack, sets));
     } catch (err) {
         assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
         return (err as Error).message;
@@ -25,11 +25,11 @@ function configError(stack: string, sets: string[]): string {
 
 describe("stack config validation", () => {
     it("accepts both stack files as committed", () => {
-        const production = validateConfig(PROJECT, programConfig("production"));
+        const production = validateConfig(PROJECT, "production", programConfig("production"));
         assert.strictEqual(production.strategy, "canary");
         assert.deepStrictEqual(production.canary?.steps, [5, 25, 100]);
         assert.strictEqual(production.rolling.maxSurge, "25%");
-        const staging = validateConfig(PROJECT, programConfig("staging"));
+        const staging = validateConfig(PROJECT, "staging", programConfig("staging"));
         assert.strictEqual(staging.blueGreen?.activeColor, "blue");
     });
 
@@ -114,7 +114,7 @@ describe("pulumi config set --path semantics", () => {
 });
 
 describe("rollback command", () => {
-    const cfg = (stack: string, sets: string[] = []) => validateConfig(PROJECT, programConfig(stack, sets));
+    const cfg = (stack: string, sets: string[] = []) => validateConfig(PROJECT, stack, programConfig(stack, sets));
     it("canary with traffic: weight back to 0", () => {
         assert.strictEqual(rollbackCommand("production", cfg("production")), "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production");
     });

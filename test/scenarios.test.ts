@@ -34,12 +34,13 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
     });
 
-    it("promotion rolls stable to the canary's version and returns the weight to 0", () => {
+    it("promotion rolls stable to the canary's version, returns the weight to 0 and re-aims stable's monitors", () => {
         const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
-        assert.deepStrictEqual(diff, {
-            added: [],
-            removed: [],
-            changed: [
+        assert.deepStrictEqual(diff.added, []);
+        assert.deepStrictEqual(diff.removed, []);
+        assert.deepStrictEqual(
+            diff.changed.filter((c) => c.type.startsWith("kubernetes:")),
+            [
                 {
                     type: "kubernetes:apps/v1:Deployment",
                     name: "myapp-stable-deployment",
@@ -53,7 +54,15 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
                 { ...CANARY_INGRESS, paths: [WEIGHT] },
                 { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-stable-pdb", paths: ['metadata.labels["app.kubernetes.io/version"]'] },
             ],
-        });
+        );
+        const monitors = diff.changed.filter((c) => !c.type.startsWith("kubernetes:"));
+        assert.deepStrictEqual(
+            monitors.map((c) => c.name),
+            ["error-rate-pct", "p95-latency-seconds", "rollback-now-error-rate-pct", "rollback-now-p95-seconds", "rollback-sustained-error-rate-pct", "rollback-sustained-p95-seconds"].map(
+                (m) => `myapp-monitoring-${m}-stable`,
+            ),
+        );
+        for (const m of monitors) assert.deepStrictEqual(m.paths, ["message", "query", "tags[3]"], m.name);
     });
 
     it("blue/green switch changes only the live and preview Service selectors", () => {

@@ -1,0 +1,68 @@
+/**
+ * The plan's alerts and rollback triggers ("Monitoring & Alerting" and "Rollback Triggers"): each threshold with the
+ * plan's number, which side of it is bad, and how loud a breach is. Config may tighten a threshold freely; loosening
+ * one in production needs a written reason. The policy pack checks monitors against the same table.
+ */
+export type Severity = "rollback" | "critical" | "warning";
+
+export interface PlanAlert {
+    /** The plan's number. */
+    plan: number;
+    /** "above": a value over the threshold is bad; "below": a value under it is. */
+    bad: "above" | "below";
+    /** rollback: page and say roll back; critical: page; warning: chat only, and muted in the deployment window. */
+    severity: Severity;
+    /** Percentages cannot exceed 100. */
+    percent: boolean;
+    /** What is measured, as the plan names it. */
+    label: string;
+    /** Unit the threshold is written in. */
+    unit: string;
+}
+
+export const PLAN_ALERTS = {
+    errorRatePct: { plan: 1, bad: "above", severity: "critical", percent: true, label: "Error rate", unit: "%" },
+    p95LatencySeconds: { plan: 2, bad: "above", severity: "warning", percent: false, label: "p95 response time", unit: "s" },
+    rollbackNowErrorRatePct: { plan: 5, bad: "above", severity: "rollback", percent: true, label: "Rollback trigger (now): error rate", unit: "%" },
+    rollbackNowP95Seconds: { plan: 5, bad: "above", severity: "rollback", percent: false, label: "Rollback trigger (now): p95 response time", unit: "s" },
+    rollbackSustainedErrorRatePct: { plan: 2, bad: "above", severity: "rollback", percent: true, label: "Rollback trigger (15 minutes): error rate", unit: "%" },
+    rollbackSustainedP95Seconds: { plan: 3, bad: "above", severity: "rollback", percent: false, label: "Rollback trigger (15 minutes): p95 response time", unit: "s" },
+    paymentFailurePct: { plan: 5, bad: "above", severity: "critical", percent: true, label: "Payment failure rate", unit: "%" },
+    paymentSuccessPct: { plan: 95, bad: "below", severity: "critical", percent: true, label: "Payment success rate", unit: "%" },
+    emailDeliveryPct: { plan: 98, bad: "below", severity: "warning", percent: true, label: "Email delivery rate", unit: "%" },
+    dbQueryMs: { plan: 500, bad: "above", severity: "warning", percent: false, label: "Mean database query time", unit: "ms" },
+    dbConnectionsPct: { plan: 90, bad: "above", severity: "critical", percent: true, label: "Database connections (% of max)", unit: "%" },
+    cacheHitPct: { plan: 80, bad: "below", severity: "warning", percent: true, label: "Database cache hit rate", unit: "%" },
+    cpuPct: { plan: 80, bad: "above", severity: "warning", percent: true, label: "CPU (% of limit)", unit: "%" },
+    memoryPct: { plan: 90, bad: "above", severity: "warning", percent: true, label: "Memory (% of limit)", unit: "%" },
+    diskIoPct: { plan: 80, bad: "above", severity: "warning", percent: true, label: "Disk I/O utilisation", unit: "%" },
+} satisfies Record<string, PlanAlert>;
+
+export type AlertName = keyof typeof PLAN_ALERTS;
+export const ALERT_NAMES = Object.keys(PLAN_ALERTS) as AlertName[];
+
+/** "Error rate above 1%": the alert's label, side and threshold. */
+export function alertTitle(name: AlertName, threshold: number): string {
+    const a: PlanAlert = PLAN_ALERTS[name];
+    return `${a.label} ${a.bad} ${Number(threshold.toPrecision(4))}${a.unit === "%" ? "%" : ` ${a.unit}`}`;
+}
+
+/** True when `threshold` lets through values the plan's number would alert on. */
+export function isLooser(name: AlertName, threshold: number): boolean {
+    const a: PlanAlert = PLAN_ALERTS[name];
+    return a.bad === "above" ? threshold > a.plan : threshold < a.plan;
+}
+
+/** True when a warning threshold sits on the quiet side of the critical one, as it must. */
+export function warningBeforeCritical(name: AlertName, warning: number, critical: number): boolean {
+    const a: PlanAlert = PLAN_ALERTS[name];
+    return a.bad === "above" ? warning < critical : warning > critical;
+}
+
+/** The warning tier the plan itself implies: a rollback trigger warns at the plan's alert level below it. */
+export const PLAN_WARNINGS: Partial<Record<AlertName, AlertName>> = {
+    rollbackNowErrorRatePct: "rollbackSustainedErrorRatePct",
+    rollbackSustainedErrorRatePct: "errorRatePct",
+    rollbackNowP95Seconds: "rollbackSustainedP95Seconds",
+    rollbackSustainedP95Seconds: "p95LatencySeconds",
+};
