@@ -1,13 +1,20 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { BackupBucket } from "./components/backupBucket";
+import { BackupSchedule } from "./components/backupSchedule";
 import { BlueGreenDeployment } from "./components/blueGreenDeployment";
+import { DatabaseRoles } from "./components/databaseRoles";
+import { RdsBackupPlan } from "./components/rdsBackupPlan";
+import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
 import { CanaryDeployment } from "./components/canaryDeployment";
 import { appLabels } from "./components/kubernetes";
 import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitoring";
 import { RollingDeployment } from "./components/rollingDeployment";
 import { WorkloadTemplate } from "./components/workload";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./lib/alerts";
-import { readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
+import { ConfigError, imageRef, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
+import { lintMigrations, loadMigrations, migrationsForPhase, SqlMigration } from "./lib/migrations";
 import { rollbackCommand, variantRollbackCommand } from "./lib/rollback";
 
 const stack = pulumi.getStack();
@@ -17,12 +24,112 @@ const cfg = validateConfig(config.name, stack, readRawConfig(config));
 const appSecrets = readAppSecrets(config);
 const release = cfg.release;
 const app = release.appName;
+const sqlMigrations = cfg.database?.migration.sqlDir ? checkedMigrations(cfg.database.migration.sqlDir) : undefined;
+
+/**
+ * The release's SQL migrations, linted with squawk as `pulumi preview` runs: a destructive or locking statement
+ * stops the program unless the phase is contract or config allows that rule for that file.
+ */
+function checkedMigrations(sqlDir: string): SqlMigration[] {
+    const m = cfg.database!.migration;
+    const dir = path.resolve(__dirname, sqlDir);
+    let selected: SqlMigration[];
+    try {
+        selected = migrationsForPhase(loadMigrations(dir), m.phase);
+    } catch (err) {
+        throw new ConfigError(`Invalid stack configuration: ${config.name}:database.migration.sqlDir = "${sqlDir}": ${(err as Error).message}`);
+    }
+    const findings = lintMigrations(dir, selected, m.allow);
+    if (findings.length > 0) {
+        const lines = findings.map((f) => `  ${sqlDir}/${f.file}:${f.line}: ${f.rule}: ${f.message}`);
+        throw new ConfigError(
+            `Migrations refused for phase "${m.phase}" (${config.name}:database.migration.phase); allow a rule for a file in ${config.name}:database.migration.allow only with care:\n${lines.join("\n")}`,
+        );
+    }
+    return selected;
+}
 
 const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
     metadata: { name: `${app}-env`, namespace: release.namespace, labels: appLabels(app, "config") },
     type: "Opaque",
     stringData: appSecrets,
 });
+
+const tags = { app, stack, "managed-by": "pulumi" };
+let databaseGate: pulumi.Resource[] = [];
+let appDatabaseSecret: string | undefined;
+if (cfg.database && cfg.backup) {
+    const db = cfg.database;
+    const b = cfg.backup;
+    const bucket = new BackupBucket(`${app}-backups`, {
+        bucketName: b.bucketName,
+        retentionDays: b.retentionDays,
+        infrequentAccessAfterDays: b.infrequentAccessAfterDays,
+        glacierAfterDays: b.glacierAfterDays,
+        objectLock: b.objectLock,
+        tags,
+    });
+    const roles = new DatabaseRoles(`${app}-db-roles`, {
+        host: db.host,
+        port: db.port,
+        database: db.name,
+        drillDatabase: `${db.name}_restore_drill`,
+        sslmode: db.sslmode,
+        roles: db.roles,
+        namespace: release.namespace,
+        appName: app,
+    });
+    appDatabaseSecret = roles.secretNames.app;
+    const backups = new BackupSchedule(`${app}-db-backup`, {
+        appName: app,
+        namespace: release.namespace,
+        bucketName: bucket.bucket.bucket,
+        bucketArn: bucket.bucket.arn,
+        keyArn: bucket.key.arn,
+        prefix: b.prefix,
+        region: b.region,
+        oidc: b.oidc,
+        toolsImage: db.toolsImage,
+        backupDatabaseSecret: roles.secretNames.backup,
+        drillDatabaseSecret: roles.secretNames.drill,
+        schedule: b.schedule,
+        drillSchedule: b.restoreDrill.schedule,
+        drillCheckSql: b.restoreDrill.checkSql,
+        deadlineSeconds: b.deadlineMinutes * 60,
+        scratchSize: b.scratchSize,
+        tags,
+    });
+    if (db.rds) {
+        new RdsBackupPlan(`${app}-rds-backup`, {
+            instanceArn: db.rds.instanceArn,
+            schedule: db.rds.backupSchedule,
+            restoreTestSchedule: db.rds.restoreTestSchedule,
+            retentionDays: b.retentionDays,
+            kmsKeyArn: bucket.key.arn,
+            namePrefix: `${app}-${stack}`,
+            tags,
+        });
+    }
+    const m = db.migration;
+    const jobs = new ReleaseDatabaseJobs(`${app}-release-db`, {
+        appName: app,
+        namespace: release.namespace,
+        version: release.version,
+        backups,
+        migratorSecret: roles.secretNames.migrator,
+        migration: sqlMigrations
+            ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
+            : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
+        direction: m.run,
+        downSteps: m.downSteps,
+        // The plan gives an estimated duration; twice that is the deadline, so a slow run is not killed half-way.
+        migrationDeadlineSeconds: Math.ceil(m.estimatedMinutes * 60 * 2),
+        backoffLimit: m.backoffLimit,
+        backupDeadlineSeconds: b.deadlineMinutes * 60,
+        restoreKey: db.restore?.key,
+    });
+    databaseGate = [jobs.gate];
+}
 
 const template: WorkloadTemplate = {
     appName: app,
@@ -33,11 +140,11 @@ const template: WorkloadTemplate = {
     livenessPath: release.healthPaths.liveness,
     resources: release.resources,
     env: release.env,
-    secretEnvFrom: envSecret.metadata.name,
+    secretEnvFrom: appDatabaseSecret ? [envSecret.metadata.name, appDatabaseSecret] : [envSecret.metadata.name],
     maxReplicas: release.maxReplicas,
     targetCpuUtilization: release.targetCpuUtilization,
 };
-const ingress = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName };
+const ingress = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
 
 let liveVersions: Record<string, string>;
 let trafficState: Record<string, string | number>;

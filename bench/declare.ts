@@ -16,6 +16,7 @@ async function main(count: number): Promise<void> {
                     livenessPath: "/live",
                     resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "256Mi" } },
                     env: {},
+                    secretEnvFrom: [],
                     maxReplicas: 10,
                     targetCpuUtilization: 70,
                 },

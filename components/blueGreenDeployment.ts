@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appService, awaitedJob, hostIngress, versionedName } from "./kubernetes";
+import { appLabels, appService, awaitedJob, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 
 export type Color = "blue" | "green";
@@ -128,23 +128,27 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
     private smokeJob(name: string, args: BlueGreenDeploymentArgs, color: Color, url: string, after: pulumi.Resource[]): k8s.batch.v1.Job {
         const t = args.template;
         const version = args.versions[color];
+        const labels = { ...appLabels(t.appName, "smoke-test"), color };
         return awaitedJob(
             name,
             {
                 jobName: versionedName(`${t.appName}-smoke-${color}`, version),
                 namespace: t.namespace,
-                labels: { ...appLabels(t.appName, "smoke-test"), color },
+                labels,
                 deadlineSeconds: args.smokeTest.timeoutSeconds,
                 backoffLimit: 1,
-                container: {
-                    name: "smoke-test",
-                    image: args.smokeTest.image,
-                    command: args.smokeTest.command,
-                    env: [
-                        { name: "SMOKE_URL", value: url },
-                        { name: "EXPECTED_VERSION", value: version },
-                    ],
-                },
+                template: batchPodTemplate({
+                    labels,
+                    container: {
+                        name: "smoke-test",
+                        image: args.smokeTest.image,
+                        command: args.smokeTest.command,
+                        env: [
+                            { name: "SMOKE_URL", value: url },
+                            { name: "EXPECTED_VERSION", value: version },
+                        ],
+                    },
+                }),
             },
             { parent: this, dependsOn: after },
         );

@@ -129,6 +129,8 @@ export interface BatchPodArgs {
     serviceAccountName?: pulumi.Input<string>;
     /** Volumes the container mounts besides /tmp. */
     volumes?: k8s.types.input.core.v1.Volume[];
+    /** Size limit of the writable /tmp, where dumps are written; 1Gi unless set. */
+    tmpSize?: string;
 }
 
 /** A run-to-completion pod under the restricted Pod Security Standard, with a writable /tmp. */
@@ -152,12 +154,12 @@ export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.Po
                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(c.volumeMounts ?? [])],
                 },
             ],
-            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "1Gi" } }, ...(args.volumes ?? [])],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: args.tmpSize ?? "1Gi" } }, ...(args.volumes ?? [])],
         },
     };
 }
 
-export interface AwaitedJobArgs extends BatchPodArgs {
+export interface AwaitedJobArgs {
     /** metadata.name: name it after the release so that each release runs it once. */
     jobName: string;
     /** Namespace of the Job. */
@@ -166,6 +168,10 @@ export interface AwaitedJobArgs extends BatchPodArgs {
     deadlineSeconds: number;
     /** Retries before the Job fails. */
     backoffLimit: number;
+    /** Labels on the Job. */
+    labels: Record<string, string>;
+    /** The pod to run, e.g. from batchPodTemplate. */
+    template: k8s.types.input.core.v1.PodTemplateSpec;
 }
 
 /**
@@ -184,7 +190,7 @@ export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.Cust
                 // The provider's own wait defaults to ten minutes; give it the Job's deadline and a minute to schedule.
                 annotations: { "pulumi.com/timeoutSeconds": String(args.deadlineSeconds + 60) },
             },
-            spec: { backoffLimit: args.backoffLimit, activeDeadlineSeconds: args.deadlineSeconds, template: batchPodTemplate(args) },
+            spec: { backoffLimit: args.backoffLimit, activeDeadlineSeconds: args.deadlineSeconds, template: args.template },
         },
         opts,
     );

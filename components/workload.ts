@@ -21,8 +21,8 @@ export interface WorkloadTemplate {
     resources: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
     /** Plain environment variables. */
     env: Record<string, string>;
-    /** Name of a Secret whose keys become environment variables. */
-    secretEnvFrom?: pulumi.Input<string>;
+    /** Secrets whose keys become environment variables. */
+    secretEnvFrom: pulumi.Input<string>[];
     /** Upper bound for the HorizontalPodAutoscaler. */
     maxReplicas: number;
     /** Average CPU utilisation, in percent of requests, that the autoscaler aims for. */
@@ -106,7 +106,7 @@ export class AppWorkload extends pulumi.ComponentResource {
                                     env: Object.entries(t.env)
                                         .sort(([a], [b]) => a.localeCompare(b))
                                         .map(([envName, value]) => ({ name: envName, value })),
-                                    envFrom: t.secretEnvFrom ? [{ secretRef: { name: t.secretEnvFrom } }] : undefined,
+                                    envFrom: t.secretEnvFrom.length > 0 ? t.secretEnvFrom.map((name) => ({ secretRef: { name } })) : undefined,
                                     readinessProbe: {
                                         httpGet: { path: t.readinessPath, port: "http" },
                                         periodSeconds: 5,

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "./alerts";
+import { PHASES } from "./migrations";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -169,6 +170,88 @@ const monitoringSchema = z.strictObject({
     deploymentWindow: z.strictObject({ start: isoTime, end: isoTime, timezone: z.string().default("UTC") }).optional(),
 });
 
+const CRON_FIELDS: [number, number, Record<string, number>?][] = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12, Object.fromEntries(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"].map((m, i) => [m, i + 1]))],
+    [0, 7, Object.fromEntries(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"].map((d, i) => [d, i]))],
+];
+
+/**
+ * True for a schedule in the dialect of Kubernetes CronJobs: five fields of numbers, names, ranges, steps and lists,
+ * or a macro such as @daily. Written here because general cron libraries accept forms (seconds, L, #) that the
+ * CronJob controller rejects.
+ */
+export function isKubernetesCron(expr: string): boolean {
+    if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(expr)) return true;
+    const fields = expr.trim().split(/\s+/);
+    if (fields.length !== 5) return false;
+    return fields.every((field, i) => {
+        const [lo, hi, names] = CRON_FIELDS[i];
+        const value = (s: string) => names?.[s.toUpperCase()] ?? (/^\d+$/.test(s) ? Number(s) : NaN);
+        return field.split(",").every((item) => {
+            const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
+            if (!m) return false;
+            if (m[3] !== undefined && Number(m[3]) < 1) return false;
+            if (m[1] === undefined) return true;
+            const from = value(m[1]);
+            const to = m[2] === undefined ? from : value(m[2]);
+            return from >= lo && to <= hi && from <= to;
+        });
+    });
+}
+
+const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
+const awsCron = z.string().regex(/^cron\(\S+( \S+){5}\)$/, "must be an AWS cron expression such as cron(0 5 ? * * *)");
+const roleSchema = z.strictObject({
+    name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL role name"),
+    connectionLimit: z.number().int().min(1, "must be at least 1").max(10000),
+});
+
+const databaseSchema = z.strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL database name"),
+    sslmode: z.enum(["require", "verify-ca", "verify-full"]).default("verify-full"),
+    /** The server's max_connections: the roles' limits must leave the superuser reserve free. */
+    maxConnections: z.number().int().min(10),
+    toolsImage: pinnedImage,
+    roles: z.strictObject({ app: roleSchema, migrator: roleSchema, backup: roleSchema }),
+    migration: z.strictObject({
+        phase: z.enum(PHASES),
+        sqlDir: z.string().min(1).optional(),
+        command: z.array(z.string()).min(1).optional(),
+        downCommand: z.array(z.string()).min(1).optional(),
+        run: z.enum(["up", "down"]).default("up"),
+        downSteps: z.number().int().min(1).default(1),
+        estimatedMinutes: z.number().min(1).max(720),
+        backoffLimit: z.number().int().min(0).max(3).default(0),
+        allow: z.record(z.string(), z.array(z.string())).default({}),
+    }),
+    restore: z.strictObject({ key: z.string().min(1) }).optional(),
+    rds: z.strictObject({ instanceArn: z.string().startsWith("arn:aws:rds:", "must be an RDS instance ARN"), backupSchedule: awsCron, restoreTestSchedule: awsCron }).optional(),
+});
+
+const backupSchema = z.strictObject({
+    bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1"),
+    prefix: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a key prefix without leading or trailing slash"),
+    retentionDays: z.number().int().min(1),
+    minimumRetentionDays: z.number().int().min(1),
+    infrequentAccessAfterDays: z.number().int().min(30, "must be at least 30: S3 moves nothing to STANDARD_IA sooner").default(30),
+    glacierAfterDays: z.number().int().min(31).default(90),
+    objectLock: z.strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) }).optional(),
+    schedule: cronSchedule,
+    restoreDrill: z.strictObject({ schedule: cronSchedule, checkSql: z.string().min(1) }),
+    deadlineMinutes: z.number().int().min(5).max(1440).default(60),
+    scratchSize: quantity.default("20Gi"),
+    oidc: z.strictObject({
+        providerArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN"),
+        issuerUrl: z.string().startsWith("https://", "must be the cluster's OIDC issuer URL"),
+    }),
+});
+
 const programSchema = z.strictObject({
     strategy: z.enum(strategies),
     release: releaseSchema,
@@ -176,6 +259,8 @@ const programSchema = z.strictObject({
     canary: canarySchema.optional(),
     rolling: rollingSchema.default(rollingSchema.parse({})),
     monitoring: monitoringSchema.optional(),
+    database: databaseSchema.optional(),
+    backup: backupSchema.optional(),
 });
 
 /** The validated stack configuration. */
@@ -197,6 +282,7 @@ function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
         issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
     }
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, c.monitoring.env ?? stack));
+    problems.push(...databaseProblems(c));
     if (c.strategy === "blue-green") {
         const bg = c.blueGreen;
         if (!bg) {
@@ -238,11 +324,49 @@ export type BlueGreenConfig = z.infer<typeof blueGreenSchema>;
 export type CanaryConfig = z.infer<typeof canarySchema>;
 export type RollingConfig = ProgramConfig["rolling"];
 export type MonitoringConfig = z.infer<typeof monitoringSchema>;
+export type DatabaseConfig = z.infer<typeof databaseSchema>;
+export type BackupConfig = z.infer<typeof backupSchema>;
 export type Strategy = (typeof strategies)[number];
 export type Color = (typeof colors)[number];
 export type Router = (typeof routers)[number];
 
-const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring"] as const;
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup"] as const;
+
+function databaseProblems(c: ProgramConfig): Problem[] {
+    const problems: Problem[] = [];
+    const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
+    const db = c.database;
+    const b = c.backup;
+    if (db && !b) issue(["backup"], undefined, "is required with database: a release must back the database up before it migrates");
+    if (b && !db) issue(["database"], undefined, "is required with backup");
+    if (b) {
+        if (b.retentionDays < b.minimumRetentionDays) {
+            issue(["backup", "retentionDays"], b.retentionDays, `must be at least backup.minimumRetentionDays (${b.minimumRetentionDays})`);
+        }
+        if (!(b.glacierAfterDays > b.infrequentAccessAfterDays && b.retentionDays > b.glacierAfterDays)) {
+            issue(["backup", "glacierAfterDays"], b.glacierAfterDays, `must fall after infrequentAccessAfterDays (${b.infrequentAccessAfterDays}) and before retentionDays (${b.retentionDays})`);
+        }
+        if (b.objectLock && b.objectLock.days >= b.retentionDays) {
+            issue(["backup", "objectLock", "days"], b.objectLock.days, `must be shorter than retentionDays (${b.retentionDays})`);
+        }
+    }
+    if (!db) return problems;
+    const m = db.migration;
+    if ((m.sqlDir === undefined) === (m.command === undefined)) {
+        issue(["database", "migration"], undefined, "must set exactly one of sqlDir (SQL files run with psql) and command (run in the release image)");
+    }
+    if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
+        issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
+    }
+    const limits = Object.values(db.roles).reduce((n, r) => n + r.connectionLimit, 0);
+    if (limits > db.maxConnections - 3) {
+        issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+    }
+    if (b && db.restore && !(db.restore.key.startsWith(`${b.prefix}/`) && db.restore.key.endsWith(".dump"))) {
+        issue(["database", "restore", "key"], db.restore.key, `must name a dump under backup.prefix, like ${b.prefix}/20261127T140000Z-pre-deploy-v1.2.3.dump`);
+    }
+    return problems;
+}
 
 function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
     const problems: Problem[] = [];

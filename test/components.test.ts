@@ -16,7 +16,7 @@ const template: WorkloadTemplate = {
     livenessPath: "/live",
     resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
     env: { LOG_LEVEL: "info", APP_ENV: "prod" },
-    secretEnvFrom: "shop-env",
+    secretEnvFrom: ["shop-env"],
     maxReplicas: 10,
     targetCpuUtilization: 65,
 };

@@ -1,27 +1,8 @@
 import * as assert from "assert";
-import { ConfigError, imageRef, isPinnedVersion, splitImageRef, validateConfig } from "../lib/config";
+import { imageRef, isPinnedVersion, splitImageRef, validateConfig } from "../lib/config";
 import { rollbackCommand } from "../lib/rollback";
 import { applySet, parsePath, parsePathValue, toRunRequest } from "../lib/offline/stackConfig";
-import { preview, PROJECT, stackConfig } from "./helpers";
-
-/** A stack's config, edited, as the program reads it: project keys without the namespace. */
-function programConfig(stack: string, sets: string[] = []): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(stackConfig(stack, sets))) {
-        if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = value;
-    }
-    return raw;
-}
-
-function configError(stack: string, sets: string[]): string {
-    try {
-        validateConfig(PROJECT, stack, programConfig(stack, sets));
-    } catch (err) {
-        assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-        return (err as Error).message;
-    }
-    throw new Error(`config with ${sets.join(" ")} was accepted`);
-}
+import { configErrorFor, preview, programConfig, PROJECT } from "./helpers";
 
 describe("stack config validation", () => {
     it("accepts both stack files as committed", () => {
@@ -57,14 +38,14 @@ describe("stack config validation", () => {
     ];
     for (const [what, stack, sets, expected] of cases) {
         it(`rejects ${what}, naming the key`, () => {
-            const message = configError(stack, sets);
+            const message = configErrorFor(stack, sets);
             assert.ok(message.startsWith("Invalid stack configuration (nothing was declared):\n"), message);
             assert.ok(message.includes(`  ${expected}`), `expected "${expected}" in:\n${message}`);
         });
     }
 
     it("lists every problem at once", () => {
-        const message = configError("production", ["canary.weight=150", "release.version=latest"]);
+        const message = configErrorFor("production", ["canary.weight=150", "release.version=latest"]);
         assert.strictEqual(message.split("\n").length, 3);
     });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { ConfigError, validateConfig } from "../lib/config";
 import { captureDeclarations } from "../lib/offline/capture";
 import { runProgram } from "../lib/offline/run";
 import { applySet, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
@@ -14,6 +15,26 @@ export const PROJECT = "myapp";
 /** A stack file's config with `pulumi config set --path` edits applied. */
 export function stackConfig(stack: string, sets: string[] = []): StackConfig {
     return sets.reduce((c, s) => applySet(c, PROJECT, s), readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)));
+}
+
+/** A stack's config, edited, as the program reads it: project keys without the namespace. */
+export function programConfig(stack: string, sets: string[] = []): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(stackConfig(stack, sets))) {
+        if (key.startsWith(`${PROJECT}:`)) raw[key.slice(PROJECT.length + 1)] = value;
+    }
+    return raw;
+}
+
+/** The ConfigError message that validation gives a stack's config with edits; fails when the config is accepted. */
+export function configErrorFor(stack: string, sets: string[]): string {
+    try {
+        validateConfig(PROJECT, stack, programConfig(stack, sets));
+    } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        return err.message;
+    }
+    throw new Error(`config with ${sets.join(" ")} was accepted`);
 }
 
 /** Writes config to a temporary stack file, for --config-file. */

@@ -1,8 +1,8 @@
 import * as assert from "assert";
 import { ALERT_NAMES, PLAN_ALERTS } from "../lib/alerts";
-import { ConfigError, validateConfig } from "../lib/config";
+import { validateConfig } from "../lib/config";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { all, at, find, PROJECT, runStack, stackConfig } from "./helpers";
+import { all, at, configErrorFor, find, programConfig, PROJECT, runStack } from "./helpers";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
 const tagValue = (m: DeclaredResource, key: string) =>
@@ -182,17 +182,8 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 });
 
 describe("monitoring config validation", () => {
-    const validate = (stack: string, sets: string[]) => {
-        const raw: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(stackConfig(stack, sets))) if (k.startsWith(`${PROJECT}:`)) raw[k.slice(PROJECT.length + 1)] = v;
-        return validateConfig(PROJECT, stack, raw);
-    };
-    const rejects = (stack: string, sets: string[], expected: string) =>
-        assert.throws(
-            () => validate(stack, sets),
-            (err: Error) => err instanceof ConfigError && err.message.includes(`  ${expected}`),
-            `expected "${expected}"`,
-        );
+    const validate = (stack: string, sets: string[]) => validateConfig(PROJECT, stack, programConfig(stack, sets));
+    const rejects = (stack: string, sets: string[], expected: string) => assert.ok(configErrorFor(stack, sets).includes(`  ${expected}`), `expected "${expected}"`);
 
     it("rejects a negative threshold", () => rejects("production", ["monitoring.thresholds.cpuPct=-5"], "myapp:monitoring.thresholds.cpuPct = -5: must be a positive number"));
     it("rejects a percentage above 100", () => rejects("staging", ["monitoring.thresholds.cpuPct=150"], "myapp:monitoring.thresholds.cpuPct = 150: is a percentage and cannot exceed 100"));

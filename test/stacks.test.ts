@@ -32,7 +32,9 @@ describe("the stacks through index.ts", () => {
     it("production: a 5% ingress-nginx canary of v1.2.3 beside stable v1.2.2", () => {
         const run = previewJson(["--stack", "production"]);
         assert.deepStrictEqual(
-            run.resources.filter((r) => !r.type.startsWith("datadog:") && !r.type.endsWith("ReleaseMonitoring")).map((r) => `${r.type} ${r.name} <- ${r.parent}`),
+            run.resources
+                .filter((r) => r.parent === "myapp" || r.parent?.startsWith("myapp-stable") || r.parent?.startsWith("myapp-canary") || r.name === "myapp" || r.name === "myapp-env")
+                .map((r) => `${r.type} ${r.name} <- ${r.parent}`),
             [
                 "kubernetes:core/v1:Secret myapp-env <- null",
                 "myapp:deploy:CanaryDeployment myapp <- null",
@@ -69,7 +71,7 @@ describe("the stacks through index.ts", () => {
             rollback: "none needed: live runs v1.2.2; v1.2.3 is only in preview",
         });
         const jobs = run.resources.filter((r) => r.type === "kubernetes:batch/v1:Job").map((r: any) => r.inputs.metadata.name);
-        assert.deepStrictEqual(jobs, ["myapp-smoke-blue-v1-2-2", "myapp-smoke-green-v1-2-3"]);
+        assert.deepStrictEqual(jobs, ["myapp-predeploy-backup-v1-2-3", "myapp-migrate-v1-2-3", "myapp-smoke-blue-v1-2-2", "myapp-smoke-green-v1-2-3"]);
     });
 
     it("keeps secret config out of every input and output", () => {
@@ -86,7 +88,7 @@ describe("the stacks through index.ts", () => {
         const r = preview(["--stack", "production"]);
         assert.strictEqual(r.code, 0, r.stderr);
         const lines = r.stdout.split("\n");
-        assert.strictEqual(lines[0], "myapp-production (36 resources, 4 components)");
+        assert.strictEqual(lines[0], "myapp-production (88 resources, 9 components)");
         assert.ok(lines.includes("├─ myapp:deploy:CanaryDeployment  myapp"), r.stdout);
         assert.ok(
             lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com"),

@@ -16,6 +16,7 @@ function mask(value: unknown): unknown {
 
 /** Values a provider would compute, so that programs reading them get something sensible. */
 function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (type === "random:index/randomPassword:RandomPassword") return { result: `offline-password(${name})` };
     if (type.startsWith("aws:")) {
         return { arn: `arn:aws:mock:us-east-1:123456789012:${name}`, bucket: inputs.bucket ?? name, name: inputs.name ?? name };
     }

@@ -1,0 +1,119 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface BackupBucketArgs {
+    /** Globally unique bucket name. */
+    bucketName: string;
+    /** Days after which a dump is deleted. */
+    retentionDays: number;
+    /** Days after which a dump moves to STANDARD_IA. */
+    infrequentAccessAfterDays: number;
+    /** Days after which a dump moves to GLACIER. */
+    glacierAfterDays: number;
+    /** Object lock: dumps cannot be deleted or overwritten for `days`. GOVERNANCE can be lifted by privileged users; COMPLIANCE cannot. */
+    objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+    /** Tags on every AWS resource. */
+    tags: Record<string, string>;
+}
+
+/**
+ * An S3 bucket for database dumps: versioned, encrypted with a rotating KMS key, closed to the public and to ACLs,
+ * reachable over TLS only, with dumps moving to colder storage and expiring after the retention, and optionally
+ * locked against deletion.
+ */
+export class BackupBucket extends pulumi.ComponentResource {
+    /** The bucket. */
+    public readonly bucket: aws.s3.Bucket;
+    /** The KMS key that encrypts every object. */
+    public readonly key: aws.kms.Key;
+
+    constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("myapp:deploy:BackupBucket", name, {}, opts);
+        if (!(args.infrequentAccessAfterDays >= 30 && args.glacierAfterDays > args.infrequentAccessAfterDays && args.retentionDays > args.glacierAfterDays)) {
+            throw new pulumi.ResourceError(
+                `storage classes must follow one another: STANDARD_IA at 30 days or later (${args.infrequentAccessAfterDays}), then GLACIER (${args.glacierAfterDays}), then expiry (${args.retentionDays})`,
+                this,
+            );
+        }
+        if (args.objectLock && args.objectLock.days >= args.retentionDays) {
+            throw new pulumi.ResourceError(`object lock (${args.objectLock.days} days) must end before expiry (${args.retentionDays} days)`, this);
+        }
+        const opt = { parent: this };
+
+        this.key = new aws.kms.Key(
+            `${name}-key`,
+            { description: `Encrypts database dumps in ${args.bucketName}`, enableKeyRotation: true, deletionWindowInDays: 30, tags: args.tags },
+            opt,
+        );
+        new aws.kms.Alias(`${name}-key-alias`, { name: `alias/${args.bucketName}`, targetKeyId: this.key.keyId }, opt);
+
+        this.bucket = new aws.s3.Bucket(
+            `${name}-bucket`,
+            { bucket: args.bucketName, objectLockEnabled: args.objectLock !== undefined, forceDestroy: false, tags: args.tags },
+            { ...opt, protect: true },
+        );
+        const bucket = this.bucket.id;
+        new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } }, opt);
+        new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access`,
+            { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+            opt,
+        );
+        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket, versioningConfiguration: { status: "Enabled" } }, opt);
+        new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-encryption`,
+            { bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }] },
+            opt,
+        );
+        new aws.s3.BucketPolicy(
+            `${name}-tls-only`,
+            {
+                bucket,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Sid: "DenyInsecureTransport",
+                            Effect: "Deny",
+                            Principal: "*",
+                            Action: "s3:*",
+                            Resource: [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`],
+                            Condition: { Bool: { "aws:SecureTransport": "false" } },
+                        },
+                    ],
+                }),
+            },
+            opt,
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-lifecycle`,
+            {
+                bucket,
+                rules: [
+                    {
+                        id: "dumps-to-cold-storage-then-expire",
+                        status: "Enabled",
+                        filter: { prefix: "" },
+                        transitions: [
+                            { days: args.infrequentAccessAfterDays, storageClass: "STANDARD_IA" },
+                            { days: args.glacierAfterDays, storageClass: "GLACIER" },
+                        ],
+                        expiration: { days: args.retentionDays },
+                        noncurrentVersionExpiration: { noncurrentDays: 30 },
+                        abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+                    },
+                ],
+            },
+            // S3 rejects lifecycle rules on a bucket whose versioning is still being set up.
+            { ...opt, dependsOn: [versioning] },
+        );
+        if (args.objectLock) {
+            new aws.s3.BucketObjectLockConfiguration(
+                `${name}-object-lock`,
+                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: args.objectLock.mode, days: args.objectLock.days } } },
+                { ...opt, dependsOn: [versioning] },
+            );
+        }
+        this.registerOutputs({ bucketName: this.bucket.bucket, keyArn: this.key.arn });
+    }
+}

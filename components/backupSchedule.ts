@@ -1,0 +1,236 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { readdirSync, readFileSync } from "fs";
+import * as path from "path";
+import { appLabels, batchPodTemplate, JobContainer } from "./kubernetes";
+
+/** The shell scripts the backup, restore and migration pods run, from scripts/db. */
+export function databaseScripts(): Record<string, string> {
+    const dir = path.join(__dirname, "..", "scripts", "db");
+    return Object.fromEntries(
+        readdirSync(dir)
+            .filter((f) => f.endsWith(".sh"))
+            .sort()
+            .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
+    );
+}
+
+export interface BackupScheduleArgs {
+    /** App name: prefix of every object name. */
+    appName: string;
+    /** Namespace of the CronJobs, ServiceAccount and ConfigMap. */
+    namespace: string;
+    /** Bucket the dumps go to. */
+    bucketName: pulumi.Input<string>;
+    /** ARN of that bucket. */
+    bucketArn: pulumi.Input<string>;
+    /** ARN of the KMS key that encrypts the bucket. */
+    keyArn: pulumi.Input<string>;
+    /** Key prefix of this database's dumps; the only place the backup identity may write. */
+    prefix: string;
+    /** AWS region of the bucket. */
+    region: string;
+    /** The cluster's IAM OIDC provider, for IRSA: its ARN and issuer URL. */
+    oidc: { providerArn: string; issuerUrl: string };
+    /** Pinned image with pg_dump, pg_restore, psql and the AWS CLI. */
+    toolsImage: string;
+    /** Secret with the backup role's DATABASE_URL. */
+    backupDatabaseSecret: pulumi.Input<string>;
+    /** Secret with the scratch database's DATABASE_URL, for the restore drill. */
+    drillDatabaseSecret: pulumi.Input<string>;
+    /** Cron schedule (UTC) of the backup. */
+    schedule: string;
+    /** Cron schedule (UTC) of the restore drill. */
+    drillSchedule: string;
+    /** Query the drill runs on the restored copy; a missing row or a zero fails the drill. */
+    drillCheckSql: string;
+    /** Deadline of one backup or drill run. */
+    deadlineSeconds: number;
+    /** Size of the scratch volume the dump is written to. */
+    scratchSize: string;
+    /** Tags on the AWS resources. */
+    tags: Record<string, string>;
+}
+
+/**
+ * Scheduled backups with a least-privilege identity: a ServiceAccount bound through IRSA to an IAM role that may
+ * write and read dumps under its own prefix and delete nothing; a CronJob that dumps and uploads; and a restore
+ * drill that restores the newest dump into a scratch database and checks it. The release's pre-deploy backup uses
+ * the same identity and script (see `backupPod`).
+ */
+export class BackupSchedule extends pulumi.ComponentResource {
+    /** ServiceAccount the backup pods run as. */
+    public readonly serviceAccountName: string;
+    /** ConfigMap holding the scripts, mounted at /scripts. */
+    public readonly scriptsConfigMap: k8s.core.v1.ConfigMap;
+    /** The IAM role behind the ServiceAccount. */
+    public readonly role: aws.iam.Role;
+    private readonly args: BackupScheduleArgs;
+
+    constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("myapp:deploy:BackupSchedule", name, {}, opts);
+        if (!/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(args.prefix)) {
+            throw new pulumi.ResourceError(`prefix must be an S3 key prefix without leading or trailing slash, got "${args.prefix}"`, this);
+        }
+        this.args = args;
+        const app = args.appName;
+        const opt = { parent: this };
+        this.serviceAccountName = `${app}-db-backup`;
+
+        const issuer = args.oidc.issuerUrl.replace(/^https:\/\//, "");
+        this.role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: `IRSA role of ${args.namespace}/${this.serviceAccountName}: writes ${app} database dumps`,
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Federated: args.oidc.providerArn },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: {
+                                StringEquals: {
+                                    [`${issuer}:sub`]: `system:serviceaccount:${args.namespace}:${this.serviceAccountName}`,
+                                    [`${issuer}:aud`]: "sts.amazonaws.com",
+                                },
+                            },
+                        },
+                    ],
+                }),
+                maxSessionDuration: 3600,
+                tags: args.tags,
+            },
+            opt,
+        );
+        const objects = pulumi.interpolate`${args.bucketArn}/${args.prefix}/*`;
+        new aws.iam.RolePolicy(
+            `${name}-policy`,
+            {
+                role: this.role.id,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject"], Resource: objects },
+                        {
+                            Sid: "ListOwnPrefix",
+                            Effect: "Allow",
+                            Action: "s3:ListBucket",
+                            Resource: args.bucketArn,
+                            Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } },
+                        },
+                        { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: args.keyArn },
+                        {
+                            Sid: "NeverDelete",
+                            Effect: "Deny",
+                            Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:BypassGovernanceRetention"],
+                            Resource: [args.bucketArn, pulumi.interpolate`${args.bucketArn}/*`],
+                        },
+                    ],
+                }),
+            },
+            opt,
+        );
+        new k8s.core.v1.ServiceAccount(
+            `${name}-service-account`,
+            {
+                metadata: {
+                    name: this.serviceAccountName,
+                    namespace: args.namespace,
+                    labels: appLabels(app, "backup"),
+                    annotations: { "eks.amazonaws.com/role-arn": this.role.arn },
+                },
+                automountServiceAccountToken: true,
+            },
+            opt,
+        );
+        this.scriptsConfigMap = new k8s.core.v1.ConfigMap(
+            `${name}-scripts`,
+            { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, "database") }, data: databaseScripts() },
+            opt,
+        );
+
+        const cron = (suffix: string, cronName: string, schedule: string, pod: k8s.types.input.core.v1.PodTemplateSpec) =>
+            new k8s.batch.v1.CronJob(
+                `${name}-${suffix}`,
+                {
+                    metadata: { name: cronName, namespace: args.namespace, labels: appLabels(app, suffix) },
+                    spec: {
+                        schedule,
+                        timeZone: "Etc/UTC",
+                        // A backup still running when the next one is due is left to finish; two at once would double the load.
+                        concurrencyPolicy: "Forbid",
+                        startingDeadlineSeconds: 600,
+                        successfulJobsHistoryLimit: 3,
+                        failedJobsHistoryLimit: 5,
+                        jobTemplate: { spec: { backoffLimit: 1, activeDeadlineSeconds: args.deadlineSeconds, template: pod } },
+                    },
+                },
+                { ...opt, dependsOn: [this.scriptsConfigMap] },
+            );
+        cron("backup", `${app}-db-backup`, args.schedule, this.backupPod("scheduled", appLabels(app, "backup")));
+        cron(
+            "restore-drill",
+            `${app}-db-restore-drill`,
+            args.drillSchedule,
+            this.toolsPod(appLabels(app, "restore-drill"), {
+                name: "restore-drill",
+                image: args.toolsImage,
+                command: ["/bin/sh", "/scripts/restore-drill.sh"],
+                env: [
+                    ...this.bucketEnv(),
+                    { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: "DATABASE_URL" } } },
+                    { name: "DRILL_CHECK_SQL", value: args.drillCheckSql },
+                ],
+            }),
+        );
+        this.registerOutputs({ serviceAccountName: this.serviceAccountName, roleArn: this.role.arn });
+    }
+
+    private bucketEnv(): k8s.types.input.core.v1.EnvVar[] {
+        return [
+            { name: "BACKUP_BUCKET", value: this.args.bucketName },
+            { name: "BACKUP_PREFIX", value: this.args.prefix },
+            { name: "AWS_REGION", value: this.args.region },
+        ];
+    }
+
+    private toolsPod(labels: Record<string, string>, container: JobContainer): k8s.types.input.core.v1.PodTemplateSpec {
+        return batchPodTemplate({
+            labels,
+            serviceAccountName: this.serviceAccountName,
+            tmpSize: this.args.scratchSize,
+            container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }] },
+            volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }],
+        });
+    }
+
+    /** The pod that dumps the database and uploads it with `label` in the key; the release's pre-deploy backup runs it too. */
+    public backupPod(label: string, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec {
+        return this.toolsPod(labels, {
+            name: "backup",
+            image: this.args.toolsImage,
+            command: ["/bin/sh", "/scripts/backup.sh"],
+            env: [
+                ...this.bucketEnv(),
+                { name: "BACKUP_LABEL", value: label },
+                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret, key: "DATABASE_URL" } } },
+            ],
+        });
+    }
+
+    /** The pod that restores one dump over the database, as the migrator (which owns the schema). */
+    public restorePod(key: string, migratorSecret: pulumi.Input<string>, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec {
+        return this.toolsPod(labels, {
+            name: "restore",
+            image: this.args.toolsImage,
+            command: ["/bin/sh", "/scripts/restore.sh"],
+            env: [
+                ...this.bucketEnv(),
+                { name: "RESTORE_KEY", value: key },
+                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: migratorSecret, key: "DATABASE_URL" } } },
+            ],
+        });
+    }
+}

@@ -1,0 +1,81 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RdsBackupPlanArgs {
+    /** ARN of the RDS instance to protect. */
+    instanceArn: string;
+    /** AWS Backup schedule, e.g. cron(0 5 ? * * *). */
+    schedule: string;
+    /** Days a recovery point is kept. */
+    retentionDays: number;
+    /** When AWS Backup restores the latest recovery point to prove it restores, e.g. cron(0 6 ? * SUN *). */
+    restoreTestSchedule: string;
+    /** KMS key that encrypts the vault. */
+    kmsKeyArn: pulumi.Input<string>;
+    /** Prefix of the AWS resource names. */
+    namePrefix: string;
+    /** Tags on every AWS resource. */
+    tags: Record<string, string>;
+}
+
+/** AWS Backup for an RDS instance: an encrypted vault, a plan and selection, and a restore-testing plan that restores the latest recovery point on a schedule. */
+export class RdsBackupPlan extends pulumi.ComponentResource {
+    constructor(name: string, args: RdsBackupPlanArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("myapp:deploy:RdsBackupPlan", name, {}, opts);
+        for (const [field, value] of [["schedule", args.schedule], ["restoreTestSchedule", args.restoreTestSchedule]]) {
+            if (!/^cron\(\S+( \S+){5}\)$/.test(value)) throw new pulumi.ResourceError(`${field} must be an AWS cron expression such as cron(0 5 ? * * *), got "${value}"`, this);
+        }
+        const opt = { parent: this };
+        const role = new aws.iam.Role(
+            `${name}-role`,
+            {
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [{ Effect: "Allow", Principal: { Service: "backup.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                }),
+                tags: args.tags,
+            },
+            opt,
+        );
+        for (const [suffix, policy] of [
+            ["backup", "AWSBackupServiceRolePolicyForBackup"],
+            ["restore", "AWSBackupServiceRolePolicyForRestores"],
+        ]) {
+            new aws.iam.RolePolicyAttachment(`${name}-${suffix}-policy`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/service-role/${policy}` }, opt);
+        }
+        const vault = new aws.backup.Vault(`${name}-vault`, { name: `${args.namePrefix}-vault`, kmsKeyArn: args.kmsKeyArn, tags: args.tags }, opt);
+        const plan = new aws.backup.Plan(
+            `${name}-plan`,
+            {
+                name: `${args.namePrefix}-plan`,
+                rules: [{ ruleName: "scheduled", targetVaultName: vault.name, schedule: args.schedule, startWindow: 60, completionWindow: 360, lifecycle: { deleteAfter: args.retentionDays } }],
+                tags: args.tags,
+            },
+            opt,
+        );
+        new aws.backup.Selection(`${name}-selection`, { name: `${args.namePrefix}-rds`, planId: plan.id, iamRoleArn: role.arn, resources: [args.instanceArn] }, opt);
+        const testing = new aws.backup.RestoreTestingPlan(
+            `${name}-restore-testing`,
+            {
+                name: `${args.namePrefix.replace(/[^A-Za-z0-9_]/g, "_")}_restore_testing`,
+                scheduleExpression: args.restoreTestSchedule,
+                recoveryPointSelection: { algorithm: "LATEST_WITHIN_WINDOW", includeVaults: [vault.arn], recoveryPointTypes: ["SNAPSHOT"], selectionWindowDays: 7 },
+                tags: args.tags,
+            },
+            opt,
+        );
+        new aws.backup.RestoreTestingSelection(
+            `${name}-restore-testing-selection`,
+            {
+                name: "rds_latest",
+                restoreTestingPlanName: testing.name,
+                protectedResourceType: "RDS",
+                protectedResourceArns: [args.instanceArn],
+                iamRoleArn: role.arn,
+                validationWindowHours: 4,
+            },
+            opt,
+        );
+        this.registerOutputs({ vaultName: vault.name });
+    }
+}

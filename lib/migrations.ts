@@ -1,0 +1,93 @@
+import { execFileSync } from "child_process";
+import { existsSync, readdirSync, readFileSync } from "fs";
+import * as path from "path";
+
+/** The expand/contract phases, in the order a change goes through them. */
+export const PHASES = ["expand", "backfill", "migrate-code", "contract"] as const;
+export type Phase = (typeof PHASES)[number];
+
+/** Squawk rules that flag a destructive statement; the contract phase exists to run them. */
+export const CONTRACT_RULES = ["ban-drop-column", "ban-drop-table", "ban-drop-not-null", "ban-truncate-cascade"];
+
+export interface SqlMigration {
+    /** File name without .up.sql, e.g. 001_users_email_verified; recorded in schema_migrations. */
+    version: string;
+    /** Phase declared in the file's `-- phase:` header. */
+    phase: Phase;
+    /** True when the file asks to run outside a transaction (`-- migrate:no-transaction`), e.g. CREATE INDEX CONCURRENTLY. */
+    noTransaction: boolean;
+    up: string;
+    down: string;
+}
+
+export interface LintFinding {
+    file: string;
+    line: number;
+    rule: string;
+    message: string;
+}
+
+const NAME = /^(\d{3}_[a-z0-9_]+)\.up\.sql$/;
+
+/** Reads every migration of a folder; throws naming the file when one lacks its down file or its phase. */
+export function loadMigrations(dir: string): SqlMigration[] {
+    if (!existsSync(dir)) throw new Error(`migrations folder ${dir} does not exist`);
+    const files = readdirSync(dir).sort();
+    const strays = files.filter((f) => f.endsWith(".sql") && !NAME.test(f) && !/^\d{3}_[a-z0-9_]+\.down\.sql$/.test(f));
+    if (strays.length > 0) throw new Error(`${strays.join(", ")}: migration files must be named NNN_name.up.sql and NNN_name.down.sql`);
+    return files
+        .filter((f) => NAME.test(f))
+        .map((file) => {
+            const version = NAME.exec(file)![1];
+            const up = readFileSync(path.join(dir, file), "utf8");
+            const downFile = path.join(dir, `${version}.down.sql`);
+            if (!existsSync(downFile)) throw new Error(`${file} has no ${version}.down.sql`);
+            const phase = /^--\s*phase:\s*(\S+)\s*$/m.exec(up)?.[1];
+            if (!phase || !(PHASES as readonly string[]).includes(phase)) {
+                throw new Error(`${file} must declare its phase in a "-- phase: <${PHASES.join("|")}>" line`);
+            }
+            return { version, phase: phase as Phase, noTransaction: /^--\s*migrate:no-transaction\s*$/m.test(up), up, down: readFileSync(downFile, "utf8") };
+        });
+}
+
+/** The migrations a release at `phase` applies: every one whose phase comes at or before it. */
+export function migrationsForPhase(all: SqlMigration[], phase: Phase): SqlMigration[] {
+    return all.filter((m) => PHASES.indexOf(m.phase) <= PHASES.indexOf(phase));
+}
+
+const SQUAWK = path.join(__dirname, "..", "node_modules", ".bin", "squawk");
+
+function squawk(dir: string, files: string[], inTransaction: boolean): LintFinding[] {
+    if (files.length === 0) return [];
+    const args = ["--pg-version", "15", "--reporter", "json", ...(inTransaction ? ["--assume-in-transaction"] : []), ...files];
+    let out: string;
+    try {
+        out = execFileSync(SQUAWK, args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    } catch (err) {
+        const e = err as { status?: number; stdout?: string; stderr?: string };
+        // Squawk exits 1 when it found something and prints the findings; anything else is a failure to lint.
+        if (e.status !== 1 || !e.stdout) throw new Error(`squawk failed: ${e.stderr || String(err)}`);
+        out = e.stdout;
+    }
+    const findings = JSON.parse(out) as { file: string; line: number; rule_name: string; message: string }[];
+    // Squawk numbers lines from 0.
+    return findings.map((f) => ({ file: f.file, line: f.line + 1, rule: f.rule_name, message: f.message }));
+}
+
+/**
+ * Lints the up files of the migrations with squawk, the way the runner executes them (in a transaction unless marked
+ * otherwise). A finding is tolerated only when its file's phase is contract and the rule is destructive, or when
+ * `allow[file]` names the rule.
+ */
+export function lintMigrations(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
+    const file = (m: SqlMigration) => `${m.version}.up.sql`;
+    const findings = [
+        ...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true),
+        ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false),
+    ];
+    const phaseOf = new Map(migrations.map((m) => [file(m), m.phase]));
+    return findings
+        .filter((f) => !(phaseOf.get(f.file) === "contract" && CONTRACT_RULES.includes(f.rule)))
+        .filter((f) => !(allow[f.file] ?? []).includes(f.rule))
+        .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+}

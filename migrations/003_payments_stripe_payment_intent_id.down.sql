@@ -1,0 +1,3 @@
+SET lock_timeout = '5s';
+SET statement_timeout = '60s';
+ALTER TABLE payments DROP COLUMN IF EXISTS stripe_payment_intent_id;
