@@ -1,7 +1,12 @@
-// Measures the offline preview per stack (whole command, wall time) and the cost of declaring 1, 10 and 50
-// deployment components in one program. Prints a Markdown table for the README. Run: npm run bench
+// Measures the offline preview per stack (whole command, wall time), the policy pack on each stack, and the cost of
+// declaring 1, 10 and 50 deployment components in one program. Prints a Markdown table for the README.
+// Run: npm run bench
 import { spawnSync } from "child_process";
 import * as path from "path";
+import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { runProgram } from "../lib/offline/run";
+import { readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 
 const ROOT = path.join(__dirname, "..");
 const RUNS = 3;
@@ -23,6 +28,20 @@ for (const stack of ["production", "staging"]) {
     const times = Array.from({ length: RUNS }, () => timeCommand(["scripts/preview-offline.ts", "--stack", stack, "--json"]));
     console.log(`| offline preview, ${stack} (whole command) | ${Math.round(median(times))} ms |`);
 }
+async function policyTimes(): Promise<void> {
+    for (const stack of ["production", "staging"]) {
+        const run = runProgram(toRunRequest("myapp", stack, readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`))));
+        const config = readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
+        const times: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+            const start = process.hrtime.bigint();
+            await runPolicies(run, "myapp", policies, config, PACK_ENFORCEMENT);
+            times.push(Number(process.hrtime.bigint() - start) / 1e6);
+        }
+        console.log(`| policy pack, ${stack} (${run.resources.length} resources, ${policies.length} policies) | ${median(times).toFixed(1)} ms |`);
+    }
+}
+
 for (const count of [1, 10, 50]) {
     const results = Array.from({ length: RUNS }, () => {
         const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "bench/declare.ts", String(count)], { cwd: ROOT, encoding: "utf8" });
@@ -33,3 +52,8 @@ for (const count of [1, 10, 50]) {
     const rss = median(results.map((r) => r.maxRssMiB));
     console.log(`| ${count} CanaryDeployment components (${results[0].resources} resources) | ${ms} ms, peak RSS ${rss} MiB |`);
 }
+
+policyTimes().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});

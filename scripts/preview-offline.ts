@@ -4,7 +4,9 @@
 //   npm run preview:offline -- --stack production [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
 import * as path from "path";
 import { parseArgs } from "util";
+import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { diffRuns, RunDiff } from "../lib/offline/diff";
+import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
 import { ProgramError, runProgram } from "../lib/offline/run";
 import { applySet, readProjectName, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
@@ -19,7 +21,8 @@ const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
   --diff                compare the run with the --set edits against the run without them
   --json                print one JSON document instead of the tree
   --render-dir DIR      validate every Kubernetes object against its schema and write it to DIR as YAML
-exit codes: 0 fine, 2 invalid config, 1 anything else`;
+  --policy-config PATH  policy pack config (default policy/config/<stack>.json)
+exit codes: 0 fine, 2 invalid config, 1 a mandatory policy violation or anything else`;
 
 class UsageError extends Error {}
 
@@ -71,6 +74,12 @@ function printTree(run: ProgramRun, project: string): void {
     for (const [k, v] of Object.entries(run.outputs)) console.log(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
 }
 
+function printViolations(violations: PolicyViolation[]): void {
+    console.log(`\nPolicy violations (${violations.length}):`);
+    if (violations.length === 0) console.log("  none");
+    for (const v of violations) console.log(`  [${v.level}] ${v.policy}${v.resource ? `  ${v.resource}` : ""}: ${v.message}`);
+}
+
 function printDiff(diff: RunDiff): void {
     console.log("\nDiff against the stack's config without the edits:");
     if (diff.added.length + diff.removed.length + diff.changed.length === 0) console.log("  no changes");
@@ -79,7 +88,7 @@ function printDiff(diff: RunDiff): void {
     for (const r of diff.changed) console.log(`  ~ ${r.type}  ${r.name}\n      ${r.paths.join("\n      ")}`);
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: {
@@ -89,6 +98,7 @@ export function main(argv: string[]): number {
             diff: { type: "boolean", default: false },
             json: { type: "boolean", default: false },
             "render-dir": { type: "string" },
+            "policy-config": { type: "string" },
             help: { type: "boolean", default: false },
         },
         strict: true,
@@ -113,30 +123,34 @@ export function main(argv: string[]): number {
     const run = runProgram(toRunRequest(project, stack, edited));
     const diff = values.diff ? diffRuns(runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;
     const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
+    const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
+    const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
     if (values.json) {
         const resources = run.resources.map(({ type, name, parent, inputs }) => ({ type, name, parent, inputs }));
-        console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}) }, null, 2));
+        console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}), policy: { violations } }, null, 2));
     } else {
         printTree(run, project);
         if (diff) printDiff(diff);
+        printViolations(violations);
         if (rendered) console.log(`\nWrote ${rendered.length} validated manifests to ${values["render-dir"]}`);
     }
-    return 0;
+    return violations.some((v) => v.level === "mandatory") ? 1 : 0;
 }
 
 if (require.main === module) {
-    let code: number;
-    try {
-        code = main(process.argv.slice(2));
-    } catch (err) {
-        if (err instanceof ProgramError) {
-            console.error(err.message);
-            code = err.exitCode;
-        } else {
-            console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err as Error).message);
-            code = 1;
-        }
-    }
-    process.exitCode = code;
+    main(process.argv.slice(2)).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err) => {
+            if (err instanceof ProgramError) {
+                console.error(err.message);
+                process.exitCode = err.exitCode;
+            } else {
+                console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err as Error).message);
+                process.exitCode = 1;
+            }
+        },
+    );
 }

@@ -44,9 +44,14 @@ export function writeStackFile(config: StackConfig): string {
     return file;
 }
 
-/** Runs index.ts under mocks, in its own process, with a stack's config and edits. */
+const runs = new Map<string, ProgramRun>();
+
+/** Runs index.ts under mocks, in its own process, with a stack's config and edits; the same config runs once. */
 export function runStack(stack: string, sets: string[] = []): ProgramRun {
-    return runProgram(toRunRequest(PROJECT, stack, stackConfig(stack, sets)));
+    const request = toRunRequest(PROJECT, stack, stackConfig(stack, sets));
+    const key = JSON.stringify(request);
+    if (!runs.has(key)) runs.set(key, runProgram(request));
+    return structuredClone(runs.get(key)!);
 }
 
 /** Declares resources in this process under mocks; for components built directly. */

@@ -1,13 +1,10 @@
 import * as assert from "assert";
-import { RunDiff } from "../lib/offline/diff";
-import { preview, stackConfig, writeStackFile } from "./helpers";
+import { diffRuns, RunDiff } from "../lib/offline/diff";
+import { preview, runStack, stackConfig, writeStackFile } from "./helpers";
 
-/** The offline preview's diff for edits on top of a stack (itself optionally edited first). */
+/** The diff the offline preview's --diff computes, between a stack (optionally edited) and the same with more edits. */
 function diffOf(stack: string, before: string[], edits: string[]): RunDiff {
-    const base = writeStackFile(stackConfig(stack, before));
-    const r = preview(["--stack", stack, "--config-file", base, ...edits.flatMap((e) => ["--set", e]), "--diff", "--json"]);
-    assert.strictEqual(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout).diff;
+    return diffRuns(runStack(stack, before), runStack(stack, [...before, ...edits]));
 }
 
 function assertNoPodRestart(diff: RunDiff): void {
@@ -19,9 +16,11 @@ const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"
 const CANARY_INGRESS = { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "myapp-canary-ingress" };
 
 describe("traffic shifts and rollbacks, through the offline preview's diff", () => {
-    it("canary 5 → 25 changes only the canary Ingress weight", () => {
-        const diff = diffOf("production", [], ["canary.weight=25"]);
-        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+    it("canary 5 → 25 changes only the canary Ingress weight, as `--diff` shows it", () => {
+        const r = preview(["--stack", "production", "--config-file", writeStackFile(stackConfig("production")), "--set", "canary.weight=25", "--diff", "--json"]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.deepStrictEqual(JSON.parse(r.stdout).diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+        assert.deepStrictEqual(diffOf("production", [], ["canary.weight=25"]), JSON.parse(r.stdout).diff);
     });
 
     it("canary 25 → 100 changes only the canary Ingress weight", () => {
@@ -116,7 +115,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("replicas-router shift moves pods between tracks without restarting any", () => {
-        const diff = diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=5"]);
+        const diff = diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]);
         assert.deepStrictEqual(diff.added, [
             { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-canary-hpa" },
             { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-canary-pdb" },

@@ -23,6 +23,23 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
     return {};
 }
 
+/** Resources whose outputs feed these inputs: the dependencies the engine adds beyond dependsOn. */
+async function referencedResources(props: unknown): Promise<pulumi.Resource[]> {
+    const found: Promise<pulumi.Resource[]>[] = [];
+    const walk = (v: unknown): void => {
+        if (pulumi.Output.isInstance(v)) {
+            const out = v as unknown as { allResources?: () => Promise<Set<pulumi.Resource>>; resources: () => Set<pulumi.Resource> };
+            found.push((out.allResources ? out.allResources() : Promise.resolve(out.resources())).then((set) => [...set]));
+        } else if (Array.isArray(v)) {
+            v.forEach(walk);
+        } else if (v && typeof v === "object" && !pulumi.Resource.isInstance(v) && !(v instanceof Promise)) {
+            Object.values(v).forEach(walk);
+        }
+    };
+    walk(props);
+    return (await Promise.all(found)).flat();
+}
+
 /**
  * Runs `body` under Pulumi's mock runtime inside a root Stack resource, as the CLI runs a program, and records every
  * resource it declares with its parent, explicit dependencies and inputs. `body` returns the stack outputs;
@@ -51,7 +68,7 @@ export async function captureDeclarations(
 
     // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
     const names = new WeakMap<pulumi.Resource, string>();
-    const graph: { type: string; name: string; parent: string | null; dependsOn: string[] }[] = [];
+    const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; implicit: Promise<pulumi.Resource[]> }[] = [];
     let exported: Record<string, unknown> = {};
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
@@ -63,6 +80,7 @@ export async function captureDeclarations(
                 name: args.name,
                 parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
                 dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
+                implicit: referencedResources(args.props),
             });
             return undefined;
         });
@@ -78,9 +96,16 @@ export async function captureDeclarations(
         const plain = await new Promise((resolve) => out.apply(resolve));
         outputs[key] = secret ? SECRET_MASK : mask(plain);
     }
-    const resources: DeclaredResource[] = graph.map((g) => {
+    const resources: DeclaredResource[] = [];
+    for (const { implicit, ...g } of graph) {
         const d = declared.get(`${g.type}::${g.name}`);
-        return { ...g, custom: d?.custom ?? false, inputs: mask(d?.inputs ?? {}) as Record<string, unknown> };
-    });
+        const referenced = (await implicit).map((r) => names.get(r)).filter((n): n is string => n !== undefined);
+        resources.push({
+            ...g,
+            dependencies: [...new Set([...g.dependsOn, ...referenced])],
+            custom: d?.custom ?? false,
+            inputs: mask(d?.inputs ?? {}) as Record<string, unknown>,
+        });
+    }
     return { stack: request.stack, resources, outputs };
 }

@@ -8,6 +8,8 @@ export interface DeclaredResource {
     parent: string | null;
     /** Names of the resources it explicitly depends on. */
     dependsOn: string[];
+    /** Names of every resource it depends on: dependsOn and the resources whose outputs feed its inputs. */
+    dependencies: string[];
     /** False for component resources. */
     custom: boolean;
     /** Inputs as sent to the provider, with secret values replaced by "[secret]". */

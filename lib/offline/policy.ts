@@ -1,0 +1,118 @@
+// Runs the CrossGuard policies on what the offline preview declared, the way the engine's analyzer would: resource
+// policies on each resource, stack policies on all of them, with the policy config's enforcement levels.
+import type { EnforcementLevel, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { existsSync, readFileSync } from "fs";
+import { ProgramRun } from "./types";
+
+export interface PolicyViolation {
+    policy: string;
+    level: EnforcementLevel;
+    message: string;
+    /** Pulumi name of the resource at fault, or null for a stack-wide finding. */
+    resource: string | null;
+}
+
+/** A policy config file: { "all": level, "<policy>": level | { enforcementLevel?, ...settings } }. */
+export type PolicyConfig = Record<string, unknown>;
+
+export function readPolicyConfig(file: string): PolicyConfig {
+    return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as PolicyConfig) : {};
+}
+
+class NotApplicable extends Error {}
+
+type Policy = ResourceValidationPolicy | StackValidationPolicy;
+
+function levelOf(policy: Policy, config: PolicyConfig, packLevel: EnforcementLevel): EnforcementLevel {
+    const own = config[policy.name];
+    if (typeof own === "string") return own as EnforcementLevel;
+    if (own && typeof own === "object" && "enforcementLevel" in own) return (own as { enforcementLevel: EnforcementLevel }).enforcementLevel;
+    return (config.all as EnforcementLevel | undefined) ?? policy.enforcementLevel ?? packLevel;
+}
+
+function settingsOf(policy: Policy, config: PolicyConfig): Record<string, unknown> {
+    const defaults = Object.fromEntries(
+        Object.entries(policy.configSchema?.properties ?? {}).map(([k, schema]) => [k, (schema as { default?: unknown }).default]),
+    );
+    const own = config[policy.name];
+    const { enforcementLevel: _level, ...settings } = own && typeof own === "object" ? (own as Record<string, unknown>) : {};
+    return { ...defaults, ...settings };
+}
+
+/** The declared resources as the engine hands them to policies, with URNs, parents and dependencies resolved. */
+export function policyResources(run: ProgramRun, project: string): PolicyResource[] {
+    const urn = (type: string, name: string) => `urn:pulumi:${run.stack}::${project}::${type}::${name}`;
+    const byName = new Map<string, PolicyResource>();
+    for (const r of run.resources) {
+        byName.set(r.name, {
+            type: r.type,
+            name: r.name,
+            urn: urn(r.type, r.name),
+            props: r.inputs,
+            opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
+            dependencies: [],
+            propertyDependencies: {},
+            isType: (cls: { __pulumiType?: string }) => (cls as { __pulumiType?: string }).__pulumiType === r.type,
+            asType: (cls: { __pulumiType?: string }) => ((cls as { __pulumiType?: string }).__pulumiType === r.type ? r.inputs : undefined),
+        } as unknown as PolicyResource);
+    }
+    // The engine records a dependency on a component as dependencies on every resource inside it.
+    const children = new Map<string, string[]>();
+    for (const r of run.resources) if (r.parent) children.set(r.parent, [...(children.get(r.parent) ?? []), r.name]);
+    const custom = new Set(run.resources.filter((r) => r.custom).map((r) => r.name));
+    const expand = (name: string): string[] => (custom.has(name) ? [name] : (children.get(name) ?? []).flatMap(expand));
+    for (const r of run.resources) {
+        const p = byName.get(r.name)! as { parent?: PolicyResource; dependencies: PolicyResource[]; opts: { parent?: string } };
+        if (r.parent && byName.has(r.parent)) {
+            p.parent = byName.get(r.parent);
+            p.opts.parent = p.parent!.urn;
+        }
+        p.dependencies = [...new Set(r.dependencies.flatMap(expand))].map((n) => byName.get(n)!).filter(Boolean);
+    }
+    return [...byName.values()];
+}
+
+/** Runs every policy over the run; returns each violation with the level the config gives its policy. */
+export async function runPolicies(
+    run: ProgramRun,
+    project: string,
+    policies: Policy[],
+    config: PolicyConfig,
+    packLevel: EnforcementLevel,
+): Promise<PolicyViolation[]> {
+    const resources = policyResources(run, project);
+    const violations: PolicyViolation[] = [];
+    const nameOf = (urn?: string) => (urn ? (resources.find((r) => r.urn === urn)?.name ?? urn) : null);
+    const common = (policy: Policy) => ({
+        stackTags: new Map<string, string>(),
+        getConfig: <T extends object>() => settingsOf(policy, config) as T,
+        notApplicable: (): never => {
+            throw new NotApplicable();
+        },
+    });
+    for (const policy of policies) {
+        const level = levelOf(policy, config, packLevel);
+        if (level === "disabled") continue;
+        const report = (resource: string | null) => (message: string, urn?: string) =>
+            violations.push({ policy: policy.name, level, message, resource: urn ? nameOf(urn) : resource });
+        try {
+            if ("validateResource" in policy) {
+                const validators = [policy.validateResource].flat().filter((v) => v !== undefined);
+                for (const r of resources) {
+                    for (const validate of validators) {
+                        try {
+                            await validate({ ...r, provider: undefined, ...common(policy) } as never, report(r.name));
+                        } catch (err) {
+                            if (!(err instanceof NotApplicable)) throw err;
+                        }
+                    }
+                }
+            } else {
+                await (policy as StackValidationPolicy).validateStack({ resources, ...common(policy) }, report(null));
+            }
+        } catch (err) {
+            if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? err}`);
+        }
+    }
+    return violations;
+}

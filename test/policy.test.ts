@@ -1,0 +1,255 @@
+import * as assert from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { policies, PACK_ENFORCEMENT } from "../policy/policies";
+import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { PROJECT, preview, ROOT, runStack } from "./helpers";
+
+const configOf = (stack: string) => readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
+
+function previewWithPolicy(stack: string, sets: string[]): { code: number; violations: PolicyViolation[] } {
+    const r = preview(["--stack", stack, ...sets.flatMap((s) => ["--set", s]), "--json"]);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    return { code: r.code, violations: JSON.parse(r.stdout).policy.violations };
+}
+
+const firing = (violations: PolicyViolation[]) => [...new Set(violations.map((v) => v.policy))];
+
+/** A copy of the run with one resource changed. */
+function edited(run: ProgramRun, name: string, change: (r: DeclaredResource) => void): ProgramRun {
+    const copy: ProgramRun = structuredClone(run);
+    const r = copy.resources.find((x) => x.name === name);
+    if (!r) throw new Error(`no resource ${name}`);
+    change(r);
+    return copy;
+}
+
+describe("the policy pack", () => {
+    let production: ProgramRun;
+    let staging: ProgramRun;
+    before(() => {
+        production = runStack("production");
+        staging = runStack("staging");
+    });
+
+    it("passes both stacks of the real program", async () => {
+        assert.deepStrictEqual(await runPolicies(production, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT), []);
+        assert.deepStrictEqual(await runPolicies(staging, PROJECT, policies, configOf("staging"), PACK_ENFORCEMENT), []);
+        const r = preview(["--stack", "production", "--json"]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.deepStrictEqual(JSON.parse(r.stdout).policy, { violations: [] });
+    });
+
+    describe("fires on config that breaks the checklist, and only the policy concerned", () => {
+        it("images-pinned-and-allowed: an image from an unscanned registry; mandatory in production, so exit 1", () => {
+            const { code, violations } = previewWithPolicy("production", ["release.image=docker.io/someone/myapp"]);
+            assert.strictEqual(code, 1);
+            assert.deepStrictEqual(firing(violations), ["images-pinned-and-allowed"]);
+            assert.deepStrictEqual(violations[0], {
+                policy: "images-pinned-and-allowed",
+                level: "mandatory",
+                message: 'container "myapp" pulls from docker.io, not an allowed registry (registry.example.com)',
+                resource: "myapp-stable-deployment",
+            });
+        });
+
+        it("replicas-survive-node-loss: a one-pod canary", () => {
+            const { violations } = previewWithPolicy("production", ["canary.canaryReplicas=1"]);
+            assert.deepStrictEqual(violations, [
+                {
+                    policy: "replicas-survive-node-loss",
+                    level: "mandatory",
+                    message: "Deployment myapp-canary runs 1 replica: the loss of one node takes it down",
+                    resource: "myapp-canary-deployment",
+                },
+            ]);
+        });
+
+        it("no-plaintext-secrets: a password in plain env", () => {
+            const { violations } = previewWithPolicy("production", ["release.env.DB_PASSWORD=hunter2hunter2"]);
+            assert.deepStrictEqual(firing(violations), ["no-plaintext-secrets"]);
+            assert.strictEqual(violations.length, 2);
+            assert.strictEqual(violations[0].message, 'container "myapp" sets DB_PASSWORD in plain text; take it from a Secret');
+        });
+
+        it("monitors-for-plan-alerts: a threshold loosened, even with a reason the program accepts", () => {
+            const { violations } = previewWithPolicy("production", ["monitoring.thresholds.errorRatePct=2", "monitoring.looserThresholdReasons.errorRatePct=partner retry storm, INC-1234"]);
+            assert.deepStrictEqual(firing(violations), ["monitors-for-plan-alerts"]);
+            assert.deepStrictEqual(
+                violations.map((v) => v.resource),
+                ["myapp-monitoring-error-rate-pct-stable", "myapp-monitoring-error-rate-pct-canary"],
+            );
+        });
+
+        it("rollback-path-present: a scaled-down blue/green standby, advisory in staging, so exit 0", () => {
+            const { code, violations } = previewWithPolicy("staging", ["blueGreen.standbyReplicas=0"]);
+            assert.strictEqual(code, 0);
+            assert.deepStrictEqual(violations, [
+                {
+                    policy: "rollback-path-present",
+                    level: "advisory",
+                    message: "the green color is scaled to 0: switching back would wait for cold pods",
+                    resource: "myapp-green-deployment",
+                },
+            ]);
+        });
+
+        it("rollback-path-present: a weight outside the steps the policy config declares", async () => {
+            const config = { ...configOf("production"), "rollback-path-present": { canarySteps: [10, 50, 100] } };
+            const violations = await runPolicies(production, PROJECT, policies, config, PACK_ENFORCEMENT);
+            assert.deepStrictEqual(violations, [
+                { policy: "rollback-path-present", level: "mandatory", message: "canary weight 5 is not 0 or a declared step (10, 50, 100)", resource: "myapp-canary-ingress" },
+            ]);
+        });
+    });
+
+    describe("fires on a declared resource with one field changed, and only the policy concerned", () => {
+        const cases: [string, "production" | "staging", string, (r: DeclaredResource) => void, string][] = [
+            [
+                "container-probes-and-resources",
+                "production",
+                "myapp-canary-deployment",
+                (r: any) => delete r.inputs.spec.template.spec.containers[0].readinessProbe,
+                'container "myapp" has no readiness probe',
+            ],
+            [
+                "container-probes-and-resources",
+                "production",
+                "myapp-release-db-migration",
+                (r: any) => delete r.inputs.spec.template.spec.containers[0].resources.limits.memory,
+                'container "migrate" has no memory limit',
+            ],
+            [
+                "restricted-pod-security",
+                "production",
+                "myapp-stable-deployment",
+                (r: any) => (r.inputs.spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation = true),
+                'container "myapp" allows privilege escalation',
+            ],
+            [
+                "images-pinned-and-allowed",
+                "staging",
+                "myapp-smoke-green",
+                (r: any) => (r.inputs.spec.template.spec.containers[0].image = "registry.example.com/myapp-smoke:latest"),
+                'container "smoke-test" runs registry.example.com/myapp-smoke:latest, which is not pinned to a tag or digest',
+            ],
+            [
+                "no-plaintext-secrets",
+                "production",
+                "myapp-db-backup-scripts",
+                (r: any) => (r.inputs.data["env.sh"] = "export DATABASE_URL=postgresql://myapp:hunter2@db:5432/myapp"),
+                'ConfigMap key "env.sh" holds what looks like a secret; use a Secret',
+            ],
+            [
+                "hpa-on-every-deployment",
+                "production",
+                "myapp-stable-deployment",
+                (r: any) => (r.inputs.spec.replicas = 6),
+                "Deployment myapp-stable sets spec.replicas (6) while HorizontalPodAutoscaler myapp-stable owns the count: every update would fight it",
+            ],
+            [
+                "backup-bucket-hardened",
+                "production",
+                "myapp-backups-versioning",
+                (r: any) => (r.inputs.versioningConfiguration.status = "Suspended"),
+                "bucket myapp-production-db-backups is not versioned",
+            ],
+            [
+                "backup-bucket-hardened",
+                "staging",
+                "myapp-backups-tls-only",
+                (r: any) => (r.inputs.policy = JSON.stringify({ Version: "2012-10-17", Statement: [] })),
+                "bucket myapp-staging-db-backups accepts requests without TLS",
+            ],
+            [
+                "database-backup-scheduled",
+                "production",
+                "myapp-db-backup-backup",
+                (r: any) => (r.inputs.spec.concurrencyPolicy = "Allow"),
+                "backup CronJob myapp-db-backup lets runs overlap: set concurrencyPolicy to Forbid",
+            ],
+            [
+                "backup-before-migration",
+                "production",
+                "myapp-release-db-migration",
+                (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-release-db-predeploy-backup")),
+                "migration Job myapp-migrate-v1-2-3 does not wait for a pre-deploy backup",
+            ],
+            [
+                "migration-before-new-version",
+                "production",
+                "myapp-canary-deployment",
+                (r) => (r.dependencies = []),
+                "Deployment myapp-canary may roll out before the migration",
+            ],
+            [
+                "smoke-test-before-switch",
+                "staging",
+                "myapp-live",
+                (r) => (r.dependencies = []),
+                "live Service myapp selects blue without waiting for its smoke test",
+            ],
+            [
+                "downtime-never-mutes-rollback-triggers",
+                "production",
+                "myapp-monitoring-deployment-window",
+                (r: any) => (r.inputs.monitorIdentifier.monitorTags = ["service:myapp", "env:production"]),
+                "downtime myapp-monitoring-deployment-window mutes [production] myapp: Error rate above 1% (track:stable)",
+            ],
+            [
+                "monitors-for-plan-alerts",
+                "production",
+                "myapp-monitoring-payment-failure-pct",
+                (r: any) => (r.inputs.message = r.inputs.message.replace("@pagerduty-myapp ", "")),
+                "monitor [production] myapp: Payment failure rate above 5% is a critical alert but pages nobody (@pagerduty…)",
+            ],
+        ];
+        for (const [policy, stack, resource, change, message] of cases) {
+            it(`${policy}: ${message}`, async () => {
+                const run = edited(stack === "production" ? production : staging, resource, change);
+                const violations = await runPolicies(run, PROJECT, policies, configOf(stack), PACK_ENFORCEMENT);
+                assert.deepStrictEqual(firing(violations), [policy]);
+                assert.strictEqual(violations[0].message, message);
+                assert.strictEqual(violations[0].level, stack === "production" ? "mandatory" : "advisory");
+            });
+        }
+
+        it("hpa-on-every-deployment: a Deployment whose autoscaler targets something else, which also leaves it one replica", async () => {
+            const run = edited(production, "myapp-canary-hpa", (r: any) => (r.inputs.spec.scaleTargetRef.name = "something-else"));
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(
+                violations.map((v) => [v.policy, v.message]),
+                [
+                    ["replicas-survive-node-loss", "Deployment myapp-canary runs 1 replica: the loss of one node takes it down"],
+                    ["hpa-on-every-deployment", "Deployment myapp-canary has no HorizontalPodAutoscaler"],
+                ],
+            );
+        });
+
+        it("covers every policy of the pack with a violating case", () => {
+            const covered = new Set([...cases.map((c) => c[0]), "replicas-survive-node-loss", "rollback-path-present"]);
+            assert.deepStrictEqual(policies.map((p) => p.name).filter((n) => !covered.has(n)), []);
+        });
+    });
+
+    it("tolerates values unknown during preview without crashing", async () => {
+        // During `pulumi preview` computed values arrive as undefined: blank every string and number, or every
+        // top-level input, of every resource. A policy that dereferences an unknown value throws, and fails this.
+        const blank = (v: unknown): unknown =>
+            Array.isArray(v) ? v.map(blank) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, blank(x)])) : typeof v === "string" || typeof v === "number" ? undefined : v;
+        for (const run of [production, staging]) {
+            const deep: ProgramRun = { ...run, resources: run.resources.map((r) => ({ ...r, inputs: blank(r.inputs) as Record<string, unknown> })) };
+            await assert.doesNotReject(runPolicies(deep, PROJECT, policies, {}, PACK_ENFORCEMENT));
+            const shallow: ProgramRun = { ...run, resources: run.resources.map((r) => ({ ...r, inputs: Object.fromEntries(Object.keys(r.inputs).map((k) => [k, undefined])) })) };
+            await assert.doesNotReject(runPolicies(shallow, PROJECT, policies, {}, PACK_ENFORCEMENT));
+        }
+    });
+
+    it("maps every policy in the coverage table of its README", () => {
+        const readme = readFileSync(path.join(ROOT, "policy", "README.md"), "utf8");
+        const named = new Set([...readme.matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]));
+        assert.deepStrictEqual(policies.map((p) => p.name).filter((n) => !named.has(n)), []);
+        for (const p of policies) assert.match(p.description, /^Checklist "/, `${p.name} must name the checklist item it enforces`);
+    });
+});
