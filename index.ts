@@ -4,11 +4,11 @@ import * as path from "path";
 import { BackupBucket } from "./components/backupBucket";
 import { BackupSchedule } from "./components/backupSchedule";
 import { BlueGreenDeployment } from "./components/blueGreenDeployment";
+import { CanaryDeployment } from "./components/canaryDeployment";
 import { DatabaseRoles } from "./components/databaseRoles";
+import { appLabels } from "./components/kubernetes";
 import { RdsBackupPlan } from "./components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
-import { CanaryDeployment } from "./components/canaryDeployment";
-import { appLabels } from "./components/kubernetes";
 import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitoring";
 import { RollingDeployment } from "./components/rollingDeployment";
 import { WorkloadTemplate } from "./components/workload";
@@ -144,9 +144,16 @@ const template: WorkloadTemplate = {
     maxReplicas: release.maxReplicas,
     targetCpuUtilization: release.targetCpuUtilization,
 };
-const ingress = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
+// What every strategy shares: the public host, and the database steps its pods must wait for.
+const shared = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
+const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
+    version,
+    variantKey,
+    variantValue,
+    rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
+});
 
-let liveVersions: Record<string, string>;
+let versionsInFlight: VersionInFlight[];
 let trafficState: Record<string, string | number>;
 let liveUrl: string;
 let previewUrl: string | undefined;
@@ -155,7 +162,7 @@ if (cfg.strategy === "blue-green") {
     const bg = cfg.blueGreen!;
     const deployment = new BlueGreenDeployment(app, {
         template,
-        ...ingress,
+        ...shared,
         versions: { blue: bg.blueVersion, green: bg.greenVersion },
         activeColor: bg.activeColor,
         replicas: release.replicas,
@@ -163,7 +170,7 @@ if (cfg.strategy === "blue-green") {
         previewHost: bg.previewHost,
         smokeTest: bg.smokeTest,
     });
-    liveVersions = { blue: bg.blueVersion, green: bg.greenVersion };
+    versionsInFlight = [inFlight("color", "blue", bg.blueVersion), inFlight("color", "green", bg.greenVersion)];
     trafficState = { activeColor: bg.activeColor, liveVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion };
     liveUrl = deployment.liveUrl;
     previewUrl = deployment.previewUrl;
@@ -171,7 +178,7 @@ if (cfg.strategy === "blue-green") {
     const cn = cfg.canary!;
     const deployment = new CanaryDeployment(app, {
         template,
-        ...ingress,
+        ...shared,
         stableVersion: cn.stableVersion,
         canaryVersion: cn.canaryVersion,
         weight: cn.weight,
@@ -182,34 +189,21 @@ if (cfg.strategy === "blue-green") {
         gateway: cn.gateway,
         alb: cn.alb,
     });
-    liveVersions = { stable: cn.stableVersion, canary: cn.canaryVersion };
+    versionsInFlight = [inFlight("track", "stable", cn.stableVersion), inFlight("track", "canary", cn.canaryVersion)];
     trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };
     liveUrl = deployment.liveUrl;
 } else {
     const deployment = new RollingDeployment(app, {
         template,
-        ...ingress,
+        ...shared,
         version: release.version,
         replicas: release.replicas,
         ...cfg.rolling,
     });
-    liveVersions = { live: release.version };
+    versionsInFlight = [inFlight("track", "stable", release.version)];
     trafficState = {};
     liveUrl = deployment.liveUrl;
 }
-
-const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
-    version,
-    variantKey,
-    variantValue,
-    rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
-});
-const versionsInFlight: VersionInFlight[] =
-    cfg.strategy === "blue-green"
-        ? [inFlight("color", "blue", cfg.blueGreen!.blueVersion), inFlight("color", "green", cfg.blueGreen!.greenVersion)]
-        : cfg.strategy === "canary"
-          ? [inFlight("track", "stable", cfg.canary!.stableVersion), inFlight("track", "canary", cfg.canary!.canaryVersion)]
-          : [inFlight("track", "stable", release.version)];
 
 if (cfg.monitoring) {
     const m = cfg.monitoring;
@@ -244,7 +238,7 @@ if (cfg.monitoring) {
 }
 
 export const strategy = cfg.strategy;
-export const versions = liveVersions;
+export const versions = Object.fromEntries(versionsInFlight.map((v) => [v.variantValue, v.version]));
 export const traffic = trafficState;
 export const urls = { live: liveUrl, preview: previewUrl };
 export const rollback = rollbackCommand(stack, cfg);
