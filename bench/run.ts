@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { runProgram } from "../lib/offline/run";
-import { readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 
 const ROOT = path.join(__dirname, "..");
@@ -30,12 +30,14 @@ for (const stack of ["production", "staging"]) {
 }
 async function policyTimes(): Promise<void> {
     for (const stack of ["production", "staging"]) {
-        const run = runProgram(toRunRequest("myapp", stack, readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`))));
-        const config = readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
+        const project = readProject(path.join(ROOT, "Pulumi.yaml"));
+        const config = applyProjectConfig(project, stack, readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)));
+        const run = runProgram(toRunRequest(project.name, stack, config));
+        const policyConfig = readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
         const times: number[] = [];
         for (let i = 0; i < RUNS; i++) {
             const start = process.hrtime.bigint();
-            await runPolicies(run, "myapp", policies, config, PACK_ENFORCEMENT);
+            await runPolicies(run, project.name, policies, policyConfig, PACK_ENFORCEMENT);
             times.push(Number(process.hrtime.bigint() - start) / 1e6);
         }
         console.log(`| policy pack, ${stack} (${run.resources.length} resources, ${policies.length} policies) | ${median(times).toFixed(1)} ms |`);

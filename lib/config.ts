@@ -422,11 +422,15 @@ export function readRawConfig(config: pulumi.Config): Record<string, unknown> {
     for (const key of KEYS) {
         const text = config.get(key);
         if (text === undefined) continue;
+        let value: unknown;
         try {
-            raw[key] = key === "strategy" ? text : JSON.parse(text);
+            value = key === "strategy" ? text : JSON.parse(text);
         } catch {
             throw new ConfigError(`Invalid stack configuration: ${config.name}:${key} = ${text}: must be an object`);
         }
+        // Pulumi.yaml defaults optional sections to {}: an empty section is one the stack does not use.
+        const empty = typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+        if (!empty) raw[key] = value;
     }
     return raw;
 }

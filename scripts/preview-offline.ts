@@ -9,7 +9,7 @@ import { diffRuns, RunDiff } from "../lib/offline/diff";
 import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
 import { ProgramError, runProgram } from "../lib/offline/run";
-import { applySet, readProjectName, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { applyProjectConfig, applySet, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -109,9 +109,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stack = values.stack;
     if (!stack) throw new UsageError("--stack is required");
-    const project = readProjectName(path.join(ROOT, "Pulumi.yaml"));
-    const baseConfig = readStackFile(values["config-file"] ? path.resolve(values["config-file"]) : path.join(ROOT, `Pulumi.${stack}.yaml`));
-    let edited = baseConfig;
+    const projectFile = readProject(path.join(ROOT, "Pulumi.yaml"));
+    const project = projectFile.name;
+    const stackFile = readStackFile(values["config-file"] ? path.resolve(values["config-file"]) : path.join(ROOT, `Pulumi.${stack}.yaml`));
+    const baseConfig = applyProjectConfig(projectFile, stack, stackFile);
+    let edited = stackFile;
     for (const assignment of values.set) {
         try {
             edited = applySet(edited, project, assignment);
@@ -119,6 +121,7 @@ export async function main(argv: string[]): Promise<number> {
             throw new UsageError((err as Error).message);
         }
     }
+    edited = applyProjectConfig(projectFile, stack, edited);
 
     const run = runProgram(toRunRequest(project, stack, edited));
     const diff = values.diff ? diffRuns(runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;

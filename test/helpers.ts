@@ -6,7 +6,7 @@ import * as YAML from "yaml";
 import { ConfigError, validateConfig } from "../lib/config";
 import { captureDeclarations } from "../lib/offline/capture";
 import { runProgram } from "../lib/offline/run";
-import { applySet, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
+import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 
 export const ROOT = path.join(__dirname, "..");
@@ -48,7 +48,7 @@ const runs = new Map<string, ProgramRun>();
 
 /** Runs index.ts under mocks, in its own process, with a stack's config and edits; the same config runs once. */
 export function runStack(stack: string, sets: string[] = []): ProgramRun {
-    const request = toRunRequest(PROJECT, stack, stackConfig(stack, sets));
+    const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack, sets)));
     const key = JSON.stringify(request);
     if (!runs.has(key)) runs.set(key, runProgram(request));
     return structuredClone(runs.get(key)!);

@@ -6,8 +6,8 @@ import * as YAML from "yaml";
 import { validateManifest } from "../lib/offline/render";
 import { ProgramRun } from "../lib/offline/types";
 import { runProgram } from "../lib/offline/run";
-import { toRunRequest } from "../lib/offline/stackConfig";
-import { preview, PROJECT, stackConfig } from "./helpers";
+import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
+import { preview, PROJECT, ROOT, stackConfig, writeStackFile } from "./helpers";
 
 function previewJson(args: string[]): ProgramRun & { diff?: unknown } {
     const r = preview([...args, "--json"]);
@@ -88,7 +88,7 @@ describe("the stacks through index.ts", () => {
     it("keeps secret config out of every input and output", () => {
         const config = stackConfig("production");
         config["myapp:appSecrets"] = { SENTRY_DSN: { secure: "v1:c2VudHJ5" }, STRIPE_KEY: { secure: "v1:c3RyaXBl" } };
-        const run = runProgram(toRunRequest(PROJECT, "production", config));
+        const run = runProgram(toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config)));
         assert.ok(!JSON.stringify(run).includes("offline-secret("), "a secret value reached the declared resources in plain text");
         assert.strictEqual(run.resources.find((x) => x.name === "myapp-env")!.inputs.stringData, "[secret]");
     });
@@ -104,6 +104,17 @@ describe("the stacks through index.ts", () => {
             r.stdout,
         );
         assert.ok(lines.includes("  rollback: pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production"), r.stdout);
+    });
+
+    it("applies Pulumi.yaml's defaults, and stops like the CLI when a stack misses a key that has none", () => {
+        const config = stackConfig("production");
+        delete config["myapp:release"];
+        const r = preview(["--stack", "production", "--config-file", writeStackFile(config)]);
+        assert.strictEqual(r.code, 2);
+        assert.strictEqual(r.stderr.trim(), "Stack 'production' is missing configuration value 'release'");
+        const project = readProject(path.join(ROOT, "Pulumi.yaml"));
+        const merged = applyProjectConfig(project, "production", stackConfig("production"));
+        assert.deepStrictEqual([merged["myapp:blueGreen"], merged["myapp:rolling"], merged["myapp:appSecrets"]], [{}, {}, {}]);
     });
 
     it("fails with exit code 1 on a usage error and names it", () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from "fs";
 import * as YAML from "yaml";
+import { ProgramError } from "./run";
 import { RunRequest } from "./types";
 
 /** A stack's config as written in Pulumi.<stack>.yaml: fully qualified keys to YAML values. */
@@ -13,11 +14,36 @@ export function readStackFile(file: string): StackConfig {
     return config as StackConfig;
 }
 
-/** Reads the project name from Pulumi.yaml. */
-export function readProjectName(file: string): string {
+/** What the offline preview needs of Pulumi.yaml: the project name and its config declarations. */
+export interface ProjectFile {
+    name: string;
+    config: Record<string, { default?: unknown; value?: unknown }>;
+}
+
+export function readProject(file: string): ProjectFile {
     const doc = YAML.parse(readFileSync(file, "utf8"));
     if (!doc || typeof doc.name !== "string") throw new Error(`${file}: no project name`);
-    return doc.name;
+    return { name: doc.name, config: doc.config ?? {} };
+}
+
+/**
+ * Merges Pulumi.yaml's declarations into a stack's config as the CLI does before it runs a program: a declared
+ * project key the stack leaves out takes its default, and one without a default stops the run.
+ */
+export function applyProjectConfig(project: ProjectFile, stack: string, config: StackConfig): StackConfig {
+    const merged: StackConfig = { ...config };
+    const missing: string[] = [];
+    for (const [declared, declaration] of Object.entries(project.config)) {
+        const key = declared.includes(":") ? declared : `${project.name}:${declared}`;
+        if (key in merged) continue;
+        const fallback = declaration?.value ?? declaration?.default;
+        if (fallback !== undefined) merged[key] = fallback;
+        else if (key.startsWith(`${project.name}:`)) missing.push(declared);
+    }
+    if (missing.length > 0) {
+        throw new ProgramError(`Stack '${stack}' is missing configuration value${missing.length > 1 ? "s" : ""} ${missing.map((k) => `'${k}'`).join(", ")}`, 2, 0);
+    }
+    return merged;
 }
 
 /** Splits a `pulumi config set --path` key into its segments: a.b[0]["c.d"] → [a, b, 0, c.d]. */
