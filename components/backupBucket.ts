@@ -29,9 +29,10 @@ export class BackupBucket extends pulumi.ComponentResource {
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("myapp:deploy:BackupBucket", name, {}, opts);
-        if (!(args.infrequentAccessAfterDays >= 30 && args.glacierAfterDays > args.infrequentAccessAfterDays && args.retentionDays > args.glacierAfterDays)) {
+        // S3's own rules: STANDARD_IA no sooner than 30 days, GLACIER at least 30 days after that.
+        if (!(args.infrequentAccessAfterDays >= 30 && args.glacierAfterDays >= args.infrequentAccessAfterDays + 30 && args.retentionDays > args.glacierAfterDays)) {
             throw new pulumi.ResourceError(
-                `storage classes must follow one another: STANDARD_IA at 30 days or later (${args.infrequentAccessAfterDays}), then GLACIER (${args.glacierAfterDays}), then expiry (${args.retentionDays})`,
+                `storage classes must follow one another: STANDARD_IA at 30 days or later (${args.infrequentAccessAfterDays}), GLACIER 30 days after that (${args.glacierAfterDays}), then expiry (${args.retentionDays})`,
                 this,
             );
         }

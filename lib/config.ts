@@ -343,8 +343,13 @@ function databaseProblems(c: ProgramConfig): Problem[] {
         if (b.retentionDays < b.minimumRetentionDays) {
             issue(["backup", "retentionDays"], b.retentionDays, `must be at least backup.minimumRetentionDays (${b.minimumRetentionDays})`);
         }
-        if (!(b.glacierAfterDays > b.infrequentAccessAfterDays && b.retentionDays > b.glacierAfterDays)) {
-            issue(["backup", "glacierAfterDays"], b.glacierAfterDays, `must fall after infrequentAccessAfterDays (${b.infrequentAccessAfterDays}) and before retentionDays (${b.retentionDays})`);
+        // S3 keeps an object in STANDARD_IA for at least 30 days before a lifecycle rule may move it to GLACIER.
+        if (!(b.glacierAfterDays >= b.infrequentAccessAfterDays + 30 && b.retentionDays > b.glacierAfterDays)) {
+            issue(
+                ["backup", "glacierAfterDays"],
+                b.glacierAfterDays,
+                `must be at least 30 days after infrequentAccessAfterDays (${b.infrequentAccessAfterDays}) and before retentionDays (${b.retentionDays})`,
+            );
         }
         if (b.objectLock && b.objectLock.days >= b.retentionDays) {
             issue(["backup", "objectLock", "days"], b.objectLock.days, `must be shorter than retentionDays (${b.retentionDays})`);

@@ -249,7 +249,9 @@ describe("database config validation", () => {
     it("rejects a malformed cron schedule", () => rejects(["backup.schedule=0 25 * * *"], 'myapp:backup.schedule = "0 25 * * *": must be a five-field cron schedule'));
     it("rejects a malformed drill schedule", () => rejects(["backup.restoreDrill.schedule=every sunday"], 'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule'));
     it("rejects a retention shorter than the configured minimum", () =>
-        rejects(["backup.retentionDays=20", "backup.glacierAfterDays=31", "backup.objectLock.days=10"], "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)"));
+        rejects(["backup.retentionDays=20", "backup.objectLock.days=10"], "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)"));
+    it("rejects a GLACIER transition S3 would refuse", () =>
+        rejects(["backup.glacierAfterDays=45"], "myapp:backup.glacierAfterDays = 45: must be at least 30 days after infrequentAccessAfterDays (30) and before retentionDays (365)"));
     it("rejects an unknown phase", () =>
         rejects(["database.migration.phase=shrink"], 'myapp:database.migration.phase = "shrink": Invalid option: expected one of "expand"|"backfill"|"migrate-code"|"contract"'));
     it("rejects a migration with both SQL files and a command", () =>
