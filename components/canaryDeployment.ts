@@ -72,32 +72,22 @@ export class CanaryDeployment extends pulumi.ComponentResource {
             args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
         // Under the replicas router both tracks scale on CPU with bounds in proportion, so the ratio holds under load.
         const maxFor = (n: number) => (args.router === "replicas" ? Math.ceil((t.maxReplicas * n) / args.replicas) : undefined);
-        this.stable = new AppWorkload(
-            `${name}-stable`,
-            {
-                template: t,
-                deploymentName: `${app}-stable`,
-                version: args.stableVersion,
-                variantLabels: { track: "stable" },
-                replicas: split.stable,
-                maxReplicas: maxFor(split.stable),
-                after: args.after,
-            },
-            { parent: this },
-        );
-        this.canary = new AppWorkload(
-            `${name}-canary`,
-            {
-                template: t,
-                deploymentName: `${app}-canary`,
-                version: args.canaryVersion,
-                variantLabels: { track: "canary" },
-                replicas: split.canary,
-                maxReplicas: maxFor(split.canary),
-                after: args.after,
-            },
-            { parent: this },
-        );
+        const track = (trackName: "stable" | "canary", version: string, replicas: number) =>
+            new AppWorkload(
+                `${name}-${trackName}`,
+                {
+                    template: t,
+                    deploymentName: `${app}-${trackName}`,
+                    version,
+                    variantLabels: { track: trackName },
+                    replicas,
+                    maxReplicas: maxFor(replicas),
+                    after: args.after,
+                },
+                { parent: this },
+            );
+        this.stable = track("stable", args.stableVersion, split.stable);
+        this.canary = track("canary", args.canaryVersion, split.canary);
 
         const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: string) =>
             appService(`${name}-${suffix}`, { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) }, { parent: this });
