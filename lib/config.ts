@@ -73,9 +73,9 @@ const resourceSchema = z.strictObject({
     limits: z.strictObject({ cpu: quantity, memory: quantity }),
 });
 
-export const strategies = ["blue-green", "canary", "rolling"] as const;
-export const colors = ["blue", "green"] as const;
-export const routers = ["nginx", "gateway-api", "alb", "replicas"] as const;
+const strategies = ["blue-green", "canary", "rolling"] as const;
+const colors = ["blue", "green"] as const;
+const routers = ["nginx", "gateway-api", "alb", "replicas"] as const;
 
 const releaseSchema = z.strictObject({
     /** Application name: Deployment, Service and label prefix. */
@@ -319,16 +319,7 @@ function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
     return problems;
 }
 
-export type ReleaseConfig = ProgramConfig["release"];
-export type BlueGreenConfig = z.infer<typeof blueGreenSchema>;
-export type CanaryConfig = z.infer<typeof canarySchema>;
-export type RollingConfig = ProgramConfig["rolling"];
-export type MonitoringConfig = z.infer<typeof monitoringSchema>;
-export type DatabaseConfig = z.infer<typeof databaseSchema>;
-export type BackupConfig = z.infer<typeof backupSchema>;
-export type Strategy = (typeof strategies)[number];
-export type Color = (typeof colors)[number];
-export type Router = (typeof routers)[number];
+type MonitoringConfig = z.infer<typeof monitoringSchema>;
 
 const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup"] as const;
 

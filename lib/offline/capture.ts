@@ -1,14 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DeclaredResource, ProgramRun, RunRequest, SECRET_MASK } from "./types";
 
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
+/** Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]". */
 function mask(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(mask);
     if (value && typeof value === "object") {
         const obj = value as Record<string, unknown>;
-        if (obj[SECRET_SIG_KEY] === SECRET_SIG) return SECRET_MASK;
+        if (obj[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return SECRET_MASK;
         return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
     }
     return value;
