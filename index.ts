@@ -12,7 +12,7 @@ import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
 import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitoring";
 import { RollingDeployment } from "./components/rollingDeployment";
 import { WorkloadTemplate } from "./components/workload";
-import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./lib/alerts";
+import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./policy/planAlerts";
 import { ConfigError, imageRef, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
 import { lintMigrations, loadMigrations, migrationsForPhase, SqlMigration } from "./lib/migrations";
 import { rollbackCommand, variantRollbackCommand } from "./lib/rollback";

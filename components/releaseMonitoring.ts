@@ -1,6 +1,6 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../lib/alerts";
+import { alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../policy/planAlerts";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
 export interface VersionInFlight {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "./alerts";
+import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
 
 /**

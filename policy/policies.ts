@@ -4,7 +4,7 @@
 // Every policy reads values that may be unknown during `pulumi preview` (a name computed by the provider, say): an
 // undefined value is never taken as a violation, and nothing here throws on one.
 import { EnforcementLevel, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "../lib/alerts";
+import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 
 type Props = Record<string, any>;
 type Policy = ResourceValidationPolicy | StackValidationPolicy;

@@ -3,7 +3,7 @@ import { BlueGreenDeployment } from "../components/blueGreenDeployment";
 import { CanaryDeployment, CanaryDeploymentArgs, replicaSplit } from "../components/canaryDeployment";
 import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/releaseMonitoring";
 import { RollingDeployment } from "../components/rollingDeployment";
-import { ALERT_NAMES, AlertName, PLAN_ALERTS } from "../lib/alerts";
+import { ALERT_NAMES, AlertName, PLAN_ALERTS } from "../policy/planAlerts";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { all, at, declare, find } from "./helpers";
 

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ALERT_NAMES, PLAN_ALERTS } from "../lib/alerts";
+import { ALERT_NAMES, PLAN_ALERTS } from "../policy/planAlerts";
 import { validateConfig } from "../lib/config";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { all, at, configErrorFor, find, programConfig, PROJECT, runStack } from "./helpers";
