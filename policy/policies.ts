@@ -3,7 +3,7 @@
 //
 // Every policy reads values that may be unknown during `pulumi preview` (a name computed by the provider, say): an
 // undefined value is never taken as a violation, and nothing here throws on one.
-import { EnforcementLevel, PolicyResource, ReportViolation, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { EnforcementLevel, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 
 type Props = Record<string, any>;
@@ -437,4 +437,3 @@ export const policies: Policy[] = [
     hpaOnEveryDeployment,
 ];
 
-export type { Policy, ReportViolation };
