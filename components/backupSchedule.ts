@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { appLabels, batchPodTemplate, JobContainer } from "./kubernetes";
+import { appLabels, batchLabels, batchPodTemplate, JobContainer } from "./kubernetes";
 
 /** The shell scripts the backup, restore and migration pods run, from scripts/db. */
 export function databaseScripts(): Record<string, string> {
@@ -138,7 +138,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 metadata: {
                     name: this.serviceAccountName,
                     namespace: args.namespace,
-                    labels: appLabels(app, "backup"),
+                    labels: batchLabels(app, "backup"),
                     annotations: { "eks.amazonaws.com/role-arn": this.role.arn },
                 },
                 automountServiceAccountToken: true,
@@ -155,7 +155,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
             new k8s.batch.v1.CronJob(
                 `${name}-${suffix}`,
                 {
-                    metadata: { name: cronName, namespace: args.namespace, labels: appLabels(app, suffix) },
+                    metadata: { name: cronName, namespace: args.namespace, labels: batchLabels(app, suffix) },
                     spec: {
                         schedule,
                         timeZone: "Etc/UTC",
@@ -169,12 +169,12 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 },
                 { ...opt, dependsOn: [this.scriptsConfigMap] },
             );
-        cron("backup", `${app}-db-backup`, args.schedule, this.backupPod("scheduled", appLabels(app, "backup")));
+        cron("backup", `${app}-db-backup`, args.schedule, this.backupPod("scheduled", batchLabels(app, "backup")));
         cron(
             "restore-drill",
             `${app}-db-restore-drill`,
             args.drillSchedule,
-            this.toolsPod(appLabels(app, "restore-drill"), {
+            this.toolsPod(batchLabels(app, "restore-drill"), {
                 name: "restore-drill",
                 image: args.toolsImage,
                 command: ["/bin/sh", "/scripts/restore-drill.sh"],

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appService, awaitedJob, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
+import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 
 export type Color = "blue" | "green";
@@ -128,7 +128,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
     private smokeJob(name: string, args: BlueGreenDeploymentArgs, color: Color, url: string, after: pulumi.Resource[]): k8s.batch.v1.Job {
         const t = args.template;
         const version = args.versions[color];
-        const labels = { ...appLabels(t.appName, "smoke-test"), color };
+        const labels = { ...batchLabels(t.appName, "smoke-test"), color };
         return awaitedJob(
             name,
             {

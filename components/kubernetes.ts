@@ -105,6 +105,22 @@ export function appLabels(appName: string, component: string): Record<string, st
     return { "app.kubernetes.io/name": appName, "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "pulumi" };
 }
 
+/**
+ * Labels of a Job or CronJob and its pods. Their `app.kubernetes.io/name` is not the app's, so no app Service, PDB or
+ * HPA selects them: the disruption controller cannot find a scale for a Job-owned pod and would hold the app's
+ * budget at zero disruptions for as long as the pod exists (kubernetes/kubernetes pkg/controller/disruption,
+ * getPodsForPdb / failSafe). Their own Datadog service keeps them out of the app's traffic.
+ */
+export function batchLabels(appName: string, component: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": `${appName}-${component}`,
+        "app.kubernetes.io/part-of": appName,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "tags.datadoghq.com/service": `${appName}-${component}`,
+    };
+}
+
 export interface JobContainer {
     /** Container name. */
     name: string;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { SqlMigration } from "../lib/migrations";
 import { BackupSchedule } from "./backupSchedule";
-import { appLabels, awaitedJob, batchPodTemplate, versionedName } from "./kubernetes";
+import { batchLabels, awaitedJob, batchPodTemplate, versionedName } from "./kubernetes";
 
 /** SQL files run by scripts/db/migrate-sql.sh from a ConfigMap, or a command in the release image. */
 export type MigrationSource =
@@ -55,7 +55,7 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
         const job = (suffix: string, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
             awaitedJob(
                 `${name}-${suffix}`,
-                { jobName, namespace: args.namespace, labels: appLabels(app, suffix), deadlineSeconds, backoffLimit, template },
+                { jobName, namespace: args.namespace, labels: batchLabels(app, suffix), deadlineSeconds, backoffLimit, template },
                 { parent: this, dependsOn: after },
             );
 
@@ -64,7 +64,7 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
             versionedName(`${app}-predeploy-backup`, args.version),
             args.backupDeadlineSeconds,
             0,
-            args.backups.backupPod(`pre-deploy-${args.version.replace(/[^A-Za-z0-9.-]/g, "-")}`, appLabels(app, "predeploy-backup")),
+            args.backups.backupPod(`pre-deploy-${args.version.replace(/[^A-Za-z0-9.-]/g, "-")}`, batchLabels(app, "predeploy-backup")),
             [args.backups],
         );
         let last: k8s.batch.v1.Job = backup;
@@ -75,13 +75,13 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
                 `${app}-restore-${keyHash}`,
                 args.backupDeadlineSeconds,
                 0,
-                args.backups.restorePod(args.restoreKey, args.migratorSecret, appLabels(app, "restore")),
+                args.backups.restorePod(args.restoreKey, args.migratorSecret, batchLabels(app, "restore")),
                 [backup],
             );
         }
 
         const migrationName = versionedName(args.direction === "up" ? `${app}-migrate` : `${app}-migrate-down`, args.version);
-        const labels = appLabels(app, "migration");
+        const labels = batchLabels(app, "migration");
         const databaseUrl = { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.migratorSecret, key: "DATABASE_URL" } } };
         let template: k8s.types.input.core.v1.PodTemplateSpec;
         const after: pulumi.Resource[] = [last];
