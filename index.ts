@@ -143,6 +143,7 @@ const template: WorkloadTemplate = {
     secretEnvFrom: appDatabaseSecret ? [envSecret.metadata.name, appDatabaseSecret] : [envSecret.metadata.name],
     maxReplicas: release.maxReplicas,
     targetCpuUtilization: release.targetCpuUtilization,
+    drainSeconds: release.drainSeconds,
 };
 // What every strategy shares: the public host, and the database steps its pods must wait for.
 const shared = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
@@ -185,6 +186,7 @@ if (cfg.strategy === "blue-green") {
         router: cn.router,
         replicas: release.replicas,
         canaryReplicas: cn.canaryReplicas,
+        canaryMaxReplicas: cn.canaryMaxReplicas,
         headerName: cn.headerName,
         gateway: cn.gateway,
         alb: cn.alb,

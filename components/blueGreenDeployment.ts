@@ -68,13 +68,25 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         const app = t.appName;
         const previewColor: Color = args.activeColor === "blue" ? "green" : "blue";
 
-        const smokeJobs: Partial<Record<Color, k8s.batch.v1.Job>> = {};
+        // The switch, in the engine's order: the incoming color is applied at full size and awaited until that many
+        // pods are ready; its smoke test has passed; only then does the live Service move; only after that does the
+        // outgoing color shrink (its Deployment and autoscaler depend on the live Service). So the live Service never
+        // selects fewer ready pods than `replicas`.
         const workloads = {} as Record<Color, AppWorkload>;
-        for (const color of COLORS) {
-            const replicas = color === args.activeColor ? args.replicas : args.standbyReplicas;
+        const smokeJobs: Partial<Record<Color, k8s.batch.v1.Job>> = {};
+        const declareColor = (color: Color, replicas: number, after: pulumi.Resource[]) => {
             const workload = new AppWorkload(
                 `${name}-${color}`,
-                { template: t, deploymentName: `${app}-${color}`, version: args.versions[color], variantLabels: { color }, replicas, after: args.after },
+                {
+                    template: t,
+                    deploymentName: `${app}-${color}`,
+                    version: args.versions[color],
+                    variantLabels: { color },
+                    replicas,
+                    // Each color's size is part of the traffic decision, so Pulumi sets it on every change.
+                    replicaOwner: "pulumi",
+                    after,
+                },
                 { parent: this },
             );
             workloads[color] = workload;
@@ -89,14 +101,16 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                     colorService,
                 ]);
             }
-        }
-        this.workloads = workloads;
+        };
 
+        declareColor(args.activeColor, args.replicas, args.after ?? []);
         this.liveService = appService(
             `${name}-live`,
             { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, "live") },
             { parent: this, dependsOn: smokeJobs[args.activeColor] },
         );
+        declareColor(previewColor, args.standbyReplicas, [...(args.after ?? []), this.liveService]);
+        this.workloads = workloads;
         this.previewService = appService(
             `${name}-preview`,
             { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, "preview") },

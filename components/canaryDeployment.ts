@@ -20,6 +20,8 @@ export interface CanaryDeploymentArgs {
     replicas: number;
     /** Minimum replicas of the canary track for the ingress routers. */
     canaryReplicas: number;
+    /** Upper bound of the canary track's autoscaler for the ingress routers, so a canary cannot grow to the whole fleet unasked. */
+    canaryMaxReplicas: number;
     /** Requests carrying this header with the value "always" reach the canary whatever the weight (not with the replicas router). */
     headerName: string;
     /** Public host. */
@@ -62,6 +64,9 @@ export class CanaryDeployment extends pulumi.ComponentResource {
         }
         if (args.router === "gateway-api" && !args.gateway) throw new pulumi.ResourceError("the gateway-api router needs a gateway", this);
         if (args.router === "alb" && !args.alb) throw new pulumi.ResourceError("the alb router needs alb settings", this);
+        if (args.router !== "replicas" && args.canaryMaxReplicas < args.canaryReplicas) {
+            throw new pulumi.ResourceError(`canaryMaxReplicas (${args.canaryMaxReplicas}) is below canaryReplicas (${args.canaryReplicas})`, this);
+        }
         if (args.router === "replicas" && !Number.isInteger((args.replicas * args.weight) / 100)) {
             throw new pulumi.ResourceError(`${args.replicas} replicas cannot carry a ${args.weight}% canary by pod ratio`, this);
         }
@@ -71,7 +76,8 @@ export class CanaryDeployment extends pulumi.ComponentResource {
         const split =
             args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
         // Under the replicas router both tracks scale on CPU with bounds in proportion, so the ratio holds under load.
-        const maxFor = (n: number) => (args.router === "replicas" ? Math.ceil((t.maxReplicas * n) / args.replicas) : undefined);
+        const maxFor = (trackName: "stable" | "canary", n: number) =>
+            args.router === "replicas" ? Math.ceil((t.maxReplicas * n) / args.replicas) : trackName === "canary" ? args.canaryMaxReplicas : undefined;
         const track = (trackName: "stable" | "canary", version: string, replicas: number) =>
             new AppWorkload(
                 `${name}-${trackName}`,
@@ -81,7 +87,10 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     version,
                     variantLabels: { track: trackName },
                     replicas,
-                    maxReplicas: maxFor(replicas),
+                    // With the replicas router the split is the weight, so Pulumi sets it; behind an ingress router
+                    // the autoscaler owns each track's count after creation.
+                    replicaOwner: args.router === "replicas" ? "pulumi" : "autoscaler",
+                    maxReplicas: maxFor(trackName, replicas),
                     after: args.after,
                 },
                 { parent: this },
@@ -134,7 +143,22 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                 {
                     apiVersion: "gateway.networking.k8s.io/v1",
                     kind: "HTTPRoute",
-                    metadata: { name: app, namespace: t.namespace, labels: appLabels(app, "live") },
+                    metadata: {
+                        name: app,
+                        namespace: t.namespace,
+                        labels: appLabels(app, "live"),
+                        annotations: {
+                            // The provider does not await custom resources unless told what to wait for
+                            // (provider/pkg/await/internal ReadyCondition in pulumi/pulumi-kubernetes). A Gateway that
+                            // refuses the route (allowedRoutes, a missing listener, an unresolvable backend) sets
+                            // Accepted or ResolvedRefs to False on its parent status, so `pulumi up` fails at the timeout.
+                            "pulumi.com/waitFor": JSON.stringify([
+                                'jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")].status}=True',
+                                'jsonpath={.status.parents[0].conditions[?(@.type=="ResolvedRefs")].status}=True',
+                            ]),
+                            "pulumi.com/timeoutSeconds": "180",
+                        },
+                    },
                     spec: {
                         parentRefs: [{ name: gw.name, namespace: gw.namespace, sectionName: gw.sectionName }],
                         hostnames: [args.host],
@@ -168,6 +192,8 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                         annotations: {
                             "alb.ingress.kubernetes.io/scheme": alb.scheme,
                             "alb.ingress.kubernetes.io/target-type": "ip",
+                            // The controller probes "/" unless told otherwise; a pod is in service when it is ready.
+                            "alb.ingress.kubernetes.io/healthcheck-path": t.readinessPath,
                             "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
                             "alb.ingress.kubernetes.io/certificate-arn": alb.certificateArn,
                             "alb.ingress.kubernetes.io/actions.canary-by-header": forward([{ serviceName: `${app}-canary`, weight: 100 }]),

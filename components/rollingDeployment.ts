@@ -47,6 +47,7 @@ export class RollingDeployment extends pulumi.ComponentResource {
                 version: args.version,
                 variantLabels: { track: "stable" },
                 replicas: args.replicas,
+                replicaOwner: "autoscaler",
                 after: args.after,
                 rollingUpdate: { maxSurge: args.maxSurge, maxUnavailable: args.maxUnavailable, progressDeadlineSeconds: args.progressDeadlineSeconds },
             },

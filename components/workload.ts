@@ -27,7 +27,25 @@ export interface WorkloadTemplate {
     maxReplicas: number;
     /** Average CPU utilisation, in percent of requests, that the autoscaler aims for. */
     targetCpuUtilization: number;
+    /**
+     * Seconds a stopping pod keeps serving before its container is signalled, so that Services and ingress
+     * controllers stop routing to it first; must exceed the cluster's endpoint propagation delay.
+     */
+    drainSeconds: number;
 }
+
+/**
+ * Who sets `spec.replicas` after the Deployment exists.
+ * - "pulumi": every `pulumi up` that changes the Deployment applies the declared count with
+ *   `pulumi.com/patchForce`, taking the field back from the autoscaler (which owns it through the scale subresource
+ *   once it has scaled; without force, server-side apply fails with a conflict: pulumi/pulumi-kubernetes#2491).
+ *   For counts that are a traffic decision: a blue/green color's size, the replicas router's split, and 0.
+ * - "autoscaler": the declared count is the size at creation only; `ignoreChanges: ["spec.replicas"]` makes the
+ *   provider drop the field from later applies while another manager owns it, or resend the live value while it
+ *   still owns it, so no apply conflicts and none resets the count (handleSSAIgnoreFields in
+ *   pulumi/pulumi-kubernetes provider/pkg/await/await.go). The autoscaler's minReplicas carries later changes.
+ */
+export type ReplicaOwner = "pulumi" | "autoscaler";
 
 export interface AppWorkloadArgs {
     /** The shared pod definition. */
@@ -40,9 +58,11 @@ export interface AppWorkloadArgs {
     variantLabels: Record<string, string>;
     /** Minimum replicas; 0 scales the Deployment down and drops its autoscaler and disruption budget. */
     replicas: number;
+    /** Who sets spec.replicas after creation; a count of 0 is always applied by Pulumi. */
+    replicaOwner: ReplicaOwner;
     /** Upper bound for the autoscaler when it differs from the template's. */
     maxReplicas?: number;
-    /** Resources that must succeed before this Deployment rolls out, such as the release's migration Job. */
+    /** Resources that must succeed before this Deployment and its autoscaler change, such as the release's migration Job. */
     after?: pulumi.Resource[];
     /** Rolling-update settings of the Deployment. */
     rollingUpdate?: { maxSurge: number | string; maxUnavailable: number | string; progressDeadlineSeconds: number };
@@ -72,16 +92,17 @@ export class AppWorkload extends pulumi.ComponentResource {
         };
         const metadata = { name: args.deploymentName, namespace: t.namespace, labels: podLabels };
         const autoscaled = args.replicas > 0;
+        const pulumiOwnsReplicas = args.replicaOwner === "pulumi" || !autoscaled;
         const rolling = args.rollingUpdate ?? { maxSurge: "25%", maxUnavailable: 0, progressDeadlineSeconds: 600 };
 
         this.deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
-                metadata,
+                metadata: pulumiOwnsReplicas ? { ...metadata, annotations: { "pulumi.com/patchForce": "true" } } : metadata,
                 spec: {
-                    // The autoscaler owns the replica count while it exists; declaring it here too would make
-                    // every `pulumi up` fight the autoscaler.
-                    replicas: autoscaled ? undefined : 0,
+                    // Declared in both modes: the provider awaits a Deployment until spec.replicas pods are ready, so
+                    // a new or resized Deployment is at full size before anything that depends on it proceeds.
+                    replicas: args.replicas,
                     selector: { matchLabels: this.selectorLabels },
                     progressDeadlineSeconds: rolling.progressDeadlineSeconds,
                     revisionHistoryLimit: 5,
@@ -91,7 +112,8 @@ export class AppWorkload extends pulumi.ComponentResource {
                         spec: {
                             automountServiceAccountToken: false,
                             securityContext: restrictedPodSecurity,
-                            terminationGracePeriodSeconds: 30,
+                            // The drain pause comes out of the grace period; the app keeps 30 s to shut down after it.
+                            terminationGracePeriodSeconds: t.drainSeconds + 30,
                             topologySpreadConstraints: ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
                                 maxSkew: 1,
                                 topologyKey,
@@ -121,6 +143,8 @@ export class AppWorkload extends pulumi.ComponentResource {
                                         failureThreshold: 3,
                                     },
                                     resources: t.resources,
+                                    // The sleep action needs no shell in the image (PodLifecycleSleepAction, Kubernetes 1.30+).
+                                    lifecycle: { preStop: { sleep: { seconds: t.drainSeconds } } },
                                     securityContext: restrictedContainerSecurity,
                                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
                                 },
@@ -130,14 +154,23 @@ export class AppWorkload extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this, dependsOn: args.after },
+            { parent: this, dependsOn: args.after, ignoreChanges: pulumiOwnsReplicas ? undefined : ["spec.replicas"] },
         );
 
         if (autoscaled) {
             new k8s.policy.v1.PodDisruptionBudget(
                 `${name}-pdb`,
-                { metadata, spec: { maxUnavailable: 1, selector: { matchLabels: this.selectorLabels } } },
-                { parent: this },
+                {
+                    metadata,
+                    spec: {
+                        maxUnavailable: 1,
+                        selector: { matchLabels: this.selectorLabels },
+                        // A pod that is not Ready serves nothing; the default (IfHealthyBudget) lets a crash-looping
+                        // pod block every node drain.
+                        unhealthyPodEvictionPolicy: "AlwaysAllow",
+                    },
+                },
+                { parent: this, dependsOn: args.after },
             );
             new k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 `${name}-hpa`,
@@ -152,7 +185,7 @@ export class AppWorkload extends pulumi.ComponentResource {
                         ],
                     },
                 },
-                { parent: this },
+                { parent: this, dependsOn: args.after },
             );
         }
 

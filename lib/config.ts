@@ -96,6 +96,11 @@ const releaseSchema = z.strictObject({
     host: hostname,
     tlsSecretName: dnsLabel(63),
     ingressClassName: z.string().min(1).default("nginx"),
+    /**
+     * Seconds a stopping pod keeps serving (preStop pause) before it is signalled, so Services and ingress
+     * controllers stop routing to it first; longer than the cluster's endpoint propagation delay.
+     */
+    drainSeconds: z.number().int().min(1).max(120).default(10),
 });
 
 const smokeTestSchema = z.strictObject({
@@ -125,6 +130,8 @@ const canarySchema = z.strictObject({
     router: z.enum(routers),
     /** Canary pods for the ingress routers; the replicas router derives them from the weight. */
     canaryReplicas: z.number().int().min(1).max(200).default(2),
+    /** Upper bound of the canary's autoscaler for the ingress routers; release.maxReplicas when unset, as the last step may carry all traffic. */
+    canaryMaxReplicas: z.number().int().min(1).max(400).optional(),
     headerName: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Canary"),
     gateway: z.strictObject({ name: dnsLabel(63), namespace: dnsLabel(63), sectionName: z.string().optional() }).optional(),
     alb: z.strictObject({ scheme: z.enum(["internet-facing", "internal"]).default("internet-facing"), certificateArn: z.string().startsWith("arn:aws:acm:") }).optional(),
@@ -261,7 +268,9 @@ const programSchema = z.strictObject({
     monitoring: monitoringSchema.optional(),
     database: databaseSchema.optional(),
     backup: backupSchema.optional(),
-});
+})
+    // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
+    .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
 
 /** The validated stack configuration. */
 export type ProgramConfig = z.infer<typeof programSchema>;
@@ -308,6 +317,9 @@ function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
         }
         if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
         if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
+        if (cn.canaryMaxReplicas < cn.canaryReplicas || cn.canaryMaxReplicas > c.release.maxReplicas) {
+            issue(["canary", "canaryMaxReplicas"], cn.canaryMaxReplicas, `must be from canary.canaryReplicas (${cn.canaryReplicas}) to release.maxReplicas (${c.release.maxReplicas})`);
+        }
         if (cn.router === "replicas") {
             if (cn.weight === 100) {
                 issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");

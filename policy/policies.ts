@@ -193,14 +193,19 @@ export const replicasSurviveNodeLoss: StackValidationPolicy = {
 export const hpaOnEveryDeployment: StackValidationPolicy = {
     name: "hpa-on-every-deployment",
     description:
-        'Checklist "Auto-scaling configured": every Deployment that runs has a HorizontalPodAutoscaler targeting it, and leaves the replica count to it.',
+        'Checklist "Auto-scaling configured": every Deployment that runs has a HorizontalPodAutoscaler targeting it, and never fails an apply over the replica count the autoscaler owns once it has scaled.',
     validateStack: (args, report) => {
         for (const d of args.resources.filter((r) => r.type === DEPLOYMENT)) {
             if (d.props.spec?.replicas === 0 || k8sName(d) === undefined) continue;
             const hpa = args.resources.find((r) => r.type === HPA && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d));
             if (!hpa) report(`Deployment ${k8sName(d)} has no HorizontalPodAutoscaler`, d.urn);
-            else if (d.props.spec?.replicas !== undefined) {
-                report(`Deployment ${k8sName(d)} sets spec.replicas (${d.props.spec.replicas}) while HorizontalPodAutoscaler ${k8sName(hpa)} owns the count: every update would fight it`, d.urn);
+            else if (d.props.spec?.replicas !== undefined && !(d.opts?.ignoreChanges ?? []).includes("spec.replicas") && d.props.metadata?.annotations?.["pulumi.com/patchForce"] !== "true") {
+                // The autoscaler owns spec.replicas through the scale subresource once it has scaled: a plain
+                // server-side apply of the field then fails with a conflict (pulumi/pulumi-kubernetes#2491).
+                report(
+                    `Deployment ${k8sName(d)} sets spec.replicas (${d.props.spec.replicas}) that HorizontalPodAutoscaler ${k8sName(hpa)} also sets, with neither ignoreChanges ["spec.replicas"] nor pulumi.com/patchForce: the apply conflicts once the autoscaler has scaled`,
+                    d.urn,
+                );
             }
         }
     },

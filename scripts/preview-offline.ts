@@ -6,6 +6,7 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { diffRuns, RunDiff } from "../lib/offline/diff";
+import { engineDependencies } from "../lib/offline/graph";
 import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
 import { ProgramError, runProgram } from "../lib/offline/run";
@@ -130,7 +131,15 @@ export async function main(argv: string[]): Promise<number> {
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
     if (values.json) {
-        const resources = run.resources.map(({ type, name, parent, inputs }) => ({ type, name, parent, inputs }));
+        const dependencies = engineDependencies(run);
+        const resources = run.resources.map(({ type, name, parent, ignoreChanges, inputs }) => ({
+            type,
+            name,
+            parent,
+            dependsOn: dependencies.get(name)!,
+            ignoreChanges,
+            inputs,
+        }));
         console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}), policy: { violations } }, null, 2));
     } else {
         printTree(run, project);

@@ -19,15 +19,20 @@ const template: WorkloadTemplate = {
     secretEnvFrom: ["shop-env"],
     maxReplicas: 10,
     targetCpuUtilization: 65,
+    drainSeconds: 10,
 };
 
 describe("AppWorkload", () => {
     it("declares a hardened, probed, spread Deployment with a disruption budget and an autoscaler", async () => {
-        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-blue", version: "v2.0.1", variantLabels: { color: "blue" }, replicas: 3 }));
+        const run = await declare(
+            () => new AppWorkload("w", { template, deploymentName: "shop-blue", version: "v2.0.1", variantLabels: { color: "blue" }, replicas: 3, replicaOwner: "autoscaler" }),
+        );
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(d.parent, "w");
         assert.strictEqual(at(d, "metadata.name"), "shop-blue");
-        assert.strictEqual(at(d, "spec.replicas"), undefined, "the autoscaler owns the replica count");
+        assert.strictEqual(at(d, "spec.replicas"), 3, "created at full size, so the provider's await covers every pod");
+        assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"], "after creation the autoscaler owns the count");
+        assert.strictEqual(at(d, "metadata.annotations"), undefined, "no forced apply over the autoscaler");
         assert.deepStrictEqual(at(d, "spec.selector.matchLabels"), { "app.kubernetes.io/name": "shop", color: "blue" });
         const pod = at(d, "spec.template");
         assert.deepStrictEqual(pod.metadata.labels, {
@@ -45,11 +50,17 @@ describe("AppWorkload", () => {
         assert.deepStrictEqual(c.livenessProbe.httpGet, { path: "/live", port: "http" });
         assert.deepStrictEqual(c.env, [{ name: "APP_ENV", value: "prod" }, { name: "LOG_LEVEL", value: "info" }]);
         assert.deepStrictEqual(c.envFrom, [{ secretRef: { name: "shop-env" } }]);
+        assert.deepStrictEqual(c.lifecycle, { preStop: { sleep: { seconds: 10 } } });
+        assert.strictEqual(pod.spec.terminationGracePeriodSeconds, 40);
         assert.deepStrictEqual(pod.spec.topologySpreadConstraints.map((t: any) => t.topologyKey), ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
         assert.strictEqual(pod.spec.automountServiceAccountToken, false);
 
         const pdb = find(run, ":PodDisruptionBudget", "w-pdb");
-        assert.deepStrictEqual(at(pdb, "spec"), { maxUnavailable: 1, selector: { matchLabels: { "app.kubernetes.io/name": "shop", color: "blue" } } });
+        assert.deepStrictEqual(at(pdb, "spec"), {
+            maxUnavailable: 1,
+            selector: { matchLabels: { "app.kubernetes.io/name": "shop", color: "blue" } },
+            unhealthyPodEvictionPolicy: "AlwaysAllow",
+        });
         const hpa = find(run, ":HorizontalPodAutoscaler", "w-hpa");
         assert.deepStrictEqual(at(hpa, "spec.scaleTargetRef"), { apiVersion: "apps/v1", kind: "Deployment", name: "shop-blue" });
         assert.strictEqual(at(hpa, "spec.minReplicas"), 3);
@@ -59,9 +70,14 @@ describe("AppWorkload", () => {
 
     it("scales to zero without an autoscaler or disruption budget, and labels a digest safely", async () => {
         const digest = "sha256:" + "ab".repeat(32);
-        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0 }));
+        const run = await declare(
+            () => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0, replicaOwner: "autoscaler" }),
+        );
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(at(d, "spec.replicas"), 0);
+        // Scaling to 0 takes spec.replicas from the autoscaler, which owns it once it has scaled (pulumi-kubernetes#2491).
+        assert.deepStrictEqual(at(d, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
+        assert.deepStrictEqual(d.ignoreChanges, []);
         assert.strictEqual(at(d, "spec.template.spec.containers")[0].image, `registry.example.com/shop@${digest}`);
         assert.strictEqual(at(d, "spec.template.metadata.labels")["app.kubernetes.io/version"], ("sha256-" + "ab".repeat(32)).slice(0, 63));
         assert.deepStrictEqual(all(run, ":HorizontalPodAutoscaler"), []);
@@ -121,11 +137,12 @@ describe("BlueGreenDeployment", () => {
 
     it("orders both colors after the resources passed in `after`", async () => {
         const run = await declare(() => {
-            const gate = new AppWorkload("gate", { template, deploymentName: "gate", version: "v1", variantLabels: {}, replicas: 0 });
+            const gate = new AppWorkload("gate", { template, deploymentName: "gate", version: "v1", variantLabels: {}, replicas: 0, replicaOwner: "pulumi" });
             new BlueGreenDeployment("bg", { ...bgArgs, after: [gate] });
         });
-        assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate"]);
         assert.deepStrictEqual(find(run, ":Deployment", "bg-green-deployment").dependsOn, ["gate"]);
+        // The standby also waits for the live Service, so it shrinks only once traffic has left it.
+        assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate", "bg-live"]);
     });
 
     it("rejects an unknown color up front", async () => {
@@ -144,6 +161,7 @@ const canaryArgs: CanaryDeploymentArgs = {
     router: "nginx",
     replicas: 4,
     canaryReplicas: 1,
+    canaryMaxReplicas: 3,
     headerName: "X-Canary",
     host: "shop.example.com",
     ingressClassName: "nginx",
@@ -168,7 +186,15 @@ describe("CanaryDeployment", () => {
         assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), { "app.kubernetes.io/name": "shop", track: "stable" });
         assert.deepStrictEqual(at(find(run, ":Service", "c-canary-svc"), "spec.selector"), { "app.kubernetes.io/name": "shop", track: "canary" });
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 4);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.maxReplicas"), 10);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
+        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"), 3, "the canary's own bound");
+        // Behind an ingress router the autoscaler owns each track's count after creation: no forced apply.
+        for (const track of ["stable", "canary"]) {
+            const d = find(run, ":Deployment", `c-${track}-deployment`);
+            assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"]);
+            assert.strictEqual(at(d, "metadata.annotations"), undefined);
+        }
     });
 
     it("nginx: weight 0 gives the canary no weighted traffic", async () => {
@@ -193,6 +219,14 @@ describe("CanaryDeployment", () => {
             },
         ]);
         assert.deepStrictEqual(all(run, ":Ingress"), []);
+        // A Gateway that refuses the route must fail `pulumi up`: the provider waits for Accepted and ResolvedRefs.
+        assert.deepStrictEqual(at(route, "metadata.annotations"), {
+            "pulumi.com/waitFor": JSON.stringify([
+                'jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")].status}=True',
+                'jsonpath={.status.parents[0].conditions[?(@.type=="ResolvedRefs")].status}=True',
+            ]),
+            "pulumi.com/timeoutSeconds": "180",
+        });
     });
 
     it("alb: a weighted forward action and a header condition", async () => {
@@ -214,6 +248,7 @@ describe("CanaryDeployment", () => {
             { field: "http-header", httpHeaderConfig: { httpHeaderName: "X-Canary", values: ["always"] } },
         ]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
+        assert.strictEqual(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready", "the target group probes readiness, not the controller's default /");
         assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");
         assert.deepStrictEqual(
             at(ing, "spec.rules")[0].http.paths.map((p: any) => p.backend.service),
@@ -238,7 +273,13 @@ describe("CanaryDeployment", () => {
 
     it("replicas: weight 0 scales the canary to zero", async () => {
         const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 0 }));
-        assert.strictEqual(at(find(run, ":Deployment", "c-canary-deployment"), "spec.replicas"), 0);
+        const canary = find(run, ":Deployment", "c-canary-deployment");
+        assert.strictEqual(at(canary, "spec.replicas"), 0);
+        assert.deepStrictEqual(at(canary, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
+        const stable = find(run, ":Deployment", "c-stable-deployment");
+        assert.strictEqual(at(stable, "spec.replicas"), 4, "the split is a traffic decision Pulumi applies");
+        assert.deepStrictEqual(at(stable, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
+        assert.deepStrictEqual(stable.ignoreChanges, []);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 4);
     });
 
@@ -246,6 +287,7 @@ describe("CanaryDeployment", () => {
         await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, weight: 101 })), /weight must be a whole number from 0 to 100, got 101/);
         await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "gateway-api" })), /the gateway-api router needs a gateway/);
         await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 5 })), /4 replicas cannot carry a 5% canary by pod ratio/);
+        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, canaryMaxReplicas: 0 })), /canaryMaxReplicas \(0\) is below canaryReplicas \(1\)/);
     });
 });
 

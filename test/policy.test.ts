@@ -145,8 +145,8 @@ describe("the policy pack", () => {
                 "hpa-on-every-deployment",
                 "production",
                 "myapp-stable-deployment",
-                (r: any) => (r.inputs.spec.replicas = 6),
-                "Deployment myapp-stable sets spec.replicas (6) while HorizontalPodAutoscaler myapp-stable owns the count: every update would fight it",
+                (r: any) => (r.ignoreChanges = []),
+                'Deployment myapp-stable sets spec.replicas (6) that HorizontalPodAutoscaler myapp-stable also sets, with neither ignoreChanges ["spec.replicas"] nor pulumi.com/patchForce: the apply conflicts once the autoscaler has scaled',
             ],
             [
                 "backup-bucket-hardened",
@@ -215,15 +215,21 @@ describe("the policy pack", () => {
             });
         }
 
-        it("hpa-on-every-deployment: a Deployment whose autoscaler targets something else, which also leaves it one replica", async () => {
+        it("hpa-on-every-deployment: a Deployment whose autoscaler targets something else", async () => {
             const run = edited(production, "myapp-canary-hpa", (r: any) => (r.inputs.spec.scaleTargetRef.name = "something-else"));
             const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
             assert.deepStrictEqual(
                 violations.map((v) => [v.policy, v.message]),
-                [
-                    ["replicas-survive-node-loss", "Deployment myapp-canary runs 1 replica: the loss of one node takes it down"],
-                    ["hpa-on-every-deployment", "Deployment myapp-canary has no HorizontalPodAutoscaler"],
-                ],
+                [["hpa-on-every-deployment", "Deployment myapp-canary has no HorizontalPodAutoscaler"]],
+            );
+        });
+
+        it("replicas-survive-node-loss: an autoscaler whose minimum is one replica", async () => {
+            const run = edited(production, "myapp-canary-hpa", (r: any) => (r.inputs.spec.minReplicas = 1));
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(
+                violations.map((v) => [v.policy, v.message]),
+                [["replicas-survive-node-loss", "Deployment myapp-canary runs 1 replica: the loss of one node takes it down"]],
             );
         });
 

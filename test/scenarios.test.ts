@@ -93,6 +93,8 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
+                ["myapp-blue-deployment", ["spec.replicas"]],
+                ["myapp-green-deployment", ["spec.replicas"]],
                 ["myapp-blue-hpa", ["spec.minReplicas"]],
                 ["myapp-green-hpa", ["spec.minReplicas"]],
                 ["myapp-live", ["spec.selector.color"]],
@@ -124,6 +126,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
             diff.changed.map((c) => [c.name, c.paths]),
             [
                 ["myapp-canary-deployment", ["spec.replicas"]],
+                ["myapp-stable-deployment", ["spec.replicas"]],
                 ["myapp-stable-hpa", ["spec.maxReplicas", "spec.minReplicas"]],
             ],
         );

@@ -66,7 +66,7 @@ export async function captureDeclarations(
 
     // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
     const names = new WeakMap<pulumi.Resource, string>();
-    const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; implicit: Promise<pulumi.Resource[]> }[] = [];
+    const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; ignoreChanges: string[]; implicit: Promise<pulumi.Resource[]> }[] = [];
     let exported: Record<string, unknown> = {};
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
@@ -78,6 +78,7 @@ export async function captureDeclarations(
                 name: args.name,
                 parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
                 dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
+                ignoreChanges: args.opts.ignoreChanges ?? [],
                 implicit: referencedResources(args.props),
             });
             return undefined;

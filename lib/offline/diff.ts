@@ -35,7 +35,12 @@ export function changedPaths(before: unknown, after: unknown, base = ""): string
 const key = (r: ResourceRef) => `${r.type}::${r.name}`;
 const ref = (r: DeclaredResource): ResourceRef => ({ type: r.type, name: r.name });
 
-/** What changes between two runs of the program, resource by resource. */
+/** Whether a changed path lies under one of the resource's ignoreChanges paths, which the engine does not diff. */
+function ignored(path: string, ignoreChanges: string[]): boolean {
+    return ignoreChanges.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
+}
+
+/** What changes between two runs of the program, resource by resource, as the engine would diff their inputs. */
 export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
     const old = new Map(before.resources.map((r) => [key(r), r]));
     const now = new Map(after.resources.map((r) => [key(r), r]));
@@ -45,7 +50,7 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
         removed: before.resources.filter((r) => !now.has(key(r))).map(ref).sort(byName),
         changed: after.resources
             .filter((r) => old.has(key(r)))
-            .map((r) => ({ ...ref(r), paths: changedPaths(old.get(key(r))!.inputs, r.inputs) }))
+            .map((r) => ({ ...ref(r), paths: changedPaths(old.get(key(r))!.inputs, r.inputs).filter((p) => !ignored(p, r.ignoreChanges)) }))
             .filter((c) => c.paths.length > 0)
             .sort(byName),
     };

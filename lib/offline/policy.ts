@@ -2,6 +2,7 @@
 // policies on each resource, stack policies on all of them, with the policy config's enforcement levels.
 import type { EnforcementLevel, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { existsSync, readFileSync } from "fs";
+import { engineDependencies } from "./graph";
 import { ProgramRun } from "./types";
 
 export interface PolicyViolation {
@@ -49,25 +50,21 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
             name: r.name,
             urn: urn(r.type, r.name),
             props: r.inputs,
-            opts: { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
+            opts: { protect: false, ignoreChanges: r.ignoreChanges, aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
             dependencies: [],
             propertyDependencies: {},
             isType: (cls: { __pulumiType?: string }) => (cls as { __pulumiType?: string }).__pulumiType === r.type,
             asType: (cls: { __pulumiType?: string }) => ((cls as { __pulumiType?: string }).__pulumiType === r.type ? r.inputs : undefined),
         } as unknown as PolicyResource);
     }
-    // The engine records a dependency on a component as dependencies on every resource inside it.
-    const children = new Map<string, string[]>();
-    for (const r of run.resources) if (r.parent) children.set(r.parent, [...(children.get(r.parent) ?? []), r.name]);
-    const custom = new Set(run.resources.filter((r) => r.custom).map((r) => r.name));
-    const expand = (name: string): string[] => (custom.has(name) ? [name] : (children.get(name) ?? []).flatMap(expand));
+    const dependencies = engineDependencies(run);
     for (const r of run.resources) {
         const p = byName.get(r.name)! as { parent?: PolicyResource; dependencies: PolicyResource[]; opts: { parent?: string } };
         if (r.parent && byName.has(r.parent)) {
             p.parent = byName.get(r.parent);
             p.opts.parent = p.parent!.urn;
         }
-        p.dependencies = [...new Set(r.dependencies.flatMap(expand))].map((n) => byName.get(n)!).filter(Boolean);
+        p.dependencies = dependencies.get(r.name)!.map((n) => byName.get(n)!).filter(Boolean);
     }
     return [...byName.values()];
 }

@@ -10,6 +10,8 @@ export interface DeclaredResource {
     dependsOn: string[];
     /** Names of every resource it depends on: dependsOn and the resources whose outputs feed its inputs. */
     dependencies: string[];
+    /** Paths of `ignoreChanges`: inputs the provider keeps at their live value after creation. */
+    ignoreChanges: string[];
     /** False for component resources. */
     custom: boolean;
     /** Inputs as sent to the provider, with secret values replaced by "[secret]". */
