@@ -15,9 +15,9 @@ describe("database safety under mocks", () => {
         const deps = (name: string) => staging.resources.find((r) => r.name === name)!.dependsOn;
         assert.deepStrictEqual(deps("myapp-release-db-predeploy-backup"), ["myapp-db-backup"]);
         assert.deepStrictEqual(deps("myapp-release-db-migration"), ["myapp-release-db-predeploy-backup", "myapp-release-db-migrations"]);
-        assert.deepStrictEqual(deps("myapp-green-deployment"), ["myapp-release-db-migration"]);
-        // blue is the standby: it changes only once the live Service has moved.
-        assert.deepStrictEqual(deps("myapp-blue-deployment"), ["myapp-release-db-migration", "myapp-live"]);
+        assert.deepStrictEqual(deps("myapp-blue-deployment"), ["myapp-release-db-migration"]);
+        // green is the standby: it changes only once the live Service has moved.
+        assert.deepStrictEqual(deps("myapp-green-deployment"), ["myapp-release-db-migration", "myapp-live"]);
         assert.deepStrictEqual(deps("myapp-smoke-green"), ["myapp-green", "myapp-green-svc"]);
         assert.deepStrictEqual(deps("myapp-live"), ["myapp-smoke-blue"]);
         assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, ["myapp-release-db-migration"]);
