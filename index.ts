@@ -144,6 +144,8 @@ const template: WorkloadTemplate = {
     maxReplicas: release.maxReplicas,
     targetCpuUtilization: release.targetCpuUtilization,
     drainSeconds: release.drainSeconds,
+    // The same env and service the monitors query: Datadog's env defaults to the stack, its service to the app.
+    datadog: { env: cfg.monitoring?.env ?? stack, service: cfg.monitoring?.service ?? app },
 };
 // What every strategy shares: the public host, and the database steps its pods must wait for.
 const shared = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
@@ -209,7 +211,7 @@ if (cfg.strategy === "blue-green") {
 
 if (cfg.monitoring) {
     const m = cfg.monitoring;
-    const env = m.env ?? stack;
+    const env = template.datadog!.env;
     const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
     // Unless config sets one, a rollback trigger warns at the plan's next tier down (5% warns at 2%, 2% at 1%).
     const warnings: Partial<Record<AlertName, number>> = {};
@@ -219,8 +221,8 @@ if (cfg.monitoring) {
         if (warning !== undefined && warningBeforeCritical(n, warning, thresholds[n])) warnings[n] = warning;
     }
     new ReleaseMonitoring(`${app}-monitoring`, {
-        service: m.service ?? app,
-        env,
+        service: template.datadog!.service,
+        env: template.datadog!.env,
         span: m.span,
         namespace: release.namespace,
         appName: app,
@@ -235,6 +237,8 @@ if (cfg.monitoring) {
         hostScope: m.hostScope ?? `env:${env}`,
         slo: m.slo,
         deploymentWindow: m.deploymentWindow,
+        trafficGuard: m.trafficGuard,
+        appRole: cfg.database && { name: cfg.database.roles.app.name, connectionLimit: cfg.database.roles.app.connectionLimit },
         rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
     });
 }

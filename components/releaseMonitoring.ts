@@ -1,6 +1,7 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../policy/planAlerts";
+import { ALERT_NAMES, alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../policy/planAlerts";
+import { labelValue } from "./kubernetes";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
 export interface VersionInFlight {
@@ -15,17 +16,17 @@ export interface VersionInFlight {
 }
 
 export interface ReleaseMonitoringArgs {
-    /** APM service name (the service tag). */
+    /** APM service name (the service tag), as the pods' `tags.datadoghq.com/service` label sets it. */
     service: string;
-    /** Datadog env tag. */
+    /** Datadog env tag, as the pods' `tags.datadoghq.com/env` label sets it. */
     env: string;
     /** APM entry span; trace.<span>.hits/.errors count requests, trace.<span> is the latency distribution in seconds. */
     span: string;
     /** Kubernetes namespace of the app, for the container metrics' scope. */
     namespace: string;
-    /** app.kubernetes.io/name of the pods (kube_app_name tag). */
+    /** app.kubernetes.io/name of the pods (kube_app_name tag), and the prefix of the autoscalers' names. */
     appName: string;
-    /** Versions in flight; each gets its own error-rate, latency and rollback-trigger monitors. */
+    /** Versions in flight; each distinct version gets its own error-rate, latency, payment and rollback-trigger monitors. */
     versions: VersionInFlight[];
     /** The version being released, tagged on the service-wide monitors. */
     releaseVersion: string;
@@ -45,10 +46,20 @@ export interface ReleaseMonitoringArgs {
     hostScope: string;
     /** Service level objectives. */
     slo: { availabilityTarget: number; latencyTarget: number; timeframe: string };
-    /** Deployment window during which warning-level monitors are muted. */
+    /** Deployment window (UTC `YYYY-MM-DDTHH:MM:SSZ`) during which rollout noise is muted. */
     deploymentWindow?: { start: string; end: string; timezone: string };
+    /** Counts a per-version ratio must see in its window before it may alert, and resources that are not user traffic. */
+    trafficGuard: { minRequests: number; minPayments: number; excludeResources: string[] };
+    /** The app's database role and its connection limit; without it, connections are watched server-wide. */
+    appRole?: { name: string; connectionLimit: number };
     /** How service-wide monitors tell the reader to roll back, e.g. "run the command printed by `pulumi stack output rollback`". */
     rollbackHint: string;
+}
+
+/** A per-version ratio may alert only once its window holds enough of these. */
+interface TrafficGuard {
+    counter: "requests" | "payments";
+    window: string;
 }
 
 interface MonitorSpec {
@@ -58,6 +69,10 @@ interface MonitorSpec {
     /** How to roll back, already phrased; undefined when rolling back cannot help. */
     rollback?: string;
     suffix: string;
+    /** Set on per-version monitors: their alert resolves on its own once the version stops reporting. */
+    perVersion?: VersionInFlight;
+    /** Set on per-version ratios: the alert goes through a composite that also needs enough traffic. */
+    guard?: TrafficGuard;
 }
 
 /** errorRatePct → error-rate-pct, for resource names. */
@@ -74,13 +89,20 @@ function num(x: number): string {
     return String(round(x));
 }
 
+/** A retired version's monitors resolve after this many hours without data instead of staying triggered. */
+const RETIRED_VERSION_TIMEOUT_HOURS = 1;
+
 /**
  * Datadog monitors for every alert and rollback trigger of the plan, a deployment dashboard, availability and latency
- * SLOs, and a downtime for the deployment window that mutes warning-level monitors only. Error-rate, latency and
- * rollback monitors exist per version in flight, so a canary is judged on its own traffic.
+ * SLOs, and a downtime for the deployment window that mutes rollout noise only. Error-rate, latency, payment and
+ * rollback monitors exist per version in flight, so a canary is judged on its own traffic, and only once that traffic
+ * is large enough to judge.
+ *
+ * Notification routing follows Datadog's conditional variables: an @-handle inside `{{#is_alert}}` is notified only
+ * when the monitor alerts, so the pager sits only in alert and alert-recovery blocks and warnings go to chat.
  */
 export class ReleaseMonitoring extends pulumi.ComponentResource {
-    /** Every monitor, by resource name. */
+    /** Every monitor, by resource name suffix. */
     public readonly monitors: Record<string, datadog.Monitor> = {};
 
     constructor(name: string, args: ReleaseMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -93,29 +115,45 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         const span = `trace.${args.span}`;
         const kube = `kube_namespace:${args.namespace},kube_app_name:${args.appName}`;
         const commonTags = [`service:${args.service}`, `env:${args.env}`, "managed-by:pulumi"];
+        const guard = args.trafficGuard;
+        // Probes are not user traffic. `!tag:value` with wildcards is Datadog's metric-query exclusion
+        // (docs.datadoghq.com/metrics/advanced-filtering: `avg:system.disk.in_use{!device:/dev/loop*}`).
+        const notProbes = guard.excludeResources.map((r) => `,!resource_name:${r}`).join("");
 
+        // After a promotion stable and canary run the same version: one set of monitors, with stable's advice.
+        const versions = args.versions.filter((v, i) => args.versions.findIndex((w) => w.version === v.version) === i);
         const specs: MonitorSpec[] = [];
-        for (const v of args.versions) {
-            const scope = `${base},version:${v.version}`;
-            const tags = [`version:${v.version}`, `${v.variantKey}:${v.variantValue}`];
+        const trafficQueries: Record<string, (v: VersionInFlight) => string> = {};
+        for (const v of versions) {
+            const scope = `${base},version:${labelValue(v.version)}`;
+            const requests = `${scope}${notProbes}`;
+            const tags = [`version:${labelValue(v.version)}`, `${v.variantKey}:${v.variantValue}`];
             const errorRate = (window: string) => (t: number) =>
-                `sum(${window}):sum:${span}.errors{${scope}}.as_count() / sum:${span}.hits{${scope}}.as_count() * 100 > ${num(t)}`;
-            const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${scope}} > ${num(t)}`;
-            const per = (alert: AlertName, query: (t: number) => string) =>
-                specs.push({ alert, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}` });
-            per("errorRatePct", errorRate("last_5m"));
+                `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
+            const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
+            const per = (alert: AlertName, query: (t: number) => string, g?: TrafficGuard) =>
+                specs.push({ alert, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
+            per("errorRatePct", errorRate("last_5m"), { counter: "requests", window: "last_5m" });
             per("p95LatencySeconds", p95("last_10m"));
-            per("rollbackNowErrorRatePct", errorRate("last_5m"));
+            per("rollbackNowErrorRatePct", errorRate("last_5m"), { counter: "requests", window: "last_5m" });
             per("rollbackNowP95Seconds", p95("last_5m"));
-            per("rollbackSustainedErrorRatePct", errorRate("last_15m"));
+            per("rollbackSustainedErrorRatePct", errorRate("last_15m"), { counter: "requests", window: "last_15m" });
             per("rollbackSustainedP95Seconds", p95("last_15m"));
+            const m = args.metrics;
+            per(
+                "versionPaymentFailurePct",
+                (t) => `sum(last_5m):sum:${m.paymentFailed}{${scope}}.as_count() / sum:${m.paymentTotal}{${scope}}.as_count() * 100 > ${num(t)}`,
+                { counter: "payments", window: "last_5m" },
+            );
+            trafficQueries[`requests-${v.variantValue}`] = () => `sum:${span}.hits{${requests}}.as_count()`;
+            trafficQueries[`payments-${v.variantValue}`] = () => `sum:${m.paymentTotal}{${scope}}.as_count()`;
         }
         const ratio = (window: string, numerator: string, denominator: string, op: string) => (t: number) =>
             `sum(${window}):sum:${numerator}{${base}}.as_count() / sum:${denominator}{${base}}.as_count() * 100 ${op} ${num(t)}`;
         const m = args.metrics;
         const db = args.databaseScope;
         const global = (alert: AlertName, query: (t: number) => string) =>
-            specs.push({ alert, query, tags: [`version:${args.releaseVersion}`], rollback: args.rollbackHint, suffix: kebab(alert) });
+            specs.push({ alert, query, tags: [`version:${labelValue(args.releaseVersion)}`], rollback: args.rollbackHint, suffix: kebab(alert) });
         global("paymentFailurePct", ratio("last_5m", m.paymentFailed, m.paymentTotal, ">"));
         global("paymentSuccessPct", ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<"));
         global("emailDeliveryPct", ratio("last_30m", m.emailDelivered, m.emailSent, "<"));
@@ -124,19 +162,59 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             "dbQueryMs",
             (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`,
         );
-        global("dbConnectionsPct", (t) => `avg(last_5m):max:postgresql.percent_usage_connections{${db}} * 100 > ${num(t)}`);
+        global("dbConnectionsPct", (t) => `avg(last_5m):${connections(args)} * 100 > ${num(t)}`);
         global(
             "cacheHitPct",
             (t) =>
                 `sum(last_15m):sum:postgresql.buffer_hit{${db}}.as_count() / ( sum:postgresql.buffer_hit{${db}}.as_count() + sum:postgresql.disk_read{${db}}.as_count() ) * 100 < ${num(t)}`,
         );
-        // kubernetes.cpu.usage.total is nanocores and kubernetes.cpu.limits cores; memory.usage_pct is a fraction of the limit.
+        // kubernetes.cpu.usage.total is nanocores and kubernetes.cpu.limits cores (DataDog/integrations-core kubelet/metadata.csv).
         global(
             "cpuPct",
             (t) => `avg(last_10m):sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{${kube}} by {kube_deployment} * 100 > ${num(t)}`,
         );
-        global("memoryPct", (t) => `avg(last_10m):max:kubernetes.memory.usage_pct{${kube}} by {kube_deployment} * 100 > ${num(t)}`);
+        // The working set is what the OOM killer watches; kubernetes.memory.usage counts page cache too
+        // (DataDog/integrations-core kubelet/metadata.csv). Per pod, since one pod is what gets killed.
+        global(
+            "memoryPct",
+            (t) =>
+                `avg(last_10m):sum:kubernetes.memory.working_set{${kube}} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{${kube}} by {kube_deployment,pod_name} * 100 > ${num(t)}`,
+        );
         global("diskIoPct", (t) => `avg(last_10m):max:system.io.util{${args.hostScope}} by {host,device} > ${num(t)}`);
+        // kubernetes_state.hpa.current_replicas and .max_replicas, tagged kube_namespace and horizontalpodautoscaler
+        // (DataDog/integrations-core kubernetes_state_core/metadata.csv). Pinned for the whole window: min().
+        const hpa = `kube_namespace:${args.namespace},horizontalpodautoscaler:${args.appName}-*`;
+        global(
+            "autoscalerAtMaxPct",
+            (t) =>
+                `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {horizontalpodautoscaler} * 100 >= ${num(t)}`,
+        );
+
+        const traffic: Record<string, datadog.Monitor> = {};
+        const trafficMonitor = (spec: MonitorSpec, g: TrafficGuard): datadog.Monitor => {
+            const v = spec.perVersion!;
+            const key = `${g.counter}-${g.window.replace("last_", "")}-${v.variantValue}`;
+            if (!traffic[key]) {
+                const min = g.counter === "requests" ? guard.minRequests : guard.minPayments;
+                traffic[key] = new datadog.Monitor(
+                    `${name}-${key}`,
+                    {
+                        name: `[${args.env}] ${args.service}: ${g.counter} of ${v.variantKey}:${v.variantValue} in ${g.window.replace("last_", "")} at least ${min}`,
+                        type: "query alert",
+                        query: `sum(${g.window}):${trafficQueries[`${g.counter}-${v.variantValue}`](v)} >= ${min}`,
+                        message: `Traffic guard of the ${v.variantKey}:${v.variantValue} ratio monitors: "alert" means enough ${g.counter} to judge the version. Notifies nobody.`,
+                        monitorThresholds: { critical: String(min) },
+                        priority: "5",
+                        tags: [...commonTags, ...spec.tags, "release-guard:traffic"],
+                        notifyNoData: false,
+                        requireFullWindow: false,
+                        timeoutH: RETIRED_VERSION_TIMEOUT_HOURS,
+                    },
+                    { parent: this },
+                );
+            }
+            return traffic[key];
+        };
 
         for (const spec of specs) {
             const a: PlanAlert = PLAN_ALERTS[spec.alert];
@@ -144,61 +222,76 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             const warning = args.warnings[spec.alert];
             // Recover a margin away from the threshold, so that a value hovering on it does not flap.
             const recovery = a.bad === "above" ? critical * 0.8 : critical + (100 - critical) * 0.2;
-            const handles = a.severity === "warning" ? args.notify.chat : [...args.notify.pager, ...args.notify.chat];
-            const action = !spec.rollback
-                ? "This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."
-                : a.severity === "rollback"
-                  ? `Roll back now: ${spec.rollback}`
-                  : a.severity === "critical"
-                    ? `The on-call engineer is paged. If it started with the release, roll back: ${spec.rollback}`
-                    : `Watch the deployment dashboard; if it worsens, roll back: ${spec.rollback}`;
-            const who = `${args.service} in ${args.env}${spec.tags[1] ? ` (${spec.tags[1]}, ${spec.tags[0]})` : ""}`;
-            const title = alertTitle(spec.alert, critical);
-            const message = [
-                `{{#is_alert}}${title} for ${who}: {{value}} ${a.unit}.`,
-                action,
-                "{{/is_alert}}",
-                ...(warning !== undefined ? [`{{#is_warning}}${alertTitle(spec.alert, warning)} for ${who}: {{value}} ${a.unit}. Nearing the critical ${num(critical)}.{{/is_warning}}`] : []),
-                `{{#is_recovery}}Recovered: ${a.label} for ${who} is back within ${num(critical)} ${a.unit}.{{/is_recovery}}`,
-                handles.join(" "),
-            ].join("\n");
-            this.monitors[spec.suffix] = new datadog.Monitor(
-                `${name}-${spec.suffix}`,
+            const who = `${args.service} in ${args.env}${spec.perVersion ? ` (${spec.tags[1]}, ${spec.tags[0]})` : ""}`;
+            const title = `[${args.env}] ${args.service}: ${alertTitle(spec.alert, critical)}${spec.perVersion ? ` (${spec.tags[1]})` : ""}`;
+            const tags = [
+                ...commonTags,
+                ...spec.tags,
+                `severity:${a.severity}`,
+                `plan-alert:${spec.alert}`,
+                ...(a.rolloutNoise ? ["deployment-window:mute"] : []),
+            ];
+            const common = {
+                priority: String(args.priorities[a.severity]),
+                // Missing data is not a breach: a quiet canary must not page or trigger a rollback.
+                notifyNoData: false,
+                includeTags: true,
+                renotifyInterval: a.severity === "warning" ? 0 : 30,
+            };
+            const message = alertMessage(args, spec, { value: !spec.guard, who, critical, warning });
+            const thresholds = { critical: num(critical), warning: warning !== undefined ? num(warning) : undefined, criticalRecovery: num(recovery) };
+            const perVersion = spec.perVersion ? { timeoutH: RETIRED_VERSION_TIMEOUT_HOURS } : {};
+            if (!spec.guard) {
+                this.monitors[spec.suffix] = new datadog.Monitor(
+                    `${name}-${spec.suffix}`,
+                    { name: title, type: "query alert", query: spec.query(critical), message, monitorThresholds: thresholds, tags, requireFullWindow: false, ...perVersion, ...common },
+                    { parent: this },
+                );
+                continue;
+            }
+            // The ratio itself notifies nobody; the composite alerts (or warns) only while the ratio does and the
+            // window holds enough traffic (docs.datadoghq.com/monitors/types/composite: `a && b`).
+            const condition = new datadog.Monitor(
+                `${name}-${spec.suffix}-ratio`,
                 {
-                    name: `[${args.env}] ${args.service}: ${title}${spec.tags[1] ? ` (${spec.tags[1]})` : ""}`,
+                    name: `${title}: ratio`,
                     type: "query alert",
                     query: spec.query(critical),
-                    message,
-                    monitorThresholds: {
-                        critical: num(critical),
-                        warning: warning !== undefined ? num(warning) : undefined,
-                        criticalRecovery: num(recovery),
-                    },
-                    priority: String(args.priorities[a.severity]),
-                    tags: [...commonTags, ...spec.tags, `severity:${a.severity}`, `plan-alert:${spec.alert}`],
-                    // Missing data is not a breach: a quiet canary must not page or trigger a rollback.
+                    message: `Condition of "${title}", which notifies. Notifies nobody itself.`,
+                    monitorThresholds: thresholds,
+                    priority: "5",
+                    tags: [...commonTags, ...spec.tags, `severity:${a.severity}`, `plan-alert-condition:${spec.alert}`],
                     notifyNoData: false,
                     requireFullWindow: false,
-                    includeTags: true,
-                    renotifyInterval: a.severity === "warning" ? 0 : 30,
+                    ...perVersion,
                 },
                 { parent: this },
             );
+            this.monitors[`${spec.suffix}-ratio`] = condition;
+            this.monitors[spec.suffix] = new datadog.Monitor(
+                `${name}-${spec.suffix}`,
+                { name: title, type: "composite", query: pulumi.interpolate`${condition.id} && ${trafficMonitor(spec, spec.guard).id}`, message, tags, ...common },
+                { parent: this },
+            );
         }
+        for (const [key, monitor] of Object.entries(traffic)) this.monitors[key] = monitor;
 
         this.declareSlos(name, args, base, span, commonTags);
         this.declareDashboard(name, args, base, span, kube);
         if (args.deploymentWindow) {
             const w = args.deploymentWindow;
+            const muted = ALERT_NAMES.map((n): PlanAlert => PLAN_ALERTS[n]).filter((a) => a.rolloutNoise).map((a) => a.label);
             new datadog.DowntimeSchedule(
                 `${name}-deployment-window`,
                 {
-                    scope: `env:${args.env}`,
-                    // Only monitors carrying every one of these tags are muted: rollback triggers and critical pages never are.
-                    monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, "severity:warning"] },
+                    // "*": every group of the selected monitors (the form of the provider's own all-groups example,
+                    // DataDog/terraform-provider-datadog examples/resources/datadog_downtime/resource.tf).
+                    scope: "*",
+                    // Only monitors carrying every one of these tags are muted: the rollout noise, never what the plan checks in the window.
+                    monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, "deployment-window:mute"] },
                     oneTimeSchedule: { start: w.start, end: w.end },
                     displayTimezone: w.timezone,
-                    message: `Deployment window of ${args.service} ${args.releaseVersion}: warning-level monitors muted; rollback triggers and critical alerts stay live.`,
+                    message: `Deployment window of ${args.service} ${args.releaseVersion}: muted as rollout noise: ${muted.join(", ")}. Error rates, latency, payments and rollback triggers stay live.`,
                     muteFirstRecoveryNotification: true,
                 },
                 { parent: this },
@@ -271,7 +364,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             timeseries("p95 response time by version (s)", [`p95:${span}${byVersion}`]),
             timeseries("p99 response time by version (s)", [`p99:${span}${byVersion}`]),
             timeseries("Throughput by version (requests/s)", [`sum:${span}.hits${byVersion}.as_rate()`]),
-            timeseries("Database connections (% of max)", [`max:postgresql.percent_usage_connections{${db}}`], "q1 * 100"),
+            timeseries(args.appRole ? `Database connections of ${args.appRole.name} (% of its limit)` : "Database connections (% of max)", [connections(args)], "q1 * 100"),
             timeseries(
                 "Database cache hit rate (%)",
                 [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`],
@@ -287,7 +380,11 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
                 [`sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment}`, `sum:kubernetes.cpu.limits{${kube}} by {kube_deployment}`],
                 "q1 / 1000000000 / q2 * 100",
             ),
-            timeseries("Memory by deployment (% of limit)", [`max:kubernetes.memory.usage_pct{${kube}} by {kube_deployment}`], "q1 * 100"),
+            timeseries(
+                "Memory working set by deployment (% of limit)",
+                [`sum:kubernetes.memory.working_set{${kube}} by {kube_deployment}`, `sum:kubernetes.memory.limits{${kube}} by {kube_deployment}`],
+                "q1 / q2 * 100",
+            ),
         ];
         new datadog.DashboardJson(
             `${name}-dashboard`,
@@ -302,4 +399,49 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             { parent: this },
         );
     }
+}
+
+/**
+ * The app role's connections over its own connection limit, as a fraction: the limit is what runs out first, well
+ * before max_connections. With Database Monitoring, postgresql.connections is tagged state, app, db and user
+ * (DataDog/integrations-core postgres/metadata.csv; the check's PG_ACTIVE_CONNECTIONS_QUERY in
+ * postgres/datadog_checks/postgres/statement_samples.py groups pg_stat_activity by usename and datname), so the sum
+ * over states is every connection the role holds.
+ */
+function connections(args: ReleaseMonitoringArgs): string {
+    const r = args.appRole;
+    return r
+        ? `sum:postgresql.connections{${args.databaseScope},user:${r.name}} / ${r.connectionLimit}`
+        : `max:postgresql.percent_usage_connections{${args.databaseScope}}`;
+}
+
+/**
+ * A monitor's message. Datadog notifies an @-handle only when the block around it applies, so the pager appears in
+ * the alert and alert-recovery blocks only, and warnings reach chat alone.
+ */
+function alertMessage(
+    args: ReleaseMonitoringArgs,
+    spec: MonitorSpec,
+    o: { value: boolean; who: string; critical: number; warning?: number },
+): string {
+    const a: PlanAlert = PLAN_ALERTS[spec.alert];
+    const chat = args.notify.chat.join(" ");
+    const alertHandles = a.severity === "warning" ? chat : [...args.notify.pager, ...args.notify.chat].join(" ");
+    const value = o.value ? `: {{value}} ${a.unit}` : "";
+    const action = !spec.rollback
+        ? "This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."
+        : a.severity === "rollback"
+          ? `Roll back now: ${spec.rollback}`
+          : a.severity === "critical"
+            ? `The on-call engineer is paged. If it started with the release, roll back: ${spec.rollback}`
+            : `Watch the deployment dashboard; if it worsens, roll back: ${spec.rollback}`;
+    const w = o.warning;
+    return [
+        `{{#is_alert}}${alertTitle(spec.alert, o.critical)} for ${o.who}${value}.`,
+        action,
+        `${alertHandles}{{/is_alert}}`,
+        ...(w !== undefined ? [`{{#is_warning}}${alertTitle(spec.alert, w)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
+        `{{#is_alert_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(o.critical)} ${a.unit}. ${alertHandles}{{/is_alert_recovery}}`,
+        ...(w !== undefined ? [`{{#is_warning_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(w)} ${a.unit}. ${chat}{{/is_warning_recovery}}`] : []),
+    ].join("\n");
 }

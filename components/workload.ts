@@ -32,6 +32,8 @@ export interface WorkloadTemplate {
      * controllers stop routing to it first; must exceed the cluster's endpoint propagation delay.
      */
     drainSeconds: number;
+    /** Datadog unified service tagging: the env and service tags the app's monitors query. */
+    datadog?: { env: string; service: string };
 }
 
 /**
@@ -46,6 +48,25 @@ export interface WorkloadTemplate {
  *   pulumi/pulumi-kubernetes provider/pkg/await/await.go). The autoscaler's minReplicas carries later changes.
  */
 export type ReplicaOwner = "pulumi" | "autoscaler";
+
+/**
+ * The Datadog agent reads `env`, `service` and `version` from these pod labels, and tracers from DD_ENV, DD_SERVICE
+ * and DD_VERSION (DataDog/datadog-agent pkg/util/kubernetes/const.go: EnvTagLabelKey, ServiceTagLabelKey,
+ * VersionTagLabelKey; pkg/tagger/collectors/const.go maps them to the standard tags). `app.kubernetes.io/version`
+ * becomes `kube_app_version`, which no monitor queries.
+ */
+const DD_LABELS = { env: "tags.datadoghq.com/env", service: "tags.datadoghq.com/service", version: "tags.datadoghq.com/version" };
+
+/** The unified service tagging labels of an app pod; the version is the label value the monitors query. */
+export function datadogLabels(dd: { env: string; service: string }, version: string): Record<string, string> {
+    return { [DD_LABELS.env]: dd.env, [DD_LABELS.service]: dd.service, [DD_LABELS.version]: labelValue(version) };
+}
+
+/** DD_ENV, DD_SERVICE and DD_VERSION from the pod's own labels (downward API), so tracer and agent always agree. */
+const datadogEnv = (["env", "service", "version"] as const).map((k) => ({
+    name: `DD_${k.toUpperCase()}`,
+    valueFrom: { fieldRef: { fieldPath: `metadata.labels['${DD_LABELS[k]}']` } },
+}));
 
 export interface AppWorkloadArgs {
     /** The shared pod definition. */
@@ -89,6 +110,7 @@ export class AppWorkload extends pulumi.ComponentResource {
             ...this.selectorLabels,
             "app.kubernetes.io/version": labelValue(args.version),
             "app.kubernetes.io/part-of": t.appName,
+            ...(t.datadog ? datadogLabels(t.datadog, args.version) : {}),
         };
         const metadata = { name: args.deploymentName, namespace: t.namespace, labels: podLabels };
         const autoscaled = args.replicas > 0;
@@ -125,9 +147,12 @@ export class AppWorkload extends pulumi.ComponentResource {
                                     name: t.appName,
                                     image: imageRef(t.image, args.version),
                                     ports: [{ name: "http", containerPort: t.containerPort, protocol: "TCP" }],
-                                    env: Object.entries(t.env)
-                                        .sort(([a], [b]) => a.localeCompare(b))
-                                        .map(([envName, value]) => ({ name: envName, value })),
+                                    env: [
+                                        ...Object.entries(t.env)
+                                            .sort(([a], [b]) => a.localeCompare(b))
+                                            .map(([envName, value]) => ({ name: envName, value })),
+                                        ...(t.datadog ? datadogEnv : []),
+                                    ],
                                     envFrom: t.secretEnvFrom.length > 0 ? t.secretEnvFrom.map((name) => ({ secretRef: { name } })) : undefined,
                                     readinessProbe: {
                                         httpGet: { path: t.readinessPath, port: "http" },

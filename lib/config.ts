@@ -151,7 +151,14 @@ const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:\/-]*(,[A-Za-z][A-Za-z0
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
 const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
 const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
-const isoTime = z.iso.datetime({ offset: true, message: "must be an ISO 8601 date-time such as 2026-11-27T14:00:00Z" });
+/**
+ * A one-time downtime's start or end. The Datadog provider accepts only `YYYY-MM-DDTHH:MM:SSZ`
+ * (DataDog/terraform-provider-datadog datadog/fwprovider/resource_datadog_downtime_schedule.go:
+ * TimeFormatValidator("2006-01-02T15:04:05Z")), so an offset is converted to UTC here and fractions of a second refused.
+ */
+const downtimeTime = z.iso
+    .datetime({ offset: true, precision: 0, message: "must be an ISO 8601 date-time in whole seconds such as 2026-11-27T14:00:00Z or 2026-11-27T15:00:00+01:00" })
+    .transform((t) => new Date(t).toISOString().replace(".000Z", "Z"));
 
 const monitoringSchema = z.strictObject({
     /** APM service name; defaults to release.appName. */
@@ -174,7 +181,21 @@ const monitoringSchema = z.strictObject({
             timeframe: z.enum(["7d", "30d", "90d"]).default("30d"),
         })
         .default({ availabilityTarget: 99.9, latencyTarget: 99, timeframe: "30d" }),
-    deploymentWindow: z.strictObject({ start: isoTime, end: isoTime, timezone: z.string().default("UTC") }).optional(),
+    /** Start and end in UTC; timezone only sets how Datadog displays them. */
+    deploymentWindow: z.strictObject({ start: downtimeTime, end: downtimeTime, timezone: z.string().default("UTC") }).optional(),
+    /**
+     * What a per-version ratio monitor needs before it may alert: requests (and payments) in its window, and the
+     * resources that are not user traffic (Datadog's resource_name tag value, wildcards allowed).
+     */
+    trafficGuard: z
+        .strictObject({
+            minRequests: z.number().int().min(1, "must be at least 1").default(100),
+            minPayments: z.number().int().min(1, "must be at least 1").default(20),
+            excludeResources: z
+                .array(z.string().regex(/^[a-z0-9_.\/*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)'))
+                .default(["get_/health/*"]),
+        })
+        .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
 });
 
 const CRON_FIELDS: [number, number, Record<string, number>?][] = [

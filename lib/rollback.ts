@@ -35,8 +35,13 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
 export function variantRollbackCommand(stack: string, c: ProgramConfig, variant: "stable" | "canary" | "blue" | "green"): string | undefined {
     switch (variant) {
         case "blue":
-        case "green":
+        case "green": {
+            // Switching away from the color that runs the previous version would roll forward, not back: the same
+            // rule as the canary's stable track.
+            const version = variant === "blue" ? c.blueGreen!.blueVersion : c.blueGreen!.greenVersion;
+            if (version === c.release.previousVersion) return undefined;
             return configSet(stack, "blueGreen.activeColor", variant === "blue" ? "green" : "blue");
+        }
         case "canary":
             return configSet(stack, "canary.weight", 0);
         case "stable": {

@@ -1,7 +1,9 @@
 /**
  * The plan's alerts and rollback triggers ("Monitoring & Alerting" and "Rollback Triggers"): each threshold with the
  * plan's number, which side of it is bad, and how loud a breach is. Config may tighten a threshold freely; loosening
- * one in production needs a written reason. The policy pack checks monitors against the same table.
+ * one in production needs a written reason. The policy pack checks monitors against the same table. Two entries are
+ * not numbers of the plan but what its numbers depend on: a version's own payment failure rate as a rollback trigger
+ * (the plan's 5%), and the autoscaler pinned at its maximum, after which CPU over the limit is all that is left.
  */
 export type Severity = "rollback" | "critical" | "warning";
 
@@ -10,8 +12,10 @@ export interface PlanAlert {
     plan: number;
     /** "above": a value over the threshold is bad; "below": a value under it is. */
     bad: "above" | "below";
-    /** rollback: page and say roll back; critical: page; warning: chat only, and muted in the deployment window. */
+    /** rollback: page and say roll back; critical: page; warning: chat only. */
     severity: Severity;
+    /** Noise while pods roll (new pods warm up, the autoscaler reacts, migrations scan tables): muted in the deployment window. */
+    rolloutNoise?: boolean;
     /** Percentages cannot exceed 100. */
     percent: boolean;
     /** What is measured, as the plan names it. */
@@ -31,11 +35,13 @@ export const PLAN_ALERTS = {
     paymentSuccessPct: { plan: 95, bad: "below", severity: "critical", percent: true, label: "Payment success rate", unit: "%" },
     emailDeliveryPct: { plan: 98, bad: "below", severity: "warning", percent: true, label: "Email delivery rate", unit: "%" },
     dbQueryMs: { plan: 500, bad: "above", severity: "warning", percent: false, label: "Mean database query time", unit: "ms" },
-    dbConnectionsPct: { plan: 90, bad: "above", severity: "critical", percent: true, label: "Database connections (% of max)", unit: "%" },
-    cacheHitPct: { plan: 80, bad: "below", severity: "warning", percent: true, label: "Database cache hit rate", unit: "%" },
-    cpuPct: { plan: 80, bad: "above", severity: "warning", percent: true, label: "CPU (% of limit)", unit: "%" },
-    memoryPct: { plan: 90, bad: "above", severity: "warning", percent: true, label: "Memory (% of limit)", unit: "%" },
-    diskIoPct: { plan: 80, bad: "above", severity: "warning", percent: true, label: "Disk I/O utilisation", unit: "%" },
+    dbConnectionsPct: { plan: 90, bad: "above", severity: "critical", percent: true, label: "Database connections of the app role (% of its limit)", unit: "%" },
+    cacheHitPct: { plan: 80, bad: "below", severity: "warning", rolloutNoise: true, percent: true, label: "Database cache hit rate", unit: "%" },
+    cpuPct: { plan: 80, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "CPU (% of limit)", unit: "%" },
+    memoryPct: { plan: 90, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "Memory working set (% of limit)", unit: "%" },
+    diskIoPct: { plan: 80, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "Disk I/O utilisation", unit: "%" },
+    versionPaymentFailurePct: { plan: 5, bad: "above", severity: "rollback", percent: true, label: "Rollback trigger: payment failure rate", unit: "%" },
+    autoscalerAtMaxPct: { plan: 100, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "Autoscaler replicas (% of its maximum)", unit: "%" },
 } satisfies Record<string, PlanAlert>;
 
 export type AlertName = keyof typeof PLAN_ALERTS;

@@ -351,10 +351,20 @@ export const rollbackPathPresent: StackValidationPolicy = {
     },
 };
 
+/** The message with every `{{#is_alert}}…{{/is_alert}}` and `{{#is_alert_recovery}}…{{/is_alert_recovery}}` block removed. */
+function outsideAlertBlocks(message: string): string {
+    return message.replace(/\{\{#is_alert(_recovery)?\}\}[\s\S]*?\{\{\/is_alert\1\}\}/g, "");
+}
+
+/** What Datadog sends when the monitor alerts: the contents of its `{{#is_alert}}` blocks. */
+function alertBlocks(message: string): string {
+    return [...message.matchAll(/\{\{#is_alert\}\}([\s\S]*?)\{\{\/is_alert\}\}/g)].map((x) => x[1]).join("\n");
+}
+
 export const monitorsForPlanAlerts: StackValidationPolicy = {
     name: "monitors-for-plan-alerts",
     description:
-        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, and every critical alert and rollback trigger routed to a pager.',
+        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging, and the pager named only inside alert blocks so that warnings and their recoveries never page.',
     configSchema: {
         properties: {
             thresholds: { type: "object", default: {} },
@@ -366,8 +376,24 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         const monitors = args.resources.filter((r) => r.type === MONITOR);
         const tag = (m: PolicyResource, key: string): string | undefined =>
             (m.props.tags ?? []).find((t: unknown) => typeof t === "string" && t.startsWith(`${key}:`))?.slice(key.length + 1);
-        const versions = [...new Set(args.resources.filter((r) => r.type === DEPLOYMENT).map((d) => labelsOf(d)["app.kubernetes.io/version"]).filter((v) => v !== undefined))];
-        const perVersion: AlertName[] = ["errorRatePct", "p95LatencySeconds", "rollbackNowErrorRatePct", "rollbackNowP95Seconds", "rollbackSustainedErrorRatePct", "rollbackSustainedP95Seconds"];
+        // Unified service tagging: the version tag Datadog gives a pod is its tags.datadoghq.com/version label.
+        const versions = [
+            ...new Set(
+                args.resources
+                    .filter((r) => r.type === DEPLOYMENT)
+                    .map((d) => d.props.spec?.template?.metadata?.labels?.["tags.datadoghq.com/version"] ?? labelsOf(d)["app.kubernetes.io/version"])
+                    .filter((v) => v !== undefined),
+            ),
+        ];
+        const perVersion: AlertName[] = [
+            "errorRatePct",
+            "p95LatencySeconds",
+            "rollbackNowErrorRatePct",
+            "rollbackNowP95Seconds",
+            "rollbackSustainedErrorRatePct",
+            "rollbackSustainedP95Seconds",
+            "versionPaymentFailurePct",
+        ];
         const asLabel = (v: string) => v.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
         for (const alert of ALERT_NAMES) {
             const plan: PlanAlert = PLAN_ALERTS[alert];
@@ -382,16 +408,28 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
                     if (!found.some((m) => tag(m, "version") !== undefined && asLabel(tag(m, "version")!) === v)) report(`no ${alert} monitor judges version ${v} on its own traffic`);
                 }
             }
-            for (const m of found) {
+            // A guarded alert's threshold sits on its condition monitor; it is reported on the composite that notifies.
+            for (const m of monitors.filter((x) => tag(x, "plan-alert") === alert || tag(x, "plan-alert-condition") === alert)) {
                 const critical = m.props.monitorThresholds?.critical;
                 if (critical === undefined) continue;
                 const value = Number(critical);
                 const looser = plan.bad === "above" ? value > limit : value < limit;
-                if (looser) report(`monitor ${m.props.name ?? m.name} alerts at ${value}, looser than the plan's ${limit}`, m.urn);
-                if (plan.severity !== "warning" && typeof m.props.message === "string" && !m.props.message.includes(pagerHandlePrefix)) {
+                const notifier = tag(m, "plan-alert") === alert ? m : (found.find((f) => tag(f, "version") === tag(m, "version")) ?? m);
+                if (looser) report(`monitor ${notifier.props.name ?? notifier.name} alerts at ${value}, looser than the plan's ${limit}`, notifier.urn);
+            }
+            for (const m of found) {
+                const message = m.props.message;
+                if (typeof message !== "string") continue;
+                if (plan.severity !== "warning" && !alertBlocks(message).includes(pagerHandlePrefix)) {
                     report(`monitor ${m.props.name ?? m.name} is a ${plan.severity} alert but pages nobody (${pagerHandlePrefix}…)`, m.urn);
                 }
+                if (outsideAlertBlocks(message).includes(pagerHandlePrefix)) {
+                    report(`monitor ${m.props.name ?? m.name} names the pager outside {{#is_alert}} and {{#is_alert_recovery}}: its warnings or their recoveries would page`, m.urn);
+                }
             }
+        }
+        for (const m of monitors.filter((x) => tag(x, "plan-alert") === undefined)) {
+            if (typeof m.props.message === "string" && m.props.message.includes(pagerHandlePrefix)) report(`monitor ${m.props.name ?? m.name} is not a plan alert but pages`, m.urn);
         }
     },
 };
@@ -399,15 +437,19 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
 export const downtimeNeverMutesRollbackTriggers: StackValidationPolicy = {
     name: "downtime-never-mutes-rollback-triggers",
     description:
-        'Checklist "Monitoring configured": a deployment-window downtime mutes warning-level monitors only, never a rollback trigger or a critical page.',
+        'Checklist "Monitoring configured": a deployment-window downtime mutes rollout noise only, never a rollback trigger, a critical page or a monitor that judges a version in flight (the plan checks those during the window).',
     validateStack: (args, report) => {
         const monitors = args.resources.filter((r) => r.type === MONITOR);
+        // Condition and traffic monitors notify nobody, so muting them mutes nothing.
+        const live = (tags: unknown[]) =>
+            tags.some((t) => typeof t === "string" && t.startsWith("plan-alert:")) &&
+            tags.some((t) => typeof t === "string" && (t === "severity:rollback" || t === "severity:critical" || t.startsWith("track:") || t.startsWith("color:")));
         for (const d of args.resources.filter((r) => r.type === DOWNTIME)) {
             const identifier = d.props.monitorIdentifier;
             if (identifier === undefined) continue;
             if (identifier.monitorId !== undefined) {
                 const target = monitors.find((m) => m.props.id === identifier.monitorId);
-                if (target && (target.props.tags ?? []).some((t: string) => t === "severity:rollback" || t === "severity:critical")) report(`downtime ${d.name} mutes ${target.props.name}`, d.urn);
+                if (target && live(target.props.tags ?? [])) report(`downtime ${d.name} mutes ${target.props.name}`, d.urn);
                 continue;
             }
             const wanted: string[] = identifier.monitorTags ?? [];
@@ -417,8 +459,7 @@ export const downtimeNeverMutesRollbackTriggers: StackValidationPolicy = {
             }
             for (const m of monitors) {
                 const tags: string[] = m.props.tags ?? [];
-                const muted = wanted.every((t) => tags.includes(t));
-                if (muted && tags.some((t) => t === "severity:rollback" || t === "severity:critical")) report(`downtime ${d.name} mutes ${m.props.name ?? m.name}`, d.urn);
+                if (wanted.every((t) => tags.includes(t)) && live(tags)) report(`downtime ${d.name} mutes ${m.props.name ?? m.name}`, d.urn);
             }
         }
     },

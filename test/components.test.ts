@@ -339,6 +339,7 @@ const monitoringArgs: ReleaseMonitoringArgs = {
     databaseScope: "db:shop",
     hostScope: "role:db",
     slo: { availabilityTarget: 99.5, latencyTarget: 95, timeframe: "7d" },
+    trafficGuard: { minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] },
     rollbackHint: "ask the release lead",
 };
 
@@ -347,7 +348,10 @@ describe("ReleaseMonitoring", () => {
         const run = await declare(() => new ReleaseMonitoring("mon", monitoringArgs));
         const m = find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable");
         assert.ok(at(m, "message").includes("This version is the one a rollback returns to, so rolling back will not help"));
-        assert.strictEqual(at(m, "query"), "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() * 100 > 5");
+        assert.strictEqual(
+            at(find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable-ratio"), "query"),
+            "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2,!resource_name:get_/health/*}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2,!resource_name:get_/health/*}.as_count() * 100 > 5",
+        );
         assert.strictEqual(at(find(run, ":Monitor", "mon-cpu-pct"), "priority"), "4");
         assert.ok(at(find(run, ":Monitor", "mon-payment-success-pct"), "message").includes("roll back: ask the release lead"));
         assert.deepStrictEqual(at(find(run, ":ServiceLevelObjective", "mon-availability-slo"), "thresholds"), [{ timeframe: "7d", target: 99.5 }]);

@@ -33,10 +33,17 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
     });
 
-    it("promotion rolls stable to the canary's version, returns the weight to 0 and re-aims stable's monitors", () => {
+    it("promotion rolls stable to the canary's version, returns the weight to 0, re-aims stable's monitors and drops the canary's duplicates", () => {
         const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
+        const version = ['metadata.labels["app.kubernetes.io/version"]', 'metadata.labels["tags.datadoghq.com/version"]'];
         assert.deepStrictEqual(diff.added, []);
-        assert.deepStrictEqual(diff.removed, []);
+        // Both tracks now run v1.2.3: one set of monitors judges it, with the stable track's advice.
+        const perVersion = ["error-rate-pct", "p95-latency-seconds", "rollback-now-error-rate-pct", "rollback-now-p95-seconds", "rollback-sustained-error-rate-pct", "rollback-sustained-p95-seconds", "version-payment-failure-pct"];
+        const guarded = ["error-rate-pct", "rollback-now-error-rate-pct", "rollback-sustained-error-rate-pct", "version-payment-failure-pct"];
+        const traffic = ["payments-5m", "requests-15m", "requests-5m"];
+        const names = (track: string) =>
+            [...perVersion.map((m) => `${m}-${track}`), ...guarded.map((g) => `${g}-${track}-ratio`), ...traffic.map((t) => `${t}-${track}`)].map((m) => `myapp-monitoring-${m}`).sort();
+        assert.deepStrictEqual(diff.removed.map((r) => r.name).sort(), names("canary"));
         assert.deepStrictEqual(
             diff.changed.filter((c) => c.type.startsWith("kubernetes:")),
             [
@@ -44,24 +51,24 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
                     type: "kubernetes:apps/v1:Deployment",
                     name: "myapp-stable-deployment",
                     paths: [
-                        'metadata.labels["app.kubernetes.io/version"]',
+                        ...version,
                         'spec.template.metadata.labels["app.kubernetes.io/version"]',
+                        'spec.template.metadata.labels["tags.datadoghq.com/version"]',
                         "spec.template.spec.containers[0].image",
                     ],
                 },
-                { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-stable-hpa", paths: ['metadata.labels["app.kubernetes.io/version"]'] },
+                { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-stable-hpa", paths: version },
                 { ...CANARY_INGRESS, paths: [WEIGHT] },
-                { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-stable-pdb", paths: ['metadata.labels["app.kubernetes.io/version"]'] },
+                { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-stable-pdb", paths: version },
             ],
         );
         const monitors = diff.changed.filter((c) => !c.type.startsWith("kubernetes:"));
-        assert.deepStrictEqual(
-            monitors.map((c) => c.name),
-            ["error-rate-pct", "p95-latency-seconds", "rollback-now-error-rate-pct", "rollback-now-p95-seconds", "rollback-sustained-error-rate-pct", "rollback-sustained-p95-seconds"].map(
-                (m) => `myapp-monitoring-${m}-stable`,
-            ),
-        );
-        for (const m of monitors) assert.deepStrictEqual(m.paths, ["message", "query", "tags[3]"], m.name);
+        assert.deepStrictEqual(monitors.map((c) => c.name).sort(), names("stable"));
+        for (const m of monitors) {
+            const composite = guarded.some((g) => m.name === `myapp-monitoring-${g}-stable`);
+            const silent = m.name.endsWith("-ratio") || traffic.some((t) => m.name === `myapp-monitoring-${t}-stable`);
+            assert.deepStrictEqual(m.paths, composite ? ["message", "tags[3]"] : silent ? ["query", "tags[3]"] : ["message", "query", "tags[3]"], m.name);
+        }
     });
 
     it("blue/green switch changes only the live and preview Service selectors", () => {
