@@ -87,9 +87,11 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     version,
                     variantLabels: { track: trackName },
                     replicas,
-                    // With the replicas router the split is the weight, so Pulumi sets it; behind an ingress router
-                    // the autoscaler owns each track's count after creation.
-                    replicaOwner: args.router === "replicas" ? "pulumi" : "autoscaler",
+                    // With the replicas router the split is the weight, so Pulumi sets it. The canary is always
+                    // Pulumi's: it may come back from 0 (replicas router at weight 0), where an autoscaler never acts
+                    // (ScalingDisabled in kubernetes pkg/controller/podautoscaler/horizontal.go) and ignoreChanges
+                    // would keep the 0. Behind an ingress router the autoscaler owns stable's count after creation.
+                    replicaOwner: args.router === "replicas" || trackName === "canary" ? "pulumi" : "autoscaler",
                     maxReplicas: maxFor(trackName, replicas),
                     after: args.after,
                 },

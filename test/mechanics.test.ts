@@ -1,6 +1,7 @@
 // Release mechanics that only a real cluster shows, checked through what the engine records: the dependencies it
 // orders steps by, and the fields each object selects by.
 import * as assert from "assert";
+import { diffRuns } from "../lib/offline/diff";
 import { engineDependencies } from "../lib/offline/graph";
 import { ProgramRun } from "../lib/offline/types";
 import { all, at, find, preview, runStack } from "./helpers";
@@ -53,6 +54,16 @@ describe("blue/green switch order, by the engine's dependencies", () => {
             }
         });
     }
+});
+
+describe("canary replica ownership across router changes", () => {
+    it("leaving the replicas router at weight 0 brings the canary back to its configured size", () => {
+        const before = ["canary.router=replicas", "release.replicas=20", "canary.weight=0"];
+        const diff = diffRuns(runStack("production", before), runStack("production", [...before, "canary.router=nginx"]));
+        const canary = diff.changed.find((c) => c.name === "myapp-canary-deployment");
+        assert.ok(canary?.paths.includes("spec.replicas"), "the engine applies the canary's new count; an autoscaler never scales up from 0");
+        assert.strictEqual(at(find(runStack("production", [...before, "canary.router=nginx"]), ":Deployment", "myapp-canary-deployment"), "spec.replicas"), 2);
+    });
 });
 
 describe("batch pods", () => {
