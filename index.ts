@@ -14,7 +14,12 @@ import { RollingDeployment } from "./components/rollingDeployment";
 import { WorkloadTemplate } from "./components/workload";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./policy/planAlerts";
 import { ConfigError, imageRef, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
-import { lintMigrations, loadMigrations, migrationsForPhase, SqlMigration } from "./lib/migrations";
+import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "./lib/migrations";
+import { PLAN_TYPES } from "./lib/plan/facts";
+import { ownersData } from "./lib/plan/people";
+import { recordDeclarations } from "./lib/plan/record";
+import { renderPlan } from "./lib/plan/render";
+import { PlanMigrations } from "./lib/plan/types";
 import { rollbackCommand, variantRollbackCommand } from "./lib/rollback";
 
 const stack = pulumi.getStack();
@@ -24,35 +29,46 @@ const cfg = validateConfig(config.name, stack, readRawConfig(config));
 const appSecrets = readAppSecrets(config);
 const release = cfg.release;
 const app = release.appName;
-const sqlMigrations = cfg.database?.migration.sqlDir ? checkedMigrations(cfg.database.migration.sqlDir) : undefined;
+const checkedSql = cfg.database?.migration.sqlDir ? checkedMigrations(cfg.database.migration.sqlDir) : undefined;
+const sqlMigrations = checkedSql?.selected;
+// What the deployment plan (the `readme` output) is rendered from.
+const declared = recordDeclarations(PLAN_TYPES);
 
 /**
  * The release's SQL migrations, linted with squawk as `pulumi preview` runs: a destructive or locking statement
  * stops the program unless the phase is contract or config allows that rule for that file.
  */
-function checkedMigrations(sqlDir: string): SqlMigration[] {
+function checkedMigrations(sqlDir: string): PlanMigrations {
     const m = cfg.database!.migration;
     const dir = path.resolve(__dirname, sqlDir);
-    let selected: SqlMigration[];
+    let all: SqlMigration[];
     try {
-        selected = migrationsForPhase(loadMigrations(dir), m.phase);
+        all = loadMigrations(dir);
     } catch (err) {
         throw new ConfigError(`Invalid stack configuration: ${config.name}:database.migration.sqlDir = "${sqlDir}": ${(err as Error).message}`);
     }
-    const findings = lintMigrations(dir, selected, m.allow);
+    const selected = migrationsForPhase(all, m.phase);
+    const report = squawkReport(dir, selected, m.allow);
+    const findings = report.filter((f) => f.allowedBy === undefined);
     if (findings.length > 0) {
         const lines = findings.map((f) => `  ${sqlDir}/${f.file}:${f.line}: ${f.rule}: ${f.message}`);
         throw new ConfigError(
             `Migrations refused for phase "${m.phase}" (${config.name}:database.migration.phase); allow a rule for a file in ${config.name}:database.migration.allow only with care:\n${lines.join("\n")}`,
         );
     }
-    return selected;
+    return { sqlDir, all, selected, findings: report };
 }
 
 const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
     metadata: { name: `${app}-env`, namespace: release.namespace, labels: appLabels(app, "config") },
     type: "Opaque",
     stringData: appSecrets,
+});
+
+// The release's people where the policy pack, which sees no stack outputs, and the cluster's users can read them.
+new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
+    metadata: { name: `${app}-deployment-plan`, namespace: release.namespace, labels: appLabels(app, "deployment-plan") },
+    data: ownersData(cfg.plan),
 });
 
 const tags = { app, stack, "managed-by": "pulumi" };
@@ -248,3 +264,6 @@ export const versions = Object.fromEntries(versionsInFlight.map((v) => [v.varian
 export const traffic = trafficState;
 export const urls = { live: liveUrl, preview: previewUrl };
 export const rollback = rollbackCommand(stack, cfg);
+// The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not visible
+// to the program: the checklist there points to `npm run plan`, which renders the same document with them.
+export const readme = renderPlan({ stack, cfg, resources: declared, migrations: checkedSql, outputRefs: true });

@@ -280,6 +280,50 @@ const backupSchema = z.strictObject({
     }),
 });
 
+/** The roles a release names, in the plan's order; each one a person's or a rotation's chat handle. */
+export const PLAN_ROLES = [
+    "deploymentLead",
+    "rollbackOwner",
+    "databaseLead",
+    "monitoringLead",
+    "communicationLead",
+    "onCall",
+    "backupOnCall",
+    "engineeringManager",
+    "productManager",
+] as const;
+export type PlanRole = (typeof PLAN_ROLES)[number];
+
+const person = z
+    .string()
+    .regex(/^@[A-Za-z0-9][A-Za-z0-9_.-]*$|^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a chat handle such as "@myapp-release-lead" or an email address');
+const chatChannel = z.string().regex(/^#[a-z0-9][a-z0-9_-]{0,79}$/, 'must be a chat channel such as "#engineering"');
+const planText = z.string().trim().min(3, "must be a sentence of at least 3 characters").max(300, "must be at most 300 characters");
+const link = z.url({ protocol: /^https$/, message: "must be an https URL" });
+
+/**
+ * What the deployment plan needs that nothing else in config holds: the release's summary, its people, channels and
+ * sign-off. Every entry is optional: the plan prints a missing one as "not set"; the policy pack requires a
+ * deployment lead and a rollback owner.
+ */
+const planSchema = z.strictObject({
+    summary: z.strictObject({ changes: z.array(planText).min(1).optional(), why: z.array(planText).min(1).optional() }).prefault({}),
+    people: z.strictObject(Object.fromEntries(PLAN_ROLES.map((r) => [r, person.optional()])) as Record<PlanRole, z.ZodOptional<typeof person>>).prefault({}),
+    channels: z
+        .strictObject({ team: chatChannel.optional(), warRoom: chatChannel.optional(), support: chatChannel.optional(), stakeholders: z.email("must be an email address").optional() })
+        .prefault({}),
+    statusPage: link.optional(),
+    pagerUrl: link.optional(),
+    /** Roles whose sign-off the release needs, in order. */
+    signOff: z.array(z.enum(PLAN_ROLES)).min(1).optional(),
+    /** Criteria beyond the monitors' thresholds, the migration and the smoke tests, which the plan derives itself. */
+    successCriteria: z.array(planText).min(1).optional(),
+    /** Minutes to watch each traffic step before taking the next (the plan's "monitor for 30 minutes"). */
+    observeMinutes: z.number().int().min(5).max(240).default(30),
+});
+
+export type PlanConfig = z.infer<typeof planSchema>;
+
 const programSchema = z.strictObject({
     strategy: z.enum(strategies),
     release: releaseSchema,
@@ -289,6 +333,7 @@ const programSchema = z.strictObject({
     monitoring: monitoringSchema.optional(),
     database: databaseSchema.optional(),
     backup: backupSchema.optional(),
+    plan: planSchema.prefault({}),
 })
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
     .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
@@ -354,7 +399,7 @@ function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
 
 type MonitoringConfig = z.infer<typeof monitoringSchema>;
 
-const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup"] as const;
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan"] as const;
 
 function databaseProblems(c: ProgramConfig): Problem[] {
     const problems: Problem[] = [];
@@ -445,8 +490,11 @@ export function validateConfig(project: string, stack: string, raw: Record<strin
     throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${lines.join("\n")}`);
 }
 
-/** Reads every program key from stack config, failing on malformed JSON with the key's name. */
-export function readRawConfig(config: pulumi.Config): Record<string, unknown> {
+/**
+ * Reads every program key from stack config, failing on malformed JSON with the key's name. `config` is a
+ * pulumi.Config, or anything that reads keys the way it does (the plan command reads a stack file).
+ */
+export function readRawConfig(config: { name: string; get(key: string): string | undefined }): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     for (const key of KEYS) {
         const text = config.get(key);

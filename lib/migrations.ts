@@ -25,6 +25,8 @@ export interface LintFinding {
     line: number;
     rule: string;
     message: string;
+    /** Why the finding does not stop the release, when it does not. */
+    allowedBy?: "the contract phase" | "database.migration.allow";
 }
 
 const NAME = /^(\d{3}_[a-z0-9_]+)\.up\.sql$/;
@@ -76,10 +78,10 @@ function squawk(dir: string, files: string[], inTransaction: boolean): LintFindi
 
 /**
  * Lints the up files of the migrations with squawk, the way the runner executes them (in a transaction unless marked
- * otherwise). A finding is tolerated only when its file's phase is contract and the rule is destructive, or when
- * `allow[file]` names the rule.
+ * otherwise), and says of each finding whether it is tolerated: when its file's phase is contract and the rule is
+ * destructive, or when `allow[file]` names the rule.
  */
-export function lintMigrations(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
+export function squawkReport(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
     const file = (m: SqlMigration) => `${m.version}.up.sql`;
     const findings = [
         ...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true),
@@ -87,7 +89,15 @@ export function lintMigrations(dir: string, migrations: SqlMigration[], allow: R
     ];
     const phaseOf = new Map(migrations.map((m) => [file(m), m.phase]));
     return findings
-        .filter((f) => !(phaseOf.get(f.file) === "contract" && CONTRACT_RULES.includes(f.rule)))
-        .filter((f) => !(allow[f.file] ?? []).includes(f.rule))
+        .map((f): LintFinding => {
+            if (phaseOf.get(f.file) === "contract" && CONTRACT_RULES.includes(f.rule)) return { ...f, allowedBy: "the contract phase" };
+            if ((allow[f.file] ?? []).includes(f.rule)) return { ...f, allowedBy: "database.migration.allow" };
+            return f;
+        })
         .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
+}
+
+/** The findings of `squawkReport` that stop the release. */
+export function lintMigrations(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
+    return squawkReport(dir, migrations, allow).filter((f) => f.allowedBy === undefined);
 }

@@ -465,6 +465,29 @@ export const downtimeNeverMutesRollbackTriggers: StackValidationPolicy = {
     },
 };
 
+export const releaseOwnersAssigned: StackValidationPolicy = {
+    name: "release-owners-assigned",
+    description:
+        'Checklist "Rollback plan documented" and the plan\'s team assignments: a stack that runs the app names a deployment lead and a rollback owner in its deployment-plan ConfigMap (keys deployment-lead and rollback-owner).',
+    validateStack: (args, report) => {
+        if (!args.resources.some((r) => r.type === DEPLOYMENT)) return;
+        // Stack outputs (the plan document) are not visible to policies; a declared ConfigMap is, and the cluster keeps it.
+        const plan = args.resources.find((r) => r.type === CONFIGMAP && component(r) === "deployment-plan");
+        if (!plan) {
+            report("no deployment-plan ConfigMap names the release's deployment lead and rollback owner");
+            return;
+        }
+        const data = plan.props.data;
+        if (data === undefined) return;
+        for (const [key, role, config] of [
+            ["deployment-lead", "deployment lead", "plan.people.deploymentLead"],
+            ["rollback-owner", "rollback owner", "plan.people.rollbackOwner"],
+        ]) {
+            if (typeof data[key] !== "string" || data[key].trim() === "") report(`no ${role} is assigned: ConfigMap ${k8sName(plan)} has no ${key} (set ${config})`, plan.urn);
+        }
+    },
+};
+
 /** Every policy of the pack, in the checklist's order. */
 export const policies: Policy[] = [
     containerProbesAndResources,
@@ -479,6 +502,7 @@ export const policies: Policy[] = [
     monitorsForPlanAlerts,
     downtimeNeverMutesRollbackTriggers,
     rollbackPathPresent,
+    releaseOwnersAssigned,
     replicasSurviveNodeLoss,
     hpaOnEveryDeployment,
 ];

@@ -72,7 +72,11 @@ function printTree(run: ProgramRun, project: string): void {
     };
     walk(null, "");
     console.log("\nOutputs:");
-    for (const [k, v] of Object.entries(run.outputs)) console.log(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
+    for (const [k, v] of Object.entries(run.outputs)) {
+        // The `readme` output is a whole document: its title stands for it.
+        const text = typeof v === "string" && v.includes("\n") ? `${v.split("\n")[0]} (${v.split("\n").length} lines)` : v;
+        console.log(`  ${k}: ${typeof text === "string" ? text : JSON.stringify(text)}`);
+    }
 }
 
 function printViolations(violations: PolicyViolation[]): void {

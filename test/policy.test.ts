@@ -198,6 +198,13 @@ describe("the policy pack", () => {
                 "downtime myapp-monitoring-deployment-window mutes [production] myapp: Error rate above 1% (track:stable)",
             ],
             [
+                "release-owners-assigned",
+                "production",
+                "myapp-deployment-plan",
+                (r: any) => delete r.inputs.data["rollback-owner"],
+                "no rollback owner is assigned: ConfigMap myapp-deployment-plan has no rollback-owner (set plan.people.rollbackOwner)",
+            ],
+            [
                 "monitors-for-plan-alerts",
                 "production",
                 "myapp-monitoring-payment-failure-pct",

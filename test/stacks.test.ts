@@ -63,7 +63,9 @@ describe("the stacks through index.ts", () => {
                 "kubernetes:networking.k8s.io/v1:Ingress myapp-canary-ingress <- myapp",
             ],
         );
-        assert.deepStrictEqual(run.outputs, {
+        const { readme, ...outputs } = run.outputs;
+        assert.match(String(readme), /^# Deployment Plan: myapp v1\.2\.3 \(production\)\n/);
+        assert.deepStrictEqual(outputs, {
             strategy: "canary",
             versions: { stable: "v1.2.2", canary: "v1.2.3" },
             traffic: { canaryWeight: 5, steps: "5,25,100" },
@@ -74,7 +76,9 @@ describe("the stacks through index.ts", () => {
 
     it("staging: blue/green with blue live on v1.2.2 and green previewing v1.2.3", () => {
         const run = runs.staging;
-        assert.deepStrictEqual(run.outputs, {
+        const { readme, ...outputs } = run.outputs;
+        assert.match(String(readme), /^# Deployment Plan: myapp v1\.2\.3 \(staging\)\n/);
+        assert.deepStrictEqual(outputs, {
             strategy: "blue-green",
             versions: { blue: "v1.2.2", green: "v1.2.3" },
             traffic: { activeColor: "blue", liveVersion: "v1.2.2" },
@@ -97,7 +101,7 @@ describe("the stacks through index.ts", () => {
         const r = preview(["--stack", "production"]);
         assert.strictEqual(r.code, 0, r.stderr);
         const lines = r.stdout.split("\n");
-        assert.strictEqual(lines[0], "myapp-production (105 resources, 9 components)");
+        assert.strictEqual(lines[0], "myapp-production (106 resources, 9 components)");
         assert.ok(lines.includes("├─ myapp:deploy:CanaryDeployment  myapp"), r.stdout);
         assert.ok(
             lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com"),

@@ -24,7 +24,7 @@ class NotApplicable extends Error {}
 
 type Policy = ResourceValidationPolicy | StackValidationPolicy;
 
-function levelOf(policy: Policy, config: PolicyConfig, packLevel: EnforcementLevel): EnforcementLevel {
+export function levelOf(policy: Policy, config: PolicyConfig, packLevel: EnforcementLevel): EnforcementLevel {
     const own = config[policy.name];
     if (typeof own === "string") return own as EnforcementLevel;
     if (own && typeof own === "object" && "enforcementLevel" in own) return (own as { enforcementLevel: EnforcementLevel }).enforcementLevel;

@@ -1,0 +1,164 @@
+// Reads what the plan needs from the declared resources: each number the document prints comes from here or from
+// config, never from a second copy of the rule that produced it.
+import { AlertName, Severity } from "../../policy/planAlerts";
+import { PlanResource } from "./types";
+
+export const MONITOR = "datadog:index/monitor:Monitor";
+const SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective";
+const DASHBOARD = "datadog:index/dashboardJson:DashboardJson";
+const DOWNTIME = "datadog:index/downtimeSchedule:DowntimeSchedule";
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
+export const JOB = "kubernetes:batch/v1:Job";
+const CRONJOB = "kubernetes:batch/v1:CronJob";
+const SERVICE = "kubernetes:core/v1:Service";
+const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+const HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
+export const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
+
+/** The resource types the plan reads; the program records only these. */
+export const PLAN_TYPES = [MONITOR, SLO, DASHBOARD, DOWNTIME, DEPLOYMENT, HPA, JOB, CRONJOB, SERVICE, INGRESS, HTTPROUTE, CONFIGMAP] as const;
+
+type Inputs = Record<string, any>;
+const of = (resources: PlanResource[], type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
+const labels = (i: Inputs): Record<string, string> => i.metadata?.labels ?? {};
+const component = (i: Inputs) => labels(i)["app.kubernetes.io/component"];
+const tag = (i: Inputs, key: string): string | undefined =>
+    (i.tags ?? []).find((t: unknown) => typeof t === "string" && t.startsWith(`${key}:`))?.slice(key.length + 1);
+
+export interface MonitorFact {
+    name: string;
+    alert: AlertName;
+    severity: Severity;
+    priority: string;
+    critical: number;
+    warning?: number;
+    /** Evaluation window, e.g. "5 min". */
+    window: string;
+    /** "track:canary" or "color:green" for a version's own monitor. */
+    variant?: string;
+    version?: string;
+    /** Tagged to be muted in the deployment window. */
+    muted: boolean;
+}
+
+function windowOf(query: unknown): string {
+    const m = typeof query === "string" ? /^\w+\(last_(\d+)([mhd])\)/.exec(query) : null;
+    return m ? `${m[1]} ${{ m: "min", h: "h", d: "d" }[m[2]]}` : "not set";
+}
+
+/**
+ * The monitors that notify, one per plan alert and version, with the threshold and window of the query that decides
+ * them: their own, or, for a composite guarded by traffic, its condition monitor's.
+ */
+export function monitorFacts(resources: PlanResource[]): MonitorFact[] {
+    const monitors = of(resources, MONITOR);
+    return monitors
+        .filter((m) => tag(m, "plan-alert") !== undefined)
+        .map((m) => {
+            const alert = tag(m, "plan-alert") as AlertName;
+            const variant = ["track", "color"].map((k) => tag(m, k) && `${k}:${tag(m, k)}`).find(Boolean);
+            const decides =
+                m.monitorThresholds !== undefined
+                    ? m
+                    : monitors.find((c) => tag(c, "plan-alert-condition") === alert && tag(c, "version") === tag(m, "version") && (!variant || (c.tags ?? []).includes(variant)));
+            const t = decides?.monitorThresholds ?? {};
+            return {
+                name: m.name,
+                alert,
+                severity: tag(m, "severity") as Severity,
+                priority: m.priority,
+                critical: Number(t.critical),
+                warning: t.warning === undefined ? undefined : Number(t.warning),
+                window: windowOf(decides?.query),
+                variant,
+                version: tag(m, "version"),
+                muted: (m.tags ?? []).includes("deployment-window:mute"),
+            };
+        });
+}
+
+export function sloFacts(resources: PlanResource[]): { name: string; target: number; timeframe: string }[] {
+    return of(resources, SLO).map((s) => ({ name: s.name, target: s.thresholds?.[0]?.target, timeframe: s.thresholds?.[0]?.timeframe }));
+}
+
+export function dashboardTitles(resources: PlanResource[]): string[] {
+    return of(resources, DASHBOARD)
+        .map((d) => (typeof d.dashboard === "string" ? JSON.parse(d.dashboard).title : undefined))
+        .filter((t): t is string => t !== undefined);
+}
+
+export function downtimeFact(resources: PlanResource[]): { start: string; end: string; timezone: string } | undefined {
+    const d = of(resources, DOWNTIME)[0];
+    return d?.oneTimeSchedule && { start: d.oneTimeSchedule.start, end: d.oneTimeSchedule.end, timezone: d.displayTimezone };
+}
+
+export interface WorkloadFact {
+    /** Kubernetes name of the Deployment. */
+    name: string;
+    /** stable, canary, blue or green; undefined for a rolling Deployment. */
+    variant?: string;
+    version: string;
+    replicas: number;
+    autoscaler?: { min: number; max: number };
+}
+
+export function workloadFacts(resources: PlanResource[]): WorkloadFact[] {
+    const hpas = of(resources, HPA);
+    return of(resources, DEPLOYMENT).map((d) => {
+        const hpa = hpas.find((h) => h.spec?.scaleTargetRef?.name === d.metadata?.name);
+        const l = labels(d);
+        return {
+            name: d.metadata?.name,
+            variant: l.track ?? l.color,
+            version: l["tags.datadoghq.com/version"] ?? l["app.kubernetes.io/version"],
+            replicas: d.spec?.replicas,
+            autoscaler: hpa && { min: hpa.spec?.minReplicas, max: hpa.spec?.maxReplicas },
+        };
+    });
+}
+
+export interface JobFact {
+    name: string;
+    /** predeploy-backup, restore, migration or smoke-test. */
+    component: string;
+    color?: string;
+    deadlineSeconds: number;
+    /** Plain environment values of its container, e.g. BACKUP_LABEL. */
+    env: Record<string, string>;
+}
+
+/** The release's Jobs, in the order the program declares them (which is the order they run). */
+export function jobFacts(resources: PlanResource[]): JobFact[] {
+    return of(resources, JOB).map((j) => ({
+        name: j.metadata?.name,
+        component: component(j),
+        color: labels(j).color,
+        deadlineSeconds: j.spec?.activeDeadlineSeconds,
+        env: Object.fromEntries((j.spec?.template?.spec?.containers?.[0]?.env ?? []).filter((e: Inputs) => typeof e.value === "string").map((e: Inputs) => [e.name, e.value])),
+    }));
+}
+
+export function cronJobNames(resources: PlanResource[]): Record<string, string> {
+    return Object.fromEntries(of(resources, CRONJOB).map((c) => [component(c), c.metadata?.name]));
+}
+
+/** The Service that takes user traffic and what it selects. */
+export function liveService(resources: PlanResource[]): { name: string; selector: Record<string, string> } | undefined {
+    const s = of(resources, SERVICE).find((x) => component(x) === "live");
+    return s && { name: s.metadata?.name, selector: s.spec?.selector ?? {} };
+}
+
+/** The object a canary weight edit changes, as "Kind name". */
+export function canaryRoutingObject(resources: PlanResource[]): string | undefined {
+    const route = of(resources, HTTPROUTE)[0];
+    if (route) return `HTTPRoute ${route.metadata?.name}`;
+    const ingress = of(resources, INGRESS).find((i) => component(i) === "canary" || Object.keys(i.metadata?.annotations ?? {}).some((a) => a.startsWith("alb.ingress.kubernetes.io/actions.")));
+    return ingress && `Ingress ${ingress.metadata?.name}`;
+}
+
+/** The deployment plan's ConfigMap: the release's people, as the policy pack reads them. */
+export function ownersConfigMap(resources: PlanResource[]): { name: string; data: Record<string, string> } | undefined {
+    const c = of(resources, CONFIGMAP).find((x) => component(x) === "deployment-plan");
+    return c && { name: c.metadata?.name, data: c.data ?? {} };
+}

@@ -1,0 +1,32 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PlanResource } from "./types";
+
+/** What is known at declaration time: `value` with every Output, Promise and Resource left out. */
+function plainPart(value: unknown): unknown {
+    if (pulumi.Output.isInstance(value) || value instanceof Promise || pulumi.Resource.isInstance(value)) return undefined;
+    if (Array.isArray(value)) return value.map(plainPart);
+    if (value && typeof value === "object") {
+        return Object.fromEntries(
+            Object.entries(value)
+                .map(([k, v]) => [k, plainPart(v)])
+                .filter(([, v]) => v !== undefined),
+        );
+    }
+    return value;
+}
+
+/**
+ * Records the inputs of every resource of these types the program declares from now on, as they are known when it
+ * declares them. Values the engine computes (an id, a secret) are left out, so the document built from them is a
+ * plain string during `pulumi preview` and never carries a secret. Registered as a stack transformation, which sees
+ * every resource, components' children included (pulumi/pulumi sdk/nodejs/resource.ts applies transformations in
+ * the Resource constructor, before registration); it changes nothing.
+ */
+export function recordDeclarations(types: readonly string[]): PlanResource[] {
+    const recorded: PlanResource[] = [];
+    pulumi.runtime.registerStackTransformation((args) => {
+        if (types.includes(args.type)) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
+        return undefined;
+    });
+    return recorded;
+}

@@ -1,0 +1,290 @@
+// The deployment and rollback steps of a release: each a command (a config edit and `pulumi up`), what the engine
+// changes, and the checks before the next. The plan prints all of it; the runbook the commands and checks only.
+import { ProgramConfig } from "../config";
+import { rollbackCommand } from "../rollback";
+import { canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, liveService, workloadFacts } from "./facts";
+import { NOT_SET, roleWithHandle } from "./people";
+import { PlanInput } from "./types";
+
+export interface Step {
+    /** Minutes from the start of the deployment (T+0). */
+    at: number;
+    title: string;
+    commands: string[];
+    /** What the engine changes, from the declared resources. */
+    engine: string[];
+    /** What to see before going on. */
+    checks: string[];
+}
+
+/** When things happen, in minutes from T+0; clock times when the deployment window is set. */
+export interface Timeline {
+    start?: Date;
+    end?: Date;
+    /** Minutes the window lasts. */
+    length?: number;
+    /** When the new version's pods are expected: after the migration's estimated minutes. */
+    ready: number;
+    /** Minutes each traffic step is watched (plan.observeMinutes). */
+    observe: number;
+    /** Traffic edits after the first `pulumi up`. */
+    edits: Edit[];
+    /** When the deployment can be marked successful. */
+    finish: number;
+}
+
+interface Edit {
+    title: string;
+    sets: [string, string | number][];
+}
+
+/** `pulumi config set --path … && … && pulumi up`, for this stack. */
+export function configSet(stack: string, sets: [string, string | number][]): string {
+    return [...sets.map(([k, v]) => `pulumi config set --stack ${stack} --path ${k} ${v}`), `pulumi up --stack ${stack}`].join(" && ");
+}
+
+/** The config edits that take the release from this config to done, in order. */
+function followUpEdits(cfg: ProgramConfig): Edit[] {
+    if (cfg.strategy === "canary") {
+        const cn = cfg.canary!;
+        if (cn.stableVersion === cn.canaryVersion) return [];
+        // The replicas router cannot take 100%: it would scale stable to 0 (config refuses it); promotion does that.
+        const steps = cn.steps.filter((s) => s > cn.weight && !(cn.router === "replicas" && s === 100));
+        return [
+            ...steps.map((s): Edit => ({ title: `Shift ${s}% of requests to the canary`, sets: [["canary.weight", s]] })),
+            { title: `Promote ${cn.canaryVersion} to stable`, sets: [["canary.stableVersion", cn.canaryVersion], ["canary.weight", 0]] },
+        ];
+    }
+    if (cfg.strategy === "blue-green") {
+        const bg = cfg.blueGreen!;
+        const target = bg.blueVersion === cfg.release.version ? "blue" : "green";
+        return target === bg.activeColor ? [] : [{ title: `Switch live traffic to ${target} (${cfg.release.version})`, sets: [["blueGreen.activeColor", target]] }];
+    }
+    return [];
+}
+
+export function timeline(input: PlanInput): Timeline {
+    const { cfg } = input;
+    const w = cfg.monitoring?.deploymentWindow;
+    const start = w ? new Date(w.start) : undefined;
+    const end = w ? new Date(w.end) : undefined;
+    const ready = cfg.database ? cfg.database.migration.estimatedMinutes : 0;
+    const observe = cfg.plan.observeMinutes;
+    const edits = followUpEdits(cfg);
+    return {
+        start,
+        end,
+        length: start && end ? (end.getTime() - start.getTime()) / 60_000 : undefined,
+        ready,
+        observe,
+        edits,
+        finish: ready + (edits.length + 1) * observe,
+    };
+}
+
+function monitorCheck(input: PlanInput): { command: string; check: string } | undefined {
+    const m = input.cfg.monitoring;
+    if (!m) return undefined;
+    const tags = `service:${m.service ?? input.cfg.release.appName},env:${m.env ?? input.stack}`;
+    return {
+        // GET /api/v1/monitor filters by monitor_tags; DD_SITE is the Datadog site (datadoghq.com, datadoghq.eu, …).
+        command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '.[] | select(.overall_state == "Alert" or .overall_state == "Warn") | .name'`,
+        check: `the monitor query prints nothing: no monitor tagged ${tags} alerts or warns`,
+    };
+}
+
+const liveRef = (input: PlanInput, path: string, value: string) => (input.outputRefs ? `\${outputs.${path}}` : value);
+
+/** What the first `pulumi up` brings the stack to, from the declared resources. */
+function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
+    const { cfg, resources } = input;
+    const ns = cfg.release.namespace;
+    const jobs = jobFacts(resources);
+    const engine: string[] = [];
+    const checks: string[] = [];
+    const backup = jobs.find((j) => j.component === "predeploy-backup");
+    if (backup && cfg.backup) engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucketName}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
+    const restore = jobs.find((j) => j.component === "restore");
+    if (restore && cfg.database?.restore) engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
+    const migration = jobs.find((j) => j.component === "migration");
+    if (migration) {
+        const files = input.migrations?.selected.length;
+        engine.push(`then Job \`${migration.name}\` runs the migrations${files !== undefined ? ` (${files} files of phase ${cfg.database!.migration.phase})` : ""}, stopped after ${migration.deadlineSeconds} s`);
+    }
+    for (const w of workloadFacts(resources)) {
+        engine.push(
+            `${engine.length > 0 ? "then " : ""}Deployment \`${w.name}\`${w.variant ? ` (${w.variant})` : ""} runs ${w.version} with ${w.replicas} replicas${w.autoscaler ? ` (autoscaler ${w.autoscaler.min} to ${w.autoscaler.max})` : ""}`,
+        );
+    }
+    const dbJobs = [backup, restore, migration].filter((j) => j !== undefined).map((j) => j!.name);
+    if (dbJobs.length > 0) checks.push(`\`kubectl -n ${ns} get job ${dbJobs.join(" ")}\` shows each Complete (\`pulumi up\` waits for them and stops on a failure)`);
+    const live = liveService(resources);
+    const url = liveRef(input, "urls.live", `https://${cfg.release.host}`);
+    const ready = cfg.release.healthPaths.readiness;
+    if (cfg.strategy === "canary") {
+        const cn = cfg.canary!;
+        const router = canaryRoutingObject(resources);
+        engine.push(`${router ? `${router} sends` : "the router sends"} ${cn.weight}% of requests to the canary; the header \`${cn.headerName}: always\` reaches it at any weight`);
+        checks.push(`\`curl -fsS -H "${cn.headerName}: always" ${url}${ready}\` answers from ${cn.canaryVersion}`);
+    } else if (cfg.strategy === "blue-green") {
+        const bg = cfg.blueGreen!;
+        for (const j of jobs.filter((x) => x.component === "smoke-test")) checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
+        engine.push(`Service \`${live?.name ?? NOT_SET}\` selects ${live?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`);
+        checks.push(`\`curl -fsS ${liveRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`);
+    }
+    return { engine, checks };
+}
+
+/** What a traffic edit changes, by strategy and router. */
+function editEngine(input: PlanInput, edit: Edit): string[] {
+    const { cfg, resources } = input;
+    const router = canaryRoutingObject(resources);
+    if (cfg.strategy === "canary") {
+        const cn = cfg.canary!;
+        const weight = edit.sets.find(([k]) => k === "canary.weight")![1];
+        if (edit.sets.some(([k]) => k === "canary.stableVersion")) {
+            const stable = workloadFacts(resources).find((w) => w.variant === "stable");
+            return [`Deployment \`${stable?.name ?? NOT_SET}\` rolls to ${cn.canaryVersion}, ${cfg.release.replicas} replicas; the canary weight returns to 0 in ${router ?? "the router"}`];
+        }
+        return cn.router === "replicas"
+            ? [`the stable and canary Deployments are resized so that ${weight}% of the ${cfg.release.replicas} pods run the canary`]
+            : [`${router ?? "the router"}: canary weight ${weight}; no pod restarts`];
+    }
+    const live = liveService(resources);
+    const color = edit.sets[0][1];
+    return [
+        `the ${color} Deployment is sized to ${cfg.release.replicas} replicas and the provider waits for them`,
+        `Service \`${live?.name ?? NOT_SET}\` selects ${color}; the other color shrinks to ${cfg.blueGreen!.standbyReplicas} (blueGreen.standbyReplicas)`,
+    ];
+}
+
+export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; deploy: Step[]; post: Step[] } {
+    const { cfg, stack, resources } = input;
+    const p = cfg.plan;
+    const team = p.channels.team ?? `team channel (plan.channels.team) ${NOT_SET}`;
+    const watch = monitorCheck(input);
+    const watchFor = (minutes: number) =>
+        watch ? { commands: [watch.command], checks: [`for ${minutes} minutes, ${watch.check}`] } : { commands: [], checks: [`monitors (monitoring): ${NOT_SET}`] };
+    const crons = cronJobNames(resources);
+    const pre: Step[] = [
+        {
+            at: -60,
+            title: "Final verification",
+            commands: [`npm run plan -- --stack ${stack}`, `pulumi preview --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`],
+            engine: [],
+            checks: ["the checklist above has no ✗", "the preview changes what the deployment step below lists, and nothing else"],
+        },
+    ];
+    if (cfg.backup) {
+        const b = cfg.backup;
+        pre.push({
+            at: -60,
+            title: "Database backup",
+            commands: [`aws s3 ls s3://${b.bucketName}/${b.prefix}/ --region ${b.region} | tail -n 3`],
+            engine: [`none now: the pre-deploy dump is the first step of \`pulumi up\``],
+            checks: [`a dump from the last run of CronJob \`${crons.backup ?? NOT_SET}\` (schedule "${b.schedule}")`],
+        });
+    }
+    pre.push(
+        { at: -60, title: "Notify team", commands: [], engine: [], checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} starts in 60 minutes"`] },
+        {
+            at: -60,
+            title: "Open monitoring dashboards",
+            commands: [],
+            engine: [],
+            checks: [`Datadog dashboard ${dashboardTitles(resources).map((d) => `"${d}"`).join(", ") || NOT_SET}, open on ${roleWithHandle(p, "monitoringLead")}'s screen`],
+        },
+    );
+    const first = firstUp(input);
+    const upWatch = watchFor(t.ready + t.observe);
+    const deploy: Step[] = [
+        {
+            at: 0,
+            title: `Deploy ${cfg.release.version}: database steps, then the new version`,
+            commands: [`pulumi up --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`],
+            engine: first.engine,
+            checks: first.checks,
+        },
+        ...t.edits.map((e, i): Step => ({ at: t.ready + (i + 1) * t.observe, title: e.title, commands: [...watch ? [watch.command] : [], configSet(stack, e.sets)], engine: editEngine(input, e), checks: [...(i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`), "`pulumi stack output traffic --stack " + stack + "` shows the new state"] })),
+    ];
+    const post: Step[] = [
+        { at: t.finish - t.observe, title: "Monitor for errors", ...watchFor(t.observe), engine: [] },
+        {
+            at: t.finish - t.observe,
+            title: "Verify critical features",
+            commands: [],
+            engine: [],
+            checks: p.successCriteria ?? [`critical features (plan.successCriteria): ${NOT_SET}`],
+        },
+        { at: t.finish, title: "Mark deployment successful", commands: [], engine: [], checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} successful"`, `status page ${p.statusPage ?? NOT_SET}: maintenance notice removed`] },
+    ];
+    return { pre, deploy, post };
+}
+
+/** The rollback, from the state this config describes: traffic first, then the database when it must be undone. */
+export function rollbackSteps(input: PlanInput): Step[] {
+    const { cfg, stack, resources } = input;
+    const p = cfg.plan;
+    const team = p.channels.team ?? `team channel (plan.channels.team) ${NOT_SET}`;
+    const previous = cfg.release.previousVersion ?? NOT_SET;
+    const command = rollbackCommand(stack, cfg);
+    const runnable = command.startsWith("pulumi ");
+    const steps: Step[] = [
+        {
+            at: 0,
+            title: "Decision to roll back",
+            commands: [],
+            engine: [],
+            checks: [`${roleWithHandle(p, "rollbackOwner")} posts in ${team}: "ROLLBACK INITIATED - ${cfg.release.version} → ${previous}"`],
+        },
+        {
+            at: 0,
+            title: "Application rollback",
+            commands: runnable ? [liveRef(input, "rollback", command)] : [],
+            engine: [
+                runnable ? "traffic returns to the previous version (`pulumi stack output rollback` always holds this command for the deployed state)" : `${liveRef(input, "rollback", command)}`,
+                ...(cfg.strategy === "canary" && cfg.canary!.stableVersion !== previous && cfg.release.previousVersion
+                    ? [`after the promotion, the rollback is \`${configSet(stack, [["canary.stableVersion", previous]])}\``]
+                    : []),
+            ],
+            checks: [`\`pulumi stack output traffic --stack ${stack}\` shows traffic off ${cfg.release.version}`],
+        },
+    ];
+    const db = cfg.database;
+    if (db && cfg.backup) {
+        const b = cfg.backup;
+        const backup = jobFacts(resources).find((j) => j.component === "predeploy-backup");
+        const label = backup?.env.BACKUP_LABEL ?? NOT_SET;
+        steps.push(
+            {
+                at: 0,
+                title: "Database rollback (if the migration must be undone)",
+                commands: [configSet(stack, [["database.migration.run", "down"]])],
+                engine: [`a migration Job runs the down file of the newest ${db.migration.downSteps} migration(s) (database.migration.downSteps)`],
+                checks: [`${roleWithHandle(p, "databaseLead")} confirms the schema: \`psql "$DATABASE_URL" -c "SELECT version FROM schema_migrations ORDER BY version"\``],
+            },
+            {
+                at: 0,
+                title: "Database restore (if data must be restored)",
+                commands: [
+                    `KEY=$(aws s3 ls s3://${b.bucketName}/${b.prefix}/ --region ${b.region} | awk '/-${label}\\.dump$/ {print $4}' | sort | tail -n 1)`,
+                    configSet(stack, [["database.restore.key", `"${b.prefix}/$KEY"`]]),
+                ],
+                engine: [`a restore Job loads the pre-deploy dump over the database, within ${b.deadlineMinutes} minutes (backup.deadlineMinutes); writes since the dump are lost`],
+                checks: [`\`echo $KEY\` names the dump taken at the start of this deployment`],
+            },
+        );
+    }
+    const watch = monitorCheck(input);
+    steps.push(
+        { at: 0, title: "Verify rollback", commands: watch ? [watch.command] : [], engine: [], checks: [watch?.check ?? `monitors (monitoring): ${NOT_SET}`, "error rate and p95 back within the plan's thresholds"] },
+        {
+            at: 0,
+            title: "Notify stakeholders",
+            commands: [],
+            engine: [],
+            checks: [`email ${p.channels.stakeholders ?? `(plan.channels.stakeholders ${NOT_SET})`}: "${stack} rolled back from ${cfg.release.version} to ${previous}"`, `status page ${p.statusPage ?? NOT_SET} updated`, "post-mortem scheduled"],
+        },
+    );
+    return steps;
+}

@@ -1,0 +1,108 @@
+// The deployment plan of a stack, filled in from what `pulumi up` would do: the program run under mocks (as the
+// offline preview runs it), its config, its migrations and the policy pack's results.
+//
+//   npm run plan -- --stack production [--config-file F] [--set key=value ...] [--out FILE] [--runbook]
+import { writeFileSync } from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { PACK_ENFORCEMENT, policies } from "../policy/policies";
+import { readRawConfig, validateConfig } from "../lib/config";
+import { loadMigrations, migrationsForPhase, squawkReport } from "../lib/migrations";
+import { levelOf, readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { ProgramError, runProgram } from "../lib/offline/run";
+import { applyProjectConfig, applySet, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { renderPlan, renderRunbook } from "../lib/plan/render";
+import { PlanInput } from "../lib/plan/types";
+
+const ROOT = path.join(__dirname, "..");
+
+const USAGE = `usage: npm run plan -- --stack <name> [options]
+  --stack NAME          stack whose Pulumi.<NAME>.yaml supplies config
+  --config-file PATH    read config from this stack file instead
+  --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable)
+  --policy-config PATH  policy pack config (default policy/config/<stack>.json)
+  --runbook             write the runbook (the commands in order, with the checks between them) instead of the plan
+  --out FILE            write the document to FILE instead of standard output
+exit codes: 0 written (policy violations are marked in the checklist), 2 invalid config, 1 anything else`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            stack: { type: "string" },
+            "config-file": { type: "string" },
+            set: { type: "string", multiple: true, default: [] },
+            "policy-config": { type: "string" },
+            runbook: { type: "boolean", default: false },
+            out: { type: "string" },
+            help: { type: "boolean", default: false },
+        },
+        strict: true,
+    });
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
+    const stack = values.stack;
+    if (!stack) throw new UsageError("--stack is required");
+    const projectFile = readProject(path.join(ROOT, "Pulumi.yaml"));
+    const project = projectFile.name;
+    let config = readStackFile(values["config-file"] ? path.resolve(values["config-file"]) : path.join(ROOT, `Pulumi.${stack}.yaml`));
+    for (const assignment of values.set) {
+        try {
+            config = applySet(config, project, assignment);
+        } catch (err) {
+            throw new UsageError((err as Error).message);
+        }
+    }
+    const request = toRunRequest(project, stack, applyProjectConfig(projectFile, stack, config));
+    // The program validates the same config and stops first on a bad value, with exit code 2.
+    const run = runProgram(request);
+    const cfg = validateConfig(project, stack, readRawConfig({ name: project, get: (key: string) => request.config[`${project}:${key}`] }));
+    const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
+    const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
+
+    const m = cfg.database?.migration;
+    let migrations: PlanInput["migrations"];
+    if (m?.sqlDir) {
+        const dir = path.resolve(ROOT, m.sqlDir);
+        const all = loadMigrations(dir);
+        const selected = migrationsForPhase(all, m.phase);
+        migrations = { sqlDir: m.sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
+    }
+    const input: PlanInput = {
+        stack,
+        cfg,
+        resources: run.resources,
+        migrations,
+        policy: { levels: Object.fromEntries(policies.map((p) => [p.name, levelOf(p, policyConfig, PACK_ENFORCEMENT)])), violations },
+        outputRefs: false,
+    };
+    const document = values.runbook ? renderRunbook(input) : renderPlan(input);
+    if (values.out) {
+        writeFileSync(path.resolve(values.out), document);
+        console.error(`Wrote the ${values.runbook ? "runbook" : "deployment plan"} of ${stack} to ${values.out}`);
+    } else {
+        process.stdout.write(document);
+    }
+    return 0;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err) => {
+            if (err instanceof ProgramError) {
+                console.error(err.message);
+                process.exitCode = err.exitCode;
+            } else {
+                console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err as Error).message);
+                process.exitCode = 1;
+            }
+        },
+    );
+}
