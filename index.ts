@@ -11,7 +11,7 @@ import { RdsBackupPlan } from "./components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
 import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitoring";
 import { RollingDeployment } from "./components/rollingDeployment";
-import { WorkloadTemplate } from "./components/workload";
+import { AppWorkload, WorkloadTemplate } from "./components/workload";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./policy/planAlerts";
 import { ConfigError, imageRef, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "./lib/migrations";
@@ -173,6 +173,7 @@ const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canar
 });
 
 let versionsInFlight: VersionInFlight[];
+let appWorkloads: AppWorkload[];
 let trafficState: Record<string, string | number>;
 let liveUrl: string;
 let previewUrl: string | undefined;
@@ -190,6 +191,7 @@ if (cfg.strategy === "blue-green") {
         smokeTest: bg.smokeTest,
     });
     versionsInFlight = [inFlight("color", "blue", bg.blueVersion), inFlight("color", "green", bg.greenVersion)];
+    appWorkloads = Object.values(deployment.workloads);
     trafficState = { activeColor: bg.activeColor, liveVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion };
     liveUrl = deployment.liveUrl;
     previewUrl = deployment.previewUrl;
@@ -210,6 +212,7 @@ if (cfg.strategy === "blue-green") {
         alb: cn.alb,
     });
     versionsInFlight = [inFlight("track", "stable", cn.stableVersion), inFlight("track", "canary", cn.canaryVersion)];
+    appWorkloads = [deployment.stable, deployment.canary];
     trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };
     liveUrl = deployment.liveUrl;
 } else {
@@ -221,6 +224,7 @@ if (cfg.strategy === "blue-green") {
         ...cfg.rolling,
     });
     versionsInFlight = [inFlight("track", "stable", release.version)];
+    appWorkloads = [deployment.workload];
     trafficState = {};
     liveUrl = deployment.liveUrl;
 }
@@ -242,6 +246,7 @@ if (cfg.monitoring) {
         span: m.span,
         namespace: release.namespace,
         appName: app,
+        autoscalers: appWorkloads.flatMap((w) => (w.growableAutoscaler ? [w.growableAutoscaler] : [])),
         versions: versionsInFlight,
         releaseVersion: release.version,
         thresholds,

@@ -24,8 +24,13 @@ export interface ReleaseMonitoringArgs {
     span: string;
     /** Kubernetes namespace of the app, for the container metrics' scope. */
     namespace: string;
-    /** app.kubernetes.io/name of the pods (kube_app_name tag), and the prefix of the autoscalers' names. */
+    /** app.kubernetes.io/name of the pods (kube_app_name tag). */
     appName: string;
+    /**
+     * Names of the app's autoscalers that can add pods (minReplicas below maxReplicas). One pinned at min = max sits
+     * "at its maximum" from the start and is left out; with none, there is no autoscaler-at-maximum monitor.
+     */
+    autoscalers: string[];
     /** Versions in flight; each distinct version gets its own error-rate, latency, payment and rollback-trigger monitors. */
     versions: VersionInFlight[];
     /** The version being released, tagged on the service-wide monitors. */
@@ -48,7 +53,7 @@ export interface ReleaseMonitoringArgs {
     slo: { availabilityTarget: number; latencyTarget: number; timeframe: string };
     /** Deployment window (UTC `YYYY-MM-DDTHH:MM:SSZ`) during which rollout noise is muted. */
     deploymentWindow?: { start: string; end: string; timezone: string };
-    /** Counts a per-version ratio must see in its window before it may alert, and resources that are not user traffic. */
+    /** Counts a per-version ratio or p95 must see in its window before it may alert, and resources that are not user traffic. */
     trafficGuard: { minRequests: number; minPayments: number; excludeResources: string[] };
     /** The app's database role and its connection limit; without it, connections are watched server-wide. */
     appRole?: { name: string; connectionLimit: number };
@@ -56,7 +61,7 @@ export interface ReleaseMonitoringArgs {
     rollbackHint: string;
 }
 
-/** A per-version ratio may alert only once its window holds enough of these. */
+/** A per-version ratio or p95 may alert only once its window holds enough of these. */
 interface TrafficGuard {
     counter: "requests" | "payments";
     window: string;
@@ -71,7 +76,7 @@ interface MonitorSpec {
     suffix: string;
     /** Set on per-version monitors: their alert resolves on its own once the version stops reporting. */
     perVersion?: VersionInFlight;
-    /** Set on per-version ratios: the alert goes through a composite that also needs enough traffic. */
+    /** Set on per-version monitors: the alert goes through a composite that also needs enough traffic. */
     guard?: TrafficGuard;
 }
 
@@ -96,7 +101,7 @@ const RETIRED_VERSION_TIMEOUT_HOURS = 1;
  * Datadog monitors for every alert and rollback trigger of the plan, a deployment dashboard, availability and latency
  * SLOs, and a downtime for the deployment window that mutes rollout noise only. Error-rate, latency, payment and
  * rollback monitors exist per version in flight, so a canary is judged on its own traffic, and only once that traffic
- * is large enough to judge.
+ * is large enough to judge: a p95 over a handful of requests says as little as a ratio over them.
  *
  * Notification routing follows Datadog's conditional variables: an @-handle inside `{{#is_alert}}` is notified only
  * when the monitor alerts, so the pager sits only in alert and alert-recovery blocks and warnings go to chat.
@@ -131,14 +136,15 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             const errorRate = (window: string) => (t: number) =>
                 `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
             const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
-            const per = (alert: AlertName, query: (t: number) => string, g?: TrafficGuard) =>
+            const per = (alert: AlertName, query: (t: number) => string, g: TrafficGuard) =>
                 specs.push({ alert, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
-            per("errorRatePct", errorRate("last_5m"), { counter: "requests", window: "last_5m" });
-            per("p95LatencySeconds", p95("last_10m"));
-            per("rollbackNowErrorRatePct", errorRate("last_5m"), { counter: "requests", window: "last_5m" });
-            per("rollbackNowP95Seconds", p95("last_5m"));
-            per("rollbackSustainedErrorRatePct", errorRate("last_15m"), { counter: "requests", window: "last_15m" });
-            per("rollbackSustainedP95Seconds", p95("last_15m"));
+            const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window });
+            per("errorRatePct", errorRate("last_5m"), requestsIn("last_5m"));
+            per("p95LatencySeconds", p95("last_10m"), requestsIn("last_10m"));
+            per("rollbackNowErrorRatePct", errorRate("last_5m"), requestsIn("last_5m"));
+            per("rollbackNowP95Seconds", p95("last_5m"), requestsIn("last_5m"));
+            per("rollbackSustainedErrorRatePct", errorRate("last_15m"), requestsIn("last_15m"));
+            per("rollbackSustainedP95Seconds", p95("last_15m"), requestsIn("last_15m"));
             const m = args.metrics;
             per(
                 "versionPaymentFailurePct",
@@ -182,13 +188,18 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         );
         global("diskIoPct", (t) => `avg(last_10m):max:system.io.util{${args.hostScope}} by {host,device} > ${num(t)}`);
         // kubernetes_state.hpa.current_replicas and .max_replicas, tagged kube_namespace and horizontalpodautoscaler
-        // (DataDog/integrations-core kubernetes_state_core/metadata.csv). Pinned for the whole window: min().
-        const hpa = `kube_namespace:${args.namespace},horizontalpodautoscaler:${args.appName}-*`;
-        global(
-            "autoscalerAtMaxPct",
-            (t) =>
-                `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {horizontalpodautoscaler} * 100 >= ${num(t)}`,
-        );
+        // (DataDog/integrations-core kubernetes_state_core/metadata.csv). Pinned for the whole window: min(). Named
+        // autoscalers only: a wildcard would take in another app's `<app>-…` and every pinned one, which reads 100%
+        // forever. `AND … IN (…)` is the boolean filter form, which must not be mixed with `,`
+        // (docs.datadoghq.com/metrics/advanced-filtering).
+        if (args.autoscalers.length > 0) {
+            const hpa = `kube_namespace:${args.namespace} AND horizontalpodautoscaler IN (${[...args.autoscalers].sort().join(", ")})`;
+            global(
+                "autoscalerAtMaxPct",
+                (t) =>
+                    `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {horizontalpodautoscaler} * 100 >= ${num(t)}`,
+            );
+        }
 
         const traffic: Record<string, datadog.Monitor> = {};
         const trafficMonitor = (spec: MonitorSpec, g: TrafficGuard): datadog.Monitor => {
@@ -202,7 +213,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
                         name: `[${args.env}] ${args.service}: ${g.counter} of ${v.variantKey}:${v.variantValue} in ${g.window.replace("last_", "")} at least ${min}`,
                         type: "query alert",
                         query: `sum(${g.window}):${trafficQueries[`${g.counter}-${v.variantValue}`](v)} >= ${min}`,
-                        message: `Traffic guard of the ${v.variantKey}:${v.variantValue} ratio monitors: "alert" means enough ${g.counter} to judge the version. Notifies nobody.`,
+                        message: `Traffic guard of the ${v.variantKey}:${v.variantValue} monitors: "alert" means enough ${g.counter} to judge the version. Notifies nobody.`,
                         monitorThresholds: { critical: String(min) },
                         priority: "5",
                         tags: [...commonTags, ...spec.tags, "release-guard:traffic"],
@@ -249,12 +260,12 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
                 );
                 continue;
             }
-            // The ratio itself notifies nobody; the composite alerts (or warns) only while the ratio does and the
-            // window holds enough traffic (docs.datadoghq.com/monitors/types/composite: `a && b`).
+            // The condition (a ratio or a p95) notifies nobody; the composite alerts (or warns) only while the
+            // condition does and the window holds enough traffic (docs.datadoghq.com/monitors/types/composite: `a && b`).
             const condition = new datadog.Monitor(
-                `${name}-${spec.suffix}-ratio`,
+                `${name}-${spec.suffix}-condition`,
                 {
-                    name: `${title}: ratio`,
+                    name: `${title}: condition`,
                     type: "query alert",
                     query: spec.query(critical),
                     message: `Condition of "${title}", which notifies. Notifies nobody itself.`,
@@ -267,7 +278,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            this.monitors[`${spec.suffix}-ratio`] = condition;
+            this.monitors[`${spec.suffix}-condition`] = condition;
             this.monitors[spec.suffix] = new datadog.Monitor(
                 `${name}-${spec.suffix}`,
                 { name: title, type: "composite", query: pulumi.interpolate`${condition.id} && ${trafficMonitor(spec, spec.guard).id}`, message, tags, ...common },
@@ -284,8 +295,10 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             new datadog.DowntimeSchedule(
                 `${name}-deployment-window`,
                 {
-                    // "*": every group of the selected monitors (the form of the provider's own all-groups example,
-                    // DataDog/terraform-provider-datadog examples/resources/datadog_downtime/resource.tf).
+                    // The v2 scope is a query in the common search syntax; "*" is the documented group scope for all
+                    // groups of the selected monitors (DataDog/documentation content/en/monitors/downtimes/_index.md,
+                    // "Downtime scope syntax"; the provider passes it through as is,
+                    // DataDog/terraform-provider-datadog datadog/fwprovider/resource_datadog_downtime_schedule.go).
                     scope: "*",
                     // Only monitors carrying every one of these tags are muted: the rollout noise, never what the plan checks in the window.
                     monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, "deployment-window:mute"] },

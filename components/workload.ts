@@ -98,6 +98,8 @@ export class AppWorkload extends pulumi.ComponentResource {
     public readonly deployment: k8s.apps.v1.Deployment;
     /** Labels that select exactly this Deployment's pods. */
     public readonly selectorLabels: Record<string, string>;
+    /** Name of the autoscaler when it can add pods (minReplicas below maxReplicas); undefined when absent or pinned. */
+    public readonly growableAutoscaler?: string;
 
     constructor(name: string, args: AppWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("myapp:deploy:AppWorkload", name, {}, opts);
@@ -114,6 +116,7 @@ export class AppWorkload extends pulumi.ComponentResource {
         };
         const metadata = { name: args.deploymentName, namespace: t.namespace, labels: podLabels };
         const autoscaled = args.replicas > 0;
+        if (autoscaled && args.replicas < maxReplicas) this.growableAutoscaler = args.deploymentName;
         const pulumiOwnsReplicas = args.replicaOwner === "pulumi" || !autoscaled;
         const rolling = args.rollingUpdate ?? { maxSurge: "25%", maxUnavailable: 0, progressDeadlineSeconds: 600 };
 

@@ -356,6 +356,18 @@ function outsideAlertBlocks(message: string): string {
     return message.replace(/\{\{#is_alert(_recovery)?\}\}[\s\S]*?\{\{\/is_alert\1\}\}/g, "");
 }
 
+/**
+ * The autoscalers a monitor's query names with `horizontalpodautoscaler:<name>` or `horizontalpodautoscaler IN (…)`,
+ * as patterns (a `*` is Datadog's wildcard).
+ */
+function watchedAutoscalers(query: string): RegExp[] {
+    const names = [
+        ...[...query.matchAll(/horizontalpodautoscaler:([^,}\s]+)/g)].map((x) => x[1]),
+        ...[...query.matchAll(/horizontalpodautoscaler IN \(([^)]*)\)/g)].flatMap((x) => x[1].split(",").map((n) => n.trim())),
+    ];
+    return names.map((n) => new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
+}
+
 /** What Datadog sends when the monitor alerts: the contents of its `{{#is_alert}}` blocks. */
 function alertBlocks(message: string): string {
     return [...message.matchAll(/\{\{#is_alert\}\}([\s\S]*?)\{\{\/is_alert\}\}/g)].map((x) => x[1]).join("\n");
@@ -364,7 +376,7 @@ function alertBlocks(message: string): string {
 export const monitorsForPlanAlerts: StackValidationPolicy = {
     name: "monitors-for-plan-alerts",
     description:
-        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging, and the pager named only inside alert blocks so that warnings and their recoveries never page.',
+        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging, the pager named only inside alert blocks so that warnings and their recoveries never page, and the autoscaler-at-maximum monitor watching exactly the autoscalers that can grow.',
     configSchema: {
         properties: {
             thresholds: { type: "object", default: {} },
@@ -395,12 +407,25 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
             "versionPaymentFailurePct",
         ];
         const asLabel = (v: string) => v.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
+        // An autoscaler with minReplicas = maxReplicas sits at its maximum from the start: watching it alerts for good.
+        const hpas = args.resources
+            .filter((r) => r.type === HPA && typeof k8sName(r) === "string" && typeof r.props.spec?.minReplicas === "number" && typeof r.props.spec?.maxReplicas === "number")
+            .map((r) => ({ name: k8sName(r)!, min: r.props.spec.minReplicas as number, max: r.props.spec.maxReplicas as number }));
+        const atMax = monitors.filter((m) => tag(m, "plan-alert") === "autoscalerAtMaxPct" && typeof m.props.query === "string");
+        for (const h of hpas) {
+            const watchers = atMax.filter((m) => watchedAutoscalers(m.props.query).some((p) => p.test(h.name)));
+            if (h.min < h.max && watchers.length === 0) report(`no autoscalerAtMaxPct monitor watches autoscaler ${h.name}, which can grow from ${h.min} to ${h.max}`);
+            for (const m of h.min < h.max ? [] : watchers) {
+                report(`monitor ${m.props.name ?? m.name} watches autoscaler ${h.name}, pinned at ${h.max} (minReplicas = maxReplicas): it alerts for good`, m.urn);
+            }
+        }
         for (const alert of ALERT_NAMES) {
             const plan: PlanAlert = PLAN_ALERTS[alert];
             const limit = thresholds[alert] ?? plan.plan;
             const found = monitors.filter((m) => tag(m, "plan-alert") === alert);
             if (found.length === 0) {
-                report(`no monitor for the plan's alert ${alert} (${plan.label})`);
+                // Without an autoscaler that can grow there is nothing to pin; the loop above reports a missing watcher.
+                if (alert !== "autoscalerAtMaxPct") report(`no monitor for the plan's alert ${alert} (${plan.label})`);
                 continue;
             }
             if (perVersion.includes(alert)) {

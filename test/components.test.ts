@@ -331,6 +331,7 @@ const monitoringArgs: ReleaseMonitoringArgs = {
     span: "express.request",
     namespace: "prod",
     appName: "shop",
+    autoscalers: ["shop-stable"],
     versions: [{ version: "v2", variantKey: "track", variantValue: "stable" }],
     releaseVersion: "v2",
     thresholds: Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])) as Record<AlertName, number>,
@@ -351,7 +352,7 @@ describe("ReleaseMonitoring", () => {
         const m = find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable");
         assert.ok(at(m, "message").includes("This version is the one a rollback returns to, so rolling back will not help"));
         assert.strictEqual(
-            at(find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable-ratio"), "query"),
+            at(find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable-condition"), "query"),
             "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2,!resource_name:get_/health/*}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2,!resource_name:get_/health/*}.as_count() * 100 > 5",
         );
         assert.strictEqual(at(find(run, ":Monitor", "mon-cpu-pct"), "priority"), "4");

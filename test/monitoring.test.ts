@@ -1,8 +1,11 @@
 import * as assert from "assert";
+import * as path from "path";
 import { ALERT_NAMES, PLAN_ALERTS } from "../policy/planAlerts";
+import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { validateConfig } from "../lib/config";
+import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, find, programConfig, PROJECT, runStack } from "./helpers";
+import { all, at, configErrorFor, find, programConfig, PROJECT, ROOT, runStack } from "./helpers";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
 const tagValue = (m: DeclaredResource, key: string) =>
@@ -40,22 +43,27 @@ function stateOf(m: DeclaredResource, value: number): "ok" | "warn" | "alert" {
 }
 
 /**
- * The notifications a version's traffic produces from a quiet start: every notifying monitor of that version, a
- * composite taking its ratio's state while its traffic guard alerts ("a && b").
+ * The @-handles of `{{#is_alert_recovery}}` blocks, which Datadog notifies with no message body when a monitor goes
+ * from ALERT to WARNING (docs.datadoghq.com/monitors/notify/variables, the note under is_alert_recovery).
+ */
+function bodylessRecipients(message: string): string[] {
+    return [...message.matchAll(/\{\{#is_alert_recovery\}\}([\s\S]*?)\{\{\/is_alert_recovery\}\}/g)].flatMap((x) => x[1].match(/@\S+/g) ?? []);
+}
+
+/**
+ * The notifications a version's traffic produces from a quiet start: every notifying monitor of that version is a
+ * composite taking its condition's state (error rate, p95 or payment failures) while its traffic guard alerts ("a && b").
  */
 function notificationsFor(run: ProgramRun, variant: string, traffic: { requests: number; errors: number; p95: number }): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     const byName = (n: string) => find(run, ":Monitor", n);
     for (const m of monitorsOf(run).filter((x) => (at(x, "tags") as string[]).includes(variant) && tagValue(x, "plan-alert"))) {
-        let state: "ok" | "warn" | "alert";
-        const alert = tagValue(m, "plan-alert")!;
-        if (at(m, "type") === "composite") {
-            const [ratio, guard] = (at(m, "query") as string).split(" && ").map((id) => byName(id.replace(/-id$/, "")));
-            const value = alert === "versionPaymentFailurePct" ? 0 : (100 * traffic.errors) / traffic.requests;
-            state = stateOf(guard, alert === "versionPaymentFailurePct" ? 0 : traffic.requests) === "alert" ? stateOf(ratio, value) : "ok";
-        } else {
-            state = stateOf(m, traffic.p95);
-        }
+        const alert = tagValue(m, "plan-alert") as keyof typeof PLAN_ALERTS;
+        assert.strictEqual(at(m, "type"), "composite", m.name);
+        const [condition, guard] = (at(m, "query") as string).split(" && ").map((id) => byName(id.replace(/-id$/, "")));
+        const payments = alert === "versionPaymentFailurePct";
+        const value = payments ? 0 : PLAN_ALERTS[alert].unit === "s" ? traffic.p95 : (100 * traffic.errors) / traffic.requests;
+        const state = stateOf(guard, payments ? 0 : traffic.requests) === "alert" ? stateOf(condition, value) : "ok";
         if (state !== "ok") out[m.name.replace("myapp-monitoring-", "")] = notification(at(m, "message"), "ok", state);
     }
     return out;
@@ -146,6 +154,8 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.deepStrictEqual(notification(sustained, "alert", "warn"), [
                 "Rollback trigger (15 minutes): error rate above 1% for myapp in production (track:canary, version:v1.2.3). Nearing the critical 2. @slack-engineering",
             ]);
+            // Besides that warning, Datadog tells the alert-recovery handles of ALERT -> WARNING with no body.
+            assert.deepStrictEqual(bodylessRecipients(sustained), ["@pagerduty-myapp", "@slack-engineering"]);
         });
 
         it("never names the pager outside an alert block, in either stack", () => {
@@ -187,13 +197,39 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.ok(!(at(guard, "message") as string).includes("@"));
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary"), "query"),
-                "myapp-monitoring-error-rate-pct-canary-ratio-id && myapp-monitoring-requests-5m-canary-id",
+                "myapp-monitoring-error-rate-pct-canary-condition-id && myapp-monitoring-requests-5m-canary-id",
             );
             assert.strictEqual(
-                at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-ratio"), "query"),
+                at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-condition"), "query"),
                 "sum(last_5m):sum:trace.http.request.errors{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() / sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() * 100 > 1",
             );
-            assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-p95-latency-seconds-canary"), "query"), "percentile(last_10m):p95:trace.http.request{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*} > 2");
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-p95-latency-seconds-canary-condition"), "query"),
+                "percentile(last_10m):p95:trace.http.request{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*} > 2",
+            );
+        });
+
+        it("a few slow requests on the 5% canary say nothing; a slow p95 over 100 requests pages roll back now, through the composite only", () => {
+            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 10, errors: 0, p95: 6 }), {});
+            const slow = notificationsFor(production, "track:canary", { requests: 100, errors: 0, p95: 6 });
+            assert.deepStrictEqual(Object.keys(slow).sort(), ["p95-latency-seconds-canary", "rollback-now-p95-seconds-canary", "rollback-sustained-p95-seconds-canary"]);
+            assert.deepStrictEqual(slow["rollback-now-p95-seconds-canary"], [
+                "Rollback trigger (now): p95 response time above 5 s for myapp in production (track:canary, version:v1.2.3).",
+                "Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
+                "@pagerduty-myapp @slack-engineering",
+            ]);
+            assert.ok(!slow["p95-latency-seconds-canary"].join("\n").includes("@pagerduty"), "the 2 s latency alert is a warning: chat only");
+            const q = (n: string) => at(find(production, ":Monitor", `myapp-monitoring-${n}`), "query");
+            assert.strictEqual(q("rollback-now-p95-seconds-canary"), "myapp-monitoring-rollback-now-p95-seconds-canary-condition-id && myapp-monitoring-requests-5m-canary-id");
+            assert.strictEqual(q("rollback-sustained-p95-seconds-canary"), "myapp-monitoring-rollback-sustained-p95-seconds-canary-condition-id && myapp-monitoring-requests-15m-canary-id");
+            assert.strictEqual(q("p95-latency-seconds-canary"), "myapp-monitoring-p95-latency-seconds-canary-condition-id && myapp-monitoring-requests-10m-canary-id");
+            assert.strictEqual(q("requests-10m-canary"), "sum(last_10m):sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() >= 100");
+            // The p95 conditions themselves notify nobody.
+            for (const n of ["rollback-now-p95-seconds-canary", "rollback-sustained-p95-seconds-canary", "p95-latency-seconds-canary"]) {
+                const condition = find(production, ":Monitor", `myapp-monitoring-${n}-condition`);
+                assert.ok(!(at(condition, "message") as string).includes("@"), n);
+                assert.strictEqual(tagValue(condition, "plan-alert"), undefined, n);
+            }
         });
     });
 
@@ -202,9 +238,9 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const m = find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary");
             assert.strictEqual(at(m, "priority"), "1");
             assert.strictEqual(tagValue(m, "severity"), "rollback");
-            assert.strictEqual(at(m, "query"), "myapp-monitoring-version-payment-failure-pct-canary-ratio-id && myapp-monitoring-payments-5m-canary-id");
+            assert.strictEqual(at(m, "query"), "myapp-monitoring-version-payment-failure-pct-canary-condition-id && myapp-monitoring-payments-5m-canary-id");
             assert.strictEqual(
-                at(find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary-ratio"), "query"),
+                at(find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary-condition"), "query"),
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production,version:v1.2.3}.as_count() / sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() * 100 > 5",
             );
             assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-payments-5m-canary"), "query"), "sum(last_5m):sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() >= 20");
@@ -260,7 +296,44 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             );
             assert.strictEqual(
                 q("autoscaler-at-max-pct"),
-                "min(last_15m):sum:kubernetes_state.hpa.current_replicas{kube_namespace:production,horizontalpodautoscaler:myapp-*} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{kube_namespace:production,horizontalpodautoscaler:myapp-*} by {horizontalpodautoscaler} * 100 >= 100",
+                "min(last_15m):sum:kubernetes_state.hpa.current_replicas{kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary, myapp-stable)} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary, myapp-stable)} by {horizontalpodautoscaler} * 100 >= 100",
+            );
+        });
+
+        it("watches only the autoscalers that can grow: one pinned at min = max is left out, and with none there is no such monitor", async () => {
+            const hpaScope = (run: ProgramRun) => (at(find(run, ":Monitor", "myapp-monitoring-autoscaler-at-max-pct"), "query") as string).match(/\{([^}]*)\}/)![1];
+            const bounds = (run: ProgramRun) => Object.fromEntries(all(run, ":HorizontalPodAutoscaler").map((h) => [at(h, "metadata.name"), [at(h, "spec.minReplicas"), at(h, "spec.maxReplicas")]]));
+            const pack = async (run: ProgramRun) => runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+
+            // release.maxReplicas = release.replicas pins stable at 6; the canary still grows from 2 to 6.
+            const stablePinned = runStack("production", ["release.maxReplicas=6"]);
+            assert.deepStrictEqual(bounds(stablePinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 6] });
+            assert.strictEqual(hpaScope(stablePinned), "kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary)");
+            assert.deepStrictEqual(await pack(stablePinned), []);
+
+            // Both pinned (canaryMaxReplicas = canaryReplicas too): nothing can reach a maximum it did not start at.
+            const bothPinned = runStack("production", ["release.maxReplicas=6", "canary.canaryMaxReplicas=2"]);
+            assert.deepStrictEqual(bounds(bothPinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 2] });
+            assert.deepStrictEqual(monitorsOf(bothPinned).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"), []);
+            assert.deepStrictEqual(await pack(bothPinned), []);
+
+            // The replicas router's proportional bounds pin both tracks when the fleet cannot grow.
+            const proportional = runStack("production", ["canary.router=replicas", "canary.weight=25", "release.replicas=4", "release.maxReplicas=4"]);
+            assert.deepStrictEqual(bounds(proportional), { "myapp-stable": [3, 3], "myapp-canary": [1, 1] });
+            assert.deepStrictEqual(monitorsOf(proportional).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"), []);
+        });
+
+        it("the policy pack refuses an autoscaler-at-maximum monitor that watches a pinned autoscaler, and a growable one left unwatched", async () => {
+            const run: ProgramRun = structuredClone(runStack("production", ["release.maxReplicas=6"]));
+            const monitor = run.resources.find((r) => r.name === "myapp-monitoring-autoscaler-at-max-pct")!;
+            monitor.inputs.query = (monitor.inputs.query as string).replace(/kube_namespace:production AND horizontalpodautoscaler IN \(myapp-canary\)/g, "kube_namespace:production,horizontalpodautoscaler:myapp-stable");
+            const violations = await runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(
+                violations.map((v) => v.message),
+                [
+                    "monitor [production] myapp: Autoscaler replicas (% of its maximum) above 100% watches autoscaler myapp-stable, pinned at 6 (minReplicas = maxReplicas): it alerts for good",
+                    "no autoscalerAtMaxPct monitor watches autoscaler myapp-canary, which can grow from 2 to 6",
+                ],
             );
         });
 
@@ -297,16 +370,16 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 
     it("pages the rollback triggers at priority 1 with the plan's tiers as warnings", () => {
         const expected: Record<string, [string, object]> = {
-            "rollback-now-error-rate-pct-canary-ratio": ["sum(last_5m)", { critical: "5", warning: "2", criticalRecovery: "4" }],
-            "rollback-now-p95-seconds-canary": ["percentile(last_5m)", { critical: "5", warning: "3", criticalRecovery: "4" }],
-            "rollback-sustained-error-rate-pct-canary-ratio": ["sum(last_15m)", { critical: "2", warning: "1", criticalRecovery: "1.6" }],
-            "rollback-sustained-p95-seconds-canary": ["percentile(last_15m)", { critical: "3", warning: "2", criticalRecovery: "2.4" }],
+            "rollback-now-error-rate-pct-canary-condition": ["sum(last_5m)", { critical: "5", warning: "2", criticalRecovery: "4" }],
+            "rollback-now-p95-seconds-canary-condition": ["percentile(last_5m)", { critical: "5", warning: "3", criticalRecovery: "4" }],
+            "rollback-sustained-error-rate-pct-canary-condition": ["sum(last_15m)", { critical: "2", warning: "1", criticalRecovery: "1.6" }],
+            "rollback-sustained-p95-seconds-canary-condition": ["percentile(last_15m)", { critical: "3", warning: "2", criticalRecovery: "2.4" }],
         };
         for (const [suffix, [window, thresholds]] of Object.entries(expected)) {
             const m = find(production, ":Monitor", `myapp-monitoring-${suffix}`);
             assert.ok((at(m, "query") as string).startsWith(window), suffix);
             assert.deepStrictEqual(at(m, "monitorThresholds"), thresholds, suffix);
-            const notifier = find(production, ":Monitor", `myapp-monitoring-${suffix.replace(/-ratio$/, "")}`);
+            const notifier = find(production, ":Monitor", `myapp-monitoring-${suffix.replace(/-condition$/, "")}`);
             assert.strictEqual(at(notifier, "priority"), "1", suffix);
             assert.strictEqual(tagValue(notifier, "severity"), "rollback", suffix);
         }
@@ -361,7 +434,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 
     it("lets staging loosen a threshold without a reason", () => {
         const m = find(staging, ":Monitor", "myapp-monitoring-p95-latency-seconds-green");
-        assert.strictEqual(at(m, "query"), "percentile(last_10m):p95:trace.http.request{service:myapp,env:staging,version:v1.2.3,!resource_name:get_/health/*} > 3");
+        assert.strictEqual(
+            at(find(staging, ":Monitor", "myapp-monitoring-p95-latency-seconds-green-condition"), "query"),
+            "percentile(last_10m):p95:trace.http.request{service:myapp,env:staging,version:v1.2.3,!resource_name:get_/health/*} > 3",
+        );
         assert.strictEqual(at(m, "name"), "[staging] myapp: p95 response time above 3 s (color:green)");
     });
 });

@@ -39,10 +39,10 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(diff.added, []);
         // Both tracks now run v1.2.3: one set of monitors judges it, with the stable track's advice.
         const perVersion = ["error-rate-pct", "p95-latency-seconds", "rollback-now-error-rate-pct", "rollback-now-p95-seconds", "rollback-sustained-error-rate-pct", "rollback-sustained-p95-seconds", "version-payment-failure-pct"];
-        const guarded = ["error-rate-pct", "rollback-now-error-rate-pct", "rollback-sustained-error-rate-pct", "version-payment-failure-pct"];
-        const traffic = ["payments-5m", "requests-15m", "requests-5m"];
+        // Each notifies through a composite of its condition and a traffic guard.
+        const traffic = ["payments-5m", "requests-10m", "requests-15m", "requests-5m"];
         const names = (track: string) =>
-            [...perVersion.map((m) => `${m}-${track}`), ...guarded.map((g) => `${g}-${track}-ratio`), ...traffic.map((t) => `${t}-${track}`)].map((m) => `myapp-monitoring-${m}`).sort();
+            [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)].map((m) => `myapp-monitoring-${m}`).sort();
         assert.deepStrictEqual(diff.removed.map((r) => r.name).sort(), names("canary"));
         assert.deepStrictEqual(
             diff.changed.filter((c) => c.type.startsWith("kubernetes:")),
@@ -65,9 +65,8 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         const monitors = diff.changed.filter((c) => !c.type.startsWith("kubernetes:"));
         assert.deepStrictEqual(monitors.map((c) => c.name).sort(), names("stable"));
         for (const m of monitors) {
-            const composite = guarded.some((g) => m.name === `myapp-monitoring-${g}-stable`);
-            const silent = m.name.endsWith("-ratio") || traffic.some((t) => m.name === `myapp-monitoring-${t}-stable`);
-            assert.deepStrictEqual(m.paths, composite ? ["message", "tags[3]"] : silent ? ["query", "tags[3]"] : ["message", "query", "tags[3]"], m.name);
+            const composite = perVersion.some((g) => m.name === `myapp-monitoring-${g}-stable`);
+            assert.deepStrictEqual(m.paths, composite ? ["message", "tags[3]"] : ["query", "tags[3]"], m.name);
         }
     });
 
@@ -132,6 +131,8 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
+                // The canary's new autoscaler can grow, so the autoscaler-at-maximum monitor now names it.
+                ["myapp-monitoring-autoscaler-at-max-pct", ["query"]],
                 ["myapp-canary-deployment", ["spec.replicas"]],
                 ["myapp-stable-deployment", ["spec.replicas"]],
                 ["myapp-stable-hpa", ["spec.maxReplicas", "spec.minReplicas"]],
