@@ -1,11 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
 import * as path from "path";
 import { BackupBucket } from "./components/backupBucket";
 import { BackupSchedule } from "./components/backupSchedule";
 import { BlueGreenDeployment } from "./components/blueGreenDeployment";
 import { CanaryDeployment } from "./components/canaryDeployment";
-import { DatabaseRoles } from "./components/databaseRoles";
+import { DatabaseRoles, PodVolume } from "./components/databaseRoles";
 import { appLabels } from "./components/kubernetes";
 import { RdsBackupPlan } from "./components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
@@ -13,7 +14,7 @@ import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitori
 import { RollingDeployment } from "./components/rollingDeployment";
 import { WorkloadTemplate } from "./components/workload";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./policy/planAlerts";
-import { ConfigError, imageRef, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
+import { ConfigError, imageRef, PROJECT_ROOT, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
 import { lintMigrations, loadMigrations, migrationsForPhase, SqlMigration } from "./lib/migrations";
 import { rollbackCommand, variantRollbackCommand } from "./lib/rollback";
 
@@ -57,7 +58,8 @@ const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
 
 const tags = { app, stack, "managed-by": "pulumi" };
 let databaseGate: pulumi.Resource[] = [];
-let appDatabaseSecret: string | undefined;
+let appDatabase: { secret: k8s.core.v1.Secret; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
+let databaseOutputs: Record<string, unknown> | undefined;
 if (cfg.database && cfg.backup) {
     const db = cfg.database;
     const b = cfg.backup;
@@ -75,11 +77,12 @@ if (cfg.database && cfg.backup) {
         database: db.name,
         drillDatabase: `${db.name}_restore_drill`,
         sslmode: db.sslmode,
+        caBundle: db.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
         roles: db.roles,
         namespace: release.namespace,
         appName: app,
     });
-    appDatabaseSecret = roles.secretNames.app;
+    appDatabase = { secret: roles.secrets.app, checksum: roles.checksums.app, caVolume: roles.caVolume };
     const backups = new BackupSchedule(`${app}-db-backup`, {
         appName: app,
         namespace: release.namespace,
@@ -90,8 +93,9 @@ if (cfg.database && cfg.backup) {
         region: b.region,
         oidc: b.oidc,
         toolsImage: db.toolsImage,
-        backupDatabaseSecret: roles.secretNames.backup,
-        drillDatabaseSecret: roles.secretNames.drill,
+        backupDatabaseSecret: roles.secrets.backup,
+        drillDatabaseSecret: roles.secrets.drill,
+        caVolume: roles.caVolume,
         schedule: b.schedule,
         drillSchedule: b.restoreDrill.schedule,
         drillCheckSql: b.restoreDrill.checkSql,
@@ -101,7 +105,10 @@ if (cfg.database && cfg.backup) {
     });
     if (db.rds) {
         new RdsBackupPlan(`${app}-rds-backup`, {
-            instanceArn: db.rds.instanceArn,
+            kind: db.rds.kind,
+            arn: db.rds.arn,
+            subnetGroupName: db.rds.subnetGroupName,
+            securityGroupIds: db.rds.securityGroupIds,
             schedule: db.rds.backupSchedule,
             restoreTestSchedule: db.rds.restoreTestSchedule,
             retentionDays: b.retentionDays,
@@ -115,8 +122,11 @@ if (cfg.database && cfg.backup) {
         appName: app,
         namespace: release.namespace,
         version: release.version,
+        previousVersion: release.previousVersion,
         backups,
-        migratorSecret: roles.secretNames.migrator,
+        migratorSecret: roles.secrets.migrator,
+        ownerRole: roles.ownerRole,
+        caVolume: roles.caVolume,
         migration: sqlMigrations
             ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
             : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
@@ -126,9 +136,14 @@ if (cfg.database && cfg.backup) {
         migrationDeadlineSeconds: Math.ceil(m.estimatedMinutes * 60 * 2),
         backoffLimit: m.backoffLimit,
         backupDeadlineSeconds: b.deadlineMinutes * 60,
-        restoreKey: db.restore?.key,
+        attempt: m.attempt,
+        restore: db.restore,
     });
-    databaseGate = [jobs.gate];
+    databaseGate = jobs.gate ? [jobs.gate] : [];
+    databaseOutputs = {
+        ownershipHandoverSql: roles.ownershipHandoverSql,
+        retryFailedJob: `pulumi config set --stack ${stack} --path database.migration.attempt ${m.attempt + 1} && pulumi up --stack ${stack}`,
+    };
 }
 
 const template: WorkloadTemplate = {
@@ -140,7 +155,10 @@ const template: WorkloadTemplate = {
     livenessPath: release.healthPaths.liveness,
     resources: release.resources,
     env: release.env,
-    secretEnvFrom: appDatabaseSecret ? [envSecret.metadata.name, appDatabaseSecret] : [envSecret.metadata.name],
+    secretEnvFrom: appDatabase ? [envSecret.metadata.name, appDatabase.secret.metadata.name] : [envSecret.metadata.name],
+    // A new password or host rolls the pods, which read DATABASE_URL only when they start.
+    podAnnotations: appDatabase ? { "checksum/database-url": appDatabase.checksum } : {},
+    volumes: appDatabase?.caVolume ? [appDatabase.caVolume] : [],
     maxReplicas: release.maxReplicas,
     targetCpuUtilization: release.targetCpuUtilization,
 };
@@ -242,3 +260,4 @@ export const versions = Object.fromEntries(versionsInFlight.map((v) => [v.varian
 export const traffic = trafficState;
 export const urls = { live: liveUrl, preview: previewUrl };
 export const rollback = rollbackCommand(stack, cfg);
+export const database = databaseOutputs;

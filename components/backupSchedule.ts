@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { appLabels, batchLabels, batchPodTemplate, JobContainer } from "./kubernetes";
+import { PodVolume } from "./databaseRoles";
+import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "./kubernetes";
 
 /** The shell scripts the backup, restore and migration pods run, from scripts/db. */
 export function databaseScripts(): Record<string, string> {
@@ -35,10 +36,12 @@ export interface BackupScheduleArgs {
     oidc: { providerArn: string; issuerUrl: string };
     /** Pinned image with pg_dump, pg_restore, psql and the AWS CLI. */
     toolsImage: string;
-    /** Secret with the backup role's DATABASE_URL. */
-    backupDatabaseSecret: pulumi.Input<string>;
-    /** Secret with the scratch database's DATABASE_URL, for the restore drill. */
-    drillDatabaseSecret: pulumi.Input<string>;
+    /** Secret with the backup role's DATABASE_URL; the pods wait for it, and through it for the role's grants. */
+    backupDatabaseSecret: k8s.core.v1.Secret;
+    /** Secret with the drill role's DATABASE_URL on the scratch database, for the restore drill. */
+    drillDatabaseSecret: k8s.core.v1.Secret;
+    /** The server's CA bundle, mounted in every pod that connects when the URLs verify the server. */
+    caVolume?: PodVolume;
     /** Cron schedule (UTC) of the backup. */
     schedule: string;
     /** Cron schedule (UTC) of the restore drill. */
@@ -64,6 +67,8 @@ export class BackupSchedule extends pulumi.ComponentResource {
     public readonly serviceAccountName: string;
     /** ConfigMap holding the scripts, mounted at /scripts. */
     public readonly scriptsConfigMap: k8s.core.v1.ConfigMap;
+    /** Key prefix of the dumps. */
+    public readonly prefix: string;
     /** The IAM role behind the ServiceAccount. */
     public readonly role: aws.iam.Role;
     private readonly args: BackupScheduleArgs;
@@ -74,6 +79,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`prefix must be an S3 key prefix without leading or trailing slash, got "${args.prefix}"`, this);
         }
         this.args = args;
+        this.prefix = args.prefix;
         const app = args.appName;
         const opt = { parent: this };
         this.serviceAccountName = `${app}-db-backup`;
@@ -112,7 +118,8 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 policy: pulumi.jsonStringify({
                     Version: "2012-10-17",
                     Statement: [
-                        { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject"], Resource: objects },
+                        // A dump is a multipart upload: an interrupted one is aborted by the CLI, not left to the lifecycle rule.
+                        { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], Resource: objects },
                         {
                             Sid: "ListOwnPrefix",
                             Effect: "Allow",
@@ -164,7 +171,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                         startingDeadlineSeconds: 600,
                         successfulJobsHistoryLimit: 3,
                         failedJobsHistoryLimit: 5,
-                        jobTemplate: { spec: { backoffLimit: 1, activeDeadlineSeconds: args.deadlineSeconds, template: pod } },
+                        jobTemplate: { spec: { backoffLimit: 1, activeDeadlineSeconds: args.deadlineSeconds, podFailurePolicy: IGNORE_DISRUPTIONS, template: pod } },
                     },
                 },
                 { ...opt, dependsOn: [this.scriptsConfigMap] },
@@ -180,7 +187,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 command: ["/bin/sh", "/scripts/restore-drill.sh"],
                 env: [
                     ...this.bucketEnv(),
-                    { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: "DATABASE_URL" } } },
+                    { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret.metadata.name, key: "DATABASE_URL" } } },
                     { name: "DRILL_CHECK_SQL", value: args.drillCheckSql },
                 ],
             }),
@@ -197,12 +204,13 @@ export class BackupSchedule extends pulumi.ComponentResource {
     }
 
     private toolsPod(labels: Record<string, string>, container: JobContainer): k8s.types.input.core.v1.PodTemplateSpec {
+        const ca = this.args.caVolume;
         return batchPodTemplate({
             labels,
             serviceAccountName: this.serviceAccountName,
             tmpSize: this.args.scratchSize,
-            container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }] },
-            volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }],
+            container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, ...(ca ? [ca.mount] : [])] },
+            volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }, ...(ca ? [ca.volume] : [])],
         });
     }
 
@@ -215,21 +223,33 @@ export class BackupSchedule extends pulumi.ComponentResource {
             env: [
                 ...this.bucketEnv(),
                 { name: "BACKUP_LABEL", value: label },
-                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret, key: "DATABASE_URL" } } },
+                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret.metadata.name, key: "DATABASE_URL" } } },
             ],
         });
     }
 
-    /** The pod that restores one dump over the database, as the migrator (which owns the schema). */
-    public restorePod(key: string, migratorSecret: pulumi.Input<string>, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec {
+    /**
+     * The pod that restores one dump over the database as the migrator, acting as the schema owner. restore.sh refuses
+     * to run when the marker object of this key and run exists and writes it after a successful restore, so the same
+     * restore never runs twice, whatever happens to the Job object.
+     */
+    public restorePod(
+        restore: { key: string; run: number; markerKey: string },
+        migratorSecret: k8s.core.v1.Secret,
+        ownerRole: string,
+        labels: Record<string, string>,
+    ): k8s.types.input.core.v1.PodTemplateSpec {
         return this.toolsPod(labels, {
             name: "restore",
             image: this.args.toolsImage,
             command: ["/bin/sh", "/scripts/restore.sh"],
             env: [
                 ...this.bucketEnv(),
-                { name: "RESTORE_KEY", value: key },
-                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: migratorSecret, key: "DATABASE_URL" } } },
+                { name: "RESTORE_KEY", value: restore.key },
+                { name: "RESTORE_RUN", value: String(restore.run) },
+                { name: "RESTORE_MARKER_KEY", value: restore.markerKey },
+                { name: "MIGRATION_OWNER_ROLE", value: ownerRole },
+                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: migratorSecret.metadata.name, key: "DATABASE_URL" } } },
             ],
         });
     }

@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { existsSync, readFileSync } from "fs";
+import * as path from "path";
 import { z } from "zod";
 import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
@@ -13,6 +15,9 @@ export class ConfigError extends pulumi.RunError {
         this.name = "ConfigError";
     }
 }
+
+/** The repository root: config paths (sqlDir, tls.caBundle) are relative to it. */
+export const PROJECT_ROOT = path.join(__dirname, "..");
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -209,15 +214,24 @@ const roleSchema = z.strictObject({
     connectionLimit: z.number().int().min(1, "must be at least 1").max(10000),
 });
 
+const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
+const RDS_KINDS = ["instance", "aurora-cluster", "multi-az-cluster"] as const;
+
 const databaseSchema = z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(5432),
     name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL database name"),
     sslmode: z.enum(["require", "verify-ca", "verify-full"]).default("verify-full"),
+    /** The server's CA bundle, a PEM file in the repository; required with verify-ca and verify-full. */
+    tls: z.strictObject({ caBundle: z.string().min(1) }).optional(),
     /** The server's max_connections: the roles' limits must leave the superuser reserve free. */
     maxConnections: z.number().int().min(10),
+    /** The server's PostgreSQL major version. */
+    serverMajorVersion: z.number().int().min(10).max(99),
     toolsImage: pinnedImage,
-    roles: z.strictObject({ app: roleSchema, migrator: roleSchema, backup: roleSchema }),
+    /** Major version of pg_dump/pg_restore in toolsImage: never older than the server, or pg_dump refuses to dump. */
+    toolsPgDumpMajorVersion: z.number().int().min(10).max(99),
+    roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }),
     migration: z.strictObject({
         phase: z.enum(PHASES),
         sqlDir: z.string().min(1).optional(),
@@ -227,10 +241,24 @@ const databaseSchema = z.strictObject({
         downSteps: z.number().int().min(1).default(1),
         estimatedMinutes: z.number().min(1).max(720),
         backoffLimit: z.number().int().min(0).max(3).default(0),
+        /** Raised by one to retry a failed backup or migration Job: it is part of their names. */
+        attempt: z.number().int().min(1).default(1),
         allow: z.record(z.string(), z.array(z.string())).default({}),
     }),
-    restore: z.strictObject({ key: z.string().min(1) }).optional(),
-    rds: z.strictObject({ instanceArn: z.string().startsWith("arn:aws:rds:", "must be an RDS instance ARN"), backupSchedule: awsCron, restoreTestSchedule: awsCron }).optional(),
+    /** A dump to restore; `run` counts deliberate re-applications of the same key. */
+    restore: z.strictObject({ key: z.string().min(1), run: z.number().int().min(1).default(1) }).optional(),
+    rds: z
+        .strictObject({
+            kind: z.enum(RDS_KINDS),
+            arn: z.string().regex(/^arn:aws:rds:[a-z0-9-]+:\d{12}:(db|cluster):[A-Za-z0-9-]+$/, "must be an RDS ARN, arn:aws:rds:<region>:<account>:db:<name> or :cluster:<name>"),
+            backupSchedule: awsCron,
+            restoreTestSchedule: awsCron,
+            /** DB subnet group a restore test restores into. */
+            subnetGroupName: z.string().min(1),
+            /** Security groups of the restored test copy. */
+            securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group ID such as sg-0123456789abcdef0")).min(1),
+        })
+        .optional(),
 });
 
 const backupSchema = z.strictObject({
@@ -354,9 +382,36 @@ function databaseProblems(c: ProgramConfig): Problem[] {
     if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
         issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
     }
-    const limits = Object.values(db.roles).reduce((n, r) => n + r.connectionLimit, 0);
+    const r = db.roles;
+    const limits = [r.app, r.migrator, r.backup, r.drill].reduce((n, r) => n + r.connectionLimit, 0);
     if (limits > db.maxConnections - 3) {
         issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+    }
+    if (db.sslmode !== "require" && !db.tls) {
+        issue(["database", "tls", "caBundle"], undefined, `is required with sslmode ${db.sslmode}: the CA bundle (PEM) the server's certificate is checked against`);
+    }
+    if (db.tls) {
+        const file = path.resolve(PROJECT_ROOT, db.tls.caBundle);
+        if (!existsSync(file)) issue(["database", "tls", "caBundle"], db.tls.caBundle, `names no file (looked for ${file})`);
+        else if (!readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----")) issue(["database", "tls", "caBundle"], db.tls.caBundle, "holds no PEM certificate");
+    }
+    if (db.toolsPgDumpMajorVersion < db.serverMajorVersion) {
+        issue(
+            ["database", "toolsPgDumpMajorVersion"],
+            db.toolsPgDumpMajorVersion,
+            `must be at least database.serverMajorVersion (${db.serverMajorVersion}): pg_dump refuses a server newer than itself; use a tools image built for PostgreSQL ${db.serverMajorVersion}`,
+        );
+    }
+    if (db.rds) {
+        const arnKind = db.rds.arn.split(":")[5];
+        const wanted = db.rds.kind === "instance" ? "db" : "cluster";
+        if (arnKind !== wanted) {
+            issue(["database", "rds", "arn"], db.rds.arn, `must be a :${wanted}: ARN for rds.kind "${db.rds.kind}", got a :${arnKind}: ARN`);
+        }
+        // RDS names cluster endpoints <cluster>.cluster-<id>.<region>.rds.amazonaws.com (and cluster-ro- for readers).
+        if (db.rds.kind === "instance" && /\.cluster-(ro-)?[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com$/.test(db.host)) {
+            issue(["database", "rds", "kind"], db.rds.kind, `must be "aurora-cluster" or "multi-az-cluster": database.host ${db.host} is a cluster endpoint`);
+        }
     }
     if (b && db.restore && !(db.restore.key.startsWith(`${b.prefix}/`) && db.restore.key.endsWith(".dump"))) {
         issue(["database", "restore", "key"], db.restore.key, `must name a dump under backup.prefix, like ${b.prefix}/20261127T140000Z-pre-deploy-v1.2.3.dump`);
