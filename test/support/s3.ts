@@ -22,7 +22,7 @@ export class S3Server {
 
     /** Environment for the AWS CLI to reach this server. */
     env(): Record<string, string> {
-        return { S3_ENDPOINT: this.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_DEFAULT_REGION: "us-east-1", BACKUP_BUCKET: this.bucket };
+        return { AWS_ENDPOINT_URL: this.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_DEFAULT_REGION: "us-east-1", BACKUP_BUCKET: this.bucket };
     }
 
     async stop(): Promise<void> {
