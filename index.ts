@@ -130,6 +130,7 @@ if (cfg.database && cfg.backup) {
         migration: sqlMigrations
             ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
             : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
+        phase: m.phase,
         direction: m.run,
         downSteps: m.downSteps,
         // The plan gives an estimated duration; twice that is the deadline, so a slow run is not killed half-way.

@@ -30,6 +30,8 @@ export interface ReleaseDatabaseJobsArgs {
     caVolume?: PodVolume;
     /** What the migration runs. */
     migration: MigrationSource;
+    /** The expand/contract phase the migration belongs to: part of its purpose, so a new phase runs the migration again. */
+    phase: string;
     /** "up" applies the release's migrations; "down" rolls back the newest `downSteps`. */
     direction: "up" | "down";
     /** How many migrations a "down" run rolls back. */
@@ -68,8 +70,9 @@ export function restoreMarkerKey(prefix: string, key: string, run: number): stri
  * an edit outside its purpose (tools image, scratch size, deadlines, labels) leaves it alone. The engine copies ignored
  * properties from the old inputs before it diffs, also into a replacement (pulumi/pulumi
  * pkg/resource/deploy/step_generator.go, processIgnoreChanges), so each purpose is a resource of its own: logical
- * name and metadata.name both come from the purpose only (version, direction, migration set, attempt; restore key
- * and run), and a new purpose creates a new Job while the old one is deleted.
+ * name and metadata.name both come from the purpose only (version, direction, phase, attempt; restore key and run),
+ * and a new purpose creates a new Job while the old one is deleted. Editing a migration file without a new version,
+ * phase or attempt therefore runs nothing.
  */
 export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
     /** The Job the app's Deployments must wait for; undefined when a rollback has nothing to run. */
@@ -120,9 +123,7 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
                 `${down ? "pre-down" : "pre-deploy"}-${versionLabel}`,
                 last ? [last] : [],
             );
-            const m = args.migration;
-            const migrationSet = sha256(JSON.stringify(m.kind === "sql" ? m.migrations : [m.command, m.downCommand])).slice(0, 6);
-            const migrationName = versionedName(down ? `${app}-migrate-down-${args.downSteps}` : `${app}-migrate`, `${args.version}${attempt}-${migrationSet}`);
+            const migrationName = versionedName(down ? `${app}-migrate-down-${args.downSteps}-${args.phase}` : `${app}-migrate-${args.phase}`, `${args.version}${attempt}`);
             last = job("migration", migrationName, args.migrationDeadlineSeconds, args.backoffLimit, this.migrationPod(name, migrationName, args), [before]);
         }
         this.gate = last;
