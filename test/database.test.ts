@@ -1,10 +1,13 @@
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { BackupBucket } from "../components/backupBucket";
+import { BackupSchedule } from "../components/backupSchedule";
 import { RdsBackupPlan } from "../components/rdsBackupPlan";
+import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { isKubernetesCron, validateConfig } from "../lib/config";
 import { diffRuns } from "../lib/offline/diff";
 import { ProgramRun } from "../lib/offline/types";
@@ -349,6 +352,56 @@ describe("database safety under mocks", () => {
             jobIdentities(base).filter((i) => i.includes("restore")),
         );
         assert.ok(ids.includes("myapp-release-db-migrate-expand-v1-2-4 myapp-migrate-expand-v1-2-4"));
+    });
+
+    it("declares every release Job to ignore changes to its spec, so the engine never replaces it for an edit", async () => {
+        const ignored: Record<string, string[] | undefined> = {};
+        await declare(() => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                if (args.type === "kubernetes:batch/v1:Job") ignored[args.name] = args.opts.ignoreChanges;
+                return undefined;
+            });
+            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `db-${kind}` }, stringData: { DATABASE_URL: "x" } });
+            const backups = new BackupSchedule("b", {
+                appName: "myapp",
+                namespace: "ns",
+                bucketName: "dumps",
+                bucketArn: "arn:aws:s3:::dumps",
+                keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                prefix: "p",
+                region: "us-east-1",
+                oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
+                toolsImage: "tools:15",
+                backupDatabaseSecret: secret("backup"),
+                drillDatabaseSecret: secret("drill"),
+                schedule: "0 * * * *",
+                drillSchedule: "0 1 * * *",
+                drillCheckSql: "SELECT 1",
+                deadlineSeconds: 600,
+                scratchSize: "1Gi",
+                tags: {},
+            });
+            new ReleaseDatabaseJobs("r", {
+                appName: "myapp",
+                namespace: "ns",
+                version: "v2",
+                previousVersion: "v1",
+                backups,
+                migratorSecret: secret("migrator"),
+                ownerRole: "owner",
+                migration: { kind: "command", image: "app:v2", command: ["migrate"] },
+                phase: "expand",
+                direction: "up",
+                downSteps: 1,
+                migrationDeadlineSeconds: 600,
+                backoffLimit: 0,
+                backupDeadlineSeconds: 600,
+                attempt: 1,
+                restore: { key: "p/x.dump", run: 1 },
+            });
+        });
+        assert.deepStrictEqual(Object.keys(ignored).length, 4);
+        for (const [name, paths] of Object.entries(ignored)) assert.deepStrictEqual(paths, ["spec"], name);
     });
 
     it("retries a failed backup and migration with one config edit that renames both Jobs", () => {
