@@ -6,7 +6,8 @@ import { BackupBucket } from "./components/backupBucket";
 import { BackupSchedule } from "./components/backupSchedule";
 import { BlueGreenDeployment } from "./components/blueGreenDeployment";
 import { CanaryDeployment } from "./components/canaryDeployment";
-import { DatabaseRoles, PodVolume } from "./components/databaseRoles";
+import { DatabaseAccess, DatabaseRoles, PodVolume } from "./components/databaseRoles";
+import { ExistingDatabaseSecrets } from "./components/existingDatabaseSecrets";
 import { appLabels } from "./components/kubernetes";
 import { RdsBackupPlan } from "./components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
@@ -57,45 +58,77 @@ const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
 });
 
 const tags = { app, stack, "managed-by": "pulumi" };
-let databaseGate: pulumi.Resource[] = [];
-let appDatabase: { secret: k8s.core.v1.Secret; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
-let databaseOutputs: Record<string, unknown> | undefined;
-if (cfg.database && cfg.backup) {
-    const db = cfg.database;
-    const b = cfg.backup;
+
+/** Where the dumps go: a bucket, its ARN and its key's ARN (the last two where known). */
+interface DumpBucket {
+    name: pulumi.Input<string>;
+    arn?: pulumi.Input<string>;
+    keyArn?: pulumi.Input<string>;
+}
+
+/** A bucket made outside this program. An S3 bucket's ARN is arn:<partition>:s3:::<name>; the key's ARN gives the partition. */
+function existingBucket(e: { name: string; kmsKeyArn?: string }): DumpBucket {
+    return { name: e.name, arn: e.kmsKeyArn ? `arn:${e.kmsKeyArn.split(":")[1]}:s3:::${e.name}` : undefined, keyArn: e.kmsKeyArn };
+}
+
+function declaredBucket(b: NonNullable<typeof cfg.backup>): DumpBucket {
     const bucket = new BackupBucket(`${app}-backups`, {
-        bucketName: b.bucketName,
+        bucketName: b.bucketName!,
         retentionDays: b.retentionDays,
         infrequentAccessAfterDays: b.infrequentAccessAfterDays,
         glacierAfterDays: b.glacierAfterDays,
         objectLock: b.objectLock,
         tags,
     });
-    const roles = new DatabaseRoles(`${app}-db-roles`, {
-        host: db.host,
-        port: db.port,
-        database: db.name,
-        drillDatabase: `${db.name}_restore_drill`,
-        sslmode: db.sslmode,
-        caBundle: db.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
-        roles: db.roles,
-        namespace: release.namespace,
-        appName: app,
-    });
-    appDatabase = { secret: roles.secrets.app, checksum: roles.checksums.app, caVolume: roles.caVolume };
+    return { name: bucket.bucket.bucket, arn: bucket.bucket.arn, keyArn: bucket.key.arn };
+}
+
+let databaseGate: pulumi.Resource[] = [];
+let appDatabase: { secretName: pulumi.Output<string>; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
+let databaseOutputs: Record<string, unknown> | undefined;
+if (cfg.database && cfg.backup) {
+    const db = cfg.database;
+    const b = cfg.backup;
+    const bucket = b.existingBucket ? existingBucket(b.existingBucket) : declaredBucket(b);
+    const caBundle = db.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined;
+    let access: DatabaseAccess;
+    let ownershipHandoverSql: string | undefined;
+    if (db.existingSecrets) {
+        access = new ExistingDatabaseSecrets(`${app}-db-secrets`, {
+            appName: app,
+            namespace: release.namespace,
+            names: db.existingSecrets,
+            caBundle,
+        });
+    } else {
+        const roles = new DatabaseRoles(`${app}-db-roles`, {
+            host: db.host,
+            port: db.port,
+            database: db.name,
+            drillDatabase: `${db.name}_restore_drill`,
+            sslmode: db.sslmode,
+            caBundle,
+            roles: db.roles!,
+            namespace: release.namespace,
+            appName: app,
+        });
+        access = roles;
+        ownershipHandoverSql = roles.ownershipHandoverSql;
+    }
+    appDatabase = { secretName: access.secretNames.app, checksum: access.checksums.app, caVolume: access.caVolume };
     const backups = new BackupSchedule(`${app}-db-backup`, {
         appName: app,
         namespace: release.namespace,
-        bucketName: bucket.bucket.bucket,
-        bucketArn: bucket.bucket.arn,
-        keyArn: bucket.key.arn,
+        bucketName: bucket.name,
         prefix: b.prefix,
         region: b.region,
-        oidc: b.oidc,
+        role: b.oidc.roleArn
+            ? { existingArn: b.oidc.roleArn }
+            : { oidc: { providerArn: b.oidc.providerArn!, issuerUrl: b.oidc.issuerUrl! }, bucketArn: bucket.arn!, keyArn: bucket.keyArn! },
         toolsImage: db.toolsImage,
-        backupDatabaseSecret: roles.secrets.backup,
-        drillDatabaseSecret: roles.secrets.drill,
-        caVolume: roles.caVolume,
+        backupDatabaseSecret: access.secretNames.backup,
+        drillDatabaseSecret: access.secretNames.drill,
+        caVolume: access.caVolume,
         schedule: b.schedule,
         drillSchedule: b.restoreDrill.schedule,
         drillCheckSql: b.restoreDrill.checkSql,
@@ -112,7 +145,7 @@ if (cfg.database && cfg.backup) {
             schedule: db.rds.backupSchedule,
             restoreTestSchedule: db.rds.restoreTestSchedule,
             retentionDays: b.retentionDays,
-            kmsKeyArn: bucket.key.arn,
+            kmsKeyArn: bucket.keyArn!,
             namePrefix: `${app}-${stack}`,
             tags,
         });
@@ -124,9 +157,9 @@ if (cfg.database && cfg.backup) {
         version: release.version,
         previousVersion: release.previousVersion,
         backups,
-        migratorSecret: roles.secrets.migrator,
-        ownerRole: roles.ownerRole,
-        caVolume: roles.caVolume,
+        migratorSecret: access.secretNames.migrator,
+        ownerRole: access.ownerRole,
+        caVolume: access.caVolume,
         migration: sqlMigrations
             ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
             : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
@@ -142,7 +175,7 @@ if (cfg.database && cfg.backup) {
     });
     databaseGate = jobs.gate ? [jobs.gate] : [];
     databaseOutputs = {
-        ownershipHandoverSql: roles.ownershipHandoverSql,
+        ...(ownershipHandoverSql ? { ownershipHandoverSql } : {}),
         retryFailedJob: `pulumi config set --stack ${stack} --path database.migration.attempt ${m.attempt + 1} && pulumi up --stack ${stack}`,
     };
 }
@@ -156,7 +189,7 @@ const template: WorkloadTemplate = {
     livenessPath: release.healthPaths.liveness,
     resources: release.resources,
     env: release.env,
-    secretEnvFrom: appDatabase ? [envSecret.metadata.name, appDatabase.secret.metadata.name] : [envSecret.metadata.name],
+    secretEnvFrom: appDatabase ? [envSecret.metadata.name, appDatabase.secretName] : [envSecret.metadata.name],
     // A new password or host rolls the pods, which read DATABASE_URL only when they start.
     podAnnotations: appDatabase ? { "checksum/database-url": appDatabase.checksum } : {},
     volumes: appDatabase?.caVolume ? [appDatabase.caVolume] : [],

@@ -7,7 +7,7 @@ import { appLabels } from "./kubernetes";
 
 /** Roles that log in, each with a Secret holding its DATABASE_URL. */
 export type DatabaseRoleKind = "app" | "migrator" | "backup" | "drill";
-const LOGIN_ROLES: DatabaseRoleKind[] = ["app", "migrator", "backup", "drill"];
+export const LOGIN_ROLES: DatabaseRoleKind[] = ["app", "migrator", "backup", "drill"];
 
 /** Where pods that connect find the server's CA bundle; every URL names it as sslrootcert. */
 export const DATABASE_CA_DIR = "/etc/myapp/db-ca";
@@ -50,9 +50,40 @@ export interface PodVolume {
     mount: k8s.types.input.core.v1.VolumeMount;
 }
 
+/**
+ * What a pod needs to connect as each login role. A Secret's name is an Output that carries the Secret, so a pod
+ * spec built from it depends on the Secret.
+ */
+export interface DatabaseAccess {
+    /** Each login role's Secret (key DATABASE_URL), by name. */
+    secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    /** A fingerprint of each role's URL: a pod-template annotation that rolls pods when it changes. */
+    checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    /** The CA bundle for pods that connect, when the URLs verify the server. */
+    caVolume?: PodVolume;
+    /** The role that owns the schema, for MIGRATION_OWNER_ROLE; undefined when the roles are not the program's. */
+    ownerRole?: string;
+}
+
 /** A short, non-secret fingerprint of a secret value: it changes when the value does and reveals nothing of it. */
-function fingerprint(value: pulumi.Output<string>): pulumi.Output<string> {
+export function fingerprint(value: pulumi.Output<string>): pulumi.Output<string> {
     return pulumi.unsecret(value.apply((v) => createHash("sha256").update(v).digest("hex").slice(0, 16)));
+}
+
+/**
+ * A ConfigMap with the server's CA bundle, and the volume that mounts it at DATABASE_CA_DIR/ca.pem, where the
+ * connection URLs' sslrootcert points.
+ */
+export function databaseCaVolume(name: string, appName: string, namespace: string, caBundle: string, opts: pulumi.CustomResourceOptions): PodVolume {
+    const ca = new k8s.core.v1.ConfigMap(
+        name,
+        { metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, "database") }, data: { [CA_FILE]: caBundle } },
+        opts,
+    );
+    return {
+        volume: { name: "db-ca", configMap: { name: ca.metadata.name } },
+        mount: { name: "db-ca", mountPath: DATABASE_CA_DIR, readOnly: true },
+    };
 }
 
 /**
@@ -94,9 +125,11 @@ export function ownershipHandoverSql(owner: string, schema = "public"): string {
  * password; passwordWoVersion is the password's fingerprint, so replacing the RandomPassword (`pulumi up --replace
  * <password URN>`) sets the new one. The Secrets carry a fingerprint of their URL for pod templates to roll on.
  */
-export class DatabaseRoles extends pulumi.ComponentResource {
+export class DatabaseRoles extends pulumi.ComponentResource implements DatabaseAccess {
     /** Each login role's Secret (key DATABASE_URL); depend on it to run after the role and its grants exist. */
     public readonly secrets: Record<DatabaseRoleKind, k8s.core.v1.Secret>;
+    /** The Secrets' names, carrying the Secrets as dependencies. */
+    public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /** A fingerprint of each Secret's URL: a pod-template annotation that rolls pods when a password changes. */
     public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /** The owner role's name, for MIGRATION_OWNER_ROLE. */
@@ -187,15 +220,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
 
         let tls = "";
         if (verifies) {
-            const ca = new k8s.core.v1.ConfigMap(
-                `${name}-ca`,
-                { metadata: { name: `${args.appName}-db-ca`, namespace: args.namespace, labels: appLabels(args.appName, "database") }, data: { [CA_FILE]: args.caBundle! } },
-                opt,
-            );
-            this.caVolume = {
-                volume: { name: "db-ca", configMap: { name: ca.metadata.name } },
-                mount: { name: "db-ca", mountPath: DATABASE_CA_DIR, readOnly: true },
-            };
+            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle!, opt);
             tls = `&sslrootcert=${DATABASE_CA_DIR}/${CA_FILE}`;
         }
         const url = (kind: DatabaseRoleKind) =>
@@ -218,6 +243,7 @@ export class DatabaseRoles extends pulumi.ComponentResource {
                 { parent: this, dependsOn: after[kind] },
             );
         }
+        this.secretNames = Object.fromEntries(LOGIN_ROLES.map((k) => [k, this.secrets[k].metadata.name])) as Record<DatabaseRoleKind, pulumi.Output<string>>;
         this.registerOutputs({ ownerRole: owner, ownershipHandoverSql: this.ownershipHandoverSql });
     }
 }

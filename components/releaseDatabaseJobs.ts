@@ -22,10 +22,10 @@ export interface ReleaseDatabaseJobsArgs {
     previousVersion?: string;
     /** Scheduled backups, whose identity and script the pre-action backups and a restore reuse. */
     backups: BackupSchedule;
-    /** The migrator's Secret; the migration and restore wait for it, and through it for the role and its grants. */
-    migratorSecret: k8s.core.v1.Secret;
-    /** The role that owns the schema, which the migrator acts as. */
-    ownerRole: string;
+    /** Name of the migrator's Secret, as an Output of the Secret: the migration and restore wait for it, and through it for the role and its grants. */
+    migratorSecret: pulumi.Input<string>;
+    /** The role that owns the schema, which the migrator acts as; undefined when the roles are not the program's. */
+    ownerRole?: string;
     /** The server's CA bundle, when the URLs verify the server. */
     caVolume?: PodVolume;
     /** What the migration runs. */
@@ -134,8 +134,8 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
         const labels = batchLabels(args.appName, "migration");
         const ca = args.caVolume;
         const env = [
-            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.migratorSecret.metadata.name, key: "DATABASE_URL" } } },
-            { name: "MIGRATION_OWNER_ROLE", value: args.ownerRole },
+            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.migratorSecret, key: "DATABASE_URL" } } },
+            ...(args.ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: args.ownerRole }] : []),
         ];
         if (args.migration.kind === "command") {
             return batchPodTemplate({

@@ -215,6 +215,15 @@ const roleSchema = z.strictObject({
 });
 
 const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
+const dnsSubdomain = z
+    .string()
+    .regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
+const AWS_PARTITION = "aws(-[a-z]+)*";
+const kmsKeyArn = z
+    .string()
+    .regex(new RegExp(`^arn:${AWS_PARTITION}:kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$`), "must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (IAM policies match keys by key ARN, not alias)");
+const iamRoleArn = z.string().regex(new RegExp(`^arn:${AWS_PARTITION}:iam::\\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`), "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>");
 const RDS_KINDS = ["instance", "aurora-cluster", "multi-az-cluster"] as const;
 
 const databaseSchema = z.strictObject({
@@ -225,13 +234,16 @@ const databaseSchema = z.strictObject({
     /** The server's CA bundle, a PEM file in the repository; required with verify-ca and verify-full. */
     tls: z.strictObject({ caBundle: z.string().min(1) }).optional(),
     /** The server's max_connections: the roles' limits must leave the superuser reserve free. */
-    maxConnections: z.number().int().min(10),
+    maxConnections: z.number().int().min(10).optional(),
     /** The server's PostgreSQL major version. */
     serverMajorVersion: z.number().int().min(10).max(99),
     toolsImage: pinnedImage,
     /** Major version of pg_dump/pg_restore in toolsImage: never older than the server, or pg_dump refuses to dump. */
     toolsPgDumpMajorVersion: z.number().int().min(10).max(99),
-    roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }),
+    /** The roles the program creates, with a Secret holding each login role's DATABASE_URL. */
+    roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }).optional(),
+    /** Instead of roles: the names of Secrets made outside this program, in release.namespace, each with a DATABASE_URL key. */
+    existingSecrets: z.strictObject({ app: dnsSubdomain, migrator: dnsSubdomain, backup: dnsSubdomain, drill: dnsSubdomain }).optional(),
     migration: z.strictObject({
         phase: z.enum(PHASES),
         sqlDir: z.string().min(1).optional(),
@@ -262,7 +274,10 @@ const databaseSchema = z.strictObject({
 });
 
 const backupSchema = z.strictObject({
-    bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
+    /** The bucket the program creates for the dumps. */
+    bucketName: bucketName.optional(),
+    /** Instead of bucketName: a bucket made outside this program, and the KMS key that encrypts it. */
+    existingBucket: z.strictObject({ name: bucketName, kmsKeyArn: kmsKeyArn.optional() }).optional(),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1"),
     prefix: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a key prefix without leading or trailing slash"),
     retentionDays: z.number().int().min(1),
@@ -274,9 +289,11 @@ const backupSchema = z.strictObject({
     restoreDrill: z.strictObject({ schedule: cronSchedule, checkSql: z.string().min(1) }),
     deadlineMinutes: z.number().int().min(5).max(1440).default(60),
     scratchSize: quantity.default("20Gi"),
+    /** IRSA: the cluster's OIDC provider, for the program to create the backup role; or roleArn, an existing role. */
     oidc: z.strictObject({
-        providerArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN"),
-        issuerUrl: z.string().startsWith("https://", "must be the cluster's OIDC issuer URL"),
+        providerArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN").optional(),
+        issuerUrl: z.string().startsWith("https://", "must be the cluster's OIDC issuer URL").optional(),
+        roleArn: iamRoleArn.optional(),
     }),
 });
 
@@ -362,6 +379,10 @@ function databaseProblems(c: ProgramConfig): Problem[] {
         if (b.retentionDays < b.minimumRetentionDays) {
             issue(["backup", "retentionDays"], b.retentionDays, `must be at least backup.minimumRetentionDays (${b.minimumRetentionDays})`);
         }
+        problems.push(...existingBackupProblems(b, db));
+    }
+    // Storage classes and the lock are settings of a bucket the program creates; an existing bucket keeps its own.
+    if (b && !b.existingBucket) {
         // S3 keeps an object in STANDARD_IA for at least 30 days before a lifecycle rule may move it to GLACIER.
         if (!(b.glacierAfterDays >= b.infrequentAccessAfterDays + 30 && b.retentionDays > b.glacierAfterDays)) {
             issue(
@@ -382,10 +403,13 @@ function databaseProblems(c: ProgramConfig): Problem[] {
     if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
         issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
     }
+    problems.push(...databaseAccessProblems(db));
     const r = db.roles;
-    const limits = [r.app, r.migrator, r.backup, r.drill].reduce((n, r) => n + r.connectionLimit, 0);
-    if (limits > db.maxConnections - 3) {
-        issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+    if (r && db.maxConnections !== undefined) {
+        const limits = [r.app, r.migrator, r.backup, r.drill].reduce((n, r) => n + r.connectionLimit, 0);
+        if (limits > db.maxConnections - 3) {
+            issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+        }
     }
     if (db.sslmode !== "require" && !db.tls) {
         issue(["database", "tls", "caBundle"], undefined, `is required with sslmode ${db.sslmode}: the CA bundle (PEM) the server's certificate is checked against`);
@@ -415,6 +439,59 @@ function databaseProblems(c: ProgramConfig): Problem[] {
     }
     if (b && db.restore && !(db.restore.key.startsWith(`${b.prefix}/`) && db.restore.key.endsWith(".dump"))) {
         issue(["database", "restore", "key"], db.restore.key, `must name a dump under backup.prefix, like ${b.prefix}/20261127T140000Z-pre-deploy-v1.2.3.dump`);
+    }
+    return problems;
+}
+
+type DatabaseConfig = NonNullable<ProgramConfig["database"]>;
+type BackupConfig = NonNullable<ProgramConfig["backup"]>;
+
+/** The program creates the roles and their Secrets, or reads Secrets the user made: one or the other. */
+function databaseAccessProblems(db: DatabaseConfig): Problem[] {
+    const problems: Problem[] = [];
+    const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
+    const s = db.existingSecrets;
+    if (!s) {
+        if (!db.roles) issue(["database", "roles"], undefined, "is required unless database.existingSecrets names Secrets made outside this program");
+        if (db.maxConnections === undefined) issue(["database", "maxConnections"], undefined, "is required with database.roles: the roles' connection limits must fit in it");
+        return problems;
+    }
+    const without = "must be left out with database.existingSecrets: the program creates no roles, the Secrets' URLs decide who connects";
+    if (db.roles) issue(["database", "roles"], SKIP, without);
+    if (db.maxConnections !== undefined) issue(["database", "maxConnections"], db.maxConnections, without);
+    // The drill restores over whatever DRILL_DATABASE_URL names: never the app's own database.
+    const shared = (["app", "migrator", "backup"] as const).filter((k) => s[k] === s.drill);
+    if (shared.length > 0) {
+        issue(["database", "existingSecrets", "drill"], s.drill, `must differ from ${shared.map((k) => `existingSecrets.${k}`).join(" and ")}: the restore drill restores over the database its URL names`);
+    }
+    return problems;
+}
+
+/** The program creates the bucket and the backup role, or uses ones made outside it. */
+function existingBackupProblems(b: BackupConfig, db: DatabaseConfig | undefined): Problem[] {
+    const problems: Problem[] = [];
+    const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
+    const existing = b.existingBucket;
+    if ((b.bucketName === undefined) === (existing === undefined)) {
+        issue(["backup", "bucketName"], b.bucketName, "must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket");
+    }
+    if (existing && b.objectLock) issue(["backup", "objectLock"], SKIP, "must be left out with backup.existingBucket: object lock is a setting of the existing bucket");
+    const o = b.oidc;
+    if (o.roleArn !== undefined) {
+        for (const key of ["providerArn", "issuerUrl"] as const) {
+            if (o[key] !== undefined) issue(["backup", "oidc", key], o[key], "must be left out with backup.oidc.roleArn: the existing role's trust policy is its own");
+        }
+    } else {
+        for (const key of ["providerArn", "issuerUrl"] as const) {
+            if (o[key] === undefined) issue(["backup", "oidc", key], undefined, "is required unless backup.oidc.roleArn names an existing IAM role for the backup ServiceAccount");
+        }
+    }
+    if (existing && existing.kmsKeyArn === undefined) {
+        if (o.roleArn === undefined) {
+            issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key");
+        } else if (db?.rds) {
+            issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required with database.rds: the RDS backup vault is encrypted with the bucket's key");
+        }
     }
     return problems;
 }

@@ -361,16 +361,18 @@ describe("database safety under mocks", () => {
                 if (args.type === "kubernetes:batch/v1:Job") ignored[args.name] = args.opts.ignoreChanges;
                 return undefined;
             });
-            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `db-${kind}` }, stringData: { DATABASE_URL: "x" } });
+            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
             const backups = new BackupSchedule("b", {
                 appName: "myapp",
                 namespace: "ns",
                 bucketName: "dumps",
-                bucketArn: "arn:aws:s3:::dumps",
-                keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
                 prefix: "p",
                 region: "us-east-1",
-                oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
+                role: {
+                    oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
+                    bucketArn: "arn:aws:s3:::dumps",
+                    keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                },
                 toolsImage: "tools:15",
                 backupDatabaseSecret: secret("backup"),
                 drillDatabaseSecret: secret("drill"),
