@@ -158,18 +158,19 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
             const files = { "001_audit.up.sql": "-- phase: expand\nSELECT count(*) FROM gate;\nCREATE TABLE audit (id int);\n", "001_audit.down.sql": "DROP TABLE audit;\n" };
             // The admin holds the gate table, so the first run to reach the file waits there while the other starts.
             const holder = spawn("psql", ["-X", "-q", "-d", adminUrl(APP_DB)], { stdio: ["pipe", "ignore", "ignore"] });
+            const holderClosed = new Promise((r) => holder.on("close", r));
             holder.stdin.write("BEGIN; LOCK TABLE gate IN ACCESS EXCLUSIVE MODE;\n");
             let settled = 0;
             let results: PodResult[];
             try {
                 const runs = [migrate(files), migrate(files)].map((p) => p.finally(() => settled++));
-                const waiting = () => Number(admin("SELECT count(*) FROM pg_stat_activity WHERE usename = 'myapp_migrator' AND wait_event_type = 'Lock'"));
+                const waiting = () => Number(admin("SELECT count(*) FROM pg_locks WHERE NOT granted"));
                 while (settled === 0 && waiting() < 2) await new Promise((r) => setTimeout(r, 100));
                 holder.stdin.end("COMMIT;\n");
                 results = await Promise.all(runs);
             } finally {
                 holder.stdin.end();
-                await new Promise((r) => holder.on("close", r));
+                await holderClosed;
                 admin("DROP TABLE gate");
             }
             results.forEach(ok);
