@@ -2,15 +2,15 @@
 # $work, a scratch folder. The AWS CLI reads its endpoint, region and credentials (IRSA: AWS_ROLE_ARN and
 # AWS_WEB_IDENTITY_TOKEN_FILE, cached under $HOME/.aws/cli/cache) from the environment.
 
-# newest_dump [SUFFIX]: prints the newest key under $BACKUP_PREFIX/ named <UTC timestamp>-<label>.dump whose name
-# ends with SUFFIX (default .dump), or nothing. The CLI pages through the listing 1,000 keys at a time and applies
+# newest_dump [LABEL]: prints the newest key under $BACKUP_PREFIX/ named <UTC timestamp>-<label>.dump, with the given
+# label or any, or nothing. The CLI pages through the listing 1,000 keys at a time and applies
 # --query to each page on its own (aws/aws-cli awscli/formatter.py, TextFormatter.__call__), so a query such as
 # sort_by(...)[-1] would print one "newest" key per page. Every key is printed instead and sorted here: the keys
 # start with a UTC timestamp, so the last in lexical order is the newest.
 newest_dump() {
     aws s3api list-objects-v2 --bucket "$BACKUP_BUCKET" --prefix "$BACKUP_PREFIX/" --query 'Contents[].[Key]' --output text \
         >"$work/keys" || fail "cannot list s3://$BACKUP_BUCKET/$BACKUP_PREFIX/"
-    grep -E "^$BACKUP_PREFIX/[0-9]{8}T[0-9]{6}Z-[^/]*${1:-.dump}\$" "$work/keys" | LC_ALL=C sort | tail -n 1
+    grep -E "^$BACKUP_PREFIX/[0-9]{8}T[0-9]{6}Z-${1:-[^/]+}\.dump\$" "$work/keys" | LC_ALL=C sort | tail -n 1
 }
 
 # fetch_dump KEY FILE: downloads s3://$BACKUP_BUCKET/KEY to FILE and checks it is a readable, non-empty dump. With an

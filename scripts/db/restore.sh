@@ -25,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 psql_run() { psql --no-psqlrc --quiet --tuples-only --no-align -v ON_ERROR_STOP=1 --dbname="$DATABASE_URL" "$@"; }
 
 label="pre-restore-$(printf %s "$RESTORE_KEY" | sha256sum | cut -c1-10)"
-backup=$(newest_dump "-$label.dump")
+backup=$(newest_dump "$label")
 [ -n "$backup" ] || fail "no backup labelled $label under s3://$BACKUP_BUCKET/$BACKUP_PREFIX/: a restore runs only after the backup of what it replaces succeeded"
 
 psql_run -c "CREATE SCHEMA IF NOT EXISTS deploy_log" \
