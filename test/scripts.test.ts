@@ -62,6 +62,13 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
     const job = (run: ProgramRun, name: RegExp, files?: Record<string, Record<string, string>>): Promise<PodResult> =>
         runPod(run, declaredPod(run, "Job", name), { endpoints: endpoints(), webIdentityToken: `token:${name.source}`, files });
     const migrate = (files: Record<string, string>, run = release) => job(run, run === release ? /^myapp-migrate-(?!down-)/ : /^myapp-migrate-down-/, { migrations: files });
+    /** Copies an object, as the test (s3rver's own key pair), not as a pod. */
+    const copyObject = (from: string, to: string) =>
+        new Promise<void>((resolve, reject) =>
+            spawn("aws", ["s3", "cp", "--only-show-errors", `s3://${s3.bucket}/${from}`, `s3://${s3.bucket}/${to}`], { env: { ...process.env, ...s3.env() } }).on("close", (c) =>
+                c === 0 ? resolve() : reject(new Error(`copying ${from} failed`)),
+            ),
+        );
     const ok = (r: PodResult) => assert.strictEqual(r.code, 0, `${r.stdout}\n${r.stderr}`);
 
     /** A fresh app database as the v1.2.2 deploy left it (the admin owns the tables), with the program's grants applied. */
@@ -260,11 +267,7 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
             assert.deepStrictEqual(readdirSync(path.join(backup.volumeDirs.home, ".aws", "cli", "cache")).length, 1, "the CLI cached the assumed role under HOME");
 
             // The dump the restore names: this backup, under the key the config names.
-            await new Promise<void>((resolve, reject) =>
-                spawn("aws", ["s3", "cp", "--only-show-errors", `s3://${s3.bucket}/${key}`, `s3://${s3.bucket}/${RESTORE_KEY}`], { env: { ...process.env, ...s3.env() } }).on("close", (c) =>
-                    c === 0 ? resolve() : reject(new Error("copy failed")),
-                ),
-            );
+            await copyObject(key, RESTORE_KEY);
             as("app", "UPDATE users SET email = 'x' || id");
             assert.notStrictEqual(contents(), intact);
             const preRestore = await job(rollback, /^myapp-prerestore-backup-/);
@@ -293,9 +296,11 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
         it("drills the newest of more than 1,000 dumps as the drill role into its scratch database, then empties it", async () => {
             const older = Array.from({ length: 1_100 }, (_, i) => `${PREFIX}/2000${String(1 + (i % 12)).padStart(2, "0")}01T${String(i).padStart(6, "0")}Z-scheduled.dump`);
             await s3.seed(older, Buffer.from("not a dump"));
-            const newest = await job(release, /^myapp-predeploy-backup-/);
-            ok(newest);
-            const key = /wrote s3:\/\/\S+?\/(\S+) /.exec(newest.stdout)![1];
+            const backup = await job(release, /^myapp-predeploy-backup-/);
+            ok(backup);
+            // The newest of all: later than every other key, the restore test's 2099 copy included.
+            const key = `${PREFIX}/21000101T000000Z-scheduled.dump`;
+            await copyObject(/wrote s3:\/\/\S+?\/(\S+) /.exec(backup.stdout)![1], key);
             const drill = await runPod(release, declaredPod(release, "CronJob", "myapp-db-restore-drill"), { endpoints: endpoints(), webIdentityToken: "token" });
             ok(drill);
             assert.match(drill.stdout, new RegExp(`fetched s3://myapp-production-db-backups/${key.replace(/\./g, "\\.")} `));
