@@ -1,11 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
 import * as path from "path";
 import { BackupBucket } from "./components/backupBucket";
 import { BackupSchedule } from "./components/backupSchedule";
 import { BlueGreenDeployment } from "./components/blueGreenDeployment";
 import { CanaryDeployment } from "./components/canaryDeployment";
-import { DatabaseRoles } from "./components/databaseRoles";
+import { DatabaseAccess, DatabaseRoles, PodVolume } from "./components/databaseRoles";
+import { ExistingDatabaseSecrets } from "./components/existingDatabaseSecrets";
 import { appLabels } from "./components/kubernetes";
 import { RdsBackupPlan } from "./components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "./components/releaseDatabaseJobs";
@@ -13,7 +15,7 @@ import { ReleaseMonitoring, VersionInFlight } from "./components/releaseMonitori
 import { RollingDeployment } from "./components/rollingDeployment";
 import { AppWorkload, WorkloadTemplate } from "./components/workload";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "./policy/planAlerts";
-import { ConfigError, imageRef, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
+import { ConfigError, imageRef, PROJECT_ROOT, readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "./lib/migrations";
 import { PLAN_TYPES } from "./lib/plan/facts";
 import { ownersData } from "./lib/plan/people";
@@ -72,42 +74,77 @@ new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
 });
 
 const tags = { app, stack, "managed-by": "pulumi" };
-let databaseGate: pulumi.Resource[] = [];
-let appDatabaseSecret: string | undefined;
-if (cfg.database && cfg.backup) {
-    const db = cfg.database;
-    const b = cfg.backup;
+
+/** Where the dumps go: a bucket, its ARN and its key's ARN (the last two where known). */
+interface DumpBucket {
+    name: pulumi.Input<string>;
+    arn?: pulumi.Input<string>;
+    keyArn?: pulumi.Input<string>;
+}
+
+/** A bucket made outside this program. An S3 bucket's ARN is arn:<partition>:s3:::<name>; the key's ARN gives the partition. */
+function existingBucket(e: { name: string; kmsKeyArn?: string }): DumpBucket {
+    return { name: e.name, arn: e.kmsKeyArn ? `arn:${e.kmsKeyArn.split(":")[1]}:s3:::${e.name}` : undefined, keyArn: e.kmsKeyArn };
+}
+
+function declaredBucket(b: NonNullable<typeof cfg.backup>): DumpBucket {
     const bucket = new BackupBucket(`${app}-backups`, {
-        bucketName: b.bucketName,
+        bucketName: b.bucketName!,
         retentionDays: b.retentionDays,
         infrequentAccessAfterDays: b.infrequentAccessAfterDays,
         glacierAfterDays: b.glacierAfterDays,
         objectLock: b.objectLock,
         tags,
     });
-    const roles = new DatabaseRoles(`${app}-db-roles`, {
-        host: db.host,
-        port: db.port,
-        database: db.name,
-        drillDatabase: `${db.name}_restore_drill`,
-        sslmode: db.sslmode,
-        roles: db.roles,
-        namespace: release.namespace,
-        appName: app,
-    });
-    appDatabaseSecret = roles.secretNames.app;
+    return { name: bucket.bucket.bucket, arn: bucket.bucket.arn, keyArn: bucket.key.arn };
+}
+
+let databaseGate: pulumi.Resource[] = [];
+let appDatabase: { secretName: pulumi.Output<string>; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
+let databaseOutputs: Record<string, unknown> | undefined;
+if (cfg.database && cfg.backup) {
+    const db = cfg.database;
+    const b = cfg.backup;
+    const bucket = b.existingBucket ? existingBucket(b.existingBucket) : declaredBucket(b);
+    const caBundle = db.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined;
+    let access: DatabaseAccess;
+    let ownershipHandoverSql: string | undefined;
+    if (db.existingSecrets) {
+        access = new ExistingDatabaseSecrets(`${app}-db-secrets`, {
+            appName: app,
+            namespace: release.namespace,
+            names: db.existingSecrets,
+            caBundle,
+        });
+    } else {
+        const roles = new DatabaseRoles(`${app}-db-roles`, {
+            host: db.host,
+            port: db.port,
+            database: db.name,
+            drillDatabase: `${db.name}_restore_drill`,
+            sslmode: db.sslmode,
+            caBundle,
+            roles: db.roles!,
+            namespace: release.namespace,
+            appName: app,
+        });
+        access = roles;
+        ownershipHandoverSql = roles.ownershipHandoverSql;
+    }
+    appDatabase = { secretName: access.secretNames.app, checksum: access.checksums.app, caVolume: access.caVolume };
     const backups = new BackupSchedule(`${app}-db-backup`, {
         appName: app,
         namespace: release.namespace,
-        bucketName: bucket.bucket.bucket,
-        bucketArn: bucket.bucket.arn,
-        keyArn: bucket.key.arn,
+        bucketName: bucket.name,
         prefix: b.prefix,
         region: b.region,
-        oidc: b.oidc,
+        role: b.oidc.roleArn
+            ? { existingArn: b.oidc.roleArn }
+            : { oidc: { providerArn: b.oidc.providerArn!, issuerUrl: b.oidc.issuerUrl! }, bucketArn: bucket.arn!, keyArn: bucket.keyArn! },
         toolsImage: db.toolsImage,
-        backupDatabaseSecret: roles.secretNames.backup,
-        drillDatabaseSecret: roles.secretNames.drill,
+        backupDatabaseSecret: access.secretNames.backup,
+        drillDatabaseSecret: access.secretNames.drill,
+        caVolume: access.caVolume,
         schedule: b.schedule,
         drillSchedule: b.restoreDrill.schedule,
         drillCheckSql: b.restoreDrill.checkSql,
@@ -117,11 +154,14 @@ if (cfg.database && cfg.backup) {
     });
     if (db.rds) {
         new RdsBackupPlan(`${app}-rds-backup`, {
-            instanceArn: db.rds.instanceArn,
+            kind: db.rds.kind,
+            arn: db.rds.arn,
+            subnetGroupName: db.rds.subnetGroupName,
+            securityGroupIds: db.rds.securityGroupIds,
             schedule: db.rds.backupSchedule,
             restoreTestSchedule: db.rds.restoreTestSchedule,
             retentionDays: b.retentionDays,
-            kmsKeyArn: bucket.key.arn,
+            kmsKeyArn: bucket.keyArn!,
             namePrefix: `${app}-${stack}`,
             tags,
         });
@@ -131,20 +171,29 @@ if (cfg.database && cfg.backup) {
         appName: app,
         namespace: release.namespace,
         version: release.version,
+        previousVersion: release.previousVersion,
         backups,
-        migratorSecret: roles.secretNames.migrator,
+        migratorSecret: access.secretNames.migrator,
+        ownerRole: access.ownerRole,
+        caVolume: access.caVolume,
         migration: sqlMigrations
             ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
             : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
+        phase: m.phase,
         direction: m.run,
         downSteps: m.downSteps,
         // The plan gives an estimated duration; twice that is the deadline, so a slow run is not killed half-way.
         migrationDeadlineSeconds: Math.ceil(m.estimatedMinutes * 60 * 2),
         backoffLimit: m.backoffLimit,
         backupDeadlineSeconds: b.deadlineMinutes * 60,
-        restoreKey: db.restore?.key,
+        attempt: m.attempt,
+        restore: db.restore,
     });
-    databaseGate = [jobs.gate];
+    databaseGate = jobs.gate ? [jobs.gate] : [];
+    databaseOutputs = {
+        ...(ownershipHandoverSql ? { ownershipHandoverSql } : {}),
+        retryFailedJob: `pulumi config set --stack ${stack} --path database.migration.attempt ${m.attempt + 1} && pulumi up --stack ${stack}`,
+    };
 }
 
 const template: WorkloadTemplate = {
@@ -156,7 +205,10 @@ const template: WorkloadTemplate = {
     livenessPath: release.healthPaths.liveness,
     resources: release.resources,
     env: release.env,
-    secretEnvFrom: appDatabaseSecret ? [envSecret.metadata.name, appDatabaseSecret] : [envSecret.metadata.name],
+    secretEnvFrom: appDatabase ? [envSecret.metadata.name, appDatabase.secretName] : [envSecret.metadata.name],
+    // A new password or host rolls the pods, which read DATABASE_URL only when they start.
+    podAnnotations: appDatabase ? { "checksum/database-url": appDatabase.checksum } : {},
+    volumes: appDatabase?.caVolume ? [appDatabase.caVolume] : [],
     maxReplicas: release.maxReplicas,
     targetCpuUtilization: release.targetCpuUtilization,
     drainSeconds: release.drainSeconds,
@@ -259,7 +311,7 @@ if (cfg.monitoring) {
         slo: m.slo,
         deploymentWindow: m.deploymentWindow,
         trafficGuard: m.trafficGuard,
-        appRole: cfg.database && { name: cfg.database.roles.app.name, connectionLimit: cfg.database.roles.app.connectionLimit },
+        appRole: cfg.database?.roles && { name: cfg.database.roles.app.name, connectionLimit: cfg.database.roles.app.connectionLimit },
         rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
     });
 }
@@ -272,3 +324,4 @@ export const rollback = rollbackCommand(stack, cfg);
 // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not visible
 // to the program: the checklist there points to `npm run plan`, which renders the same document with them.
 export const readme = renderPlan({ stack, cfg, resources: declared, migrations: checkedSql, outputRefs: true });
+export const database = databaseOutputs;

@@ -44,7 +44,8 @@ export class BackupBucket extends pulumi.ComponentResource {
         this.key = new aws.kms.Key(
             `${name}-key`,
             { description: `Encrypts database dumps in ${args.bucketName}`, enableKeyRotation: true, deletionWindowInDays: 30, tags: args.tags },
-            opt,
+            // Deleting the key makes every dump unreadable: protected like the bucket.
+            { ...opt, protect: true },
         );
         new aws.kms.Alias(`${name}-key-alias`, { name: `alias/${args.bucketName}`, targetKeyId: this.key.keyId }, opt);
 
@@ -100,7 +101,8 @@ export class BackupBucket extends pulumi.ComponentResource {
                             { days: args.glacierAfterDays, storageClass: "GLACIER" },
                         ],
                         expiration: { days: args.retentionDays },
-                        noncurrentVersionExpiration: { noncurrentDays: 30 },
+                        // An overwritten or deleted dump stays as a noncurrent version at least as long as the lock would have kept it.
+                        noncurrentVersionExpiration: { noncurrentDays: Math.max(30, args.objectLock?.days ?? 0) },
                         abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
                     },
                 ],

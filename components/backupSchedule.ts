@@ -3,7 +3,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { appLabels, batchLabels, batchPodTemplate, JobContainer } from "./kubernetes";
+import { PodVolume } from "./databaseRoles";
+import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "./kubernetes";
 
 /** The shell scripts the backup, restore and migration pods run, from scripts/db. */
 export function databaseScripts(): Record<string, string> {
@@ -23,22 +24,20 @@ export interface BackupScheduleArgs {
     namespace: string;
     /** Bucket the dumps go to. */
     bucketName: pulumi.Input<string>;
-    /** ARN of that bucket. */
-    bucketArn: pulumi.Input<string>;
-    /** ARN of the KMS key that encrypts the bucket. */
-    keyArn: pulumi.Input<string>;
     /** Key prefix of this database's dumps; the only place the backup identity may write. */
     prefix: string;
     /** AWS region of the bucket. */
     region: string;
-    /** The cluster's IAM OIDC provider, for IRSA: its ARN and issuer URL. */
-    oidc: { providerArn: string; issuerUrl: string };
+    /** The IAM role the ServiceAccount assumes through IRSA: an existing one, or one to create. */
+    role: BackupRole;
     /** Pinned image with pg_dump, pg_restore, psql and the AWS CLI. */
     toolsImage: string;
-    /** Secret with the backup role's DATABASE_URL. */
+    /** Name of the Secret with the backup role's DATABASE_URL, as an Output of the Secret, which the pods then wait for. */
     backupDatabaseSecret: pulumi.Input<string>;
-    /** Secret with the scratch database's DATABASE_URL, for the restore drill. */
+    /** Name of the Secret with the drill role's DATABASE_URL on the scratch database, for the restore drill. */
     drillDatabaseSecret: pulumi.Input<string>;
+    /** The server's CA bundle, mounted in every pod that connects when the URLs verify the server. */
+    caVolume?: PodVolume;
     /** Cron schedule (UTC) of the backup. */
     schedule: string;
     /** Cron schedule (UTC) of the restore drill. */
@@ -54,6 +53,16 @@ export interface BackupScheduleArgs {
 }
 
 /**
+ * The backup pods' IAM role. `existingArn`: a role made outside this program; its trust policy must admit this
+ * ServiceAccount and its permissions are its owner's. Otherwise the role to create: trusted by the cluster's OIDC
+ * provider for this ServiceAccount only, allowed to write and read under the prefix in the bucket, use the bucket's key
+ * and delete nothing.
+ */
+export type BackupRole =
+    | { existingArn: pulumi.Input<string> }
+    | { oidc: { providerArn: string; issuerUrl: string }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
+
+/**
  * Scheduled backups with a least-privilege identity: a ServiceAccount bound through IRSA to an IAM role that may
  * write and read dumps under its own prefix and delete nothing; a CronJob that dumps and uploads; and a restore
  * drill that restores the newest dump into a scratch database and checks it. The release's pre-deploy backup uses
@@ -64,8 +73,10 @@ export class BackupSchedule extends pulumi.ComponentResource {
     public readonly serviceAccountName: string;
     /** ConfigMap holding the scripts, mounted at /scripts. */
     public readonly scriptsConfigMap: k8s.core.v1.ConfigMap;
-    /** The IAM role behind the ServiceAccount. */
-    public readonly role: aws.iam.Role;
+    /** Key prefix of the dumps. */
+    public readonly prefix: string;
+    /** ARN of the IAM role behind the ServiceAccount. */
+    public readonly roleArn: pulumi.Output<string>;
     private readonly args: BackupScheduleArgs;
 
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -74,64 +85,12 @@ export class BackupSchedule extends pulumi.ComponentResource {
             throw new pulumi.ResourceError(`prefix must be an S3 key prefix without leading or trailing slash, got "${args.prefix}"`, this);
         }
         this.args = args;
+        this.prefix = args.prefix;
         const app = args.appName;
         const opt = { parent: this };
         this.serviceAccountName = `${app}-db-backup`;
 
-        const issuer = args.oidc.issuerUrl.replace(/^https:\/\//, "");
-        this.role = new aws.iam.Role(
-            `${name}-role`,
-            {
-                description: `IRSA role of ${args.namespace}/${this.serviceAccountName}: writes ${app} database dumps`,
-                assumeRolePolicy: JSON.stringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Effect: "Allow",
-                            Principal: { Federated: args.oidc.providerArn },
-                            Action: "sts:AssumeRoleWithWebIdentity",
-                            Condition: {
-                                StringEquals: {
-                                    [`${issuer}:sub`]: `system:serviceaccount:${args.namespace}:${this.serviceAccountName}`,
-                                    [`${issuer}:aud`]: "sts.amazonaws.com",
-                                },
-                            },
-                        },
-                    ],
-                }),
-                maxSessionDuration: 3600,
-                tags: args.tags,
-            },
-            opt,
-        );
-        const objects = pulumi.interpolate`${args.bucketArn}/${args.prefix}/*`;
-        new aws.iam.RolePolicy(
-            `${name}-policy`,
-            {
-                role: this.role.id,
-                policy: pulumi.jsonStringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject"], Resource: objects },
-                        {
-                            Sid: "ListOwnPrefix",
-                            Effect: "Allow",
-                            Action: "s3:ListBucket",
-                            Resource: args.bucketArn,
-                            Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } },
-                        },
-                        { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: args.keyArn },
-                        {
-                            Sid: "NeverDelete",
-                            Effect: "Deny",
-                            Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:BypassGovernanceRetention"],
-                            Resource: [args.bucketArn, pulumi.interpolate`${args.bucketArn}/*`],
-                        },
-                    ],
-                }),
-            },
-            opt,
-        );
+        this.roleArn = "existingArn" in args.role ? pulumi.output(args.role.existingArn) : this.createRole(name, args.role);
         new k8s.core.v1.ServiceAccount(
             `${name}-service-account`,
             {
@@ -139,7 +98,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                     name: this.serviceAccountName,
                     namespace: args.namespace,
                     labels: batchLabels(app, "backup"),
-                    annotations: { "eks.amazonaws.com/role-arn": this.role.arn },
+                    annotations: { "eks.amazonaws.com/role-arn": this.roleArn },
                 },
                 automountServiceAccountToken: true,
             },
@@ -164,7 +123,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                         startingDeadlineSeconds: 600,
                         successfulJobsHistoryLimit: 3,
                         failedJobsHistoryLimit: 5,
-                        jobTemplate: { spec: { backoffLimit: 1, activeDeadlineSeconds: args.deadlineSeconds, template: pod } },
+                        jobTemplate: { spec: { backoffLimit: 1, activeDeadlineSeconds: args.deadlineSeconds, podFailurePolicy: IGNORE_DISRUPTIONS, template: pod } },
                     },
                 },
                 { ...opt, dependsOn: [this.scriptsConfigMap] },
@@ -185,7 +144,69 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 ],
             }),
         );
-        this.registerOutputs({ serviceAccountName: this.serviceAccountName, roleArn: this.role.arn });
+        this.registerOutputs({ serviceAccountName: this.serviceAccountName, roleArn: this.roleArn });
+    }
+
+    private createRole(name: string, role: Exclude<BackupRole, { existingArn: unknown }>): pulumi.Output<string> {
+        const args = this.args;
+        const opt = { parent: this };
+        const app = args.appName;
+        const issuer = role.oidc.issuerUrl.replace(/^https:\/\//, "");
+        const created = new aws.iam.Role(
+            `${name}-role`,
+            {
+                description: `IRSA role of ${args.namespace}/${this.serviceAccountName}: writes ${app} database dumps`,
+                assumeRolePolicy: JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Federated: role.oidc.providerArn },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: {
+                                StringEquals: {
+                                    [`${issuer}:sub`]: `system:serviceaccount:${args.namespace}:${this.serviceAccountName}`,
+                                    [`${issuer}:aud`]: "sts.amazonaws.com",
+                                },
+                            },
+                        },
+                    ],
+                }),
+                maxSessionDuration: 3600,
+                tags: args.tags,
+            },
+            opt,
+        );
+        const objects = pulumi.interpolate`${role.bucketArn}/${args.prefix}/*`;
+        new aws.iam.RolePolicy(
+            `${name}-policy`,
+            {
+                role: created.id,
+                policy: pulumi.jsonStringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        // A dump is a multipart upload: an interrupted one is aborted by the CLI, not left to the lifecycle rule.
+                        { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], Resource: objects },
+                        {
+                            Sid: "ListOwnPrefix",
+                            Effect: "Allow",
+                            Action: "s3:ListBucket",
+                            Resource: role.bucketArn,
+                            Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } },
+                        },
+                        { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: role.keyArn },
+                        {
+                            Sid: "NeverDelete",
+                            Effect: "Deny",
+                            Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:BypassGovernanceRetention"],
+                            Resource: [role.bucketArn, pulumi.interpolate`${role.bucketArn}/*`],
+                        },
+                    ],
+                }),
+            },
+            opt,
+        );
+        return created.arn;
     }
 
     private bucketEnv(): k8s.types.input.core.v1.EnvVar[] {
@@ -197,12 +218,13 @@ export class BackupSchedule extends pulumi.ComponentResource {
     }
 
     private toolsPod(labels: Record<string, string>, container: JobContainer): k8s.types.input.core.v1.PodTemplateSpec {
+        const ca = this.args.caVolume;
         return batchPodTemplate({
             labels,
             serviceAccountName: this.serviceAccountName,
             tmpSize: this.args.scratchSize,
-            container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }] },
-            volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }],
+            container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, ...(ca ? [ca.mount] : [])] },
+            volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }, ...(ca ? [ca.volume] : [])],
         });
     }
 
@@ -220,15 +242,27 @@ export class BackupSchedule extends pulumi.ComponentResource {
         });
     }
 
-    /** The pod that restores one dump over the database, as the migrator (which owns the schema). */
-    public restorePod(key: string, migratorSecret: pulumi.Input<string>, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec {
+    /**
+     * The pod that restores one dump over the database as the migrator, acting as the schema owner. restore.sh refuses
+     * to run when the marker object of this key and run exists and writes it after a successful restore, so the same
+     * restore never runs twice, whatever happens to the Job object.
+     */
+    public restorePod(
+        restore: { key: string; run: number; markerKey: string },
+        migratorSecret: pulumi.Input<string>,
+        ownerRole: string | undefined,
+        labels: Record<string, string>,
+    ): k8s.types.input.core.v1.PodTemplateSpec {
         return this.toolsPod(labels, {
             name: "restore",
             image: this.args.toolsImage,
             command: ["/bin/sh", "/scripts/restore.sh"],
             env: [
                 ...this.bucketEnv(),
-                { name: "RESTORE_KEY", value: key },
+                { name: "RESTORE_KEY", value: restore.key },
+                { name: "RESTORE_RUN", value: String(restore.run) },
+                { name: "RESTORE_MARKER_KEY", value: restore.markerKey },
+                ...(ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: ownerRole }] : []),
                 { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: migratorSecret, key: "DATABASE_URL" } } },
             ],
         });

@@ -130,10 +130,10 @@ export interface JobContainer {
     command: pulumi.Input<string>[];
     /** Environment variables, plain or from Secrets. */
     env?: pulumi.Input<k8s.types.input.core.v1.EnvVar>[];
-    /** Extra mounts besides the writable /tmp. */
+    /** Extra mounts besides /tmp and HOME. */
     volumeMounts?: k8s.types.input.core.v1.VolumeMount[];
-    /** Requests and limits; small defaults suit scripts. */
-    resources?: k8s.types.input.core.v1.ResourceRequirements;
+    /** CPU and memory requests and limits; small defaults suit scripts. Ephemeral storage is set from the volumes. */
+    resources?: { requests: Record<"cpu" | "memory", string>; limits: Record<"cpu" | "memory", string> };
 }
 
 export interface BatchPodArgs {
@@ -143,15 +143,45 @@ export interface BatchPodArgs {
     container: JobContainer;
     /** ServiceAccount, when the pod needs an identity (IRSA); otherwise no token is mounted. */
     serviceAccountName?: pulumi.Input<string>;
-    /** Volumes the container mounts besides /tmp. */
+    /** Volumes the container mounts besides /tmp and HOME. */
     volumes?: k8s.types.input.core.v1.Volume[];
     /** Size limit of the writable /tmp, where dumps are written; 1Gi unless set. */
     tmpSize?: string;
 }
 
-/** A run-to-completion pod under the restricted Pod Security Standard, with a writable /tmp. */
+/** HOME of every batch pod: a writable emptyDir, as the root filesystem is read-only. */
+export const BATCH_HOME = "/home/runner";
+const HOME_SIZE = "64Mi";
+
+const BINARY_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** The sum of byte quantities such as "50Gi" and "64Mi", in Mi rounded up. */
+export function sumQuantities(quantities: string[]): string {
+    const bytes = quantities.reduce((n, q) => {
+        const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
+        if (!m) throw new Error(`not a byte quantity: "${q}"`);
+        return n + Number(m[1]) * BINARY_UNITS[m[2] ?? ""];
+    }, 0);
+    return `${Math.ceil(bytes / 2 ** 20)}Mi`;
+}
+
+/**
+ * A run-to-completion pod under the restricted Pod Security Standard, with a writable /tmp and a writable HOME.
+ *
+ * HOME: under IRSA the AWS CLI caches the assumed role's credentials in a botocore JSONFileCache at
+ * ~/.aws/cli/cache (aws/aws-cli awscli/customizations/assumerole.py, CACHE_DIR); with HOME unset and a read-only
+ * root it fails with "[Errno 30] Read-only file system: '/.aws'" (aws/aws-cli#7376).
+ *
+ * Both volumes are emptyDirs on the node's disk, which the kubelet counts against the pod's ephemeral-storage
+ * limit (kubernetes/kubernetes pkg/kubelet/eviction, localEphemeralVolumeNames / podLocalEphemeralStorageUsage): the
+ * request reserves that space at scheduling, so a 50Gi dump is not evicted under DiskPressure, and the limit equals
+ * the volumes' size limits.
+ */
 export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.PodTemplateSpec {
     const c = args.container;
+    const tmpSize = args.tmpSize ?? "1Gi";
+    const storage = sumQuantities([tmpSize, HOME_SIZE]);
+    const res = c.resources ?? { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } };
     return {
         metadata: { labels: args.labels },
         spec: {
@@ -164,19 +194,30 @@ export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.Po
                     name: c.name,
                     image: c.image,
                     command: c.command,
-                    env: c.env,
-                    resources: c.resources ?? { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                    env: [{ name: "HOME", value: BATCH_HOME }, ...(c.env ?? [])],
+                    resources: {
+                        requests: { ...res.requests, "ephemeral-storage": storage },
+                        limits: { ...res.limits, "ephemeral-storage": storage },
+                    },
                     securityContext: restrictedContainerSecurity,
-                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(c.volumeMounts ?? [])],
+                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, { name: "home", mountPath: BATCH_HOME }, ...(c.volumeMounts ?? [])],
                 },
             ],
-            volumes: [{ name: "tmp", emptyDir: { sizeLimit: args.tmpSize ?? "1Gi" } }, ...(args.volumes ?? [])],
+            volumes: [{ name: "tmp", emptyDir: { sizeLimit: tmpSize } }, { name: "home", emptyDir: { sizeLimit: HOME_SIZE } }, ...(args.volumes ?? [])],
         },
     };
 }
 
+/**
+ * A node drain evicts pods with the DisruptionTarget condition; this rule keeps such a pod from counting against
+ * backoffLimit, so the Job starts a new pod instead of failing (kubernetes/kubernetes pkg/controller/job
+ * pod_failure_policy.go, matchPodFailurePolicy: action Ignore). The API accepts podFailurePolicy only with
+ * restartPolicy Never (pkg/apis/batch/validation/validation.go, validatePodFailurePolicy), which batchPodTemplate sets.
+ */
+export const IGNORE_DISRUPTIONS = { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] };
+
 export interface AwaitedJobArgs {
-    /** metadata.name: name it after the release so that each release runs it once. */
+    /** metadata.name: name it after what the Job is for (a release, a restore key), so that each runs once. */
     jobName: string;
     /** Namespace of the Job. */
     namespace: string;
@@ -194,6 +235,7 @@ export interface AwaitedJobArgs {
  * A Job the Kubernetes provider waits on: `pulumi up` continues only once it has succeeded, so whatever depends on it
  * runs after it. No ttlSecondsAfterFinished: a Job the cluster deleted would be recreated, and so re-run, by the next
  * refresh and up.
+
  */
 export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.CustomResourceOptions): k8s.batch.v1.Job {
     return new k8s.batch.v1.Job(
@@ -206,7 +248,12 @@ export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.Cust
                 // The provider's own wait defaults to ten minutes; give it the Job's deadline and a minute to schedule.
                 annotations: { "pulumi.com/timeoutSeconds": String(args.deadlineSeconds + 60) },
             },
-            spec: { backoffLimit: args.backoffLimit, activeDeadlineSeconds: args.deadlineSeconds, template: args.template },
+            spec: {
+                backoffLimit: args.backoffLimit,
+                activeDeadlineSeconds: args.deadlineSeconds,
+                podFailurePolicy: IGNORE_DISRUPTIONS,
+                template: args.template,
+            },
         },
         opts,
     );

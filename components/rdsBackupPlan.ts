@@ -1,9 +1,24 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
+/** What the RDS endpoint is: an instance has a :db: ARN, Aurora and Multi-AZ DB clusters a :cluster: ARN. */
+export type RdsKind = "instance" | "aurora-cluster" | "multi-az-cluster";
+
+/**
+ * AWS Backup's resource type for each kind: Aurora clusters are "Aurora"; instances and Multi-AZ DB clusters are
+ * "RDS" (AWS Backup developer guide, "Supported AWS resources": Multi-AZ DB clusters are backed up as RDS).
+ */
+export const BACKUP_RESOURCE_TYPE: Record<RdsKind, string> = { instance: "RDS", "aurora-cluster": "Aurora", "multi-az-cluster": "RDS" };
+
 export interface RdsBackupPlanArgs {
-    /** ARN of the RDS instance to protect. */
-    instanceArn: string;
+    /** Whether the ARN names an instance or a cluster. */
+    kind: RdsKind;
+    /** ARN of the RDS instance or cluster to protect. */
+    arn: string;
+    /** DB subnet group the restore test restores into. */
+    subnetGroupName: string;
+    /** Security groups of the restored test copy. */
+    securityGroupIds: string[];
     /** AWS Backup schedule, e.g. cron(0 5 ? * * *). */
     schedule: string;
     /** Days a recovery point is kept. */
@@ -18,7 +33,11 @@ export interface RdsBackupPlanArgs {
     tags: Record<string, string>;
 }
 
-/** AWS Backup for an RDS instance: an encrypted vault, a plan and selection, and a restore-testing plan that restores the latest recovery point on a schedule. */
+/**
+ * AWS Backup for an RDS instance or cluster: an encrypted vault, a plan and selection, and a restore-testing plan
+ * that restores the latest recovery point on a schedule into the given subnet group and security groups. The vault
+ * is protected: deleting it would delete every recovery point.
+ */
 export class RdsBackupPlan extends pulumi.ComponentResource {
     constructor(name: string, args: RdsBackupPlanArgs, opts?: pulumi.ComponentResourceOptions) {
         super("myapp:deploy:RdsBackupPlan", name, {}, opts);
@@ -43,7 +62,7 @@ export class RdsBackupPlan extends pulumi.ComponentResource {
         ]) {
             new aws.iam.RolePolicyAttachment(`${name}-${suffix}-policy`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/service-role/${policy}` }, opt);
         }
-        const vault = new aws.backup.Vault(`${name}-vault`, { name: `${args.namePrefix}-vault`, kmsKeyArn: args.kmsKeyArn, tags: args.tags }, opt);
+        const vault = new aws.backup.Vault(`${name}-vault`, { name: `${args.namePrefix}-vault`, kmsKeyArn: args.kmsKeyArn, tags: args.tags }, { ...opt, protect: true });
         const plan = new aws.backup.Plan(
             `${name}-plan`,
             {
@@ -53,7 +72,7 @@ export class RdsBackupPlan extends pulumi.ComponentResource {
             },
             opt,
         );
-        new aws.backup.Selection(`${name}-selection`, { name: `${args.namePrefix}-rds`, planId: plan.id, iamRoleArn: role.arn, resources: [args.instanceArn] }, opt);
+        new aws.backup.Selection(`${name}-selection`, { name: `${args.namePrefix}-rds`, planId: plan.id, iamRoleArn: role.arn, resources: [args.arn] }, opt);
         const testing = new aws.backup.RestoreTestingPlan(
             `${name}-restore-testing`,
             {
@@ -69,8 +88,11 @@ export class RdsBackupPlan extends pulumi.ComponentResource {
             {
                 name: "rds_latest",
                 restoreTestingPlanName: testing.name,
-                protectedResourceType: "RDS",
-                protectedResourceArns: [args.instanceArn],
+                protectedResourceType: BACKUP_RESOURCE_TYPE[args.kind],
+                protectedResourceArns: [args.arn],
+                // Keys from the AWS Backup guide, "Restore testing inferred metadata" (RDS and Aurora rows); without
+                // them the test restores into the default VPC, which production accounts often lack.
+                restoreMetadataOverrides: { dbSubnetGroupName: args.subnetGroupName, vpcSecurityGroupIds: JSON.stringify(args.securityGroupIds) },
                 iamRoleArn: role.arn,
                 validationWindowHours: 4,
             },

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { SqlMigration } from "../lib/migrations";
 import { BackupSchedule } from "./backupSchedule";
-import { batchLabels, awaitedJob, batchPodTemplate, versionedName } from "./kubernetes";
+import { PodVolume } from "./databaseRoles";
+import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "./kubernetes";
 
 /** SQL files run by scripts/db/migrate-sql.sh from a ConfigMap, or a command in the release image. */
 export type MigrationSource =
@@ -15,14 +16,22 @@ export interface ReleaseDatabaseJobsArgs {
     appName: string;
     /** Namespace of the Jobs. */
     namespace: string;
-    /** The version being released; the Jobs are named after it, so each release runs them once. */
+    /** The version being released; the backup and migration Jobs are named after it, so each release runs them once. */
     version: string;
-    /** Scheduled backups, whose identity and script the pre-deploy backup and a restore reuse. */
+    /** The version a rollback returns to: releasing it again with an up migration touches no database. */
+    previousVersion?: string;
+    /** Scheduled backups, whose identity and script the pre-action backups and a restore reuse. */
     backups: BackupSchedule;
-    /** Secret with the migrator role's DATABASE_URL. */
+    /** Name of the migrator's Secret, as an Output of the Secret: the migration and restore wait for it, and through it for the role and its grants. */
     migratorSecret: pulumi.Input<string>;
+    /** The role that owns the schema, which the migrator acts as; undefined when the roles are not the program's. */
+    ownerRole?: string;
+    /** The server's CA bundle, when the URLs verify the server. */
+    caVolume?: PodVolume;
     /** What the migration runs. */
     migration: MigrationSource;
+    /** The expand/contract phase the migration belongs to: part of its purpose, so a new phase runs the migration again. */
+    phase: string;
     /** "up" applies the release's migrations; "down" rolls back the newest `downSteps`. */
     direction: "up" | "down";
     /** How many migrations a "down" run rolls back. */
@@ -33,18 +42,41 @@ export interface ReleaseDatabaseJobsArgs {
     backoffLimit: number;
     /** Deadline of the backup and restore Jobs. */
     backupDeadlineSeconds: number;
-    /** A dump to restore over the database before migrating: the plan's "restore from backup" as config. */
-    restoreKey?: string;
+    /** Raised by one to retry a failed backup or migration: part of their names, so the failed Jobs are replaced. */
+    attempt: number;
+    /** A dump to restore over the database, and which application of that key this is (1 for the first). */
+    restore?: { key: string; run: number };
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The object restore.sh writes after restoring `key` for the `run`-th time, and refuses to restore over. */
+export function restoreMarkerKey(prefix: string, key: string, run: number): string {
+    return `${prefix}/restores/${sha256(key).slice(0, 16)}-run-${run}.json`;
 }
 
 /**
- * One release's database steps, each awaited by the Kubernetes provider before the next starts: the pre-deploy
- * backup, then an optional restore, then the migration. `gate` is the last of them: the new version's pods wait
- * for it, so a failed backup or migration stops the release before any traffic moves.
+ * One release's database steps, each awaited by the Kubernetes provider before the next starts:
+ * - a restore (database.restore.key): a backup labelled pre-restore-<key hash>, then the restore;
+ * - a migration: a backup labelled pre-deploy-<version> (pre-down-<version> before a down migration), then the
+ *   migration, after any restore;
+ * - a rollback (an up migration of the previous version, whose migrations are applied): nothing.
+ * `gate` is the last of them: the new version's pods wait for it, so a failed backup or migration stops the release
+ * before any traffic moves.
+ *
+ * Identity: the provider replaces a Job whose spec.template changes (pulumi/pulumi-kubernetes
+ * provider/pkg/provider/diff.go, forceNewProperties for batch/v1 Job), deleting it first when metadata.name stays the
+ * same (deleteBeforeReplace for named objects), and so runs it again. Every Job here ignores changes to its spec, so
+ * an edit outside its purpose (tools image, scratch size, deadlines, labels) leaves it alone. The engine copies ignored
+ * properties from the old inputs before it diffs, also into a replacement (pulumi/pulumi
+ * pkg/resource/deploy/step_generator.go, processIgnoreChanges), so each purpose is a resource of its own: logical
+ * name and metadata.name both come from the purpose only (version, direction, phase, attempt; restore key and run),
+ * and a new purpose creates a new Job while the old one is deleted. Editing a migration file without a new version,
+ * phase or attempt therefore runs nothing.
  */
 export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
-    /** The Job the app's Deployments must wait for. */
-    public readonly gate: k8s.batch.v1.Job;
+    /** The Job the app's Deployments must wait for; undefined when a rollback has nothing to run. */
+    public readonly gate?: k8s.batch.v1.Job;
 
     constructor(name: string, args: ReleaseDatabaseJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("myapp:deploy:ReleaseDatabaseJobs", name, {}, opts);
@@ -52,81 +84,101 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("a down migration needs a downCommand", this);
         }
         const app = args.appName;
-        const job = (suffix: string, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
+        const job = (component: string, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
             awaitedJob(
-                `${name}-${suffix}`,
-                { jobName, namespace: args.namespace, labels: batchLabels(app, suffix), deadlineSeconds, backoffLimit, template },
-                { parent: this, dependsOn: after },
+                `${name}-${jobName.slice(app.length + 1)}`,
+                { jobName, namespace: args.namespace, labels: batchLabels(app, component), deadlineSeconds, backoffLimit, template },
+                { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
             );
+        const backup = (jobName: string, label: string, after: pulumi.Resource[]) =>
+            job("predeploy-backup", jobName, args.backupDeadlineSeconds, 0, args.backups.backupPod(label, batchLabels(app, "predeploy-backup")), [args.backups, ...after]);
+        const attempt = args.attempt > 1 ? `-a${args.attempt}` : "";
+        const versionLabel = args.version.replace(/[^A-Za-z0-9.-]/g, "-");
 
-        const backup = job(
-            "predeploy-backup",
-            versionedName(`${app}-predeploy-backup`, args.version),
-            args.backupDeadlineSeconds,
-            0,
-            args.backups.backupPod(`pre-deploy-${args.version.replace(/[^A-Za-z0-9.-]/g, "-")}`, batchLabels(app, "predeploy-backup")),
-            [args.backups],
-        );
-        let last: k8s.batch.v1.Job = backup;
-        if (args.restoreKey) {
-            const keyHash = createHash("sha256").update(args.restoreKey).digest("hex").slice(0, 10);
+        let last: k8s.batch.v1.Job | undefined;
+        if (args.restore) {
+            const keyHash = sha256(args.restore.key).slice(0, 10);
+            const run = args.restore.run > 1 ? `-r${args.restore.run}` : "";
+            const before = backup(`${app}-prerestore-backup-${keyHash}${run}`, `pre-restore-${keyHash}`, []);
             last = job(
                 "restore",
-                `${app}-restore-${keyHash}`,
+                `${app}-restore-${keyHash}${run}`,
                 args.backupDeadlineSeconds,
                 0,
-                args.backups.restorePod(args.restoreKey, args.migratorSecret, batchLabels(app, "restore")),
-                [backup],
+                args.backups.restorePod(
+                    { ...args.restore, markerKey: restoreMarkerKey(args.backups.prefix, args.restore.key, args.restore.run) },
+                    args.migratorSecret,
+                    args.ownerRole,
+                    batchLabels(app, "restore"),
+                ),
+                [before],
             );
         }
 
-        const migrationName = versionedName(args.direction === "up" ? `${app}-migrate` : `${app}-migrate-down`, args.version);
-        const labels = batchLabels(app, "migration");
-        const databaseUrl = { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.migratorSecret, key: "DATABASE_URL" } } };
-        let template: k8s.types.input.core.v1.PodTemplateSpec;
-        const after: pulumi.Resource[] = [last];
-        if (args.migration.kind === "sql") {
-            const files = Object.fromEntries(
-                args.migration.migrations.flatMap((m) => [
-                    [`${m.version}.up.sql`, m.up],
-                    [`${m.version}.down.sql`, m.down],
-                ]),
+        const rollback = args.direction === "up" && args.previousVersion === args.version;
+        if (!rollback) {
+            const down = args.direction === "down";
+            const before = backup(
+                versionedName(down ? `${app}-predown-backup` : `${app}-predeploy-backup`, `${args.version}${attempt}`),
+                `${down ? "pre-down" : "pre-deploy"}-${versionLabel}`,
+                last ? [last] : [],
             );
-            const sqlConfigMap = new k8s.core.v1.ConfigMap(
-                `${name}-migrations`,
-                { metadata: { name: migrationName, namespace: args.namespace, labels }, immutable: true, data: files },
-                { parent: this },
-            );
-            after.push(sqlConfigMap);
-            template = batchPodTemplate({
-                labels,
-                container: {
-                    name: "migrate",
-                    image: args.migration.toolsImage,
-                    command: ["/bin/sh", "/scripts/migrate-sql.sh", args.direction, ...(args.direction === "down" ? [String(args.downSteps)] : [])],
-                    env: [databaseUrl, { name: "MIGRATIONS_DIR", value: "/migrations" }],
-                    volumeMounts: [
-                        { name: "scripts", mountPath: "/scripts", readOnly: true },
-                        { name: "migrations", mountPath: "/migrations", readOnly: true },
-                    ],
-                },
-                volumes: [
-                    { name: "scripts", configMap: { name: args.backups.scriptsConfigMap.metadata.name, defaultMode: 0o555 } },
-                    { name: "migrations", configMap: { name: sqlConfigMap.metadata.name } },
-                ],
-            });
-        } else {
-            template = batchPodTemplate({
+            const migrationName = versionedName(down ? `${app}-migrate-down-${args.downSteps}-${args.phase}` : `${app}-migrate-${args.phase}`, `${args.version}${attempt}`);
+            last = job("migration", migrationName, args.migrationDeadlineSeconds, args.backoffLimit, this.migrationPod(name, migrationName, args), [before]);
+        }
+        this.gate = last;
+        this.registerOutputs({ gate: last?.metadata.name });
+    }
+
+    private migrationPod(name: string, migrationName: string, args: ReleaseDatabaseJobsArgs): k8s.types.input.core.v1.PodTemplateSpec {
+        const labels = batchLabels(args.appName, "migration");
+        const ca = args.caVolume;
+        const env = [
+            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.migratorSecret, key: "DATABASE_URL" } } },
+            ...(args.ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: args.ownerRole }] : []),
+        ];
+        if (args.migration.kind === "command") {
+            return batchPodTemplate({
                 labels,
                 container: {
                     name: "migrate",
                     image: args.migration.image,
                     command: args.direction === "up" ? args.migration.command : args.migration.downCommand!,
-                    env: [databaseUrl],
+                    env,
+                    volumeMounts: ca ? [ca.mount] : [],
                 },
+                volumes: ca ? [ca.volume] : [],
             });
         }
-        this.gate = job("migration", migrationName, args.migrationDeadlineSeconds, args.backoffLimit, template, after);
-        this.registerOutputs({ migrationJob: migrationName });
+        const files = Object.fromEntries(
+            args.migration.migrations.flatMap((m) => [
+                [`${m.version}.up.sql`, m.up],
+                [`${m.version}.down.sql`, m.down],
+            ]),
+        );
+        const sqlConfigMap = new k8s.core.v1.ConfigMap(
+            `${name}-migrations`,
+            { metadata: { name: migrationName, namespace: args.namespace, labels }, immutable: true, data: files },
+            { parent: this },
+        );
+        return batchPodTemplate({
+            labels,
+            container: {
+                name: "migrate",
+                image: args.migration.toolsImage,
+                command: ["/bin/sh", "/scripts/migrate-sql.sh", args.direction, ...(args.direction === "down" ? [String(args.downSteps)] : [])],
+                env: [...env, { name: "MIGRATIONS_DIR", value: "/migrations" }],
+                volumeMounts: [
+                    { name: "scripts", mountPath: "/scripts", readOnly: true },
+                    { name: "migrations", mountPath: "/migrations", readOnly: true },
+                    ...(ca ? [ca.mount] : []),
+                ],
+            },
+            volumes: [
+                { name: "scripts", configMap: { name: args.backups.scriptsConfigMap.metadata.name, defaultMode: 0o555 } },
+                { name: "migrations", configMap: { name: sqlConfigMap.metadata.name } },
+                ...(ca ? [ca.volume] : []),
+            ],
+        });
     }
 }

@@ -23,6 +23,10 @@ export interface WorkloadTemplate {
     env: Record<string, string>;
     /** Secrets whose keys become environment variables. */
     secretEnvFrom: pulumi.Input<string>[];
+    /** Pod-template annotations, such as a checksum of a Secret the pods read at start, so that a change rolls them. */
+    podAnnotations?: Record<string, pulumi.Input<string>>;
+    /** Extra volumes and where the container mounts them, such as the database CA bundle. */
+    volumes?: { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount }[];
     /** Upper bound for the HorizontalPodAutoscaler. */
     maxReplicas: number;
     /** Average CPU utilisation, in percent of requests, that the autoscaler aims for. */
@@ -133,7 +137,7 @@ export class AppWorkload extends pulumi.ComponentResource {
                     revisionHistoryLimit: 5,
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: rolling.maxSurge, maxUnavailable: rolling.maxUnavailable } },
                     template: {
-                        metadata: { labels: podLabels },
+                        metadata: { labels: podLabels, annotations: t.podAnnotations && Object.keys(t.podAnnotations).length > 0 ? t.podAnnotations : undefined },
                         spec: {
                             automountServiceAccountToken: false,
                             securityContext: restrictedPodSecurity,
@@ -174,10 +178,10 @@ export class AppWorkload extends pulumi.ComponentResource {
                                     // The sleep action needs no shell in the image (PodLifecycleSleepAction, Kubernetes 1.30+).
                                     lifecycle: { preStop: { sleep: { seconds: t.drainSeconds } } },
                                     securityContext: restrictedContainerSecurity,
-                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(t.volumes ?? []).map((v) => v.mount)],
                                 },
                             ],
-                            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+                            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }, ...(t.volumes ?? []).map((v) => v.volume)],
                         },
                     },
                 },

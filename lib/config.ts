@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { existsSync, readFileSync } from "fs";
+import * as path from "path";
 import { z } from "zod";
 import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
@@ -13,6 +15,9 @@ export class ConfigError extends pulumi.RunError {
         this.name = "ConfigError";
     }
 }
+
+/** The repository root: config paths (sqlDir, tls.caBundle) are relative to it. */
+export const PROJECT_ROOT = path.join(__dirname, "..");
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -237,15 +242,36 @@ const roleSchema = z.strictObject({
     connectionLimit: z.number().int().min(1, "must be at least 1").max(10000),
 });
 
+const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
+const dnsSubdomain = z
+    .string()
+    .regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
+const AWS_PARTITION = "aws(-[a-z]+)*";
+const kmsKeyArn = z
+    .string()
+    .regex(new RegExp(`^arn:${AWS_PARTITION}:kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$`), "must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (IAM policies match keys by key ARN, not alias)");
+const iamRoleArn = z.string().regex(new RegExp(`^arn:${AWS_PARTITION}:iam::\\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`), "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>");
+const RDS_KINDS = ["instance", "aurora-cluster", "multi-az-cluster"] as const;
+
 const databaseSchema = z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(5432),
     name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL database name"),
     sslmode: z.enum(["require", "verify-ca", "verify-full"]).default("verify-full"),
+    /** The server's CA bundle, a PEM file in the repository; required with verify-ca and verify-full. */
+    tls: z.strictObject({ caBundle: z.string().min(1) }).optional(),
     /** The server's max_connections: the roles' limits must leave the superuser reserve free. */
-    maxConnections: z.number().int().min(10),
+    maxConnections: z.number().int().min(10).optional(),
+    /** The server's PostgreSQL major version. */
+    serverMajorVersion: z.number().int().min(10).max(99),
     toolsImage: pinnedImage,
-    roles: z.strictObject({ app: roleSchema, migrator: roleSchema, backup: roleSchema }),
+    /** Major version of pg_dump/pg_restore in toolsImage: never older than the server, or pg_dump refuses to dump. */
+    toolsPgDumpMajorVersion: z.number().int().min(10).max(99),
+    /** The roles the program creates, with a Secret holding each login role's DATABASE_URL. */
+    roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }).optional(),
+    /** Instead of roles: the names of Secrets made outside this program, in release.namespace, each with a DATABASE_URL key. */
+    existingSecrets: z.strictObject({ app: dnsSubdomain, migrator: dnsSubdomain, backup: dnsSubdomain, drill: dnsSubdomain }).optional(),
     migration: z.strictObject({
         phase: z.enum(PHASES),
         sqlDir: z.string().min(1).optional(),
@@ -255,14 +281,31 @@ const databaseSchema = z.strictObject({
         downSteps: z.number().int().min(1).default(1),
         estimatedMinutes: z.number().min(1).max(720),
         backoffLimit: z.number().int().min(0).max(3).default(0),
+        /** Raised by one to retry a failed backup or migration Job: it is part of their names. */
+        attempt: z.number().int().min(1).default(1),
         allow: z.record(z.string(), z.array(z.string())).default({}),
     }),
-    restore: z.strictObject({ key: z.string().min(1) }).optional(),
-    rds: z.strictObject({ instanceArn: z.string().startsWith("arn:aws:rds:", "must be an RDS instance ARN"), backupSchedule: awsCron, restoreTestSchedule: awsCron }).optional(),
+    /** A dump to restore; `run` counts deliberate re-applications of the same key. */
+    restore: z.strictObject({ key: z.string().min(1), run: z.number().int().min(1).default(1) }).optional(),
+    rds: z
+        .strictObject({
+            kind: z.enum(RDS_KINDS),
+            arn: z.string().regex(/^arn:aws:rds:[a-z0-9-]+:\d{12}:(db|cluster):[A-Za-z0-9-]+$/, "must be an RDS ARN, arn:aws:rds:<region>:<account>:db:<name> or :cluster:<name>"),
+            backupSchedule: awsCron,
+            restoreTestSchedule: awsCron,
+            /** DB subnet group a restore test restores into. */
+            subnetGroupName: z.string().min(1),
+            /** Security groups of the restored test copy. */
+            securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group ID such as sg-0123456789abcdef0")).min(1),
+        })
+        .optional(),
 });
 
 const backupSchema = z.strictObject({
-    bucketName: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
+    /** The bucket the program creates for the dumps. */
+    bucketName: bucketName.optional(),
+    /** Instead of bucketName: a bucket made outside this program, and the KMS key that encrypts it. */
+    existingBucket: z.strictObject({ name: bucketName, kmsKeyArn: kmsKeyArn.optional() }).optional(),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1"),
     prefix: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a key prefix without leading or trailing slash"),
     retentionDays: z.number().int().min(1),
@@ -274,9 +317,11 @@ const backupSchema = z.strictObject({
     restoreDrill: z.strictObject({ schedule: cronSchedule, checkSql: z.string().min(1) }),
     deadlineMinutes: z.number().int().min(5).max(1440).default(60),
     scratchSize: quantity.default("20Gi"),
+    /** IRSA: the cluster's OIDC provider, for the program to create the backup role; or roleArn, an existing role. */
     oidc: z.strictObject({
-        providerArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN"),
-        issuerUrl: z.string().startsWith("https://", "must be the cluster's OIDC issuer URL"),
+        providerArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN").optional(),
+        issuerUrl: z.string().startsWith("https://", "must be the cluster's OIDC issuer URL").optional(),
+        roleArn: iamRoleArn.optional(),
     }),
 });
 
@@ -412,6 +457,10 @@ function databaseProblems(c: ProgramConfig): Problem[] {
         if (b.retentionDays < b.minimumRetentionDays) {
             issue(["backup", "retentionDays"], b.retentionDays, `must be at least backup.minimumRetentionDays (${b.minimumRetentionDays})`);
         }
+        problems.push(...existingBackupProblems(b, db));
+    }
+    // Storage classes and the lock are settings of a bucket the program creates; an existing bucket keeps its own.
+    if (b && !b.existingBucket) {
         // S3 keeps an object in STANDARD_IA for at least 30 days before a lifecycle rule may move it to GLACIER.
         if (!(b.glacierAfterDays >= b.infrequentAccessAfterDays + 30 && b.retentionDays > b.glacierAfterDays)) {
             issue(
@@ -432,12 +481,95 @@ function databaseProblems(c: ProgramConfig): Problem[] {
     if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
         issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
     }
-    const limits = Object.values(db.roles).reduce((n, r) => n + r.connectionLimit, 0);
-    if (limits > db.maxConnections - 3) {
-        issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+    problems.push(...databaseAccessProblems(db));
+    const r = db.roles;
+    if (r && db.maxConnections !== undefined) {
+        const limits = [r.app, r.migrator, r.backup, r.drill].reduce((n, r) => n + r.connectionLimit, 0);
+        if (limits > db.maxConnections - 3) {
+            issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+        }
+    }
+    if (db.sslmode !== "require" && !db.tls) {
+        issue(["database", "tls", "caBundle"], undefined, `is required with sslmode ${db.sslmode}: the CA bundle (PEM) the server's certificate is checked against`);
+    }
+    if (db.tls) {
+        const file = path.resolve(PROJECT_ROOT, db.tls.caBundle);
+        if (!existsSync(file)) issue(["database", "tls", "caBundle"], db.tls.caBundle, `names no file (looked for ${file})`);
+        else if (!readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----")) issue(["database", "tls", "caBundle"], db.tls.caBundle, "holds no PEM certificate");
+    }
+    if (db.toolsPgDumpMajorVersion < db.serverMajorVersion) {
+        issue(
+            ["database", "toolsPgDumpMajorVersion"],
+            db.toolsPgDumpMajorVersion,
+            `must be at least database.serverMajorVersion (${db.serverMajorVersion}): pg_dump refuses a server newer than itself; use a tools image built for PostgreSQL ${db.serverMajorVersion}`,
+        );
+    }
+    if (db.rds) {
+        const arnKind = db.rds.arn.split(":")[5];
+        const wanted = db.rds.kind === "instance" ? "db" : "cluster";
+        if (arnKind !== wanted) {
+            issue(["database", "rds", "arn"], db.rds.arn, `must be a :${wanted}: ARN for rds.kind "${db.rds.kind}", got a :${arnKind}: ARN`);
+        }
+        // RDS names cluster endpoints <cluster>.cluster-<id>.<region>.rds.amazonaws.com (and cluster-ro- for readers).
+        if (db.rds.kind === "instance" && /\.cluster-(ro-)?[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com$/.test(db.host)) {
+            issue(["database", "rds", "kind"], db.rds.kind, `must be "aurora-cluster" or "multi-az-cluster": database.host ${db.host} is a cluster endpoint`);
+        }
     }
     if (b && db.restore && !(db.restore.key.startsWith(`${b.prefix}/`) && db.restore.key.endsWith(".dump"))) {
         issue(["database", "restore", "key"], db.restore.key, `must name a dump under backup.prefix, like ${b.prefix}/20261127T140000Z-pre-deploy-v1.2.3.dump`);
+    }
+    return problems;
+}
+
+type DatabaseConfig = NonNullable<ProgramConfig["database"]>;
+type BackupConfig = NonNullable<ProgramConfig["backup"]>;
+
+/** The program creates the roles and their Secrets, or reads Secrets the user made: one or the other. */
+function databaseAccessProblems(db: DatabaseConfig): Problem[] {
+    const problems: Problem[] = [];
+    const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
+    const s = db.existingSecrets;
+    if (!s) {
+        if (!db.roles) issue(["database", "roles"], undefined, "is required unless database.existingSecrets names Secrets made outside this program");
+        if (db.maxConnections === undefined) issue(["database", "maxConnections"], undefined, "is required with database.roles: the roles' connection limits must fit in it");
+        return problems;
+    }
+    const without = "must be left out with database.existingSecrets: the program creates no roles, the Secrets' URLs decide who connects";
+    if (db.roles) issue(["database", "roles"], SKIP, without);
+    if (db.maxConnections !== undefined) issue(["database", "maxConnections"], db.maxConnections, without);
+    // The drill restores over whatever DRILL_DATABASE_URL names: never the app's own database.
+    const shared = (["app", "migrator", "backup"] as const).filter((k) => s[k] === s.drill);
+    if (shared.length > 0) {
+        issue(["database", "existingSecrets", "drill"], s.drill, `must differ from ${shared.map((k) => `existingSecrets.${k}`).join(" and ")}: the restore drill restores over the database its URL names`);
+    }
+    return problems;
+}
+
+/** The program creates the bucket and the backup role, or uses ones made outside it. */
+function existingBackupProblems(b: BackupConfig, db: DatabaseConfig | undefined): Problem[] {
+    const problems: Problem[] = [];
+    const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
+    const existing = b.existingBucket;
+    if ((b.bucketName === undefined) === (existing === undefined)) {
+        issue(["backup", "bucketName"], b.bucketName, "must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket");
+    }
+    if (existing && b.objectLock) issue(["backup", "objectLock"], SKIP, "must be left out with backup.existingBucket: object lock is a setting of the existing bucket");
+    const o = b.oidc;
+    if (o.roleArn !== undefined) {
+        for (const key of ["providerArn", "issuerUrl"] as const) {
+            if (o[key] !== undefined) issue(["backup", "oidc", key], o[key], "must be left out with backup.oidc.roleArn: the existing role's trust policy is its own");
+        }
+    } else {
+        for (const key of ["providerArn", "issuerUrl"] as const) {
+            if (o[key] === undefined) issue(["backup", "oidc", key], undefined, "is required unless backup.oidc.roleArn names an existing IAM role for the backup ServiceAccount");
+        }
+    }
+    if (existing && existing.kmsKeyArn === undefined) {
+        if (o.roleArn === undefined) {
+            issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key");
+        } else if (db?.rds) {
+            issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required with database.rds: the RDS backup vault is encrypted with the bucket's key");
+        }
     }
     return problems;
 }
@@ -518,9 +650,9 @@ const appSecretsSchema = z.record(envName, z.string(), { message: "must be a map
  * Reads `appSecrets`, the app's secret environment, as a Pulumi secret. Errors name the offending keys but never
  * print a value.
  */
-export function readAppSecrets(config: pulumi.Config): pulumi.Output<Record<string, string>> {
+export function readAppSecrets(config: pulumi.Config): pulumi.Output<Record<string, string>> | undefined {
     const text = config.get("appSecrets");
-    if (text === undefined) return pulumi.secret<Record<string, string>>({});
+    if (text === undefined) return undefined;
     let parsed: unknown;
     try {
         parsed = JSON.parse(text);
@@ -532,5 +664,7 @@ export function readAppSecrets(config: pulumi.Config): pulumi.Output<Record<stri
         const keys = result.error.issues.map((i) => formatPath(config.name, ["appSecrets", ...i.path])).join(", ");
         throw new ConfigError(`Invalid stack configuration: ${keys}: must be a map of environment variable names to string values`);
     }
-    return pulumi.secret(result.data);
+    // No keys is no stringData at all: the API server drops an empty stringData, so the provider would see a diff,
+    // and replace the Secret, on every run (pulumi/pulumi-kubernetes#3538).
+    return Object.keys(result.data).length > 0 ? pulumi.secret(result.data) : undefined;
 }

@@ -101,3 +101,19 @@ export function squawkReport(dir: string, migrations: SqlMigration[], allow: Rec
 export function lintMigrations(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
     return squawkReport(dir, migrations, allow).filter((f) => f.allowedBy === undefined);
 }
+
+const DURATION = /^\s*SET\s+(?:SESSION\s+)?statement_timeout\s*(?:=|TO)\s*'?\s*(\d+)\s*(ms|s|min|h|d)?\s*'?\s*;/gim;
+const MS: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * The longest statement_timeout any of the files sets (up or down), in seconds, or 0 when none sets one. A Job whose
+ * deadline is shorter could be killed while the server goes on running the statement (a CREATE INDEX CONCURRENTLY),
+ * so the migration Job's deadline must exceed it. PostgreSQL reads a bare number as milliseconds.
+ */
+export function longestStatementTimeoutSeconds(migrations: SqlMigration[]): number {
+    let longest = 0;
+    for (const sql of migrations.flatMap((m) => [m.up, m.down])) {
+        for (const m of sql.matchAll(DURATION)) longest = Math.max(longest, (Number(m[1]) * MS[m[2]?.toLowerCase() ?? "ms"]) / 1000);
+    }
+    return Math.ceil(longest);
+}

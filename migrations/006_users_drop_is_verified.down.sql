@@ -1,5 +1,32 @@
+-- migrate:no-transaction
+-- Puts is_verified back without a long ACCESS EXCLUSIVE lock, and correct when email_verified holds NULLs (rows
+-- written after the contract with an explicit NULL): NULL becomes false, the column's old default.
+--   1. add the column nullable, default false: a catalog-only change, a brief lock; new rows get false;
+--   2. copy email_verified in committed batches of ids (row locks only, resumable);
+--   3. NOT NULL through a CHECK added NOT VALID then VALIDATEd (SHARE UPDATE EXCLUSIVE: writes go on), which lets
+--      SET NOT NULL skip its table scan (PostgreSQL 12+), then drop the helper constraint.
 SET lock_timeout = '5s';
-SET statement_timeout = '10min';
-ALTER TABLE users ADD COLUMN IF NOT EXISTS is_verified boolean NOT NULL DEFAULT false;
-UPDATE users SET is_verified = email_verified;
+SET statement_timeout = '30min';
+ALTER TABLE users ADD COLUMN IF NOT EXISTS is_verified boolean;
+ALTER TABLE users ALTER COLUMN is_verified SET DEFAULT false;
+DO $$
+DECLARE
+    batch constant bigint := 1000;
+    last_id bigint := 0;
+    max_id bigint;
+BEGIN
+    SELECT coalesce(max(id), 0) INTO max_id FROM users;
+    WHILE last_id < max_id LOOP
+        UPDATE users SET is_verified = coalesce(email_verified, false)
+         WHERE id > last_id AND id <= last_id + batch AND is_verified IS NULL;
+        last_id := last_id + batch;
+        COMMIT;
+    END LOOP;
+END
+$$;
+ALTER TABLE users DROP CONSTRAINT IF EXISTS users_is_verified_not_null;
+ALTER TABLE users ADD CONSTRAINT users_is_verified_not_null CHECK (is_verified IS NOT NULL) NOT VALID;
+ALTER TABLE users VALIDATE CONSTRAINT users_is_verified_not_null;
+ALTER TABLE users ALTER COLUMN is_verified SET NOT NULL;
+ALTER TABLE users DROP CONSTRAINT users_is_verified_not_null;
 ALTER TABLE users ALTER COLUMN email_verified DROP DEFAULT;

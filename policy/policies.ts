@@ -245,16 +245,32 @@ export const backupBucketHardened: StackValidationPolicy = {
     },
 };
 
+/** The env entry `name` of the first container of a Job's or CronJob's pod, or undefined. */
+function containerEnv(r: PolicyResource, name: string): Props | undefined {
+    return (podSpec(r.type, r.props)?.containers?.[0]?.env ?? []).find((e: Props) => e.name === name);
+}
+
 export const databaseBackupScheduled: StackValidationPolicy = {
     name: "database-backup-scheduled",
-    description: 'Checklist "Database backup scheduled": a stack that manages a database also schedules its backup, one run at a time, and a restore drill.',
+    description:
+        'Checklist "Database backup scheduled": a stack that manages a database (declares its roles, or runs Jobs that read a DATABASE_URL Secret) also schedules its backup to a named bucket, one run at a time, and a restore drill.',
     validateStack: (args, report) => {
-        if (!args.resources.some((r) => r.type === PG_ROLE)) return;
+        // A stack given existing database Secrets declares no roles; its Jobs still connect to the database.
+        const batch = args.resources.filter((r) => r.type === JOB || r.type === CRONJOB);
+        if (!args.resources.some((r) => r.type === PG_ROLE) && !batch.some((r) => containerEnv(r, "DATABASE_URL")?.valueFrom?.secretKeyRef !== undefined)) return;
         const crons = args.resources.filter((r) => r.type === CRONJOB);
         const backup = crons.find((c) => component(c) === "backup");
         if (!backup) report("the database has no scheduled backup CronJob");
-        else if (backup.props.spec?.concurrencyPolicy !== undefined && backup.props.spec.concurrencyPolicy !== "Forbid") {
-            report(`backup CronJob ${k8sName(backup)} lets runs overlap: set concurrencyPolicy to Forbid`, backup.urn);
+        else {
+            if (backup.props.spec?.concurrencyPolicy !== undefined && backup.props.spec.concurrencyPolicy !== "Forbid") {
+                report(`backup CronJob ${k8sName(backup)} lets runs overlap: set concurrencyPolicy to Forbid`, backup.urn);
+            }
+            // The bucket is declared here (backup-bucket-hardened checks it) or made outside the stack (backup.existingBucket),
+            // which the pack sees only by this name.
+            const bucket = containerEnv(backup, "BACKUP_BUCKET");
+            if (podSpec(backup.type, backup.props)?.containers !== undefined && (bucket === undefined || bucket.value === "")) {
+                report(`backup CronJob ${k8sName(backup)} names no bucket: set BACKUP_BUCKET`, backup.urn);
+            }
         }
         if (!crons.some((c) => component(c) === "restore-drill")) report("the database has no scheduled restore drill");
     },

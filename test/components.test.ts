@@ -118,6 +118,7 @@ describe("BlueGreenDeployment", () => {
         assert.deepStrictEqual(green.dependsOn, ["bg-green", "bg-green-svc"]);
         const c = at(green, "spec.template.spec.containers")[0];
         assert.deepStrictEqual(c.env, [
+            { name: "HOME", value: "/home/runner" },
             { name: "SMOKE_URL", value: "http://shop-green.prod.svc.cluster.local" },
             { name: "EXPECTED_VERSION", value: "v1.1.0" },
         ]);

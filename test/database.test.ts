@@ -1,7 +1,27 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
+import { createHash } from "crypto";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { BackupBucket } from "../components/backupBucket";
+import { BackupSchedule } from "../components/backupSchedule";
+import { RdsBackupPlan } from "../components/rdsBackupPlan";
+import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { isKubernetesCron, validateConfig } from "../lib/config";
+import { diffRuns } from "../lib/offline/diff";
 import { ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, find, preview, PROJECT, runStack, stackConfig, writeStackFile } from "./helpers";
+import { all, at, configErrorFor, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
+
+const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
+const MIGRATION = "myapp-release-db-migrate-expand-v1-2-3";
+
+/** Each release Job's logical name and metadata.name: the two things whose change makes the engine run it again. */
+function jobIdentities(run: ProgramRun): string[] {
+    return all(run, ":Job")
+        .filter((j) => j.parent === "myapp-release-db")
+        .map((j) => `${j.name} ${at(j, "metadata.name")}`);
+}
 
 describe("database safety under mocks", () => {
     let production: ProgramRun;
@@ -13,18 +33,18 @@ describe("database safety under mocks", () => {
 
     it("orders one release: backup, migration, new pods, smoke test, traffic switch", () => {
         const deps = (name: string) => staging.resources.find((r) => r.name === name)!.dependsOn;
-        assert.deepStrictEqual(deps("myapp-release-db-predeploy-backup"), ["myapp-db-backup"]);
-        assert.deepStrictEqual(deps("myapp-release-db-migration"), ["myapp-release-db-predeploy-backup", "myapp-release-db-migrations"]);
-        assert.deepStrictEqual(deps("myapp-blue-deployment"), ["myapp-release-db-migration"]);
+        assert.deepStrictEqual(deps(BACKUP), ["myapp-db-backup"]);
+        assert.deepStrictEqual(deps(MIGRATION), [BACKUP]);
+        assert.deepStrictEqual(deps("myapp-blue-deployment"), [MIGRATION]);
         // green is the standby: it changes only once the live Service has moved.
-        assert.deepStrictEqual(deps("myapp-green-deployment"), ["myapp-release-db-migration", "myapp-live"]);
+        assert.deepStrictEqual(deps("myapp-green-deployment"), [MIGRATION, "myapp-live"]);
         assert.deepStrictEqual(deps("myapp-smoke-green"), ["myapp-green", "myapp-green-svc"]);
         assert.deepStrictEqual(deps("myapp-live"), ["myapp-smoke-blue"]);
-        assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, ["myapp-release-db-migration"]);
+        assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, [MIGRATION]);
     });
 
     it("names the release's Jobs after its version and waits for each", () => {
-        const backup = find(production, ":Job", "myapp-release-db-predeploy-backup");
+        const backup = find(production, ":Job", BACKUP);
         assert.strictEqual(at(backup, "metadata.name"), "myapp-predeploy-backup-v1-2-3");
         assert.strictEqual(at(backup, "metadata.annotations")["pulumi.com/timeoutSeconds"], "3660");
         assert.strictEqual(at(backup, "spec.ttlSecondsAfterFinished"), undefined);
@@ -32,6 +52,7 @@ describe("database safety under mocks", () => {
         assert.strictEqual(pod.serviceAccountName, "myapp-db-backup");
         assert.deepStrictEqual(pod.containers[0].command, ["/bin/sh", "/scripts/backup.sh"]);
         assert.deepStrictEqual(pod.containers[0].env, [
+            { name: "HOME", value: "/home/runner" },
             { name: "BACKUP_BUCKET", value: "myapp-production-db-backups" },
             { name: "BACKUP_PREFIX", value: "postgres/myapp" },
             { name: "AWS_REGION", value: "us-east-1" },
@@ -40,8 +61,8 @@ describe("database safety under mocks", () => {
         ]);
         assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "tmp"), { name: "tmp", emptyDir: { sizeLimit: "50Gi" } });
 
-        const migration = find(production, ":Job", "myapp-release-db-migration");
-        assert.strictEqual(at(migration, "metadata.name"), "myapp-migrate-v1-2-3");
+        const migration = find(production, ":Job", MIGRATION);
+        assert.strictEqual(at(migration, "metadata.name"), "myapp-migrate-expand-v1-2-3");
         assert.strictEqual(at(migration, "spec.activeDeadlineSeconds"), 600, "twice the plan's 5-minute estimate");
         assert.strictEqual(at(migration, "spec.backoffLimit"), 0);
         assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "up"]);
@@ -87,6 +108,7 @@ describe("database safety under mocks", () => {
             { days: 90, storageClass: "GLACIER" },
         ]);
         assert.deepStrictEqual(rule.expiration, { days: 365 });
+        assert.deepStrictEqual(rule.noncurrentVersionExpiration, { noncurrentDays: 35 }, "an overwritten dump outlives the 35-day lock");
         assert.deepStrictEqual(at(r(":BucketObjectLockConfiguration", "object-lock"), "rule"), { defaultRetention: { mode: "GOVERNANCE", days: 35 } });
         assert.deepStrictEqual(all(staging, ":BucketObjectLockConfiguration"), [], "staging asks for no object lock");
     });
@@ -102,7 +124,7 @@ describe("database safety under mocks", () => {
         const statements = JSON.parse(at(find(production, ":RolePolicy", "myapp-db-backup-policy"), "policy")).Statement;
         const bucket = "arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket";
         assert.deepStrictEqual(statements, [
-            { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject"], Resource: `${bucket}/postgres/myapp/*` },
+            { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], Resource: `${bucket}/postgres/myapp/*` },
             { Sid: "ListOwnPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucket, Condition: { StringLike: { "s3:prefix": ["postgres/myapp/*"] } } },
             { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: "arn:aws:mock:us-east-1:123456789012:myapp-backups-key" },
             {
@@ -134,46 +156,124 @@ describe("database safety under mocks", () => {
             assert.deepStrictEqual(spec.jobTemplate.spec.template.spec.containers[0].command, ["/bin/sh", script]);
         }
         const drillEnv = at(find(production, ":CronJob", "myapp-db-backup-restore-drill"), "spec.jobTemplate.spec.template.spec.containers")[0].env;
-        assert.deepStrictEqual(drillEnv.slice(3), [
+        assert.deepStrictEqual(drillEnv.slice(4), [
             { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: "myapp-db-drill", key: "DATABASE_URL" } } },
             { name: "DRILL_CHECK_SQL", value: "SELECT count(*) > 0 FROM users" },
         ]);
     });
 
-    it("separates the app, migrator and backup roles with connection limits", () => {
+    it("gives each login role a write-only password and makes an owner role own the schema, which the migrator acts as", () => {
         const role = (kind: string) => find(production, ":Role", `myapp-db-roles-${kind}`).inputs;
         assert.deepStrictEqual(
-            ["app", "migrator", "backup"].map((k) => [role(k).name, role(k).connectionLimit, role(k).password]),
+            ["app", "migrator", "backup", "drill"].map((k) => [role(k).name, role(k).connectionLimit, role(k).password, role(k).passwordWo, role(k).login]),
             [
-                ["myapp_app", 150, "[secret]"],
-                ["myapp_migrator", 5, "[secret]"],
-                ["myapp_backup", 3, "[secret]"],
+                ["myapp_app", 150, undefined, "[secret]", true],
+                ["myapp_migrator", 5, undefined, "[secret]", true],
+                ["myapp_backup", 3, undefined, "[secret]", true],
+                ["myapp_drill", 2, undefined, "[secret]", true],
             ],
         );
+        // The version is the password's fingerprint: a new RandomPassword sets a new password.
+        for (const k of ["app", "migrator", "backup", "drill"]) assert.match(role(k).passwordWoVersion as string, /^[0-9a-f]{16}$/);
+        assert.deepStrictEqual(role("owner"), { name: "myapp_owner", login: false });
+        assert.strictEqual(role("migrator").assumeRole, "myapp_owner");
+        assert.strictEqual(role("app").assumeRole, undefined);
+        const membership = find(production, ":GrantRole", "myapp-db-roles-migrator-owner").inputs;
+        assert.deepStrictEqual([membership.role, membership.grantRole], ["myapp_migrator", "myapp_owner"]);
+
         const grants = Object.fromEntries(
-            all(production, ":Grant").map((g) => [g.name.replace("myapp-db-roles-", ""), (g.inputs.privileges as string[]).join(",")]),
+            all(production, ":Grant").map((g) => [g.name.replace("myapp-db-roles-", ""), `${g.inputs.role} ${g.inputs.objectType} ${(g.inputs.privileges as string[]).join(",")}`]),
         );
         assert.deepStrictEqual(grants, {
-            "migrator-database": "CONNECT,CREATE,TEMPORARY",
-            "migrator-schema": "CREATE,USAGE",
-            "app-database": "CONNECT",
-            "app-schema": "USAGE",
-            "app-tables": "SELECT,INSERT,UPDATE,DELETE",
-            "app-sequences": "SELECT,USAGE,UPDATE",
-            "backup-database": "CONNECT",
-            "backup-schema": "USAGE",
-            "backup-tables": "SELECT",
-            "backup-sequences": "SELECT",
+            "public-database": "public database ",
+            "owner-database": "myapp_owner database CREATE,TEMPORARY",
+            "owner-schema": "myapp_owner schema CREATE,USAGE",
+            "migrator-database": "myapp_migrator database CONNECT,TEMPORARY",
+            "app-database": "myapp_app database CONNECT",
+            "app-schema": "myapp_app schema USAGE",
+            "app-tables": "myapp_app table SELECT,INSERT,UPDATE,DELETE",
+            "app-sequences": "myapp_app sequence SELECT,USAGE,UPDATE",
+            "backup-database": "myapp_backup database CONNECT",
+            "backup-schema": "myapp_backup schema USAGE",
+            "backup-tables": "myapp_backup table SELECT",
+            "backup-sequences": "myapp_backup sequence SELECT",
         });
+        // Tables a migration creates belong to the owner, so default privileges are the owner's.
+        assert.deepStrictEqual(
+            all(production, ":DefaultPrivileges").map((d) => [d.inputs.role, d.inputs.owner, d.inputs.objectType]),
+            [
+                ["myapp_app", "myapp_owner", "table"],
+                ["myapp_app", "myapp_owner", "sequence"],
+                ["myapp_backup", "myapp_owner", "table"],
+                ["myapp_backup", "myapp_owner", "sequence"],
+            ],
+        );
+        const migrate = at(find(production, ":Job", MIGRATION), "spec.template.spec.containers")[0];
+        assert.deepStrictEqual(migrate.env.find((e: any) => e.name === "MIGRATION_OWNER_ROLE"), { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" });
+        const sql = (production.outputs.database as any).ownershipHandoverSql as string;
+        assert.ok(sql.startsWith('-- Run once as the admin that created the tables'));
+        assert.ok(sql.includes("'public', r.relname, 'myapp_owner'"));
         const app = find(production, ":Deployment", "myapp-canary-deployment");
         assert.deepStrictEqual(at(app, "spec.template.spec.containers")[0].envFrom, [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: "myapp-db-app" } }]);
     });
 
-    it("declares AWS Backup with a restore-testing plan when config names an RDS instance", () => {
-        assert.deepStrictEqual(at(find(production, ":Selection", "myapp-rds-backup-selection"), "resources"), ["arn:aws:rds:us-east-1:123456789012:db:myapp-production"]);
+    it("gives the restore drill a role that owns only the scratch database and cannot connect to the app's", () => {
+        const scratch = find(production, ":Database", "myapp-db-roles-drill-database").inputs;
+        assert.deepStrictEqual([scratch.name, scratch.owner], ["myapp_restore_drill", "myapp_drill"]);
+        // PUBLIC loses CONNECT on the app's database; the drill role is granted nothing there.
+        const publicGrant = find(production, ":Grant", "myapp-db-roles-public-database").inputs;
+        assert.deepStrictEqual([publicGrant.database, publicGrant.role, publicGrant.objectType, publicGrant.privileges], ["myapp", "public", "database", []]);
+        assert.deepStrictEqual(all(production, ":Grant").filter((g) => g.inputs.role === "myapp_drill"), []);
+        const drillEnv = at(find(production, ":CronJob", "myapp-db-backup-restore-drill"), "spec.jobTemplate.spec.template.spec.containers")[0].env;
+        assert.deepStrictEqual(drillEnv.find((e: any) => e.name === "DRILL_DATABASE_URL").valueFrom.secretKeyRef.name, "myapp-db-drill");
+        assert.deepStrictEqual(find(production, ":Secret", "myapp-db-roles-drill-secret").dependsOn, [
+            "myapp-db-roles-drill",
+            "myapp-db-roles-drill-database",
+            "myapp-db-roles-public-database",
+        ]);
+    });
+
+    it("starts Jobs and Deployments only after the Secret they read, which waits for its role and grants", () => {
+        assert.deepStrictEqual(find(production, ":Secret", "myapp-db-roles-migrator-secret").dependsOn, [
+            "myapp-db-roles-migrator",
+            "myapp-db-roles-owner-database",
+            "myapp-db-roles-owner-schema",
+            "myapp-db-roles-migrator-owner",
+            "myapp-db-roles-migrator-database",
+            "myapp-db-roles-public-database",
+        ]);
+        assert.ok(find(production, ":Job", MIGRATION).dependencies.includes("myapp-db-roles-migrator-secret"));
+        assert.ok(find(production, ":Job", BACKUP).dependencies.includes("myapp-db-roles-backup-secret"));
+        assert.ok(find(production, ":CronJob", "myapp-db-backup-backup").dependencies.includes("myapp-db-roles-backup-secret"));
+        assert.ok(find(production, ":CronJob", "myapp-db-backup-restore-drill").dependencies.includes("myapp-db-roles-drill-secret"));
+        for (const d of ["myapp-canary-deployment", "myapp-stable-deployment"]) {
+            assert.ok(find(production, ":Deployment", d).dependencies.includes("myapp-db-roles-app-secret"), d);
+        }
+    });
+
+    it("rolls the app's pods when its database URL changes, and re-runs no Job", () => {
+        const annotation = (run: ProgramRun) => at(find(run, ":Deployment", "myapp-canary-deployment"), "spec.template.metadata.annotations")["checksum/database-url"];
+        const moved = runStack("production", ["database.host=myapp-production-2.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com"]);
+        assert.match(annotation(production), /^[0-9a-f]{16}$/);
+        assert.match(annotation(moved), /^[0-9a-f]{16}$/);
+        assert.notStrictEqual(annotation(moved), annotation(production));
+        assert.deepStrictEqual(jobIdentities(moved), jobIdentities(production));
+    });
+
+    it("declares AWS Backup for the RDS kind config names, with the overrides a restore test needs", () => {
+        const cluster = "arn:aws:rds:us-east-1:123456789012:cluster:myapp-production";
+        assert.deepStrictEqual(at(find(production, ":Selection", "myapp-rds-backup-selection"), "resources"), [cluster]);
         assert.strictEqual(at(find(production, ":Plan", "myapp-rds-backup-plan"), "rules")[0].schedule, "cron(0 5 ? * * *)");
         assert.strictEqual(at(find(production, ":RestoreTestingPlan", "myapp-rds-backup-restore-testing"), "scheduleExpression"), "cron(0 6 ? * SUN *)");
-        assert.strictEqual(at(find(production, ":RestoreTestingSelection", "myapp-rds-backup-restore-testing-selection"), "protectedResourceType"), "RDS");
+        const selection = find(production, ":RestoreTestingSelection", "myapp-rds-backup-restore-testing-selection").inputs;
+        assert.deepStrictEqual([selection.protectedResourceType, selection.protectedResourceArns], ["Aurora", [cluster]]);
+        assert.deepStrictEqual(selection.restoreMetadataOverrides, { dbSubnetGroupName: "myapp-production-db", vpcSecurityGroupIds: '["sg-0123456789abcdef0"]' });
+        const instance = runStack("production", [
+            "database.host=myapp-production.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+            "database.rds.kind=instance",
+            "database.rds.arn=arn:aws:rds:us-east-1:123456789012:db:myapp-production",
+        ]);
+        assert.strictEqual(at(find(instance, ":RestoreTestingSelection", "myapp-rds-backup-restore-testing-selection"), "protectedResourceType"), "RDS");
         assert.deepStrictEqual(all(staging, ":Vault"), []);
     });
 
@@ -190,25 +290,220 @@ describe("database safety under mocks", () => {
         }
     });
 
-    it("restores a named dump by config, after the pre-deploy backup and before the migration", () => {
+    it("restores a named dump once: a pre-restore backup, the restore, then the release's backup and migration", () => {
         const key = "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump";
         const run = runStack("production", [`database.restore.key=${key}`]);
-        const restore = find(run, ":Job", "myapp-release-db-restore");
-        assert.match(at(restore, "metadata.name"), /^myapp-restore-[0-9a-f]{10}$/);
-        assert.deepStrictEqual(restore.dependsOn, ["myapp-release-db-predeploy-backup"]);
+        const hash = createHash("sha256").update(key).digest("hex");
+        const before = find(run, ":Job", `myapp-release-db-prerestore-backup-${hash.slice(0, 10)}`);
+        assert.deepStrictEqual(before.dependsOn, ["myapp-db-backup"]);
+        assert.deepStrictEqual(
+            at(before, "spec.template.spec.containers")[0].env.find((e: any) => e.name === "BACKUP_LABEL"),
+            { name: "BACKUP_LABEL", value: `pre-restore-${hash.slice(0, 10)}` },
+        );
+        const restore = find(run, ":Job", `myapp-release-db-restore-${hash.slice(0, 10)}`);
+        assert.strictEqual(at(restore, "metadata.name"), `myapp-restore-${hash.slice(0, 10)}`);
+        assert.deepStrictEqual(restore.dependsOn, [before.name]);
         const c = at(restore, "spec.template.spec.containers")[0];
         assert.deepStrictEqual(c.command, ["/bin/sh", "/scripts/restore.sh"]);
-        assert.deepStrictEqual(c.env.find((e: any) => e.name === "RESTORE_KEY"), { name: "RESTORE_KEY", value: key });
+        assert.deepStrictEqual(
+            c.env.filter((e: any) => ["RESTORE_KEY", "RESTORE_RUN", "RESTORE_MARKER_KEY", "MIGRATION_OWNER_ROLE"].includes(e.name)),
+            [
+                { name: "RESTORE_KEY", value: key },
+                { name: "RESTORE_RUN", value: "1" },
+                { name: "RESTORE_MARKER_KEY", value: `postgres/myapp/restores/${hash.slice(0, 16)}-run-1.json` },
+                { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" },
+            ],
+        );
         assert.deepStrictEqual(c.env.find((e: any) => e.name === "DATABASE_URL").valueFrom.secretKeyRef.name, "myapp-db-migrator");
-        assert.deepStrictEqual(find(run, ":Job", "myapp-release-db-migration").dependsOn, ["myapp-release-db-restore", "myapp-release-db-migrations"]);
+        assert.deepStrictEqual(find(run, ":Job", BACKUP).dependsOn, ["myapp-db-backup", restore.name]);
+        assert.deepStrictEqual(find(run, ":Job", MIGRATION).dependsOn, [BACKUP]);
+
+        // Applying the same key again takes an explicit run number: a new Job, a new marker.
+        const again = runStack("production", [`database.restore.key=${key}`, "database.restore.run=2"]);
+        const second = find(again, ":Job", `myapp-release-db-restore-${hash.slice(0, 10)}-r2`);
+        assert.deepStrictEqual(
+            at(second, "spec.template.spec.containers")[0].env.find((e: any) => e.name === "RESTORE_MARKER_KEY"),
+            { name: "RESTORE_MARKER_KEY", value: `postgres/myapp/restores/${hash.slice(0, 16)}-run-2.json` },
+        );
+        assert.throws(() => find(again, ":Job", restore.name));
     });
 
-    it("rolls back by config with the down direction, or runs the release image's own command", () => {
-        const down = runStack("production", ["database.migration.run=down", "database.migration.downSteps=2"]);
-        const job = find(down, ":Job", "myapp-release-db-migration");
-        assert.strictEqual(at(job, "metadata.name"), "myapp-migrate-down-v1-2-3");
-        assert.deepStrictEqual(at(job, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "down", "2"]);
+    it("leaves every Job alone on an edit outside its purpose, and a restore alone on a new release", () => {
+        const key = "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump";
+        const base = runStack("production", [`database.restore.key=${key}`]);
+        const edited = runStack("production", [
+            `database.restore.key=${key}`,
+            "database.toolsImage=registry.example.com/platform/pg-tools:15.9-awscli-2.18.0",
+            "backup.scratchSize=80Gi",
+            "backup.deadlineMinutes=90",
+        ]);
+        // Same logical names and metadata.names; every difference lies under spec, which the Jobs ignore and the
+        // offline diff leaves out as the engine does, or is the provider's wait annotation, updated in place (only
+        // spec.template and the name replace).
+        assert.deepStrictEqual(jobIdentities(edited), jobIdentities(base));
+        for (const job of all(edited, ":Job")) {
+            const before = find(base, ":Job", job.name);
+            const changed = diffRuns({ stack: "a", resources: [before], outputs: {} }, { stack: "b", resources: [job], outputs: {} }).changed.flatMap((c) => c.paths);
+            // The engine diffs nothing under spec (ignoreChanges): at most the wait annotation changes, in place.
+            assert.ok(changed.every((p) => p === 'metadata.annotations["pulumi.com/timeoutSeconds"]'), `${job.name}: ${changed.join(", ")}`);
+        }
+        // A new version runs a new backup and migration; the restore of the same key stays the same resource.
+        const next = runStack("production", [`database.restore.key=${key}`, "release.version=v1.2.4", "release.previousVersion=v1.2.3", "canary.canaryVersion=v1.2.4", "canary.stableVersion=v1.2.3"]);
+        const ids = jobIdentities(next);
+        assert.deepStrictEqual(
+            ids.filter((i) => i.includes("restore")),
+            jobIdentities(base).filter((i) => i.includes("restore")),
+        );
+        assert.ok(ids.includes("myapp-release-db-migrate-expand-v1-2-4 myapp-migrate-expand-v1-2-4"));
+    });
 
+    it("declares every release Job to ignore changes to its spec, so the engine never replaces it for an edit", async () => {
+        const ignored: Record<string, string[] | undefined> = {};
+        await declare(() => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                if (args.type === "kubernetes:batch/v1:Job") ignored[args.name] = args.opts.ignoreChanges;
+                return undefined;
+            });
+            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
+            const backups = new BackupSchedule("b", {
+                appName: "myapp",
+                namespace: "ns",
+                bucketName: "dumps",
+                prefix: "p",
+                region: "us-east-1",
+                role: {
+                    oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
+                    bucketArn: "arn:aws:s3:::dumps",
+                    keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                },
+                toolsImage: "tools:15",
+                backupDatabaseSecret: secret("backup"),
+                drillDatabaseSecret: secret("drill"),
+                schedule: "0 * * * *",
+                drillSchedule: "0 1 * * *",
+                drillCheckSql: "SELECT 1",
+                deadlineSeconds: 600,
+                scratchSize: "1Gi",
+                tags: {},
+            });
+            new ReleaseDatabaseJobs("r", {
+                appName: "myapp",
+                namespace: "ns",
+                version: "v2",
+                previousVersion: "v1",
+                backups,
+                migratorSecret: secret("migrator"),
+                ownerRole: "owner",
+                migration: { kind: "command", image: "app:v2", command: ["migrate"] },
+                phase: "expand",
+                direction: "up",
+                downSteps: 1,
+                migrationDeadlineSeconds: 600,
+                backoffLimit: 0,
+                backupDeadlineSeconds: 600,
+                attempt: 1,
+                restore: { key: "p/x.dump", run: 1 },
+            });
+        });
+        assert.deepStrictEqual(Object.keys(ignored).length, 4);
+        for (const [name, paths] of Object.entries(ignored)) assert.deepStrictEqual(paths, ["spec"], name);
+    });
+
+    it("retries a failed backup and migration with one config edit that renames both Jobs", () => {
+        const retry = runStack("production", ["database.migration.attempt=2"]);
+        assert.deepStrictEqual(jobIdentities(retry), [
+            "myapp-release-db-predeploy-backup-v1-2-3-a2 myapp-predeploy-backup-v1-2-3-a2",
+            "myapp-release-db-migrate-expand-v1-2-3-a2 myapp-migrate-expand-v1-2-3-a2",
+        ]);
+        assert.strictEqual((retry.outputs.database as any).retryFailedJob, "pulumi config set --stack production --path database.migration.attempt 3 && pulumi up --stack production");
+    });
+
+    it("runs no backup and touches no database when rolling back to the previous version", () => {
+        const back = runStack("production", ["release.version=v1.2.2"]);
+        assert.deepStrictEqual(all(back, ":Job"), []);
+        assert.deepStrictEqual(find(back, ":Deployment", "myapp-stable-deployment").dependsOn, []);
+        // A down migration is a deliberate database change, so it still runs, after a backup of its own.
+        const down = runStack("production", ["release.version=v1.2.2", "database.migration.run=down"]);
+        assert.deepStrictEqual(jobIdentities(down), [
+            "myapp-release-db-predown-backup-v1-2-2 myapp-predown-backup-v1-2-2",
+            "myapp-release-db-migrate-down-1-expand-v1-2-2 myapp-migrate-down-1-expand-v1-2-2",
+        ]);
+    });
+
+    it("backs up before a down migration, under a label of its own", () => {
+        const down = runStack("production", ["database.migration.run=down", "database.migration.downSteps=2"]);
+        const before = find(down, ":Job", "myapp-release-db-predown-backup-v1-2-3");
+        assert.deepStrictEqual(
+            at(before, "spec.template.spec.containers")[0].env.find((e: any) => e.name === "BACKUP_LABEL"),
+            { name: "BACKUP_LABEL", value: "pre-down-v1.2.3" },
+        );
+        const job = find(down, ":Job", "myapp-release-db-migrate-down-2-expand-v1-2-3");
+        assert.deepStrictEqual(job.dependsOn, [before.name]);
+        assert.deepStrictEqual(at(job, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "down", "2"]);
+    });
+
+    it("gives every batch pod a writable HOME and reserves its scratch space, and lets Jobs survive a node drain", () => {
+        const pods = (run: ProgramRun) => [
+            ...all(run, ":Job").map((j) => [j.name, at(j, "spec"), at(j, "spec.template.spec")] as const),
+            ...all(run, ":CronJob").map((j) => [j.name, at(j, "spec.jobTemplate.spec"), at(j, "spec.jobTemplate.spec.template.spec")] as const),
+        ];
+        const checked = [...pods(production), ...pods(staging)];
+        assert.deepStrictEqual(checked.length, 10, "production: 2 Jobs, 2 CronJobs; staging: 4 Jobs (2 smoke tests), 2 CronJobs");
+        for (const [name, jobSpec, pod] of checked) {
+            const c = pod.containers[0];
+            assert.deepStrictEqual(c.env[0], { name: "HOME", value: "/home/runner" }, name);
+            assert.deepStrictEqual(c.volumeMounts[1], { name: "home", mountPath: "/home/runner" }, name);
+            assert.deepStrictEqual(pod.volumes[1], { name: "home", emptyDir: { sizeLimit: "64Mi" } }, name);
+            const tmp = pod.volumes[0].emptyDir.sizeLimit;
+            const expected = { "1Gi": "1088Mi", "50Gi": "51264Mi", "10Gi": "10304Mi" }[tmp as string];
+            assert.strictEqual(c.resources.requests["ephemeral-storage"], expected, `${name} (${tmp})`);
+            assert.strictEqual(c.resources.limits["ephemeral-storage"], expected, `${name} (${tmp})`);
+            assert.deepStrictEqual(jobSpec.podFailurePolicy, { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] }, name);
+            assert.strictEqual(pod.restartPolicy, "Never", name);
+        }
+        assert.strictEqual(at(find(production, ":Job", BACKUP), "spec.template.spec.volumes")[0].emptyDir.sizeLimit, "50Gi");
+    });
+
+    it("mounts the configured CA bundle in every pod that connects and names it in every URL", () => {
+        const ca = find(production, ":ConfigMap", "myapp-db-roles-ca");
+        assert.strictEqual(at(ca, "data")["ca.pem"], readFileSync(path.join(ROOT, "certs", "rds-ca-bundle.pem"), "utf8"));
+        const templates = [
+            ...all(production, ":Job").map((j) => at(j, "spec.template.spec")),
+            ...all(production, ":CronJob").map((j) => at(j, "spec.jobTemplate.spec.template.spec")),
+            ...all(production, ":Deployment").map((d) => at(d, "spec.template.spec")),
+        ];
+        assert.strictEqual(templates.length, 6);
+        for (const pod of templates) {
+            assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "db-ca"), { name: "db-ca", configMap: { name: "myapp-db-ca" } });
+            assert.deepStrictEqual(pod.containers[0].volumeMounts.find((m: any) => m.name === "db-ca"), { name: "db-ca", mountPath: "/etc/myapp/db-ca", readOnly: true });
+        }
+    });
+
+    it("protects the KMS key and the backup vault, whose deletion would lose every backup", async () => {
+        const protectedNames: string[] = [];
+        await declare(() => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                if (args.opts.protect) protectedNames.push(args.name);
+                return undefined;
+            });
+            new BackupBucket("b", { bucketName: "dumps", retentionDays: 365, infrequentAccessAfterDays: 30, glacierAfterDays: 90, tags: {} });
+            new RdsBackupPlan("r", {
+                kind: "instance",
+                arn: "arn:aws:rds:us-east-1:123456789012:db:x",
+                subnetGroupName: "g",
+                securityGroupIds: ["sg-0123456789abcdef0"],
+                schedule: "cron(0 5 ? * * *)",
+                restoreTestSchedule: "cron(0 6 ? * SUN *)",
+                retentionDays: 35,
+                kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                namePrefix: "x",
+                tags: {},
+            });
+        });
+        assert.deepStrictEqual(protectedNames, ["b-key", "b-bucket", "r-vault"]);
+    });
+
+    it("runs the release image's own migration command when config names one", () => {
         const cfg = stackConfig("production");
         const migration = (cfg["myapp:database"] as any).migration;
         delete migration.sqlDir;
@@ -216,7 +511,7 @@ describe("database safety under mocks", () => {
         migration.downCommand = ["python", "manage.py", "migrate", "app", "0042_previous_migration"];
         const r = preview(["--stack", "production", "--config-file", writeStackFile(cfg), "--json"]);
         assert.strictEqual(r.code, 0, r.stderr);
-        const commandJob = JSON.parse(r.stdout).resources.find((x: any) => x.name === "myapp-release-db-migration");
+        const commandJob = JSON.parse(r.stdout).resources.find((x: any) => x.name === MIGRATION);
         const c = commandJob.inputs.spec.template.spec.containers[0];
         assert.strictEqual(c.image, "registry.example.com/myapp:v1.2.3");
         assert.deepStrictEqual(c.command, ["python", "manage.py", "migrate"]);
@@ -258,7 +553,34 @@ describe("database config validation", () => {
     it("rejects a migration with both SQL files and a command", () =>
         rejects(["database.migration.command[0]=migrate"], "myapp:database.migration = (not set): must set exactly one of sqlDir"));
     it("rejects connection limits the server cannot hold", () =>
-        rejects(["database.roles.app.connectionLimit=195"], "myapp:database.roles = 203: connection limits add up to more than maxConnections (200)"));
+        rejects(["database.roles.app.connectionLimit=195"], "myapp:database.roles = 205: connection limits add up to more than maxConnections (200)"));
+    it("rejects an RDS ARN of the wrong kind", () =>
+        rejects(
+            ["database.rds.arn=arn:aws:rds:us-east-1:123456789012:db:myapp-production"],
+            'myapp:database.rds.arn = "arn:aws:rds:us-east-1:123456789012:db:myapp-production": must be a :cluster: ARN for rds.kind "aurora-cluster", got a :db: ARN',
+        ));
+    it("rejects an instance kind for a cluster endpoint", () =>
+        rejects(
+            ["database.rds.kind=instance", "database.rds.arn=arn:aws:rds:us-east-1:123456789012:db:myapp-production"],
+            'myapp:database.rds.kind = "instance": must be "aurora-cluster" or "multi-az-cluster": database.host myapp-production.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com is a cluster endpoint',
+        ));
+    it("rejects a tools image whose pg_dump is older than the server", () =>
+        rejects(
+            ["database.serverMajorVersion=16"],
+            "myapp:database.toolsPgDumpMajorVersion = 15: must be at least database.serverMajorVersion (16): pg_dump refuses a server newer than itself; use a tools image built for PostgreSQL 16",
+        ));
+    it("rejects verify-full without a CA bundle", () => {
+        const cfg = stackConfig("staging");
+        delete (cfg["myapp:database"] as any).tls;
+        const raw = Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+        assert.throws(() => validateConfig(PROJECT, "staging", raw), /myapp:database\.tls\.caBundle = \(not set\): is required with sslmode verify-full/);
+    });
+    it("stops the offline preview with exit 2, before declaring anything, on a CA bundle path that is absent", () => {
+        const r = preview(["--stack", "production", "--set", "database.tls.caBundle=certs/missing.pem"]);
+        assert.strictEqual(r.code, 2, r.stderr);
+        assert.ok(r.stderr.includes(`myapp:database.tls.caBundle = "certs/missing.pem": names no file (looked for ${path.join(ROOT, "certs", "missing.pem")})`), r.stderr);
+        assert.strictEqual(r.stdout, "");
+    });
     it("rejects an object lock that outlives the retention", () => rejects(["backup.objectLock.days=400"], "myapp:backup.objectLock.days = 400: must be shorter than retentionDays (365)"));
     it("rejects database without backup", () => {
         const cfg = stackConfig("production");

@@ -106,7 +106,7 @@ describe("the offline preview's --json", () => {
         const resources: { name: string; dependsOn: string[]; ignoreChanges: string[] }[] = JSON.parse(r.stdout).resources;
         const byName = new Map(resources.map((x) => [x.name, x]));
         const stable = byName.get("myapp-stable-deployment")!;
-        assert.ok(stable.dependsOn.includes("myapp-release-db-migration"), stable.dependsOn.join(","));
+        assert.ok(stable.dependsOn.includes("myapp-release-db-migrate-expand-v1-2-3"), stable.dependsOn.join(","));
         assert.ok(!stable.dependsOn.includes("myapp-release-db"), "a component is expanded to the resources beneath it");
         assert.deepStrictEqual(stable.ignoreChanges, ["spec.replicas"]);
         assert.deepStrictEqual(byName.get("myapp-canary-ingress")!.dependsOn, []);

@@ -98,7 +98,7 @@ describe("the deployment plan (npm run plan)", () => {
             "**Deployment Window**: 2 hours (14:00 to 16:00 UTC, monitoring.deploymentWindow)",
             "**Expected Downtime**: none: stable keeps 6 replicas of v1.2.2 serving while the canary takes 5% of requests, and a rollback is a weight edit.",
             "**Risk Level**: Medium: 4 expand-phase migrations (phase expand): additive, each undone by its down file.",
-            "**Estimated Duration**: 5 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-v1-2-3` is stopped after 600 s",
+            "**Estimated Duration**: 5 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 600 s",
             "- then Deployment `myapp-canary` (canary) runs v1.2.3 with 2 replicas (autoscaler 2 to 24)",
             "**Step 6: Shift 25% of requests to the canary** (T+35, 14:35 UTC)",
             "- Rollback trigger (now): error rate > 5% over 5 min, for each version in flight (track:stable v1.2.2, track:canary v1.2.3)",
@@ -126,7 +126,7 @@ describe("the deployment plan (npm run plan)", () => {
     it("the migration estimate moves the Job deadline and every later step", () => {
         const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=7"]));
         const after = changed.map(([, b]) => b);
-        assert.ok(after.includes("**Estimated Duration**: 7 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-v1-2-3` is stopped after 840 s"), after.join("\n"));
+        assert.ok(after.includes("**Estimated Duration**: 7 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 840 s"), after.join("\n"));
         assert.ok(after.includes("**Step 6: Shift 25% of requests to the canary** (T+37, 14:37 UTC)"), after.join("\n"));
         assert.ok(after.includes("**Step 11: Mark deployment successful** (T+127, 16:07 UTC)"), after.join("\n"));
     });
@@ -180,7 +180,7 @@ describe("the deployment plan (npm run plan)", () => {
         const steps = docs.production.slice(docs.production.indexOf("## Deployment Steps"), docs.production.indexOf("## Monitoring & Alerting"));
         assert.deepStrictEqual(bashBlocks(runbook), bashBlocks(steps));
         assert.ok(!runbook.includes("What the engine changes"));
-        assert.ok(runbook.split("\n").includes("- `kubectl -n production get job myapp-predeploy-backup-v1-2-3 myapp-migrate-v1-2-3` shows each Complete (`pulumi up` waits for them and stops on a failure)"));
+        assert.ok(runbook.split("\n").includes("- `kubectl -n production get job myapp-predeploy-backup-v1-2-3 myapp-migrate-expand-v1-2-3` shows each Complete (`pulumi up` waits for them and stops on a failure)"));
         assert.strictEqual(runbook.split("\n")[0], "# Runbook: myapp v1.2.3 to production");
     });
 

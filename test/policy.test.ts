@@ -116,7 +116,7 @@ describe("the policy pack", () => {
             [
                 "container-probes-and-resources",
                 "production",
-                "myapp-release-db-migration",
+                "myapp-release-db-migrate-expand-v1-2-3",
                 (r: any) => delete r.inputs.spec.template.spec.containers[0].resources.limits.memory,
                 'container "migrate" has no memory limit',
             ],
@@ -172,9 +172,9 @@ describe("the policy pack", () => {
             [
                 "backup-before-migration",
                 "production",
-                "myapp-release-db-migration",
-                (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-release-db-predeploy-backup")),
-                "migration Job myapp-migrate-v1-2-3 does not wait for a pre-deploy backup",
+                "myapp-release-db-migrate-expand-v1-2-3",
+                (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-release-db-predeploy-backup-v1-2-3")),
+                "migration Job myapp-migrate-expand-v1-2-3 does not wait for a pre-deploy backup",
             ],
             [
                 "migration-before-new-version",

@@ -12,6 +12,17 @@ function mask(value: unknown): unknown {
     return value;
 }
 
+/** Unwraps every secret, for a test that needs the values the program built (a connection URL). */
+function reveal(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(reveal);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return reveal(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, reveal(v)]));
+    }
+    return value;
+}
+
 /** Values a provider would compute, so that programs reading them get something sensible. */
 function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     if (type === "random:index/randomPassword:RandomPassword") return { result: `offline-password(${name})` };
@@ -103,7 +114,7 @@ export async function captureDeclarations(
             ...g,
             dependencies: [...new Set([...g.dependsOn, ...referenced])],
             custom: d?.custom ?? false,
-            inputs: mask(d?.inputs ?? {}) as Record<string, unknown>,
+            inputs: (request.revealSecrets ? reveal : mask)(d?.inputs ?? {}) as Record<string, unknown>,
         });
     }
     return { stack: request.stack, resources, outputs };

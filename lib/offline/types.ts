@@ -34,6 +34,8 @@ export interface RunRequest {
     config: Record<string, string>;
     /** Keys whose values are secrets. */
     secretKeys: string[];
+    /** Record secret values in the clear instead of "[secret]": only for tests that use what the program built. */
+    revealSecrets?: boolean;
 }
 
 export const SECRET_MASK = "[secret]";

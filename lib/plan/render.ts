@@ -321,7 +321,7 @@ function monitoringSection(input: PlanInput): string[] {
     const mon = input.cfg.monitoring;
     if (!mon || monitors.length === 0) return [...out, `This stack declares no monitors (monitoring): ${NOT_SET}.`];
     const alert = (a: AlertName) => alertLine(monitors, a) ?? `${PLAN_ALERTS[a].label}: ${NOT_SET}`;
-    const role = input.cfg.database?.roles.app;
+    const role = input.cfg.database?.roles?.app;
     out.push(
         "### Key Metrics to Watch",
         "",

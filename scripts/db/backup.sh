@@ -2,7 +2,9 @@
 # Dumps the database in custom format (compressed) and uploads it under a timestamped key:
 #   s3://$BACKUP_BUCKET/$BACKUP_PREFIX/<UTC timestamp>-<label>.dump
 # Fails, with the reason on stderr, when the dump fails, is empty or unreadable, or the upload fails.
-# Env: DATABASE_URL, BACKUP_BUCKET, BACKUP_PREFIX, BACKUP_LABEL (default "scheduled"), S3_ENDPOINT (tests only).
+# Env: DATABASE_URL, BACKUP_BUCKET, BACKUP_PREFIX, BACKUP_LABEL (default "scheduled": pre-deploy-<version>,
+# pre-restore-<hash of the restore key>, pre-down-<version>). The schema deploy_log, where restore.sh records the
+# restores it applied, is left out: a restore must never bring back an older record of restores.
 set -eu
 : "${DATABASE_URL:?DATABASE_URL is not set}" "${BACKUP_BUCKET:?BACKUP_BUCKET is not set}" "${BACKUP_PREFIX:?BACKUP_PREFIX is not set}"
 label="${BACKUP_LABEL:-scheduled}"
@@ -14,9 +16,9 @@ file="$work/backup.dump"
 
 fail() { echo "backup FAILED: $*" >&2; exit 1; }
 
-pg_dump --format=custom --compress=6 --no-owner --no-privileges --dbname="$DATABASE_URL" --file="$file" || fail "pg_dump exited with $?"
+pg_dump --format=custom --compress=6 --no-owner --no-privileges --exclude-schema=deploy_log --dbname="$DATABASE_URL" --file="$file" \
+    || fail "pg_dump exited with $?"
 [ -s "$file" ] || fail "pg_dump wrote an empty file"
 pg_restore --list "$file" >/dev/null || fail "the dump cannot be read back by pg_restore"
-aws ${S3_ENDPOINT:+--endpoint-url "$S3_ENDPOINT"} s3 cp --only-show-errors "$file" "s3://$BACKUP_BUCKET/$key" \
-    || fail "upload to s3://$BACKUP_BUCKET/$key failed"
+aws s3 cp --only-show-errors "$file" "s3://$BACKUP_BUCKET/$key" || fail "upload to s3://$BACKUP_BUCKET/$key failed"
 echo "backup: wrote s3://$BACKUP_BUCKET/$key ($(wc -c <"$file") bytes)"

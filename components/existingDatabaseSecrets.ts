@@ -1,0 +1,45 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { DatabaseAccess, databaseCaVolume, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
+
+export interface ExistingDatabaseSecretsArgs {
+    /** App name, the prefix of the CA bundle ConfigMap. */
+    appName: string;
+    /** Namespace the Secrets are in, which is the pods' namespace. */
+    namespace: string;
+    /** Name of each login role's Secret, made outside this program, with its URL under the key DATABASE_URL. */
+    names: Record<DatabaseRoleKind, string>;
+    /** PEM bundle of the server's CA, mounted where the URLs' sslrootcert may point; none when the URLs do not verify the server. */
+    caBundle?: string;
+}
+
+/**
+ * Database access through Secrets the user made, for a database whose roles this program does not manage.
+ *
+ * Each Secret is read with `Secret.get`, which creates nothing: the engine runs a read step, also during preview, and
+ * fails it with "resource '<namespace>/<name>' does not exist" when the Secret is missing (pulumi/pulumi
+ * pkg/resource/deploy/step.go, ReadStep.Apply), so a missing Secret stops `pulumi preview` instead of leaving a Job's
+ * pod in CreateContainerConfigError until its deadline. The pods depend on the read, as they depend on the Secrets
+ * DatabaseRoles creates, and the fingerprint of the DATABASE_URL read rolls the app's pods when the user changes it
+ * and runs `pulumi up`. The engine hands read resources to no policy (step_executor.go keeps only resources with a
+ * goal in the analyzed set), and the value read stays a Pulumi secret: only its hash leaves the component.
+ */
+export class ExistingDatabaseSecrets extends pulumi.ComponentResource implements DatabaseAccess {
+    public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    public readonly caVolume?: PodVolume;
+
+    constructor(name: string, args: ExistingDatabaseSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("myapp:deploy:ExistingDatabaseSecrets", name, {}, opts);
+        this.secretNames = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
+        this.checksums = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
+        for (const kind of LOGIN_ROLES) {
+            const secret = k8s.core.v1.Secret.get(`${name}-${kind}`, `${args.namespace}/${args.names[kind]}`, { parent: this });
+            // The configured name, known once the read has found the Secret.
+            this.secretNames[kind] = secret.id.apply(() => args.names[kind]);
+            this.checksums[kind] = fingerprint(secret.data.apply((d) => d?.DATABASE_URL ?? ""));
+        }
+        if (args.caBundle) this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, { parent: this });
+        this.registerOutputs({ secretNames: this.secretNames });
+    }
+}
