@@ -77,6 +77,14 @@ build_one() {
     provider_scratch "$version" "$tmp/work"
     moddir_abs="$tmp/work" pkgs="./cmd/pulumi-resource-kubernetes"
     LDFLAGS_TOOL="$LDFLAGS -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=${version#v}"
+  elif [ "$tool" = "kubernetes" ]; then
+    # What kubernetes' own build stamps (hack/lib/version.sh): without it /version says
+    # v0.0.0-master, and clients such as the provider read the server version from there.
+    local minor="${version#v1.}"; minor="${minor%%.*}"
+    LDFLAGS_TOOL="$LDFLAGS"
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      LDFLAGS_TOOL="$LDFLAGS_TOOL -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    done
   elif [ "$tool" = "pulumi" ]; then
     LDFLAGS_TOOL="$LDFLAGS -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version"
   else
@@ -85,14 +93,18 @@ build_one() {
   # shellcheck disable=SC2086
   (cd "$moddir_abs" && go build -trimpath -ldflags="$LDFLAGS_TOOL" -o "$tmp/bin/" $pkgs) &
   local pid=$!
+  local rc=0 n=0
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 30
-    kill -0 "$pid" 2>/dev/null && echo "[e2e build] $tool: still building ($(( $(date +%s) - start ))s)" >&2
+    sleep 1; n=$((n + 1))
+    [ $((n % 30)) = 0 ] && echo "[e2e build] $tool: still building (${n}s)" >&2
   done
-  wait "$pid"
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || { echo "[e2e build] $tool $version: go build failed ($rc)" >&2; exit "$rc"; }
   secs=$(( $(date +%s) - start ))
   rm -rf "$tmp/work"
   mv "$tmp/bin"/* "$tmp/" && rmdir "$tmp/bin"
+  # etcd's main package is the module root, so go names the binary after its directory.
+  [ "$tool" = etcd ] && mv "$tmp/server" "$tmp/etcd"
   echo "$secs" > "$tmp/build-seconds"
   touch "$tmp/.complete"
   rm -rf "$dir"; mv "$tmp" "$dir"

@@ -142,6 +142,8 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             "--service-account-issuer=https://kubernetes.default.svc",
             "--authorization-mode=RBAC", "--allow-privileged=true",
             "--service-cluster-ip-range=10.96.0.0/16",
+            // The built-in endpoint reconciler rejects a loopback address for the kubernetes Service; nothing here needs it.
+            "--endpoint-reconciler-type=none",
         ]);
         const server = `https://127.0.0.1:${apiPort}`;
         const kubeconfig = writeKubeconfig(dir, server);
