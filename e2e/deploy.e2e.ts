@@ -15,7 +15,7 @@ function kube(): Kube {
     return new Kube(process.env.KUBECONFIG);
 }
 
-/** The Deployments of the namespace as name -> image, readyReplicas/replicas, read from the API server. */
+/** The namespace's Deployments as name -> image and readyReplicas/replicas, read from the API server. */
 async function deployments(k: Kube): Promise<Record<string, { image: string; ready: string }>> {
     const out: Record<string, { image: string; ready: string }> = {};
     for (const d of await k.list(`/apis/apps/v1/namespaces/${NS}/deployments`)) {
@@ -24,7 +24,18 @@ async function deployments(k: Kube): Promise<Record<string, { image: string; rea
     return out;
 }
 
-describe("production canary stack on the engine and a real API server", function () {
+/** Polls `read` until it deep-equals `expected` or `seconds` pass; then asserts, so a failure shows the last state. */
+async function eventually<T>(seconds: number, read: () => Promise<T>, expected: T): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    let actual = await read();
+    while (Date.now() < deadline && JSON.stringify(actual) !== JSON.stringify(expected)) {
+        await new Promise((r) => setTimeout(r, 1000));
+        actual = await read();
+    }
+    assert.deepStrictEqual(actual, expected);
+}
+
+describe("production canary stack (without database, backup, monitoring) on the engine and a real API server", function () {
     let ps: ProjectStack;
     let k: Kube;
     let log = "";
@@ -37,32 +48,43 @@ describe("production canary stack on the engine and a real API server", function
     });
 
     afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
+        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-60).join("\n")}\n`);
         log = "";
     });
 
-    it("pulumi up creates the stable and canary Deployments, and kwok makes their pods Ready", async function () {
+    it("pulumi up creates the stable and canary Deployments; the HPAs bring them to their minimum and kwok makes every pod Ready", async function () {
         const t0 = Date.now();
         const res = await ps.stack.up({ onOutput: (s) => { log += s; } });
-        measure("firstDeploy", { mode: ps.mode, seconds: (Date.now() - t0) / 1000, changes: res.summary.resourceChanges });
+        measure("firstDeploy", { programMode: ps.mode, seconds: (Date.now() - t0) / 1000, changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
-        assert.deepStrictEqual(await deployments(k), {
-            "myapp-stable": { image: `${IMAGE}:v1.2.2`, ready: "6/6" },
+        // The Deployments leave spec.replicas to their HPAs (minReplicas = release.replicas, canary.canaryReplicas),
+        // so they start at the API server's default of 1 until kube-controller-manager's HPA controller scales them.
+        await eventually(60, () => deployments(k), {
             "myapp-canary": { image: `${IMAGE}:v1.2.3`, ready: "2/2" },
+            "myapp-stable": { image: `${IMAGE}:v1.2.2`, ready: "6/6" },
         });
         const pods = await k.list(`/api/v1/namespaces/${NS}/pods`);
         const ready = pods.filter((p) => p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
         assert.strictEqual(ready.length, 8);
     });
 
-    it("pulumi preview with the policy pack passes on the committed stack", async function () {
+    it("a preview right after the deploy plans no change", async function () {
+        const res = await ps.stack.preview({ diff: true, onOutput: (s) => { log += s; } });
+        measure("previewAfterDeploy", res.changeSummary);
+        assert.deepStrictEqual(res.changeSummary, { same: 15 });
+    });
+
+    it("the policy pack runs under the engine, and on the deployed stack blocks only on the monitors this stack cannot have", async function () {
         const policy = path.join(ps.workDir, "policy");
-        const res = await ps.stack.preview({
+        const mandatory = new Set<string>();
+        await ps.stack.preview({
             policyPacks: [policy],
             policyPackConfigs: [path.join(policy, "config", "production.json")],
             onOutput: (s) => { log += s; },
-        });
-        measure("policyPreview", { changes: res.changeSummary });
-        assert.doesNotMatch(log, /mandatory/);
+            onEvent: (e) => { if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.add(e.policyEvent.policyName); },
+        }).catch((e) => { log += String(e); });
+        measure("policyPreviewMandatory", [...mandatory].sort());
+        // The monitoring section is removed (no Datadog provider here), so the plan's alerts have no monitors.
+        assert.deepStrictEqual([...mandatory].sort(), ["monitors-for-plan-alerts"]);
     });
 });

@@ -7,7 +7,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import Mocha = require("mocha");
+import Mocha from "mocha";
 import { Cluster, startCluster } from "./lib/cluster";
 import { report, writeReport, REPORT_FILE } from "./lib/report";
 import { programMode } from "./lib/stack";
