@@ -9,6 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import Mocha from "mocha";
 import { Cluster, startCluster } from "./lib/cluster";
+import { Kube } from "./lib/kube";
 import { report, writeReport, REPORT_FILE } from "./lib/report";
 import { programMode } from "./lib/stack";
 
@@ -32,7 +33,9 @@ function specFiles(): string[] {
 }
 
 function runMocha(): Promise<number> {
-    const mocha = new Mocha({ timeout: 20 * 60_000, reporter: "spec", bail: false });
+    // The same settings as `mocha --config e2e/.mocharc.json`.
+    const rc = JSON.parse(fs.readFileSync(path.join(E2E, ".mocharc.json"), "utf8"));
+    const mocha = new Mocha({ timeout: rc.timeout, reporter: rc.reporter });
     for (const f of specFiles()) mocha.addFile(f);
     return new Promise((resolve) => {
         const runner = mocha.run((failures) => resolve(failures));
@@ -61,8 +64,9 @@ async function main(): Promise<number> {
             report.versions.kubernetes = cluster.kubernetesVersion;
             process.env.KUBECONFIG = cluster.kubeconfig;
             report.versions.kubernetesProvider = (report.tools as any)["pulumi-resource-kubernetes"]?.version ?? "";
-        } else if (!process.env.KUBECONFIG) {
-            throw new Error("E2E_USE_PATH=1 needs KUBECONFIG naming the cluster to deploy to");
+        } else {
+            if (!process.env.KUBECONFIG) throw new Error("E2E_USE_PATH=1 needs KUBECONFIG naming the cluster to deploy to");
+            report.versions.kubernetes = (await new Kube(process.env.KUBECONFIG).get("/version")).gitVersion;
         }
         report.versions.pulumiCli = execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim();
         report.programMode = programMode();

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 
-/** What one e2e run measured; written to e2e/out/report.json by e2e/run.ts (or by the specs' root hook when mocha runs them directly). */
+/** What one e2e run measured; written to e2e/out/report.json by e2e/run.ts. */
 export const report = {
     startedAt: new Date().toISOString(),
     /** "local" (pulumi-language-nodejs runs index.ts) or "inline" (the Automation API serves the program). */
