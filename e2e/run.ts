@@ -11,7 +11,7 @@ import Mocha from "mocha";
 import { Cluster, startCluster } from "./lib/cluster";
 import { Kube } from "./lib/kube";
 import { report, writeReport, REPORT_FILE } from "./lib/report";
-import { programMode } from "./lib/stack";
+import { programMode, removeStackDirs } from "./lib/stack";
 
 const E2E = __dirname;
 const usePath = process.env.E2E_USE_PATH === "1";
@@ -79,6 +79,10 @@ async function main(): Promise<number> {
         return failures ? 1 : 0;
     } finally {
         await stopAll();
+        if (!process.env.E2E_KEEP_CLUSTER_DIR) {
+            removeStackDirs();
+            if (!usePath && process.env.PULUMI_HOME) fs.rmSync(process.env.PULUMI_HOME, { recursive: true, force: true });
+        }
         writeReport();
         console.log(`e2e report: ${REPORT_FILE}`);
     }

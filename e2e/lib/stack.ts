@@ -19,6 +19,14 @@ export function programMode(): "local" | "inline" {
     return dirs.some((d) => d && fs.existsSync(path.join(d, "pulumi-language-nodejs"))) ? "local" : "inline";
 }
 
+/** Every stack's program copy and file backend live under one dir per process, removed by `removeStackDirs`. */
+let stacksRoot: string | undefined;
+
+export function removeStackDirs(): void {
+    if (stacksRoot) fs.rmSync(stacksRoot, { recursive: true, force: true });
+    stacksRoot = undefined;
+}
+
 export interface ProjectStackOptions {
     /** The committed stack file the stack starts from, e.g. "production" for Pulumi.production.yaml. */
     base: string;
@@ -44,7 +52,8 @@ export interface ProjectStack {
  * file with the documented changes applied.
  */
 export async function projectStack(opts: ProjectStackOptions): Promise<ProjectStack> {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), `myapp-e2e-${opts.name}-`));
+    stacksRoot ??= fs.mkdtempSync(path.join(os.tmpdir(), "myapp-e2e-stacks-"));
+    const root = fs.mkdtempSync(path.join(stacksRoot, `${opts.name}-`));
     const workDir = path.join(root, "project");
     const backend = path.join(root, "state");
     fs.mkdirSync(backend, { recursive: true });
