@@ -135,6 +135,8 @@ case "${1:-}" in
     printf '}\n'
     ;;
   "")
+    # The go kind of machine installs Go here; a non-login shell may not have it on PATH.
+    [ -x /usr/local/go/bin/go ] && case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH="/usr/local/go/bin:$PATH" ;; esac
     command -v go >/dev/null || { echo "[e2e build] Go 1.26 is needed to build the e2e toolchain (or set E2E_USE_PATH=1 with the binaries on PATH)" >&2; exit 1; }
     install_analyzer
     for spec in "${SPECS[@]}"; do
