@@ -1,14 +1,8 @@
-import * as pulumi from "@pulumi/pulumi";
-import { readAppSecrets, readRawConfig, validateConfig } from "./lib/config";
-import { declareRelease, readReleaseFiles } from "./program/release";
+import { declareRelease, readReleaseInput } from "./program/release";
 
-const stack = pulumi.getStack();
-const config = new pulumi.Config();
-// Everything is read and validated before the first resource is declared.
-const cfg = validateConfig(config.name, stack, readRawConfig(config));
-const appSecrets = readAppSecrets(config);
-const files = readReleaseFiles(config.name, cfg);
-const outputs = declareRelease({ stack, cfg, appSecrets, files });
+// The program reads and validates its stack config, then declares the release: readReleaseInput throws a
+// ConfigError before the first resource when anything is wrong.
+const outputs = declareRelease(readReleaseInput());
 
 export const strategy = outputs.strategy;
 export const versions = outputs.versions;

@@ -32,7 +32,7 @@ async function policyTimes(): Promise<void> {
     for (const stack of ["production", "staging"]) {
         const project = readProject(path.join(ROOT, "Pulumi.yaml"));
         const config = applyProjectConfig(project, stack, readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)));
-        const run = runProgram(toRunRequest(project.name, stack, config));
+        const run = await runProgram(toRunRequest(project.name, stack, config));
         const policyConfig = readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
         const times: number[] = [];
         for (let i = 0; i < RUNS; i++) {

@@ -17,7 +17,7 @@ import { ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitor
 import { RollingDeployment } from "../components/rollingDeployment";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "../policy/planAlerts";
-import { ConfigError, imageRef, PROJECT_ROOT, ProgramConfig } from "../lib/config";
+import { ConfigError, imageRef, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
 import { PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
@@ -54,6 +54,18 @@ export interface ReleaseOutputs {
     rollback: string;
     readme: string;
     database: Record<string, unknown> | undefined;
+}
+
+/**
+ * Reads the current stack's config as the program sees it (under the CLI, or under mocks after setAllConfig),
+ * validates it and reads the files it names: everything is checked before the first resource is declared.
+ */
+export function readReleaseInput(): ReleaseInput {
+    const stack = pulumi.getStack();
+    const config = new pulumi.Config();
+    const cfg = validateConfig(config.name, stack, readRawConfig(config));
+    const appSecrets = readAppSecrets(config);
+    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg) };
 }
 
 /**
