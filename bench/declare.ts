@@ -1,39 +1,40 @@
-// Declares N canary deployments in one program under mocks and prints the wall time and peak memory as JSON.
-import { CanaryDeployment } from "../components/canaryDeployment";
+// Declares N services in one program under mocks, each through declareRelease with its own stack config (the
+// production stack's, with its own app name, namespace, host, bucket and database), and prints the wall time of
+// the declaration and the process's peak memory as JSON.
+import * as path from "path";
+import { readRawConfig, validateConfig } from "../lib/config";
 import { captureDeclarations } from "../lib/offline/capture";
+import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { declareRelease, readReleaseFiles } from "../program/release";
+
+const ROOT = path.join(__dirname, "..");
+
+/** The production stack's program config, as the program reads it. */
+function productionConfig(): Record<string, any> {
+    const project = readProject(path.join(ROOT, "Pulumi.yaml"));
+    const request = toRunRequest(project.name, "production", applyProjectConfig(project, "production", readStackFile(path.join(ROOT, "Pulumi.production.yaml"))));
+    return readRawConfig({ name: project.name, get: (key: string) => request.config[`${project.name}:${key}`] });
+}
+
+/** Service i's config: its own name, namespace, host, bucket and database. */
+function serviceConfig(base: Record<string, any>, i: number): Record<string, any> {
+    const raw = structuredClone(base);
+    const name = `svc${i}`;
+    Object.assign(raw.release, { appName: name, namespace: name, host: `${name}.example.com`, tlsSecretName: `${name}-tls` });
+    if (raw.backup?.bucketName) raw.backup.bucketName = `${name}-backups-example`;
+    if (raw.database) raw.database.name = name;
+    return raw;
+}
 
 async function main(count: number): Promise<void> {
+    const base = productionConfig();
+    const services = Array.from({ length: count }, (_, i) => {
+        const cfg = validateConfig("bench", "production", serviceConfig(base, i));
+        return { cfg, files: readReleaseFiles("bench", cfg) };
+    });
     const start = process.hrtime.bigint();
-    const run = await captureDeclarations({ project: "bench", stack: "bench", config: {}, secretKeys: [] }, async () => {
-        for (let i = 0; i < count; i++) {
-            new CanaryDeployment(`app${i}`, {
-                template: {
-                    appName: `app${i}`,
-                    namespace: "bench",
-                    image: "registry.example.com/app",
-                    containerPort: 8080,
-                    readinessPath: "/ready",
-                    livenessPath: "/live",
-                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "256Mi" } },
-                    env: {},
-                    secretEnvFrom: [],
-                    maxReplicas: 10,
-                    drainSeconds: 10,
-                    targetCpuUtilization: 70,
-                },
-                stableVersion: "v1.0.0",
-                canaryVersion: "v1.1.0",
-                weight: 5,
-                router: "nginx",
-                replicas: 4,
-                canaryReplicas: 1,
-                canaryMaxReplicas: 10,
-                headerName: "X-Canary",
-                host: `app${i}.example.com`,
-                ingressClassName: "nginx",
-                tlsSecretName: "tls",
-            });
-        }
+    const run = await captureDeclarations({ project: "bench", stack: "production", config: {}, secretKeys: [] }, async () => {
+        for (const s of services) declareRelease({ stack: "production", cfg: s.cfg, files: s.files });
         return {};
     });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;

@@ -57,14 +57,18 @@ export function migrationsForPhase(all: SqlMigration[], phase: Phase): SqlMigrat
     return all.filter((m) => PHASES.indexOf(m.phase) <= PHASES.indexOf(phase));
 }
 
-const SQUAWK = path.join(__dirname, "..", "node_modules", ".bin", "squawk");
+/**
+ * The platform binary squawk-cli ships (its `squawk` command is a Node wrapper that spawns it): called directly, a
+ * lint costs no Node start (squawk-cli js/index.js getBinaryPath).
+ */
+const squawkBinary = (): string => (require("squawk-cli/js/index.js") as { getBinaryPath(): string }).getBinaryPath();
 
 function squawk(dir: string, files: string[], inTransaction: boolean): LintFinding[] {
     if (files.length === 0) return [];
     const args = ["--pg-version", "15", "--reporter", "json", ...(inTransaction ? ["--assume-in-transaction"] : []), ...files];
     let out: string;
     try {
-        out = execFileSync(SQUAWK, args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        out = execFileSync(squawkBinary(), args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     } catch (err) {
         const e = err as { status?: number; stdout?: string; stderr?: string };
         // Squawk exits 1 when it found something and prints the findings; anything else is a failure to lint.

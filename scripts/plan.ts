@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const request = toRunRequest(project, stack, applyProjectConfig(projectFile, stack, config));
     // The program validates the same config and stops first on a bad value, with exit code 2.
-    const run = runProgram(request);
+    const run = await runProgram(request);
     const cfg = validateConfig(project, stack, readRawConfig({ name: project, get: (key: string) => request.config[`${project}:${key}`] }));
     const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);

@@ -1,5 +1,5 @@
-// The offline preview: runs the unchanged index.ts under Pulumi's mock runtime with a stack's config and shows what
-// it would declare. No Pulumi CLI, no cloud credentials.
+// The offline preview: runs the program (declareRelease, as index.ts calls it) under Pulumi's mock runtime in this
+// process with a stack's config and shows what it would declare. No Pulumi CLI, no cloud credentials.
 //
 //   npm run preview:offline -- --stack production [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
 import * as path from "path";
@@ -128,8 +128,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     edited = applyProjectConfig(projectFile, stack, edited);
 
-    const run = runProgram(toRunRequest(project, stack, edited));
-    const diff = values.diff ? diffRuns(runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;
+    const run = await runProgram(toRunRequest(project, stack, edited));
+    // The second run shares this process's loaded modules: --diff costs one more declaration, not one more start.
+    const diff = values.diff ? diffRuns(await runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;
     const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
     const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);

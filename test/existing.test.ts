@@ -5,7 +5,7 @@ import * as path from "path";
 import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
 import { validateConfig } from "../lib/config";
 import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
-import { runProgram } from "../lib/offline/run";
+import { runProgramSync as runProgram } from "./support/programThread";
 import { applyProjectConfig, readProject, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
@@ -213,7 +213,10 @@ describe("ExistingDatabaseSecrets", () => {
         );
         const c = new ExistingDatabaseSecrets("s", { appName: "myapp", namespace: "ns", names: SECRETS });
         const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
-        return { reads, creates, c, checksum: await value(c.checksums.app), name: await value(c.secretNames.migrator), secret: await pulumi.isSecret(c.checksums.app) };
+        const built = { reads, creates, c, checksum: await value(c.checksums.app), name: await value(c.secretNames.migrator), secret: await pulumi.isSecret(c.checksums.app) };
+        // The component's outputs are registered after its children resolve: they must reach these mocks, not the next build's.
+        await pulumi.runtime.disconnect();
+        return built;
     }
 
     it("reads each Secret by namespace/name and creates none; its checksum follows the URL read", async () => {

@@ -5,9 +5,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, validateConfig } from "../lib/config";
 import { captureDeclarations } from "../lib/offline/capture";
-import { runProgram } from "../lib/offline/run";
 import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { runProgramSync } from "./support/programThread";
 
 export const ROOT = path.join(__dirname, "..");
 export const PROJECT = "myapp";
@@ -46,11 +46,11 @@ export function writeStackFile(config: StackConfig): string {
 
 const runs = new Map<string, ProgramRun>();
 
-/** Runs index.ts under mocks, in its own process, with a stack's config and edits; the same config runs once. */
+/** Runs the program under mocks, in this process, with a stack's config and edits; the same config runs once. */
 export function runStack(stack: string, sets: string[] = []): ProgramRun {
     const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack, sets)));
     const key = JSON.stringify(request);
-    if (!runs.has(key)) runs.set(key, runProgram(request));
+    if (!runs.has(key)) runs.set(key, runProgramSync(request));
     return structuredClone(runs.get(key)!);
 }
 
@@ -70,7 +70,7 @@ export interface CliResult {
 
 /** Runs the offline preview command as a user would. */
 export function preview(args: string[]): CliResult {
-    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "scripts", "preview-offline.ts"), ...args], {
+    const r = spawnSync(process.execPath, ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "scripts", "preview-offline.ts"), ...args], {
         cwd: ROOT,
         encoding: "utf8",
     });

@@ -12,7 +12,7 @@ import { CliResult, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFil
 
 /** Runs `npm run plan`'s script as a user would, in a child process. */
 function plan(args: string[], cwd = ROOT): CliResult {
-    const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(cwd, "scripts", "plan.ts"), ...args], { cwd, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "scripts", "plan.ts"), ...args], { cwd, encoding: "utf8" });
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { validateManifest } from "../lib/offline/render";
 import { ProgramRun } from "../lib/offline/types";
-import { runProgram } from "../lib/offline/run";
+import { runProgramSync as runProgram } from "./support/programThread";
 import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
 import { preview, PROJECT, ROOT, stackConfig, writeStackFile } from "./helpers";
 

@@ -50,6 +50,18 @@ async function referencedResources(props: unknown): Promise<pulumi.Resource[]> {
 }
 
 /**
+ * Errors that stopped a run. The root Stack's own promises reject with the same error and nothing awaits them;
+ * under the CLI, Pulumi's run harness swallows those. Here this listener does, and only those, so that the next run
+ * in the same process is not taken down by the last one's failure: any other unhandled rejection still ends the
+ * process, as Node's default would.
+ */
+const stoppedRuns = new WeakSet<object>();
+let listening = false;
+function ignoreStoppedRuns(reason: unknown): void {
+    if (!(reason && typeof reason === "object" && stoppedRuns.has(reason))) throw reason;
+}
+
+/**
  * Runs `body` under Pulumi's mock runtime inside a root Stack resource, as the CLI runs a program, and records every
  * resource it declares with its parent, explicit dependencies and inputs. `body` returns the stack outputs;
  * `onDeclare` hears the running count of resources registered, the root Stack included.
@@ -59,6 +71,10 @@ export async function captureDeclarations(
     body: () => Promise<Record<string, unknown>>,
     onDeclare: (count: number) => void = () => undefined,
 ): Promise<ProgramRun> {
+    if (!listening) {
+        process.on("unhandledRejection", ignoreStoppedRuns);
+        listening = true;
+    }
     const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
     await pulumi.runtime.setMocks(
         {
@@ -79,7 +95,7 @@ export async function captureDeclarations(
     const names = new WeakMap<pulumi.Resource, string>();
     const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; ignoreChanges: string[]; implicit: Promise<pulumi.Resource[]> }[] = [];
     let exported: Record<string, unknown> = {};
-    await pulumi.runtime.runInPulumiStack(async () => {
+    const run = pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
             names.set(args.resource, args.name);
             const deps = args.opts.dependsOn;
@@ -94,10 +110,20 @@ export async function captureDeclarations(
             });
             return undefined;
         });
-        exported = await body();
+        try {
+            exported = await body();
+        } catch (err) {
+            if (err && typeof err === "object") stoppedRuns.add(err);
+            throw err;
+        }
         return {};
     });
-    await pulumi.runtime.disconnect();
+    try {
+        await run;
+    } finally {
+        // Registrations still in flight finish against this run's mocks, never the next run's.
+        await pulumi.runtime.disconnect();
+    }
 
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(exported)) {

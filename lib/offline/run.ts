@@ -1,44 +1,23 @@
-import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
-import * as path from "path";
-import { ProgramRun, RunRequest } from "./types";
+import { declareRelease, readReleaseInput } from "../../program/release";
+import { captureDeclarations } from "./capture";
+import { ProgramError, ProgramRun, RunRequest } from "./types";
 
-/** The program stopped: exit code 2 for invalid config, 1 for anything else, with what it printed. */
-export class ProgramError extends Error {
-    constructor(
-        message: string,
-        public readonly exitCode: number,
-        /** Resources registered before the program stopped, not counting the root Stack. */
-        public readonly declaredBeforeFailure: number,
-    ) {
-        super(message);
-        this.name = "ProgramError";
-    }
-}
+export { ProgramError };
 
-const CHILD = path.join(__dirname, "child.ts");
-
-/** Runs index.ts under mocks in a fresh Node process and returns what it declared. */
-export function runProgram(request: RunRequest): ProgramRun {
-    const dir = mkdtempSync(path.join(tmpdir(), "myapp-offline-"));
+/**
+ * Runs the program under mocks in this process and returns what it declared. Each run sets the mocks and config
+ * afresh and declares inside its own root Stack, so runs in one process are independent (see capture.ts).
+ */
+export async function runProgram(request: RunRequest): Promise<ProgramRun> {
+    let registered = 0;
     try {
-        const requestFile = path.join(dir, "request.json");
-        const resultFile = path.join(dir, "result.json");
-        const countFile = path.join(dir, "declared-count");
-        writeFileSync(requestFile, JSON.stringify(request));
-        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", CHILD, requestFile, resultFile, countFile], {
-            cwd: path.join(__dirname, "..", ".."),
-            encoding: "utf8",
-            env: { ...process.env, TS_NODE_PROJECT: path.join(__dirname, "..", "..", "tsconfig.json") },
-        });
-        if (child.status !== 0) {
-            const code = child.status === 2 ? 2 : 1;
-            const registered = existsSync(countFile) ? Number(readFileSync(countFile, "utf8")) : 0;
-            throw new ProgramError((child.stderr || child.stdout || `program exited with ${child.status}`).trim(), code, Math.max(0, registered - 1));
-        }
-        return JSON.parse(readFileSync(resultFile, "utf8")) as ProgramRun;
-    } finally {
-        rmSync(dir, { recursive: true, force: true });
+        const run = await captureDeclarations(request, async () => ({ ...declareRelease(readReleaseInput()) }), (count) => (registered = count));
+        // Plain JSON, as the engine records state: an input or output set to undefined is absent, not present.
+        return JSON.parse(JSON.stringify(run)) as ProgramRun;
+    } catch (err) {
+        const e = err as Error;
+        // A ConfigError is for the user: its message alone, as the CLI prints it. Anything else is a bug: its stack.
+        if (e && e.name === "ConfigError") throw new ProgramError(e.message, 2, Math.max(0, registered - 1));
+        throw new ProgramError(e && e.stack ? e.stack : String(err), 1, Math.max(0, registered - 1));
     }
 }

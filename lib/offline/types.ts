@@ -26,7 +26,7 @@ export interface ProgramRun {
     outputs: Record<string, unknown>;
 }
 
-/** What the child process is asked to run. */
+/** What one run of the program is given. */
 export interface RunRequest {
     project: string;
     stack: string;
@@ -39,3 +39,16 @@ export interface RunRequest {
 }
 
 export const SECRET_MASK = "[secret]";
+
+/** The program stopped: exit code 2 for invalid config, 1 for anything else, with what it printed. */
+export class ProgramError extends Error {
+    constructor(
+        message: string,
+        public readonly exitCode: number,
+        /** Resources registered before the program stopped, not counting the root Stack. */
+        public readonly declaredBeforeFailure: number,
+    ) {
+        super(message);
+        this.name = "ProgramError";
+    }
+}

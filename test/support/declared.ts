@@ -1,19 +1,19 @@
 import * as path from "path";
-import { runProgram } from "../../lib/offline/run";
 import { applyProjectConfig, readProject, toRunRequest } from "../../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../../lib/offline/types";
 import { PROJECT, ROOT, stackConfig } from "../helpers";
 import { PostgresServer } from "./postgres";
+import { runProgramSync } from "./programThread";
 
 const psql = (url: string, sql: string, singleTransaction = false) => PostgresServer.psqlAt(url, sql, {}, singleTransaction);
 
 /**
- * Runs index.ts under mocks with a stack's config and edits, recording secrets in the clear: the connection URLs in
+ * Runs the program under mocks with a stack's config and edits, recording secrets in the clear: the connection URLs in
  * the Secrets and the passwords of the roles are then exactly what the program builds.
  */
 export function declaredProgram(stack: string, sets: string[]): ProgramRun {
     const config = applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack, sets));
-    return runProgram({ ...toRunRequest(PROJECT, stack, config), revealSecrets: true });
+    return runProgramSync({ ...toRunRequest(PROJECT, stack, config), revealSecrets: true });
 }
 
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;

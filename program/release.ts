@@ -1,0 +1,379 @@
+// The release, as a function of its validated config: index.ts calls it once under the Pulumi CLI, and the offline
+// preview, the tests and the bench call it once per run in one process (each run inside its own root Stack).
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { BackupBucket } from "../components/backupBucket";
+import { BackupSchedule } from "../components/backupSchedule";
+import { BlueGreenDeployment } from "../components/blueGreenDeployment";
+import { CanaryDeployment } from "../components/canaryDeployment";
+import { DatabaseAccess, DatabaseRoles, PodVolume } from "../components/databaseRoles";
+import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
+import { appLabels } from "../components/kubernetes";
+import { RdsBackupPlan } from "../components/rdsBackupPlan";
+import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
+import { ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
+import { RollingDeployment } from "../components/rollingDeployment";
+import { AppWorkload, WorkloadTemplate } from "../components/workload";
+import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "../policy/planAlerts";
+import { ConfigError, imageRef, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
+import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
+import { PLAN_TYPES } from "../lib/plan/facts";
+import { ownersData } from "../lib/plan/people";
+import { recordDeclarations } from "../lib/plan/record";
+import { renderPlan } from "../lib/plan/render";
+import { PlanMigrations } from "../lib/plan/types";
+import { rollbackCommand, variantRollbackCommand } from "../lib/rollback";
+
+/** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
+export interface ReleaseFiles {
+    /** The release's SQL migrations with squawk's findings, when `database.migration.sqlDir` is set. */
+    migrations?: PlanMigrations;
+    /** The PEM bundle the database's server certificate chains to, when `database.tls` is set. */
+    caBundle?: string;
+}
+
+/** Everything the release is declared from. */
+export interface ReleaseInput {
+    /** The stack's name, as `pulumi.getStack()` gives it. */
+    stack: string;
+    /** The validated stack config. */
+    cfg: ProgramConfig;
+    /** `appSecrets`, as a Pulumi secret, or undefined when the stack sets none. */
+    appSecrets?: pulumi.Output<Record<string, string>>;
+    files: ReleaseFiles;
+}
+
+/** The stack outputs, in the order `pulumi stack output` lists them. */
+export interface ReleaseOutputs {
+    strategy: ProgramConfig["strategy"];
+    versions: Record<string, string>;
+    traffic: Record<string, string | number>;
+    urls: { live: string; preview: string | undefined };
+    rollback: string;
+    readme: string;
+    database: Record<string, unknown> | undefined;
+}
+
+/**
+ * Reads the current stack's config as the program sees it (under the CLI, or under mocks after setAllConfig),
+ * validates it and reads the files it names: everything is checked before the first resource is declared.
+ */
+export function readReleaseInput(): ReleaseInput {
+    const stack = pulumi.getStack();
+    const config = new pulumi.Config();
+    const cfg = validateConfig(config.name, stack, readRawConfig(config));
+    const appSecrets = readAppSecrets(config);
+    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg) };
+}
+
+/**
+ * Reads the files config names, relative to the project root. The release's SQL migrations are linted with squawk
+ * as `pulumi preview` runs: a destructive or locking statement stops the program unless the phase is contract or
+ * config allows that rule for that file. `configName` is the config namespace errors name.
+ */
+export function readReleaseFiles(configName: string, cfg: ProgramConfig): ReleaseFiles {
+    const db = cfg.database;
+    const sqlDir = db?.migration.sqlDir;
+    return {
+        migrations: sqlDir ? checkedMigrations(configName, sqlDir, db.migration) : undefined,
+        caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
+    };
+}
+
+function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<ProgramConfig["database"]>["migration"]): PlanMigrations {
+    const dir = path.resolve(PROJECT_ROOT, sqlDir);
+    let all: SqlMigration[];
+    try {
+        all = loadMigrations(dir);
+    } catch (err) {
+        throw new ConfigError(`Invalid stack configuration: ${configName}:database.migration.sqlDir = "${sqlDir}": ${(err as Error).message}`);
+    }
+    const selected = migrationsForPhase(all, m.phase);
+    const report = squawkReport(dir, selected, m.allow);
+    const findings = report.filter((f) => f.allowedBy === undefined);
+    if (findings.length > 0) {
+        const lines = findings.map((f) => `  ${sqlDir}/${f.file}:${f.line}: ${f.rule}: ${f.message}`);
+        throw new ConfigError(
+            `Migrations refused for phase "${m.phase}" (${configName}:database.migration.phase); allow a rule for a file in ${configName}:database.migration.allow only with care:\n${lines.join("\n")}`,
+        );
+    }
+    return { sqlDir, all, selected, findings: report };
+}
+
+/** Where the dumps go: a bucket, its ARN and its key's ARN (the last two where known). */
+interface DumpBucket {
+    name: pulumi.Input<string>;
+    arn?: pulumi.Input<string>;
+    keyArn?: pulumi.Input<string>;
+}
+
+/** A bucket made outside this program. An S3 bucket's ARN is arn:<partition>:s3:::<name>; the key's ARN gives the partition. */
+function existingBucket(e: { name: string; kmsKeyArn?: string }): DumpBucket {
+    return { name: e.name, arn: e.kmsKeyArn ? `arn:${e.kmsKeyArn.split(":")[1]}:s3:::${e.name}` : undefined, keyArn: e.kmsKeyArn };
+}
+
+function declaredBucket(app: string, b: NonNullable<ProgramConfig["backup"]>, tags: Record<string, string>): DumpBucket {
+    const bucket = new BackupBucket(`${app}-backups`, {
+        bucketName: b.bucketName!,
+        retentionDays: b.retentionDays,
+        infrequentAccessAfterDays: b.infrequentAccessAfterDays,
+        glacierAfterDays: b.glacierAfterDays,
+        objectLock: b.objectLock,
+        tags,
+    });
+    return { name: bucket.bucket.bucket, arn: bucket.bucket.arn, keyArn: bucket.key.arn };
+}
+
+/** Declares the whole release in the current Pulumi stack and returns its outputs. */
+export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput): ReleaseOutputs {
+    const release = cfg.release;
+    const app = release.appName;
+    const sqlMigrations = files.migrations?.selected;
+    // What the deployment plan (the `readme` output) is rendered from.
+    const declared = recordDeclarations(PLAN_TYPES);
+
+    const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
+        metadata: { name: `${app}-env`, namespace: release.namespace, labels: appLabels(app, "config") },
+        type: "Opaque",
+        stringData: appSecrets,
+    });
+
+    // The release's people where the policy pack, which sees no stack outputs, and the cluster's users can read them.
+    new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
+        metadata: { name: `${app}-deployment-plan`, namespace: release.namespace, labels: appLabels(app, "deployment-plan") },
+        data: ownersData(cfg.plan),
+    });
+
+    const tags = { app, stack, "managed-by": "pulumi" };
+
+    let databaseGate: pulumi.Resource[] = [];
+    let appDatabase: { secretName: pulumi.Output<string>; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
+    let databaseOutputs: Record<string, unknown> | undefined;
+    if (cfg.database && cfg.backup) {
+        const db = cfg.database;
+        const b = cfg.backup;
+        const bucket = b.existingBucket ? existingBucket(b.existingBucket) : declaredBucket(app, b, tags);
+        const caBundle = files.caBundle;
+        let access: DatabaseAccess;
+        let ownershipHandoverSql: string | undefined;
+        if (db.existingSecrets) {
+            access = new ExistingDatabaseSecrets(`${app}-db-secrets`, {
+                appName: app,
+                namespace: release.namespace,
+                names: db.existingSecrets,
+                caBundle,
+            });
+        } else {
+            const roles = new DatabaseRoles(`${app}-db-roles`, {
+                host: db.host,
+                port: db.port,
+                database: db.name,
+                drillDatabase: `${db.name}_restore_drill`,
+                sslmode: db.sslmode,
+                caBundle,
+                roles: db.roles!,
+                namespace: release.namespace,
+                appName: app,
+            });
+            access = roles;
+            ownershipHandoverSql = roles.ownershipHandoverSql;
+        }
+        appDatabase = { secretName: access.secretNames.app, checksum: access.checksums.app, caVolume: access.caVolume };
+        const backups = new BackupSchedule(`${app}-db-backup`, {
+            appName: app,
+            namespace: release.namespace,
+            bucketName: bucket.name,
+            prefix: b.prefix,
+            region: b.region,
+            role: b.oidc.roleArn
+                ? { existingArn: b.oidc.roleArn }
+                : { oidc: { providerArn: b.oidc.providerArn!, issuerUrl: b.oidc.issuerUrl! }, bucketArn: bucket.arn!, keyArn: bucket.keyArn! },
+            toolsImage: db.toolsImage,
+            backupDatabaseSecret: access.secretNames.backup,
+            drillDatabaseSecret: access.secretNames.drill,
+            caVolume: access.caVolume,
+            schedule: b.schedule,
+            drillSchedule: b.restoreDrill.schedule,
+            drillCheckSql: b.restoreDrill.checkSql,
+            deadlineSeconds: b.deadlineMinutes * 60,
+            scratchSize: b.scratchSize,
+            tags,
+        });
+        if (db.rds) {
+            new RdsBackupPlan(`${app}-rds-backup`, {
+                kind: db.rds.kind,
+                arn: db.rds.arn,
+                subnetGroupName: db.rds.subnetGroupName,
+                securityGroupIds: db.rds.securityGroupIds,
+                schedule: db.rds.backupSchedule,
+                restoreTestSchedule: db.rds.restoreTestSchedule,
+                retentionDays: b.retentionDays,
+                kmsKeyArn: bucket.keyArn!,
+                namePrefix: `${app}-${stack}`,
+                tags,
+            });
+        }
+        const m = db.migration;
+        const jobs = new ReleaseDatabaseJobs(`${app}-release-db`, {
+            appName: app,
+            namespace: release.namespace,
+            version: release.version,
+            previousVersion: release.previousVersion,
+            backups,
+            migratorSecret: access.secretNames.migrator,
+            ownerRole: access.ownerRole,
+            caVolume: access.caVolume,
+            migration: sqlMigrations
+                ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
+                : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
+            phase: m.phase,
+            direction: m.run,
+            downSteps: m.downSteps,
+            // The plan gives an estimated duration; twice that is the deadline, so a slow run is not killed half-way.
+            migrationDeadlineSeconds: Math.ceil(m.estimatedMinutes * 60 * 2),
+            backoffLimit: m.backoffLimit,
+            backupDeadlineSeconds: b.deadlineMinutes * 60,
+            attempt: m.attempt,
+            restore: db.restore,
+        });
+        databaseGate = jobs.gate ? [jobs.gate] : [];
+        databaseOutputs = {
+            ...(ownershipHandoverSql ? { ownershipHandoverSql } : {}),
+            retryFailedJob: `pulumi config set --stack ${stack} --path database.migration.attempt ${m.attempt + 1} && pulumi up --stack ${stack}`,
+        };
+    }
+
+    const template: WorkloadTemplate = {
+        appName: app,
+        namespace: release.namespace,
+        image: release.image,
+        containerPort: release.containerPort,
+        readinessPath: release.healthPaths.readiness,
+        livenessPath: release.healthPaths.liveness,
+        resources: release.resources,
+        env: release.env,
+        secretEnvFrom: appDatabase ? [envSecret.metadata.name, appDatabase.secretName] : [envSecret.metadata.name],
+        // A new password or host rolls the pods, which read DATABASE_URL only when they start.
+        podAnnotations: appDatabase ? { "checksum/database-url": appDatabase.checksum } : {},
+        volumes: appDatabase?.caVolume ? [appDatabase.caVolume] : [],
+        maxReplicas: release.maxReplicas,
+        targetCpuUtilization: release.targetCpuUtilization,
+        drainSeconds: release.drainSeconds,
+        // The same env and service the monitors query: Datadog's env defaults to the stack, its service to the app.
+        datadog: { env: cfg.monitoring?.env ?? stack, service: cfg.monitoring?.service ?? app },
+    };
+    // What every strategy shares: the public host, and the database steps its pods must wait for.
+    const shared = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
+    const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
+        version,
+        variantKey,
+        variantValue,
+        rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
+    });
+
+    let versionsInFlight: VersionInFlight[];
+    let appWorkloads: AppWorkload[];
+    let trafficState: Record<string, string | number>;
+    let liveUrl: string;
+    let previewUrl: string | undefined;
+
+    if (cfg.strategy === "blue-green") {
+        const bg = cfg.blueGreen!;
+        const deployment = new BlueGreenDeployment(app, {
+            template,
+            ...shared,
+            versions: { blue: bg.blueVersion, green: bg.greenVersion },
+            activeColor: bg.activeColor,
+            replicas: release.replicas,
+            standbyReplicas: bg.standbyReplicas,
+            previewHost: bg.previewHost,
+            smokeTest: bg.smokeTest,
+        });
+        versionsInFlight = [inFlight("color", "blue", bg.blueVersion), inFlight("color", "green", bg.greenVersion)];
+        appWorkloads = Object.values(deployment.workloads);
+        trafficState = { activeColor: bg.activeColor, liveVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion };
+        liveUrl = deployment.liveUrl;
+        previewUrl = deployment.previewUrl;
+    } else if (cfg.strategy === "canary") {
+        const cn = cfg.canary!;
+        const deployment = new CanaryDeployment(app, {
+            template,
+            ...shared,
+            stableVersion: cn.stableVersion,
+            canaryVersion: cn.canaryVersion,
+            weight: cn.weight,
+            router: cn.router,
+            replicas: release.replicas,
+            canaryReplicas: cn.canaryReplicas,
+            canaryMaxReplicas: cn.canaryMaxReplicas,
+            headerName: cn.headerName,
+            gateway: cn.gateway,
+            alb: cn.alb,
+        });
+        versionsInFlight = [inFlight("track", "stable", cn.stableVersion), inFlight("track", "canary", cn.canaryVersion)];
+        appWorkloads = [deployment.stable, deployment.canary];
+        trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };
+        liveUrl = deployment.liveUrl;
+    } else {
+        const deployment = new RollingDeployment(app, {
+            template,
+            ...shared,
+            version: release.version,
+            replicas: release.replicas,
+            ...cfg.rolling,
+        });
+        versionsInFlight = [inFlight("track", "stable", release.version)];
+        appWorkloads = [deployment.workload];
+        trafficState = {};
+        liveUrl = deployment.liveUrl;
+    }
+
+    if (cfg.monitoring) {
+        const m = cfg.monitoring;
+        const env = template.datadog!.env;
+        const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
+        // Unless config sets one, a rollback trigger warns at the plan's next tier down (5% warns at 2%, 2% at 1%).
+        const warnings: Partial<Record<AlertName, number>> = {};
+        for (const n of ALERT_NAMES) {
+            const implied = PLAN_WARNINGS[n];
+            const warning = m.warnings[n] ?? (implied ? thresholds[implied] : undefined);
+            if (warning !== undefined && warningBeforeCritical(n, warning, thresholds[n])) warnings[n] = warning;
+        }
+        new ReleaseMonitoring(`${app}-monitoring`, {
+            service: template.datadog!.service,
+            env: template.datadog!.env,
+            span: m.span,
+            namespace: release.namespace,
+            appName: app,
+            autoscalers: appWorkloads.flatMap((w) => (w.growableAutoscaler ? [w.growableAutoscaler] : [])),
+            versions: versionsInFlight,
+            releaseVersion: release.version,
+            thresholds,
+            warnings,
+            notify: m.notify,
+            priorities: m.priorities,
+            metrics: m.metrics,
+            databaseScope: m.databaseScope,
+            hostScope: m.hostScope ?? `env:${env}`,
+            slo: m.slo,
+            deploymentWindow: m.deploymentWindow,
+            trafficGuard: m.trafficGuard,
+            appRole: cfg.database?.roles && { name: cfg.database.roles.app.name, connectionLimit: cfg.database.roles.app.connectionLimit },
+            rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
+        });
+    }
+
+    return {
+        strategy: cfg.strategy,
+        versions: Object.fromEntries(versionsInFlight.map((v) => [v.variantValue, v.version])),
+        traffic: trafficState,
+        urls: { live: liveUrl, preview: previewUrl },
+        rollback: rollbackCommand(stack, cfg),
+        // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not
+        // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
+        readme: renderPlan({ stack, cfg, resources: declared, migrations: files.migrations, outputRefs: true }),
+        database: databaseOutputs,
+    };
+}

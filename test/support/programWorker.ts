@@ -1,0 +1,20 @@
+// The program thread of programThread.ts: runs each request it is posted, one at a time, and signals the answer.
+import { MessagePort, workerData } from "worker_threads";
+import { runProgram } from "../../lib/offline/run";
+import { ProgramError, RunRequest } from "../../lib/offline/types";
+import { Answer } from "./programThread";
+
+const { port, signal } = workerData as { port: MessagePort; signal: Int32Array };
+
+port.on("message", async (request: RunRequest) => {
+    let answer: Answer;
+    try {
+        answer = { run: await runProgram(request) };
+    } catch (err) {
+        const e = err instanceof ProgramError ? err : new ProgramError(String((err as Error)?.stack ?? err), 1, 0);
+        answer = { error: { message: e.message, exitCode: e.exitCode, declaredBeforeFailure: e.declaredBeforeFailure } };
+    }
+    port.postMessage(JSON.stringify(answer));
+    Atomics.store(signal, 0, 1);
+    Atomics.notify(signal, 0);
+});
