@@ -1,13 +1,6 @@
-import { declareRelease, readReleaseInput } from "./program/release";
+import { releaseProgram } from "./program/release";
 
-// The program reads and validates its stack config, then declares the release: readReleaseInput throws a
-// ConfigError before the first resource when anything is wrong.
-const outputs = declareRelease(readReleaseInput());
-
-export const strategy = outputs.strategy;
-export const versions = outputs.versions;
-export const traffic = outputs.traffic;
-export const urls = outputs.urls;
-export const rollback = outputs.rollback;
-export const readme = outputs.readme;
-export const database = outputs.database;
+// Pulumi calls an exported function and takes what it resolves to as the stack outputs (strategy, versions, traffic,
+// urls, rollback, readme, database). releaseProgram reads and validates the stack config, and checks a restore key
+// against S3, before it declares the first resource: a ConfigError stops it with nothing declared.
+export = releaseProgram;

@@ -286,7 +286,11 @@ const databaseSchema = z.strictObject({
         allow: z.record(z.string(), z.array(z.string())).default({}),
     }),
     /** A dump to restore; `run` counts deliberate re-applications of the same key. */
-    restore: z.strictObject({ key: z.string().min(1), run: z.number().int().min(1).default(1) }).optional(),
+    // `pulumi config rm --path database.restore.key` leaves `restore: {}` behind: that is no restore, not an error.
+    restore: z.preprocess(
+        (v) => (v !== null && typeof v === "object" && Object.keys(v).length === 0 ? undefined : v),
+        z.strictObject({ key: z.string().min(1), run: z.number().int().min(1).default(1) }).optional(),
+    ),
     rds: z
         .strictObject({
             kind: z.enum(RDS_KINDS),

@@ -1,5 +1,6 @@
 // The release, as a function of its validated config: index.ts calls it once under the Pulumi CLI, and the offline
 // preview, the tests and the bench call it once per run in one process (each run inside its own root Stack).
+import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
@@ -66,6 +67,37 @@ export function readReleaseInput(): ReleaseInput {
     const cfg = validateConfig(config.name, stack, readRawConfig(config));
     const appSecrets = readAppSecrets(config);
     return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg) };
+}
+
+/**
+ * Stops the program, naming the key, when `database.restore.key` names no object in the bucket the program manages:
+ * a mistyped key is then a config error at preview time, not a restore Job that fails after a backup has run. With
+ * a bucket made outside the program (`backup.existingBucket`) the program talks to no AWS API, and the restore Job's
+ * own check (it refuses a missing object, naming it) is the guard. The data source reads only the object's metadata.
+ */
+export async function checkRestoreKey(configName: string, cfg: ProgramConfig): Promise<void> {
+    const key = cfg.database?.restore?.key;
+    const bucket = cfg.backup?.bucketName;
+    if (!key || !bucket) return;
+    try {
+        await aws.s3.getObject({ bucket, key });
+    } catch (err) {
+        const reason = ((err as Error).message ?? "").split("\n").find((line) => line.trim() !== "");
+        throw new ConfigError(
+            `Invalid stack configuration (nothing was declared):\n  ${configName}:database.restore.key = "${key}": no such object in s3://${bucket}${reason ? ` (${reason.trim()})` : ""}`,
+        );
+    }
+}
+
+/**
+ * The whole program: reads and checks the stack's config and files, then declares the release. Under the CLI,
+ * index.ts exports this function, which Pulumi calls and whose result becomes the stack outputs
+ * (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks.
+ */
+export async function releaseProgram(): Promise<ReleaseOutputs> {
+    const input = readReleaseInput();
+    await checkRestoreKey(new pulumi.Config().name, input.cfg);
+    return declareRelease(input);
 }
 
 /**

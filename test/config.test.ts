@@ -14,6 +14,12 @@ describe("stack config validation", () => {
         assert.strictEqual(staging.blueGreen?.activeColor, "blue");
     });
 
+    it("reads the `restore: {}` that `pulumi config rm --path database.restore.key` leaves as no restore", () => {
+        const raw = programConfig("production");
+        (raw.database as Record<string, unknown>).restore = {};
+        assert.strictEqual(validateConfig(PROJECT, "production", raw).database?.restore, undefined);
+    });
+
     const cases: [string, string, string[], string][] = [
         ["a weight above 100", "production", ["canary.weight=150"], "myapp:canary.weight = 150: must be from 0 to 100"],
         ["a weight outside the steps", "production", ["canary.weight=10"], "myapp:canary.weight = 10: must be 0 or one of the declared steps [5, 25, 100]"],

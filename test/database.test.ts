@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
+import { checkRestoreKey } from "../program/release";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
@@ -11,7 +12,7 @@ import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { isKubernetesCron, validateConfig } from "../lib/config";
 import { diffRuns } from "../lib/offline/diff";
 import { ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
+import { all, at, configErrorFor, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
 const MIGRATION = "myapp-release-db-migrate-expand-v1-2-3";
@@ -593,5 +594,50 @@ describe("database config validation", () => {
         for (const bad of ["0 */6 * *", "60 * * * *", "0 0 0 * *", "* * * * 8", "0 0 * * * *", "@sometimes", "5-1 * * * *", "*/0 * * * *"]) {
             assert.strictEqual(isKubernetesCron(bad), false, bad);
         }
+    });
+});
+
+describe("a restore key checked against S3 before anything is declared", () => {
+    const key = "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump";
+    /** The invokes the program made, under mocks that answer S3's getObject as `present` says. */
+    async function check(sets: string[], present: boolean): Promise<{ calls: Record<string, unknown>[]; error?: Error }> {
+        const calls: Record<string, unknown>[] = [];
+        await pulumi.runtime.setMocks(
+            {
+                newResource: (args) => ({ id: args.name, state: args.inputs }),
+                call: (args) => {
+                    if (args.token !== "aws:s3/getObject:getObject") return {};
+                    calls.push(args.inputs);
+                    // The AWS provider's data source fails for a missing object (the mock runtime drops the message).
+                    if (!present) throw new Error(`reading S3 Object (${args.inputs.key}): couldn't find resource`);
+                    return { bucket: args.inputs.bucket, key: args.inputs.key, contentLength: 1024 };
+                },
+            },
+            PROJECT,
+            "production",
+            false,
+        );
+        const cfg = validateConfig(PROJECT, "production", programConfig("production", sets));
+        try {
+            await checkRestoreKey(PROJECT, cfg);
+            return { calls };
+        } catch (err) {
+            return { calls, error: err as Error };
+        }
+    }
+
+    it("stops with a ConfigError naming the key when the object is missing", async () => {
+        const { calls, error } = await check([`database.restore.key=${key}`], false);
+        assert.deepStrictEqual(calls, [{ bucket: "myapp-production-db-backups", key }]);
+        assert.strictEqual(error?.name, "ConfigError");
+        assert.strictEqual(
+            error?.message,
+            `Invalid stack configuration (nothing was declared):\n  myapp:database.restore.key = "${key}": no such object in s3://myapp-production-db-backups`,
+        );
+    });
+
+    it("goes on when the object exists, and asks S3 nothing without a restore key", async () => {
+        assert.deepStrictEqual(await check([`database.restore.key=${key}`], true), { calls: [{ bucket: "myapp-production-db-backups", key }] });
+        assert.deepStrictEqual(await check([], false), { calls: [] });
     });
 });

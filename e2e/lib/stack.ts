@@ -6,7 +6,7 @@ import { LocalWorkspace, LocalWorkspaceOptions, Stack } from "@pulumi/pulumi/aut
 
 const REPO = path.resolve(__dirname, "..", "..");
 /** What the program needs to run, copied so that stack files and state never land in the checkout. */
-const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "lib", "components", "migrations", "policy"];
+const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program", "lib", "components", "migrations", "scripts", "certs", "docs", "policy"];
 
 /**
  * How the engine runs the program. "local" is production's way: the CLI starts pulumi-language-nodejs, which runs
@@ -95,7 +95,10 @@ function inlineProgram(workDir: string) {
         const cwd = process.cwd();
         process.chdir(workDir);
         try {
-            return { ...(await import(path.join(workDir, "index.ts"))) };
+            // As pulumi/pulumi sdk/nodejs/cmd/run/run.ts: an exported function is called and its result awaited.
+            const mod = await import(path.join(workDir, "index.ts"));
+            const main = mod.default ?? mod;
+            return { ...(await (typeof main === "function" ? main() : main)) };
         } finally {
             process.chdir(cwd);
         }

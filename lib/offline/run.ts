@@ -1,4 +1,4 @@
-import { declareRelease, readReleaseInput } from "../../program/release";
+import { releaseProgram } from "../../program/release";
 import { captureDeclarations } from "./capture";
 import { ProgramError, ProgramRun, RunRequest } from "./types";
 
@@ -11,7 +11,7 @@ export { ProgramError };
 export async function runProgram(request: RunRequest): Promise<ProgramRun> {
     let registered = 0;
     try {
-        const run = await captureDeclarations(request, async () => ({ ...declareRelease(readReleaseInput()) }), (count) => (registered = count));
+        const run = await captureDeclarations(request, async () => ({ ...(await releaseProgram()) }), (count) => (registered = count));
         // Plain JSON, as the engine records state: an input or output set to undefined is absent, not present.
         return JSON.parse(JSON.stringify(run)) as ProgramRun;
     } catch (err) {
