@@ -144,7 +144,8 @@ export async function compareEdit(ps: ProjectStack, edit: string, sets: Record<s
     measure("offlineAgreement", {
         agreed: agreements.filter((x) => x.agree).length,
         of: agreements.length,
-        edits: agreements.map((x) => (x.agree ? { edit: x.edit, agree: true } : x)),
+        // An agreeing edit by what both sides name; a disagreeing one with both diffs in full.
+        edits: agreements.map((x) => (x.agree ? { edit: x.edit, agree: true, added: x.engine.added, removed: x.engine.removed, changed: Object.keys(x.engine.changed) } : x)),
     });
     return a;
 }
