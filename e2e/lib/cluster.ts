@@ -165,9 +165,10 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             await kube.ensure("/api/v1/nodes", {
                 apiVersion: "v1", kind: "Node",
                 metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, "type": "kwok" } },
+                // ephemeral-storage too: batch pods request it (scratch and HOME), and a node without it can fit none.
                 status: {
-                    allocatable: { cpu: "32", memory: "256Gi", pods: "110" },
-                    capacity: { cpu: "32", memory: "256Gi", pods: "110" },
+                    allocatable: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "1Ti" },
+                    capacity: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "1Ti" },
                 },
             });
         }

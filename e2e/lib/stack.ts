@@ -6,7 +6,9 @@ import { LocalWorkspace, LocalWorkspaceOptions, Stack } from "@pulumi/pulumi/aut
 
 const REPO = path.resolve(__dirname, "..", "..");
 /** What the program needs to run, copied so that stack files and state never land in the checkout. */
-const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program", "lib", "components", "migrations", "scripts", "certs", "docs", "policy"];
+// program: the release function index.ts calls; certs: the database CA bundle (database.tls.caBundle); scripts/db:
+// the shell scripts the backup and migration pods run; docs: the plan template the readme output is rendered from.
+const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program", "lib", "components", "migrations", "policy", "certs", path.join("scripts", "db"), "docs"];
 
 /**
  * How the engine runs the program. "local" is production's way: the CLI starts pulumi-language-nodejs, which runs

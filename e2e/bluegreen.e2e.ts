@@ -1,0 +1,150 @@
+import * as assert from "assert";
+import { compareEdit, eventually, kube, labelSelector, namespace, pods, policyConfigWithoutMonitors, timedUp } from "./lib/engine";
+import { Kube } from "./lib/kube";
+import { measure } from "./lib/report";
+import { projectStack, ProjectStack } from "./lib/stack";
+
+// Issue 10 scenarios 4 (blue/green) and 7 (offline preview agrees, for these edits) on the committed staging stack.
+// They are about traffic, so `database`, `backup` and `monitoring` are dropped (their providers cannot run here); the
+// smoke-test Jobs run (kwok completes them). The stack deploys into a namespace of its own.
+const NS = "e2e-bluegreen";
+const APP = { "app.kubernetes.io/name": "myapp" };
+const REPLICAS = 2; // release.replicas in Pulumi.staging.yaml
+const DEPLOYMENTS = `/apis/apps/v1/namespaces/${NS}/deployments`;
+
+async function selector(k: Kube, service: string): Promise<Record<string, string>> {
+    return (await k.get(`/api/v1/namespaces/${NS}/services/${service}`)).spec.selector;
+}
+
+/** Each color's spec.replicas and ready pods as the API server holds them. */
+async function colors(k: Kube): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const d of await k.list(DEPLOYMENTS)) out[d.metadata.name] = `${(await pods(k, NS, d.spec.selector.matchLabels)).ready.length}/${d.spec.replicas}`;
+    return out;
+}
+
+/** Ready endpoints of the Service's EndpointSlices (discovery.k8s.io/v1, label kubernetes.io/service-name). */
+async function readyEndpoints(k: Kube, service: string): Promise<number> {
+    const slices = await k.list(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=${labelSelector({ "kubernetes.io/service-name": service })}`);
+    return slices.flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready === true).length;
+}
+
+async function exists(k: Kube, path: string): Promise<boolean> {
+    return (await k.request("GET", path)).status === 200;
+}
+
+describe("blue/green on the engine: switch, switch back, decommission a standby the HPA scaled, switch from a standby at 0 (staging, no database/backup/monitoring)", function () {
+    let ps: ProjectStack;
+    let k: Kube;
+    let policyConfig: string;
+    let resources = 0;
+    let log = "";
+    const onOutput = (s: string) => { log += s; };
+
+    before(async function () {
+        k = kube();
+        await namespace(k, NS);
+        ps = await projectStack({ base: "staging", name: "e2e-bluegreen", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        policyConfig = policyConfigWithoutMonitors(ps, "staging");
+        const first = await timedUp(ps, onOutput);
+        resources = first.changes.create;
+        measure("blueGreen.firstDeploy", first);
+        assert.deepStrictEqual(await colors(k), { "myapp-blue": "2/2", "myapp-green": "2/2" });
+        assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "blue" });
+    });
+
+    afterEach(function () {
+        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
+        log = "";
+    });
+
+    for (const [to, from] of [["green", "blue"], ["blue", "green"]]) {
+        it(`switch to ${to}: only the live and preview Services' selectors change (engine count and offline preview), no pod restarts`, async function () {
+            const before = await pods(k, NS, APP);
+            assert.strictEqual(before.ready.length, 4);
+            const a = await compareEdit(ps, `blue/green switch to ${to}`, { "blueGreen.activeColor": to }, policyConfig, onOutput);
+            assert.deepStrictEqual(a.engine, { added: [], removed: [], changed: { "myapp-live": ["spec.selector.color"], "myapp-preview": ["spec.selector.color"] } });
+            assert.deepStrictEqual(a.offline, a.engine);
+
+            const up = await timedUp(ps, onOutput);
+            measure(`blueGreen.switchTo_${to}`, up);
+            assert.deepStrictEqual(up.changes, { update: 2, same: resources - 2 });
+            assert.deepStrictEqual(up.steps, { update: ["myapp-live", "myapp-preview"] });
+            assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: to });
+            assert.deepStrictEqual(await selector(k, "myapp-preview"), { ...APP, color: from });
+            assert.deepStrictEqual(await pods(k, NS, APP), before);
+        });
+    }
+
+    it("decommission the standby after the HPA has scaled it (pulumi-kubernetes#2491's conflict): kube-controller-manager owns spec.replicas, pulumi up still takes it to 0", async function () {
+        // What the HPA controller does: an Update of the scale subresource as kube-controller-manager
+        // (kubernetes pkg/controller/podautoscaler/horizontal.go, scaleNamespacer.Update).
+        const scalePath = `${DEPLOYMENTS}/myapp-green/scale`;
+        const scale = await k.get(scalePath);
+        scale.spec.replicas = 3;
+        const put = await k.request("PUT", `${scalePath}?fieldManager=kube-controller-manager`, scale);
+        assert.strictEqual(put.status, 200, JSON.stringify(put.body));
+        const green = await k.get(`${DEPLOYMENTS}/myapp-green`);
+        const owners = green.metadata.managedFields
+            .filter((f: any) => f.fieldsV1?.["f:spec"]?.["f:replicas"] !== undefined)
+            .map((f: any) => ({ manager: f.manager, operation: f.operation, subresource: f.subresource }));
+        measure("blueGreen.replicasOwnersAfterHpaScale", owners);
+        assert.deepStrictEqual(owners, [{ manager: "kube-controller-manager", operation: "Update", subresource: "scale" }]);
+        await eventually(30, () => colors(k), { "myapp-blue": "2/2", "myapp-green": "3/3" });
+        const blueBefore = await pods(k, NS, { ...APP, color: "blue" });
+
+        const a = await compareEdit(ps, "blue/green standbyReplicas 0", { "blueGreen.standbyReplicas": "0" }, policyConfig, onOutput);
+        assert.deepStrictEqual(a.offline, a.engine);
+        const up = await timedUp(ps, onOutput);
+        measure("blueGreen.decommissionStandby", up);
+        // Green shrinks to 0; at 0 its autoscaler, disruption budget and smoke test are no longer declared.
+        assert.deepStrictEqual(up.steps, { delete: ["myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"], update: ["myapp-green-deployment"] });
+        assert.deepStrictEqual(up.changes, { update: 1, delete: 3, same: resources - 4 });
+        await eventually(30, () => colors(k), { "myapp-blue": "2/2", "myapp-green": "0/0" });
+        assert.deepStrictEqual(await pods(k, NS, { ...APP, color: "green" }), { all: [], ready: [] });
+        assert.strictEqual(await exists(k, `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`), false);
+        assert.strictEqual(await exists(k, `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/myapp-green`), false);
+        assert.deepStrictEqual(await pods(k, NS, { ...APP, color: "blue" }), blueBefore);
+        assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "blue" });
+    });
+
+    it("switch to green from 0 (standbyReplicas 0): polled every 200 ms, the live Service never selects fewer Ready pods than release.replicas", async function () {
+        const a = await compareEdit(ps, "blue/green switch to green with standbyReplicas 0", { "blueGreen.activeColor": "green" }, policyConfig, onOutput);
+        assert.deepStrictEqual(a.offline, a.engine);
+
+        const samples: { selector: string; ready: number; endpoints: number }[] = [];
+        let polling = true;
+        const poll = (async () => {
+            while (polling) {
+                const sel = await selector(k, "myapp");
+                const ready = (await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(sel)}`))
+                    .filter((p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"));
+                samples.push({ selector: sel.color, ready: ready.length, endpoints: await readyEndpoints(k, "myapp") });
+                await new Promise((r) => setTimeout(r, 200));
+            }
+        })();
+        let up;
+        try {
+            up = await timedUp(ps, onOutput);
+        } finally {
+            polling = false;
+            await poll;
+        }
+        const minReady = Math.min(...samples.map((s) => s.ready));
+        const selectors = samples.map((s) => s.selector).filter((c, i, all) => i === 0 || all[i - 1] !== c);
+        const minEndpoints = Math.min(...samples.map((s) => s.endpoints));
+        measure("blueGreen.switchFromZero", { ...up, samples: samples.length, minReady, minEndpoints, selectorSequence: selectors });
+        assert.deepStrictEqual(selectors, ["blue", "green"]);
+        assert.ok(samples.length >= 10, `only ${samples.length} samples`);
+        assert.ok(minReady >= REPLICAS, `the live Service selected ${minReady} Ready pods at one sample: ${JSON.stringify(samples)}`);
+
+        assert.deepStrictEqual(up.steps, {
+            create: ["myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"],
+            delete: ["myapp-blue-hpa", "myapp-blue-pdb", "myapp-smoke-blue"],
+            update: ["myapp-blue-deployment", "myapp-green-deployment", "myapp-live", "myapp-preview"],
+        });
+        await eventually(30, () => colors(k), { "myapp-blue": "0/0", "myapp-green": "2/2" });
+        assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "green" });
+        assert.deepStrictEqual(await selector(k, "myapp-preview"), { ...APP, color: "blue" });
+    });
+});

@@ -1,0 +1,139 @@
+import * as assert from "assert";
+import * as path from "path";
+import { compareEdit, eventually, kube, namespace, pods, policyConfigWithoutMonitors, timedUp } from "./lib/engine";
+import { Kube } from "./lib/kube";
+import { measure } from "./lib/report";
+import { projectStack, ProjectStack } from "./lib/stack";
+
+// Issue 10 scenarios 2 (canary steps), 3 (promotion), 7 (offline preview agrees, for these edits) and 8 (the policy
+// pack under the engine) on the committed production stack. They are about traffic, so `database`, `backup` and
+// `monitoring` are dropped (their providers cannot run here); the stack deploys into a namespace of its own so it
+// does not meet deploy.e2e.ts's stack.
+const NS = "e2e-canary";
+const IMAGE = "registry.example.com/myapp";
+const APP = { "app.kubernetes.io/name": "myapp" };
+const CANARY_INGRESS = "/apis/networking.k8s.io/v1/namespaces/e2e-canary/ingresses/myapp-canary";
+
+async function weightAnnotation(k: Kube): Promise<string> {
+    return (await k.get(CANARY_INGRESS)).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"];
+}
+
+async function deployments(k: Kube): Promise<Record<string, { image: string; ready: string }>> {
+    const out: Record<string, { image: string; ready: string }> = {};
+    for (const d of await k.list(`/apis/apps/v1/namespaces/${NS}/deployments`)) {
+        const s = d.status ?? {};
+        out[d.metadata.name] = { image: d.spec.template.spec.containers[0].image, ready: `${s.readyReplicas ?? 0}/${s.updatedReplicas ?? 0}/${d.spec.replicas}` };
+    }
+    return out;
+}
+
+describe("canary on the engine: weight steps, promotion, the offline preview's agreement, the policy pack (production, no database/backup/monitoring)", function () {
+    let ps: ProjectStack;
+    let k: Kube;
+    let policyConfig: string;
+    let resources = 0;
+    let log = "";
+    const onOutput = (s: string) => { log += s; };
+    const shifts: { weight: number; seconds: number; changes: Record<string, number> }[] = [];
+
+    before(async function () {
+        k = kube();
+        await namespace(k, NS);
+        ps = await projectStack({ base: "production", name: "e2e-canary", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        policyConfig = policyConfigWithoutMonitors(ps, "production");
+        const first = await timedUp(ps, onOutput);
+        resources = first.changes.create;
+        measure("canary.firstDeploy", first);
+        await eventually(60, () => deployments(k), {
+            "myapp-canary": { image: `${IMAGE}:v1.2.3`, ready: "2/2/2" },
+            "myapp-stable": { image: `${IMAGE}:v1.2.2`, ready: "6/6/6" },
+        });
+    });
+
+    afterEach(function () {
+        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
+        log = "";
+    });
+
+    // 5 -> 25 -> 100 -> 0: the committed stack starts at 5.
+    for (const weight of [25, 100, 0]) {
+        it(`weight ${weight}: the engine and the offline preview name only the canary Ingress's weight; pulumi up updates exactly that object, no pod restarts, the API server holds "${weight}"`, async function () {
+            const before = await pods(k, NS, APP);
+            assert.strictEqual(before.ready.length, 8);
+            const a = await compareEdit(ps, `canary weight ${weight}`, { "canary.weight": String(weight) }, policyConfig, onOutput);
+            assert.deepStrictEqual(a.engine, {
+                added: [], removed: [],
+                changed: { "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'] },
+            });
+            assert.deepStrictEqual(a.offline, a.engine);
+
+            const up = await timedUp(ps, onOutput);
+            shifts.push({ weight, seconds: up.seconds, changes: up.changes });
+            measure("canary.weightShifts", shifts);
+            assert.deepStrictEqual(up.changes, { update: 1, same: resources - 1 });
+            assert.deepStrictEqual(up.steps, { update: ["myapp-canary-ingress"] });
+            assert.strictEqual(await weightAnnotation(k), String(weight));
+            assert.deepStrictEqual(await pods(k, NS, APP), before);
+        });
+    }
+
+    it("the documented promotion from weight 100 (stableVersion = canaryVersion, weight 0): stable rolls to v1.2.3, the canary keeps its pods, nothing else changes", async function () {
+        await ps.stack.setConfig("canary.weight", { value: "100" }, true);
+        await timedUp(ps, onOutput);
+        const canaryBefore = await pods(k, NS, { ...APP, track: "canary" });
+        const stableBefore = await pods(k, NS, { ...APP, track: "stable" });
+        assert.deepStrictEqual([canaryBefore.ready.length, stableBefore.ready.length], [2, 6]);
+
+        const a = await compareEdit(ps, "promotion", { "canary.stableVersion": "v1.2.3", "canary.weight": "0" }, policyConfig, onOutput);
+        assert.deepStrictEqual(a.offline, a.engine);
+        const up = await timedUp(ps, onOutput);
+        measure("canary.promotion", up);
+        // The stable track's Deployment (image and version labels), its autoscaler and budget (they carry the version
+        // labels) and the weight; no Service, since selectors name the track, not the version.
+        assert.deepStrictEqual(up.steps, { update: ["myapp-canary-ingress", "myapp-stable-deployment", "myapp-stable-hpa", "myapp-stable-pdb"] });
+        assert.deepStrictEqual(up.changes, { update: 4, same: resources - 4 });
+
+        const live = await k.get(`/apis/apps/v1/namespaces/${NS}/deployments/myapp-stable`);
+        assert.strictEqual(live.spec.template.spec.containers[0].image, `${IMAGE}:v1.2.3`);
+        assert.strictEqual(live.spec.template.metadata.labels["app.kubernetes.io/version"], "v1.2.3");
+        await eventually(60, () => deployments(k), {
+            "myapp-canary": { image: `${IMAGE}:v1.2.3`, ready: "2/2/2" },
+            "myapp-stable": { image: `${IMAGE}:v1.2.3`, ready: "6/6/6" },
+        });
+        assert.deepStrictEqual(await pods(k, NS, { ...APP, track: "canary" }), canaryBefore);
+        const stableAfter = await pods(k, NS, { ...APP, track: "stable" });
+        assert.strictEqual(stableAfter.ready.length, 6);
+        assert.deepStrictEqual(stableAfter.all.filter((uid) => stableBefore.all.includes(uid)), [], "every stable pod is new");
+        assert.strictEqual(await weightAnnotation(k), "0");
+    });
+
+    it("the policy pack under the engine passes on the deployed stack (monitors-for-plan-alerts disabled: no monitors here), hpa-on-every-deployment included", async function () {
+        const violations: { policy: string; level: string; message: string }[] = [];
+        const res = await ps.stack.preview({
+            policyPacks: [path.join(ps.workDir, "policy")],
+            policyPackConfigs: [policyConfig],
+            onOutput,
+            onEvent: (e) => { if (e.policyEvent) violations.push({ policy: e.policyEvent.policyName, level: e.policyEvent.enforcementLevel, message: e.policyEvent.message }); },
+        });
+        measure("canary.policyPass", { violations, changeSummary: res.changeSummary });
+        assert.deepStrictEqual(violations, []);
+        assert.deepStrictEqual(res.changeSummary, { same: resources });
+    });
+
+    it("the policy pack under the engine blocks a config edit that breaks a mandatory policy (canary.canaryReplicas = 1: replicas-survive-node-loss)", async function () {
+        const a = await compareEdit(ps, "canaryReplicas 1 (policy violation)", { "canary.canaryReplicas": "1" }, policyConfig, onOutput);
+        assert.deepStrictEqual(a.offline, a.engine);
+        const mandatory: { policy: string; message: string }[] = [];
+        let failure = "";
+        await ps.stack.preview({
+            policyPacks: [path.join(ps.workDir, "policy")],
+            policyPackConfigs: [policyConfig],
+            onOutput,
+            onEvent: (e) => { if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.push({ policy: e.policyEvent.policyName, message: e.policyEvent.message.trim().split("\n").pop()! }); },
+        }).catch((e) => { failure = String(e); });
+        measure("canary.policyBlock", mandatory);
+        assert.deepStrictEqual(mandatory, [{ policy: "replicas-survive-node-loss", message: "Deployment myapp-canary runs 1 replica: the loss of one node takes it down" }]);
+        assert.match(failure, /error: preview failed/);
+        await ps.stack.setConfig("canary.canaryReplicas", { value: "2" }, true);
+    });
+});

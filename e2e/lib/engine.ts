@@ -1,0 +1,176 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { EngineEvent } from "@pulumi/pulumi/automation";
+import { Kube } from "./kube";
+import { measure } from "./report";
+import { ProjectStack } from "./stack";
+
+const REPO = path.resolve(__dirname, "..", "..");
+
+export function kube(): Kube {
+    if (!process.env.KUBECONFIG) throw new Error("KUBECONFIG is not set: run through `npm run test:e2e`, or set E2E_USE_PATH=1 and KUBECONFIG");
+    return new Kube(process.env.KUBECONFIG);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Creates the namespace the program deploys into and waits for its default ServiceAccount, without which pods are refused. */
+export async function namespace(k: Kube, ns: string): Promise<void> {
+    await k.ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    for (let i = 0; i < 60 && (await k.request("GET", `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status !== 200; i++) await sleep(500);
+}
+
+export function labelSelector(labels: Record<string, string>): string {
+    return encodeURIComponent(Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(","));
+}
+
+const isReady = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+
+/** Pods matching the labels: every pod's UID, and the UIDs of those Ready and not terminating. */
+export async function pods(k: Kube, ns: string, labels: Record<string, string>): Promise<{ all: string[]; ready: string[] }> {
+    const list = await k.list(`/api/v1/namespaces/${ns}/pods?labelSelector=${labelSelector(labels)}`);
+    return { all: list.map((p) => p.metadata.uid).sort(), ready: list.filter(isReady).map((p) => p.metadata.uid).sort() };
+}
+
+/** Polls `read` until it deep-equals `expected` or `seconds` pass; then asserts, so a failure shows the last state. */
+export async function eventually<T>(seconds: number, read: () => Promise<T>, expected: T): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    let actual = await read();
+    while (Date.now() < deadline && JSON.stringify(actual) !== JSON.stringify(expected)) {
+        await sleep(500);
+        actual = await read();
+    }
+    assert.deepStrictEqual(actual, expected);
+}
+
+/** Where the stack's config lives: the CLI writes `pulumi config set` into this file, which the offline preview reads. */
+export function stackFile(ps: ProjectStack): string {
+    return path.join(ps.workDir, `Pulumi.${ps.stack.name}.yaml`);
+}
+
+/**
+ * production.json with `monitors-for-plan-alerts` disabled: the e2e stacks drop `monitoring` (no Datadog provider
+ * here), so that policy would rightly block every engine run; everything else stays mandatory.
+ */
+export function policyConfigWithoutMonitors(ps: ProjectStack, base: "production" | "staging"): string {
+    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, "policy", "config", `${base}.json`), "utf8"));
+    cfg["monitors-for-plan-alerts"] = "disabled";
+    // Beside the stack's program copy, so it is removed with it.
+    const file = path.join(ps.workDir, `policy-${base}-without-monitors.json`);
+    fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+    return file;
+}
+
+/** Changed resources by name with their changed property paths, as one side of the agreement check sees them. */
+export interface ResourceDiff {
+    added: string[];
+    removed: string[];
+    changed: Record<string, string[]>;
+}
+
+/**
+ * The engine's own preview of the pending edit: each step's op, and for an update or replacement the property paths
+ * of its detailedDiff (the provider's), or its top-level `diffs` when it gives none. Read steps (Secret.get) and the
+ * stack resource are left out.
+ */
+export async function enginePreview(ps: ProjectStack, onOutput?: (s: string) => void): Promise<ResourceDiff> {
+    const out: ResourceDiff = { added: [], removed: [], changed: {} };
+    await ps.stack.preview({
+        diff: true,
+        onOutput,
+        onEvent: (e: EngineEvent) => {
+            const m = e.resourcePreEvent?.metadata;
+            if (!m || m.type === "pulumi:pulumi:Stack") return;
+            const name = m.urn.split("::").pop()!;
+            if (m.op === "create") out.added.push(name);
+            else if (m.op === "delete") out.removed.push(name);
+            else if (m.op === "update" || m.op === "replace") {
+                out.changed[name] = [...new Set(m.detailedDiff ? Object.keys(m.detailedDiff) : (m.diffs ?? []))].sort();
+            }
+        },
+    });
+    out.added.sort();
+    out.removed.sort();
+    return out;
+}
+
+/** `npm run preview:offline -- --stack S --config-file <the stack's file> --set … --diff --json` for the same edit. */
+export function offlinePreview(ps: ProjectStack, sets: Record<string, string>, policyConfig: string): ResourceDiff {
+    const args = ["--transpile-only", "scripts/preview-offline.ts", "--stack", ps.stack.name, "--config-file", stackFile(ps), "--diff", "--json", "--policy-config", policyConfig];
+    for (const [k, v] of Object.entries(sets)) args.push("--set", `${k}=${v}`);
+    const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, { cwd: REPO, encoding: "utf8", maxBuffer: 64 << 20 });
+    // Exit 1 is a mandatory policy violation, which is part of what some edits show; the diff is printed either way.
+    if (res.status !== 0 && res.status !== 1) throw new Error(`offline preview exited ${res.status}: ${res.stderr}`);
+    const diff = JSON.parse(res.stdout).diff as { added: { name: string }[]; removed: { name: string }[]; changed: { name: string; paths: string[] }[] };
+    return {
+        added: diff.added.map((r) => r.name).sort(),
+        removed: diff.removed.map((r) => r.name).sort(),
+        changed: Object.fromEntries(diff.changed.map((r) => [r.name, [...r.paths].sort()])),
+    };
+}
+
+export interface Agreement {
+    edit: string;
+    agree: boolean;
+    engine: ResourceDiff;
+    offline: ResourceDiff;
+}
+
+/** Names and paths sorted, so that two diffs compare equal whatever order the events arrived in. */
+function canonical(d: ResourceDiff): ResourceDiff {
+    return {
+        added: [...d.added].sort(),
+        removed: [...d.removed].sort(),
+        changed: Object.fromEntries(Object.keys(d.changed).sort().map((name) => [name, [...d.changed[name]].sort()])),
+    };
+}
+
+/** Every comparison of this e2e run, across spec files; recorded as `offlineAgreement` in the report. */
+const agreements: Agreement[] = [];
+
+/**
+ * Scenario 7: the engine's preview of a config edit and the offline preview of the same edit on the same config
+ * name the same added, removed and changed resources, and the same changed paths. Sets the config (as
+ * `pulumi config set --path` does) after the offline preview read the file as it was, and records the comparison.
+ */
+export async function compareEdit(ps: ProjectStack, edit: string, sets: Record<string, string>, policyConfig: string, onOutput?: (s: string) => void): Promise<Agreement> {
+    const offline = offlinePreview(ps, sets, policyConfig);
+    for (const [key, value] of Object.entries(sets)) await ps.stack.setConfig(key, { value }, true);
+    const engine = await enginePreview(ps, onOutput);
+    const a = { edit, agree: JSON.stringify(canonical(engine)) === JSON.stringify(canonical(offline)), engine: canonical(engine), offline: canonical(offline) };
+    agreements.push(a);
+    measure("offlineAgreement", {
+        agreed: agreements.filter((x) => x.agree).length,
+        of: agreements.length,
+        // An agreeing edit by what both sides name; a disagreeing one with both diffs in full.
+        edits: agreements.map((x) => (x.agree ? { edit: x.edit, agree: true, added: x.engine.added, removed: x.engine.removed, changed: Object.keys(x.engine.changed) } : x)),
+    });
+    return a;
+}
+
+export interface UpResult {
+    seconds: number;
+    /** The engine's summary.resourceChanges, e.g. { update: 1, same: 15 }. */
+    changes: Record<string, number>;
+    /** Resource names per step op other than same and read, from the engine's events. */
+    steps: Record<string, string[]>;
+}
+
+/** `pulumi up` with its wall time, the engine's resourceChanges and which resources each step touched. */
+export async function timedUp(ps: ProjectStack, onOutput?: (s: string) => void): Promise<UpResult> {
+    const steps: Record<string, string[]> = {};
+    const t0 = Date.now();
+    const res = await ps.stack.up({
+        onOutput,
+        onEvent: (e: EngineEvent) => {
+            const m = e.resourcePreEvent?.metadata;
+            if (!m || m.type === "pulumi:pulumi:Stack" || m.op === "same" || m.op === "read") return;
+            (steps[m.op] ??= []).push(m.urn.split("::").pop()!);
+        },
+    });
+    assert.strictEqual(res.summary.result, "succeeded");
+    for (const names of Object.values(steps)) names.sort();
+    return { seconds: Math.round((Date.now() - t0) / 100) / 10, changes: res.summary.resourceChanges ?? {}, steps };
+}
