@@ -4,6 +4,7 @@
 // Every policy reads values that may be unknown during `pulumi preview` (a name computed by the provider, say): an
 // undefined value is never taken as a violation, and nothing here throws on one.
 import { EnforcementLevel, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ANNOTATION, CANARY_SERVICE_SUFFIX, COMPONENT, DATADOG_LABEL, ENV, HPA_TAG, isPerVersionAlert, LABEL, labelValue, MONITOR_TAG, PLAN_PEOPLE_KEYS, REPLICAS_FIELD, tagValue, VARIANT_KEYS } from "./contract";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 
 type Props = Record<string, any>;
@@ -35,8 +36,27 @@ function podSpec(type: string, props: Props): Props | undefined {
 }
 
 const labelsOf = (r: { props: Props }): Record<string, string> => r.props.metadata?.labels ?? {};
-const component = (r: { props: Props }) => labelsOf(r)["app.kubernetes.io/component"];
+const component = (r: { props: Props }) => labelsOf(r)[LABEL.component];
 const k8sName = (r: { props: Props }): string | undefined => r.props.metadata?.name;
+
+/**
+ * True when the key at `path` is absent: missing, which is a violation wherever the pack looks for it. A key present
+ * with an undefined value is unknown during preview, never a violation.
+ */
+function absent(obj: unknown, ...path: string[]): boolean {
+    let o: unknown = obj;
+    for (const key of path) {
+        if (o === undefined || o === null) return false;
+        if (typeof o !== "object" || !(key in o)) return true;
+        o = (o as Props)[key];
+    }
+    return false;
+}
+
+const missingLabel = (r: { props: Props }, key: string) => absent(r.props, "metadata", "labels", key);
+
+/** A Job or CronJob without a component label: the pack cannot tell what it is for. */
+const unlabelled = (r: PolicyResource, kind: string) => `${kind} ${k8sName(r) ?? r.name} has no ${LABEL.component} label`;
 
 /** True when every key of `selector` is on `labels` with the same value. */
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
@@ -199,7 +219,7 @@ export const hpaOnEveryDeployment: StackValidationPolicy = {
             if (d.props.spec?.replicas === 0 || k8sName(d) === undefined) continue;
             const hpa = args.resources.find((r) => r.type === HPA && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d));
             if (!hpa) report(`Deployment ${k8sName(d)} has no HorizontalPodAutoscaler`, d.urn);
-            else if (d.props.spec?.replicas !== undefined && !(d.opts?.ignoreChanges ?? []).includes("spec.replicas") && d.props.metadata?.annotations?.["pulumi.com/patchForce"] !== "true") {
+            else if (d.props.spec?.replicas !== undefined && !(d.opts?.ignoreChanges ?? []).includes(REPLICAS_FIELD) && d.props.metadata?.annotations?.[ANNOTATION.patchForce] !== "true") {
                 // The autoscaler owns spec.replicas through the scale subresource once it has scaled: a plain
                 // server-side apply of the field then fails with a conflict (pulumi/pulumi-kubernetes#2491).
                 report(
@@ -257,9 +277,12 @@ export const databaseBackupScheduled: StackValidationPolicy = {
     validateStack: (args, report) => {
         // A stack given existing database Secrets declares no roles; its Jobs still connect to the database.
         const batch = args.resources.filter((r) => r.type === JOB || r.type === CRONJOB);
-        if (!args.resources.some((r) => r.type === PG_ROLE) && !batch.some((r) => containerEnv(r, "DATABASE_URL")?.valueFrom?.secretKeyRef !== undefined)) return;
+        if (!args.resources.some((r) => r.type === PG_ROLE) && !batch.some((r) => containerEnv(r, ENV.databaseUrl)?.valueFrom?.secretKeyRef !== undefined)) return;
         const crons = args.resources.filter((r) => r.type === CRONJOB);
-        const backup = crons.find((c) => component(c) === "backup");
+        for (const c of crons.filter((x) => missingLabel(x, LABEL.component))) {
+            report(`${unlabelled(c, "CronJob")}: the pack cannot tell whether it is the database's backup or its restore drill`, c.urn);
+        }
+        const backup = crons.find((c) => component(c) === COMPONENT.backup);
         if (!backup) report("the database has no scheduled backup CronJob");
         else {
             if (backup.props.spec?.concurrencyPolicy !== undefined && backup.props.spec.concurrencyPolicy !== "Forbid") {
@@ -267,12 +290,12 @@ export const databaseBackupScheduled: StackValidationPolicy = {
             }
             // The bucket is declared here (backup-bucket-hardened checks it) or made outside the stack (backup.existingBucket),
             // which the pack sees only by this name.
-            const bucket = containerEnv(backup, "BACKUP_BUCKET");
+            const bucket = containerEnv(backup, ENV.backupBucket);
             if (podSpec(backup.type, backup.props)?.containers !== undefined && (bucket === undefined || bucket.value === "")) {
-                report(`backup CronJob ${k8sName(backup)} names no bucket: set BACKUP_BUCKET`, backup.urn);
+                report(`backup CronJob ${k8sName(backup)} names no bucket: set ${ENV.backupBucket}`, backup.urn);
             }
         }
-        if (!crons.some((c) => component(c) === "restore-drill")) report("the database has no scheduled restore drill");
+        if (!crons.some((c) => component(c) === COMPONENT.restoreDrill)) report("the database has no scheduled restore drill");
     },
 };
 
@@ -280,8 +303,11 @@ export const backupBeforeMigration: StackValidationPolicy = {
     name: "backup-before-migration",
     description: 'Checklist "Database backup scheduled" and the plan\'s T-1h backup: every migration Job runs after a pre-deploy backup Job.',
     validateStack: (args, report) => {
-        const backups = args.resources.filter((r) => r.type === JOB && component(r) === "predeploy-backup");
-        for (const m of args.resources.filter((r) => r.type === JOB && component(r) === "migration")) {
+        const backups = args.resources.filter((r) => r.type === JOB && component(r) === COMPONENT.predeployBackup);
+        for (const j of args.resources.filter((r) => r.type === JOB && missingLabel(r, LABEL.component))) {
+            report(`${unlabelled(j, "Job")}: the pack cannot tell whether it is a migration, which must wait for a pre-deploy backup`, j.urn);
+        }
+        for (const m of args.resources.filter((r) => r.type === JOB && component(r) === COMPONENT.migration)) {
             if (!backups.some((b) => dependsOnTransitively(m, b))) report(`migration Job ${k8sName(m)} does not wait for a pre-deploy backup`, m.urn);
         }
     },
@@ -291,7 +317,11 @@ export const migrationBeforeNewVersion: StackValidationPolicy = {
     name: "migration-before-new-version",
     description: 'Checklist "Database migrations tested": the app\'s Deployments roll out only after the release\'s migration Job has succeeded.',
     validateStack: (args, report) => {
-        const migrations = args.resources.filter((r) => r.type === JOB && component(r) === "migration");
+        for (const j of args.resources.filter((r) => r.type === JOB && missingLabel(r, LABEL.component))) {
+            report(`${unlabelled(j, "Job")}: the pack cannot tell whether it is the release's migration, which the Deployments must wait for`, j.urn);
+        }
+        const migrations = args.resources.filter((r) => r.type === JOB && component(r) === COMPONENT.migration);
+        // A release without a database migration has nothing to wait for.
         if (migrations.length === 0) return;
         for (const d of args.resources.filter((r) => r.type === DEPLOYMENT)) {
             if (!migrations.some((m) => dependsOnTransitively(d, m))) report(`Deployment ${k8sName(d)} may roll out before the migration`, d.urn);
@@ -303,11 +333,21 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
     name: "smoke-test-before-switch",
     description: 'Checklist "Smoke tests passed": a blue/green live Service switches only after the smoke test of the color it selects has passed.',
     validateStack: (args, report) => {
-        const smokeJobs = args.resources.filter((r) => r.type === JOB && component(r) === "smoke-test");
-        for (const svc of args.resources.filter((r) => r.type === SERVICE && component(r) === "live")) {
-            const color = svc.props.spec?.selector?.color;
-            if (color === undefined) continue;
-            if (!smokeJobs.some((j) => labelsOf(j).color === color && dependsOnTransitively(svc, j))) {
+        const smokeJobs = args.resources.filter((r) => r.type === JOB && component(r) === COMPONENT.smokeTest);
+        const blueGreen = args.resources.some((r) => r.type === DEPLOYMENT && labelsOf(r)[LABEL.color] !== undefined);
+        for (const svc of args.resources.filter((r) => r.type === SERVICE && missingLabel(r, LABEL.component))) {
+            report(`Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`, svc.urn);
+        }
+        for (const svc of args.resources.filter((r) => r.type === SERVICE && component(r) === COMPONENT.live)) {
+            const color = svc.props.spec?.selector?.[LABEL.color];
+            if (color === undefined) {
+                // A canary's or a rolling release's live Service selects no color; a blue/green one must select one.
+                if (blueGreen && absent(svc.props, "spec", "selector", LABEL.color)) {
+                    report(`live Service ${k8sName(svc)} selects no ${LABEL.color}: it sends traffic to both colors, one of them untested`, svc.urn);
+                }
+                continue;
+            }
+            if (!smokeJobs.some((j) => labelsOf(j)[LABEL.color] === color && dependsOnTransitively(svc, j))) {
                 report(`live Service ${k8sName(svc)} selects ${color} without waiting for its smoke test`, svc.urn);
             }
         }
@@ -319,19 +359,19 @@ function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource;
     const out: { resource: PolicyResource; weight: number }[] = [];
     for (const r of resources) {
         const annotations = r.props.metadata?.annotations ?? {};
-        if (r.type === INGRESS && annotations["nginx.ingress.kubernetes.io/canary"] === "true" && annotations["nginx.ingress.kubernetes.io/canary-weight"] !== undefined) {
-            out.push({ resource: r, weight: Number(annotations["nginx.ingress.kubernetes.io/canary-weight"]) });
+        if (r.type === INGRESS && annotations[ANNOTATION.nginxCanary] === "true" && annotations[ANNOTATION.nginxCanaryWeight] !== undefined) {
+            out.push({ resource: r, weight: Number(annotations[ANNOTATION.nginxCanaryWeight]) });
         }
-        if (r.type === INGRESS && typeof annotations["alb.ingress.kubernetes.io/actions.weighted"] === "string") {
-            const groups = JSON.parse(annotations["alb.ingress.kubernetes.io/actions.weighted"]).forwardConfig?.targetGroups ?? [];
-            const canary = groups.find((g: any) => String(g.serviceName).endsWith("-canary"));
+        if (r.type === INGRESS && typeof annotations[ANNOTATION.albWeightedAction] === "string") {
+            const groups = JSON.parse(annotations[ANNOTATION.albWeightedAction]).forwardConfig?.targetGroups ?? [];
+            const canary = groups.find((g: any) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
             if (canary) out.push({ resource: r, weight: canary.weight });
         }
         if (r.type === HTTPROUTE) {
             for (const rule of r.props.spec?.rules ?? []) {
                 const refs = rule.backendRefs ?? [];
                 const total = refs.reduce((n: number, b: any) => n + (b.weight ?? 1), 0);
-                const canary = refs.find((b: any) => String(b.name).endsWith("-canary"));
+                const canary = refs.find((b: any) => String(b.name).endsWith(CANARY_SERVICE_SUFFIX));
                 if (canary && refs.length > 1 && total > 0) out.push({ resource: r, weight: Math.round((100 * (canary.weight ?? 1)) / total) });
             }
         }
@@ -346,16 +386,19 @@ export const rollbackPathPresent: StackValidationPolicy = {
     configSchema: { properties: { canarySteps: { type: "array", items: { type: "number" }, default: [5, 25, 100] } } },
     validateStack: (args, report) => {
         const deployments = args.resources.filter((r) => r.type === DEPLOYMENT);
-        const colors = deployments.filter((d) => labelsOf(d).color !== undefined);
+        for (const d of deployments.filter((x) => missingLabel(x, LABEL.color) && missingLabel(x, LABEL.track))) {
+            report(`Deployment ${k8sName(d) ?? d.name} has neither a ${LABEL.color} nor a ${LABEL.track} label: the pack cannot tell which rollback path it belongs to`, d.urn);
+        }
+        const colors = deployments.filter((d) => labelsOf(d)[LABEL.color] !== undefined);
         if (colors.length > 0) {
             for (const color of ["blue", "green"]) {
-                const d = colors.find((x) => labelsOf(x).color === color);
+                const d = colors.find((x) => labelsOf(x)[LABEL.color] === color);
                 if (!d) report(`the ${color} color is not declared: there is nothing to switch back to`);
                 else if (minReplicas(d, args.resources) === 0) report(`the ${color} color is scaled to 0: switching back would wait for cold pods`, d.urn);
             }
         }
-        const stable = deployments.find((d) => labelsOf(d).track === "stable");
-        if (deployments.some((d) => labelsOf(d).track === "canary")) {
+        const stable = deployments.find((d) => labelsOf(d)[LABEL.track] === "stable");
+        if (deployments.some((d) => labelsOf(d)[LABEL.track] === "canary")) {
             if (!stable) report("the canary has no stable track to fall back to");
             else if (minReplicas(stable, args.resources) === 0) report(`stable Deployment ${k8sName(stable)} is scaled to 0: rolling back the canary would wait for cold pods`, stable.urn);
         }
@@ -378,8 +421,8 @@ function outsideAlertBlocks(message: string): string {
  */
 function watchedAutoscalers(query: string): RegExp[] {
     const names = [
-        ...[...query.matchAll(/horizontalpodautoscaler:([^,}\s]+)/g)].map((x) => x[1]),
-        ...[...query.matchAll(/horizontalpodautoscaler IN \(([^)]*)\)/g)].flatMap((x) => x[1].split(",").map((n) => n.trim())),
+        ...[...query.matchAll(new RegExp(`${HPA_TAG}:([^,}\\s]+)`, "g"))].map((x) => x[1]),
+        ...[...query.matchAll(new RegExp(`${HPA_TAG} IN \\(([^)]*)\\)`, "g"))].flatMap((x) => x[1].split(",").map((n) => n.trim())),
     ];
     return names.map((n) => new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
 }
@@ -402,32 +445,19 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
     validateStack: (args, report) => {
         const { thresholds, pagerHandlePrefix } = args.getConfig<{ thresholds: Partial<Record<AlertName, number>>; pagerHandlePrefix: string }>();
         const monitors = args.resources.filter((r) => r.type === MONITOR);
-        const tag = (m: PolicyResource, key: string): string | undefined =>
-            (m.props.tags ?? []).find((t: unknown) => typeof t === "string" && t.startsWith(`${key}:`))?.slice(key.length + 1);
-        // Unified service tagging: the version tag Datadog gives a pod is its tags.datadoghq.com/version label.
-        const versions = [
-            ...new Set(
-                args.resources
-                    .filter((r) => r.type === DEPLOYMENT)
-                    .map((d) => d.props.spec?.template?.metadata?.labels?.["tags.datadoghq.com/version"] ?? labelsOf(d)["app.kubernetes.io/version"])
-                    .filter((v) => v !== undefined),
-            ),
-        ];
-        const perVersion: AlertName[] = [
-            "errorRatePct",
-            "p95LatencySeconds",
-            "rollbackNowErrorRatePct",
-            "rollbackNowP95Seconds",
-            "rollbackSustainedErrorRatePct",
-            "rollbackSustainedP95Seconds",
-            "versionPaymentFailurePct",
-        ];
-        const asLabel = (v: string) => v.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
+        const tag = (m: PolicyResource, key: string): string | undefined => tagValue(m.props.tags, key);
+        // Unified service tagging: the version tag Datadog gives a pod is its tags.datadoghq.com/version label, and
+        // only that label's (app.kubernetes.io/version becomes kube_app_version, which no monitor queries).
+        const deployments = args.resources.filter((r) => r.type === DEPLOYMENT);
+        for (const d of deployments.filter((x) => absent(x.props, "spec", "template", "metadata", "labels", DATADOG_LABEL.version))) {
+            report(`Deployment ${k8sName(d) ?? d.name} has no ${DATADOG_LABEL.version} label on its pods: Datadog cannot tag its traffic with its version, so no monitor judges it`, d.urn);
+        }
+        const versions = [...new Set(deployments.map((d) => d.props.spec?.template?.metadata?.labels?.[DATADOG_LABEL.version]).filter((v) => v !== undefined))];
         // An autoscaler with minReplicas = maxReplicas sits at its maximum from the start: watching it alerts for good.
         const hpas = args.resources
             .filter((r) => r.type === HPA && typeof k8sName(r) === "string" && typeof r.props.spec?.minReplicas === "number" && typeof r.props.spec?.maxReplicas === "number")
             .map((r) => ({ name: k8sName(r)!, min: r.props.spec.minReplicas as number, max: r.props.spec.maxReplicas as number }));
-        const atMax = monitors.filter((m) => tag(m, "plan-alert") === "autoscalerAtMaxPct" && typeof m.props.query === "string");
+        const atMax = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === "autoscalerAtMaxPct" && typeof m.props.query === "string");
         for (const h of hpas) {
             const watchers = atMax.filter((m) => watchedAutoscalers(m.props.query).some((p) => p.test(h.name)));
             if (h.min < h.max && watchers.length === 0) report(`no autoscalerAtMaxPct monitor watches autoscaler ${h.name}, which can grow from ${h.min} to ${h.max}`);
@@ -438,27 +468,34 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         for (const alert of ALERT_NAMES) {
             const plan: PlanAlert = PLAN_ALERTS[alert];
             const limit = thresholds[alert] ?? plan.plan;
-            const found = monitors.filter((m) => tag(m, "plan-alert") === alert);
+            const found = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === alert);
             if (found.length === 0) {
                 // Without an autoscaler that can grow there is nothing to pin; the loop above reports a missing watcher.
                 if (alert !== "autoscalerAtMaxPct") report(`no monitor for the plan's alert ${alert} (${plan.label})`);
                 continue;
             }
-            if (perVersion.includes(alert)) {
+            if (isPerVersionAlert(alert)) {
                 for (const v of versions) {
-                    if (!found.some((m) => tag(m, "version") !== undefined && asLabel(tag(m, "version")!) === v)) report(`no ${alert} monitor judges version ${v} on its own traffic`);
+                    if (!found.some((m) => tag(m, MONITOR_TAG.version) !== undefined && labelValue(tag(m, MONITOR_TAG.version)!) === v)) report(`no ${alert} monitor judges version ${v} on its own traffic`);
                 }
             }
             // A guarded alert's threshold sits on its condition monitor; it is reported on the composite that notifies.
-            for (const m of monitors.filter((x) => tag(x, "plan-alert") === alert || tag(x, "plan-alert-condition") === alert)) {
+            for (const m of monitors.filter((x) => tag(x, MONITOR_TAG.planAlert) === alert || tag(x, MONITOR_TAG.planAlertCondition) === alert)) {
                 const critical = m.props.monitorThresholds?.critical;
                 if (critical === undefined) continue;
                 const value = Number(critical);
                 const looser = plan.bad === "above" ? value > limit : value < limit;
-                const notifier = tag(m, "plan-alert") === alert ? m : (found.find((f) => tag(f, "version") === tag(m, "version")) ?? m);
+                const notifier = tag(m, MONITOR_TAG.planAlert) === alert ? m : (found.find((f) => tag(f, MONITOR_TAG.version) === tag(m, MONITOR_TAG.version)) ?? m);
                 if (looser) report(`monitor ${notifier.props.name ?? notifier.name} alerts at ${value}, looser than the plan's ${limit}`, notifier.urn);
             }
             for (const m of found) {
+                // Downtimes and the deployment plan tell rollback triggers, pages and versions apart by these tags.
+                if (tag(m, MONITOR_TAG.severity) !== plan.severity) {
+                    report(`monitor ${m.props.name ?? m.name} is tagged ${MONITOR_TAG.planAlert}:${alert} but not ${MONITOR_TAG.severity}:${plan.severity}`, m.urn);
+                }
+                if (isPerVersionAlert(alert) && VARIANT_KEYS.every((k) => tag(m, k) === undefined)) {
+                    report(`monitor ${m.props.name ?? m.name} judges one version in flight but has no ${VARIANT_KEYS.map((k) => `${k}:`).join(" or ")} tag`, m.urn);
+                }
                 const message = m.props.message;
                 if (typeof message !== "string") continue;
                 if (plan.severity !== "warning" && !alertBlocks(message).includes(pagerHandlePrefix)) {
@@ -469,7 +506,7 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
                 }
             }
         }
-        for (const m of monitors.filter((x) => tag(x, "plan-alert") === undefined)) {
+        for (const m of monitors.filter((x) => tag(x, MONITOR_TAG.planAlert) === undefined)) {
             if (typeof m.props.message === "string" && m.props.message.includes(pagerHandlePrefix)) report(`monitor ${m.props.name ?? m.name} is not a plan alert but pages`, m.urn);
         }
     },
@@ -481,10 +518,14 @@ export const downtimeNeverMutesRollbackTriggers: StackValidationPolicy = {
         'Checklist "Monitoring configured": a deployment-window downtime mutes rollout noise only, never a rollback trigger, a critical page or a monitor that judges a version in flight (the plan checks those during the window).',
     validateStack: (args, report) => {
         const monitors = args.resources.filter((r) => r.type === MONITOR);
-        // Condition and traffic monitors notify nobody, so muting them mutes nothing.
-        const live = (tags: unknown[]) =>
-            tags.some((t) => typeof t === "string" && t.startsWith("plan-alert:")) &&
-            tags.some((t) => typeof t === "string" && (t === "severity:rollback" || t === "severity:critical" || t.startsWith("track:") || t.startsWith("color:")));
+        // Condition and traffic monitors notify nobody, so muting them mutes nothing. A plan alert is live by what the
+        // plan says of it, whatever tags it lacks: a rollback trigger or critical page, or an alert that judges a version.
+        const live = (tags: unknown[]) => {
+            const alert = tagValue(tags, MONITOR_TAG.planAlert);
+            if (alert === undefined) return false;
+            const severities = [tagValue(tags, MONITOR_TAG.severity), (PLAN_ALERTS as Record<string, PlanAlert | undefined>)[alert]?.severity];
+            return severities.some((s) => s === "rollback" || s === "critical") || isPerVersionAlert(alert) || VARIANT_KEYS.some((k) => tagValue(tags, k) !== undefined);
+        };
         for (const d of args.resources.filter((r) => r.type === DOWNTIME)) {
             const identifier = d.props.monitorIdentifier;
             if (identifier === undefined) continue;
@@ -513,7 +554,7 @@ export const releaseOwnersAssigned: StackValidationPolicy = {
     validateStack: (args, report) => {
         if (!args.resources.some((r) => r.type === DEPLOYMENT)) return;
         // Stack outputs (the plan document) are not visible to policies; a declared ConfigMap is, and the cluster keeps it.
-        const plan = args.resources.find((r) => r.type === CONFIGMAP && component(r) === "deployment-plan");
+        const plan = args.resources.find((r) => r.type === CONFIGMAP && component(r) === COMPONENT.deploymentPlan);
         if (!plan) {
             report("no deployment-plan ConfigMap names the release's deployment lead and rollback owner");
             return;
@@ -521,8 +562,8 @@ export const releaseOwnersAssigned: StackValidationPolicy = {
         const data = plan.props.data;
         if (data === undefined) return;
         for (const [key, role, config] of [
-            ["deployment-lead", "deployment lead", "plan.people.deploymentLead"],
-            ["rollback-owner", "rollback owner", "plan.people.rollbackOwner"],
+            [PLAN_PEOPLE_KEYS.deploymentLead, "deployment lead", "plan.people.deploymentLead"],
+            [PLAN_PEOPLE_KEYS.rollbackOwner, "rollback owner", "plan.people.rollbackOwner"],
         ]) {
             if (typeof data[key] !== "string" || data[key].trim() === "") report(`no ${role} is assigned: ConfigMap ${k8sName(plan)} has no ${key} (set ${config})`, plan.urn);
         }
