@@ -1,19 +1,19 @@
 // Checklist "Capacity planning reviewed" and "Auto-scaling configured".
+import * as k8s from "@pulumi/kubernetes";
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { ANNOTATION, REPLICAS_FIELD } from "./contract";
-import { DEPLOYMENT, HPA, k8sName, minReplicas, PDB, podSpec, selects } from "./resources";
+import { k8sName, minReplicas, selects, validatePods } from "./resources";
 
 export const containerProbesAndResources: ResourceValidationPolicy = {
     name: "container-probes-and-resources",
     description:
         'Checklist "Capacity planning reviewed" and the plan\'s health checks: every container has CPU and memory requests and limits; every long-running container has readiness and liveness probes.',
-    validateResource: (args, report) => {
-        const spec = podSpec(args.type, args.props);
+    validateResource: validatePods((spec, owner, _args, report) => {
         if (!spec) return;
         for (const c of spec.containers ?? []) {
             const res = c.resources;
             if (res !== undefined) {
-                for (const kind of ["requests", "limits"]) {
+                for (const kind of ["requests", "limits"] as const) {
                     for (const unit of ["cpu", "memory"]) {
                         if (!res[kind] || res[kind][unit] === undefined) report(`container "${c.name}" has no ${unit} ${kind === "requests" ? "request" : "limit"}`);
                     }
@@ -21,12 +21,12 @@ export const containerProbesAndResources: ResourceValidationPolicy = {
             } else {
                 report(`container "${c.name}" has no resource requests or limits`);
             }
-            if (args.type === DEPLOYMENT) {
+            if (owner === "Deployment") {
                 if (!c.readinessProbe) report(`container "${c.name}" has no readiness probe`);
                 if (!c.livenessProbe) report(`container "${c.name}" has no liveness probe`);
             }
         }
-    },
+    }),
 };
 
 export const replicasSurviveNodeLoss: StackValidationPolicy = {
@@ -34,12 +34,12 @@ export const replicasSurviveNodeLoss: StackValidationPolicy = {
     description:
         'Checklist "Capacity planning reviewed": every running Deployment keeps at least 2 replicas and a PodDisruptionBudget that leaves one serving while a node drains.',
     validateStack: (args, report) => {
-        for (const d of args.resources.filter((r) => r.type === DEPLOYMENT)) {
+        for (const d of args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment))) {
             const min = minReplicas(d, args.resources);
             if (min === undefined || min === 0) continue;
             if (min < 2) report(`Deployment ${k8sName(d)} runs ${min} replica: the loss of one node takes it down`, d.urn);
             const selector = d.props.spec?.selector?.matchLabels;
-            const pdb = args.resources.find((r) => r.type === PDB && selects(r.props.spec?.selector?.matchLabels, d.props.spec?.template?.metadata?.labels));
+            const pdb = args.resources.find((r) => r.isType(k8s.policy.v1.PodDisruptionBudget) && selects(r.props.spec?.selector?.matchLabels, d.props.spec?.template?.metadata?.labels));
             if (!pdb) {
                 if (selector) report(`Deployment ${k8sName(d)} has no PodDisruptionBudget`, d.urn);
                 continue;
@@ -56,9 +56,9 @@ export const hpaOnEveryDeployment: StackValidationPolicy = {
     description:
         'Checklist "Auto-scaling configured": every Deployment that runs has a HorizontalPodAutoscaler targeting it, and never fails an apply over the replica count the autoscaler owns once it has scaled.',
     validateStack: (args, report) => {
-        for (const d of args.resources.filter((r) => r.type === DEPLOYMENT)) {
+        for (const d of args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment))) {
             if (d.props.spec?.replicas === 0 || k8sName(d) === undefined) continue;
-            const hpa = args.resources.find((r) => r.type === HPA && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d));
+            const hpa = args.resources.find((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d));
             if (!hpa) report(`Deployment ${k8sName(d)} has no HorizontalPodAutoscaler`, d.urn);
             else if (d.props.spec?.replicas !== undefined && !(d.opts?.ignoreChanges ?? []).includes(REPLICAS_FIELD) && d.props.metadata?.annotations?.[ANNOTATION.patchForce] !== "true") {
                 // The autoscaler owns spec.replicas through the scale subresource once it has scaled: a plain

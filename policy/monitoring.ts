@@ -1,8 +1,10 @@
 // Checklist "Monitoring configured (Datadog)": the plan's alerts and rollback triggers as monitors, and what a downtime may mute.
+import * as datadog from "@pulumi/datadog";
+import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { DATADOG_LABEL, HPA_TAG, isPerVersionAlert, labelValue, MONITOR_TAG, tagValue, VARIANT_KEYS } from "./contract";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "./planAlerts";
-import { absent, DEPLOYMENT, DOWNTIME, HPA, k8sName, MONITOR } from "./resources";
+import { absent, k8sName } from "./resources";
 
 /** The message with every `{{#is_alert}}…{{/is_alert}}` and `{{#is_alert_recovery}}…{{/is_alert_recovery}}` block removed. */
 function outsideAlertBlocks(message: string): string {
@@ -38,18 +40,18 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
     },
     validateStack: (args, report) => {
         const { thresholds, pagerHandlePrefix } = args.getConfig<{ thresholds: Partial<Record<AlertName, number>>; pagerHandlePrefix: string }>();
-        const monitors = args.resources.filter((r) => r.type === MONITOR);
+        const monitors = args.resources.filter((r) => r.isType(datadog.Monitor));
         const tag = (m: PolicyResource, key: string): string | undefined => tagValue(m.props.tags, key);
         // Unified service tagging: the version tag Datadog gives a pod is its tags.datadoghq.com/version label, and
         // only that label's (app.kubernetes.io/version becomes kube_app_version, which no monitor queries).
-        const deployments = args.resources.filter((r) => r.type === DEPLOYMENT);
+        const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment));
         for (const d of deployments.filter((x) => absent(x.props, "spec", "template", "metadata", "labels", DATADOG_LABEL.version))) {
             report(`Deployment ${k8sName(d) ?? d.name} has no ${DATADOG_LABEL.version} label on its pods: Datadog cannot tag its traffic with its version, so no monitor judges it`, d.urn);
         }
         const versions = [...new Set(deployments.map((d) => d.props.spec?.template?.metadata?.labels?.[DATADOG_LABEL.version]).filter((v) => v !== undefined))];
         // An autoscaler with minReplicas = maxReplicas sits at its maximum from the start: watching it alerts for good.
         const hpas = args.resources
-            .filter((r) => r.type === HPA && typeof k8sName(r) === "string" && typeof r.props.spec?.minReplicas === "number" && typeof r.props.spec?.maxReplicas === "number")
+            .filter((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && typeof k8sName(r) === "string" && typeof r.props.spec?.minReplicas === "number" && typeof r.props.spec?.maxReplicas === "number")
             .map((r) => ({ name: k8sName(r)!, min: r.props.spec.minReplicas as number, max: r.props.spec.maxReplicas as number }));
         const atMax = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === "autoscalerAtMaxPct" && typeof m.props.query === "string");
         for (const h of hpas) {
@@ -111,7 +113,7 @@ export const downtimeNeverMutesRollbackTriggers: StackValidationPolicy = {
     description:
         'Checklist "Monitoring configured": a deployment-window downtime mutes rollout noise only, never a rollback trigger, a critical page or a monitor that judges a version in flight (the plan checks those during the window).',
     validateStack: (args, report) => {
-        const monitors = args.resources.filter((r) => r.type === MONITOR);
+        const monitors = args.resources.filter((r) => r.isType(datadog.Monitor));
         // Condition and traffic monitors notify nobody, so muting them mutes nothing. A plan alert is live by what the
         // plan says of it, whatever tags it lacks: a rollback trigger or critical page, or an alert that judges a version.
         const live = (tags: unknown[]) => {
@@ -120,7 +122,7 @@ export const downtimeNeverMutesRollbackTriggers: StackValidationPolicy = {
             const severities = [tagValue(tags, MONITOR_TAG.severity), (PLAN_ALERTS as Record<string, PlanAlert | undefined>)[alert]?.severity];
             return severities.some((s) => s === "rollback" || s === "critical") || isPerVersionAlert(alert) || VARIANT_KEYS.some((k) => tagValue(tags, k) !== undefined);
         };
-        for (const d of args.resources.filter((r) => r.type === DOWNTIME)) {
+        for (const d of args.resources.filter((r) => r.isType(datadog.DowntimeSchedule))) {
             const identifier = d.props.monitorIdentifier;
             if (identifier === undefined) continue;
             if (identifier.monitorId !== undefined) {

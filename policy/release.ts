@@ -1,18 +1,19 @@
 // Checklist "Smoke tests passed" and "Rollback plan documented": the release switches only after its checks, and can switch back.
+import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { ANNOTATION, CANARY_SERVICE_SUFFIX, COMPONENT, LABEL, PLAN_PEOPLE_KEYS } from "./contract";
-import { absent, component, CONFIGMAP, DEPLOYMENT, dependsOnTransitively, HTTPROUTE, INGRESS, JOB, k8sName, labelsOf, minReplicas, missingLabel, SERVICE } from "./resources";
+import { absent, component, dependsOnTransitively, HTTPROUTE, k8sName, labelsOf, minReplicas, missingLabel } from "./resources";
 
 export const smokeTestBeforeSwitch: StackValidationPolicy = {
     name: "smoke-test-before-switch",
     description: 'Checklist "Smoke tests passed": a blue/green live Service switches only after the smoke test of the color it selects has passed.',
     validateStack: (args, report) => {
-        const smokeJobs = args.resources.filter((r) => r.type === JOB && component(r) === COMPONENT.smokeTest);
-        const blueGreen = args.resources.some((r) => r.type === DEPLOYMENT && labelsOf(r)[LABEL.color] !== undefined);
-        for (const svc of args.resources.filter((r) => r.type === SERVICE && missingLabel(r, LABEL.component))) {
+        const smokeJobs = args.resources.filter((r) => r.isType(k8s.batch.v1.Job) && component(r) === COMPONENT.smokeTest);
+        const blueGreen = args.resources.some((r) => r.isType(k8s.apps.v1.Deployment) && labelsOf(r)[LABEL.color] !== undefined);
+        for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && missingLabel(r, LABEL.component))) {
             report(`Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`, svc.urn);
         }
-        for (const svc of args.resources.filter((r) => r.type === SERVICE && component(r) === COMPONENT.live)) {
+        for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && component(r) === COMPONENT.live)) {
             const color = svc.props.spec?.selector?.[LABEL.color];
             if (color === undefined) {
                 // A canary's or a rolling release's live Service selects no color; a blue/green one must select one.
@@ -33,10 +34,10 @@ function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource;
     const out: { resource: PolicyResource; weight: number }[] = [];
     for (const r of resources) {
         const annotations = r.props.metadata?.annotations ?? {};
-        if (r.type === INGRESS && annotations[ANNOTATION.nginxCanary] === "true" && annotations[ANNOTATION.nginxCanaryWeight] !== undefined) {
+        if (r.isType(k8s.networking.v1.Ingress) && annotations[ANNOTATION.nginxCanary] === "true" && annotations[ANNOTATION.nginxCanaryWeight] !== undefined) {
             out.push({ resource: r, weight: Number(annotations[ANNOTATION.nginxCanaryWeight]) });
         }
-        if (r.type === INGRESS && typeof annotations[ANNOTATION.albWeightedAction] === "string") {
+        if (r.isType(k8s.networking.v1.Ingress) && typeof annotations[ANNOTATION.albWeightedAction] === "string") {
             const groups = JSON.parse(annotations[ANNOTATION.albWeightedAction]).forwardConfig?.targetGroups ?? [];
             const canary = groups.find((g: any) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
             if (canary) out.push({ resource: r, weight: canary.weight });
@@ -59,7 +60,7 @@ export const rollbackPathPresent: StackValidationPolicy = {
         'Checklist "Rollback plan documented": a rollback stays one config edit away: the blue/green standby color keeps running, the canary\'s stable track keeps running, and the canary weight is one of the declared steps.',
     configSchema: { properties: { canarySteps: { type: "array", items: { type: "number" }, default: [5, 25, 100] } } },
     validateStack: (args, report) => {
-        const deployments = args.resources.filter((r) => r.type === DEPLOYMENT);
+        const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment));
         for (const d of deployments.filter((x) => missingLabel(x, LABEL.color) && missingLabel(x, LABEL.track))) {
             report(`Deployment ${k8sName(d) ?? d.name} has neither a ${LABEL.color} nor a ${LABEL.track} label: the pack cannot tell which rollback path it belongs to`, d.urn);
         }
@@ -89,9 +90,9 @@ export const releaseOwnersAssigned: StackValidationPolicy = {
     description:
         'Checklist "Rollback plan documented" and the plan\'s team assignments: a stack that runs the app names a deployment lead and a rollback owner in its deployment-plan ConfigMap (keys deployment-lead and rollback-owner).',
     validateStack: (args, report) => {
-        if (!args.resources.some((r) => r.type === DEPLOYMENT)) return;
+        if (!args.resources.some((r) => r.isType(k8s.apps.v1.Deployment))) return;
         // Stack outputs (the plan document) are not visible to policies; a declared ConfigMap is, and the cluster keeps it.
-        const plan = args.resources.find((r) => r.type === CONFIGMAP && component(r) === COMPONENT.deploymentPlan);
+        const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
         if (!plan) {
             report("no deployment-plan ConfigMap names the release's deployment lead and rollback owner");
             return;

@@ -1,29 +1,47 @@
 // What the pack's policies share: how they find a pod spec, labels and names in a resource's inputs, and how they
 // tell a missing label (a violation) from a value unknown during preview (never one).
-import { PolicyResource } from "@pulumi/policy";
+//
+// Policies select resources by the providers' classes (validateResourceOfType, isType, asType), which carry the type
+// token (`__pulumiType`) the engine matches, as pulumi/pulumi-policy-aws (awsguard) does.
+import * as k8s from "@pulumi/kubernetes";
+import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs, validateResourceOfType } from "@pulumi/policy";
+import { Resource, Unwrap } from "@pulumi/pulumi";
 import { LABEL } from "./contract";
 
 export type Props = Record<string, any>;
 
-export const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
-export const JOB = "kubernetes:batch/v1:Job";
-export const CRONJOB = "kubernetes:batch/v1:CronJob";
-export const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
-export const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
-export const SERVICE = "kubernetes:core/v1:Service";
-export const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+/**
+ * The program declares its HTTPRoute through apiextensions.CustomResource: the provider SDK has no class for a custom
+ * resource's kind, so its type token is the only handle.
+ */
 export const HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
-export const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
-export const MONITOR = "datadog:index/monitor:Monitor";
-export const DOWNTIME = "datadog:index/downtimeSchedule:DowntimeSchedule";
-export const BUCKET = "aws:s3/bucket:Bucket";
-export const PG_ROLE = "postgresql:index/role:Role";
+
+/** A pod spec as the policies see it: the declared inputs, as validateResourceOfType types them. */
+export type PodSpec = Unwrap<k8s.types.input.core.v1.PodSpec>;
+
+/** A resource's inputs typed by its provider class's Args, as validateResourceOfType types them; undefined for another class. */
+export function inputsOf<TArgs>(r: PolicyResource, cls: { new (name: string, args: TArgs, ...rest: any[]): Resource }): Unwrap<NonNullable<TArgs>> | undefined {
+    return r.isType(cls) ? (r.props as Unwrap<NonNullable<TArgs>>) : undefined;
+}
+/** The kinds of resource that run pods. */
+export type PodOwner = "Deployment" | "Job" | "CronJob";
+
+/** One validator per kind of resource that runs pods, each typed by its provider class; `check` sees the pod spec. */
+export function validatePods(check: (spec: PodSpec | undefined, owner: PodOwner, args: ResourceValidationArgs, report: ReportViolation) => void): ResourceValidation[] {
+    return [
+        validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) => check(d.spec?.template?.spec, "Deployment", args, report)),
+        validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => check(j.spec?.template?.spec, "Job", args, report)),
+        validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => check(c.spec?.jobTemplate?.spec?.template?.spec, "CronJob", args, report)),
+    ];
+}
 
 /** The pod spec inside a Deployment, Job or CronJob, or undefined. */
-export function podSpec(type: string, props: Props): Props | undefined {
-    if (type === DEPLOYMENT || type === JOB) return props.spec?.template?.spec;
-    if (type === CRONJOB) return props.spec?.jobTemplate?.spec?.template?.spec;
-    return undefined;
+export function podSpec(r: PolicyResource): PodSpec | undefined {
+    return (
+        inputsOf(r, k8s.apps.v1.Deployment)?.spec?.template?.spec ??
+        inputsOf(r, k8s.batch.v1.Job)?.spec?.template?.spec ??
+        inputsOf(r, k8s.batch.v1.CronJob)?.spec?.jobTemplate?.spec?.template?.spec
+    );
 }
 
 export const labelsOf = (r: { props: Props }): Record<string, string> => r.props.metadata?.labels ?? {};
@@ -73,7 +91,7 @@ export function dependsOnTransitively(r: PolicyResource, target: PolicyResource)
 
 /** Minimum replicas a Deployment runs: its autoscaler's floor, else spec.replicas (Kubernetes defaults it to 1). */
 export function minReplicas(deployment: PolicyResource, resources: PolicyResource[]): number | undefined {
-    const hpa = resources.find((r) => r.type === HPA && r.props.spec?.scaleTargetRef?.name === k8sName(deployment));
+    const hpa = resources.find((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.name === k8sName(deployment));
     if (hpa) return hpa.props.spec?.minReplicas;
     const replicas = deployment.props.spec?.replicas;
     return replicas === undefined ? 1 : replicas;

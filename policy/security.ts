@@ -1,6 +1,7 @@
 // Checklist "Security scan passed" and "Dependencies updated (no critical CVEs)": what runs, and how.
-import { ResourceValidationPolicy } from "@pulumi/policy";
-import { CONFIGMAP, podSpec } from "./resources";
+import * as k8s from "@pulumi/kubernetes";
+import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import { validatePods } from "./resources";
 
 /** The version part of an image reference, or undefined when it has none. */
 function imageVersion(image: string): { registry: string; tag?: string; digest?: string } {
@@ -22,8 +23,7 @@ export const imagesPinnedAndAllowed: ResourceValidationPolicy = {
     configSchema: {
         properties: { allowedRegistries: { type: "array", items: { type: "string" }, default: ["registry.example.com"] } },
     },
-    validateResource: (args, report) => {
-        const spec = podSpec(args.type, args.props);
+    validateResource: validatePods((spec, _owner, args, report) => {
         if (!spec) return;
         const { allowedRegistries } = args.getConfig<{ allowedRegistries: string[] }>();
         for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
@@ -32,48 +32,48 @@ export const imagesPinnedAndAllowed: ResourceValidationPolicy = {
             if (!v.digest && (!v.tag || v.tag.toLowerCase() === "latest")) report(`container "${c.name}" runs ${c.image}, which is not pinned to a tag or digest`);
             if (!allowedRegistries.includes(v.registry)) report(`container "${c.name}" pulls from ${v.registry}, not an allowed registry (${allowedRegistries.join(", ")})`);
         }
-    },
+    }),
 };
 
 export const restrictedPodSecurity: ResourceValidationPolicy = {
     name: "restricted-pod-security",
     description:
         'Checklist "Security scan passed": pods meet the restricted Pod Security Standard: non-root, RuntimeDefault seccomp, no privilege escalation, all capabilities dropped, read-only root filesystem.',
-    validateResource: (args, report) => {
-        const spec = podSpec(args.type, args.props);
+    validateResource: validatePods((spec, _owner, _args, report) => {
         if (!spec) return;
-        const pod = spec.securityContext ?? {};
+        const pod = spec.securityContext;
         if (spec.hostNetwork || spec.hostPID || spec.hostIPC) report("the pod shares a host namespace");
         for (const c of spec.containers ?? []) {
-            const sc = c.securityContext ?? {};
+            const sc = c.securityContext;
             const where = `container "${c.name}"`;
-            if (sc.runAsNonRoot !== true && pod.runAsNonRoot !== true) report(`${where} may run as root: set runAsNonRoot`);
-            if ((sc.seccompProfile ?? pod.seccompProfile)?.type !== "RuntimeDefault") report(`${where} has no RuntimeDefault seccomp profile`);
-            if (sc.allowPrivilegeEscalation !== false) report(`${where} allows privilege escalation`);
-            if (sc.privileged === true) report(`${where} is privileged`);
-            if (!(sc.capabilities?.drop ?? []).includes("ALL")) report(`${where} does not drop all capabilities`);
-            if (sc.readOnlyRootFilesystem !== true) report(`${where} has a writable root filesystem`);
+            if (sc?.runAsNonRoot !== true && pod?.runAsNonRoot !== true) report(`${where} may run as root: set runAsNonRoot`);
+            if ((sc?.seccompProfile ?? pod?.seccompProfile)?.type !== "RuntimeDefault") report(`${where} has no RuntimeDefault seccomp profile`);
+            if (sc?.allowPrivilegeEscalation !== false) report(`${where} allows privilege escalation`);
+            if (sc?.privileged === true) report(`${where} is privileged`);
+            if (!(sc?.capabilities?.drop ?? []).includes("ALL")) report(`${where} does not drop all capabilities`);
+            if (sc?.readOnlyRootFilesystem !== true) report(`${where} has a writable root filesystem`);
         }
-    },
+    }),
 };
 
 export const noPlaintextSecrets: ResourceValidationPolicy = {
     name: "no-plaintext-secrets",
     description:
         'Checklist "Security scan passed": no secret in plain text: container env values and ConfigMap data that look like passwords, tokens, keys or credentialed URLs must come from a Secret.',
-    validateResource: (args, report) => {
-        const spec = podSpec(args.type, args.props);
-        for (const c of spec?.containers ?? []) {
-            for (const e of c.env ?? []) {
-                if (typeof e.value !== "string") continue;
-                if (SECRET_NAME.test(e.name) || SECRET_VALUE.test(e.value)) report(`container "${c.name}" sets ${e.name} in plain text; take it from a Secret`);
+    validateResource: [
+        ...validatePods((spec, _owner, _args, report) => {
+            for (const c of spec?.containers ?? []) {
+                for (const e of c.env ?? []) {
+                    if (typeof e.value !== "string") continue;
+                    if (SECRET_NAME.test(e.name) || SECRET_VALUE.test(e.value)) report(`container "${c.name}" sets ${e.name} in plain text; take it from a Secret`);
+                }
             }
-        }
-        if (args.type === CONFIGMAP) {
-            for (const [key, value] of Object.entries(args.props.data ?? {})) {
+        }),
+        validateResourceOfType(k8s.core.v1.ConfigMap, (cm, _args, report) => {
+            for (const [key, value] of Object.entries(cm.data ?? {})) {
                 if (typeof value !== "string") continue;
                 if (SECRET_NAME.test(key) || SECRET_VALUE.test(value)) report(`ConfigMap key "${key}" holds what looks like a secret; use a Secret`);
             }
-        }
-    },
+        }),
+    ],
 };
