@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { PodVolume } from "./databaseRoles";
 import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "./kubernetes";
+import { Component, COMPONENT, ENV } from "../policy/contract";
 
 /** The shell scripts the backup, restore and migration pods run, from scripts/db. */
 export function databaseScripts(): Record<string, string> {
@@ -97,7 +98,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 metadata: {
                     name: this.serviceAccountName,
                     namespace: args.namespace,
-                    labels: batchLabels(app, "backup"),
+                    labels: batchLabels(app, COMPONENT.backup),
                     annotations: { "eks.amazonaws.com/role-arn": this.roleArn },
                 },
                 automountServiceAccountToken: true,
@@ -106,15 +107,15 @@ export class BackupSchedule extends pulumi.ComponentResource {
         );
         this.scriptsConfigMap = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
-            { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, "database") }, data: databaseScripts() },
+            { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, COMPONENT.database) }, data: databaseScripts() },
             opt,
         );
 
-        const cron = (suffix: string, cronName: string, schedule: string, pod: k8s.types.input.core.v1.PodTemplateSpec) =>
+        const cron = (component: Component, cronName: string, schedule: string, pod: k8s.types.input.core.v1.PodTemplateSpec) =>
             new k8s.batch.v1.CronJob(
-                `${name}-${suffix}`,
+                `${name}-${component}`,
                 {
-                    metadata: { name: cronName, namespace: args.namespace, labels: batchLabels(app, suffix) },
+                    metadata: { name: cronName, namespace: args.namespace, labels: batchLabels(app, component) },
                     spec: {
                         schedule,
                         timeZone: "Etc/UTC",
@@ -128,18 +129,18 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 },
                 { ...opt, dependsOn: [this.scriptsConfigMap] },
             );
-        cron("backup", `${app}-db-backup`, args.schedule, this.backupPod("scheduled", batchLabels(app, "backup")));
+        cron(COMPONENT.backup, `${app}-db-backup`, args.schedule, this.backupPod("scheduled", batchLabels(app, COMPONENT.backup)));
         cron(
-            "restore-drill",
+            COMPONENT.restoreDrill,
             `${app}-db-restore-drill`,
             args.drillSchedule,
-            this.toolsPod(batchLabels(app, "restore-drill"), {
+            this.toolsPod(batchLabels(app, COMPONENT.restoreDrill), {
                 name: "restore-drill",
                 image: args.toolsImage,
                 command: ["/bin/sh", "/scripts/restore-drill.sh"],
                 env: [
                     ...this.bucketEnv(),
-                    { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: "DATABASE_URL" } } },
+                    { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: ENV.databaseUrl } } },
                     { name: "DRILL_CHECK_SQL", value: args.drillCheckSql },
                 ],
             }),
@@ -211,7 +212,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
 
     private bucketEnv(): k8s.types.input.core.v1.EnvVar[] {
         return [
-            { name: "BACKUP_BUCKET", value: this.args.bucketName },
+            { name: ENV.backupBucket, value: this.args.bucketName },
             { name: "BACKUP_PREFIX", value: this.args.prefix },
             { name: "AWS_REGION", value: this.args.region },
         ];
@@ -237,7 +238,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
             env: [
                 ...this.bucketEnv(),
                 { name: "BACKUP_LABEL", value: label },
-                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret, key: "DATABASE_URL" } } },
+                { name: ENV.databaseUrl, valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret, key: ENV.databaseUrl } } },
             ],
         });
     }
@@ -263,7 +264,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
                 { name: "RESTORE_RUN", value: String(restore.run) },
                 { name: "RESTORE_MARKER_KEY", value: restore.markerKey },
                 ...(ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: ownerRole }] : []),
-                { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: migratorSecret, key: "DATABASE_URL" } } },
+                { name: ENV.databaseUrl, valueFrom: { secretKeyRef: { name: migratorSecret, key: ENV.databaseUrl } } },
             ],
         });
     }

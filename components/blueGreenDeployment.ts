@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
+import { COMPONENT, LABEL } from "../policy/contract";
 
 export type Color = "blue" | "green";
 const COLORS: Color[] = ["blue", "green"];
@@ -81,7 +82,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                     template: t,
                     deploymentName: `${app}-${color}`,
                     version: args.versions[color],
-                    variantLabels: { color },
+                    variantLabels: { [LABEL.color]: color },
                     replicas,
                     // Each color's size is part of the traffic decision, so Pulumi sets it on every change.
                     replicaOwner: "pulumi",
@@ -92,7 +93,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
             workloads[color] = workload;
             const colorService = appService(
                 `${name}-${color}-svc`,
-                { serviceName: `${app}-${color}`, namespace: t.namespace, selector: workload.selectorLabels, labels: { ...appLabels(app, "color"), color } },
+                { serviceName: `${app}-${color}`, namespace: t.namespace, selector: workload.selectorLabels, labels: { ...appLabels(app, COMPONENT.color), [LABEL.color]: color } },
                 { parent: this },
             );
             if (replicas > 0) {
@@ -106,25 +107,25 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         declareColor(args.activeColor, args.replicas, args.after ?? []);
         this.liveService = appService(
             `${name}-live`,
-            { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, "live") },
+            { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, COMPONENT.live) },
             { parent: this, dependsOn: smokeJobs[args.activeColor] },
         );
         declareColor(previewColor, args.standbyReplicas, [...(args.after ?? []), this.liveService]);
         this.workloads = workloads;
         this.previewService = appService(
             `${name}-preview`,
-            { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, "preview") },
+            { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, COMPONENT.preview) },
             { parent: this },
         );
         const ingress = { namespace: t.namespace, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName };
         hostIngress(
             `${name}-live-ingress`,
-            { ...ingress, ingressName: app, host: args.host, backend: { serviceName: app, port: 80 }, labels: appLabels(app, "live") },
+            { ...ingress, ingressName: app, host: args.host, backend: { serviceName: app, port: 80 }, labels: appLabels(app, COMPONENT.live) },
             { parent: this, dependsOn: [this.liveService] },
         );
         hostIngress(
             `${name}-preview-ingress`,
-            { ...ingress, ingressName: `${app}-preview`, host: args.previewHost, backend: { serviceName: `${app}-preview`, port: 80 }, labels: appLabels(app, "preview") },
+            { ...ingress, ingressName: `${app}-preview`, host: args.previewHost, backend: { serviceName: `${app}-preview`, port: 80 }, labels: appLabels(app, COMPONENT.preview) },
             { parent: this, dependsOn: [this.previewService] },
         );
 
@@ -142,7 +143,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
     private smokeJob(name: string, args: BlueGreenDeploymentArgs, color: Color, url: string, after: pulumi.Resource[]): k8s.batch.v1.Job {
         const t = args.template;
         const version = args.versions[color];
-        const labels = { ...batchLabels(t.appName, "smoke-test"), color };
+        const labels = { ...batchLabels(t.appName, COMPONENT.smokeTest), [LABEL.color]: color };
         return awaitedJob(
             name,
             {

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
+import { ANNOTATION, CANARY_SERVICE_SUFFIX, Component, COMPONENT, LABEL } from "../policy/contract";
 
 export type TrafficRouter = "nginx" | "gateway-api" | "alb" | "replicas";
 
@@ -72,6 +73,8 @@ export class CanaryDeployment extends pulumi.ComponentResource {
         }
         const t = args.template;
         const app = t.appName;
+        // The policy pack finds the canary's share among a router's backends by this name.
+        const canaryService = `${app}${CANARY_SERVICE_SUFFIX}`;
 
         const split =
             args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
@@ -85,7 +88,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     template: t,
                     deploymentName: `${app}-${trackName}`,
                     version,
-                    variantLabels: { track: trackName },
+                    variantLabels: { [LABEL.track]: trackName },
                     replicas,
                     // With the replicas router the split is the weight, so Pulumi sets it. The canary is always
                     // Pulumi's: it may come back from 0 (replicas router at weight 0), where an autoscaler never acts
@@ -100,20 +103,20 @@ export class CanaryDeployment extends pulumi.ComponentResource {
         this.stable = track("stable", args.stableVersion, split.stable);
         this.canary = track("canary", args.canaryVersion, split.canary);
 
-        const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: string) =>
+        const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: Component) =>
             appService(`${name}-${suffix}`, { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) }, { parent: this });
-        const ingress = { namespace: t.namespace, host: args.host, labels: appLabels(app, "live") };
+        const ingress = { namespace: t.namespace, host: args.host, labels: appLabels(app, COMPONENT.live) };
 
         if (args.router === "replicas") {
-            svc("live", app, { "app.kubernetes.io/name": app }, "live");
+            svc("live", app, { [LABEL.name]: app }, COMPONENT.live);
             hostIngress(
                 `${name}-ingress`,
                 { ...ingress, ingressName: app, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName, backend: { serviceName: app, port: 80 } },
                 { parent: this },
             );
         } else {
-            svc("live", app, this.stable.selectorLabels, "live");
-            svc("canary-svc", `${app}-canary`, this.canary.selectorLabels, "canary");
+            svc("live", app, this.stable.selectorLabels, COMPONENT.live);
+            svc("canary-svc", canaryService, this.canary.selectorLabels, COMPONENT.canary);
         }
 
         if (args.router === "nginx") {
@@ -125,11 +128,11 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     ...main,
                     tlsSecretName: undefined,
                     ingressName: `${app}-canary`,
-                    backend: { serviceName: `${app}-canary`, port: 80 },
-                    labels: appLabels(app, "canary"),
+                    backend: { serviceName: canaryService, port: 80 },
+                    labels: appLabels(app, COMPONENT.canary),
                     annotations: {
-                        "nginx.ingress.kubernetes.io/canary": "true",
-                        "nginx.ingress.kubernetes.io/canary-weight": String(args.weight),
+                        [ANNOTATION.nginxCanary]: "true",
+                        [ANNOTATION.nginxCanaryWeight]: String(args.weight),
                         "nginx.ingress.kubernetes.io/canary-by-header": args.headerName,
                     },
                 },
@@ -148,7 +151,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     metadata: {
                         name: app,
                         namespace: t.namespace,
-                        labels: appLabels(app, "live"),
+                        labels: appLabels(app, COMPONENT.live),
                         annotations: {
                             // The provider does not await custom resources unless told what to wait for
                             // (provider/pkg/await/internal ReadyCondition in pulumi/pulumi-kubernetes). A Gateway that
@@ -167,11 +170,11 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                         rules: [
                             {
                                 matches: [{ headers: [{ name: args.headerName, value: "always" }] }],
-                                backendRefs: [backend(`${app}-canary`)],
+                                backendRefs: [backend(canaryService)],
                             },
                             {
                                 matches: [{ path: { type: "PathPrefix", value: "/" } }],
-                                backendRefs: [backend(app, 100 - args.weight), backend(`${app}-canary`, args.weight)],
+                                backendRefs: [backend(app, 100 - args.weight), backend(canaryService, args.weight)],
                             },
                         ],
                     },
@@ -190,7 +193,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     metadata: {
                         name: app,
                         namespace: t.namespace,
-                        labels: appLabels(app, "live"),
+                        labels: appLabels(app, COMPONENT.live),
                         annotations: {
                             "alb.ingress.kubernetes.io/scheme": alb.scheme,
                             "alb.ingress.kubernetes.io/target-type": "ip",
@@ -198,13 +201,13 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                             "alb.ingress.kubernetes.io/healthcheck-path": t.readinessPath,
                             "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
                             "alb.ingress.kubernetes.io/certificate-arn": alb.certificateArn,
-                            "alb.ingress.kubernetes.io/actions.canary-by-header": forward([{ serviceName: `${app}-canary`, weight: 100 }]),
+                            "alb.ingress.kubernetes.io/actions.canary-by-header": forward([{ serviceName: canaryService, weight: 100 }]),
                             "alb.ingress.kubernetes.io/conditions.canary-by-header": JSON.stringify([
                                 { field: "http-header", httpHeaderConfig: { httpHeaderName: args.headerName, values: ["always"] } },
                             ]),
-                            "alb.ingress.kubernetes.io/actions.weighted": forward([
+                            [ANNOTATION.albWeightedAction]: forward([
                                 { serviceName: app, weight: 100 - args.weight },
-                                { serviceName: `${app}-canary`, weight: args.weight },
+                                { serviceName: canaryService, weight: args.weight },
                             ]),
                         },
                     },

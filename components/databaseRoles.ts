@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { appLabels } from "./kubernetes";
+import { COMPONENT, ENV } from "../policy/contract";
 
 /** Roles that log in, each with a Secret holding its DATABASE_URL. */
 export type DatabaseRoleKind = "app" | "migrator" | "backup" | "drill";
@@ -77,7 +78,7 @@ export function fingerprint(value: pulumi.Output<string>): pulumi.Output<string>
 export function databaseCaVolume(name: string, appName: string, namespace: string, caBundle: string, opts: pulumi.CustomResourceOptions): PodVolume {
     const ca = new k8s.core.v1.ConfigMap(
         name,
-        { metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, "database") }, data: { [CA_FILE]: caBundle } },
+        { metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, COMPONENT.database) }, data: { [CA_FILE]: caBundle } },
         opts,
     );
     return {
@@ -236,9 +237,9 @@ export class DatabaseRoles extends pulumi.ComponentResource implements DatabaseA
             this.secrets[kind] = new k8s.core.v1.Secret(
                 `${name}-${kind}-secret`,
                 {
-                    metadata: { name: `${args.appName}-db-${kind}`, namespace: args.namespace, labels: appLabels(args.appName, "database") },
+                    metadata: { name: `${args.appName}-db-${kind}`, namespace: args.namespace, labels: appLabels(args.appName, COMPONENT.database) },
                     type: "Opaque",
-                    stringData: { DATABASE_URL: databaseUrl },
+                    stringData: { [ENV.databaseUrl]: databaseUrl },
                 },
                 { parent: this, dependsOn: after[kind] },
             );

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseAccess, databaseCaVolume, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
+import { ENV } from "../policy/contract";
 
 export interface ExistingDatabaseSecretsArgs {
     /** App name, the prefix of the CA bundle ConfigMap. */
@@ -37,7 +38,7 @@ export class ExistingDatabaseSecrets extends pulumi.ComponentResource implements
             const secret = k8s.core.v1.Secret.get(`${name}-${kind}`, `${args.namespace}/${args.names[kind]}`, { parent: this });
             // The configured name, known once the read has found the Secret.
             this.secretNames[kind] = secret.id.apply(() => args.names[kind]);
-            this.checksums[kind] = fingerprint(secret.data.apply((d) => d?.DATABASE_URL ?? ""));
+            this.checksums[kind] = fingerprint(secret.data.apply((d) => d?.[ENV.databaseUrl] ?? ""));
         }
         if (args.caBundle) this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, { parent: this });
         this.registerOutputs({ secretNames: this.secretNames });

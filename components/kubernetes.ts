@@ -1,6 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
+import { Component, DATADOG_LABEL, LABEL, labelValue } from "../policy/contract";
+
+export { labelValue };
 
 /** Pod-level half of the "restricted" Pod Security Standard. */
 export const restrictedPodSecurity = {
@@ -18,11 +21,6 @@ export const restrictedContainerSecurity = {
     runAsNonRoot: true,
     capabilities: { drop: ["ALL"] },
 };
-
-/** A version as a label value: at most 63 characters of [A-Za-z0-9_.-], so a digest's colon becomes a dash. */
-export function labelValue(value: string): string {
-    return value.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
-}
 
 /**
  * An object name built from a prefix and a version, within `max` characters of DNS label. Long versions (digests)
@@ -101,8 +99,8 @@ export function hostIngress(name: string, args: HostIngressArgs, opts: pulumi.Cu
 }
 
 /** Labels shared by every object of the app. */
-export function appLabels(appName: string, component: string): Record<string, string> {
-    return { "app.kubernetes.io/name": appName, "app.kubernetes.io/component": component, "app.kubernetes.io/managed-by": "pulumi" };
+export function appLabels(appName: string, component: Component): Record<string, string> {
+    return { [LABEL.name]: appName, [LABEL.component]: component, [LABEL.managedBy]: "pulumi" };
 }
 
 /**
@@ -111,13 +109,13 @@ export function appLabels(appName: string, component: string): Record<string, st
  * budget at zero disruptions for as long as the pod exists (kubernetes/kubernetes pkg/controller/disruption,
  * getPodsForPdb / failSafe). Their own Datadog service keeps them out of the app's traffic.
  */
-export function batchLabels(appName: string, component: string): Record<string, string> {
+export function batchLabels(appName: string, component: Component): Record<string, string> {
     return {
-        "app.kubernetes.io/name": `${appName}-${component}`,
-        "app.kubernetes.io/part-of": appName,
-        "app.kubernetes.io/component": component,
-        "app.kubernetes.io/managed-by": "pulumi",
-        "tags.datadoghq.com/service": `${appName}-${component}`,
+        [LABEL.name]: `${appName}-${component}`,
+        [LABEL.partOf]: appName,
+        [LABEL.component]: component,
+        [LABEL.managedBy]: "pulumi",
+        [DATADOG_LABEL.service]: `${appName}-${component}`,
     };
 }
 

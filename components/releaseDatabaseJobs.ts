@@ -5,6 +5,7 @@ import { SqlMigration } from "../lib/migrations";
 import { BackupSchedule } from "./backupSchedule";
 import { PodVolume } from "./databaseRoles";
 import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "./kubernetes";
+import { Component, COMPONENT, ENV } from "../policy/contract";
 
 /** SQL files run by scripts/db/migrate-sql.sh from a ConfigMap, or a command in the release image. */
 export type MigrationSource =
@@ -84,14 +85,14 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("a down migration needs a downCommand", this);
         }
         const app = args.appName;
-        const job = (component: string, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
+        const job = (component: Component, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
             awaitedJob(
                 `${name}-${jobName.slice(app.length + 1)}`,
                 { jobName, namespace: args.namespace, labels: batchLabels(app, component), deadlineSeconds, backoffLimit, template },
                 { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
             );
         const backup = (jobName: string, label: string, after: pulumi.Resource[]) =>
-            job("predeploy-backup", jobName, args.backupDeadlineSeconds, 0, args.backups.backupPod(label, batchLabels(app, "predeploy-backup")), [args.backups, ...after]);
+            job(COMPONENT.predeployBackup, jobName, args.backupDeadlineSeconds, 0, args.backups.backupPod(label, batchLabels(app, COMPONENT.predeployBackup)), [args.backups, ...after]);
         const attempt = args.attempt > 1 ? `-a${args.attempt}` : "";
         const versionLabel = args.version.replace(/[^A-Za-z0-9.-]/g, "-");
 
@@ -101,7 +102,7 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
             const run = args.restore.run > 1 ? `-r${args.restore.run}` : "";
             const before = backup(`${app}-prerestore-backup-${keyHash}${run}`, `pre-restore-${keyHash}`, []);
             last = job(
-                "restore",
+                COMPONENT.restore,
                 `${app}-restore-${keyHash}${run}`,
                 args.backupDeadlineSeconds,
                 0,
@@ -109,7 +110,7 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
                     { ...args.restore, markerKey: restoreMarkerKey(args.backups.prefix, args.restore.key, args.restore.run) },
                     args.migratorSecret,
                     args.ownerRole,
-                    batchLabels(app, "restore"),
+                    batchLabels(app, COMPONENT.restore),
                 ),
                 [before],
             );
@@ -124,17 +125,17 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
                 last ? [last] : [],
             );
             const migrationName = versionedName(down ? `${app}-migrate-down-${args.downSteps}-${args.phase}` : `${app}-migrate-${args.phase}`, `${args.version}${attempt}`);
-            last = job("migration", migrationName, args.migrationDeadlineSeconds, args.backoffLimit, this.migrationPod(name, migrationName, args), [before]);
+            last = job(COMPONENT.migration, migrationName, args.migrationDeadlineSeconds, args.backoffLimit, this.migrationPod(name, migrationName, args), [before]);
         }
         this.gate = last;
         this.registerOutputs({ gate: last?.metadata.name });
     }
 
     private migrationPod(name: string, migrationName: string, args: ReleaseDatabaseJobsArgs): k8s.types.input.core.v1.PodTemplateSpec {
-        const labels = batchLabels(args.appName, "migration");
+        const labels = batchLabels(args.appName, COMPONENT.migration);
         const ca = args.caVolume;
         const env = [
-            { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: args.migratorSecret, key: "DATABASE_URL" } } },
+            { name: ENV.databaseUrl, valueFrom: { secretKeyRef: { name: args.migratorSecret, key: ENV.databaseUrl } } },
             ...(args.ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: args.ownerRole }] : []),
         ];
         if (args.migration.kind === "command") {

@@ -1,14 +1,14 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
 import { ALERT_NAMES, alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../policy/planAlerts";
-import { labelValue } from "./kubernetes";
+import { HPA_TAG, labelValue, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, tag, VariantKey } from "../policy/contract";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
 export interface VersionInFlight {
     /** Image version. */
     version: string;
-    /** Tag key that tells it apart: "track" or "color". */
-    variantKey: "track" | "color";
+    /** Tag key that tells it apart: the pods' variant label, "track" or "color". */
+    variantKey: VariantKey;
     /** Tag value: stable, canary, blue or green. */
     variantValue: string;
     /** The command that takes traffic off this version, quoted in its monitors' messages; none for the version a rollback returns to. */
@@ -132,25 +132,29 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         for (const v of versions) {
             const scope = `${base},version:${labelValue(v.version)}`;
             const requests = `${scope}${notProbes}`;
-            const tags = [`version:${labelValue(v.version)}`, `${v.variantKey}:${v.variantValue}`];
+            const tags = [tag(MONITOR_TAG.version, labelValue(v.version)), tag(v.variantKey, v.variantValue)];
             const errorRate = (window: string) => (t: number) =>
                 `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
             const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
-            const per = (alert: AlertName, query: (t: number) => string, g: TrafficGuard) =>
-                specs.push({ alert, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
             const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window });
-            per("errorRatePct", errorRate("last_5m"), requestsIn("last_5m"));
-            per("p95LatencySeconds", p95("last_10m"), requestsIn("last_10m"));
-            per("rollbackNowErrorRatePct", errorRate("last_5m"), requestsIn("last_5m"));
-            per("rollbackNowP95Seconds", p95("last_5m"), requestsIn("last_5m"));
-            per("rollbackSustainedErrorRatePct", errorRate("last_15m"), requestsIn("last_15m"));
-            per("rollbackSustainedP95Seconds", p95("last_15m"), requestsIn("last_15m"));
             const m = args.metrics;
-            per(
-                "versionPaymentFailurePct",
-                (t) => `sum(last_5m):sum:${m.paymentFailed}{${scope}}.as_count() / sum:${m.paymentTotal}{${scope}}.as_count() * 100 > ${num(t)}`,
-                { counter: "payments", window: "last_5m" },
-            );
+            // Exactly the contract's per-version alerts: the policy pack requires each of them for every version in flight.
+            const perVersion: Record<PerVersionAlert, { query: (t: number) => string; guard: TrafficGuard }> = {
+                errorRatePct: { query: errorRate("last_5m"), guard: requestsIn("last_5m") },
+                p95LatencySeconds: { query: p95("last_10m"), guard: requestsIn("last_10m") },
+                rollbackNowErrorRatePct: { query: errorRate("last_5m"), guard: requestsIn("last_5m") },
+                rollbackNowP95Seconds: { query: p95("last_5m"), guard: requestsIn("last_5m") },
+                rollbackSustainedErrorRatePct: { query: errorRate("last_15m"), guard: requestsIn("last_15m") },
+                rollbackSustainedP95Seconds: { query: p95("last_15m"), guard: requestsIn("last_15m") },
+                versionPaymentFailurePct: {
+                    query: (t) => `sum(last_5m):sum:${m.paymentFailed}{${scope}}.as_count() / sum:${m.paymentTotal}{${scope}}.as_count() * 100 > ${num(t)}`,
+                    guard: { counter: "payments", window: "last_5m" },
+                },
+            };
+            for (const alert of PER_VERSION_ALERTS) {
+                const { query, guard: g } = perVersion[alert];
+                specs.push({ alert, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
+            }
             trafficQueries[`requests-${v.variantValue}`] = () => `sum:${span}.hits{${requests}}.as_count()`;
             trafficQueries[`payments-${v.variantValue}`] = () => `sum:${m.paymentTotal}{${scope}}.as_count()`;
         }
@@ -159,7 +163,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         const m = args.metrics;
         const db = args.databaseScope;
         const global = (alert: AlertName, query: (t: number) => string) =>
-            specs.push({ alert, query, tags: [`version:${labelValue(args.releaseVersion)}`], rollback: args.rollbackHint, suffix: kebab(alert) });
+            specs.push({ alert, query, tags: [tag(MONITOR_TAG.version, labelValue(args.releaseVersion))], rollback: args.rollbackHint, suffix: kebab(alert) });
         global("paymentFailurePct", ratio("last_5m", m.paymentFailed, m.paymentTotal, ">"));
         global("paymentSuccessPct", ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<"));
         global("emailDeliveryPct", ratio("last_30m", m.emailDelivered, m.emailSent, "<"));
@@ -193,11 +197,11 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         // forever. `AND … IN (…)` is the boolean filter form, which must not be mixed with `,`
         // (docs.datadoghq.com/metrics/advanced-filtering).
         if (args.autoscalers.length > 0) {
-            const hpa = `kube_namespace:${args.namespace} AND horizontalpodautoscaler IN (${[...args.autoscalers].sort().join(", ")})`;
+            const hpa = `kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
             global(
                 "autoscalerAtMaxPct",
                 (t) =>
-                    `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {horizontalpodautoscaler} * 100 >= ${num(t)}`,
+                    `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
             );
         }
 
@@ -238,9 +242,9 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             const tags = [
                 ...commonTags,
                 ...spec.tags,
-                `severity:${a.severity}`,
-                `plan-alert:${spec.alert}`,
-                ...(a.rolloutNoise ? ["deployment-window:mute"] : []),
+                tag(MONITOR_TAG.severity, a.severity),
+                tag(MONITOR_TAG.planAlert, spec.alert),
+                ...(a.rolloutNoise ? [MUTE_IN_DEPLOYMENT_WINDOW] : []),
             ];
             const common = {
                 priority: String(args.priorities[a.severity]),
@@ -271,7 +275,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
                     message: `Condition of "${title}", which notifies. Notifies nobody itself.`,
                     monitorThresholds: thresholds,
                     priority: "5",
-                    tags: [...commonTags, ...spec.tags, `severity:${a.severity}`, `plan-alert-condition:${spec.alert}`],
+                    tags: [...commonTags, ...spec.tags, tag(MONITOR_TAG.severity, a.severity), tag(MONITOR_TAG.planAlertCondition, spec.alert)],
                     notifyNoData: false,
                     requireFullWindow: false,
                     ...perVersion,
@@ -301,7 +305,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
                     // DataDog/terraform-provider-datadog datadog/fwprovider/resource_datadog_downtime_schedule.go).
                     scope: "*",
                     // Only monitors carrying every one of these tags are muted: the rollout noise, never what the plan checks in the window.
-                    monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, "deployment-window:mute"] },
+                    monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, MUTE_IN_DEPLOYMENT_WINDOW] },
                     oneTimeSchedule: { start: w.start, end: w.end },
                     displayTimezone: w.timezone,
                     message: `Deployment window of ${args.service} ${args.releaseVersion}: muted as rollout noise: ${muted.join(", ")}. Error rates, latency, payments and rollback triggers stay live.`,

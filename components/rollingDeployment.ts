@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
+import { COMPONENT, LABEL } from "../policy/contract";
 
 export interface RollingDeploymentArgs {
     /** The shared pod definition. */
@@ -45,7 +46,7 @@ export class RollingDeployment extends pulumi.ComponentResource {
                 template: t,
                 deploymentName: app,
                 version: args.version,
-                variantLabels: { track: "stable" },
+                variantLabels: { [LABEL.track]: "stable" },
                 replicas: args.replicas,
                 replicaOwner: "autoscaler",
                 after: args.after,
@@ -55,7 +56,7 @@ export class RollingDeployment extends pulumi.ComponentResource {
         );
         appService(
             `${name}-live`,
-            { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, "live") },
+            { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, COMPONENT.live) },
             { parent: this },
         );
         hostIngress(
@@ -67,7 +68,7 @@ export class RollingDeployment extends pulumi.ComponentResource {
                 ingressClassName: args.ingressClassName,
                 tlsSecretName: args.tlsSecretName,
                 backend: { serviceName: app, port: 80 },
-                labels: appLabels(app, "live"),
+                labels: appLabels(app, COMPONENT.live),
             },
             { parent: this },
         );

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef } from "../lib/config";
-import { labelValue, restrictedContainerSecurity, restrictedPodSecurity } from "./kubernetes";
+import { ANNOTATION, DATADOG_LABEL, LABEL, labelValue, REPLICAS_FIELD, VariantKey } from "../policy/contract";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "./kubernetes";
 
 /** What every Deployment of the app shares, whatever the strategy. */
 export interface WorkloadTemplate {
@@ -53,23 +54,18 @@ export interface WorkloadTemplate {
  */
 export type ReplicaOwner = "pulumi" | "autoscaler";
 
-/**
- * The Datadog agent reads `env`, `service` and `version` from these pod labels, and tracers from DD_ENV, DD_SERVICE
- * and DD_VERSION (DataDog/datadog-agent pkg/util/kubernetes/const.go: EnvTagLabelKey, ServiceTagLabelKey,
- * VersionTagLabelKey; pkg/tagger/collectors/const.go maps them to the standard tags). `app.kubernetes.io/version`
- * becomes `kube_app_version`, which no monitor queries.
- */
-const DD_LABELS = { env: "tags.datadoghq.com/env", service: "tags.datadoghq.com/service", version: "tags.datadoghq.com/version" };
-
-/** The unified service tagging labels of an app pod; the version is the label value the monitors query. */
+/** The unified service tagging labels of an app pod (DATADOG_LABEL); the version is the label value the monitors query. */
 export function datadogLabels(dd: { env: string; service: string }, version: string): Record<string, string> {
-    return { [DD_LABELS.env]: dd.env, [DD_LABELS.service]: dd.service, [DD_LABELS.version]: labelValue(version) };
+    return { [DATADOG_LABEL.env]: dd.env, [DATADOG_LABEL.service]: dd.service, [DATADOG_LABEL.version]: labelValue(version) };
 }
 
-/** DD_ENV, DD_SERVICE and DD_VERSION from the pod's own labels (downward API), so tracer and agent always agree. */
+/**
+ * DD_ENV, DD_SERVICE and DD_VERSION from the pod's own labels (downward API), so tracer and agent always agree
+ * (tracers read these variables; DataDog/datadog-agent pkg/tagger/collectors/const.go maps the labels to the standard tags).
+ */
 const datadogEnv = (["env", "service", "version"] as const).map((k) => ({
     name: `DD_${k.toUpperCase()}`,
-    valueFrom: { fieldRef: { fieldPath: `metadata.labels['${DD_LABELS[k]}']` } },
+    valueFrom: { fieldRef: { fieldPath: `metadata.labels['${DATADOG_LABEL[k]}']` } },
 }));
 
 export interface AppWorkloadArgs {
@@ -80,7 +76,7 @@ export interface AppWorkloadArgs {
     /** Image version this Deployment runs. */
     version: string;
     /** Label that tells this Deployment's pods apart from its siblings', e.g. { color: "blue" } or { track: "canary" }. */
-    variantLabels: Record<string, string>;
+    variantLabels: Partial<Record<VariantKey, string>>;
     /** Minimum replicas; 0 scales the Deployment down and drops its autoscaler and disruption budget. */
     replicas: number;
     /** Who sets spec.replicas after creation; a count of 0 is always applied by Pulumi. */
@@ -111,11 +107,11 @@ export class AppWorkload extends pulumi.ComponentResource {
         if (args.replicas < 0) throw new pulumi.ResourceError(`replicas must be 0 or more, got ${args.replicas}`, this);
         const maxReplicas = Math.max(args.maxReplicas ?? t.maxReplicas, args.replicas);
 
-        this.selectorLabels = { "app.kubernetes.io/name": t.appName, ...args.variantLabels };
+        this.selectorLabels = { [LABEL.name]: t.appName, ...args.variantLabels };
         const podLabels = {
             ...this.selectorLabels,
-            "app.kubernetes.io/version": labelValue(args.version),
-            "app.kubernetes.io/part-of": t.appName,
+            [LABEL.version]: labelValue(args.version),
+            [LABEL.partOf]: t.appName,
             ...(t.datadog ? datadogLabels(t.datadog, args.version) : {}),
         };
         const metadata = { name: args.deploymentName, namespace: t.namespace, labels: podLabels };
@@ -127,7 +123,7 @@ export class AppWorkload extends pulumi.ComponentResource {
         this.deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
-                metadata: pulumiOwnsReplicas ? { ...metadata, annotations: { "pulumi.com/patchForce": "true" } } : metadata,
+                metadata: pulumiOwnsReplicas ? { ...metadata, annotations: { [ANNOTATION.patchForce]: "true" } } : metadata,
                 spec: {
                     // Declared in both modes: the provider awaits a Deployment until spec.replicas pods are ready, so
                     // a new or resized Deployment is at full size before anything that depends on it proceeds.
@@ -186,7 +182,7 @@ export class AppWorkload extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this, dependsOn: args.after, ignoreChanges: pulumiOwnsReplicas ? undefined : ["spec.replicas"] },
+            { parent: this, dependsOn: args.after, ignoreChanges: pulumiOwnsReplicas ? undefined : [REPLICAS_FIELD] },
         );
 
         if (autoscaled) {

@@ -211,6 +211,56 @@ describe("the policy pack", () => {
                 (r: any) => (r.inputs.message = r.inputs.message.replace("@pagerduty-myapp ", "")),
                 "monitor [production] myapp: Payment failure rate above 5% is a critical alert but pages nobody (@pagerduty…)",
             ],
+            // A label or tag the pack looks for that is missing is a violation, never a reason to skip the check.
+            [
+                "rollback-path-present",
+                "production",
+                "myapp-canary-deployment",
+                (r: any) => delete r.inputs.metadata.labels.track,
+                "Deployment myapp-canary has neither a color nor a track label: the pack cannot tell which rollback path it belongs to",
+            ],
+            [
+                "smoke-test-before-switch",
+                "staging",
+                "myapp-live",
+                (r: any) => delete r.inputs.metadata.labels["app.kubernetes.io/component"],
+                "Service myapp has no app.kubernetes.io/component label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test",
+            ],
+            [
+                "smoke-test-before-switch",
+                "staging",
+                "myapp-live",
+                (r: any) => delete r.inputs.spec.selector.color,
+                "live Service myapp selects no color: it sends traffic to both colors, one of them untested",
+            ],
+            [
+                "database-backup-scheduled",
+                "production",
+                "myapp-db-backup-backup",
+                (r: any) => delete r.inputs.metadata.labels["app.kubernetes.io/component"],
+                "CronJob myapp-db-backup has no app.kubernetes.io/component label: the pack cannot tell whether it is the database's backup or its restore drill",
+            ],
+            [
+                "monitors-for-plan-alerts",
+                "production",
+                "myapp-canary-deployment",
+                (r: any) => delete r.inputs.spec.template.metadata.labels["tags.datadoghq.com/version"],
+                "Deployment myapp-canary has no tags.datadoghq.com/version label on its pods: Datadog cannot tag its traffic with its version, so no monitor judges it",
+            ],
+            [
+                "monitors-for-plan-alerts",
+                "production",
+                "myapp-monitoring-rollback-now-error-rate-pct-canary",
+                (r: any) => (r.inputs.tags = r.inputs.tags.filter((t: string) => t !== "severity:rollback")),
+                "monitor [production] myapp: Rollback trigger (now): error rate above 5% (track:canary) is tagged plan-alert:rollbackNowErrorRatePct but not severity:rollback",
+            ],
+            [
+                "monitors-for-plan-alerts",
+                "production",
+                "myapp-monitoring-p95-latency-seconds-canary",
+                (r: any) => (r.inputs.tags = r.inputs.tags.filter((t: string) => t !== "track:canary")),
+                "monitor [production] myapp: p95 response time above 2 s (track:canary) judges one version in flight but has no color: or track: tag",
+            ],
         ];
         for (const [policy, stack, resource, change, message] of cases) {
             it(`${policy}: ${message}`, async () => {
@@ -237,6 +287,38 @@ describe("the policy pack", () => {
             assert.deepStrictEqual(
                 violations.map((v) => [v.policy, v.message]),
                 [["replicas-survive-node-loss", "Deployment myapp-canary runs 1 replica: the loss of one node takes it down"]],
+            );
+        });
+
+        it("a migration Job without its component label: both policies that need to find the migration say so", async () => {
+            const run = edited(production, "myapp-release-db-migrate-expand-v1-2-3", (r: any) => delete r.inputs.metadata.labels["app.kubernetes.io/component"]);
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(
+                violations.map((v) => [v.policy, v.message, v.resource]),
+                [
+                    [
+                        "migration-before-new-version",
+                        "Job myapp-migrate-expand-v1-2-3 has no app.kubernetes.io/component label: the pack cannot tell whether it is the release's migration, which the Deployments must wait for",
+                        "myapp-release-db-migrate-expand-v1-2-3",
+                    ],
+                    [
+                        "backup-before-migration",
+                        "Job myapp-migrate-expand-v1-2-3 has no app.kubernetes.io/component label: the pack cannot tell whether it is a migration, which must wait for a pre-deploy backup",
+                        "myapp-release-db-migrate-expand-v1-2-3",
+                    ],
+                ],
+            );
+        });
+
+        it("downtime-never-mutes-rollback-triggers: a critical monitor that lost its severity tag is still never muted", async () => {
+            const run = edited(production, "myapp-monitoring-payment-failure-pct", (r: any) => (r.inputs.tags = [...r.inputs.tags.filter((t: string) => t !== "severity:critical"), "deployment-window:mute"]));
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(
+                violations.map((v) => [v.policy, v.message]),
+                [
+                    ["monitors-for-plan-alerts", "monitor [production] myapp: Payment failure rate above 5% is tagged plan-alert:paymentFailurePct but not severity:critical"],
+                    ["downtime-never-mutes-rollback-triggers", "downtime myapp-monitoring-deployment-window mutes [production] myapp: Payment failure rate above 5%"],
+                ],
             );
         });
 

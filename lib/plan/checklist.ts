@@ -3,6 +3,7 @@
 import { PlanRole } from "../config";
 import { cronJobNames, jobFacts, MONITOR } from "./facts";
 import { PlanResource } from "./types";
+import { Component, COMPONENT } from "../../policy/contract";
 
 export interface ChecklistLine {
     /** The line as the template writes it. */
@@ -17,7 +18,7 @@ export interface ChecklistLine {
     vacuous?: (resources: PlanResource[]) => string | undefined;
 }
 
-const hasJob = (component: string, what: string) => (resources: PlanResource[]) =>
+const hasJob = (component: Component, what: string) => (resources: PlanResource[]) =>
     jobFacts(resources).some((j) => j.component === component) ? undefined : `this stack declares no ${what}`;
 
 export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
@@ -43,14 +44,14 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
         section: "Staging Verification",
         lines: [
             { line: "Deployed to staging successfully", policies: [], owner: "deploymentLead" },
-            { line: "Smoke tests passed", policies: ["smoke-test-before-switch"], owner: "deploymentLead", vacuous: hasJob("smoke-test", "smoke-test Job") },
+            { line: "Smoke tests passed", policies: ["smoke-test-before-switch"], owner: "deploymentLead", vacuous: hasJob(COMPONENT.smokeTest, "smoke-test Job") },
             { line: "Integration tests passed", policies: [], owner: "deploymentLead" },
             { line: "Performance tests passed (load, stress)", policies: [], owner: "monitoringLead" },
             {
                 line: "Database migrations tested",
                 policies: ["migration-before-new-version", "backup-before-migration"],
                 owner: "databaseLead",
-                vacuous: hasJob("migration", "migration Job"),
+                vacuous: hasJob(COMPONENT.migration, "migration Job"),
             },
             { line: "External API integrations verified", policies: [], owner: "deploymentLead" },
             { line: "Browser compatibility tested", policies: [], owner: "productManager" },

@@ -2,6 +2,7 @@
 // config, never from a second copy of the rule that produced it.
 import { AlertName, Severity } from "../../policy/planAlerts";
 import { PlanResource } from "./types";
+import { ANNOTATION, COMPONENT, DATADOG_LABEL, LABEL, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, tagValue, VARIANT_KEYS } from "../../policy/contract";
 
 export const MONITOR = "datadog:index/monitor:Monitor";
 const SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective";
@@ -22,9 +23,8 @@ export const PLAN_TYPES = [MONITOR, SLO, DASHBOARD, DOWNTIME, DEPLOYMENT, HPA, J
 type Inputs = Record<string, any>;
 const of = (resources: PlanResource[], type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
 const labels = (i: Inputs): Record<string, string> => i.metadata?.labels ?? {};
-const component = (i: Inputs) => labels(i)["app.kubernetes.io/component"];
-const tag = (i: Inputs, key: string): string | undefined =>
-    (i.tags ?? []).find((t: unknown) => typeof t === "string" && t.startsWith(`${key}:`))?.slice(key.length + 1);
+const component = (i: Inputs) => labels(i)[LABEL.component];
+const tag = (i: Inputs, key: string): string | undefined => tagValue(i.tags, key);
 
 export interface MonitorFact {
     name: string;
@@ -54,26 +54,26 @@ function windowOf(query: unknown): string {
 export function monitorFacts(resources: PlanResource[]): MonitorFact[] {
     const monitors = of(resources, MONITOR);
     return monitors
-        .filter((m) => tag(m, "plan-alert") !== undefined)
+        .filter((m) => tag(m, MONITOR_TAG.planAlert) !== undefined)
         .map((m) => {
-            const alert = tag(m, "plan-alert") as AlertName;
-            const variant = ["track", "color"].map((k) => tag(m, k) && `${k}:${tag(m, k)}`).find(Boolean);
+            const alert = tag(m, MONITOR_TAG.planAlert) as AlertName;
+            const variant = VARIANT_KEYS.map((k) => tag(m, k) && `${k}:${tag(m, k)}`).find(Boolean);
             const decides =
                 m.monitorThresholds !== undefined
                     ? m
-                    : monitors.find((c) => tag(c, "plan-alert-condition") === alert && tag(c, "version") === tag(m, "version") && (!variant || (c.tags ?? []).includes(variant)));
+                    : monitors.find((c) => tag(c, MONITOR_TAG.planAlertCondition) === alert && tag(c, MONITOR_TAG.version) === tag(m, MONITOR_TAG.version) && (!variant || (c.tags ?? []).includes(variant)));
             const t = decides?.monitorThresholds ?? {};
             return {
                 name: m.name,
                 alert,
-                severity: tag(m, "severity") as Severity,
+                severity: tag(m, MONITOR_TAG.severity) as Severity,
                 priority: m.priority,
                 critical: Number(t.critical),
                 warning: t.warning === undefined ? undefined : Number(t.warning),
                 window: windowOf(decides?.query),
                 variant,
-                version: tag(m, "version"),
-                muted: (m.tags ?? []).includes("deployment-window:mute"),
+                version: tag(m, MONITOR_TAG.version),
+                muted: (m.tags ?? []).includes(MUTE_IN_DEPLOYMENT_WINDOW),
             };
         });
 }
@@ -110,8 +110,8 @@ export function workloadFacts(resources: PlanResource[]): WorkloadFact[] {
         const l = labels(d);
         return {
             name: d.metadata?.name,
-            variant: l.track ?? l.color,
-            version: l["tags.datadoghq.com/version"] ?? l["app.kubernetes.io/version"],
+            variant: l[LABEL.track] ?? l[LABEL.color],
+            version: l[DATADOG_LABEL.version] ?? l[LABEL.version],
             replicas: d.spec?.replicas,
             autoscaler: hpa && { min: hpa.spec?.minReplicas, max: hpa.spec?.maxReplicas },
         };
@@ -133,7 +133,7 @@ export function jobFacts(resources: PlanResource[]): JobFact[] {
     return of(resources, JOB).map((j) => ({
         name: j.metadata?.name,
         component: component(j),
-        color: labels(j).color,
+        color: labels(j)[LABEL.color],
         deadlineSeconds: j.spec?.activeDeadlineSeconds,
         env: Object.fromEntries((j.spec?.template?.spec?.containers?.[0]?.env ?? []).filter((e: Inputs) => typeof e.value === "string").map((e: Inputs) => [e.name, e.value])),
     }));
@@ -145,7 +145,7 @@ export function cronJobNames(resources: PlanResource[]): Record<string, string> 
 
 /** The Service that takes user traffic and what it selects. */
 export function liveService(resources: PlanResource[]): { name: string; selector: Record<string, string> } | undefined {
-    const s = of(resources, SERVICE).find((x) => component(x) === "live");
+    const s = of(resources, SERVICE).find((x) => component(x) === COMPONENT.live);
     return s && { name: s.metadata?.name, selector: s.spec?.selector ?? {} };
 }
 
@@ -153,12 +153,12 @@ export function liveService(resources: PlanResource[]): { name: string; selector
 export function canaryRoutingObject(resources: PlanResource[]): string | undefined {
     const route = of(resources, HTTPROUTE)[0];
     if (route) return `HTTPRoute ${route.metadata?.name}`;
-    const ingress = of(resources, INGRESS).find((i) => component(i) === "canary" || Object.keys(i.metadata?.annotations ?? {}).some((a) => a.startsWith("alb.ingress.kubernetes.io/actions.")));
+    const ingress = of(resources, INGRESS).find((i) => component(i) === COMPONENT.canary || ANNOTATION.albWeightedAction in (i.metadata?.annotations ?? {}));
     return ingress && `Ingress ${ingress.metadata?.name}`;
 }
 
 /** The deployment plan's ConfigMap: the release's people, as the policy pack reads them. */
 export function ownersConfigMap(resources: PlanResource[]): { name: string; data: Record<string, string> } | undefined {
-    const c = of(resources, CONFIGMAP).find((x) => component(x) === "deployment-plan");
+    const c = of(resources, CONFIGMAP).find((x) => component(x) === COMPONENT.deploymentPlan);
     return c && { name: c.metadata?.name, data: c.data ?? {} };
 }

@@ -8,6 +8,7 @@ import { dashboardTitles, downtimeFact, jobFacts, monitorFacts, MonitorFact, slo
 import { NOT_SET, ROLE_DUTIES, roleWithHandle } from "./people";
 import { deploymentSteps, rollbackSteps, Step, Timeline, timeline } from "./steps";
 import { PlanInput } from "./types";
+import { COMPONENT } from "../../policy/contract";
 
 /** A number as the monitors write it (at most 4 significant digits). */
 export const num = (x: number): string => String(Number(x.toPrecision(4)));
@@ -209,7 +210,7 @@ function migrationPlan(input: PlanInput): string[] {
     const db = input.cfg.database;
     if (!db) return [...out, `This stack declares no database (database): ${NOT_SET}.`];
     const m = db.migration;
-    const job = jobFacts(input.resources).find((j) => j.component === "migration");
+    const job = jobFacts(input.resources).find((j) => j.component === COMPONENT.migration);
     const deadline = job ? `; Job ${code(job.name)} is stopped after ${job.deadlineSeconds} s` : "";
     out.push("### Migration Overview", "");
     if (!input.migrations) {
@@ -289,7 +290,7 @@ function rollbackSection(input: PlanInput, t: Timeline): string[] {
     const line = (a: AlertName) => alertLine(monitors, a);
     const now = (["rollbackNowErrorRatePct", "rollbackNowP95Seconds", "versionPaymentFailurePct"] as AlertName[]).map(line).filter((x): x is string => !!x);
     const sustained = (["rollbackSustainedErrorRatePct", "rollbackSustainedP95Seconds"] as AlertName[]).map(line).filter((x): x is string => !!x);
-    const migration = jobFacts(input.resources).find((j) => j.component === "migration");
+    const migration = jobFacts(input.resources).find((j) => j.component === COMPONENT.migration);
     const plan = input.cfg.plan;
     const sustainedWindow = monitors.find((m) => m.alert === "rollbackSustainedErrorRatePct")?.window;
     const out = [
@@ -438,8 +439,8 @@ function successSection(input: PlanInput): string[] {
     const pick = (a: AlertName) => monitors.find((m) => m.alert === a);
     const err = pick("errorRatePct");
     const p95 = pick("p95LatencySeconds");
-    const migration = jobs.find((j) => j.component === "migration");
-    const smoke = jobs.filter((j) => j.component === "smoke-test");
+    const migration = jobs.find((j) => j.component === COMPONENT.migration);
+    const smoke = jobs.filter((j) => j.component === COMPONENT.smokeTest);
     const extra = input.cfg.plan.successCriteria;
     return [
         "## Success Criteria",

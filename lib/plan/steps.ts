@@ -5,6 +5,7 @@ import { rollbackCommand } from "../rollback";
 import { canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, liveService, workloadFacts } from "./facts";
 import { NOT_SET, roleWithHandle } from "./people";
 import { PlanInput } from "./types";
+import { COMPONENT } from "../../policy/contract";
 
 export interface Step {
     /** Minutes from the start of the deployment (T+0). */
@@ -102,11 +103,11 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
     const jobs = jobFacts(resources);
     const engine: string[] = [];
     const checks: string[] = [];
-    const backup = jobs.find((j) => j.component === "predeploy-backup");
+    const backup = jobs.find((j) => j.component === COMPONENT.predeployBackup);
     if (backup && cfg.backup) engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucketName}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
-    const restore = jobs.find((j) => j.component === "restore");
+    const restore = jobs.find((j) => j.component === COMPONENT.restore);
     if (restore && cfg.database?.restore) engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
-    const migration = jobs.find((j) => j.component === "migration");
+    const migration = jobs.find((j) => j.component === COMPONENT.migration);
     if (migration) {
         const files = input.migrations?.selected.length;
         engine.push(`then Job \`${migration.name}\` runs the migrations${files !== undefined ? ` (${files} files of phase ${cfg.database!.migration.phase})` : ""}, stopped after ${migration.deadlineSeconds} s`);
@@ -128,7 +129,7 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
         checks.push(`\`curl -fsS -H "${cn.headerName}: always" ${url}${ready}\` answers from ${cn.canaryVersion}`);
     } else if (cfg.strategy === "blue-green") {
         const bg = cfg.blueGreen!;
-        for (const j of jobs.filter((x) => x.component === "smoke-test")) checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
+        for (const j of jobs.filter((x) => x.component === COMPONENT.smokeTest)) checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
         engine.push(`Service \`${live?.name ?? NOT_SET}\` selects ${live?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`);
         checks.push(`\`curl -fsS ${liveRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`);
     }
@@ -253,7 +254,7 @@ export function rollbackSteps(input: PlanInput): Step[] {
     const db = cfg.database;
     if (db && cfg.backup) {
         const b = cfg.backup;
-        const backup = jobFacts(resources).find((j) => j.component === "predeploy-backup");
+        const backup = jobFacts(resources).find((j) => j.component === COMPONENT.predeployBackup);
         const label = backup?.env.BACKUP_LABEL ?? NOT_SET;
         steps.push(
             {

@@ -1,0 +1,109 @@
+// Checklist "Smoke tests passed" and "Rollback plan documented": the release switches only after its checks, and can switch back.
+import * as k8s from "@pulumi/kubernetes";
+import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
+import { ANNOTATION, CANARY_SERVICE_SUFFIX, COMPONENT, LABEL, PLAN_PEOPLE_KEYS } from "./contract";
+import { absent, component, dependsOnTransitively, HTTPROUTE, k8sName, labelsOf, minReplicas, missingLabel } from "./resources";
+
+export const smokeTestBeforeSwitch: StackValidationPolicy = {
+    name: "smoke-test-before-switch",
+    description: 'Checklist "Smoke tests passed": a blue/green live Service switches only after the smoke test of the color it selects has passed.',
+    validateStack: (args, report) => {
+        const smokeJobs = args.resources.filter((r) => r.isType(k8s.batch.v1.Job) && component(r) === COMPONENT.smokeTest);
+        const blueGreen = args.resources.some((r) => r.isType(k8s.apps.v1.Deployment) && labelsOf(r)[LABEL.color] !== undefined);
+        for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && missingLabel(r, LABEL.component))) {
+            report(`Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`, svc.urn);
+        }
+        for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && component(r) === COMPONENT.live)) {
+            const color = svc.props.spec?.selector?.[LABEL.color];
+            if (color === undefined) {
+                // A canary's or a rolling release's live Service selects no color; a blue/green one must select one.
+                if (blueGreen && absent(svc.props, "spec", "selector", LABEL.color)) {
+                    report(`live Service ${k8sName(svc)} selects no ${LABEL.color}: it sends traffic to both colors, one of them untested`, svc.urn);
+                }
+                continue;
+            }
+            if (!smokeJobs.some((j) => labelsOf(j)[LABEL.color] === color && dependsOnTransitively(svc, j))) {
+                report(`live Service ${k8sName(svc)} selects ${color} without waiting for its smoke test`, svc.urn);
+            }
+        }
+    },
+};
+
+/** The canary's traffic share as each router writes it, or undefined where none is declared. */
+function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource; weight: number }[] {
+    const out: { resource: PolicyResource; weight: number }[] = [];
+    for (const r of resources) {
+        const annotations = r.props.metadata?.annotations ?? {};
+        if (r.isType(k8s.networking.v1.Ingress) && annotations[ANNOTATION.nginxCanary] === "true" && annotations[ANNOTATION.nginxCanaryWeight] !== undefined) {
+            out.push({ resource: r, weight: Number(annotations[ANNOTATION.nginxCanaryWeight]) });
+        }
+        if (r.isType(k8s.networking.v1.Ingress) && typeof annotations[ANNOTATION.albWeightedAction] === "string") {
+            const groups = JSON.parse(annotations[ANNOTATION.albWeightedAction]).forwardConfig?.targetGroups ?? [];
+            const canary = groups.find((g: any) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
+            if (canary) out.push({ resource: r, weight: canary.weight });
+        }
+        if (r.type === HTTPROUTE) {
+            for (const rule of r.props.spec?.rules ?? []) {
+                const refs = rule.backendRefs ?? [];
+                const total = refs.reduce((n: number, b: any) => n + (b.weight ?? 1), 0);
+                const canary = refs.find((b: any) => String(b.name).endsWith(CANARY_SERVICE_SUFFIX));
+                if (canary && refs.length > 1 && total > 0) out.push({ resource: r, weight: Math.round((100 * (canary.weight ?? 1)) / total) });
+            }
+        }
+    }
+    return out;
+}
+
+export const rollbackPathPresent: StackValidationPolicy = {
+    name: "rollback-path-present",
+    description:
+        'Checklist "Rollback plan documented": a rollback stays one config edit away: the blue/green standby color keeps running, the canary\'s stable track keeps running, and the canary weight is one of the declared steps.',
+    configSchema: { properties: { canarySteps: { type: "array", items: { type: "number" }, default: [5, 25, 100] } } },
+    validateStack: (args, report) => {
+        const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment));
+        for (const d of deployments.filter((x) => missingLabel(x, LABEL.color) && missingLabel(x, LABEL.track))) {
+            report(`Deployment ${k8sName(d) ?? d.name} has neither a ${LABEL.color} nor a ${LABEL.track} label: the pack cannot tell which rollback path it belongs to`, d.urn);
+        }
+        const colors = deployments.filter((d) => labelsOf(d)[LABEL.color] !== undefined);
+        if (colors.length > 0) {
+            for (const color of ["blue", "green"]) {
+                const d = colors.find((x) => labelsOf(x)[LABEL.color] === color);
+                if (!d) report(`the ${color} color is not declared: there is nothing to switch back to`);
+                else if (minReplicas(d, args.resources) === 0) report(`the ${color} color is scaled to 0: switching back would wait for cold pods`, d.urn);
+            }
+        }
+        const stable = deployments.find((d) => labelsOf(d)[LABEL.track] === "stable");
+        if (deployments.some((d) => labelsOf(d)[LABEL.track] === "canary")) {
+            if (!stable) report("the canary has no stable track to fall back to");
+            else if (minReplicas(stable, args.resources) === 0) report(`stable Deployment ${k8sName(stable)} is scaled to 0: rolling back the canary would wait for cold pods`, stable.urn);
+        }
+        const { canarySteps } = args.getConfig<{ canarySteps: number[] }>();
+        for (const { resource, weight } of canaryWeights(args.resources)) {
+            if (Number.isNaN(weight)) continue;
+            if (weight !== 0 && !canarySteps.includes(weight)) report(`canary weight ${weight} is not 0 or a declared step (${canarySteps.join(", ")})`, resource.urn);
+        }
+    },
+};
+
+export const releaseOwnersAssigned: StackValidationPolicy = {
+    name: "release-owners-assigned",
+    description:
+        'Checklist "Rollback plan documented" and the plan\'s team assignments: a stack that runs the app names a deployment lead and a rollback owner in its deployment-plan ConfigMap (keys deployment-lead and rollback-owner).',
+    validateStack: (args, report) => {
+        if (!args.resources.some((r) => r.isType(k8s.apps.v1.Deployment))) return;
+        // Stack outputs (the plan document) are not visible to policies; a declared ConfigMap is, and the cluster keeps it.
+        const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
+        if (!plan) {
+            report("no deployment-plan ConfigMap names the release's deployment lead and rollback owner");
+            return;
+        }
+        const data = plan.props.data;
+        if (data === undefined) return;
+        for (const [key, role, config] of [
+            [PLAN_PEOPLE_KEYS.deploymentLead, "deployment lead", "plan.people.deploymentLead"],
+            [PLAN_PEOPLE_KEYS.rollbackOwner, "rollback owner", "plan.people.rollbackOwner"],
+        ]) {
+            if (typeof data[key] !== "string" || data[key].trim() === "") report(`no ${role} is assigned: ConfigMap ${k8sName(plan)} has no ${key} (set ${config})`, plan.urn);
+        }
+    },
+};
