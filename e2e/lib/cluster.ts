@@ -165,9 +165,11 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             await kube.ensure("/api/v1/nodes", {
                 apiVersion: "v1", kind: "Node",
                 metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, "type": "kwok" } },
+                // Ephemeral storage too: the database Jobs request backup.scratchSize (production: 50Gi) plus HOME, and
+                // a node that reports none fits no such pod (the scheduler's NodeResourcesFit).
                 status: {
-                    allocatable: { cpu: "32", memory: "256Gi", pods: "110" },
-                    capacity: { cpu: "32", memory: "256Gi", pods: "110" },
+                    allocatable: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "200Gi" },
+                    capacity: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "200Gi" },
                 },
             });
         }

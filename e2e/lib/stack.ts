@@ -6,7 +6,7 @@ import { LocalWorkspace, LocalWorkspaceOptions, Stack } from "@pulumi/pulumi/aut
 
 const REPO = path.resolve(__dirname, "..", "..");
 /** What the program needs to run, copied so that stack files and state never land in the checkout. */
-const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "lib", "components", "migrations", "policy"];
+const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "lib", "components", "migrations", "policy", "certs", "scripts"];
 
 /**
  * How the engine runs the program. "local" is production's way: the CLI starts pulumi-language-nodejs, which runs
