@@ -70,4 +70,28 @@ export class Kube {
         if (res.status !== 200) throw new Error(`PATCH ${path}: ${res.status} ${res.body?.message ?? res.body}`);
         return res.body;
     }
+
+    /**
+     * Streams the API server's watch events for a collection (`?watch=1`) to `onEvent` until the returned function is
+     * called. Each event's object carries the resourceVersion the store gave that change.
+     */
+    watch(path: string, onEvent: (e: { type: string; object: any }) => void): () => void {
+        const sep = path.includes("?") ? "&" : "?";
+        let buffered = "";
+        const req = https.request(new URL(`${path}${sep}watch=1`, this.server), { method: "GET", agent: this.agent, headers: { ...this.headers, Accept: "application/json" } }, (res) => {
+            res.setEncoding("utf8");
+            res.on("data", (chunk: string) => {
+                buffered += chunk;
+                let nl: number;
+                while ((nl = buffered.indexOf("\n")) >= 0) {
+                    const line = buffered.slice(0, nl).trim();
+                    buffered = buffered.slice(nl + 1);
+                    if (line) onEvent(JSON.parse(line));
+                }
+            });
+        });
+        req.on("error", () => { /* the caller's stop() aborts the stream */ });
+        req.end();
+        return () => req.destroy();
+    }
 }
