@@ -115,7 +115,9 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         this.previewService = appService(
             `${name}-preview`,
             { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, COMPONENT.preview) },
-            { parent: this },
+            // Moves with the live Service: when the incoming color's smoke test fails, the preview host keeps
+            // reaching that color for debugging instead of selecting the live one too.
+            { parent: this, dependsOn: [this.liveService] },
         );
         const ingress = { namespace: t.namespace, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName };
         hostIngress(

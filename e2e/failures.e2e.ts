@@ -68,9 +68,9 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
         const after = await deployments(k, NS);
         assert.strictEqual(after["myapp-green"].image, "registry.example.com/myapp:v1.2.4");
         assert.deepStrictEqual(withoutStatus({ b: after["myapp-blue"] }), withoutStatus({ b: blueBefore }));
-        // The preview Service does not wait for the switch: it already selects blue, the live color, so the preview host
-        // no longer reaches the failed green (reported to the lead; the live Service above is what users reach).
-        assert.strictEqual((await k.get(`/api/v1/namespaces/${NS}/services/myapp-preview`)).spec.selector.color, "blue");
+        // The preview Service moves only with the live one: it still selects the failed green, so the preview host
+        // reaches it for debugging.
+        assert.strictEqual((await k.get(`/api/v1/namespaces/${NS}/services/myapp-preview`)).spec.selector.color, "green");
     });
 });
 
