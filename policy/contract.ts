@@ -85,6 +85,12 @@ export const ENV = {
 /** Keys of the deployment-plan ConfigMap that the pack requires. */
 export const PLAN_PEOPLE_KEYS = { deploymentLead: "deployment-lead", rollbackOwner: "rollback-owner" } as const;
 
+/**
+ * Key of the deployment-plan ConfigMap holding a canary's declared steps (`canary.steps`, comma-separated): the pack
+ * reads them there, so stack config stays their one owner.
+ */
+export const CANARY_STEPS_KEY = "canary-steps";
+
 /** Keys of the `key:value` tags on the release's Datadog monitors. */
 export const MONITOR_TAG = {
     /** The plan alert a notifying monitor implements. */

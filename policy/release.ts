@@ -1,7 +1,7 @@
 // Checklist "Smoke tests passed" and "Rollback plan documented": the release switches only after its checks, and can switch back.
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { ANNOTATION, CANARY_SERVICE_SUFFIX, COMPONENT, LABEL, PLAN_PEOPLE_KEYS } from "./contract";
+import { ANNOTATION, CANARY_SERVICE_SUFFIX, CANARY_STEPS_KEY, COMPONENT, LABEL, PLAN_PEOPLE_KEYS } from "./contract";
 import { absent, component, dependsOnTransitively, HTTPROUTE, k8sName, labelsOf, minReplicas, missingLabel } from "./resources";
 
 export const smokeTestBeforeSwitch: StackValidationPolicy = {
@@ -57,8 +57,7 @@ function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource;
 export const rollbackPathPresent: StackValidationPolicy = {
     name: "rollback-path-present",
     description:
-        'Checklist "Rollback plan documented": a rollback stays one config edit away: the blue/green standby color keeps running, the canary\'s stable track keeps running, and the canary weight is one of the declared steps.',
-    configSchema: { properties: { canarySteps: { type: "array", items: { type: "number" }, default: [5, 25, 100] } } },
+        'Checklist "Rollback plan documented": a rollback stays one config edit away: the blue/green standby color keeps running, the canary\'s stable track keeps running, and the canary weight is one of the steps the deployment-plan ConfigMap declares.',
     validateStack: (args, report) => {
         const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment));
         for (const d of deployments.filter((x) => missingLabel(x, LABEL.color) && missingLabel(x, LABEL.track))) {
@@ -77,9 +76,17 @@ export const rollbackPathPresent: StackValidationPolicy = {
             if (!stable) report("the canary has no stable track to fall back to");
             else if (minReplicas(stable, args.resources) === 0) report(`stable Deployment ${k8sName(stable)} is scaled to 0: rolling back the canary would wait for cold pods`, stable.urn);
         }
-        const { canarySteps } = args.getConfig<{ canarySteps: number[] }>();
-        for (const { resource, weight } of canaryWeights(args.resources)) {
-            if (Number.isNaN(weight)) continue;
+        const weights = canaryWeights(args.resources).filter(({ weight }) => !Number.isNaN(weight));
+        if (weights.length === 0) return;
+        // The steps come from stack config through the ConfigMap the program declares: config is their one owner.
+        const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
+        const declared = plan?.props.data?.[CANARY_STEPS_KEY];
+        if (typeof declared !== "string") {
+            if (!plan || plan.props.data === undefined || !(CANARY_STEPS_KEY in plan.props.data)) report(`no deployment-plan ConfigMap declares the canary's steps (key ${CANARY_STEPS_KEY})`);
+            return;
+        }
+        const canarySteps = declared.split(",").map(Number);
+        for (const { resource, weight } of weights) {
             if (weight !== 0 && !canarySteps.includes(weight)) report(`canary weight ${weight} is not 0 or a declared step (${canarySteps.join(", ")})`, resource.urn);
         }
     },

@@ -17,6 +17,7 @@ import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
 import { RollingDeployment } from "../components/rollingDeployment";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
+import { CANARY_STEPS_KEY } from "../policy/contract";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "../policy/planAlerts";
 import { ConfigError, imageRef, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
@@ -172,10 +173,11 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         stringData: appSecrets,
     });
 
-    // The release's people where the policy pack, which sees no stack outputs, and the cluster's users can read them.
+    // The release's people, and a canary's steps, where the policy pack (which sees no stack outputs) and the
+    // cluster's users can read them.
     new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
         metadata: { name: `${app}-deployment-plan`, namespace: release.namespace, labels: appLabels(app, "deployment-plan") },
-        data: ownersData(cfg.plan),
+        data: { ...ownersData(cfg.plan), ...(cfg.strategy === "canary" && cfg.canary ? { [CANARY_STEPS_KEY]: cfg.canary.steps.join(",") } : {}) },
     });
 
     const tags = { app, stack, "managed-by": "pulumi" };

@@ -4,7 +4,7 @@ import * as path from "path";
 import { policies, PACK_ENFORCEMENT } from "../policy/policies";
 import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { PROJECT, preview, ROOT, runStack } from "./helpers";
+import { at, find, PROJECT, preview, ROOT, runStack } from "./helpers";
 
 const configOf = (stack: string) => readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
 
@@ -95,12 +95,26 @@ describe("the policy pack", () => {
             ]);
         });
 
-        it("rollback-path-present: a weight outside the steps the policy config declares", async () => {
-            const config = { ...configOf("production"), "rollback-path-present": { canarySteps: [10, 50, 100] } };
-            const violations = await runPolicies(production, PROJECT, policies, config, PACK_ENFORCEMENT);
+        it("rollback-path-present: a weight outside the steps the deployment-plan ConfigMap declares", async () => {
+            assert.strictEqual(at(find(production, ":ConfigMap", "myapp-deployment-plan"), "data")["canary-steps"], "5,25,100", "stack config's canary.steps");
+            const run = edited(production, "myapp-deployment-plan", (r: any) => (r.inputs.data["canary-steps"] = "10,50,100"));
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
             assert.deepStrictEqual(violations, [
                 { policy: "rollback-path-present", level: "mandatory", message: "canary weight 5 is not 0 or a declared step (10, 50, 100)", resource: "myapp-canary-ingress" },
             ]);
+        });
+
+        it("rollback-path-present: a canary whose steps no ConfigMap declares", async () => {
+            const run = edited(production, "myapp-deployment-plan", (r: any) => delete r.inputs.data["canary-steps"]);
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(violations, [
+                { policy: "rollback-path-present", level: "mandatory", message: "no deployment-plan ConfigMap declares the canary's steps (key canary-steps)", resource: null },
+            ]);
+        });
+
+        it("rollback-path-present: steps changed in stack config need no policy config edit", async () => {
+            const run = runStack("production", ["canary.steps[1]=50", "canary.weight=50"]);
+            assert.deepStrictEqual(await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT), []);
         });
     });
 
