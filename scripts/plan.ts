@@ -7,10 +7,10 @@ import * as path from "path";
 import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { readRawConfig, validateConfig } from "../lib/config";
-import { loadMigrations, migrationsForPhase, squawkReport } from "../lib/migrations";
+import { readReleaseFiles } from "../program/release";
 import { levelOf, readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { ProgramError, runProgram } from "../lib/offline/run";
-import { applyProjectConfig, applySet, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { EditError, readEditedStack, toRunRequest } from "../lib/offline/stackConfig";
 import { renderPlan, renderRunbook } from "../lib/plan/render";
 import { PlanInput } from "../lib/plan/types";
 
@@ -47,31 +47,22 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stack = values.stack;
     if (!stack) throw new UsageError("--stack is required");
-    const projectFile = readProject(path.join(ROOT, "Pulumi.yaml"));
-    const project = projectFile.name;
-    let config = readStackFile(values["config-file"] ? path.resolve(values["config-file"]) : path.join(ROOT, `Pulumi.${stack}.yaml`));
-    for (const assignment of values.set) {
-        try {
-            config = applySet(config, project, assignment);
-        } catch (err) {
-            throw new UsageError((err as Error).message);
-        }
+    let read: ReturnType<typeof readEditedStack>;
+    try {
+        read = readEditedStack(ROOT, stack, values["config-file"], values.set);
+    } catch (err) {
+        throw err instanceof EditError ? new UsageError(err.message) : err;
     }
-    const request = toRunRequest(project, stack, applyProjectConfig(projectFile, stack, config));
+    const { project, edited } = read;
+    const request = toRunRequest(project, stack, edited);
     // The program validates the same config and stops first on a bad value, with exit code 2.
     const run = await runProgram(request);
     const cfg = validateConfig(project, stack, readRawConfig({ name: project, get: (key: string) => request.config[`${project}:${key}`] }));
     const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
-    const m = cfg.database?.migration;
-    let migrations: PlanInput["migrations"];
-    if (m?.sqlDir) {
-        const dir = path.resolve(ROOT, m.sqlDir);
-        const all = loadMigrations(dir);
-        const selected = migrationsForPhase(all, m.phase);
-        migrations = { sqlDir: m.sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
-    }
+    // The migrations and squawk's findings exactly as the program read them (it already stopped on a refused one).
+    const { migrations } = readReleaseFiles(project, cfg);
     const input: PlanInput = {
         stack,
         cfg,

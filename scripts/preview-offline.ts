@@ -10,7 +10,7 @@ import { engineDependencies } from "../lib/offline/graph";
 import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
 import { ProgramError, runProgram } from "../lib/offline/run";
-import { applyProjectConfig, applySet, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { EditError, readEditedStack, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -114,19 +114,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stack = values.stack;
     if (!stack) throw new UsageError("--stack is required");
-    const projectFile = readProject(path.join(ROOT, "Pulumi.yaml"));
-    const project = projectFile.name;
-    const stackFile = readStackFile(values["config-file"] ? path.resolve(values["config-file"]) : path.join(ROOT, `Pulumi.${stack}.yaml`));
-    const baseConfig = applyProjectConfig(projectFile, stack, stackFile);
-    let edited = stackFile;
-    for (const assignment of values.set) {
-        try {
-            edited = applySet(edited, project, assignment);
-        } catch (err) {
-            throw new UsageError((err as Error).message);
-        }
+    let read: ReturnType<typeof readEditedStack>;
+    try {
+        read = readEditedStack(ROOT, stack, values["config-file"], values.set);
+    } catch (err) {
+        throw err instanceof EditError ? new UsageError(err.message) : err;
     }
-    edited = applyProjectConfig(projectFile, stack, edited);
+    const { project, base: baseConfig, edited } = read;
 
     const run = await runProgram(toRunRequest(project, stack, edited));
     // The second run shares this process's loaded modules: --diff costs one more declaration, not one more start.

@@ -1,4 +1,5 @@
 import { readFileSync } from "fs";
+import * as path from "path";
 import * as YAML from "yaml";
 import { ProgramError } from "./run";
 import { RunRequest } from "./types";
@@ -128,4 +129,25 @@ export function toRunRequest(project: string, stack: string, config: StackConfig
         if (secret) secretKeys.push(key);
     }
     return { project, stack, config: flat, secretKeys };
+}
+
+/** A `--set` edit that cannot be applied: the commands report it as a usage error. */
+export class EditError extends Error {}
+
+/**
+ * What the offline commands run: the stack's file (or `configFile`) merged with Pulumi.yaml's declarations as the
+ * CLI merges them, before (`base`) and after (`edited`) the `--set` edits.
+ */
+export function readEditedStack(root: string, stack: string, configFile: string | undefined, sets: string[]): { project: string; base: StackConfig; edited: StackConfig } {
+    const projectFile = readProject(path.join(root, "Pulumi.yaml"));
+    const stackFile = readStackFile(configFile ? path.resolve(configFile) : path.join(root, `Pulumi.${stack}.yaml`));
+    let edited = stackFile;
+    for (const assignment of sets) {
+        try {
+            edited = applySet(edited, projectFile.name, assignment);
+        } catch (err) {
+            throw new EditError((err as Error).message);
+        }
+    }
+    return { project: projectFile.name, base: applyProjectConfig(projectFile, stack, stackFile), edited: applyProjectConfig(projectFile, stack, edited) };
 }
