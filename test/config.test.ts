@@ -1,4 +1,7 @@
 import * as assert from "assert";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
 import { imageRef, isPinnedVersion, splitImageRef, validateConfig } from "../lib/config";
 import { rollbackCommand } from "../lib/rollback";
 import { applySet, parsePath, parsePathValue, toRunRequest } from "../lib/offline/stackConfig";
@@ -60,6 +63,40 @@ describe("stack config validation", () => {
         assert.strictEqual(r.code, 2);
         assert.strictEqual(r.stdout, "");
         assert.match(r.stderr, /myapp:blueGreen\.activeColor = "purple"/);
+    });
+
+    describe("a stack file that cannot be used stops with exit 2, naming the file (and line), with no stack trace", () => {
+        const cases: [string, () => string[], string][] = [
+            ["an unknown stack", () => ["--stack", "nosuch"], 'no stack "nosuch": Pulumi.nosuch.yaml does not exist (stacks here: production, staging)\n'],
+            ["an unreadable --config-file", () => ["--stack", "production", "--config-file", "/nonexistent/Pulumi.x.yaml"], "stack file /nonexistent/Pulumi.x.yaml cannot be read: ENOENT\n"],
+            [
+                "malformed YAML",
+                () => {
+                    const file = path.join(mkdtempSync(path.join(tmpdir(), "myapp-bad-")), "Pulumi.bad.yaml");
+                    writeFileSync(file, "config:\n  myapp:strategy: canary\n  myapp:release: [oops\n");
+                    return ["--stack", "production", "--config-file", file];
+                },
+                ":4:1: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ] at line 4, column 1:\n",
+            ],
+            [
+                "a config that is not a map",
+                () => {
+                    const file = path.join(mkdtempSync(path.join(tmpdir(), "myapp-bad-")), "Pulumi.bad.yaml");
+                    writeFileSync(file, "config:\n  - myapp:strategy\n");
+                    return ["--stack", "production", "--config-file", file];
+                },
+                '/Pulumi.bad.yaml: "config" must be a map of keys to values\n',
+            ],
+        ];
+        for (const [what, args, message] of cases) {
+            it(what, () => {
+                const r = preview(args());
+                assert.strictEqual(r.code, 2, r.stderr);
+                assert.strictEqual(r.stdout, "");
+                assert.ok(r.stderr.endsWith(message), r.stderr);
+                assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+            });
+        }
     });
 });
 

@@ -1,4 +1,4 @@
-import { readFileSync } from "fs";
+import { existsSync, readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ProgramError } from "./run";
@@ -7,11 +7,31 @@ import { RunRequest } from "./types";
 /** A stack's config as written in Pulumi.<stack>.yaml: fully qualified keys to YAML values. */
 export type StackConfig = Record<string, unknown>;
 
+/**
+ * Parses a YAML file; a file that cannot be read or parsed is a config input problem (exit 2), named by file, line
+ * and column as the CLI names it, with no stack trace.
+ */
+function readYaml(file: string, what: string): unknown {
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch (err) {
+        throw new ProgramError(`${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2, 0);
+    }
+    try {
+        return YAML.parse(text);
+    } catch (err) {
+        const e = err as { linePos?: { line: number; col: number }[]; message: string };
+        const at = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : "";
+        throw new ProgramError(`${file}${at}: not valid YAML: ${e.message.split("\n")[0]}`, 2, 0);
+    }
+}
+
 /** Reads the `config:` map of a stack file. */
 export function readStackFile(file: string): StackConfig {
-    const doc = YAML.parse(readFileSync(file, "utf8")) ?? {};
+    const doc = (readYaml(file, "stack file") ?? {}) as { config?: unknown };
     const config = doc.config ?? {};
-    if (typeof config !== "object" || Array.isArray(config)) throw new Error(`${file}: "config" must be a map`);
+    if (typeof config !== "object" || Array.isArray(config)) throw new ProgramError(`${file}: "config" must be a map of keys to values`, 2, 0);
     return config as StackConfig;
 }
 
@@ -22,8 +42,8 @@ export interface ProjectFile {
 }
 
 export function readProject(file: string): ProjectFile {
-    const doc = YAML.parse(readFileSync(file, "utf8"));
-    if (!doc || typeof doc.name !== "string") throw new Error(`${file}: no project name`);
+    const doc = readYaml(file, "project file") as { name?: unknown; config?: ProjectFile["config"] } | null;
+    if (!doc || typeof doc.name !== "string") throw new ProgramError(`${file}: no project name`, 2, 0);
     return { name: doc.name, config: doc.config ?? {} };
 }
 
@@ -140,7 +160,12 @@ export class EditError extends Error {}
  */
 export function readEditedStack(root: string, stack: string, configFile: string | undefined, sets: string[]): { project: string; base: StackConfig; edited: StackConfig } {
     const projectFile = readProject(path.join(root, "Pulumi.yaml"));
-    const stackFile = readStackFile(configFile ? path.resolve(configFile) : path.join(root, `Pulumi.${stack}.yaml`));
+    const stackPath = configFile ? path.resolve(configFile) : path.join(root, `Pulumi.${stack}.yaml`);
+    if (!configFile && !existsSync(stackPath)) {
+        const known = readdirSync(root).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
+        throw new ProgramError(`no stack "${stack}": ${path.basename(stackPath)} does not exist (stacks here: ${known.join(", ") || "none"})`, 2, 0);
+    }
+    const stackFile = readStackFile(stackPath);
     let edited = stackFile;
     for (const assignment of sets) {
         try {
