@@ -67,7 +67,7 @@ const hostname = z
     .string()
     .regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, "must be a fully qualified host name such as api.example.com");
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'must be a Kubernetes quantity such as "250m", "1" or "512Mi"');
-const httpPath = z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be an absolute HTTP path such as /health");
+const httpPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute HTTP path such as /health");
 const percentOrCount = z.union([z.number().int().min(0), z.string().regex(/^[0-9]{1,3}%$/)], {
     message: 'must be a whole number of pods or a percentage such as "25%"',
 });
@@ -152,7 +152,7 @@ const handle = z
     .string()
     .regex(/^@[A-Za-z0-9][A-Za-z0-9_.+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$/, 'must be a Datadog notification handle such as "@pagerduty-myapp", "@slack-engineering" or "@oncall@example.com"');
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
-const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:\/-]*(,[A-Za-z][A-Za-z0-9_.:\/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
+const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
 const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
 const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
@@ -197,7 +197,7 @@ const monitoringSchema = z.strictObject({
             minRequests: z.number().int().min(1, "must be at least 1").default(100),
             minPayments: z.number().int().min(1, "must be at least 1").default(20),
             excludeResources: z
-                .array(z.string().regex(/^[a-z0-9_.\/*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)'))
+                .array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)'))
                 .default(["get_/health/*"]),
         })
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),

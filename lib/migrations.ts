@@ -61,6 +61,7 @@ export function migrationsForPhase(all: SqlMigration[], phase: Phase): SqlMigrat
  * The platform binary squawk-cli ships (its `squawk` command is a Node wrapper that spawns it): called directly, a
  * lint costs no Node start (squawk-cli js/index.js getBinaryPath).
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when a lint runs, and squawk-cli ships no type declarations to import
 const squawkBinary = (): string => (require("squawk-cli/js/index.js") as { getBinaryPath(): string }).getBinaryPath();
 
 function squawk(dir: string, files: string[], inTransaction: boolean): LintFinding[] {

@@ -30,6 +30,12 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
 };
 
 /** The canary's traffic share as each router writes it, or undefined where none is declared. */
+/** An HTTPRoute backendRef as the weights are read from it. */
+interface BackendRef {
+    name?: string;
+    weight?: number;
+}
+
 function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource; weight: number }[] {
     const out: { resource: PolicyResource; weight: number }[] = [];
     for (const r of resources) {
@@ -39,14 +45,14 @@ function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource;
         }
         if (r.isType(k8s.networking.v1.Ingress) && typeof annotations[ANNOTATION.albWeightedAction] === "string") {
             const groups = JSON.parse(annotations[ANNOTATION.albWeightedAction]).forwardConfig?.targetGroups ?? [];
-            const canary = groups.find((g: any) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
+            const canary = groups.find((g: { serviceName?: string }) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
             if (canary) out.push({ resource: r, weight: canary.weight });
         }
         if (r.type === HTTPROUTE) {
             for (const rule of r.props.spec?.rules ?? []) {
                 const refs = rule.backendRefs ?? [];
-                const total = refs.reduce((n: number, b: any) => n + (b.weight ?? 1), 0);
-                const canary = refs.find((b: any) => String(b.name).endsWith(CANARY_SERVICE_SUFFIX));
+                const total = refs.reduce((n: number, b: BackendRef) => n + (b.weight ?? 1), 0);
+                const canary = refs.find((b: BackendRef) => String(b.name).endsWith(CANARY_SERVICE_SUFFIX));
                 if (canary && refs.length > 1 && total > 0) out.push({ resource: r, weight: Math.round((100 * (canary.weight ?? 1)) / total) });
             }
         }

@@ -183,7 +183,7 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual([membership.role, membership.grantRole], ["myapp_migrator", "myapp_owner"]);
 
         const grants = Object.fromEntries(
-            all(production, ":Grant").map((g) => [g.name.replace("myapp-db-roles-", ""), `${g.inputs.role} ${g.inputs.objectType} ${(g.inputs.privileges as string[]).join(",")}`]),
+            all(production, ":Grant").map((g) => [g.name.replace("myapp-db-roles-", ""), `${String(g.inputs.role)} ${String(g.inputs.objectType)} ${(g.inputs.privileges as string[]).join(",")}`]),
         );
         assert.deepStrictEqual(grants, {
             "public-database": "public database ",

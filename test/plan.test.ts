@@ -88,7 +88,7 @@ describe("the deployment plan (npm run plan)", () => {
         for (const line of CHECKLIST.flatMap((s) => s.lines)) {
             const row = table.split("\n").find((l) => l.startsWith(`| ${line.line} |`));
             assert.ok(row, `policy/README.md has no row for "${line.line}"`);
-            assert.deepStrictEqual([...row!.split("|")[2].matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]), line.policies, line.line);
+            assert.deepStrictEqual([...row.split("|")[2].matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]), line.policies, line.line);
         }
     });
 

@@ -66,7 +66,7 @@ function writeKubeconfig(dir: string, server: string): string {
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, procs: Proc[]): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    let last: unknown;
+    let last: Error | undefined;
     while (Date.now() < deadline) {
         const dead = procs.find((p) => p.child.exitCode !== null);
         if (dead) throw new Error(`${dead.name} exited with ${dead.child.exitCode} while waiting for ${what}; log: ${dead.log}\n${tail(dead.log)}`);
@@ -74,11 +74,11 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
             const v = await probe();
             if (v !== undefined) return v;
         } catch (e) {
-            last = e;
+            last = e as Error;
         }
         await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${last}` : ""}`);
+    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
 function tail(file: string): string {
@@ -215,7 +215,7 @@ function startIngressStatus(kube: Kube, log: (m: string) => void): { stop(): voi
                         { status: { loadBalancer: { ingress: [{ ip: "127.0.0.1" }] } } });
                 }
             } catch (e) {
-                if (!stopped) log(`ingress status: ${e}`);
+                if (!stopped) log(`ingress status: ${String(e)}`);
             }
             await new Promise((r) => setTimeout(r, 500));
         }

@@ -53,8 +53,8 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
             opts: { protect: false, ignoreChanges: r.ignoreChanges, aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
             dependencies: [],
             propertyDependencies: {},
-            isType: (cls: { __pulumiType?: string }) => (cls as { __pulumiType?: string }).__pulumiType === r.type,
-            asType: (cls: { __pulumiType?: string }) => ((cls as { __pulumiType?: string }).__pulumiType === r.type ? r.inputs : undefined),
+            isType: (cls: { __pulumiType?: string }) => cls.__pulumiType === r.type,
+            asType: (cls: { __pulumiType?: string }) => (cls.__pulumiType === r.type ? r.inputs : undefined),
         } as unknown as PolicyResource);
     }
     const dependencies = engineDependencies(run);
@@ -108,7 +108,7 @@ export async function runPolicies(
                 await (policy as StackValidationPolicy).validateStack({ resources, ...common(policy) }, report(null));
             }
         } catch (err) {
-            if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? err}`);
+            if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? String(err)}`);
         }
     }
     return violations;

@@ -4,7 +4,7 @@ import { PLAN_ROLES, PlanRole } from "../config";
 import { PHASES, SqlMigration } from "../migrations";
 import { AlertName, PLAN_ALERTS, PlanAlert } from "../../policy/planAlerts";
 import { CHECKLIST, ChecklistLine } from "./checklist";
-import { dashboardTitles, downtimeFact, jobFacts, monitorFacts, MonitorFact, sloFacts, workloadFacts } from "./facts";
+import { dashboardTitles, downtimeFact, jobFacts, monitorFacts, MonitorFact, sloFacts } from "./facts";
 import { NOT_SET, ROLE_DUTIES, roleWithHandle } from "./people";
 import { deploymentSteps, rollbackSteps, Step, Timeline, timeline } from "./steps";
 import { PlanInput } from "./types";

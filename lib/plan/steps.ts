@@ -117,7 +117,7 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
             `${engine.length > 0 ? "then " : ""}Deployment \`${w.name}\`${w.variant ? ` (${w.variant})` : ""} runs ${w.version} with ${w.replicas} replicas${w.autoscaler ? ` (autoscaler ${w.autoscaler.min} to ${w.autoscaler.max})` : ""}`,
         );
     }
-    const dbJobs = [backup, restore, migration].filter((j) => j !== undefined).map((j) => j!.name);
+    const dbJobs = [backup, restore, migration].filter((j) => j !== undefined).map((j) => j.name);
     if (dbJobs.length > 0) checks.push(`\`kubectl -n ${ns} get job ${dbJobs.join(" ")}\` shows each Complete (\`pulumi up\` waits for them and stops on a failure)`);
     const live = liveService(resources);
     const url = liveRef(input, "urls.live", `https://${cfg.release.host}`);
