@@ -88,10 +88,7 @@ function squawk(dir: string, files: string[], inTransaction: boolean): LintFindi
  */
 export function squawkReport(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
     const file = (m: SqlMigration) => `${m.version}.up.sql`;
-    const findings = [
-        ...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true),
-        ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false),
-    ];
+    const findings = [...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true), ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false)];
     const phaseOf = new Map(migrations.map((m) => [file(m), m.phase]));
     return findings
         .map((f): LintFinding => {

@@ -33,7 +33,8 @@ export const backupBucketHardened: StackValidationPolicy = {
             const algorithm = sse?.props.rules?.[0]?.applyServerSideEncryptionByDefault?.sseAlgorithm;
             if (algorithm !== "aws:kms" && algorithm !== "aws:kms:dsse") report(`bucket ${b.props.bucket ?? b.name} is not encrypted with KMS`, b.urn);
             const block = one(aws.s3.BucketPublicAccessBlock)?.props ?? {};
-            if (!(block.blockPublicAcls && block.blockPublicPolicy && block.ignorePublicAcls && block.restrictPublicBuckets)) report(`bucket ${b.props.bucket ?? b.name} does not block all public access`, b.urn);
+            if (!(block.blockPublicAcls && block.blockPublicPolicy && block.ignorePublicAcls && block.restrictPublicBuckets))
+                report(`bucket ${b.props.bucket ?? b.name} does not block all public access`, b.urn);
             const policy = one(aws.s3.BucketPolicy)?.props.policy;
             if (typeof policy === "string") {
                 const statements = JSON.parse(policy).Statement ?? [];
@@ -42,7 +43,8 @@ export const backupBucketHardened: StackValidationPolicy = {
                 report(`bucket ${b.props.bucket ?? b.name} has no policy denying requests without TLS`, b.urn);
             }
             const rules = one(aws.s3.BucketLifecycleConfiguration)?.props.rules;
-            if (!Array.isArray(rules) || !rules.some((r: { status?: string; expiration?: { days?: number } }) => r.status === "Enabled" && (r.expiration?.days ?? 0) > 0)) report(`bucket ${b.props.bucket ?? b.name} has no lifecycle rule that expires dumps`, b.urn);
+            if (!Array.isArray(rules) || !rules.some((r: { status?: string; expiration?: { days?: number } }) => r.status === "Enabled" && (r.expiration?.days ?? 0) > 0))
+                report(`bucket ${b.props.bucket ?? b.name} has no lifecycle rule that expires dumps`, b.urn);
         }
     },
 };
@@ -97,7 +99,7 @@ export const backupBeforeMigration: StackValidationPolicy = {
 
 export const migrationBeforeNewVersion: StackValidationPolicy = {
     name: "migration-before-new-version",
-    description: 'Checklist "Database migrations tested": the app\'s Deployments roll out only after the release\'s migration Job has succeeded.',
+    description: "Checklist \"Database migrations tested\": the app's Deployments roll out only after the release's migration Job has succeeded.",
     validateStack: (args, report) => {
         for (const j of args.resources.filter((r) => r.isType(k8s.batch.v1.Job) && missingLabel(r, LABEL.component))) {
             report(`${unlabelled(j, "Job")}: the pack cannot tell whether it is the release's migration, which the Deployments must wait for`, j.urn);

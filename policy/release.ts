@@ -11,7 +11,10 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
         const smokeJobs = args.resources.filter((r) => r.isType(k8s.batch.v1.Job) && component(r) === COMPONENT.smokeTest);
         const blueGreen = args.resources.some((r) => r.isType(k8s.apps.v1.Deployment) && labelsOf(r)[LABEL.color] !== undefined);
         for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && missingLabel(r, LABEL.component))) {
-            report(`Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`, svc.urn);
+            report(
+                `Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`,
+                svc.urn,
+            );
         }
         for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && component(r) === COMPONENT.live)) {
             const color = svc.props.spec?.selector?.[LABEL.color];
@@ -88,7 +91,8 @@ export const rollbackPathPresent: StackValidationPolicy = {
         const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
         const declared = plan?.props.data?.[CANARY_STEPS_KEY];
         if (typeof declared !== "string") {
-            if (!plan || plan.props.data === undefined || !(CANARY_STEPS_KEY in plan.props.data)) report(`no deployment-plan ConfigMap declares the canary's steps (key ${CANARY_STEPS_KEY})`);
+            if (!plan || plan.props.data === undefined || !(CANARY_STEPS_KEY in plan.props.data))
+                report(`no deployment-plan ConfigMap declares the canary's steps (key ${CANARY_STEPS_KEY})`);
             return;
         }
         const canarySteps = declared.split(",").map(Number);

@@ -63,7 +63,12 @@ export function monitorFacts(resources: PlanResource[]): MonitorFact[] {
             const decides =
                 m.monitorThresholds !== undefined
                     ? m
-                    : monitors.find((c) => tag(c, MONITOR_TAG.planAlertCondition) === alert && tag(c, MONITOR_TAG.version) === tag(m, MONITOR_TAG.version) && (!variant || (c.tags ?? []).includes(variant)));
+                    : monitors.find(
+                          (c) =>
+                              tag(c, MONITOR_TAG.planAlertCondition) === alert &&
+                              tag(c, MONITOR_TAG.version) === tag(m, MONITOR_TAG.version) &&
+                              (!variant || (c.tags ?? []).includes(variant)),
+                      );
             const t = decides?.monitorThresholds ?? {};
             return {
                 name: m.name,
