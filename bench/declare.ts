@@ -9,15 +9,18 @@ import { declareRelease, readReleaseFiles } from "../program/release";
 
 const ROOT = path.join(__dirname, "..");
 
+/** The raw config, with the sections a service renames. */
+type RawConfig = Record<string, unknown> & { release: Record<string, unknown>; backup?: { bucketName?: string }; database?: { name: string } };
+
 /** The production stack's program config, as the program reads it. */
-function productionConfig(): Record<string, any> {
+function productionConfig(): RawConfig {
     const project = readProject(path.join(ROOT, "Pulumi.yaml"));
     const request = toRunRequest(project.name, "production", applyProjectConfig(project, "production", readStackFile(path.join(ROOT, "Pulumi.production.yaml"))));
-    return readRawConfig({ name: project.name, get: (key: string) => request.config[`${project.name}:${key}`] });
+    return readRawConfig({ name: project.name, get: (key: string) => request.config[`${project.name}:${key}`] }) as RawConfig;
 }
 
 /** Service i's config: its own name, namespace, host, bucket and database. */
-function serviceConfig(base: Record<string, any>, i: number): Record<string, any> {
+function serviceConfig(base: RawConfig, i: number): RawConfig {
     const raw = structuredClone(base);
     const name = `svc${i}`;
     Object.assign(raw.release, { appName: name, namespace: name, host: `${name}.example.com`, tlsSecretName: `${name}-tls` });
@@ -33,7 +36,7 @@ async function main(count: number): Promise<void> {
         return { cfg, files: readReleaseFiles("bench", cfg) };
     });
     const start = process.hrtime.bigint();
-    const run = await captureDeclarations({ project: "bench", stack: "production", config: {}, secretKeys: [] }, async () => {
+    const run = await captureDeclarations({ project: "bench", stack: "production", config: {}, secretKeys: [] }, () => {
         for (const s of services) declareRelease({ stack: "production", cfg: s.cfg, files: s.files });
         return {};
     });

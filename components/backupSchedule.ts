@@ -59,9 +59,7 @@ export interface BackupScheduleArgs {
  * provider for this ServiceAccount only, allowed to write and read under the prefix in the bucket, use the bucket's key
  * and delete nothing.
  */
-export type BackupRole =
-    | { existingArn: pulumi.Input<string> }
-    | { oidc: { providerArn: string; issuerUrl: string }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
+export type BackupRole = { existingArn: pulumi.Input<string> } | { oidc: { providerArn: string; issuerUrl: string }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
 
 /**
  * Scheduled backups with a least-privilege identity: a ServiceAccount bound through IRSA to an IAM role that may

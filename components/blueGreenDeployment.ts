@@ -97,10 +97,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                 { parent: this },
             );
             if (replicas > 0) {
-                smokeJobs[color] = this.smokeJob(`${name}-smoke-${color}`, args, color, `http://${app}-${color}.${t.namespace}.svc.cluster.local`, [
-                    workload,
-                    colorService,
-                ]);
+                smokeJobs[color] = this.smokeJob(`${name}-smoke-${color}`, args, color, `http://${app}-${color}.${t.namespace}.svc.cluster.local`, [workload, colorService]);
             }
         };
 

@@ -76,8 +76,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
         // The policy pack finds the canary's share among a router's backends by this name.
         const canaryService = `${app}${CANARY_SERVICE_SUFFIX}`;
 
-        const split =
-            args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
+        const split = args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
         // Under the replicas router both tracks scale on CPU with bounds in proportion, so the ratio holds under load.
         const maxFor = (trackName: "stable" | "canary", n: number) =>
             args.router === "replicas" ? Math.ceil((t.maxReplicas * n) / args.replicas) : trackName === "canary" ? args.canaryMaxReplicas : undefined;

@@ -76,11 +76,7 @@ export function fingerprint(value: pulumi.Output<string>): pulumi.Output<string>
  * connection URLs' sslrootcert points.
  */
 export function databaseCaVolume(name: string, appName: string, namespace: string, caBundle: string, opts: pulumi.CustomResourceOptions): PodVolume {
-    const ca = new k8s.core.v1.ConfigMap(
-        name,
-        { metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, COMPONENT.database) }, data: { [CA_FILE]: caBundle } },
-        opts,
-    );
+    const ca = new k8s.core.v1.ConfigMap(name, { metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, COMPONENT.database) }, data: { [CA_FILE]: caBundle } }, opts);
     return {
         volume: { name: "db-ca", configMap: { name: ca.metadata.name } },
         mount: { name: "db-ca", mountPath: DATABASE_CA_DIR, readOnly: true },
@@ -191,11 +187,7 @@ export class DatabaseRoles extends pulumi.ComponentResource implements DatabaseA
         };
         const defaults = (suffix: string, role: DatabaseRoleKind, objectType: string, privileges: string[]) =>
             after[role].push(
-                new postgresql.DefaultPrivileges(
-                    `${name}-${suffix}`,
-                    { database: db, role: roles[role].name, owner: ownerRole.name, schema: "public", objectType, privileges },
-                    opt,
-                ),
+                new postgresql.DefaultPrivileges(`${name}-${suffix}`, { database: db, role: roles[role].name, owner: ownerRole.name, schema: "public", objectType, privileges }, opt),
             );
 
         // Only the roles granted CONNECT below reach the app's database: not the drill role, not any role created later.

@@ -27,7 +27,10 @@ export const restrictedContainerSecurity = {
  * are cut and suffixed with a hash, so two versions never share a name.
  */
 export function versionedName(prefix: string, version: string, max = 63): string {
-    const slug = version.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+    const slug = version
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-+|-+$/g, "");
     const full = `${prefix}-${slug}`;
     if (full.length <= max) return full;
     const hash = createHash("sha256").update(version).digest("hex").slice(0, 8);

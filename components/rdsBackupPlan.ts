@@ -41,7 +41,10 @@ export interface RdsBackupPlanArgs {
 export class RdsBackupPlan extends pulumi.ComponentResource {
     constructor(name: string, args: RdsBackupPlanArgs, opts?: pulumi.ComponentResourceOptions) {
         super("myapp:deploy:RdsBackupPlan", name, {}, opts);
-        for (const [field, value] of [["schedule", args.schedule], ["restoreTestSchedule", args.restoreTestSchedule]]) {
+        for (const [field, value] of [
+            ["schedule", args.schedule],
+            ["restoreTestSchedule", args.restoreTestSchedule],
+        ]) {
             if (!/^cron\(\S+( \S+){5}\)$/.test(value)) throw new pulumi.ResourceError(`${field} must be an AWS cron expression such as cron(0 5 ? * * *), got "${value}"`, this);
         }
         const opt = { parent: this };
@@ -67,7 +70,9 @@ export class RdsBackupPlan extends pulumi.ComponentResource {
             `${name}-plan`,
             {
                 name: `${args.namePrefix}-plan`,
-                rules: [{ ruleName: "scheduled", targetVaultName: vault.name, schedule: args.schedule, startWindow: 60, completionWindow: 360, lifecycle: { deleteAfter: args.retentionDays } }],
+                rules: [
+                    { ruleName: "scheduled", targetVaultName: vault.name, schedule: args.schedule, startWindow: 60, completionWindow: 360, lifecycle: { deleteAfter: args.retentionDays } },
+                ],
                 tags: args.tags,
             },
             opt,

@@ -8,9 +8,7 @@ import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "./kube
 import { Component, COMPONENT, ENV } from "../policy/contract";
 
 /** SQL files run by scripts/db/migrate-sql.sh from a ConfigMap, or a command in the release image. */
-export type MigrationSource =
-    | { kind: "sql"; migrations: SqlMigration[]; toolsImage: string }
-    | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
+export type MigrationSource = { kind: "sql"; migrations: SqlMigration[]; toolsImage: string } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
 
 export interface ReleaseDatabaseJobsArgs {
     /** App name: prefix of every object name. */
@@ -169,11 +167,7 @@ export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
                 image: args.migration.toolsImage,
                 command: ["/bin/sh", "/scripts/migrate-sql.sh", args.direction, ...(args.direction === "down" ? [String(args.downSteps)] : [])],
                 env: [...env, { name: "MIGRATIONS_DIR", value: "/migrations" }],
-                volumeMounts: [
-                    { name: "scripts", mountPath: "/scripts", readOnly: true },
-                    { name: "migrations", mountPath: "/migrations", readOnly: true },
-                    ...(ca ? [ca.mount] : []),
-                ],
+                volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, { name: "migrations", mountPath: "/migrations", readOnly: true }, ...(ca ? [ca.mount] : [])],
             },
             volumes: [
                 { name: "scripts", configMap: { name: args.backups.scriptsConfigMap.metadata.name, defaultMode: 0o555 } },

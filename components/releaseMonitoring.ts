@@ -133,8 +133,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             const scope = `${base},version:${labelValue(v.version)}`;
             const requests = `${scope}${notProbes}`;
             const tags = [tag(MONITOR_TAG.version, labelValue(v.version)), tag(v.variantKey, v.variantValue)];
-            const errorRate = (window: string) => (t: number) =>
-                `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
+            const errorRate = (window: string) => (t: number) => `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
             const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
             const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window });
             const m = args.metrics;
@@ -168,10 +167,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         global("paymentSuccessPct", ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<"));
         global("emailDeliveryPct", ratio("last_30m", m.emailDelivered, m.emailSent, "<"));
         // postgresql.queries.time is nanoseconds of execution (Database Monitoring); per call, in milliseconds.
-        global(
-            "dbQueryMs",
-            (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`,
-        );
+        global("dbQueryMs", (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`);
         global("dbConnectionsPct", (t) => `avg(last_5m):${connections(args)} * 100 > ${num(t)}`);
         global(
             "cacheHitPct",
@@ -200,8 +196,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             const hpa = `kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
             global(
                 "autoscalerAtMaxPct",
-                (t) =>
-                    `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
+                (t) => `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
             );
         }
 
@@ -239,13 +234,7 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             const recovery = a.bad === "above" ? critical * 0.8 : critical + (100 - critical) * 0.2;
             const who = `${args.service} in ${args.env}${spec.perVersion ? ` (${spec.tags[1]}, ${spec.tags[0]})` : ""}`;
             const title = `[${args.env}] ${args.service}: ${alertTitle(spec.alert, critical)}${spec.perVersion ? ` (${spec.tags[1]})` : ""}`;
-            const tags = [
-                ...commonTags,
-                ...spec.tags,
-                tag(MONITOR_TAG.severity, a.severity),
-                tag(MONITOR_TAG.planAlert, spec.alert),
-                ...(a.rolloutNoise ? [MUTE_IN_DEPLOYMENT_WINDOW] : []),
-            ];
+            const tags = [...commonTags, ...spec.tags, tag(MONITOR_TAG.severity, a.severity), tag(MONITOR_TAG.planAlert, spec.alert), ...(a.rolloutNoise ? [MUTE_IN_DEPLOYMENT_WINDOW] : [])];
             const common = {
                 priority: String(args.priorities[a.severity]),
                 // Missing data is not a breach: a quiet canary must not page or trigger a rollback.
@@ -295,7 +284,9 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
         this.declareDashboard(name, args, base, span, kube);
         if (args.deploymentWindow) {
             const w = args.deploymentWindow;
-            const muted = ALERT_NAMES.map((n): PlanAlert => PLAN_ALERTS[n]).filter((a) => a.rolloutNoise).map((a) => a.label);
+            const muted = ALERT_NAMES.map((n): PlanAlert => PLAN_ALERTS[n])
+                .filter((a) => a.rolloutNoise)
+                .map((a) => a.label);
             new datadog.DowntimeSchedule(
                 `${name}-deployment-window`,
                 {
@@ -382,16 +373,8 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
             timeseries("p99 response time by version (s)", [`p99:${span}${byVersion}`]),
             timeseries("Throughput by version (requests/s)", [`sum:${span}.hits${byVersion}.as_rate()`]),
             timeseries(args.appRole ? `Database connections of ${args.appRole.name} (% of its limit)` : "Database connections (% of max)", [connections(args)], "q1 * 100"),
-            timeseries(
-                "Database cache hit rate (%)",
-                [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`],
-                "q1 / (q1 + q2) * 100",
-            ),
-            timeseries(
-                "Mean database query time (ms)",
-                [`sum:postgresql.queries.time{${db}}.as_count()`, `sum:postgresql.queries.count{${db}}.as_count()`],
-                "q1 / q2 / 1000000",
-            ),
+            timeseries("Database cache hit rate (%)", [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`], "q1 / (q1 + q2) * 100"),
+            timeseries("Mean database query time (ms)", [`sum:postgresql.queries.time{${db}}.as_count()`, `sum:postgresql.queries.count{${db}}.as_count()`], "q1 / q2 / 1000000"),
             timeseries(
                 "CPU by deployment (% of limit)",
                 [`sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment}`, `sum:kubernetes.cpu.limits{${kube}} by {kube_deployment}`],
@@ -427,20 +410,14 @@ export class ReleaseMonitoring extends pulumi.ComponentResource {
  */
 function connections(args: ReleaseMonitoringArgs): string {
     const r = args.appRole;
-    return r
-        ? `sum:postgresql.connections{${args.databaseScope},user:${r.name}} / ${r.connectionLimit}`
-        : `max:postgresql.percent_usage_connections{${args.databaseScope}}`;
+    return r ? `sum:postgresql.connections{${args.databaseScope},user:${r.name}} / ${r.connectionLimit}` : `max:postgresql.percent_usage_connections{${args.databaseScope}}`;
 }
 
 /**
  * A monitor's message. Datadog notifies an @-handle only when the block around it applies, so the pager appears in
  * the alert and alert-recovery blocks only, and warnings reach chat alone.
  */
-function alertMessage(
-    args: ReleaseMonitoringArgs,
-    spec: MonitorSpec,
-    o: { value: boolean; who: string; critical: number; warning?: number },
-): string {
+function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value: boolean; who: string; critical: number; warning?: number }): string {
     const a: PlanAlert = PLAN_ALERTS[spec.alert];
     const chat = args.notify.chat.join(" ");
     const alertHandles = a.severity === "warning" ? chat : [...args.notify.pager, ...args.notify.chat].join(" ");

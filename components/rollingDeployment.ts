@@ -54,11 +54,7 @@ export class RollingDeployment extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        appService(
-            `${name}-live`,
-            { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, COMPONENT.live) },
-            { parent: this },
-        );
+        appService(`${name}-live`, { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, COMPONENT.live) }, { parent: this });
         hostIngress(
             `${name}-ingress`,
             {

@@ -208,9 +208,7 @@ export class AppWorkload extends pulumi.ComponentResource {
                         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: args.deploymentName },
                         minReplicas: args.replicas,
                         maxReplicas,
-                        metrics: [
-                            { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: t.targetCpuUtilization } } },
-                        ],
+                        metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: t.targetCpuUtilization } } }],
                     },
                 },
                 { parent: this, dependsOn: args.after },

@@ -19,7 +19,9 @@ describe("the offline preview agrees with the engine on database edits (producti
     let ps: ProjectStack;
     let policyConfig: string;
     let log = "";
-    const onOutput = (s: string) => { log += s; };
+    const onOutput = (s: string) => {
+        log += s;
+    };
 
     before(async function () {
         const k = kube();
@@ -53,7 +55,11 @@ describe("the offline preview agrees with the engine on database edits (producti
     });
 
     const edits: { edit: string; set: Record<string, string>; revert: Record<string, string | null> }[] = [
-        { edit: "database.toolsImage", set: { "database.toolsImage": "registry.example.com/platform/pg-tools:15.9-awscli-2.17.0" }, revert: { "database.toolsImage": "registry.example.com/platform/pg-tools:15.8-awscli-2.17.0" } },
+        {
+            edit: "database.toolsImage",
+            set: { "database.toolsImage": "registry.example.com/platform/pg-tools:15.9-awscli-2.17.0" },
+            revert: { "database.toolsImage": "registry.example.com/platform/pg-tools:15.8-awscli-2.17.0" },
+        },
         { edit: "database.migration.attempt 2 (the retry command)", set: { "database.migration.attempt": "2" }, revert: { "database.migration.attempt": null } },
         { edit: "database.restore.key", set: { "database.restore.key": "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump" }, revert: { "database.restore": null } },
         {

@@ -39,7 +39,9 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
     let policyConfig: string;
     let resources = 0;
     let log = "";
-    const onOutput = (s: string) => { log += s; };
+    const onOutput = (s: string) => {
+        log += s;
+    };
 
     before(async function () {
         k = kube();
@@ -58,7 +60,10 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         log = "";
     });
 
-    for (const [to, from] of [["green", "blue"], ["blue", "green"]]) {
+    for (const [to, from] of [
+        ["green", "blue"],
+        ["blue", "green"],
+    ]) {
         it(`switch to ${to}: only the live and preview Services' selectors change (engine count and offline preview), no pod restarts`, async function () {
             const before = await pods(k, NS, APP);
             assert.strictEqual(before.ready.length, 4);
@@ -117,8 +122,9 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         const poll = (async () => {
             while (polling) {
                 const sel = await selector(k, "myapp");
-                const ready = (await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(sel)}`))
-                    .filter((p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"));
+                const ready = (await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(sel)}`)).filter(
+                    (p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+                );
                 samples.push({ selector: sel.color, ready: ready.length, endpoints: await readyEndpoints(k, "myapp") });
                 await new Promise((r) => setTimeout(r, 200));
             }

@@ -33,7 +33,9 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
     let policyConfig: string;
     let resources = 0;
     let log = "";
-    const onOutput = (s: string) => { log += s; };
+    const onOutput = (s: string) => {
+        log += s;
+    };
     const shifts: { weight: number; seconds: number; changes: Record<string, number> }[] = [];
 
     before(async function () {
@@ -62,7 +64,8 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
             assert.strictEqual(before.ready.length, 8);
             const a = await compareEdit(ps, `canary weight ${weight}`, { "canary.weight": String(weight) }, policyConfig, onOutput);
             assert.deepStrictEqual(a.engine, {
-                added: [], removed: [],
+                added: [],
+                removed: [],
                 changed: { "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'] },
             });
             assert.deepStrictEqual(a.offline, a.engine);
@@ -103,7 +106,11 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
         assert.deepStrictEqual(await pods(k, NS, { ...APP, track: "canary" }), canaryBefore);
         const stableAfter = await pods(k, NS, { ...APP, track: "stable" });
         assert.strictEqual(stableAfter.ready.length, 6);
-        assert.deepStrictEqual(stableAfter.all.filter((uid) => stableBefore.all.includes(uid)), [], "every stable pod is new");
+        assert.deepStrictEqual(
+            stableAfter.all.filter((uid) => stableBefore.all.includes(uid)),
+            [],
+            "every stable pod is new",
+        );
         assert.strictEqual(await weightAnnotation(k), "0");
     });
 
@@ -113,7 +120,9 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
             policyPacks: [path.join(ps.workDir, "policy")],
             policyPackConfigs: [policyConfig],
             onOutput,
-            onEvent: (e) => { if (e.policyEvent) violations.push({ policy: e.policyEvent.policyName, level: e.policyEvent.enforcementLevel, message: e.policyEvent.message }); },
+            onEvent: (e) => {
+                if (e.policyEvent) violations.push({ policy: e.policyEvent.policyName, level: e.policyEvent.enforcementLevel, message: e.policyEvent.message });
+            },
         });
         measure("canary.policyPass", { violations, changeSummary: res.changeSummary });
         assert.deepStrictEqual(violations, []);
@@ -125,12 +134,18 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
         assert.deepStrictEqual(a.offline, a.engine);
         const mandatory: { policy: string; message: string }[] = [];
         let failure = "";
-        await ps.stack.preview({
-            policyPacks: [path.join(ps.workDir, "policy")],
-            policyPackConfigs: [policyConfig],
-            onOutput,
-            onEvent: (e) => { if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.push({ policy: e.policyEvent.policyName, message: e.policyEvent.message.trim().split("\n").pop()! }); },
-        }).catch((e) => { failure = String(e); });
+        await ps.stack
+            .preview({
+                policyPacks: [path.join(ps.workDir, "policy")],
+                policyPackConfigs: [policyConfig],
+                onOutput,
+                onEvent: (e) => {
+                    if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.push({ policy: e.policyEvent.policyName, message: e.policyEvent.message.trim().split("\n").pop()! });
+                },
+            })
+            .catch((e) => {
+                failure = String(e);
+            });
         measure("canary.policyBlock", mandatory);
         assert.deepStrictEqual(mandatory, [{ policy: "replicas-survive-node-loss", message: "Deployment myapp-canary runs 1 replica: the loss of one node takes it down" }]);
         assert.match(failure, /error: preview failed/);

@@ -57,8 +57,20 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
     });
 
     it("the program accepts the file the CLI wrote: the offline preview with --config-file exits 0 and declares the edits", function () {
-        const r = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(REPO, "scripts", "preview-offline.ts"),
-            "--stack", "production", "--config-file", path.join(dir, "Pulumi.production.yaml"), "--json"], { cwd: REPO, encoding: "utf8" });
+        const r = spawnSync(
+            process.execPath,
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                path.join(REPO, "scripts", "preview-offline.ts"),
+                "--stack",
+                "production",
+                "--config-file",
+                path.join(dir, "Pulumi.production.yaml"),
+                "--json",
+            ],
+            { cwd: REPO, encoding: "utf8" },
+        );
         assert.strictEqual(r.status, 0, r.stderr);
         const out = JSON.parse(r.stdout);
         const byName = (n: string) => out.resources.find((x: any) => x.name === n);
@@ -85,7 +97,15 @@ describe("scenario 10: Pulumi.yaml's config declarations under the engine", func
         const all = await ps.stack.getAllConfig();
         for (const s of optional) assert.strictEqual(all[`myapp:${s}`]?.value, "{}", `myapp:${s} = ${JSON.stringify(all[`myapp:${s}`])}`);
         let log = "";
-        const res = await ps.stack.preview({ onOutput: (s) => { log += s; } }).catch((e) => { throw new Error(`${e}\n${log.slice(-3000)}`); });
+        const res = await ps.stack
+            .preview({
+                onOutput: (s) => {
+                    log += s;
+                },
+            })
+            .catch((e) => {
+                throw new Error(`${e}\n${log.slice(-3000)}`);
+            });
         measure("cli.previewWithDeclaredDefaults", res.changeSummary);
         // The 12 Kubernetes objects and 3 components the offline preview lists for this config, and the stack.
         assert.deepStrictEqual(res.changeSummary, { create: 16 });

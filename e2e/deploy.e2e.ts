@@ -40,7 +40,11 @@ describe("production canary stack (without database, backup, monitoring) on the 
 
     it("pulumi up creates the stable and canary Deployments at their declared size and returns once every pod is Ready", async function () {
         const t0 = Date.now();
-        const res = await ps.stack.up({ onOutput: (s) => { log += s; } });
+        const res = await ps.stack.up({
+            onOutput: (s) => {
+                log += s;
+            },
+        });
         measure("firstDeploy", { programMode: ps.mode, seconds: (Date.now() - t0) / 1000, changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
         created = res.summary.resourceChanges?.create ?? 0;
@@ -56,7 +60,12 @@ describe("production canary stack (without database, backup, monitoring) on the 
     });
 
     it("a preview right after the deploy plans no change", async function () {
-        const res = await ps.stack.preview({ diff: true, onOutput: (s) => { log += s; } });
+        const res = await ps.stack.preview({
+            diff: true,
+            onOutput: (s) => {
+                log += s;
+            },
+        });
         measure("previewAfterDeploy", res.changeSummary);
         // Everything the up created (the stack, the provider and the program's resources) is unchanged.
         assert.deepStrictEqual(res.changeSummary, { same: created });
@@ -65,12 +74,20 @@ describe("production canary stack (without database, backup, monitoring) on the 
     it("the policy pack runs under the engine, and on the deployed stack blocks only on the monitors this stack cannot have", async function () {
         const policy = path.join(ps.workDir, "policy");
         const mandatory = new Set<string>();
-        await ps.stack.preview({
-            policyPacks: [policy],
-            policyPackConfigs: [path.join(policy, "config", "production.json")],
-            onOutput: (s) => { log += s; },
-            onEvent: (e) => { if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.add(e.policyEvent.policyName); },
-        }).catch((e) => { log += String(e); });
+        await ps.stack
+            .preview({
+                policyPacks: [policy],
+                policyPackConfigs: [path.join(policy, "config", "production.json")],
+                onOutput: (s) => {
+                    log += s;
+                },
+                onEvent: (e) => {
+                    if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.add(e.policyEvent.policyName);
+                },
+            })
+            .catch((e) => {
+                log += String(e);
+            });
         measure("policyPreviewMandatory", [...mandatory].sort());
         // The monitoring section is removed (no Datadog provider here), so the plan's alerts have no monitors.
         assert.deepStrictEqual([...mandatory].sort(), ["monitors-for-plan-alerts"]);

@@ -16,7 +16,15 @@ const FAILING_TOOLS = `${TOOLS}-fail`;
 async function failingUp(ps: ProjectStack): Promise<{ output: string; changes: Record<string, number> | undefined }> {
     let output = "";
     let failed = false;
-    await ps.stack.up({ onOutput: (s) => { output += s; } }).catch(() => { failed = true; });
+    await ps.stack
+        .up({
+            onOutput: (s) => {
+                output += s;
+            },
+        })
+        .catch(() => {
+            failed = true;
+        });
     assert.ok(failed, `pulumi up succeeded:\n${output.slice(-2000)}`);
     const [last] = await ps.stack.history(1);
     assert.strictEqual(last.result, "failed");
@@ -36,7 +44,11 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
     before(async function () {
         k = new Kube(process.env.KUBECONFIG!);
         ps = await existingResourceStack(k, { base: "staging", name: "e2e-bg-fail", namespace: NS });
-        const res = await ps.stack.up({ onOutput: (s) => { log += s; } });
+        const res = await ps.stack.up({
+            onOutput: (s) => {
+                log += s;
+            },
+        });
         measure("failures.blueGreen.firstDeploy", { changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
     });
@@ -56,7 +68,8 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
             "blueGreen.greenVersion": "v1.2.4",
             "blueGreen.smokeTest.image": "registry.example.com/myapp-smoke:v1.2.4-fail",
             "blueGreen.activeColor": "green",
-        })) await ps.stack.setConfig(key, { value }, true);
+        }))
+            await ps.stack.setConfig(key, { value }, true);
         const { output, changes } = await failingUp(ps);
         log = output;
         measure("failures.blueGreen.failingSmokeTest", { changes });
@@ -79,7 +92,9 @@ describe("scenario 5b/5c: a failing backup or migration on the production canary
     let ps: ProjectStack;
     let k: Kube;
     let log = "";
-    const onOutput = (s: string) => { log += s; };
+    const onOutput = (s: string) => {
+        log += s;
+    };
 
     before(async function () {
         k = new Kube(process.env.KUBECONFIG!);

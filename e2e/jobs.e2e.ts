@@ -17,7 +17,9 @@ describe("database Jobs of the production canary stack (existing-resource inputs
     let ps: ProjectStack;
     let k: Kube;
     let log = "";
-    const onOutput = (s: string) => { log += s; };
+    const onOutput = (s: string) => {
+        log += s;
+    };
 
     before(async function () {
         k = new Kube(process.env.KUBECONFIG!);
@@ -69,7 +71,9 @@ describe("database Jobs of the production canary stack (existing-resource inputs
         measure("jobs.restoreUp", { changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
         const after = await jobs(k, NS);
-        const added = Object.keys(after).filter((n) => !before[n]).sort();
+        const added = Object.keys(after)
+            .filter((n) => !before[n])
+            .sort();
         assert.strictEqual(added.length, 2, `new Jobs: ${added.join(", ")}`);
         const [prerestore, restore] = [added.find((n) => n.startsWith("myapp-prerestore-backup-"))!, added.find((n) => n.startsWith("myapp-restore-"))!];
         assert.ok(prerestore && restore, `new Jobs: ${added.join(", ")}`);

@@ -21,7 +21,9 @@ describe("scenario 9: the printed rollback command rolls the production canary b
     let ps: ProjectStack;
     let k: Kube;
     let log = "";
-    const onOutput = (s: string) => { log += s; };
+    const onOutput = (s: string) => {
+        log += s;
+    };
     const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT];
     const rollback = async () => (await ps.stack.outputs()).rollback.value as string;
     let pods: Record<string, string>;

@@ -30,9 +30,11 @@ function build(): void {
 function specFiles(): string[] {
     const only = process.env.E2E_SPEC;
     // *.kwok.e2e.ts check the harness's own cluster (kwok's stages); a real cluster has none.
-    return fs.readdirSync(E2E)
+    return fs
+        .readdirSync(E2E)
         .filter((f) => f.endsWith(".e2e.ts") && !(usePath && f.endsWith(".kwok.e2e.ts")) && (!only || f.includes(only)))
-        .sort().map((f) => path.join(E2E, f));
+        .sort()
+        .map((f) => path.join(E2E, f));
 }
 
 function runMocha(): Promise<number> {
@@ -88,7 +90,10 @@ async function main(): Promise<number> {
     }
 }
 
-main().then((code) => process.exit(code), (e) => {
-    console.error(e);
-    process.exit(1);
-});
+main().then(
+    (code) => process.exit(code),
+    (e) => {
+        console.error(e);
+        process.exit(1);
+    },
+);

@@ -7,7 +7,8 @@ const NS = "kwok-stages";
 
 function job(name: string, image: string) {
     return {
-        apiVersion: "batch/v1", kind: "Job",
+        apiVersion: "batch/v1",
+        kind: "Job",
         metadata: { name, namespace: NS },
         spec: {
             backoffLimit: 0,

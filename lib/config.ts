@@ -50,10 +50,12 @@ export function splitImageRef(ref: string): { repository: string; version: strin
 
 const PINNED_MESSAGE = 'must be a pinned tag (for example v1.2.3) or a digest (sha256:<64 hex digits>); "latest" and an empty tag are not allowed';
 const version = z.string({ message: "must be a string holding a pinned tag or digest" }).refine(isPinnedVersion, { message: PINNED_MESSAGE });
-const repository = z.string({ message: "must be an image repository without a tag, for example registry.example.com/myapp" }).regex(
-    /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
-    "must be an image repository without a tag or digest, for example registry.example.com/myapp",
-);
+const repository = z
+    .string({ message: "must be an image repository without a tag, for example registry.example.com/myapp" })
+    .regex(
+        /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+        "must be an image repository without a tag or digest, for example registry.example.com/myapp",
+    );
 const pinnedImage = z.string({ message: "must be a full image reference" }).refine(
     (ref) => {
         const parts = splitImageRef(ref);
@@ -61,13 +63,10 @@ const pinnedImage = z.string({ message: "must be a full image reference" }).refi
     },
     { message: `must be repository:tag or repository@sha256:<digest>; the tag ${PINNED_MESSAGE}` },
 );
-const dnsLabel = (max: number) =>
-    z.string().regex(new RegExp(`^[a-z]([-a-z0-9]{0,${max - 2}}[a-z0-9])?$`), `must be a lower-case DNS label of at most ${max} characters`);
-const hostname = z
-    .string()
-    .regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, "must be a fully qualified host name such as api.example.com");
+const dnsLabel = (max: number) => z.string().regex(new RegExp(`^[a-z]([-a-z0-9]{0,${max - 2}}[a-z0-9])?$`), `must be a lower-case DNS label of at most ${max} characters`);
+const hostname = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/, "must be a fully qualified host name such as api.example.com");
 const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'must be a Kubernetes quantity such as "250m", "1" or "512Mi"');
-const httpPath = z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be an absolute HTTP path such as /health");
+const httpPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute HTTP path such as /health");
 const percentOrCount = z.union([z.number().int().min(0), z.string().regex(/^[0-9]{1,3}%$/)], {
     message: 'must be a whole number of pods or a percentage such as "25%"',
 });
@@ -137,7 +136,10 @@ const canarySchema = z.strictObject({
     canaryReplicas: z.number().int().min(1).max(200).default(2),
     /** Upper bound of the canary's autoscaler for the ingress routers; release.maxReplicas when unset, as the last step may carry all traffic. */
     canaryMaxReplicas: z.number().int().min(1).max(400).optional(),
-    headerName: z.string().regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name").default("X-Canary"),
+    headerName: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name")
+        .default("X-Canary"),
     gateway: z.strictObject({ name: dnsLabel(63), namespace: dnsLabel(63), sectionName: z.string().optional() }).optional(),
     alb: z.strictObject({ scheme: z.enum(["internet-facing", "internal"]).default("internet-facing"), certificateArn: z.string().startsWith("arn:aws:acm:") }).optional(),
 });
@@ -150,9 +152,12 @@ const rollingSchema = z.strictObject({
 
 const handle = z
     .string()
-    .regex(/^@[A-Za-z0-9][A-Za-z0-9_.+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$/, 'must be a Datadog notification handle such as "@pagerduty-myapp", "@slack-engineering" or "@oncall@example.com"');
+    .regex(
+        /^@[A-Za-z0-9][A-Za-z0-9_.+-]*(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$/,
+        'must be a Datadog notification handle such as "@pagerduty-myapp", "@slack-engineering" or "@oncall@example.com"',
+    );
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
-const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:\/-]*(,[A-Za-z][A-Za-z0-9_.:\/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
+const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
 const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
 const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
@@ -167,10 +172,19 @@ const downtimeTime = z.iso
 
 const monitoringSchema = z.strictObject({
     /** APM service name; defaults to release.appName. */
-    service: z.string().regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog service name").optional(),
+    service: z
+        .string()
+        .regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog service name")
+        .optional(),
     /** Datadog env tag; defaults to the stack name. */
-    env: z.string().regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog env tag value").optional(),
-    span: z.string().regex(/^[a-z0-9_.]+$/, "must be an APM span name such as http.request").default("http.request"),
+    env: z
+        .string()
+        .regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog env tag value")
+        .optional(),
+    span: z
+        .string()
+        .regex(/^[a-z0-9_.]+$/, "must be an APM span name such as http.request")
+        .default("http.request"),
     notify: z.strictObject({ pager: z.array(handle).min(1, "must name at least one handle"), chat: z.array(handle).min(1, "must name at least one handle") }),
     priorities: z.strictObject({ rollback: priority.default(1), critical: priority.default(2), warning: priority.default(3) }).default({ rollback: 1, critical: 2, warning: 3 }),
     thresholds: perAlert(threshold).default({}),
@@ -197,7 +211,7 @@ const monitoringSchema = z.strictObject({
             minRequests: z.number().int().min(1, "must be at least 1").default(100),
             minPayments: z.number().int().min(1, "must be at least 1").default(20),
             excludeResources: z
-                .array(z.string().regex(/^[a-z0-9_.\/*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)'))
+                .array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)'))
                 .default(["get_/health/*"]),
         })
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
@@ -243,14 +257,15 @@ const roleSchema = z.strictObject({
 });
 
 const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
-const dnsSubdomain = z
-    .string()
-    .regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
+const dnsSubdomain = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
 const AWS_PARTITION = "aws(-[a-z]+)*";
 const kmsKeyArn = z
     .string()
-    .regex(new RegExp(`^arn:${AWS_PARTITION}:kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$`), "must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (IAM policies match keys by key ARN, not alias)");
+    .regex(
+        new RegExp(`^arn:${AWS_PARTITION}:kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$`),
+        "must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (IAM policies match keys by key ARN, not alias)",
+    );
 const iamRoleArn = z.string().regex(new RegExp(`^arn:${AWS_PARTITION}:iam::\\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`), "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>");
 const RDS_KINDS = ["instance", "aurora-cluster", "multi-az-cluster"] as const;
 
@@ -323,7 +338,10 @@ const backupSchema = z.strictObject({
     scratchSize: quantity.default("20Gi"),
     /** IRSA: the cluster's OIDC provider, for the program to create the backup role; or roleArn, an existing role. */
     oidc: z.strictObject({
-        providerArn: z.string().regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN").optional(),
+        providerArn: z
+            .string()
+            .regex(/^arn:aws:iam::\d{12}:oidc-provider\/.+$/, "must be an IAM OIDC provider ARN")
+            .optional(),
         issuerUrl: z.string().startsWith("https://", "must be the cluster's OIDC issuer URL").optional(),
         roleArn: iamRoleArn.optional(),
     }),
@@ -343,9 +361,7 @@ export const PLAN_ROLES = [
 ] as const;
 export type PlanRole = (typeof PLAN_ROLES)[number];
 
-const person = z
-    .string()
-    .regex(/^@[A-Za-z0-9][A-Za-z0-9_.-]*$|^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a chat handle such as "@myapp-release-lead" or an email address');
+const person = z.string().regex(/^@[A-Za-z0-9][A-Za-z0-9_.-]*$|^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a chat handle such as "@myapp-release-lead" or an email address');
 const chatChannel = z.string().regex(/^#[a-z0-9][a-z0-9_-]{0,79}$/, 'must be a chat channel such as "#engineering"');
 const planText = z.string().trim().min(3, "must be a sentence of at least 3 characters").max(300, "must be at most 300 characters");
 const link = z.url({ protocol: /^https$/, message: "must be an https URL" });
@@ -373,17 +389,18 @@ const planSchema = z.strictObject({
 
 export type PlanConfig = z.infer<typeof planSchema>;
 
-const programSchema = z.strictObject({
-    strategy: z.enum(strategies),
-    release: releaseSchema,
-    blueGreen: blueGreenSchema.optional(),
-    canary: canarySchema.optional(),
-    rolling: rollingSchema.default(rollingSchema.parse({})),
-    monitoring: monitoringSchema.optional(),
-    database: databaseSchema.optional(),
-    backup: backupSchema.optional(),
-    plan: planSchema.prefault({}),
-})
+const programSchema = z
+    .strictObject({
+        strategy: z.enum(strategies),
+        release: releaseSchema,
+        blueGreen: blueGreenSchema.optional(),
+        canary: canarySchema.optional(),
+        rolling: rollingSchema.default(rollingSchema.parse({})),
+        monitoring: monitoringSchema.optional(),
+        database: databaseSchema.optional(),
+        backup: backupSchema.optional(),
+        plan: planSchema.prefault({}),
+    })
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
     .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
 
@@ -544,7 +561,11 @@ function databaseAccessProblems(db: DatabaseConfig): Problem[] {
     // The drill restores over whatever DRILL_DATABASE_URL names: never the app's own database.
     const shared = (["app", "migrator", "backup"] as const).filter((k) => s[k] === s.drill);
     if (shared.length > 0) {
-        issue(["database", "existingSecrets", "drill"], s.drill, `must differ from ${shared.map((k) => `existingSecrets.${k}`).join(" and ")}: the restore drill restores over the database its URL names`);
+        issue(
+            ["database", "existingSecrets", "drill"],
+            s.drill,
+            `must differ from ${shared.map((k) => `existingSecrets.${k}`).join(" and ")}: the restore drill restores over the database its URL names`,
+        );
     }
     return problems;
 }
@@ -570,7 +591,11 @@ function existingBackupProblems(b: BackupConfig, db: DatabaseConfig | undefined)
     }
     if (existing && existing.kmsKeyArn === undefined) {
         if (o.roleArn === undefined) {
-            issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key");
+            issue(
+                ["backup", "existingBucket", "kmsKeyArn"],
+                undefined,
+                "is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key",
+            );
         } else if (db?.rds) {
             issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required with database.rds: the RDS backup vault is encrypted with the bucket's key");
         }

@@ -61,6 +61,7 @@ export function migrationsForPhase(all: SqlMigration[], phase: Phase): SqlMigrat
  * The platform binary squawk-cli ships (its `squawk` command is a Node wrapper that spawns it): called directly, a
  * lint costs no Node start (squawk-cli js/index.js getBinaryPath).
  */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when a lint runs, and squawk-cli ships no type declarations to import
 const squawkBinary = (): string => (require("squawk-cli/js/index.js") as { getBinaryPath(): string }).getBinaryPath();
 
 function squawk(dir: string, files: string[], inTransaction: boolean): LintFinding[] {
@@ -87,10 +88,7 @@ function squawk(dir: string, files: string[], inTransaction: boolean): LintFindi
  */
 export function squawkReport(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
     const file = (m: SqlMigration) => `${m.version}.up.sql`;
-    const findings = [
-        ...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true),
-        ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false),
-    ];
+    const findings = [...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true), ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false)];
     const phaseOf = new Map(migrations.map((m) => [file(m), m.phase]));
     return findings
         .map((f): LintFinding => {

@@ -31,8 +31,7 @@ export const containerProbesAndResources: ResourceValidationPolicy = {
 
 export const replicasSurviveNodeLoss: StackValidationPolicy = {
     name: "replicas-survive-node-loss",
-    description:
-        'Checklist "Capacity planning reviewed": every running Deployment keeps at least 2 replicas and a PodDisruptionBudget that leaves one serving while a node drains.',
+    description: 'Checklist "Capacity planning reviewed": every running Deployment keeps at least 2 replicas and a PodDisruptionBudget that leaves one serving while a node drains.',
     validateStack: (args, report) => {
         for (const d of args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment))) {
             const min = minReplicas(d, args.resources);
@@ -45,7 +44,8 @@ export const replicasSurviveNodeLoss: StackValidationPolicy = {
                 continue;
             }
             const { maxUnavailable, minAvailable } = pdb.props.spec ?? {};
-            if (typeof minAvailable === "number" && minAvailable >= min) report(`the PodDisruptionBudget of ${k8sName(d)} blocks every drain (minAvailable ${minAvailable} of ${min})`, pdb.urn);
+            if (typeof minAvailable === "number" && minAvailable >= min)
+                report(`the PodDisruptionBudget of ${k8sName(d)} blocks every drain (minAvailable ${minAvailable} of ${min})`, pdb.urn);
             if (maxUnavailable === 0) report(`the PodDisruptionBudget of ${k8sName(d)} blocks every drain (maxUnavailable 0)`, pdb.urn);
         }
     },
@@ -58,7 +58,9 @@ export const hpaOnEveryDeployment: StackValidationPolicy = {
     validateStack: (args, report) => {
         for (const d of args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment))) {
             if (d.props.spec?.replicas === 0 || k8sName(d) === undefined) continue;
-            const hpa = args.resources.find((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d));
+            const hpa = args.resources.find(
+                (r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d),
+            );
             if (!hpa) report(`Deployment ${k8sName(d)} has no HorizontalPodAutoscaler`, d.urn);
             else if (d.props.spec?.replicas !== undefined && !(d.opts?.ignoreChanges ?? []).includes(REPLICAS_FIELD) && d.props.metadata?.annotations?.[ANNOTATION.patchForce] !== "true") {
                 // The autoscaler owns spec.replicas through the scale subresource once it has scaled: a plain

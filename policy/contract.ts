@@ -134,5 +134,8 @@ export function tagValue(tags: unknown, key: string): string | undefined {
 
 /** A version as a label value: at most 63 characters of [A-Za-z0-9_.-], so a digest's colon becomes a dash. */
 export function labelValue(value: string): string {
-    return value.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 63).replace(/[^A-Za-z0-9]+$/, "");
+    return value
+        .replace(/[^A-Za-z0-9_.-]/g, "-")
+        .slice(0, 63)
+        .replace(/[^A-Za-z0-9]+$/, "");
 }

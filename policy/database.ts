@@ -3,11 +3,17 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import * as postgresql from "@pulumi/postgresql";
-import { Resource, Unwrap } from "@pulumi/pulumi";
+import { Unwrap } from "@pulumi/pulumi";
 import { COMPONENT, ENV, LABEL } from "./contract";
-import { component, dependsOnTransitively, k8sName, missingLabel, podSpec, unlabelled } from "./resources";
+import { component, dependsOnTransitively, k8sName, missingLabel, podSpec, ResourceClass, unlabelled } from "./resources";
 
-function denies(statements: any[], condition: (s: any) => boolean): boolean {
+/** The part of an IAM policy statement these checks read. */
+interface Statement {
+    Effect?: string;
+    Condition?: Record<string, Record<string, unknown> | undefined>;
+}
+
+function denies(statements: Statement[], condition: (s: Statement) => boolean): boolean {
     return statements.some((s) => s.Effect === "Deny" && condition(s));
 }
 
@@ -17,17 +23,18 @@ export const backupBucketHardened: StackValidationPolicy = {
         'Checklist "Database backup scheduled": every S3 bucket is versioned, KMS-encrypted, closed to the public, reachable over TLS only, and has a lifecycle that expires old dumps.',
     validateStack: (args, report) => {
         // A bucket's settings are resources of their own that name it, or, while its name is unknown, depend on it.
-        const byBucket = <T extends Resource>(cls: { new (...rest: any[]): T }, b: PolicyResource) =>
+        const byBucket = (cls: ResourceClass, b: PolicyResource) =>
             args.resources.filter((r) => r.isType(cls) && ((b.props.bucket !== undefined && r.props.bucket === b.props.bucket) || r.dependencies.some((d) => d.urn === b.urn)));
         for (const b of args.resources.filter((r) => r.isType(aws.s3.Bucket))) {
-            const one = <T extends Resource>(cls: { new (...rest: any[]): T }) => byBucket(cls, b)[0];
+            const one = (cls: ResourceClass) => byBucket(cls, b)[0];
             const versioning = one(aws.s3.BucketVersioning);
             if (versioning?.props.versioningConfiguration?.status !== "Enabled") report(`bucket ${b.props.bucket ?? b.name} is not versioned`, b.urn);
             const sse = one(aws.s3.BucketServerSideEncryptionConfiguration);
             const algorithm = sse?.props.rules?.[0]?.applyServerSideEncryptionByDefault?.sseAlgorithm;
             if (algorithm !== "aws:kms" && algorithm !== "aws:kms:dsse") report(`bucket ${b.props.bucket ?? b.name} is not encrypted with KMS`, b.urn);
             const block = one(aws.s3.BucketPublicAccessBlock)?.props ?? {};
-            if (!(block.blockPublicAcls && block.blockPublicPolicy && block.ignorePublicAcls && block.restrictPublicBuckets)) report(`bucket ${b.props.bucket ?? b.name} does not block all public access`, b.urn);
+            if (!(block.blockPublicAcls && block.blockPublicPolicy && block.ignorePublicAcls && block.restrictPublicBuckets))
+                report(`bucket ${b.props.bucket ?? b.name} does not block all public access`, b.urn);
             const policy = one(aws.s3.BucketPolicy)?.props.policy;
             if (typeof policy === "string") {
                 const statements = JSON.parse(policy).Statement ?? [];
@@ -36,7 +43,8 @@ export const backupBucketHardened: StackValidationPolicy = {
                 report(`bucket ${b.props.bucket ?? b.name} has no policy denying requests without TLS`, b.urn);
             }
             const rules = one(aws.s3.BucketLifecycleConfiguration)?.props.rules;
-            if (!Array.isArray(rules) || !rules.some((r: any) => r.status === "Enabled" && r.expiration?.days > 0)) report(`bucket ${b.props.bucket ?? b.name} has no lifecycle rule that expires dumps`, b.urn);
+            if (!Array.isArray(rules) || !rules.some((r: { status?: string; expiration?: { days?: number } }) => r.status === "Enabled" && (r.expiration?.days ?? 0) > 0))
+                report(`bucket ${b.props.bucket ?? b.name} has no lifecycle rule that expires dumps`, b.urn);
         }
     },
 };
@@ -91,7 +99,7 @@ export const backupBeforeMigration: StackValidationPolicy = {
 
 export const migrationBeforeNewVersion: StackValidationPolicy = {
     name: "migration-before-new-version",
-    description: 'Checklist "Database migrations tested": the app\'s Deployments roll out only after the release\'s migration Job has succeeded.',
+    description: "Checklist \"Database migrations tested\": the app's Deployments roll out only after the release's migration Job has succeeded.",
     validateStack: (args, report) => {
         for (const j of args.resources.filter((r) => r.isType(k8s.batch.v1.Job) && missingLabel(r, LABEL.component))) {
             report(`${unlabelled(j, "Job")}: the pack cannot tell whether it is the release's migration, which the Deployments must wait for`, j.urn);

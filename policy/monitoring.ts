@@ -51,7 +51,13 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         const versions = [...new Set(deployments.map((d) => d.props.spec?.template?.metadata?.labels?.[DATADOG_LABEL.version]).filter((v) => v !== undefined))];
         // An autoscaler with minReplicas = maxReplicas sits at its maximum from the start: watching it alerts for good.
         const hpas = args.resources
-            .filter((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && typeof k8sName(r) === "string" && typeof r.props.spec?.minReplicas === "number" && typeof r.props.spec?.maxReplicas === "number")
+            .filter(
+                (r) =>
+                    r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) &&
+                    typeof k8sName(r) === "string" &&
+                    typeof r.props.spec?.minReplicas === "number" &&
+                    typeof r.props.spec?.maxReplicas === "number",
+            )
             .map((r) => ({ name: k8sName(r)!, min: r.props.spec.minReplicas as number, max: r.props.spec.maxReplicas as number }));
         const atMax = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === "autoscalerAtMaxPct" && typeof m.props.query === "string");
         for (const h of hpas) {
@@ -72,7 +78,8 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
             }
             if (isPerVersionAlert(alert)) {
                 for (const v of versions) {
-                    if (!found.some((m) => tag(m, MONITOR_TAG.version) !== undefined && labelValue(tag(m, MONITOR_TAG.version)!) === v)) report(`no ${alert} monitor judges version ${v} on its own traffic`);
+                    if (!found.some((m) => tag(m, MONITOR_TAG.version) !== undefined && labelValue(tag(m, MONITOR_TAG.version)!) === v))
+                        report(`no ${alert} monitor judges version ${v} on its own traffic`);
                 }
             }
             // A guarded alert's threshold sits on its condition monitor; it is reported on the composite that notifies.

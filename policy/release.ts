@@ -11,7 +11,10 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
         const smokeJobs = args.resources.filter((r) => r.isType(k8s.batch.v1.Job) && component(r) === COMPONENT.smokeTest);
         const blueGreen = args.resources.some((r) => r.isType(k8s.apps.v1.Deployment) && labelsOf(r)[LABEL.color] !== undefined);
         for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && missingLabel(r, LABEL.component))) {
-            report(`Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`, svc.urn);
+            report(
+                `Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`,
+                svc.urn,
+            );
         }
         for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && component(r) === COMPONENT.live)) {
             const color = svc.props.spec?.selector?.[LABEL.color];
@@ -30,6 +33,12 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
 };
 
 /** The canary's traffic share as each router writes it, or undefined where none is declared. */
+/** An HTTPRoute backendRef as the weights are read from it. */
+interface BackendRef {
+    name?: string;
+    weight?: number;
+}
+
 function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource; weight: number }[] {
     const out: { resource: PolicyResource; weight: number }[] = [];
     for (const r of resources) {
@@ -39,14 +48,14 @@ function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource;
         }
         if (r.isType(k8s.networking.v1.Ingress) && typeof annotations[ANNOTATION.albWeightedAction] === "string") {
             const groups = JSON.parse(annotations[ANNOTATION.albWeightedAction]).forwardConfig?.targetGroups ?? [];
-            const canary = groups.find((g: any) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
+            const canary = groups.find((g: { serviceName?: string }) => String(g.serviceName).endsWith(CANARY_SERVICE_SUFFIX));
             if (canary) out.push({ resource: r, weight: canary.weight });
         }
         if (r.type === HTTPROUTE) {
             for (const rule of r.props.spec?.rules ?? []) {
                 const refs = rule.backendRefs ?? [];
-                const total = refs.reduce((n: number, b: any) => n + (b.weight ?? 1), 0);
-                const canary = refs.find((b: any) => String(b.name).endsWith(CANARY_SERVICE_SUFFIX));
+                const total = refs.reduce((n: number, b: BackendRef) => n + (b.weight ?? 1), 0);
+                const canary = refs.find((b: BackendRef) => String(b.name).endsWith(CANARY_SERVICE_SUFFIX));
                 if (canary && refs.length > 1 && total > 0) out.push({ resource: r, weight: Math.round((100 * (canary.weight ?? 1)) / total) });
             }
         }
@@ -82,7 +91,8 @@ export const rollbackPathPresent: StackValidationPolicy = {
         const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
         const declared = plan?.props.data?.[CANARY_STEPS_KEY];
         if (typeof declared !== "string") {
-            if (!plan || plan.props.data === undefined || !(CANARY_STEPS_KEY in plan.props.data)) report(`no deployment-plan ConfigMap declares the canary's steps (key ${CANARY_STEPS_KEY})`);
+            if (!plan || plan.props.data === undefined || !(CANARY_STEPS_KEY in plan.props.data))
+                report(`no deployment-plan ConfigMap declares the canary's steps (key ${CANARY_STEPS_KEY})`);
             return;
         }
         const canarySteps = declared.split(",").map(Number);

@@ -5,10 +5,14 @@
 // token (`__pulumiType`) the engine matches, as pulumi/pulumi-policy-aws (awsguard) does.
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs, validateResourceOfType } from "@pulumi/policy";
-import { Resource, Unwrap } from "@pulumi/pulumi";
+import { CustomResourceOptions, Resource, Unwrap } from "@pulumi/pulumi";
 import { LABEL } from "./contract";
 
-export type Props = Record<string, any>;
+/** A resource's declared inputs, typed as @pulumi/policy types them. */
+export type Props = PolicyResource["props"];
+
+/** A provider resource class, as PolicyResource.isType takes one. */
+export type ResourceClass = Parameters<PolicyResource["isType"]>[0];
 
 /**
  * The program declares its HTTPRoute through apiextensions.CustomResource: the provider SDK has no class for a custom
@@ -20,7 +24,7 @@ export const HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
 export type PodSpec = Unwrap<k8s.types.input.core.v1.PodSpec>;
 
 /** A resource's inputs typed by its provider class's Args, as validateResourceOfType types them; undefined for another class. */
-export function inputsOf<TArgs>(r: PolicyResource, cls: { new (name: string, args: TArgs, ...rest: any[]): Resource }): Unwrap<NonNullable<TArgs>> | undefined {
+export function inputsOf<TArgs>(r: PolicyResource, cls: { new (name: string, args: TArgs, opts?: CustomResourceOptions): Resource }): Unwrap<NonNullable<TArgs>> | undefined {
     return r.isType(cls) ? (r.props as Unwrap<NonNullable<TArgs>>) : undefined;
 }
 /** The kinds of resource that run pods. */

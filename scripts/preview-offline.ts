@@ -48,7 +48,14 @@ function summary(r: DeclaredResource): string {
     const annotations = (get(i, "metadata.annotations") ?? {}) as Record<string, string>;
     add("canary-weight", annotations["nginx.ingress.kubernetes.io/canary-weight"]);
     const rules = get(i, "spec.rules");
-    if (Array.isArray(rules)) add("host", rules.map((rule) => rule.host).filter(Boolean).join(",") || undefined);
+    if (Array.isArray(rules))
+        add(
+            "host",
+            rules
+                .map((rule) => rule.host)
+                .filter(Boolean)
+                .join(",") || undefined,
+        );
     add("hostnames", get(i, "spec.hostnames"));
     add("schedule", get(i, "spec.schedule"));
     add("query", get(i, "query"));

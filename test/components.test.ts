@@ -48,11 +48,17 @@ describe("AppWorkload", () => {
         assert.deepStrictEqual(c.resources, template.resources);
         assert.deepStrictEqual(c.readinessProbe.httpGet, { path: "/ready", port: "http" });
         assert.deepStrictEqual(c.livenessProbe.httpGet, { path: "/live", port: "http" });
-        assert.deepStrictEqual(c.env, [{ name: "APP_ENV", value: "prod" }, { name: "LOG_LEVEL", value: "info" }]);
+        assert.deepStrictEqual(c.env, [
+            { name: "APP_ENV", value: "prod" },
+            { name: "LOG_LEVEL", value: "info" },
+        ]);
         assert.deepStrictEqual(c.envFrom, [{ secretRef: { name: "shop-env" } }]);
         assert.deepStrictEqual(c.lifecycle, { preStop: { sleep: { seconds: 10 } } });
         assert.strictEqual(pod.spec.terminationGracePeriodSeconds, 40);
-        assert.deepStrictEqual(pod.spec.topologySpreadConstraints.map((t: any) => t.topologyKey), ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        assert.deepStrictEqual(
+            pod.spec.topologySpreadConstraints.map((t: any) => t.topologyKey),
+            ["kubernetes.io/hostname", "topology.kubernetes.io/zone"],
+        );
         assert.strictEqual(pod.spec.automountServiceAccountToken, false);
 
         const pdb = find(run, ":PodDisruptionBudget", "w-pdb");
@@ -134,7 +140,10 @@ describe("BlueGreenDeployment", () => {
     it("scales a standby of 0 down and runs no smoke test against it", async () => {
         const run = await declare(() => new BlueGreenDeployment("bg", { ...bgArgs, standbyReplicas: 0 }));
         assert.strictEqual(at(find(run, ":Deployment", "bg-blue-deployment"), "spec.replicas"), 0);
-        assert.deepStrictEqual(all(run, ":Job").map((j) => j.name), ["bg-smoke-green"]);
+        assert.deepStrictEqual(
+            all(run, ":Job").map((j) => j.name),
+            ["bg-smoke-green"],
+        );
     });
 
     it("orders both colors after the resources passed in `after`", async () => {
@@ -234,8 +243,8 @@ describe("CanaryDeployment", () => {
     });
 
     it("alb: a weighted forward action and a header condition", async () => {
-        const run = await declare(() =>
-            new CanaryDeployment("c", { ...canaryArgs, router: "alb", weight: 25, alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x" } }),
+        const run = await declare(
+            () => new CanaryDeployment("c", { ...canaryArgs, router: "alb", weight: 25, alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x" } }),
         );
         const ing = find(run, ":Ingress", "c-ingress");
         const a = at(ing, "metadata.annotations");
@@ -272,7 +281,10 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"), 3);
         assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), { "app.kubernetes.io/name": "shop" });
-        assert.deepStrictEqual(all(run, ":Service").map((s) => s.name), ["c-live"]);
+        assert.deepStrictEqual(
+            all(run, ":Service").map((s) => s.name),
+            ["c-live"],
+        );
     });
 
     it("replicas: weight 0 scales the canary to zero", async () => {
@@ -288,10 +300,22 @@ describe("CanaryDeployment", () => {
     });
 
     it("checks its arguments up front", async () => {
-        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, weight: 101 })), /weight must be a whole number from 0 to 100, got 101/);
-        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "gateway-api" })), /the gateway-api router needs a gateway/);
-        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 5 })), /4 replicas cannot carry a 5% canary by pod ratio/);
-        await assert.rejects(declare(() => new CanaryDeployment("c", { ...canaryArgs, canaryMaxReplicas: 0 })), /canaryMaxReplicas \(0\) is below canaryReplicas \(1\)/);
+        await assert.rejects(
+            declare(() => new CanaryDeployment("c", { ...canaryArgs, weight: 101 })),
+            /weight must be a whole number from 0 to 100, got 101/,
+        );
+        await assert.rejects(
+            declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "gateway-api" })),
+            /the gateway-api router needs a gateway/,
+        );
+        await assert.rejects(
+            declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 5 })),
+            /4 replicas cannot carry a 5% canary by pod ratio/,
+        );
+        await assert.rejects(
+            declare(() => new CanaryDeployment("c", { ...canaryArgs, canaryMaxReplicas: 0 })),
+            /canaryMaxReplicas \(0\) is below canaryReplicas \(1\)/,
+        );
     });
 });
 
@@ -315,13 +339,32 @@ describe("RollingDeployment", () => {
         assert.strictEqual(at(d, "metadata.name"), "shop");
         assert.deepStrictEqual(at(d, "spec.strategy"), { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: "10%" } });
         assert.strictEqual(at(d, "spec.progressDeadlineSeconds"), 300);
-        assert.deepStrictEqual(all(run, ":Service").map((s) => at(s, "metadata.name")), ["shop"]);
-        assert.deepStrictEqual(all(run, ":Ingress").map((s) => at(s, "metadata.name")), ["shop"]);
+        assert.deepStrictEqual(
+            all(run, ":Service").map((s) => at(s, "metadata.name")),
+            ["shop"],
+        );
+        assert.deepStrictEqual(
+            all(run, ":Ingress").map((s) => at(s, "metadata.name")),
+            ["shop"],
+        );
     });
 
     it("refuses settings that can never make progress", async () => {
         await assert.rejects(
-            declare(() => new RollingDeployment("r", { template, version: "v3", replicas: 3, maxSurge: 0, maxUnavailable: 0, progressDeadlineSeconds: 300, host: "a.example.com", ingressClassName: "nginx", tlsSecretName: "t" })),
+            declare(
+                () =>
+                    new RollingDeployment("r", {
+                        template,
+                        version: "v3",
+                        replicas: 3,
+                        maxSurge: 0,
+                        maxUnavailable: 0,
+                        progressDeadlineSeconds: 300,
+                        host: "a.example.com",
+                        ingressClassName: "nginx",
+                        tlsSecretName: "t",
+                    }),
+            ),
             /maxSurge and maxUnavailable cannot both be 0/,
         );
     });
@@ -364,7 +407,13 @@ describe("ReleaseMonitoring", () => {
     });
 
     it("checks its arguments up front", async () => {
-        await assert.rejects(declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, versions: [] })), /at least one version in flight is needed/);
-        await assert.rejects(declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, notify: { pager: [], chat: ["@c"] } })), /notify needs at least one pager and one chat handle/);
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, versions: [] })),
+            /at least one version in flight is needed/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, notify: { pager: [], chat: ["@c"] } })),
+            /notify needs at least one pager and one chat handle/,
+        );
     });
 });

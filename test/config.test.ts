@@ -31,7 +31,12 @@ describe("stack config validation", () => {
         ["version latest", "production", ["release.version=latest"], 'myapp:release.version = "latest": must be a pinned tag'],
         ["an empty tag", "production", ["canary.canaryVersion="], 'myapp:canary.canaryVersion = "": must be a pinned tag'],
         ["a missing image", "production", ["release.image="], 'myapp:release.image = "": must be an image repository without a tag or digest'],
-        ["an image carrying a tag", "production", ["release.image=registry.example.com/myapp:v1"], 'myapp:release.image = "registry.example.com/myapp:v1": must be an image repository without a tag'],
+        [
+            "an image carrying a tag",
+            "production",
+            ["release.image=registry.example.com/myapp:v1"],
+            'myapp:release.image = "registry.example.com/myapp:v1": must be an image repository without a tag',
+        ],
         ["an unknown router", "production", ["canary.router=istio"], 'myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"replicas"'],
         ["an unknown strategy", "production", ["strategy=recreate"], 'myapp:strategy = "recreate": Invalid option: expected one of "blue-green"|"canary"|"rolling"'],
         ["a missing strategy section", "production", ["strategy=blue-green"], 'myapp:blueGreen = (not set): is required when strategy is "blue-green"'],
@@ -43,7 +48,12 @@ describe("stack config validation", () => {
         ["maxReplicas below replicas", "production", ["release.maxReplicas=4"], "myapp:release.maxReplicas = 4: must be at least release.replicas (6)"],
         ["a bad quantity", "production", ["release.resources.limits.memory=lots"], 'myapp:release.resources.limits.memory = "lots": must be a Kubernetes quantity'],
         ["an unknown field", "production", ["canary.wieght=25"], 'myapp:canary: Unrecognized key: "wieght"'],
-        ["a pinned smoke-test image", "staging", ["blueGreen.smokeTest.image=registry.example.com/smoke"], 'myapp:blueGreen.smokeTest.image = "registry.example.com/smoke": must be repository:tag'],
+        [
+            "a pinned smoke-test image",
+            "staging",
+            ["blueGreen.smokeTest.image=registry.example.com/smoke"],
+            'myapp:blueGreen.smokeTest.image = "registry.example.com/smoke": must be repository:tag',
+        ],
     ];
     for (const [what, stack, sets, expected] of cases) {
         it(`rejects ${what}, naming the key`, () => {

@@ -60,7 +60,10 @@ describe("database safety under mocks", () => {
             { name: "BACKUP_LABEL", value: "pre-deploy-v1.2.3" },
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: "myapp-db-backup", key: "DATABASE_URL" } } },
         ]);
-        assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "tmp"), { name: "tmp", emptyDir: { sizeLimit: "50Gi" } });
+        assert.deepStrictEqual(
+            pod.volumes.find((v: any) => v.name === "tmp"),
+            { name: "tmp", emptyDir: { sizeLimit: "50Gi" } },
+        );
 
         const migration = find(production, ":Job", MIGRATION);
         assert.strictEqual(at(migration, "metadata.name"), "myapp-migrate-expand-v1-2-3");
@@ -72,7 +75,10 @@ describe("database safety under mocks", () => {
     it("ships only the migrations of the configured phase, with their down files", () => {
         const files = (run: ProgramRun) => Object.keys(at(find(run, ":ConfigMap", "myapp-release-db-migrations"), "data")).sort();
         const expand = ["001_users_email_verified", "002_users_email_verified_index", "003_payments_stripe_payment_intent_id", "004_payments_stripe_payment_intent_id_index"];
-        assert.deepStrictEqual(files(production), expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]));
+        assert.deepStrictEqual(
+            files(production),
+            expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]),
+        );
         assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "immutable"), true);
         // The contract phase's DROP COLUMN passes the lint there, and only there.
         const contract = runStack("production", ["database.migration.phase=contract"]);
@@ -183,7 +189,10 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual([membership.role, membership.grantRole], ["myapp_migrator", "myapp_owner"]);
 
         const grants = Object.fromEntries(
-            all(production, ":Grant").map((g) => [g.name.replace("myapp-db-roles-", ""), `${g.inputs.role} ${g.inputs.objectType} ${(g.inputs.privileges as string[]).join(",")}`]),
+            all(production, ":Grant").map((g) => [
+                g.name.replace("myapp-db-roles-", ""),
+                `${String(g.inputs.role)} ${String(g.inputs.objectType)} ${(g.inputs.privileges as string[]).join(",")}`,
+            ]),
         );
         assert.deepStrictEqual(grants, {
             "public-database": "public database ",
@@ -210,9 +219,12 @@ describe("database safety under mocks", () => {
             ],
         );
         const migrate = at(find(production, ":Job", MIGRATION), "spec.template.spec.containers")[0];
-        assert.deepStrictEqual(migrate.env.find((e: any) => e.name === "MIGRATION_OWNER_ROLE"), { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" });
+        assert.deepStrictEqual(
+            migrate.env.find((e: any) => e.name === "MIGRATION_OWNER_ROLE"),
+            { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" },
+        );
         const sql = (production.outputs.database as any).ownershipHandoverSql as string;
-        assert.ok(sql.startsWith('-- Run once as the admin that created the tables'));
+        assert.ok(sql.startsWith("-- Run once as the admin that created the tables"));
         assert.ok(sql.includes("'public', r.relname, 'myapp_owner'"));
         const app = find(production, ":Deployment", "myapp-canary-deployment");
         assert.deepStrictEqual(at(app, "spec.template.spec.containers")[0].envFrom, [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: "myapp-db-app" } }]);
@@ -224,7 +236,10 @@ describe("database safety under mocks", () => {
         // PUBLIC loses CONNECT on the app's database; the drill role is granted nothing there.
         const publicGrant = find(production, ":Grant", "myapp-db-roles-public-database").inputs;
         assert.deepStrictEqual([publicGrant.database, publicGrant.role, publicGrant.objectType, publicGrant.privileges], ["myapp", "public", "database", []]);
-        assert.deepStrictEqual(all(production, ":Grant").filter((g) => g.inputs.role === "myapp_drill"), []);
+        assert.deepStrictEqual(
+            all(production, ":Grant").filter((g) => g.inputs.role === "myapp_drill"),
+            [],
+        );
         const drillEnv = at(find(production, ":CronJob", "myapp-db-backup-restore-drill"), "spec.jobTemplate.spec.template.spec.containers")[0].env;
         assert.deepStrictEqual(drillEnv.find((e: any) => e.name === "DRILL_DATABASE_URL").valueFrom.secretKeyRef.name, "myapp-db-drill");
         assert.deepStrictEqual(find(production, ":Secret", "myapp-db-roles-drill-secret").dependsOn, [
@@ -346,10 +361,19 @@ describe("database safety under mocks", () => {
             const before = find(base, ":Job", job.name);
             const changed = diffRuns({ stack: "a", resources: [before], outputs: {} }, { stack: "b", resources: [job], outputs: {} }).changed.flatMap((c) => c.paths);
             // The engine diffs nothing under spec (ignoreChanges): at most the wait annotation changes, in place.
-            assert.ok(changed.every((p) => p === 'metadata.annotations["pulumi.com/timeoutSeconds"]'), `${job.name}: ${changed.join(", ")}`);
+            assert.ok(
+                changed.every((p) => p === 'metadata.annotations["pulumi.com/timeoutSeconds"]'),
+                `${job.name}: ${changed.join(", ")}`,
+            );
         }
         // A new version runs a new backup and migration; the restore of the same key stays the same resource.
-        const next = runStack("production", [`database.restore.key=${key}`, "release.version=v1.2.4", "release.previousVersion=v1.2.3", "canary.canaryVersion=v1.2.4", "canary.stableVersion=v1.2.3"]);
+        const next = runStack("production", [
+            `database.restore.key=${key}`,
+            "release.version=v1.2.4",
+            "release.previousVersion=v1.2.3",
+            "canary.canaryVersion=v1.2.4",
+            "canary.stableVersion=v1.2.3",
+        ]);
         const ids = jobIdentities(next);
         assert.deepStrictEqual(
             ids.filter((i) => i.includes("restore")),
@@ -475,8 +499,14 @@ describe("database safety under mocks", () => {
         ];
         assert.strictEqual(templates.length, 6);
         for (const pod of templates) {
-            assert.deepStrictEqual(pod.volumes.find((v: any) => v.name === "db-ca"), { name: "db-ca", configMap: { name: "myapp-db-ca" } });
-            assert.deepStrictEqual(pod.containers[0].volumeMounts.find((m: any) => m.name === "db-ca"), { name: "db-ca", mountPath: "/etc/myapp/db-ca", readOnly: true });
+            assert.deepStrictEqual(
+                pod.volumes.find((v: any) => v.name === "db-ca"),
+                { name: "db-ca", configMap: { name: "myapp-db-ca" } },
+            );
+            assert.deepStrictEqual(
+                pod.containers[0].volumeMounts.find((m: any) => m.name === "db-ca"),
+                { name: "db-ca", mountPath: "/etc/myapp/db-ca", readOnly: true },
+            );
         }
     });
 
@@ -532,7 +562,6 @@ describe("database safety under mocks", () => {
         );
         assert.strictEqual(r.stdout, "");
     });
-
 });
 
 describe("database config validation", () => {
@@ -544,7 +573,8 @@ describe("database config validation", () => {
             'myapp:database.restore.key = "other/thing.sql": must name a dump under backup.prefix, like postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump',
         ));
     it("rejects a malformed cron schedule", () => rejects(["backup.schedule=0 25 * * *"], 'myapp:backup.schedule = "0 25 * * *": must be a five-field cron schedule'));
-    it("rejects a malformed drill schedule", () => rejects(["backup.restoreDrill.schedule=every sunday"], 'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule'));
+    it("rejects a malformed drill schedule", () =>
+        rejects(["backup.restoreDrill.schedule=every sunday"], 'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule'));
     it("rejects a retention shorter than the configured minimum", () =>
         rejects(["backup.retentionDays=20", "backup.objectLock.days=10"], "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)"));
     it("rejects a GLACIER transition S3 would refuse", () =>

@@ -43,7 +43,10 @@ function run(stack: string, config: StackConfig): ProgramRun {
 
 const podOf = (r: DeclaredResource) => at(r, r.type.endsWith(":CronJob") ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec");
 const envOf = (r: DeclaredResource): any[] => podOf(r).containers[0].env;
-const secretRefs = (r: DeclaredResource) => envOf(r).filter((e) => e.valueFrom?.secretKeyRef).map((e) => `${e.name}=${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
+const secretRefs = (r: DeclaredResource) =>
+    envOf(r)
+        .filter((e) => e.valueFrom?.secretKeyRef)
+        .map((e) => `${e.name}=${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
 const envValue = (r: DeclaredResource, name: string) => envOf(r).find((e) => e.name === name)?.value;
 
 const BASE_TYPES = [
@@ -106,7 +109,10 @@ describe("existing resources instead of declared ones", () => {
             assert.deepStrictEqual(secretRefs(drill), [`DRILL_DATABASE_URL=${SECRETS.drill}/DATABASE_URL`]);
             assert.deepStrictEqual(secretRefs(migration), [`DATABASE_URL=${SECRETS.migrator}/DATABASE_URL`]);
             // The user's migrator acts as whatever owner its own login settings name: the program knows no owner role.
-            assert.strictEqual(envOf(migration).find((e) => e.name === "MIGRATION_OWNER_ROLE"), undefined);
+            assert.strictEqual(
+                envOf(migration).find((e) => e.name === "MIGRATION_OWNER_ROLE"),
+                undefined,
+            );
             for (const job of [backup, cron, drill]) assert.strictEqual(envValue(job, "BACKUP_BUCKET"), BUCKET, job.name);
             for (const job of [backup, cron, drill]) assert.strictEqual(podOf(job).serviceAccountName, "myapp-db-backup");
             assert.deepStrictEqual(at(find(r, ":ServiceAccount", "myapp-db-backup-service-account"), "metadata.annotations"), { "eks.amazonaws.com/role-arn": ROLE_ARN });
@@ -144,18 +150,27 @@ describe("existing resources instead of declared ones", () => {
     }
 
     it("runs a restore as the given migrator Secret", () => {
-        const r = run("staging", existingStack("staging", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })));
+        const r = run(
+            "staging",
+            existingStack("staging", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })),
+        );
         const restore = all(r, ":Job").find((j) => j.name.startsWith("myapp-release-db-restore-"))!;
         assert.deepStrictEqual(secretRefs(restore), [`DATABASE_URL=${SECRETS.migrator}/DATABASE_URL`]);
-        assert.strictEqual(envOf(restore).find((e) => e.name === "MIGRATION_OWNER_ROLE"), undefined);
+        assert.strictEqual(
+            envOf(restore).find((e) => e.name === "MIGRATION_OWNER_ROLE"),
+            undefined,
+        );
         assert.strictEqual(envValue(restore, "BACKUP_BUCKET"), BUCKET);
     });
 
     it("with an existing bucket and the backup role created here, scopes the role to that bucket and its key", () => {
-        const r = run("production", existingStack("production", (_database, backup) => {
-            backup.existingBucket.kmsKeyArn = KEY_ARN;
-            backup.oidc = (stackConfig("production")[`${PROJECT}:backup`] as any).oidc;
-        }));
+        const r = run(
+            "production",
+            existingStack("production", (_database, backup) => {
+                backup.existingBucket.kmsKeyArn = KEY_ARN;
+                backup.oidc = (stackConfig("production")[`${PROJECT}:backup`] as any).oidc;
+            }),
+        );
         assert.deepStrictEqual(
             [...new Set(r.resources.map((x) => x.type))].filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("myapp:deploy:")),
             ["aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"],
@@ -222,7 +237,10 @@ describe("ExistingDatabaseSecrets", () => {
     it("reads each Secret by namespace/name and creates none; its checksum follows the URL read", async () => {
         const urls = (password: string) => Object.fromEntries(Object.values(SECRETS).map((n) => [n, `postgresql://u:${password}@db:5432/myapp`]));
         const first = await build(urls("one"));
-        assert.deepStrictEqual(first.reads, Object.values(SECRETS).map((n) => `kubernetes:core/v1:Secret ns/${n}`));
+        assert.deepStrictEqual(
+            first.reads,
+            Object.values(SECRETS).map((n) => `kubernetes:core/v1:Secret ns/${n}`),
+        );
         assert.deepStrictEqual(first.creates, ["myapp:deploy:ExistingDatabaseSecrets s"]);
         assert.strictEqual(first.name, SECRETS.migrator);
         assert.strictEqual(first.secret, false, "the checksum is a plain fingerprint, fit for a pod annotation");
@@ -246,12 +264,22 @@ describe("existing-resource config validation", () => {
     };
     const rejects = (config: StackConfig, expected: string[]) => {
         const message = errorFor("production", config);
-        assert.deepStrictEqual(message.split("\n").slice(1), expected.map((e) => `  ${e}`));
+        assert.deepStrictEqual(
+            message.split("\n").slice(1),
+            expected.map((e) => `  ${e}`),
+        );
     };
 
     it("accepts the existing inputs on both committed stacks, with or without the key's ARN", () => {
         for (const stack of ["staging", "production"]) assert.throws(() => errorFor(stack, existingStack(stack)), /accepted/);
-        assert.throws(() => errorFor("production", existingStack("production", (_d, b) => (b.existingBucket.kmsKeyArn = KEY_ARN))), /accepted/);
+        assert.throws(
+            () =>
+                errorFor(
+                    "production",
+                    existingStack("production", (_d, b) => (b.existingBucket.kmsKeyArn = KEY_ARN)),
+                ),
+            /accepted/,
+        );
     });
 
     it("rejects roles, or maxConnections, beside existing Secrets", () =>
@@ -276,57 +304,71 @@ describe("existing-resource config validation", () => {
         ));
 
     it("rejects a drill Secret shared with the app's", () =>
-        rejects(existingStack("production", (database) => (database.existingSecrets.drill = SECRETS.app)), [
-            'myapp:database.existingSecrets.drill = "premade-db-app": must differ from existingSecrets.app: the restore drill restores over the database its URL names',
-        ]));
+        rejects(
+            existingStack("production", (database) => (database.existingSecrets.drill = SECRETS.app)),
+            ['myapp:database.existingSecrets.drill = "premade-db-app": must differ from existingSecrets.app: the restore drill restores over the database its URL names'],
+        ));
 
     it("rejects a Secret name Kubernetes would refuse", () =>
         assert.ok(
-            errorFor("production", existingStack("production", (database) => (database.existingSecrets.app = "DB_App"))).includes(
-                'myapp:database.existingSecrets.app = "DB_App": must be a Kubernetes object name (lower-case DNS subdomain)',
-            ),
+            errorFor(
+                "production",
+                existingStack("production", (database) => (database.existingSecrets.app = "DB_App")),
+            ).includes('myapp:database.existingSecrets.app = "DB_App": must be a Kubernetes object name (lower-case DNS subdomain)'),
         ));
 
     it("wants exactly one of bucketName and existingBucket", () => {
-        rejects(existingStack("production", (_d, backup) => (backup.bucketName = "also-this-one")), [
-            'myapp:backup.bucketName = "also-this-one": must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket',
-        ]);
-        rejects(existingStack("production", (_d, backup) => delete backup.existingBucket), [
-            "myapp:backup.bucketName = (not set): must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket",
-        ]);
+        rejects(
+            existingStack("production", (_d, backup) => (backup.bucketName = "also-this-one")),
+            ['myapp:backup.bucketName = "also-this-one": must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket'],
+        );
+        rejects(
+            existingStack("production", (_d, backup) => delete backup.existingBucket),
+            ["myapp:backup.bucketName = (not set): must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket"],
+        );
     });
 
     it("rejects an object lock on an existing bucket", () =>
-        rejects(existingStack("production", (_d, backup) => (backup.objectLock = { mode: "GOVERNANCE", days: 30 })), [
-            "myapp:backup.objectLock: must be left out with backup.existingBucket: object lock is a setting of the existing bucket",
-        ]));
+        rejects(
+            existingStack("production", (_d, backup) => (backup.objectLock = { mode: "GOVERNANCE", days: 30 })),
+            ["myapp:backup.objectLock: must be left out with backup.existingBucket: object lock is a setting of the existing bucket"],
+        ));
 
     it("wants either the OIDC provider or an existing role", () => {
         const oidc = (stackConfig("production")[`${PROJECT}:backup`] as any).oidc;
-        rejects(existingStack("production", (_d, backup) => (backup.oidc = { ...oidc, roleArn: ROLE_ARN })), [
-            `myapp:backup.oidc.providerArn = "${oidc.providerArn}": must be left out with backup.oidc.roleArn: the existing role's trust policy is its own`,
-            `myapp:backup.oidc.issuerUrl = "${oidc.issuerUrl}": must be left out with backup.oidc.roleArn: the existing role's trust policy is its own`,
-        ]);
-        rejects(existingStack("production", (_d, backup) => (backup.oidc = { issuerUrl: oidc.issuerUrl })), [
-            "myapp:backup.oidc.providerArn = (not set): is required unless backup.oidc.roleArn names an existing IAM role for the backup ServiceAccount",
-            "myapp:backup.existingBucket.kmsKeyArn = (not set): is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key",
-        ]);
+        rejects(
+            existingStack("production", (_d, backup) => (backup.oidc = { ...oidc, roleArn: ROLE_ARN })),
+            [
+                `myapp:backup.oidc.providerArn = "${oidc.providerArn}": must be left out with backup.oidc.roleArn: the existing role's trust policy is its own`,
+                `myapp:backup.oidc.issuerUrl = "${oidc.issuerUrl}": must be left out with backup.oidc.roleArn: the existing role's trust policy is its own`,
+            ],
+        );
+        rejects(
+            existingStack("production", (_d, backup) => (backup.oidc = { issuerUrl: oidc.issuerUrl })),
+            [
+                "myapp:backup.oidc.providerArn = (not set): is required unless backup.oidc.roleArn names an existing IAM role for the backup ServiceAccount",
+                "myapp:backup.existingBucket.kmsKeyArn = (not set): is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key",
+            ],
+        );
         assert.ok(
-            errorFor("production", existingStack("production", (_d, backup) => (backup.oidc.roleArn = "backup-role"))).includes(
-                'myapp:backup.oidc.roleArn = "backup-role": must be an IAM role ARN, arn:aws:iam::<account>:role/<name>',
-            ),
+            errorFor(
+                "production",
+                existingStack("production", (_d, backup) => (backup.oidc.roleArn = "backup-role")),
+            ).includes('myapp:backup.oidc.roleArn = "backup-role": must be an IAM role ARN, arn:aws:iam::<account>:role/<name>'),
         );
     });
 
     it("wants the bucket's key for an RDS backup plan, and a key ARN rather than an alias", () => {
         const rds = (stackConfig("production")[`${PROJECT}:database`] as any).rds;
-        rejects(existingStack("production", (database) => (database.rds = rds)), [
-            "myapp:backup.existingBucket.kmsKeyArn = (not set): is required with database.rds: the RDS backup vault is encrypted with the bucket's key",
-        ]);
+        rejects(
+            existingStack("production", (database) => (database.rds = rds)),
+            ["myapp:backup.existingBucket.kmsKeyArn = (not set): is required with database.rds: the RDS backup vault is encrypted with the bucket's key"],
+        );
         assert.ok(
-            errorFor("production", existingStack("production", (_d, backup) => (backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps"))).includes(
-                'myapp:backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps": must be a KMS key ARN',
-            ),
+            errorFor(
+                "production",
+                existingStack("production", (_d, backup) => (backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps")),
+            ).includes('myapp:backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps": must be a KMS key ARN'),
         );
     });
 });

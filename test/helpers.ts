@@ -56,7 +56,7 @@ export function runStack(stack: string, sets: string[] = []): ProgramRun {
 
 /** Declares resources in this process under mocks; for components built directly. */
 export function declare(body: () => void): Promise<ProgramRun> {
-    return captureDeclarations({ project: PROJECT, stack: "test", config: {}, secretKeys: [] }, async () => {
+    return captureDeclarations({ project: PROJECT, stack: "test", config: {}, secretKeys: [] }, () => {
         body();
         return {};
     });

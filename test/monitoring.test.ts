@@ -8,8 +8,7 @@ import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { all, at, configErrorFor, find, programConfig, PROJECT, ROOT, runStack } from "./helpers";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
-const tagValue = (m: DeclaredResource, key: string) =>
-    (at(m, "tags") as string[]).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
+const tagValue = (m: DeclaredResource, key: string) => (at(m, "tags") as string[]).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -72,7 +71,14 @@ function notificationsFor(run: ProgramRun, variant: string, traffic: { requests:
 /** Every `{…}` scope of a query that names a version, as its tags. */
 function versionScopes(query: string): Record<string, string>[] {
     return [...query.matchAll(/\{([^}]*)\}/g)]
-        .map((x) => Object.fromEntries(x[1].split(",").filter((t) => !t.startsWith("!")).map((t) => [t.slice(0, t.indexOf(":")), t.slice(t.indexOf(":") + 1)])))
+        .map((x) =>
+            Object.fromEntries(
+                x[1]
+                    .split(",")
+                    .filter((t) => !t.startsWith("!"))
+                    .map((t) => [t.slice(0, t.indexOf(":")), t.slice(t.indexOf(":") + 1)]),
+            ),
+        )
         .filter((tags) => tags.version !== undefined);
 }
 
@@ -172,7 +178,9 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.strictEqual(q(production), "avg(last_5m):sum:postgresql.connections{env:production,db:myapp,user:myapp_app} / 150 * 100 > 90");
             assert.strictEqual(q(staging), "avg(last_5m):sum:postgresql.connections{env:staging,db:myapp,user:myapp_app} / 60 * 100 > 90");
             // Fires at 136 of the role's 150 connections; server-wide, 150 of max_connections 200 read 75% and never reached 90%.
-            const [, limit, threshold] = q(production).match(/ \/ (\d+) \* 100 > (\d+)$/)!.map(Number);
+            const [, limit, threshold] = q(production)
+                .match(/ \/ (\d+) \* 100 > (\d+)$/)!
+                .map(Number);
             assert.strictEqual(Math.floor((limit * threshold) / 100) + 1, 136);
             assert.ok((100 * 150) / 200 < 90);
         });
@@ -223,7 +231,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.strictEqual(q("rollback-now-p95-seconds-canary"), "myapp-monitoring-rollback-now-p95-seconds-canary-condition-id && myapp-monitoring-requests-5m-canary-id");
             assert.strictEqual(q("rollback-sustained-p95-seconds-canary"), "myapp-monitoring-rollback-sustained-p95-seconds-canary-condition-id && myapp-monitoring-requests-15m-canary-id");
             assert.strictEqual(q("p95-latency-seconds-canary"), "myapp-monitoring-p95-latency-seconds-canary-condition-id && myapp-monitoring-requests-10m-canary-id");
-            assert.strictEqual(q("requests-10m-canary"), "sum(last_10m):sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() >= 100");
+            assert.strictEqual(
+                q("requests-10m-canary"),
+                "sum(last_10m):sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() >= 100",
+            );
             // The p95 conditions themselves notify nobody.
             for (const n of ["rollback-now-p95-seconds-canary", "rollback-sustained-p95-seconds-canary", "p95-latency-seconds-canary"]) {
                 const condition = find(production, ":Monitor", `myapp-monitoring-${n}-condition`);
@@ -243,9 +254,15 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 at(find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary-condition"), "query"),
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production,version:v1.2.3}.as_count() / sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() * 100 > 5",
             );
-            assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-payments-5m-canary"), "query"), "sum(last_5m):sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() >= 20");
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-payments-5m-canary"), "query"),
+                "sum(last_5m):sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() >= 20",
+            );
             assert.ok((at(m, "message") as string).includes("Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`"));
-            assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct"), "query"), "sum(last_5m):sum:payment.failed{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 > 5");
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct"), "query"),
+                "sum(last_5m):sum:payment.failed{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 > 5",
+            );
         });
     });
 
@@ -302,7 +319,8 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 
         it("watches only the autoscalers that can grow: one pinned at min = max is left out, and with none there is no such monitor", async () => {
             const hpaScope = (run: ProgramRun) => (at(find(run, ":Monitor", "myapp-monitoring-autoscaler-at-max-pct"), "query") as string).match(/\{([^}]*)\}/)![1];
-            const bounds = (run: ProgramRun) => Object.fromEntries(all(run, ":HorizontalPodAutoscaler").map((h) => [at(h, "metadata.name"), [at(h, "spec.minReplicas"), at(h, "spec.maxReplicas")]]));
+            const bounds = (run: ProgramRun) =>
+                Object.fromEntries(all(run, ":HorizontalPodAutoscaler").map((h) => [at(h, "metadata.name"), [at(h, "spec.minReplicas"), at(h, "spec.maxReplicas")]]));
             const pack = async (run: ProgramRun) => runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
 
             // release.maxReplicas = release.replicas pins stable at 6; the canary still grows from 2 to 6.
@@ -314,19 +332,28 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             // Both pinned (canaryMaxReplicas = canaryReplicas too): nothing can reach a maximum it did not start at.
             const bothPinned = runStack("production", ["release.maxReplicas=6", "canary.canaryMaxReplicas=2"]);
             assert.deepStrictEqual(bounds(bothPinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 2] });
-            assert.deepStrictEqual(monitorsOf(bothPinned).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"), []);
+            assert.deepStrictEqual(
+                monitorsOf(bothPinned).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"),
+                [],
+            );
             assert.deepStrictEqual(await pack(bothPinned), []);
 
             // The replicas router's proportional bounds pin both tracks when the fleet cannot grow.
             const proportional = runStack("production", ["canary.router=replicas", "canary.weight=25", "release.replicas=4", "release.maxReplicas=4"]);
             assert.deepStrictEqual(bounds(proportional), { "myapp-stable": [3, 3], "myapp-canary": [1, 1] });
-            assert.deepStrictEqual(monitorsOf(proportional).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"), []);
+            assert.deepStrictEqual(
+                monitorsOf(proportional).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"),
+                [],
+            );
         });
 
         it("the policy pack refuses an autoscaler-at-maximum monitor that watches a pinned autoscaler, and a growable one left unwatched", async () => {
             const run: ProgramRun = structuredClone(runStack("production", ["release.maxReplicas=6"]));
             const monitor = run.resources.find((r) => r.name === "myapp-monitoring-autoscaler-at-max-pct")!;
-            monitor.inputs.query = (monitor.inputs.query as string).replace(/kube_namespace:production AND horizontalpodautoscaler IN \(myapp-canary\)/g, "kube_namespace:production,horizontalpodautoscaler:myapp-stable");
+            monitor.inputs.query = (monitor.inputs.query as string).replace(
+                /kube_namespace:production AND horizontalpodautoscaler IN \(myapp-canary\)/g,
+                "kube_namespace:production,horizontalpodautoscaler:myapp-stable",
+            );
             const violations = await runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
             assert.deepStrictEqual(
                 violations.map((v) => v.message),
@@ -348,13 +375,34 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const run = runStack("production", ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
             const queries = monitorsOf(run).map((m) => at(m, "query") as string);
             assert.strictEqual(new Set(queries).size, queries.length);
-            assert.deepStrictEqual([...new Set(monitorsOf(run).map((m) => tagValue(m, "track")).filter((t) => t !== undefined))], ["stable"]);
-            assert.ok((at(find(run, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-stable"), "message") as string).includes("`pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`"));
+            assert.deepStrictEqual(
+                [
+                    ...new Set(
+                        monitorsOf(run)
+                            .map((m) => tagValue(m, "track"))
+                            .filter((t) => t !== undefined),
+                    ),
+                ],
+                ["stable"],
+            );
+            assert.ok(
+                (at(find(run, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-stable"), "message") as string).includes(
+                    "`pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`",
+                ),
+            );
         });
     });
 
     it("declares every plan alert once service-wide or once per version in flight", () => {
-        const perVersion = ["errorRatePct", "p95LatencySeconds", "rollbackNowErrorRatePct", "rollbackNowP95Seconds", "rollbackSustainedErrorRatePct", "rollbackSustainedP95Seconds", "versionPaymentFailurePct"];
+        const perVersion = [
+            "errorRatePct",
+            "p95LatencySeconds",
+            "rollbackNowErrorRatePct",
+            "rollbackNowP95Seconds",
+            "rollbackSustainedErrorRatePct",
+            "rollbackSustainedP95Seconds",
+            "versionPaymentFailurePct",
+        ];
         const counts = Object.fromEntries(ALERT_NAMES.map((n) => [n, monitorsOf(production).filter((m) => tagValue(m, "plan-alert") === n).length]));
         assert.deepStrictEqual(counts, Object.fromEntries(ALERT_NAMES.map((n) => [n, perVersion.includes(n) ? 2 : 1])));
         assert.deepStrictEqual(
@@ -396,8 +444,14 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 
     it("uses the integrations' metric names and the app's own business metrics", () => {
         const q = (s: string) => at(find(production, ":Monitor", `myapp-monitoring-${s}`), "query");
-        assert.strictEqual(q("payment-success-pct"), "sum(last_15m):sum:payment.succeeded{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 < 95");
-        assert.strictEqual(q("email-delivery-pct"), "sum(last_30m):sum:email.delivered{service:myapp,env:production}.as_count() / sum:email.sent{service:myapp,env:production}.as_count() * 100 < 98");
+        assert.strictEqual(
+            q("payment-success-pct"),
+            "sum(last_15m):sum:payment.succeeded{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 < 95",
+        );
+        assert.strictEqual(
+            q("email-delivery-pct"),
+            "sum(last_30m):sum:email.delivered{service:myapp,env:production}.as_count() / sum:email.sent{service:myapp,env:production}.as_count() * 100 < 98",
+        );
         assert.strictEqual(
             q("db-query-ms"),
             "sum(last_10m):sum:postgresql.queries.time{env:production,db:myapp}.as_count() / sum:postgresql.queries.count{env:production,db:myapp}.as_count() / 1000000 > 500",
@@ -455,11 +509,19 @@ describe("monitoring config validation", () => {
     it("rejects a notify handle in the wrong form", () =>
         rejects("production", ["monitoring.notify.pager[0]=pagerduty-myapp"], 'myapp:monitoring.notify.pager[0] = "pagerduty-myapp": must be a Datadog notification handle'));
     it("rejects a window that ends before it starts", () =>
-        rejects("production", ["monitoring.deploymentWindow.end=2026-11-27T13:00:00Z"], 'myapp:monitoring.deploymentWindow.end = "2026-11-27T13:00:00Z": must be after start (2026-11-27T14:00:00Z)'));
+        rejects(
+            "production",
+            ["monitoring.deploymentWindow.end=2026-11-27T13:00:00Z"],
+            'myapp:monitoring.deploymentWindow.end = "2026-11-27T13:00:00Z": must be after start (2026-11-27T14:00:00Z)',
+        ));
     it("rejects a window that is not a date", () =>
         rejects("production", ["monitoring.deploymentWindow.start=tomorrow"], 'myapp:monitoring.deploymentWindow.start = "tomorrow": must be an ISO 8601 date-time in whole seconds'));
     it("rejects a window time with fractions of a second, which the provider cannot take", () =>
-        rejects("production", ["monitoring.deploymentWindow.start=2026-11-27T14:00:00.500Z"], 'myapp:monitoring.deploymentWindow.start = "2026-11-27T14:00:00.500Z": must be an ISO 8601 date-time in whole seconds'));
+        rejects(
+            "production",
+            ["monitoring.deploymentWindow.start=2026-11-27T14:00:00.500Z"],
+            'myapp:monitoring.deploymentWindow.start = "2026-11-27T14:00:00.500Z": must be an ISO 8601 date-time in whole seconds',
+        ));
     it("rejects a traffic guard of 0 requests", () => rejects("production", ["monitoring.trafficGuard.minRequests=0"], "myapp:monitoring.trafficGuard.minRequests = 0: must be at least 1"));
     it("rejects a production threshold looser than the plan's without a reason", () =>
         rejects(

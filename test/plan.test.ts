@@ -42,7 +42,12 @@ function checklistLines(markdown: string): string[] {
     return section
         .split("\n")
         .filter((l) => /^- \[[ x]\] /.test(l))
-        .map((l) => l.replace(/^- \[[ x]\] ([✓✗] )?/, "").replace(/ — .*$/, "").replace(/^\[ \] /, ""));
+        .map((l) =>
+            l
+                .replace(/^- \[[ x]\] ([✓✗] )?/, "")
+                .replace(/ — .*$/, "")
+                .replace(/^\[ \] /, ""),
+        );
 }
 
 /** The lines that differ between two documents of the same length, as [before, after]. */
@@ -88,7 +93,11 @@ describe("the deployment plan (npm run plan)", () => {
         for (const line of CHECKLIST.flatMap((s) => s.lines)) {
             const row = table.split("\n").find((l) => l.startsWith(`| ${line.line} |`));
             assert.ok(row, `policy/README.md has no row for "${line.line}"`);
-            assert.deepStrictEqual([...row!.split("|")[2].matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]), line.policies, line.line);
+            assert.deepStrictEqual(
+                [...row.split("|")[2].matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]),
+                line.policies,
+                line.line,
+            );
         }
     });
 
@@ -142,7 +151,13 @@ describe("the deployment plan (npm run plan)", () => {
         );
         assert.ok(lines.includes("- [x] ✓ Auto-scaling configured — proven by `hpa-on-every-deployment`"));
         assert.ok(lines.includes("Policy run (as `npm run preview:offline -- --stack production`): 15 policies, 1 violation, 1 mandatory."));
-        assert.ok(docs.production.split("\n").includes("- [ ] ✓ Capacity planning reviewed — proven by `container-probes-and-resources`, `replicas-survive-node-loss`; the review itself: human check, Monitoring Lead (@myapp-sre-oncall)"));
+        assert.ok(
+            docs.production
+                .split("\n")
+                .includes(
+                    "- [ ] ✓ Capacity planning reviewed — proven by `container-probes-and-resources`, `replicas-survive-node-loss`; the review itself: human check, Monitoring Lead (@myapp-sre-oncall)",
+                ),
+        );
     });
 
     it('prints a missing plan entry as "not set", and the policy asks for a deployment lead: advisory in staging, mandatory in production', () => {
@@ -164,7 +179,12 @@ describe("the deployment plan (npm run plan)", () => {
             assert.strictEqual(preview(["--stack", stack, "--config-file", file]).code, previewCode);
         }
         const staging = docs.staging.split("\n");
-        for (const line of ["**Deployment Date**: not set", "- Changes (plan.summary.changes): not set", "| Communication Lead | not set | Update status page, notify stakeholders |", "**Status Page**: not set"]) {
+        for (const line of [
+            "**Deployment Date**: not set",
+            "- Changes (plan.summary.changes): not set",
+            "| Communication Lead | not set | Update status page, notify stakeholders |",
+            "**Status Page**: not set",
+        ]) {
             assert.ok(staging.includes(line), `missing: ${line}`);
         }
     });
@@ -180,7 +200,13 @@ describe("the deployment plan (npm run plan)", () => {
         const steps = docs.production.slice(docs.production.indexOf("## Deployment Steps"), docs.production.indexOf("## Monitoring & Alerting"));
         assert.deepStrictEqual(bashBlocks(runbook), bashBlocks(steps));
         assert.ok(!runbook.includes("What the engine changes"));
-        assert.ok(runbook.split("\n").includes("- `kubectl -n production get job myapp-predeploy-backup-v1-2-3 myapp-migrate-expand-v1-2-3` shows each Complete (`pulumi up` waits for them and stops on a failure)"));
+        assert.ok(
+            runbook
+                .split("\n")
+                .includes(
+                    "- `kubectl -n production get job myapp-predeploy-backup-v1-2-3 myapp-migrate-expand-v1-2-3` shows each Complete (`pulumi up` waits for them and stops on a failure)",
+                ),
+        );
         assert.strictEqual(runbook.split("\n")[0], "# Runbook: myapp v1.2.3 to production");
     });
 
@@ -198,7 +224,9 @@ describe("the deployment plan (npm run plan)", () => {
         }
         const readme = String(runStack("production").outputs.readme).split("\n");
         assert.ok(readme.includes("${outputs.rollback}"));
-        assert.ok(readme.includes("- [ ] Auto-scaling configured — checked by `hpa-on-every-deployment` on every preview with the policy pack (result: `npm run plan -- --stack production`)"));
+        assert.ok(
+            readme.includes("- [ ] Auto-scaling configured — checked by `hpa-on-every-deployment` on every preview with the policy pack (result: `npm run plan -- --stack production`)"),
+        );
     });
 
     it("works as a new user runs it: npm run plan in a copy of the repository, writing --out", () => {

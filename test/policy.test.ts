@@ -190,20 +190,8 @@ describe("the policy pack", () => {
                 (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-release-db-predeploy-backup-v1-2-3")),
                 "migration Job myapp-migrate-expand-v1-2-3 does not wait for a pre-deploy backup",
             ],
-            [
-                "migration-before-new-version",
-                "production",
-                "myapp-canary-deployment",
-                (r) => (r.dependencies = []),
-                "Deployment myapp-canary may roll out before the migration",
-            ],
-            [
-                "smoke-test-before-switch",
-                "staging",
-                "myapp-live",
-                (r) => (r.dependencies = []),
-                "live Service myapp selects blue without waiting for its smoke test",
-            ],
+            ["migration-before-new-version", "production", "myapp-canary-deployment", (r) => (r.dependencies = []), "Deployment myapp-canary may roll out before the migration"],
+            ["smoke-test-before-switch", "staging", "myapp-live", (r) => (r.dependencies = []), "live Service myapp selects blue without waiting for its smoke test"],
             [
                 "downtime-never-mutes-rollback-triggers",
                 "production",
@@ -325,7 +313,11 @@ describe("the policy pack", () => {
         });
 
         it("downtime-never-mutes-rollback-triggers: a critical monitor that lost its severity tag is still never muted", async () => {
-            const run = edited(production, "myapp-monitoring-payment-failure-pct", (r: any) => (r.inputs.tags = [...r.inputs.tags.filter((t: string) => t !== "severity:critical"), "deployment-window:mute"]));
+            const run = edited(
+                production,
+                "myapp-monitoring-payment-failure-pct",
+                (r: any) => (r.inputs.tags = [...r.inputs.tags.filter((t: string) => t !== "severity:critical"), "deployment-window:mute"]),
+            );
             const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
             assert.deepStrictEqual(
                 violations.map((v) => [v.policy, v.message]),
@@ -338,7 +330,10 @@ describe("the policy pack", () => {
 
         it("covers every policy of the pack with a violating case", () => {
             const covered = new Set([...cases.map((c) => c[0]), "replicas-survive-node-loss", "rollback-path-present"]);
-            assert.deepStrictEqual(policies.map((p) => p.name).filter((n) => !covered.has(n)), []);
+            assert.deepStrictEqual(
+                policies.map((p) => p.name).filter((n) => !covered.has(n)),
+                [],
+            );
         });
     });
 
@@ -346,7 +341,13 @@ describe("the policy pack", () => {
         // During `pulumi preview` computed values arrive as undefined: blank every string and number, or every
         // top-level input, of every resource. A policy that dereferences an unknown value throws, and fails this.
         const blank = (v: unknown): unknown =>
-            Array.isArray(v) ? v.map(blank) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, blank(x)])) : typeof v === "string" || typeof v === "number" ? undefined : v;
+            Array.isArray(v)
+                ? v.map(blank)
+                : v && typeof v === "object"
+                  ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, blank(x)]))
+                  : typeof v === "string" || typeof v === "number"
+                    ? undefined
+                    : v;
         for (const run of [production, staging]) {
             const deep: ProgramRun = { ...run, resources: run.resources.map((r) => ({ ...r, inputs: blank(r.inputs) as Record<string, unknown> })) };
             await assert.doesNotReject(runPolicies(deep, PROJECT, policies, {}, PACK_ENFORCEMENT));
@@ -358,7 +359,10 @@ describe("the policy pack", () => {
     it("maps every policy in the coverage table of its README", () => {
         const readme = readFileSync(path.join(ROOT, "policy", "README.md"), "utf8");
         const named = new Set([...readme.matchAll(/`([a-z0-9-]+)`/g)].map((m) => m[1]));
-        assert.deepStrictEqual(policies.map((p) => p.name).filter((n) => !named.has(n)), []);
+        assert.deepStrictEqual(
+            policies.map((p) => p.name).filter((n) => !named.has(n)),
+            [],
+        );
         for (const p of policies) assert.match(p.description, /^Checklist "/, `${p.name} must name the checklist item it enforces`);
     });
 });

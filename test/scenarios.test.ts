@@ -38,11 +38,21 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         const version = ['metadata.labels["app.kubernetes.io/version"]', 'metadata.labels["tags.datadoghq.com/version"]'];
         assert.deepStrictEqual(diff.added, []);
         // Both tracks now run v1.2.3: one set of monitors judges it, with the stable track's advice.
-        const perVersion = ["error-rate-pct", "p95-latency-seconds", "rollback-now-error-rate-pct", "rollback-now-p95-seconds", "rollback-sustained-error-rate-pct", "rollback-sustained-p95-seconds", "version-payment-failure-pct"];
+        const perVersion = [
+            "error-rate-pct",
+            "p95-latency-seconds",
+            "rollback-now-error-rate-pct",
+            "rollback-now-p95-seconds",
+            "rollback-sustained-error-rate-pct",
+            "rollback-sustained-p95-seconds",
+            "version-payment-failure-pct",
+        ];
         // Each notifies through a composite of its condition and a traffic guard.
         const traffic = ["payments-5m", "requests-10m", "requests-15m", "requests-5m"];
         const names = (track: string) =>
-            [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)].map((m) => `myapp-monitoring-${m}`).sort();
+            [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)]
+                .map((m) => `myapp-monitoring-${m}`)
+                .sort();
         assert.deepStrictEqual(diff.removed.map((r) => r.name).sort(), names("canary"));
         assert.deepStrictEqual(
             diff.changed.filter((c) => c.type.startsWith("kubernetes:")),

@@ -101,13 +101,22 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
 
     describe("the RDS situation, applied from the program's declarations", () => {
         it("hands the admin's tables to the owner role; no login role is a superuser; only the declared roles reach the app database", () => {
-            assert.strictEqual(pg.superuser("SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S')", APP_DB), "myapp_owner");
-            assert.strictEqual(pg.superuser("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'myapp_%' AND (rolsuper OR rolcreaterole OR rolcreatedb)"), "");
+            assert.strictEqual(
+                pg.superuser("SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'S')", APP_DB),
+                "myapp_owner",
+            );
+            assert.strictEqual(
+                pg.superuser("SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'myapp_%' AND (rolsuper OR rolcreaterole OR rolcreatedb)"),
+                "",
+            );
             assert.strictEqual(as("migrator", "SELECT current_user"), "myapp_owner", "the migrator acts as the owner from login");
             assert.throws(() => PostgresServer.psqlAt(urlOf("drill").replace("/myapp_restore_drill?", `/${APP_DB}?`), "SELECT 1"), /permission denied for database "myapp"/);
             assert.throws(() => as("app", "ALTER TABLE users ADD COLUMN x int"), /must be owner of table users/);
             assert.throws(() => as("backup", "DELETE FROM payments"), /permission denied for table payments/);
-            assert.throws(() => PostgresServer.psqlAt(urlOf("app").replace(/sslrootcert=[^&]+/, "sslrootcert=/nonexistent"), "SELECT 1"), /root certificate file "\/nonexistent" does not exist/);
+            assert.throws(
+                () => PostgresServer.psqlAt(urlOf("app").replace(/sslrootcert=[^&]+/, "sslrootcert=/nonexistent"), "SELECT 1"),
+                /root certificate file "\/nonexistent" does not exist/,
+            );
         });
     });
 
@@ -118,14 +127,24 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
             ok(first);
             assert.match(first.stdout, /migration: 4 applied/);
             assert.match((await migrate(migrationFiles(ALL.slice(0, 4)))).stdout, /migration: 0 applied/);
-            assert.strictEqual(admin("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('idx_users_email_verified', 'idx_payments_stripe_id') AND i.indisvalid"), "2");
+            assert.strictEqual(
+                admin("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname IN ('idx_users_email_verified', 'idx_payments_stripe_id') AND i.indisvalid"),
+                "2",
+            );
             await new Promise<void>((resolve, reject) =>
                 spawn("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", urlOf("app"), "-f", path.join(FIXTURES, "queries-v1.2.2.sql")], { stdio: "ignore" }).on("close", (c) =>
                     c === 0 ? resolve() : reject(new Error(`v1.2.2 queries failed as the app role (${c})`)),
                 ),
             );
             // A table a later migration creates is the owner's: default privileges give it to the app and backup roles.
-            ok(await migrate(migrationFiles(ALL.slice(0, 4), { "005_audit.up.sql": "-- phase: expand\nCREATE TABLE audit (id bigserial PRIMARY KEY, note text);\n", "005_audit.down.sql": "DROP TABLE audit;\n" })));
+            ok(
+                await migrate(
+                    migrationFiles(ALL.slice(0, 4), {
+                        "005_audit.up.sql": "-- phase: expand\nCREATE TABLE audit (id bigserial PRIMARY KEY, note text);\n",
+                        "005_audit.down.sql": "DROP TABLE audit;\n",
+                    }),
+                ),
+            );
             assert.strictEqual(as("app", "INSERT INTO audit (note) VALUES ('x') RETURNING id"), "1");
             assert.strictEqual(as("backup", "SELECT count(*) FROM audit"), "1");
             assert.strictEqual(admin("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'audit'"), "myapp_owner");
@@ -133,7 +152,10 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
 
         it("fails loudly and records nothing when a migration fails", async () => {
             freshAppDatabase();
-            const r = await migrate({ "001_broken.up.sql": "-- phase: expand\nALTER TABLE users ADD COLUMN ok boolean;\nALTER TABLE nope ADD COLUMN x int;\n", "001_broken.down.sql": "SELECT 1;\n" });
+            const r = await migrate({
+                "001_broken.up.sql": "-- phase: expand\nALTER TABLE users ADD COLUMN ok boolean;\nALTER TABLE nope ADD COLUMN x int;\n",
+                "001_broken.down.sql": "SELECT 1;\n",
+            });
             assert.notStrictEqual(r.code, 0);
             assert.match(r.stderr, /migration FAILED: 001_broken did not apply/);
             assert.strictEqual(admin("SELECT count(*) FROM schema_migrations"), "0");
@@ -143,7 +165,8 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
         it("rebuilds an INVALID index a failed CREATE INDEX CONCURRENTLY left, and records the file only once the index is valid", async () => {
             freshAppDatabase();
             const files = {
-                "001_unique_email_lower.up.sql": "-- phase: expand\n-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_users_email_lower ON users (lower(email));\n",
+                "001_unique_email_lower.up.sql":
+                    "-- phase: expand\n-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS idx_users_email_lower ON users (lower(email));\n",
                 "001_unique_email_lower.down.sql": "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS idx_users_email_lower;\n",
             };
             admin("INSERT INTO users (email) VALUES ('USER1@example.com')");
@@ -277,7 +300,10 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
             ok(restore);
             assert.strictEqual(contents(), intact);
             assert.strictEqual(admin("SELECT key || ' ' || run FROM deploy_log.restores"), `${RESTORE_KEY} 1`);
-            assert.strictEqual(admin("SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"), "myapp_owner");
+            assert.strictEqual(
+                admin("SELECT string_agg(DISTINCT pg_get_userbyid(relowner), ',') FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"),
+                "myapp_owner",
+            );
             assert.strictEqual(as("app", "SELECT count(*) > 0 FROM users"), "t", "the app role still reads the restored tables");
 
             as("app", "UPDATE users SET email = 'y' || id");

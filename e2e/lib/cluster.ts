@@ -38,8 +38,10 @@ function openssl(dir: string, ...args: string[]) {
 /** A CA, the API server's serving certificate, an admin client certificate and the service-account key pair. */
 function makeCerts(dir: string) {
     openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=e2e-ca");
-    fs.writeFileSync(path.join(dir, "server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n");
+    fs.writeFileSync(
+        path.join(dir, "server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+    );
     fs.writeFileSync(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
     const leaf = (name: string, subj: string, ext: string) => {
         openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj);
@@ -55,18 +57,37 @@ function makeCerts(dir: string) {
 function writeKubeconfig(dir: string, server: string): string {
     const b64 = (f: string) => fs.readFileSync(path.join(dir, f)).toString("base64");
     const file = path.join(dir, "kubeconfig");
-    fs.writeFileSync(file, [
-        "apiVersion: v1", "kind: Config", "current-context: e2e",
-        "clusters:", "- name: e2e", "  cluster:", `    server: ${server}`, `    certificate-authority-data: ${b64("ca.crt")}`,
-        "users:", "- name: admin", "  user:", `    client-certificate-data: ${b64("admin.crt")}`, `    client-key-data: ${b64("admin.key")}`,
-        "contexts:", "- name: e2e", "  context:", "    cluster: e2e", "    user: admin", "",
-    ].join("\n"), { mode: 0o600 });
+    fs.writeFileSync(
+        file,
+        [
+            "apiVersion: v1",
+            "kind: Config",
+            "current-context: e2e",
+            "clusters:",
+            "- name: e2e",
+            "  cluster:",
+            `    server: ${server}`,
+            `    certificate-authority-data: ${b64("ca.crt")}`,
+            "users:",
+            "- name: admin",
+            "  user:",
+            `    client-certificate-data: ${b64("admin.crt")}`,
+            `    client-key-data: ${b64("admin.key")}`,
+            "contexts:",
+            "- name: e2e",
+            "  context:",
+            "    cluster: e2e",
+            "    user: admin",
+            "",
+        ].join("\n"),
+        { mode: 0o600 },
+    );
     return file;
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, procs: Proc[]): Promise<T> {
     const deadline = Date.now() + timeoutMs;
-    let last: unknown;
+    let last: Error | undefined;
     while (Date.now() < deadline) {
         const dead = procs.find((p) => p.child.exitCode !== null);
         if (dead) throw new Error(`${dead.name} exited with ${dead.child.exitCode} while waiting for ${what}; log: ${dead.log}\n${tail(dead.log)}`);
@@ -74,11 +95,11 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
             const v = await probe();
             if (v !== undefined) return v;
         } catch (e) {
-            last = e;
+            last = e as Error;
         }
         await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${last}` : ""}`);
+    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
 
 function tail(file: string): string {
@@ -126,21 +147,31 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
         makeCerts(dir);
         const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
         start("etcd", "etcd", [
-            "--name=e2e", `--data-dir=${path.join(dir, "etcd")}`,
-            `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
-            `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+            "--name=e2e",
+            `--data-dir=${path.join(dir, "etcd")}`,
+            `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+            `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+            `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+            `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
             `--initial-cluster=e2e=http://127.0.0.1:${etcdPeer}`,
             // A throw-away store: durability buys nothing and fsyncs cost seconds per run on a shared disk.
-            "--unsafe-no-fsync", "--log-level=warn",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
         ]);
         const pki = (f: string) => path.join(dir, f);
         start("kube-apiserver", "kube-apiserver", [
             `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", `--secure-port=${apiPort}`,
-            `--tls-cert-file=${pki("server.crt")}`, `--tls-private-key-file=${pki("server.key")}`, `--client-ca-file=${pki("ca.crt")}`,
-            `--service-account-key-file=${pki("sa.pub")}`, `--service-account-signing-key-file=${pki("sa.key")}`,
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            `--secure-port=${apiPort}`,
+            `--tls-cert-file=${pki("server.crt")}`,
+            `--tls-private-key-file=${pki("server.key")}`,
+            `--client-ca-file=${pki("ca.crt")}`,
+            `--service-account-key-file=${pki("sa.pub")}`,
+            `--service-account-signing-key-file=${pki("sa.key")}`,
             "--service-account-issuer=https://kubernetes.default.svc",
-            "--authorization-mode=RBAC", "--allow-privileged=true",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
             "--service-cluster-ip-range=10.96.0.0/16",
             // The built-in endpoint reconciler rejects a loopback address for the kubernetes Service; nothing here needs it.
             "--endpoint-reconciler-type=none",
@@ -151,20 +182,30 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
         await waitFor("kube-apiserver /readyz", 120_000, async () => ((await kube.request("GET", "/readyz")).status === 200 ? true : undefined), procs);
         const kcfg = `--kubeconfig=${kubeconfig}`;
         start("kube-controller-manager", "kube-controller-manager", [
-            kcfg, "--leader-elect=false", "--secure-port=0", "--controllers=*",
-            `--service-account-private-key-file=${pki("sa.key")}`, `--root-ca-file=${pki("ca.crt")}`,
-            "--use-service-account-credentials=false", "--cluster-name=e2e",
+            kcfg,
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--controllers=*",
+            `--service-account-private-key-file=${pki("sa.key")}`,
+            `--root-ca-file=${pki("ca.crt")}`,
+            "--use-service-account-credentials=false",
+            "--cluster-name=e2e",
         ]);
         start("kube-scheduler", "kube-scheduler", [kcfg, "--leader-elect=false", "--secure-port=0"]);
         start("kwok", "kwok", [
-            kcfg, `--config=${STAGES}`, "--manage-all-nodes=false",
+            kcfg,
+            `--config=${STAGES}`,
+            "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--node-lease-duration-seconds=40", "--cidr=10.0.0.1/24", "--node-ip=10.0.0.1",
+            "--node-lease-duration-seconds=40",
+            "--cidr=10.0.0.1/24",
+            "--node-ip=10.0.0.1",
         ]);
         for (const name of NODES) {
             await kube.ensure("/api/v1/nodes", {
-                apiVersion: "v1", kind: "Node",
-                metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, "type": "kwok" } },
+                apiVersion: "v1",
+                kind: "Node",
+                metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok" } },
                 // ephemeral-storage too: batch pods request it (scratch and HOME), and a node without it can fit none.
                 status: {
                     allocatable: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "1Ti" },
@@ -172,18 +213,31 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
                 },
             });
         }
-        await waitFor("kwok nodes Ready", 120_000, async () => {
-            const nodes = await kube.list("/api/v1/nodes");
-            const ready = nodes.filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
-            return ready.length === NODES.length ? true : undefined;
-        }, procs);
-        await waitFor("the default ServiceAccount", 60_000, async () => ((await kube.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200 ? true : undefined), procs);
+        await waitFor(
+            "kwok nodes Ready",
+            120_000,
+            async () => {
+                const nodes = await kube.list("/api/v1/nodes");
+                const ready = nodes.filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+                return ready.length === NODES.length ? true : undefined;
+            },
+            procs,
+        );
+        await waitFor(
+            "the default ServiceAccount",
+            60_000,
+            async () => ((await kube.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200 ? true : undefined),
+            procs,
+        );
         const version = (await kube.get("/version")).gitVersion as string;
         const startSeconds = (Date.now() - t0) / 1000;
         log(`Kubernetes ${version} on ${server}, ${NODES.length} kwok nodes Ready in ${startSeconds.toFixed(1)}s (logs in ${dir})`);
         const ingress = startIngressStatus(kube, log);
         return {
-            kubeconfig, kube, startSeconds, kubernetesVersion: version,
+            kubeconfig,
+            kube,
+            startSeconds,
+            kubernetesVersion: version,
             stop: async () => {
                 ingress.stop();
                 await stop();
@@ -211,15 +265,18 @@ function startIngressStatus(kube: Kube, log: (m: string) => void): { stop(): voi
                 for (const ing of await kube.list("/apis/networking.k8s.io/v1/ingresses")) {
                     if (ing.status?.loadBalancer?.ingress?.length) continue;
                     const { namespace, name } = ing.metadata;
-                    await kube.mergePatch(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`,
-                        { status: { loadBalancer: { ingress: [{ ip: "127.0.0.1" }] } } });
+                    await kube.mergePatch(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { status: { loadBalancer: { ingress: [{ ip: "127.0.0.1" }] } } });
                 }
             } catch (e) {
-                if (!stopped) log(`ingress status: ${e}`);
+                if (!stopped) log(`ingress status: ${String(e)}`);
             }
             await new Promise((r) => setTimeout(r, 500));
         }
     };
     void loop();
-    return { stop: () => { stopped = true; } };
+    return {
+        stop: () => {
+            stopped = true;
+        },
+    };
 }

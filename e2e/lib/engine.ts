@@ -23,7 +23,11 @@ export async function namespace(k: Kube, ns: string): Promise<void> {
 }
 
 export function labelSelector(labels: Record<string, string>): string {
-    return encodeURIComponent(Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(","));
+    return encodeURIComponent(
+        Object.entries(labels)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
+    );
 }
 
 const isReady = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
@@ -31,7 +35,13 @@ const isReady = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditio
 /** Pods matching the labels: every pod's UID, and the UIDs of those Ready and not terminating. */
 export async function pods(k: Kube, ns: string, labels: Record<string, string>): Promise<{ all: string[]; ready: string[] }> {
     const list = await k.list(`/api/v1/namespaces/${ns}/pods?labelSelector=${labelSelector(labels)}`);
-    return { all: list.map((p) => p.metadata.uid).sort(), ready: list.filter(isReady).map((p) => p.metadata.uid).sort() };
+    return {
+        all: list.map((p) => p.metadata.uid).sort(),
+        ready: list
+            .filter(isReady)
+            .map((p) => p.metadata.uid)
+            .sort(),
+    };
 }
 
 /** Polls `read` until it deep-equals `expected` or `seconds` pass; then asserts, so a failure shows the last state. */
@@ -123,7 +133,11 @@ function canonical(d: ResourceDiff): ResourceDiff {
     return {
         added: [...d.added].sort(),
         removed: [...d.removed].sort(),
-        changed: Object.fromEntries(Object.keys(d.changed).sort().map((name) => [name, [...d.changed[name]].sort()])),
+        changed: Object.fromEntries(
+            Object.keys(d.changed)
+                .sort()
+                .map((name) => [name, [...d.changed[name]].sort()]),
+        ),
     };
 }
 

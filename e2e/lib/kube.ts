@@ -28,20 +28,28 @@ export class Kube {
     request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: any }> {
         const payload = body === undefined ? undefined : JSON.stringify(body);
         return new Promise((resolve, reject) => {
-            const req = https.request(new URL(path, this.server), {
-                method,
-                agent: this.agent,
-                headers: { ...this.headers, Accept: "application/json", ...(payload ? { "Content-Type": contentType } : {}) },
-            }, (res) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c) => chunks.push(c));
-                res.on("end", () => {
-                    const text = Buffer.concat(chunks).toString("utf8");
-                    let parsed: any = text;
-                    try { parsed = JSON.parse(text); } catch { /* plain text, e.g. /healthz */ }
-                    resolve({ status: res.statusCode ?? 0, body: parsed });
-                });
-            });
+            const req = https.request(
+                new URL(path, this.server),
+                {
+                    method,
+                    agent: this.agent,
+                    headers: { ...this.headers, Accept: "application/json", ...(payload ? { "Content-Type": contentType } : {}) },
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c) => chunks.push(c));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString("utf8");
+                        let parsed: any = text;
+                        try {
+                            parsed = JSON.parse(text);
+                        } catch {
+                            /* plain text, e.g. /healthz */
+                        }
+                        resolve({ status: res.statusCode ?? 0, body: parsed });
+                    });
+                },
+            );
             req.on("error", reject);
             if (payload) req.write(payload);
             req.end();
@@ -90,7 +98,9 @@ export class Kube {
                 }
             });
         });
-        req.on("error", () => { /* the caller's stop() aborts the stream */ });
+        req.on("error", () => {
+            /* the caller's stop() aborts the stream */
+        });
         req.end();
         return () => req.destroy();
     }

@@ -80,5 +80,11 @@ export function watchRevisions(k: Kube, ns: string): Revisions {
     const stopDeployments = k.watch(`/apis/apps/v1/namespaces/${ns}/deployments`, ({ type, object }) => {
         if (type === "ADDED") r.deploymentCreated[object.metadata.name] ??= rv(object);
     });
-    return { ...r, stop: () => { stopJobs(); stopDeployments(); } };
+    return {
+        ...r,
+        stop: () => {
+            stopJobs();
+            stopDeployments();
+        },
+    };
 }

@@ -50,5 +50,5 @@ async function upLocal(ps: ProjectStack, upPart: string, onOutput?: (s: string) 
     onOutput?.(shell(ps, `${upPart} --yes --skip-preview`));
     const history = await ps.stack.history(1);
     const outputs = await ps.stack.outputs();
-    return { stdout: "", stderr: "", summary: history[0], outputs } as UpResult;
+    return { stdout: "", stderr: "", summary: history[0], outputs };
 }

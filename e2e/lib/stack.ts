@@ -83,9 +83,10 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
         },
     };
     const mode = programMode();
-    const stack = mode === "local"
-        ? await LocalWorkspace.createOrSelectStack({ stackName: opts.name, workDir }, wsOpts)
-        : await LocalWorkspace.createOrSelectStack({ stackName: opts.name, projectName: "myapp", program: inlineProgram(workDir) }, wsOpts);
+    const stack =
+        mode === "local"
+            ? await LocalWorkspace.createOrSelectStack({ stackName: opts.name, workDir }, wsOpts)
+            : await LocalWorkspace.createOrSelectStack({ stackName: opts.name, projectName: "myapp", program: inlineProgram(workDir) }, wsOpts);
     for (const [key, value] of Object.entries(opts.set ?? {})) await stack.setConfig(key, { value }, true);
     return { stack, workDir, mode, config: committed.config };
 }

@@ -68,7 +68,7 @@ function ignoreStoppedRuns(reason: unknown): void {
  */
 export async function captureDeclarations(
     request: RunRequest,
-    body: () => Promise<Record<string, unknown>>,
+    body: () => Record<string, unknown> | Promise<Record<string, unknown>>,
     onDeclare: (count: number) => void = () => undefined,
 ): Promise<ProgramRun> {
     if (!listening) {
@@ -127,7 +127,7 @@ export async function captureDeclarations(
 
     const outputs: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(exported)) {
-        const out: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
+        const out: pulumi.Output<unknown> = pulumi.output(value);
         const secret = await pulumi.isSecret(out);
         const plain = await new Promise((resolve) => out.apply(resolve));
         outputs[key] = secret ? SECRET_MASK : mask(plain);

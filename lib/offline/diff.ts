@@ -26,9 +26,7 @@ export function changedPaths(before: unknown, after: unknown, base = ""): string
     if (!isObj(before) || !isObj(after) || Array.isArray(before) !== Array.isArray(after)) return [base || "(root)"];
     const a = before as Record<string, unknown>;
     const b = after as Record<string, unknown>;
-    const keys = Array.isArray(before)
-        ? [...Array(Math.max((before as unknown[]).length, (after as unknown[]).length)).keys()]
-        : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    const keys = Array.isArray(before) ? [...Array(Math.max((before as unknown[]).length, (after as unknown[]).length)).keys()] : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => changedPaths(a[k], b[k], join(base, k)));
 }
 
@@ -46,8 +44,14 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
     const now = new Map(after.resources.map((r) => [key(r), r]));
     const byName = (x: ResourceRef, y: ResourceRef) => key(x).localeCompare(key(y));
     return {
-        added: after.resources.filter((r) => !old.has(key(r))).map(ref).sort(byName),
-        removed: before.resources.filter((r) => !now.has(key(r))).map(ref).sort(byName),
+        added: after.resources
+            .filter((r) => !old.has(key(r)))
+            .map(ref)
+            .sort(byName),
+        removed: before.resources
+            .filter((r) => !now.has(key(r)))
+            .map(ref)
+            .sort(byName),
         changed: after.resources
             .filter((r) => old.has(key(r)))
             .map((r) => ({ ...ref(r), paths: changedPaths(old.get(key(r))!.inputs, r.inputs).filter((p) => !ignored(p, r.ignoreChanges)) }))

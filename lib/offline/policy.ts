@@ -32,9 +32,7 @@ export function levelOf(policy: Policy, config: PolicyConfig, packLevel: Enforce
 }
 
 function settingsOf(policy: Policy, config: PolicyConfig): Record<string, unknown> {
-    const defaults = Object.fromEntries(
-        Object.entries(policy.configSchema?.properties ?? {}).map(([k, schema]) => [k, (schema as { default?: unknown }).default]),
-    );
+    const defaults = Object.fromEntries(Object.entries(policy.configSchema?.properties ?? {}).map(([k, schema]) => [k, (schema as { default?: unknown }).default]));
     const own = config[policy.name];
     const { enforcementLevel: _level, ...settings } = own && typeof own === "object" ? (own as Record<string, unknown>) : {};
     return { ...defaults, ...settings };
@@ -53,8 +51,8 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
             opts: { protect: false, ignoreChanges: r.ignoreChanges, aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
             dependencies: [],
             propertyDependencies: {},
-            isType: (cls: { __pulumiType?: string }) => (cls as { __pulumiType?: string }).__pulumiType === r.type,
-            asType: (cls: { __pulumiType?: string }) => ((cls as { __pulumiType?: string }).__pulumiType === r.type ? r.inputs : undefined),
+            isType: (cls: { __pulumiType?: string }) => cls.__pulumiType === r.type,
+            asType: (cls: { __pulumiType?: string }) => (cls.__pulumiType === r.type ? r.inputs : undefined),
         } as unknown as PolicyResource);
     }
     const dependencies = engineDependencies(run);
@@ -64,19 +62,16 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
             p.parent = byName.get(r.parent);
             p.opts.parent = p.parent!.urn;
         }
-        p.dependencies = dependencies.get(r.name)!.map((n) => byName.get(n)!).filter(Boolean);
+        p.dependencies = dependencies
+            .get(r.name)!
+            .map((n) => byName.get(n)!)
+            .filter(Boolean);
     }
     return [...byName.values()];
 }
 
 /** Runs every policy over the run; returns each violation with the level the config gives its policy. */
-export async function runPolicies(
-    run: ProgramRun,
-    project: string,
-    policies: Policy[],
-    config: PolicyConfig,
-    packLevel: EnforcementLevel,
-): Promise<PolicyViolation[]> {
+export async function runPolicies(run: ProgramRun, project: string, policies: Policy[], config: PolicyConfig, packLevel: EnforcementLevel): Promise<PolicyViolation[]> {
     const resources = policyResources(run, project);
     const violations: PolicyViolation[] = [];
     const nameOf = (urn?: string) => (urn ? (resources.find((r) => r.urn === urn)?.name ?? urn) : null);
@@ -90,8 +85,7 @@ export async function runPolicies(
     for (const policy of policies) {
         const level = levelOf(policy, config, packLevel);
         if (level === "disabled") continue;
-        const report = (resource: string | null) => (message: string, urn?: string) =>
-            violations.push({ policy: policy.name, level, message, resource: urn ? nameOf(urn) : resource });
+        const report = (resource: string | null) => (message: string, urn?: string) => violations.push({ policy: policy.name, level, message, resource: urn ? nameOf(urn) : resource });
         try {
             if ("validateResource" in policy) {
                 const validators = [policy.validateResource].flat().filter((v) => v !== undefined);
@@ -108,7 +102,7 @@ export async function runPolicies(
                 await (policy as StackValidationPolicy).validateStack({ resources, ...common(policy) }, report(null));
             }
         } catch (err) {
-            if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? err}`);
+            if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? String(err)}`);
         }
     }
     return violations;

@@ -7,9 +7,7 @@ type Validatable = new (data: unknown) => { validate(): void };
 
 /** The kubernetes-models class for an apiVersion and kind, or undefined when no schema is known. */
 function modelClass(apiVersion: string, kind: string): Validatable | undefined {
-    const candidates = apiVersion.startsWith("gateway.networking.k8s.io/")
-        ? [`@kubernetes-models/gateway-api/${apiVersion}/${kind}`]
-        : [`kubernetes-models/${apiVersion}/${kind}`];
+    const candidates = apiVersion.startsWith("gateway.networking.k8s.io/") ? [`@kubernetes-models/gateway-api/${apiVersion}/${kind}`] : [`kubernetes-models/${apiVersion}/${kind}`];
     for (const candidate of candidates) {
         try {
             // eslint-disable-next-line @typescript-eslint/no-require-imports

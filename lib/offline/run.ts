@@ -11,7 +11,11 @@ export { ProgramError };
 export async function runProgram(request: RunRequest): Promise<ProgramRun> {
     let registered = 0;
     try {
-        const run = await captureDeclarations(request, async () => ({ ...(await releaseProgram()) }), (count) => (registered = count));
+        const run = await captureDeclarations(
+            request,
+            async () => ({ ...(await releaseProgram()) }),
+            (count) => (registered = count),
+        );
         // Plain JSON, as the engine records state: an input or output set to undefined is absent, not present.
         return JSON.parse(JSON.stringify(run)) as ProgramRun;
     } catch (err) {

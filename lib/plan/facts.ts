@@ -20,6 +20,8 @@ export const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 /** The resource types the plan reads; the program records only these. */
 export const PLAN_TYPES = [MONITOR, SLO, DASHBOARD, DOWNTIME, DEPLOYMENT, HPA, JOB, CRONJOB, SERVICE, INGRESS, HTTPROUTE, CONFIGMAP] as const;
 
+/** A resource's captured inputs, typed as @pulumi/policy types PolicyResource.props: the plan reads what the policies read. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped like the provider inputs it captures; each reader checks the shape
 type Inputs = Record<string, any>;
 const of = (resources: PlanResource[], type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
 const labels = (i: Inputs): Record<string, string> => i.metadata?.labels ?? {};
@@ -61,7 +63,12 @@ export function monitorFacts(resources: PlanResource[]): MonitorFact[] {
             const decides =
                 m.monitorThresholds !== undefined
                     ? m
-                    : monitors.find((c) => tag(c, MONITOR_TAG.planAlertCondition) === alert && tag(c, MONITOR_TAG.version) === tag(m, MONITOR_TAG.version) && (!variant || (c.tags ?? []).includes(variant)));
+                    : monitors.find(
+                          (c) =>
+                              tag(c, MONITOR_TAG.planAlertCondition) === alert &&
+                              tag(c, MONITOR_TAG.version) === tag(m, MONITOR_TAG.version) &&
+                              (!variant || (c.tags ?? []).includes(variant)),
+                      );
             const t = decides?.monitorThresholds ?? {};
             return {
                 name: m.name,

@@ -4,7 +4,7 @@ import { PLAN_ROLES, PlanRole } from "../config";
 import { PHASES, SqlMigration } from "../migrations";
 import { AlertName, PLAN_ALERTS, PlanAlert } from "../../policy/planAlerts";
 import { CHECKLIST, ChecklistLine } from "./checklist";
-import { dashboardTitles, downtimeFact, jobFacts, monitorFacts, MonitorFact, sloFacts, workloadFacts } from "./facts";
+import { dashboardTitles, downtimeFact, jobFacts, monitorFacts, MonitorFact, sloFacts } from "./facts";
 import { NOT_SET, ROLE_DUTIES, roleWithHandle } from "./people";
 import { deploymentSteps, rollbackSteps, Step, Timeline, timeline } from "./steps";
 import { PlanInput } from "./types";
@@ -182,7 +182,10 @@ function checklist(input: PlanInput, t: Timeline): string[] {
     if (input.policy) {
         const v = input.policy.violations;
         const ran = Object.values(input.policy.levels).filter((l) => l !== "disabled").length;
-        out.push(`Policy run (as \`npm run preview:offline -- --stack ${input.stack}\`): ${ran} policies, ${v.length} violation${v.length === 1 ? "" : "s"}, ${v.filter((x) => x.level === "mandatory").length} mandatory.`, "");
+        out.push(
+            `Policy run (as \`npm run preview:offline -- --stack ${input.stack}\`): ${ran} policies, ${v.length} violation${v.length === 1 ? "" : "s"}, ${v.filter((x) => x.level === "mandatory").length} mandatory.`,
+            "",
+        );
     }
     for (const section of CHECKLIST) {
         out.push(`### ${section.section} (completed by ${when(t, -60)})`, "");
@@ -327,13 +330,7 @@ function monitoringSection(input: PlanInput): string[] {
         "### Key Metrics to Watch",
         "",
         "**Application Metrics**:",
-        ...list([
-            "Request rate: the dashboard's throughput by version",
-            alert("errorRatePct"),
-            alert("p95LatencySeconds"),
-            alert("dbQueryMs"),
-            alert("cacheHitPct"),
-        ]),
+        ...list(["Request rate: the dashboard's throughput by version", alert("errorRatePct"), alert("p95LatencySeconds"), alert("dbQueryMs"), alert("cacheHitPct")]),
         "",
         "**Infrastructure Metrics**:",
         ...list([
@@ -376,7 +373,10 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
     const clock = (m: number) => (t.start ? new Date(t.start.getTime() + m * 60_000).toISOString().slice(11, 16) + " UTC" : when(t, m));
     const changes = p.summary.changes ?? [`(plan.summary.changes) ${NOT_SET}`];
     const migrations = input.migrations?.selected ?? [];
-    const dbLine = migrations.length > 0 ? `Database migration: ${migrations.length} ${riskOf(input).level === "High" ? "destructive" : "additive"} migrations (phase ${cfg.database!.migration.phase})` : "No database migration";
+    const dbLine =
+        migrations.length > 0
+            ? `Database migration: ${migrations.length} ${riskOf(input).level === "High" ? "destructive" : "additive"} migrations (phase ${cfg.database!.migration.phase})`
+            : "No database migration";
     return [
         "## Communication Plan",
         "",
@@ -470,7 +470,12 @@ function teamSection(input: PlanInput): string[] {
     ];
     if (input.policy) {
         const v = input.policy.violations.filter((x) => x.policy === "release-owners-assigned");
-        out.push("", v.length === 0 ? "✓ `release-owners-assigned`: a deployment lead and a rollback owner are assigned." : `✗ \`release-owners-assigned\`: ${v.map((x) => `${x.message} (${x.level})`).join("; ")}`);
+        out.push(
+            "",
+            v.length === 0
+                ? "✓ `release-owners-assigned`: a deployment lead and a rollback owner are assigned."
+                : `✗ \`release-owners-assigned\`: ${v.map((x) => `${x.message} (${x.level})`).join("; ")}`,
+        );
     }
     return out;
 }

@@ -53,7 +53,13 @@ function followUpEdits(cfg: ProgramConfig): Edit[] {
         const steps = cn.steps.filter((s) => s > cn.weight && !(cn.router === "replicas" && s === 100));
         return [
             ...steps.map((s): Edit => ({ title: `Shift ${s}% of requests to the canary`, sets: [["canary.weight", s]] })),
-            { title: `Promote ${cn.canaryVersion} to stable`, sets: [["canary.stableVersion", cn.canaryVersion], ["canary.weight", 0]] },
+            {
+                title: `Promote ${cn.canaryVersion} to stable`,
+                sets: [
+                    ["canary.stableVersion", cn.canaryVersion],
+                    ["canary.weight", 0],
+                ],
+            },
         ];
     }
     if (cfg.strategy === "blue-green") {
@@ -104,20 +110,23 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
     const engine: string[] = [];
     const checks: string[] = [];
     const backup = jobs.find((j) => j.component === COMPONENT.predeployBackup);
-    if (backup && cfg.backup) engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucketName}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
+    if (backup && cfg.backup)
+        engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucketName}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
     const restore = jobs.find((j) => j.component === COMPONENT.restore);
     if (restore && cfg.database?.restore) engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
     const migration = jobs.find((j) => j.component === COMPONENT.migration);
     if (migration) {
         const files = input.migrations?.selected.length;
-        engine.push(`then Job \`${migration.name}\` runs the migrations${files !== undefined ? ` (${files} files of phase ${cfg.database!.migration.phase})` : ""}, stopped after ${migration.deadlineSeconds} s`);
+        engine.push(
+            `then Job \`${migration.name}\` runs the migrations${files !== undefined ? ` (${files} files of phase ${cfg.database!.migration.phase})` : ""}, stopped after ${migration.deadlineSeconds} s`,
+        );
     }
     for (const w of workloadFacts(resources)) {
         engine.push(
             `${engine.length > 0 ? "then " : ""}Deployment \`${w.name}\`${w.variant ? ` (${w.variant})` : ""} runs ${w.version} with ${w.replicas} replicas${w.autoscaler ? ` (autoscaler ${w.autoscaler.min} to ${w.autoscaler.max})` : ""}`,
         );
     }
-    const dbJobs = [backup, restore, migration].filter((j) => j !== undefined).map((j) => j!.name);
+    const dbJobs = [backup, restore, migration].filter((j) => j !== undefined).map((j) => j.name);
     if (dbJobs.length > 0) checks.push(`\`kubectl -n ${ns} get job ${dbJobs.join(" ")}\` shows each Complete (\`pulumi up\` waits for them and stops on a failure)`);
     const live = liveService(resources);
     const url = liveRef(input, "urls.live", `https://${cfg.release.host}`);
@@ -193,7 +202,13 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             title: "Open monitoring dashboards",
             commands: [],
             engine: [],
-            checks: [`Datadog dashboard ${dashboardTitles(resources).map((d) => `"${d}"`).join(", ") || NOT_SET}, open on ${roleWithHandle(p, "monitoringLead")}'s screen`],
+            checks: [
+                `Datadog dashboard ${
+                    dashboardTitles(resources)
+                        .map((d) => `"${d}"`)
+                        .join(", ") || NOT_SET
+                }, open on ${roleWithHandle(p, "monitoringLead")}'s screen`,
+            ],
         },
     );
     const first = firstUp(input);
@@ -206,7 +221,13 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             engine: first.engine,
             checks: first.checks,
         },
-        ...t.edits.map((e, i): Step => ({ at: t.ready + (i + 1) * t.observe, title: e.title, commands: [...watch ? [watch.command] : [], configSet(stack, e.sets)], engine: editEngine(input, e), checks: [...(i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`), "`pulumi stack output traffic --stack " + stack + "` shows the new state"] })),
+        ...t.edits.map((e, i): Step => ({
+            at: t.ready + (i + 1) * t.observe,
+            title: e.title,
+            commands: [...(watch ? [watch.command] : []), configSet(stack, e.sets)],
+            engine: editEngine(input, e),
+            checks: [...(i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`), "`pulumi stack output traffic --stack " + stack + "` shows the new state"],
+        })),
     ];
     const post: Step[] = [
         { at: t.finish - t.observe, title: "Monitor for errors", ...watchFor(t.observe), engine: [] },
@@ -217,7 +238,13 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             engine: [],
             checks: p.successCriteria ?? [`critical features (plan.successCriteria): ${NOT_SET}`],
         },
-        { at: t.finish, title: "Mark deployment successful", commands: [], engine: [], checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} successful"`, `status page ${p.statusPage ?? NOT_SET}: maintenance notice removed`] },
+        {
+            at: t.finish,
+            title: "Mark deployment successful",
+            commands: [],
+            engine: [],
+            checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} successful"`, `status page ${p.statusPage ?? NOT_SET}: maintenance notice removed`],
+        },
     ];
     return { pre, deploy, post };
 }
@@ -243,7 +270,9 @@ export function rollbackSteps(input: PlanInput): Step[] {
             title: "Application rollback",
             commands: runnable ? [liveRef(input, "rollback", command)] : [],
             engine: [
-                runnable ? "traffic returns to the previous version (`pulumi stack output rollback` always holds this command for the deployed state)" : `${liveRef(input, "rollback", command)}`,
+                runnable
+                    ? "traffic returns to the previous version (`pulumi stack output rollback` always holds this command for the deployed state)"
+                    : `${liveRef(input, "rollback", command)}`,
                 ...(cfg.strategy === "canary" && cfg.canary!.stableVersion !== previous && cfg.release.previousVersion
                     ? [`after the promotion, the rollback is \`${configSet(stack, [["canary.stableVersion", previous]])}\``]
                     : []),
@@ -278,13 +307,23 @@ export function rollbackSteps(input: PlanInput): Step[] {
     }
     const watch = monitorCheck(input);
     steps.push(
-        { at: 0, title: "Verify rollback", commands: watch ? [watch.command] : [], engine: [], checks: [watch?.check ?? `monitors (monitoring): ${NOT_SET}`, "error rate and p95 back within the plan's thresholds"] },
+        {
+            at: 0,
+            title: "Verify rollback",
+            commands: watch ? [watch.command] : [],
+            engine: [],
+            checks: [watch?.check ?? `monitors (monitoring): ${NOT_SET}`, "error rate and p95 back within the plan's thresholds"],
+        },
         {
             at: 0,
             title: "Notify stakeholders",
             commands: [],
             engine: [],
-            checks: [`email ${p.channels.stakeholders ?? `(plan.channels.stakeholders ${NOT_SET})`}: "${stack} rolled back from ${cfg.release.version} to ${previous}"`, `status page ${p.statusPage ?? NOT_SET} updated`, "post-mortem scheduled"],
+            checks: [
+                `email ${p.channels.stakeholders ?? `(plan.channels.stakeholders ${NOT_SET})`}: "${stack} rolled back from ${cfg.release.version} to ${previous}"`,
+                `status page ${p.statusPage ?? NOT_SET} updated`,
+                "post-mortem scheduled",
+            ],
         },
     );
     return steps;

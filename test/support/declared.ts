@@ -31,7 +31,8 @@ function withRolesGranted(roles: string[], body: string[]): string[] {
     const grants = roles.filter((r) => r && r !== "pg_database_owner");
     const sql = (verb: "GRANT" | "REVOKE") =>
         grants.map(
-            (r) => `DO $$ BEGIN IF ${verb === "GRANT" ? "NOT " : ""}pg_has_role(current_user, ${literal(r)}, 'MEMBER') AND current_user <> ${literal(r)} ${verb === "REVOKE" ? `AND EXISTS (SELECT 1 FROM granted_by_test WHERE role = ${literal(r)})` : ""} THEN EXECUTE ${literal(`${verb} ${ident(r)} ${verb === "GRANT" ? "TO" : "FROM"} `)} || quote_ident(current_user); ${verb === "GRANT" ? `INSERT INTO granted_by_test VALUES (${literal(r)});` : ""} END IF; END $$;`,
+            (r) =>
+                `DO $$ BEGIN IF ${verb === "GRANT" ? "NOT " : ""}pg_has_role(current_user, ${literal(r)}, 'MEMBER') AND current_user <> ${literal(r)} ${verb === "REVOKE" ? `AND EXISTS (SELECT 1 FROM granted_by_test WHERE role = ${literal(r)})` : ""} THEN EXECUTE ${literal(`${verb} ${ident(r)} ${verb === "GRANT" ? "TO" : "FROM"} `)} || quote_ident(current_user); ${verb === "GRANT" ? `INSERT INTO granted_by_test VALUES (${literal(r)});` : ""} END IF; END $$;`,
         );
     if (grants.length === 0) return body;
     return ["CREATE TEMP TABLE granted_by_test (role text);", ...sql("GRANT"), ...body, ...sql("REVOKE"), "DROP TABLE granted_by_test;"];
@@ -78,11 +79,7 @@ function providerSql(r: DeclaredResource, adminUrl: (db: string) => string): { d
             // CREATE DATABASE runs outside a transaction; the temporary membership is granted and revoked around it.
             return {
                 db: "postgres",
-                statements: [
-                    `GRANT ${ident(i.owner)} TO CURRENT_USER;`,
-                    ...body,
-                    `REVOKE ${ident(i.owner)} FROM CURRENT_USER;`,
-                ],
+                statements: [`GRANT ${ident(i.owner)} TO CURRENT_USER;`, ...body, `REVOKE ${ident(i.owner)} FROM CURRENT_USER;`],
                 transaction: false,
             };
         }
@@ -90,8 +87,17 @@ function providerSql(r: DeclaredResource, adminUrl: (db: string) => string): { d
             const role = i.role === "public" ? "PUBLIC" : ident(i.role);
             const type = String(i.objectType).toUpperCase();
             const target =
-                type === "DATABASE" ? `DATABASE ${ident(i.database)}` : type === "SCHEMA" ? `SCHEMA ${ident(i.schema)}` : i.objects?.length ? `${type} ${i.objects.map((o: string) => `${ident(i.schema)}.${ident(o)}`).join(", ")}` : `ALL ${type}S IN SCHEMA ${ident(i.schema)}`;
-            const body = [`REVOKE ALL PRIVILEGES ON ${target} FROM ${role};`, ...(i.privileges.length ? [`GRANT ${i.privileges.join(",")} ON ${target} TO ${role}${i.withGrantOption ? " WITH GRANT OPTION" : ""};`] : [])];
+                type === "DATABASE"
+                    ? `DATABASE ${ident(i.database)}`
+                    : type === "SCHEMA"
+                      ? `SCHEMA ${ident(i.schema)}`
+                      : i.objects?.length
+                        ? `${type} ${i.objects.map((o: string) => `${ident(i.schema)}.${ident(o)}`).join(", ")}`
+                        : `ALL ${type}S IN SCHEMA ${ident(i.schema)}`;
+            const body = [
+                `REVOKE ALL PRIVILEGES ON ${target} FROM ${role};`,
+                ...(i.privileges.length ? [`GRANT ${i.privileges.join(",")} ON ${target} TO ${role}${i.withGrantOption ? " WITH GRANT OPTION" : ""};`] : []),
+            ];
             if (type === "DATABASE") return { db: i.database, statements: body, transaction: true };
             const owners = psql(adminUrl(i.database), SCHEMA_OWNERS(i.schema)).split("\n").filter(Boolean);
             return { db: i.database, statements: withRolesGranted(owners, body), transaction: true };

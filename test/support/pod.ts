@@ -98,7 +98,9 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
         const dir = path.join(root, v.name);
         mkdirSync(dir);
         volumeDirs[v.name] = dir;
-        const source = options.files?.[v.name] ?? (v.configMap ? declaredObject(run, "ConfigMap", v.configMap.name).data : v.secret ? declaredObject(run, "Secret", v.secret.secretName).stringData : undefined);
+        const source =
+            options.files?.[v.name] ??
+            (v.configMap ? declaredObject(run, "ConfigMap", v.configMap.name).data : v.secret ? declaredObject(run, "Secret", v.secret.secretName).stringData : undefined);
         if (source) {
             const mode = (v.configMap ?? v.secret).defaultMode ?? 0o644;
             for (const [file, content] of Object.entries(source as Record<string, string>)) {
@@ -123,7 +125,15 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
         chmodSync(path.join(tokenDir, "token"), 0o644);
         extra.push(["AWS_ROLE_ARN", pod.roleArn], ["AWS_WEB_IDENTITY_TOKEN_FILE", path.join(tokenDir, "token")], ["AWS_STS_REGIONAL_ENDPOINTS", "regional"]);
     }
-    const remap = (s: string) => mapped.reduce((acc, [from, to]) => acc.split(from + "/").join(to + "/").replace(new RegExp(`^${from}$`), to), s);
+    const remap = (s: string) =>
+        mapped.reduce(
+            (acc, [from, to]) =>
+                acc
+                    .split(from + "/")
+                    .join(to + "/")
+                    .replace(new RegExp(`^${from}$`), to),
+            s,
+        );
     const env: [string, string][] = [
         ["PATH", `${path.dirname(awsBinary())}:/usr/local/bin:/usr/bin:/bin`],
         ...(pod.env.some(([k]) => k === "HOME") ? [] : ([["HOME", "/"]] as [string, string][])),
@@ -132,11 +142,7 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
         ...Object.entries(options.endpoints),
     ];
     const command = pod.command.map(remap);
-    const setup = [
-        "set -e",
-        "mount --make-rprivate /",
-        "mount --bind /tmp /tmp",
-    ];
+    const setup = ["set -e", "mount --make-rprivate /", "mount --bind /tmp /tmp"];
     if (awsBinary().startsWith("/root/")) {
         // The tools live under root's home, which only root may enter: lend them through a mount of their own.
         const top = awsBinary().split("/").slice(0, 3).join("/");

@@ -55,7 +55,10 @@ export class PostgresServer {
 
     static async start(tls: TestCa): Promise<PostgresServer> {
         const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort((a, b) => Number(a) - Number(b)) : [];
-        const bin = versions.map((v) => `/usr/lib/postgresql/${v}/bin`).filter((b) => existsSync(path.join(b, "initdb"))).pop();
+        const bin = versions
+            .map((v) => `/usr/lib/postgresql/${v}/bin`)
+            .filter((b) => existsSync(path.join(b, "initdb")))
+            .pop();
         if (!bin) throw new Error("no PostgreSQL server binaries: run scripts/test-prereqs.sh");
         const dir = mkdtempSync(path.join(tmpdir(), "pg-"));
         chmodSync(dir, 0o700);

@@ -6,7 +6,8 @@ import { Answer } from "./programThread";
 
 const { port, signal } = workerData as { port: MessagePort; signal: Int32Array };
 
-port.on("message", async (request: RunRequest) => {
+/** Answers every request, a failing program included, so the waiting caller never hangs. */
+async function respond(request: RunRequest): Promise<void> {
     let answer: Answer;
     try {
         answer = { run: await runProgram(request) };
@@ -17,4 +18,6 @@ port.on("message", async (request: RunRequest) => {
     port.postMessage(JSON.stringify(answer));
     Atomics.store(signal, 0, 1);
     Atomics.notify(signal, 0);
-});
+}
+
+port.on("message", (request: RunRequest) => void respond(request));

@@ -30,7 +30,7 @@ export class S3Server {
         const dir = mkdtempSync(path.join(tmpdir(), "s3-"));
         const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", SERVER, dir, bucket], { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
         const port = await new Promise<number>((resolve, reject) => {
-            child.stdout!.once("data", (d) => resolve(Number(String(d).trim())));
+            child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
             child.once("exit", (code) => reject(new Error(`s3rver exited with ${code}`)));
         });
         return new S3Server(child, dir, `http://127.0.0.1:${port}`, bucket);

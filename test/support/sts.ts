@@ -20,7 +20,6 @@ export class FakeSts {
     ) {}
 
     static async start(accessKeyId: string, secretAccessKey: string): Promise<FakeSts> {
-        let sts: FakeSts | undefined;
         const server = createServer((req: IncomingMessage, res: ServerResponse) => {
             let body = "";
             req.on("data", (c) => (body += c));
@@ -30,7 +29,7 @@ export class FakeSts {
                     res.writeHead(400).end(`unsupported action ${form.get("Action")}`);
                     return;
                 }
-                sts!.calls.push({ roleArn: form.get("RoleArn") ?? "", token: form.get("WebIdentityToken") ?? "" });
+                sts.calls.push({ roleArn: form.get("RoleArn") ?? "", token: form.get("WebIdentityToken") ?? "" });
                 const expiration = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, "Z");
                 res.writeHead(200, { "content-type": "text/xml" }).end(
                     `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>` +
@@ -43,7 +42,7 @@ export class FakeSts {
             });
         });
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        sts = new FakeSts(server, `http://127.0.0.1:${(server.address() as { port: number }).port}`);
+        const sts = new FakeSts(server, `http://127.0.0.1:${(server.address() as { port: number }).port}`);
         return sts;
     }
 
