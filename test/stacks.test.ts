@@ -131,7 +131,8 @@ describe("the stacks through index.ts", () => {
         const r = preview(["--stack", "production", "--set", "novalue"]);
         assert.strictEqual(r.code, 1);
         assert.match(r.stderr, /--set needs key=value, got "novalue"/);
-        assert.strictEqual(preview(["--stack", "nosuchstack"]).code, 1);
+        // An unknown stack is a config input problem, not a usage error: exit 2 (test/config.test.ts has its message).
+        assert.strictEqual(preview(["--stack", "nosuchstack"]).code, 2);
     });
 
     it("rejects a manifest that breaks the Kubernetes schema, naming the object", () => {
