@@ -8,9 +8,10 @@ import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { readRawConfig, validateConfig } from "../lib/config";
 import { readReleaseFiles } from "../program/release";
-import { levelOf, readPolicyConfig, runPolicies } from "../lib/offline/policy";
-import { ProgramError, runProgram } from "../lib/offline/run";
-import { EditError, readEditedStack, toRunRequest } from "../lib/offline/stackConfig";
+import { levelOf, runPolicies } from "../lib/offline/policy";
+import { runProgram } from "../lib/offline/run";
+import { toRunRequest } from "../lib/offline/stackConfig";
+import { readCommandStack, runCommand, STACK_OPTIONS } from "../lib/offline/cli";
 import { renderPlan, renderRunbook } from "../lib/plan/render";
 import { PlanInput } from "../lib/plan/types";
 
@@ -25,19 +26,13 @@ const USAGE = `usage: npm run plan -- --stack <name> [options]
   --out FILE            write the document to FILE instead of standard output
 exit codes: 0 written (policy violations are marked in the checklist), 2 invalid config, 1 anything else`;
 
-class UsageError extends Error {}
-
 export async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: {
-            stack: { type: "string" },
-            "config-file": { type: "string" },
-            set: { type: "string", multiple: true, default: [] },
-            "policy-config": { type: "string" },
+            ...STACK_OPTIONS,
             runbook: { type: "boolean", default: false },
             out: { type: "string" },
-            help: { type: "boolean", default: false },
         },
         strict: true,
     });
@@ -45,20 +40,11 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
     }
-    const stack = values.stack;
-    if (!stack) throw new UsageError("--stack is required");
-    let read: ReturnType<typeof readEditedStack>;
-    try {
-        read = readEditedStack(ROOT, stack, values["config-file"], values.set);
-    } catch (err) {
-        throw err instanceof EditError ? new UsageError(err.message) : err;
-    }
-    const { project, edited } = read;
+    const { stack, project, edited, policyConfig } = readCommandStack(ROOT, values);
     const request = toRunRequest(project, stack, edited);
     // The program validates the same config and stops first on a bad value, with exit code 2.
     const run = await runProgram(request);
     const cfg = validateConfig(project, stack, readRawConfig({ name: project, get: (key: string) => request.config[`${project}:${key}`] }));
-    const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
     // The migrations and squawk's findings exactly as the program read them (it already stopped on a refused one).
@@ -81,19 +67,4 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (err) => {
-            if (err instanceof ProgramError) {
-                console.error(err.message);
-                process.exitCode = err.exitCode;
-            } else {
-                console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err as Error).message);
-                process.exitCode = 1;
-            }
-        },
-    );
-}
+if (require.main === module) runCommand(main, USAGE);

@@ -7,10 +7,11 @@ import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { diffRuns, RunDiff } from "../lib/offline/diff";
 import { engineDependencies } from "../lib/offline/graph";
-import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { PolicyViolation, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
-import { ProgramError, runProgram } from "../lib/offline/run";
-import { EditError, readEditedStack, toRunRequest } from "../lib/offline/stackConfig";
+import { runProgram } from "../lib/offline/run";
+import { toRunRequest } from "../lib/offline/stackConfig";
+import { readCommandStack, runCommand, STACK_OPTIONS } from "../lib/offline/cli";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -24,8 +25,6 @@ const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
   --render-dir DIR      validate every Kubernetes object against its schema and write it to DIR as YAML
   --policy-config PATH  policy pack config (default policy/config/<stack>.json)
 exit codes: 0 fine, 2 invalid config, 1 a mandatory policy violation or anything else`;
-
-class UsageError extends Error {}
 
 function get(obj: unknown, dotted: string): unknown {
     return dotted.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
@@ -104,14 +103,10 @@ export async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: {
-            stack: { type: "string" },
-            "config-file": { type: "string" },
-            set: { type: "string", multiple: true, default: [] },
+            ...STACK_OPTIONS,
             diff: { type: "boolean", default: false },
             json: { type: "boolean", default: false },
             "render-dir": { type: "string" },
-            "policy-config": { type: "string" },
-            help: { type: "boolean", default: false },
         },
         strict: true,
     });
@@ -119,21 +114,12 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
     }
-    const stack = values.stack;
-    if (!stack) throw new UsageError("--stack is required");
-    let read: ReturnType<typeof readEditedStack>;
-    try {
-        read = readEditedStack(ROOT, stack, values["config-file"], values.set);
-    } catch (err) {
-        throw err instanceof EditError ? new UsageError(err.message) : err;
-    }
-    const { project, base: baseConfig, edited } = read;
+    const { stack, project, base: baseConfig, edited, policyConfig } = readCommandStack(ROOT, values);
 
     const run = await runProgram(toRunRequest(project, stack, edited));
     // The second run shares this process's loaded modules: --diff costs one more declaration, not one more start.
     const diff = values.diff ? diffRuns(await runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;
     const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
-    const policyConfig = readPolicyConfig(values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(ROOT, "policy", "config", `${stack}.json`));
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
     if (values.json) {
@@ -156,19 +142,4 @@ export async function main(argv: string[]): Promise<number> {
     return violations.some((v) => v.level === "mandatory") ? 1 : 0;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => {
-            process.exitCode = code;
-        },
-        (err) => {
-            if (err instanceof ProgramError) {
-                console.error(err.message);
-                process.exitCode = err.exitCode;
-            } else {
-                console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err as Error).message);
-                process.exitCode = 1;
-            }
-        },
-    );
-}
+if (require.main === module) runCommand(main, USAGE);

@@ -1,0 +1,65 @@
+// What the offline commands (the preview and the plan) share: the options naming a stack and its edits, how they
+// read them, and how a run ends.
+import * as path from "path";
+import { PolicyConfig, readPolicyConfig } from "./policy";
+import { EditError, readEditedStack, StackConfig } from "./stackConfig";
+import { ProgramError } from "./types";
+
+/** A mistake in the command line: reported with the command's usage. */
+export class UsageError extends Error {}
+
+/** The options every offline command takes, for `parseArgs`. */
+export const STACK_OPTIONS = {
+    stack: { type: "string" },
+    "config-file": { type: "string" },
+    set: { type: "string", multiple: true, default: [] as string[] },
+    "policy-config": { type: "string" },
+    help: { type: "boolean", default: false },
+} as const;
+
+/** What a command reads of its stack: the config before and after the `--set` edits, and the policy config. */
+export interface CommandStack {
+    stack: string;
+    project: string;
+    base: StackConfig;
+    edited: StackConfig;
+    policyConfig: PolicyConfig;
+}
+
+/**
+ * The stack a command names, with its edits and its policy config (`--policy-config`, or policy/config/<stack>.json):
+ * a missing `--stack` or a malformed `--set` is a usage error; an unusable stack file is a ProgramError (exit 2).
+ */
+export function readCommandStack(root: string, values: { stack?: string; "config-file"?: string; set: string[]; "policy-config"?: string }): CommandStack {
+    const stack = values.stack;
+    if (!stack) throw new UsageError("--stack is required");
+    let read: ReturnType<typeof readEditedStack>;
+    try {
+        read = readEditedStack(root, stack, values["config-file"], values.set);
+    } catch (err) {
+        throw err instanceof EditError ? new UsageError(err.message) : err;
+    }
+    const policyFile = values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(root, "policy", "config", `${stack}.json`);
+    return { stack, ...read, policyConfig: readPolicyConfig(policyFile) };
+}
+
+/**
+ * Runs a command's `main` as the process's entry point: its result is the exit code; a ProgramError exits with its
+ * code and message (2 for config, with no stack trace), a usage error with the usage, anything else with 1.
+ */
+export function runCommand(main: (argv: string[]) => Promise<number>, usage: string): void {
+    main(process.argv.slice(2)).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err) => {
+            if (err instanceof ProgramError) {
+                console.error(err.message);
+                process.exitCode = err.exitCode;
+            } else {
+                console.error(err instanceof UsageError ? `${err.message}\n\n${usage}` : (err as Error).message);
+                process.exitCode = 1;
+            }
+        },
+    );
+}
