@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { Kube } from "./lib/kube";
+import { kube } from "./lib/engine";
 import { measure } from "./lib/report";
 import { projectStack } from "./lib/stack";
 
@@ -85,7 +85,7 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
 
 describe("scenario 10: Pulumi.yaml's config declarations under the engine", function () {
     it("a stack that leaves the optional sections out previews: the CLI gives the program their `default: {}`", async function () {
-        const k = new Kube(process.env.KUBECONFIG!);
+        const k = kube();
         const NS = "e2e-cli-defaults";
         await k.ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
         // Only the Kubernetes provider runs here, so the sections needing the others go too (as in deploy.e2e.ts).

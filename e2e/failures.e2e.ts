@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
+import { kube } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { deployments, DeploymentState, jobs } from "./lib/observe";
 import { runPrinted } from "./lib/printed";
@@ -42,7 +43,7 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
     let log = "";
 
     before(async function () {
-        k = new Kube(process.env.KUBECONFIG!);
+        k = kube();
         ps = await existingResourceStack(k, { base: "staging", name: "e2e-bg-fail", namespace: NS });
         const res = await ps.stack.up({
             onOutput: (s) => {
@@ -97,7 +98,7 @@ describe("scenario 5b/5c: a failing backup or migration on the production canary
     };
 
     before(async function () {
-        k = new Kube(process.env.KUBECONFIG!);
+        k = kube();
         ps = await existingResourceStack(k, { base: "production", name: "e2e-migration-fail", namespace: NS });
         const res = await ps.stack.up({ onOutput });
         assert.strictEqual(res.summary.result, "succeeded");

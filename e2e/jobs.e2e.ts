@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
+import { kube } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { deployments, jobs, podUids, watchRevisions } from "./lib/observe";
 import { measure } from "./lib/report";
@@ -22,7 +23,7 @@ describe("database Jobs of the production canary stack (existing-resource inputs
     };
 
     before(async function () {
-        k = new Kube(process.env.KUBECONFIG!);
+        k = kube();
         ps = await existingResourceStack(k, { base: "production", name: "e2e-jobs", namespace: NS });
     });
 

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
+import { kube } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { jobs, podUids } from "./lib/observe";
 import { runPrinted } from "./lib/printed";
@@ -29,7 +30,7 @@ describe("scenario 9: the printed rollback command rolls the production canary b
     let pods: Record<string, string>;
 
     before(async function () {
-        k = new Kube(process.env.KUBECONFIG!);
+        k = kube();
         ps = await existingResourceStack(k, { base: "production", name: "e2e-rollback", namespace: NS });
         const res = await ps.stack.up({ onOutput });
         assert.strictEqual(res.summary.result, "succeeded");

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { kube } from "./lib/engine";
 import { Kube } from "./lib/kube";
 
 // The harness's own cluster: kwok's Stages (e2e/kwok/stages.yaml) decide how pods end. Not run against a real
@@ -32,7 +33,7 @@ describe("kwok stages of the harness's cluster", function () {
     let k: Kube;
 
     before(async function () {
-        k = new Kube(process.env.KUBECONFIG!);
+        k = kube();
         await k.ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
         // The namespace's default ServiceAccount comes from kube-controller-manager; pods are refused until it exists.
         for (let i = 0; i < 30 && (await k.request("GET", `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status !== 200; i++) {

@@ -95,8 +95,9 @@ export async function checkRestoreKey(configName: string, cfg: ProgramConfig): P
  * index.ts exports this function, which Pulumi calls and whose result becomes the stack outputs
  * (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks.
  */
-export async function releaseProgram(): Promise<ReleaseOutputs> {
+export async function releaseProgram(onInput?: (input: ReleaseInput) => void): Promise<ReleaseOutputs> {
     const input = readReleaseInput();
+    onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
     return declareRelease(input);
 }

@@ -6,8 +6,7 @@ import { writeFileSync } from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { readRawConfig, validateConfig } from "../lib/config";
-import { readReleaseFiles } from "../program/release";
+import { ReleaseInput } from "../program/release";
 import { levelOf, runPolicies } from "../lib/offline/policy";
 import { runProgram } from "../lib/offline/run";
 import { toRunRequest } from "../lib/offline/stackConfig";
@@ -41,19 +40,17 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
     }
     const { stack, project, edited, policyConfig } = readCommandStack(ROOT, values);
-    const request = toRunRequest(project, stack, edited);
-    // The program validates the same config and stops first on a bad value, with exit code 2.
-    const run = await runProgram(request);
-    const cfg = validateConfig(project, stack, readRawConfig({ name: project, get: (key: string) => request.config[`${project}:${key}`] }));
+    // The config, migrations and squawk's findings exactly as the program read and validated them; it stops first on
+    // a bad value, with exit code 2.
+    const read: ReleaseInput[] = [];
+    const run = await runProgram(toRunRequest(project, stack, edited), (input) => read.push(input));
+    const [{ cfg, files }] = read;
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
-
-    // The migrations and squawk's findings exactly as the program read them (it already stopped on a refused one).
-    const { migrations } = readReleaseFiles(project, cfg);
     const input: PlanInput = {
         stack,
         cfg,
         resources: run.resources,
-        migrations,
+        migrations: files.migrations,
         policy: { levels: Object.fromEntries(policies.map((p) => [p.name, levelOf(p, policyConfig, PACK_ENFORCEMENT)])), violations },
         outputRefs: false,
     };

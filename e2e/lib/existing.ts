@@ -1,6 +1,6 @@
 import * as fs from "fs";
-import * as path from "path";
 import * as YAML from "yaml";
+import { namespace as createNamespace, stackFile } from "./engine";
 import { Kube } from "./kube";
 import { projectStack, ProjectStack } from "./stack";
 
@@ -30,20 +30,9 @@ export function withExistingResources(config: Record<string, any>, namespace: st
     config["myapp:release"].namespace = namespace;
 }
 
-/** Polls until `done` holds, at most `seconds`; returns whether it did. */
-export async function until(seconds: number, done: () => Promise<boolean>): Promise<boolean> {
-    const deadline = Date.now() + seconds * 1000;
-    while (!(await done())) {
-        if (Date.now() > deadline) return false;
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    return true;
-}
-
-/** The namespace, its default ServiceAccount (pods are refused before kube-controller-manager makes it) and the four DATABASE_URL Secrets. */
+/** The namespace with its default ServiceAccount, and the four DATABASE_URL Secrets. */
 export async function prepareNamespace(k: Kube, namespace: string): Promise<void> {
-    await k.ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
-    await until(30, async () => (await k.request("GET", `/api/v1/namespaces/${namespace}/serviceaccounts/default`)).status === 200);
+    await createNamespace(k, namespace);
     for (const [role, name] of Object.entries(EXISTING.secrets)) {
         const database = role === "drill" ? "myapp_restore_drill" : "myapp";
         await k.ensure(`/api/v1/namespaces/${namespace}/secrets`, {
@@ -63,16 +52,11 @@ export async function prepareNamespace(k: Kube, namespace: string): Promise<void
 export async function existingResourceStack(k: Kube, opts: { base: "production" | "staging"; name: string; namespace: string }): Promise<ProjectStack> {
     await prepareNamespace(k, opts.namespace);
     const ps = await projectStack({ base: opts.base, name: opts.name });
-    const file = path.join(ps.workDir, `Pulumi.${opts.name}.yaml`);
+    const file = stackFile(ps);
     // createOrSelectStack has added the passphrase's salt to the file: keep it.
     const doc = YAML.parse(fs.readFileSync(file, "utf8"));
     withExistingResources(doc.config, opts.namespace);
     fs.writeFileSync(file, YAML.stringify(doc));
     ps.config = doc.config;
     return ps;
-}
-
-/** Reads a stack file as the CLI left it. */
-export function stackFile(ps: ProjectStack): Record<string, any> {
-    return YAML.parse(fs.readFileSync(path.join(ps.workDir, `Pulumi.${ps.stack.name}.yaml`), "utf8"));
 }

@@ -1,4 +1,4 @@
-import { releaseProgram } from "../../program/release";
+import { ReleaseInput, releaseProgram } from "../../program/release";
 import { captureDeclarations } from "./capture";
 import { ProgramError, ProgramRun, RunRequest } from "./types";
 
@@ -7,13 +7,14 @@ export { ProgramError };
 /**
  * Runs the program under mocks in this process and returns what it declared. Each run sets the mocks and config
  * afresh and declares inside its own root Stack, so runs in one process are independent (see capture.ts).
+ * `onInput` hears the validated config and files the run was declared from.
  */
-export async function runProgram(request: RunRequest): Promise<ProgramRun> {
+export async function runProgram(request: RunRequest, onInput?: (input: ReleaseInput) => void): Promise<ProgramRun> {
     let registered = 0;
     try {
         const run = await captureDeclarations(
             request,
-            async () => ({ ...(await releaseProgram()) }),
+            async () => ({ ...(await releaseProgram(onInput)) }),
             (count) => (registered = count),
         );
         // Plain JSON, as the engine records state: an input or output set to undefined is absent, not present.
