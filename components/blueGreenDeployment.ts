@@ -104,14 +104,14 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         declareColor(args.activeColor, args.replicas, args.after ?? []);
         this.liveService = appService(
             `${name}-live`,
-            { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, COMPONENT.live) },
+            { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, COMPONENT.live), selectorMoves: true },
             { parent: this, dependsOn: smokeJobs[args.activeColor] },
         );
         declareColor(previewColor, args.standbyReplicas, [...(args.after ?? []), this.liveService]);
         this.workloads = workloads;
         this.previewService = appService(
             `${name}-preview`,
-            { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, COMPONENT.preview) },
+            { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, COMPONENT.preview), selectorMoves: true },
             // Moves with the live Service: when the incoming color's smoke test fails, the preview host keeps
             // reaching that color for debugging instead of selecting the live one too.
             { parent: this, dependsOn: [this.liveService] },

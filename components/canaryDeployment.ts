@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appService, hostIngress } from "./kubernetes";
+import { appLabels, appliedStateAnnotations, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { ANNOTATION, CANARY_SERVICE_SUFFIX, Component, COMPONENT, LABEL } from "../policy/contract";
 
@@ -105,6 +105,9 @@ export class CanaryDeployment extends pulumi.ComponentResource {
         const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: Component) =>
             appService(`${name}-${suffix}`, { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) }, { parent: this });
         const ingress = { namespace: t.namespace, host: args.host, labels: appLabels(app, COMPONENT.live) };
+        // A weight moves once both tracks are awaited at their size: a new canary version or a promotion's stable
+        // rollout is Ready before it gets (or gives back) its share.
+        const weightAfter = [this.stable, this.canary];
 
         if (args.router === "replicas") {
             svc("live", app, { [LABEL.name]: app }, COMPONENT.live);
@@ -130,12 +133,13 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                     backend: { serviceName: canaryService, port: 80 },
                     labels: appLabels(app, COMPONENT.canary),
                     annotations: {
+                        ...appliedStateAnnotations,
                         [ANNOTATION.nginxCanary]: "true",
                         [ANNOTATION.nginxCanaryWeight]: String(args.weight),
                         "nginx.ingress.kubernetes.io/canary-by-header": args.headerName,
                     },
                 },
-                { parent: this },
+                { parent: this, dependsOn: weightAfter },
             );
         }
 
@@ -178,7 +182,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                         ],
                     },
                 },
-                { parent: this },
+                { parent: this, dependsOn: weightAfter },
             );
         }
 
@@ -194,6 +198,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                         namespace: t.namespace,
                         labels: appLabels(app, COMPONENT.live),
                         annotations: {
+                            ...appliedStateAnnotations,
                             "alb.ingress.kubernetes.io/scheme": alb.scheme,
                             "alb.ingress.kubernetes.io/target-type": "ip",
                             // The controller probes "/" unless told otherwise; a pod is in service when it is ready.
@@ -226,7 +231,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
                         ],
                     },
                 },
-                { parent: this },
+                { parent: this, dependsOn: weightAfter },
             );
         }
 

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { Component, DATADOG_LABEL, LABEL, labelValue } from "../policy/contract";
+import { ANNOTATION, Component, DATADOG_LABEL, LABEL, labelValue } from "../policy/contract";
 
 export { labelValue };
 
@@ -46,14 +46,19 @@ export interface AppServiceArgs {
     selector: pulumi.Input<Record<string, string>>;
     /** Labels on the Service itself. */
     labels: Record<string, string>;
+    /** The selector moves in place on a release (a blue/green switch): see ANNOTATION.skipAwait. */
+    selectorMoves?: boolean;
 }
+
+/** Annotations of an object a traffic decision changes in place, so its state is what the apply returned. */
+export const appliedStateAnnotations = { [ANNOTATION.skipAwait]: "true" };
 
 /** A ClusterIP Service on port 80 that forwards to the pods' port named "http". */
 export function appService(name: string, args: AppServiceArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Service {
     return new k8s.core.v1.Service(
         name,
         {
-            metadata: { name: args.serviceName, namespace: args.namespace, labels: args.labels },
+            metadata: { name: args.serviceName, namespace: args.namespace, labels: args.labels, annotations: args.selectorMoves ? appliedStateAnnotations : undefined },
             spec: { type: "ClusterIP", selector: args.selector, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
         },
         opts,

@@ -66,6 +66,17 @@ export const ANNOTATION = {
     nginxCanaryWeight: "nginx.ingress.kubernetes.io/canary-weight",
     /** AWS Load Balancer Controller: the forward action whose target groups split stable and canary. */
     albWeightedAction: "alb.ingress.kubernetes.io/actions.weighted",
+    /**
+     * On an object a traffic decision changes in place (a blue/green Service's selector, a canary weight). The
+     * provider's Service and Ingress awaiters return the last object their informer delivered, with no check that it
+     * is newer than the apply's (pulumi/pulumi-kubernetes provider/pkg/await/service.go processServiceEvent,
+     * ingress.go processIngressEvent), and the provider stores that object as the resource's state: a list served from
+     * the API server's watch cache can still hold the previous weight or selector, and the next preview then shows a
+     * change that has already happened. With this annotation the provider stores the apply's response instead
+     * (pkg/metadata/overrides.go ReadyCondition → condition.Immediate). What those awaiters checked (ready endpoints
+     * behind the Service) holds by ordering: these objects depend on the awaited Deployments they send traffic to.
+     */
+    skipAwait: "pulumi.com/skipAwait",
 } as const;
 
 /** The field the autoscaler owns once it has scaled. */

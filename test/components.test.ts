@@ -117,6 +117,15 @@ describe("BlueGreenDeployment", () => {
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa"), "spec.minReplicas"), 2);
     });
 
+    it("stores the applied object as state for the Services a switch moves, and only for those", async () => {
+        // The provider's Service awaiter can return an object older than its apply (pulumi.com/skipAwait in
+        // policy/contract.ts): the next preview would show the switch again.
+        const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
+        const annotations = (n: string) => at(find(run, ":Service", n), "metadata.annotations");
+        assert.deepStrictEqual([annotations("bg-live"), annotations("bg-preview")], [{ "pulumi.com/skipAwait": "true" }, { "pulumi.com/skipAwait": "true" }]);
+        assert.deepStrictEqual([annotations("bg-blue-svc"), annotations("bg-green-svc")], [undefined, undefined]);
+    });
+
     it("smoke-tests each color's version through that color's Service before the live Service may select it", async () => {
         const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
         const green = find(run, ":Job", "bg-smoke-green");
@@ -184,6 +193,7 @@ describe("CanaryDeployment", () => {
         const run = await declare(() => new CanaryDeployment("c", canaryArgs));
         const canary = find(run, ":Ingress", "c-canary-ingress");
         assert.deepStrictEqual(at(canary, "metadata.annotations"), {
+            "pulumi.com/skipAwait": "true",
             "nginx.ingress.kubernetes.io/canary": "true",
             "nginx.ingress.kubernetes.io/canary-weight": "5",
             "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
@@ -191,6 +201,8 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(at(canary, "spec.rules")[0].host, "shop.example.com");
         assert.strictEqual(at(canary, "spec.rules")[0].http.paths[0].backend.service.name, "shop-canary");
         assert.strictEqual(at(canary, "spec.tls"), undefined);
+        // The weight moves once both tracks are awaited at their size.
+        assert.deepStrictEqual(canary.dependsOn, ["c-stable", "c-canary"]);
         const main = find(run, ":Ingress", "c-ingress");
         assert.strictEqual(at(main, "metadata.annotations"), undefined);
         assert.deepStrictEqual(at(main, "spec.tls"), [{ hosts: ["shop.example.com"], secretName: "shop-tls" }]);
@@ -261,6 +273,8 @@ describe("CanaryDeployment", () => {
             { field: "http-header", httpHeaderConfig: { httpHeaderName: "X-Canary", values: ["always"] } },
         ]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
+        assert.strictEqual(a["pulumi.com/skipAwait"], "true", "the weight's state is the applied object");
+        assert.deepStrictEqual(ing.dependsOn, ["c-stable", "c-canary"]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready", "the target group probes readiness, not the controller's default /");
         assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");
         assert.deepStrictEqual(

@@ -109,6 +109,13 @@ describe("the offline preview's --json", () => {
         assert.ok(stable.dependsOn.includes("myapp-release-db-migrate-expand-v1-2-3"), stable.dependsOn.join(","));
         assert.ok(!stable.dependsOn.includes("myapp-release-db"), "a component is expanded to the resources beneath it");
         assert.deepStrictEqual(stable.ignoreChanges, ["spec.replicas"]);
-        assert.deepStrictEqual(byName.get("myapp-canary-ingress")!.dependsOn, []);
+        assert.deepStrictEqual(byName.get("myapp-canary-ingress")!.dependsOn, [
+            "myapp-stable-deployment",
+            "myapp-stable-pdb",
+            "myapp-stable-hpa",
+            "myapp-canary-deployment",
+            "myapp-canary-pdb",
+            "myapp-canary-hpa",
+        ]);
     });
 });

@@ -112,7 +112,10 @@ describe("the stacks through index.ts", () => {
         const lines = r.stdout.split("\n");
         assert.strictEqual(lines[0], "myapp-production (121 resources, 9 components)");
         assert.ok(lines.includes("├─ myapp:deploy:CanaryDeployment  myapp"), r.stdout);
-        assert.ok(lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com"), r.stdout);
+        assert.ok(
+            lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com  after=myapp-stable,myapp-canary"),
+            r.stdout,
+        );
         assert.ok(lines.includes("  rollback: pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production"), r.stdout);
     });
 
