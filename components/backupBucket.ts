@@ -1,5 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { LibraryComponent } from "./componentType";
+import { lifecycleProblems } from "./rules";
 
 export interface BackupBucketArgs {
     /** Globally unique bucket name. */
@@ -21,24 +23,16 @@ export interface BackupBucketArgs {
  * reachable over TLS only, with dumps moving to colder storage and expiring after the retention, and optionally
  * locked against deletion.
  */
-export class BackupBucket extends pulumi.ComponentResource {
+export class BackupBucket extends LibraryComponent {
     /** The bucket. */
     public readonly bucket: aws.s3.Bucket;
     /** The KMS key that encrypts every object. */
     public readonly key: aws.kms.Key;
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:BackupBucket", name, {}, opts);
-        // S3's own rules: STANDARD_IA no sooner than 30 days, GLACIER at least 30 days after that.
-        if (!(args.infrequentAccessAfterDays >= 30 && args.glacierAfterDays >= args.infrequentAccessAfterDays + 30 && args.retentionDays > args.glacierAfterDays)) {
-            throw new pulumi.ResourceError(
-                `storage classes must follow one another: STANDARD_IA at 30 days or later (${args.infrequentAccessAfterDays}), GLACIER 30 days after that (${args.glacierAfterDays}), then expiry (${args.retentionDays})`,
-                this,
-            );
-        }
-        if (args.objectLock && args.objectLock.days >= args.retentionDays) {
-            throw new pulumi.ResourceError(`object lock (${args.objectLock.days} days) must end before expiry (${args.retentionDays} days)`, this);
-        }
+        super("BackupBucket", name, opts);
+        const problems = Object.entries(lifecycleProblems({ ...args, objectLockDays: args.objectLock?.days }));
+        if (problems.length > 0) throw new pulumi.ResourceError(problems.map(([setting, problem]) => `${setting} ${problem}`).join("; "), this);
         const opt = { parent: this };
 
         this.key = new aws.kms.Key(

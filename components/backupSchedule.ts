@@ -1,22 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { readdirSync, readFileSync } from "fs";
-import * as path from "path";
 import { PodVolume } from "./databaseRoles";
 import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "./kubernetes";
 import { Component, COMPONENT, ENV } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
+import { isS3Prefix } from "./rules";
+import type { DatabaseDumps } from "./releaseDatabaseJobs";
 
-/** The shell scripts the backup, restore and migration pods run, from scripts/db. */
-export function databaseScripts(): Record<string, string> {
-    const dir = path.join(__dirname, "..", "scripts", "db");
-    return Object.fromEntries(
-        readdirSync(dir)
-            .filter((f) => f.endsWith(".sh"))
-            .sort()
-            .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
-    );
-}
+/** The scripts the pods this component declares run; a release's migration pods run migrate-sql.sh from the same ConfigMap. */
+export const DATABASE_SCRIPTS = ["backup.sh", "restore.sh", "restore-drill.sh", "migrate-sql.sh"] as const;
 
 export interface BackupScheduleArgs {
     /** App name: prefix of every object name. */
@@ -33,6 +26,8 @@ export interface BackupScheduleArgs {
     role: BackupRole;
     /** Pinned image with pg_dump, pg_restore, psql and the AWS CLI. */
     toolsImage: string;
+    /** Shell scripts by file name, mounted at /scripts: every one of DATABASE_SCRIPTS, and any file they source. */
+    scripts: Record<string, string>;
     /** Name of the Secret with the backup role's DATABASE_URL, as an Output of the Secret, which the pods then wait for. */
     backupDatabaseSecret: pulumi.Input<string>;
     /** Name of the Secret with the drill role's DATABASE_URL on the scratch database, for the restore drill. */
@@ -67,7 +62,7 @@ export type BackupRole = { existingArn: pulumi.Input<string> } | { oidc: { provi
  * drill that restores the newest dump into a scratch database and checks it. The release's pre-deploy backup uses
  * the same identity and script (see `backupPod`).
  */
-export class BackupSchedule extends pulumi.ComponentResource {
+export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
     /** ServiceAccount the backup pods run as. */
     public readonly serviceAccountName: string;
     /** ConfigMap holding the scripts, mounted at /scripts. */
@@ -79,8 +74,10 @@ export class BackupSchedule extends pulumi.ComponentResource {
     private readonly args: BackupScheduleArgs;
 
     constructor(name: string, args: BackupScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:BackupSchedule", name, {}, opts);
-        if (!/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(args.prefix)) {
+        super("BackupSchedule", name, opts);
+        const missing = DATABASE_SCRIPTS.filter((f) => args.scripts[f] === undefined);
+        if (missing.length > 0) throw new pulumi.ResourceError(`scripts lacks ${missing.join(", ")}`, this);
+        if (!isS3Prefix(args.prefix)) {
             throw new pulumi.ResourceError(`prefix must be an S3 key prefix without leading or trailing slash, got "${args.prefix}"`, this);
         }
         this.args = args;
@@ -105,7 +102,7 @@ export class BackupSchedule extends pulumi.ComponentResource {
         );
         this.scriptsConfigMap = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
-            { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, COMPONENT.database) }, data: databaseScripts() },
+            { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, COMPONENT.database) }, data: args.scripts },
             opt,
         );
 

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { COMPONENT, LABEL } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
 export type Color = "blue" | "green";
 const COLORS: Color[] = ["blue", "green"];
@@ -47,7 +48,7 @@ export interface BlueGreenDeploymentArgs {
  * live Service waits for the active color's test, so a failed test leaves traffic where it was. Switching colors
  * changes only the two Services' selectors: no pod restarts, and a switch back is instant while the standby is warm.
  */
-export class BlueGreenDeployment extends pulumi.ComponentResource {
+export class BlueGreenDeployment extends LibraryComponent {
     /** Each color's workload. */
     public readonly workloads: Record<Color, AppWorkload>;
     /** The Service that receives production traffic. */
@@ -60,7 +61,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
     public readonly previewUrl: string;
 
     constructor(name: string, args: BlueGreenDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:BlueGreenDeployment", name, {}, opts);
+        super("BlueGreenDeployment", name, opts);
         if (!COLORS.includes(args.activeColor)) {
             throw new pulumi.ResourceError(`activeColor must be "blue" or "green", got "${args.activeColor}"`, this);
         }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appliedStateAnnotations, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { ANNOTATION, CANARY_SERVICE_SUFFIX, Component, COMPONENT, LABEL } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
 export type TrafficRouter = "nginx" | "gateway-api" | "alb" | "replicas";
 
@@ -50,7 +51,7 @@ export function replicaSplit(total: number, weight: number): { stable: number; c
  * touches only the routing object (or, with the replicas router, the replica counts): no pod template changes.
  * Weight 0 sends the canary no user traffic; promotion is setting the stable version to the canary's.
  */
-export class CanaryDeployment extends pulumi.ComponentResource {
+export class CanaryDeployment extends LibraryComponent {
     /** The stable track. */
     public readonly stable: AppWorkload;
     /** The canary track. */
@@ -59,7 +60,7 @@ export class CanaryDeployment extends pulumi.ComponentResource {
     public readonly liveUrl: string;
 
     constructor(name: string, args: CanaryDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:CanaryDeployment", name, {}, opts);
+        super("CanaryDeployment", name, opts);
         if (!Number.isInteger(args.weight) || args.weight < 0 || args.weight > 100) {
             throw new pulumi.ResourceError(`weight must be a whole number from 0 to 100, got ${args.weight}`, this);
         }

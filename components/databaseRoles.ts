@@ -5,6 +5,7 @@ import * as random from "@pulumi/random";
 import { createHash } from "crypto";
 import { appLabels } from "./kubernetes";
 import { COMPONENT, ENV } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
 /** Roles that log in, each with a Secret holding its DATABASE_URL. */
 export type DatabaseRoleKind = "app" | "migrator" | "backup" | "drill";
@@ -122,7 +123,7 @@ export function ownershipHandoverSql(owner: string, schema = "public"): string {
  * password; passwordWoVersion is the password's fingerprint, so replacing the RandomPassword (`pulumi up --replace
  * <password URN>`) sets the new one. The Secrets carry a fingerprint of their URL for pod templates to roll on.
  */
-export class DatabaseRoles extends pulumi.ComponentResource implements DatabaseAccess {
+export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
     /** Each login role's Secret (key DATABASE_URL); depend on it to run after the role and its grants exist. */
     public readonly secrets: Record<DatabaseRoleKind, k8s.core.v1.Secret>;
     /** The Secrets' names, carrying the Secrets as dependencies. */
@@ -137,7 +138,7 @@ export class DatabaseRoles extends pulumi.ComponentResource implements DatabaseA
     public readonly ownershipHandoverSql: string;
 
     constructor(name: string, args: DatabaseRolesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:DatabaseRoles", name, {}, opts);
+        super("DatabaseRoles", name, opts);
         const verifies = args.sslmode === "verify-ca" || args.sslmode === "verify-full";
         if (verifies && !args.caBundle) throw new pulumi.ResourceError(`sslmode ${args.sslmode} needs caBundle`, this);
         const opt = { parent: this };

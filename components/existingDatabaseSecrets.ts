@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseAccess, databaseCaVolume, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
 import { ENV } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
 export interface ExistingDatabaseSecretsArgs {
     /** App name, the prefix of the CA bundle ConfigMap. */
@@ -25,13 +26,13 @@ export interface ExistingDatabaseSecretsArgs {
  * and runs `pulumi up`. The engine hands read resources to no policy (step_executor.go keeps only resources with a
  * goal in the analyzed set), and the value read stays a Pulumi secret: only its hash leaves the component.
  */
-export class ExistingDatabaseSecrets extends pulumi.ComponentResource implements DatabaseAccess {
+export class ExistingDatabaseSecrets extends LibraryComponent implements DatabaseAccess {
     public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
     public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     public readonly caVolume?: PodVolume;
 
     constructor(name: string, args: ExistingDatabaseSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:ExistingDatabaseSecrets", name, {}, opts);
+        super("ExistingDatabaseSecrets", name, opts);
         this.secretNames = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
         this.checksums = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
         for (const kind of LOGIN_ROLES) {

@@ -1,9 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { ANNOTATION, Component, DATADOG_LABEL, LABEL, labelValue } from "../policy/contract";
-
-export { labelValue };
+import { ANNOTATION, Component, DATADOG_LABEL, LABEL } from "../policy/contract";
 
 /** Pod-level half of the "restricted" Pod Security Standard. */
 export const restrictedPodSecurity = {

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { LibraryComponent } from "./componentType";
 
 /** What the RDS endpoint is: an instance has a :db: ARN, Aurora and Multi-AZ DB clusters a :cluster: ARN. */
 export type RdsKind = "instance" | "aurora-cluster" | "multi-az-cluster";
@@ -38,9 +39,9 @@ export interface RdsBackupPlanArgs {
  * that restores the latest recovery point on a schedule into the given subnet group and security groups. The vault
  * is protected: deleting it would delete every recovery point.
  */
-export class RdsBackupPlan extends pulumi.ComponentResource {
+export class RdsBackupPlan extends LibraryComponent {
     constructor(name: string, args: RdsBackupPlanArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:RdsBackupPlan", name, {}, opts);
+        super("RdsBackupPlan", name, opts);
         for (const [field, value] of [
             ["schedule", args.schedule],
             ["restoreTestSchedule", args.restoreTestSchedule],

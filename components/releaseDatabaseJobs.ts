@@ -1,14 +1,43 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { SqlMigration } from "../lib/migrations";
-import { BackupSchedule } from "./backupSchedule";
 import { PodVolume } from "./databaseRoles";
 import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "./kubernetes";
 import { Component, COMPONENT, ENV } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
-/** SQL files run by scripts/db/migrate-sql.sh from a ConfigMap, or a command in the release image. */
-export type MigrationSource = { kind: "sql"; migrations: SqlMigration[]; toolsImage: string } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
+/** One SQL migration as migrate-sql.sh reads it: `<version>.up.sql` and `<version>.down.sql`. */
+export interface SqlMigrationFiles {
+    /** Recorded in schema_migrations, e.g. 001_users_email_verified. */
+    version: string;
+    /** SQL that applies the migration. */
+    up: string;
+    /** SQL that reverts it. */
+    down: string;
+}
+
+/** SQL files run by migrate-sql.sh from a ConfigMap, or a command in the release image. */
+export type MigrationSource = { kind: "sql"; migrations: SqlMigrationFiles[]; toolsImage: string } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
+
+/**
+ * Where a release's backup and restore pods come from (a BackupSchedule): the identity, bucket and scripts that
+ * scheduled backups use. The Jobs wait for it as a resource.
+ */
+export interface DatabaseDumps extends pulumi.Resource {
+    /** Key prefix of the dumps. */
+    readonly prefix: string;
+    /** ConfigMap of the database scripts, migrate-sql.sh among them. */
+    readonly scriptsConfigMap: k8s.core.v1.ConfigMap;
+    /** A pod that dumps the database under `label`. */
+    backupPod(label: string, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec;
+    /** A pod that restores one dump as the migrator, acting as `ownerRole`, once per marker key. */
+    restorePod(
+        restore: { key: string; run: number; markerKey: string },
+        migratorSecret: pulumi.Input<string>,
+        ownerRole: string | undefined,
+        labels: Record<string, string>,
+    ): k8s.types.input.core.v1.PodTemplateSpec;
+}
 
 export interface ReleaseDatabaseJobsArgs {
     /** App name: prefix of every object name. */
@@ -20,7 +49,7 @@ export interface ReleaseDatabaseJobsArgs {
     /** The version a rollback returns to: releasing it again with an up migration touches no database. */
     previousVersion?: string;
     /** Scheduled backups, whose identity and script the pre-action backups and a restore reuse. */
-    backups: BackupSchedule;
+    backups: DatabaseDumps;
     /** Name of the migrator's Secret, as an Output of the Secret: the migration and restore wait for it, and through it for the role and its grants. */
     migratorSecret: pulumi.Input<string>;
     /** The role that owns the schema, which the migrator acts as; undefined when the roles are not the program's. */
@@ -73,12 +102,12 @@ export function restoreMarkerKey(prefix: string, key: string, run: number): stri
  * and a new purpose creates a new Job while the old one is deleted. Editing a migration file without a new version,
  * phase or attempt therefore runs nothing.
  */
-export class ReleaseDatabaseJobs extends pulumi.ComponentResource {
+export class ReleaseDatabaseJobs extends LibraryComponent {
     /** The Job the app's Deployments must wait for; undefined when a rollback has nothing to run. */
     public readonly gate?: k8s.batch.v1.Job;
 
     constructor(name: string, args: ReleaseDatabaseJobsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:ReleaseDatabaseJobs", name, {}, opts);
+        super("ReleaseDatabaseJobs", name, opts);
         if (args.direction === "down" && args.migration.kind === "command" && !args.migration.downCommand) {
             throw new pulumi.ResourceError("a down migration needs a downCommand", this);
         }

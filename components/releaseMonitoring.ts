@@ -1,7 +1,9 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
 import { ALERT_NAMES, alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../policy/planAlerts";
-import { HPA_TAG, labelValue, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, tag, VariantKey } from "../policy/contract";
+import { labelValue } from "./rules";
+import { HPA_TAG, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, tag, VariantKey } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
 export interface VersionInFlight {
@@ -106,12 +108,12 @@ const RETIRED_VERSION_TIMEOUT_HOURS = 1;
  * Notification routing follows Datadog's conditional variables: an @-handle inside `{{#is_alert}}` is notified only
  * when the monitor alerts, so the pager sits only in alert and alert-recovery blocks and warnings go to chat.
  */
-export class ReleaseMonitoring extends pulumi.ComponentResource {
+export class ReleaseMonitoring extends LibraryComponent {
     /** Every monitor, by resource name suffix. */
     public readonly monitors: Record<string, datadog.Monitor> = {};
 
     constructor(name: string, args: ReleaseMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:ReleaseMonitoring", name, {}, opts);
+        super("ReleaseMonitoring", name, opts);
         if (args.versions.length === 0) throw new pulumi.ResourceError("at least one version in flight is needed", this);
         if (args.notify.pager.length === 0 || args.notify.chat.length === 0) {
             throw new pulumi.ResourceError("notify needs at least one pager and one chat handle", this);

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { COMPONENT, LABEL } from "../policy/contract";
+import { LibraryComponent } from "./componentType";
 
 export interface RollingDeploymentArgs {
     /** The shared pod definition. */
@@ -27,14 +28,14 @@ export interface RollingDeploymentArgs {
 }
 
 /** One Deployment replaced pod by pod within the surge settings, behind one Service and Ingress. */
-export class RollingDeployment extends pulumi.ComponentResource {
+export class RollingDeployment extends LibraryComponent {
     /** The workload. */
     public readonly workload: AppWorkload;
     /** URL of the host. */
     public readonly liveUrl: string;
 
     constructor(name: string, args: RollingDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:RollingDeployment", name, {}, opts);
+        super("RollingDeployment", name, opts);
         if (args.maxSurge === 0 && args.maxUnavailable === 0) {
             throw new pulumi.ResourceError("maxSurge and maxUnavailable cannot both be 0: the rollout could never progress", this);
         }

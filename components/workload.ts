@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { imageRef } from "../lib/config";
-import { ANNOTATION, DATADOG_LABEL, LABEL, labelValue, REPLICAS_FIELD, VariantKey } from "../policy/contract";
+import { imageRef, labelValue } from "./rules";
+import { ANNOTATION, DATADOG_LABEL, LABEL, REPLICAS_FIELD, VariantKey } from "../policy/contract";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./kubernetes";
+import { LibraryComponent } from "./componentType";
 
 /** What every Deployment of the app shares, whatever the strategy. */
 export interface WorkloadTemplate {
@@ -93,7 +94,7 @@ export interface AppWorkloadArgs {
  * One Deployment of the app with its PodDisruptionBudget and HorizontalPodAutoscaler. The pod template depends only
  * on the template, the version and the variant labels, so scaling or routing changes never restart pods.
  */
-export class AppWorkload extends pulumi.ComponentResource {
+export class AppWorkload extends LibraryComponent {
     /** The Deployment. */
     public readonly deployment: k8s.apps.v1.Deployment;
     /** Labels that select exactly this Deployment's pods. */
@@ -102,7 +103,7 @@ export class AppWorkload extends pulumi.ComponentResource {
     public readonly growableAutoscaler?: string;
 
     constructor(name: string, args: AppWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("myapp:deploy:AppWorkload", name, {}, opts);
+        super("AppWorkload", name, opts);
         const t = args.template;
         if (args.replicas < 0) throw new pulumi.ResourceError(`replicas must be 0 or more, got ${args.replicas}`, this);
         const maxReplicas = Math.max(args.maxReplicas ?? t.maxReplicas, args.replicas);

@@ -4,6 +4,7 @@ import * as path from "path";
 import { z } from "zod";
 import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
+import { isKubernetesCron, isPinnedVersion, isS3Prefix, lifecycleProblems, splitImageRef } from "../components/rules";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -18,35 +19,6 @@ export class ConfigError extends pulumi.RunError {
 
 /** The repository root: config paths (sqlDir, tls.caBundle) are relative to it. */
 export const PROJECT_ROOT = path.join(__dirname, "..");
-
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-
-/** True for a tag other than `latest`, a digest, or `tag@digest`. */
-export function isPinnedVersion(version: string): boolean {
-    const [tag, digest, ...rest] = version.split("@");
-    if (rest.length > 0) return false;
-    if (digest !== undefined) return (tag === "" || (TAG.test(tag) && tag.toLowerCase() !== "latest")) && DIGEST.test(digest);
-    if (DIGEST.test(tag)) return true;
-    return TAG.test(tag) && tag.toLowerCase() !== "latest";
-}
-
-/** The image reference for a repository and a pinned version: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`. */
-export function imageRef(repository: string, version: string): string {
-    return DIGEST.test(version) ? `${repository}@${version}` : `${repository}:${version}`;
-}
-
-/** Splits a full image reference into repository and version, or undefined when it has neither tag nor digest. */
-export function splitImageRef(ref: string): { repository: string; version: string } | undefined {
-    const at = ref.indexOf("@");
-    const beforeDigest = at >= 0 ? ref.slice(0, at) : ref;
-    const lastSlash = beforeDigest.lastIndexOf("/");
-    const colon = beforeDigest.indexOf(":", lastSlash + 1);
-    if (colon < 0 && at < 0) return undefined;
-    const repository = colon >= 0 ? beforeDigest.slice(0, colon) : beforeDigest;
-    const version = ref.slice(repository.length + 1);
-    return { repository, version };
-}
 
 const PINNED_MESSAGE = 'must be a pinned tag (for example v1.2.3) or a digest (sha256:<64 hex digits>); "latest" and an empty tag are not allowed';
 const version = z.string({ message: "must be a string holding a pinned tag or digest" }).refine(isPinnedVersion, { message: PINNED_MESSAGE });
@@ -217,38 +189,6 @@ const monitoringSchema = z.strictObject({
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
 });
 
-const CRON_FIELDS: [number, number, Record<string, number>?][] = [
-    [0, 59],
-    [0, 23],
-    [1, 31],
-    [1, 12, Object.fromEntries(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"].map((m, i) => [m, i + 1]))],
-    [0, 7, Object.fromEntries(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"].map((d, i) => [d, i]))],
-];
-
-/**
- * True for a schedule in the dialect of Kubernetes CronJobs: five fields of numbers, names, ranges, steps and lists,
- * or a macro such as @daily. Written here because general cron libraries accept forms (seconds, L, #) that the
- * CronJob controller rejects.
- */
-export function isKubernetesCron(expr: string): boolean {
-    if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(expr)) return true;
-    const fields = expr.trim().split(/\s+/);
-    if (fields.length !== 5) return false;
-    return fields.every((field, i) => {
-        const [lo, hi, names] = CRON_FIELDS[i];
-        const value = (s: string) => names?.[s.toUpperCase()] ?? (/^\d+$/.test(s) ? Number(s) : NaN);
-        return field.split(",").every((item) => {
-            const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
-            if (!m) return false;
-            if (m[3] !== undefined && Number(m[3]) < 1) return false;
-            if (m[1] === undefined) return true;
-            const from = value(m[1]);
-            const to = m[2] === undefined ? from : value(m[2]);
-            return from >= lo && to <= hi && from <= to;
-        });
-    });
-}
-
 const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
 const awsCron = z.string().regex(/^cron\(\S+( \S+){5}\)$/, "must be an AWS cron expression such as cron(0 5 ? * * *)");
 const roleSchema = z.strictObject({
@@ -326,11 +266,11 @@ const backupSchema = z.strictObject({
     /** Instead of bucketName: a bucket made outside this program, and the KMS key that encrypts it. */
     existingBucket: z.strictObject({ name: bucketName, kmsKeyArn: kmsKeyArn.optional() }).optional(),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as us-east-1"),
-    prefix: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a key prefix without leading or trailing slash"),
+    prefix: z.string().refine(isS3Prefix, "must be a key prefix without leading or trailing slash"),
     retentionDays: z.number().int().min(1),
     minimumRetentionDays: z.number().int().min(1),
-    infrequentAccessAfterDays: z.number().int().min(30, "must be at least 30: S3 moves nothing to STANDARD_IA sooner").default(30),
-    glacierAfterDays: z.number().int().min(31).default(90),
+    infrequentAccessAfterDays: z.number().int().default(30),
+    glacierAfterDays: z.number().int().default(90),
     objectLock: z.strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) }).optional(),
     schedule: cronSchedule,
     restoreDrill: z.strictObject({ schedule: cronSchedule, checkSql: z.string().min(1) }),
@@ -482,16 +422,10 @@ function databaseProblems(c: ProgramConfig): Problem[] {
     }
     // Storage classes and the lock are settings of a bucket the program creates; an existing bucket keeps its own.
     if (b && !b.existingBucket) {
-        // S3 keeps an object in STANDARD_IA for at least 30 days before a lifecycle rule may move it to GLACIER.
-        if (!(b.glacierAfterDays >= b.infrequentAccessAfterDays + 30 && b.retentionDays > b.glacierAfterDays)) {
-            issue(
-                ["backup", "glacierAfterDays"],
-                b.glacierAfterDays,
-                `must be at least 30 days after infrequentAccessAfterDays (${b.infrequentAccessAfterDays}) and before retentionDays (${b.retentionDays})`,
-            );
-        }
-        if (b.objectLock && b.objectLock.days >= b.retentionDays) {
-            issue(["backup", "objectLock", "days"], b.objectLock.days, `must be shorter than retentionDays (${b.retentionDays})`);
+        const lifecycle = lifecycleProblems({ ...b, objectLockDays: b.objectLock?.days });
+        for (const [key, message] of Object.entries(lifecycle)) {
+            const at = key === "objectLockDays" ? ["backup", "objectLock", "days"] : ["backup", key];
+            issue(at, key === "objectLockDays" ? b.objectLock?.days : b[key as "glacierAfterDays"], message);
         }
     }
     if (!db) return problems;

@@ -142,11 +142,3 @@ export function tagValue(tags: unknown, key: string): string | undefined {
     if (!Array.isArray(tags)) return undefined;
     return tags.find((t: unknown) => typeof t === "string" && t.startsWith(`${key}:`))?.slice(key.length + 1);
 }
-
-/** A version as a label value: at most 63 characters of [A-Za-z0-9_.-], so a digest's colon becomes a dash. */
-export function labelValue(value: string): string {
-    return value
-        .replace(/[^A-Za-z0-9_.-]/g, "-")
-        .slice(0, 63)
-        .replace(/[^A-Za-z0-9]+$/, "");
-}

@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { readFileSync } from "fs";
+import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { BackupBucket } from "../components/backupBucket";
 import { BackupSchedule } from "../components/backupSchedule";
@@ -15,11 +15,12 @@ import { appLabels } from "../components/kubernetes";
 import { RdsBackupPlan } from "../components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
+import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { CANARY_STEPS_KEY } from "../policy/contract";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "../policy/planAlerts";
-import { ConfigError, imageRef, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
+import { ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
 import { PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
@@ -34,6 +35,8 @@ export interface ReleaseFiles {
     migrations?: PlanMigrations;
     /** The PEM bundle the database's server certificate chains to, when `database.tls` is set. */
     caBundle?: string;
+    /** scripts/db, by file name: what the backup, restore, drill and migration pods run. */
+    databaseScripts: Record<string, string>;
 }
 
 /** Everything the release is declared from. */
@@ -113,7 +116,19 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
     return {
         migrations: sqlDir ? checkedMigrations(configName, sqlDir, db.migration) : undefined,
         caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
+        databaseScripts: readDatabaseScripts(),
     };
+}
+
+/** The shell scripts of scripts/db, by file name. */
+export function readDatabaseScripts(): Record<string, string> {
+    const dir = path.join(PROJECT_ROOT, "scripts", "db");
+    return Object.fromEntries(
+        readdirSync(dir)
+            .filter((f) => f.endsWith(".sh"))
+            .sort()
+            .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
+    );
 }
 
 function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<ProgramConfig["database"]>["migration"]): PlanMigrations {
@@ -226,6 +241,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
                 ? { existingArn: b.oidc.roleArn }
                 : { oidc: { providerArn: b.oidc.providerArn!, issuerUrl: b.oidc.issuerUrl! }, bucketArn: bucket.arn!, keyArn: bucket.keyArn! },
             toolsImage: db.toolsImage,
+            scripts: files.databaseScripts,
             backupDatabaseSecret: access.secretNames.backup,
             drillDatabaseSecret: access.secretNames.drill,
             caVolume: access.caVolume,

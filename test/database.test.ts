@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
-import { checkRestoreKey } from "../program/release";
+import { checkRestoreKey, readDatabaseScripts } from "../program/release";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
@@ -9,7 +9,8 @@ import { BackupBucket } from "../components/backupBucket";
 import { BackupSchedule } from "../components/backupSchedule";
 import { RdsBackupPlan } from "../components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
-import { isKubernetesCron, validateConfig } from "../lib/config";
+import { validateConfig } from "../lib/config";
+import { isKubernetesCron } from "../components/rules";
 import { diffRuns } from "../lib/offline/diff";
 import { ProgramRun } from "../lib/offline/types";
 import { all, at, configErrorFor, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
@@ -402,6 +403,7 @@ describe("database safety under mocks", () => {
                     keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
                 },
                 toolsImage: "tools:15",
+                scripts: readDatabaseScripts(),
                 backupDatabaseSecret: secret("backup"),
                 drillDatabaseSecret: secret("drill"),
                 schedule: "0 * * * *",

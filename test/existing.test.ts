@@ -60,10 +60,10 @@ const BASE_TYPES = [
     "kubernetes:core/v1:ServiceAccount",
     "kubernetes:networking.k8s.io/v1:Ingress",
     "kubernetes:policy/v1:PodDisruptionBudget",
-    "myapp:deploy:AppWorkload",
-    "myapp:deploy:BackupSchedule",
-    "myapp:deploy:ExistingDatabaseSecrets",
-    "myapp:deploy:ReleaseDatabaseJobs",
+    "release:index:AppWorkload",
+    "release:index:BackupSchedule",
+    "release:index:ExistingDatabaseSecrets",
+    "release:index:ReleaseDatabaseJobs",
 ];
 
 /** Violations other than the missing monitors, which every stack that leaves `monitoring` out reports. */
@@ -78,8 +78,8 @@ describe("existing resources instead of declared ones", () => {
     });
 
     for (const [stack, strategy] of [
-        ["staging", "myapp:deploy:BlueGreenDeployment"],
-        ["production", "myapp:deploy:CanaryDeployment"],
+        ["staging", "release:index:BlueGreenDeployment"],
+        ["production", "release:index:CanaryDeployment"],
     ]) {
         it(`${stack}: declares Kubernetes objects and components only: no AWS, PostgreSQL, random or Datadog resource`, () => {
             const types = [...new Set(runs[stack].resources.map((r) => r.type))].sort();
@@ -172,7 +172,7 @@ describe("existing resources instead of declared ones", () => {
             }),
         );
         assert.deepStrictEqual(
-            [...new Set(r.resources.map((x) => x.type))].filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("myapp:deploy:")),
+            [...new Set(r.resources.map((x) => x.type))].filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("release:index:")),
             ["aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"],
         );
         const statements = JSON.parse(at(find(r, ":RolePolicy", "myapp-db-backup-policy"), "policy")).Statement;
@@ -241,7 +241,7 @@ describe("ExistingDatabaseSecrets", () => {
             first.reads,
             Object.values(SECRETS).map((n) => `kubernetes:core/v1:Secret ns/${n}`),
         );
-        assert.deepStrictEqual(first.creates, ["myapp:deploy:ExistingDatabaseSecrets s"]);
+        assert.deepStrictEqual(first.creates, ["release:index:ExistingDatabaseSecrets s"]);
         assert.strictEqual(first.name, SECRETS.migrator);
         assert.strictEqual(first.secret, false, "the checksum is a plain fingerprint, fit for a pod annotation");
         const fingerprint = (url: string) => createHash("sha256").update(Buffer.from(url).toString("base64")).digest("hex").slice(0, 16);

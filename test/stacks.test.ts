@@ -48,12 +48,12 @@ describe("the stacks through index.ts", () => {
                 .map((r) => `${r.type} ${r.name} <- ${r.parent}`),
             [
                 "kubernetes:core/v1:Secret myapp-env <- null",
-                "myapp:deploy:CanaryDeployment myapp <- null",
-                "myapp:deploy:AppWorkload myapp-stable <- myapp",
+                "release:index:CanaryDeployment myapp <- null",
+                "release:index:AppWorkload myapp-stable <- myapp",
                 "kubernetes:apps/v1:Deployment myapp-stable-deployment <- myapp-stable",
                 "kubernetes:policy/v1:PodDisruptionBudget myapp-stable-pdb <- myapp-stable",
                 "kubernetes:autoscaling/v2:HorizontalPodAutoscaler myapp-stable-hpa <- myapp-stable",
-                "myapp:deploy:AppWorkload myapp-canary <- myapp",
+                "release:index:AppWorkload myapp-canary <- myapp",
                 "kubernetes:apps/v1:Deployment myapp-canary-deployment <- myapp-canary",
                 "kubernetes:policy/v1:PodDisruptionBudget myapp-canary-pdb <- myapp-canary",
                 "kubernetes:autoscaling/v2:HorizontalPodAutoscaler myapp-canary-hpa <- myapp-canary",
@@ -111,7 +111,7 @@ describe("the stacks through index.ts", () => {
         assert.strictEqual(r.code, 0, r.stderr);
         const lines = r.stdout.split("\n");
         assert.strictEqual(lines[0], "myapp-production (121 resources, 9 components)");
-        assert.ok(lines.includes("├─ myapp:deploy:CanaryDeployment  myapp"), r.stdout);
+        assert.ok(lines.includes("├─ release:index:CanaryDeployment  myapp"), r.stdout);
         assert.ok(
             lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com  after=myapp-stable,myapp-canary"),
             r.stdout,

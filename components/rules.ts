@@ -1,0 +1,99 @@
+// The rules more than one layer applies: the config layer turns a broken one into an error naming the stack key,
+// the components into an error naming the resource. Each is written once, here.
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/** True for a tag other than `latest`, a digest, or `tag@digest`. */
+export function isPinnedVersion(version: string): boolean {
+    const [tag, digest, ...rest] = version.split("@");
+    if (rest.length > 0) return false;
+    if (digest !== undefined) return (tag === "" || (TAG.test(tag) && tag.toLowerCase() !== "latest")) && DIGEST.test(digest);
+    if (DIGEST.test(tag)) return true;
+    return TAG.test(tag) && tag.toLowerCase() !== "latest";
+}
+
+/** The image reference for a repository and a pinned version: `repo:tag`, `repo@sha256:…` or `repo:tag@sha256:…`. */
+export function imageRef(repository: string, version: string): string {
+    return DIGEST.test(version) ? `${repository}@${version}` : `${repository}:${version}`;
+}
+
+/** Splits a full image reference into repository and version, or undefined when it has neither tag nor digest. */
+export function splitImageRef(ref: string): { repository: string; version: string } | undefined {
+    const at = ref.indexOf("@");
+    const beforeDigest = at >= 0 ? ref.slice(0, at) : ref;
+    const lastSlash = beforeDigest.lastIndexOf("/");
+    const colon = beforeDigest.indexOf(":", lastSlash + 1);
+    if (colon < 0 && at < 0) return undefined;
+    const repository = colon >= 0 ? beforeDigest.slice(0, colon) : beforeDigest;
+    const version = ref.slice(repository.length + 1);
+    return { repository, version };
+}
+
+const CRON_FIELDS: [number, number, Record<string, number>?][] = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12, Object.fromEntries(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"].map((m, i) => [m, i + 1]))],
+    [0, 7, Object.fromEntries(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"].map((d, i) => [d, i]))],
+];
+
+/**
+ * True for a schedule in the dialect of Kubernetes CronJobs: five fields of numbers, names, ranges, steps and lists,
+ * or a macro such as @daily. Written here because general cron libraries accept forms (seconds, L, #) that the
+ * CronJob controller rejects.
+ */
+export function isKubernetesCron(expr: string): boolean {
+    if (/^@(yearly|annually|monthly|weekly|daily|midnight|hourly)$/.test(expr)) return true;
+    const fields = expr.trim().split(/\s+/);
+    if (fields.length !== 5) return false;
+    return fields.every((field, i) => {
+        const [lo, hi, names] = CRON_FIELDS[i];
+        const value = (s: string) => names?.[s.toUpperCase()] ?? (/^\d+$/.test(s) ? Number(s) : NaN);
+        return field.split(",").every((item) => {
+            const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
+            if (!m) return false;
+            if (m[3] !== undefined && Number(m[3]) < 1) return false;
+            if (m[1] === undefined) return true;
+            const from = value(m[1]);
+            const to = m[2] === undefined ? from : value(m[2]);
+            return from >= lo && to <= hi && from <= to;
+        });
+    });
+}
+
+/** A version as a label value: at most 63 characters of [A-Za-z0-9_.-], so a digest's colon becomes a dash. */
+export function labelValue(value: string): string {
+    return value
+        .replace(/[^A-Za-z0-9_.-]/g, "-")
+        .slice(0, 63)
+        .replace(/[^A-Za-z0-9]+$/, "");
+}
+
+/** An S3 key prefix as the backup identity's policy scopes it: segments without leading or trailing slash. */
+export function isS3Prefix(prefix: string): boolean {
+    return /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(prefix);
+}
+
+/** Days after which a dump moves to STANDARD_IA, then GLACIER, then expires; and an optional object lock. */
+export interface DumpLifecycle {
+    infrequentAccessAfterDays: number;
+    glacierAfterDays: number;
+    retentionDays: number;
+    objectLockDays?: number;
+}
+
+/**
+ * What S3 refuses in a dump lifecycle, by the setting at fault: STANDARD_IA no sooner than 30 days, GLACIER at least
+ * 30 days after that (an object stays in STANDARD_IA at least 30 days), expiry after GLACIER, and a lock shorter
+ * than the retention.
+ */
+export function lifecycleProblems(l: DumpLifecycle): Partial<Record<keyof DumpLifecycle, string>> {
+    const problems: Partial<Record<keyof DumpLifecycle, string>> = {};
+    if (l.infrequentAccessAfterDays < 30) problems.infrequentAccessAfterDays = "must be at least 30: S3 moves nothing to STANDARD_IA sooner";
+    if (!(l.glacierAfterDays >= l.infrequentAccessAfterDays + 30 && l.retentionDays > l.glacierAfterDays)) {
+        problems.glacierAfterDays = `must be at least 30 days after infrequentAccessAfterDays (${l.infrequentAccessAfterDays}) and before retentionDays (${l.retentionDays})`;
+    }
+    if (l.objectLockDays !== undefined && l.objectLockDays >= l.retentionDays) problems.objectLockDays = `must be shorter than retentionDays (${l.retentionDays})`;
+    return problems;
+}
