@@ -344,8 +344,23 @@ const programSchema = z
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
     .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
 
-/** The validated stack configuration. */
-export type ProgramConfig = z.infer<typeof programSchema>;
+/** Stack config as parsed, before the strategy has picked its section. */
+type ParsedConfig = z.infer<typeof programSchema>;
+export type BlueGreenConfig = NonNullable<ParsedConfig["blueGreen"]>;
+export type CanaryConfig = NonNullable<ParsedConfig["canary"]>;
+export type RollingConfig = ParsedConfig["rolling"];
+
+type MonitoringSection = NonNullable<ParsedConfig["monitoring"]>;
+
+/**
+ * The validated stack configuration: the strategy comes with its own section, and only that one. Defaults that
+ * depend on the stack are resolved here too: `datadog` is the env and service tags the pods carry and the monitors
+ * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to that env.
+ */
+export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring"> & {
+    datadog: { env: string; service: string };
+    monitoring?: MonitoringSection & { hostScope: string };
+} & ({ strategy: "blue-green"; blueGreen: BlueGreenConfig } | { strategy: "canary"; canary: CanaryConfig } | { strategy: "rolling"; rolling: RollingConfig });
 
 interface Problem {
     path: PropertyKey[];
@@ -354,7 +369,7 @@ interface Problem {
 }
 
 /** Rules that relate one key to another; checked once every key is well-formed on its own. */
-function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
+function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
     const problems: Problem[] = [];
     const issue = (path: (string | number)[], input: unknown, message: string) => {
         problems.push({ path, input, message });
@@ -362,7 +377,7 @@ function crossFieldProblems(c: ProgramConfig, stack: string): Problem[] {
     if (c.release.maxReplicas < c.release.replicas) {
         issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
     }
-    if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, c.monitoring.env ?? stack));
+    if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
     problems.push(...databaseProblems(c));
     if (c.strategy === "blue-green") {
         const bg = c.blueGreen;
@@ -407,7 +422,7 @@ type MonitoringConfig = z.infer<typeof monitoringSchema>;
 
 const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan"] as const;
 
-function databaseProblems(c: ProgramConfig): Problem[] {
+function databaseProblems(c: ParsedConfig): Problem[] {
     const problems: Problem[] = [];
     const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
     const db = c.database;
@@ -574,13 +589,27 @@ function formatPath(project: string, path: PropertyKey[]): string {
     return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
+function datadogTags(c: Pick<ParsedConfig, "monitoring" | "release">, stack: string): ProgramConfig["datadog"] {
+    return { env: c.monitoring?.env ?? stack, service: c.monitoring?.service ?? c.release.appName };
+}
+
+/** The config with only its strategy's section (crossFieldProblems has made sure it is there) and its stack defaults. */
+function resolved({ strategy, blueGreen, canary, rolling, monitoring, ...rest }: ParsedConfig, stack: string): ProgramConfig {
+    const datadog = datadogTags({ monitoring, release: rest.release }, stack);
+    const common = { ...rest, datadog, monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` } };
+    if (strategy === "blue-green" && blueGreen) return { ...common, strategy, blueGreen };
+    if (strategy === "canary" && canary) return { ...common, strategy, canary };
+    if (strategy === "rolling") return { ...common, strategy, rolling };
+    throw new Error(`strategy ${strategy} without its section passed validation`);
+}
+
 /** Validates raw config values (as read from the stack; `stack` names the default Datadog env) and returns the typed config, or throws one ConfigError listing every problem. */
 export function validateConfig(project: string, stack: string, raw: Record<string, unknown>): ProgramConfig {
     const result = programSchema.safeParse(raw, { reportInput: true });
     const problems: Problem[] = result.success
         ? crossFieldProblems(result.data, stack)
         : result.error.issues.map((i) => ({ path: i.path, input: i.code === "unrecognized_keys" ? SKIP : (i as { input?: unknown }).input, message: i.message }));
-    if (problems.length === 0) return result.data!;
+    if (result.success && problems.length === 0) return resolved(result.data, stack);
     const lines = problems.map((p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`);
     throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${lines.join("\n")}`);
 }

@@ -9,14 +9,14 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
     const previous = c.release.previousVersion;
     switch (c.strategy) {
         case "blue-green": {
-            const bg = c.blueGreen!;
+            const bg = c.blueGreen;
             const other = bg.activeColor === "blue" ? "green" : "blue";
             const liveVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
             if (liveVersion !== c.release.version) return `none needed: live runs ${liveVersion}; ${c.release.version} is only in preview`;
             return configSet(stack, "blueGreen.activeColor", other);
         }
         case "canary": {
-            const cn = c.canary!;
+            const cn = c.canary;
             if (cn.weight > 0) return configSet(stack, "canary.weight", 0);
             if (previous && previous !== cn.stableVersion) return configSet(stack, "canary.stableVersion", previous);
             return "none needed: the canary carries no traffic and stable runs the previous version";
@@ -38,7 +38,8 @@ export function variantRollbackCommand(stack: string, c: ProgramConfig, variant:
         case "green": {
             // Switching away from the color that runs the previous version would roll forward, not back: the same
             // rule as the canary's stable track.
-            const version = variant === "blue" ? c.blueGreen!.blueVersion : c.blueGreen!.greenVersion;
+            if (c.strategy !== "blue-green") return undefined;
+            const version = variant === "blue" ? c.blueGreen.blueVersion : c.blueGreen.greenVersion;
             if (version === c.release.previousVersion) return undefined;
             return configSet(stack, "blueGreen.activeColor", variant === "blue" ? "green" : "blue");
         }
@@ -46,7 +47,7 @@ export function variantRollbackCommand(stack: string, c: ProgramConfig, variant:
             return configSet(stack, "canary.weight", 0);
         case "stable": {
             const previous = c.release.previousVersion;
-            const current = c.strategy === "canary" ? c.canary!.stableVersion : c.release.version;
+            const current = c.strategy === "canary" ? c.canary.stableVersion : c.release.version;
             if (!previous || previous === current) return undefined;
             return configSet(stack, c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous);
         }

@@ -313,7 +313,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         targetCpuUtilization: release.targetCpuUtilization,
         drainSeconds: release.drainSeconds,
         // The same env and service the monitors query: Datadog's env defaults to the stack, its service to the app.
-        datadog: { env: cfg.monitoring?.env ?? stack, service: cfg.monitoring?.service ?? app },
+        datadog: cfg.datadog,
     };
     // What every strategy shares: the public host, and the database steps its pods must wait for.
     const shared = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
@@ -331,7 +331,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
     let previewUrl: string | undefined;
 
     if (cfg.strategy === "blue-green") {
-        const bg = cfg.blueGreen!;
+        const bg = cfg.blueGreen;
         const deployment = new BlueGreenDeployment(app, {
             template,
             ...shared,
@@ -348,7 +348,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         liveUrl = deployment.liveUrl;
         previewUrl = deployment.previewUrl;
     } else if (cfg.strategy === "canary") {
-        const cn = cfg.canary!;
+        const cn = cfg.canary;
         const deployment = new CanaryDeployment(app, {
             template,
             ...shared,
@@ -383,7 +383,6 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
 
     if (cfg.monitoring) {
         const m = cfg.monitoring;
-        const env = template.datadog!.env;
         const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
         // Unless config sets one, a rollback trigger warns at the plan's next tier down (5% warns at 2%, 2% at 1%).
         const warnings: Partial<Record<AlertName, number>> = {};
@@ -393,8 +392,8 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             if (warning !== undefined && warningBeforeCritical(n, warning, thresholds[n])) warnings[n] = warning;
         }
         new ReleaseMonitoring(`${app}-monitoring`, {
-            service: template.datadog!.service,
-            env: template.datadog!.env,
+            service: cfg.datadog.service,
+            env: cfg.datadog.env,
             span: m.span,
             namespace: release.namespace,
             appName: app,
@@ -407,7 +406,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             priorities: m.priorities,
             metrics: m.metrics,
             databaseScope: m.databaseScope,
-            hostScope: m.hostScope ?? `env:${env}`,
+            hostScope: m.hostScope,
             slo: m.slo,
             deploymentWindow: m.deploymentWindow,
             trafficGuard: m.trafficGuard,

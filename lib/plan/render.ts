@@ -59,7 +59,7 @@ function header(input: PlanInput, t: Timeline): string[] {
     const r = cfg.release;
     const type =
         cfg.strategy === "canary"
-            ? `Canary (router ${cfg.canary!.router}, steps ${cfg.canary!.steps.map((s) => `${s}%`).join(", ")})`
+            ? `Canary (router ${cfg.canary.router}, steps ${cfg.canary.steps.map((s) => `${s}%`).join(", ")})`
             : cfg.strategy === "blue-green"
               ? "Blue-Green"
               : `Rolling (maxSurge ${cfg.rolling.maxSurge}, maxUnavailable ${cfg.rolling.maxUnavailable})`;
@@ -104,11 +104,11 @@ function downtimeReason(input: PlanInput): string {
     const { cfg } = input;
     const r = cfg.release;
     if (cfg.strategy === "canary") {
-        const cn = cfg.canary!;
+        const cn = cfg.canary;
         return `none: stable keeps ${r.replicas} replicas of ${cn.stableVersion} serving while the canary takes ${cn.weight}% of requests, and a rollback is a weight edit`;
     }
     if (cfg.strategy === "blue-green") {
-        return `none: the live Service moves to the incoming color only once its ${r.replicas} pods are ready and its smoke test has passed; the outgoing color keeps ${cfg.blueGreen!.standbyReplicas} pods`;
+        return `none: the live Service moves to the incoming color only once its ${r.replicas} pods are ready and its smoke test has passed; the outgoing color keeps ${cfg.blueGreen.standbyReplicas} pods`;
     }
     const ro = cfg.rolling;
     return ro.maxUnavailable === 0 || ro.maxUnavailable === "0%"
@@ -122,13 +122,13 @@ export function rollbackTime(input: PlanInput): string {
     const db = cfg.database;
     const restore = db && cfg.backup ? `; a database restore adds up to ${cfg.backup.deadlineMinutes} minutes (backup.deadlineMinutes)` : "";
     if (cfg.strategy === "canary") {
-        const cn = cfg.canary!;
+        const cn = cfg.canary;
         return cn.router === "replicas"
             ? `minutes: the canary's pods move back to stable, ${cfg.release.replicas} replicas${restore}`
             : `seconds: one edit of the canary weight to 0, no pod restarts${restore}`;
     }
     if (cfg.strategy === "blue-green") {
-        const bg = cfg.blueGreen!;
+        const bg = cfg.blueGreen;
         return bg.standbyReplicas > 0
             ? `seconds: the live Service's selector moves back to the standby color, which keeps ${bg.standbyReplicas} warm pods${restore}`
             : `minutes: the standby color is at 0 and must start ${cfg.release.replicas} pods first${restore}`;

@@ -47,7 +47,7 @@ export function configSet(stack: string, sets: [string, string | number][]): str
 /** The config edits that take the release from this config to done, in order. */
 function followUpEdits(cfg: ProgramConfig): Edit[] {
     if (cfg.strategy === "canary") {
-        const cn = cfg.canary!;
+        const cn = cfg.canary;
         if (cn.stableVersion === cn.canaryVersion) return [];
         // The replicas router cannot take 100%: it would scale stable to 0 (config refuses it); promotion does that.
         const steps = cn.steps.filter((s) => s > cn.weight && !(cn.router === "replicas" && s === 100));
@@ -63,7 +63,7 @@ function followUpEdits(cfg: ProgramConfig): Edit[] {
         ];
     }
     if (cfg.strategy === "blue-green") {
-        const bg = cfg.blueGreen!;
+        const bg = cfg.blueGreen;
         const target = bg.blueVersion === cfg.release.version ? "blue" : "green";
         return target === bg.activeColor ? [] : [{ title: `Switch live traffic to ${target} (${cfg.release.version})`, sets: [["blueGreen.activeColor", target]] }];
     }
@@ -92,7 +92,7 @@ export function timeline(input: PlanInput): Timeline {
 function monitorCheck(input: PlanInput): { command: string; check: string } | undefined {
     const m = input.cfg.monitoring;
     if (!m) return undefined;
-    const tags = `service:${m.service ?? input.cfg.release.appName},env:${m.env ?? input.stack}`;
+    const tags = `service:${input.cfg.datadog.service},env:${input.cfg.datadog.env}`;
     return {
         // GET /api/v1/monitor filters by monitor_tags; DD_SITE is the Datadog site (datadoghq.com, datadoghq.eu, …).
         command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '.[] | select(.overall_state == "Alert" or .overall_state == "Warn") | .name'`,
@@ -132,12 +132,12 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
     const url = liveRef(input, "urls.live", `https://${cfg.release.host}`);
     const ready = cfg.release.healthPaths.readiness;
     if (cfg.strategy === "canary") {
-        const cn = cfg.canary!;
+        const cn = cfg.canary;
         const router = canaryRoutingObject(resources);
         engine.push(`${router ? `${router} sends` : "the router sends"} ${cn.weight}% of requests to the canary; the header \`${cn.headerName}: always\` reaches it at any weight`);
         checks.push(`\`curl -fsS -H "${cn.headerName}: always" ${url}${ready}\` answers from ${cn.canaryVersion}`);
     } else if (cfg.strategy === "blue-green") {
-        const bg = cfg.blueGreen!;
+        const bg = cfg.blueGreen;
         for (const j of jobs.filter((x) => x.component === COMPONENT.smokeTest)) checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
         engine.push(`Service \`${live?.name ?? NOT_SET}\` selects ${live?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`);
         checks.push(`\`curl -fsS ${liveRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`);
@@ -150,7 +150,7 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
     const { cfg, resources } = input;
     const router = canaryRoutingObject(resources);
     if (cfg.strategy === "canary") {
-        const cn = cfg.canary!;
+        const cn = cfg.canary;
         const weight = edit.sets.find(([k]) => k === "canary.weight")![1];
         if (edit.sets.some(([k]) => k === "canary.stableVersion")) {
             const stable = workloadFacts(resources).find((w) => w.variant === "stable");
@@ -160,11 +160,12 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
             ? [`the stable and canary Deployments are resized so that ${weight}% of the ${cfg.release.replicas} pods run the canary`]
             : [`${router ?? "the router"}: canary weight ${weight}; no pod restarts`];
     }
+    if (cfg.strategy !== "blue-green") return [];
     const live = liveService(resources);
     const color = edit.sets[0][1];
     return [
         `the ${color} Deployment is sized to ${cfg.release.replicas} replicas and the provider waits for them`,
-        `Service \`${live?.name ?? NOT_SET}\` selects ${color}; the other color shrinks to ${cfg.blueGreen!.standbyReplicas} (blueGreen.standbyReplicas)`,
+        `Service \`${live?.name ?? NOT_SET}\` selects ${color}; the other color shrinks to ${cfg.blueGreen.standbyReplicas} (blueGreen.standbyReplicas)`,
     ];
 }
 
@@ -273,7 +274,7 @@ export function rollbackSteps(input: PlanInput): Step[] {
                 runnable
                     ? "traffic returns to the previous version (`pulumi stack output rollback` always holds this command for the deployed state)"
                     : `${liveRef(input, "rollback", command)}`,
-                ...(cfg.strategy === "canary" && cfg.canary!.stableVersion !== previous && cfg.release.previousVersion
+                ...(cfg.strategy === "canary" && cfg.canary.stableVersion !== previous && cfg.release.previousVersion
                     ? [`after the promotion, the rollback is \`${configSet(stack, [["canary.stableVersion", previous]])}\``]
                     : []),
             ],
