@@ -23,10 +23,10 @@ export interface RoleSpec {
 }
 
 export interface DatabaseRolesArgs {
-    /** Database server host. */
-    host: string;
-    /** Database server port. */
-    port: number;
+    /** Database server host, e.g. an RDS instance's `address`. */
+    host: pulumi.Input<string>;
+    /** Database server port, e.g. an RDS instance's `port`. */
+    port: pulumi.Input<number>;
     /** The app's database. */
     database: string;
     /** Scratch database the restore drill restores into; owned by the drill role. */

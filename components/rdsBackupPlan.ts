@@ -15,11 +15,11 @@ export interface RdsBackupPlanArgs {
     /** Whether the ARN names an instance or a cluster. */
     kind: RdsKind;
     /** ARN of the RDS instance or cluster to protect. */
-    arn: string;
+    arn: pulumi.Input<string>;
     /** DB subnet group the restore test restores into. */
-    subnetGroupName: string;
+    subnetGroupName: pulumi.Input<string>;
     /** Security groups of the restored test copy. */
-    securityGroupIds: string[];
+    securityGroupIds: pulumi.Input<pulumi.Input<string>[]>;
     /** AWS Backup schedule, e.g. cron(0 5 ? * * *). */
     schedule: string;
     /** Days a recovery point is kept. */
@@ -98,7 +98,7 @@ export class RdsBackupPlan extends LibraryComponent {
                 protectedResourceArns: [args.arn],
                 // Keys from the AWS Backup guide, "Restore testing inferred metadata" (RDS and Aurora rows); without
                 // them the test restores into the default VPC, which production accounts often lack.
-                restoreMetadataOverrides: { dbSubnetGroupName: args.subnetGroupName, vpcSecurityGroupIds: JSON.stringify(args.securityGroupIds) },
+                restoreMetadataOverrides: { dbSubnetGroupName: args.subnetGroupName, vpcSecurityGroupIds: pulumi.output(args.securityGroupIds).apply((ids) => JSON.stringify(ids)) },
                 iamRoleArn: role.arn,
                 validationWindowHours: 4,
             },
