@@ -181,7 +181,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
     const app = release.appName;
     const sqlMigrations = files.migrations?.selected;
     // What the deployment plan (the `readme` output) is rendered from.
-    const declared = recordDeclarations(PLAN_TYPES);
+    const recording = recordDeclarations(PLAN_TYPES);
 
     const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
         metadata: { name: `${app}-env`, namespace: release.namespace, labels: appLabels(app, "config") },
@@ -423,7 +423,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         rollback: rollbackCommand(stack, cfg),
         // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
-        readme: renderPlan({ stack, cfg, resources: declared, migrations: files.migrations, outputRefs: true }),
+        readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true }),
         database: databaseOutputs,
     };
 }

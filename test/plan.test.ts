@@ -8,6 +8,8 @@ import { loadMigrations, migrationsForPhase, squawkReport } from "../lib/migrati
 import { renderPlan } from "../lib/plan/render";
 import { CHECKLIST } from "../lib/plan/checklist";
 import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
+import { captureDeclarations } from "../lib/offline/capture";
+import { declareRelease, readReleaseFiles } from "../program/release";
 import { CliResult, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
 
 /** Runs `npm run plan`'s script as a user would, in a child process. */
@@ -243,5 +245,33 @@ describe("the deployment plan (npm run plan)", () => {
         assert.strictEqual(r.status, 0, r.stderr);
         assert.strictEqual(r.stderr.trim(), `Wrote the deployment plan of production to ${out}`);
         assert.strictEqual(readFileSync(out, "utf8"), docs.production);
+    });
+});
+
+describe("the plan of one release among several in one stack", () => {
+    it("records only that release's resources: two services' readmes each name their own Deployments", async () => {
+        const config = (app: string) => {
+            const raw = readRawConfig({
+                name: PROJECT,
+                get: (k) =>
+                    toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", stackConfig("production"))).config[`${PROJECT}:${k}`],
+            });
+            const release = raw.release as Record<string, unknown>;
+            Object.assign(release, { appName: app, namespace: app, host: `${app}.example.com`, tlsSecretName: `${app}-tls` });
+            delete raw.database;
+            delete raw.backup;
+            return validateConfig(PROJECT, "production", raw);
+        };
+        const readmes: string[] = [];
+        await captureDeclarations({ project: PROJECT, stack: "production", config: {}, secretKeys: [] }, () => {
+            for (const app of ["orders", "billing"]) {
+                const cfg = config(app);
+                readmes.push(declareRelease({ stack: "production", cfg, files: readReleaseFiles(PROJECT, cfg) }).readme);
+            }
+            return {};
+        });
+        const deployments = (readme: string) => [...new Set(readme.match(/Deployment `[a-z-]+`/g))].sort();
+        assert.deepStrictEqual(deployments(readmes[0]), ["Deployment `orders-canary`", "Deployment `orders-stable`"]);
+        assert.deepStrictEqual(deployments(readmes[1]), ["Deployment `billing-canary`", "Deployment `billing-stable`"]);
     });
 });

@@ -15,18 +15,28 @@ function plainPart(value: unknown): unknown {
     return value;
 }
 
+/** The recording in progress; a program that declares several releases in one stack records each on its own. */
+let active: PlanResource[] | undefined;
+
 /**
- * Records the inputs of every resource of these types the program declares from now on, as they are known when it
- * declares them. Values the engine computes (an id, a secret) are left out, so the document built from them is a
- * plain string during `pulumi preview` and never carries a secret. Registered as a stack transformation, which sees
- * every resource, components' children included (pulumi/pulumi sdk/nodejs/resource.ts applies transformations in
- * the Resource constructor, before registration); it changes nothing.
+ * Records the inputs of every resource of these types the program declares from now until `stop()`, as they are
+ * known when it declares them. Values the engine computes (an id, a secret) are left out, so the document built from
+ * them is a plain string during `pulumi preview` and never carries a secret. Registered as a stack transformation,
+ * which sees every resource, components' children included (pulumi/pulumi sdk/nodejs/resource.ts applies
+ * transformations in the Resource constructor, before registration, so a release's resources are recorded while
+ * it declares them); it changes nothing.
  */
-export function recordDeclarations(types: readonly string[]): PlanResource[] {
+export function recordDeclarations(types: readonly string[]): { stop(): PlanResource[] } {
     const recorded: PlanResource[] = [];
     pulumi.runtime.registerStackTransformation((args) => {
-        if (types.includes(args.type)) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
+        if (active === recorded && types.includes(args.type)) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
         return undefined;
     });
-    return recorded;
+    active = recorded;
+    return {
+        stop: () => {
+            if (active === recorded) active = undefined;
+            return recorded;
+        },
+    };
 }
