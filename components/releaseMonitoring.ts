@@ -1,8 +1,7 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { ALERT_NAMES, alertTitle, AlertName, PLAN_ALERTS, PlanAlert, Severity } from "../policy/planAlerts";
 import { labelValue } from "./rules";
-import { HPA_TAG, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, tag, VariantKey } from "../policy/contract";
+import { HPA_TAG, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, Severity, tag, VariantKey } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
@@ -15,6 +14,44 @@ export interface VersionInFlight {
     variantValue: string;
     /** The command that takes traffic off this version, quoted in its monitors' messages; none for the version a rollback returns to. */
     rollbackCommand?: string;
+}
+
+/**
+ * The service-wide alerts this component knows how to query, in the order it declares them. Their names, like the
+ * contract's per-version alerts, are the `plan-alert` tag values the policy pack and the deployment plan read.
+ */
+export const SERVICE_ALERTS = [
+    "paymentFailurePct",
+    "paymentSuccessPct",
+    "emailDeliveryPct",
+    "dbQueryMs",
+    "dbConnectionsPct",
+    "cacheHitPct",
+    "cpuPct",
+    "memoryPct",
+    "diskIoPct",
+    "autoscalerAtMaxPct",
+] as const;
+export type ServiceAlert = (typeof SERVICE_ALERTS)[number];
+/** Every alert this component can declare: judged per version in flight, or service-wide. */
+export type AlertKind = PerVersionAlert | ServiceAlert;
+
+/** One alert to declare: its thresholds, and how it reads and notifies. */
+export interface AlertSpec {
+    /** Critical threshold, in `unit`. */
+    critical: number;
+    /** Warning threshold, on the quiet side of `critical`; without it the alert has no warning tier. */
+    warning?: number;
+    /** "above": a value over the threshold is bad; "below": a value under it is. */
+    bad: "above" | "below";
+    /** rollback: page and say roll back; critical: page; warning: chat only. */
+    severity: Severity;
+    /** Noise while pods roll (warm-up, the autoscaler reacting): muted in the deployment window. */
+    rolloutNoise?: boolean;
+    /** What is measured, as titles and messages name it, e.g. "Error rate". */
+    label: string;
+    /** Unit the thresholds are written in: "%" or a unit such as "s" or "ms". */
+    unit: string;
 }
 
 export interface ReleaseMonitoringArgs {
@@ -33,44 +70,49 @@ export interface ReleaseMonitoringArgs {
      * "at its maximum" from the start and is left out; with none, there is no autoscaler-at-maximum monitor.
      */
     autoscalers: string[];
-    /** Versions in flight; each distinct version gets its own error-rate, latency, payment and rollback-trigger monitors. */
+    /** Versions in flight; each distinct version gets its own monitors for the per-version alerts declared. */
     versions: VersionInFlight[];
     /** The version being released, tagged on the service-wide monitors. */
     releaseVersion: string;
-    /** Critical threshold of every plan alert. */
-    thresholds: Record<AlertName, number>;
-    /** Warning thresholds, where set. */
-    warnings: Partial<Record<AlertName, number>>;
+    /** The alerts to declare; an alert left out gets no monitor. */
+    alerts: Partial<Record<AlertKind, AlertSpec>>;
     /** Handles paged for rollback triggers and critical alerts, and handles told of everything. */
     notify: { pager: string[]; chat: string[] };
     /** Datadog priority (1 highest) per severity. */
     priorities: Record<Severity, number>;
-    /** The app's own business metrics (count metrics). */
-    metrics: { paymentTotal: string; paymentFailed: string; paymentSucceeded: string; emailSent: string; emailDelivered: string };
-    /** Tag scope of the PostgreSQL integration's metrics, e.g. "env:production,db:myapp". */
-    databaseScope: string;
-    /** Tag scope of the hosts whose disks are watched. */
-    hostScope: string;
-    /** Service level objectives. */
-    slo: { availabilityTarget: number; latencyTarget: number; timeframe: string };
+    /** The app's own business metrics (count metrics); required by the payment and email alerts. */
+    metrics?: { paymentTotal: string; paymentFailed: string; paymentSucceeded: string; emailSent: string; emailDelivered: string };
+    /** Tag scope of the PostgreSQL integration's metrics, e.g. "env:production,db:myapp"; required by the database alerts, and the dashboard's database graphs. */
+    databaseScope?: string;
+    /** Tag scope of the hosts whose disks are watched; required by diskIoPct. */
+    hostScope?: string;
+    /** Service level objectives: targets, and the p95 a five-minute slice must stay within to count as good. */
+    slo: { availabilityTarget: number; latencyTarget: number; latencySeconds: number; timeframe: string };
     /** Deployment window (UTC `YYYY-MM-DDTHH:MM:SSZ`) during which rollout noise is muted. */
     deploymentWindow?: { start: string; end: string; timezone: string };
-    /** Counts a per-version ratio or p95 must see in its window before it may alert, and resources that are not user traffic. */
-    trafficGuard: { minRequests: number; minPayments: number; excludeResources: string[] };
+    /**
+     * Counts a per-version ratio or p95 must see in its window before it may alert (minPayments: required by
+     * versionPaymentFailurePct), and resources that are not user traffic.
+     */
+    trafficGuard: { minRequests: number; minPayments?: number; excludeResources: string[] };
     /** The app's database role and its connection limit; without it, connections are watched server-wide. */
     appRole?: { name: string; connectionLimit: number };
     /** How service-wide monitors tell the reader to roll back, e.g. "run the command printed by `pulumi stack output rollback`". */
     rollbackHint: string;
 }
 
-/** A per-version ratio or p95 may alert only once its window holds enough of these. */
+/** A per-version ratio or p95 may alert only once its window holds at least `min` of what `count` counts. */
 interface TrafficGuard {
     counter: "requests" | "payments";
     window: string;
+    min: number;
+    /** The count query, without aggregation window. */
+    count: string;
 }
 
 interface MonitorSpec {
-    alert: AlertName;
+    alert: AlertKind;
+    a: AlertSpec;
     query: (threshold: number) => string;
     tags: string[];
     /** How to roll back, already phrased; undefined when rolling back cannot help. */
@@ -96,11 +138,16 @@ function num(x: number): string {
     return String(round(x));
 }
 
+/** "Error rate above 1%": the alert's label, side and threshold. */
+function alertTitle(a: AlertSpec, threshold: number): string {
+    return `${a.label} ${a.bad} ${num(threshold)}${a.unit === "%" ? "%" : ` ${a.unit}`}`;
+}
+
 /** A retired version's monitors resolve after this many hours without data instead of staying triggered. */
 const RETIRED_VERSION_TIMEOUT_HOURS = 1;
 
 /**
- * Datadog monitors for every alert and rollback trigger of the plan, a deployment dashboard, availability and latency
+ * Datadog monitors for the alerts and rollback triggers it is given, a deployment dashboard, availability and latency
  * SLOs, and a downtime for the deployment window that mutes rollout noise only. Error-rate, latency, payment and
  * rollback monitors exist per version in flight, so a canary is judged on its own traffic, and only once that traffic
  * is large enough to judge: a p95 over a handful of requests says as little as a ratio over them.
@@ -118,6 +165,19 @@ export class ReleaseMonitoring extends LibraryComponent {
         if (args.notify.pager.length === 0 || args.notify.chat.length === 0) {
             throw new pulumi.ResourceError("notify needs at least one pager and one chat handle", this);
         }
+        for (const [alert, a] of Object.entries(args.alerts)) {
+            // Datadog refuses a warning on the bad side of the critical threshold.
+            if (a.warning !== undefined && (a.bad === "above" ? a.warning >= a.critical : a.warning <= a.critical)) {
+                throw new pulumi.ResourceError(`alert ${alert}: warning ${a.warning} must be ${a.bad === "above" ? "below" : "above"} critical ${a.critical}`, this);
+            }
+        }
+        /** What an alert's query cannot be written without; asking for the alert without it is an error naming both. */
+        const needs = <T>(alert: AlertKind, value: T | undefined, what: string): T => {
+            if (value === undefined) throw new pulumi.ResourceError(`alert ${alert} needs ${what}`, this);
+            return value;
+        };
+        const metricsFor = (alert: AlertKind) => needs(alert, args.metrics, "metrics (the app's payment and email metric names)");
+        const dbFor = (alert: AlertKind) => needs(alert, args.databaseScope, "databaseScope");
         const base = `service:${args.service},env:${args.env}`;
         const span = `trace.${args.span}`;
         const kube = `kube_namespace:${args.namespace},kube_app_name:${args.appName}`;
@@ -130,76 +190,91 @@ export class ReleaseMonitoring extends LibraryComponent {
         // After a promotion stable and canary run the same version: one set of monitors, with stable's advice.
         const versions = args.versions.filter((v, i) => args.versions.findIndex((w) => w.version === v.version) === i);
         const specs: MonitorSpec[] = [];
-        const trafficQueries: Record<string, (v: VersionInFlight) => string> = {};
         for (const v of versions) {
             const scope = `${base},version:${labelValue(v.version)}`;
             const requests = `${scope}${notProbes}`;
             const tags = [tag(MONITOR_TAG.version, labelValue(v.version)), tag(v.variantKey, v.variantValue)];
             const errorRate = (window: string) => (t: number) => `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
             const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
-            const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window });
-            const m = args.metrics;
-            // Exactly the contract's per-version alerts: the policy pack requires each of them for every version in flight.
-            const perVersion: Record<PerVersionAlert, { query: (t: number) => string; guard: TrafficGuard }> = {
-                errorRatePct: { query: errorRate("last_5m"), guard: requestsIn("last_5m") },
-                p95LatencySeconds: { query: p95("last_10m"), guard: requestsIn("last_10m") },
-                rollbackNowErrorRatePct: { query: errorRate("last_5m"), guard: requestsIn("last_5m") },
-                rollbackNowP95Seconds: { query: p95("last_5m"), guard: requestsIn("last_5m") },
-                rollbackSustainedErrorRatePct: { query: errorRate("last_15m"), guard: requestsIn("last_15m") },
-                rollbackSustainedP95Seconds: { query: p95("last_15m"), guard: requestsIn("last_15m") },
-                versionPaymentFailurePct: {
-                    query: (t) => `sum(last_5m):sum:${m.paymentFailed}{${scope}}.as_count() / sum:${m.paymentTotal}{${scope}}.as_count() * 100 > ${num(t)}`,
-                    guard: { counter: "payments", window: "last_5m" },
+            const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window, min: guard.minRequests, count: `sum:${span}.hits{${requests}}.as_count()` });
+            // Exactly the contract's per-version alerts: the policy pack requires each one declared for every version in flight.
+            const perVersion: Record<PerVersionAlert, () => { query: (t: number) => string; guard: TrafficGuard }> = {
+                errorRatePct: () => ({ query: errorRate("last_5m"), guard: requestsIn("last_5m") }),
+                p95LatencySeconds: () => ({ query: p95("last_10m"), guard: requestsIn("last_10m") }),
+                rollbackNowErrorRatePct: () => ({ query: errorRate("last_5m"), guard: requestsIn("last_5m") }),
+                rollbackNowP95Seconds: () => ({ query: p95("last_5m"), guard: requestsIn("last_5m") }),
+                rollbackSustainedErrorRatePct: () => ({ query: errorRate("last_15m"), guard: requestsIn("last_15m") }),
+                rollbackSustainedP95Seconds: () => ({ query: p95("last_15m"), guard: requestsIn("last_15m") }),
+                versionPaymentFailurePct: () => {
+                    const m = metricsFor("versionPaymentFailurePct");
+                    const min = needs("versionPaymentFailurePct", guard.minPayments, "trafficGuard.minPayments");
+                    return {
+                        query: (t) => `sum(last_5m):sum:${m.paymentFailed}{${scope}}.as_count() / sum:${m.paymentTotal}{${scope}}.as_count() * 100 > ${num(t)}`,
+                        guard: { counter: "payments", window: "last_5m", min, count: `sum:${m.paymentTotal}{${scope}}.as_count()` },
+                    };
                 },
             };
             for (const alert of PER_VERSION_ALERTS) {
-                const { query, guard: g } = perVersion[alert];
-                specs.push({ alert, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
+                const a = args.alerts[alert];
+                if (!a) continue;
+                const { query, guard: g } = perVersion[alert]();
+                specs.push({ alert, a, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
             }
-            trafficQueries[`requests-${v.variantValue}`] = () => `sum:${span}.hits{${requests}}.as_count()`;
-            trafficQueries[`payments-${v.variantValue}`] = () => `sum:${m.paymentTotal}{${scope}}.as_count()`;
         }
         const ratio = (window: string, numerator: string, denominator: string, op: string) => (t: number) =>
             `sum(${window}):sum:${numerator}{${base}}.as_count() / sum:${denominator}{${base}}.as_count() * 100 ${op} ${num(t)}`;
-        const m = args.metrics;
-        const db = args.databaseScope;
-        const global = (alert: AlertName, query: (t: number) => string) =>
-            specs.push({ alert, query, tags: [tag(MONITOR_TAG.version, labelValue(args.releaseVersion))], rollback: args.rollbackHint, suffix: kebab(alert) });
-        global("paymentFailurePct", ratio("last_5m", m.paymentFailed, m.paymentTotal, ">"));
-        global("paymentSuccessPct", ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<"));
-        global("emailDeliveryPct", ratio("last_30m", m.emailDelivered, m.emailSent, "<"));
-        // postgresql.queries.time is nanoseconds of execution (Database Monitoring); per call, in milliseconds.
-        global("dbQueryMs", (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`);
-        global("dbConnectionsPct", (t) => `avg(last_5m):${connections(args)} * 100 > ${num(t)}`);
-        global(
-            "cacheHitPct",
-            (t) =>
-                `sum(last_15m):sum:postgresql.buffer_hit{${db}}.as_count() / ( sum:postgresql.buffer_hit{${db}}.as_count() + sum:postgresql.disk_read{${db}}.as_count() ) * 100 < ${num(t)}`,
-        );
-        // kubernetes.cpu.usage.total is nanocores and kubernetes.cpu.limits cores (DataDog/integrations-core kubelet/metadata.csv).
-        global(
-            "cpuPct",
-            (t) => `avg(last_10m):sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{${kube}} by {kube_deployment} * 100 > ${num(t)}`,
-        );
-        // The working set is what the OOM killer watches; kubernetes.memory.usage counts page cache too
-        // (DataDog/integrations-core kubelet/metadata.csv). Per pod, since one pod is what gets killed.
-        global(
-            "memoryPct",
-            (t) =>
-                `avg(last_10m):sum:kubernetes.memory.working_set{${kube}} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{${kube}} by {kube_deployment,pod_name} * 100 > ${num(t)}`,
-        );
-        global("diskIoPct", (t) => `avg(last_10m):max:system.io.util{${args.hostScope}} by {host,device} > ${num(t)}`);
-        // kubernetes_state.hpa.current_replicas and .max_replicas, tagged kube_namespace and horizontalpodautoscaler
-        // (DataDog/integrations-core kubernetes_state_core/metadata.csv). Pinned for the whole window: min(). Named
-        // autoscalers only: a wildcard would take in another app's `<app>-…` and every pinned one, which reads 100%
-        // forever. `AND … IN (…)` is the boolean filter form, which must not be mixed with `,`
+        // autoscalerAtMaxPct: kubernetes_state.hpa.current_replicas and .max_replicas, tagged kube_namespace and
+        // horizontalpodautoscaler (DataDog/integrations-core kubernetes_state_core/metadata.csv). Pinned for the whole
+        // window: min(). Named autoscalers only: a wildcard would take in another app's `<app>-…` and every pinned one,
+        // which reads 100% forever. `AND … IN (…)` is the boolean filter form, which must not be mixed with `,`
         // (docs.datadoghq.com/metrics/advanced-filtering).
-        if (args.autoscalers.length > 0) {
-            const hpa = `kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
-            global(
-                "autoscalerAtMaxPct",
-                (t) => `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
-            );
+        const hpa = `kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
+        const serviceWide: Record<ServiceAlert, () => (t: number) => string> = {
+            paymentFailurePct: () => {
+                const m = metricsFor("paymentFailurePct");
+                return ratio("last_5m", m.paymentFailed, m.paymentTotal, ">");
+            },
+            paymentSuccessPct: () => {
+                const m = metricsFor("paymentSuccessPct");
+                return ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<");
+            },
+            emailDeliveryPct: () => {
+                const m = metricsFor("emailDeliveryPct");
+                return ratio("last_30m", m.emailDelivered, m.emailSent, "<");
+            },
+            // postgresql.queries.time is nanoseconds of execution (Database Monitoring); per call, in milliseconds.
+            dbQueryMs: () => {
+                const db = dbFor("dbQueryMs");
+                return (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`;
+            },
+            dbConnectionsPct: () => {
+                const db = dbFor("dbConnectionsPct");
+                return (t) => `avg(last_5m):${connections(db, args.appRole)} * 100 > ${num(t)}`;
+            },
+            cacheHitPct: () => {
+                const db = dbFor("cacheHitPct");
+                return (t) =>
+                    `sum(last_15m):sum:postgresql.buffer_hit{${db}}.as_count() / ( sum:postgresql.buffer_hit{${db}}.as_count() + sum:postgresql.disk_read{${db}}.as_count() ) * 100 < ${num(t)}`;
+            },
+            // kubernetes.cpu.usage.total is nanocores and kubernetes.cpu.limits cores (DataDog/integrations-core kubelet/metadata.csv).
+            cpuPct: () => (t) =>
+                `avg(last_10m):sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{${kube}} by {kube_deployment} * 100 > ${num(t)}`,
+            // The working set is what the OOM killer watches; kubernetes.memory.usage counts page cache too
+            // (DataDog/integrations-core kubelet/metadata.csv). Per pod, since one pod is what gets killed.
+            memoryPct: () => (t) =>
+                `avg(last_10m):sum:kubernetes.memory.working_set{${kube}} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{${kube}} by {kube_deployment,pod_name} * 100 > ${num(t)}`,
+            diskIoPct: () => {
+                const hosts = needs("diskIoPct", args.hostScope, "hostScope");
+                return (t) => `avg(last_10m):max:system.io.util{${hosts}} by {host,device} > ${num(t)}`;
+            },
+            autoscalerAtMaxPct: () => (t) =>
+                `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
+        };
+        for (const alert of SERVICE_ALERTS) {
+            const a = args.alerts[alert];
+            // With no autoscaler that can grow, none can be pinned at a maximum it did not start at.
+            if (!a || (alert === "autoscalerAtMaxPct" && args.autoscalers.length === 0)) continue;
+            specs.push({ alert, a, query: serviceWide[alert](), tags: [tag(MONITOR_TAG.version, labelValue(args.releaseVersion))], rollback: args.rollbackHint, suffix: kebab(alert) });
         }
 
         const traffic: Record<string, datadog.Monitor> = {};
@@ -207,15 +282,14 @@ export class ReleaseMonitoring extends LibraryComponent {
             const v = spec.perVersion!;
             const key = `${g.counter}-${g.window.replace("last_", "")}-${v.variantValue}`;
             if (!traffic[key]) {
-                const min = g.counter === "requests" ? guard.minRequests : guard.minPayments;
                 traffic[key] = new datadog.Monitor(
                     `${name}-${key}`,
                     {
-                        name: `[${args.env}] ${args.service}: ${g.counter} of ${v.variantKey}:${v.variantValue} in ${g.window.replace("last_", "")} at least ${min}`,
+                        name: `[${args.env}] ${args.service}: ${g.counter} of ${v.variantKey}:${v.variantValue} in ${g.window.replace("last_", "")} at least ${g.min}`,
                         type: "query alert",
-                        query: `sum(${g.window}):${trafficQueries[`${g.counter}-${v.variantValue}`](v)} >= ${min}`,
+                        query: `sum(${g.window}):${g.count} >= ${g.min}`,
                         message: `Traffic guard of the ${v.variantKey}:${v.variantValue} monitors: "alert" means enough ${g.counter} to judge the version. Notifies nobody.`,
-                        monitorThresholds: { critical: String(min) },
+                        monitorThresholds: { critical: String(g.min) },
                         priority: "5",
                         tags: [...commonTags, ...spec.tags, "release-guard:traffic"],
                         notifyNoData: false,
@@ -229,13 +303,12 @@ export class ReleaseMonitoring extends LibraryComponent {
         };
 
         for (const spec of specs) {
-            const a: PlanAlert = PLAN_ALERTS[spec.alert];
-            const critical = args.thresholds[spec.alert];
-            const warning = args.warnings[spec.alert];
+            const { a } = spec;
+            const { critical, warning } = a;
             // Recover a margin away from the threshold, so that a value hovering on it does not flap.
             const recovery = a.bad === "above" ? critical * 0.8 : critical + (100 - critical) * 0.2;
             const who = `${args.service} in ${args.env}${spec.perVersion ? ` (${spec.tags[1]}, ${spec.tags[0]})` : ""}`;
-            const title = `[${args.env}] ${args.service}: ${alertTitle(spec.alert, critical)}${spec.perVersion ? ` (${spec.tags[1]})` : ""}`;
+            const title = `[${args.env}] ${args.service}: ${alertTitle(a, critical)}${spec.perVersion ? ` (${spec.tags[1]})` : ""}`;
             const tags = [...commonTags, ...spec.tags, tag(MONITOR_TAG.severity, a.severity), tag(MONITOR_TAG.planAlert, spec.alert), ...(a.rolloutNoise ? [MUTE_IN_DEPLOYMENT_WINDOW] : [])];
             const common = {
                 priority: String(args.priorities[a.severity]),
@@ -286,9 +359,7 @@ export class ReleaseMonitoring extends LibraryComponent {
         this.declareDashboard(name, args, base, span, kube);
         if (args.deploymentWindow) {
             const w = args.deploymentWindow;
-            const muted = ALERT_NAMES.map((n): PlanAlert => PLAN_ALERTS[n])
-                .filter((a) => a.rolloutNoise)
-                .map((a) => a.label);
+            const muted = [...PER_VERSION_ALERTS, ...SERVICE_ALERTS].flatMap((n) => (args.alerts[n]?.rolloutNoise ? [args.alerts[n].label] : []));
             new datadog.DowntimeSchedule(
                 `${name}-deployment-window`,
                 {
@@ -329,13 +400,13 @@ export class ReleaseMonitoring extends LibraryComponent {
         new datadog.ServiceLevelObjective(
             `${name}-latency-slo`,
             {
-                name: `[${args.env}] ${args.service}: p95 within ${num(args.thresholds.p95LatencySeconds)} s`,
+                name: `[${args.env}] ${args.service}: p95 within ${num(args.slo.latencySeconds)} s`,
                 type: "time_slice",
                 description: "Share of five-minute slices whose p95 response time is within the plan's threshold.",
                 sliSpecification: {
                     timeSlice: {
                         comparator: "<=",
-                        threshold: args.thresholds.p95LatencySeconds,
+                        threshold: args.slo.latencySeconds,
                         queryIntervalSeconds: 300,
                         query: {
                             formula: { formulaExpression: "query1" },
@@ -374,9 +445,17 @@ export class ReleaseMonitoring extends LibraryComponent {
             timeseries("p95 response time by version (s)", [`p95:${span}${byVersion}`]),
             timeseries("p99 response time by version (s)", [`p99:${span}${byVersion}`]),
             timeseries("Throughput by version (requests/s)", [`sum:${span}.hits${byVersion}.as_rate()`]),
-            timeseries(args.appRole ? `Database connections of ${args.appRole.name} (% of its limit)` : "Database connections (% of max)", [connections(args)], "q1 * 100"),
-            timeseries("Database cache hit rate (%)", [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`], "q1 / (q1 + q2) * 100"),
-            timeseries("Mean database query time (ms)", [`sum:postgresql.queries.time{${db}}.as_count()`, `sum:postgresql.queries.count{${db}}.as_count()`], "q1 / q2 / 1000000"),
+            ...(db === undefined
+                ? []
+                : [
+                      timeseries(
+                          args.appRole ? `Database connections of ${args.appRole.name} (% of its limit)` : "Database connections (% of max)",
+                          [connections(db, args.appRole)],
+                          "q1 * 100",
+                      ),
+                      timeseries("Database cache hit rate (%)", [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`], "q1 / (q1 + q2) * 100"),
+                      timeseries("Mean database query time (ms)", [`sum:postgresql.queries.time{${db}}.as_count()`, `sum:postgresql.queries.count{${db}}.as_count()`], "q1 / q2 / 1000000"),
+                  ]),
             timeseries(
                 "CPU by deployment (% of limit)",
                 [`sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment}`, `sum:kubernetes.cpu.limits{${kube}} by {kube_deployment}`],
@@ -410,9 +489,8 @@ export class ReleaseMonitoring extends LibraryComponent {
  * postgres/datadog_checks/postgres/statement_samples.py groups pg_stat_activity by usename and datname), so the sum
  * over states is every connection the role holds.
  */
-function connections(args: ReleaseMonitoringArgs): string {
-    const r = args.appRole;
-    return r ? `sum:postgresql.connections{${args.databaseScope},user:${r.name}} / ${r.connectionLimit}` : `max:postgresql.percent_usage_connections{${args.databaseScope}}`;
+function connections(databaseScope: string, r: ReleaseMonitoringArgs["appRole"]): string {
+    return r ? `sum:postgresql.connections{${databaseScope},user:${r.name}} / ${r.connectionLimit}` : `max:postgresql.percent_usage_connections{${databaseScope}}`;
 }
 
 /**
@@ -420,7 +498,7 @@ function connections(args: ReleaseMonitoringArgs): string {
  * the alert and alert-recovery blocks only, and warnings reach chat alone.
  */
 function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value: boolean; who: string; critical: number; warning?: number }): string {
-    const a: PlanAlert = PLAN_ALERTS[spec.alert];
+    const { a } = spec;
     const chat = args.notify.chat.join(" ");
     const alertHandles = a.severity === "warning" ? chat : [...args.notify.pager, ...args.notify.chat].join(" ");
     const value = o.value ? `: {{value}} ${a.unit}` : "";
@@ -433,10 +511,10 @@ function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value
             : `Watch the deployment dashboard; if it worsens, roll back: ${spec.rollback}`;
     const w = o.warning;
     return [
-        `{{#is_alert}}${alertTitle(spec.alert, o.critical)} for ${o.who}${value}.`,
+        `{{#is_alert}}${alertTitle(a, o.critical)} for ${o.who}${value}.`,
         action,
         `${alertHandles}{{/is_alert}}`,
-        ...(w !== undefined ? [`{{#is_warning}}${alertTitle(spec.alert, w)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
+        ...(w !== undefined ? [`{{#is_warning}}${alertTitle(a, w)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
         `{{#is_alert_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(o.critical)} ${a.unit}. ${alertHandles}{{/is_alert_recovery}}`,
         ...(w !== undefined ? [`{{#is_warning_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(w)} ${a.unit}. ${chat}{{/is_warning_recovery}}`] : []),
     ].join("\n");

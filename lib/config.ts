@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
+import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PLAN_WARNINGS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
 import { isKubernetesCron, isPinnedVersion, isS3Prefix, lifecycleProblems, splitImageRef } from "../components/rules";
 
@@ -162,7 +162,8 @@ const monitoringSchema = z.strictObject({
     thresholds: perAlert(threshold).default({}),
     warnings: perAlert(threshold).default({}),
     looserThresholdReasons: z.partialRecord(z.enum(ALERT_NAMES), z.string().min(10, "must give a reason of at least 10 characters")).default({}),
-    metrics: z.strictObject({ paymentTotal: metricName, paymentFailed: metricName, paymentSucceeded: metricName, emailSent: metricName, emailDelivered: metricName }),
+    /** The app's business metrics; without them, no payment or email alert is declared. */
+    metrics: z.strictObject({ paymentTotal: metricName, paymentFailed: metricName, paymentSucceeded: metricName, emailSent: metricName, emailDelivered: metricName }).optional(),
     databaseScope: tagScope,
     hostScope: tagScope.optional(),
     slo: z
@@ -187,6 +188,19 @@ const monitoringSchema = z.strictObject({
                 .default(["get_/health/*"]),
         })
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
+});
+
+// Every alert's thresholds, resolved once: the plan's number unless set, and a rollback trigger warns at the plan's
+// next tier down (5% warns at 2%, 2% at 1%) unless set or unless that tier is not on the quiet side of its critical.
+// A warning set on the wrong side is kept, for monitoringProblems to refuse.
+const resolvedMonitoringSchema = monitoringSchema.transform((m) => {
+    const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
+    const warnings: Partial<Record<AlertName, number>> = { ...m.warnings };
+    for (const n of ALERT_NAMES) {
+        const implied = PLAN_WARNINGS[n];
+        if (warnings[n] === undefined && implied && warningBeforeCritical(n, thresholds[implied], thresholds[n])) warnings[n] = thresholds[implied];
+    }
+    return { ...m, thresholds, warnings };
 });
 
 const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
@@ -336,7 +350,7 @@ const programSchema = z
         blueGreen: blueGreenSchema.optional(),
         canary: canarySchema.optional(),
         rolling: rollingSchema.default(rollingSchema.parse({})),
-        monitoring: monitoringSchema.optional(),
+        monitoring: resolvedMonitoringSchema.optional(),
         database: databaseSchema.optional(),
         backup: backupSchema.optional(),
         plan: planSchema.prefault({}),
@@ -418,7 +432,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
     return problems;
 }
 
-type MonitoringConfig = z.infer<typeof monitoringSchema>;
+type MonitoringConfig = z.infer<typeof resolvedMonitoringSchema>;
 
 const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan"] as const;
 
@@ -556,7 +570,7 @@ function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
     const problems: Problem[] = [];
     for (const name of ALERT_NAMES) {
         const a: PlanAlert = PLAN_ALERTS[name];
-        const critical = m.thresholds[name] ?? a.plan;
+        const critical = m.thresholds[name];
         const warning = m.warnings[name];
         if (a.percent && critical > 100) problems.push({ path: ["monitoring", "thresholds", name], input: critical, message: "is a percentage and cannot exceed 100" });
         if (warning !== undefined && !warningBeforeCritical(name, warning, critical)) {

@@ -114,6 +114,9 @@ export const MONITOR_TAG = {
     version: "version",
 } as const;
 
+/** Values of the severity tag: rollback (page and say roll back), critical (page) or warning (chat only). */
+export type Severity = "rollback" | "critical" | "warning";
+
 /** The tag that puts a monitor in the deployment window's downtime: rollout noise only. */
 export const MUTE_IN_DEPLOYMENT_WINDOW = "deployment-window:mute";
 

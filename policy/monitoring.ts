@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { DATADOG_LABEL, HPA_TAG, isPerVersionAlert, MONITOR_TAG, tagValue, VARIANT_KEYS } from "./contract";
 import { labelValue } from "../components/rules";
-import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "./planAlerts";
+import { ALERT_NAMES, AlertName, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 import { absent, k8sName } from "./resources";
 
 /** The message with every `{{#is_alert}}…{{/is_alert}}` and `{{#is_alert_recovery}}…{{/is_alert_recovery}}` block removed. */
@@ -37,10 +37,13 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         properties: {
             thresholds: { type: "object", default: {} },
             pagerHandlePrefix: { type: "string", default: "@pagerduty" },
+            // A missing monitor is a violation, and the pack cannot tell a service with no payments or email from
+            // monitors forgotten: only this stack's pack config can say the business-metric alerts do not apply.
+            businessMetrics: { type: "boolean", default: true },
         },
     },
     validateStack: (args, report) => {
-        const { thresholds, pagerHandlePrefix } = args.getConfig<{ thresholds: Partial<Record<AlertName, number>>; pagerHandlePrefix: string }>();
+        const { thresholds, pagerHandlePrefix, businessMetrics } = args.getConfig<{ thresholds: Partial<Record<AlertName, number>>; pagerHandlePrefix: string; businessMetrics: boolean }>();
         const monitors = args.resources.filter((r) => r.isType(datadog.Monitor));
         const tag = (m: PolicyResource, key: string): string | undefined => tagValue(m.props.tags, key);
         // Unified service tagging: the version tag Datadog gives a pod is its tags.datadoghq.com/version label, and
@@ -74,7 +77,7 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
             const found = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === alert);
             if (found.length === 0) {
                 // Without an autoscaler that can grow there is nothing to pin; the loop above reports a missing watcher.
-                if (alert !== "autoscalerAtMaxPct") report(`no monitor for the plan's alert ${alert} (${plan.label})`);
+                if (alert !== "autoscalerAtMaxPct" && (businessMetrics || !isBusinessMetricAlert(alert))) report(`no monitor for the plan's alert ${alert} (${plan.label})`);
                 continue;
             }
             if (isPerVersionAlert(alert)) {

@@ -1,3 +1,5 @@
+import type { Severity } from "./contract";
+
 /**
  * The plan's alerts and rollback triggers ("Monitoring & Alerting" and "Rollback Triggers"): each threshold with the
  * plan's number, which side of it is bad, and how loud a breach is. Config may tighten a threshold freely; loosening
@@ -5,7 +7,7 @@
  * not numbers of the plan but what its numbers depend on: a version's own payment failure rate as a rollback trigger
  * (the plan's 5%), and the autoscaler pinned at its maximum, after which CPU over the limit is all that is left.
  */
-export type Severity = "rollback" | "critical" | "warning";
+export type { Severity };
 
 export interface PlanAlert {
     /** The plan's number. */
@@ -47,11 +49,9 @@ export const PLAN_ALERTS = {
 export type AlertName = keyof typeof PLAN_ALERTS;
 export const ALERT_NAMES = Object.keys(PLAN_ALERTS) as AlertName[];
 
-/** "Error rate above 1%": the alert's label, side and threshold. */
-export function alertTitle(name: AlertName, threshold: number): string {
-    const a: PlanAlert = PLAN_ALERTS[name];
-    return `${a.label} ${a.bad} ${Number(threshold.toPrecision(4))}${a.unit === "%" ? "%" : ` ${a.unit}`}`;
-}
+/** The alerts on the app's own business metrics (payments, email): a service without those metrics has none of them. */
+export const BUSINESS_METRIC_ALERTS = ["paymentFailurePct", "paymentSuccessPct", "emailDeliveryPct", "versionPaymentFailurePct"] as const satisfies readonly AlertName[];
+export const isBusinessMetricAlert = (alert: AlertName): boolean => (BUSINESS_METRIC_ALERTS as readonly AlertName[]).includes(alert);
 
 /** True when `threshold` lets through values the plan's number would alert on. */
 export function isLooser(name: AlertName, threshold: number): boolean {

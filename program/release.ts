@@ -14,12 +14,12 @@ import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
 import { appLabels } from "../components/kubernetes";
 import { RdsBackupPlan } from "../components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
-import { ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
+import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
 import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { CANARY_STEPS_KEY } from "../policy/contract";
-import { ALERT_NAMES, AlertName, PLAN_ALERTS, PLAN_WARNINGS, warningBeforeCritical } from "../policy/planAlerts";
+import { ALERT_NAMES, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
 import { PLAN_TYPES } from "../lib/plan/facts";
@@ -383,13 +383,11 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
 
     if (cfg.monitoring) {
         const m = cfg.monitoring;
-        const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
-        // Unless config sets one, a rollback trigger warns at the plan's next tier down (5% warns at 2%, 2% at 1%).
-        const warnings: Partial<Record<AlertName, number>> = {};
-        for (const n of ALERT_NAMES) {
-            const implied = PLAN_WARNINGS[n];
-            const warning = m.warnings[n] ?? (implied ? thresholds[implied] : undefined);
-            if (warning !== undefined && warningBeforeCritical(n, warning, thresholds[n])) warnings[n] = warning;
+        // The plan's table with the config's thresholds; without business metrics, no payment or email alert.
+        const alerts: Partial<Record<AlertKind, AlertSpec>> = {};
+        for (const n of ALERT_NAMES.filter((x) => m.metrics || !isBusinessMetricAlert(x))) {
+            const { bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
+            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit };
         }
         new ReleaseMonitoring(`${app}-monitoring`, {
             service: cfg.datadog.service,
@@ -400,14 +398,13 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             autoscalers: appWorkloads.flatMap((w) => (w.growableAutoscaler ? [w.growableAutoscaler] : [])),
             versions: versionsInFlight,
             releaseVersion: release.version,
-            thresholds,
-            warnings,
+            alerts,
             notify: m.notify,
             priorities: m.priorities,
             metrics: m.metrics,
             databaseScope: m.databaseScope,
             hostScope: m.hostScope,
-            slo: m.slo,
+            slo: { ...m.slo, latencySeconds: m.thresholds.p95LatencySeconds },
             deploymentWindow: m.deploymentWindow,
             trafficGuard: m.trafficGuard,
             appRole: cfg.database?.roles && { name: cfg.database.roles.app.name, connectionLimit: cfg.database.roles.app.connectionLimit },

@@ -3,7 +3,7 @@ import { BlueGreenDeployment } from "../components/blueGreenDeployment";
 import { CanaryDeployment, CanaryDeploymentArgs, replicaSplit } from "../components/canaryDeployment";
 import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/releaseMonitoring";
 import { RollingDeployment } from "../components/rollingDeployment";
-import { ALERT_NAMES, AlertName, PLAN_ALERTS } from "../policy/planAlerts";
+import { ALERT_NAMES, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { all, at, declare, find } from "./helpers";
 
@@ -393,14 +393,18 @@ const monitoringArgs: ReleaseMonitoringArgs = {
     autoscalers: ["shop-stable"],
     versions: [{ version: "v2", variantKey: "track", variantValue: "stable" }],
     releaseVersion: "v2",
-    thresholds: Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])) as Record<AlertName, number>,
-    warnings: {},
+    alerts: Object.fromEntries(
+        ALERT_NAMES.map((n) => {
+            const { plan, bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
+            return [n, { critical: plan, bad, severity, rolloutNoise, label, unit }];
+        }),
+    ),
     notify: { pager: ["@pagerduty-shop"], chat: ["@slack-shop"] },
     priorities: { rollback: 1, critical: 2, warning: 4 },
     metrics: { paymentTotal: "pay.all", paymentFailed: "pay.bad", paymentSucceeded: "pay.ok", emailSent: "mail.sent", emailDelivered: "mail.ok" },
     databaseScope: "db:shop",
     hostScope: "role:db",
-    slo: { availabilityTarget: 99.5, latencyTarget: 95, timeframe: "7d" },
+    slo: { availabilityTarget: 99.5, latencyTarget: 95, latencySeconds: 2, timeframe: "7d" },
     trafficGuard: { minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] },
     rollbackHint: "ask the release lead",
 };
@@ -418,6 +422,68 @@ describe("ReleaseMonitoring", () => {
         assert.ok(at(find(run, ":Monitor", "mon-payment-success-pct"), "message").includes("roll back: ask the release lead"));
         assert.deepStrictEqual(at(find(run, ":ServiceLevelObjective", "mon-availability-slo"), "thresholds"), [{ timeframe: "7d", target: 99.5 }]);
         assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);
+    });
+
+    it("declares only the alerts it is given, and needs no business metrics, database or host scope for them", async () => {
+        const { metrics: _m, databaseScope: _d, hostScope: _h, ...rest } = monitoringArgs;
+        const run = await declare(
+            () =>
+                new ReleaseMonitoring("mon", {
+                    ...rest,
+                    alerts: { errorRatePct: { critical: 2, warning: 1, bad: "above", severity: "critical", label: "Errors", unit: "%" }, cpuPct: monitoringArgs.alerts.cpuPct },
+                    trafficGuard: { minRequests: 50, excludeResources: [] },
+                }),
+        );
+        assert.deepStrictEqual(
+            run.resources.map((r) => r.name),
+            ["mon", "mon-error-rate-pct-stable-condition", "mon-requests-5m-stable", "mon-error-rate-pct-stable", "mon-cpu-pct", "mon-availability-slo", "mon-latency-slo", "mon-dashboard"],
+        );
+        const condition = find(run, ":Monitor", "mon-error-rate-pct-stable-condition");
+        assert.strictEqual(
+            at(condition, "query"),
+            "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() * 100 > 2",
+        );
+        assert.deepStrictEqual(at(condition, "monitorThresholds"), { critical: "2", warning: "1", criticalRecovery: "1.6" });
+        assert.strictEqual(at(find(run, ":Monitor", "mon-error-rate-pct-stable"), "name"), "[prod] shop: Errors above 2% (track:stable)");
+        assert.strictEqual(at(find(run, ":Monitor", "mon-requests-5m-stable"), "query"), "sum(last_5m):sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() >= 50");
+        const widgets = JSON.parse(at(find(run, ":DashboardJson", "mon-dashboard"), "dashboard")).widgets.map((w: any) => w.definition.title);
+        assert.deepStrictEqual(widgets, [
+            "Error rate by version (%)",
+            "p50 response time by version (s)",
+            "p95 response time by version (s)",
+            "p99 response time by version (s)",
+            "Throughput by version (requests/s)",
+            "CPU by deployment (% of limit)",
+            "Memory working set by deployment (% of limit)",
+        ]);
+    });
+
+    it("refuses an alert whose query needs an argument it was not given, naming both", async () => {
+        const { metrics: _m, ...noMetrics } = monitoringArgs;
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", noMetrics)),
+            /alert versionPaymentFailurePct needs metrics \(the app's payment and email metric names\)/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...noMetrics, alerts: { emailDeliveryPct: monitoringArgs.alerts.emailDeliveryPct } })),
+            /alert emailDeliveryPct needs metrics/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, trafficGuard: { minRequests: 100, excludeResources: [] } })),
+            /alert versionPaymentFailurePct needs trafficGuard.minPayments/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, databaseScope: undefined })),
+            /alert dbQueryMs needs databaseScope/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, hostScope: undefined })),
+            /alert diskIoPct needs hostScope/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { cacheHitPct: { ...monitoringArgs.alerts.cacheHitPct!, warning: 70 } } })),
+            /alert cacheHitPct: warning 70 must be above critical 80/,
+        );
     });
 
     it("checks its arguments up front", async () => {

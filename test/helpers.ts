@@ -48,7 +48,12 @@ const runs = new Map<string, ProgramRun>();
 
 /** Runs the program under mocks, in this process, with a stack's config and edits; the same config runs once. */
 export function runStack(stack: string, sets: string[] = []): ProgramRun {
-    const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack, sets)));
+    return runConfig(stack, stackConfig(stack, sets));
+}
+
+/** Runs the program under mocks with this config as the stack's file holds it; the same config runs once. */
+export function runConfig(stack: string, config: StackConfig): ProgramRun {
+    const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config));
     const key = JSON.stringify(request);
     if (!runs.has(key)) runs.set(key, runProgramSync(request));
     return structuredClone(runs.get(key)!);

@@ -5,7 +5,7 @@ import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { validateConfig } from "../lib/config";
 import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, find, programConfig, PROJECT, ROOT, runStack } from "./helpers";
+import { all, at, configErrorFor, find, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
 const tagValue = (m: DeclaredResource, key: string) => (at(m, "tags") as string[]).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
@@ -496,6 +496,64 @@ describe("Datadog monitoring from the plan's thresholds", () => {
     });
 });
 
+describe("a service without business metrics", () => {
+    const productionPack = () => readPolicyConfig(path.join(ROOT, "policy", "config", "production.json"));
+    let production: ProgramRun;
+    let withoutMetrics: ProgramRun;
+    before(() => {
+        production = runStack("production");
+        const config = stackConfig("production");
+        const { metrics: _metrics, ...monitoring } = config[`${PROJECT}:monitoring`] as Record<string, unknown>;
+        withoutMetrics = runConfig("production", { ...config, [`${PROJECT}:monitoring`]: monitoring });
+    });
+
+    it("production without monitoring.metrics declares no payment or email monitor, and every other monitor as it was", () => {
+        const names = (run: ProgramRun) => monitorsOf(run).map((m) => m.name.replace("myapp-monitoring-", ""));
+        assert.deepStrictEqual(
+            names(production).filter((n) => !names(withoutMetrics).includes(n)),
+            [
+                "version-payment-failure-pct-stable-condition",
+                "payments-5m-stable",
+                "version-payment-failure-pct-stable",
+                "version-payment-failure-pct-canary-condition",
+                "payments-5m-canary",
+                "version-payment-failure-pct-canary",
+                "payment-failure-pct",
+                "payment-success-pct",
+                "email-delivery-pct",
+            ],
+        );
+        for (const m of monitorsOf(withoutMetrics)) {
+            assert.deepStrictEqual(m, find(production, ":Monitor", m.name), m.name);
+            assert.ok(!/payment|email/.test(at(m, "query") as string), m.name);
+        }
+    });
+
+    it("the production policy pack demands its payment and email monitors, unless the pack's config says it has no business metrics", async () => {
+        assert.deepStrictEqual(await runPolicies(withoutMetrics, PROJECT, policies, productionPack(), PACK_ENFORCEMENT), [
+            { policy: "monitors-for-plan-alerts", level: "mandatory", message: "no monitor for the plan's alert paymentFailurePct (Payment failure rate)", resource: null },
+            { policy: "monitors-for-plan-alerts", level: "mandatory", message: "no monitor for the plan's alert paymentSuccessPct (Payment success rate)", resource: null },
+            { policy: "monitors-for-plan-alerts", level: "mandatory", message: "no monitor for the plan's alert emailDeliveryPct (Email delivery rate)", resource: null },
+            {
+                policy: "monitors-for-plan-alerts",
+                level: "mandatory",
+                message: "no monitor for the plan's alert versionPaymentFailurePct (Rollback trigger: payment failure rate)",
+                resource: null,
+            },
+        ]);
+        const pack = productionPack();
+        const noBusinessMetrics = { ...pack, "monitors-for-plan-alerts": { ...(pack["monitors-for-plan-alerts"] as object), businessMetrics: false } };
+        assert.deepStrictEqual(await runPolicies(withoutMetrics, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT), []);
+        // Declared ones are still held to the plan: a looser payment monitor is refused with businessMetrics false too.
+        const looser = structuredClone(production);
+        looser.resources.find((r) => r.name === "myapp-monitoring-payment-failure-pct")!.inputs.monitorThresholds = { critical: "9" };
+        assert.deepStrictEqual(
+            (await runPolicies(looser, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT)).map((v) => v.message),
+            ["monitor [production] myapp: Payment failure rate above 5% alerts at 9, looser than the plan's 5"],
+        );
+    });
+});
+
 describe("monitoring config validation", () => {
     const validate = (stack: string, sets: string[]) => validateConfig(PROJECT, stack, programConfig(stack, sets));
     const rejects = (stack: string, sets: string[], expected: string) => assert.ok(configErrorFor(stack, sets).includes(`  ${expected}`), `expected "${expected}"`);
@@ -539,6 +597,13 @@ describe("monitoring config validation", () => {
         ]);
         assert.strictEqual(cfg.monitoring?.thresholds.errorRatePct, 2);
         assert.strictEqual(cfg.monitoring?.thresholds.cpuPct, 70);
+    });
+    it("resolves every alert's thresholds: the plan's numbers unless set, and the plan's warning tiers where they sit below critical", () => {
+        const m = validate("production", ["monitoring.thresholds.rollbackNowErrorRatePct=4", "monitoring.warnings.cpuPct=70"]).monitoring!;
+        assert.deepStrictEqual(m.thresholds, { ...Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])), rollbackNowErrorRatePct: 4 });
+        assert.deepStrictEqual(m.warnings, { cpuPct: 70, rollbackNowErrorRatePct: 2, rollbackSustainedErrorRatePct: 1, rollbackNowP95Seconds: 3, rollbackSustainedP95Seconds: 2 });
+        // Staging's 3 s p95 is the sustained latency trigger's own critical: that tier is not below it, so no warning.
+        assert.deepStrictEqual(validate("staging", []).monitoring!.warnings, { rollbackNowErrorRatePct: 2, rollbackSustainedErrorRatePct: 1, rollbackNowP95Seconds: 3 });
     });
     it("rejects a priority outside 1 to 5", () => rejects("production", ["monitoring.priorities.warning=7"], "myapp:monitoring.priorities.warning = 7: must be a priority from 1 to 5"));
 });
