@@ -4,10 +4,22 @@ import { appLabels, appliedStateAnnotations, appService, hostIngress } from "./k
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { ANNOTATION, CANARY_SERVICE_SUFFIX, Component, COMPONENT, LABEL } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
+import { isWeight, replicaSplit } from "./rules";
 
-export type TrafficRouter = "nginx" | "gateway-api" | "alb" | "replicas";
+/**
+ * What expresses the weight, with what that router needs: an ingress-nginx canary Ingress, a Gateway API HTTPRoute
+ * attached to `gateway`, an ALB weighted action with `alb`'s settings, or the pod ratio (replicas).
+ */
+export type CanaryRouting =
+    | { router: "nginx" | "replicas" }
+    | { router: "gateway-api"; gateway: { name: string; namespace: string; sectionName?: string } }
+    | { router: "alb"; alb: { scheme: string; certificateArn: string } };
 
-export interface CanaryDeploymentArgs {
+export type TrafficRouter = CanaryRouting["router"];
+
+export type CanaryDeploymentArgs = CanaryTracksArgs & CanaryRouting;
+
+export interface CanaryTracksArgs {
     /** The shared pod definition. */
     template: WorkloadTemplate;
     /** Version that serves the rest of the traffic. */
@@ -16,8 +28,6 @@ export interface CanaryDeploymentArgs {
     canaryVersion: string;
     /** Percent of requests sent to the canary, 0 to 100. */
     weight: number;
-    /** What expresses the weight: an ingress-nginx canary Ingress, a Gateway API HTTPRoute, an ALB weighted action, or the pod ratio. */
-    router: TrafficRouter;
     /** Minimum replicas of the stable track; with the replicas router, the total across both tracks. */
     replicas: number;
     /** Minimum replicas of the canary track for the ingress routers. */
@@ -32,18 +42,8 @@ export interface CanaryDeploymentArgs {
     ingressClassName: string;
     /** TLS Secret for the host (nginx and replicas routers; the ALB takes an ACM certificate, the Gateway its listener's). */
     tlsSecretName: string;
-    /** Gateway the HTTPRoute attaches to (gateway-api router). */
-    gateway?: { name: string; namespace: string; sectionName?: string };
-    /** Load balancer settings (alb router). */
-    alb?: { scheme: string; certificateArn: string };
     /** Resources that must succeed before either track rolls out, such as the release's migration Job. */
     after?: pulumi.Resource[];
-}
-
-/** Replicas of each track under the replicas router: the weight as a share of the pods. */
-export function replicaSplit(total: number, weight: number): { stable: number; canary: number } {
-    const canary = (total * weight) / 100;
-    return { stable: total - canary, canary };
 }
 
 /**
@@ -61,23 +61,14 @@ export class CanaryDeployment extends LibraryComponent {
 
     constructor(name: string, args: CanaryDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("CanaryDeployment", name, opts);
-        if (!Number.isInteger(args.weight) || args.weight < 0 || args.weight > 100) {
-            throw new pulumi.ResourceError(`weight must be a whole number from 0 to 100, got ${args.weight}`, this);
-        }
-        if (args.router === "gateway-api" && !args.gateway) throw new pulumi.ResourceError("the gateway-api router needs a gateway", this);
-        if (args.router === "alb" && !args.alb) throw new pulumi.ResourceError("the alb router needs alb settings", this);
-        if (args.router !== "replicas" && args.canaryMaxReplicas < args.canaryReplicas) {
-            throw new pulumi.ResourceError(`canaryMaxReplicas (${args.canaryMaxReplicas}) is below canaryReplicas (${args.canaryReplicas})`, this);
-        }
-        if (args.router === "replicas" && !Number.isInteger((args.replicas * args.weight) / 100)) {
-            throw new pulumi.ResourceError(`${args.replicas} replicas cannot carry a ${args.weight}% canary by pod ratio`, this);
-        }
+        if (!isWeight(args.weight)) throw new pulumi.ResourceError(`weight must be a whole number from 0 to 100, got ${args.weight}`, this);
+        const split = args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
+        if (!split) throw new pulumi.ResourceError(`${args.replicas} replicas cannot carry a ${args.weight}% canary by pod ratio`, this);
         const t = args.template;
         const app = t.appName;
         // The policy pack finds the canary's share among a router's backends by this name.
         const canaryService = `${app}${CANARY_SERVICE_SUFFIX}`;
 
-        const split = args.router === "replicas" ? replicaSplit(args.replicas, args.weight) : { stable: args.replicas, canary: args.canaryReplicas };
         // Under the replicas router both tracks scale on CPU with bounds in proportion, so the ratio holds under load.
         const maxFor = (trackName: "stable" | "canary", n: number) =>
             args.router === "replicas" ? Math.ceil((t.maxReplicas * n) / args.replicas) : trackName === "canary" ? args.canaryMaxReplicas : undefined;
@@ -145,7 +136,7 @@ export class CanaryDeployment extends LibraryComponent {
         }
 
         if (args.router === "gateway-api") {
-            const gw = args.gateway!;
+            const gw = args.gateway;
             const backend = (serviceName: string, weight?: number) => ({ name: serviceName, port: 80, weight });
             new k8s.apiextensions.CustomResource(
                 `${name}-route`,
@@ -188,7 +179,7 @@ export class CanaryDeployment extends LibraryComponent {
         }
 
         if (args.router === "alb") {
-            const alb = args.alb!;
+            const alb = args.alb;
             const forward = (groups: { serviceName: string; weight: number }[]) =>
                 JSON.stringify({ type: "forward", forwardConfig: { targetGroups: groups.map((g) => ({ ...g, servicePort: "80" })) } });
             new k8s.networking.v1.Ingress(

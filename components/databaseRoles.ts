@@ -6,6 +6,7 @@ import { createHash } from "crypto";
 import { appLabels } from "./kubernetes";
 import { COMPONENT, ENV } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
+import { verifiesServer } from "./rules";
 
 /** Roles that log in, each with a Secret holding its DATABASE_URL. */
 export type DatabaseRoleKind = "app" | "migrator" | "backup" | "drill";
@@ -139,7 +140,7 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
 
     constructor(name: string, args: DatabaseRolesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("DatabaseRoles", name, opts);
-        const verifies = args.sslmode === "verify-ca" || args.sslmode === "verify-full";
+        const verifies = verifiesServer(args.sslmode);
         if (verifies && !args.caBundle) throw new pulumi.ResourceError(`sslmode ${args.sslmode} needs caBundle`, this);
         const opt = { parent: this };
         const db = args.database;
@@ -213,8 +214,8 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
         for (const kind of LOGIN_ROLES) after[kind].push(noPublicConnect);
 
         let tls = "";
-        if (verifies) {
-            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle!, opt);
+        if (verifies && args.caBundle) {
+            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, opt);
             tls = `&sslrootcert=${DATABASE_CA_DIR}/${CA_FILE}`;
         }
         const url = (kind: DatabaseRoleKind) =>

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { LibraryComponent } from "./componentType";
+import { isAwsCron } from "./rules";
 
 /** What the RDS endpoint is: an instance has a :db: ARN, Aurora and Multi-AZ DB clusters a :cluster: ARN. */
 export type RdsKind = "instance" | "aurora-cluster" | "multi-az-cluster";
@@ -46,7 +47,7 @@ export class RdsBackupPlan extends LibraryComponent {
             ["schedule", args.schedule],
             ["restoreTestSchedule", args.restoreTestSchedule],
         ]) {
-            if (!/^cron\(\S+( \S+){5}\)$/.test(value)) throw new pulumi.ResourceError(`${field} must be an AWS cron expression such as cron(0 5 ? * * *), got "${value}"`, this);
+            if (!isAwsCron(value)) throw new pulumi.ResourceError(`${field} must be an AWS cron expression such as cron(0 5 ? * * *), got "${value}"`, this);
         }
         const opt = { parent: this };
         const role = new aws.iam.Role(

@@ -97,3 +97,27 @@ export function lifecycleProblems(l: DumpLifecycle): Partial<Record<keyof DumpLi
     if (l.objectLockDays !== undefined && l.objectLockDays >= l.retentionDays) problems.objectLockDays = `must be shorter than retentionDays (${l.retentionDays})`;
     return problems;
 }
+
+/** A traffic weight: a whole percentage. */
+export function isWeight(weight: number): boolean {
+    return Number.isInteger(weight) && weight >= 0 && weight <= 100;
+}
+
+/**
+ * Replicas of each track when the weight is the share of the pods (the replicas router), or undefined when
+ * `total` pods cannot carry that share exactly.
+ */
+export function replicaSplit(total: number, weight: number): { stable: number; canary: number } | undefined {
+    const canary = (total * weight) / 100;
+    return Number.isInteger(canary) ? { stable: total - canary, canary } : undefined;
+}
+
+/** An AWS Backup schedule: `cron(...)` with six fields. */
+export function isAwsCron(expr: string): boolean {
+    return /^cron\(\S+( \S+){5}\)$/.test(expr);
+}
+
+/** libpq modes that check the server's certificate, and so need the CA bundle it chains to. */
+export function verifiesServer(sslmode: string): boolean {
+    return sslmode === "verify-ca" || sslmode === "verify-full";
+}

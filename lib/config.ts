@@ -4,7 +4,8 @@ import * as path from "path";
 import { z } from "zod";
 import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PLAN_WARNINGS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
-import { isKubernetesCron, isPinnedVersion, isS3Prefix, lifecycleProblems, splitImageRef } from "../components/rules";
+import { CanaryRouting } from "../components/canaryDeployment";
+import { isAwsCron, isKubernetesCron, isPinnedVersion, isS3Prefix, lifecycleProblems, replicaSplit, splitImageRef, verifiesServer } from "../components/rules";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -204,7 +205,7 @@ const resolvedMonitoringSchema = monitoringSchema.transform((m) => {
 });
 
 const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
-const awsCron = z.string().regex(/^cron\(\S+( \S+){5}\)$/, "must be an AWS cron expression such as cron(0 5 ? * * *)");
+const awsCron = z.string().refine(isAwsCron, "must be an AWS cron expression such as cron(0 5 ? * * *)");
 const roleSchema = z.strictObject({
     name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL role name"),
     connectionLimit: z.number().int().min(1, "must be at least 1").max(10000),
@@ -361,7 +362,9 @@ const programSchema = z
 /** Stack config as parsed, before the strategy has picked its section. */
 type ParsedConfig = z.infer<typeof programSchema>;
 export type BlueGreenConfig = NonNullable<ParsedConfig["blueGreen"]>;
-export type CanaryConfig = NonNullable<ParsedConfig["canary"]>;
+type ParsedCanary = NonNullable<ParsedConfig["canary"]>;
+/** The canary section, its router with that router's settings. */
+export type CanaryConfig = Omit<ParsedCanary, "router" | "gateway" | "alb"> & CanaryRouting;
 export type RollingConfig = ParsedConfig["rolling"];
 
 type MonitoringSection = NonNullable<ParsedConfig["monitoring"]>;
@@ -424,7 +427,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         if (cn.router === "replicas") {
             if (cn.weight === 100) {
                 issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");
-            } else if ((c.release.replicas * cn.weight) % 100 !== 0) {
+            } else if (!replicaSplit(c.release.replicas, cn.weight)) {
                 issue(["canary", "weight"], cn.weight, `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`);
             }
         }
@@ -473,7 +476,7 @@ function databaseProblems(c: ParsedConfig): Problem[] {
             issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
         }
     }
-    if (db.sslmode !== "require" && !db.tls) {
+    if (verifiesServer(db.sslmode) && !db.tls) {
         issue(["database", "tls", "caBundle"], undefined, `is required with sslmode ${db.sslmode}: the CA bundle (PEM) the server's certificate is checked against`);
     }
     if (db.tls) {
@@ -603,6 +606,14 @@ function formatPath(project: string, path: PropertyKey[]): string {
     return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
+/** The canary section with its router's settings; crossFieldProblems has made sure they are there. */
+function withRouting({ router, gateway, alb, ...tracks }: ParsedCanary): CanaryConfig {
+    if (router === "gateway-api" && gateway) return { ...tracks, router, gateway };
+    if (router === "alb" && alb) return { ...tracks, router, alb };
+    if (router === "nginx" || router === "replicas") return { ...tracks, router };
+    throw new Error(`canary.router ${router} without its settings passed validation`);
+}
+
 function datadogTags(c: Pick<ParsedConfig, "monitoring" | "release">, stack: string): ProgramConfig["datadog"] {
     return { env: c.monitoring?.env ?? stack, service: c.monitoring?.service ?? c.release.appName };
 }
@@ -612,7 +623,7 @@ function resolved({ strategy, blueGreen, canary, rolling, monitoring, ...rest }:
     const datadog = datadogTags({ monitoring, release: rest.release }, stack);
     const common = { ...rest, datadog, monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` } };
     if (strategy === "blue-green" && blueGreen) return { ...common, strategy, blueGreen };
-    if (strategy === "canary" && canary) return { ...common, strategy, canary };
+    if (strategy === "canary" && canary) return { ...common, strategy, canary: withRouting(canary) };
     if (strategy === "rolling") return { ...common, strategy, rolling };
     throw new Error(`strategy ${strategy} without its section passed validation`);
 }

@@ -349,20 +349,9 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         previewUrl = deployment.previewUrl;
     } else if (cfg.strategy === "canary") {
         const cn = cfg.canary;
-        const deployment = new CanaryDeployment(app, {
-            template,
-            ...shared,
-            stableVersion: cn.stableVersion,
-            canaryVersion: cn.canaryVersion,
-            weight: cn.weight,
-            router: cn.router,
-            replicas: release.replicas,
-            canaryReplicas: cn.canaryReplicas,
-            canaryMaxReplicas: cn.canaryMaxReplicas,
-            headerName: cn.headerName,
-            gateway: cn.gateway,
-            alb: cn.alb,
-        });
+        // The router with what it needs (canary.gateway, canary.alb), the tracks' versions, weight and sizes.
+        const { steps: _steps, ...canary } = cn;
+        const deployment = new CanaryDeployment(app, { template, ...shared, ...canary, replicas: release.replicas });
         versionsInFlight = [inFlight("track", "stable", cn.stableVersion), inFlight("track", "canary", cn.canaryVersion)];
         appWorkloads = [deployment.stable, deployment.canary];
         trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };
