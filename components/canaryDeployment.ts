@@ -189,8 +189,10 @@ export class CanaryDeployment extends LibraryComponent {
                         name: app,
                         namespace: t.namespace,
                         labels: appLabels(app, COMPONENT.live),
+                        // Awaited (no skipAwait): its status.loadBalancer is where a refused certificate or a failed
+                        // ALB shows, on creation. The price is the awaiter's stale copy (ANNOTATION.skipAwait): a
+                        // weight shift can show again in the next preview, and that up re-applies the same weight.
                         annotations: {
-                            ...appliedStateAnnotations,
                             "alb.ingress.kubernetes.io/scheme": alb.scheme,
                             "alb.ingress.kubernetes.io/target-type": "ip",
                             // The controller probes "/" unless told otherwise; a pod is in service when it is ready.

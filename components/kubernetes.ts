@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ANNOTATION, Component, DATADOG_LABEL, LABEL } from "../policy/contract";
+import { bytesOf } from "./rules";
 
 /** Pod-level half of the "restricted" Pod Security Standard. */
 export const restrictedPodSecurity = {
@@ -157,14 +158,12 @@ export interface BatchPodArgs {
 export const BATCH_HOME = "/home/runner";
 const HOME_SIZE = "64Mi";
 
-const BINARY_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-
 /** The sum of byte quantities such as "50Gi" and "64Mi", in Mi rounded up. */
 export function sumQuantities(quantities: string[]): string {
     const bytes = quantities.reduce((n, q) => {
-        const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
-        if (!m) throw new Error(`not a byte quantity: "${q}"`);
-        return n + Number(m[1]) * BINARY_UNITS[m[2] ?? ""];
+        const b = bytesOf(q);
+        if (b === undefined) throw new Error(`not a byte quantity: "${q}"`);
+        return n + b;
     }, 0);
     return `${Math.ceil(bytes / 2 ** 20)}Mi`;
 }

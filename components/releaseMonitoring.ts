@@ -1,6 +1,6 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { labelValue } from "./rules";
+import { labelValue, warningBeforeCritical } from "./rules";
 import { HPA_TAG, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, Severity, tag, VariantKey } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
 
@@ -167,7 +167,7 @@ export class ReleaseMonitoring extends LibraryComponent {
         }
         for (const [alert, a] of Object.entries(args.alerts)) {
             // Datadog refuses a warning on the bad side of the critical threshold.
-            if (a.warning !== undefined && (a.bad === "above" ? a.warning >= a.critical : a.warning <= a.critical)) {
+            if (a.warning !== undefined && !warningBeforeCritical(a.bad, a.warning, a.critical)) {
                 throw new pulumi.ResourceError(`alert ${alert}: warning ${a.warning} must be ${a.bad === "above" ? "below" : "above"} critical ${a.critical}`, this);
             }
         }

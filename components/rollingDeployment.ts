@@ -3,6 +3,7 @@ import { appLabels, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { COMPONENT, LABEL } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
+import { rolloutCanProgress } from "./rules";
 
 export interface RollingDeploymentArgs {
     /** The shared pod definition. */
@@ -36,7 +37,7 @@ export class RollingDeployment extends LibraryComponent {
 
     constructor(name: string, args: RollingDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("RollingDeployment", name, opts);
-        if (args.maxSurge === 0 && args.maxUnavailable === 0) {
+        if (!rolloutCanProgress(args.maxSurge, args.maxUnavailable)) {
             throw new pulumi.ResourceError("maxSurge and maxUnavailable cannot both be 0: the rollout could never progress", this);
         }
         const t = args.template;

@@ -121,3 +121,25 @@ export function isAwsCron(expr: string): boolean {
 export function verifiesServer(sslmode: string): boolean {
     return sslmode === "verify-ca" || sslmode === "verify-full";
 }
+
+const BYTE_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** The bytes of a Kubernetes byte quantity such as "20Gi" or "512M", or undefined for anything else ("500m" is a CPU quantity). */
+export function bytesOf(quantity: string): number | undefined {
+    const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(quantity);
+    return m ? Number(m[1]) * BYTE_UNITS[m[2] ?? ""] : undefined;
+}
+
+/**
+ * Whether a rolling update can progress: maxSurge and maxUnavailable may not both be zero, as a count or a
+ * percentage (kubernetes/kubernetes pkg/apis/apps/validation ValidateRollingUpdateDeployment refuses it).
+ */
+export function rolloutCanProgress(maxSurge: number | string, maxUnavailable: number | string): boolean {
+    const zero = (v: number | string) => Number.parseInt(String(v), 10) === 0;
+    return !(zero(maxSurge) && zero(maxUnavailable));
+}
+
+/** Whether a warning threshold sits on the quiet side of the critical one, as Datadog requires of a monitor. */
+export function warningBeforeCritical(bad: "above" | "below", warning: number, critical: number): boolean {
+    return bad === "above" ? warning < critical : warning > critical;
+}

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
-import { kube } from "./lib/engine";
+import { kube, moveFromFirstReleaseTokens } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { deployments, jobs, podUids, watchRevisions } from "./lib/observe";
 import { measure } from "./lib/report";
@@ -17,6 +17,7 @@ const RESTORE_KEY = "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump";
 describe("database Jobs of the production canary stack (existing-resource inputs) on the engine and a real API server", function () {
     let ps: ProjectStack;
     let k: Kube;
+    let created = 0;
     let log = "";
     const onOutput = (s: string) => {
         log += s;
@@ -39,6 +40,7 @@ describe("database Jobs of the production canary stack (existing-resource inputs
         const res = await ps.stack.up({ onOutput }).finally(() => seen.stop());
         measure("jobs.firstDeploy", { seconds: (Date.now() - t0) / 1000, changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
+        created = res.summary.resourceChanges?.create ?? 0;
 
         const j = await jobs(k, NS);
         assert.deepStrictEqual(Object.keys(j).sort(), [MIGRATION, BACKUP]);
@@ -59,6 +61,32 @@ describe("database Jobs of the production canary stack (existing-resource inputs
         measure("jobs.firstDeployRevisions", { jobCreated: seen.jobCreated, jobCompleted: seen.jobCompleted, deploymentCreated: seen.deploymentCreated });
         assert.ok(seen.jobCompleted[BACKUP] < seen.jobCreated[MIGRATION], JSON.stringify(seen));
         for (const name of Object.keys(d)) assert.ok(seen.jobCompleted[MIGRATION] < seen.deploymentCreated[name], JSON.stringify(seen));
+    });
+
+    it("the same stack under the first release's myapp:deploy:* tokens moves to release:index:* with no change, and no Job runs again", async function () {
+        const before = await jobs(k, NS);
+        const move = await moveFromFirstReleaseTokens(ps, onOutput);
+        assert.deepStrictEqual(move, {
+            before: [
+                "release:index:AppWorkload",
+                "release:index:BackupSchedule",
+                "release:index:CanaryDeployment",
+                "release:index:ExistingDatabaseSecrets",
+                "release:index:ReleaseDatabaseJobs",
+            ],
+            after: [
+                "release:index:AppWorkload",
+                "release:index:BackupSchedule",
+                "release:index:CanaryDeployment",
+                "release:index:ExistingDatabaseSecrets",
+                "release:index:ReleaseDatabaseJobs",
+            ],
+            // The four existing Secrets are read (Secret.get) on every run.
+            preview: { same: created, read: 4 },
+            up: { same: created, read: 4 },
+            sameUrns: true,
+        });
+        assert.deepStrictEqual(await jobs(k, NS), before);
     });
 
     let restoreJob = "";

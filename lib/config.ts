@@ -2,10 +2,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PLAN_WARNINGS, PlanAlert, warningBeforeCritical } from "../policy/planAlerts";
+import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PLAN_WARNINGS, PlanAlert } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
 import { CanaryRouting } from "../components/canaryDeployment";
-import { isAwsCron, isKubernetesCron, isPinnedVersion, isS3Prefix, lifecycleProblems, replicaSplit, splitImageRef, verifiesServer } from "../components/rules";
+import {
+    isAwsCron,
+    isKubernetesCron,
+    isPinnedVersion,
+    isS3Prefix,
+    lifecycleProblems,
+    replicaSplit,
+    rolloutCanProgress,
+    splitImageRef,
+    verifiesServer,
+    bytesOf,
+    isWeight,
+    warningBeforeCritical,
+} from "../components/rules";
+import { ZERO_DOWNTIME_ROLLOUT } from "../components/workload";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -99,7 +113,7 @@ const blueGreenSchema = z.strictObject({
 const canarySchema = z.strictObject({
     stableVersion: version,
     canaryVersion: version,
-    weight: z.number({ message: "must be a whole number from 0 to 100" }).int("must be a whole number from 0 to 100").min(0, "must be from 0 to 100").max(100, "must be from 0 to 100"),
+    weight: z.number({ message: "must be a whole number from 0 to 100" }).refine(isWeight, "must be a whole number from 0 to 100"),
     steps: z
         .array(z.number().int().min(1).max(100))
         .min(1)
@@ -118,9 +132,9 @@ const canarySchema = z.strictObject({
 });
 
 const rollingSchema = z.strictObject({
-    maxSurge: percentOrCount.default("25%"),
-    maxUnavailable: percentOrCount.default(0),
-    progressDeadlineSeconds: z.number().int().min(60).max(3600).default(600),
+    maxSurge: percentOrCount.default(ZERO_DOWNTIME_ROLLOUT.maxSurge),
+    maxUnavailable: percentOrCount.default(ZERO_DOWNTIME_ROLLOUT.maxUnavailable),
+    progressDeadlineSeconds: z.number().int().min(60).max(3600).default(ZERO_DOWNTIME_ROLLOUT.progressDeadlineSeconds),
 });
 
 const handle = z
@@ -199,7 +213,7 @@ const resolvedMonitoringSchema = monitoringSchema.transform((m) => {
     const warnings: Partial<Record<AlertName, number>> = { ...m.warnings };
     for (const n of ALERT_NAMES) {
         const implied = PLAN_WARNINGS[n];
-        if (warnings[n] === undefined && implied && warningBeforeCritical(n, thresholds[implied], thresholds[n])) warnings[n] = thresholds[implied];
+        if (warnings[n] === undefined && implied && warningBeforeCritical(PLAN_ALERTS[n].bad, thresholds[implied], thresholds[n])) warnings[n] = thresholds[implied];
     }
     return { ...m, thresholds, warnings };
 });
@@ -290,7 +304,10 @@ const backupSchema = z.strictObject({
     schedule: cronSchedule,
     restoreDrill: z.strictObject({ schedule: cronSchedule, checkSql: z.string().min(1) }),
     deadlineMinutes: z.number().int().min(5).max(1440).default(60),
-    scratchSize: quantity.default("20Gi"),
+    scratchSize: z
+        .string()
+        .refine((q) => bytesOf(q) !== undefined, 'must be a byte quantity such as "20Gi"')
+        .default("20Gi"),
     /** IRSA: the cluster's OIDC provider, for the program to create the backup role; or roleArn, an existing role. */
     oidc: z.strictObject({
         providerArn: z
@@ -393,6 +410,9 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
     };
     if (c.release.maxReplicas < c.release.replicas) {
         issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
+    }
+    if (c.strategy === "rolling" && !rolloutCanProgress(c.rolling.maxSurge, c.rolling.maxUnavailable)) {
+        issue(["rolling", "maxUnavailable"], c.rolling.maxUnavailable, `cannot be 0 when rolling.maxSurge is ${c.rolling.maxSurge}: the rollout could never progress`);
     }
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
     problems.push(...databaseProblems(c));
@@ -576,7 +596,7 @@ function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
         const critical = m.thresholds[name];
         const warning = m.warnings[name];
         if (a.percent && critical > 100) problems.push({ path: ["monitoring", "thresholds", name], input: critical, message: "is a percentage and cannot exceed 100" });
-        if (warning !== undefined && !warningBeforeCritical(name, warning, critical)) {
+        if (warning !== undefined && !warningBeforeCritical(PLAN_ALERTS[name].bad, warning, critical)) {
             const side = a.bad === "above" ? "below" : "above";
             problems.push({ path: ["monitoring", "warnings", name], input: warning, message: `must be ${side} the critical threshold ${critical}` });
         }

@@ -67,7 +67,7 @@ export const ANNOTATION = {
     /** AWS Load Balancer Controller: the forward action whose target groups split stable and canary. */
     albWeightedAction: "alb.ingress.kubernetes.io/actions.weighted",
     /**
-     * On an object a traffic decision changes in place (a blue/green Service's selector, a canary weight). The
+     * On an object a traffic decision changes in place (a blue/green Service's selector, the nginx canary weight). The
      * provider's Service and Ingress awaiters return the last object their informer delivered, with no check that it
      * is newer than the apply's (pulumi/pulumi-kubernetes provider/pkg/await/service.go processServiceEvent,
      * ingress.go processIngressEvent), and the provider stores that object as the resource's state: a list served from

@@ -59,12 +59,6 @@ export function isLooser(name: AlertName, threshold: number): boolean {
     return a.bad === "above" ? threshold > a.plan : threshold < a.plan;
 }
 
-/** True when a warning threshold sits on the quiet side of the critical one, as it must. */
-export function warningBeforeCritical(name: AlertName, warning: number, critical: number): boolean {
-    const a: PlanAlert = PLAN_ALERTS[name];
-    return a.bad === "above" ? warning < critical : warning > critical;
-}
-
 /** The warning tier the plan itself implies: a rollback trigger warns at the plan's alert level below it. */
 export const PLAN_WARNINGS: Partial<Record<AlertName, AlertName>> = {
     rollbackNowErrorRatePct: "rollbackSustainedErrorRatePct",

@@ -114,8 +114,8 @@ export const releaseOwnersAssigned: StackValidationPolicy = {
             report("no deployment-plan ConfigMap names the release's deployment lead and rollback owner");
             return;
         }
-        const data = plan.props.data;
-        if (data === undefined) return;
+        // A ConfigMap without data assigns nobody: both roles are reported.
+        const data: Record<string, unknown> = plan.props.data ?? {};
         for (const [key, role, config] of [
             [PLAN_PEOPLE_KEYS.deploymentLead, "deployment lead", "plan.people.deploymentLead"],
             [PLAN_PEOPLE_KEYS.rollbackOwner, "rollback owner", "plan.people.rollbackOwner"],

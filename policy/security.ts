@@ -2,15 +2,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { validatePods } from "./resources";
+import { isPinnedVersion, splitImageRef } from "../components/rules";
 
-/** The version part of an image reference, or undefined when it has none. */
-function imageVersion(image: string): { registry: string; tag?: string; digest?: string } {
-    const [ref, digest] = image.split("@");
-    const slash = ref.indexOf("/");
-    const registry = slash > 0 && /[.:]|^localhost$/.test(ref.slice(0, slash)) ? ref.slice(0, slash) : "docker.io";
-    const lastSlash = ref.lastIndexOf("/");
-    const colon = ref.indexOf(":", lastSlash + 1);
-    return { registry, tag: colon >= 0 ? ref.slice(colon + 1) : undefined, digest };
+/** The registry an image reference pulls from: its first path segment when that names a host, else Docker Hub. */
+function registryOf(repository: string): string {
+    const slash = repository.indexOf("/");
+    return slash > 0 && /[.:]|^localhost$/.test(repository.slice(0, slash)) ? repository.slice(0, slash) : "docker.io";
 }
 
 const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|DSN|DATABASE_URL|CREDENTIALS?)$/i;
@@ -28,9 +25,11 @@ export const imagesPinnedAndAllowed: ResourceValidationPolicy = {
         const { allowedRegistries } = args.getConfig<{ allowedRegistries: string[] }>();
         for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
             if (typeof c.image !== "string") continue;
-            const v = imageVersion(c.image);
-            if (!v.digest && (!v.tag || v.tag.toLowerCase() === "latest")) report(`container "${c.name}" runs ${c.image}, which is not pinned to a tag or digest`);
-            if (!allowedRegistries.includes(v.registry)) report(`container "${c.name}" pulls from ${v.registry}, not an allowed registry (${allowedRegistries.join(", ")})`);
+            // The same rule as the program's config (components/rules.ts): a tag other than latest, a digest, or both.
+            const ref = splitImageRef(c.image);
+            if (!ref || !isPinnedVersion(ref.version)) report(`container "${c.name}" runs ${c.image}, which is not pinned to a tag or digest`);
+            const registry = registryOf(ref?.repository ?? c.image);
+            if (!allowedRegistries.includes(registry)) report(`container "${c.name}" pulls from ${registry}, not an allowed registry (${allowedRegistries.join(", ")})`);
         }
     }),
 };

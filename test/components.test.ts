@@ -274,7 +274,7 @@ describe("CanaryDeployment", () => {
             { field: "http-header", httpHeaderConfig: { httpHeaderName: "X-Canary", values: ["always"] } },
         ]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
-        assert.strictEqual(a["pulumi.com/skipAwait"], "true", "the weight's state is the applied object");
+        assert.strictEqual(a["pulumi.com/skipAwait"], undefined, "awaited: the ALB's provisioning shows in its status");
         assert.deepStrictEqual(ing.dependsOn, ["c-stable", "c-canary"]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready", "the target group probes readiness, not the controller's default /");
         assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");

@@ -25,7 +25,14 @@ describe("stack config validation", () => {
     });
 
     const cases: [string, string, string[], string][] = [
-        ["a weight above 100", "production", ["canary.weight=150"], "myapp:canary.weight = 150: must be from 0 to 100"],
+        ["a weight above 100", "production", ["canary.weight=150"], "myapp:canary.weight = 150: must be a whole number from 0 to 100"],
+        [
+            "a rollout that cannot progress (0 and 0%)",
+            "production",
+            ["strategy=rolling", "rolling.maxSurge=0", "rolling.maxUnavailable=0%"],
+            'myapp:rolling.maxUnavailable = "0%": cannot be 0 when rolling.maxSurge is 0: the rollout could never progress',
+        ],
+        ["a scratch size that is not bytes", "production", ["backup.scratchSize=500m"], 'myapp:backup.scratchSize = "500m": must be a byte quantity such as "20Gi"'],
         ["a weight outside the steps", "production", ["canary.weight=10"], "myapp:canary.weight = 10: must be 0 or one of the declared steps [5, 25, 100]"],
         ["steps out of order", "production", ["canary.steps[1]=3"], "myapp:canary.steps = [5,3,100]: must be strictly increasing"],
         ["an unknown color", "staging", ["blueGreen.activeColor=purple"], 'myapp:blueGreen.activeColor = "purple": Invalid option: expected one of "blue"|"green"'],

@@ -149,6 +149,20 @@ describe("the policy pack", () => {
                 'container "smoke-test" runs registry.example.com/myapp-smoke:latest, which is not pinned to a tag or digest',
             ],
             [
+                "images-pinned-and-allowed",
+                "production",
+                "myapp-stable-deployment",
+                (r: any) => (r.inputs.spec.template.spec.containers[0].image = `registry.example.com/myapp:latest@sha256:${"a".repeat(64)}`),
+                `container "myapp" runs registry.example.com/myapp:latest@sha256:${"a".repeat(64)}, which is not pinned to a tag or digest`,
+            ],
+            [
+                "images-pinned-and-allowed",
+                "production",
+                "myapp-canary-deployment",
+                (r: any) => (r.inputs.spec.template.spec.containers[0].image = "registry.example.com/myapp@sha256:abc"),
+                'container "myapp" runs registry.example.com/myapp@sha256:abc, which is not pinned to a tag or digest',
+            ],
+            [
                 "no-plaintext-secrets",
                 "production",
                 "myapp-db-backup-scripts",
@@ -264,6 +278,19 @@ describe("the policy pack", () => {
                 "monitor [production] myapp: p95 response time above 2 s (track:canary) judges one version in flight but has no color: or track: tag",
             ],
         ];
+        it("release-owners-assigned: a deployment-plan ConfigMap without data assigns nobody (and holds no canary steps)", async () => {
+            const run = edited(production, "myapp-deployment-plan", (r: any) => delete r.inputs.data);
+            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            assert.deepStrictEqual(
+                violations.filter((v) => v.policy === "release-owners-assigned").map((v) => v.message),
+                [
+                    "no deployment lead is assigned: ConfigMap myapp-deployment-plan has no deployment-lead (set plan.people.deploymentLead)",
+                    "no rollback owner is assigned: ConfigMap myapp-deployment-plan has no rollback-owner (set plan.people.rollbackOwner)",
+                ],
+            );
+            assert.deepStrictEqual(firing(violations).sort(), ["release-owners-assigned", "rollback-path-present"]);
+        });
+
         for (const [policy, stack, resource, change, message] of cases) {
             it(`${policy}: ${message}`, async () => {
                 const run = edited(stack === "production" ? production : staging, resource, change);

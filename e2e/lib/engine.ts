@@ -188,3 +188,40 @@ export async function timedUp(ps: ProjectStack, onOutput?: (s: string) => void):
     for (const names of Object.values(steps)) names.sort();
     return { seconds: Math.round((Date.now() - t0) / 100) / 10, changes: res.summary.resourceChanges ?? {}, steps };
 }
+
+/** The component type tokens in a state export's URNs (neither the provider's nor the engine's own). */
+function componentTokens(state: string): string[] {
+    const urns = (JSON.parse(state).deployment.resources as { urn: string }[]).map((r) => r.urn);
+    return [...new Set(urns.flatMap((u) => u.split("::")[2].split("$")).filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("pulumi:")))].sort();
+}
+
+export interface TokenMove {
+    /** Component tokens in the state before it was rewritten, and after the up. */
+    before: string[];
+    after: string[];
+    /** The change summaries of the preview and the up on the rewritten state. */
+    preview: Record<string, number>;
+    up: Record<string, number>;
+    /** Whether the up left the very URNs the state had before it was rewritten. */
+    sameUrns: boolean;
+}
+
+/**
+ * Rewrites the stack's state to the first release's component tokens (myapp:deploy:*), as a stack that release
+ * deployed holds them, then previews and runs `pulumi up`: the components' aliases must match every URN.
+ */
+export async function moveFromFirstReleaseTokens(ps: ProjectStack, onOutput?: (s: string) => void): Promise<TokenMove> {
+    const current = JSON.stringify(await ps.stack.exportStack());
+    await ps.stack.importStack(JSON.parse(current.replace(/release:index:/g, "myapp:deploy:")));
+    const preview = await ps.stack.preview({ onOutput });
+    const up = await ps.stack.up({ onOutput });
+    const after = JSON.stringify(await ps.stack.exportStack());
+    const urns = (state: string) => (JSON.parse(state).deployment.resources as { urn: string }[]).map((r) => r.urn).sort();
+    return {
+        before: componentTokens(current),
+        after: componentTokens(after),
+        preview: preview.changeSummary,
+        up: up.summary.resourceChanges ?? {},
+        sameUrns: JSON.stringify(urns(after)) === JSON.stringify(urns(current)),
+    };
+}
