@@ -108,9 +108,6 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
 
     constructor(name: string, args: ReleaseDatabaseJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ReleaseDatabaseJobs", name, opts);
-        if (args.direction === "down" && args.migration.kind === "command" && !args.migration.downCommand) {
-            throw new pulumi.ResourceError("a down migration needs a downCommand", this);
-        }
         const app = args.appName;
         const job = (component: Component, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
             awaitedJob(
@@ -166,12 +163,14 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             ...(args.ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: args.ownerRole }] : []),
         ];
         if (args.migration.kind === "command") {
+            const command = args.direction === "up" ? args.migration.command : args.migration.downCommand;
+            if (!command) throw new pulumi.ResourceError("a down migration needs a downCommand", this);
             return batchPodTemplate({
                 labels,
                 container: {
                     name: "migrate",
                     image: args.migration.image,
-                    command: args.direction === "up" ? args.migration.command : args.migration.downCommand!,
+                    command,
                     env,
                     volumeMounts: ca ? [ca.mount] : [],
                 },

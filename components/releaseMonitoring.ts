@@ -278,8 +278,7 @@ export class ReleaseMonitoring extends LibraryComponent {
         }
 
         const traffic: Record<string, datadog.Monitor> = {};
-        const trafficMonitor = (spec: MonitorSpec, g: TrafficGuard): datadog.Monitor => {
-            const v = spec.perVersion!;
+        const trafficMonitor = (spec: MonitorSpec, v: VersionInFlight, g: TrafficGuard): datadog.Monitor => {
             const key = `${g.counter}-${g.window.replace("last_", "")}-${v.variantValue}`;
             if (!traffic[key]) {
                 traffic[key] = new datadog.Monitor(
@@ -320,7 +319,9 @@ export class ReleaseMonitoring extends LibraryComponent {
             const message = alertMessage(args, spec, { value: !spec.guard, who, critical, warning });
             const thresholds = { critical: num(critical), warning: warning !== undefined ? num(warning) : undefined, criticalRecovery: num(recovery) };
             const perVersion = spec.perVersion ? { timeoutH: RETIRED_VERSION_TIMEOUT_HOURS } : {};
-            if (!spec.guard) {
+            // Only a per-version monitor has a traffic guard: its version's own requests or payments.
+            const guarded = spec.guard && spec.perVersion ? { guard: spec.guard, version: spec.perVersion } : undefined;
+            if (!guarded) {
                 this.monitors[spec.suffix] = new datadog.Monitor(
                     `${name}-${spec.suffix}`,
                     { name: title, type: "query alert", query: spec.query(critical), message, monitorThresholds: thresholds, tags, requireFullWindow: false, ...perVersion, ...common },
@@ -349,7 +350,7 @@ export class ReleaseMonitoring extends LibraryComponent {
             this.monitors[`${spec.suffix}-condition`] = condition;
             this.monitors[spec.suffix] = new datadog.Monitor(
                 `${name}-${spec.suffix}`,
-                { name: title, type: "composite", query: pulumi.interpolate`${condition.id} && ${trafficMonitor(spec, spec.guard).id}`, message, tags, ...common },
+                { name: title, type: "composite", query: pulumi.interpolate`${condition.id} && ${trafficMonitor(spec, guarded.version, guarded.guard).id}`, message, tags, ...common },
                 { parent: this },
             );
         }

@@ -385,15 +385,30 @@ export type CanaryConfig = Omit<ParsedCanary, "router" | "gateway" | "alb"> & Ca
 export type RollingConfig = ParsedConfig["rolling"];
 
 type MonitoringSection = NonNullable<ParsedConfig["monitoring"]>;
+type ParsedDatabase = NonNullable<ParsedConfig["database"]>;
+type ParsedBackup = NonNullable<ParsedConfig["backup"]>;
+
+/** Who connects: roles and Secrets the program creates, or Secrets made outside it. */
+export type DatabaseAccessConfig = { kind: "roles"; roles: NonNullable<ParsedDatabase["roles"]> } | { kind: "existing"; secrets: NonNullable<ParsedDatabase["existingSecrets"]> };
+/** What the migration runs: SQL files of the repository, or a command in the release image. */
+export type MigrationRunConfig = { kind: "sql"; sqlDir: string } | { kind: "command"; command: string[]; downCommand?: string[] };
+/** The dumps' bucket: one the program declares, or one made outside it (with the key that encrypts it, where given). */
+export type DumpBucketConfig = { kind: "declared"; name: string } | { kind: "existing"; name: string; kmsKeyArn?: string };
+/** The backup pods' IAM role: an existing one, or one the program creates, trusted by the cluster's OIDC provider. */
+export type BackupRoleConfig = { kind: "existing"; arn: string } | { kind: "oidc"; providerArn: string; issuerUrl: string };
 
 /**
  * The validated stack configuration: the strategy comes with its own section, and only that one. Defaults that
  * depend on the stack are resolved here too: `datadog` is the env and service tags the pods carry and the monitors
  * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to that env.
  */
-export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring"> & {
+export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup"> & {
     datadog: { env: string; service: string };
     monitoring?: MonitoringSection & { hostScope: string };
+    /** The database section, with who connects and what the migration runs resolved from their exactly-one-of keys. */
+    database?: ParsedDatabase & { access: DatabaseAccessConfig; migrationRun: MigrationRunConfig };
+    /** The backup section, with its bucket and role resolved from their exactly-one-of keys. */
+    backup?: ParsedBackup & { bucket: DumpBucketConfig; role: BackupRoleConfig };
 } & ({ strategy: "blue-green"; blueGreen: BlueGreenConfig } | { strategy: "canary"; canary: CanaryConfig } | { strategy: "rolling"; rolling: RollingConfig });
 
 interface Problem {
@@ -528,8 +543,8 @@ function databaseProblems(c: ParsedConfig): Problem[] {
     return problems;
 }
 
-type DatabaseConfig = NonNullable<ProgramConfig["database"]>;
-type BackupConfig = NonNullable<ProgramConfig["backup"]>;
+type DatabaseConfig = ParsedDatabase;
+type BackupConfig = ParsedBackup;
 
 /** The program creates the roles and their Secrets, or reads Secrets the user made: one or the other. */
 function databaseAccessProblems(db: DatabaseConfig): Problem[] {
@@ -626,6 +641,31 @@ function formatPath(project: string, path: PropertyKey[]): string {
     return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
+// The exactly-one-of pairs, resolved once crossFieldProblems has made sure exactly one is set.
+function databaseAccess(db: ParsedDatabase): DatabaseAccessConfig {
+    if (db.existingSecrets) return { kind: "existing", secrets: db.existingSecrets };
+    if (db.roles) return { kind: "roles", roles: db.roles };
+    throw new Error("database without roles or existingSecrets passed validation");
+}
+
+function migrationRun(m: ParsedDatabase["migration"]): MigrationRunConfig {
+    if (m.sqlDir !== undefined) return { kind: "sql", sqlDir: m.sqlDir };
+    if (m.command !== undefined) return { kind: "command", command: m.command, downCommand: m.downCommand };
+    throw new Error("database.migration without sqlDir or command passed validation");
+}
+
+function dumpBucket(b: ParsedBackup): DumpBucketConfig {
+    if (b.existingBucket) return { kind: "existing", ...b.existingBucket };
+    if (b.bucketName) return { kind: "declared", name: b.bucketName };
+    throw new Error("backup without bucketName or existingBucket passed validation");
+}
+
+function backupRole(o: ParsedBackup["oidc"]): BackupRoleConfig {
+    if (o.roleArn) return { kind: "existing", arn: o.roleArn };
+    if (o.providerArn && o.issuerUrl) return { kind: "oidc", providerArn: o.providerArn, issuerUrl: o.issuerUrl };
+    throw new Error("backup.oidc without roleArn or providerArn and issuerUrl passed validation");
+}
+
 /** The canary section with its router's settings; crossFieldProblems has made sure they are there. */
 function withRouting({ router, gateway, alb, ...tracks }: ParsedCanary): CanaryConfig {
     if (router === "gateway-api" && gateway) return { ...tracks, router, gateway };
@@ -639,9 +679,15 @@ function datadogTags(c: Pick<ParsedConfig, "monitoring" | "release">, stack: str
 }
 
 /** The config with only its strategy's section (crossFieldProblems has made sure it is there) and its stack defaults. */
-function resolved({ strategy, blueGreen, canary, rolling, monitoring, ...rest }: ParsedConfig, stack: string): ProgramConfig {
+function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, backup, ...rest }: ParsedConfig, stack: string): ProgramConfig {
     const datadog = datadogTags({ monitoring, release: rest.release }, stack);
-    const common = { ...rest, datadog, monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` } };
+    const common = {
+        ...rest,
+        datadog,
+        monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` },
+        database: database && { ...database, access: databaseAccess(database), migrationRun: migrationRun(database.migration) },
+        backup: backup && { ...backup, bucket: dumpBucket(backup), role: backupRole(backup.oidc) },
+    };
     if (strategy === "blue-green" && blueGreen) return { ...common, strategy, blueGreen };
     if (strategy === "canary" && canary) return { ...common, strategy, canary: withRouting(canary) };
     if (strategy === "rolling") return { ...common, strategy, rolling };

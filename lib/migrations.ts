@@ -38,9 +38,11 @@ export function loadMigrations(dir: string): SqlMigration[] {
     const strays = files.filter((f) => f.endsWith(".sql") && !NAME.test(f) && !/^\d{3}_[a-z0-9_]+\.down\.sql$/.test(f));
     if (strays.length > 0) throw new Error(`${strays.join(", ")}: migration files must be named NNN_name.up.sql and NNN_name.down.sql`);
     return files
-        .filter((f) => NAME.test(f))
-        .map((file) => {
-            const version = NAME.exec(file)![1];
+        .flatMap((file) => {
+            const m = NAME.exec(file);
+            return m ? [{ file, version: m[1] }] : [];
+        })
+        .map(({ file, version }) => {
             const up = readFileSync(path.join(dir, file), "utf8");
             const downFile = path.join(dir, `${version}.down.sql`);
             if (!existsSync(downFile)) throw new Error(`${file} has no ${version}.down.sql`);

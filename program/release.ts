@@ -81,7 +81,7 @@ export function readReleaseInput(): ReleaseInput {
  */
 export async function checkRestoreKey(configName: string, cfg: ProgramConfig): Promise<void> {
     const key = cfg.database?.restore?.key;
-    const bucket = cfg.backup?.bucketName;
+    const bucket = cfg.backup?.bucket.kind === "declared" ? cfg.backup.bucket.name : undefined;
     if (!key || !bucket) return;
     try {
         await aws.s3.getObject({ bucket, key });
@@ -112,9 +112,9 @@ export async function releaseProgram(onInput?: (input: ReleaseInput) => void): P
  */
 export function readReleaseFiles(configName: string, cfg: ProgramConfig): ReleaseFiles {
     const db = cfg.database;
-    const sqlDir = db?.migration.sqlDir;
+    const run = db?.migrationRun;
     return {
-        migrations: sqlDir ? checkedMigrations(configName, sqlDir, db.migration) : undefined,
+        migrations: db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, db.migration) : undefined,
         caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
         databaseScripts: readDatabaseScripts(),
     };
@@ -151,35 +151,42 @@ function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<Pr
     return { sqlDir, all, selected, findings: report };
 }
 
-/** Where the dumps go: a bucket, its ARN and its key's ARN (the last two where known). */
-interface DumpBucket {
-    name: pulumi.Input<string>;
-    arn?: pulumi.Input<string>;
-    keyArn?: pulumi.Input<string>;
-}
+/** Where the dumps go: a bucket, with its ARN and its key's ARN when the program knows the key. */
+type DumpBucket = { name: pulumi.Input<string>; key?: { bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> } };
 
-/** A bucket made outside this program. An S3 bucket's ARN is arn:<partition>:s3:::<name>; the key's ARN gives the partition. */
-function existingBucket(e: { name: string; kmsKeyArn?: string }): DumpBucket {
-    return { name: e.name, arn: e.kmsKeyArn ? `arn:${e.kmsKeyArn.split(":")[1]}:s3:::${e.name}` : undefined, keyArn: e.kmsKeyArn };
-}
-
-function declaredBucket(app: string, b: NonNullable<ProgramConfig["backup"]>, tags: Record<string, string>): DumpBucket {
+/** The bucket config names, declared here or made outside. An S3 bucket's ARN is arn:<partition>:s3:::<name>; the key's ARN gives the partition. */
+function dumpBucket(app: string, b: NonNullable<ProgramConfig["backup"]>, tags: Record<string, string>): DumpBucket {
+    if (b.bucket.kind === "existing") {
+        const { name, kmsKeyArn } = b.bucket;
+        return { name, key: kmsKeyArn ? { bucketArn: `arn:${kmsKeyArn.split(":")[1]}:s3:::${name}`, keyArn: kmsKeyArn } : undefined };
+    }
     const bucket = new BackupBucket(`${app}-backups`, {
-        bucketName: b.bucketName!,
+        bucketName: b.bucket.name,
         retentionDays: b.retentionDays,
         infrequentAccessAfterDays: b.infrequentAccessAfterDays,
         glacierAfterDays: b.glacierAfterDays,
         objectLock: b.objectLock,
         tags,
     });
-    return { name: bucket.bucket.bucket, arn: bucket.bucket.arn, keyArn: bucket.key.arn };
+    return { name: bucket.bucket.bucket, key: { bucketArn: bucket.bucket.arn, keyArn: bucket.key.arn } };
+}
+
+/** The release's SQL migrations, which readReleaseFiles reads whenever database.migration.sqlDir is set. */
+function readSqlMigrations(files: ReleaseFiles): SqlMigration[] {
+    if (!files.migrations) throw new Error("database.migration.sqlDir is set but its migrations were not read");
+    return files.migrations.selected;
+}
+
+/** The bucket's key, for what needs it (a role the program creates, the RDS vault): config refuses an existing bucket without kmsKeyArn there. */
+function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["key"]> {
+    if (!bucket.key) throw new Error(`${user} needs the bucket's key, and config validation lets no existing bucket without kmsKeyArn through`);
+    return bucket.key;
 }
 
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
 export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput): ReleaseOutputs {
     const release = cfg.release;
     const app = release.appName;
-    const sqlMigrations = files.migrations?.selected;
     // What the deployment plan (the `readme` output) is rendered from.
     const recording = recordDeclarations(PLAN_TYPES);
 
@@ -204,15 +211,15 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
     if (cfg.database && cfg.backup) {
         const db = cfg.database;
         const b = cfg.backup;
-        const bucket = b.existingBucket ? existingBucket(b.existingBucket) : declaredBucket(app, b, tags);
+        const bucket = dumpBucket(app, b, tags);
         const caBundle = files.caBundle;
         let access: DatabaseAccess;
         let ownershipHandoverSql: string | undefined;
-        if (db.existingSecrets) {
+        if (db.access.kind === "existing") {
             access = new ExistingDatabaseSecrets(`${app}-db-secrets`, {
                 appName: app,
                 namespace: release.namespace,
-                names: db.existingSecrets,
+                names: db.access.secrets,
                 caBundle,
             });
         } else {
@@ -223,7 +230,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
                 drillDatabase: `${db.name}_restore_drill`,
                 sslmode: db.sslmode,
                 caBundle,
-                roles: db.roles!,
+                roles: db.access.roles,
                 namespace: release.namespace,
                 appName: app,
             });
@@ -237,9 +244,10 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             bucketName: bucket.name,
             prefix: b.prefix,
             region: b.region,
-            role: b.oidc.roleArn
-                ? { existingArn: b.oidc.roleArn }
-                : { oidc: { providerArn: b.oidc.providerArn!, issuerUrl: b.oidc.issuerUrl! }, bucketArn: bucket.arn!, keyArn: bucket.keyArn! },
+            role:
+                b.role.kind === "existing"
+                    ? { existingArn: b.role.arn }
+                    : { oidc: { providerArn: b.role.providerArn, issuerUrl: b.role.issuerUrl }, ...bucketKey(bucket, "the backup role the program creates") },
             toolsImage: db.toolsImage,
             scripts: files.databaseScripts,
             backupDatabaseSecret: access.secretNames.backup,
@@ -261,7 +269,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
                 schedule: db.rds.backupSchedule,
                 restoreTestSchedule: db.rds.restoreTestSchedule,
                 retentionDays: b.retentionDays,
-                kmsKeyArn: bucket.keyArn!,
+                kmsKeyArn: bucketKey(bucket, "the RDS backup vault").keyArn,
                 namePrefix: `${app}-${stack}`,
                 tags,
             });
@@ -276,9 +284,10 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             migratorSecret: access.secretNames.migrator,
             ownerRole: access.ownerRole,
             caVolume: access.caVolume,
-            migration: sqlMigrations
-                ? { kind: "sql", migrations: sqlMigrations, toolsImage: db.toolsImage }
-                : { kind: "command", image: imageRef(release.image, release.version), command: m.command!, downCommand: m.downCommand },
+            migration:
+                db.migrationRun.kind === "command"
+                    ? { kind: "command", image: imageRef(release.image, release.version), command: db.migrationRun.command, downCommand: db.migrationRun.downCommand }
+                    : { kind: "sql", migrations: readSqlMigrations(files), toolsImage: db.toolsImage },
             phase: m.phase,
             direction: m.run,
             downSteps: m.downSteps,
@@ -396,7 +405,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             slo: { ...m.slo, latencySeconds: m.thresholds.p95LatencySeconds },
             deploymentWindow: m.deploymentWindow,
             trafficGuard: m.trafficGuard,
-            appRole: cfg.database?.roles && { name: cfg.database.roles.app.name, connectionLimit: cfg.database.roles.app.connectionLimit },
+            appRole: cfg.database?.access.kind === "roles" ? { name: cfg.database.access.roles.app.name, connectionLimit: cfg.database.access.roles.app.connectionLimit } : undefined,
             rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
         });
     }

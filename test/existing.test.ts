@@ -149,6 +149,12 @@ describe("existing resources instead of declared ones", () => {
         });
     }
 
+    it("the plan names the existing bucket the dumps go to", () => {
+        const readme = run("production", existingStack("production")).outputs.readme as string;
+        assert.ok(readme.includes(`dumps the database to s3://${BUCKET}/postgres/myapp/<UTC timestamp>-pre-deploy-v1.2.3.dump`), readme);
+        assert.ok(!readme.includes("s3://undefined"), "no bucket left unnamed");
+    });
+
     it("runs a restore as the given migrator Secret", () => {
         const r = run(
             "staging",

@@ -53,8 +53,10 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
             .map(ref)
             .sort(byName),
         changed: after.resources
-            .filter((r) => old.has(key(r)))
-            .map((r) => ({ ...ref(r), paths: changedPaths(old.get(key(r))!.inputs, r.inputs).filter((p) => !ignored(p, r.ignoreChanges)) }))
+            .flatMap((r) => {
+                const was = old.get(key(r));
+                return was ? [{ ...ref(r), paths: changedPaths(was.inputs, r.inputs).filter((p) => !ignored(p, r.ignoreChanges)) }] : [];
+            })
             .filter((c) => c.paths.length > 0)
             .sort(byName),
     };

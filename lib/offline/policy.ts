@@ -57,15 +57,13 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
     }
     const dependencies = engineDependencies(run);
     for (const r of run.resources) {
-        const p = byName.get(r.name)! as { parent?: PolicyResource; dependencies: PolicyResource[]; opts: { parent?: string } };
-        if (r.parent && byName.has(r.parent)) {
-            p.parent = byName.get(r.parent);
-            p.opts.parent = p.parent!.urn;
+        const p = byName.get(r.name) as { parent?: PolicyResource; dependencies: PolicyResource[]; opts: { parent?: string } };
+        const parent = r.parent ? byName.get(r.parent) : undefined;
+        if (parent) {
+            p.parent = parent;
+            p.opts.parent = parent.urn;
         }
-        p.dependencies = dependencies
-            .get(r.name)!
-            .map((n) => byName.get(n)!)
-            .filter(Boolean);
+        p.dependencies = (dependencies.get(r.name) ?? []).flatMap((n) => byName.get(n) ?? []);
     }
     return [...byName.values()];
 }

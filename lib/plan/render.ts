@@ -63,14 +63,15 @@ function header(input: PlanInput, t: Timeline): string[] {
             : cfg.strategy === "blue-green"
               ? "Blue-Green"
               : `Rolling (maxSurge ${cfg.rolling.maxSurge}, maxUnavailable ${cfg.rolling.maxUnavailable})`;
-    const hours = t.start && t.end ? num((t.end.getTime() - t.start.getTime()) / 3_600_000) : undefined;
+    const window =
+        t.start && t.end ? { from: t.start.toISOString().slice(11, 16), to: t.end.toISOString().slice(11, 16), hours: num((t.end.getTime() - t.start.getTime()) / 3_600_000) } : undefined;
     return [
         `# Deployment Plan: ${r.appName} ${r.version} (${input.stack})`,
         "",
         `**Release Version**: ${r.version} (previous: ${r.previousVersion ?? NOT_SET})`,
         `**Deployment Date**: ${t.start ? t.start.toISOString().slice(0, 10) : NOT_SET}`,
         `**Deployment Time**: ${t.start ? `${t.start.toISOString().slice(11, 16)} UTC` : NOT_SET}`,
-        `**Deployment Window**: ${hours ? `${hours} hour${hours === "1" ? "" : "s"} (${t.start!.toISOString().slice(11, 16)} to ${t.end!.toISOString().slice(11, 16)} UTC, monitoring.deploymentWindow)` : NOT_SET}`,
+        `**Deployment Window**: ${window ? `${window.hours} hour${window.hours === "1" ? "" : "s"} (${window.from} to ${window.to} UTC, monitoring.deploymentWindow)` : NOT_SET}`,
         `**Deployment Type**: ${type}`,
         "",
         input.policy
@@ -167,10 +168,11 @@ function checklistItem(input: PlanInput, line: ChecklistLine): string[] {
     const vacuous = line.vacuous?.(input.resources);
     if (vacuous) return [`- [ ] ${line.line} — human check: ${owner} (${policies} prove nothing here: ${vacuous})`];
     const rest = line.rest ? `; ${line.rest}: human check, ${owner}` : "";
-    if (!input.policy) return [`- [ ] ${line.line} — checked by ${policies} on every preview with the policy pack (result: \`npm run plan -- --stack ${input.stack}\`)${rest}`];
-    const ran = line.policies.filter((p) => input.policy!.levels[p] !== undefined && input.policy!.levels[p] !== "disabled");
+    const policy = input.policy;
+    if (!policy) return [`- [ ] ${line.line} — checked by ${policies} on every preview with the policy pack (result: \`npm run plan -- --stack ${input.stack}\`)${rest}`];
+    const ran = line.policies.filter((p) => policy.levels[p] !== undefined && policy.levels[p] !== "disabled");
     if (ran.length === 0) return [`- [ ] ${line.line} — human check: ${owner} (${policies} disabled in the policy config)`];
-    const violations = input.policy.violations.filter((v) => ran.includes(v.policy));
+    const violations = policy.violations.filter((v) => ran.includes(v.policy));
     if (violations.length > 0) {
         return [`- [ ] ✗ ${line.line}`, ...violations.map((v) => `  - ${code(v.policy)} (${v.level})${v.resource ? ` on ${v.resource}` : ""}: ${v.message}`)];
     }
@@ -283,7 +285,7 @@ function deploymentStepsSection(input: PlanInput, t: Timeline): string[] {
         out.push(`### ${title} (${when(t, group[0].at)})`, "");
         for (const s of group) out.push(...renderStep(input, t, s, ++n, true));
     }
-    if (t.end && t.finish > t.length!) out.push(`Note: the steps end at ${when(t, t.finish)}, after the window closes at ${when(t, t.length!)}.`, "");
+    if (t.length !== undefined && t.finish > t.length) out.push(`Note: the steps end at ${when(t, t.finish)}, after the window closes at ${when(t, t.length)}.`, "");
     out.pop();
     return out;
 }
@@ -373,9 +375,10 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
     const clock = (m: number) => (t.start ? new Date(t.start.getTime() + m * 60_000).toISOString().slice(11, 16) + " UTC" : when(t, m));
     const changes = p.summary.changes ?? [`(plan.summary.changes) ${NOT_SET}`];
     const migrations = input.migrations?.selected ?? [];
+    const phase = cfg.database?.migration.phase;
     const dbLine =
-        migrations.length > 0
-            ? `Database migration: ${migrations.length} ${riskOf(input).level === "High" ? "destructive" : "additive"} migrations (phase ${cfg.database!.migration.phase})`
+        migrations.length > 0 && phase
+            ? `Database migration: ${migrations.length} ${riskOf(input).level === "High" ? "destructive" : "additive"} migrations (phase ${phase})`
             : "No database migration";
     return [
         "## Communication Plan",
@@ -395,7 +398,7 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
             `- Downtime: ${downtimeReason(input)}`,
             `- ${dbLine}`,
             "",
-            `Deployment window: ${t.start && t.end ? `${clock(0)} to ${clock(t.length!)}` : NOT_SET}`,
+            `Deployment window: ${t.start && t.length !== undefined ? `${clock(0)} to ${clock(t.length)}` : NOT_SET}`,
             `Rollback: ${rollbackTime(input)}`,
             "",
             `Questions? Reply to this email or ${team}`,
@@ -416,7 +419,7 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
         ...fence([
             `Scheduled maintenance: ${input.stack} deployment`,
             `Start: ${t.start ? clock(0) : NOT_SET}`,
-            `End: ${t.end ? clock(t.length!) : NOT_SET}`,
+            `End: ${t.length !== undefined ? clock(t.length) : NOT_SET}`,
             "Impact: none expected (zero-downtime deployment)",
         ]),
         "",

@@ -111,14 +111,15 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
     const checks: string[] = [];
     const backup = jobs.find((j) => j.component === COMPONENT.predeployBackup);
     if (backup && cfg.backup)
-        engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucketName}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
+        engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucket.name}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
     const restore = jobs.find((j) => j.component === COMPONENT.restore);
     if (restore && cfg.database?.restore) engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
     const migration = jobs.find((j) => j.component === COMPONENT.migration);
     if (migration) {
         const files = input.migrations?.selected.length;
+        const phase = cfg.database?.migration.phase;
         engine.push(
-            `then Job \`${migration.name}\` runs the migrations${files !== undefined ? ` (${files} files of phase ${cfg.database!.migration.phase})` : ""}, stopped after ${migration.deadlineSeconds} s`,
+            `then Job \`${migration.name}\` runs the migrations${files !== undefined && phase ? ` (${files} files of phase ${phase})` : ""}, stopped after ${migration.deadlineSeconds} s`,
         );
     }
     for (const w of workloadFacts(resources)) {
@@ -151,7 +152,7 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
     const router = canaryRoutingObject(resources);
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
-        const weight = edit.sets.find(([k]) => k === "canary.weight")![1];
+        const weight = edit.sets.find(([k]) => k === "canary.weight")?.[1] ?? cn.weight;
         if (edit.sets.some(([k]) => k === "canary.stableVersion")) {
             const stable = workloadFacts(resources).find((w) => w.variant === "stable");
             return [`Deployment \`${stable?.name ?? NOT_SET}\` rolls to ${cn.canaryVersion}, ${cfg.release.replicas} replicas; the canary weight returns to 0 in ${router ?? "the router"}`];
@@ -191,7 +192,7 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
         pre.push({
             at: -60,
             title: "Database backup",
-            commands: [`aws s3 ls s3://${b.bucketName}/${b.prefix}/ --region ${b.region} | tail -n 3`],
+            commands: [`aws s3 ls s3://${b.bucket.name}/${b.prefix}/ --region ${b.region} | tail -n 3`],
             engine: [`none now: the pre-deploy dump is the first step of \`pulumi up\``],
             checks: [`a dump from the last run of CronJob \`${crons.backup ?? NOT_SET}\` (schedule "${b.schedule}")`],
         });
@@ -298,7 +299,7 @@ export function rollbackSteps(input: PlanInput): Step[] {
                 at: 0,
                 title: "Database restore (if data must be restored)",
                 commands: [
-                    `KEY=$(aws s3 ls s3://${b.bucketName}/${b.prefix}/ --region ${b.region} | awk '/-${label}\\.dump$/ {print $4}' | sort | tail -n 1)`,
+                    `KEY=$(aws s3 ls s3://${b.bucket.name}/${b.prefix}/ --region ${b.region} | awk '/-${label}\\.dump$/ {print $4}' | sort | tail -n 1)`,
                     configSet(stack, [["database.restore.key", `"${b.prefix}/$KEY"`]]),
                 ],
                 engine: [`a restore Job loads the pre-deploy dump over the database, within ${b.deadlineMinutes} minutes (backup.deadlineMinutes); writes since the dump are lost`],
