@@ -54,7 +54,8 @@ export interface BackupScheduleArgs {
  * provider for this ServiceAccount only, allowed to write and read under the prefix in the bucket, use the bucket's key
  * and delete nothing.
  */
-export type BackupRole = { existingArn: pulumi.Input<string> } | { oidc: { providerArn: string; issuerUrl: string }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
+export type BackupRole =
+    { existingArn: pulumi.Input<string> } | { oidc: { providerArn: pulumi.Input<string>; issuerUrl: pulumi.Input<string> }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
 
 /**
  * Scheduled backups with a least-privilege identity: a ServiceAccount bound through IRSA to an IAM role that may
@@ -147,27 +148,27 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         const args = this.args;
         const opt = { parent: this };
         const app = args.appName;
-        const issuer = role.oidc.issuerUrl.replace(/^https:\/\//, "");
+        const serviceAccount = `system:serviceaccount:${args.namespace}:${this.serviceAccountName}`;
+        // The cluster's provider and issuer are often another stack's outputs (an EKS cluster's OIDC provider).
+        const assumeRolePolicy = pulumi.all([role.oidc.providerArn, role.oidc.issuerUrl]).apply(([providerArn, issuerUrl]) => {
+            const issuer = issuerUrl.replace(/^https:\/\//, "");
+            return JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Effect: "Allow",
+                        Principal: { Federated: providerArn },
+                        Action: "sts:AssumeRoleWithWebIdentity",
+                        Condition: { StringEquals: { [`${issuer}:sub`]: serviceAccount, [`${issuer}:aud`]: "sts.amazonaws.com" } },
+                    },
+                ],
+            });
+        });
         const created = new aws.iam.Role(
             `${name}-role`,
             {
                 description: `IRSA role of ${args.namespace}/${this.serviceAccountName}: writes ${app} database dumps`,
-                assumeRolePolicy: JSON.stringify({
-                    Version: "2012-10-17",
-                    Statement: [
-                        {
-                            Effect: "Allow",
-                            Principal: { Federated: role.oidc.providerArn },
-                            Action: "sts:AssumeRoleWithWebIdentity",
-                            Condition: {
-                                StringEquals: {
-                                    [`${issuer}:sub`]: `system:serviceaccount:${args.namespace}:${this.serviceAccountName}`,
-                                    [`${issuer}:aud`]: "sts.amazonaws.com",
-                                },
-                            },
-                        },
-                    ],
-                }),
+                assumeRolePolicy,
                 maxSessionDuration: 3600,
                 tags: args.tags,
             },

@@ -35,7 +35,7 @@ export interface BlueGreenDeploymentArgs {
     /** IngressClass that serves both hosts. */
     ingressClassName: string;
     /** TLS Secret covering both hosts. */
-    tlsSecretName: string;
+    tlsSecretName: pulumi.Input<string>;
     /** Smoke test run against each color whenever its version changes, before traffic can reach it. */
     smokeTest: SmokeTest;
     /** Resources that must succeed before either color rolls out, such as the release's migration Job. */

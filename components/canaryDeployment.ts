@@ -13,7 +13,7 @@ import { isWeight, replicaSplit } from "./rules";
 export type CanaryRouting =
     | { router: "nginx" | "replicas" }
     | { router: "gateway-api"; gateway: { name: string; namespace: string; sectionName?: string } }
-    | { router: "alb"; alb: { scheme: string; certificateArn: string } };
+    | { router: "alb"; alb: { scheme: string; certificateArn: pulumi.Input<string> } };
 
 export type TrafficRouter = CanaryRouting["router"];
 
@@ -41,7 +41,7 @@ export interface CanaryTracksArgs {
     /** IngressClass for the nginx and replicas routers. */
     ingressClassName: string;
     /** TLS Secret for the host (nginx and replicas routers; the ALB takes an ACM certificate, the Gateway its listener's). */
-    tlsSecretName: string;
+    tlsSecretName: pulumi.Input<string>;
     /** Resources that must succeed before either track rolls out, such as the release's migration Job. */
     after?: pulumi.Resource[];
 }

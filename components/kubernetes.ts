@@ -74,7 +74,7 @@ export interface HostIngressArgs {
     /** IngressClass that serves it. */
     ingressClassName: string;
     /** TLS Secret for the host; omitted on an ingress-nginx canary Ingress, which inherits the main one's. */
-    tlsSecretName?: string;
+    tlsSecretName?: pulumi.Input<string>;
     /** Backend Service, and its port: 80, or a port name such as "use-annotation" for the ALB controller. */
     backend: { serviceName: string; port: number | string };
     /** Labels on the Ingress. */

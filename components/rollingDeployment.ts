@@ -23,7 +23,7 @@ export interface RollingDeploymentArgs {
     /** IngressClass that serves the host. */
     ingressClassName: string;
     /** TLS Secret for the host. */
-    tlsSecretName: string;
+    tlsSecretName: pulumi.Input<string>;
     /** Resources that must succeed before the rollout, such as the release's migration Job. */
     after?: pulumi.Resource[];
 }

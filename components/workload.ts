@@ -14,8 +14,8 @@ export interface WorkloadTemplate {
     appName: string;
     /** Namespace the objects live in. */
     namespace: string;
-    /** Image repository without tag; the version is appended per Deployment. */
-    image: string;
+    /** Image repository without tag, e.g. an ECR repository's `repositoryUrl`; the version is appended per Deployment. */
+    image: pulumi.Input<string>;
     /** Port the container listens on; Services expose it as port 80 named "http". */
     containerPort: number;
     /** Path the readiness probe calls. */
@@ -152,7 +152,8 @@ export class AppWorkload extends LibraryComponent {
                             containers: [
                                 {
                                     name: t.appName,
-                                    image: imageRef(t.image, args.version),
+                                    // A plain repository stays a plain string, so the plan document (lib/plan) can read it.
+                                    image: typeof t.image === "string" ? imageRef(t.image, args.version) : pulumi.output(t.image).apply((repository) => imageRef(repository, args.version)),
                                     ports: [{ name: "http", containerPort: t.containerPort, protocol: "TCP" }],
                                     env: [
                                         ...Object.entries(t.env)

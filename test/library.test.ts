@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
-import { DatabaseRoles, RdsBackupPlan } from "../components";
+import { BackupSchedule, DatabaseRoles, RdsBackupPlan, RollingDeployment } from "../components";
+import { readDatabaseScripts } from "../program/release";
 import { captureDeclarations } from "../lib/offline/capture";
 import { at, find, PROJECT } from "./helpers";
 
@@ -51,5 +52,76 @@ describe("the component library", () => {
         const selection = find(run, ":RestoreTestingSelection", "orders-rds-backup-restore-testing-selection");
         assert.deepStrictEqual(at(selection, "protectedResourceArns"), ["arn:aws:rds:us-east-1:123456789012:db:orders"]);
         assert.deepStrictEqual(at(selection, "restoreMetadataOverrides"), { dbSubnetGroupName: "orders-subnets", vpcSecurityGroupIds: '["sg-0a"]' });
+    });
+
+    it("takes an image repository and a TLS Secret name that are outputs (an ECR repository, a certificate's Secret)", async () => {
+        const run = await declareRevealed(() => {
+            const outputs = new k8s.core.v1.ConfigMap("outputs", { data: { repositoryUrl: "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog", tls: "catalog-tls" } });
+            new RollingDeployment("catalog", {
+                template: {
+                    appName: "catalog",
+                    namespace: "catalog",
+                    image: outputs.data.apply((d) => d.repositoryUrl),
+                    containerPort: 8080,
+                    readinessPath: "/ready",
+                    livenessPath: "/live",
+                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                    env: {},
+                    secretEnvFrom: [],
+                    maxReplicas: 6,
+                    targetCpuUtilization: 70,
+                    drainSeconds: 10,
+                },
+                version: "v3.1.0",
+                replicas: 2,
+                maxSurge: 1,
+                maxUnavailable: 0,
+                progressDeadlineSeconds: 600,
+                host: "catalog.example.com",
+                ingressClassName: "nginx",
+                tlsSecretName: outputs.data.apply((d) => d.tls),
+            });
+        });
+        assert.strictEqual(at(find(run, ":Deployment", "catalog-app-deployment"), "spec.template.spec.containers")[0].image, "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog:v3.1.0");
+        assert.deepStrictEqual(at(find(run, ":Ingress", "catalog-ingress"), "spec.tls"), [{ hosts: ["catalog.example.com"], secretName: "catalog-tls" }]);
+    });
+
+    it("trusts the OIDC provider of a cluster whose ARN and issuer are outputs (an EKS cluster)", async () => {
+        const run = await declareRevealed(() => {
+            const cluster = new k8s.core.v1.ConfigMap("cluster", {
+                data: { providerArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC", issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/ABC" },
+            });
+            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `orders-db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
+            new BackupSchedule("orders-db-backup", {
+                appName: "orders",
+                namespace: "orders",
+                bucketName: "orders-dumps",
+                prefix: "postgres/orders",
+                region: "us-east-1",
+                role: {
+                    oidc: { providerArn: cluster.data.apply((d) => d.providerArn), issuerUrl: cluster.data.apply((d) => d.issuer) },
+                    bucketArn: "arn:aws:s3:::orders-dumps",
+                    keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                },
+                toolsImage: "registry.example.com/pg-tools:15",
+                scripts: readDatabaseScripts(),
+                backupDatabaseSecret: secret("backup"),
+                drillDatabaseSecret: secret("drill"),
+                schedule: "0 * * * *",
+                drillSchedule: "0 1 * * *",
+                drillCheckSql: "SELECT 1",
+                deadlineSeconds: 600,
+                scratchSize: "1Gi",
+                tags: {},
+            });
+        });
+        const trust = JSON.parse(at(find(run, ":Role", "orders-db-backup-role"), "assumeRolePolicy"));
+        assert.deepStrictEqual(trust.Statement[0].Principal, { Federated: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC" });
+        assert.deepStrictEqual(trust.Statement[0].Condition, {
+            StringEquals: {
+                "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:orders:orders-db-backup",
+                "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
+            },
+        });
     });
 });
