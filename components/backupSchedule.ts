@@ -8,8 +8,8 @@ import { LibraryComponent } from "./componentType";
 import { isS3Prefix } from "./rules";
 import type { DatabaseDumps } from "./releaseDatabaseJobs";
 
-/** The scripts the pods this component declares run; a release's migration pods run migrate-sql.sh from the same ConfigMap. */
-export const DATABASE_SCRIPTS = ["backup.sh", "restore.sh", "restore-drill.sh", "migrate-sql.sh"] as const;
+/** The scripts the pods this component declares run (a release's pre-deploy backup and restore among them). */
+export const DATABASE_SCRIPTS = ["backup.sh", "restore.sh", "restore-drill.sh"] as const;
 
 export interface BackupScheduleArgs {
     /** App name: prefix of every object name. */

@@ -16,18 +16,20 @@ export interface SqlMigrationFiles {
     down: string;
 }
 
-/** SQL files run by migrate-sql.sh from a ConfigMap, or a command in the release image. */
-export type MigrationSource = { kind: "sql"; migrations: SqlMigrationFiles[]; toolsImage: string } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
+/**
+ * SQL files run by a runner script (scripts/db/migrate-sql.sh: `runner` is its text) in the tools image, or a
+ * command in the release image.
+ */
+export type MigrationSource =
+    { kind: "sql"; migrations: SqlMigrationFiles[]; toolsImage: string; runner: string } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
 
 /**
  * Where a release's backup and restore pods come from (a BackupSchedule): the identity, bucket and scripts that
- * scheduled backups use. The Jobs wait for it as a resource.
+ * scheduled backups use. The Jobs wait for it as a resource; anything that builds such pods can stand in for it.
  */
 export interface DatabaseDumps extends pulumi.Resource {
     /** Key prefix of the dumps. */
     readonly prefix: string;
-    /** ConfigMap of the database scripts, migrate-sql.sh among them. */
-    readonly scriptsConfigMap: k8s.core.v1.ConfigMap;
     /** A pod that dumps the database under `label`. */
     backupPod(label: string, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec;
     /** A pod that restores one dump as the migrator, acting as `ownerRole`, once per marker key. */
@@ -75,6 +77,9 @@ export interface ReleaseDatabaseJobsArgs {
     /** A dump to restore over the database, and which application of that key this is (1 for the first). */
     restore?: { key: string; run: number };
 }
+
+/** The runner's file name in the migration pod, under /scripts. */
+const MIGRATION_RUNNER = "migrate-sql.sh";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -177,12 +182,11 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
                 volumes: ca ? [ca.volume] : [],
             });
         }
-        const files = Object.fromEntries(
-            args.migration.migrations.flatMap((m) => [
-                [`${m.version}.up.sql`, m.up],
-                [`${m.version}.down.sql`, m.down],
-            ]),
-        );
+        const sql = args.migration.migrations.flatMap((m) => [
+            [`${m.version}.up.sql`, m.up],
+            [`${m.version}.down.sql`, m.down],
+        ]);
+        const files = Object.fromEntries([...sql, [MIGRATION_RUNNER, args.migration.runner]]);
         const sqlConfigMap = new k8s.core.v1.ConfigMap(
             `${name}-migrations`,
             { metadata: { name: migrationName, namespace: args.namespace, labels }, immutable: true, data: files },
@@ -193,13 +197,14 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             container: {
                 name: "migrate",
                 image: args.migration.toolsImage,
-                command: ["/bin/sh", "/scripts/migrate-sql.sh", args.direction, ...(args.direction === "down" ? [String(args.downSteps)] : [])],
+                command: ["/bin/sh", `/scripts/${MIGRATION_RUNNER}`, args.direction, ...(args.direction === "down" ? [String(args.downSteps)] : [])],
                 env: [...env, { name: "MIGRATIONS_DIR", value: "/migrations" }],
                 volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, { name: "migrations", mountPath: "/migrations", readOnly: true }, ...(ca ? [ca.mount] : [])],
             },
             volumes: [
-                { name: "scripts", configMap: { name: args.backups.scriptsConfigMap.metadata.name, defaultMode: 0o555 } },
-                { name: "migrations", configMap: { name: sqlConfigMap.metadata.name } },
+                // One ConfigMap per release holds the runner and the SQL it runs: the two mounts pick their files.
+                { name: "scripts", configMap: { name: sqlConfigMap.metadata.name, defaultMode: 0o555, items: [{ key: MIGRATION_RUNNER, path: MIGRATION_RUNNER }] } },
+                { name: "migrations", configMap: { name: sqlConfigMap.metadata.name, items: sql.map(([file]) => ({ key: file, path: file })) } },
                 ...(ca ? [ca.volume] : []),
             ],
         });

@@ -287,7 +287,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             migration:
                 db.migrationRun.kind === "command"
                     ? { kind: "command", image: imageRef(release.image, release.version), command: db.migrationRun.command, downCommand: db.migrationRun.downCommand }
-                    : { kind: "sql", migrations: readSqlMigrations(files), toolsImage: db.toolsImage },
+                    : { kind: "sql", migrations: readSqlMigrations(files), toolsImage: db.toolsImage, runner: files.databaseScripts["migrate-sql.sh"] },
             phase: m.phase,
             direction: m.run,
             downSteps: m.downSteps,

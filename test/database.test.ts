@@ -73,17 +73,21 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "up"]);
     });
 
-    it("ships only the migrations of the configured phase, with their down files", () => {
+    it("ships only the migrations of the configured phase, with their down files, and the runner beside them", () => {
         const files = (run: ProgramRun) => Object.keys(at(find(run, ":ConfigMap", "myapp-release-db-migrations"), "data")).sort();
         const expand = ["001_users_email_verified", "002_users_email_verified_index", "003_payments_stripe_payment_intent_id", "004_payments_stripe_payment_intent_id_index"];
-        assert.deepStrictEqual(
-            files(production),
-            expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]),
-        );
+        const sql = expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]);
+        assert.deepStrictEqual(files(production), [...sql, "migrate-sql.sh"]);
+        assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "data")["migrate-sql.sh"], readDatabaseScripts()["migrate-sql.sh"]);
         assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "immutable"), true);
+        // The pod mounts the runner at /scripts (executable) and only the SQL at /migrations.
+        const volumes = at(find(production, ":Job", "myapp-release-db-migrate-expand-v1-2-3"), "spec.template.spec.volumes");
+        const byName = Object.fromEntries(volumes.map((v: any) => [v.name, v.configMap]));
+        assert.deepStrictEqual(byName.scripts, { name: "myapp-migrate-expand-v1-2-3", defaultMode: 0o555, items: [{ key: "migrate-sql.sh", path: "migrate-sql.sh" }] });
+        assert.deepStrictEqual(byName.migrations.items.map((i: any) => i.key).sort(), sql);
         // The contract phase's DROP COLUMN passes the lint there, and only there.
         const contract = runStack("production", ["database.migration.phase=contract"]);
-        assert.strictEqual(files(contract).length, 12);
+        assert.strictEqual(files(contract).length, 13);
         assert.ok(files(contract).includes("006_users_drop_is_verified.up.sql"));
     });
 

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
-import { BackupSchedule, DatabaseRoles, RdsBackupPlan, RollingDeployment } from "../components";
+import * as pulumi from "@pulumi/pulumi";
+import { BackupSchedule, DatabaseDumps, DatabaseRoles, RdsBackupPlan, ReleaseDatabaseJobs, RollingDeployment } from "../components";
 import { readDatabaseScripts } from "../program/release";
 import { captureDeclarations } from "../lib/offline/capture";
 import { at, find, PROJECT } from "./helpers";
@@ -123,5 +124,48 @@ describe("the component library", () => {
                 "oidc.eks.us-east-1.amazonaws.com/id/ABC:aud": "sts.amazonaws.com",
             },
         });
+    });
+
+    it("runs a release's database Jobs on any DatabaseDumps, not only a BackupSchedule", async () => {
+        /** Dumps made by a team's own tool: its pods, no CronJob, no ConfigMap of this library's scripts. */
+        class VendorDumps extends pulumi.ComponentResource implements DatabaseDumps {
+            public readonly prefix = "vendor/orders";
+            constructor(name: string) {
+                super("test:index:VendorDumps", name);
+                this.registerOutputs({});
+            }
+            backupPod(label: string, labels: Record<string, string>) {
+                return { metadata: { labels }, spec: { restartPolicy: "Never", containers: [{ name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", label] }] } };
+            }
+            restorePod(restore: { key: string }, _secret: pulumi.Input<string>, _owner: string | undefined, labels: Record<string, string>) {
+                return {
+                    metadata: { labels },
+                    spec: { restartPolicy: "Never", containers: [{ name: "restore", image: "registry.example.com/vendor-dump:2.4.0", args: ["--restore", restore.key] }] },
+                };
+            }
+        }
+        const run = await declareRevealed(() => {
+            const dumps = new VendorDumps("vendor");
+            new ReleaseDatabaseJobs("orders-release-db", {
+                appName: "orders",
+                namespace: "orders",
+                version: "v2.0.0",
+                previousVersion: "v1.9.0",
+                backups: dumps,
+                migratorSecret: "orders-db-migrator",
+                migration: { kind: "command", image: "registry.example.com/orders:v2.0.0", command: ["./migrate", "up"] },
+                phase: "expand",
+                direction: "up",
+                downSteps: 1,
+                migrationDeadlineSeconds: 600,
+                backoffLimit: 0,
+                backupDeadlineSeconds: 1800,
+                attempt: 1,
+            });
+        });
+        const backup = find(run, ":Job", "orders-release-db-predeploy-backup-v2-0-0");
+        assert.deepStrictEqual(at(backup, "spec.template.spec.containers")[0], { name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", "pre-deploy-v2.0.0"] });
+        assert.deepStrictEqual(backup.dependsOn, ["vendor"]);
+        assert.deepStrictEqual(find(run, ":Job", "orders-release-db-migrate-expand-v2-0-0").dependsOn, ["orders-release-db-predeploy-backup-v2-0-0"]);
     });
 });

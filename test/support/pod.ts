@@ -102,8 +102,13 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
             options.files?.[v.name] ??
             (v.configMap ? declaredObject(run, "ConfigMap", v.configMap.name).data : v.secret ? declaredObject(run, "Secret", v.secret.secretName).stringData : undefined);
         if (source) {
-            const mode = (v.configMap ?? v.secret).defaultMode ?? 0o644;
-            for (const [file, content] of Object.entries(source as Record<string, string>)) {
+            const projected = v.configMap ?? v.secret;
+            const mode = projected.defaultMode ?? 0o644;
+            // With `items`, the kubelet projects only the listed keys, each at its path (a test's own files replace the whole volume).
+            const items: { key: string; path: string }[] | undefined = options.files?.[v.name] ? undefined : projected.items;
+            const entries = items ? items.map((i): [string, string] => [i.path, (source as Record<string, string>)[i.key]]) : Object.entries(source as Record<string, string>);
+            for (const [file, content] of entries) {
+                if (content === undefined) throw new Error(`volume ${v.name}: no key for ${file}`);
                 writeFileSync(path.join(dir, file), content);
                 chmodSync(path.join(dir, file), mode);
             }
