@@ -373,7 +373,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                     monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, MUTE_IN_DEPLOYMENT_WINDOW] },
                     oneTimeSchedule: { start: w.start, end: w.end },
                     displayTimezone: w.timezone,
-                    message: `Deployment window of ${args.service} ${args.releaseVersion}: muted as rollout noise: ${muted.join(", ")}. Error rates, latency, payments and rollback triggers stay live.`,
+                    message: `Deployment window of ${args.service} ${args.releaseVersion}: muted as rollout noise: ${muted.join(", ")}. Every other monitor, each rollback trigger among them, stays live.`,
                     muteFirstRecoveryNotification: true,
                 },
                 { parent: this },

@@ -2,6 +2,8 @@ import * as assert from "assert";
 import * as path from "path";
 import catalogApi from "../examples/catalog-api";
 import { captureDeclarations } from "../lib/offline/capture";
+import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { manifestOf, validateManifest } from "../lib/offline/render";
 import { readStackFile, toRunRequest } from "../lib/offline/stackConfig";
 import { ProgramRun } from "../lib/offline/types";
@@ -100,5 +102,34 @@ describe("examples/catalog-api: a second service on the library", () => {
         );
         assert.strictEqual(at(find(run, ":ServiceLevelObjective", "catalog-api-monitoring-latency-slo"), "name"), "[production] catalog-api: p95 within 0.8 s");
         assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);
+    });
+
+    it("meets the library's own rules, and the myapp pack says which of the myapp plan's items it lacks", async () => {
+        // The pack enforces the myapp deployment plan's checklist: its alerts at the plan's numbers and a
+        // deployment-plan ConfigMap naming the lead and rollback owner. A second service under that pack gets exactly
+        // these findings; everything about how it is built (pinned images, restricted pods, probes, budgets,
+        // autoscalers, Datadog labels, per-version monitors) passes.
+        const violations = await runPolicies(run, "catalog-api", policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+        assert.deepStrictEqual(
+            violations.map((v) => `${v.policy}: ${v.message}`),
+            [
+                "monitors-for-plan-alerts: monitor [production] catalog-api: Error rate above 2% (track:stable) alerts at 2, looser than the plan's 1",
+                ...["rollbackSustainedErrorRatePct (Rollback trigger (15 minutes): error rate)", "rollbackSustainedP95Seconds (Rollback trigger (15 minutes): p95 response time)"].map(
+                    (a) => `monitors-for-plan-alerts: no monitor for the plan's alert ${a}`,
+                ),
+                ...[
+                    "paymentFailurePct (Payment failure rate)",
+                    "paymentSuccessPct (Payment success rate)",
+                    "emailDeliveryPct (Email delivery rate)",
+                    "dbQueryMs (Mean database query time)",
+                    "dbConnectionsPct (Database connections of the app role (% of its limit))",
+                    "cacheHitPct (Database cache hit rate)",
+                ].map((a) => `monitors-for-plan-alerts: no monitor for the plan's alert ${a}`),
+                "monitors-for-plan-alerts: monitor [production] catalog-api: CPU (% of limit) above 85% alerts at 85, looser than the plan's 80",
+                "monitors-for-plan-alerts: no monitor for the plan's alert diskIoPct (Disk I/O utilisation)",
+                "monitors-for-plan-alerts: no monitor for the plan's alert versionPaymentFailurePct (Rollback trigger: payment failure rate)",
+                "release-owners-assigned: no deployment-plan ConfigMap names the release's deployment lead and rollback owner",
+            ],
+        );
     });
 });

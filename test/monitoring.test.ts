@@ -280,7 +280,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.ok(!muted.some((m) => m.name.includes("p95")));
             assert.strictEqual(
                 at(downtime, "message"),
-                "Deployment window of myapp v1.2.3: muted as rollout noise: Database cache hit rate, CPU (% of limit), Memory working set (% of limit), Disk I/O utilisation, Autoscaler replicas (% of its maximum). Error rates, latency, payments and rollback triggers stay live.",
+                "Deployment window of myapp v1.2.3: muted as rollout noise: Database cache hit rate, CPU (% of limit), Memory working set (% of limit), Disk I/O utilisation, Autoscaler replicas (% of its maximum). Every other monitor, each rollback trigger among them, stays live.",
             );
             assert.deepStrictEqual(all(staging, ":DowntimeSchedule"), [], "no window configured in staging");
         });
