@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { compareEdit, eventually, kube, labelSelector, namespace, pods, policyConfigWithoutMonitors, timedUp } from "./lib/engine";
+import { compareEdit, eventually, kube, labelSelector, namespace, pods, policyConfigWithoutMonitors, timedUp, moveFromFirstReleaseTokens } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -58,6 +58,19 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
     afterEach(function () {
         if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
         log = "";
+    });
+
+    it("the stack under the first release's myapp:deploy:* tokens moves to release:index:* with no change, and no smoke test runs again", async function () {
+        const before = await pods(k, NS, APP);
+        const move = await moveFromFirstReleaseTokens(ps, onOutput);
+        assert.deepStrictEqual(move, {
+            before: ["release:index:AppWorkload", "release:index:BlueGreenDeployment"],
+            after: ["release:index:AppWorkload", "release:index:BlueGreenDeployment"],
+            preview: { same: resources },
+            up: { same: resources },
+            sameUrns: true,
+        });
+        assert.deepStrictEqual(await pods(k, NS, APP), before);
     });
 
     for (const [to, from] of [
