@@ -189,10 +189,14 @@ export class CanaryDeployment extends LibraryComponent {
                         name: app,
                         namespace: t.namespace,
                         labels: appLabels(app, COMPONENT.live),
-                        // Awaited (no skipAwait): its status.loadBalancer is where a refused certificate or a failed
-                        // ALB shows, on creation. The price is the awaiter's stale copy (ANNOTATION.skipAwait): a
-                        // weight shift can show again in the next preview, and that up re-applies the same weight.
+                        // Awaited on the load balancer's address, where a refused certificate or a failed ALB shows
+                        // on creation. Not the built-in Ingress await: it also waits for Endpoints named after each
+                        // backend (provider/pkg/await/ingress.go checkIfEndpointsReady), and these backends are ALB
+                        // actions, not Services. The price of any await is the informer's possibly older copy
+                        // (ANNOTATION.skipAwait): a weight shift can show again in the next preview, and that up
+                        // re-applies the same weight.
                         annotations: {
+                            "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress[0].hostname}",
                             "alb.ingress.kubernetes.io/scheme": alb.scheme,
                             "alb.ingress.kubernetes.io/target-type": "ip",
                             // The controller probes "/" unless told otherwise; a pod is in service when it is ready.

@@ -5,10 +5,10 @@ import { ANNOTATION, DATADOG_LABEL, LABEL, REPLICAS_FIELD, VariantKey } from "..
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./kubernetes";
 import { LibraryComponent } from "./componentType";
 
-/** What every Deployment of the app shares, whatever the strategy. */
 /** How a Deployment rolls when not told otherwise: a quarter more pods, none unavailable, 10 minutes to progress. */
-export const ZERO_DOWNTIME_ROLLOUT = { maxSurge: "25%", maxUnavailable: 0, progressDeadlineSeconds: 600 };
+export const ZERO_DOWNTIME_ROLLOUT = Object.freeze({ maxSurge: "25%", maxUnavailable: 0, progressDeadlineSeconds: 600 });
 
+/** What every Deployment of the app shares, whatever the strategy. */
 export interface WorkloadTemplate {
     /** Application name: the app.kubernetes.io/name label and the prefix of every object name. */
     appName: string;

@@ -64,7 +64,7 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         const before = await pods(k, NS, APP);
         const move = await moveFromFirstReleaseTokens(ps, onOutput);
         assert.deepStrictEqual(move, {
-            before: ["release:index:AppWorkload", "release:index:BlueGreenDeployment"],
+            before: ["myapp:deploy:AppWorkload", "myapp:deploy:BlueGreenDeployment"],
             after: ["release:index:AppWorkload", "release:index:BlueGreenDeployment"],
             preview: { same: resources },
             up: { same: resources },

@@ -76,7 +76,7 @@ describe("production canary stack (without database, backup, monitoring) on the 
             log += s;
         });
         assert.deepStrictEqual(move, {
-            before: ["release:index:AppWorkload", "release:index:CanaryDeployment"],
+            before: ["myapp:deploy:AppWorkload", "myapp:deploy:CanaryDeployment"],
             after: ["release:index:AppWorkload", "release:index:CanaryDeployment"],
             preview: { same: created },
             up: { same: created },

@@ -67,13 +67,7 @@ describe("database Jobs of the production canary stack (existing-resource inputs
         const before = await jobs(k, NS);
         const move = await moveFromFirstReleaseTokens(ps, onOutput);
         assert.deepStrictEqual(move, {
-            before: [
-                "release:index:AppWorkload",
-                "release:index:BackupSchedule",
-                "release:index:CanaryDeployment",
-                "release:index:ExistingDatabaseSecrets",
-                "release:index:ReleaseDatabaseJobs",
-            ],
+            before: ["myapp:deploy:AppWorkload", "myapp:deploy:BackupSchedule", "myapp:deploy:CanaryDeployment", "myapp:deploy:ExistingDatabaseSecrets", "myapp:deploy:ReleaseDatabaseJobs"],
             after: [
                 "release:index:AppWorkload",
                 "release:index:BackupSchedule",

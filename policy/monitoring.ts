@@ -3,7 +3,7 @@ import * as datadog from "@pulumi/datadog";
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import { DATADOG_LABEL, HPA_TAG, isPerVersionAlert, MONITOR_TAG, tagValue, VARIANT_KEYS } from "./contract";
-import { labelValue } from "../components/rules";
+import { labelValue } from "./rules";
 import { ALERT_NAMES, AlertName, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 import { absent, k8sName } from "./resources";
 

@@ -2,7 +2,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { validatePods } from "./resources";
-import { isPinnedVersion, splitImageRef } from "../components/rules";
+import { isPinnedVersion, splitImageRef } from "./rules";
 
 /** The registry an image reference pulls from: its first path segment when that names a host, else Docker Hub. */
 function registryOf(repository: string): string {

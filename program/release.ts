@@ -35,8 +35,16 @@ export interface ReleaseFiles {
     migrations?: PlanMigrations;
     /** The PEM bundle the database's server certificate chains to, when `database.tls` is set. */
     caBundle?: string;
-    /** scripts/db, by file name: what the backup, restore, drill and migration pods run. */
-    databaseScripts: Record<string, string>;
+    /** scripts/db: what the backup, restore and drill pods run (by file name), and the migration runner. */
+    databaseScripts: DatabaseScripts;
+}
+
+/** scripts/db, split by who runs it. */
+export interface DatabaseScripts {
+    /** backup.sh, restore.sh, restore-drill.sh and what they source: BackupSchedule's ConfigMap. */
+    dumps: Record<string, string>;
+    /** migrate-sql.sh, which the release's SQL migration Job runs from its own ConfigMap. */
+    runner: string;
 }
 
 /** Everything the release is declared from. */
@@ -120,15 +128,19 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
     };
 }
 
-/** The shell scripts of scripts/db, by file name. */
-export function readDatabaseScripts(): Record<string, string> {
+const MIGRATION_RUNNER = "migrate-sql.sh";
+
+/** The shell scripts of scripts/db. */
+export function readDatabaseScripts(): DatabaseScripts {
     const dir = path.join(PROJECT_ROOT, "scripts", "db");
-    return Object.fromEntries(
+    const { [MIGRATION_RUNNER]: runner, ...dumps } = Object.fromEntries(
         readdirSync(dir)
             .filter((f) => f.endsWith(".sh"))
             .sort()
             .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
     );
+    if (runner === undefined) throw new Error(`${dir} has no ${MIGRATION_RUNNER}`);
+    return { dumps, runner };
 }
 
 function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<ProgramConfig["database"]>["migration"]): PlanMigrations {
@@ -249,7 +261,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
                     ? { existingArn: b.role.arn }
                     : { oidc: { providerArn: b.role.providerArn, issuerUrl: b.role.issuerUrl }, ...bucketKey(bucket, "the backup role the program creates") },
             toolsImage: db.toolsImage,
-            scripts: files.databaseScripts,
+            scripts: files.databaseScripts.dumps,
             backupDatabaseSecret: access.secretNames.backup,
             drillDatabaseSecret: access.secretNames.drill,
             caVolume: access.caVolume,
@@ -287,7 +299,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             migration:
                 db.migrationRun.kind === "command"
                     ? { kind: "command", image: imageRef(release.image, release.version), command: db.migrationRun.command, downCommand: db.migrationRun.downCommand }
-                    : { kind: "sql", migrations: readSqlMigrations(files), toolsImage: db.toolsImage, runner: files.databaseScripts["migrate-sql.sh"] },
+                    : { kind: "sql", migrations: readSqlMigrations(files), toolsImage: db.toolsImage, runner: files.databaseScripts.runner },
             phase: m.phase,
             direction: m.run,
             downSteps: m.downSteps,

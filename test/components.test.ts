@@ -274,7 +274,8 @@ describe("CanaryDeployment", () => {
             { field: "http-header", httpHeaderConfig: { httpHeaderName: "X-Canary", values: ["always"] } },
         ]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
-        assert.strictEqual(a["pulumi.com/skipAwait"], undefined, "awaited: the ALB's provisioning shows in its status");
+        assert.strictEqual(a["pulumi.com/skipAwait"], undefined);
+        assert.strictEqual(a["pulumi.com/waitFor"], "jsonpath={.status.loadBalancer.ingress[0].hostname}", "awaited on the ALB's address, not on Services its action backends are not");
         assert.deepStrictEqual(ing.dependsOn, ["c-stable", "c-canary"]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready", "the target group probes readiness, not the controller's default /");
         assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");

@@ -78,8 +78,10 @@ describe("database safety under mocks", () => {
         const expand = ["001_users_email_verified", "002_users_email_verified_index", "003_payments_stripe_payment_intent_id", "004_payments_stripe_payment_intent_id_index"];
         const sql = expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]);
         assert.deepStrictEqual(files(production), [...sql, "migrate-sql.sh"]);
-        assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "data")["migrate-sql.sh"], readDatabaseScripts()["migrate-sql.sh"]);
+        assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "data")["migrate-sql.sh"], readDatabaseScripts().runner);
         assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "immutable"), true);
+        // The runner has one home: the scheduled dumps' ConfigMap holds only what their pods run.
+        assert.deepStrictEqual(Object.keys(at(find(production, ":ConfigMap", "myapp-db-backup-scripts"), "data")).sort(), ["backup.sh", "dump-lib.sh", "restore-drill.sh", "restore.sh"]);
         // The pod mounts the runner at /scripts (executable) and only the SQL at /migrations.
         const volumes = at(find(production, ":Job", "myapp-release-db-migrate-expand-v1-2-3"), "spec.template.spec.volumes");
         const byName = Object.fromEntries(volumes.map((v: any) => [v.name, v.configMap]));
@@ -407,7 +409,7 @@ describe("database safety under mocks", () => {
                     keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
                 },
                 toolsImage: "tools:15",
-                scripts: readDatabaseScripts(),
+                scripts: readDatabaseScripts().dumps,
                 backupDatabaseSecret: secret("backup"),
                 drillDatabaseSecret: secret("drill"),
                 schedule: "0 * * * *",

@@ -105,7 +105,7 @@ describe("the component library", () => {
                     keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
                 },
                 toolsImage: "registry.example.com/pg-tools:15",
-                scripts: readDatabaseScripts(),
+                scripts: readDatabaseScripts().dumps,
                 backupDatabaseSecret: secret("backup"),
                 drillDatabaseSecret: secret("drill"),
                 schedule: "0 * * * *",
@@ -153,7 +153,12 @@ describe("the component library", () => {
                 previousVersion: "v1.9.0",
                 backups: dumps,
                 migratorSecret: "orders-db-migrator",
-                migration: { kind: "command", image: "registry.example.com/orders:v2.0.0", command: ["./migrate", "up"] },
+                migration: {
+                    kind: "sql",
+                    migrations: [{ version: "001_orders_add_note", up: "ALTER TABLE orders ADD COLUMN note text;", down: "ALTER TABLE orders DROP COLUMN note;" }],
+                    toolsImage: "registry.example.com/pg-tools:15",
+                    runner: "#!/bin/sh\n",
+                },
                 phase: "expand",
                 direction: "up",
                 downSteps: 1,
@@ -167,5 +172,14 @@ describe("the component library", () => {
         assert.deepStrictEqual(at(backup, "spec.template.spec.containers")[0], { name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", "pre-deploy-v2.0.0"] });
         assert.deepStrictEqual(backup.dependsOn, ["vendor"]);
         assert.deepStrictEqual(find(run, ":Job", "orders-release-db-migrate-expand-v2-0-0").dependsOn, ["orders-release-db-predeploy-backup-v2-0-0"]);
+        // The SQL migration needs nothing from the dumps: its runner and files come from the release's own ConfigMap.
+        const volumes = at(find(run, ":Job", "orders-release-db-migrate-expand-v2-0-0"), "spec.template.spec.volumes");
+        assert.deepStrictEqual(
+            volumes.filter((v: any) => v.configMap).map((v: any) => [v.name, v.configMap.name]),
+            [
+                ["scripts", "orders-migrate-expand-v2-0-0"],
+                ["migrations", "orders-migrate-expand-v2-0-0"],
+            ],
+        );
     });
 });

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { readFileSync } from "fs";
+import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { policies, PACK_ENFORCEMENT } from "../policy/policies";
 import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
@@ -26,6 +26,14 @@ function edited(run: ProgramRun, name: string, change: (r: DeclaredResource) => 
 }
 
 describe("the policy pack", () => {
+    it("imports nothing from outside its folder, so `pulumi policy publish` (which packs only policy/) ships all it needs", () => {
+        const dir = path.join(ROOT, "policy");
+        const outside = readdirSync(dir)
+            .filter((f) => f.endsWith(".ts"))
+            .flatMap((f) => [...readFileSync(path.join(dir, f), "utf8").matchAll(/from "(\.\.\/[^"]*)"/g)].map((m) => `${f}: ${m[1]}`));
+        assert.deepStrictEqual(outside, []);
+    });
+
     let production: ProgramRun;
     let staging: ProgramRun;
     before(() => {

@@ -196,7 +196,7 @@ function componentTokens(state: string): string[] {
 }
 
 export interface TokenMove {
-    /** Component tokens in the state before it was rewritten, and after the up. */
+    /** Component tokens in the rewritten state the preview and up start from, and in the state after the up. */
     before: string[];
     after: string[];
     /** The change summaries of the preview and the up on the rewritten state. */
@@ -212,13 +212,14 @@ export interface TokenMove {
  */
 export async function moveFromFirstReleaseTokens(ps: ProjectStack, onOutput?: (s: string) => void): Promise<TokenMove> {
     const current = JSON.stringify(await ps.stack.exportStack());
-    await ps.stack.importStack(JSON.parse(current.replace(/release:index:/g, "myapp:deploy:")));
+    const rewritten = current.replace(/release:index:/g, "myapp:deploy:");
+    await ps.stack.importStack(JSON.parse(rewritten));
     const preview = await ps.stack.preview({ onOutput });
     const up = await ps.stack.up({ onOutput });
     const after = JSON.stringify(await ps.stack.exportStack());
     const urns = (state: string) => (JSON.parse(state).deployment.resources as { urn: string }[]).map((r) => r.urn).sort();
     return {
-        before: componentTokens(current),
+        before: componentTokens(rewritten),
         after: componentTokens(after),
         preview: preview.changeSummary,
         up: up.summary.resourceChanges ?? {},
