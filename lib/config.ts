@@ -406,9 +406,13 @@ export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canar
     datadog: { env: string; service: string };
     monitoring?: MonitoringSection & { hostScope: string };
     /** The database section, with who connects and what the migration runs resolved from their exactly-one-of keys. */
-    database?: ParsedDatabase & { access: DatabaseAccessConfig; migrationRun: MigrationRunConfig };
+    database?: Omit<ParsedDatabase, "roles" | "existingSecrets" | "migration"> & {
+        access: DatabaseAccessConfig;
+        migration: Omit<ParsedDatabase["migration"], "sqlDir" | "command" | "downCommand">;
+        migrationRun: MigrationRunConfig;
+    };
     /** The backup section, with its bucket and role resolved from their exactly-one-of keys. */
-    backup?: ParsedBackup & { bucket: DumpBucketConfig; role: BackupRoleConfig };
+    backup?: Omit<ParsedBackup, "bucketName" | "existingBucket" | "oidc"> & { bucket: DumpBucketConfig; role: BackupRoleConfig };
 } & ({ strategy: "blue-green"; blueGreen: BlueGreenConfig } | { strategy: "canary"; canary: CanaryConfig } | { strategy: "rolling"; rolling: RollingConfig });
 
 interface Problem {
@@ -641,8 +645,17 @@ function formatPath(project: string, path: PropertyKey[]): string {
     return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
-// The exactly-one-of pairs, resolved once crossFieldProblems has made sure exactly one is set.
-function databaseAccess(db: ParsedDatabase): DatabaseAccessConfig {
+// The exactly-one-of pairs, resolved once crossFieldProblems has made sure exactly one is set; the raw keys are gone
+// from the result, so nothing downstream reads them.
+function resolvedDatabase({ roles: _roles, existingSecrets: _existing, migration, ...db }: ParsedDatabase): NonNullable<ProgramConfig["database"]> {
+    const { sqlDir: _sqlDir, command: _command, downCommand: _down, ...steps } = migration;
+    return { ...db, access: databaseAccess({ roles: _roles, existingSecrets: _existing }), migration: steps, migrationRun: migrationRun(migration) };
+}
+
+function resolvedBackup({ bucketName: _name, existingBucket: _existing, oidc, ...b }: ParsedBackup): NonNullable<ProgramConfig["backup"]> {
+    return { ...b, bucket: dumpBucket({ bucketName: _name, existingBucket: _existing }), role: backupRole(oidc) };
+}
+function databaseAccess(db: Pick<ParsedDatabase, "roles" | "existingSecrets">): DatabaseAccessConfig {
     if (db.existingSecrets) return { kind: "existing", secrets: db.existingSecrets };
     if (db.roles) return { kind: "roles", roles: db.roles };
     throw new Error("database without roles or existingSecrets passed validation");
@@ -654,7 +667,7 @@ function migrationRun(m: ParsedDatabase["migration"]): MigrationRunConfig {
     throw new Error("database.migration without sqlDir or command passed validation");
 }
 
-function dumpBucket(b: ParsedBackup): DumpBucketConfig {
+function dumpBucket(b: Pick<ParsedBackup, "bucketName" | "existingBucket">): DumpBucketConfig {
     if (b.existingBucket) return { kind: "existing", ...b.existingBucket };
     if (b.bucketName) return { kind: "declared", name: b.bucketName };
     throw new Error("backup without bucketName or existingBucket passed validation");
@@ -685,8 +698,8 @@ function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, 
         ...rest,
         datadog,
         monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` },
-        database: database && { ...database, access: databaseAccess(database), migrationRun: migrationRun(database.migration) },
-        backup: backup && { ...backup, bucket: dumpBucket(backup), role: backupRole(backup.oidc) },
+        database: database && resolvedDatabase(database),
+        backup: backup && resolvedBackup(backup),
     };
     if (strategy === "blue-green" && blueGreen) return { ...common, strategy, blueGreen };
     if (strategy === "canary" && canary) return { ...common, strategy, canary: withRouting(canary) };

@@ -218,10 +218,13 @@ describe("the deployment plan (npm run plan)", () => {
             const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack)));
             const cfg = validateConfig(PROJECT, stack, readRawConfig({ name: PROJECT, get: (k: string) => request.config[`${PROJECT}:${k}`] }));
             const m = cfg.database!.migration;
-            const dir = path.join(ROOT, m.sqlDir!);
+            const migrationRun = cfg.database!.migrationRun;
+            assert.strictEqual(migrationRun.kind, "sql");
+            const sqlDir = migrationRun.kind === "sql" ? migrationRun.sqlDir : "";
+            const dir = path.join(ROOT, sqlDir);
             const all = loadMigrations(dir);
             const selected = migrationsForPhase(all, m.phase);
-            const migrations = { sqlDir: m.sqlDir!, all, selected, findings: squawkReport(dir, selected, m.allow) };
+            const migrations = { sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
             assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true }));
         }
         const readme = String(runStack("production").outputs.readme).split("\n");

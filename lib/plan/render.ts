@@ -92,7 +92,7 @@ export function riskOf(input: PlanInput): { level: "Low" | "Medium" | "High"; re
     const contract = selected.filter((s) => s.phase === "contract");
     if (contract.length > 0) high.push(`contract-phase migrations remove what older code reads: ${contract.map((s) => code(s.version)).join(", ")}`);
     if (high.length > 0) return { level: "High", reasons: high };
-    if (!input.migrations) return { level: "Medium", reasons: [`migrations run by ${code((m.command ?? []).join(" "))}, whose statements this plan cannot see`] };
+    if (db.migrationRun.kind === "command") return { level: "Medium", reasons: [`migrations run by ${code(db.migrationRun.command.join(" "))}, whose statements this plan cannot see`] };
     const byPhase = PHASES.map((p) => [p, selected.filter((s) => s.phase === p).length] as const).filter(([, n]) => n > 0);
     if (byPhase.length === 0) return { level: "Low", reasons: [`no migration file of phase ${m.phase} or before`] };
     return {
@@ -218,9 +218,10 @@ function migrationPlan(input: PlanInput): string[] {
     const job = jobFacts(input.resources).find((j) => j.component === COMPONENT.migration);
     const deadline = job ? `; Job ${code(job.name)} is stopped after ${job.deadlineSeconds} s` : "";
     out.push("### Migration Overview", "");
-    if (!input.migrations) {
+    const run = db.migrationRun;
+    if (run.kind === "command") {
         out.push(
-            `**Schema Changes**: run by ${code((m.command ?? []).join(" "))} in the release image; its statements are not visible to this plan.`,
+            `**Schema Changes**: run by ${code(run.command.join(" "))} in the release image; its statements are not visible to this plan.`,
             `**Estimated Duration**: ${m.estimatedMinutes} minutes (database.migration.estimatedMinutes)${deadline}`,
             "",
             "### Migration Strategy",
@@ -229,10 +230,11 @@ function migrationPlan(input: PlanInput): string[] {
             "",
             "### Migration Rollback Plan",
             "",
-            `Down: ${m.downCommand ? code(m.downCommand.join(" ")) : `database.migration.downCommand ${NOT_SET}`}.`,
+            `Down: ${run.downCommand ? code(run.downCommand.join(" ")) : `database.migration.downCommand ${NOT_SET}`}.`,
         );
         return out;
     }
+    if (!input.migrations) return [...out, `**Schema Changes**: the SQL files of ${code(run.sqlDir)} were not read for this document.`];
     const { selected, all, findings, sqlDir } = input.migrations;
     const destructive = selected.some((s) => s.phase === "contract");
     const locking = findings.filter((f) => /lock/i.test(f.message));
@@ -327,7 +329,8 @@ function monitoringSection(input: PlanInput): string[] {
     const mon = input.cfg.monitoring;
     if (!mon || monitors.length === 0) return [...out, `This stack declares no monitors (monitoring): ${NOT_SET}.`];
     const alert = (a: AlertName) => alertLine(monitors, a) ?? `${PLAN_ALERTS[a].label}: ${NOT_SET}`;
-    const role = input.cfg.database?.roles?.app;
+    const access = input.cfg.database?.access;
+    const role = access?.kind === "roles" ? access.roles.app : undefined;
     out.push(
         "### Key Metrics to Watch",
         "",
