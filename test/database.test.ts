@@ -13,7 +13,7 @@ import { validateConfig } from "../lib/config";
 import { isKubernetesCron } from "../components/rules";
 import { diffRuns } from "../lib/offline/diff";
 import { ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
+import { all, at, configErrorFor, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile, backupScheduleArgs } from "./helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
 const MIGRATION = "myapp-release-db-migrate-expand-v1-2-3";
@@ -397,28 +397,18 @@ describe("database safety under mocks", () => {
                 return undefined;
             });
             const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
-            const backups = new BackupSchedule("b", {
-                appName: "myapp",
-                namespace: "ns",
-                bucketName: "dumps",
-                prefix: "p",
-                region: "us-east-1",
-                role: {
-                    oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
-                    bucketArn: "arn:aws:s3:::dumps",
-                    keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
-                },
-                toolsImage: "tools:15",
-                scripts: readDatabaseScripts().dumps,
-                backupDatabaseSecret: secret("backup"),
-                drillDatabaseSecret: secret("drill"),
-                schedule: "0 * * * *",
-                drillSchedule: "0 1 * * *",
-                drillCheckSql: "SELECT 1",
-                deadlineSeconds: 600,
-                scratchSize: "1Gi",
-                tags: {},
-            });
+            const backups = new BackupSchedule(
+                "b",
+                backupScheduleArgs(
+                    "myapp",
+                    {
+                        oidc: { providerArn: "arn:aws:iam::123456789012:oidc-provider/x", issuerUrl: "https://x" },
+                        bucketArn: "arn:aws:s3:::myapp-dumps",
+                        keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                    },
+                    secret,
+                ),
+            );
             new ReleaseDatabaseJobs("r", {
                 appName: "myapp",
                 namespace: "ns",

@@ -8,6 +8,9 @@ import { captureDeclarations } from "../lib/offline/capture";
 import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { runProgramSync } from "./support/programThread";
+import type * as pulumi from "@pulumi/pulumi";
+import type { BackupRole, BackupScheduleArgs } from "../components/backupSchedule";
+import { readDatabaseScripts } from "../program/release";
 
 export const ROOT = path.join(__dirname, "..");
 export const PROJECT = "myapp";
@@ -97,4 +100,26 @@ export function all(run: { resources: DeclaredResource[] }, typeSuffix: string):
 /** Reads a dotted path from inputs. */
 export function at(r: DeclaredResource, dotted: string): any {
     return dotted.split(".").reduce<any>((o, k) => (o === undefined || o === null ? undefined : o[k]), r.inputs);
+}
+
+/** A BackupSchedule's arguments for a test that varies the app, the IAM role and the Secrets the pods read. */
+export function backupScheduleArgs(app: string, role: BackupRole, secret: (kind: string) => pulumi.Input<string>): BackupScheduleArgs {
+    return {
+        appName: app,
+        namespace: app,
+        bucketName: `${app}-dumps`,
+        prefix: `postgres/${app}`,
+        region: "us-east-1",
+        role,
+        toolsImage: "registry.example.com/pg-tools:15",
+        scripts: readDatabaseScripts().dumps,
+        backupDatabaseSecret: secret("backup"),
+        drillDatabaseSecret: secret("drill"),
+        schedule: "0 * * * *",
+        drillSchedule: "0 1 * * *",
+        drillCheckSql: "SELECT 1",
+        deadlineSeconds: 600,
+        scratchSize: "1Gi",
+        tags: {},
+    };
 }

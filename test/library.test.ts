@@ -2,9 +2,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupSchedule, DatabaseDumps, DatabaseRoles, RdsBackupPlan, ReleaseDatabaseJobs, RollingDeployment } from "../components";
-import { readDatabaseScripts } from "../program/release";
 import { captureDeclarations } from "../lib/offline/capture";
-import { at, find, PROJECT } from "./helpers";
+import { at, find, PROJECT, backupScheduleArgs } from "./helpers";
 
 // The library as another program uses it: through the barrel, with inputs that are other resources' outputs.
 const declareRevealed = (body: () => void) =>
@@ -93,28 +92,18 @@ describe("the component library", () => {
                 data: { providerArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC", issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/ABC" },
             });
             const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `orders-db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
-            new BackupSchedule("orders-db-backup", {
-                appName: "orders",
-                namespace: "orders",
-                bucketName: "orders-dumps",
-                prefix: "postgres/orders",
-                region: "us-east-1",
-                role: {
-                    oidc: { providerArn: cluster.data.apply((d) => d.providerArn), issuerUrl: cluster.data.apply((d) => d.issuer) },
-                    bucketArn: "arn:aws:s3:::orders-dumps",
-                    keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
-                },
-                toolsImage: "registry.example.com/pg-tools:15",
-                scripts: readDatabaseScripts().dumps,
-                backupDatabaseSecret: secret("backup"),
-                drillDatabaseSecret: secret("drill"),
-                schedule: "0 * * * *",
-                drillSchedule: "0 1 * * *",
-                drillCheckSql: "SELECT 1",
-                deadlineSeconds: 600,
-                scratchSize: "1Gi",
-                tags: {},
-            });
+            new BackupSchedule(
+                "orders-db-backup",
+                backupScheduleArgs(
+                    "orders",
+                    {
+                        oidc: { providerArn: cluster.data.apply((d) => d.providerArn), issuerUrl: cluster.data.apply((d) => d.issuer) },
+                        bucketArn: "arn:aws:s3:::orders-dumps",
+                        keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
+                    },
+                    secret,
+                ),
+            );
         });
         const trust = JSON.parse(at(find(run, ":Role", "orders-db-backup-role"), "assumeRolePolicy"));
         assert.deepStrictEqual(trust.Statement[0].Principal, { Federated: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC" });
