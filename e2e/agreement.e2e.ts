@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { compareEdit, kube, namespace, policyConfigWithoutMonitors, timedUp } from "./lib/engine";
+import { compareEdit, kube, namespace, policyConfigWithoutMonitors, timedUp, engineLog } from "./lib/engine";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
 
@@ -18,10 +18,7 @@ function secret(name: string, url: string) {
 describe("the offline preview agrees with the engine on database edits (production with existing Secrets, bucket and role; no monitoring)", function () {
     let ps: ProjectStack;
     let policyConfig: string;
-    let log = "";
-    const onOutput = (s: string) => {
-        log += s;
-    };
+    const onOutput = engineLog(80);
 
     before(async function () {
         const k = kube();
@@ -47,11 +44,6 @@ describe("the offline preview agrees with the engine on database edits (producti
         }
         policyConfig = policyConfigWithoutMonitors(ps, "production");
         measure("agreement.firstDeploy", await timedUp(ps, onOutput));
-    });
-
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
-        log = "";
     });
 
     const edits: { edit: string; set: Record<string, string>; revert: Record<string, string | null> }[] = [

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { compareEdit, eventually, kube, labelSelector, namespace, pods, policyConfigWithoutMonitors, timedUp, moveFromFirstReleaseTokens } from "./lib/engine";
+import { compareEdit, eventually, kube, labelSelector, namespace, pods, policyConfigWithoutMonitors, timedUp, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -38,10 +38,7 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
     let k: Kube;
     let policyConfig: string;
     let resources = 0;
-    let log = "";
-    const onOutput = (s: string) => {
-        log += s;
-    };
+    const onOutput = engineLog(80);
 
     before(async function () {
         k = kube();
@@ -53,11 +50,6 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         measure("blueGreen.firstDeploy", first);
         assert.deepStrictEqual(await colors(k), { "myapp-blue": "2/2", "myapp-green": "2/2" });
         assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "blue" });
-    });
-
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
-        log = "";
     });
 
     it("the stack under the first release's myapp:deploy:* tokens moves to release:index:* with no change, and no smoke test runs again", async function () {

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as path from "path";
-import { compareEdit, eventually, kube, namespace, pods, policyConfigWithoutMonitors, timedUp } from "./lib/engine";
+import { compareEdit, eventually, kube, namespace, pods, policyConfigWithoutMonitors, timedUp, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -32,10 +32,7 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
     let k: Kube;
     let policyConfig: string;
     let resources = 0;
-    let log = "";
-    const onOutput = (s: string) => {
-        log += s;
-    };
+    const onOutput = engineLog(80);
     const shifts: { weight: number; seconds: number; changes: Record<string, number> }[] = [];
 
     before(async function () {
@@ -50,11 +47,6 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
             "myapp-canary": { image: `${IMAGE}:v1.2.3`, ready: "2/2/2" },
             "myapp-stable": { image: `${IMAGE}:v1.2.2`, ready: "6/6/6" },
         });
-    });
-
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-80).join("\n")}\n`);
-        log = "";
     });
 
     // 5 -> 25 -> 100 -> 0: the committed stack starts at 5.

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as path from "path";
-import { kube, moveFromFirstReleaseTokens } from "./lib/engine";
+import { kube, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -23,7 +23,7 @@ async function deployments(k: Kube): Promise<Record<string, { image: string; rea
 describe("production canary stack (without database, backup, monitoring) on the engine and a real API server", function () {
     let ps: ProjectStack;
     let k: Kube;
-    let log = "";
+    const onOutput = engineLog();
     let created = 0;
 
     before(async function () {
@@ -33,17 +33,10 @@ describe("production canary stack (without database, backup, monitoring) on the 
         ps = await projectStack({ base: "production", name: "e2e-production", drop: UNBUILDABLE });
     });
 
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-60).join("\n")}\n`);
-        log = "";
-    });
-
     it("pulumi up creates the stable and canary Deployments at their declared size and returns once every pod is Ready", async function () {
         const t0 = Date.now();
         const res = await ps.stack.up({
-            onOutput: (s) => {
-                log += s;
-            },
+            onOutput,
         });
         measure("firstDeploy", { programMode: ps.mode, seconds: (Date.now() - t0) / 1000, changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
@@ -62,9 +55,7 @@ describe("production canary stack (without database, backup, monitoring) on the 
     it("a preview right after the deploy plans no change", async function () {
         const res = await ps.stack.preview({
             diff: true,
-            onOutput: (s) => {
-                log += s;
-            },
+            onOutput,
         });
         measure("previewAfterDeploy", res.changeSummary);
         // Everything the up created (the stack, the provider and the program's resources) is unchanged.
@@ -72,9 +63,7 @@ describe("production canary stack (without database, backup, monitoring) on the 
     });
 
     it("a stack the first release deployed, under its myapp:deploy:* type tokens, moves to release:index:* with no change: the components' aliases match every URN", async function () {
-        const move = await moveFromFirstReleaseTokens(ps, (s) => {
-            log += s;
-        });
+        const move = await moveFromFirstReleaseTokens(ps, onOutput);
         assert.deepStrictEqual(move, {
             before: ["myapp:deploy:AppWorkload", "myapp:deploy:CanaryDeployment"],
             after: ["release:index:AppWorkload", "release:index:CanaryDeployment"],
@@ -91,15 +80,13 @@ describe("production canary stack (without database, backup, monitoring) on the 
             .preview({
                 policyPacks: [policy],
                 policyPackConfigs: [path.join(policy, "config", "production.json")],
-                onOutput: (s) => {
-                    log += s;
-                },
+                onOutput,
                 onEvent: (e) => {
                     if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.add(e.policyEvent.policyName);
                 },
             })
             .catch((e) => {
-                log += String(e);
+                onOutput(String(e));
             });
         measure("policyPreviewMandatory", [...mandatory].sort());
         // The monitoring section is removed (no Datadog provider here), so the plan's alerts have no monitors.

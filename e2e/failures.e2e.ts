@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
-import { kube } from "./lib/engine";
+import { kube, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { deployments, DeploymentState, jobs } from "./lib/observe";
 import { runPrinted } from "./lib/printed";
@@ -40,23 +40,16 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
     const NS = "e2e-bg-fail";
     let ps: ProjectStack;
     let k: Kube;
-    let log = "";
+    const onOutput = engineLog();
 
     before(async function () {
         k = kube();
         ps = await existingResourceStack(k, { base: "staging", name: "e2e-bg-fail", namespace: NS });
         const res = await ps.stack.up({
-            onOutput: (s) => {
-                log += s;
-            },
+            onOutput,
         });
         measure("failures.blueGreen.firstDeploy", { changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
-    });
-
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-60).join("\n")}\n`);
-        log = "";
     });
 
     it("releasing v1.2.4 on green and switching to it, with a smoke test that fails: pulumi up fails, the live Service still selects blue", async function () {
@@ -72,7 +65,7 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
         }))
             await ps.stack.setConfig(key, { value }, true);
         const { output, changes } = await failingUp(ps);
-        log = output;
+        onOutput(output);
         measure("failures.blueGreen.failingSmokeTest", { changes });
 
         const j = await jobs(k, NS);
@@ -92,10 +85,7 @@ describe("scenario 5b/5c: a failing backup or migration on the production canary
     const NS = "e2e-migration-fail";
     let ps: ProjectStack;
     let k: Kube;
-    let log = "";
-    const onOutput = (s: string) => {
-        log += s;
-    };
+    const onOutput = engineLog();
 
     before(async function () {
         k = kube();
@@ -104,18 +94,13 @@ describe("scenario 5b/5c: a failing backup or migration on the production canary
         assert.strictEqual(res.summary.result, "succeeded");
     });
 
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-60).join("\n")}\n`);
-        log = "";
-    });
-
     it("5b: release v1.2.4 with a tools image that fails: pulumi up fails at the pre-deploy backup, no migration runs, no Deployment changed", async function () {
         const before = withoutStatus(await deployments(k, NS));
         await ps.stack.setConfig("release.version", { value: "v1.2.4" }, true);
         await ps.stack.setConfig("canary.canaryVersion", { value: "v1.2.4" }, true);
         await ps.stack.setConfig("database.toolsImage", { value: FAILING_TOOLS }, true);
         const { output, changes } = await failingUp(ps);
-        log = output;
+        onOutput(output);
         measure("failures.migration.failingToolsImage", { changes });
         const j = await jobs(k, NS);
         // The backup runs the same tools image as the migration and comes first, so it is the Job that fails.
@@ -146,7 +131,7 @@ describe("scenario 5b/5c: a failing backup or migration on the production canary
         // A pod template change the release would roll out once the migration has passed.
         await ps.stack.setConfig("release.env.FEATURE_EMAIL_VERIFICATION", { value: "on" }, true);
         const { output, changes } = await failingUp(ps);
-        log = output;
+        onOutput(output);
         measure("failures.migration.failingMigration", { changes });
         const j = await jobs(k, NS);
         // The pre-deploy backup of v1.2.4 (attempt 2) already ran for this version: it is the same object.

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
-import { kube, moveFromFirstReleaseTokens } from "./lib/engine";
+import { kube, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { deployments, jobs, podUids, watchRevisions } from "./lib/observe";
 import { measure } from "./lib/report";
@@ -18,19 +18,11 @@ describe("database Jobs of the production canary stack (existing-resource inputs
     let ps: ProjectStack;
     let k: Kube;
     let created = 0;
-    let log = "";
-    const onOutput = (s: string) => {
-        log += s;
-    };
+    const onOutput = engineLog();
 
     before(async function () {
         k = kube();
         ps = await existingResourceStack(k, { base: "production", name: "e2e-jobs", namespace: NS });
-    });
-
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-60).join("\n")}\n`);
-        log = "";
     });
 
     it("scenario 1: the first pulumi up completes; the backup completed before the migration was created, the migration before the Deployments", async function () {

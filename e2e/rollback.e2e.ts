@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
-import { kube } from "./lib/engine";
+import { kube, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { jobs, podUids } from "./lib/observe";
 import { runPrinted } from "./lib/printed";
@@ -21,10 +21,7 @@ const WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
 describe("scenario 9: the printed rollback command rolls the production canary back", function () {
     let ps: ProjectStack;
     let k: Kube;
-    let log = "";
-    const onOutput = (s: string) => {
-        log += s;
-    };
+    const onOutput = engineLog();
     const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT];
     const rollback = async () => (await ps.stack.outputs()).rollback.value as string;
     let pods: Record<string, string>;
@@ -34,11 +31,6 @@ describe("scenario 9: the printed rollback command rolls the production canary b
         ps = await existingResourceStack(k, { base: "production", name: "e2e-rollback", namespace: NS });
         const res = await ps.stack.up({ onOutput });
         assert.strictEqual(res.summary.result, "succeeded");
-    });
-
-    afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-60).join("\n")}\n`);
-        log = "";
     });
 
     it("a weight shift to 25 updates only the canary Ingress", async function () {

@@ -191,8 +191,18 @@ export async function timedUp(ps: ProjectStack, onOutput?: (s: string) => void):
 
 /** The component type tokens in a state export's URNs (neither the provider's nor the engine's own). */
 function componentTokens(state: string): string[] {
-    const urns = (JSON.parse(state).deployment.resources as { urn: string }[]).map((r) => r.urn);
-    return [...new Set(urns.flatMap((u) => u.split("::")[2].split("$")).filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("pulumi:")))].sort();
+    return [
+        ...new Set(
+            urnsOf(state)
+                .flatMap((u) => u.split("::")[2].split("$"))
+                .filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("pulumi:")),
+        ),
+    ].sort();
+}
+
+/** The URNs of a state export, sorted. */
+function urnsOf(state: string): string[] {
+    return (JSON.parse(state).deployment.resources as { urn: string }[]).map((r) => r.urn).sort();
 }
 
 export interface TokenMove {
@@ -217,12 +227,26 @@ export async function moveFromFirstReleaseTokens(ps: ProjectStack, onOutput?: (s
     const preview = await ps.stack.preview({ onOutput });
     const up = await ps.stack.up({ onOutput });
     const after = JSON.stringify(await ps.stack.exportStack());
-    const urns = (state: string) => (JSON.parse(state).deployment.resources as { urn: string }[]).map((r) => r.urn).sort();
     return {
         before: componentTokens(rewritten),
         after: componentTokens(after),
         preview: preview.changeSummary,
         up: up.summary.resourceChanges ?? {},
-        sameUrns: JSON.stringify(urns(after)) === JSON.stringify(urns(current)),
+        sameUrns: JSON.stringify(urnsOf(after)) === JSON.stringify(urnsOf(current)),
+    };
+}
+
+/**
+ * Collects the engine's output during each test and prints its last `lines` lines when the test fails. Call it in
+ * a describe block: it registers the afterEach that prints and clears it. Returns the onOutput to hand the engine.
+ */
+export function engineLog(lines = 60): (s: string) => void {
+    let log = "";
+    afterEach(function () {
+        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-lines).join("\n")}\n`);
+        log = "";
+    });
+    return (s: string) => {
+        log += s;
     };
 }
