@@ -252,11 +252,18 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
 }
 
 /**
- * Plays the ingress controller's one part the provider waits for: an Ingress is ready once
+ * Plays the ingress controllers' one part the provider waits for: an Ingress is ready once
  * `status.loadBalancer.ingress` is set (pulumi/pulumi-kubernetes provider/pkg/await/ingress.go). Nothing here routes
- * traffic; each Ingress without an address gets 127.0.0.1. Gateway API routes are not awaited by the provider unless
- * `pulumi.com/waitFor` asks, so they get nothing.
+ * traffic. An Ingress of class alb gets a host name, as the AWS Load Balancer Controller publishes its ALB's DNS name
+ * (kubernetes-sigs/aws-load-balancer-controller controllers/ingress/group_controller.go, updateIngressStatus: `Hostname: lbDNS`); every other
+ * Ingress gets 127.0.0.1, as ingress-nginx publishes an address. Gateway API routes are not awaited by the provider
+ * unless `pulumi.com/waitFor` asks, so they get nothing.
  */
+/** The DNS name the harness publishes for an ALB Ingress, in the controller's k8s-<namespace>-<name>-<id> form. */
+export function albHostname(namespace: string, name: string): string {
+    return `k8s-${namespace}-${name}-e2e.us-east-1.elb.amazonaws.com`;
+}
+
 function startIngressStatus(kube: Kube, log: (m: string) => void): { stop(): void } {
     let stopped = false;
     const loop = async () => {
@@ -265,7 +272,8 @@ function startIngressStatus(kube: Kube, log: (m: string) => void): { stop(): voi
                 for (const ing of await kube.list("/apis/networking.k8s.io/v1/ingresses")) {
                     if (ing.status?.loadBalancer?.ingress?.length) continue;
                     const { namespace, name } = ing.metadata;
-                    await kube.mergePatch(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { status: { loadBalancer: { ingress: [{ ip: "127.0.0.1" }] } } });
+                    const address = ing.spec?.ingressClassName === "alb" ? { hostname: albHostname(namespace, name) } : { ip: "127.0.0.1" };
+                    await kube.mergePatch(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { status: { loadBalancer: { ingress: [address] } } });
                 }
             } catch (e) {
                 if (!stopped) log(`ingress status: ${String(e)}`);
