@@ -15,8 +15,6 @@ export type CanaryRouting =
     | { router: "gateway-api"; gateway: { name: string; namespace: string; sectionName?: string } }
     | { router: "alb"; alb: { scheme: string; certificateArn: pulumi.Input<string> } };
 
-export type TrafficRouter = CanaryRouting["router"];
-
 export type CanaryDeploymentArgs = CanaryTracksArgs & CanaryRouting;
 
 export interface CanaryTracksArgs {

@@ -75,25 +75,20 @@ export async function captureDeclarations(
         process.on("unhandledRejection", ignoreStoppedRuns);
         listening = true;
     }
-    const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
     // The SDK records a stack trace on every promise it creates, for a leak report at exit
     // (@pulumi/pulumi runtime/debuggable.js debuggablePromise: thousands per run, about an eighth of an offline
     // preview). An offline run never prints that report; one frame keeps the throw site of an error in the program.
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 1;
     try {
-        return await declareUnderMocks(request, body, onDeclare, declared);
+        return await declareUnderMocks(request, body, onDeclare);
     } finally {
         Error.stackTraceLimit = stackTraceLimit;
     }
 }
 
-async function declareUnderMocks(
-    request: RunRequest,
-    body: () => Record<string, unknown> | Promise<Record<string, unknown>>,
-    onDeclare: (count: number) => void,
-    declared: Map<string, { inputs: Record<string, unknown>; custom: boolean }>,
-): Promise<ProgramRun> {
+async function declareUnderMocks(request: RunRequest, body: () => Record<string, unknown> | Promise<Record<string, unknown>>, onDeclare: (count: number) => void): Promise<ProgramRun> {
+    const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
