@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as path from "path";
-import { kube, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
+import { kube, moveFromFirstReleaseTokens, engineLog, timedUp } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -34,13 +34,9 @@ describe("production canary stack (without database, backup, monitoring) on the 
     });
 
     it("pulumi up creates the stable and canary Deployments at their declared size and returns once every pod is Ready", async function () {
-        const t0 = Date.now();
-        const res = await ps.stack.up({
-            onOutput,
-        });
-        measure("firstDeploy", { programMode: ps.mode, seconds: (Date.now() - t0) / 1000, changes: res.summary.resourceChanges });
-        assert.strictEqual(res.summary.result, "succeeded");
-        created = res.summary.resourceChanges?.create ?? 0;
+        const up = await timedUp(ps, onOutput);
+        measure("firstDeploy", { programMode: ps.mode, seconds: up.seconds, changes: up.changes });
+        created = up.changes.create ?? 0;
         // Every Deployment declares its size (README "Who owns spec.replicas"), so the provider's await returns only
         // when release.replicas and canary.canaryReplicas pods are ready: read at once, no polling.
         assert.deepStrictEqual(await deployments(k), {

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
-import { kube, engineLog } from "./lib/engine";
+import { kube, engineLog, timedUp } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { deployments, DeploymentState, jobs } from "./lib/observe";
 import { runPrinted } from "./lib/printed";
@@ -45,11 +45,8 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
     before(async function () {
         k = kube();
         ps = await existingResourceStack(k, { base: "staging", name: "e2e-bg-fail", namespace: NS });
-        const res = await ps.stack.up({
-            onOutput,
-        });
-        measure("failures.blueGreen.firstDeploy", { changes: res.summary.resourceChanges });
-        assert.strictEqual(res.summary.result, "succeeded");
+        const up = await timedUp(ps, onOutput);
+        measure("failures.blueGreen.firstDeploy", { changes: up.changes });
     });
 
     it("releasing v1.2.4 on green and switching to it, with a smoke test that fails: pulumi up fails, the live Service still selects blue", async function () {
@@ -90,8 +87,7 @@ describe("scenario 5b/5c: a failing backup or migration on the production canary
     before(async function () {
         k = kube();
         ps = await existingResourceStack(k, { base: "production", name: "e2e-migration-fail", namespace: NS });
-        const res = await ps.stack.up({ onOutput });
-        assert.strictEqual(res.summary.result, "succeeded");
+        await timedUp(ps, onOutput);
     });
 
     it("5b: release v1.2.4 with a tools image that fails: pulumi up fails at the pre-deploy backup, no migration runs, no Deployment changed", async function () {

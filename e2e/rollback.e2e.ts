@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { existingResourceStack } from "./lib/existing";
-import { kube, engineLog } from "./lib/engine";
+import { kube, engineLog, timedUp } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { jobs, podUids } from "./lib/observe";
 import { runPrinted } from "./lib/printed";
@@ -29,8 +29,7 @@ describe("scenario 9: the printed rollback command rolls the production canary b
     before(async function () {
         k = kube();
         ps = await existingResourceStack(k, { base: "production", name: "e2e-rollback", namespace: NS });
-        const res = await ps.stack.up({ onOutput });
-        assert.strictEqual(res.summary.result, "succeeded");
+        await timedUp(ps, onOutput);
     });
 
     it("a weight shift to 25 updates only the canary Ingress", async function () {
