@@ -27,8 +27,26 @@ SPECS=(
   "kwok|kwok|sigs.k8s.io/kwok|sigs.k8s.io/kwok/cmd/kwok"
 )
 
-mod_version() { (cd "$TOOLS/$1" && go list -m -f '{{.Version}}' "$2"); }
-mod_dir() { (cd "$TOOLS/$1" && go list -m -f '{{.Dir}}' "$2"); }
+# Every value taken from a go command is checked: `go list -m -f '{{.Dir}}'` prints an empty
+# string for a module not yet in the module cache, which once made a cold build copy from /cmd/...
+nonempty() {
+  local step="$1" value="$2"
+  [ -n "$value" ] || { echo "[e2e build] $step: the go command printed nothing" >&2; return 1; }
+  printf '%s\n' "$value"
+}
+mod_version() {
+  local v; v="$(cd "$TOOLS/$1" && go list -m -f '{{.Version}}' "$2")" || return 1
+  nonempty "version of $2 (e2e/tools/$1)" "$v"
+}
+# Downloads the module first: on an empty module cache .Dir is empty until then.
+mod_dir() {
+  local d
+  (cd "$TOOLS/$1" && go mod download "$2") || { echo "[e2e build] go mod download $2 (e2e/tools/$1) failed" >&2; return 1; }
+  d="$(cd "$TOOLS/$1" && go list -m -f '{{.Dir}}' "$2")" || return 1
+  nonempty "module directory of $2 (e2e/tools/$1)" "$d" >/dev/null || return 1
+  [ -d "$d" ] || { echo "[e2e build] module directory of $2 (e2e/tools/$1): $d does not exist" >&2; return 1; }
+  printf '%s\n' "$d"
+}
 
 # The launcher is a shell script, not a Go program; its cache key is its content.
 analyzer_dir() {
@@ -53,7 +71,8 @@ install_analyzer() {
 # module (same go.mod and go.sum) holding the published main.go and the generator's output.
 provider_scratch() {
   local version="$1" work="$2"
-  local src; src="$(mod_dir kubernetes-provider github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes"
+  local moddir; moddir="$(mod_dir kubernetes-provider github.com/pulumi/pulumi-kubernetes/provider/v4)"
+  local src="$moddir/cmd/pulumi-resource-kubernetes"
   mkdir -p "$work/cmd/pulumi-resource-kubernetes"
   cp "$TOOLS/kubernetes-provider/go.mod" "$TOOLS/kubernetes-provider/go.sum" "$work/"
   cp "$src/main.go" "$src/schema.json" "$src/terraform-mapping.json" "$work/cmd/pulumi-resource-kubernetes/"
@@ -67,7 +86,10 @@ build_one() {
   local version dir tmp start secs
   version="$(mod_version "$moddir" "$module")"
   dir="$CACHE/$tool-$version"
-  [ -f "$dir/.complete" ] && return 0
+  if [ -f "$dir/.complete" ]; then
+    SUMMARY+=("$tool $version: from the cache (its cold build took $(cat "$dir/build-seconds")s)")
+    return 0
+  fi
   tmp="$dir.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp"
   echo "[e2e build] $tool $version: building (cold builds take minutes on 2 cores) ..." >&2
@@ -109,6 +131,7 @@ build_one() {
   touch "$tmp/.complete"
   rm -rf "$dir"; mv "$tmp" "$dir"
   echo "[e2e build] $tool $version: built in ${secs}s -> $dir" >&2
+  SUMMARY+=("$tool $version: built now, in ${secs}s")
 }
 
 case "${1:-}" in
@@ -116,7 +139,8 @@ case "${1:-}" in
     entries=()
     for spec in "${SPECS[@]}"; do
       IFS='|' read -r tool moddir module _ <<<"$spec"
-      entries+=("$CACHE/$tool-$(mod_version "$moddir" "$module")")
+      version="$(mod_version "$moddir" "$module")"
+      entries+=("$CACHE/$tool-$version")
     done
     entries+=("$(analyzer_dir)")
     (IFS=:; echo "${entries[*]}")
@@ -139,11 +163,14 @@ case "${1:-}" in
     [ -x /usr/local/go/bin/go ] && case ":$PATH:" in *:/usr/local/go/bin:*) ;; *) PATH="/usr/local/go/bin:$PATH" ;; esac
     command -v go >/dev/null || { echo "[e2e build] Go 1.26 is needed to build the e2e toolchain (or set E2E_USE_PATH=1 with the binaries on PATH)" >&2; exit 1; }
     install_analyzer
+    SUMMARY=()
     for spec in "${SPECS[@]}"; do
       IFS='|' read -r tool moddir module pkgs <<<"$spec"
       build_one "$tool" "$moddir" "$module" "$pkgs"
     done
-    echo "[e2e build] all tools present under $CACHE" >&2
+    # What a CI log needs to tell a cold run from a warm one.
+    echo "[e2e build] all tools present under $CACHE:" >&2
+    for line in "${SUMMARY[@]}"; do echo "[e2e build]   $line" >&2; done
     ;;
   *) echo "usage: $0 [--path|--json]" >&2; exit 2 ;;
 esac
