@@ -155,8 +155,8 @@ const max = (v: readonly number[]): number => v.reduce((m, x) => (x > m ? x : m)
 /**
  * Mann-Whitney U test of x against y at `confidenceLevel`: the interval's ends are the shifts at which the corrected
  * statistic equals ±z (the search range's end where it never does), the estimate the shift at which the uncorrected
- * one is 0: the median of the pairwise differences x − y. Throws AllTiedError when every observation is tied at a
- * shift the search visits.
+ * one is 0: a median of the pairwise differences x − y (Hodges-Lehmann). Throws AllTiedError when every
+ * observation is tied at a shift the search visits.
  */
 export function mannWhitneyUTest(x: readonly number[], y: readonly number[], confidenceLevel: number): MannWhitneyResult {
     if (x.length === 0 || y.length === 0) throw new Error("the Mann-Whitney test needs observations on both sides");
