@@ -20,6 +20,7 @@ import {
     warningBeforeCritical,
 } from "../components/rules";
 import { ZERO_DOWNTIME_ROLLOUT } from "../components/workload";
+import { JUDGE_GROUPS, JUDGE_METRIC_NAMES } from "./judge/judge";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -361,6 +362,41 @@ const planSchema = z.strictObject({
 
 export type PlanConfig = z.infer<typeof planSchema>;
 
+/** A decimal as `pulumi config set --path` stores it: a number, or (floats always) a string holding one. */
+const decimal = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === "string" && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : v), schema);
+const percentage = decimal(z.number({ message: "must be a number from 0 to 100" }).min(0, "must be a number from 0 to 100").max(100, "must be a number from 0 to 100"));
+const effect = decimal(z.number({ message: "must be a positive number" }).positive("must be a positive number"));
+
+/** A judged metric's settings, as Kayenta's analysisConfigurations.canary names them; each left out keeps its default. */
+const judgeMetricSchema = z.strictObject({
+    direction: z.enum(["increase", "decrease", "either"]).optional(),
+    critical: z.boolean().optional(),
+    mustHaveData: z.boolean().optional(),
+    muted: z.boolean().optional(),
+    nanStrategy: z.enum(["remove", "replace"]).optional(),
+    outliers: z.strictObject({ strategy: z.enum(["keep", "remove"]).optional(), factor: effect.optional() }).optional(),
+    effectSize: z
+        .strictObject({
+            measure: z.enum(["meanRatio", "cles"]).optional(),
+            allowedIncrease: effect.optional(),
+            allowedDecrease: effect.optional(),
+            criticalIncrease: effect.optional(),
+            criticalDecrease: effect.optional(),
+        })
+        .optional(),
+});
+
+/** The canary judge (lib/judge): the verdict's thresholds, the groups' weights and each metric's settings. */
+const judgeSchema = z.strictObject({
+    /** Pass at or above `pass`; Marginal at or above `marginal`; Fail below. */
+    thresholds: z.strictObject({ pass: percentage.default(95), marginal: percentage.default(75) }).prefault({}),
+    /** Percent per group (errors, latency, payments); groups without a weight share what remains of 100. */
+    groupWeights: z.partialRecord(z.enum(JUDGE_GROUPS), percentage).default({}),
+    metrics: z.partialRecord(z.enum(JUDGE_METRIC_NAMES), judgeMetricSchema).default({}),
+    /** Seconds between two points of a series read from Datadog. */
+    stepSeconds: z.number().int().min(10, "must be at least 10").max(3600, "must be at most 3600").default(60),
+});
+
 const programSchema = z
     .strictObject({
         strategy: z.enum(strategies),
@@ -372,6 +408,7 @@ const programSchema = z
         database: databaseSchema.optional(),
         backup: backupSchema.optional(),
         plan: planSchema.prefault({}),
+        judge: judgeSchema.prefault({}),
     })
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
     .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
@@ -434,6 +471,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         issue(["rolling", "maxUnavailable"], c.rolling.maxUnavailable, `cannot be 0 when rolling.maxSurge is ${c.rolling.maxSurge}: the rollout could never progress`);
     }
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
+    problems.push(...judgeProblems(c));
     problems.push(...databaseProblems(c));
     if (c.strategy === "blue-green") {
         const bg = c.blueGreen;
@@ -476,7 +514,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
 
 type MonitoringConfig = z.infer<typeof resolvedMonitoringSchema>;
 
-const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan"] as const;
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan", "judge"] as const;
 
 function databaseProblems(c: ParsedConfig): Problem[] {
     const problems: Problem[] = [];
@@ -629,6 +667,25 @@ function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
     }
     const w = m.deploymentWindow;
     if (w && Date.parse(w.end) <= Date.parse(w.start)) problems.push({ path: ["monitoring", "deploymentWindow", "end"], input: w.end, message: `must be after start (${w.start})` });
+    return problems;
+}
+
+function judgeProblems(c: ParsedConfig): Problem[] {
+    const problems: Problem[] = [];
+    const { thresholds, groupWeights } = c.judge;
+    if (thresholds.marginal > thresholds.pass) {
+        problems.push({ path: ["judge", "thresholds", "marginal"], input: thresholds.marginal, message: `must not be above judge.thresholds.pass (${thresholds.pass})` });
+    }
+    const total = Object.values(groupWeights).reduce((sum, w) => sum + w, 0);
+    if (total > 100) problems.push({ path: ["judge", "groupWeights"], input: groupWeights, message: `add up to ${total}; they must add up to at most 100` });
+    // A weighted group with no metric still takes its share of 100, so no canary could score 100.
+    if (groupWeights.payments !== undefined && !c.monitoring?.metrics) {
+        problems.push({
+            path: ["judge", "groupWeights", "payments"],
+            input: groupWeights.payments,
+            message: "weighs a group without metrics: payments are judged only with monitoring.metrics",
+        });
+    }
     return problems;
 }
 
