@@ -383,6 +383,7 @@ const monitoringArgs: ReleaseMonitoringArgs = {
     service: "shop",
     env: "prod",
     span: "express.request",
+    kubeClusterName: "prod-eu",
     namespace: "prod",
     appName: "shop",
     autoscalers: ["shop-stable"],

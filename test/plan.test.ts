@@ -10,11 +10,12 @@ import { CHECKLIST } from "../lib/plan/checklist";
 import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
 import { captureDeclarations } from "../lib/offline/capture";
 import { declareRelease, readReleaseFiles } from "../program/release";
-import { CliResult, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
+import { CliResult, NOW, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
 
-/** Runs `npm run plan`'s script as a user would, in a child process. */
+/** Runs `npm run plan`'s script as a user would, in a child process, at NOW unless the arguments name a `--now`. */
 function plan(args: string[], cwd = ROOT): CliResult {
-    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "scripts", "plan.ts"), ...args], { cwd, encoding: "utf8" });
+    const at = args.includes("--now") ? [] : ["--now", NOW];
+    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "scripts", "plan.ts"), ...args, ...at], { cwd, encoding: "utf8" });
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -225,7 +226,7 @@ describe("the deployment plan (npm run plan)", () => {
             const all = loadMigrations(dir);
             const selected = migrationsForPhase(all, m.phase);
             const migrations = { sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
-            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true }));
+            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true, now: new Date(NOW) }));
         }
         const readme = String(runStack("production").outputs.readme).split("\n");
         assert.ok(readme.includes("${outputs.rollback}"));
@@ -244,7 +245,7 @@ describe("the deployment plan (npm run plan)", () => {
         // What `npm ci` installs from the committed lock file.
         symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
         const out = path.join(dir, "plan-production.md");
-        const r = spawnSync("npm", ["run", "-s", "plan", "--", "--stack", "production", "--out", out], { cwd: dir, encoding: "utf8" });
+        const r = spawnSync("npm", ["run", "-s", "plan", "--", "--stack", "production", "--out", out, "--now", NOW], { cwd: dir, encoding: "utf8" });
         assert.strictEqual(r.status, 0, r.stderr);
         assert.strictEqual(r.stderr.trim(), `Wrote the deployment plan of production to ${out}`);
         assert.strictEqual(readFileSync(out, "utf8"), docs.production);
@@ -269,7 +270,7 @@ describe("the plan of one release among several in one stack", () => {
         await captureDeclarations({ project: PROJECT, stack: "production", config: {}, secretKeys: [] }, () => {
             for (const app of ["orders", "billing"]) {
                 const cfg = config(app);
-                readmes.push(declareRelease({ stack: "production", cfg, files: readReleaseFiles(PROJECT, cfg) }).readme);
+                readmes.push(declareRelease({ stack: "production", cfg, files: readReleaseFiles(PROJECT, cfg), now: new Date(NOW) }).readme);
             }
             return {};
         });

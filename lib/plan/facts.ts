@@ -95,7 +95,8 @@ export function dashboardTitles(resources: PlanResource[]): string[] {
         .filter((t): t is string => t !== undefined);
 }
 
-export function downtimeFact(resources: PlanResource[]): { start: string; end: string; timezone: string } | undefined {
+/** The deployment window's downtime; without a start it runs from its creation. */
+export function downtimeFact(resources: PlanResource[]): { start?: string; end: string; timezone: string } | undefined {
     const d = of(resources, DOWNTIME)[0];
     return d?.oneTimeSchedule && { start: d.oneTimeSchedule.start, end: d.oneTimeSchedule.end, timezone: d.displayTimezone };
 }

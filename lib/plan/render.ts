@@ -9,6 +9,7 @@ import { NOT_SET, ROLE_DUTIES, roleWithHandle } from "./people";
 import { deploymentSteps, rollbackSteps, Step, Timeline, timeline } from "./steps";
 import { PlanInput } from "./types";
 import { COMPONENT } from "../../policy/contract";
+import { windowPhase } from "../deploymentWindow";
 
 /** A number as the monitors write it (at most 4 significant digits). */
 export const num = (x: number): string => String(Number(x.toPrecision(4)));
@@ -65,13 +66,15 @@ function header(input: PlanInput, t: Timeline): string[] {
               : `Rolling (maxSurge ${cfg.rolling.maxSurge}, maxUnavailable ${cfg.rolling.maxUnavailable})`;
     const window =
         t.start && t.end ? { from: t.start.toISOString().slice(11, 16), to: t.end.toISOString().slice(11, 16), hours: num((t.end.getTime() - t.start.getTime()) / 3_600_000) } : undefined;
+    const w = cfg.monitoring?.deploymentWindow;
+    const ended = w && windowPhase(w, input.now) === "ended" ? `; it ended at ${w.end}, before this run: no deployment-window downtime is declared` : "";
     return [
         `# Deployment Plan: ${r.appName} ${r.version} (${input.stack})`,
         "",
         `**Release Version**: ${r.version} (previous: ${r.previousVersion ?? NOT_SET})`,
         `**Deployment Date**: ${t.start ? t.start.toISOString().slice(0, 10) : NOT_SET}`,
         `**Deployment Time**: ${t.start ? `${t.start.toISOString().slice(11, 16)} UTC` : NOT_SET}`,
-        `**Deployment Window**: ${window ? `${window.hours} hour${window.hours === "1" ? "" : "s"} (${window.from} to ${window.to} UTC, monitoring.deploymentWindow)` : NOT_SET}`,
+        `**Deployment Window**: ${window ? `${window.hours} hour${window.hours === "1" ? "" : "s"} (${window.from} to ${window.to} UTC, monitoring.deploymentWindow${ended})` : NOT_SET}`,
         `**Deployment Type**: ${type}`,
         "",
         input.policy
@@ -365,7 +368,13 @@ function monitoringSection(input: PlanInput): string[] {
         ...list(sloFacts(input.resources).map((s) => `${s.name}: ${num(s.target)}% over ${s.timeframe}`)),
     );
     const d = downtimeFact(input.resources);
-    out.push("", `**Deployment-window downtime**: ${d ? `${d.start} to ${d.end}, mutes the monitors marked "yes" above` : NOT_SET}`);
+    const w = mon.deploymentWindow;
+    const downtime = d
+        ? `${d.start ?? `from its creation (the window opened at ${w?.start ?? NOT_SET})`} to ${d.end}, mutes the monitors marked "yes" above`
+        : w && windowPhase(w, input.now) === "ended"
+          ? `none: the window ended at ${w.end}, before this run, and Datadog refuses a downtime in the past. Set monitoring.deploymentWindow to the next release's window`
+          : NOT_SET;
+    out.push("", `**Deployment-window downtime**: ${downtime}`);
     return out;
 }
 

@@ -5,7 +5,7 @@ import { rollbackCommand } from "../rollback";
 import { canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, liveService, workloadFacts } from "./facts";
 import { NOT_SET, roleWithHandle } from "./people";
 import { PlanInput } from "./types";
-import { COMPONENT } from "../../policy/contract";
+import { COMPONENT, NO_USERS_TAG, NOTIFIES_NOBODY_TAG } from "../../policy/contract";
 
 export interface Step {
     /** Minutes from the start of the deployment (T+0). */
@@ -89,14 +89,22 @@ export function timeline(input: PlanInput): Timeline {
     };
 }
 
+/**
+ * The runbook's go/no-go filter over GET /api/v1/monitor: the names of the monitors in Alert or Warn, less the
+ * plumbing (notifies:nobody) of versions no user reaches (users:none).
+ */
+export const GO_NO_GO_FILTER = `.[] | select(.overall_state == "Alert" or .overall_state == "Warn") | select(.tags | index("${NO_USERS_TAG}") and index("${NOTIFIES_NOBODY_TAG}") | not) | .name`;
+
 function monitorCheck(input: PlanInput): { command: string; check: string } | undefined {
     const m = input.cfg.monitoring;
     if (!m) return undefined;
     const tags = `service:${input.cfg.datadog.service},env:${input.cfg.datadog.env}`;
     return {
         // GET /api/v1/monitor filters by monitor_tags; DD_SITE is the Datadog site (datadoghq.com, datadoghq.eu, …).
-        command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '.[] | select(.overall_state == "Alert" or .overall_state == "Warn") | .name'`,
-        check: `the monitor query prints nothing: no monitor tagged ${tags} alerts or warns`,
+        // The guards and conditions of a version no user reaches notify nobody and sit in alert by design (too little
+        // traffic): they are left out. A guard in alert for a version that serves users means it is not judged yet.
+        command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '${GO_NO_GO_FILTER}'`,
+        check: `the monitor query prints nothing: no monitor tagged ${tags} alerts or warns (a \`low-requests-…\` or \`low-payments-…\` guard in the list means too little traffic to judge that version yet: wait)`,
     };
 }
 
