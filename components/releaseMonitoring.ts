@@ -154,6 +154,11 @@ interface MonitorSpec {
     perVersion?: VersionInFlight;
     /** The alert goes through a composite that also needs enough traffic: per-version alerts, and service-wide payments. */
     guard?: TrafficGuard;
+    /**
+     * Per-version alerts: the version's requests over the last five minutes. Once they are none, every composite of
+     * the version resolves together, instead of a longer window's alert firing after the shorter one it deferred to.
+     */
+    gone?: TrafficGuard;
 }
 
 /** errorRatePct → error-rate-pct, for resource names. */
@@ -282,7 +287,8 @@ export class ReleaseMonitoring extends LibraryComponent {
                 const a = args.alerts[alert];
                 if (!a) continue;
                 const { query, guard: g } = perVersion[alert]();
-                specs.push({ alert, a, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
+                const gone = { ...requestsIn("last_5m"), counter: "requests" as const, min: 1 };
+                specs.push({ alert, a, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g, gone });
             }
         }
         const ratio = (window: string, numerator: string, denominator: string, op: string) => (t: number) =>
@@ -366,13 +372,13 @@ export class ReleaseMonitoring extends LibraryComponent {
         const traffic: Record<string, datadog.Monitor> = {};
         const trafficMonitor = (spec: MonitorSpec, g: TrafficGuard): datadog.Monitor => {
             const v = spec.perVersion;
-            const key = `low-${g.counter}-${g.window.replace("last_", "")}${v ? `-${v.variantValue}` : ""}`;
+            const key = `${g.min === 1 ? "no" : "low"}-${g.counter}-${g.window.replace("last_", "")}${v ? `-${v.variantValue}` : ""}`;
             if (!traffic[key]) {
                 const of = v ? ` of ${v.variantKey}:${v.variantValue}` : "";
                 traffic[key] = new datadog.Monitor(
                     `${name}-${key}`,
                     {
-                        name: `[${args.env}] ${args.service}: fewer than ${g.min} ${g.counter}${of} in ${g.window.replace("last_", "")}`,
+                        name: `[${args.env}] ${args.service}: ${g.min === 1 ? "no" : `fewer than ${g.min}`} ${g.counter}${of} in ${g.window.replace("last_", "")}`,
                         type: "query alert",
                         query: `sum(${g.window}):${g.count} < ${g.min}`,
                         message: `Traffic guard${v ? ` of the ${v.variantKey}:${v.variantValue} monitors` : ` of the service-wide ${g.counter} monitors`}: "alert" means fewer than ${g.min} ${g.counter} in ${g.window.replace("last_", "")}, too few to judge, so those monitors stay quiet. Notifies nobody.`,
@@ -460,14 +466,14 @@ export class ReleaseMonitoring extends LibraryComponent {
             // traffic and no higher tier of the same version alerts. Datadog's `!` turns OK into ALERT and ALERT or
             // WARN into OK, and `&&` takes the least severe (docs.datadoghq.com/monitors/types/composite,
             // "Computing trigger conditions").
-            const guardId = trafficMonitor(spec, spec.guard).id;
+            const guards = [spec.guard, ...(spec.gone && spec.gone.window !== spec.guard.window ? [spec.gone] : [])].map((g) => trafficMonitor(spec, g).id);
             const deferred = higherTiers(spec).map((c) => c.id);
             this.monitors[spec.suffix] = new datadog.Monitor(
                 `${name}-${spec.suffix}`,
                 {
                     name: title,
                     type: "composite",
-                    query: pulumi.all([condition.id, guardId, ...deferred]).apply(([c, g, ...higher]) => [c, `!${g}`, ...higher.map((h) => `!${h}`)].join(" && ")),
+                    query: pulumi.all([condition.id, ...guards, ...deferred]).apply(([c, ...rest]) => [c, ...rest.map((id) => `!${id}`)].join(" && ")),
                     message,
                     tags,
                     ...common,

@@ -112,6 +112,8 @@ export const MONITOR_TAG = {
     severity: "severity",
     /** The version a monitor judges, as a label value (labelValue). */
     version: "version",
+    /** The CronJob a monitor watches (its name). */
+    scheduledJob: "scheduled-job",
 } as const;
 
 /** Values of the severity tag: rollback (page and say roll back), critical (page) or warning (chat only). */

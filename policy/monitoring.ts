@@ -2,7 +2,7 @@
 import * as datadog from "@pulumi/datadog";
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { DATADOG_LABEL, HPA_TAG, isPerVersionAlert, MONITOR_TAG, NO_USERS_TAG, tagValue, VARIANT_KEYS } from "./contract";
+import { COMPONENT, DATADOG_LABEL, HPA_TAG, isPerVersionAlert, LABEL, MONITOR_TAG, NO_USERS_TAG, tagValue, VARIANT_KEYS } from "./contract";
 import { labelValue } from "./rules";
 import { ALERT_NAMES, AlertName, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 import { absent, k8sName } from "./resources";
@@ -32,7 +32,7 @@ function blocks(message: string, block: "is_alert" | "is_recovery"): string {
 export const monitorsForPlanAlerts: StackValidationPolicy = {
     name: "monitors-for-plan-alerts",
     description:
-        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging (except for a version no user reaches, which pages nobody), the pager named only inside alert and recovery blocks so that warnings never page, every incident it opens resolved by {{#is_recovery}} on any way back to OK, and the autoscaler-at-maximum monitor watching exactly the autoscalers that can grow.',
+        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging (except for a version no user reaches, which pages nobody), the pager named only inside alert and recovery blocks so that warnings never page, every incident it opens resolved by {{#is_recovery}} on any way back to OK, the autoscaler-at-maximum monitor watching exactly the autoscalers that can grow, and every backup and restore-drill CronJob watched.',
     configSchema: {
         properties: {
             thresholds: { type: "object", default: {} },
@@ -121,8 +121,13 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
                 }
             }
         }
-        for (const m of monitors.filter((x) => tag(x, MONITOR_TAG.planAlert) === undefined)) {
+        for (const m of monitors.filter((x) => tag(x, MONITOR_TAG.planAlert) === undefined && tag(x, MONITOR_TAG.scheduledJob) === undefined)) {
             if (typeof m.props.message === "string" && m.props.message.includes(pagerHandlePrefix)) report(`monitor ${m.props.name ?? m.name} is not a plan alert but pages`, m.urn);
+        }
+        // A backup or drill that fails at 3 a.m. is found at the next restore unless a monitor watches its CronJob.
+        const cronJobs = args.resources.filter((r) => r.isType(k8s.batch.v1.CronJob) && [COMPONENT.backup, COMPONENT.restoreDrill].includes(r.props.metadata?.labels?.[LABEL.component]));
+        for (const c of cronJobs.filter((x) => typeof k8sName(x) === "string")) {
+            if (!monitors.some((m) => tag(m, MONITOR_TAG.scheduledJob) === k8sName(c))) report(`no monitor watches CronJob ${k8sName(c)}: a failed run would go unnoticed`, c.urn);
         }
     },
 };

@@ -17,12 +17,13 @@ import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
 import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
+import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
-import { CANARY_STEPS_KEY } from "../policy/contract";
+import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
-import { PLAN_TYPES } from "../lib/plan/facts";
+import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
 import { renderPlan } from "../lib/plan/render";
@@ -431,6 +432,21 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             appRole: cfg.database?.access.kind === "roles" ? { name: cfg.database.access.roles.app.name, connectionLimit: cfg.database.access.roles.app.connectionLimit } : undefined,
             rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
         });
+        // The backup and restore-drill CronJobs exactly as BackupSchedule declared them above.
+        const crons = cronJobFacts(recording.peek()).filter((c) => c.component === COMPONENT.backup || c.component === COMPONENT.restoreDrill);
+        if (crons.length > 0) {
+            new ScheduledJobMonitoring(`${app}-scheduled-jobs`, {
+                env: cfg.datadog.env,
+                kubeClusterName: m.kubeClusterName,
+                cronJobs: crons.map((c) => ({
+                    ...c,
+                    what: c.component === COMPONENT.backup ? "database backup" : "restore drill",
+                    pageWhenStale: c.component === COMPONENT.backup,
+                })),
+                notify: m.notify,
+                priorities: m.priorities,
+            });
+        }
     }
 
     return {

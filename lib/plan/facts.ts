@@ -151,6 +151,27 @@ export function cronJobNames(resources: PlanResource[]): Record<string, string> 
     return Object.fromEntries(of(resources, CRONJOB).map((c) => [component(c), c.metadata?.name]));
 }
 
+export interface CronJobFact {
+    /** backup or restore-drill. */
+    component: string;
+    name: string;
+    namespace: string;
+    schedule: string;
+    /** The Datadog service of its pods. */
+    service: string;
+}
+
+/** The CronJobs as declared: name, namespace, schedule and their pods' Datadog service. */
+export function cronJobFacts(resources: readonly PlanResource[]): CronJobFact[] {
+    return of([...resources], CRONJOB).map((c) => ({
+        component: component(c),
+        name: c.metadata?.name,
+        namespace: c.metadata?.namespace,
+        schedule: c.spec?.schedule,
+        service: c.spec?.jobTemplate?.spec?.template?.metadata?.labels?.[DATADOG_LABEL.service],
+    }));
+}
+
 /** The Service that takes user traffic and what it selects. */
 export function liveService(resources: PlanResource[]): { name: string; selector: Record<string, string> } | undefined {
     const s = of(resources, SERVICE).find((x) => component(x) === COMPONENT.live);
