@@ -185,7 +185,9 @@ type Comparator = ">" | ">=" | "<" | "<=";
 
 /** The comparison a query makes: Datadog query alerts end in `<op> <threshold>`. */
 function comparatorOf(query: string): Comparator {
-    return /\s(>=|<=|>|<)\s\S+$/.exec(query)![1] as Comparator;
+    const op = /\s(>=|<=|>|<)\s\S+$/.exec(query)?.[1];
+    if (op === undefined) throw new Error(`a monitor query without a comparison: ${query}`);
+    return op as Comparator;
 }
 
 /**
@@ -581,7 +583,11 @@ export class ReleaseMonitoring extends LibraryComponent {
                 : [
                       // The role's limit is a constant of the formula, not of the query.
                       args.appRole
-                          ? timeseries(`Database connections of ${args.appRole.name} (% of its limit)`, [`sum:postgresql.connections{${db},user:${args.appRole.name}}`], `q1 / ${args.appRole.connectionLimit} * 100`)
+                          ? timeseries(
+                                `Database connections of ${args.appRole.name} (% of its limit)`,
+                                [`sum:postgresql.connections{${db},user:${args.appRole.name}}`],
+                                `q1 / ${args.appRole.connectionLimit} * 100`,
+                            )
                           : timeseries("Database connections (% of max)", [`max:postgresql.percent_usage_connections{${db}}`], "q1 * 100"),
                       timeseries("Database cache hit rate (%)", [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`], "q1 / (q1 + q2) * 100"),
                       timeseries(

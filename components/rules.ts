@@ -51,7 +51,8 @@ function cronValues(field: string, i: number): Set<number> {
     const value = (s: string) => names?.[s.toUpperCase()] ?? Number(s);
     const out = new Set<number>();
     for (const item of field.split(",")) {
-        const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item)!;
+        const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
+        if (!m) throw new Error(`not a valid schedule field: ${field}`);
         const from = m[1] === undefined ? lo : value(m[1]);
         const to = m[1] === undefined ? hi : m[2] === undefined ? (m[3] === undefined ? from : hi) : value(m[2]);
         for (let v = from; v <= to; v += Number(m[3] ?? 1)) out.add(i === 4 && v === 7 ? 0 : v);

@@ -114,7 +114,10 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
                 // An incident stays open until a recovery reaches the pager. {{#is_alert_recovery}} renders on ALERT -> OK
                 // only, so ALERT -> WARN -> OK needs {{#is_recovery}}; a version that lost its users keeps it too.
                 if (plan.severity !== "warning" && !blocks(message, "is_recovery").includes(pagerHandlePrefix)) {
-                    report(`monitor ${m.props.name ?? m.name} can page but does not name the pager in {{#is_recovery}}: an incident it opens stays open when it recovers through a warning`, m.urn);
+                    report(
+                        `monitor ${m.props.name ?? m.name} can page but does not name the pager in {{#is_recovery}}: an incident it opens stays open when it recovers through a warning`,
+                        m.urn,
+                    );
                 }
                 if (outsideAlertAndRecoveryBlocks(message).includes(pagerHandlePrefix)) {
                     report(`monitor ${m.props.name ?? m.name} names the pager outside {{#is_alert}} and {{#is_recovery}}: its warnings would page`, m.urn);

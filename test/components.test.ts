@@ -432,7 +432,16 @@ describe("ReleaseMonitoring", () => {
         );
         assert.deepStrictEqual(
             run.resources.map((r) => r.name),
-            ["mon", "mon-error-rate-pct-stable-condition", "mon-low-requests-5m-stable", "mon-error-rate-pct-stable", "mon-cpu-pct", "mon-availability-slo", "mon-latency-slo", "mon-dashboard"],
+            [
+                "mon",
+                "mon-error-rate-pct-stable-condition",
+                "mon-low-requests-5m-stable",
+                "mon-error-rate-pct-stable",
+                "mon-cpu-pct",
+                "mon-availability-slo",
+                "mon-latency-slo",
+                "mon-dashboard",
+            ],
         );
         const condition = find(run, ":Monitor", "mon-error-rate-pct-stable-condition");
         assert.strictEqual(

@@ -75,7 +75,9 @@ describe("examples/catalog-api: a second service on the library", () => {
         for (const m of monitors.filter((x) => at(x, "type") === "query alert")) {
             const q = at(m, "query") as string;
             assert.ok(
-                /\{service:catalog-api,env:production[,}]|\{kube_cluster_name:prod-us-east-1(,kube_namespace:catalog,kube_app_name:catalog-api| AND kube_namespace:catalog AND horizontalpodautoscaler IN \(catalog-api\))\}/.test(q),
+                /\{service:catalog-api,env:production[,}]|\{kube_cluster_name:prod-us-east-1(,kube_namespace:catalog,kube_app_name:catalog-api| AND kube_namespace:catalog AND horizontalpodautoscaler IN \(catalog-api\))\}/.test(
+                    q,
+                ),
                 `${m.name}: ${q}`,
             );
             assert.ok(!/payment|email|postgresql/.test(q), m.name);

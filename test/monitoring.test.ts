@@ -20,7 +20,10 @@ const DIGEST = `sha256:${"ab".repeat(32)}`;
  * rules (test/support/datadog.ts). The first notification of each monitor, by name, as its lines.
  */
 function notificationsFor(run: ProgramRun, variant: string, perMinute: { requests: number; errors: number; p95: number }): Record<string, string[]> {
-    const version = tagValue(monitorsOf(run).find((m) => (at(m, "tags") as string[]).includes(variant))!, "version")!;
+    const version = tagValue(
+        monitorsOf(run).find((m) => (at(m, "tags") as string[]).includes(variant))!,
+        "version",
+    )!;
     const tags = { service: "myapp", env: "production", version, resource_name: "get_/api/orders" };
     const metrics = (): Point[] =>
         perMinute.requests === 0
@@ -325,7 +328,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 > 5",
             );
             // Service-wide too, one failure in 8 payments at 3 a.m. says nothing: the ratio needs trafficGuard.minPayments.
-            assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct"), "query"), "myapp-monitoring-payment-failure-pct-condition-id && !myapp-monitoring-low-payments-5m-id");
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct"), "query"),
+                "myapp-monitoring-payment-failure-pct-condition-id && !myapp-monitoring-low-payments-5m-id",
+            );
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-low-payments-15m"), "query"),
                 "sum(last_15m):sum:payment.total{service:myapp,env:production}.as_count() < 20",
@@ -573,7 +579,8 @@ describe("Datadog monitoring from the plan's thresholds", () => {
     it("the SLOs and the dashboard count user requests as the monitors do, without probes, and divide by a constant in a formula", () => {
         const availability = find(production, ":ServiceLevelObjective", "myapp-monitoring-availability-slo");
         assert.deepStrictEqual(at(availability, "query"), {
-            numerator: "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count() - sum:trace.web.request.errors{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
+            numerator:
+                "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count() - sum:trace.web.request.errors{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
             denominator: "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
         });
         const latency = find(production, ":ServiceLevelObjective", "myapp-monitoring-latency-slo");
@@ -776,7 +783,10 @@ describe("the span the monitors count", () => {
             ["dd-trace-rb", "rack.request"],
             ["dd-trace-dotnet", "aspnet_core.request"],
         ]) {
-            assert.ok(readme.split("\n").some((l) => l.startsWith(`| ${tracer} |`) && l.includes(`\`${span}\``)), tracer);
+            assert.ok(
+                readme.split("\n").some((l) => l.startsWith(`| ${tracer} |`) && l.includes(`\`${span}\``)),
+                tracer,
+            );
         }
     });
 });

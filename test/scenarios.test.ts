@@ -20,7 +20,11 @@ function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
     const ofVariant = (name: string) => variants.some((v) => new RegExp(`^myapp-monitoring-.*-${v}(-condition)?$`).test(name));
     const moved = diff.changed.filter((c) => c.type.endsWith(":Monitor") && ofVariant(c.name));
     assert.ok(moved.length > 0, `no monitor of ${variants.join(", ")} changed`);
-    for (const c of moved) assert.ok(c.paths.every((p) => p === "message" || p === "renotifyInterval" || /^tags\[\d+\]$/.test(p)), `${c.name}: ${c.paths.join(", ")}`);
+    for (const c of moved)
+        assert.ok(
+            c.paths.every((p) => p === "message" || p === "renotifyInterval" || /^tags\[\d+\]$/.test(p)),
+            `${c.name}: ${c.paths.join(", ")}`,
+        );
     return { ...diff, changed: diff.changed.filter((c) => !moved.includes(c)) };
 }
 

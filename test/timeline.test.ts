@@ -169,7 +169,10 @@ describe("a production release through time, through the notification logic", fu
         }
         assert.deepStrictEqual([...open], []);
         const afterRollback = model.sent.filter((s) => s.minute >= 125);
-        assert.ok(afterRollback.every((s) => !s.lines.join("\n").includes("Roll back now")), afterRollback.map(show).join("\n"));
+        assert.ok(
+            afterRollback.every((s) => !s.lines.join("\n").includes("Roll back now")),
+            afterRollback.map(show).join("\n"),
+        );
     });
 
     it("tells chat what it tells the pager, and nothing more", () => {

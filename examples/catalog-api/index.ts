@@ -46,7 +46,19 @@ function readObject<T extends object>(config: pulumi.Config, key: string, fields
 export = function catalogApi(): { version: string; url: string; rollback: string } {
     const config = new pulumi.Config();
     const stack = pulumi.getStack();
-    const s = readObject<ServiceConfig>(config, "service", ["name", "namespace", "image", "version", "previousVersion", "replicas", "maxReplicas", "host", "tlsSecretName", "span", "kubeClusterName"]);
+    const s = readObject<ServiceConfig>(config, "service", [
+        "name",
+        "namespace",
+        "image",
+        "version",
+        "previousVersion",
+        "replicas",
+        "maxReplicas",
+        "host",
+        "tlsSecretName",
+        "span",
+        "kubeClusterName",
+    ]);
     const a = readObject<AlertConfig>(config, "alerts", ["errorRatePct", "p95LatencySeconds", "rollbackErrorRatePct", "rollbackP95Seconds", "cpuPct", "memoryPct", "notify"]);
     const rollback = `pulumi config set --stack ${stack} --path service.version ${s.previousVersion} && pulumi up --stack ${stack}`;
 

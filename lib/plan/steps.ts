@@ -248,7 +248,12 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
     for (const step of pre) step.rollback = untouched;
     const first = firstUp(input);
     // Each step's state: the config with the edits up to and including it.
-    const after = t.edits.map((_, i) => configAfter(cfg, t.edits.slice(0, i + 1).flatMap((e) => e.sets)));
+    const after = t.edits.map((_, i) =>
+        configAfter(
+            cfg,
+            t.edits.slice(0, i + 1).flatMap((e) => e.sets),
+        ),
+    );
     const final = after.at(-1) ?? cfg;
     const upWatch = watchFor(t.ready + t.observe);
     const deploy: Step[] = [

@@ -68,7 +68,17 @@ function parseScope(scope: string): Filter[] {
     const parts = scope.includes(" AND ") ? scope.split(" AND ") : scope.split(",");
     return parts.map((p) => {
         const inList = /^(\S+) IN \(([^)]*)\)$/.exec(p.trim());
-        if (inList) return { key: inList[1], pattern: new RegExp(`^(${inList[2].split(",").map((v) => glob(v.trim()).source.slice(1, -1)).join("|")})$`), negate: false };
+        if (inList)
+            return {
+                key: inList[1],
+                pattern: new RegExp(
+                    `^(${inList[2]
+                        .split(",")
+                        .map((v) => glob(v.trim()).source.slice(1, -1))
+                        .join("|")})$`,
+                ),
+                negate: false,
+            };
         const negate = p.startsWith("!");
         const [key, ...value] = (negate ? p.slice(1) : p).split(":");
         return { key, pattern: glob(value.join(":")), negate };
@@ -137,7 +147,14 @@ function spaceValue(points: Point[], t: Term): { value: number; weight: number }
         return weight === 0 ? undefined : { value: hit.reduce((n, p) => n + p.value * (p.weight ?? 1), 0) / weight, weight };
     }
     const values = hit.map((p) => p.value);
-    const value = t.space === "max" ? Math.max(...values) : t.space === "min" ? Math.min(...values) : t.space === "avg" ? values.reduce((a, b) => a + b) / values.length : values.reduce((a, b) => a + b);
+    const value =
+        t.space === "max"
+            ? Math.max(...values)
+            : t.space === "min"
+              ? Math.min(...values)
+              : t.space === "avg"
+                ? values.reduce((a, b) => a + b) / values.length
+                : values.reduce((a, b) => a + b);
     return { value, weight: 1 };
 }
 
@@ -266,7 +283,7 @@ export class MonitorModel {
                 renotify = true;
             }
             if (muted.has(m.name)) continue;
-            const lines = notification(message, from as "ok" | "warn" | "alert", to as "ok" | "warn" | "alert", renotify);
+            const lines = notification(message, from, to, renotify);
             const handles = lines.flatMap((l) => l.match(/@\S+/g) ?? []);
             if (handles.length === 0) continue;
             t.notifiedAt = minute;
