@@ -19,19 +19,29 @@ const DIGEST = `sha256:${"ab".repeat(32)}`;
  * requests, errors and p95 (payments: 12% of requests, 1% failing), evaluated for 20 minutes by Datadog's documented
  * rules (test/support/datadog.ts). The first notification of each monitor, by name, as its lines.
  */
+/** The trace metric the monitors of a run count: `trace.<monitoring.span>`. */
+function spanOf(run: ProgramRun): string {
+    return /(trace\.[a-z0-9_.-]+?)\.hits/.exec(
+        monitorsOf(run)
+            .map((m) => at(m, "query") as string)
+            .join(" "),
+    )![1];
+}
+
 function notificationsFor(run: ProgramRun, variant: string, perMinute: { requests: number; errors: number; p95: number }): Record<string, string[]> {
     const version = tagValue(
         monitorsOf(run).find((m) => (at(m, "tags") as string[]).includes(variant))!,
         "version",
     )!;
     const tags = { service: "myapp", env: "production", version, resource_name: "get_/api/orders" };
+    const span = spanOf(run);
     const metrics = (): Point[] =>
         perMinute.requests === 0
             ? []
             : [
-                  { metric: "trace.web.request.hits", tags, value: perMinute.requests },
-                  { metric: "trace.web.request.errors", tags, value: perMinute.errors },
-                  { metric: "trace.web.request", tags, value: perMinute.p95, weight: perMinute.requests },
+                  { metric: `${span}.hits`, tags, value: perMinute.requests },
+                  { metric: `${span}.errors`, tags, value: perMinute.errors },
+                  { metric: span, tags, value: perMinute.p95, weight: perMinute.requests },
                   { metric: "payment.total", tags, value: perMinute.requests * 0.12 },
                   { metric: "payment.failed", tags, value: perMinute.requests * 0.12 * 0.01 },
               ];
@@ -193,16 +203,18 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("after its traffic stops, a canary that paged resolves the incident within five minutes and says nothing more for two hours", () => {
-            // 40 requests a minute at 6% errors for 20 minutes, then none: the rollback.
+            // 200 requests a minute at 6% errors for 20 minutes, then none: the rollback. The five-minute count never
+            // falls below 100 before its window empties: only a missing count read as zero lets the guard see it.
             const run = runStack("production", ["canary.weight=0"]);
             const tags = { service: "myapp", env: "production", version: "v1.2.3", resource_name: "get_/api/orders" };
+            const span = spanOf(run);
             const model = new MonitorModel(
                 (minute) =>
                     minute >= 0 && minute < 20
                         ? [
-                              { metric: "trace.web.request.hits", tags, value: 40 },
-                              { metric: "trace.web.request.errors", tags, value: 2.4 },
-                              { metric: "trace.web.request", tags, value: 0.3, weight: 40 },
+                              { metric: `${span}.hits`, tags, value: 200 },
+                              { metric: `${span}.errors`, tags, value: 12 },
+                              { metric: span, tags, value: 0.3, weight: 200 },
                           ]
                         : [],
                 () => [],
@@ -214,8 +226,8 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.deepStrictEqual(
                 model.sent.map((x) => [x.minute, x.monitor.replace("myapp-monitoring-", ""), x.to, x.handles.join(" ")]),
                 [
-                    [2, "rollback-now-error-rate-pct-canary", "alert", "@pagerduty-myapp @slack-engineering"],
-                    [22, "rollback-now-error-rate-pct-canary", "ok", "@pagerduty-myapp @slack-engineering"],
+                    [0, "rollback-now-error-rate-pct-canary", "alert", "@pagerduty-myapp @slack-engineering"],
+                    [24, "rollback-now-error-rate-pct-canary", "ok", "@pagerduty-myapp @slack-engineering"],
                 ],
             );
         });
