@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PLAN_WARNINGS, PlanAlert } from "../policy/planAlerts";
+import { ALERT_NAMES, AlertName, DEFERRED_TO, isLooser, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { PHASES } from "./migrations";
 import { CanaryRouting } from "../components/canaryDeployment";
 import {
@@ -147,7 +147,11 @@ const handle = z
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
 const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
-const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
+// `pulumi config set --path` stores a float as a string ("0.5"): read it as the number it is.
+const threshold = z.preprocess(
+    (v) => (typeof v === "string" && /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : v),
+    z.number({ message: "must be a positive number" }).positive("must be a positive number"),
+);
 const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
 /**
  * A one-time downtime's start or end. The Datadog provider accepts only `YYYY-MM-DDTHH:MM:SSZ`
@@ -169,10 +173,18 @@ const monitoringSchema = z.strictObject({
         .string()
         .regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog env tag value")
         .optional(),
+    /**
+     * The operation name of the spans the app's tracer opens for inbound requests: every per-version monitor, both
+     * SLOs and the dashboard count and time it. No default: each tracer names it differently (README: span names per
+     * tracer), and the outbound name of one is the inbound name of none.
+     */
     span: z
-        .string()
-        .regex(/^[a-z0-9_.]+$/, "must be an APM span name such as http.request")
-        .default("http.request"),
+        .string({ message: "is required: the span name the app's tracer gives inbound HTTP requests, such as web.request for dd-trace-js (README: span names per tracer)" })
+        .regex(/^[a-z0-9_.-]+$/, "must be an APM span name such as web.request"),
+    /** The kube_cluster_name tag the Datadog agent puts on this cluster's metrics (DD_CLUSTER_NAME). */
+    kubeClusterName: z
+        .string({ message: "is required: the kube_cluster_name tag the Datadog agent gives this cluster's metrics (its DD_CLUSTER_NAME)" })
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a cluster name as the Datadog agent tags it (lower-case letters, digits, dots and dashes)"),
     notify: z.strictObject({ pager: z.array(handle).min(1, "must name at least one handle"), chat: z.array(handle).min(1, "must name at least one handle") }),
     priorities: z.strictObject({ rollback: priority.default(1), critical: priority.default(2), warning: priority.default(3) }).default({ rollback: 1, critical: 2, warning: 3 }),
     thresholds: perAlert(threshold).default({}),
@@ -206,17 +218,11 @@ const monitoringSchema = z.strictObject({
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
 });
 
-// Every alert's thresholds, resolved once: the plan's number unless set, and a rollback trigger warns at the plan's
-// next tier down (5% warns at 2%, 2% at 1%) unless set or unless that tier is not on the quiet side of its critical.
-// A warning set on the wrong side is kept, for monitoringProblems to refuse.
+// Every alert's thresholds, resolved once: the plan's number unless set. Warnings only where config sets them; one on
+// a tier the others defer to is kept, for monitoringProblems to refuse.
 const resolvedMonitoringSchema = monitoringSchema.transform((m) => {
     const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
-    const warnings: Partial<Record<AlertName, number>> = { ...m.warnings };
-    for (const n of ALERT_NAMES) {
-        const implied = PLAN_WARNINGS[n];
-        if (warnings[n] === undefined && implied && warningBeforeCritical(PLAN_ALERTS[n].bad, thresholds[implied], thresholds[n])) warnings[n] = thresholds[implied];
-    }
-    return { ...m, thresholds, warnings };
+    return { ...m, thresholds, warnings: m.warnings };
 });
 
 const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
@@ -437,7 +443,8 @@ export type BackupRoleConfig = { kind: "existing"; arn: string } | { kind: "oidc
 /**
  * The validated stack configuration: the strategy comes with its own section, and only that one. Defaults that
  * depend on the stack are resolved here too: `datadog` is the env and service tags the pods carry and the monitors
- * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to that env.
+ * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to the
+ * cluster's nodes (kube_cluster_name), not every host of the env.
  */
 export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup"> & {
     datadog: { env: string; service: string };
@@ -653,7 +660,13 @@ function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
         const critical = m.thresholds[name];
         const warning = m.warnings[name];
         if (a.percent && critical > 100) problems.push({ path: ["monitoring", "thresholds", name], input: critical, message: "is a percentage and cannot exceed 100" });
-        if (warning !== undefined && !warningBeforeCritical(PLAN_ALERTS[name].bad, warning, critical)) {
+        if (warning !== undefined && DEFERRED_TO.includes(name)) {
+            problems.push({
+                path: ["monitoring", "warnings", name],
+                input: warning,
+                message: "must be left out: the tiers below this rollback trigger warn and page for it, and a warning here would silence them in its band",
+            });
+        } else if (warning !== undefined && !warningBeforeCritical(PLAN_ALERTS[name].bad, warning, critical)) {
             const side = a.bad === "above" ? "below" : "above";
             problems.push({ path: ["monitoring", "warnings", name], input: warning, message: `must be ${side} the critical threshold ${critical}` });
         }
@@ -754,7 +767,7 @@ function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, 
     const common = {
         ...rest,
         datadog,
-        monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` },
+        monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `kube_cluster_name:${monitoring.kubeClusterName}` },
         database: database && resolvedDatabase(database),
         backup: backup && resolvedBackup(backup),
     };
