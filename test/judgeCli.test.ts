@@ -131,6 +131,8 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
         assert.deepStrictEqual(dd.invalid, []);
     });
     const env = () => ({ DATADOG_HOST: dd.url, DD_API_KEY: dd.credentials.apiKey, DD_APP_KEY: dd.credentials.appKey });
+    // The span production's monitors and the judge read, as the committed stack file names it.
+    const span = `trace.${(programConfig("production").monitoring as { span: string }).span}`;
     const scope = (version: string) => `service:myapp,env:production,version:${version},!resource_name:get_/health/*`;
     /** Minute-to-minute noise of an error rate: a deterministic 0 to 0.5 percentage points. */
     const noise = (m: number, prime: number) => ((m * prime) % 11) * 0.05;
@@ -141,9 +143,9 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
             ["v1.2.3", canaryErrorPct],
             ["v1.2.2", (m: number) => 1 + noise(m, 7919)],
         ] as const) {
-            dd.setMetric(`sum:trace.http.request.hits{${scope(version)}}.as_count()`, () => 1000);
-            dd.setMetric(`sum:trace.http.request.errors{${scope(version)}}.as_count()`, (t) => 10 * errorPct(minute(t)));
-            dd.setMetric(`p95:trace.http.request{${scope(version)}}`, (t) => 0.2 + (minute(t) % 5) * 0.01);
+            dd.setMetric(`sum:${span}.hits{${scope(version)}}.as_count()`, () => 1000);
+            dd.setMetric(`sum:${span}.errors{${scope(version)}}.as_count()`, (t) => 10 * errorPct(minute(t)));
+            dd.setMetric(`p95:${span}{${scope(version)}}`, (t) => 0.2 + (minute(t) % 5) * 0.01);
             dd.setMetric(`sum:payment.total{service:myapp,env:production,version:${version}}.as_count()`, () => 50);
             dd.setMetric(`sum:payment.failed{service:myapp,env:production,version:${version}}.as_count()`, (t) => minute(t) % 4);
         }
