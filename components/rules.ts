@@ -35,6 +35,56 @@ export function isKubernetesCron(expr: string): boolean {
     });
 }
 
+const CRON_MACROS: Record<string, string> = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+};
+
+/**
+ * The longest time, in seconds, between two consecutive runs of a Kubernetes cron schedule (which isKubernetesCron
+ * accepts), over two years of UTC: how stale the newest backup may be when every run succeeded. As the CronJob
+ * controller's parser does (robfig/cron), a day matches its day-of-month or its day-of-week when both are restricted.
+ */
+export function longestCronGapSeconds(expr: string): number {
+    const fields = (CRON_MACROS[expr] ?? expr).trim().split(/\s+/);
+    const sets = fields.map((field, i) => {
+        const [lo, hi, names] = CRON_FIELDS[i];
+        const value = (s: string) => names?.[s.toUpperCase()] ?? Number(s);
+        const out = new Set<number>();
+        for (const item of field.split(",")) {
+            const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
+            if (!m) throw new Error(`${expr} is not a cron schedule: check it with isKubernetesCron first`);
+            const from = m[1] === undefined ? lo : value(m[1]);
+            const to = m[1] === undefined || (m[2] === undefined && m[3] !== undefined) ? hi : m[2] === undefined ? from : value(m[2]);
+            for (let v = from; v <= to; v += Number(m[3] ?? 1)) out.add(i === 4 ? v % 7 : v);
+        }
+        return out;
+    });
+    const [minutes, hours, days, months, weekdays] = sets;
+    const either = fields[2] !== "*" && fields[4] !== "*";
+    const runs: number[] = [];
+    const start = Date.UTC(2025, 0, 1);
+    for (let day = 0; day < 731; day++) {
+        const d = new Date(start + day * 86_400_000);
+        if (!months.has(d.getUTCMonth() + 1)) continue;
+        const dom = days.has(d.getUTCDate());
+        const dow = weekdays.has(d.getUTCDay());
+        if (either ? !(dom || dow) : !(dom && dow)) continue;
+        for (const h of [...hours].sort((a, b) => a - b)) for (const m of [...minutes].sort((a, b) => a - b)) runs.push(d.getTime() / 1000 + h * 3600 + m * 60);
+    }
+    return runs.slice(1).reduce((longest, t, i) => Math.max(longest, t - runs[i]), 0);
+}
+
+/** The migrations a down run of `steps` rolls back, newest first: the newest of the versions a release ships. */
+export function migrationsToRollBack(versions: string[], steps: number): string[] {
+    return [...versions].sort().reverse().slice(0, steps);
+}
+
 /** An S3 key prefix as the backup identity's policy scopes it: segments without leading or trailing slash. */
 export function isS3Prefix(prefix: string): boolean {
     return /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(prefix);
