@@ -110,7 +110,7 @@ describe("the stacks through index.ts", () => {
         const r = preview(["--stack", "production"]);
         assert.strictEqual(r.code, 0, r.stderr);
         const lines = r.stdout.split("\n");
-        assert.strictEqual(lines[0], "myapp-production (134 resources, 9 components)");
+        assert.strictEqual(lines[0], "myapp-production (143 resources, 10 components)");
         assert.ok(lines.includes("├─ release:index:CanaryDeployment  myapp"), r.stdout);
         assert.ok(
             lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com  after=myapp-stable,myapp-canary"),
