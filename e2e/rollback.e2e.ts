@@ -66,6 +66,6 @@ describe("scenario 9: the printed rollback command rolls the production canary b
         assert.deepStrictEqual(await podUids(k, NS, "app.kubernetes.io/name=myapp"), pods);
         assert.deepStrictEqual(await jobs(k, NS), jobsBefore, "a rollback touches no database");
         // Back at weight 0 with stable on the previous version there is nothing left to roll back.
-        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic and stable runs the previous version");
+        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version");
     });
 });
