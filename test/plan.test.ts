@@ -116,7 +116,7 @@ describe("the deployment plan (npm run plan)", () => {
             "- Database connections of the app role (% of its limit) > 90% over 5 min (role `myapp_app`, limit 150)",
             "| [production] myapp: Rollback trigger (now): error rate above 5% (track:canary) | 5 | 2 | 5 min | rollback | 1 | no |",
             "- [production] myapp: availability: 99.9% over 30d",
-            "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production",
+            "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
             "  - squawk `prefer-text-field` (line 4): Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table. Allowed by database.migration.allow.",
         ]) {
             assert.ok(doc.split("\n").includes(line), `missing: ${line}`);
@@ -152,12 +152,12 @@ describe("the deployment plan (npm run plan)", () => {
             "  - `replicas-survive-node-loss` (mandatory) on myapp-canary-deployment: Deployment myapp-canary runs 1 replica: the loss of one node takes it down",
         );
         assert.ok(lines.includes("- [x] ✓ Auto-scaling configured — proven by `hpa-on-every-deployment`"));
-        assert.ok(lines.includes("Policy run (as `npm run preview:offline -- --stack production`): 15 policies, 1 violation, 1 mandatory."));
+        assert.ok(lines.includes("Policy run (as `npm run preview:offline -- --stack production`): 16 policies, 1 violation, 1 mandatory."));
         assert.ok(
             docs.production
                 .split("\n")
                 .includes(
-                    "- [ ] ✓ Capacity planning reviewed — proven by `container-probes-and-resources`, `replicas-survive-node-loss`; the review itself: human check, Monitoring Lead (@myapp-sre-oncall)",
+                    "- [ ] ✓ Capacity planning reviewed — proven by `container-probes-and-resources`, `replicas-survive-node-loss`, `capacity-follows-traffic`; the review itself: human check, Monitoring Lead (@myapp-sre-oncall)",
                 ),
         );
     });
@@ -225,7 +225,7 @@ describe("the deployment plan (npm run plan)", () => {
             const all = loadMigrations(dir);
             const selected = migrationsForPhase(all, m.phase);
             const migrations = { sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
-            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true }));
+            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources.filter((r) => !r.read), migrations, outputRefs: true }));
         }
         const readme = String(runStack("production").outputs.readme).split("\n");
         assert.ok(readme.includes("${outputs.rollback}"));

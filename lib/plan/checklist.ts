@@ -80,7 +80,7 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
             { line: "Rollback plan documented (see below)", policies: ["rollback-path-present", "release-owners-assigned"], owner: "rollbackOwner" },
             {
                 line: "Capacity planning reviewed",
-                policies: ["container-probes-and-resources", "replicas-survive-node-loss"],
+                policies: ["container-probes-and-resources", "replicas-survive-node-loss", "capacity-follows-traffic"],
                 owner: "monitoringLead",
                 rest: "the review itself",
             },
