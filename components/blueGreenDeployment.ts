@@ -217,7 +217,10 @@ export class BlueGreenDeployment extends LibraryComponent {
                     },
                 }),
             },
-            { parent: this, dependsOn: after },
+            // A smoke test runs once for its purpose, the color's version and attempt, as the release's database Jobs
+            // do: a new smoke image or deadline does not run the live color's test again (the provider replaces a Job
+            // whose template changes: pulumi/pulumi-kubernetes provider/pkg/provider/diff.go).
+            { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
         );
     }
 }

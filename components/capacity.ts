@@ -125,9 +125,12 @@ export interface TrafficStepArgs {
 
 /**
  * One step of a traffic decision on one Deployment, as a server-side-apply patch that exists for as long as the
- * decision holds: its name carries the decision, so it is applied once, when the decision is made, and never again.
- * `ignoreChanges` keeps a later `up` or a refresh from re-applying it, and `retainOnDelete` keeps the next decision
- * from undoing it (deleting a patch would release its fields: pulumi/pulumi-kubernetes provider.go Delete).
+ * decision holds: its name carries the decision, so it is applied when the decision is made. Its count is never
+ * applied again (`ignoreChanges` on spec: a later `up` or a refresh cannot take back what the autoscaler did since),
+ * and `retainOnDelete` keeps the next decision from undoing it (deleting a patch would release its fields:
+ * pulumi/pulumi-kubernetes provider.go Delete). Its annotations (the floor it waits for, the decision it records)
+ * stay the same while the decision holds; a step whose wait failed or was interrupted is awaited again by the next
+ * `up` (pulumi/pulumi step_generator.go, initialization errors).
  *
  * Before traffic moves (the gate) it waits for the floor's ready pods, waking a Deployment at 0, which an autoscaler
  * never scales (ScalingDisabled in kubernetes pkg/controller/podautoscaler/horizontal.go); after traffic has moved
@@ -154,6 +157,6 @@ export function trafficStep(name: string, args: TrafficStepArgs, opts: pulumi.Cu
             },
             spec: applies.apply((replicas) => (replicas === undefined ? undefined : { replicas })),
         },
-        { ...opts, ignoreChanges: ["metadata", "spec"], retainOnDelete: true },
+        { ...opts, ignoreChanges: ["spec"], retainOnDelete: true },
     );
 }
