@@ -29,9 +29,9 @@ const STRATEGIES: StrategyType[] = ["BlueGreenDeployment", "CanaryDeployment", "
  */
 export function acrossStrategies(parentName: string, self: StrategyType, blueGreenName?: string): pulumi.Alias[] {
     return STRATEGIES.filter((s) => s !== self).flatMap((s) =>
-        [`release:index:${s}`, `myapp:deploy:${s}`].map((type) => ({
-            parent: pulumi.createUrn(parentName, type),
-            ...(s === "BlueGreenDeployment" && blueGreenName ? { name: blueGreenName } : {}),
-        })),
+        [`release:index:${s}`, `myapp:deploy:${s}`].flatMap((type) => [
+            { parent: pulumi.createUrn(parentName, type) },
+            ...(s === "BlueGreenDeployment" && blueGreenName ? [{ parent: pulumi.createUrn(parentName, type), name: blueGreenName }] : []),
+        ]),
     );
 }

@@ -28,7 +28,10 @@ describe("the printed rollback from a failed or stuck release Job: one command, 
     /** Runs the printed rollback, timing the `pulumi up` and when the canary Ingress's weight reached 0. */
     async function rollBack(label: string) {
         const printed = await rollback();
-        assert.strictEqual(printed, "pulumi config set --stack e2e-rollback-jobs --path canary.weight 0 && pulumi config set --stack e2e-rollback-jobs --path release.version v1.2.2 && pulumi up --stack e2e-rollback-jobs");
+        assert.strictEqual(
+            printed,
+            "pulumi config set --stack e2e-rollback-jobs --path canary.weight 0 && pulumi config set --stack e2e-rollback-jobs --path release.version v1.2.2 && pulumi up --stack e2e-rollback-jobs",
+        );
         const t0 = Date.now();
         let backAt: number | undefined;
         const run = await sampledDuring(
@@ -66,7 +69,9 @@ describe("the printed rollback from a failed or stuck release Job: one command, 
         await rollBack("afterFailedMigration");
         const after = await jobs(k, NS);
         assert.deepStrictEqual(Object.keys(after), [], `a rollback runs and keeps no release Job: ${JSON.stringify(after)}`);
-        assert.deepStrictEqual(await podUids(k, NS, "app.kubernetes.io/name=myapp"), pods, "no pod restarted");
+        // Stable may gain pods (its minimum rises to the 8 the fleet ran); no pod is replaced.
+        const podsAfter = await podUids(k, NS, "app.kubernetes.io/name=myapp");
+        for (const [name, uid] of Object.entries(pods)) assert.strictEqual(podsAfter[name], uid, `${name} was replaced`);
         assert.strictEqual(await rollback(), "none needed: the canary carries no traffic and stable runs the previous version");
     });
 

@@ -23,11 +23,20 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
 
     /** `pulumi up` sampled every 200 ms: the live Service must exist and select ready pods throughout. */
     async function changeStrategy(label: string): Promise<UpResult> {
-        const run = await sampledDuring(async () => {
-            const res = await service();
-            return res.status === 200 ? await readyPods(k, NS, res.body.spec.selector) : -1;
-        }, () => timedUp(ps, onOutput));
-        measure(`strategy.${label}`, { seconds: run.result.seconds, changes: run.result.changes, steps: run.result.steps, minReadyBehindLive: Math.min(...run.samples), samples: run.samples.length });
+        const run = await sampledDuring(
+            async () => {
+                const res = await service();
+                return res.status === 200 ? await readyPods(k, NS, res.body.spec.selector) : -1;
+            },
+            () => timedUp(ps, onOutput),
+        );
+        measure(`strategy.${label}`, {
+            seconds: run.result.seconds,
+            changes: run.result.changes,
+            steps: run.result.steps,
+            minReadyBehindLive: Math.min(...run.samples),
+            samples: run.samples.length,
+        });
         assert.ok(!(run.result.steps.delete ?? []).some((n) => n === "myapp-live" || n === "myapp-ingress"), JSON.stringify(run.result.steps));
         assert.ok(!(run.result.steps.create ?? []).some((n) => n === "myapp-live" || n === "myapp-ingress"), JSON.stringify(run.result.steps));
         assert.ok(Math.min(...run.samples) >= 2, `ready pods behind the live Service (-1: no Service): ${run.samples.join(",")}`);

@@ -93,7 +93,10 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
         assert.ok(JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes("jsonpath={$[?@.readyReplicas>7]}"));
         assert.deepStrictEqual(gate.ignoreChanges, ["spec"], "its count is applied once, when the decision is made");
         assert.ok(find(run, ":Ingress", "myapp-canary-ingress").dependsOn.includes(gate.name));
-        assert.deepStrictEqual(diffOf("production", ["canary.weight=25"], ["canary.weight=100"]).added.map((r) => r.name), ["myapp-canary-capacity-w100", "myapp-stable-capacity-w100"]);
+        assert.deepStrictEqual(
+            diffOf("production", ["canary.weight=25"], ["canary.weight=100"]).added.map((r) => r.name),
+            ["myapp-canary-capacity-w100", "myapp-stable-capacity-w100"],
+        );
     });
 
     it("a switch to a standby whose Deployment does not change still waits for its ready pods, and records the decision for the next one", () => {
