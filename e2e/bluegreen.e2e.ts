@@ -58,8 +58,9 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.deepStrictEqual(move, {
             before: ["myapp:deploy:AppWorkload", "myapp:deploy:BlueGreenDeployment"],
             after: ["release:index:AppWorkload", "release:index:BlueGreenDeployment"],
-            preview: { same: resources },
-            up: { same: resources },
+            // The two colors' live Deployments are read (Deployment.get) on every run.
+            preview: { read: 2, same: resources },
+            up: { read: 2, same: resources },
             sameUrns: true,
         });
         assert.deepStrictEqual(await pods(k, NS, APP), before);

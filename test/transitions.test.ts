@@ -120,6 +120,19 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
     });
 });
 
+describe("the plan says how capacity follows traffic", () => {
+    it("each canary step and the promotion raise the receiving track before the weight moves", () => {
+        const readme = String(runStack("production").outputs.readme).split("\n");
+        for (const line of [
+            "- first the canary autoscaler's minimum rises to 25% of the pods the fleet runs at that moment (at least 2), and the provider waits until that many canary pods are ready",
+            "- then Ingress myapp-canary: canary weight 25; no pod restarts",
+            "- first the canary autoscaler's minimum rises to 100% of the pods the fleet runs at that moment (at least 2), and the provider waits until that many canary pods are ready",
+            "- first the stable autoscaler's minimum rises to 100% of the pods the fleet runs at that moment (at least 6), and the provider waits until that many stable pods are ready",
+        ])
+            assert.ok(readme.includes(line), line);
+    });
+});
+
 describe("the printed rollback from any state", () => {
     it("canary at 25%: the config it leaves declares no release Job, waits for none, and keeps the canary's pods", () => {
         const { printed, run } = afterRollback("production", ["canary.weight=25"]);
