@@ -72,7 +72,7 @@ describe("the printed rollback from a failed or stuck release Job: one command, 
         // Stable may gain pods (its minimum rises to the 8 the fleet ran); no pod is replaced.
         const podsAfter = await podUids(k, NS, "app.kubernetes.io/name=myapp");
         for (const [name, uid] of Object.entries(pods)) assert.strictEqual(podsAfter[name], uid, `${name} was replaced`);
-        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic and stable runs the previous version");
+        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version");
     });
 
     it("back to the release (attempt 2, tools image fixed): the backfill runs and the canary takes 25% again", async function () {

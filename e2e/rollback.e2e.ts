@@ -72,6 +72,6 @@ describe("scenario 9: the printed rollback command rolls the production canary b
         // A rollback runs no database Job and waits for none: the release's Jobs are no longer declared.
         assert.deepStrictEqual(await jobs(k, NS), {});
         // Back at weight 0 with stable on the previous version there is nothing left to roll back.
-        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic and stable runs the previous version");
+        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version");
     });
 });

@@ -29,6 +29,24 @@ function withoutRestore(stack: string, c: ProgramConfig): string[] {
 }
 
 /**
+ * Why a version in flight reaches no user, in the words `rollbackCommand` uses for that state, or undefined when it
+ * serves users: the color behind the preview host only, a canary at weight 0, stable at weight 100. Its monitors
+ * quote it and tell chat only: no rollback can help a version nobody uses.
+ */
+export function noUsersReason(c: ProgramConfig, variant: "stable" | "canary" | "blue" | "green"): string | undefined {
+    if (c.strategy === "blue-green" && (variant === "blue" || variant === "green")) {
+        const bg = c.blueGreen;
+        if (variant === bg.activeColor) return undefined;
+        return `live runs ${bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion}; ${variant === "blue" ? bg.blueVersion : bg.greenVersion} is only in preview`;
+    }
+    if (c.strategy === "canary") {
+        if (variant === "canary" && c.canary.weight === 0) return "the canary carries no traffic (canary.weight 0)";
+        if (variant === "stable" && c.canary.weight === 100) return "stable carries no traffic (canary.weight 100)";
+    }
+    return undefined;
+}
+
+/**
  * The command that takes traffic back to the previous version from the state this config describes, in one
  * `pulumi up`, whatever state the release's Jobs are in: it moves the traffic and makes the config a rollback's
  * (rollingBack).
@@ -41,7 +59,7 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
             const other = bg.activeColor === "blue" ? "green" : "blue";
             const liveVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
             const otherVersion = other === "blue" ? bg.blueVersion : bg.greenVersion;
-            if (liveVersion !== c.release.version) return `none needed: live runs ${liveVersion}; ${c.release.version} is only in preview`;
+            if (liveVersion !== c.release.version) return `none needed: ${noUsersReason(c, other)}`;
             if (rollingBack(c)) return `none needed: live runs the previous version ${liveVersion}`;
             return command(stack, [["blueGreen.activeColor", other], ...returnTo(c, otherVersion)], withoutRestore(stack, c));
         }
@@ -49,7 +67,7 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
             const cn = c.canary;
             if (cn.weight > 0) return command(stack, [["canary.weight", 0], ...returnTo(c, cn.stableVersion)], withoutRestore(stack, c));
             if (previous && previous !== cn.stableVersion) return command(stack, [["canary.stableVersion", previous], ...returnTo(c, previous)], withoutRestore(stack, c));
-            return "none needed: the canary carries no traffic and stable runs the previous version";
+            return `none needed: ${noUsersReason(c, "canary")} and stable runs the previous version`;
         }
         case "rolling":
             if (previous && previous !== c.release.version) return command(stack, [["release.version", previous]], withoutRestore(stack, c));

@@ -17,17 +17,19 @@ import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
 import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
+import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
-import { CANARY_STEPS_KEY } from "../policy/contract";
-import { ALERT_NAMES, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
+import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
+import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
-import { PLAN_TYPES } from "../lib/plan/facts";
+import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
 import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
-import { rollbackCommand, rollingBack, variantRollbackCommand } from "../lib/rollback";
+import { noUsersReason, rollbackCommand, rollingBack, variantRollbackCommand } from "../lib/rollback";
+import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
 export interface ReleaseFiles {
@@ -56,6 +58,8 @@ export interface ReleaseInput {
     /** `appSecrets`, as a Pulumi secret, or undefined when the stack sets none. */
     appSecrets?: pulumi.Output<Record<string, string>>;
     files: ReleaseFiles;
+    /** The time of this run: what a downtime for the deployment window may be declared as depends on it. */
+    now: Date;
 }
 
 /** The stack outputs, in the order `pulumi stack output` lists them. */
@@ -73,12 +77,12 @@ export interface ReleaseOutputs {
  * Reads the current stack's config as the program sees it (under the CLI, or under mocks after setAllConfig),
  * validates it and reads the files it names: everything is checked before the first resource is declared.
  */
-export function readReleaseInput(): ReleaseInput {
+export function readReleaseInput(now: Date): ReleaseInput {
     const stack = pulumi.getStack();
     const config = new pulumi.Config();
     const cfg = validateConfig(config.name, stack, readRawConfig(config));
     const appSecrets = readAppSecrets(config);
-    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg) };
+    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now };
 }
 
 /**
@@ -103,11 +107,12 @@ export async function checkRestoreKey(configName: string, cfg: ProgramConfig): P
 
 /**
  * The whole program: reads and checks the stack's config and files, then declares the release. Under the CLI,
- * index.ts exports this function, which Pulumi calls and whose result becomes the stack outputs
- * (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks.
+ * index.ts calls it with the time of the run from the function Pulumi calls, whose result becomes the stack
+ * outputs (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks with a time of its
+ * choosing. `now` is the only clock the program reads.
  */
-export async function releaseProgram(onInput?: (input: ReleaseInput) => void): Promise<ReleaseOutputs> {
-    const input = readReleaseInput();
+export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) => void): Promise<ReleaseOutputs> {
+    const input = readReleaseInput(now);
     onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
     return declareRelease(input);
@@ -196,7 +201,7 @@ function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["ke
 }
 
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
-export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput): ReleaseOutputs {
+export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseInput): ReleaseOutputs {
     const release = cfg.release;
     const app = release.appName;
     // What the deployment plan (the `readme` output) is rendered from.
@@ -356,6 +361,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         variantKey,
         variantValue,
         rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
+        noUsers: noUsersReason(cfg, variantValue),
     });
 
     let versionsInFlight: VersionInFlight[];
@@ -416,12 +422,18 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         const alerts: Partial<Record<AlertKind, AlertSpec>> = {};
         for (const n of ALERT_NAMES.filter((x) => m.metrics || !isBusinessMetricAlert(x))) {
             const { bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
-            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit };
+            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit, defersTo: DEFERS_TO[n] };
         }
+        // Datadog refuses a downtime whose end, or one-time start, has passed: a window that has ended gets none, and
+        // the preview and the plan say so.
+        const window = m.deploymentWindow;
+        const schedule = window && downtimeSchedule(window, now);
+        if (window && !schedule) void pulumi.log.warn(endedWindowNotice(window));
         new ReleaseMonitoring(`${app}-monitoring`, {
             service: cfg.datadog.service,
             env: cfg.datadog.env,
             span: m.span,
+            kubeClusterName: m.kubeClusterName,
             namespace: release.namespace,
             appName: app,
             autoscalers: appWorkloads.flatMap((w) => (w.growableAutoscaler ? [w.growableAutoscaler] : [])),
@@ -434,11 +446,26 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             databaseScope: m.databaseScope,
             hostScope: m.hostScope,
             slo: { ...m.slo, latencySeconds: m.thresholds.p95LatencySeconds },
-            deploymentWindow: m.deploymentWindow,
+            deploymentWindow: window && schedule && { ...schedule, timezone: window.timezone },
             trafficGuard: m.trafficGuard,
             appRole: cfg.database?.access.kind === "roles" ? { name: cfg.database.access.roles.app.name, connectionLimit: cfg.database.access.roles.app.connectionLimit } : undefined,
             rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
         });
+        // The backup and restore-drill CronJobs exactly as BackupSchedule declared them above.
+        const crons = cronJobFacts(recording.peek()).filter((c) => c.component === COMPONENT.backup || c.component === COMPONENT.restoreDrill);
+        if (crons.length > 0) {
+            new ScheduledJobMonitoring(`${app}-scheduled-jobs`, {
+                env: cfg.datadog.env,
+                kubeClusterName: m.kubeClusterName,
+                cronJobs: crons.map((c) => ({
+                    ...c,
+                    what: c.component === COMPONENT.backup ? "database backup" : "restore drill",
+                    pageWhenStale: c.component === COMPONENT.backup,
+                })),
+                notify: m.notify,
+                priorities: m.priorities,
+            });
+        }
     }
 
     return {
@@ -449,7 +476,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         rollback: rollbackCommand(stack, cfg),
         // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
-        readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true }),
+        readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true, now }),
         database: databaseOutputs,
     };
 }

@@ -9,7 +9,7 @@ import { runProgramSync as runProgram } from "./support/programThread";
 import { applyProjectConfig, readProject, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { all, at, find, PROJECT, ROOT, stackConfig } from "./helpers";
+import { all, at, find, NOW, PROJECT, ROOT, stackConfig } from "./helpers";
 
 const SECRETS = { app: "premade-db-app", migrator: "premade-db-migrator", backup: "premade-db-backup", drill: "premade-db-drill" };
 const BUCKET = "premade-dumps";
@@ -38,7 +38,7 @@ function existingStack(stack: string, edit: (database: any, backup: any) => void
 }
 
 function run(stack: string, config: StackConfig): ProgramRun {
-    return runProgram(toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)));
+    return runProgram({ ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), now: NOW });
 }
 
 const podOf = (r: DeclaredResource) => at(r, r.type.endsWith(":CronJob") ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec");

@@ -7,6 +7,22 @@ function assertNoPodRestart(diff: RunDiff): void {
     assert.deepStrictEqual(restarts, [], "a pod template changed");
 }
 
+/**
+ * The diff less the monitors of the variants that gained or lost their users, after checking those changed only in
+ * what a version's users decide: who is told (message), reminders (renotifyInterval) and the users:none tag.
+ */
+function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
+    const ofVariant = (name: string) => variants.some((v) => new RegExp(`^myapp-monitoring-.*-${v}(-condition)?$`).test(name));
+    const moved = diff.changed.filter((c) => c.type.endsWith(":Monitor") && ofVariant(c.name));
+    assert.ok(moved.length > 0, `no monitor of ${variants.join(", ")} changed`);
+    for (const c of moved)
+        assert.ok(
+            c.paths.every((p) => p === "message" || p === "renotifyInterval" || /^tags\[\d+\]$/.test(p)),
+            `${c.name}: ${c.paths.join(", ")}`,
+        );
+    return { ...diff, changed: diff.changed.filter((c) => !moved.includes(c)) };
+}
+
 const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
 const CANARY_INGRESS = { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "myapp-canary-ingress" };
 const PATCH = "kubernetes:apps/v1:DeploymentPatch";
@@ -22,8 +38,8 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(diffOf("production", [], ["canary.weight=25"]), JSON.parse(r.stdout).diff);
     });
 
-    it("canary 25 → 100 raises the canary's autoscaler minimum to the whole fleet before the weight moves; no pod restarts", () => {
-        const diff = diffOf("production", ["canary.weight=25"], ["canary.weight=100"]);
+    it("canary 25 → 100 raises the canary's autoscaler minimum to the whole fleet before the weight moves; no pod restarts; stable's monitors change only in who is told", () => {
+        const diff = withoutUsersChange(diffOf("production", ["canary.weight=25"], ["canary.weight=100"]), ["stable"]);
         assert.deepStrictEqual(diff, {
             added: steps("capacity", 100),
             removed: steps("capacity", 25),
@@ -36,7 +52,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("rollback from 25 to 0 raises stable's minimum to the pods both tracks ran, then moves the weight", () => {
-        const diff = diffOf("production", ["canary.weight=25"], ["canary.weight=0"]);
+        const diff = withoutUsersChange(diffOf("production", ["canary.weight=25"], ["canary.weight=0"]), ["canary"]);
         assert.deepStrictEqual(diff, {
             added: steps("capacity", 0),
             removed: steps("capacity", 25),
@@ -49,6 +65,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
 
     it("promotion rolls stable to the canary's version, returns the weight to 0, re-aims stable's monitors and drops the canary's duplicates", () => {
         const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
+        // At weight 100 stable reached no user; promoted, it serves them all again.
         const version = ['metadata.labels["app.kubernetes.io/version"]', 'metadata.labels["tags.datadoghq.com/version"]'];
         assert.deepStrictEqual(diff.added, steps("capacity", 0));
         // Both tracks now run v1.2.3: one set of monitors judges it, with the stable track's advice.
@@ -62,7 +79,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
             "version-payment-failure-pct",
         ];
         // Each notifies through a composite of its condition and a traffic guard.
-        const traffic = ["payments-5m", "requests-10m", "requests-15m", "requests-5m"];
+        const traffic = ["low-payments-5m", "low-requests-10m", "low-requests-15m", "low-requests-5m", "no-requests-5m"];
         const names = (track: string) =>
             [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)]
                 .map((m) => `myapp-monitoring-${m}`)
@@ -90,12 +107,18 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(monitors.map((c) => c.name).sort(), names("stable"));
         for (const m of monitors) {
             const composite = perVersion.some((g) => m.name === `myapp-monitoring-${g}-stable`);
-            assert.deepStrictEqual(m.paths, composite ? ["message", "tags[3]"] : ["query", "tags[3]"], m.name);
+            // Besides the version, what stable's users decide: who is told, reminders and the users:none tag it drops.
+            const users = (p: string) => p === "renotifyInterval" || (p !== "tags[3]" && /^tags\[\d+\]$/.test(p));
+            assert.deepStrictEqual(
+                m.paths.filter((p) => !users(p)),
+                composite ? ["message", "tags[3]"] : ["query", "tags[3]"],
+                m.name,
+            );
         }
     });
 
     it("blue/green switch moves the live and preview Service selectors after a capacity step of each color, named after its role", () => {
-        const diff = diffOf("staging", [], ["blueGreen.activeColor=green"]);
+        const diff = withoutUsersChange(diffOf("staging", [], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(diff, {
             added: [
                 { type: PATCH, name: "myapp-blue-capacity-standby" },
@@ -113,7 +136,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("blue/green switch back is the same two selectors, and restarts nothing", () => {
-        const diff = diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]);
+        const diff = withoutUsersChange(diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]), ["blue", "green"]);
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
@@ -125,7 +148,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("with a smaller standby, a switch moves the colors' autoscaler minimums, not their counts, and restarts no pod", () => {
-        const diff = diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]);
+        const diff = withoutUsersChange(diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
@@ -151,7 +174,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("replicas-router shift wakes the canary at 0 and takes stable down only after it, without restarting a pod", () => {
-        const diff = diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]);
+        const diff = withoutUsersChange(diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]), ["canary"]);
         assert.deepStrictEqual(
             diff.added,
             [

@@ -43,6 +43,8 @@ export interface RunRequest {
      * config without the edits declares (liveStateOf). Without it, a read finds nothing, as when no cluster exists.
      */
     live?: Record<string, Record<string, unknown>>;
+    /** The time the run takes as now (ISO 8601), as `--now` gives it; the clock's when absent. */
+    now?: string;
 }
 
 export const SECRET_MASK = "[secret]";
