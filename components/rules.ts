@@ -90,6 +90,11 @@ export function cronLongestGapSeconds(expr: string): number {
     return longest / 1000;
 }
 
+/** The migrations a down run of `steps` rolls back, newest first: the newest of the versions a release ships. */
+export function migrationsToRollBack(versions: string[], steps: number): string[] {
+    return [...versions].sort().reverse().slice(0, steps);
+}
+
 /** An S3 key prefix as the backup identity's policy scopes it: segments without leading or trailing slash. */
 export function isS3Prefix(prefix: string): boolean {
     return /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(prefix);

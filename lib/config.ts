@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
 import { ALERT_NAMES, AlertName, DEFERRED_TO, isLooser, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
-import { PHASES } from "./migrations";
+import { PHASES, ServingTrack } from "./migrations";
 import { CanaryRouting } from "../components/canaryDeployment";
 import {
     isAwsCron,
@@ -242,6 +242,7 @@ const roleSchema = z.strictObject({
 });
 
 const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
+const schemaName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL schema name");
 const dnsSubdomain = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
 const AWS_PARTITION = "aws(-[a-z]+)*";
@@ -272,12 +273,22 @@ const databaseSchema = z.strictObject({
     roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }).optional(),
     /** Instead of roles: the names of Secrets made outside this program, in release.namespace, each with a DATABASE_URL key. */
     existingSecrets: z.strictObject({ app: dnsSubdomain, migrator: dnsSubdomain, backup: dnsSubdomain, drill: dnsSubdomain }).optional(),
+    /** With existingSecrets: the app's login role and the role through which it holds CONNECT, which a restore revokes. */
+    fence: z.strictObject({ appRole: roleSchema.shape.name, connectRole: roleSchema.shape.name }).optional(),
+    /** The schemas the app's objects live in: grants, default privileges and the ownership handover cover them. */
+    schemas: z
+        .array(schemaName)
+        .min(1)
+        .refine((s) => s.includes("public"), "must include public")
+        .default(["public"]),
     migration: z.strictObject({
         phase: z.enum(PHASES),
         sqlDir: z.string().min(1).optional(),
         command: z.array(z.string()).min(1).optional(),
         downCommand: z.array(z.string()).min(1).optional(),
         run: z.enum(["up", "down"]).default("up"),
+        /** The release.version a down migration is run for: a down is bound to its release. */
+        downFor: version.optional(),
         downSteps: z.number().int().min(1).default(1),
         estimatedMinutes: z.number().min(1).max(720),
         backoffLimit: z.number().int().min(0).max(3).default(0),
@@ -611,6 +622,7 @@ function databaseProblems(c: ParsedConfig): Problem[] {
     if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
         issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
     }
+    problems.push(...downMigrationProblems(c, db));
     problems.push(...databaseAccessProblems(db));
     const r = db.roles;
     if (r && db.maxConnections !== undefined) {
@@ -651,6 +663,42 @@ function databaseProblems(c: ParsedConfig): Problem[] {
     return problems;
 }
 
+/**
+ * A down migration is bound to the release it was run for: `run: down` needs `downFor` set to release.version, so
+ * that a `run: down` left in config refuses the next release instead of rolling back one more migration.
+ */
+function downMigrationProblems(c: ParsedConfig, db: ParsedDatabase): Problem[] {
+    const problems: Problem[] = [];
+    const m = db.migration;
+    const clear = "pulumi config rm --path database.migration.run && pulumi config rm --path database.migration.downFor";
+    if (m.run === "down") {
+        if (m.downFor === undefined) {
+            problems.push({
+                path: ["database", "migration", "downFor"],
+                input: undefined,
+                message: `is required with database.migration.run down: set it to release.version (${c.release.version}), the release this down migration is for`,
+            });
+        } else if (m.downFor !== c.release.version) {
+            problems.push({
+                path: ["database", "migration", "downFor"],
+                input: m.downFor,
+                message: `is not release.version (${c.release.version}): this down migration was run for ${m.downFor}, and a new release does not run it again; clear it with ${clear}`,
+            });
+        }
+        if (db.restore) {
+            problems.push({
+                path: ["database", "migration", "run"],
+                input: m.run,
+                message:
+                    "cannot be down together with database.restore.key: the restore puts back the dump's schema, and the down migration would then undo a migration of the dump's release",
+            });
+        }
+    } else if (m.downFor !== undefined) {
+        problems.push({ path: ["database", "migration", "downFor"], input: m.downFor, message: "must be left out unless database.migration.run is down" });
+    }
+    return problems;
+}
+
 type DatabaseConfig = ParsedDatabase;
 type BackupConfig = ParsedBackup;
 
@@ -662,7 +710,17 @@ function databaseAccessProblems(db: DatabaseConfig): Problem[] {
     if (!s) {
         if (!db.roles) issue(["database", "roles"], undefined, "is required unless database.existingSecrets names Secrets made outside this program");
         if (db.maxConnections === undefined) issue(["database", "maxConnections"], undefined, "is required with database.roles: the roles' connection limits must fit in it");
+        if (db.fence) issue(["database", "fence"], SKIP, "must be left out with database.roles: the program makes the app's connect role itself");
+        if (db.roles && db.roles.app.name.length > 55)
+            issue(["database", "roles", "app", "name"], db.roles.app.name, "must be at most 55 characters: the program names its connect role <name>_connect");
         return problems;
+    }
+    if (db.restore && !db.fence) {
+        issue(
+            ["database", "fence"],
+            undefined,
+            "is required with database.existingSecrets and database.restore.key: a restore shuts the app out first, so name the app's login role (appRole) and the role it holds CONNECT through (connectRole)",
+        );
     }
     const without = "must be left out with database.existingSecrets: the program creates no roles, the Secrets' URLs decide who connects";
     if (db.roles) issue(["database", "roles"], SKIP, without);
@@ -834,6 +892,50 @@ function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, 
     if (strategy === "canary" && canary) return { ...common, strategy, canary: withRouting(canary) };
     if (strategy === "rolling") return { ...common, strategy, rolling };
     throw new Error(`strategy ${strategy} without its section passed validation`);
+}
+
+/**
+ * The tracks that serve traffic while the release's migration runs, with their versions and the keys that set them:
+ * a canary's stable and canary tracks (the canary serves testers even at weight 0), each blue/green color (the
+ * standby too, unless standbyReplicas is 0: then it runs no pod), and for rolling the release's version and
+ * release.previousVersion, whose pods serve until the rollout, which waits for the migration, replaces them.
+ */
+export function servingTracks(cfg: ProgramConfig): ServingTrack[] {
+    if (cfg.strategy === "canary") {
+        return [
+            { track: "stable", key: "canary.stableVersion", version: cfg.canary.stableVersion },
+            { track: "canary", key: "canary.canaryVersion", version: cfg.canary.canaryVersion },
+        ];
+    }
+    if (cfg.strategy === "blue-green") {
+        const bg = cfg.blueGreen;
+        return (["blue", "green"] as const)
+            .filter((color) => color === bg.activeColor || bg.standbyReplicas > 0)
+            .map((color) => ({ track: color, key: `blueGreen.${color}Version`, version: color === "blue" ? bg.blueVersion : bg.greenVersion }));
+    }
+    const r = cfg.release;
+    return [
+        { track: "rolling", key: "release.version", version: r.version },
+        ...(r.previousVersion && r.previousVersion !== r.version ? [{ track: "previous", key: "release.previousVersion", version: r.previousVersion }] : []),
+    ];
+}
+
+/**
+ * Refuses a stack whose roles the program creates through an admin connection that does not verify the server:
+ * the PostgreSQL provider's own config (`postgresql:sslmode`, `postgresql:sslrootcert`) decides that connection.
+ */
+export function checkAdminConnection(cfg: ProgramConfig, admin: { name: string; get(key: string): string | undefined }): void {
+    if (cfg.database?.access.kind !== "roles") return;
+    const problems: string[] = [];
+    const sslmode = admin.get("sslmode");
+    if (sslmode === undefined || !verifiesServer(sslmode)) {
+        problems.push(`  ${admin.name}:sslmode = ${describe(sslmode)}: must be verify-full or verify-ca: the program creates the roles through this connection, with the admin's password`);
+    }
+    if (admin.get("sslrootcert") === undefined)
+        problems.push(
+            `  ${admin.name}:sslrootcert = (not set): must name the CA bundle the server's certificate is checked against, such as ${cfg.database.tls?.caBundle ?? "certs/rds-ca-bundle.pem"}`,
+        );
+    if (problems.length > 0) throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${problems.join("\n")}`);
 }
 
 /** Validates raw config values (as read from the stack; `stack` names the default Datadog env) and returns the typed config, or throws one ConfigError listing every problem. */

@@ -21,8 +21,9 @@ import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
-import { ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
-import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
+import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, servingTracks, validateConfig } from "../lib/config";
+import { LOCK_RETRY_SECONDS, loadMigrations, migrationDeadlineSeconds, migrationsForPhase, SqlMigration, squawkReport, versionConflicts } from "../lib/migrations";
+import { migrationsToRollBack } from "../components/rules";
 import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
@@ -45,8 +46,8 @@ export interface ReleaseFiles {
 export interface DatabaseScripts {
     /** backup.sh, restore.sh, restore-drill.sh and what they source: BackupSchedule's ConfigMap. */
     dumps: Record<string, string>;
-    /** migrate-sql.sh, which the release's SQL migration Job runs from its own ConfigMap. */
-    runner: string;
+    /** migrate-sql.sh and what it sources, which the release's SQL migration Job runs from its own ConfigMap. */
+    runner: Record<string, string>;
 }
 
 /** Everything the release is declared from. */
@@ -81,6 +82,7 @@ export function readReleaseInput(now: Date): ReleaseInput {
     const stack = pulumi.getStack();
     const config = new pulumi.Config();
     const cfg = validateConfig(config.name, stack, readRawConfig(config));
+    checkAdminConnection(cfg, new pulumi.Config("postgresql"));
     const appSecrets = readAppSecrets(config);
     return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now };
 }
@@ -127,13 +129,15 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
     const db = cfg.database;
     const run = db?.migrationRun;
     return {
-        migrations: db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, db.migration) : undefined,
+        migrations: db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, { ...cfg, database: db }) : undefined,
         caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
         databaseScripts: readDatabaseScripts(),
     };
 }
 
 const MIGRATION_RUNNER = "migrate-sql.sh";
+/** What every script of scripts/db sources. */
+const SHARED_LIBRARY = "pg-lib.sh";
 
 /** The shell scripts of scripts/db. */
 export function readDatabaseScripts(): DatabaseScripts {
@@ -144,11 +148,17 @@ export function readDatabaseScripts(): DatabaseScripts {
             .sort()
             .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
     );
-    if (runner === undefined) throw new Error(`${dir} has no ${MIGRATION_RUNNER}`);
-    return { dumps, runner };
+    if (runner === undefined || dumps[SHARED_LIBRARY] === undefined) throw new Error(`${dir} lacks ${MIGRATION_RUNNER} or ${SHARED_LIBRARY}`);
+    return { dumps, runner: { [MIGRATION_RUNNER]: runner, [SHARED_LIBRARY]: dumps[SHARED_LIBRARY] } };
 }
 
-function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<ProgramConfig["database"]>["migration"]): PlanMigrations {
+/**
+ * Reads, lints and checks the release's SQL migrations: squawk's findings stop the program unless the phase or
+ * config allows them, and so does a serving track whose version cannot run with a file the release applies (its
+ * oldest-serving-version) or rolls back (its returns-to-version).
+ */
+function checkedMigrations(configName: string, sqlDir: string, cfg: ProgramConfig & { database: NonNullable<ProgramConfig["database"]> }): PlanMigrations {
+    const m = cfg.database.migration;
     const dir = path.resolve(PROJECT_ROOT, sqlDir);
     let all: SqlMigration[];
     try {
@@ -163,6 +173,28 @@ function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<Pr
         const lines = findings.map((f) => `  ${sqlDir}/${f.file}:${f.line}: ${f.rule}: ${f.message}`);
         throw new ConfigError(
             `Migrations refused for phase "${m.phase}" (${configName}:database.migration.phase); allow a rule for a file in ${configName}:database.migration.allow only with care:\n${lines.join("\n")}`,
+        );
+    }
+    if (m.run === "down" && m.downSteps > selected.length) {
+        throw new ConfigError(
+            `Invalid stack configuration (nothing was declared):\n  ${configName}:database.migration.downSteps = ${m.downSteps}: phase ${m.phase} ships ${selected.length} migrations, the most a down run can roll back`,
+        );
+    }
+    const rolledBack = migrationsToRollBack(
+        selected.map((s) => s.version),
+        m.downSteps,
+    );
+    const conflicts = versionConflicts(
+        all,
+        m.run === "up" ? { direction: "up", files: selected } : { direction: "down", files: selected.filter((s) => rolledBack.includes(s.version)) },
+        servingTracks(cfg),
+        sqlDir,
+        configName,
+    );
+    if (conflicts.length > 0) {
+        const what = m.run === "up" ? `phase "${m.phase}"` : `the down migration of ${rolledBack.join(", ")}`;
+        throw new ConfigError(
+            `Migrations refused for ${what} (${configName}:database.migration): a serving track's version cannot run with them:\n${conflicts.map((c) => `  ${c}`).join("\n")}`,
         );
     }
     return { sqlDir, all, selected, findings: report };
@@ -239,6 +271,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
                 namespace: release.namespace,
                 names: db.access.secrets,
                 caBundle,
+                fence: db.fence,
             });
         } else {
             const roles = new DatabaseRoles(`${app}-db-roles`, {
@@ -251,6 +284,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
                 roles: db.access.roles,
                 namespace: release.namespace,
                 appName: app,
+                schemas: db.schemas,
             });
             access = roles;
             ownershipHandoverSql = roles.ownershipHandoverSql;
@@ -274,6 +308,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             schedule: b.schedule,
             drillSchedule: b.restoreDrill.schedule,
             drillCheckSql: b.restoreDrill.checkSql,
+            ownerRole: access.ownerRole,
             deadlineSeconds: b.deadlineMinutes * 60,
             scratchSize: b.scratchSize,
             tags,
@@ -301,6 +336,8 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             backups,
             migratorSecret: access.secretNames.migrator,
             ownerRole: access.ownerRole,
+            schemas: db.schemas,
+            fence: access.fence,
             caVolume: access.caVolume,
             migration:
                 db.migrationRun.kind === "command"
@@ -309,8 +346,8 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             phase: m.phase,
             direction: m.run,
             downSteps: m.downSteps,
-            // The plan gives an estimated duration; twice that is the deadline, so a slow run is not killed half-way.
-            migrationDeadlineSeconds: Math.ceil(m.estimatedMinutes * 60 * 2),
+            migrationDeadlineSeconds: migrationDeadlineSeconds(m.estimatedMinutes, files.migrations?.selected),
+            lockRetrySeconds: LOCK_RETRY_SECONDS,
             backoffLimit: m.backoffLimit,
             backupDeadlineSeconds: b.deadlineMinutes * 60,
             attempt: m.attempt,

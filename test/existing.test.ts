@@ -157,7 +157,10 @@ describe("existing resources instead of declared ones", () => {
     it("runs a restore as the given migrator Secret", () => {
         const r = run(
             "staging",
-            existingStack("staging", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })),
+            existingStack("staging", (database) => {
+                database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" };
+                database.fence = { appRole: "premade_app", connectRole: "premade_app_connect" };
+            }),
         );
         const restore = all(r, ":Job").find((j) => j.name.startsWith("myapp-release-db-restore-"))!;
         assert.deepStrictEqual(secretRefs(restore), [`DATABASE_URL=${SECRETS.migrator}/DATABASE_URL`]);
@@ -165,6 +168,8 @@ describe("existing resources instead of declared ones", () => {
             envOf(restore).find((e) => e.name === "MIGRATION_OWNER_ROLE"),
             undefined,
         );
+        // The roles the restore fences the app out with are config's: the program made none.
+        assert.deepStrictEqual([envValue(restore, "FENCE_APP_ROLE"), envValue(restore, "FENCE_CONNECT_ROLE")], ["premade_app", "premade_app_connect"]);
         assert.strictEqual(envValue(restore, "BACKUP_BUCKET"), BUCKET);
     });
 
@@ -183,8 +188,7 @@ describe("existing resources instead of declared ones", () => {
         const statements = JSON.parse(at(find(r, ":RolePolicy", "myapp-db-backup-policy"), "policy")).Statement;
         const resources = Object.fromEntries(statements.map((s: any) => [s.Sid, s.Resource]));
         assert.deepStrictEqual(resources, {
-            ReadWriteOwnPrefix: `arn:aws:s3:::${BUCKET}/postgres/myapp/*`,
-            ListOwnPrefix: `arn:aws:s3:::${BUCKET}`,
+            WriteDumps: `arn:aws:s3:::${BUCKET}/postgres/myapp/*.dump`,
             UseBucketKey: KEY_ARN,
             NeverDelete: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
         });
@@ -259,7 +263,11 @@ describe("ExistingDatabaseSecrets", () => {
 
 describe("existing-resource config validation", () => {
     const errorFor = (stack: string, config: StackConfig) => {
-        const raw = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+        const raw = Object.fromEntries(
+            Object.entries(config)
+                .filter(([k]) => k.startsWith(`${PROJECT}:`))
+                .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+        );
         try {
             validateConfig(PROJECT, stack, raw);
         } catch (err) {
@@ -305,6 +313,14 @@ describe("existing-resource config validation", () => {
             [
                 "myapp:database.roles = (not set): is required unless database.existingSecrets names Secrets made outside this program",
                 "myapp:database.maxConnections = (not set): is required with database.roles: the roles' connection limits must fit in it",
+            ],
+        ));
+
+    it("wants the roles a restore fences the app out with, which only the user knows", () =>
+        rejects(
+            existingStack("production", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })),
+            [
+                "myapp:database.fence = (not set): is required with database.existingSecrets and database.restore.key: a restore shuts the app out first, so name the app's login role (appRole) and the role it holds CONNECT through (connectRole)",
             ],
         ));
 

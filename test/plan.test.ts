@@ -109,8 +109,8 @@ describe("the deployment plan (npm run plan)", () => {
         for (const line of [
             "**Deployment Window**: 2 hours (14:00 to 16:00 UTC, monitoring.deploymentWindow)",
             "**Expected Downtime**: none: stable keeps 6 replicas of v1.2.2 serving while the canary takes 5% of requests, and a rollback is a weight edit.",
-            "**Risk Level**: Medium: 4 expand-phase migrations (phase expand): additive, each undone by its down file.",
-            "**Estimated Duration**: 5 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 600 s",
+            "**Risk Level**: Medium: 5 expand-phase migrations (phase expand): additive, each undone by its down file.",
+            "**Estimated Duration**: 5 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 2160 s",
             "- then Deployment `myapp-canary` (canary) runs v1.2.3 with 2 replicas (autoscaler 2 to 24)",
             "**Step 6: Shift 25% of requests to the canary** (T+95, 15:35 UTC)",
             "- Rollback trigger (now): error rate > 5% over 5 min, for each version in flight (track:stable v1.2.2, track:canary v1.2.3)",
@@ -118,7 +118,7 @@ describe("the deployment plan (npm run plan)", () => {
             "| [production] myapp: Rollback trigger (now): error rate above 5% (track:canary) | 5 | — | 5 min | rollback | 1 | no |",
             "- [production] myapp: availability: 99.9% over 30d",
             "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
-            "  - squawk `prefer-text-field` (line 4): Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table. Allowed by database.migration.allow.",
+            "  - squawk `prefer-text-field` (line 5): Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table. Allowed by database.migration.allow.",
         ]) {
             assert.ok(doc.split("\n").includes(line), `missing: ${line}`);
         }
@@ -136,11 +136,12 @@ describe("the deployment plan (npm run plan)", () => {
     });
 
     it("the migration estimate moves the Job deadline and every later step", () => {
-        const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=7"]));
+        // Twice a 20-minute estimate (2400 s) outlasts the floor the files' longest statement_timeout sets (2160 s).
+        const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=20"]));
         const after = changed.map(([, b]) => b);
-        assert.ok(after.includes("**Estimated Duration**: 7 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 840 s"), after.join("\n"));
-        assert.ok(after.includes("**Step 6: Shift 25% of requests to the canary** (T+97, 15:37 UTC)"), after.join("\n"));
-        assert.ok(after.includes("**Step 11: Mark deployment successful** (T+187, 17:07 UTC)"), after.join("\n"));
+        assert.ok(after.includes("**Estimated Duration**: 20 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 2400 s"), after.join("\n"));
+        assert.ok(after.includes("**Step 6: Shift 25% of requests to the canary** (T+110, 15:50 UTC)"), after.join("\n"));
+        assert.ok(after.includes("**Step 11: Mark deployment successful** (T+200, 17:20 UTC)"), after.join("\n"));
     });
 
     it("marks the checklist from the policy run: a violation is ✗ with its message, the other lines keep their marks", () => {

@@ -120,7 +120,7 @@ describe("the stacks through index.ts", () => {
         const r = preview(["--stack", "production"]);
         assert.strictEqual(r.code, 0, r.stderr);
         const lines = r.stdout.split("\n");
-        assert.strictEqual(lines[0], "myapp-production (134 resources, 10 components)");
+        assert.strictEqual(lines[0], "myapp-production (147 resources, 10 components)");
         assert.ok(lines.includes("├─ release:index:CanaryDeployment  myapp"), r.stdout);
         assert.ok(
             lines.includes(

@@ -107,6 +107,9 @@ export function riskOf(input: PlanInput): { level: "Low" | "Medium" | "High"; re
 function downtimeReason(input: PlanInput): string {
     const { cfg } = input;
     const r = cfg.release;
+    if (cfg.database?.restore && cfg.backup) {
+        return `yes: the restore of ${code(cfg.database.restore.key)} is not zero-downtime: it fences the app out of the database (no connections; writes are refused and retried by the clients) while it dumps the database as it is and restores the dump, which both take time in proportion to the database's size, at most backup.deadlineMinutes (${cfg.backup.deadlineMinutes} min)`;
+    }
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         return `none: stable keeps ${r.replicas} replicas of ${cn.stableVersion} serving while the canary takes ${cn.weight}% of requests, and a rollback is a weight edit`;

@@ -374,7 +374,9 @@ export function rollbackSteps(input: PlanInput): Step[] {
                     `KEY=$(aws s3 ls s3://${b.bucket.name}/${b.prefix}/ --region ${b.region} | awk '/-${label}\\.dump$/ {print $4}' | sort | tail -n 1)`,
                     configSet(stack, [["database.restore.key", `"${b.prefix}/$KEY"`]]),
                 ],
-                engine: [`a restore Job loads the pre-deploy dump over the database, within ${b.deadlineMinutes} minutes (backup.deadlineMinutes); writes since the dump are lost`],
+                engine: [
+                    `a restore Job fences the app out of the database, dumps it as it is (pre-restore), loads the pre-deploy dump over it and reopens, within ${b.deadlineMinutes} minutes (backup.deadlineMinutes): not zero-downtime, the app's writes are refused while the fence lasts; what was written since the pre-deploy dump is only in the pre-restore dump`,
+                ],
                 checks: [`\`echo $KEY\` names the dump taken at the start of this deployment`],
             },
         );
