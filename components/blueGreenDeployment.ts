@@ -1,9 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
-import { AppWorkload, WorkloadTemplate } from "./workload";
+import { AppWorkload, WorkloadTemplate, ZERO_DOWNTIME_ROLLOUT } from "./workload";
 import { COMPONENT, LABEL } from "../policy/contract";
-import { LibraryComponent } from "./componentType";
+import { acrossStrategies, LibraryComponent } from "./componentType";
+import { liveTrack, planCapacity, trafficStep } from "./capacity";
 
 export type Color = "blue" | "green";
 const COLORS: Color[] = ["blue", "green"];
@@ -15,6 +16,11 @@ export interface SmokeTest {
     command: string[];
     /** Deadline for the whole Job. */
     timeoutSeconds: number;
+    /**
+     * Raised by one to run the smoke test of the version being released again, after a failure: part of the Job's
+     * name, so the failed Job is replaced by a new one. 1 when left out.
+     */
+    attempt?: number;
 }
 
 export interface BlueGreenDeploymentArgs {
@@ -40,6 +46,13 @@ export interface BlueGreenDeploymentArgs {
     smokeTest: SmokeTest;
     /** Resources that must succeed before either color rolls out, such as the release's migration Job. */
     after?: pulumi.Resource[];
+    /** The version whose smoke test `smokeTest.attempt` retries. */
+    releaseVersion?: string;
+    /**
+     * On a rollback, the color running the version rolled back from: it keeps the pods the cluster runs and runs no
+     * smoke test, so a failed one cannot hold the rollback up.
+     */
+    hold?: Color;
 }
 
 /**
@@ -70,46 +83,83 @@ export class BlueGreenDeployment extends LibraryComponent {
         const app = t.appName;
         const previewColor: Color = args.activeColor === "blue" ? "green" : "blue";
 
-        // The switch, in the engine's order: the incoming color is applied at full size and awaited until that many
-        // pods are ready; its smoke test has passed; only then does the live Service move; only after that does the
-        // outgoing color shrink (its Deployment and autoscaler depend on the live Service). So the live Service never
-        // selects fewer ready pods than `replicas`.
+        // The switch, in the engine's order: the incoming color's autoscaler minimum rises to what the outgoing color
+        // runs now (components/capacity.ts) and its ready pods are awaited, whether or not its Deployment changed; its
+        // smoke test has passed; only then does the live Service move; only after that does the outgoing color's
+        // minimum drop to standbyReplicas, or its pods to 0. So the live Service never selects fewer ready pods than
+        // the live color ran.
         const workloads = {} as Record<Color, AppWorkload>;
-        const smokeJobs: Partial<Record<Color, k8s.batch.v1.Job>> = {};
-        const declareColor = (color: Color, replicas: number, after: pulumi.Resource[]) => {
-            const workload = new AppWorkload(
+        const colorServices = {} as Record<Color, k8s.core.v1.Service>;
+        for (const color of [args.activeColor, previewColor]) {
+            workloads[color] = new AppWorkload(
                 `${name}-${color}`,
                 {
                     template: t,
                     deploymentName: `${app}-${color}`,
                     version: args.versions[color],
                     variantLabels: { [LABEL.color]: color },
-                    replicas,
-                    // Each color's size is part of the traffic decision, so Pulumi sets it on every change.
-                    replicaOwner: "pulumi",
-                    after,
+                    replicas: color === args.activeColor ? args.replicas : args.standbyReplicas,
+                    readLive: true,
+                    frozen: args.hold === color,
+                    after: args.after ?? [],
                 },
                 { parent: this },
             );
-            workloads[color] = workload;
-            const colorService = appService(
+            colorServices[color] = appService(
                 `${name}-${color}-svc`,
-                { serviceName: `${app}-${color}`, namespace: t.namespace, selector: workload.selectorLabels, labels: { ...appLabels(app, COMPONENT.color), [LABEL.color]: color } },
+                {
+                    serviceName: `${app}-${color}`,
+                    namespace: t.namespace,
+                    selector: workloads[color].selectorLabels,
+                    labels: { ...appLabels(app, COMPONENT.color), [LABEL.color]: color },
+                },
                 { parent: this },
             );
-            if (replicas > 0) {
-                smokeJobs[color] = this.smokeJob(`${name}-smoke-${color}`, args, color, `http://${app}-${color}.${t.namespace}.svc.cluster.local`, [workload, colorService]);
-            }
-        };
+        }
+        this.workloads = workloads;
+        const plan = pulumi.all([liveTrack(workloads[args.activeColor].live), liveTrack(workloads[previewColor].live)]).apply(([active, standby]) =>
+            planCapacity(
+                {
+                    active: { configured: args.replicas, share: 100, max: workloads[args.activeColor].maxReplicas, live: active },
+                    standby: { configured: args.standbyReplicas, share: 0, max: workloads[previewColor].maxReplicas, live: standby },
+                },
+                { shrinkGiving: false },
+            ),
+        );
+        const step = (color: Color, role: "active" | "standby", kind: "capacity" | "settle", after: pulumi.Resource[]) =>
+            trafficStep(
+                `${name}-${color}-${kind}-${role === "active" ? "live" : "standby"}`,
+                {
+                    deploymentName: `${app}-${color}`,
+                    namespace: t.namespace,
+                    capacity: plan.apply((p) => p[role]),
+                    share: role === "active" ? 100 : 0,
+                    timeoutSeconds: ZERO_DOWNTIME_ROLLOUT.progressDeadlineSeconds,
+                    settle: kind === "settle",
+                    record: true,
+                },
+                { parent: workloads[color], dependsOn: after },
+            );
+        const smoke = (color: Color, after: pulumi.Resource[]) =>
+            args.hold === color ? undefined : this.smokeJob(`${name}-smoke-${color}`, args, color, `http://${app}-${color}.${t.namespace}.svc.cluster.local`, after);
 
-        declareColor(args.activeColor, args.replicas, args.after ?? []);
+        const incoming = step(args.activeColor, "active", "capacity", [workloads[args.activeColor].autoscale(plan.apply((p) => p.active.floor))]);
+        const incomingSmoke = smoke(args.activeColor, [workloads[args.activeColor], colorServices[args.activeColor]]);
         this.liveService = appService(
             `${name}-live`,
             { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, COMPONENT.live), selectorMoves: true },
-            { parent: this, dependsOn: smokeJobs[args.activeColor] },
+            { parent: this, dependsOn: incomingSmoke ? [incoming, incomingSmoke] : [incoming], aliases: acrossStrategies(name, "BlueGreenDeployment") },
         );
-        declareColor(previewColor, args.standbyReplicas, [...(args.after ?? []), this.liveService]);
-        this.workloads = workloads;
+        if (args.standbyReplicas > 0) {
+            const hpa = workloads[previewColor].autoscale(
+                plan.apply((p) => p.standby.floor),
+                [this.liveService],
+            );
+            step(previewColor, "standby", "capacity", [hpa]);
+            smoke(previewColor, [workloads[previewColor], colorServices[previewColor]]);
+        } else {
+            step(previewColor, "standby", "settle", [this.liveService]);
+        }
         this.previewService = appService(
             `${name}-preview`,
             { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, COMPONENT.preview), selectorMoves: true },
@@ -119,9 +169,10 @@ export class BlueGreenDeployment extends LibraryComponent {
         );
         const ingress = { namespace: t.namespace, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName };
         hostIngress(
-            `${name}-live-ingress`,
+            `${name}-ingress`,
             { ...ingress, ingressName: app, host: args.host, backend: { serviceName: app, port: 80 }, labels: appLabels(app, COMPONENT.live) },
-            { parent: this, dependsOn: [this.liveService] },
+            // The first releases named it `<name>-live-ingress`; the other strategies name theirs `<name>-ingress`.
+            { parent: this, dependsOn: [this.liveService], aliases: [{ name: `${name}-live-ingress` }, ...acrossStrategies(name, "BlueGreenDeployment")] },
         );
         hostIngress(
             `${name}-preview-ingress`,
@@ -143,11 +194,12 @@ export class BlueGreenDeployment extends LibraryComponent {
     private smokeJob(name: string, args: BlueGreenDeploymentArgs, color: Color, url: string, after: pulumi.Resource[]): k8s.batch.v1.Job {
         const t = args.template;
         const version = args.versions[color];
+        const attempt = version === args.releaseVersion && (args.smokeTest.attempt ?? 1) > 1 ? `-a${args.smokeTest.attempt}` : "";
         const labels = { ...batchLabels(t.appName, COMPONENT.smokeTest), [LABEL.color]: color };
         return awaitedJob(
             name,
             {
-                jobName: versionedName(`${t.appName}-smoke-${color}`, version),
+                jobName: versionedName(`${t.appName}-smoke-${color}`, `${version}${attempt}`),
                 namespace: t.namespace,
                 labels,
                 deadlineSeconds: args.smokeTest.timeoutSeconds,
@@ -165,7 +217,10 @@ export class BlueGreenDeployment extends LibraryComponent {
                     },
                 }),
             },
-            { parent: this, dependsOn: after },
+            // A smoke test runs once for its purpose, the color's version and attempt, as the release's database Jobs
+            // do: a new smoke image or deadline does not run the live color's test again (the provider replaces a Job
+            // whose template changes: pulumi/pulumi-kubernetes provider/pkg/provider/diff.go).
+            { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
         );
     }
 }

@@ -83,6 +83,13 @@ export interface PodVolume {
 export interface DatabaseAccess {
     /** Each login role's Secret (key DATABASE_URL), by name. */
     secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    /**
+     * Each login role's Secret as a plain name and the resource to wait for. A Deployment refers to it by this name,
+     * not by the Output: a Secret whose data changes is replaced, deleted first since its name is fixed, and the engine
+     * then replaces every resource an input of which flows from it (pulumi/pulumi step_generator.go,
+     * calculateDependentReplacements), which for a Deployment means deleting it and all its pods.
+     */
+    secretRefs: Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
     /** A fingerprint of each role's URL: a pod-template annotation that rolls pods when it changes. */
     checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /** The CA bundle for pods that connect, when the URLs verify the server. */
@@ -198,6 +205,7 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
     public readonly secrets: Record<DatabaseRoleKind, k8s.core.v1.Secret>;
     /** The Secrets' names, carrying the Secrets as dependencies. */
     public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    public readonly secretRefs: Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
     /** A fingerprint of each Secret's URL: a pod-template annotation that rolls pods when a password changes. */
     public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /** The owner role's name, for MIGRATION_OWNER_ROLE. */
@@ -301,19 +309,22 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
             );
 
         this.secrets = {} as Record<DatabaseRoleKind, k8s.core.v1.Secret>;
+        this.secretRefs = {} as Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
         this.checksums = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
         for (const kind of LOGIN_ROLES) {
             const databaseUrl = url(kind);
+            const secretName = `${args.appName}-db-${kind}`;
             this.checksums[kind] = fingerprint(databaseUrl);
             this.secrets[kind] = new k8s.core.v1.Secret(
                 `${name}-${kind}-secret`,
                 {
-                    metadata: { name: `${args.appName}-db-${kind}`, namespace: args.namespace, labels: appLabels(args.appName, COMPONENT.database) },
+                    metadata: { name: secretName, namespace: args.namespace, labels: appLabels(args.appName, COMPONENT.database) },
                     type: "Opaque",
                     stringData: { [ENV.databaseUrl]: databaseUrl },
                 },
                 { parent: this, dependsOn: after[kind] },
             );
+            this.secretRefs[kind] = { name: secretName, resource: this.secrets[kind] };
         }
         this.secretNames = Object.fromEntries(LOGIN_ROLES.map((k) => [k, this.secrets[k].metadata.name])) as Record<DatabaseRoleKind, pulumi.Output<string>>;
         this.registerOutputs({ ownerRole: owner, fence: this.fence, ownershipHandoverSql: this.ownershipHandoverSql });

@@ -30,6 +30,7 @@ export interface ExistingDatabaseSecretsArgs {
  */
 export class ExistingDatabaseSecrets extends LibraryComponent implements DatabaseAccess {
     public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
+    public readonly secretRefs: Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
     public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     public readonly caVolume?: PodVolume;
     public readonly fence?: DatabaseFence;
@@ -38,9 +39,11 @@ export class ExistingDatabaseSecrets extends LibraryComponent implements Databas
         super("ExistingDatabaseSecrets", name, opts);
         this.secretNames = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
         this.checksums = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
+        this.secretRefs = {} as Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
         this.fence = args.fence;
         for (const kind of LOGIN_ROLES) {
             const secret = k8s.core.v1.Secret.get(`${name}-${kind}`, `${args.namespace}/${args.names[kind]}`, { parent: this });
+            this.secretRefs[kind] = { name: args.names[kind], resource: secret };
             // The configured name, known once the read has found the Secret.
             this.secretNames[kind] = secret.id.apply(() => args.names[kind]);
             this.checksums[kind] = fingerprint(secret.data.apply((d) => d?.[ENV.databaseUrl] ?? ""));

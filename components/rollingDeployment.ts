@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { appLabels, appService, hostIngress } from "./kubernetes";
 import { AppWorkload, WorkloadTemplate } from "./workload";
 import { COMPONENT, LABEL } from "../policy/contract";
-import { LibraryComponent } from "./componentType";
+import { acrossStrategies, LibraryComponent } from "./componentType";
 import { rolloutCanProgress } from "./rules";
 
 export interface RollingDeploymentArgs {
@@ -50,13 +50,18 @@ export class RollingDeployment extends LibraryComponent {
                 version: args.version,
                 variantLabels: { [LABEL.track]: "stable" },
                 replicas: args.replicas,
-                replicaOwner: "autoscaler",
                 after: args.after,
                 rollingUpdate: { maxSurge: args.maxSurge, maxUnavailable: args.maxUnavailable, progressDeadlineSeconds: args.progressDeadlineSeconds },
             },
             { parent: this },
         );
-        appService(`${name}-live`, { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, COMPONENT.live) }, { parent: this });
+        // The live Service and Ingress keep the objects a previous strategy made (acrossStrategies); the Service
+        // moves to this strategy's pods once they are ready.
+        appService(
+            `${name}-live`,
+            { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, COMPONENT.live) },
+            { parent: this, dependsOn: [this.workload], aliases: acrossStrategies(name, "RollingDeployment") },
+        );
         hostIngress(
             `${name}-ingress`,
             {
@@ -68,7 +73,7 @@ export class RollingDeployment extends LibraryComponent {
                 backend: { serviceName: app, port: 80 },
                 labels: appLabels(app, COMPONENT.live),
             },
-            { parent: this },
+            { parent: this, aliases: acrossStrategies(name, "RollingDeployment", `${name}-live-ingress`) },
         );
         this.liveUrl = `https://${args.host}`;
         this.registerOutputs({ version: args.version, liveUrl: this.liveUrl });

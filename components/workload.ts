@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imageRef, labelValue } from "./rules";
-import { ANNOTATION, DATADOG_LABEL, LABEL, REPLICAS_FIELD, VariantKey } from "../policy/contract";
+import { DATADOG_LABEL, LABEL, REPLICAS_FIELD, VariantKey } from "../policy/contract";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./kubernetes";
 import { LibraryComponent } from "./componentType";
 
@@ -45,19 +45,6 @@ export interface WorkloadTemplate {
     datadog?: { env: string; service: string };
 }
 
-/**
- * Who sets `spec.replicas` after the Deployment exists.
- * - "pulumi": every `pulumi up` that changes the Deployment applies the declared count with
- *   `pulumi.com/patchForce`, taking the field back from the autoscaler (which owns it through the scale subresource
- *   once it has scaled; without force, server-side apply fails with a conflict: pulumi/pulumi-kubernetes#2491).
- *   For counts that are a traffic decision: a blue/green color's size, the replicas router's split, and 0.
- * - "autoscaler": the declared count is the size at creation only; `ignoreChanges: ["spec.replicas"]` makes the
- *   provider drop the field from later applies while another manager owns it, or resend the live value while it
- *   still owns it, so no apply conflicts and none resets the count (handleSSAIgnoreFields in
- *   pulumi/pulumi-kubernetes provider/pkg/await/await.go). The autoscaler's minReplicas carries later changes.
- */
-export type ReplicaOwner = "pulumi" | "autoscaler";
-
 /** The unified service tagging labels of an app pod (DATADOG_LABEL); the version is the label value the monitors query. */
 export function datadogLabels(dd: { env: string; service: string }, version: string): Record<string, string> {
     return { [DATADOG_LABEL.env]: dd.env, [DATADOG_LABEL.service]: dd.service, [DATADOG_LABEL.version]: labelValue(version) };
@@ -81,10 +68,21 @@ export interface AppWorkloadArgs {
     version: string;
     /** Label that tells this Deployment's pods apart from its siblings', e.g. { color: "blue" } or { track: "canary" }. */
     variantLabels: Partial<Record<VariantKey, string>>;
-    /** Minimum replicas; 0 scales the Deployment down and drops its autoscaler and disruption budget. */
+    /**
+     * The count the Deployment is created with, and its autoscaler's minimum unless `autoscale` is given another; 0
+     * declares no autoscaler and disruption budget. After creation only the autoscaler, and the traffic steps of
+     * components/capacity.ts, change spec.replicas: Pulumi never applies it again (ignoreChanges), so no refresh,
+     * unrelated edit or rotation takes the autoscaler's count back (provider/pkg/await/await.go handleSSAIgnoreFields
+     * drops the field while the autoscaler owns it and resends the live value otherwise).
+     */
     replicas: number;
-    /** Who sets spec.replicas after creation; a count of 0 is always applied by Pulumi. */
-    replicaOwner: ReplicaOwner;
+    /** Read the live Deployment after each `up` touches it (`live`), for a traffic decision to size the tracks by. */
+    readLive?: boolean;
+    /**
+     * Keep the pod template the cluster runs: a rollback declares the version it leaves, and must not roll pods onto
+     * it without the release's Jobs, which a rollback does not run.
+     */
+    frozen?: boolean;
     /** Upper bound for the autoscaler when it differs from the template's. */
     maxReplicas?: number;
     /** Resources that must succeed before this Deployment and its autoscaler change, such as the release's migration Job. */
@@ -95,21 +93,35 @@ export interface AppWorkloadArgs {
 
 /**
  * One Deployment of the app with its PodDisruptionBudget and HorizontalPodAutoscaler. The pod template depends only
- * on the template, the version and the variant labels, so scaling or routing changes never restart pods.
+ * on the template, the version and the variant labels, so scaling or routing changes never restart pods. The
+ * autoscaler is declared by `autoscale`, once the traffic decision has computed its minimum from the live reads of
+ * every track (`live`).
  */
 export class AppWorkload extends LibraryComponent {
     /** The Deployment. */
     public readonly deployment: k8s.apps.v1.Deployment;
+    /** The live Deployment, read after each `up` has applied this one; undefined unless `readLive`. */
+    public readonly live?: k8s.apps.v1.Deployment;
     /** Labels that select exactly this Deployment's pods. */
     public readonly selectorLabels: Record<string, string>;
     /** Name of the autoscaler when it can add pods (minReplicas below maxReplicas); undefined when absent or pinned. */
     public readonly growableAutoscaler?: string;
+    /** Upper bound of the autoscaler, at least `replicas`. */
+    public readonly maxReplicas: number;
+    /** The autoscaler, once `autoscale` has declared it. */
+    public hpa?: k8s.autoscaling.v2.HorizontalPodAutoscaler;
+    private readonly resourceName: string;
+    private readonly metadata: { name: string; namespace: string; labels: Record<string, string> };
+    private readonly targetCpuUtilization: number;
 
     constructor(name: string, args: AppWorkloadArgs, opts?: pulumi.ComponentResourceOptions) {
         super("AppWorkload", name, opts);
         const t = args.template;
         if (args.replicas < 0) throw new pulumi.ResourceError(`replicas must be 0 or more, got ${args.replicas}`, this);
         const maxReplicas = Math.max(args.maxReplicas ?? t.maxReplicas, args.replicas);
+        this.maxReplicas = maxReplicas;
+        this.resourceName = name;
+        this.targetCpuUtilization = t.targetCpuUtilization;
 
         this.selectorLabels = { [LABEL.name]: t.appName, ...args.variantLabels };
         const podLabels = {
@@ -119,18 +131,17 @@ export class AppWorkload extends LibraryComponent {
             ...(t.datadog ? datadogLabels(t.datadog, args.version) : {}),
         };
         const metadata = { name: args.deploymentName, namespace: t.namespace, labels: podLabels };
+        this.metadata = metadata;
         const autoscaled = args.replicas > 0;
         if (autoscaled && args.replicas < maxReplicas) this.growableAutoscaler = args.deploymentName;
-        const pulumiOwnsReplicas = args.replicaOwner === "pulumi" || !autoscaled;
         const rolling = args.rollingUpdate ?? ZERO_DOWNTIME_ROLLOUT;
 
         this.deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
-                metadata: pulumiOwnsReplicas ? { ...metadata, annotations: { [ANNOTATION.patchForce]: "true" } } : metadata,
+                metadata,
                 spec: {
-                    // Declared in both modes: the provider awaits a Deployment until spec.replicas pods are ready, so
-                    // a new or resized Deployment is at full size before anything that depends on it proceeds.
+                    // Applied when the Deployment is created, when the provider waits for that many ready pods.
                     replicas: args.replicas,
                     selector: { matchLabels: this.selectorLabels },
                     progressDeadlineSeconds: rolling.progressDeadlineSeconds,
@@ -176,7 +187,8 @@ export class AppWorkload extends LibraryComponent {
                                         failureThreshold: 3,
                                     },
                                     resources: t.resources,
-                                    // The sleep action needs no shell in the image (PodLifecycleSleepAction, Kubernetes 1.30+).
+                                    // The sleep action needs no shell in the image; the API server accepts it from Kubernetes
+                                    // 1.30 (PodLifecycleSleepAction), and refuses the Deployment on an older cluster.
                                     lifecycle: { preStop: { sleep: { seconds: t.drainSeconds } } },
                                     securityContext: restrictedContainerSecurity,
                                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(t.volumes ?? []).map((v) => v.mount)],
@@ -187,8 +199,12 @@ export class AppWorkload extends LibraryComponent {
                     },
                 },
             },
-            { parent: this, dependsOn: args.after, ignoreChanges: pulumiOwnsReplicas ? undefined : [REPLICAS_FIELD] },
+            { parent: this, dependsOn: args.after, ignoreChanges: args.frozen ? [REPLICAS_FIELD, "spec.template"] : [REPLICAS_FIELD] },
         );
+        if (args.readLive) {
+            // The id is unknown while a preview creates the Deployment, and the engine then skips the read.
+            this.live = k8s.apps.v1.Deployment.get(`${name}-live`, this.deployment.id, { parent: this });
+        }
 
         if (autoscaled) {
             new k8s.policy.v1.PodDisruptionBudget(
@@ -203,23 +219,32 @@ export class AppWorkload extends LibraryComponent {
                         unhealthyPodEvictionPolicy: "AlwaysAllow",
                     },
                 },
-                { parent: this, dependsOn: args.after },
+                { parent: this, dependsOn: [this.deployment] },
             );
-            new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                `${name}-hpa`,
-                {
-                    metadata,
-                    spec: {
-                        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: args.deploymentName },
-                        minReplicas: args.replicas,
-                        maxReplicas,
-                        metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: t.targetCpuUtilization } } }],
-                    },
-                },
-                { parent: this, dependsOn: args.after },
-            );
+            if (!args.readLive) this.autoscale(args.replicas);
         }
 
         this.registerOutputs({ deploymentName: args.deploymentName, version: args.version, replicas: args.replicas });
+    }
+
+    /**
+     * Declares the autoscaler with this minimum, after the Deployment (and after `after`: an outgoing color's minimum
+     * drops once the live Service has moved).
+     */
+    public autoscale(minReplicas: pulumi.Input<number>, after: pulumi.Resource[] = []): k8s.autoscaling.v2.HorizontalPodAutoscaler {
+        this.hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            `${this.resourceName}-hpa`,
+            {
+                metadata: this.metadata,
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.metadata.name },
+                    minReplicas,
+                    maxReplicas: this.maxReplicas,
+                    metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: this.targetCpuUtilization } } }],
+                },
+            },
+            { parent: this, dependsOn: [this.deployment, ...after] },
+        );
+        return this.hpa;
     }
 }

@@ -58,8 +58,9 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.deepStrictEqual(move, {
             before: ["myapp:deploy:AppWorkload", "myapp:deploy:BlueGreenDeployment"],
             after: ["release:index:AppWorkload", "release:index:BlueGreenDeployment"],
-            preview: { same: resources },
-            up: { same: resources },
+            // The two colors' live Deployments are read (Deployment.get) on every run.
+            preview: { read: 2, same: resources },
+            up: { read: 2, same: resources },
             sameUrns: true,
         });
         assert.deepStrictEqual(await pods(k, NS, APP), before);
@@ -69,17 +70,18 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         ["green", "blue"],
         ["blue", "green"],
     ]) {
-        it(`switch to ${to}: only the live and preview Services' selectors change (engine count and offline preview), no pod restarts`, async function () {
+        it(`switch to ${to}: the live and preview Service selectors change after each color's capacity step for its new role (engine and offline preview), no pod restarts`, async function () {
             const before = await pods(k, NS, APP);
             assert.strictEqual(before.ready.length, 4);
             const a = await compareEdit(ps, `blue/green switch to ${to}`, { "blueGreen.activeColor": to }, policyConfig, onOutput);
-            assert.deepStrictEqual(a.engine, { added: [], removed: [], changed: { "myapp-live": ["spec.selector.color"], "myapp-preview": ["spec.selector.color"] } });
+            const steps = { create: [`myapp-${from}-capacity-standby`, `myapp-${to}-capacity-live`].sort(), delete: [`myapp-${from}-capacity-live`, `myapp-${to}-capacity-standby`].sort() };
+            assert.deepStrictEqual(a.engine, { added: steps.create, removed: steps.delete, changed: { "myapp-live": ["spec.selector.color"], "myapp-preview": ["spec.selector.color"] } });
             assert.deepStrictEqual(a.offline, a.engine);
 
             const up = await timedUp(ps, onOutput);
             measure(`blueGreen.switchTo_${to}`, up);
-            assert.deepStrictEqual(up.changes, { update: 2, same: resources - 2 });
-            assert.deepStrictEqual(up.steps, { update: ["myapp-live", "myapp-preview"] });
+            assert.deepStrictEqual(up.changes, { create: 2, delete: 2, read: 2, update: 2, same: resources - 4 });
+            assert.deepStrictEqual(up.steps, { ...steps, update: ["myapp-live", "myapp-preview"] });
             assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: to });
             assert.deepStrictEqual(await selector(k, "myapp-preview"), { ...APP, color: from });
             assert.deepStrictEqual(await pods(k, NS, APP), before);
@@ -107,9 +109,13 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.deepStrictEqual(a.offline, a.engine);
         const up = await timedUp(ps, onOutput);
         measure("blueGreen.decommissionStandby", up);
-        // Green shrinks to 0; at 0 its autoscaler, disruption budget and smoke test are no longer declared.
-        assert.deepStrictEqual(up.steps, { delete: ["myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"], update: ["myapp-green-deployment"] });
-        assert.deepStrictEqual(up.changes, { update: 1, delete: 3, same: resources - 4 });
+        // Green goes to 0 by the decision's settle step; at 0 its autoscaler, disruption budget, capacity step and smoke
+        // test are no longer declared. Its Deployment is not updated: Pulumi sets no count but at creation.
+        assert.deepStrictEqual(up.steps, {
+            create: ["myapp-green-settle-standby"],
+            delete: ["myapp-green-capacity-standby", "myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"],
+        });
+        assert.deepStrictEqual(up.changes, { create: 1, delete: 4, read: 2, same: resources - 4 });
         await eventually(30, () => colors(k), { "myapp-blue": "2/2", "myapp-green": "0/0" });
         assert.deepStrictEqual(await pods(k, NS, { ...APP, color: "green" }), { all: [], ready: [] });
         assert.strictEqual(await exists(k, `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`), false);
@@ -149,10 +155,11 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.ok(samples.length >= 10, `only ${samples.length} samples`);
         assert.ok(minReady >= REPLICAS, `the live Service selected ${minReady} Ready pods at one sample: ${JSON.stringify(samples)}`);
 
+        // Green is woken from 0 by its capacity step (an autoscaler never scales up from 0); blue goes to 0 by its settle step.
         assert.deepStrictEqual(up.steps, {
-            create: ["myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"],
-            delete: ["myapp-blue-hpa", "myapp-blue-pdb", "myapp-smoke-blue"],
-            update: ["myapp-blue-deployment", "myapp-green-deployment", "myapp-live", "myapp-preview"],
+            create: ["myapp-blue-settle-standby", "myapp-green-capacity-live", "myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"],
+            delete: ["myapp-blue-capacity-live", "myapp-blue-hpa", "myapp-blue-pdb", "myapp-green-settle-standby", "myapp-smoke-blue"],
+            update: ["myapp-live", "myapp-preview"],
         });
         await eventually(30, () => colors(k), { "myapp-blue": "0/0", "myapp-green": "2/2" });
         assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "green" });

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as path from "path";
-import { compareEdit, eventually, kube, namespace, pods, policyConfigWithoutMonitors, timedUp, engineLog } from "./lib/engine";
+import { capacitySteps, compareEdit, eventually, kube, namespace, pods, policyConfigWithoutMonitors, timedUp, engineLog, withoutFloors } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -49,55 +49,78 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
         });
     });
 
-    // 5 -> 25 -> 100 -> 0: the committed stack starts at 5.
-    for (const weight of [25, 100, 0]) {
-        it(`weight ${weight}: the engine and the offline preview name only the canary Ingress's weight; pulumi up updates exactly that object, no pod restarts, the API server holds "${weight}"`, async function () {
+    // 5 -> 25 -> 100 -> 0: the committed stack starts at 5. Each weight is a decision with a capacity step per track;
+    // a track that receives traffic first has its autoscaler's minimum raised to its share of the fleet (6 + 2 pods):
+    // at 100 the canary to 8; back at 0, stable to the 8 the canary ran.
+    for (const [from, weight, floors] of [
+        [5, 25, {}],
+        [25, 100, { "myapp-canary-hpa": 8 }],
+        [100, 0, { "myapp-canary-hpa": 2, "myapp-stable-hpa": 8 }],
+    ] as [number, number, Record<string, number>][]) {
+        it(`weight ${weight}: the engine and the offline preview name the canary Ingress's weight, the decision's capacity steps and the minimums it raises; pulumi up restarts no pod, the API server holds "${weight}"`, async function () {
             const before = await pods(k, NS, APP);
-            assert.strictEqual(before.ready.length, 8);
             const a = await compareEdit(ps, `canary weight ${weight}`, { "canary.weight": String(weight) }, policyConfig, onOutput);
+            const raised = Object.fromEntries(Object.keys(floors).map((h) => [h, ["spec.minReplicas"]]));
             assert.deepStrictEqual(a.engine, {
-                added: [],
-                removed: [],
-                changed: { "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'] },
+                added: capacitySteps(weight),
+                removed: capacitySteps(from),
+                changed: { "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'], ...raised },
             });
-            assert.deepStrictEqual(a.offline, a.engine);
+            // Back from 100 the offline preview cannot know the canary runs 8 (an earlier shift raised it).
+            assert.deepStrictEqual(withoutFloors(a.offline), withoutFloors(a.engine));
+            if (weight !== 0) assert.deepStrictEqual(a.offline, a.engine);
 
             const up = await timedUp(ps, onOutput);
             shifts.push({ weight, seconds: up.seconds, changes: up.changes });
             measure("canary.weightShifts", shifts);
-            assert.deepStrictEqual(up.changes, { update: 1, same: resources - 1 });
-            assert.deepStrictEqual(up.steps, { update: ["myapp-canary-ingress"] });
+            const n = Object.keys(floors).length;
+            assert.deepStrictEqual(up.changes, { create: 2, delete: 2, read: 2, update: 1 + n, same: resources - 3 - n });
+            assert.deepStrictEqual(up.steps, { create: capacitySteps(weight), delete: capacitySteps(from), update: ["myapp-canary-ingress", ...Object.keys(floors)].sort() });
             assert.strictEqual(await weightAnnotation(k), String(weight));
-            assert.deepStrictEqual(await pods(k, NS, APP), before);
+            for (const [hpa, min] of Object.entries(floors)) {
+                assert.strictEqual((await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${hpa.replace(/-hpa$/, "")}`)).spec.minReplicas, min);
+            }
+            const after = await pods(k, NS, APP);
+            assert.deepStrictEqual(
+                before.all.filter((uid) => !after.all.includes(uid)),
+                [],
+                "no pod was replaced",
+            );
         });
     }
 
-    it("the documented promotion from weight 100 (stableVersion = canaryVersion, weight 0): stable rolls to v1.2.3, the canary keeps its pods, nothing else changes", async function () {
+    it("the documented promotion from weight 100 (stableVersion = canaryVersion, weight 0): stable rolls to v1.2.3 with what the canary ran, the canary keeps its pods", async function () {
         await ps.stack.setConfig("canary.weight", { value: "100" }, true);
         await timedUp(ps, onOutput);
+        // No metrics server here: the autoscalers keep what the last decisions raised (8 and 8).
         const canaryBefore = await pods(k, NS, { ...APP, track: "canary" });
         const stableBefore = await pods(k, NS, { ...APP, track: "stable" });
-        assert.deepStrictEqual([canaryBefore.ready.length, stableBefore.ready.length], [2, 6]);
+        assert.deepStrictEqual([canaryBefore.ready.length, stableBefore.ready.length], [8, 8]);
 
         const a = await compareEdit(ps, "promotion", { "canary.stableVersion": "v1.2.3", "canary.weight": "0" }, policyConfig, onOutput);
-        assert.deepStrictEqual(a.offline, a.engine);
+        assert.deepStrictEqual(withoutFloors(a.offline), withoutFloors(a.engine));
         const up = await timedUp(ps, onOutput);
         measure("canary.promotion", up);
-        // The stable track's Deployment (image and version labels), its autoscaler and budget (they carry the version
-        // labels) and the weight; no Service, since selectors name the track, not the version.
-        assert.deepStrictEqual(up.steps, { update: ["myapp-canary-ingress", "myapp-stable-deployment", "myapp-stable-hpa", "myapp-stable-pdb"] });
-        assert.deepStrictEqual(up.changes, { update: 4, same: resources - 4 });
+        // The stable track's Deployment (image and version labels), its autoscaler (version labels, and its minimum
+        // raised to the canary's 8) and budget, the canary's minimum back to 2, and the weight; no Service, since
+        // selectors name the track, not the version.
+        assert.deepStrictEqual(up.steps, {
+            create: capacitySteps(0),
+            delete: capacitySteps(100),
+            update: ["myapp-canary-hpa", "myapp-canary-ingress", "myapp-stable-deployment", "myapp-stable-hpa", "myapp-stable-pdb"],
+        });
+        assert.deepStrictEqual(up.changes, { create: 2, delete: 2, read: 2, update: 5, same: resources - 7 });
 
         const live = await k.get(`/apis/apps/v1/namespaces/${NS}/deployments/myapp-stable`);
         assert.strictEqual(live.spec.template.spec.containers[0].image, `${IMAGE}:v1.2.3`);
         assert.strictEqual(live.spec.template.metadata.labels["app.kubernetes.io/version"], "v1.2.3");
         await eventually(60, () => deployments(k), {
-            "myapp-canary": { image: `${IMAGE}:v1.2.3`, ready: "2/2/2" },
-            "myapp-stable": { image: `${IMAGE}:v1.2.3`, ready: "6/6/6" },
+            "myapp-canary": { image: `${IMAGE}:v1.2.3`, ready: "8/8/8" },
+            "myapp-stable": { image: `${IMAGE}:v1.2.3`, ready: "8/8/8" },
         });
         assert.deepStrictEqual(await pods(k, NS, { ...APP, track: "canary" }), canaryBefore);
         const stableAfter = await pods(k, NS, { ...APP, track: "stable" });
-        assert.strictEqual(stableAfter.ready.length, 6);
+        assert.strictEqual(stableAfter.ready.length, 8);
         assert.deepStrictEqual(
             stableAfter.all.filter((uid) => stableBefore.all.includes(uid)),
             [],
@@ -118,7 +141,7 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
         });
         measure("canary.policyPass", { violations, changeSummary: res.changeSummary });
         assert.deepStrictEqual(violations, []);
-        assert.deepStrictEqual(res.changeSummary, { same: resources });
+        assert.deepStrictEqual(res.changeSummary, { read: 2, same: resources });
     });
 
     it("the policy pack under the engine blocks a config edit that breaks a mandatory policy (canary.canaryReplicas = 1: replicas-survive-node-loss)", async function () {

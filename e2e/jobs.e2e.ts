@@ -67,9 +67,9 @@ describe("database Jobs of the production canary stack (existing-resource inputs
                 "release:index:ExistingDatabaseSecrets",
                 "release:index:ReleaseDatabaseJobs",
             ],
-            // The four existing Secrets are read (Secret.get) on every run.
-            preview: { same: created, read: 4 },
-            up: { same: created, read: 4 },
+            // The four existing Secrets and the two tracks' live Deployments are read on every run.
+            preview: { same: created, read: 6 },
+            up: { same: created, read: 6 },
             sameUrns: true,
         });
         assert.deepStrictEqual(await jobs(k, NS), before);

@@ -10,8 +10,8 @@ import { ProjectStack } from "./lib/stack";
 // Issue 10, scenario 9: `pulumi stack output rollback`, run exactly as printed, rolls back. The stack is the committed
 // production canary stack (nginx router) with the README's existing-resource inputs, in its own namespace.
 //
-// How the printed command runs here: it is `pulumi config set --stack <s> --path canary.weight 0 && pulumi up --stack
-// <s>`. The config part runs in bash exactly as printed, with the real CLI, in the stack's program directory and with
+// How the printed command runs here: it is `pulumi config set --stack <s> --path canary.weight 0 && pulumi config set
+// --stack <s> --path release.version v1.2.2 && pulumi up --stack <s>`. The config part runs in bash exactly as printed, with the real CLI, in the stack's program directory and with
 // the stack's file backend and passphrase. The `pulumi up` part needs the Node.js language host, which the Go module
 // proxy refuses to serve, so it runs as the Automation API's `up` of the same stack (same CLI, engine, provider and
 // stack file; the program served inline). With pulumi-language-nodejs on PATH it runs as printed (e2e/lib/printed.ts).
@@ -46,10 +46,12 @@ describe("scenario 9: the printed rollback command rolls the production canary b
         assert.deepStrictEqual(await podUids(k, NS, "app.kubernetes.io/name=myapp"), pods);
     });
 
-    it("`pulumi stack output rollback` prints weight 0; run as printed, the API server holds weight 0 and no pod or Job changed", async function () {
+    it("`pulumi stack output rollback` prints weight 0 and the release back to v1.2.2; run as printed, stable is raised to the fleet's 8 pods, the API server holds weight 0, no pod restarts", async function () {
         const printed = await rollback();
-        assert.strictEqual(printed, "pulumi config set --stack e2e-rollback --path canary.weight 0 && pulumi up --stack e2e-rollback");
-        const jobsBefore = await jobs(k, NS);
+        assert.strictEqual(
+            printed,
+            "pulumi config set --stack e2e-rollback --path canary.weight 0 && pulumi config set --stack e2e-rollback --path release.version v1.2.2 && pulumi up --stack e2e-rollback",
+        );
         const run = await runPrinted(ps, printed, onOutput);
         measure("rollback.rollbackUp", {
             printed,
@@ -59,12 +61,16 @@ describe("scenario 9: the printed rollback command rolls the production canary b
             changes: run.up.summary.resourceChanges,
         });
         assert.strictEqual(run.up.summary.result, "succeeded");
-        assert.strictEqual(run.up.summary.resourceChanges?.update, 1, JSON.stringify(run.up.summary.resourceChanges));
+        // The canary Ingress's weight and stable's autoscaler minimum (6 + 2 pods served before the rollback).
+        assert.strictEqual(run.up.summary.resourceChanges?.update, 2, JSON.stringify(run.up.summary.resourceChanges));
         assert.strictEqual(await weight(), "0");
+        assert.strictEqual((await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-stable`)).spec.minReplicas, 8);
         // The stable Service still selects the stable track; the canary keeps running for a forward fix or a retry.
         assert.strictEqual((await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector.track, "stable");
-        assert.deepStrictEqual(await podUids(k, NS, "app.kubernetes.io/name=myapp"), pods);
-        assert.deepStrictEqual(await jobs(k, NS), jobsBefore, "a rollback touches no database");
+        const after = await podUids(k, NS, "app.kubernetes.io/name=myapp");
+        for (const [name, uid] of Object.entries(pods)) assert.strictEqual(after[name], uid, `${name} was replaced`);
+        // A rollback runs no database Job and waits for none: the release's Jobs are no longer declared.
+        assert.deepStrictEqual(await jobs(k, NS), {});
         // Back at weight 0 with stable on the previous version there is nothing left to roll back.
         assert.strictEqual(await rollback(), "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version");
     });

@@ -99,6 +99,8 @@ const smokeTestSchema = z.strictObject({
     image: pinnedImage,
     command: z.array(z.string()).min(1, "must name the command to run"),
     timeoutSeconds: z.number().int().min(30).max(3600).default(300),
+    /** Raised by one to run a failed smoke test of release.version again: it is part of the Job's name. */
+    attempt: z.number().int().min(1).default(1),
 });
 
 const blueGreenSchema = z.strictObject({
@@ -129,7 +131,14 @@ const canarySchema = z.strictObject({
         .regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name")
         .default("X-Canary"),
     gateway: z.strictObject({ name: dnsLabel(63), namespace: dnsLabel(63), sectionName: z.string().optional() }).optional(),
-    alb: z.strictObject({ scheme: z.enum(["internet-facing", "internal"]).default("internet-facing"), certificateArn: z.string().startsWith("arn:aws:acm:") }).optional(),
+    alb: z
+        .strictObject({
+            scheme: z.enum(["internet-facing", "internal"]).default("internet-facing"),
+            certificateArn: z.string().startsWith("arn:aws:acm:"),
+            /** Seconds the target group drains a deregistered pod (deregistration_delay.timeout_seconds); release.drainSeconds must outlast it. */
+            deregistrationDelaySeconds: z.number().int().min(0).max(3600).default(30),
+        })
+        .optional(),
 });
 
 const rollingSchema = z.strictObject({
@@ -501,6 +510,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
             issue(["release", "version"], c.release.version, `must be the version of one color (blue ${bg.blueVersion}, green ${bg.greenVersion})`);
         }
         if (bg.previewHost === c.release.host) issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
+        problems.push(...liveColorProblems(c.release, bg));
     }
     if (c.strategy === "canary") {
         const cn = c.canary;
@@ -516,10 +526,26 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         }
         if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
         if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
+        if (cn.router === "alb" && cn.alb && c.release.drainSeconds <= cn.alb.deregistrationDelaySeconds) {
+            issue(
+                ["release", "drainSeconds"],
+                c.release.drainSeconds,
+                `must exceed canary.alb.deregistrationDelaySeconds (${cn.alb.deregistrationDelaySeconds}) with the ALB router: a stopping pod keeps serving until its target group has drained it`,
+            );
+        }
         if (cn.canaryMaxReplicas < cn.canaryReplicas || cn.canaryMaxReplicas > c.release.maxReplicas) {
             issue(["canary", "canaryMaxReplicas"], cn.canaryMaxReplicas, `must be from canary.canaryReplicas (${cn.canaryReplicas}) to release.maxReplicas (${c.release.maxReplicas})`);
         }
         if (cn.router === "replicas") {
+            // Every step of the plan must be one the program accepts: 100 is reached by promotion, not by a weight.
+            const inexpressible = cn.steps.filter((step) => step !== 100 && !replicaSplit(c.release.replicas, step));
+            if (inexpressible.length > 0) {
+                issue(
+                    ["canary", "steps"],
+                    cn.steps,
+                    `cannot all be expressed with ${c.release.replicas} replicas by the replicas router (${inexpressible.join(", ")}): release.replicas × each step must be a multiple of 100`,
+                );
+            }
             if (cn.weight === 100) {
                 issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");
             } else if (!replicaSplit(c.release.replicas, cn.weight)) {
@@ -528,6 +554,39 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         }
     }
     return problems;
+}
+
+/**
+ * A new version reaches users only through the standby color and its smoke test. Config has no memory of which color
+ * is live, but a release's shape tells: the active color runs the version traffic is on (release.previousVersion)
+ * until the switch, then the version released (release.version), with the previous one kept warm on the standby.
+ * Any other version on the active color would reach users untested, rolled onto the live pods.
+ */
+function liveColorProblems(release: ParsedConfig["release"], bg: BlueGreenConfig): Problem[] {
+    const key = `${bg.activeColor}Version` as const;
+    const standbyKey = bg.activeColor === "blue" ? "greenVersion" : "blueVersion";
+    const live = bg[key];
+    const previous = release.previousVersion;
+    const untested = `a new version reaches users through the standby color and its smoke test: set blueGreen.${standbyKey}, then switch blueGreen.activeColor`;
+    if (live !== release.version && live !== previous) {
+        return [
+            {
+                path: ["blueGreen", key],
+                input: live,
+                message: `is the active color's version, neither release.version (${release.version}) nor release.previousVersion (${previous ?? "not set"}): ${untested}`,
+            },
+        ];
+    }
+    if (previous !== undefined && live === release.version && live !== previous && bg[standbyKey] !== previous) {
+        return [
+            {
+                path: ["blueGreen", key],
+                input: live,
+                message: `is release.version on the active color, so the standby must keep release.previousVersion (${previous}) for the rollback, not ${bg[standbyKey]}: ${untested}`,
+            },
+        ];
+    }
+    return [];
 }
 
 type MonitoringConfig = z.infer<typeof resolvedMonitoringSchema>;

@@ -1,7 +1,31 @@
 import { ProgramConfig } from "./config";
 
-function configSet(stack: string, path: string, value: string | number): string {
-    return `pulumi config set --stack ${stack} --path ${path} ${value} && pulumi up --stack ${stack}`;
+/**
+ * The config is a rollback's: the release brings the version it returns to (release.version is
+ * release.previousVersion). Then the program runs no release Job and waits for none, and a track or color still
+ * declared with the version it left keeps the pods the cluster runs (program/release.ts), so that no failed or stuck
+ * Job, and no pod the release never finished, can hold the traffic back.
+ */
+export function rollingBack(c: ProgramConfig): boolean {
+    return c.release.previousVersion !== undefined && c.release.version === c.release.previousVersion;
+}
+
+function command(stack: string, sets: [string, string | number][], extra: string[] = []): string {
+    const edits = [...sets.map(([path, value]) => `pulumi config set --stack ${stack} --path ${path} ${value}`), ...extra];
+    return `${edits.join(" && ")} && pulumi up --stack ${stack}`;
+}
+
+/** The edits that make `version` the version the release brings and returns to: a rollback's config. */
+function returnTo(c: ProgramConfig, version: string): [string, string][] {
+    return [
+        ...(c.release.version !== version ? ([["release.version", version]] as [string, string][]) : []),
+        ...(c.release.previousVersion !== version ? ([["release.previousVersion", version]] as [string, string][]) : []),
+    ];
+}
+
+/** A restore the config still asks for is dropped: a failed or stuck restore Job would otherwise hold the rollback up. */
+function withoutRestore(stack: string, c: ProgramConfig): string[] {
+    return c.database?.restore ? [`pulumi config rm --stack ${stack} --path database.restore`] : [];
 }
 
 /**
@@ -22,7 +46,11 @@ export function noUsersReason(c: ProgramConfig, variant: "stable" | "canary" | "
     return undefined;
 }
 
-/** The command that takes traffic back to the previous version from the state this config describes. */
+/**
+ * The command that takes traffic back to the previous version from the state this config describes, in one
+ * `pulumi up`, whatever state the release's Jobs are in: it moves the traffic and makes the config a rollback's
+ * (rollingBack).
+ */
 export function rollbackCommand(stack: string, c: ProgramConfig): string {
     const previous = c.release.previousVersion;
     switch (c.strategy) {
@@ -30,17 +58,19 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
             const bg = c.blueGreen;
             const other = bg.activeColor === "blue" ? "green" : "blue";
             const liveVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
+            const otherVersion = other === "blue" ? bg.blueVersion : bg.greenVersion;
             if (liveVersion !== c.release.version) return `none needed: ${noUsersReason(c, other)}`;
-            return configSet(stack, "blueGreen.activeColor", other);
+            if (rollingBack(c)) return `none needed: live runs the previous version ${liveVersion}`;
+            return command(stack, [["blueGreen.activeColor", other], ...returnTo(c, otherVersion)], withoutRestore(stack, c));
         }
         case "canary": {
             const cn = c.canary;
-            if (cn.weight > 0) return configSet(stack, "canary.weight", 0);
-            if (previous && previous !== cn.stableVersion) return configSet(stack, "canary.stableVersion", previous);
+            if (cn.weight > 0) return command(stack, [["canary.weight", 0], ...returnTo(c, cn.stableVersion)], withoutRestore(stack, c));
+            if (previous && previous !== cn.stableVersion) return command(stack, [["canary.stableVersion", previous], ...returnTo(c, previous)], withoutRestore(stack, c));
             return `none needed: ${noUsersReason(c, "canary")} and stable runs the previous version`;
         }
         case "rolling":
-            if (previous && previous !== c.release.version) return configSet(stack, "release.version", previous);
+            if (previous && previous !== c.release.version) return command(stack, [["release.version", previous]], withoutRestore(stack, c));
             return "set release.previousVersion to the version to roll back to";
     }
 }
@@ -48,7 +78,8 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
 /**
  * The command that takes traffic off one version in flight, for that version's monitors, or undefined when the
  * version is the one a rollback would return to. It depends only on the variant, not on the current weight or
- * color, so shifting traffic does not rewrite monitors.
+ * color, so shifting traffic does not rewrite monitors. It moves the traffic only; `rollbackCommand` also makes the
+ * config a rollback's, which a failed or stuck release Job needs.
  */
 export function variantRollbackCommand(stack: string, c: ProgramConfig, variant: "stable" | "canary" | "blue" | "green"): string | undefined {
     switch (variant) {
@@ -59,15 +90,15 @@ export function variantRollbackCommand(stack: string, c: ProgramConfig, variant:
             if (c.strategy !== "blue-green") return undefined;
             const version = variant === "blue" ? c.blueGreen.blueVersion : c.blueGreen.greenVersion;
             if (version === c.release.previousVersion) return undefined;
-            return configSet(stack, "blueGreen.activeColor", variant === "blue" ? "green" : "blue");
+            return command(stack, [["blueGreen.activeColor", variant === "blue" ? "green" : "blue"]]);
         }
         case "canary":
-            return configSet(stack, "canary.weight", 0);
+            return command(stack, [["canary.weight", 0]]);
         case "stable": {
             const previous = c.release.previousVersion;
             const current = c.strategy === "canary" ? c.canary.stableVersion : c.release.version;
             if (!previous || previous === current) return undefined;
-            return configSet(stack, c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous);
+            return command(stack, [[c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous]]);
         }
     }
 }

@@ -1,8 +1,9 @@
 // Checklist "Capacity planning reviewed" and "Auto-scaling configured".
 import * as k8s from "@pulumi/kubernetes";
-import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ANNOTATION, REPLICAS_FIELD } from "./contract";
-import { k8sName, minReplicas, selects, validatePods } from "./resources";
+import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { ANNOTATION, CANARY_STEPS_KEY, COMPONENT, LABEL, REPLICAS_FIELD } from "./contract";
+import { component, k8sName, labelsOf, minReplicas, selects, validatePods } from "./resources";
+import { canaryWeights } from "./release";
 
 export const containerProbesAndResources: ResourceValidationPolicy = {
     name: "container-probes-and-resources",
@@ -70,6 +71,50 @@ export const hpaOnEveryDeployment: StackValidationPolicy = {
                     d.urn,
                 );
             }
+        }
+    },
+};
+
+/** The HorizontalPodAutoscaler targeting a Deployment, if any. */
+const autoscalerOf = (d: PolicyResource, resources: PolicyResource[]) =>
+    resources.find((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.name === k8sName(d));
+
+export const capacityFollowsTraffic: StackValidationPolicy = {
+    name: "capacity-follows-traffic",
+    description:
+        "Checklist \"Capacity planning reviewed\": traffic moves onto a canary track or a blue/green color only once a capacity step has awaited its ready pods for its share (the routing object depends on a DeploymentPatch of that Deployment), and a canary's autoscaler can grow to its largest step's share of the stable track's maximum.",
+    validateStack: (args, report) => {
+        const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment) && k8sName(r) !== undefined);
+        const gated = (router: PolicyResource, d: PolicyResource) => router.dependencies.some((x) => x.isType(k8s.apps.v1.DeploymentPatch) && k8sName(x) === k8sName(d));
+        const weights = canaryWeights(args.resources);
+        for (const { resource } of weights) {
+            for (const d of deployments.filter((x) => labelsOf(x)[LABEL.track] !== undefined && minReplicas(x, args.resources) !== 0)) {
+                if (!gated(resource, d)) report(`${resource.name} moves the canary weight without waiting for the ready pods of Deployment ${k8sName(d)} for its share`, resource.urn);
+            }
+        }
+        for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && component(r) === COMPONENT.live && r.props.spec?.selector?.[LABEL.color] !== undefined)) {
+            const d = deployments.find((x) => selects(svc.props.spec?.selector, x.props.spec?.template?.metadata?.labels));
+            if (d && !gated(svc, d)) report(`live Service ${k8sName(svc)} switches to Deployment ${k8sName(d)} without waiting for its ready pods for the traffic it takes over`, svc.urn);
+        }
+        if (weights.length === 0) return;
+        // The steps come from stack config through the deployment-plan ConfigMap, as rollback-path-present reads them.
+        const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
+        const steps = String(plan?.props.data?.[CANARY_STEPS_KEY] ?? "")
+            .split(",")
+            .map(Number)
+            .filter((n) => n > 0);
+        const track = (name: string) => deployments.find((x) => labelsOf(x)[LABEL.track] === name);
+        const [stable, canary] = [track("stable"), track("canary")];
+        const stableMax = stable && autoscalerOf(stable, args.resources)?.props.spec?.maxReplicas;
+        const canaryHpa = canary && autoscalerOf(canary, args.resources);
+        const canaryMax = canaryHpa?.props.spec?.maxReplicas;
+        if (steps.length === 0 || typeof stableMax !== "number" || typeof canaryMax !== "number") return;
+        const needed = Math.ceil((stableMax * Math.max(...steps)) / 100);
+        if (canaryMax < needed) {
+            report(
+                `the canary's autoscaler stops at ${canaryMax} pods, but its largest step (${Math.max(...steps)}%) can take that share of a fleet of up to ${stableMax}: ${needed} pods`,
+                canaryHpa!.urn,
+            );
         }
     },
 };

@@ -77,6 +77,13 @@ export const ANNOTATION = {
      * behind the Service) holds by ordering: these objects depend on the awaited Deployments they send traffic to.
      */
     skipAwait: "pulumi.com/skipAwait",
+    /**
+     * On an app Deployment, written by the traffic decision that last moved traffic onto or off it: its share of user
+     * traffic in percent, and the fleet (pods serving users) its floor was sized for. The next decision reads them
+     * from the live object to tell a shift from an `up` that moves no traffic (components/capacity.ts).
+     */
+    trafficShare: "traffic.release/share",
+    trafficFleet: "traffic.release/fleet",
 } as const;
 
 /** The field the autoscaler owns once it has scaled. */

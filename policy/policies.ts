@@ -6,7 +6,7 @@
 // undefined value is never taken as a violation, and nothing here throws on one.
 import { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { backupBucketHardened, backupBeforeMigration, databaseBackupScheduled, migrationBeforeNewVersion } from "./database";
-import { containerProbesAndResources, hpaOnEveryDeployment, replicasSurviveNodeLoss } from "./capacity";
+import { capacityFollowsTraffic, containerProbesAndResources, hpaOnEveryDeployment, replicasSurviveNodeLoss } from "./capacity";
 import { downtimeNeverMutesRollbackTriggers, monitorsForPlanAlerts } from "./monitoring";
 import { releaseOwnersAssigned, rollbackPathPresent, smokeTestBeforeSwitch } from "./release";
 import { imagesPinnedAndAllowed, noPlaintextSecrets, restrictedPodSecurity } from "./security";
@@ -33,5 +33,6 @@ export const policies: Policy[] = [
     rollbackPathPresent,
     releaseOwnersAssigned,
     replicasSurviveNodeLoss,
+    capacityFollowsTraffic,
     hpaOnEveryDeployment,
 ];

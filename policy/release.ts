@@ -39,7 +39,7 @@ interface BackendRef {
     weight?: number;
 }
 
-function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource; weight: number }[] {
+export function canaryWeights(resources: PolicyResource[]): { resource: PolicyResource; weight: number }[] {
     const out: { resource: PolicyResource; weight: number }[] = [];
     for (const r of resources) {
         const annotations = r.props.metadata?.annotations ?? {};

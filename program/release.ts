@@ -9,7 +9,7 @@ import { BackupBucket } from "../components/backupBucket";
 import { BackupSchedule } from "../components/backupSchedule";
 import { BlueGreenDeployment } from "../components/blueGreenDeployment";
 import { CanaryDeployment } from "../components/canaryDeployment";
-import { DatabaseAccess, DatabaseRoles, PodVolume } from "../components/databaseRoles";
+import { DatabaseAccess, DatabaseRoles, fingerprint, PodVolume } from "../components/databaseRoles";
 import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
 import { appLabels } from "../components/kubernetes";
 import { RdsBackupPlan } from "../components/rdsBackupPlan";
@@ -29,7 +29,7 @@ import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
 import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
-import { noUsersReason, rollbackCommand, variantRollbackCommand } from "../lib/rollback";
+import { noUsersReason, rollbackCommand, rollingBack, variantRollbackCommand } from "../lib/rollback";
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
@@ -239,8 +239,9 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
     // What the deployment plan (the `readme` output) is rendered from.
     const recording = recordDeclarations(PLAN_TYPES);
 
+    const envSecretName = `${app}-env`;
     const envSecret = new k8s.core.v1.Secret(`${app}-env`, {
-        metadata: { name: `${app}-env`, namespace: release.namespace, labels: appLabels(app, "config") },
+        metadata: { name: envSecretName, namespace: release.namespace, labels: appLabels(app, "config") },
         type: "Opaque",
         stringData: appSecrets,
     });
@@ -255,7 +256,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
     const tags = { app, stack, "managed-by": "pulumi" };
 
     let databaseGate: pulumi.Resource[] = [];
-    let appDatabase: { secretName: pulumi.Output<string>; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
+    let appDatabase: { secret: { name: string; resource: pulumi.Resource }; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
     let databaseOutputs: Record<string, unknown> | undefined;
     if (cfg.database && cfg.backup) {
         const db = cfg.database;
@@ -288,7 +289,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             access = roles;
             ownershipHandoverSql = roles.ownershipHandoverSql;
         }
-        appDatabase = { secretName: access.secretNames.app, checksum: access.checksums.app, caVolume: access.caVolume };
+        appDatabase = { secret: access.secretRefs.app, checksum: access.checksums.app, caVolume: access.caVolume };
         const backups = new BackupSchedule(`${app}-db-backup`, {
             appName: app,
             namespace: release.namespace,
@@ -352,7 +353,9 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             attempt: m.attempt,
             restore: db.restore,
         });
-        databaseGate = jobs.gate ? [jobs.gate] : [];
+        // A rollback waits for no Job: the release's backup and migration are not declared (ReleaseDatabaseJobs), and
+        // the traffic must move back even while a restore runs or has failed.
+        databaseGate = jobs.gate && !rollingBack(cfg) ? [jobs.gate] : [];
         databaseOutputs = {
             ...(ownershipHandoverSql ? { ownershipHandoverSql } : {}),
             retryFailedJob: `pulumi config set --stack ${stack} --path database.migration.attempt ${m.attempt + 1} && pulumi up --stack ${stack}`,
@@ -368,9 +371,14 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
         livenessPath: release.healthPaths.liveness,
         resources: release.resources,
         env: release.env,
-        secretEnvFrom: appDatabase ? [envSecret.metadata.name, appDatabase.secretName] : [envSecret.metadata.name],
-        // A new password or host rolls the pods, which read DATABASE_URL only when they start.
-        podAnnotations: appDatabase ? { "checksum/database-url": appDatabase.checksum } : {},
+        // By name, with the Secrets in `after`: an Output of a Secret in the pod spec would make the engine replace the
+        // Deployment, deleting it first, whenever the Secret's data changes (DatabaseAccess.secretRefs).
+        secretEnvFrom: appDatabase ? [envSecretName, appDatabase.secret.name] : [envSecretName],
+        // A new password, host or secret value rolls the pods, which read their environment only when they start.
+        podAnnotations: {
+            ...(appDatabase ? { "checksum/database-url": appDatabase.checksum } : {}),
+            ...(appSecrets ? { "checksum/app-secrets": fingerprint(appSecrets.apply((v) => JSON.stringify(Object.entries(v).sort()))) } : {}),
+        },
         volumes: appDatabase?.caVolume ? [appDatabase.caVolume] : [],
         maxReplicas: release.maxReplicas,
         targetCpuUtilization: release.targetCpuUtilization,
@@ -379,7 +387,12 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
         datadog: cfg.datadog,
     };
     // What every strategy shares: the public host, and the database steps its pods must wait for.
-    const shared = { host: release.host, ingressClassName: release.ingressClassName, tlsSecretName: release.tlsSecretName, after: databaseGate };
+    const shared = {
+        host: release.host,
+        ingressClassName: release.ingressClassName,
+        tlsSecretName: release.tlsSecretName,
+        after: [...databaseGate, envSecret, ...(appDatabase ? [appDatabase.secret.resource] : [])],
+    };
     const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
         version,
         variantKey,
@@ -405,17 +418,23 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             standbyReplicas: bg.standbyReplicas,
             previewHost: bg.previewHost,
             smokeTest: bg.smokeTest,
+            releaseVersion: release.version,
+            hold: rollingBack(cfg) ? (["blue", "green"] as const).find((c) => (c === "blue" ? bg.blueVersion : bg.greenVersion) !== release.version) : undefined,
         });
         versionsInFlight = [inFlight("color", "blue", bg.blueVersion), inFlight("color", "green", bg.greenVersion)];
         appWorkloads = Object.values(deployment.workloads);
-        trafficState = { activeColor: bg.activeColor, liveVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion };
+        trafficState = {
+            activeColor: bg.activeColor,
+            liveVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion,
+            retrySmokeTest: `pulumi config set --stack ${stack} --path blueGreen.smokeTest.attempt ${bg.smokeTest.attempt + 1} && pulumi up --stack ${stack}`,
+        };
         liveUrl = deployment.liveUrl;
         previewUrl = deployment.previewUrl;
     } else if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         // The router with what it needs (canary.gateway, canary.alb), the tracks' versions, weight and sizes.
         const { steps: _steps, ...canary } = cn;
-        const deployment = new CanaryDeployment(app, { template, ...shared, ...canary, replicas: release.replicas });
+        const deployment = new CanaryDeployment(app, { template, ...shared, ...canary, replicas: release.replicas, freezeCanary: rollingBack(cfg) && cn.canaryVersion !== release.version });
         versionsInFlight = [inFlight("track", "stable", cn.stableVersion), inFlight("track", "canary", cn.canaryVersion)];
         appWorkloads = [deployment.stable, deployment.canary];
         trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };

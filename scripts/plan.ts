@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     const input: PlanInput = {
         stack,
         cfg,
-        resources: run.resources,
+        // What the program declares: a read of a live object is none of it (the readme output records the same).
+        resources: run.resources.filter((r) => !r.read),
         migrations: files.migrations,
         policy: { levels: Object.fromEntries(policies.map((p) => [p.name, levelOf(p, policyConfig, PACK_ENFORCEMENT)])), violations },
         outputRefs: false,

@@ -2,10 +2,11 @@
 // process with a stack's config and shows what it would declare. No Pulumi CLI, no cloud credentials.
 //
 //   npm run preview:offline -- --stack production [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
+import { ANNOTATION } from "../policy/contract";
 import * as path from "path";
 import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { diffRuns, RunDiff } from "../lib/offline/diff";
+import { diffRuns, liveStateOf, RunDiff } from "../lib/offline/diff";
 import { engineDependencies } from "../lib/offline/graph";
 import { PolicyViolation, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
@@ -46,6 +47,11 @@ function summary(r: DeclaredResource): string {
     add("maxReplicas", get(i, "spec.maxReplicas"));
     if (r.type.endsWith(":Service")) add("selector", get(i, "spec.selector"));
     const annotations = (get(i, "metadata.annotations") ?? {}) as Record<string, string>;
+    // A traffic step (components/capacity.ts): the ready pods it waits for and the share it records.
+    const ready = /readyReplicas>(\d+)/.exec(annotations["pulumi.com/waitFor"] ?? "");
+    if (r.type.endsWith("Patch")) add("ready", ready ? Number(ready[1]) + 1 : undefined);
+    if (r.type.endsWith("Patch")) add("share", annotations[ANNOTATION.trafficShare]);
+    if (r.read) parts.push("read");
     add("canary-weight", annotations["nginx.ingress.kubernetes.io/canary-weight"]);
     const rules = get(i, "spec.rules");
     if (Array.isArray(rules))
@@ -117,20 +123,23 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { stack, project, base: baseConfig, edited, policyConfig, now } = readCommandStack(ROOT, values);
 
-    const run = await runProgram({ ...toRunRequest(project, stack, edited), now });
-    // The second run shares this process's loaded modules: --diff costs one more declaration, not one more start.
-    const diff = values.diff ? diffRuns(await runProgram({ ...toRunRequest(project, stack, baseConfig), now }), run) : undefined;
+    // With --diff the edited run reads the cluster the config without the edits leaves (liveStateOf); the second run
+    // shares this process's loaded modules: --diff costs one more declaration, not one more start.
+    const base = values.diff ? await runProgram({ ...toRunRequest(project, stack, baseConfig), now }) : undefined;
+    const run = await runProgram({ ...toRunRequest(project, stack, edited), now, live: base && liveStateOf(base) });
+    const diff = base ? diffRuns(base, run) : undefined;
     const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
     if (values.json) {
         const dependencies = engineDependencies(run);
-        const resources = run.resources.map(({ type, name, parent, ignoreChanges, inputs }) => ({
+        const resources = run.resources.map(({ type, name, parent, ignoreChanges, read, inputs }) => ({
             type,
             name,
             parent,
             dependsOn: dependencies.get(name)!,
             ignoreChanges,
+            ...(read ? { read } : {}),
             inputs,
         }));
         console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}), policy: { violations } }, null, 2));

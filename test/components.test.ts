@@ -25,9 +25,7 @@ const template: WorkloadTemplate = {
 
 describe("AppWorkload", () => {
     it("declares a hardened, probed, spread Deployment with a disruption budget and an autoscaler", async () => {
-        const run = await declare(
-            () => new AppWorkload("w", { template, deploymentName: "shop-blue", version: "v2.0.1", variantLabels: { color: "blue" }, replicas: 3, replicaOwner: "autoscaler" }),
-        );
+        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-blue", version: "v2.0.1", variantLabels: { color: "blue" }, replicas: 3 }));
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(d.parent, "w");
         assert.strictEqual(at(d, "metadata.name"), "shop-blue");
@@ -77,14 +75,12 @@ describe("AppWorkload", () => {
 
     it("scales to zero without an autoscaler or disruption budget, and labels a digest safely", async () => {
         const digest = "sha256:" + "ab".repeat(32);
-        const run = await declare(
-            () => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0, replicaOwner: "autoscaler" }),
-        );
+        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0 }));
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(at(d, "spec.replicas"), 0);
-        // Scaling to 0 takes spec.replicas from the autoscaler, which owns it once it has scaled (pulumi-kubernetes#2491).
-        assert.deepStrictEqual(at(d, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
-        assert.deepStrictEqual(d.ignoreChanges, []);
+        // Pulumi applies the count only at creation: a traffic step (components/capacity.ts) scales it later.
+        assert.strictEqual(at(d, "metadata.annotations"), undefined);
+        assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"]);
         assert.strictEqual(at(d, "spec.template.spec.containers")[0].image, `registry.example.com/shop@${digest}`);
         assert.strictEqual(at(d, "spec.template.metadata.labels")["app.kubernetes.io/version"], ("sha256-" + "ab".repeat(32)).slice(0, 63));
         assert.deepStrictEqual(all(run, ":HorizontalPodAutoscaler"), []);
@@ -111,7 +107,7 @@ describe("BlueGreenDeployment", () => {
         assert.deepStrictEqual(at(find(run, ":Service", "bg-live"), "spec.selector"), { "app.kubernetes.io/name": "shop", color: "green" });
         assert.strictEqual(at(find(run, ":Service", "bg-live"), "metadata.name"), "shop");
         assert.deepStrictEqual(at(find(run, ":Service", "bg-preview"), "spec.selector"), { "app.kubernetes.io/name": "shop", color: "blue" });
-        assert.strictEqual(at(find(run, ":Ingress", "bg-live-ingress"), "spec.rules")[0].host, "shop.example.com");
+        assert.strictEqual(at(find(run, ":Ingress", "bg-ingress"), "spec.rules")[0].host, "shop.example.com");
         assert.strictEqual(at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].backend, undefined);
         assert.strictEqual(at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].http.paths[0].backend.service.name, "shop-preview");
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "bg-green-hpa"), "spec.minReplicas"), 4);
@@ -142,7 +138,8 @@ describe("BlueGreenDeployment", () => {
         assert.strictEqual(at(green, "spec.activeDeadlineSeconds"), 120);
         assert.strictEqual(at(green, "metadata.annotations")["pulumi.com/timeoutSeconds"], "180");
         assert.strictEqual(at(find(run, ":Job", "bg-smoke-blue"), "metadata.name"), "shop-smoke-blue-v1-0-0");
-        assert.deepStrictEqual(find(run, ":Service", "bg-live").dependsOn, ["bg-smoke-green"]);
+        // …and once the incoming color's ready pods for the traffic it takes over are awaited.
+        assert.deepStrictEqual(find(run, ":Service", "bg-live").dependsOn, ["bg-green-capacity-live", "bg-smoke-green"]);
         // The preview Service moves only with the live one, so a failed smoke test leaves both where they were.
         assert.deepStrictEqual(find(run, ":Service", "bg-preview").dependsOn, ["bg-live"]);
     });
@@ -158,12 +155,13 @@ describe("BlueGreenDeployment", () => {
 
     it("orders both colors after the resources passed in `after`", async () => {
         const run = await declare(() => {
-            const gate = new AppWorkload("gate", { template, deploymentName: "gate", version: "v1", variantLabels: {}, replicas: 0, replicaOwner: "pulumi" });
+            const gate = new AppWorkload("gate", { template, deploymentName: "gate", version: "v1", variantLabels: {}, replicas: 0 });
             new BlueGreenDeployment("bg", { ...bgArgs, after: [gate] });
         });
         assert.deepStrictEqual(find(run, ":Deployment", "bg-green-deployment").dependsOn, ["gate"]);
-        // The standby also waits for the live Service, so it shrinks only once traffic has left it.
-        assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate", "bg-live"]);
+        assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate"]);
+        // The standby's minimum drops only once traffic has left it.
+        assert.deepStrictEqual(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa").dependsOn, ["bg-blue-deployment", "bg-live"]);
     });
 
     it("rejects an unknown color up front", async () => {
@@ -202,8 +200,8 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(at(canary, "spec.rules")[0].host, "shop.example.com");
         assert.strictEqual(at(canary, "spec.rules")[0].http.paths[0].backend.service.name, "shop-canary");
         assert.strictEqual(at(canary, "spec.tls"), undefined);
-        // The weight moves once both tracks are awaited at their size.
-        assert.deepStrictEqual(canary.dependsOn, ["c-stable", "c-canary"]);
+        // The weight moves once both tracks are awaited at their size and their capacity for it.
+        assert.deepStrictEqual(canary.dependsOn, ["c-stable", "c-canary", "c-stable-capacity-w5", "c-canary-capacity-w5"]);
         const main = find(run, ":Ingress", "c-ingress");
         assert.strictEqual(at(main, "metadata.annotations"), undefined);
         assert.deepStrictEqual(at(main, "spec.tls"), [{ hosts: ["shop.example.com"], secretName: "shop-tls" }]);
@@ -213,14 +211,12 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.maxReplicas"), 10);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"), 3, "the canary's own bound");
-        // Behind an ingress router the autoscaler owns stable's count after creation: no forced apply.
-        const stable = find(run, ":Deployment", "c-stable-deployment");
-        assert.deepStrictEqual(stable.ignoreChanges, ["spec.replicas"]);
-        assert.strictEqual(at(stable, "metadata.annotations"), undefined);
-        // The canary's count is always applied, so it can come back from 0.
-        const canaryTrack = find(run, ":Deployment", "c-canary-deployment");
-        assert.deepStrictEqual(canaryTrack.ignoreChanges, []);
-        assert.deepStrictEqual(at(canaryTrack, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
+        // After creation the autoscaler owns both counts: no forced apply, no reset by a later `up`.
+        for (const name of ["c-stable-deployment", "c-canary-deployment"]) {
+            const d = find(run, ":Deployment", name);
+            assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"]);
+            assert.strictEqual(at(d, "metadata.annotations"), undefined);
+        }
     });
 
     it("nginx: weight 0 gives the canary no weighted traffic", async () => {
@@ -246,10 +242,11 @@ describe("CanaryDeployment", () => {
         ]);
         assert.deepStrictEqual(all(run, ":Ingress"), []);
         // A Gateway that refuses the route must fail `pulumi up`: the provider waits for Accepted and ResolvedRefs.
+        // Each is this Gateway's condition for the route's current generation, whichever parent the status lists first.
         assert.deepStrictEqual(at(route, "metadata.annotations"), {
             "pulumi.com/waitFor": JSON.stringify([
-                'jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")].status}=True',
-                'jsonpath={.status.parents[0].conditions[?(@.type=="ResolvedRefs")].status}=True',
+                'jsonpath={.status.parents[?@.parentRef.name=="public" && @.parentRef.namespace=="gateways"].conditions[?@.type=="Accepted" && @.observedGeneration==$.metadata.generation].status}=True',
+                'jsonpath={.status.parents[?@.parentRef.name=="public" && @.parentRef.namespace=="gateways"].conditions[?@.type=="ResolvedRefs" && @.observedGeneration==$.metadata.generation].status}=True',
             ]),
             "pulumi.com/timeoutSeconds": "180",
         });
@@ -257,7 +254,13 @@ describe("CanaryDeployment", () => {
 
     it("alb: a weighted forward action and a header condition", async () => {
         const run = await declare(
-            () => new CanaryDeployment("c", { ...canaryArgs, router: "alb", weight: 25, alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x" } }),
+            () =>
+                new CanaryDeployment("c", {
+                    ...canaryArgs,
+                    router: "alb",
+                    weight: 25,
+                    alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x", deregistrationDelaySeconds: 30 },
+                }),
         );
         const ing = find(run, ":Ingress", "c-ingress");
         const a = at(ing, "metadata.annotations");
@@ -276,8 +279,13 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
         assert.strictEqual(a["pulumi.com/skipAwait"], undefined);
         assert.strictEqual(a["pulumi.com/waitFor"], "jsonpath={.status.loadBalancer.ingress[0].hostname}", "awaited on the ALB's address, not on Services its action backends are not");
-        assert.deepStrictEqual(ing.dependsOn, ["c-stable", "c-canary"]);
+        assert.deepStrictEqual(ing.dependsOn, ["c-stable", "c-canary", "c-stable-capacity-w25", "c-canary-capacity-w25"]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready", "the target group probes readiness, not the controller's default /");
+        assert.strictEqual(a["alb.ingress.kubernetes.io/target-group-attributes"], "deregistration_delay.timeout_seconds=30");
+        // Pods are ready only once their target is healthy: the namespace label makes the controller inject the gate
+        // into pods created after it, so both tracks wait for it.
+        assert.deepStrictEqual(at(find(run, ":NamespacePatch", "c-alb-readiness-gate"), "metadata"), { name: "prod", labels: { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } });
+        for (const d of ["c-stable-deployment", "c-canary-deployment"]) assert.deepStrictEqual(find(run, ":Deployment", d).dependsOn, ["c-alb-readiness-gate"]);
         assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");
         assert.deepStrictEqual(
             at(ing, "spec.rules")[0].http.paths.map((p: any) => p.backend.service),
@@ -308,11 +316,18 @@ describe("CanaryDeployment", () => {
         const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 0 }));
         const canary = find(run, ":Deployment", "c-canary-deployment");
         assert.strictEqual(at(canary, "spec.replicas"), 0);
-        assert.deepStrictEqual(at(canary, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
+        assert.deepStrictEqual(canary.ignoreChanges, ["spec.replicas"]);
+        // The decision to take the canary to 0 is its own step, applied once the stable track has its pods ready.
+        const settle = find(run, ":DeploymentPatch", "c-canary-settle-w0");
+        assert.deepStrictEqual(settle.dependsOn, ["c-stable-capacity-w0"]);
+        assert.strictEqual(at(settle, "metadata.annotations")["traffic.release/share"], "0");
+        assert.deepStrictEqual(
+            all(run, ":DeploymentPatch").map((p) => p.name),
+            ["c-stable-capacity-w0", "c-stable-settle-w0", "c-canary-settle-w0"],
+        );
         const stable = find(run, ":Deployment", "c-stable-deployment");
-        assert.strictEqual(at(stable, "spec.replicas"), 4, "the split is a traffic decision Pulumi applies");
-        assert.deepStrictEqual(at(stable, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
-        assert.deepStrictEqual(stable.ignoreChanges, []);
+        assert.strictEqual(at(stable, "spec.replicas"), 4);
+        assert.deepStrictEqual(stable.ignoreChanges, ["spec.replicas"]);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 4);
     });
 

@@ -52,6 +52,31 @@ describe("stack config validation", () => {
         ["a gateway router with no gateway", "production", ["canary.router=gateway-api"], 'myapp:canary.gateway = (not set): is required when canary.router is "gateway-api"'],
         ["a weight the pod ratio cannot express", "production", ["canary.router=replicas"], "myapp:canary.weight = 5: cannot be expressed with 6 replicas by the replicas router"],
         ["weight 100 with the replicas router", "production", ["canary.router=replicas", "canary.weight=100"], "myapp:canary.weight = 100: cannot be 100 with the replicas router"],
+        [
+            "a replicas-router step the pod count cannot carry, although the current weight can",
+            "production",
+            ["canary.router=replicas", "release.replicas=8", "canary.weight=25"],
+            "myapp:canary.steps = [5,25,100]: cannot all be expressed with 8 replicas by the replicas router (5)",
+        ],
+        [
+            "a new version set on the live color, which would reach users untested",
+            "staging",
+            ["blueGreen.blueVersion=v1.2.4"],
+            'myapp:blueGreen.blueVersion = "v1.2.4": is the active color\'s version, neither release.version (v1.2.3) nor release.previousVersion (v1.2.2)',
+        ],
+        [
+            "the released version set on the live color while the standby does not keep the previous one",
+            "staging",
+            ["blueGreen.blueVersion=v1.2.4", "release.version=v1.2.4"],
+            'myapp:blueGreen.blueVersion = "v1.2.4": is release.version on the active color, so the standby must keep release.previousVersion (v1.2.2)',
+        ],
+        [
+            "an ALB drain that ends before the target group has drained the pod",
+            "production",
+            ["canary.router=alb", "canary.alb.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/x"],
+            "myapp:release.drainSeconds = 10: must exceed canary.alb.deregistrationDelaySeconds (30) with the ALB router",
+        ],
+        ["a smoke-test attempt below 1", "staging", ["blueGreen.smokeTest.attempt=0"], "myapp:blueGreen.smokeTest.attempt = 0: Too small"],
         ["a single replica", "production", ["release.replicas=1"], "myapp:release.replicas = 1: must be at least 2"],
         ["maxReplicas below replicas", "production", ["release.maxReplicas=4"], "myapp:release.maxReplicas = 4: must be at least release.replicas (6)"],
         ["a bad quantity", "production", ["release.resources.limits.memory=lots"], 'myapp:release.resources.limits.memory = "lots": must be a Kubernetes quantity'],
@@ -157,20 +182,31 @@ describe("pulumi config set --path semantics", () => {
 
 describe("rollback command", () => {
     const cfg = (stack: string, sets: string[] = []) => validateConfig(PROJECT, stack, programConfig(stack, sets));
-    it("canary with traffic: weight back to 0", () => {
-        assert.strictEqual(rollbackCommand("production", cfg("production")), "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production");
+    // Each also makes the release bring the version it returns to, so that no release Job runs or is waited for.
+    it("canary with traffic: weight back to 0, the release back to stable's version", () => {
+        assert.strictEqual(
+            rollbackCommand("production", cfg("production")),
+            "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
+        );
     });
     it("promoted canary: stable back to the previous version", () => {
         assert.strictEqual(
             rollbackCommand("production", cfg("production", ["canary.stableVersion=v1.2.3", "canary.weight=0"])),
-            "pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production",
+            "pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
         );
     });
     it("blue/green: back to the other color once the new version is live", () => {
         assert.strictEqual(rollbackCommand("staging", cfg("staging")), "none needed: live runs v1.2.2; v1.2.3 is only in preview");
         assert.strictEqual(
             rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=green"])),
-            "pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging",
+            "pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi config set --stack staging --path release.version v1.2.2 && pulumi up --stack staging",
+        );
+        assert.strictEqual(rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=blue", "release.version=v1.2.2"])), "none needed: live runs the previous version v1.2.2");
+    });
+    it("a restore the config still asks for is dropped, so that a failed or stuck restore cannot hold the traffic back", () => {
+        assert.strictEqual(
+            rollbackCommand("production", cfg("production", ["database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump"])),
+            "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi config rm --stack production --path database.restore && pulumi up --stack production",
         );
     });
     it("rolling: the previous version", () => {

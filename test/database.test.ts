@@ -39,12 +39,15 @@ describe("database safety under mocks", () => {
         const deps = (name: string) => staging.resources.find((r) => r.name === name)!.dependsOn;
         assert.deepStrictEqual(deps(BACKUP), ["myapp-db-backup"]);
         assert.deepStrictEqual(deps(MIGRATION), [BACKUP]);
-        assert.deepStrictEqual(deps("myapp-blue-deployment"), [MIGRATION]);
-        // green is the standby: it changes only once the live Service has moved.
-        assert.deepStrictEqual(deps("myapp-green-deployment"), [MIGRATION, "myapp-live"]);
+        // Every Deployment waits for the migration and for the Secrets its pods read.
+        const secrets = ["myapp-env", "myapp-db-roles-app-secret"];
+        assert.deepStrictEqual(deps("myapp-blue-deployment"), [MIGRATION, ...secrets]);
+        assert.deepStrictEqual(deps("myapp-green-deployment"), [MIGRATION, ...secrets]);
+        // green is the standby: its autoscaler's minimum drops only once the live Service has moved.
+        assert.deepStrictEqual(deps("myapp-green-hpa"), ["myapp-green-deployment", "myapp-live"]);
         assert.deepStrictEqual(deps("myapp-smoke-green"), ["myapp-green", "myapp-green-svc"]);
-        assert.deepStrictEqual(deps("myapp-live"), ["myapp-smoke-blue"]);
-        assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, [MIGRATION]);
+        assert.deepStrictEqual(deps("myapp-live"), ["myapp-blue-capacity-live", "myapp-smoke-blue"]);
+        assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, [MIGRATION, ...secrets]);
     });
 
     it("names the release's Jobs after its version and waits for each", () => {
@@ -516,7 +519,7 @@ describe("database safety under mocks", () => {
     it("runs no backup and touches no database when rolling back to the previous version", () => {
         const back = runStack("production", ["release.version=v1.2.2"]);
         assert.deepStrictEqual(all(back, ":Job"), []);
-        assert.deepStrictEqual(find(back, ":Deployment", "myapp-stable-deployment").dependsOn, []);
+        assert.deepStrictEqual(find(back, ":Deployment", "myapp-stable-deployment").dependsOn, ["myapp-env", "myapp-db-roles-app-secret"]);
         // A down migration is a deliberate database change, so it still runs, after a backup of its own.
         const down = runStack("production", [...ALL_ON("v1.2.2"), "database.migration.run=down", "database.migration.downFor=v1.2.2"]);
         assert.deepStrictEqual(jobIdentities(down), [

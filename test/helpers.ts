@@ -6,7 +6,8 @@ import * as YAML from "yaml";
 import { ConfigError, validateConfig } from "../lib/config";
 import { captureDeclarations } from "../lib/offline/capture";
 import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
-import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { diffRuns, liveStateOf, RunDiff } from "../lib/offline/diff";
+import { DeclaredResource, ProgramRun, RunRequest } from "../lib/offline/types";
 import { runProgramSync } from "./support/programThread";
 import type * as pulumi from "@pulumi/pulumi";
 import type { BackupRole, BackupScheduleArgs } from "../components/backupSchedule";
@@ -57,15 +58,27 @@ const runs = new Map<string, ProgramRun>();
 
 /** Runs the program under mocks, in this process, with a stack's config and edits, at `now`; the same config runs once. */
 export function runStack(stack: string, sets: string[] = [], now = NOW): ProgramRun {
-    return runConfig(stack, stackConfig(stack, sets), now);
+    return runConfig(stack, stackConfig(stack, sets), undefined, now);
 }
 
-/** Runs the program under mocks with this config as the stack's file holds it, at `now`; the same config runs once. */
-export function runConfig(stack: string, config: StackConfig, now = NOW): ProgramRun {
-    const request = { ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), now };
+/**
+ * Runs the program under mocks with this config as the stack's file holds it, at `now`; the same config runs once.
+ * `live` is what its reads of live objects find (RunRequest.live); nothing, as in the offline preview, without it.
+ */
+export function runConfig(stack: string, config: StackConfig, live?: RunRequest["live"], now = NOW): ProgramRun {
+    const request = { ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), live, now };
     const key = JSON.stringify(request);
     if (!runs.has(key)) runs.set(key, runProgramSync(request));
     return structuredClone(runs.get(key)!);
+}
+
+/**
+ * The diff the offline preview's `--diff` prints: the stack with `before` applied, against the same with `edits` too,
+ * whose reads find the cluster as the first run leaves it (liveStateOf).
+ */
+export function diffOf(stack: string, before: string[], edits: string[]): RunDiff {
+    const base = runStack(stack, before);
+    return diffRuns(base, runConfig(stack, stackConfig(stack, [...before, ...edits]), liveStateOf(base)));
 }
 
 /** Declares resources in this process under mocks; for components built directly. */
@@ -99,9 +112,9 @@ export function find(run: { resources: DeclaredResource[] }, typeSuffix: string,
     return r;
 }
 
-/** Every resource whose type ends with the suffix. */
+/** Every resource whose type ends with the suffix that the program declares (reads of live objects left out). */
 export function all(run: { resources: DeclaredResource[] }, typeSuffix: string): DeclaredResource[] {
-    return run.resources.filter((x) => x.type.endsWith(typeSuffix));
+    return run.resources.filter((x) => x.type.endsWith(typeSuffix) && !x.read);
 }
 
 /** Reads a dotted path from inputs. */

@@ -1,10 +1,10 @@
 // Release mechanics that only a real cluster shows, checked through what the engine records: the dependencies it
 // orders steps by, and the fields each object selects by.
 import * as assert from "assert";
-import { diffRuns } from "../lib/offline/diff";
+import { diffRuns, liveStateOf } from "../lib/offline/diff";
 import { engineDependencies } from "../lib/offline/graph";
 import { ProgramRun } from "../lib/offline/types";
-import { all, at, find, preview, runStack } from "./helpers";
+import { all, at, find, preview, runConfig, runStack, stackConfig } from "./helpers";
 
 /** Every resource `from` waits for, directly or through others, by the engine's recorded dependencies. */
 function waitsFor(run: ProgramRun, from: string): Set<string> {
@@ -28,25 +28,25 @@ function matches(selector: Record<string, string>, labels: Record<string, string
 
 describe("blue/green switch order, by the engine's dependencies", () => {
     for (const standby of [0, 1]) {
-        it(`standbyReplicas ${standby}: the incoming color is at full size and tested before the live Service moves; the outgoing shrinks after`, () => {
+        it(`standbyReplicas ${standby}: the incoming color's ready pods and smoke test come before the live Service moves; the outgoing shrinks after`, () => {
             const run = runStack("staging", [`blueGreen.standbyReplicas=${standby}`, "blueGreen.activeColor=green"]);
-            const green = find(run, ":Deployment", "myapp-green-deployment");
-            assert.strictEqual(at(green, "spec.replicas"), 2, "release.replicas, applied by Pulumi and awaited until ready");
-            assert.deepStrictEqual(at(green, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
-            assert.deepStrictEqual(green.ignoreChanges, []);
-            const blue = find(run, ":Deployment", "myapp-blue-deployment");
-            assert.strictEqual(at(blue, "spec.replicas"), standby);
-            assert.deepStrictEqual(at(blue, "metadata.annotations"), { "pulumi.com/patchForce": "true" });
-
-            assert.deepStrictEqual(engineDependencies(run).get("myapp-live"), ["myapp-smoke-green"]);
+            // Pulumi applies a count only when it creates a Deployment: the autoscaler owns it after that.
+            for (const d of all(run, ":Deployment")) {
+                assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"], d.name);
+                assert.strictEqual(at(d, "metadata.annotations"), undefined, d.name);
+            }
+            assert.deepStrictEqual(engineDependencies(run).get("myapp-live"), ["myapp-green-capacity-live", "myapp-smoke-green"]);
             const live = waitsFor(run, "myapp-live");
-            assert.ok(live.has("myapp-green-deployment") && live.has("myapp-green-hpa"), "the live Service waits for the incoming color");
-            assert.ok(!live.has("myapp-blue-deployment"), "the live Service does not wait for the outgoing color");
-            assert.ok(waitsFor(run, "myapp-blue-deployment").has("myapp-live"), "the outgoing Deployment shrinks only after the live Service moved");
+            for (const r of ["myapp-green-deployment", "myapp-green-hpa", "myapp-green-capacity-live"]) assert.ok(live.has(r), `the live Service waits for ${r}`);
+            // The outgoing color is read before the switch (its count sizes the incoming one), and changed only after.
+            assert.ok(live.has("myapp-blue-live"), "the live Service waits for the read of the outgoing color");
             if (standby > 0) {
                 assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "myapp-blue-hpa"), "spec.minReplicas"), standby);
                 assert.ok(waitsFor(run, "myapp-blue-hpa").has("myapp-live"), "the outgoing autoscaler's minimum drops only after the live Service moved");
+                assert.ok(!live.has("myapp-blue-hpa"));
             } else {
+                const settle = find(run, ":DeploymentPatch", "myapp-blue-settle-standby");
+                assert.ok(waitsFor(run, settle.name).has("myapp-live"), "the outgoing color goes to 0 only after the live Service moved");
                 assert.deepStrictEqual(
                     all(run, ":HorizontalPodAutoscaler").map((h) => h.name),
                     ["myapp-green-hpa"],
@@ -57,12 +57,15 @@ describe("blue/green switch order, by the engine's dependencies", () => {
 });
 
 describe("canary replica ownership across router changes", () => {
-    it("leaving the replicas router at weight 0 brings the canary back to its configured size", () => {
+    it("leaving the replicas router at weight 0 wakes the canary at 0 with its configured pods before its share can grow", () => {
         const before = ["canary.router=replicas", "release.replicas=20", "canary.weight=0"];
-        const diff = diffRuns(runStack("production", before), runStack("production", [...before, "canary.router=nginx"]));
-        const canary = diff.changed.find((c) => c.name === "myapp-canary-deployment");
-        assert.ok(canary?.paths.includes("spec.replicas"), "the engine applies the canary's new count; an autoscaler never scales up from 0");
-        assert.strictEqual(at(find(runStack("production", [...before, "canary.router=nginx"]), ":Deployment", "myapp-canary-deployment"), "spec.replicas"), 2);
+        const base = runStack("production", before);
+        const after = runConfig("production", stackConfig("production", [...before, "canary.router=nginx"]), liveStateOf(base));
+        // An autoscaler never scales up from 0 (ScalingDisabled): the decision's capacity step sets the count.
+        const wake = find(after, ":DeploymentPatch", "myapp-canary-capacity-w0");
+        assert.deepStrictEqual(at(wake, "spec"), { replicas: 2 });
+        assert.strictEqual(at(find(after, ":HorizontalPodAutoscaler", "myapp-canary-hpa"), "spec.minReplicas"), 2);
+        assert.ok(diffRuns(base, after).added.some((r) => r.name === wake.name));
     });
 });
 
@@ -111,11 +114,20 @@ describe("the offline preview's --json", () => {
         assert.deepStrictEqual(stable.ignoreChanges, ["spec.replicas"]);
         assert.deepStrictEqual(byName.get("myapp-canary-ingress")!.dependsOn, [
             "myapp-stable-deployment",
+            "myapp-stable-live",
             "myapp-stable-pdb",
             "myapp-stable-hpa",
+            "myapp-stable-capacity-w5",
             "myapp-canary-deployment",
+            "myapp-canary-live",
             "myapp-canary-pdb",
             "myapp-canary-hpa",
+            "myapp-canary-capacity-w5",
         ]);
+        // A read of a live Deployment is marked: it declares nothing.
+        assert.deepStrictEqual(
+            resources.filter((x) => (x as { read?: boolean }).read).map((x) => x.name),
+            ["myapp-stable-live", "myapp-canary-live"],
+        );
     });
 });

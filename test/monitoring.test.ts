@@ -446,8 +446,9 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.strictEqual(hpaScope(stablePinned), "kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary)");
             assert.deepStrictEqual(await pack(stablePinned), []);
 
-            // Both pinned (canaryMaxReplicas = canaryReplicas too): nothing can reach a maximum it did not start at.
-            const bothPinned = runStack("production", ["release.maxReplicas=6", "canary.canaryMaxReplicas=2"]);
+            // Both pinned (canaryMaxReplicas = canaryReplicas too): nothing can reach a maximum it did not start at. The
+            // steps stop at 25%, which 2 canary pods can carry of a fleet of 6 (capacity-follows-traffic).
+            const bothPinned = runStack("production", ["release.maxReplicas=6", "canary.canaryMaxReplicas=2", "canary.steps[0]=1", "canary.steps[1]=5", "canary.steps[2]=25"]);
             assert.deepStrictEqual(bounds(bothPinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 2] });
             assert.deepStrictEqual(
                 monitorsOf(bothPinned).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"),
@@ -456,7 +457,14 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.deepStrictEqual(await pack(bothPinned), []);
 
             // The replicas router's proportional bounds pin both tracks when the fleet cannot grow.
-            const proportional = runStack("production", ["canary.router=replicas", "canary.weight=25", "release.replicas=4", "release.maxReplicas=4"]);
+            const proportional = runStack("production", [
+                "canary.router=replicas",
+                "canary.weight=25",
+                "canary.steps[0]=25",
+                "canary.steps[1]=50",
+                "release.replicas=4",
+                "release.maxReplicas=4",
+            ]);
             assert.deepStrictEqual(bounds(proportional), { "myapp-stable": [3, 3], "myapp-canary": [1, 1] });
             assert.deepStrictEqual(
                 monitorsOf(proportional).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"),

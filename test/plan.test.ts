@@ -117,7 +117,7 @@ describe("the deployment plan (npm run plan)", () => {
             "- Database connections of the app role (% of its limit) > 90% over 5 min (role `myapp_app`, limit 150)",
             "| [production] myapp: Rollback trigger (now): error rate above 5% (track:canary) | 5 | — | 5 min | rollback | 1 | no |",
             "- [production] myapp: availability: 99.9% over 30d",
-            "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production",
+            "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
             "  - squawk `prefer-text-field` (line 5): Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table. Allowed by database.migration.allow.",
         ]) {
             assert.ok(doc.split("\n").includes(line), `missing: ${line}`);
@@ -154,12 +154,12 @@ describe("the deployment plan (npm run plan)", () => {
             "  - `replicas-survive-node-loss` (mandatory) on myapp-canary-deployment: Deployment myapp-canary runs 1 replica: the loss of one node takes it down",
         );
         assert.ok(lines.includes("- [x] ✓ Auto-scaling configured — proven by `hpa-on-every-deployment`"));
-        assert.ok(lines.includes("Policy run (as `npm run preview:offline -- --stack production`): 15 policies, 1 violation, 1 mandatory."));
+        assert.ok(lines.includes("Policy run (as `npm run preview:offline -- --stack production`): 16 policies, 1 violation, 1 mandatory."));
         assert.ok(
             docs.production
                 .split("\n")
                 .includes(
-                    "- [ ] Capacity planning reviewed — human check: Monitoring Lead (@myapp-sre-oncall); the pack proves only that every container has probes and resources and every Deployment survives the loss of a node (the review is people's): ✓ `container-probes-and-resources`, `replicas-survive-node-loss`",
+                    "- [ ] Capacity planning reviewed — human check: Monitoring Lead (@myapp-sre-oncall); the pack proves only that every container has probes and resources, every Deployment survives the loss of a node and capacity follows each traffic step (the review is people's): ✓ `container-probes-and-resources`, `replicas-survive-node-loss`, `capacity-follows-traffic`",
                 ),
         );
     });
@@ -202,19 +202,19 @@ describe("the deployment plan (npm run plan)", () => {
         assert.strictEqual(rollbackAfter(docs.staging, "Step 5:"), "Rollback from here: none needed: live runs v1.2.2; v1.2.3 is only in preview");
         assert.strictEqual(
             rollbackAfter(docs.staging, "Step 6: Switch live traffic to green"),
-            "Rollback from here: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging`",
+            "Rollback from here: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi config set --stack staging --path release.version v1.2.2 && pulumi up --stack staging`",
         );
         assert.strictEqual(
             rollbackAfter(docs.production, "Step 7: Shift 100%"),
-            "Rollback from here: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
+            "Rollback from here: `pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production`",
         );
         assert.strictEqual(
             rollbackAfter(docs.production, "Step 8: Promote v1.2.3 to stable"),
-            "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`",
+            "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production`",
         );
         assert.strictEqual(
             rollbackAfter(docs.production, "Step 11: Mark deployment successful"),
-            "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`",
+            "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production`",
         );
         for (const doc of [docs.production, docs.staging]) {
             const steps = doc.slice(doc.indexOf("## Deployment Steps"), doc.indexOf("## Rollback Plan")).split("\n**Step ").slice(1);
@@ -296,7 +296,7 @@ describe("the deployment plan (npm run plan)", () => {
             const all = loadMigrations(dir);
             const selected = migrationsForPhase(all, m.phase);
             const migrations = { sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
-            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true, now: new Date(NOW) }));
+            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources.filter((r) => !r.read), migrations, outputRefs: true, now: new Date(NOW) }));
         }
         const readme = String(runStack("production").outputs.readme).split("\n");
         assert.ok(readme.includes("${outputs.rollback}"));

@@ -213,7 +213,35 @@ describe("the policy pack", () => {
                 "migration Job myapp-migrate-expand-v1-2-3 does not wait for a pre-deploy backup",
             ],
             ["migration-before-new-version", "production", "myapp-canary-deployment", (r) => (r.dependencies = []), "Deployment myapp-canary may roll out before the migration"],
-            ["smoke-test-before-switch", "staging", "myapp-live", (r) => (r.dependencies = []), "live Service myapp selects blue without waiting for its smoke test"],
+            [
+                "smoke-test-before-switch",
+                "staging",
+                "myapp-live",
+                (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-smoke-blue")),
+                "live Service myapp selects blue without waiting for its smoke test",
+            ],
+            [
+                "capacity-follows-traffic",
+                "staging",
+                "myapp-live",
+                (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-blue-capacity-live")),
+                "live Service myapp switches to Deployment myapp-blue without waiting for its ready pods for the traffic it takes over",
+            ],
+            [
+                "capacity-follows-traffic",
+                "production",
+                "myapp-canary-ingress",
+                // The canary track's component stands for every resource beneath it, its capacity step included.
+                (r) => (r.dependencies = r.dependencies.filter((d) => d !== "myapp-canary-capacity-w5" && d !== "myapp-canary")),
+                "myapp-canary-ingress moves the canary weight without waiting for the ready pods of Deployment myapp-canary for its share",
+            ],
+            [
+                "capacity-follows-traffic",
+                "production",
+                "myapp-canary-hpa",
+                (r: any) => (r.inputs.spec.maxReplicas = 4),
+                "the canary's autoscaler stops at 4 pods, but its largest step (100%) can take that share of a fleet of up to 24: 24 pods",
+            ],
             [
                 "downtime-never-mutes-rollback-triggers",
                 "production",

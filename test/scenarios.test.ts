@@ -1,11 +1,6 @@
 import * as assert from "assert";
-import { diffRuns, RunDiff } from "../lib/offline/diff";
-import { preview, runStack, stackConfig, writeStackFile } from "./helpers";
-
-/** The diff the offline preview's --diff computes, between a stack (optionally edited) and the same with more edits. */
-function diffOf(stack: string, before: string[], edits: string[]): RunDiff {
-    return diffRuns(runStack(stack, before), runStack(stack, [...before, ...edits]));
-}
+import { RunDiff } from "../lib/offline/diff";
+import { diffOf, preview, stackConfig, writeStackFile } from "./helpers";
 
 function assertNoPodRestart(diff: RunDiff): void {
     const restarts = diff.changed.filter((c) => c.paths.some((p) => p.startsWith("spec.template")));
@@ -30,30 +25,49 @@ function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
 
 const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
 const CANARY_INGRESS = { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "myapp-canary-ingress" };
+const PATCH = "kubernetes:apps/v1:DeploymentPatch";
+/** The traffic decision named after each weight (components/capacity.ts): one step per track, replaced by the next. */
+const steps = (kind: "capacity" | "settle", weight: number, tracks = ["canary", "stable"]) => tracks.map((t) => ({ type: PATCH, name: `myapp-${t}-${kind}-w${weight}` }));
 
 describe("traffic shifts and rollbacks, through the offline preview's diff", () => {
     it("canary 5 → 25 changes only the canary Ingress weight, as `--diff` shows it", () => {
         const r = preview(["--stack", "production", "--config-file", writeStackFile(stackConfig("production")), "--set", "canary.weight=25", "--diff", "--json"]);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.deepStrictEqual(JSON.parse(r.stdout).diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+        // The fleet of 6 + 2 pods already carries 25% on 2 canary pods: no minimum moves.
+        assert.deepStrictEqual(JSON.parse(r.stdout).diff, { added: steps("capacity", 25), removed: steps("capacity", 5), changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
         assert.deepStrictEqual(diffOf("production", [], ["canary.weight=25"]), JSON.parse(r.stdout).diff);
     });
 
-    it("canary 25 → 100 changes only the canary Ingress weight, and stable's monitors, which no user reaches now", () => {
+    it("canary 25 → 100 raises the canary's autoscaler minimum to the whole fleet before the weight moves; no pod restarts; stable's monitors change only in who is told", () => {
         const diff = withoutUsersChange(diffOf("production", ["canary.weight=25"], ["canary.weight=100"]), ["stable"]);
-        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+        assert.deepStrictEqual(diff, {
+            added: steps("capacity", 100),
+            removed: steps("capacity", 25),
+            changed: [
+                { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-canary-hpa", paths: ["spec.minReplicas"] },
+                { ...CANARY_INGRESS, paths: [WEIGHT] },
+            ],
+        });
+        assertNoPodRestart(diff);
     });
 
-    it("rollback from 25 to 0 changes only the canary Ingress weight, and the canary's monitors, which no user reaches now", () => {
+    it("rollback from 25 to 0 raises stable's minimum to the pods both tracks ran, then moves the weight", () => {
         const diff = withoutUsersChange(diffOf("production", ["canary.weight=25"], ["canary.weight=0"]), ["canary"]);
-        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
+        assert.deepStrictEqual(diff, {
+            added: steps("capacity", 0),
+            removed: steps("capacity", 25),
+            changed: [
+                { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-stable-hpa", paths: ["spec.minReplicas"] },
+                { ...CANARY_INGRESS, paths: [WEIGHT] },
+            ],
+        });
     });
 
     it("promotion rolls stable to the canary's version, returns the weight to 0, re-aims stable's monitors and drops the canary's duplicates", () => {
         const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
         // At weight 100 stable reached no user; promoted, it serves them all again.
         const version = ['metadata.labels["app.kubernetes.io/version"]', 'metadata.labels["tags.datadoghq.com/version"]'];
-        assert.deepStrictEqual(diff.added, []);
+        assert.deepStrictEqual(diff.added, steps("capacity", 0));
         // Both tracks now run v1.2.3: one set of monitors judges it, with the stable track's advice.
         const perVersion = [
             "error-rate-pct",
@@ -70,7 +84,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
             [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)]
                 .map((m) => `myapp-monitoring-${m}`)
                 .sort();
-        assert.deepStrictEqual(diff.removed.map((r) => r.name).sort(), names("canary"));
+        assert.deepStrictEqual(diff.removed.map((r) => r.name).sort(), [...names("canary"), ...steps("capacity", 100).map((r) => r.name)].sort());
         assert.deepStrictEqual(
             diff.changed.filter((c) => c.type.startsWith("kubernetes:")),
             [
@@ -103,11 +117,17 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         }
     });
 
-    it("blue/green switch changes only the live and preview Service selectors, and the monitors of the colors whose users moved", () => {
+    it("blue/green switch moves the live and preview Service selectors after a capacity step of each color, named after its role", () => {
         const diff = withoutUsersChange(diffOf("staging", [], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(diff, {
-            added: [],
-            removed: [],
+            added: [
+                { type: PATCH, name: "myapp-blue-capacity-standby" },
+                { type: PATCH, name: "myapp-green-capacity-live" },
+            ],
+            removed: [
+                { type: PATCH, name: "myapp-blue-capacity-live" },
+                { type: PATCH, name: "myapp-green-capacity-standby" },
+            ],
             changed: [
                 { type: "kubernetes:core/v1:Service", name: "myapp-live", paths: ["spec.selector.color"] },
                 { type: "kubernetes:core/v1:Service", name: "myapp-preview", paths: ["spec.selector.color"] },
@@ -127,13 +147,11 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assertNoPodRestart(diff);
     });
 
-    it("with a smaller standby, a switch rescales the colors but restarts no pod", () => {
+    it("with a smaller standby, a switch moves the colors' autoscaler minimums, not their counts, and restarts no pod", () => {
         const diff = withoutUsersChange(diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
-                ["myapp-blue-deployment", ["spec.replicas"]],
-                ["myapp-green-deployment", ["spec.replicas"]],
                 ["myapp-blue-hpa", ["spec.minReplicas"]],
                 ["myapp-green-hpa", ["spec.minReplicas"]],
                 ["myapp-live", ["spec.selector.color"]],
@@ -155,19 +173,26 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         ]);
     });
 
-    it("replicas-router shift moves pods between tracks without restarting any", () => {
+    it("replicas-router shift wakes the canary at 0 and takes stable down only after it, without restarting a pod", () => {
         const diff = withoutUsersChange(diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]), ["canary"]);
-        assert.deepStrictEqual(diff.added, [
-            { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-canary-hpa" },
-            { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-canary-pdb" },
-        ]);
+        assert.deepStrictEqual(
+            diff.added,
+            [
+                ...steps("capacity", 25),
+                ...steps("settle", 25),
+                { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-canary-hpa" },
+                { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-canary-pdb" },
+            ].sort((a, b) => `${a.type}::${a.name}`.localeCompare(`${b.type}::${b.name}`)),
+        );
+        assert.deepStrictEqual(
+            diff.removed,
+            [...steps("capacity", 0, ["stable"]), ...steps("settle", 0)].sort((a, b) => a.name.localeCompare(b.name)),
+        );
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
                 // The canary's new autoscaler can grow, so the autoscaler-at-maximum monitor now names it.
                 ["myapp-monitoring-autoscaler-at-max-pct", ["query"]],
-                ["myapp-canary-deployment", ["spec.replicas"]],
-                ["myapp-stable-deployment", ["spec.replicas"]],
                 ["myapp-stable-hpa", ["spec.maxReplicas", "spec.minReplicas"]],
             ],
         );

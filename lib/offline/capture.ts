@@ -94,6 +94,8 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
             newResource: (args) => {
                 declared.set(`${args.type}::${args.name}`, { inputs: args.inputs, custom: args.custom ?? true });
                 onDeclare(declared.size);
+                // A read (args.id) finds what the request says the cluster holds, or nothing.
+                if (args.id) return { id: args.id, state: { ...args.inputs, ...(request.live?.[args.id] ?? {}) } };
                 return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
             },
             call: (args) => (args.token === "aws:index/getCallerIdentity:getCallerIdentity" ? { accountId: "123456789012" } : {}),
@@ -106,7 +108,7 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
 
     // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
     const names = new WeakMap<pulumi.Resource, string>();
-    const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; ignoreChanges: string[]; implicit: Promise<pulumi.Resource[]> }[] = [];
+    const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; ignoreChanges: string[]; read?: true; implicit: Promise<pulumi.Resource[]> }[] = [];
     let exported: Record<string, unknown> = {};
     const run = pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation((args) => {
@@ -119,6 +121,8 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
                 parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
                 dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
                 ignoreChanges: args.opts.ignoreChanges ?? [],
+                // A `Resource.get`: a read step, which declares nothing and which the engine hands to no policy.
+                ...(args.opts.id !== undefined ? { read: true as const } : {}),
                 implicit: referencedResources(args.props),
             });
             return undefined;

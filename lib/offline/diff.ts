@@ -61,3 +61,26 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
             .sort(byName),
     };
 }
+
+/**
+ * The live Deployments a run's config leaves behind, for the reads of the next run (RunRequest.live): each at its
+ * autoscaler's minimum (or its declared count without one), with the traffic decision its steps record. An offline
+ * run has no cluster, so an autoscaler's own growth, and a floor an earlier shift raised, are not in it.
+ */
+export function liveStateOf(run: ProgramRun): Record<string, Record<string, unknown>> {
+    const live: Record<string, Record<string, unknown>> = {};
+    const declared = run.resources.filter((r) => r.custom && !r.read);
+    const inputs = (r: DeclaredResource) => r.inputs as { metadata?: { name?: string; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
+    for (const d of declared.filter((r) => r.type === "kubernetes:apps/v1:Deployment")) {
+        const name = inputs(d).metadata?.name;
+        const hpa = declared.find((r) => r.type.endsWith(":HorizontalPodAutoscaler") && (inputs(r).spec?.scaleTargetRef as { name?: string } | undefined)?.name === name);
+        const steps = declared.filter((r) => r.type === "kubernetes:apps/v1:DeploymentPatch" && inputs(r).metadata?.name === name);
+        const annotations = Object.assign({}, ...steps.map((r) => inputs(r).metadata?.annotations ?? {})) as Record<string, string>;
+        const settled = steps.map((r) => inputs(r).spec?.replicas).find((n) => n !== undefined);
+        live[`${d.name}-id`] = {
+            metadata: { name, annotations },
+            spec: { replicas: settled ?? (hpa ? inputs(hpa).spec?.minReplicas : inputs(d).spec?.replicas) },
+        };
+    }
+    return live;
+}

@@ -42,7 +42,10 @@ function settingsOf(policy: Policy, config: PolicyConfig): Record<string, unknow
 export function policyResources(run: ProgramRun, project: string): PolicyResource[] {
     const urn = (type: string, name: string) => `urn:pulumi:${run.stack}::${project}::${type}::${name}`;
     const byName = new Map<string, PolicyResource>();
-    for (const r of run.resources) {
+    // The engine hands reads to no policy (pulumi/pulumi pkg/resource/deploy/step_executor.go analyzes resources
+    // with a goal); a dependency on one resolves to nothing.
+    const declared = run.resources.filter((r) => !r.read);
+    for (const r of declared) {
         byName.set(r.name, {
             type: r.type,
             name: r.name,
@@ -56,7 +59,7 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
         } as unknown as PolicyResource);
     }
     const dependencies = engineDependencies(run);
-    for (const r of run.resources) {
+    for (const r of declared) {
         const p = byName.get(r.name) as { parent?: PolicyResource; dependencies: PolicyResource[]; opts: { parent?: string } };
         const parent = r.parent ? byName.get(r.parent) : undefined;
         if (parent) {

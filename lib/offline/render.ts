@@ -22,6 +22,8 @@ function modelClass(apiVersion: string, kind: string): Validatable | undefined {
 /** A Kubernetes object as applied to the cluster, from a declared resource's inputs. */
 export function manifestOf(resource: DeclaredResource): Record<string, unknown> | undefined {
     if (!resource.custom || !resource.type.startsWith("kubernetes:") || resource.type.startsWith("pulumi:providers:")) return undefined;
+    // A patch is part of an object made elsewhere (the schema requires the whole object); a read declares nothing.
+    if (resource.read || resource.type.endsWith("Patch")) return undefined;
     const { apiVersion, kind } = resource.inputs as { apiVersion?: string; kind?: string };
     if (!apiVersion || !kind) return undefined;
     const manifest = { ...resource.inputs };

@@ -14,6 +14,8 @@ export interface DeclaredResource {
     ignoreChanges: string[];
     /** False for component resources. */
     custom: boolean;
+    /** True for a read of an existing object (`Resource.get`): it declares nothing, and no policy sees it. */
+    read?: boolean;
     /** Inputs as sent to the provider, with secret values replaced by "[secret]". */
     inputs: Record<string, unknown>;
 }
@@ -36,6 +38,11 @@ export interface RunRequest {
     secretKeys: string[];
     /** Record secret values in the clear instead of "[secret]": only for tests that use what the program built. */
     revealSecrets?: boolean;
+    /**
+     * What a read (`Resource.get`) finds, by the id it reads: the offline `--diff` assumes the cluster runs what the
+     * config without the edits declares (liveStateOf). Without it, a read finds nothing, as when no cluster exists.
+     */
+    live?: Record<string, Record<string, unknown>>;
     /** The time the run takes as now (ISO 8601), as `--now` gives it; the clock's when absent. */
     now?: string;
 }

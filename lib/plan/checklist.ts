@@ -89,9 +89,9 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
             { line: "Rollback plan documented (see below)", policies: ["rollback-path-present", "release-owners-assigned"], owner: "rollbackOwner" },
             {
                 line: "Capacity planning reviewed",
-                policies: ["container-probes-and-resources", "replicas-survive-node-loss"],
+                policies: ["container-probes-and-resources", "replicas-survive-node-loss", "capacity-follows-traffic"],
                 owner: "monitoringLead",
-                only: "every container has probes and resources and every Deployment survives the loss of a node (the review is people's)",
+                only: "every container has probes and resources, every Deployment survives the loss of a node and capacity follows each traffic step (the review is people's)",
             },
             { line: "Auto-scaling configured", policies: ["hpa-on-every-deployment"], owner: "monitoringLead" },
         ],

@@ -29,7 +29,8 @@ let active: PlanResource[] | undefined;
 export function recordDeclarations(types: readonly string[]): { peek(): readonly PlanResource[]; stop(): PlanResource[] } {
     const recorded: PlanResource[] = [];
     pulumi.runtime.registerStackTransformation((args) => {
-        if (active === recorded && types.includes(args.type)) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
+        // A read (`Resource.get`, opts.id) declares nothing: the plan is about what the program declares.
+        if (active === recorded && types.includes(args.type) && !args.opts.id) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
         return undefined;
     });
     active = recorded;

@@ -132,12 +132,12 @@ export function rollbackTime(input: PlanInput): string {
         const cn = cfg.canary;
         return cn.router === "replicas"
             ? `minutes: the canary's pods move back to stable, ${cfg.release.replicas} replicas${restore}`
-            : `seconds: one edit of the canary weight to 0, no pod restarts${restore}`;
+            : `seconds: the weight back to 0 once stable has ready pods for the whole fleet (when it must grow, add the autoscaler's sync and the pods' startup), no pod restarts${restore}`;
     }
     if (cfg.strategy === "blue-green") {
         const bg = cfg.blueGreen;
         return bg.standbyReplicas > 0
-            ? `seconds: the live Service's selector moves back to the standby color, which keeps ${bg.standbyReplicas} warm pods${restore}`
+            ? `seconds: the live Service's selector moves back to the standby color, which keeps ${bg.standbyReplicas} warm pods and grows to what the live color runs first${restore}`
             : `minutes: the standby color is at 0 and must start ${cfg.release.replicas} pods first${restore}`;
     }
     return `one rollout back to ${cfg.release.previousVersion ?? NOT_SET}: at most rolling.progressDeadlineSeconds (${cfg.rolling.progressDeadlineSeconds} s)${restore}`;

@@ -184,20 +184,30 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         const weight = edit.sets.find(([k]) => k === "canary.weight")?.[1] ?? cn.weight;
+        // Capacity follows traffic (components/capacity.ts): the track that receives a share is raised first.
+        const raise = (track: string, share: number, minimum: number) =>
+            `first the ${track} autoscaler's minimum rises to ${share}% of the pods the fleet runs at that moment (at least ${minimum}), and the provider waits until that many ${track} pods are ready`;
         if (edit.sets.some(([k]) => k === "canary.stableVersion")) {
             const stable = workloadFacts(resources).find((w) => w.variant === "stable");
-            return [`Deployment \`${stable?.name ?? NOT_SET}\` rolls to ${cn.canaryVersion}, ${cfg.release.replicas} replicas; the canary weight returns to 0 in ${router ?? "the router"}`];
+            return [
+                `Deployment \`${stable?.name ?? NOT_SET}\` rolls to ${cn.canaryVersion}, ${cfg.release.replicas} replicas`,
+                raise("stable", 100, cfg.release.replicas),
+                `then the canary weight returns to 0 in ${router ?? "the router"}`,
+            ];
         }
         return cn.router === "replicas"
-            ? [`the stable and canary Deployments are resized so that ${weight}% of the ${cfg.release.replicas} pods run the canary`]
-            : [`${router ?? "the router"}: canary weight ${weight}; no pod restarts`];
+            ? [
+                  raise("canary", Number(weight), (cfg.release.replicas * Number(weight)) / 100),
+                  `then the stable Deployment is scaled down so that ${weight}% of the pods run the canary (${(cfg.release.replicas * Number(weight)) / 100} of ${cfg.release.replicas} at the configured size)`,
+              ]
+            : [raise("canary", Number(weight), cn.canaryReplicas), `then ${router ?? "the router"}: canary weight ${weight}; no pod restarts`];
     }
     if (cfg.strategy !== "blue-green") return [];
     const live = liveService(resources);
     const color = edit.sets[0][1];
     return [
-        `the ${color} Deployment is sized to ${cfg.release.replicas} replicas and the provider waits for them`,
-        `Service \`${live?.name ?? NOT_SET}\` selects ${color}; the other color shrinks to ${cfg.blueGreen.standbyReplicas} (blueGreen.standbyReplicas)`,
+        `the ${color} autoscaler's minimum rises to the pods the live color runs at that moment (at least ${cfg.release.replicas}), and the provider waits until that many ${color} pods are ready`,
+        `Service \`${live?.name ?? NOT_SET}\` selects ${color}; the other color's minimum drops to ${cfg.blueGreen.standbyReplicas} (blueGreen.standbyReplicas)`,
     ];
 }
 
