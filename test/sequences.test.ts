@@ -58,7 +58,7 @@ function simulate(base: "production" | "staging", m: Model, op: Operation): Mode
         return { ...n, applied: trafficOf(n) };
     }
     const next = op.run === "printed-retry" ? { ...op.next, attempt: m.attempt + 1 } : op.next;
-    if (op.run === "invalid" || op.run === "autoscale" || op.run === "nodes" || op.run === "not-ready") return next;
+    if (op.run === "invalid" || op.run === "autoscale" || op.run === "nodes") return next;
     if (op.run === "refresh" && m.stuck) return next;
     return { ...next, applied: op.expect === "success" ? trafficOf(next) : m.applied };
 }

@@ -265,9 +265,13 @@ export function applyEdit(m: Model, key: string, value: string): void {
     else m.extra[key] = value;
 }
 
-export function applyEdits(m: Model, edits: Record<string, string>): Model {
+/** The model after the edits; a null value is `pulumi config rm --path`, which the model holds only for keys it does not interpret. */
+export function applyEdits(m: Model, edits: Record<string, string | null>): Model {
     const n = clone(m);
-    for (const [k, v] of Object.entries(edits)) applyEdit(n, k, v);
+    for (const [k, v] of Object.entries(edits)) {
+        if (v === null) delete n.extra[k];
+        else applyEdit(n, k, v);
+    }
     return n;
 }
 

@@ -1,6 +1,6 @@
 // The operations a sequence is made of, generated only where the model says they are valid. Each is what an operator,
 // the cluster or the autoscaler does to a running release; the config edits are the documented ones.
-import { autoscaledDeployments, clone, configEdits, deploymentShares, LOG_LEVELS, Model, nextPhase, other, rollbackExpected, SECRET_KEY, StuckJob } from "./model";
+import { clone, configEdits, LOG_LEVELS, Model, nextPhase, other, rollbackExpected, SECRET_KEY, StuckJob } from "./model";
 import { Prng } from "./prng";
 
 export const OP_KINDS = [
@@ -36,13 +36,13 @@ export type OpKind = (typeof OP_KINDS)[number];
  * - "refresh": `pulumi refresh`, then (unless a Job is stuck) `pulumi up` with no edit, as `pulumi up --refresh`;
  * - "autoscale": the load changes; each routed track's autoscaler PUTs /scale as kube-controller-manager;
  * - "nodes": cordon the fast nodes (slow start) or the slow node (fast start);
- * - "not-ready": the Deployment's pods report Ready=False for a while, as a failing readiness probe makes them;
  * - "invalid": the edits are a config the program must refuse (offline exit 2, the engine's preview fails); reverted.
  */
-export type Runner = "up" | "printed-rollback" | "printed-retry" | "refresh" | "autoscale" | "nodes" | "not-ready" | "invalid";
+export type Runner = "up" | "printed-rollback" | "printed-retry" | "refresh" | "autoscale" | "nodes" | "invalid";
 
 export interface Operation {
-    kind: OpKind;
+    /** "deploy" is a seed's first step, the stack's first `pulumi up`; the generator never draws it. */
+    kind: OpKind | "deploy";
     /** What it does, for the report and a replay's listing, e.g. "shift-up 5→25". */
     label: string;
     run: Runner;
@@ -52,6 +52,7 @@ export interface Operation {
     next: Model;
     /** How the up must end: a failing or pending Job stops it; "pending" ups are cancelled once the Job sits Pending. */
     expect: "success" | "failure" | "pending";
+    /** Before the up: this Deployment's pods report Ready=False for `seconds` (pods/status), as a failing readiness probe makes them. */
     notReady?: { deployment: string; seconds: number };
     /** For "invalid": the key whose value the program must name in its refusal. */
     invalidKey?: string;
@@ -169,18 +170,23 @@ export function generate(m: Model, rng: Prng): Operation {
         }
         add(1.5, () => unrelatedEdit(m, rng));
         add(1, () => invalidEdit(m, rng));
-        const idle = Object.entries(deploymentShares(m, m.applied)).filter(([d, share]) => share === 0 && autoscaledDeployments(m).some((a) => a.name === d));
-        if (idle.length > 0) {
+        // A track about to take traffic goes NotReady (a failing readiness probe), and the traffic moves to it
+        // right away: the up must prove its ready pods, not only that its Deployment is unchanged (item 4's case).
+        if (bg && bg.standby > 0) {
             add(1, () => {
-                const deployment = rng.pick(idle)[0];
+                const n = clone(m);
+                const to = other(bg.active);
+                n.blueGreen!.active = to;
+                return { ...op("not-ready", `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}`, m, n), notReady: { deployment: `${m.app}-${to}`, seconds: NOT_READY_SECONDS } };
+            });
+        }
+        if (cn && cn.weight === 0 && cn.canary !== cn.stable) {
+            add(1, () => {
+                const n = clone(m);
+                n.canary!.weight = cn.steps[0];
                 return {
-                    kind: "not-ready",
-                    label: `not-ready ${deployment} (${NOT_READY_SECONDS}s)`,
-                    run: "not-ready",
-                    edits: {},
-                    next: clone(m),
-                    expect: "success",
-                    notReady: { deployment, seconds: NOT_READY_SECONDS },
+                    ...op("not-ready", `not-ready ${m.app}-canary (${NOT_READY_SECONDS}s), then shift-up 0→${cn.steps[0]}`, m, n),
+                    notReady: { deployment: `${m.app}-canary`, seconds: NOT_READY_SECONDS },
                 };
             });
         }

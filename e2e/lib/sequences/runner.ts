@@ -4,7 +4,7 @@ import { execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { EngineEvent } from "@pulumi/pulumi/automation";
+import { EngineEvent, OutputMap } from "@pulumi/pulumi/automation";
 import { NODES, SLOW_NODE } from "../cluster";
 import { policyConfigWithoutMonitors, stackFile } from "../engine";
 import { existingResourceStack } from "../existing";
@@ -63,6 +63,10 @@ interface Context {
     onOutput: (s: string) => void;
     /** NotReady pods that a timer will make Ready again. */
     pendingRestores: Promise<void>[];
+    /** Whether an up has succeeded: before that, nothing serves. */
+    deployed: boolean;
+    /** The stack outputs the last up wrote, when it succeeded (what `pulumi stack output` then prints); else read again. */
+    outputs?: OutputMap;
 }
 
 class Checks {
@@ -120,8 +124,9 @@ export async function runSeed(k: Kube, seed: number, length: number, report: Seq
         label: "deploy",
         onOutput,
         pendingRestores: [],
+        deployed: false,
     };
-    const deploy: Operation = { kind: "new-version", label: `deploy (${base}: ${ctx.model.strategy})`, run: "up", edits: {}, next: ctx.model, expect: "success" };
+    const deploy: Operation = { kind: "deploy", label: `deploy (${base}: ${ctx.model.strategy})`, run: "up", edits: {}, next: ctx.model, expect: "success" };
     try {
         for (let step = 0; step <= length; step++) {
             const op = step === 0 ? deploy : generate(ctx.model, rng);
@@ -146,6 +151,17 @@ export async function runSeed(k: Kube, seed: number, length: number, report: Seq
         }
         entry.passed = entry.failures.length === 0;
         if (!entry.passed) throw new SequenceFailure(failureMessage(entry));
+    } catch (e) {
+        if (e instanceof SequenceFailure) throw e;
+        // Not an invariant: the harness could not carry the step out. Still say where, and how to get there again.
+        throw new Error(
+            [
+                `seed ${seed} stopped at step ${ctx.step} (${ctx.label}): ${(e as Error).stack ?? String(e)}`,
+                "operations:",
+                ...entry.operations.map((l, i) => `  ${i}. ${l}`),
+                `replay: npm run test:sequences -- --seed ${seed} --length ${ctx.step}`,
+            ].join("\n"),
+        );
     } finally {
         entry.seconds = Math.round((Date.now() - t0) / 100) / 10;
         await Promise.all(ctx.pendingRestores);
@@ -201,15 +217,14 @@ async function runOperation(ctx: Context, op: Operation, checks: Checks): Promis
                     notes.push(`${deployment} → ${count}`);
                 }
             }
+            // The load grew as fast as the autoscalers could follow: the step ends once their new pods are Ready, so
+            // that what comes next is not blamed for pods still starting.
+            for (const d of Object.keys(op.next.autoscaled)) await readyAtLeast(ctx, d, op.next.autoscaled[d], 90);
             ctx.model = op.next;
             return notes.length > 0 ? notes.join(", ") : "no count changed";
         }
         case "nodes":
             await setSlowStart(k, op.next.slowStart);
-            ctx.model = op.next;
-            return undefined;
-        case "not-ready":
-            ctx.pendingRestores.push((await makeNotReady(k, ns, op.notReady!.deployment, op.notReady!.seconds)).restored);
             ctx.model = op.next;
             return undefined;
         case "invalid":
@@ -222,6 +237,7 @@ async function runOperation(ctx: Context, op: Operation, checks: Checks): Promis
             return r ? undefined : "none needed";
         }
         default:
+            if (op.notReady) ctx.pendingRestores.push((await makeNotReady(k, ns, op.notReady.deployment, op.notReady.seconds)).restored);
             await upOperation(ctx, op, checks);
             return undefined;
     }
@@ -237,13 +253,32 @@ async function autoscale(ctx: Context, deployment: string, share: number, load: 
     const hpa = await ctx.k.request("GET", `/apis/autoscaling/v2/namespaces/${ctx.ns}/horizontalpodautoscalers/${deployment}`);
     if (hpa.status !== 200) return undefined;
     const count = Math.min(hpa.body.spec.maxReplicas, Math.max(hpa.body.spec.minReplicas ?? 1, required(share, load)));
+    return (await scaleAsAutoscaler(ctx, deployment, count, "any")) ? count : undefined;
+}
+
+/** Waits, at most `seconds`, until the Deployment has `count` Ready pods. */
+async function readyAtLeast(ctx: Context, deployment: string, count: number, seconds: number): Promise<void> {
+    for (let waited = 0; waited < seconds * 2; waited++) {
+        const res = await ctx.k.request("GET", `/apis/apps/v1/namespaces/${ctx.ns}/deployments/${deployment}`);
+        if (res.status !== 200 || (res.body.status?.readyReplicas ?? 0) >= count) return;
+        await sleep(500);
+    }
+}
+
+/**
+ * Sets the Deployment's count through the scale subresource as kube-controller-manager, when it differs ("any") or
+ * is lower ("up"); returns whether it wrote.
+ */
+async function scaleAsAutoscaler(ctx: Context, deployment: string, count: number, direction: "any" | "up"): Promise<boolean> {
     const scalePath = `/apis/apps/v1/namespaces/${ctx.ns}/deployments/${deployment}/scale`;
-    const scale = await ctx.k.get(scalePath);
-    if (scale.spec.replicas === count) return undefined;
+    const res = await ctx.k.request("GET", scalePath);
+    if (res.status !== 200) return false;
+    const scale = res.body;
+    if (scale.spec.replicas === count || (direction === "up" && scale.spec.replicas > count)) return false;
     scale.spec.replicas = count;
     const put = await ctx.k.request("PUT", `${scalePath}?fieldManager=kube-controller-manager`, scale);
     if (put.status !== 200) throw new Error(`PUT ${scalePath}: ${put.status} ${JSON.stringify(put.body)}`);
-    return count;
+    return true;
 }
 
 /** Marks the Deployment's pods not Ready (a failing readiness probe), and returns when a timer has made them Ready again. */
@@ -275,7 +310,8 @@ interface OfflineRun {
     status: number;
     stderr: string;
     diff?: StepKinds;
-    manifests: Record<string, any>[];
+    /** The Kubernetes objects the program declares; `patch` for a part of an object (a …Patch resource). */
+    manifests: { object: Record<string, any>; patch: boolean }[];
 }
 
 /**
@@ -300,15 +336,21 @@ function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boole
             const stderr = Buffer.concat(err).toString("utf8");
             // 0: fine; 1: a mandatory policy violation, still with the JSON; 2: the program refused the config.
             if (status !== 0 && status !== 1) return resolve({ status: status ?? -1, stderr, manifests: [] });
-            const doc = JSON.parse(Buffer.concat(out).toString("utf8"));
+            let doc: any;
+            try {
+                doc = JSON.parse(Buffer.concat(out).toString("utf8"));
+            } catch {
+                return resolve({ status: -1, stderr: `exit ${status} without a JSON document: ${stderr}`, manifests: [] });
+            }
             const names = (list: { name: string }[]) => list.map((r) => r.name);
             resolve({
                 status: status ?? 0,
                 stderr,
                 diff: doc.diff && { create: names(doc.diff.added), delete: names(doc.diff.removed), change: names(doc.diff.changed) },
-                manifests: (doc.resources as { type: string; custom?: boolean; inputs: Record<string, any> }[])
-                    .filter((r) => r.type.startsWith("kubernetes:") && r.inputs.apiVersion && r.inputs.kind)
-                    .map((r) => r.inputs),
+                // Reads (Resource.get) declare nothing; a patch (…Patch) is a part of an object, checked against the live one.
+                manifests: (doc.resources as { type: string; read?: boolean; inputs: Record<string, any> }[])
+                    .filter((r) => r.type.startsWith("kubernetes:") && !r.read && r.inputs.apiVersion && r.inputs.kind)
+                    .map((r) => ({ object: r.inputs, patch: r.type.endsWith("Patch") })),
             });
         });
     });
@@ -337,11 +379,11 @@ function stepCollector(): { steps: StepKinds; reawaits: string[]; onEvent: (e: E
 const discovery = new Map<string, { name: string; kind: string; namespaced: boolean }[]>();
 
 /** Server-side dry-run creates of the program's Kubernetes objects in a scratch namespace: the API server's validation, nothing stored. */
-async function apiServerRefusals(k: Kube, manifests: Record<string, any>[]): Promise<string[]> {
+async function apiServerRefusals(k: Kube, manifests: OfflineRun["manifests"]): Promise<string[]> {
     const refusals: string[] = [];
     await Promise.all(
-        manifests.map(async (manifest) => {
-            let m = manifest;
+        manifests.map(async ({ object, patch }) => {
+            let m = object;
             const base = String(m.apiVersion).includes("/") ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
             if (!discovery.has(base)) discovery.set(base, (await k.get(base)).resources);
             const resource = discovery.get(base)!.find((r) => r.kind === m.kind && !r.name.includes("/"));
@@ -351,10 +393,19 @@ async function apiServerRefusals(k: Kube, manifests: Record<string, any>[]): Pro
                 refusals.push(`${m.kind} ${m.metadata?.name}: the API server serves no ${m.kind} in ${m.apiVersion}`);
                 return;
             }
-            const body = { ...m, metadata: { ...m.metadata, namespace: resource.namespaced ? DRY_RUN_NAMESPACE : undefined } };
-            const where = resource.namespaced ? `${base}/namespaces/${DRY_RUN_NAMESPACE}/${resource.name}` : `${base}/${resource.name}`;
-            const res = await k.request("POST", `${where}?dryRun=All&fieldValidation=Strict`, body);
-            if (res.status !== 200 && res.status !== 201) refusals.push(`${m.kind} ${m.metadata?.name}: ${res.status} ${res.body?.message ?? JSON.stringify(res.body)}`);
+            let res: { status: number; body: any };
+            if (patch) {
+                // A server-side apply of the patch onto the object it patches, dry run; one that does not exist yet is
+                // created by the same up first, so there is nothing to check it against.
+                const where = `${base}/namespaces/${m.metadata.namespace}/${resource.name}/${m.metadata.name}`;
+                res = await k.request("PATCH", `${where}?dryRun=All&fieldManager=e2e-dry-run&force=true&fieldValidation=Strict`, m, "application/apply-patch+yaml");
+                if (res.status === 404) return;
+            } else {
+                const body = { ...m, metadata: { ...m.metadata, namespace: resource.namespaced ? DRY_RUN_NAMESPACE : undefined } };
+                const where = resource.namespaced ? `${base}/namespaces/${DRY_RUN_NAMESPACE}/${resource.name}` : `${base}/${resource.name}`;
+                res = await k.request("POST", `${where}?dryRun=All&fieldValidation=Strict`, body);
+            }
+            if (res.status !== 200 && res.status !== 201) refusals.push(`${m.kind}${patch ? " patch" : ""} ${m.metadata?.name}: ${res.status} ${res.body?.message ?? JSON.stringify(res.body)}`);
         }),
     );
     return refusals;
@@ -434,6 +485,8 @@ async function sampledUp(ctx: Context, deadlineSeconds: number, cancelWhen?: () 
             if (watching && !cancelled && (await cancelWhen().catch(() => false))) cancel();
         }
     })();
+    // Before the first deploy nothing serves: no share needs pods.
+    const fleet = ctx.deployed ? ctx.model.load : 0;
     const collector = stepCollector();
     const run = await sampledDuring(ctx.k, ctx.ns, ctx.model.host, async () => {
         await before?.();
@@ -442,8 +495,8 @@ async function sampledUp(ctx: Context, deadlineSeconds: number, cancelWhen?: () 
     watching = false;
     clearTimeout(timer);
     await watcher;
-    // Before the first deploy nothing serves: no share needs pods.
-    const fleet = ctx.step === 0 && ctx.label.startsWith("deploy") ? 0 : ctx.model.load;
+    ctx.outputs = !run.error && run.result?.summary.result === "succeeded" ? run.result.outputs : undefined;
+    if (ctx.outputs) ctx.deployed = true;
     const ok = !run.error && run.result?.summary.result === "succeeded";
     ctx.report.capacity.samples += run.samples.length;
     return {
@@ -526,16 +579,17 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     const completed = await completionTimes(ctx);
     if (op.run === "refresh") {
         await timed(ctx, "refresh", () => ctx.ps.stack.refresh({ onOutput: ctx.onOutput }));
+        ctx.outputs = undefined;
         if (before.stuck) {
             await checkRouting(ctx, checks);
             return;
         }
     }
     // printed-retry: the fix goes in first, then the command the program printed for this state.
-    let printed: { configPart: string; edits: Record<string, string> } | undefined;
+    let printed: { configPart: string; edits: Record<string, string | null> } | undefined;
     if (op.run === "printed-retry") {
         await writeEdits(ctx.ps, op.edits);
-        const line = ((await ctx.ps.stack.outputs()).database?.value as { retryFailedJob?: string } | undefined)?.retryFailedJob ?? "";
+        const line = ((ctx.outputs ?? (await ctx.ps.stack.outputs())).database?.value as { retryFailedJob?: string } | undefined)?.retryFailedJob ?? "";
         printed = parsePrinted(ctx, line);
         checks.check("model", printed !== undefined, () => `database.retryFailedJob is not a command: "${line}"`);
         if (!printed) return;
@@ -543,7 +597,7 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     }
     const edits = printed ? {} : op.edits;
     const comparable = ctx.clean && op.run !== "printed-retry";
-    const offline = offlinePreview(ctx, printed ? { ...op.edits, ...printed.edits } : edits, comparable);
+    const offline = offlinePreview(ctx, printed ? { ...op.edits, ...setsOf(printed.edits) } : edits, comparable);
     await writeEdits(ctx.ps, edits);
     if (printed) await shellAsync(ctx.ps, printed.configPart);
     // The offline preview keeps running during the up (it is the slowest part of a step); its checks come after.
@@ -587,18 +641,24 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     await checkRouting(ctx, checks);
 }
 
-/** `pulumi config set --stack S --path K V && … && pulumi up --stack S`: the config part and its edits, or undefined. */
-function parsePrinted(ctx: Context, line: string): { configPart: string; edits: Record<string, string> } | undefined {
+/**
+ * `pulumi config set --stack S --path K V && … && pulumi up --stack S` (a part may also be `pulumi config rm --stack S
+ * --path K`): the config part and its edits (null for a removed key), or undefined.
+ */
+function parsePrinted(ctx: Context, line: string): { configPart: string; edits: Record<string, string | null> } | undefined {
     const parts = line.split(" && ");
     if (parts.length < 2 || parts.pop() !== `pulumi up --stack ${ctx.ps.stack.name}`) return undefined;
-    const edits: Record<string, string> = {};
+    const edits: Record<string, string | null> = {};
     for (const p of parts) {
-        const m = /^pulumi config set --stack (\S+) --path (\S+) (\S+)$/.exec(p);
-        if (!m || m[1] !== ctx.ps.stack.name) return undefined;
-        edits[m[2]] = m[3];
+        const m = /^pulumi config (set|rm) --stack (\S+) --path (\S+)(?: (\S+))?$/.exec(p);
+        if (!m || m[2] !== ctx.ps.stack.name || (m[1] === "set") !== (m[4] !== undefined)) return undefined;
+        edits[m[3]] = m[1] === "set" ? m[4] : null;
     }
     return { configPart: parts.join(" && "), edits };
 }
+
+/** The config edits a printed command makes, as `--set` arguments of the offline preview (a removal has none). */
+const setsOf = (edits: Record<string, string | null>): Record<string, string> => Object.fromEntries(Object.entries(edits).filter((e): e is [string, string] => e[1] !== null));
 
 /**
  * Runs `pulumi stack output rollback` as printed from the reached state: the config part in bash with the real CLI,
@@ -607,7 +667,7 @@ function parsePrinted(ctx: Context, line: string): { configPart: string; edits: 
  * traffic are recorded. Returns the model it reached, or undefined when none was needed.
  */
 async function printedRollback(ctx: Context, checks: Checks): Promise<Model | undefined> {
-    const line = (await ctx.ps.stack.outputs()).rollback?.value as string | undefined;
+    const line = (ctx.outputs ?? (await ctx.ps.stack.outputs())).rollback?.value as string | undefined;
     if (!line || !line.startsWith("pulumi ")) {
         ctx.report.rollback.notNeeded++;
         return undefined;
@@ -664,11 +724,15 @@ async function checkRollback(ctx: Context, checks: Checks): Promise<void> {
     checks.check("model", run.ok || reached.stuck !== undefined, () => `putting the config back after the rollback: pulumi up failed: ${run.error ?? ""}`);
     checkCapacity(ctx, checks, run, " (forward again after the rollback)");
     const restored = { ...reached, applied: run.ok ? trafficOf(reached) : rolledBack.applied };
-    restored.autoscaled = keepAutoscaled(rolledBack, restored);
     await checkJobs(ctx, checks, rolledBack, restored, completed);
     ctx.model = restored;
     ctx.clean = run.ok;
     await checkRouting(ctx, checks);
+    // The load did not change while the harness probed the rollback: each autoscaler holds the count it had, and
+    // takes back a Deployment the probe scaled below it, as the HPA does at its next sync.
+    for (const [deployment, count] of Object.entries(restored.autoscaled)) {
+        if (await scaleAsAutoscaler(ctx, deployment, count, "up")) await readyAtLeast(ctx, deployment, count, 90);
+    }
 }
 
 /** A config the program must refuse: the offline preview exits 2 naming the key, the engine's preview fails the same way; then it is put back. */
