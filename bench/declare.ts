@@ -29,6 +29,9 @@ function serviceConfig(base: RawConfig, i: number): RawConfig {
     return raw;
 }
 
+/** An hour before production's deployment window: the stack as its release declares it, downtime included. */
+const NOW = new Date("2026-11-27T13:00:00Z");
+
 async function main(count: number): Promise<void> {
     const base = productionConfig();
     const services = Array.from({ length: count }, (_, i) => {
@@ -37,7 +40,7 @@ async function main(count: number): Promise<void> {
     });
     const start = process.hrtime.bigint();
     const run = await captureDeclarations({ project: "bench", stack: "production", config: {}, secretKeys: [] }, () => {
-        for (const s of services) declareRelease({ stack: "production", cfg: s.cfg, files: s.files });
+        for (const s of services) declareRelease({ stack: "production", cfg: s.cfg, files: s.files, now: NOW });
         return {};
     });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;

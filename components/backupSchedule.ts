@@ -1,15 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PodVolume } from "./databaseRoles";
+import { DatabaseFence, PodVolume } from "./databaseRoles";
 import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "./kubernetes";
 import { Component, COMPONENT, ENV } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
-import { isS3Prefix } from "./rules";
+import { isS3Prefix, cronLongestGapSeconds } from "./rules";
 import type { DatabaseDumps } from "./releaseDatabaseJobs";
 
 /** The scripts the pods this component declares run (a release's pre-deploy backup and restore among them). */
-export const DATABASE_SCRIPTS = ["backup.sh", "restore.sh", "restore-drill.sh"] as const;
+export const DATABASE_SCRIPTS = ["backup.sh", "restore.sh", "restore-drill.sh", "pg-lib.sh", "dump-lib.sh"] as const;
 
 export interface BackupScheduleArgs {
     /** App name: prefix of every object name. */
@@ -40,6 +40,11 @@ export interface BackupScheduleArgs {
     drillSchedule: string;
     /** Query the drill runs on the restored copy; a missing row or a zero fails the drill. */
     drillCheckSql: string;
+    /**
+     * The role that owns the schema, which a restore acts as: the drill fails on a dump holding an object another role
+     * owns, as the restore would. Undefined when the roles are not the program's.
+     */
+    ownerRole?: string;
     /** Deadline of one backup or drill run. */
     deadlineSeconds: number;
     /** Size of the scratch volume the dump is written to. */
@@ -49,10 +54,12 @@ export interface BackupScheduleArgs {
 }
 
 /**
- * The backup pods' IAM role. `existingArn`: a role made outside this program; its trust policy must admit this
- * ServiceAccount and its permissions are its owner's. Otherwise the role to create: trusted by the cluster's OIDC
- * provider for this ServiceAccount only, allowed to write and read under the prefix in the bucket, use the bucket's key
- * and delete nothing.
+ * The pods' IAM identity. `existingArn`: a role made outside this program, behind one ServiceAccount for every pod
+ * here; its trust policy must admit that ServiceAccount and its permissions are its owner's. Otherwise three roles to
+ * create, one per ServiceAccount (backups, restores, the drill), each trusted by the cluster's OIDC provider for its
+ * own ServiceAccount only, each using the bucket's key and deleting nothing: backups write dumps; a restore reads
+ * dumps, brings archived ones back (s3:RestoreObject), and writes only its pre-restore dump and its marker; the drill
+ * only reads.
  */
 export type BackupRole =
     { existingArn: pulumi.Input<string> } | { oidc: { providerArn: pulumi.Input<string>; issuerUrl: pulumi.Input<string> }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
@@ -66,11 +73,15 @@ export type BackupRole =
 export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
     /** ServiceAccount the backup pods run as. */
     public readonly serviceAccountName: string;
+    /** ServiceAccount the restore pods run as (the backup pods' when the IAM role is an existing one). */
+    public readonly restoreServiceAccountName: string;
+    /** ServiceAccount the drill pods run as (the backup pods' when the IAM role is an existing one). */
+    public readonly drillServiceAccountName: string;
     /** ConfigMap holding the scripts, mounted at /scripts. */
     public readonly scriptsConfigMap: k8s.core.v1.ConfigMap;
     /** Key prefix of the dumps. */
     public readonly prefix: string;
-    /** ARN of the IAM role behind the ServiceAccount. */
+    /** ARN of the IAM role behind the backup ServiceAccount. */
     public readonly roleArn: pulumi.Output<string>;
     private readonly args: BackupScheduleArgs;
 
@@ -86,21 +97,57 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         const app = args.appName;
         const opt = { parent: this };
         this.serviceAccountName = `${app}-db-backup`;
+        const separate = !("existingArn" in args.role);
+        this.restoreServiceAccountName = separate ? `${app}-db-restore` : this.serviceAccountName;
+        this.drillServiceAccountName = separate ? `${app}-db-drill` : this.serviceAccountName;
 
-        this.roleArn = "existingArn" in args.role ? pulumi.output(args.role.existingArn) : this.createRole(name, args.role);
-        new k8s.core.v1.ServiceAccount(
-            `${name}-service-account`,
-            {
-                metadata: {
-                    name: this.serviceAccountName,
-                    namespace: args.namespace,
-                    labels: batchLabels(app, COMPONENT.backup),
-                    annotations: { "eks.amazonaws.com/role-arn": this.roleArn },
+        const identity = (component: Component, suffix: string, serviceAccountName: string, roleArn: pulumi.Output<string>) =>
+            new k8s.core.v1.ServiceAccount(
+                `${name}-${suffix}`,
+                {
+                    metadata: { name: serviceAccountName, namespace: args.namespace, labels: batchLabels(app, component), annotations: { "eks.amazonaws.com/role-arn": roleArn } },
+                    // IRSA projects its own token (amazon-eks-pod-identity-webhook pkg/handler/handler.go); the
+                    // Kubernetes API token is not needed.
+                    automountServiceAccountToken: false,
                 },
-                automountServiceAccountToken: true,
-            },
-            opt,
-        );
+                opt,
+            );
+        if ("existingArn" in args.role) {
+            this.roleArn = pulumi.output(args.role.existingArn);
+        } else {
+            const role = args.role;
+            const objects = (pattern: string) => pulumi.interpolate`${role.bucketArn}/${args.prefix}/${pattern}`;
+            const list = { Sid: "ListOwnPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: role.bucketArn, Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } } };
+            this.roleArn = this.createRole(`${name}-role`, `${name}-policy`, this.serviceAccountName, `writes ${app} database dumps`, role, [
+                // A dump is a multipart upload: an interrupted one is aborted by the CLI, not left to the lifecycle rule.
+                { Sid: "WriteDumps", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objects("*.dump") },
+            ]);
+            identity(
+                COMPONENT.restore,
+                "restore-service-account",
+                this.restoreServiceAccountName,
+                this.createRole(`${name}-restore-role`, `${name}-restore-policy`, this.restoreServiceAccountName, `restores ${app} database dumps`, role, [
+                    { Sid: "ReadDumps", Effect: "Allow", Action: ["s3:GetObject", "s3:RestoreObject"], Resource: objects("*") },
+                    list,
+                    {
+                        Sid: "WritePreRestoreDumpsAndMarkers",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                        Resource: [objects("*-pre-restore-*.dump"), objects("restores/*")],
+                    },
+                ]),
+            );
+            identity(
+                COMPONENT.restoreDrill,
+                "drill-service-account",
+                this.drillServiceAccountName,
+                this.createRole(`${name}-drill-role`, `${name}-drill-policy`, this.drillServiceAccountName, `reads ${app} database dumps for the restore drill`, role, [
+                    { Sid: "ReadDumps", Effect: "Allow", Action: "s3:GetObject", Resource: objects("*") },
+                    list,
+                ]),
+            );
+        }
+        identity(COMPONENT.backup, "service-account", this.serviceAccountName, this.roleArn);
         this.scriptsConfigMap = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
             { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, COMPONENT.database) }, data: args.scripts },
@@ -130,7 +177,7 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
             COMPONENT.restoreDrill,
             `${app}-db-restore-drill`,
             args.drillSchedule,
-            this.toolsPod(batchLabels(app, COMPONENT.restoreDrill), {
+            this.toolsPod(batchLabels(app, COMPONENT.restoreDrill), this.drillServiceAccountName, {
                 name: "restore-drill",
                 image: args.toolsImage,
                 command: ["/bin/sh", "/scripts/restore-drill.sh"],
@@ -138,17 +185,32 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                     ...this.bucketEnv(),
                     { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: ENV.databaseUrl } } },
                     { name: "DRILL_CHECK_SQL", value: args.drillCheckSql },
+                    // Every backup run succeeding, the newest dump is at most one schedule gap old; two gaps is one missed run.
+                    { name: "DRILL_MAX_AGE_SECONDS", value: String(2 * cronLongestGapSeconds(args.schedule)) },
+                    ...(args.ownerRole ? [{ name: "SCHEMA_OWNER_ROLE", value: args.ownerRole }] : []),
                 ],
             }),
         );
-        this.registerOutputs({ serviceAccountName: this.serviceAccountName, roleArn: this.roleArn });
+        this.registerOutputs({
+            serviceAccountName: this.serviceAccountName,
+            restoreServiceAccountName: this.restoreServiceAccountName,
+            drillServiceAccountName: this.drillServiceAccountName,
+            roleArn: this.roleArn,
+        });
     }
 
-    private createRole(name: string, role: Exclude<BackupRole, { existingArn: unknown }>): pulumi.Output<string> {
+    /** An IAM role that only `serviceAccountName` may assume through IRSA, with `statements` and the key and no-delete rules every role here has. */
+    private createRole(
+        roleName: string,
+        policyName: string,
+        serviceAccountName: string,
+        purpose: string,
+        role: Exclude<BackupRole, { existingArn: unknown }>,
+        statements: Record<string, unknown>[],
+    ): pulumi.Output<string> {
         const args = this.args;
         const opt = { parent: this };
-        const app = args.appName;
-        const serviceAccount = `system:serviceaccount:${args.namespace}:${this.serviceAccountName}`;
+        const serviceAccount = `system:serviceaccount:${args.namespace}:${serviceAccountName}`;
         // The cluster's provider and issuer are often another stack's outputs (an EKS cluster's OIDC provider).
         const assumeRolePolicy = pulumi.all([role.oidc.providerArn, role.oidc.issuerUrl]).apply(([providerArn, issuerUrl]) => {
             const issuer = issuerUrl.replace(/^https:\/\//, "");
@@ -165,32 +227,18 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
             });
         });
         const created = new aws.iam.Role(
-            `${name}-role`,
-            {
-                description: `IRSA role of ${args.namespace}/${this.serviceAccountName}: writes ${app} database dumps`,
-                assumeRolePolicy,
-                maxSessionDuration: 3600,
-                tags: args.tags,
-            },
+            roleName,
+            { description: `IRSA role of ${args.namespace}/${serviceAccountName}: ${purpose}`, assumeRolePolicy, maxSessionDuration: 3600, tags: args.tags },
             opt,
         );
-        const objects = pulumi.interpolate`${role.bucketArn}/${args.prefix}/*`;
         new aws.iam.RolePolicy(
-            `${name}-policy`,
+            policyName,
             {
                 role: created.id,
                 policy: pulumi.jsonStringify({
                     Version: "2012-10-17",
                     Statement: [
-                        // A dump is a multipart upload: an interrupted one is aborted by the CLI, not left to the lifecycle rule.
-                        { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], Resource: objects },
-                        {
-                            Sid: "ListOwnPrefix",
-                            Effect: "Allow",
-                            Action: "s3:ListBucket",
-                            Resource: role.bucketArn,
-                            Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } },
-                        },
+                        ...statements,
                         { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: role.keyArn },
                         {
                             Sid: "NeverDelete",
@@ -214,11 +262,11 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         ];
     }
 
-    private toolsPod(labels: Record<string, string>, container: JobContainer): k8s.types.input.core.v1.PodTemplateSpec {
+    private toolsPod(labels: Record<string, string>, serviceAccountName: string, container: JobContainer): k8s.types.input.core.v1.PodTemplateSpec {
         const ca = this.args.caVolume;
         return batchPodTemplate({
             labels,
-            serviceAccountName: this.serviceAccountName,
+            serviceAccountName,
             tmpSize: this.args.scratchSize,
             container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, ...(ca ? [ca.mount] : [])] },
             volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }, ...(ca ? [ca.volume] : [])],
@@ -227,7 +275,7 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
 
     /** The pod that dumps the database and uploads it with `label` in the key; the release's pre-deploy backup runs it too. */
     public backupPod(label: string, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec {
-        return this.toolsPod(labels, {
+        return this.toolsPod(labels, this.serviceAccountName, {
             name: "backup",
             image: this.args.toolsImage,
             command: ["/bin/sh", "/scripts/backup.sh"],
@@ -240,17 +288,19 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
     }
 
     /**
-     * The pod that restores one dump over the database as the migrator, acting as the schema owner. restore.sh refuses
-     * to run when the marker object of this key and run exists and writes it after a successful restore, so the same
-     * restore never runs twice, whatever happens to the Job object.
+     * The pod that restores one dump over the database as the migrator, acting as the schema owner, with the app
+     * fenced out (`fence`) while it dumps what is there and restores. restore.sh refuses to run when the marker object
+     * of this key and run exists and writes it after a successful restore, so the same restore never runs twice,
+     * whatever happens to the Job object.
      */
     public restorePod(
         restore: { key: string; run: number; markerKey: string },
         migratorSecret: pulumi.Input<string>,
         ownerRole: string | undefined,
+        fence: DatabaseFence,
         labels: Record<string, string>,
     ): k8s.types.input.core.v1.PodTemplateSpec {
-        return this.toolsPod(labels, {
+        return this.toolsPod(labels, this.restoreServiceAccountName, {
             name: "restore",
             image: this.args.toolsImage,
             command: ["/bin/sh", "/scripts/restore.sh"],
@@ -259,6 +309,8 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                 { name: "RESTORE_KEY", value: restore.key },
                 { name: "RESTORE_RUN", value: String(restore.run) },
                 { name: "RESTORE_MARKER_KEY", value: restore.markerKey },
+                { name: "FENCE_APP_ROLE", value: fence.appRole },
+                { name: "FENCE_CONNECT_ROLE", value: fence.connectRole },
                 ...(ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: ownerRole }] : []),
                 { name: ENV.databaseUrl, valueFrom: { secretKeyRef: { name: migratorSecret, key: ENV.databaseUrl } } },
             ],

@@ -45,6 +45,29 @@ export interface DatabaseRolesArgs {
     namespace: string;
     /** App name, the prefix of the Secrets' names. */
     appName: string;
+    /**
+     * The schemas the app's objects live in: the app and backup roles get their grants there, the owner may create
+     * there, and the handover SQL moves what the admin owns there. Schemas a migration creates later are covered by
+     * default privileges (the owner's new schemas, tables and sequences, in any schema).
+     */
+    schemas: string[];
+}
+
+/**
+ * How a restore shuts the app out: the app's login role reaches the database only through membership in
+ * `connectRole`, which holds CONNECT; the migrator may revoke and grant that membership (ADMIN OPTION) and end the
+ * app role's sessions (it is a member of the app role).
+ */
+export interface DatabaseFence {
+    /** The app's login role. */
+    appRole: string;
+    /** The NOLOGIN role that holds CONNECT on the database for it. */
+    connectRole: string;
+}
+
+/** The NOLOGIN role through which the app role `app` holds CONNECT on the database. */
+export function connectRoleName(app: string): string {
+    return `${app}_connect`;
 }
 
 /** A volume and the mount that puts it in a container. */
@@ -66,6 +89,8 @@ export interface DatabaseAccess {
     caVolume?: PodVolume;
     /** The role that owns the schema, for MIGRATION_OWNER_ROLE; undefined when the roles are not the program's. */
     ownerRole?: string;
+    /** How a restore fences the app out; undefined when the roles are not the program's and config names none. */
+    fence?: DatabaseFence;
 }
 
 /** A short, non-secret fingerprint of a secret value: it changes when the value does and reveals nothing of it. */
@@ -85,26 +110,61 @@ export function databaseCaVolume(name: string, appName: string, namespace: strin
     };
 }
 
+/** What pg_identify_object calls an object the handover moves, and the ALTER that moves it. */
+const HANDED_OVER: Record<string, string> = {
+    schema: "SCHEMA",
+    table: "TABLE",
+    view: "VIEW",
+    "materialized view": "MATERIALIZED VIEW",
+    sequence: "SEQUENCE",
+    "foreign table": "FOREIGN TABLE",
+    function: "FUNCTION",
+    procedure: "PROCEDURE",
+    aggregate: "AGGREGATE",
+    type: "TYPE",
+    collation: "COLLATION",
+    conversion: "CONVERSION",
+    "statistics object": "STATISTICS",
+    "text search configuration": "TEXT SEARCH CONFIGURATION",
+    "text search dictionary": "TEXT SEARCH DICTIONARY",
+};
+
 /**
- * The SQL the admin runs once to hand the tables, views and sequences it created to the owner role, so that the
- * migrator (a member of the owner) can ALTER them, index them and restore over them. Sequences a table owns (serial,
- * identity) follow their table: ALTER SEQUENCE OWNER refuses them.
+ * The SQL the admin runs once to hand what it created in the app's schemas (and those schemas, except public) to the
+ * owner role, so that the migrator (a member of the owner) can alter them and a restore can drop and recreate them.
+ * It walks the admin's ownership records (pg_shdepend), which cover every kind of object: partitioned tables and
+ * their partitions, views, materialized views, functions, procedures, aggregates, enum and other types, domains,
+ * sequences. What follows something else is left to follow it: sequences a column owns, a table's row type, array
+ * types, and the members of an extension. Extensions themselves cannot change owner (ALTER EXTENSION has no OWNER
+ * TO): they stay the admin's, and restores create them if missing and never drop them.
  */
-export function ownershipHandoverSql(owner: string, schema = "public"): string {
+export function ownershipHandoverSql(owner: string, schemas: string[] = ["public"]): string {
+    const list = schemas.map((s) => `'${s}'`).join(", ");
+    const kinds = Object.entries(HANDED_OVER)
+        .map(([type, keyword]) => `('${type}', '${keyword}')`)
+        .join(", ");
     return [
-        `-- Run once as the admin that created the tables (on RDS, the master user), e.g. psql "$ADMIN_URL" -f -`,
+        `-- Run once as the admin that created the objects (on RDS, the master user), e.g. psql "$ADMIN_URL" -f -`,
         `GRANT "${owner}" TO CURRENT_USER;`,
         `DO $$`,
         `DECLARE r record;`,
         `BEGIN`,
         `  FOR r IN`,
-        `    SELECT c.relkind, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace`,
-        `    WHERE n.nspname = '${schema}' AND c.relowner = CURRENT_USER::regrole AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')`,
-        `      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))`,
+        `    SELECT CASE WHEN t.typtype = 'd' THEN 'DOMAIN' ELSE k.keyword END AS keyword, o.identity`,
+        `      FROM pg_shdepend s`,
+        `      CROSS JOIN LATERAL pg_identify_object(s.classid, s.objid, 0) o`,
+        `      JOIN (VALUES ${kinds}) AS k (type, keyword) ON k.type = o.type`,
+        `      LEFT JOIN pg_type t ON s.classid = 'pg_type'::regclass AND t.oid = s.objid`,
+        `     WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        `       AND s.refclassid = 'pg_authid'::regclass AND s.refobjid = CURRENT_USER::regrole AND s.deptype = 'o'`,
+        `       AND (o.schema IN (${list}) OR (o.type = 'schema' AND o.identity IN (${list}) AND o.identity <> 'public'))`,
+        `       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = s.classid AND d.objid = s.objid AND d.deptype = 'e')`,
+        `       AND NOT (o.type = 'sequence' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = s.objid`,
+        `                AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')))`,
+        `       AND NOT (t.oid IS NOT NULL AND (t.typcategory = 'A' OR (t.typrelid <> 0 AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) <> 'c')))`,
+        `     ORDER BY o.type <> 'schema'`,
         `  LOOP`,
-        `    EXECUTE format('ALTER %s %I.%I OWNER TO %I',`,
-        `      CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,`,
-        `      '${schema}', r.relname, '${owner}');`,
+        `    EXECUTE format('ALTER %s %s OWNER TO %I', r.keyword, r.identity, '${owner}');`,
         `  END LOOP;`,
         `END $$;`,
     ].join("\n");
@@ -117,12 +177,21 @@ export function ownershipHandoverSql(owner: string, schema = "public"): string {
  * (`assumeRole`, which cyrilgdn/terraform-provider-postgresql issues as ALTER ROLE … SET ROLE, setAssumeRole in
  * postgresql/resource_postgresql_role.go), so whatever it creates or restores belongs to the owner and it can ALTER,
  * index and drop what the owner owns; PostgreSQL requires ownership, or membership in the owning role, for all three.
- * Default privileges are declared FOR ROLE owner, so the app and backup roles get every table a migration creates.
- * Tables an earlier deploy left owned by the admin are handed over once with `ownershipHandoverSql`.
+ * Default privileges are declared FOR ROLE owner in every schema, schemas included, so the app and backup roles get
+ * whatever a migration creates, also in a schema it adds. Objects an earlier deploy left owned by the admin are handed
+ * over once with `ownershipHandoverSql`. PUBLIC keeps only USAGE on the public schema (a cluster upgraded from
+ * PostgreSQL 14 or older still lets PUBLIC create there).
  *
- * Passwords are generated and sent with the provider's write-only fields (passwordWo), so the Role's state holds no
- * password; passwordWoVersion is the password's fingerprint, so replacing the RandomPassword (`pulumi up --replace
- * <password URN>`) sets the new one. The Secrets carry a fingerprint of their URL for pod templates to roll on.
+ * Fence: the app role reaches the database only as a member of `<app>_connect`, which holds CONNECT; the migrator
+ * holds that role WITH ADMIN OPTION and is a member of the app role, so a restore can revoke the membership (no new
+ * session of the app's gets in) and end the app's sessions (pg_terminate_backend needs the target role's
+ * privileges), then grant it back. See `fence`.
+ *
+ * Passwords are generated and sent with the provider's write-only fields (passwordWo); passwordWoVersion is the
+ * password's fingerprint, so replacing the RandomPassword (`pulumi up --replace <password URN>`) sets the new one. The
+ * Pulumi state still holds each password, encrypted as a secret: the RandomPassword's result, and the Role's
+ * passwordWo input (pulumi/pulumi-terraform-bridge#3201). The Secrets carry a fingerprint of their URL for pod
+ * templates to roll on.
  */
 export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
     /** Each login role's Secret (key DATABASE_URL); depend on it to run after the role and its grants exist. */
@@ -133,22 +202,29 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
     public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /** The owner role's name, for MIGRATION_OWNER_ROLE. */
     public readonly ownerRole: string;
+    /** How a restore fences the app out. */
+    public readonly fence: DatabaseFence;
     /** The CA bundle for pods that connect, when the URLs verify the server. */
     public readonly caVolume?: PodVolume;
-    /** SQL the admin runs once to hand existing tables to the owner role. */
+    /** SQL the admin runs once to hand existing objects to the owner role. */
     public readonly ownershipHandoverSql: string;
 
     constructor(name: string, args: DatabaseRolesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("DatabaseRoles", name, opts);
         const verifies = verifiesServer(args.sslmode);
         if (verifies && !args.caBundle) throw new pulumi.ResourceError(`sslmode ${args.sslmode} needs caBundle`, this);
+        const connectName = connectRoleName(args.roles.app.name);
+        if (connectName.length > 63) throw new pulumi.ResourceError(`roles.app.name is too long for its connect role ${connectName} (63 characters at most)`, this);
+        if (!args.schemas.includes("public")) throw new pulumi.ResourceError("schemas must include public", this);
         const opt = { parent: this };
         const db = args.database;
         const owner = args.roles.owner.name;
         this.ownerRole = owner;
-        this.ownershipHandoverSql = ownershipHandoverSql(owner);
+        this.fence = { appRole: args.roles.app.name, connectRole: connectName };
+        this.ownershipHandoverSql = ownershipHandoverSql(owner, args.schemas);
 
         const ownerRole = new postgresql.Role(`${name}-owner`, { name: owner, login: false }, opt);
+        const connectRole = new postgresql.Role(`${name}-connect`, { name: connectName, login: false }, opt);
         const roles = {} as Record<DatabaseRoleKind, postgresql.Role>;
         const passwords = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
         for (const kind of LOGIN_ROLES) {
@@ -172,42 +248,43 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
             );
         }
         const after: Record<DatabaseRoleKind, pulumi.Resource[]> = { app: [roles.app], migrator: [roles.migrator], backup: [roles.backup], drill: [roles.drill] };
-        const grant = (suffix: string, role: DatabaseRoleKind | "owner", objectType: string, privileges: string[]) => {
-            const g = new postgresql.Grant(
-                `${name}-${suffix}`,
-                {
-                    database: db,
-                    role: role === "owner" ? ownerRole.name : roles[role].name,
-                    objectType,
-                    schema: objectType === "database" ? undefined : "public",
-                    privileges,
-                },
-                opt,
-            );
-            // The migrator acts as the owner, so it needs the owner's grants before it starts.
-            after[role === "owner" ? "migrator" : role].push(g);
+        // The public schema keeps its first grants' names; another schema's carry its name.
+        const named = (suffix: string, schema: string) => (schema === "public" ? suffix : `${suffix}-${schema}`);
+        const grant = (suffix: string, role: DatabaseRoleKind | "owner" | "connect", objectType: string, privileges: string[], schema?: string) => {
+            const grantee = role === "owner" ? ownerRole.name : role === "connect" ? connectRole.name : roles[role].name;
+            const g = new postgresql.Grant(`${name}-${suffix}`, { database: db, role: grantee, objectType, schema, privileges }, opt);
+            // The migrator acts as the owner, so it needs the owner's grants before it starts; the app connects through the connect role.
+            after[role === "owner" ? "migrator" : role === "connect" ? "app" : role].push(g);
         };
+        const member = (suffix: string, kind: DatabaseRoleKind, of: postgresql.Role, withAdminOption = false) =>
+            after[kind].push(new postgresql.GrantRole(`${name}-${suffix}`, { role: roles[kind].name, grantRole: of.name, withAdminOption }, opt));
         const defaults = (suffix: string, role: DatabaseRoleKind, objectType: string, privileges: string[]) =>
-            after[role].push(
-                new postgresql.DefaultPrivileges(`${name}-${suffix}`, { database: db, role: roles[role].name, owner: ownerRole.name, schema: "public", objectType, privileges }, opt),
-            );
+            after[role].push(new postgresql.DefaultPrivileges(`${name}-${suffix}`, { database: db, role: roles[role].name, owner: ownerRole.name, objectType, privileges }, opt));
 
         // Only the roles granted CONNECT below reach the app's database: not the drill role, not any role created later.
         const noPublicConnect = new postgresql.Grant(`${name}-public-database`, { database: db, role: "public", objectType: "database", privileges: [] }, opt);
+        after.app.push(new postgresql.Grant(`${name}-public-schema`, { database: db, role: "public", objectType: "schema", schema: "public", privileges: ["USAGE"] }, opt));
         grant("owner-database", "owner", "database", ["CREATE", "TEMPORARY"]);
-        grant("owner-schema", "owner", "schema", ["CREATE", "USAGE"]);
-        after.migrator.push(new postgresql.GrantRole(`${name}-migrator-owner`, { role: roles.migrator.name, grantRole: ownerRole.name }, opt));
+        member("migrator-owner", "migrator", ownerRole);
         grant("migrator-database", "migrator", "database", ["CONNECT", "TEMPORARY"]);
-        grant("app-database", "app", "database", ["CONNECT"]);
-        grant("app-schema", "app", "schema", ["USAGE"]);
-        grant("app-tables", "app", "table", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
-        grant("app-sequences", "app", "sequence", ["SELECT", "USAGE", "UPDATE"]);
+        grant("connect-database", "connect", "database", ["CONNECT"]);
+        member("app-connect", "app", connectRole);
+        member("migrator-connect", "migrator", connectRole, true);
+        member("migrator-app", "migrator", roles.app);
+        grant("backup-database", "backup", "database", ["CONNECT"]);
+        for (const schema of args.schemas) {
+            grant(named("owner-schema", schema), "owner", "schema", ["CREATE", "USAGE"], schema);
+            grant(named("app-schema", schema), "app", "schema", ["USAGE"], schema);
+            grant(named("app-tables", schema), "app", "table", ["SELECT", "INSERT", "UPDATE", "DELETE"], schema);
+            grant(named("app-sequences", schema), "app", "sequence", ["SELECT", "USAGE", "UPDATE"], schema);
+            grant(named("backup-schema", schema), "backup", "schema", ["USAGE"], schema);
+            grant(named("backup-tables", schema), "backup", "table", ["SELECT"], schema);
+            grant(named("backup-sequences", schema), "backup", "sequence", ["SELECT"], schema);
+        }
+        defaults("app-default-schemas", "app", "schema", ["USAGE"]);
         defaults("app-default-tables", "app", "table", ["SELECT", "INSERT", "UPDATE", "DELETE"]);
         defaults("app-default-sequences", "app", "sequence", ["SELECT", "USAGE", "UPDATE"]);
-        grant("backup-database", "backup", "database", ["CONNECT"]);
-        grant("backup-schema", "backup", "schema", ["USAGE"]);
-        grant("backup-tables", "backup", "table", ["SELECT"]);
-        grant("backup-sequences", "backup", "sequence", ["SELECT"]);
+        defaults("backup-default-schemas", "backup", "schema", ["USAGE"]);
         defaults("backup-default-tables", "backup", "table", ["SELECT"]);
         defaults("backup-default-sequences", "backup", "sequence", ["SELECT"]);
         after.drill.push(new postgresql.Database(`${name}-drill-database`, { name: args.drillDatabase, owner: roles.drill.name, connectionLimit: 2 }, opt));
@@ -239,6 +316,6 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
             );
         }
         this.secretNames = Object.fromEntries(LOGIN_ROLES.map((k) => [k, this.secrets[k].metadata.name])) as Record<DatabaseRoleKind, pulumi.Output<string>>;
-        this.registerOutputs({ ownerRole: owner, ownershipHandoverSql: this.ownershipHandoverSql });
+        this.registerOutputs({ ownerRole: owner, fence: this.fence, ownershipHandoverSql: this.ownershipHandoverSql });
     }
 }

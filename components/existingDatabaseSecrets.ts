@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseAccess, databaseCaVolume, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
+import { DatabaseAccess, databaseCaVolume, DatabaseFence, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
 import { ENV } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
 
@@ -13,6 +13,8 @@ export interface ExistingDatabaseSecretsArgs {
     names: Record<DatabaseRoleKind, string>;
     /** PEM bundle of the server's CA, mounted where the URLs' sslrootcert may point; none when the URLs do not verify the server. */
     caBundle?: string;
+    /** The app's login role and the role it holds CONNECT through, for a restore to fence the app out. */
+    fence?: DatabaseFence;
 }
 
 /**
@@ -30,11 +32,13 @@ export class ExistingDatabaseSecrets extends LibraryComponent implements Databas
     public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
     public readonly checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     public readonly caVolume?: PodVolume;
+    public readonly fence?: DatabaseFence;
 
     constructor(name: string, args: ExistingDatabaseSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ExistingDatabaseSecrets", name, opts);
         this.secretNames = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
         this.checksums = {} as Record<DatabaseRoleKind, pulumi.Output<string>>;
+        this.fence = args.fence;
         for (const kind of LOGIN_ROLES) {
             const secret = k8s.core.v1.Secret.get(`${name}-${kind}`, `${args.namespace}/${args.names[kind]}`, { parent: this });
             // The configured name, known once the read has found the Secret.

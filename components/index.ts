@@ -10,6 +10,7 @@ export * from "./rdsBackupPlan";
 export * from "./releaseDatabaseJobs";
 export * from "./releaseMonitoring";
 export * from "./rollingDeployment";
+export * from "./scheduledJobMonitoring";
 export * from "./rules";
 export * from "./workload";
 export { appLabels, batchLabels } from "./kubernetes";

@@ -146,7 +146,7 @@ export interface BatchPodArgs {
     labels: Record<string, string>;
     /** The one container. */
     container: JobContainer;
-    /** ServiceAccount, when the pod needs an identity (IRSA); otherwise no token is mounted. */
+    /** ServiceAccount, when the pod needs an identity (IRSA). No Kubernetes API token is mounted either way. */
     serviceAccountName?: pulumi.Input<string>;
     /** Volumes the container mounts besides /tmp and HOME. */
     volumes?: k8s.types.input.core.v1.Volume[];
@@ -190,7 +190,8 @@ export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.Po
         spec: {
             restartPolicy: "Never",
             serviceAccountName: args.serviceAccountName,
-            automountServiceAccountToken: args.serviceAccountName !== undefined,
+            // No batch pod talks to the Kubernetes API; IRSA projects a token of its own.
+            automountServiceAccountToken: false,
             securityContext: restrictedPodSecurity,
             containers: [
                 {

@@ -1,10 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { PodVolume } from "./databaseRoles";
+import { DatabaseFence, PodVolume } from "./databaseRoles";
 import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "./kubernetes";
 import { Component, COMPONENT, ENV } from "../policy/contract";
 import { LibraryComponent } from "./componentType";
+import { migrationsToRollBack } from "./rules";
 
 /** One SQL migration as migrate-sql.sh reads it: `<version>.up.sql` and `<version>.down.sql`. */
 export interface SqlMigrationFiles {
@@ -17,11 +18,11 @@ export interface SqlMigrationFiles {
 }
 
 /**
- * SQL files run by a runner script (scripts/db/migrate-sql.sh: `runner` is its text) in the tools image, or a
- * command in the release image.
+ * SQL files run by a runner script (`runner`: scripts/db/migrate-sql.sh and the files it sources, by file name) in
+ * the tools image, or a command in the release image.
  */
 export type MigrationSource =
-    { kind: "sql"; migrations: SqlMigrationFiles[]; toolsImage: string; runner: string } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
+    { kind: "sql"; migrations: SqlMigrationFiles[]; toolsImage: string; runner: Record<string, string> } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
 
 /**
  * Where a release's backup and restore pods come from (a BackupSchedule): the identity, bucket and scripts that
@@ -32,11 +33,12 @@ export interface DatabaseDumps extends pulumi.Resource {
     readonly prefix: string;
     /** A pod that dumps the database under `label`. */
     backupPod(label: string, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec;
-    /** A pod that restores one dump as the migrator, acting as `ownerRole`, once per marker key. */
+    /** A pod that restores one dump as the migrator, acting as `ownerRole`, with the app fenced out, once per marker key. */
     restorePod(
         restore: { key: string; run: number; markerKey: string },
         migratorSecret: pulumi.Input<string>,
         ownerRole: string | undefined,
+        fence: DatabaseFence,
         labels: Record<string, string>,
     ): k8s.types.input.core.v1.PodTemplateSpec;
 }
@@ -56,18 +58,24 @@ export interface ReleaseDatabaseJobsArgs {
     migratorSecret: pulumi.Input<string>;
     /** The role that owns the schema, which the migrator acts as; undefined when the roles are not the program's. */
     ownerRole?: string;
+    /** The schemas whose objects must belong to `ownerRole` before a SQL migration changes anything. */
+    schemas?: string[];
+    /** How a restore shuts the app out; required with `restore`. */
+    fence?: DatabaseFence;
     /** The server's CA bundle, when the URLs verify the server. */
     caVolume?: PodVolume;
     /** What the migration runs. */
     migration: MigrationSource;
     /** The expand/contract phase the migration belongs to: part of its purpose, so a new phase runs the migration again. */
     phase: string;
-    /** "up" applies the release's migrations; "down" rolls back the newest `downSteps`. */
+    /** "up" applies the release's migrations; "down" rolls back the newest `downSteps` of them. */
     direction: "up" | "down";
     /** How many migrations a "down" run rolls back. */
     downSteps: number;
-    /** Deadline of the migration Job. */
+    /** Deadline of the migration Job: longer than any statement_timeout its files set, or the pod dies mid-statement. */
     migrationDeadlineSeconds: number;
+    /** How long the SQL runner goes on retrying a lock it was not granted in time, within the deadline. */
+    lockRetrySeconds: number;
     /** Retries of the migration Job. */
     backoffLimit: number;
     /** Deadline of the backup and restore Jobs. */
@@ -78,7 +86,7 @@ export interface ReleaseDatabaseJobsArgs {
     restore?: { key: string; run: number };
 }
 
-/** The runner's file name in the migration pod, under /scripts. */
+/** The runner's file name in the migration pod, under /scripts, beside the files it sources. */
 const MIGRATION_RUNNER = "migrate-sql.sh";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -90,7 +98,8 @@ export function restoreMarkerKey(prefix: string, key: string, run: number): stri
 
 /**
  * One release's database steps, each awaited by the Kubernetes provider before the next starts:
- * - a restore (database.restore.key): a backup labelled pre-restore-<key hash>, then the restore;
+ * - a restore (database.restore.key), which fences the app out, dumps the database as pre-restore-<key hash>,
+ *   restores and reopens;
  * - a migration: a backup labelled pre-deploy-<version> (pre-down-<version> before a down migration), then the
  *   migration, after any restore;
  * - a rollback (an up migration of the previous version, whose migrations are applied): nothing.
@@ -127,9 +136,9 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
 
         let last: k8s.batch.v1.Job | undefined;
         if (args.restore) {
+            if (!args.fence) throw new pulumi.ResourceError("a restore needs a fence: the app's login role and the role it holds CONNECT through", this);
             const keyHash = sha256(args.restore.key).slice(0, 10);
             const run = args.restore.run > 1 ? `-r${args.restore.run}` : "";
-            const before = backup(`${app}-prerestore-backup-${keyHash}${run}`, `pre-restore-${keyHash}`, []);
             last = job(
                 COMPONENT.restore,
                 `${app}-restore-${keyHash}${run}`,
@@ -139,9 +148,10 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
                     { ...args.restore, markerKey: restoreMarkerKey(args.backups.prefix, args.restore.key, args.restore.run) },
                     args.migratorSecret,
                     args.ownerRole,
+                    args.fence,
                     batchLabels(app, COMPONENT.restore),
                 ),
-                [before],
+                [args.backups],
             );
         }
 
@@ -167,6 +177,13 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             { name: ENV.databaseUrl, valueFrom: { secretKeyRef: { name: args.migratorSecret, key: ENV.databaseUrl } } },
             ...(args.ownerRole ? [{ name: "MIGRATION_OWNER_ROLE", value: args.ownerRole }] : []),
         ];
+        // What the runner records a down migration under, and how long it retries a lock.
+        const runnerEnv = [
+            ...(args.ownerRole && args.schemas ? [{ name: "MIGRATION_SCHEMAS", value: args.schemas.join(",") }] : []),
+            { name: "MIGRATION_RELEASE", value: args.version },
+            { name: "MIGRATION_ATTEMPT", value: String(args.attempt) },
+            { name: "LOCK_RETRY_SECONDS", value: String(args.lockRetrySeconds) },
+        ];
         if (args.migration.kind === "command") {
             const command = args.direction === "up" ? args.migration.command : args.migration.downCommand;
             if (!command) throw new pulumi.ResourceError("a down migration needs a downCommand", this);
@@ -186,7 +203,13 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             [`${m.version}.up.sql`, m.up],
             [`${m.version}.down.sql`, m.down],
         ]);
-        const files = Object.fromEntries([...sql, [MIGRATION_RUNNER, args.migration.runner]]);
+        const runner = args.migration.runner;
+        if (runner[MIGRATION_RUNNER] === undefined) throw new pulumi.ResourceError(`runner lacks ${MIGRATION_RUNNER}`, this);
+        const files = Object.fromEntries([...sql, ...Object.entries(runner)]);
+        const down = migrationsToRollBack(
+            args.migration.migrations.map((m) => m.version),
+            args.downSteps,
+        );
         const sqlConfigMap = new k8s.core.v1.ConfigMap(
             `${name}-migrations`,
             { metadata: { name: migrationName, namespace: args.namespace, labels }, immutable: true, data: files },
@@ -197,13 +220,13 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             container: {
                 name: "migrate",
                 image: args.migration.toolsImage,
-                command: ["/bin/sh", `/scripts/${MIGRATION_RUNNER}`, args.direction, ...(args.direction === "down" ? [String(args.downSteps)] : [])],
-                env: [...env, { name: "MIGRATIONS_DIR", value: "/migrations" }],
+                command: ["/bin/sh", `/scripts/${MIGRATION_RUNNER}`, args.direction, ...(args.direction === "down" ? down : [])],
+                env: [...env, ...runnerEnv, { name: "MIGRATIONS_DIR", value: "/migrations" }],
                 volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, { name: "migrations", mountPath: "/migrations", readOnly: true }, ...(ca ? [ca.mount] : [])],
             },
             volumes: [
                 // One ConfigMap per release holds the runner and the SQL it runs: the two mounts pick their files.
-                { name: "scripts", configMap: { name: sqlConfigMap.metadata.name, defaultMode: 0o555, items: [{ key: MIGRATION_RUNNER, path: MIGRATION_RUNNER }] } },
+                { name: "scripts", configMap: { name: sqlConfigMap.metadata.name, defaultMode: 0o555, items: Object.keys(runner).map((f) => ({ key: f, path: f })) } },
                 { name: "migrations", configMap: { name: sqlConfigMap.metadata.name, items: sql.map(([file]) => ({ key: file, path: file })) } },
                 ...(ca ? [ca.volume] : []),
             ],

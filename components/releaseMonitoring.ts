@@ -1,7 +1,19 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
 import { labelValue, warningBeforeCritical } from "./rules";
-import { HPA_TAG, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, PerVersionAlert, PER_VERSION_ALERTS, Severity, tag, VariantKey } from "../policy/contract";
+import {
+    HPA_TAG,
+    MONITOR_TAG,
+    MUTE_IN_DEPLOYMENT_WINDOW,
+    NO_USERS_TAG,
+    NOTIFIES_NOBODY_TAG,
+    PerVersionAlert,
+    PER_VERSION_ALERTS,
+    Severity,
+    tag,
+    TRAFFIC_GUARD_TAG,
+    VariantKey,
+} from "../policy/contract";
 import { LibraryComponent } from "./componentType";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
@@ -14,6 +26,12 @@ export interface VersionInFlight {
     variantValue: string;
     /** The command that takes traffic off this version, quoted in its monitors' messages; none for the version a rollback returns to. */
     rollbackCommand?: string;
+    /**
+     * Set for a version no user reaches (the color behind the preview host, a canary at weight 0): why, as
+     * `pulumi stack output rollback` words that state. Its monitors then tell chat and never page, advise no rollback,
+     * and their plumbing is tagged `users:none` for the runbook's go/no-go check to leave out.
+     */
+    noUsers?: string;
 }
 
 /**
@@ -52,6 +70,11 @@ export interface AlertSpec {
     label: string;
     /** Unit the thresholds are written in: "%" or a unit such as "s" or "ms". */
     unit: string;
+    /**
+     * Per-version alerts of the same version this one defers to: it alerts only while none of them does, so one
+     * incident pages once, from its highest tier. Those alerts may have no warning threshold.
+     */
+    defersTo?: AlertKind[];
 }
 
 export interface ReleaseMonitoringArgs {
@@ -59,8 +82,13 @@ export interface ReleaseMonitoringArgs {
     service: string;
     /** Datadog env tag, as the pods' `tags.datadoghq.com/env` label sets it. */
     env: string;
-    /** APM entry span; trace.<span>.hits/.errors count requests, trace.<span> is the latency distribution in seconds. */
+    /**
+     * The span the app's tracer opens for an inbound request (web.request for dd-trace-js): trace.<span>.hits/.errors
+     * count requests, trace.<span> is the latency distribution in seconds.
+     */
     span: string;
+    /** The kube_cluster_name tag of the cluster's metrics, so that no other cluster's namespace of the same name counts. */
+    kubeClusterName: string;
     /** Kubernetes namespace of the app, for the container metrics' scope. */
     namespace: string;
     /** app.kubernetes.io/name of the pods (kube_app_name tag). */
@@ -84,15 +112,19 @@ export interface ReleaseMonitoringArgs {
     metrics?: { paymentTotal: string; paymentFailed: string; paymentSucceeded: string; emailSent: string; emailDelivered: string };
     /** Tag scope of the PostgreSQL integration's metrics, e.g. "env:production,db:myapp"; required by the database alerts, and the dashboard's database graphs. */
     databaseScope?: string;
-    /** Tag scope of the hosts whose disks are watched; required by diskIoPct. */
+    /** Tag scope of the hosts whose disks are watched, such as the cluster's or its node group's; required by diskIoPct. */
     hostScope?: string;
     /** Service level objectives: targets, and the p95 a five-minute slice must stay within to count as good. */
     slo: { availabilityTarget: number; latencyTarget: number; latencySeconds: number; timeframe: string };
-    /** Deployment window (UTC `YYYY-MM-DDTHH:MM:SSZ`) during which rollout noise is muted. */
-    deploymentWindow?: { start: string; end: string; timezone: string };
     /**
-     * Counts a per-version ratio or p95 must see in its window before it may alert (minPayments: required by
-     * versionPaymentFailurePct), and resources that are not user traffic.
+     * Deployment window (UTC `YYYY-MM-DDTHH:MM:SSZ`) during which rollout noise is muted. Without a start the downtime
+     * runs from its creation: Datadog refuses a start in the past. Leave the window out once it has ended: Datadog
+     * refuses an end in the past too.
+     */
+    deploymentWindow?: { start?: string; end: string; timezone: string };
+    /**
+     * Counts a ratio or p95 must see in its window before it may alert (minPayments: required by the payment alerts,
+     * per version and service-wide), and resources that are not user traffic.
      */
     trafficGuard: { minRequests: number; minPayments?: number; excludeResources: string[] };
     /** The app's database role and its connection limit; without it, connections are watched server-wide. */
@@ -101,7 +133,7 @@ export interface ReleaseMonitoringArgs {
     rollbackHint: string;
 }
 
-/** A per-version ratio or p95 may alert only once its window holds at least `min` of what `count` counts. */
+/** A ratio or p95 may alert only once its window holds at least `min` of what `count` counts. */
 interface TrafficGuard {
     counter: "requests" | "payments";
     window: string;
@@ -120,8 +152,13 @@ interface MonitorSpec {
     suffix: string;
     /** Set on per-version monitors: their alert resolves on its own once the version stops reporting. */
     perVersion?: VersionInFlight;
-    /** Set on per-version monitors: the alert goes through a composite that also needs enough traffic. */
+    /** The alert goes through a composite that also needs enough traffic: per-version alerts, and service-wide payments. */
     guard?: TrafficGuard;
+    /**
+     * Per-version alerts: the version's requests over the last five minutes. Once they are none, every composite of
+     * the version resolves together, instead of a longer window's alert firing after the shorter one it deferred to.
+     */
+    gone?: TrafficGuard;
 }
 
 /** errorRatePct → error-rate-pct, for resource names. */
@@ -138,22 +175,41 @@ function num(x: number): string {
     return String(round(x));
 }
 
-/** "Error rate above 1%": the alert's label, side and threshold. */
-function alertTitle(a: AlertSpec, threshold: number): string {
-    return `${a.label} ${a.bad} ${num(threshold)}${a.unit === "%" ? "%" : ` ${a.unit}`}`;
+/** "Error rate above 1%": the alert's label, the comparison its query makes and the threshold. */
+function alertTitle(a: AlertSpec, threshold: number, op: Comparator): string {
+    const side = { ">": "above", ">=": "at or above", "<": "below", "<=": "at or below" }[op];
+    return `${a.label} ${side} ${num(threshold)}${a.unit === "%" ? "%" : ` ${a.unit}`}`;
 }
 
-/** A retired version's monitors resolve after this many hours without data instead of staying triggered. */
-const RETIRED_VERSION_TIMEOUT_HOURS = 1;
+type Comparator = ">" | ">=" | "<" | "<=";
+
+/** The comparison a query makes: Datadog query alerts end in `<op> <threshold>`. */
+function comparatorOf(query: string): Comparator {
+    const op = /\s(>=|<=|>|<)\s\S+$/.exec(query)?.[1];
+    if (op === undefined) throw new Error(`a monitor query without a comparison: ${query}`);
+    return op as Comparator;
+}
+
+/**
+ * On missing data, Datadog treats a Count query as 0 ("default"; docs.datadoghq.com/monitors/configuration, "No
+ * data": Evaluate as zero), so a traffic guard reads "too few" once a version's traffic is gone, instead of keeping
+ * its last state. A condition resolves ("resolve": Show OK) once its version stops reporting.
+ */
+const GUARD_ON_MISSING_DATA = "default";
+const CONDITION_ON_MISSING_DATA = "resolve";
 
 /**
  * Datadog monitors for the alerts and rollback triggers it is given, a deployment dashboard, availability and latency
  * SLOs, and a downtime for the deployment window that mutes rollout noise only. Error-rate, latency, payment and
  * rollback monitors exist per version in flight, so a canary is judged on its own traffic, and only once that traffic
- * is large enough to judge: a p95 over a handful of requests says as little as a ratio over them.
+ * is large enough to judge: a p95 over a handful of requests says as little as a ratio over them. Each of those is a
+ * composite `condition && !low_traffic`: a guard alerts on too little traffic, never on enough, so no monitor is in
+ * alert while traffic is healthy.
  *
  * Notification routing follows Datadog's conditional variables: an @-handle inside `{{#is_alert}}` is notified only
- * when the monitor alerts, so the pager sits only in alert and alert-recovery blocks and warnings go to chat.
+ * when the monitor alerts. The pager sits in the alert block of what pages (never for a version without users) and in
+ * the `{{#is_recovery}}` block of every monitor that can page, so each incident it opened is resolved on any path
+ * back to OK; warnings go to chat.
  */
 export class ReleaseMonitoring extends LibraryComponent {
     /** Every monitor, by resource name suffix. */
@@ -170,6 +226,10 @@ export class ReleaseMonitoring extends LibraryComponent {
             if (a.warning !== undefined && !warningBeforeCritical(a.bad, a.warning, a.critical)) {
                 throw new pulumi.ResourceError(`alert ${alert}: warning ${a.warning} must be ${a.bad === "above" ? "below" : "above"} critical ${a.critical}`, this);
             }
+            // `!` reads WARN like ALERT: a warning on a tier others defer to would silence them in its band.
+            for (const higher of a.defersTo ?? []) {
+                if (args.alerts[higher]?.warning !== undefined) throw new pulumi.ResourceError(`alert ${alert} defers to ${higher}, which may then have no warning threshold`, this);
+            }
         }
         /** What an alert's query cannot be written without; asking for the alert without it is an error naming both. */
         const needs = <T>(alert: AlertKind, value: T | undefined, what: string): T => {
@@ -178,28 +238,39 @@ export class ReleaseMonitoring extends LibraryComponent {
         };
         const metricsFor = (alert: AlertKind) => needs(alert, args.metrics, "metrics (the app's payment and email metric names)");
         const dbFor = (alert: AlertKind) => needs(alert, args.databaseScope, "databaseScope");
+        const minPaymentsFor = (alert: AlertKind) => needs(alert, args.trafficGuard.minPayments, "trafficGuard.minPayments");
         const base = `service:${args.service},env:${args.env}`;
         const span = `trace.${args.span}`;
-        const kube = `kube_namespace:${args.namespace},kube_app_name:${args.appName}`;
+        const kube = `kube_cluster_name:${args.kubeClusterName},kube_namespace:${args.namespace},kube_app_name:${args.appName}`;
         const commonTags = [`service:${args.service}`, `env:${args.env}`, "managed-by:pulumi"];
         const guard = args.trafficGuard;
         // Probes are not user traffic. `!tag:value` with wildcards is Datadog's metric-query exclusion
         // (docs.datadoghq.com/metrics/advanced-filtering: `avg:system.disk.in_use{!device:/dev/loop*}`).
         const notProbes = guard.excludeResources.map((r) => `,!resource_name:${r}`).join("");
 
-        // After a promotion stable and canary run the same version: one set of monitors, with stable's advice.
-        const versions = args.versions.filter((v, i) => args.versions.findIndex((w) => w.version === v.version) === i);
+        // After a promotion stable and canary run the same version: one set of monitors, with the advice of the
+        // variant that serves users (stable's, or the live color's).
+        const versions = args.versions.filter((v) => {
+            const same = args.versions.filter((w) => w.version === v.version);
+            return v === (same.find((w) => w.noUsers === undefined) ?? same[0]);
+        });
         const specs: MonitorSpec[] = [];
         for (const v of versions) {
             const scope = `${base},version:${labelValue(v.version)}`;
             const requests = `${scope}${notProbes}`;
             const tags = [tag(MONITOR_TAG.version, labelValue(v.version)), tag(v.variantKey, v.variantValue)];
             const errorRate = (window: string) => (t: number) => `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
+            // "5 minutes sustained", as the plan's success criterion words it: every minute of the window above the
+            // threshold. Only as_rate() takes a time aggregation other than sum, and divides each point before it
+            // (docs.datadoghq.com/monitors/guide/as-count-in-monitor-evaluations). So it fires no sooner than
+            // "roll back now" over the same five minutes, which it defers to.
+            const sustainedErrorRate = (window: string) => (t: number) =>
+                `min(${window}):sum:${span}.errors{${requests}}.as_rate() / sum:${span}.hits{${requests}}.as_rate() * 100 > ${num(t)}`;
             const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
             const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window, min: guard.minRequests, count: `sum:${span}.hits{${requests}}.as_count()` });
             // Exactly the contract's per-version alerts: the policy pack requires each one declared for every version in flight.
             const perVersion: Record<PerVersionAlert, () => { query: (t: number) => string; guard: TrafficGuard }> = {
-                errorRatePct: () => ({ query: errorRate("last_5m"), guard: requestsIn("last_5m") }),
+                errorRatePct: () => ({ query: sustainedErrorRate("last_5m"), guard: requestsIn("last_5m") }),
                 p95LatencySeconds: () => ({ query: p95("last_10m"), guard: requestsIn("last_10m") }),
                 rollbackNowErrorRatePct: () => ({ query: errorRate("last_5m"), guard: requestsIn("last_5m") }),
                 rollbackNowP95Seconds: () => ({ query: p95("last_5m"), guard: requestsIn("last_5m") }),
@@ -207,7 +278,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                 rollbackSustainedP95Seconds: () => ({ query: p95("last_15m"), guard: requestsIn("last_15m") }),
                 versionPaymentFailurePct: () => {
                     const m = metricsFor("versionPaymentFailurePct");
-                    const min = needs("versionPaymentFailurePct", guard.minPayments, "trafficGuard.minPayments");
+                    const min = minPaymentsFor("versionPaymentFailurePct");
                     return {
                         query: (t) => `sum(last_5m):sum:${m.paymentFailed}{${scope}}.as_count() / sum:${m.paymentTotal}{${scope}}.as_count() * 100 > ${num(t)}`,
                         guard: { counter: "payments", window: "last_5m", min, count: `sum:${m.paymentTotal}{${scope}}.as_count()` },
@@ -218,82 +289,106 @@ export class ReleaseMonitoring extends LibraryComponent {
                 const a = args.alerts[alert];
                 if (!a) continue;
                 const { query, guard: g } = perVersion[alert]();
-                specs.push({ alert, a, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g });
+                const gone = { ...requestsIn("last_5m"), counter: "requests" as const, min: 1 };
+                specs.push({ alert, a, query, tags, rollback: v.rollbackCommand && `\`${v.rollbackCommand}\``, suffix: `${kebab(alert)}-${v.variantValue}`, perVersion: v, guard: g, gone });
             }
         }
         const ratio = (window: string, numerator: string, denominator: string, op: string) => (t: number) =>
             `sum(${window}):sum:${numerator}{${base}}.as_count() / sum:${denominator}{${base}}.as_count() * 100 ${op} ${num(t)}`;
         // autoscalerAtMaxPct: kubernetes_state.hpa.current_replicas and .max_replicas, tagged kube_namespace and
-        // horizontalpodautoscaler (DataDog/integrations-core kubernetes_state_core/metadata.csv). Pinned for the whole
-        // window: min(). Named autoscalers only: a wildcard would take in another app's `<app>-…` and every pinned one,
-        // which reads 100% forever. `AND … IN (…)` is the boolean filter form, which must not be mixed with `,`
-        // (docs.datadoghq.com/metrics/advanced-filtering).
-        const hpa = `kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
-        const serviceWide: Record<ServiceAlert, () => (t: number) => string> = {
+        // horizontalpodautoscaler (DataDog/integrations-core kubernetes_state_core/metadata.csv), and kube_cluster_name
+        // (the KSM check tags every metric with it). Pinned for the whole window: min(). Named autoscalers only: a
+        // wildcard would take in another app's `<app>-…` and every pinned one, which reads 100% forever. `AND … IN (…)`
+        // is the boolean filter form, which must not be mixed with `,` (docs.datadoghq.com/metrics/advanced-filtering).
+        const hpa = `kube_cluster_name:${args.kubeClusterName} AND kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
+        // A payment ratio over a handful of payments says nothing (one failure in 8 at 3 a.m. is 12.5%): service-wide too,
+        // it needs trafficGuard.minPayments payments in its window.
+        const paymentsIn = (alert: AlertKind, window: string): TrafficGuard => ({
+            counter: "payments",
+            window,
+            min: minPaymentsFor(alert),
+            count: `sum:${metricsFor(alert).paymentTotal}{${base}}.as_count()`,
+        });
+        const serviceWide: Record<ServiceAlert, () => { query: (t: number) => string; guard?: TrafficGuard }> = {
             paymentFailurePct: () => {
                 const m = metricsFor("paymentFailurePct");
-                return ratio("last_5m", m.paymentFailed, m.paymentTotal, ">");
+                return { query: ratio("last_5m", m.paymentFailed, m.paymentTotal, ">"), guard: paymentsIn("paymentFailurePct", "last_5m") };
             },
             paymentSuccessPct: () => {
                 const m = metricsFor("paymentSuccessPct");
-                return ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<");
+                return { query: ratio("last_15m", m.paymentSucceeded, m.paymentTotal, "<"), guard: paymentsIn("paymentSuccessPct", "last_15m") };
             },
             emailDeliveryPct: () => {
                 const m = metricsFor("emailDeliveryPct");
-                return ratio("last_30m", m.emailDelivered, m.emailSent, "<");
+                return { query: ratio("last_30m", m.emailDelivered, m.emailSent, "<") };
             },
-            // postgresql.queries.time is nanoseconds of execution (Database Monitoring); per call, in milliseconds.
+            // postgresql.queries.time is nanoseconds of execution per query_signature, db and user (Database
+            // Monitoring; DataDog/integrations-core postgres/metadata.csv); per call, in milliseconds. The app's own
+            // role only: the six-hourly pg_dump's long COPYs are the backup role's.
             dbQueryMs: () => {
-                const db = dbFor("dbQueryMs");
-                return (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`;
+                const db = appQueries(dbFor("dbQueryMs"), args.appRole);
+                return { query: (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}` };
             },
             dbConnectionsPct: () => {
                 const db = dbFor("dbConnectionsPct");
-                return (t) => `avg(last_5m):${connections(db, args.appRole)} * 100 > ${num(t)}`;
+                return { query: (t) => `avg(last_5m):${connections(db, args.appRole)} * 100 > ${num(t)}` };
             },
             cacheHitPct: () => {
                 const db = dbFor("cacheHitPct");
-                return (t) =>
-                    `sum(last_15m):sum:postgresql.buffer_hit{${db}}.as_count() / ( sum:postgresql.buffer_hit{${db}}.as_count() + sum:postgresql.disk_read{${db}}.as_count() ) * 100 < ${num(t)}`;
+                return {
+                    query: (t) =>
+                        `sum(last_15m):sum:postgresql.buffer_hit{${db}}.as_count() / ( sum:postgresql.buffer_hit{${db}}.as_count() + sum:postgresql.disk_read{${db}}.as_count() ) * 100 < ${num(t)}`,
+                };
             },
             // kubernetes.cpu.usage.total is nanocores and kubernetes.cpu.limits cores (DataDog/integrations-core kubelet/metadata.csv).
-            cpuPct: () => (t) =>
-                `avg(last_10m):sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{${kube}} by {kube_deployment} * 100 > ${num(t)}`,
+            cpuPct: () => ({
+                query: (t) =>
+                    `avg(last_10m):sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{${kube}} by {kube_deployment} * 100 > ${num(t)}`,
+            }),
             // The working set is what the OOM killer watches; kubernetes.memory.usage counts page cache too
             // (DataDog/integrations-core kubelet/metadata.csv). Per pod, since one pod is what gets killed.
-            memoryPct: () => (t) =>
-                `avg(last_10m):sum:kubernetes.memory.working_set{${kube}} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{${kube}} by {kube_deployment,pod_name} * 100 > ${num(t)}`,
+            memoryPct: () => ({
+                query: (t) =>
+                    `avg(last_10m):sum:kubernetes.memory.working_set{${kube}} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{${kube}} by {kube_deployment,pod_name} * 100 > ${num(t)}`,
+            }),
             diskIoPct: () => {
                 const hosts = needs("diskIoPct", args.hostScope, "hostScope");
-                return (t) => `avg(last_10m):max:system.io.util{${hosts}} by {host,device} > ${num(t)}`;
+                return { query: (t) => `avg(last_10m):max:system.io.util{${hosts}} by {host,device} > ${num(t)}` };
             },
-            autoscalerAtMaxPct: () => (t) =>
-                `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
+            autoscalerAtMaxPct: () => ({
+                query: (t) =>
+                    `min(last_15m):sum:kubernetes_state.hpa.current_replicas{${hpa}} by {${HPA_TAG}} / sum:kubernetes_state.hpa.max_replicas{${hpa}} by {${HPA_TAG}} * 100 >= ${num(t)}`,
+            }),
         };
         for (const alert of SERVICE_ALERTS) {
             const a = args.alerts[alert];
             // With no autoscaler that can grow, none can be pinned at a maximum it did not start at.
             if (!a || (alert === "autoscalerAtMaxPct" && args.autoscalers.length === 0)) continue;
-            specs.push({ alert, a, query: serviceWide[alert](), tags: [tag(MONITOR_TAG.version, labelValue(args.releaseVersion))], rollback: args.rollbackHint, suffix: kebab(alert) });
+            const { query, guard: g } = serviceWide[alert]();
+            specs.push({ alert, a, query, tags: [tag(MONITOR_TAG.version, labelValue(args.releaseVersion))], rollback: args.rollbackHint, suffix: kebab(alert), guard: g });
         }
 
+        // Last, so that a version gaining or losing its users changes one tag of its monitors, not the order of all.
+        const usersTag = (spec: MonitorSpec) => (spec.perVersion?.noUsers !== undefined ? [NO_USERS_TAG] : []);
+        // One guard per counter, window and version (or service-wide): "alert" means too little to judge.
         const traffic: Record<string, datadog.Monitor> = {};
-        const trafficMonitor = (spec: MonitorSpec, v: VersionInFlight, g: TrafficGuard): datadog.Monitor => {
-            const key = `${g.counter}-${g.window.replace("last_", "")}-${v.variantValue}`;
+        const trafficMonitor = (spec: MonitorSpec, g: TrafficGuard): datadog.Monitor => {
+            const v = spec.perVersion;
+            const key = `${g.min === 1 ? "no" : "low"}-${g.counter}-${g.window.replace("last_", "")}${v ? `-${v.variantValue}` : ""}`;
             if (!traffic[key]) {
+                const of = v ? ` of ${v.variantKey}:${v.variantValue}` : "";
                 traffic[key] = new datadog.Monitor(
                     `${name}-${key}`,
                     {
-                        name: `[${args.env}] ${args.service}: ${g.counter} of ${v.variantKey}:${v.variantValue} in ${g.window.replace("last_", "")} at least ${g.min}`,
+                        name: `[${args.env}] ${args.service}: ${g.min === 1 ? "no" : `fewer than ${g.min}`} ${g.counter}${of} in ${g.window.replace("last_", "")}`,
                         type: "query alert",
-                        query: `sum(${g.window}):${g.count} >= ${g.min}`,
-                        message: `Traffic guard of the ${v.variantKey}:${v.variantValue} monitors: "alert" means enough ${g.counter} to judge the version. Notifies nobody.`,
+                        query: `sum(${g.window}):${g.count} < ${g.min}`,
+                        message: `Traffic guard${v ? ` of the ${v.variantKey}:${v.variantValue} monitors` : ` of the service-wide ${g.counter} monitors`}: "alert" means fewer than ${g.min} ${g.counter} in ${g.window.replace("last_", "")}, too few to judge, so those monitors stay quiet. Notifies nobody.`,
                         monitorThresholds: { critical: String(g.min) },
                         priority: "5",
-                        tags: [...commonTags, ...spec.tags, "release-guard:traffic"],
-                        notifyNoData: false,
+                        tags: [...commonTags, ...spec.tags, TRAFFIC_GUARD_TAG, NOTIFIES_NOBODY_TAG, ...usersTag(spec)],
+                        onMissingData: GUARD_ON_MISSING_DATA,
                         requireFullWindow: false,
-                        timeoutH: RETIRED_VERSION_TIMEOUT_HOURS,
                     },
                     { parent: this },
                 );
@@ -301,63 +396,98 @@ export class ReleaseMonitoring extends LibraryComponent {
             return traffic[key];
         };
 
-        for (const spec of specs) {
+        /** What each spec's monitors are called and carry. */
+        const described = specs.map((spec) => {
             const { a } = spec;
-            const { critical, warning } = a;
             // Recover a margin away from the threshold, so that a value hovering on it does not flap.
-            const recovery = a.bad === "above" ? critical * 0.8 : critical + (100 - critical) * 0.2;
-            const who = `${args.service} in ${args.env}${spec.perVersion ? ` (${spec.tags[1]}, ${spec.tags[0]})` : ""}`;
-            const title = `[${args.env}] ${args.service}: ${alertTitle(a, critical)}${spec.perVersion ? ` (${spec.tags[1]})` : ""}`;
-            const tags = [...commonTags, ...spec.tags, tag(MONITOR_TAG.severity, a.severity), tag(MONITOR_TAG.planAlert, spec.alert), ...(a.rolloutNoise ? [MUTE_IN_DEPLOYMENT_WINDOW] : [])];
-            const common = {
-                priority: String(args.priorities[a.severity]),
-                // Missing data is not a breach: a quiet canary must not page or trigger a rollback.
-                notifyNoData: false,
-                includeTags: true,
-                renotifyInterval: a.severity === "warning" ? 0 : 30,
-            };
-            const message = alertMessage(args, spec, { value: !spec.guard, who, critical, warning });
-            const thresholds = { critical: num(critical), warning: warning !== undefined ? num(warning) : undefined, criticalRecovery: num(recovery) };
-            const perVersion = spec.perVersion ? { timeoutH: RETIRED_VERSION_TIMEOUT_HOURS } : {};
-            // Only a per-version monitor has a traffic guard: its version's own requests or payments.
-            const guarded = spec.guard && spec.perVersion ? { guard: spec.guard, version: spec.perVersion } : undefined;
-            if (!guarded) {
-                this.monitors[spec.suffix] = new datadog.Monitor(
-                    `${name}-${spec.suffix}`,
-                    { name: title, type: "query alert", query: spec.query(critical), message, monitorThresholds: thresholds, tags, requireFullWindow: false, ...perVersion, ...common },
-                    { parent: this },
-                );
-                continue;
-            }
-            // The condition (a ratio or a p95) notifies nobody; the composite alerts (or warns) only while the
-            // condition does and the window holds enough traffic (docs.datadoghq.com/monitors/types/composite: `a && b`).
+            const recovery = a.bad === "above" ? a.critical * 0.8 : a.critical + (100 - a.critical) * 0.2;
+            const op = comparatorOf(spec.query(a.critical));
+            const title = `[${args.env}] ${args.service}: ${alertTitle(a, a.critical, op)}${spec.perVersion ? ` (${spec.tags[1]})` : ""}`;
+            const thresholds = { critical: num(a.critical), warning: a.warning !== undefined ? num(a.warning) : undefined, criticalRecovery: num(recovery) };
+            return { spec, op, title, thresholds };
+        });
+        // The condition (a ratio or a p95) of each guarded alert notifies nobody: its composite does.
+        const conditions = new Map<MonitorSpec, datadog.Monitor>();
+        for (const { spec, title, thresholds } of described.filter((d) => d.spec.guard)) {
             const condition = new datadog.Monitor(
                 `${name}-${spec.suffix}-condition`,
                 {
                     name: `${title}: condition`,
                     type: "query alert",
-                    query: spec.query(critical),
+                    query: spec.query(spec.a.critical),
                     message: `Condition of "${title}", which notifies. Notifies nobody itself.`,
                     monitorThresholds: thresholds,
                     priority: "5",
-                    tags: [...commonTags, ...spec.tags, tag(MONITOR_TAG.severity, a.severity), tag(MONITOR_TAG.planAlertCondition, spec.alert)],
-                    notifyNoData: false,
+                    tags: [...commonTags, ...spec.tags, tag(MONITOR_TAG.severity, spec.a.severity), tag(MONITOR_TAG.planAlertCondition, spec.alert), NOTIFIES_NOBODY_TAG, ...usersTag(spec)],
+                    onMissingData: CONDITION_ON_MISSING_DATA,
                     requireFullWindow: false,
-                    ...perVersion,
                 },
                 { parent: this },
             );
+            conditions.set(spec, condition);
             this.monitors[`${spec.suffix}-condition`] = condition;
+        }
+        /** The conditions of the same version's alerts this one defers to. */
+        const higherTiers = (spec: MonitorSpec): datadog.Monitor[] =>
+            (spec.a.defersTo ?? []).flatMap((alert) => {
+                const higher = specs.find((x) => x.alert === alert && x.perVersion === spec.perVersion);
+                const condition = higher && conditions.get(higher);
+                return condition ? [condition] : [];
+            });
+
+        for (const { spec, op, title, thresholds } of described) {
+            const { a } = spec;
+            const who = `${args.service} in ${args.env}${spec.perVersion ? ` (${spec.tags[1]}, ${spec.tags[0]})` : ""}`;
+            const tags = [
+                ...commonTags,
+                ...spec.tags,
+                tag(MONITOR_TAG.severity, a.severity),
+                tag(MONITOR_TAG.planAlert, spec.alert),
+                ...(a.rolloutNoise ? [MUTE_IN_DEPLOYMENT_WINDOW] : []),
+                ...usersTag(spec),
+            ];
+            const common = {
+                priority: String(args.priorities[a.severity]),
+                // Missing data is not a breach: a quiet canary must not page or trigger a rollback.
+                notifyNoData: false,
+                includeTags: true,
+                // Reminders only for what pages; a version without users pages nobody and needs none.
+                renotifyInterval: a.severity === "warning" || spec.perVersion?.noUsers !== undefined ? 0 : 30,
+            };
+            const message = alertMessage(args, spec, { value: !spec.guard, who, critical: a.critical, warning: a.warning, op });
+            const condition = conditions.get(spec);
+            if (!spec.guard || !condition) {
+                this.monitors[spec.suffix] = new datadog.Monitor(
+                    `${name}-${spec.suffix}`,
+                    { name: title, type: "query alert", query: spec.query(a.critical), message, monitorThresholds: thresholds, tags, requireFullWindow: false, ...common },
+                    { parent: this },
+                );
+                continue;
+            }
+            // The composite alerts (or warns) only while the condition does, its guard does not report too little
+            // traffic and no higher tier of the same version alerts. Datadog's `!` turns OK into ALERT and ALERT or
+            // WARN into OK, and `&&` takes the least severe (docs.datadoghq.com/monitors/types/composite,
+            // "Computing trigger conditions").
+            const guards = [spec.guard, ...(spec.gone && spec.gone.window !== spec.guard.window ? [spec.gone] : [])].map((g) => trafficMonitor(spec, g).id);
+            const deferred = higherTiers(spec).map((c) => c.id);
             this.monitors[spec.suffix] = new datadog.Monitor(
                 `${name}-${spec.suffix}`,
-                { name: title, type: "composite", query: pulumi.interpolate`${condition.id} && ${trafficMonitor(spec, guarded.version, guarded.guard).id}`, message, tags, ...common },
+                {
+                    name: title,
+                    type: "composite",
+                    query: pulumi.all([condition.id, ...guards, ...deferred]).apply(([c, ...rest]) => [c, ...rest.map((id) => `!${id}`)].join(" && ")),
+                    message,
+                    tags,
+                    ...common,
+                },
                 { parent: this },
             );
         }
         for (const [key, monitor] of Object.entries(traffic)) this.monitors[key] = monitor;
 
-        this.declareSlos(name, args, base, span, commonTags);
-        this.declareDashboard(name, args, base, span, kube);
+        // The SLOs and the dashboard count what the monitors count: user requests, not probes.
+        this.declareSlos(name, args, `${base}${notProbes}`, span, commonTags);
+        this.declareDashboard(name, args, `${base}${notProbes}`, span, kube);
         if (args.deploymentWindow) {
             const w = args.deploymentWindow;
             const muted = [...PER_VERSION_ALERTS, ...SERVICE_ALERTS].flatMap((n) => (args.alerts[n]?.rolloutNoise ? [args.alerts[n].label] : []));
@@ -371,7 +501,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                     scope: "*",
                     // Only monitors carrying every one of these tags are muted: the rollout noise, never what the plan checks in the window.
                     monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, MUTE_IN_DEPLOYMENT_WINDOW] },
-                    oneTimeSchedule: { start: w.start, end: w.end },
+                    oneTimeSchedule: w.start === undefined ? { end: w.end } : { start: w.start, end: w.end },
                     displayTimezone: w.timezone,
                     message: `Deployment window of ${args.service} ${args.releaseVersion}: muted as rollout noise: ${muted.join(", ")}. Every other monitor, each rollback trigger among them, stays live.`,
                     muteFirstRecoveryNotification: true,
@@ -382,7 +512,8 @@ export class ReleaseMonitoring extends LibraryComponent {
         this.registerOutputs({ monitorCount: Object.keys(this.monitors).length });
     }
 
-    private declareSlos(name: string, args: ReleaseMonitoringArgs, base: string, span: string, tags: string[]): void {
+    /** `requests`: the scope of the service's user requests. */
+    private declareSlos(name: string, args: ReleaseMonitoringArgs, requests: string, span: string, tags: string[]): void {
         new datadog.ServiceLevelObjective(
             `${name}-availability-slo`,
             {
@@ -390,8 +521,8 @@ export class ReleaseMonitoring extends LibraryComponent {
                 type: "metric",
                 description: "Share of requests that do not fail.",
                 query: {
-                    numerator: `sum:${span}.hits{${base}}.as_count() - sum:${span}.errors{${base}}.as_count()`,
-                    denominator: `sum:${span}.hits{${base}}.as_count()`,
+                    numerator: `sum:${span}.hits{${requests}}.as_count() - sum:${span}.errors{${requests}}.as_count()`,
+                    denominator: `sum:${span}.hits{${requests}}.as_count()`,
                 },
                 thresholds: [{ timeframe: args.slo.timeframe, target: args.slo.availabilityTarget }],
                 tags,
@@ -411,7 +542,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                         queryIntervalSeconds: 300,
                         query: {
                             formula: { formulaExpression: "query1" },
-                            queries: [{ metricQuery: { name: "query1", dataSource: "metrics", query: `p95:${span}{${base}}` } }],
+                            queries: [{ metricQuery: { name: "query1", dataSource: "metrics", query: `p95:${span}{${requests}}` } }],
                         },
                     },
                 },
@@ -422,7 +553,8 @@ export class ReleaseMonitoring extends LibraryComponent {
         );
     }
 
-    private declareDashboard(name: string, args: ReleaseMonitoringArgs, base: string, span: string, kube: string): void {
+    /** `requests`: the scope of the service's user requests. */
+    private declareDashboard(name: string, args: ReleaseMonitoringArgs, requests: string, span: string, kube: string): void {
         const timeseries = (title: string, queries: string[], formula?: string) => ({
             definition: {
                 type: "timeseries",
@@ -438,7 +570,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                 ],
             },
         });
-        const byVersion = `{${base}} by {version}`;
+        const byVersion = `{${requests}} by {version}`;
         const db = args.databaseScope;
         const widgets = [
             timeseries("Error rate by version (%)", [`sum:${span}.errors${byVersion}.as_count()`, `sum:${span}.hits${byVersion}.as_count()`], "q1 / q2 * 100"),
@@ -449,13 +581,20 @@ export class ReleaseMonitoring extends LibraryComponent {
             ...(db === undefined
                 ? []
                 : [
-                      timeseries(
-                          args.appRole ? `Database connections of ${args.appRole.name} (% of its limit)` : "Database connections (% of max)",
-                          [connections(db, args.appRole)],
-                          "q1 * 100",
-                      ),
+                      // The role's limit is a constant of the formula, not of the query.
+                      args.appRole
+                          ? timeseries(
+                                `Database connections of ${args.appRole.name} (% of its limit)`,
+                                [`sum:postgresql.connections{${db},user:${args.appRole.name}}`],
+                                `q1 / ${args.appRole.connectionLimit} * 100`,
+                            )
+                          : timeseries("Database connections (% of max)", [`max:postgresql.percent_usage_connections{${db}}`], "q1 * 100"),
                       timeseries("Database cache hit rate (%)", [`sum:postgresql.buffer_hit{${db}}.as_count()`, `sum:postgresql.disk_read{${db}}.as_count()`], "q1 / (q1 + q2) * 100"),
-                      timeseries("Mean database query time (ms)", [`sum:postgresql.queries.time{${db}}.as_count()`, `sum:postgresql.queries.count{${db}}.as_count()`], "q1 / q2 / 1000000"),
+                      timeseries(
+                          "Mean database query time (ms)",
+                          [`sum:postgresql.queries.time{${appQueries(db, args.appRole)}}.as_count()`, `sum:postgresql.queries.count{${appQueries(db, args.appRole)}}.as_count()`],
+                          "q1 / q2 / 1000000",
+                      ),
                   ]),
             timeseries(
                 "CPU by deployment (% of limit)",
@@ -494,29 +633,44 @@ function connections(databaseScope: string, r: ReleaseMonitoringArgs["appRole"])
     return r ? `sum:postgresql.connections{${databaseScope},user:${r.name}} / ${r.connectionLimit}` : `max:postgresql.percent_usage_connections{${databaseScope}}`;
 }
 
+/** The scope of the app's own queries: its role's, when known (Database Monitoring tags query metrics by user). */
+function appQueries(databaseScope: string, r: ReleaseMonitoringArgs["appRole"]): string {
+    return r ? `${databaseScope},user:${r.name}` : databaseScope;
+}
+
 /**
- * A monitor's message. Datadog notifies an @-handle only when the block around it applies, so the pager appears in
- * the alert and alert-recovery blocks only, and warnings reach chat alone.
+ * A monitor's message. Datadog notifies an @-handle only when the block around it applies
+ * (docs.datadoghq.com/monitors/notify/variables). The pager is in the alert block of what pages, so warnings reach
+ * chat alone, and in the `{{#is_recovery}}` block of every monitor that can page, which renders on any return to OK
+ * (from ALERT or WARN): `{{#is_alert_recovery}}` renders on ALERT → OK only (DataDog/documentation#39212), so an
+ * incident that went ALERT → WARN → OK stayed open. A recovery sent to PagerDuty resolves its incident, or is ignored
+ * when there is none; it never pages. A version without users alerts chat alone, with what `rollback` says of it.
  */
-function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value: boolean; who: string; critical: number; warning?: number }): string {
+function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value: boolean; who: string; critical: number; warning?: number; op: Comparator }): string {
     const { a } = spec;
     const chat = args.notify.chat.join(" ");
-    const alertHandles = a.severity === "warning" ? chat : [...args.notify.pager, ...args.notify.chat].join(" ");
+    const paging = [...args.notify.pager, ...args.notify.chat].join(" ");
+    const pages = a.severity !== "warning";
+    const noUsers = spec.perVersion?.noUsers;
+    const alertHandles = pages && noUsers === undefined ? paging : chat;
+    const recoveryHandles = pages ? paging : chat;
     const value = o.value ? `: {{value}} ${a.unit}` : "";
-    const action = !spec.rollback
-        ? "This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."
-        : a.severity === "rollback"
-          ? `Roll back now: ${spec.rollback}`
-          : a.severity === "critical"
-            ? `The on-call engineer is paged. If it started with the release, roll back: ${spec.rollback}`
-            : `Watch the deployment dashboard; if it worsens, roll back: ${spec.rollback}`;
+    const action =
+        noUsers !== undefined
+            ? `No rollback needed: ${noUsers}. It serves no users, so nobody is paged.`
+            : !spec.rollback
+              ? "This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."
+              : a.severity === "rollback"
+                ? `Roll back now: ${spec.rollback}`
+                : a.severity === "critical"
+                  ? `The on-call engineer is paged. If it started with the release, roll back: ${spec.rollback}`
+                  : `Watch the deployment dashboard; if it worsens, roll back: ${spec.rollback}`;
     const w = o.warning;
     return [
-        `{{#is_alert}}${alertTitle(a, o.critical)} for ${o.who}${value}.`,
+        `{{#is_alert}}${alertTitle(a, o.critical, o.op)} for ${o.who}${value}.`,
         action,
         `${alertHandles}{{/is_alert}}`,
-        ...(w !== undefined ? [`{{#is_warning}}${alertTitle(a, w)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
-        `{{#is_alert_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(o.critical)} ${a.unit}. ${alertHandles}{{/is_alert_recovery}}`,
-        ...(w !== undefined ? [`{{#is_warning_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(w)} ${a.unit}. ${chat}{{/is_warning_recovery}}`] : []),
+        ...(w !== undefined ? [`{{#is_warning}}${alertTitle(a, w, o.op)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
+        `{{#is_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(w ?? o.critical)} ${a.unit}. ${recoveryHandles}{{/is_recovery}}`,
     ].join("\n");
 }

@@ -35,6 +35,66 @@ export function isKubernetesCron(expr: string): boolean {
     });
 }
 
+const CRON_MACROS: Record<string, string> = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+};
+
+/** The values one field of a valid schedule (isKubernetesCron) allows; day of week 7 is Sunday, 0. */
+function cronValues(field: string, i: number): Set<number> {
+    const [lo, hi, names] = CRON_FIELDS[i];
+    const value = (s: string) => names?.[s.toUpperCase()] ?? Number(s);
+    const out = new Set<number>();
+    for (const item of field.split(",")) {
+        const m = /^(?:\*|([A-Za-z0-9]+)(?:-([A-Za-z0-9]+))?)(?:\/(\d+))?$/.exec(item);
+        if (!m) throw new Error(`not a valid schedule field: ${field}`);
+        const from = m[1] === undefined ? lo : value(m[1]);
+        const to = m[1] === undefined ? hi : m[2] === undefined ? (m[3] === undefined ? from : hi) : value(m[2]);
+        for (let v = from; v <= to; v += Number(m[3] ?? 1)) out.add(i === 4 && v === 7 ? 0 : v);
+    }
+    return out;
+}
+
+/**
+ * The longest time, in seconds, between two runs of a valid CronJob schedule (UTC), over the eight years from
+ * 2024: 21600 for "0 *\/6 * * *", 604800 for "30 4 * * 0". Day of month and day of week restrict together only when
+ * both are restricted, and then either matches (the cron semantics the CronJob controller uses, robfig/cron).
+ */
+export function cronLongestGapSeconds(expr: string): number {
+    const fields = (CRON_MACROS[expr] ?? expr).trim().split(/\s+/);
+    const [minutes, hours, days, months, weekdays] = fields.map((f, i) => cronValues(f, i));
+    const dayStar = fields[2].startsWith("*");
+    const weekdayStar = fields[4].startsWith("*");
+    let last: number | undefined;
+    let longest = 0;
+    const start = Date.UTC(2024, 0, 1);
+    for (let day = 0; day < 8 * 366; day++) {
+        const d = new Date(start + day * 86_400_000);
+        if (!months.has(d.getUTCMonth() + 1)) continue;
+        const byDay = days.has(d.getUTCDate());
+        const byWeekday = weekdays.has(d.getUTCDay());
+        if (!(dayStar || weekdayStar ? byDay && byWeekday : byDay || byWeekday)) continue;
+        for (const h of [...hours].sort((a, b) => a - b)) {
+            for (const m of [...minutes].sort((a, b) => a - b)) {
+                const t = d.getTime() + (h * 60 + m) * 60_000;
+                if (last !== undefined) longest = Math.max(longest, t - last);
+                last = t;
+            }
+        }
+    }
+    return longest / 1000;
+}
+
+/** The migrations a down run of `steps` rolls back, newest first: the newest of the versions a release ships. */
+export function migrationsToRollBack(versions: string[], steps: number): string[] {
+    return [...versions].sort().reverse().slice(0, steps);
+}
+
 /** An S3 key prefix as the backup identity's policy scopes it: segments without leading or trailing slash. */
 export function isS3Prefix(prefix: string): boolean {
     return /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(prefix);

@@ -35,6 +35,8 @@ describe("the offline preview agrees with the engine on database edits (producti
             set: {
                 "release.namespace": NS,
                 ...Object.fromEntries(Object.entries(SECRETS).map(([role, name]) => [`database.existingSecrets.${role}`, name])),
+                "database.fence.appRole": "myapp_app",
+                "database.fence.connectRole": "myapp_app_connect",
                 "backup.existingBucket.name": "premade-dumps",
                 "backup.oidc.roleArn": "arn:aws:iam::123456789012:role/premade-db-backup",
             },

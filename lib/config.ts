@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { ALERT_NAMES, AlertName, isLooser, PLAN_ALERTS, PLAN_WARNINGS, PlanAlert } from "../policy/planAlerts";
-import { PHASES } from "./migrations";
+import { ALERT_NAMES, AlertName, DEFERRED_TO, isLooser, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
+import { PHASES, ServingTrack } from "./migrations";
 import { CanaryRouting } from "../components/canaryDeployment";
 import {
     isAwsCron,
@@ -20,6 +20,7 @@ import {
     warningBeforeCritical,
 } from "../components/rules";
 import { ZERO_DOWNTIME_ROLLOUT } from "../components/workload";
+import { JUDGE_GROUPS, JUDGE_METRIC_NAMES } from "./judge/judge";
 
 /**
  * A config value the program refuses. It extends RunError so that `pulumi preview` prints the message without a
@@ -146,7 +147,11 @@ const handle = z
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
 const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
-const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
+// `pulumi config set --path` stores a float as a string ("0.5"): read it as the number it is.
+const threshold = z.preprocess(
+    (v) => (typeof v === "string" && /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : v),
+    z.number({ message: "must be a positive number" }).positive("must be a positive number"),
+);
 const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
 /**
  * A one-time downtime's start or end. The Datadog provider accepts only `YYYY-MM-DDTHH:MM:SSZ`
@@ -168,10 +173,18 @@ const monitoringSchema = z.strictObject({
         .string()
         .regex(/^[a-z][a-z0-9_.-]*$/, "must be a Datadog env tag value")
         .optional(),
+    /**
+     * The operation name of the spans the app's tracer opens for inbound requests: every per-version monitor, both
+     * SLOs and the dashboard count and time it. No default: each tracer names it differently (README: span names per
+     * tracer), and the outbound name of one is the inbound name of none.
+     */
     span: z
-        .string()
-        .regex(/^[a-z0-9_.]+$/, "must be an APM span name such as http.request")
-        .default("http.request"),
+        .string({ message: "is required: the span name the app's tracer gives inbound HTTP requests, such as web.request for dd-trace-js (README: span names per tracer)" })
+        .regex(/^[a-z0-9_.-]+$/, "must be an APM span name such as web.request"),
+    /** The kube_cluster_name tag the Datadog agent puts on this cluster's metrics (DD_CLUSTER_NAME). */
+    kubeClusterName: z
+        .string({ message: "is required: the kube_cluster_name tag the Datadog agent gives this cluster's metrics (its DD_CLUSTER_NAME)" })
+        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a cluster name as the Datadog agent tags it (lower-case letters, digits, dots and dashes)"),
     notify: z.strictObject({ pager: z.array(handle).min(1, "must name at least one handle"), chat: z.array(handle).min(1, "must name at least one handle") }),
     priorities: z.strictObject({ rollback: priority.default(1), critical: priority.default(2), warning: priority.default(3) }).default({ rollback: 1, critical: 2, warning: 3 }),
     thresholds: perAlert(threshold).default({}),
@@ -205,17 +218,11 @@ const monitoringSchema = z.strictObject({
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
 });
 
-// Every alert's thresholds, resolved once: the plan's number unless set, and a rollback trigger warns at the plan's
-// next tier down (5% warns at 2%, 2% at 1%) unless set or unless that tier is not on the quiet side of its critical.
-// A warning set on the wrong side is kept, for monitoringProblems to refuse.
+// Every alert's thresholds, resolved once: the plan's number unless set. Warnings only where config sets them; one on
+// a tier the others defer to is kept, for monitoringProblems to refuse.
 const resolvedMonitoringSchema = monitoringSchema.transform((m) => {
     const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
-    const warnings: Partial<Record<AlertName, number>> = { ...m.warnings };
-    for (const n of ALERT_NAMES) {
-        const implied = PLAN_WARNINGS[n];
-        if (warnings[n] === undefined && implied && warningBeforeCritical(PLAN_ALERTS[n].bad, thresholds[implied], thresholds[n])) warnings[n] = thresholds[implied];
-    }
-    return { ...m, thresholds, warnings };
+    return { ...m, thresholds, warnings: m.warnings };
 });
 
 const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
@@ -226,6 +233,7 @@ const roleSchema = z.strictObject({
 });
 
 const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
+const schemaName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL schema name");
 const dnsSubdomain = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
 const AWS_PARTITION = "aws(-[a-z]+)*";
@@ -256,12 +264,22 @@ const databaseSchema = z.strictObject({
     roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }).optional(),
     /** Instead of roles: the names of Secrets made outside this program, in release.namespace, each with a DATABASE_URL key. */
     existingSecrets: z.strictObject({ app: dnsSubdomain, migrator: dnsSubdomain, backup: dnsSubdomain, drill: dnsSubdomain }).optional(),
+    /** With existingSecrets: the app's login role and the role through which it holds CONNECT, which a restore revokes. */
+    fence: z.strictObject({ appRole: roleSchema.shape.name, connectRole: roleSchema.shape.name }).optional(),
+    /** The schemas the app's objects live in: grants, default privileges and the ownership handover cover them. */
+    schemas: z
+        .array(schemaName)
+        .min(1)
+        .refine((s) => s.includes("public"), "must include public")
+        .default(["public"]),
     migration: z.strictObject({
         phase: z.enum(PHASES),
         sqlDir: z.string().min(1).optional(),
         command: z.array(z.string()).min(1).optional(),
         downCommand: z.array(z.string()).min(1).optional(),
         run: z.enum(["up", "down"]).default("up"),
+        /** The release.version a down migration is run for: a down is bound to its release. */
+        downFor: version.optional(),
         downSteps: z.number().int().min(1).default(1),
         estimatedMinutes: z.number().min(1).max(720),
         backoffLimit: z.number().int().min(0).max(3).default(0),
@@ -361,6 +379,41 @@ const planSchema = z.strictObject({
 
 export type PlanConfig = z.infer<typeof planSchema>;
 
+/** A decimal as `pulumi config set --path` stores it: a number, or (floats always) a string holding one. */
+const decimal = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === "string" && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : v), schema);
+const percentage = decimal(z.number({ message: "must be a number from 0 to 100" }).min(0, "must be a number from 0 to 100").max(100, "must be a number from 0 to 100"));
+const effect = decimal(z.number({ message: "must be a positive number" }).positive("must be a positive number"));
+
+/** A judged metric's settings, as Kayenta's analysisConfigurations.canary names them; each left out keeps its default. */
+const judgeMetricSchema = z.strictObject({
+    direction: z.enum(["increase", "decrease", "either"]).optional(),
+    critical: z.boolean().optional(),
+    mustHaveData: z.boolean().optional(),
+    muted: z.boolean().optional(),
+    nanStrategy: z.enum(["remove", "replace"]).optional(),
+    outliers: z.strictObject({ strategy: z.enum(["keep", "remove"]).optional(), factor: effect.optional() }).optional(),
+    effectSize: z
+        .strictObject({
+            measure: z.enum(["meanRatio", "cles"]).optional(),
+            allowedIncrease: effect.optional(),
+            allowedDecrease: effect.optional(),
+            criticalIncrease: effect.optional(),
+            criticalDecrease: effect.optional(),
+        })
+        .optional(),
+});
+
+/** The canary judge (lib/judge): the verdict's thresholds, the groups' weights and each metric's settings. */
+const judgeSchema = z.strictObject({
+    /** Pass at or above `pass`; Marginal at or above `marginal`; Fail below. */
+    thresholds: z.strictObject({ pass: percentage.default(95), marginal: percentage.default(75) }).prefault({}),
+    /** Percent per group (errors, latency, payments); groups without a weight share what remains of 100. */
+    groupWeights: z.partialRecord(z.enum(JUDGE_GROUPS), percentage).default({}),
+    metrics: z.partialRecord(z.enum(JUDGE_METRIC_NAMES), judgeMetricSchema).default({}),
+    /** Seconds between two points of a series read from Datadog. */
+    stepSeconds: z.number().int().min(10, "must be at least 10").max(3600, "must be at most 3600").default(60),
+});
+
 const programSchema = z
     .strictObject({
         strategy: z.enum(strategies),
@@ -372,6 +425,7 @@ const programSchema = z
         database: databaseSchema.optional(),
         backup: backupSchema.optional(),
         plan: planSchema.prefault({}),
+        judge: judgeSchema.prefault({}),
     })
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
     .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
@@ -400,7 +454,8 @@ export type BackupRoleConfig = { kind: "existing"; arn: string } | { kind: "oidc
 /**
  * The validated stack configuration: the strategy comes with its own section, and only that one. Defaults that
  * depend on the stack are resolved here too: `datadog` is the env and service tags the pods carry and the monitors
- * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to that env.
+ * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to the
+ * cluster's nodes (kube_cluster_name), not every host of the env.
  */
 export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup"> & {
     datadog: { env: string; service: string };
@@ -434,6 +489,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         issue(["rolling", "maxUnavailable"], c.rolling.maxUnavailable, `cannot be 0 when rolling.maxSurge is ${c.rolling.maxSurge}: the rollout could never progress`);
     }
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
+    problems.push(...judgeProblems(c));
     problems.push(...databaseProblems(c));
     if (c.strategy === "blue-green") {
         const bg = c.blueGreen;
@@ -476,7 +532,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
 
 type MonitoringConfig = z.infer<typeof resolvedMonitoringSchema>;
 
-const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan"] as const;
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan", "judge"] as const;
 
 function databaseProblems(c: ParsedConfig): Problem[] {
     const problems: Problem[] = [];
@@ -507,6 +563,7 @@ function databaseProblems(c: ParsedConfig): Problem[] {
     if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
         issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
     }
+    problems.push(...downMigrationProblems(c, db));
     problems.push(...databaseAccessProblems(db));
     const r = db.roles;
     if (r && db.maxConnections !== undefined) {
@@ -547,6 +604,42 @@ function databaseProblems(c: ParsedConfig): Problem[] {
     return problems;
 }
 
+/**
+ * A down migration is bound to the release it was run for: `run: down` needs `downFor` set to release.version, so
+ * that a `run: down` left in config refuses the next release instead of rolling back one more migration.
+ */
+function downMigrationProblems(c: ParsedConfig, db: ParsedDatabase): Problem[] {
+    const problems: Problem[] = [];
+    const m = db.migration;
+    const clear = "pulumi config rm --path database.migration.run && pulumi config rm --path database.migration.downFor";
+    if (m.run === "down") {
+        if (m.downFor === undefined) {
+            problems.push({
+                path: ["database", "migration", "downFor"],
+                input: undefined,
+                message: `is required with database.migration.run down: set it to release.version (${c.release.version}), the release this down migration is for`,
+            });
+        } else if (m.downFor !== c.release.version) {
+            problems.push({
+                path: ["database", "migration", "downFor"],
+                input: m.downFor,
+                message: `is not release.version (${c.release.version}): this down migration was run for ${m.downFor}, and a new release does not run it again; clear it with ${clear}`,
+            });
+        }
+        if (db.restore) {
+            problems.push({
+                path: ["database", "migration", "run"],
+                input: m.run,
+                message:
+                    "cannot be down together with database.restore.key: the restore puts back the dump's schema, and the down migration would then undo a migration of the dump's release",
+            });
+        }
+    } else if (m.downFor !== undefined) {
+        problems.push({ path: ["database", "migration", "downFor"], input: m.downFor, message: "must be left out unless database.migration.run is down" });
+    }
+    return problems;
+}
+
 type DatabaseConfig = ParsedDatabase;
 type BackupConfig = ParsedBackup;
 
@@ -558,7 +651,17 @@ function databaseAccessProblems(db: DatabaseConfig): Problem[] {
     if (!s) {
         if (!db.roles) issue(["database", "roles"], undefined, "is required unless database.existingSecrets names Secrets made outside this program");
         if (db.maxConnections === undefined) issue(["database", "maxConnections"], undefined, "is required with database.roles: the roles' connection limits must fit in it");
+        if (db.fence) issue(["database", "fence"], SKIP, "must be left out with database.roles: the program makes the app's connect role itself");
+        if (db.roles && db.roles.app.name.length > 55)
+            issue(["database", "roles", "app", "name"], db.roles.app.name, "must be at most 55 characters: the program names its connect role <name>_connect");
         return problems;
+    }
+    if (db.restore && !db.fence) {
+        issue(
+            ["database", "fence"],
+            undefined,
+            "is required with database.existingSecrets and database.restore.key: a restore shuts the app out first, so name the app's login role (appRole) and the role it holds CONNECT through (connectRole)",
+        );
     }
     const without = "must be left out with database.existingSecrets: the program creates no roles, the Secrets' URLs decide who connects";
     if (db.roles) issue(["database", "roles"], SKIP, without);
@@ -615,7 +718,13 @@ function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
         const critical = m.thresholds[name];
         const warning = m.warnings[name];
         if (a.percent && critical > 100) problems.push({ path: ["monitoring", "thresholds", name], input: critical, message: "is a percentage and cannot exceed 100" });
-        if (warning !== undefined && !warningBeforeCritical(PLAN_ALERTS[name].bad, warning, critical)) {
+        if (warning !== undefined && DEFERRED_TO.includes(name)) {
+            problems.push({
+                path: ["monitoring", "warnings", name],
+                input: warning,
+                message: "must be left out: the tiers below this rollback trigger warn and page for it, and a warning here would silence them in its band",
+            });
+        } else if (warning !== undefined && !warningBeforeCritical(PLAN_ALERTS[name].bad, warning, critical)) {
             const side = a.bad === "above" ? "below" : "above";
             problems.push({ path: ["monitoring", "warnings", name], input: warning, message: `must be ${side} the critical threshold ${critical}` });
         }
@@ -629,6 +738,25 @@ function monitoringProblems(m: MonitoringConfig, env: string): Problem[] {
     }
     const w = m.deploymentWindow;
     if (w && Date.parse(w.end) <= Date.parse(w.start)) problems.push({ path: ["monitoring", "deploymentWindow", "end"], input: w.end, message: `must be after start (${w.start})` });
+    return problems;
+}
+
+function judgeProblems(c: ParsedConfig): Problem[] {
+    const problems: Problem[] = [];
+    const { thresholds, groupWeights } = c.judge;
+    if (thresholds.marginal > thresholds.pass) {
+        problems.push({ path: ["judge", "thresholds", "marginal"], input: thresholds.marginal, message: `must not be above judge.thresholds.pass (${thresholds.pass})` });
+    }
+    const total = Object.values(groupWeights).reduce((sum, w) => sum + w, 0);
+    if (total > 100) problems.push({ path: ["judge", "groupWeights"], input: groupWeights, message: `add up to ${total}; they must add up to at most 100` });
+    // A weighted group with no metric still takes its share of 100, so no canary could score 100.
+    if (groupWeights.payments !== undefined && !c.monitoring?.metrics) {
+        problems.push({
+            path: ["judge", "groupWeights", "payments"],
+            input: groupWeights.payments,
+            message: "weighs a group without metrics: payments are judged only with monitoring.metrics",
+        });
+    }
     return problems;
 }
 
@@ -697,7 +825,7 @@ function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, 
     const common = {
         ...rest,
         datadog,
-        monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `env:${datadog.env}` },
+        monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `kube_cluster_name:${monitoring.kubeClusterName}` },
         database: database && resolvedDatabase(database),
         backup: backup && resolvedBackup(backup),
     };
@@ -705,6 +833,50 @@ function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, 
     if (strategy === "canary" && canary) return { ...common, strategy, canary: withRouting(canary) };
     if (strategy === "rolling") return { ...common, strategy, rolling };
     throw new Error(`strategy ${strategy} without its section passed validation`);
+}
+
+/**
+ * The tracks that serve traffic while the release's migration runs, with their versions and the keys that set them:
+ * a canary's stable and canary tracks (the canary serves testers even at weight 0), each blue/green color (the
+ * standby too, unless standbyReplicas is 0: then it runs no pod), and for rolling the release's version and
+ * release.previousVersion, whose pods serve until the rollout, which waits for the migration, replaces them.
+ */
+export function servingTracks(cfg: ProgramConfig): ServingTrack[] {
+    if (cfg.strategy === "canary") {
+        return [
+            { track: "stable", key: "canary.stableVersion", version: cfg.canary.stableVersion },
+            { track: "canary", key: "canary.canaryVersion", version: cfg.canary.canaryVersion },
+        ];
+    }
+    if (cfg.strategy === "blue-green") {
+        const bg = cfg.blueGreen;
+        return (["blue", "green"] as const)
+            .filter((color) => color === bg.activeColor || bg.standbyReplicas > 0)
+            .map((color) => ({ track: color, key: `blueGreen.${color}Version`, version: color === "blue" ? bg.blueVersion : bg.greenVersion }));
+    }
+    const r = cfg.release;
+    return [
+        { track: "rolling", key: "release.version", version: r.version },
+        ...(r.previousVersion && r.previousVersion !== r.version ? [{ track: "previous", key: "release.previousVersion", version: r.previousVersion }] : []),
+    ];
+}
+
+/**
+ * Refuses a stack whose roles the program creates through an admin connection that does not verify the server:
+ * the PostgreSQL provider's own config (`postgresql:sslmode`, `postgresql:sslrootcert`) decides that connection.
+ */
+export function checkAdminConnection(cfg: ProgramConfig, admin: { name: string; get(key: string): string | undefined }): void {
+    if (cfg.database?.access.kind !== "roles") return;
+    const problems: string[] = [];
+    const sslmode = admin.get("sslmode");
+    if (sslmode === undefined || !verifiesServer(sslmode)) {
+        problems.push(`  ${admin.name}:sslmode = ${describe(sslmode)}: must be verify-full or verify-ca: the program creates the roles through this connection, with the admin's password`);
+    }
+    if (admin.get("sslrootcert") === undefined)
+        problems.push(
+            `  ${admin.name}:sslrootcert = (not set): must name the CA bundle the server's certificate is checked against, such as ${cfg.database.tls?.caBundle ?? "certs/rds-ca-bundle.pem"}`,
+        );
+    if (problems.length > 0) throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${problems.join("\n")}`);
 }
 
 /** Validates raw config values (as read from the stack; `stack` names the default Datadog env) and returns the typed config, or throws one ConfigError listing every problem. */

@@ -16,6 +16,10 @@ export interface SqlMigration {
     phase: Phase;
     /** True when the file asks to run outside a transaction (`-- migrate:no-transaction`), e.g. CREATE INDEX CONCURRENTLY. */
     noTransaction: boolean;
+    /** The oldest app version that runs on the schema during and after the up file (`-- oldest-serving-version:`). */
+    oldestServing: string;
+    /** The newest app version that runs on the schema the down file leaves (`-- returns-to-version:`). */
+    returnsTo: string;
     up: string;
     down: string;
 }
@@ -50,8 +54,73 @@ export function loadMigrations(dir: string): SqlMigration[] {
             if (!phase || !(PHASES as readonly string[]).includes(phase)) {
                 throw new Error(`${file} must declare its phase in a "-- phase: <${PHASES.join("|")}>" line`);
             }
-            return { version, phase: phase as Phase, noTransaction: /^--\s*migrate:no-transaction\s*$/m.test(up), up, down: readFileSync(downFile, "utf8") };
+            const down = readFileSync(downFile, "utf8");
+            const oldestServing = /^--\s*oldest-serving-version:\s*(\S+)/m.exec(up)?.[1];
+            if (!oldestServing || !SEMVER.test(oldestServing)) {
+                throw new Error(`${file} must state the oldest app version that runs with it in a "-- oldest-serving-version: vX.Y.Z" line`);
+            }
+            const returnsTo = /^--\s*returns-to-version:\s*(\S+)/m.exec(down)?.[1];
+            if (!returnsTo || !SEMVER.test(returnsTo)) {
+                throw new Error(`${version}.down.sql must state the newest app version that runs on the schema it leaves in a "-- returns-to-version: vX.Y.Z" line`);
+            }
+            return { version, phase: phase as Phase, noTransaction: /^--\s*migrate:no-transaction\s*$/m.test(up), oldestServing, returnsTo, up, down };
         });
+}
+
+const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?$/;
+
+/** Orders two versions of the form vMAJOR.MINOR.PATCH[-pre] (a pre-release comes first); undefined when either is not one (a digest, a tag such as "stable"). */
+export function compareVersions(a: string, b: string): number | undefined {
+    const [x, y] = [SEMVER.exec(a), SEMVER.exec(b)];
+    if (!x || !y) return undefined;
+    for (const i of [1, 2, 3]) if (Number(x[i]) !== Number(y[i])) return Number(x[i]) - Number(y[i]);
+    if (x[4] === y[4]) return 0;
+    if (x[4] === undefined || y[4] === undefined) return x[4] === undefined ? 1 : -1;
+    return x[4] < y[4] ? -1 : 1;
+}
+
+/** A track that serves traffic during the release, with the version it runs. */
+export interface ServingTrack {
+    /** What config calls it: stable, canary, blue, green, rolling, previous. */
+    track: string;
+    /** The config key that sets its version. */
+    key: string;
+    version: string;
+}
+
+/**
+ * Why a serving track cannot run with the migrations a release applies or rolls back, one line each; empty when all
+ * can. Up: every track's version must be at least each file's oldest-serving-version. Down: no track's version may be
+ * newer than a rolled-back file's returns-to-version. A version that cannot be ordered (a digest) is taken to be the
+ * oldest version any file names, the baseline every deployed version reaches, for up files, and to be newer than
+ * every version for down files: the rule never assumes in its own favour.
+ */
+export function versionConflicts(
+    all: SqlMigration[],
+    run: { direction: "up"; files: SqlMigration[] } | { direction: "down"; files: SqlMigration[] },
+    tracks: ServingTrack[],
+    sqlDir: string,
+    configName: string,
+): string[] {
+    const baseline = all.map((m) => m.oldestServing).reduce((a, b) => ((compareVersions(b, a) ?? 0) < 0 ? b : a), all[0]?.oldestServing ?? "v0.0.0");
+    const lines: string[] = [];
+    for (const m of run.files) {
+        for (const t of tracks) {
+            const who = `track ${t.track} (${configName}:${t.key}) runs ${t.version}`;
+            if (run.direction === "up") {
+                const cmp = compareVersions(t.version, m.oldestServing) ?? (compareVersions(m.oldestServing, baseline) === 0 ? 0 : undefined);
+                if (cmp === undefined)
+                    lines.push(`${who}, which is not vX.Y.Z and cannot be shown to be ${m.oldestServing} or newer, the oldest version ${sqlDir}/${m.version}.up.sql supports`);
+                else if (cmp < 0) lines.push(`${who}; ${sqlDir}/${m.version}.up.sql supports ${m.oldestServing} or newer`);
+            } else {
+                const cmp = compareVersions(t.version, m.returnsTo);
+                if (cmp === undefined)
+                    lines.push(`${who}, which is not vX.Y.Z and cannot be shown to be ${m.returnsTo} or older, the newest version ${sqlDir}/${m.version}.down.sql returns the schema to`);
+                else if (cmp > 0) lines.push(`${who}; ${sqlDir}/${m.version}.down.sql returns the schema to ${m.returnsTo}, which it does not run on`);
+            }
+        }
+    }
+    return lines;
 }
 
 /** The migrations a release at `phase` applies: every one whose phase comes at or before it. */
@@ -120,4 +189,17 @@ export function longestStatementTimeoutSeconds(migrations: SqlMigration[]): numb
         for (const m of sql.matchAll(DURATION)) longest = Math.max(longest, (Number(m[1]) * MS[m[2]?.toLowerCase() ?? "ms"]) / 1000);
     }
     return Math.ceil(longest);
+}
+
+/** How long the SQL runner retries a lock it was not granted within a file's lock_timeout, in seconds. */
+export const LOCK_RETRY_SECONDS = 300;
+
+/**
+ * The migration Job's deadline: twice the plan's estimate, and never shorter than the longest statement_timeout of
+ * its files plus the lock retries and a minute, so that the pod is not killed while the server still runs a statement
+ * it was allowed to run. `files` are undefined for a migration command, whose statements the program cannot see.
+ */
+export function migrationDeadlineSeconds(estimatedMinutes: number, files: SqlMigration[] | undefined): number {
+    const estimate = Math.ceil(estimatedMinutes * 60 * 2);
+    return files ? Math.max(estimate, longestStatementTimeoutSeconds(files) + LOCK_RETRY_SECONDS + 60) : estimate;
 }

@@ -4,6 +4,24 @@ function configSet(stack: string, path: string, value: string | number): string 
     return `pulumi config set --stack ${stack} --path ${path} ${value} && pulumi up --stack ${stack}`;
 }
 
+/**
+ * Why a version in flight reaches no user, in the words `rollbackCommand` uses for that state, or undefined when it
+ * serves users: the color behind the preview host only, a canary at weight 0, stable at weight 100. Its monitors
+ * quote it and tell chat only: no rollback can help a version nobody uses.
+ */
+export function noUsersReason(c: ProgramConfig, variant: "stable" | "canary" | "blue" | "green"): string | undefined {
+    if (c.strategy === "blue-green" && (variant === "blue" || variant === "green")) {
+        const bg = c.blueGreen;
+        if (variant === bg.activeColor) return undefined;
+        return `live runs ${bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion}; ${variant === "blue" ? bg.blueVersion : bg.greenVersion} is only in preview`;
+    }
+    if (c.strategy === "canary") {
+        if (variant === "canary" && c.canary.weight === 0) return "the canary carries no traffic (canary.weight 0)";
+        if (variant === "stable" && c.canary.weight === 100) return "stable carries no traffic (canary.weight 100)";
+    }
+    return undefined;
+}
+
 /** The command that takes traffic back to the previous version from the state this config describes. */
 export function rollbackCommand(stack: string, c: ProgramConfig): string {
     const previous = c.release.previousVersion;
@@ -12,14 +30,14 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
             const bg = c.blueGreen;
             const other = bg.activeColor === "blue" ? "green" : "blue";
             const liveVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
-            if (liveVersion !== c.release.version) return `none needed: live runs ${liveVersion}; ${c.release.version} is only in preview`;
+            if (liveVersion !== c.release.version) return `none needed: ${noUsersReason(c, other)}`;
             return configSet(stack, "blueGreen.activeColor", other);
         }
         case "canary": {
             const cn = c.canary;
             if (cn.weight > 0) return configSet(stack, "canary.weight", 0);
             if (previous && previous !== cn.stableVersion) return configSet(stack, "canary.stableVersion", previous);
-            return "none needed: the canary carries no traffic and stable runs the previous version";
+            return `none needed: ${noUsersReason(c, "canary")} and stable runs the previous version`;
         }
         case "rolling":
             if (previous && previous !== c.release.version) return configSet(stack, "release.version", previous);

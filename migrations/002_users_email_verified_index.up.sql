@@ -1,4 +1,5 @@
 -- phase: expand
+-- oldest-serving-version: v1.2.2
 -- migrate:no-transaction
 -- CONCURRENTLY keeps writes flowing while the index builds, and cannot run inside a transaction.
 SET lock_timeout = '5s';

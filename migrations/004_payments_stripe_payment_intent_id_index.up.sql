@@ -1,4 +1,5 @@
 -- phase: expand
+-- oldest-serving-version: v1.2.2
 -- migrate:no-transaction
 SET lock_timeout = '5s';
 SET statement_timeout = '30min';

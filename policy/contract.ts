@@ -112,6 +112,8 @@ export const MONITOR_TAG = {
     severity: "severity",
     /** The version a monitor judges, as a label value (labelValue). */
     version: "version",
+    /** The CronJob a monitor watches (its name). */
+    scheduledJob: "scheduled-job",
 } as const;
 
 /** Values of the severity tag: rollback (page and say roll back), critical (page) or warning (chat only). */
@@ -119,6 +121,15 @@ export type Severity = "rollback" | "critical" | "warning";
 
 /** The tag that puts a monitor in the deployment window's downtime: rollout noise only. */
 export const MUTE_IN_DEPLOYMENT_WINDOW = "deployment-window:mute";
+
+/** On every monitor of a version no user reaches (the preview color, a canary at weight 0): it pages nobody. */
+export const NO_USERS_TAG = "users:none";
+
+/** On the monitors a composite is built from (conditions and traffic guards): they notify nobody themselves. */
+export const NOTIFIES_NOBODY_TAG = "notifies:nobody";
+
+/** On a traffic guard: it alerts while its window holds too little traffic to judge. */
+export const TRAFFIC_GUARD_TAG = "release-guard:traffic";
 
 /** The Datadog tag key of an autoscaler in kubernetes_state.hpa.* metrics, as monitor queries filter it. */
 export const HPA_TAG = "horizontalpodautoscaler";

@@ -2,14 +2,14 @@
 import * as datadog from "@pulumi/datadog";
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { DATADOG_LABEL, HPA_TAG, isPerVersionAlert, MONITOR_TAG, tagValue, VARIANT_KEYS } from "./contract";
+import { COMPONENT, DATADOG_LABEL, HPA_TAG, isPerVersionAlert, LABEL, MONITOR_TAG, NO_USERS_TAG, tagValue, VARIANT_KEYS } from "./contract";
 import { labelValue } from "./rules";
 import { ALERT_NAMES, AlertName, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "./planAlerts";
 import { absent, k8sName } from "./resources";
 
-/** The message with every `{{#is_alert}}…{{/is_alert}}` and `{{#is_alert_recovery}}…{{/is_alert_recovery}}` block removed. */
-function outsideAlertBlocks(message: string): string {
-    return message.replace(/\{\{#is_alert(_recovery)?\}\}[\s\S]*?\{\{\/is_alert\1\}\}/g, "");
+/** The message with every `{{#is_alert}}…{{/is_alert}}` and `{{#is_recovery}}…{{/is_recovery}}` block removed. */
+function outsideAlertAndRecoveryBlocks(message: string): string {
+    return message.replace(/\{\{#(is_alert|is_recovery)\}\}[\s\S]*?\{\{\/\1\}\}/g, "");
 }
 
 /**
@@ -24,15 +24,15 @@ function watchedAutoscalers(query: string): RegExp[] {
     return names.map((n) => new RegExp(`^${n.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
 }
 
-/** What Datadog sends when the monitor alerts: the contents of its `{{#is_alert}}` blocks. */
-function alertBlocks(message: string): string {
-    return [...message.matchAll(/\{\{#is_alert\}\}([\s\S]*?)\{\{\/is_alert\}\}/g)].map((x) => x[1]).join("\n");
+/** What Datadog sends on a transition: the contents of the message's `{{#block}}` blocks. */
+function blocks(message: string, block: "is_alert" | "is_recovery"): string {
+    return [...message.matchAll(new RegExp(`\\{\\{#${block}\\}\\}([\\s\\S]*?)\\{\\{/${block}\\}\\}`, "g"))].map((x) => x[1]).join("\n");
 }
 
 export const monitorsForPlanAlerts: StackValidationPolicy = {
     name: "monitors-for-plan-alerts",
     description:
-        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging, the pager named only inside alert blocks so that warnings and their recoveries never page, and the autoscaler-at-maximum monitor watching exactly the autoscalers that can grow.',
+        'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging (except for a version no user reaches, which pages nobody), the pager named only inside alert and recovery blocks so that warnings never page, every incident it opens resolved by {{#is_recovery}} on any way back to OK, the autoscaler-at-maximum monitor watching exactly the autoscalers that can grow, and every backup and restore-drill CronJob watched.',
     configSchema: {
         properties: {
             thresholds: { type: "object", default: {} },
@@ -105,16 +105,32 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
                 }
                 const message = m.props.message;
                 if (typeof message !== "string") continue;
-                if (plan.severity !== "warning" && !alertBlocks(message).includes(pagerHandlePrefix)) {
+                const noUsers = (m.props.tags ?? []).includes(NO_USERS_TAG);
+                const pagesOnAlert = blocks(message, "is_alert").includes(pagerHandlePrefix);
+                if (plan.severity !== "warning" && !noUsers && !pagesOnAlert) {
                     report(`monitor ${m.props.name ?? m.name} is a ${plan.severity} alert but pages nobody (${pagerHandlePrefix}…)`, m.urn);
                 }
-                if (outsideAlertBlocks(message).includes(pagerHandlePrefix)) {
-                    report(`monitor ${m.props.name ?? m.name} names the pager outside {{#is_alert}} and {{#is_alert_recovery}}: its warnings or their recoveries would page`, m.urn);
+                if (noUsers && pagesOnAlert) report(`monitor ${m.props.name ?? m.name} judges a version no user reaches (${NO_USERS_TAG}) but pages`, m.urn);
+                // An incident stays open until a recovery reaches the pager. {{#is_alert_recovery}} renders on ALERT -> OK
+                // only, so ALERT -> WARN -> OK needs {{#is_recovery}}; a version that lost its users keeps it too.
+                if (plan.severity !== "warning" && !blocks(message, "is_recovery").includes(pagerHandlePrefix)) {
+                    report(
+                        `monitor ${m.props.name ?? m.name} can page but does not name the pager in {{#is_recovery}}: an incident it opens stays open when it recovers through a warning`,
+                        m.urn,
+                    );
+                }
+                if (outsideAlertAndRecoveryBlocks(message).includes(pagerHandlePrefix)) {
+                    report(`monitor ${m.props.name ?? m.name} names the pager outside {{#is_alert}} and {{#is_recovery}}: its warnings would page`, m.urn);
                 }
             }
         }
-        for (const m of monitors.filter((x) => tag(x, MONITOR_TAG.planAlert) === undefined)) {
+        for (const m of monitors.filter((x) => tag(x, MONITOR_TAG.planAlert) === undefined && tag(x, MONITOR_TAG.scheduledJob) === undefined)) {
             if (typeof m.props.message === "string" && m.props.message.includes(pagerHandlePrefix)) report(`monitor ${m.props.name ?? m.name} is not a plan alert but pages`, m.urn);
+        }
+        // A backup or drill that fails at 3 a.m. is found at the next restore unless a monitor watches its CronJob.
+        const cronJobs = args.resources.filter((r) => r.isType(k8s.batch.v1.CronJob) && [COMPONENT.backup, COMPONENT.restoreDrill].includes(r.props.metadata?.labels?.[LABEL.component]));
+        for (const c of cronJobs.filter((x) => typeof k8sName(x) === "string")) {
+            if (!monitors.some((m) => tag(m, MONITOR_TAG.scheduledJob) === k8sName(c))) report(`no monitor watches CronJob ${k8sName(c)}: a failed run would go unnoticed`, c.urn);
         }
     },
 };

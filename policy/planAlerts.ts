@@ -59,10 +59,18 @@ export function isLooser(name: AlertName, threshold: number): boolean {
     return a.bad === "above" ? threshold > a.plan : threshold < a.plan;
 }
 
-/** The warning tier the plan itself implies: a rollback trigger warns at the plan's alert level below it. */
-export const PLAN_WARNINGS: Partial<Record<AlertName, AlertName>> = {
-    rollbackNowErrorRatePct: "rollbackSustainedErrorRatePct",
-    rollbackSustainedErrorRatePct: "errorRatePct",
-    rollbackNowP95Seconds: "rollbackSustainedP95Seconds",
-    rollbackSustainedP95Seconds: "p95LatencySeconds",
+/**
+ * The plan's escalation for one version: each tier defers to the tiers above it, and pages (or warns) only while
+ * none of them alerts, so a canary at 6% errors pages "roll back now" once instead of once per tier. A tier others
+ * defer to has no warning threshold: Datadog's composite `!` reads WARN like ALERT, and a warning would silence the
+ * tiers below it in its own warning band. The lower tier is the warning of the one above.
+ */
+export const DEFERS_TO: Partial<Record<AlertName, AlertName[]>> = {
+    errorRatePct: ["rollbackNowErrorRatePct", "rollbackSustainedErrorRatePct"],
+    rollbackSustainedErrorRatePct: ["rollbackNowErrorRatePct"],
+    p95LatencySeconds: ["rollbackNowP95Seconds", "rollbackSustainedP95Seconds"],
+    rollbackSustainedP95Seconds: ["rollbackNowP95Seconds"],
 };
+
+/** The alerts another tier defers to: they may have no warning threshold. */
+export const DEFERRED_TO: readonly AlertName[] = [...new Set(Object.values(DEFERS_TO).flat())];

@@ -17,17 +17,20 @@ import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
 import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
+import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
-import { CANARY_STEPS_KEY } from "../policy/contract";
-import { ALERT_NAMES, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
-import { ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, validateConfig } from "../lib/config";
-import { loadMigrations, migrationsForPhase, SqlMigration, squawkReport } from "../lib/migrations";
-import { PLAN_TYPES } from "../lib/plan/facts";
+import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
+import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
+import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, servingTracks, validateConfig } from "../lib/config";
+import { LOCK_RETRY_SECONDS, loadMigrations, migrationDeadlineSeconds, migrationsForPhase, SqlMigration, squawkReport, versionConflicts } from "../lib/migrations";
+import { migrationsToRollBack } from "../components/rules";
+import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
 import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
-import { rollbackCommand, variantRollbackCommand } from "../lib/rollback";
+import { noUsersReason, rollbackCommand, variantRollbackCommand } from "../lib/rollback";
+import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
 export interface ReleaseFiles {
@@ -43,8 +46,8 @@ export interface ReleaseFiles {
 export interface DatabaseScripts {
     /** backup.sh, restore.sh, restore-drill.sh and what they source: BackupSchedule's ConfigMap. */
     dumps: Record<string, string>;
-    /** migrate-sql.sh, which the release's SQL migration Job runs from its own ConfigMap. */
-    runner: string;
+    /** migrate-sql.sh and what it sources, which the release's SQL migration Job runs from its own ConfigMap. */
+    runner: Record<string, string>;
 }
 
 /** Everything the release is declared from. */
@@ -56,6 +59,8 @@ export interface ReleaseInput {
     /** `appSecrets`, as a Pulumi secret, or undefined when the stack sets none. */
     appSecrets?: pulumi.Output<Record<string, string>>;
     files: ReleaseFiles;
+    /** The time of this run: what a downtime for the deployment window may be declared as depends on it. */
+    now: Date;
 }
 
 /** The stack outputs, in the order `pulumi stack output` lists them. */
@@ -73,12 +78,13 @@ export interface ReleaseOutputs {
  * Reads the current stack's config as the program sees it (under the CLI, or under mocks after setAllConfig),
  * validates it and reads the files it names: everything is checked before the first resource is declared.
  */
-export function readReleaseInput(): ReleaseInput {
+export function readReleaseInput(now: Date): ReleaseInput {
     const stack = pulumi.getStack();
     const config = new pulumi.Config();
     const cfg = validateConfig(config.name, stack, readRawConfig(config));
+    checkAdminConnection(cfg, new pulumi.Config("postgresql"));
     const appSecrets = readAppSecrets(config);
-    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg) };
+    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now };
 }
 
 /**
@@ -103,11 +109,12 @@ export async function checkRestoreKey(configName: string, cfg: ProgramConfig): P
 
 /**
  * The whole program: reads and checks the stack's config and files, then declares the release. Under the CLI,
- * index.ts exports this function, which Pulumi calls and whose result becomes the stack outputs
- * (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks.
+ * index.ts calls it with the time of the run from the function Pulumi calls, whose result becomes the stack
+ * outputs (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks with a time of its
+ * choosing. `now` is the only clock the program reads.
  */
-export async function releaseProgram(onInput?: (input: ReleaseInput) => void): Promise<ReleaseOutputs> {
-    const input = readReleaseInput();
+export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) => void): Promise<ReleaseOutputs> {
+    const input = readReleaseInput(now);
     onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
     return declareRelease(input);
@@ -122,13 +129,15 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
     const db = cfg.database;
     const run = db?.migrationRun;
     return {
-        migrations: db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, db.migration) : undefined,
+        migrations: db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, { ...cfg, database: db }) : undefined,
         caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
         databaseScripts: readDatabaseScripts(),
     };
 }
 
 const MIGRATION_RUNNER = "migrate-sql.sh";
+/** What every script of scripts/db sources. */
+const SHARED_LIBRARY = "pg-lib.sh";
 
 /** The shell scripts of scripts/db. */
 export function readDatabaseScripts(): DatabaseScripts {
@@ -139,11 +148,17 @@ export function readDatabaseScripts(): DatabaseScripts {
             .sort()
             .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
     );
-    if (runner === undefined) throw new Error(`${dir} has no ${MIGRATION_RUNNER}`);
-    return { dumps, runner };
+    if (runner === undefined || dumps[SHARED_LIBRARY] === undefined) throw new Error(`${dir} lacks ${MIGRATION_RUNNER} or ${SHARED_LIBRARY}`);
+    return { dumps, runner: { [MIGRATION_RUNNER]: runner, [SHARED_LIBRARY]: dumps[SHARED_LIBRARY] } };
 }
 
-function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<ProgramConfig["database"]>["migration"]): PlanMigrations {
+/**
+ * Reads, lints and checks the release's SQL migrations: squawk's findings stop the program unless the phase or
+ * config allows them, and so does a serving track whose version cannot run with a file the release applies (its
+ * oldest-serving-version) or rolls back (its returns-to-version).
+ */
+function checkedMigrations(configName: string, sqlDir: string, cfg: ProgramConfig & { database: NonNullable<ProgramConfig["database"]> }): PlanMigrations {
+    const m = cfg.database.migration;
     const dir = path.resolve(PROJECT_ROOT, sqlDir);
     let all: SqlMigration[];
     try {
@@ -158,6 +173,28 @@ function checkedMigrations(configName: string, sqlDir: string, m: NonNullable<Pr
         const lines = findings.map((f) => `  ${sqlDir}/${f.file}:${f.line}: ${f.rule}: ${f.message}`);
         throw new ConfigError(
             `Migrations refused for phase "${m.phase}" (${configName}:database.migration.phase); allow a rule for a file in ${configName}:database.migration.allow only with care:\n${lines.join("\n")}`,
+        );
+    }
+    if (m.run === "down" && m.downSteps > selected.length) {
+        throw new ConfigError(
+            `Invalid stack configuration (nothing was declared):\n  ${configName}:database.migration.downSteps = ${m.downSteps}: phase ${m.phase} ships ${selected.length} migrations, the most a down run can roll back`,
+        );
+    }
+    const rolledBack = migrationsToRollBack(
+        selected.map((s) => s.version),
+        m.downSteps,
+    );
+    const conflicts = versionConflicts(
+        all,
+        m.run === "up" ? { direction: "up", files: selected } : { direction: "down", files: selected.filter((s) => rolledBack.includes(s.version)) },
+        servingTracks(cfg),
+        sqlDir,
+        configName,
+    );
+    if (conflicts.length > 0) {
+        const what = m.run === "up" ? `phase "${m.phase}"` : `the down migration of ${rolledBack.join(", ")}`;
+        throw new ConfigError(
+            `Migrations refused for ${what} (${configName}:database.migration): a serving track's version cannot run with them:\n${conflicts.map((c) => `  ${c}`).join("\n")}`,
         );
     }
     return { sqlDir, all, selected, findings: report };
@@ -196,7 +233,7 @@ function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["ke
 }
 
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
-export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput): ReleaseOutputs {
+export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseInput): ReleaseOutputs {
     const release = cfg.release;
     const app = release.appName;
     // What the deployment plan (the `readme` output) is rendered from.
@@ -233,6 +270,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
                 namespace: release.namespace,
                 names: db.access.secrets,
                 caBundle,
+                fence: db.fence,
             });
         } else {
             const roles = new DatabaseRoles(`${app}-db-roles`, {
@@ -245,6 +283,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
                 roles: db.access.roles,
                 namespace: release.namespace,
                 appName: app,
+                schemas: db.schemas,
             });
             access = roles;
             ownershipHandoverSql = roles.ownershipHandoverSql;
@@ -268,6 +307,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             schedule: b.schedule,
             drillSchedule: b.restoreDrill.schedule,
             drillCheckSql: b.restoreDrill.checkSql,
+            ownerRole: access.ownerRole,
             deadlineSeconds: b.deadlineMinutes * 60,
             scratchSize: b.scratchSize,
             tags,
@@ -295,6 +335,8 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             backups,
             migratorSecret: access.secretNames.migrator,
             ownerRole: access.ownerRole,
+            schemas: db.schemas,
+            fence: access.fence,
             caVolume: access.caVolume,
             migration:
                 db.migrationRun.kind === "command"
@@ -303,8 +345,8 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             phase: m.phase,
             direction: m.run,
             downSteps: m.downSteps,
-            // The plan gives an estimated duration; twice that is the deadline, so a slow run is not killed half-way.
-            migrationDeadlineSeconds: Math.ceil(m.estimatedMinutes * 60 * 2),
+            migrationDeadlineSeconds: migrationDeadlineSeconds(m.estimatedMinutes, files.migrations?.selected),
+            lockRetrySeconds: LOCK_RETRY_SECONDS,
             backoffLimit: m.backoffLimit,
             backupDeadlineSeconds: b.deadlineMinutes * 60,
             attempt: m.attempt,
@@ -343,6 +385,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         variantKey,
         variantValue,
         rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
+        noUsers: noUsersReason(cfg, variantValue),
     });
 
     let versionsInFlight: VersionInFlight[];
@@ -397,12 +440,18 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         const alerts: Partial<Record<AlertKind, AlertSpec>> = {};
         for (const n of ALERT_NAMES.filter((x) => m.metrics || !isBusinessMetricAlert(x))) {
             const { bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
-            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit };
+            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit, defersTo: DEFERS_TO[n] };
         }
+        // Datadog refuses a downtime whose end, or one-time start, has passed: a window that has ended gets none, and
+        // the preview and the plan say so.
+        const window = m.deploymentWindow;
+        const schedule = window && downtimeSchedule(window, now);
+        if (window && !schedule) void pulumi.log.warn(endedWindowNotice(window));
         new ReleaseMonitoring(`${app}-monitoring`, {
             service: cfg.datadog.service,
             env: cfg.datadog.env,
             span: m.span,
+            kubeClusterName: m.kubeClusterName,
             namespace: release.namespace,
             appName: app,
             autoscalers: appWorkloads.flatMap((w) => (w.growableAutoscaler ? [w.growableAutoscaler] : [])),
@@ -415,11 +464,26 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
             databaseScope: m.databaseScope,
             hostScope: m.hostScope,
             slo: { ...m.slo, latencySeconds: m.thresholds.p95LatencySeconds },
-            deploymentWindow: m.deploymentWindow,
+            deploymentWindow: window && schedule && { ...schedule, timezone: window.timezone },
             trafficGuard: m.trafficGuard,
             appRole: cfg.database?.access.kind === "roles" ? { name: cfg.database.access.roles.app.name, connectionLimit: cfg.database.access.roles.app.connectionLimit } : undefined,
             rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
         });
+        // The backup and restore-drill CronJobs exactly as BackupSchedule declared them above.
+        const crons = cronJobFacts(recording.peek()).filter((c) => c.component === COMPONENT.backup || c.component === COMPONENT.restoreDrill);
+        if (crons.length > 0) {
+            new ScheduledJobMonitoring(`${app}-scheduled-jobs`, {
+                env: cfg.datadog.env,
+                kubeClusterName: m.kubeClusterName,
+                cronJobs: crons.map((c) => ({
+                    ...c,
+                    what: c.component === COMPONENT.backup ? "database backup" : "restore drill",
+                    pageWhenStale: c.component === COMPONENT.backup,
+                })),
+                notify: m.notify,
+                priorities: m.priorities,
+            });
+        }
     }
 
     return {
@@ -430,7 +494,7 @@ export function declareRelease({ stack, cfg, appSecrets, files }: ReleaseInput):
         rollback: rollbackCommand(stack, cfg),
         // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
-        readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true }),
+        readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true, now }),
         database: databaseOutputs,
     };
 }

@@ -21,6 +21,7 @@ const USAGE = `usage: npm run plan -- --stack <name> [options]
   --config-file PATH    read config from this stack file instead
   --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable)
   --policy-config PATH  policy pack config (default policy/config/<stack>.json)
+  --now TIME            run as at this time (ISO 8601; default: now), e.g. to preview a deployment window's downtime
   --runbook             write the runbook (the commands in order, with the checks between them) instead of the plan
   --out FILE            write the document to FILE instead of standard output
 exit codes: 0 written (policy violations are marked in the checklist), 2 invalid config, 1 anything else`;
@@ -39,11 +40,11 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
     }
-    const { stack, project, edited, policyConfig } = readCommandStack(ROOT, values);
+    const { stack, project, edited, policyConfig, now } = readCommandStack(ROOT, values);
     // The config, migrations and squawk's findings exactly as the program read and validated them; it stops first on
     // a bad value, with exit code 2.
     const read: ReleaseInput[] = [];
-    const run = await runProgram(toRunRequest(project, stack, edited), (input) => read.push(input));
+    const run = await runProgram({ ...toRunRequest(project, stack, edited), now }, (input) => read.push(input));
     const [{ cfg, files }] = read;
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
     const input: PlanInput = {
@@ -53,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
         migrations: files.migrations,
         policy: { levels: Object.fromEntries(policies.map((p) => [p.name, levelOf(p, policyConfig, PACK_ENFORCEMENT)])), violations },
         outputRefs: false,
+        now: new Date(now),
     };
     const document = values.runbook ? renderRunbook(input) : renderPlan(input);
     if (values.out) {

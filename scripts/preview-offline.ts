@@ -24,6 +24,7 @@ const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
   --json                print one JSON document instead of the tree
   --render-dir DIR      validate every Kubernetes object against its schema and write it to DIR as YAML
   --policy-config PATH  policy pack config (default policy/config/<stack>.json)
+  --now TIME            run as at this time (ISO 8601; default: now), e.g. to preview a deployment window's downtime
 exit codes: 0 fine, 2 invalid config, 1 a mandatory policy violation or anything else`;
 
 function get(obj: unknown, dotted: string): unknown {
@@ -114,11 +115,11 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
     }
-    const { stack, project, base: baseConfig, edited, policyConfig } = readCommandStack(ROOT, values);
+    const { stack, project, base: baseConfig, edited, policyConfig, now } = readCommandStack(ROOT, values);
 
-    const run = await runProgram(toRunRequest(project, stack, edited));
+    const run = await runProgram({ ...toRunRequest(project, stack, edited), now });
     // The second run shares this process's loaded modules: --diff costs one more declaration, not one more start.
-    const diff = values.diff ? diffRuns(await runProgram(toRunRequest(project, stack, baseConfig)), run) : undefined;
+    const diff = values.diff ? diffRuns(await runProgram({ ...toRunRequest(project, stack, baseConfig), now }), run) : undefined;
     const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 

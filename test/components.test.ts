@@ -383,6 +383,7 @@ const monitoringArgs: ReleaseMonitoringArgs = {
     service: "shop",
     env: "prod",
     span: "express.request",
+    kubeClusterName: "prod-eu",
     namespace: "prod",
     appName: "shop",
     autoscalers: ["shop-stable"],
@@ -431,16 +432,25 @@ describe("ReleaseMonitoring", () => {
         );
         assert.deepStrictEqual(
             run.resources.map((r) => r.name),
-            ["mon", "mon-error-rate-pct-stable-condition", "mon-requests-5m-stable", "mon-error-rate-pct-stable", "mon-cpu-pct", "mon-availability-slo", "mon-latency-slo", "mon-dashboard"],
+            [
+                "mon",
+                "mon-error-rate-pct-stable-condition",
+                "mon-low-requests-5m-stable",
+                "mon-error-rate-pct-stable",
+                "mon-cpu-pct",
+                "mon-availability-slo",
+                "mon-latency-slo",
+                "mon-dashboard",
+            ],
         );
         const condition = find(run, ":Monitor", "mon-error-rate-pct-stable-condition");
         assert.strictEqual(
             at(condition, "query"),
-            "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() * 100 > 2",
+            "min(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2}.as_rate() / sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_rate() * 100 > 2",
         );
         assert.deepStrictEqual(at(condition, "monitorThresholds"), { critical: "2", warning: "1", criticalRecovery: "1.6" });
         assert.strictEqual(at(find(run, ":Monitor", "mon-error-rate-pct-stable"), "name"), "[prod] shop: Errors above 2% (track:stable)");
-        assert.strictEqual(at(find(run, ":Monitor", "mon-requests-5m-stable"), "query"), "sum(last_5m):sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() >= 50");
+        assert.strictEqual(at(find(run, ":Monitor", "mon-low-requests-5m-stable"), "query"), "sum(last_5m):sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() < 50");
         const widgets = JSON.parse(at(find(run, ":DashboardJson", "mon-dashboard"), "dashboard")).widgets.map((w: any) => w.definition.title);
         assert.deepStrictEqual(widgets, [
             "Error rate by version (%)",

@@ -12,11 +12,13 @@ import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { validateConfig } from "../lib/config";
 import { isKubernetesCron } from "../components/rules";
 import { diffRuns } from "../lib/offline/diff";
-import { ProgramRun } from "../lib/offline/types";
+import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { all, at, configErrorFor, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile, backupScheduleArgs } from "./helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
 const MIGRATION = "myapp-release-db-migrate-expand-v1-2-3";
+/** Edits that put both canary tracks, and the release, on one version. */
+const ALL_ON = (version: string) => [`release.version=${version}`, "release.previousVersion=v1.2.2", `canary.stableVersion=${version}`, `canary.canaryVersion=${version}`];
 
 /** Each release Job's logical name and metadata.name: the two things whose change makes the engine run it again. */
 function jobIdentities(run: ProgramRun): string[] {
@@ -68,29 +70,51 @@ describe("database safety under mocks", () => {
 
         const migration = find(production, ":Job", MIGRATION);
         assert.strictEqual(at(migration, "metadata.name"), "myapp-migrate-expand-v1-2-3");
-        assert.strictEqual(at(migration, "spec.activeDeadlineSeconds"), 600, "twice the plan's 5-minute estimate");
+        // Twice the plan's 5-minute estimate would kill the pod while a 30-minute CREATE INDEX CONCURRENTLY may still run:
+        // the longest statement_timeout (1800 s), the lock retries (300 s) and a minute.
+        assert.strictEqual(at(migration, "spec.activeDeadlineSeconds"), 2160);
         assert.strictEqual(at(migration, "spec.backoffLimit"), 0);
         assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "up"]);
     });
 
     it("ships only the migrations of the configured phase, with their down files, and the runner beside them", () => {
         const files = (run: ProgramRun) => Object.keys(at(find(run, ":ConfigMap", "myapp-release-db-migrations"), "data")).sort();
-        const expand = ["001_users_email_verified", "002_users_email_verified_index", "003_payments_stripe_payment_intent_id", "004_payments_stripe_payment_intent_id_index"];
+        const expand = [
+            "001_users_email_verified",
+            "002_users_email_verified_index",
+            "003_payments_stripe_payment_intent_id",
+            "004_payments_stripe_payment_intent_id_index",
+            "005_users_email_verified_sync",
+        ];
         const sql = expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]);
-        assert.deepStrictEqual(files(production), [...sql, "migrate-sql.sh"]);
-        assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "data")["migrate-sql.sh"], readDatabaseScripts().runner);
+        assert.deepStrictEqual(files(production), [...sql, "migrate-sql.sh", "pg-lib.sh"]);
+        const data = at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "data");
+        assert.deepStrictEqual({ "migrate-sql.sh": data["migrate-sql.sh"], "pg-lib.sh": data["pg-lib.sh"] }, readDatabaseScripts().runner);
         assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "immutable"), true);
         // The runner has one home: the scheduled dumps' ConfigMap holds only what their pods run.
-        assert.deepStrictEqual(Object.keys(at(find(production, ":ConfigMap", "myapp-db-backup-scripts"), "data")).sort(), ["backup.sh", "dump-lib.sh", "restore-drill.sh", "restore.sh"]);
+        assert.deepStrictEqual(Object.keys(at(find(production, ":ConfigMap", "myapp-db-backup-scripts"), "data")).sort(), [
+            "backup.sh",
+            "dump-lib.sh",
+            "pg-lib.sh",
+            "restore-drill.sh",
+            "restore.sh",
+        ]);
         // The pod mounts the runner at /scripts (executable) and only the SQL at /migrations.
         const volumes = at(find(production, ":Job", "myapp-release-db-migrate-expand-v1-2-3"), "spec.template.spec.volumes");
         const byName = Object.fromEntries(volumes.map((v: any) => [v.name, v.configMap]));
-        assert.deepStrictEqual(byName.scripts, { name: "myapp-migrate-expand-v1-2-3", defaultMode: 0o555, items: [{ key: "migrate-sql.sh", path: "migrate-sql.sh" }] });
+        assert.deepStrictEqual(byName.scripts, {
+            name: "myapp-migrate-expand-v1-2-3",
+            defaultMode: 0o555,
+            items: [
+                { key: "migrate-sql.sh", path: "migrate-sql.sh" },
+                { key: "pg-lib.sh", path: "pg-lib.sh" },
+            ],
+        });
         assert.deepStrictEqual(byName.migrations.items.map((i: any) => i.key).sort(), sql);
         // The contract phase's DROP COLUMN passes the lint there, and only there.
-        const contract = runStack("production", ["database.migration.phase=contract"]);
-        assert.strictEqual(files(contract).length, 13);
-        assert.ok(files(contract).includes("006_users_drop_is_verified.up.sql"));
+        const contract = runStack("production", ["database.migration.phase=contract", ...ALL_ON("v1.2.4")]);
+        assert.strictEqual(files(contract).length, 16);
+        assert.ok(files(contract).includes("007_users_drop_is_verified.up.sql"));
     });
 
     it("hardens the backup bucket", () => {
@@ -127,19 +151,11 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(all(staging, ":BucketObjectLockConfiguration"), [], "staging asks for no object lock");
     });
 
-    it("lets the backup identity write and read its own prefix only, and delete nothing", () => {
-        const trust = JSON.parse(at(find(production, ":Role", "myapp-db-backup-role"), "assumeRolePolicy"));
-        assert.deepStrictEqual(trust.Statement[0].Condition, {
-            StringEquals: {
-                "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": "system:serviceaccount:production:myapp-db-backup",
-                "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com",
-            },
-        });
-        const statements = JSON.parse(at(find(production, ":RolePolicy", "myapp-db-backup-policy"), "policy")).Statement;
+    it("gives backups, restores and the drill an identity each: backups write dumps, the drill only reads, none deletes", () => {
         const bucket = "arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket";
-        assert.deepStrictEqual(statements, [
-            { Sid: "ReadWriteOwnPrefix", Effect: "Allow", Action: ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], Resource: `${bucket}/postgres/myapp/*` },
-            { Sid: "ListOwnPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucket, Condition: { StringLike: { "s3:prefix": ["postgres/myapp/*"] } } },
+        const dumps = (pattern: string) => `${bucket}/postgres/myapp/${pattern}`;
+        const list = { Sid: "ListOwnPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucket, Condition: { StringLike: { "s3:prefix": ["postgres/myapp/*"] } } };
+        const common = [
             { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: "arn:aws:mock:us-east-1:123456789012:myapp-backups-key" },
             {
                 Sid: "NeverDelete",
@@ -147,11 +163,54 @@ describe("database safety under mocks", () => {
                 Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:BypassGovernanceRetention"],
                 Resource: [bucket, `${bucket}/*`],
             },
-        ]);
-        const allowed = statements.filter((s: any) => s.Effect === "Allow").flatMap((s: any) => [s.Action].flat());
-        assert.ok(!allowed.some((a: string) => a.includes("Delete")));
-        const sa = find(production, ":ServiceAccount", "myapp-db-backup-service-account");
-        assert.strictEqual(at(sa, "metadata.annotations")["eks.amazonaws.com/role-arn"], "arn:aws:mock:us-east-1:123456789012:myapp-db-backup-role");
+        ];
+        const expected: Record<string, [string, object[]]> = {
+            "": ["myapp-db-backup", [{ Sid: "WriteDumps", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: dumps("*.dump") }]],
+            "-restore": [
+                "myapp-db-restore",
+                [
+                    // A dump the lifecycle moved to GLACIER is restored from there first.
+                    { Sid: "ReadDumps", Effect: "Allow", Action: ["s3:GetObject", "s3:RestoreObject"], Resource: dumps("*") },
+                    list,
+                    {
+                        Sid: "WritePreRestoreDumpsAndMarkers",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                        Resource: [dumps("*-pre-restore-*.dump"), dumps("restores/*")],
+                    },
+                ],
+            ],
+            "-drill": ["myapp-db-drill", [{ Sid: "ReadDumps", Effect: "Allow", Action: "s3:GetObject", Resource: dumps("*") }, list]],
+        };
+        for (const [suffix, [serviceAccount, statements]] of Object.entries(expected)) {
+            const trust = JSON.parse(at(find(production, ":Role", `myapp-db-backup${suffix}-role`), "assumeRolePolicy"));
+            assert.deepStrictEqual(trust.Statement[0].Condition, {
+                StringEquals: {
+                    "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": `system:serviceaccount:production:${serviceAccount}`,
+                    "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com",
+                },
+            });
+            assert.deepStrictEqual(JSON.parse(at(find(production, ":RolePolicy", `myapp-db-backup${suffix}-policy`), "policy")).Statement, [...statements, ...common], suffix);
+            const sa = find(production, ":ServiceAccount", `myapp-db-backup${suffix}-service-account`);
+            assert.deepStrictEqual(at(sa, "metadata.annotations"), { "eks.amazonaws.com/role-arn": `arn:aws:mock:us-east-1:123456789012:myapp-db-backup${suffix}-role` });
+            assert.strictEqual(at(sa, "automountServiceAccountToken"), false);
+        }
+        const podAccount = (r: DeclaredResource) => (r.type.endsWith(":CronJob") ? at(r, "spec.jobTemplate.spec.template.spec") : at(r, "spec.template.spec"));
+        const restoreRun = runStack("production", ["database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump"]);
+        assert.deepStrictEqual(
+            [
+                find(production, ":CronJob", "myapp-db-backup-backup"),
+                find(production, ":Job", BACKUP),
+                find(production, ":CronJob", "myapp-db-backup-restore-drill"),
+                all(restoreRun, ":Job")[0],
+            ].map((r) => [podAccount(r).serviceAccountName, podAccount(r).automountServiceAccountToken]),
+            [
+                ["myapp-db-backup", false],
+                ["myapp-db-backup", false],
+                ["myapp-db-drill", false],
+                ["myapp-db-restore", false],
+            ],
+        );
     });
 
     it("schedules backups and restore drills that never overlap", () => {
@@ -173,6 +232,9 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(drillEnv.slice(4), [
             { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: "myapp-db-drill", key: "DATABASE_URL" } } },
             { name: "DRILL_CHECK_SQL", value: "SELECT count(*) > 0 FROM users" },
+            // Backups every 6 hours: a newest dump older than 12 hours means at least one run failed or never ran.
+            { name: "DRILL_MAX_AGE_SECONDS", value: "43200" },
+            { name: "SCHEMA_OWNER_ROLE", value: "myapp_owner" },
         ]);
     });
 
@@ -206,7 +268,8 @@ describe("database safety under mocks", () => {
             "owner-database": "myapp_owner database CREATE,TEMPORARY",
             "owner-schema": "myapp_owner schema CREATE,USAGE",
             "migrator-database": "myapp_migrator database CONNECT,TEMPORARY",
-            "app-database": "myapp_app database CONNECT",
+            "connect-database": "myapp_app_connect database CONNECT",
+            "public-schema": "public schema USAGE",
             "app-schema": "myapp_app schema USAGE",
             "app-tables": "myapp_app table SELECT,INSERT,UPDATE,DELETE",
             "app-sequences": "myapp_app sequence SELECT,USAGE,UPDATE",
@@ -217,12 +280,15 @@ describe("database safety under mocks", () => {
         });
         // Tables a migration creates belong to the owner, so default privileges are the owner's.
         assert.deepStrictEqual(
-            all(production, ":DefaultPrivileges").map((d) => [d.inputs.role, d.inputs.owner, d.inputs.objectType]),
+            // In every schema (no schema set), schemas included: what a migration creates in a schema it adds is covered too.
+            all(production, ":DefaultPrivileges").map((d) => [d.inputs.role, d.inputs.owner, d.inputs.objectType, d.inputs.schema]),
             [
-                ["myapp_app", "myapp_owner", "table"],
-                ["myapp_app", "myapp_owner", "sequence"],
-                ["myapp_backup", "myapp_owner", "table"],
-                ["myapp_backup", "myapp_owner", "sequence"],
+                ["myapp_app", "myapp_owner", "schema", undefined],
+                ["myapp_app", "myapp_owner", "table", undefined],
+                ["myapp_app", "myapp_owner", "sequence", undefined],
+                ["myapp_backup", "myapp_owner", "schema", undefined],
+                ["myapp_backup", "myapp_owner", "table", undefined],
+                ["myapp_backup", "myapp_owner", "sequence", undefined],
             ],
         );
         const migrate = at(find(production, ":Job", MIGRATION), "spec.template.spec.containers")[0];
@@ -231,8 +297,9 @@ describe("database safety under mocks", () => {
             { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" },
         );
         const sql = (production.outputs.database as any).ownershipHandoverSql as string;
-        assert.ok(sql.startsWith("-- Run once as the admin that created the tables"));
-        assert.ok(sql.includes("'public', r.relname, 'myapp_owner'"));
+        assert.ok(sql.startsWith("-- Run once as the admin that created the objects"));
+        assert.ok(sql.includes("EXECUTE format('ALTER %s %s OWNER TO %I', r.keyword, r.identity, 'myapp_owner');"));
+        assert.ok(sql.includes("(o.schema IN ('public') OR (o.type = 'schema' AND o.identity IN ('public') AND o.identity <> 'public'))"));
         const app = find(production, ":Deployment", "myapp-canary-deployment");
         assert.deepStrictEqual(at(app, "spec.template.spec.containers")[0].envFrom, [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: "myapp-db-app" } }]);
     });
@@ -260,9 +327,11 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(find(production, ":Secret", "myapp-db-roles-migrator-secret").dependsOn, [
             "myapp-db-roles-migrator",
             "myapp-db-roles-owner-database",
-            "myapp-db-roles-owner-schema",
             "myapp-db-roles-migrator-owner",
             "myapp-db-roles-migrator-database",
+            "myapp-db-roles-migrator-connect",
+            "myapp-db-roles-migrator-app",
+            "myapp-db-roles-owner-schema",
             "myapp-db-roles-public-database",
         ]);
         assert.ok(find(production, ":Job", MIGRATION).dependencies.includes("myapp-db-roles-migrator-secret"));
@@ -313,27 +382,28 @@ describe("database safety under mocks", () => {
         }
     });
 
-    it("restores a named dump once: a pre-restore backup, the restore, then the release's backup and migration", () => {
+    it("restores a named dump once, the app fenced out while the restore Job dumps what is there and restores; then the release's backup and migration", () => {
         const key = "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump";
         const run = runStack("production", [`database.restore.key=${key}`]);
         const hash = createHash("sha256").update(key).digest("hex");
-        const before = find(run, ":Job", `myapp-release-db-prerestore-backup-${hash.slice(0, 10)}`);
-        assert.deepStrictEqual(before.dependsOn, ["myapp-db-backup"]);
-        assert.deepStrictEqual(
-            at(before, "spec.template.spec.containers")[0].env.find((e: any) => e.name === "BACKUP_LABEL"),
-            { name: "BACKUP_LABEL", value: `pre-restore-${hash.slice(0, 10)}` },
-        );
+        // The pre-restore dump is the restore Job's own, taken inside the fence: no Job of its own before it.
+        assert.deepStrictEqual(jobIdentities(run), [
+            `myapp-release-db-restore-${hash.slice(0, 10)} myapp-restore-${hash.slice(0, 10)}`,
+            "myapp-release-db-predeploy-backup-v1-2-3 myapp-predeploy-backup-v1-2-3",
+            "myapp-release-db-migrate-expand-v1-2-3 myapp-migrate-expand-v1-2-3",
+        ]);
         const restore = find(run, ":Job", `myapp-release-db-restore-${hash.slice(0, 10)}`);
-        assert.strictEqual(at(restore, "metadata.name"), `myapp-restore-${hash.slice(0, 10)}`);
-        assert.deepStrictEqual(restore.dependsOn, [before.name]);
+        assert.deepStrictEqual(restore.dependsOn, ["myapp-db-backup"]);
         const c = at(restore, "spec.template.spec.containers")[0];
         assert.deepStrictEqual(c.command, ["/bin/sh", "/scripts/restore.sh"]);
         assert.deepStrictEqual(
-            c.env.filter((e: any) => ["RESTORE_KEY", "RESTORE_RUN", "RESTORE_MARKER_KEY", "MIGRATION_OWNER_ROLE"].includes(e.name)),
+            c.env.filter((e: any) => ["RESTORE_KEY", "RESTORE_RUN", "RESTORE_MARKER_KEY", "FENCE_APP_ROLE", "FENCE_CONNECT_ROLE", "MIGRATION_OWNER_ROLE"].includes(e.name)),
             [
                 { name: "RESTORE_KEY", value: key },
                 { name: "RESTORE_RUN", value: "1" },
                 { name: "RESTORE_MARKER_KEY", value: `postgres/myapp/restores/${hash.slice(0, 16)}-run-1.json` },
+                { name: "FENCE_APP_ROLE", value: "myapp_app" },
+                { name: "FENCE_CONNECT_ROLE", value: "myapp_app_connect" },
                 { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" },
             ],
         );
@@ -417,18 +487,20 @@ describe("database safety under mocks", () => {
                 backups,
                 migratorSecret: secret("migrator"),
                 ownerRole: "owner",
+                fence: { appRole: "app", connectRole: "app_connect" },
                 migration: { kind: "command", image: "app:v2", command: ["migrate"] },
                 phase: "expand",
                 direction: "up",
                 downSteps: 1,
                 migrationDeadlineSeconds: 600,
+                lockRetrySeconds: 300,
                 backoffLimit: 0,
                 backupDeadlineSeconds: 600,
                 attempt: 1,
                 restore: { key: "p/x.dump", run: 1 },
             });
         });
-        assert.deepStrictEqual(Object.keys(ignored).length, 4);
+        assert.deepStrictEqual(Object.keys(ignored).length, 3);
         for (const [name, paths] of Object.entries(ignored)) assert.deepStrictEqual(paths, ["spec"], name);
     });
 
@@ -446,7 +518,7 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(all(back, ":Job"), []);
         assert.deepStrictEqual(find(back, ":Deployment", "myapp-stable-deployment").dependsOn, []);
         // A down migration is a deliberate database change, so it still runs, after a backup of its own.
-        const down = runStack("production", ["release.version=v1.2.2", "database.migration.run=down"]);
+        const down = runStack("production", [...ALL_ON("v1.2.2"), "database.migration.run=down", "database.migration.downFor=v1.2.2"]);
         assert.deepStrictEqual(jobIdentities(down), [
             "myapp-release-db-predown-backup-v1-2-2 myapp-predown-backup-v1-2-2",
             "myapp-release-db-migrate-down-1-expand-v1-2-2 myapp-migrate-down-1-expand-v1-2-2",
@@ -454,15 +526,21 @@ describe("database safety under mocks", () => {
     });
 
     it("backs up before a down migration, under a label of its own", () => {
-        const down = runStack("production", ["database.migration.run=down", "database.migration.downSteps=2"]);
-        const before = find(down, ":Job", "myapp-release-db-predown-backup-v1-2-3");
+        const down = runStack("production", [...ALL_ON("v1.2.2"), "database.migration.run=down", "database.migration.downFor=v1.2.2", "database.migration.downSteps=2"]);
+        const before = find(down, ":Job", "myapp-release-db-predown-backup-v1-2-2");
         assert.deepStrictEqual(
             at(before, "spec.template.spec.containers")[0].env.find((e: any) => e.name === "BACKUP_LABEL"),
-            { name: "BACKUP_LABEL", value: "pre-down-v1.2.3" },
+            { name: "BACKUP_LABEL", value: "pre-down-v1.2.2" },
         );
-        const job = find(down, ":Job", "myapp-release-db-migrate-down-2-expand-v1-2-3");
+        const job = find(down, ":Job", "myapp-release-db-migrate-down-2-expand-v1-2-2");
         assert.deepStrictEqual(job.dependsOn, [before.name]);
-        assert.deepStrictEqual(at(job, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "down", "2"]);
+        // The runner gets the versions to roll back, newest first, and the release and attempt it records them under.
+        const c = at(job, "spec.template.spec.containers")[0];
+        assert.deepStrictEqual(c.command, ["/bin/sh", "/scripts/migrate-sql.sh", "down", "005_users_email_verified_sync", "004_payments_stripe_payment_intent_id_index"]);
+        assert.deepStrictEqual(
+            c.env.filter((e: any) => e.name.startsWith("MIGRATION_") && e.name !== "MIGRATIONS_DIR").map((e: any) => `${e.name}=${e.value}`),
+            ["MIGRATION_OWNER_ROLE=myapp_owner", "MIGRATION_SCHEMAS=public", "MIGRATION_RELEASE=v1.2.2", "MIGRATION_ATTEMPT=1"],
+        );
     });
 
     it("gives every batch pod a writable HOME and reserves its scratch space, and lets Jobs survive a node drain", () => {
@@ -555,7 +633,7 @@ describe("database safety under mocks", () => {
             r.stderr.trim(),
             [
                 'Migrations refused for phase "expand" (myapp:database.migration.phase); allow a rule for a file in myapp:database.migration.allow only with care:',
-                "  migrations/003_payments_stripe_payment_intent_id.up.sql:4: prefer-text-field: Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table.",
+                "  migrations/003_payments_stripe_payment_intent_id.up.sql:5: prefer-text-field: Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table.",
             ].join("\n"),
         );
         assert.strictEqual(r.stdout, "");
@@ -601,7 +679,11 @@ describe("database config validation", () => {
     it("rejects verify-full without a CA bundle", () => {
         const cfg = stackConfig("staging");
         delete (cfg["myapp:database"] as any).tls;
-        const raw = Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+        const raw = Object.fromEntries(
+            Object.entries(cfg)
+                .filter(([k]) => k.startsWith(`${PROJECT}:`))
+                .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+        );
         assert.throws(() => validateConfig(PROJECT, "staging", raw), /myapp:database\.tls\.caBundle = \(not set\): is required with sslmode verify-full/);
     });
     it("stops the offline preview with exit 2, before declaring anything, on a CA bundle path that is absent", () => {
@@ -614,7 +696,11 @@ describe("database config validation", () => {
     it("rejects database without backup", () => {
         const cfg = stackConfig("production");
         delete cfg["myapp:backup"];
-        const raw = Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+        const raw = Object.fromEntries(
+            Object.entries(cfg)
+                .filter(([k]) => k.startsWith(`${PROJECT}:`))
+                .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+        );
         assert.throws(() => validateConfig(PROJECT, "production", raw), /myapp:backup = \(not set\): is required with database/);
     });
     it("reads cron the way the CronJob controller does", () => {

@@ -75,14 +75,16 @@ describe("examples/catalog-api: a second service on the library", () => {
         for (const m of monitors.filter((x) => at(x, "type") === "query alert")) {
             const q = at(m, "query") as string;
             assert.ok(
-                /\{service:catalog-api,env:production[,}]|\{kube_namespace:catalog(,kube_app_name:catalog-api| AND horizontalpodautoscaler IN \(catalog-api\))\}/.test(q),
+                /\{service:catalog-api,env:production[,}]|\{kube_cluster_name:prod-us-east-1(,kube_namespace:catalog,kube_app_name:catalog-api| AND kube_namespace:catalog AND horizontalpodautoscaler IN \(catalog-api\))\}/.test(
+                    q,
+                ),
                 `${m.name}: ${q}`,
             );
             assert.ok(!/payment|email|postgresql/.test(q), m.name);
         }
         assert.strictEqual(
             at(find(run, ":Monitor", "catalog-api-monitoring-rollback-now-error-rate-pct-stable-condition"), "query"),
-            "sum(last_5m):sum:trace.http.request.errors{service:catalog-api,env:production,version:v4.1.0,!resource_name:get_/healthz,!resource_name:get_/ready}.as_count() / sum:trace.http.request.hits{service:catalog-api,env:production,version:v4.1.0,!resource_name:get_/healthz,!resource_name:get_/ready}.as_count() * 100 > 5",
+            "sum(last_5m):sum:trace.servlet.request.errors{service:catalog-api,env:production,version:v4.1.0,!resource_name:get_/healthz,!resource_name:get_/ready}.as_count() / sum:trace.servlet.request.hits{service:catalog-api,env:production,version:v4.1.0,!resource_name:get_/healthz,!resource_name:get_/ready}.as_count() * 100 > 5",
         );
         assert.deepStrictEqual(at(find(run, ":Monitor", "catalog-api-monitoring-rollback-now-error-rate-pct-stable-condition"), "monitorThresholds"), {
             critical: "5",
@@ -98,7 +100,7 @@ describe("examples/catalog-api: a second service on the library", () => {
         );
         assert.strictEqual(
             at(find(run, ":Monitor", "catalog-api-monitoring-p95-latency-seconds-stable-condition"), "query"),
-            "percentile(last_10m):p95:trace.http.request{service:catalog-api,env:production,version:v4.1.0,!resource_name:get_/healthz,!resource_name:get_/ready} > 0.8",
+            "percentile(last_10m):p95:trace.servlet.request{service:catalog-api,env:production,version:v4.1.0,!resource_name:get_/healthz,!resource_name:get_/ready} > 0.8",
         );
         assert.strictEqual(at(find(run, ":ServiceLevelObjective", "catalog-api-monitoring-latency-slo"), "name"), "[production] catalog-api: p95 within 0.8 s");
         assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);

@@ -9,7 +9,7 @@ import { runProgramSync as runProgram } from "./support/programThread";
 import { applyProjectConfig, readProject, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { all, at, find, PROJECT, ROOT, stackConfig } from "./helpers";
+import { all, at, find, NOW, PROJECT, ROOT, stackConfig } from "./helpers";
 
 const SECRETS = { app: "premade-db-app", migrator: "premade-db-migrator", backup: "premade-db-backup", drill: "premade-db-drill" };
 const BUCKET = "premade-dumps";
@@ -38,7 +38,7 @@ function existingStack(stack: string, edit: (database: any, backup: any) => void
 }
 
 function run(stack: string, config: StackConfig): ProgramRun {
-    return runProgram(toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)));
+    return runProgram({ ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), now: NOW });
 }
 
 const podOf = (r: DeclaredResource) => at(r, r.type.endsWith(":CronJob") ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec");
@@ -158,7 +158,10 @@ describe("existing resources instead of declared ones", () => {
     it("runs a restore as the given migrator Secret", () => {
         const r = run(
             "staging",
-            existingStack("staging", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })),
+            existingStack("staging", (database) => {
+                database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" };
+                database.fence = { appRole: "premade_app", connectRole: "premade_app_connect" };
+            }),
         );
         const restore = all(r, ":Job").find((j) => j.name.startsWith("myapp-release-db-restore-"))!;
         assert.deepStrictEqual(secretRefs(restore), [`DATABASE_URL=${SECRETS.migrator}/DATABASE_URL`]);
@@ -166,6 +169,8 @@ describe("existing resources instead of declared ones", () => {
             envOf(restore).find((e) => e.name === "MIGRATION_OWNER_ROLE"),
             undefined,
         );
+        // The roles the restore fences the app out with are config's: the program made none.
+        assert.deepStrictEqual([envValue(restore, "FENCE_APP_ROLE"), envValue(restore, "FENCE_CONNECT_ROLE")], ["premade_app", "premade_app_connect"]);
         assert.strictEqual(envValue(restore, "BACKUP_BUCKET"), BUCKET);
     });
 
@@ -184,8 +189,7 @@ describe("existing resources instead of declared ones", () => {
         const statements = JSON.parse(at(find(r, ":RolePolicy", "myapp-db-backup-policy"), "policy")).Statement;
         const resources = Object.fromEntries(statements.map((s: any) => [s.Sid, s.Resource]));
         assert.deepStrictEqual(resources, {
-            ReadWriteOwnPrefix: `arn:aws:s3:::${BUCKET}/postgres/myapp/*`,
-            ListOwnPrefix: `arn:aws:s3:::${BUCKET}`,
+            WriteDumps: `arn:aws:s3:::${BUCKET}/postgres/myapp/*.dump`,
             UseBucketKey: KEY_ARN,
             NeverDelete: [`arn:aws:s3:::${BUCKET}`, `arn:aws:s3:::${BUCKET}/*`],
         });
@@ -260,7 +264,11 @@ describe("ExistingDatabaseSecrets", () => {
 
 describe("existing-resource config validation", () => {
     const errorFor = (stack: string, config: StackConfig) => {
-        const raw = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
+        const raw = Object.fromEntries(
+            Object.entries(config)
+                .filter(([k]) => k.startsWith(`${PROJECT}:`))
+                .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+        );
         try {
             validateConfig(PROJECT, stack, raw);
         } catch (err) {
@@ -306,6 +314,14 @@ describe("existing-resource config validation", () => {
             [
                 "myapp:database.roles = (not set): is required unless database.existingSecrets names Secrets made outside this program",
                 "myapp:database.maxConnections = (not set): is required with database.roles: the roles' connection limits must fit in it",
+            ],
+        ));
+
+    it("wants the roles a restore fences the app out with, which only the user knows", () =>
+        rejects(
+            existingStack("production", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })),
+            [
+                "myapp:database.fence = (not set): is required with database.existingSecrets and database.restore.key: a restore shuts the app out first, so name the app's login role (appRole) and the role it holds CONNECT through (connectRole)",
             ],
         ));
 

@@ -15,6 +15,12 @@ import { readDatabaseScripts } from "../program/release";
 export const ROOT = path.join(__dirname, "..");
 export const PROJECT = "myapp";
 
+/**
+ * The time every run of the tests takes as now, unless a test names another: an hour before production's deployment
+ * window (2026-11-27 14:00 to 16:00 UTC), when the plan's final verification runs. A run never reads the clock.
+ */
+export const NOW = "2026-11-27T13:00:00Z";
+
 /** A stack file's config with `pulumi config set --path` edits applied. */
 export function stackConfig(stack: string, sets: string[] = []): StackConfig {
     return sets.reduce((c, s) => applySet(c, PROJECT, s), readStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`)));
@@ -49,14 +55,14 @@ export function writeStackFile(config: StackConfig): string {
 
 const runs = new Map<string, ProgramRun>();
 
-/** Runs the program under mocks, in this process, with a stack's config and edits; the same config runs once. */
-export function runStack(stack: string, sets: string[] = []): ProgramRun {
-    return runConfig(stack, stackConfig(stack, sets));
+/** Runs the program under mocks, in this process, with a stack's config and edits, at `now`; the same config runs once. */
+export function runStack(stack: string, sets: string[] = [], now = NOW): ProgramRun {
+    return runConfig(stack, stackConfig(stack, sets), now);
 }
 
-/** Runs the program under mocks with this config as the stack's file holds it; the same config runs once. */
-export function runConfig(stack: string, config: StackConfig): ProgramRun {
-    const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config));
+/** Runs the program under mocks with this config as the stack's file holds it, at `now`; the same config runs once. */
+export function runConfig(stack: string, config: StackConfig, now = NOW): ProgramRun {
+    const request = { ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), now };
     const key = JSON.stringify(request);
     if (!runs.has(key)) runs.set(key, runProgramSync(request));
     return structuredClone(runs.get(key)!);
@@ -76,9 +82,10 @@ export interface CliResult {
     stderr: string;
 }
 
-/** Runs the offline preview command as a user would. */
+/** Runs the offline preview command as a user would, at NOW unless the arguments name a `--now`. */
 export function preview(args: string[]): CliResult {
-    const r = spawnSync(process.execPath, ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "scripts", "preview-offline.ts"), ...args], {
+    const at = args.includes("--now") ? [] : ["--now", NOW];
+    const r = spawnSync(process.execPath, ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "scripts", "preview-offline.ts"), ...args, ...at], {
         cwd: ROOT,
         encoding: "utf8",
     });

@@ -26,6 +26,7 @@ describe("the component library", () => {
                 roles: { owner: { name: "orders_owner" }, app: role("orders_app"), migrator: role("orders_migrator"), backup: role("orders_backup"), drill: role("orders_drill") },
                 namespace: "orders",
                 appName: "orders",
+                schemas: ["public"],
             });
         });
         const url: string = at(find(run, ":Secret", "orders-db-app-secret"), "stringData.DATABASE_URL");
@@ -126,7 +127,7 @@ describe("the component library", () => {
             backupPod(label: string, labels: Record<string, string>) {
                 return { metadata: { labels }, spec: { restartPolicy: "Never", containers: [{ name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", label] }] } };
             }
-            restorePod(restore: { key: string }, _secret: pulumi.Input<string>, _owner: string | undefined, labels: Record<string, string>) {
+            restorePod(restore: { key: string }, _secret: pulumi.Input<string>, _owner: string | undefined, _fence: unknown, labels: Record<string, string>) {
                 return {
                     metadata: { labels },
                     spec: { restartPolicy: "Never", containers: [{ name: "restore", image: "registry.example.com/vendor-dump:2.4.0", args: ["--restore", restore.key] }] },
@@ -146,12 +147,13 @@ describe("the component library", () => {
                     kind: "sql",
                     migrations: [{ version: "001_orders_add_note", up: "ALTER TABLE orders ADD COLUMN note text;", down: "ALTER TABLE orders DROP COLUMN note;" }],
                     toolsImage: "registry.example.com/pg-tools:15",
-                    runner: "#!/bin/sh\n",
+                    runner: { "migrate-sql.sh": "#!/bin/sh\n" },
                 },
                 phase: "expand",
                 direction: "up",
                 downSteps: 1,
                 migrationDeadlineSeconds: 600,
+                lockRetrySeconds: 300,
                 backoffLimit: 0,
                 backupDeadlineSeconds: 1800,
                 attempt: 1,

@@ -1,11 +1,13 @@
 import * as assert from "assert";
+import { readFileSync } from "fs";
 import * as path from "path";
 import { ALERT_NAMES, PLAN_ALERTS } from "../policy/planAlerts";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { validateConfig } from "../lib/config";
 import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, find, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
+import { all, at, configErrorFor, find, preview, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
+import { MonitorModel, notification, Point } from "./support/datadog";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
 const tagValue = (m: DeclaredResource, key: string) => (at(m, "tags") as string[]).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
@@ -13,58 +15,41 @@ const tagValue = (m: DeclaredResource, key: string) => (at(m, "tags") as string[
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
 /**
- * What Datadog sends for a monitor's transition: its message with each conditional block kept or dropped
- * (docs.datadoghq.com/monitors/notify/variables: is_alert, is_warning, is_recovery, is_alert_recovery,
- * is_warning_recovery), as non-empty lines. An @-handle is notified only when it survives.
+ * The notifications of one version's monitors when its traffic holds steady from a quiet start: `perMinute` user
+ * requests, errors and p95 (payments: 12% of requests, 1% failing), evaluated for 20 minutes by Datadog's documented
+ * rules (test/support/datadog.ts). The first notification of each monitor, by name, as its lines.
  */
-function notification(message: string, from: "ok" | "warn" | "alert", to: "ok" | "warn" | "alert"): string[] {
-    const on: Record<string, boolean> = {
-        is_alert: to === "alert",
-        is_warning: to === "warn",
-        is_recovery: to === "ok" && from !== "ok",
-        is_alert_recovery: to === "ok" && from === "alert",
-        is_warning_recovery: to === "ok" && from === "warn",
-    };
-    const kept = message.replace(/\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}/g, (_, block: string, body: string) => (on[block] ? body : ""));
-    return kept
-        .split("\n")
-        .map((l) => l.trim())
-        .filter((l) => l !== "");
+/** The trace metric the monitors of a run count: `trace.<monitoring.span>`. */
+function spanOf(run: ProgramRun): string {
+    return /(trace\.[a-z0-9_.-]+?)\.hits/.exec(
+        monitorsOf(run)
+            .map((m) => at(m, "query") as string)
+            .join(" "),
+    )![1];
 }
 
-/** A query alert's state for a value, from its own thresholds and comparator. */
-function stateOf(m: DeclaredResource, value: number): "ok" | "warn" | "alert" {
-    const op = (at(m, "query") as string).match(/ (>=|<=|>|<) \S+$/)![1];
-    const t = at(m, "monitorThresholds");
-    const breaches = (limit: string | undefined) =>
-        limit !== undefined && (op === ">" ? value > Number(limit) : op === ">=" ? value >= Number(limit) : op === "<" ? value < Number(limit) : value <= Number(limit));
-    return breaches(t.critical) ? "alert" : breaches(t.warning) ? "warn" : "ok";
-}
-
-/**
- * The @-handles of `{{#is_alert_recovery}}` blocks, which Datadog notifies with no message body when a monitor goes
- * from ALERT to WARNING (docs.datadoghq.com/monitors/notify/variables, the note under is_alert_recovery).
- */
-function bodylessRecipients(message: string): string[] {
-    return [...message.matchAll(/\{\{#is_alert_recovery\}\}([\s\S]*?)\{\{\/is_alert_recovery\}\}/g)].flatMap((x) => x[1].match(/@\S+/g) ?? []);
-}
-
-/**
- * The notifications a version's traffic produces from a quiet start: every notifying monitor of that version is a
- * composite taking its condition's state (error rate, p95 or payment failures) while its traffic guard alerts ("a && b").
- */
-function notificationsFor(run: ProgramRun, variant: string, traffic: { requests: number; errors: number; p95: number }): Record<string, string[]> {
+function notificationsFor(run: ProgramRun, variant: string, perMinute: { requests: number; errors: number; p95: number }): Record<string, string[]> {
+    const version = tagValue(
+        monitorsOf(run).find((m) => (at(m, "tags") as string[]).includes(variant))!,
+        "version",
+    )!;
+    const tags = { service: "myapp", env: "production", version, resource_name: "get_/api/orders" };
+    const span = spanOf(run);
+    const metrics = (): Point[] =>
+        perMinute.requests === 0
+            ? []
+            : [
+                  { metric: `${span}.hits`, tags, value: perMinute.requests },
+                  { metric: `${span}.errors`, tags, value: perMinute.errors },
+                  { metric: span, tags, value: perMinute.p95, weight: perMinute.requests },
+                  { metric: "payment.total", tags, value: perMinute.requests * 0.12 },
+                  { metric: "payment.failed", tags, value: perMinute.requests * 0.12 * 0.01 },
+              ];
+    const model = new MonitorModel(metrics, () => []);
+    model.declare(run.resources.filter((r) => !r.type.endsWith(":Monitor") || ((r.inputs.tags as string[]).includes(variant) && r.inputs.type !== "service check")));
+    for (let minute = 0; minute < 20; minute++) model.tick(minute);
     const out: Record<string, string[]> = {};
-    const byName = (n: string) => find(run, ":Monitor", n);
-    for (const m of monitorsOf(run).filter((x) => (at(x, "tags") as string[]).includes(variant) && tagValue(x, "plan-alert"))) {
-        const alert = tagValue(m, "plan-alert") as keyof typeof PLAN_ALERTS;
-        assert.strictEqual(at(m, "type"), "composite", m.name);
-        const [condition, guard] = (at(m, "query") as string).split(" && ").map((id) => byName(id.replace(/-id$/, "")));
-        const payments = alert === "versionPaymentFailurePct";
-        const value = payments ? 0 : PLAN_ALERTS[alert].unit === "s" ? traffic.p95 : (100 * traffic.errors) / traffic.requests;
-        const state = stateOf(guard, payments ? 0 : traffic.requests) === "alert" ? stateOf(condition, value) : "ok";
-        if (state !== "ok") out[m.name.replace("myapp-monitoring-", "")] = notification(at(m, "message"), "ok", state);
-    }
+    for (const sent of model.sent) out[sent.monitor.replace("myapp-monitoring-", "")] ??= sent.lines;
     return out;
 }
 
@@ -134,41 +119,117 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("paging (defect 2)", () => {
-        it("a 1.5% error rate on the canary pages once, and its rollback trigger's warning goes to chat only", () => {
-            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 1000, errors: 15, p95: 0.3 }), {
+    describe("paging", () => {
+        it("a 1.5% error rate on the canary pages once, the 1% alert, after five sustained minutes", () => {
+            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 200, errors: 3, p95: 0.3 }), {
                 "error-rate-pct-canary": [
                     "Error rate above 1% for myapp in production (track:canary, version:v1.2.3).",
                     "The on-call engineer is paged. If it started with the release, roll back: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
                     "@pagerduty-myapp @slack-engineering",
                 ],
-                "rollback-sustained-error-rate-pct-canary": [
-                    "Rollback trigger (15 minutes): error rate above 1% for myapp in production (track:canary, version:v1.2.3). Nearing the critical 2. @slack-engineering",
-                ],
             });
         });
 
-        it("recoveries page only when the alert paged; a warning's recovery goes to chat", () => {
-            const errorRate = at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary"), "message");
-            const sustained = at(find(production, ":Monitor", "myapp-monitoring-rollback-sustained-error-rate-pct-canary"), "message");
-            assert.deepStrictEqual(notification(errorRate, "alert", "ok"), [
-                "Recovered: Error rate for myapp in production (track:canary, version:v1.2.3) is back within 1 %. @pagerduty-myapp @slack-engineering",
-            ]);
-            assert.deepStrictEqual(notification(sustained, "warn", "ok"), [
-                "Recovered: Rollback trigger (15 minutes): error rate for myapp in production (track:canary, version:v1.2.3) is back within 1 %. @slack-engineering",
-            ]);
-            assert.deepStrictEqual(notification(sustained, "alert", "warn"), [
-                "Rollback trigger (15 minutes): error rate above 1% for myapp in production (track:canary, version:v1.2.3). Nearing the critical 2. @slack-engineering",
-            ]);
-            // Besides that warning, Datadog tells the alert-recovery handles of ALERT -> WARNING with no body.
-            assert.deepStrictEqual(bodylessRecipients(sustained), ["@pagerduty-myapp", "@slack-engineering"]);
+        it("from a quiet start, 3% errors page the 15-minute rollback trigger alone, and 6% 'roll back now' alone: a tier defers to the tiers above it", () => {
+            const pages = (perMinute: { requests: number; errors: number; p95: number }) =>
+                Object.entries(notificationsFor(production, "track:canary", perMinute))
+                    .filter(([, lines]) => lines.some((l) => l.includes("@pagerduty")))
+                    .map(([name]) => name);
+            assert.deepStrictEqual(pages({ requests: 200, errors: 6, p95: 0.3 }), ["rollback-sustained-error-rate-pct-canary"]);
+            assert.deepStrictEqual(pages({ requests: 200, errors: 12, p95: 0.3 }), ["rollback-now-error-rate-pct-canary"]);
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-rollback-sustained-error-rate-pct-canary"), "query"),
+                "myapp-monitoring-rollback-sustained-error-rate-pct-canary-condition-id && !myapp-monitoring-low-requests-15m-canary-id && !myapp-monitoring-no-requests-5m-canary-id && !myapp-monitoring-rollback-now-error-rate-pct-canary-condition-id",
+            );
         });
 
-        it("never names the pager outside an alert block, in either stack", () => {
+        it("every incident the pager opens is resolved by a recovery it receives, on any way back to OK, ALERT -> WARN -> OK too", () => {
+            // A warning tier, where config sets one: 1% pages, 0.5% warns.
+            const run = runStack("production", ["monitoring.warnings.errorRatePct=0.5"]);
+            assert.strictEqual(run.resources.length > 0, true);
+            const message = at(find(run, ":Monitor", "myapp-monitoring-error-rate-pct-canary"), "message") as string;
+            assert.deepStrictEqual(notification(message, "ok", "alert").at(-1), "@pagerduty-myapp @slack-engineering");
+            assert.deepStrictEqual(notification(message, "alert", "warn"), [
+                "Error rate above 0.5% for myapp in production (track:canary, version:v1.2.3). Nearing the critical 1. @slack-engineering",
+            ]);
+            assert.deepStrictEqual(notification(message, "warn", "ok"), [
+                "Recovered: Error rate for myapp in production (track:canary, version:v1.2.3) is back within 0.5 %. @pagerduty-myapp @slack-engineering",
+            ]);
+            assert.ok(!message.includes("is_alert_recovery"), "{{#is_alert_recovery}} renders on ALERT -> OK only");
+        });
+
+        it("names the pager only in alert and recovery blocks, in either stack; a warning never pages", () => {
             for (const m of [...monitorsOf(production), ...monitorsOf(staging)]) {
-                const outside = (at(m, "message") as string).replace(/\{\{#is_alert(_recovery)?\}\}[\s\S]*?\{\{\/is_alert\1\}\}/g, "");
+                const message = at(m, "message") as string;
+                const outside = message.replace(/\{\{#(is_alert|is_recovery)\}\}[\s\S]*?\{\{\/\1\}\}/g, "");
                 assert.ok(!outside.includes("@pagerduty"), m.name);
+                if (message.includes("{{#is_warning}}")) assert.ok(!notification(message, "ok", "warn").join("\n").includes("@pagerduty"), m.name);
             }
+        });
+    });
+
+    describe("a version no user reaches", () => {
+        it("staging's preview color tells chat only, and says what `rollback` says of that state", () => {
+            const green = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"), "message") as string;
+            assert.strictEqual(staging.outputs.rollback, "none needed: live runs v1.2.2; v1.2.3 is only in preview");
+            assert.deepStrictEqual(notification(green, "ok", "alert"), [
+                "Rollback trigger (now): error rate above 5% for myapp in staging (color:green, version:v1.2.3).",
+                "No rollback needed: live runs v1.2.2; v1.2.3 is only in preview. It serves no users, so nobody is paged.",
+                "@slack-engineering-staging",
+            ]);
+            // It may have paged while it served users: the recovery still resolves that incident.
+            assert.ok(notification(green, "alert", "ok").join(" ").includes("@pagerduty-myapp-staging"));
+            for (const m of monitorsOf(staging).filter((x) => (at(x, "tags") as string[]).includes("color:green"))) {
+                assert.ok((at(m, "tags") as string[]).includes("users:none"), m.name);
+                assert.ok(!notification(at(m, "message"), "ok", "alert").join(" ").includes("@pagerduty"), m.name);
+            }
+        });
+
+        it("a canary set to weight 0 pages nobody and stops reminding; once switched live, green pages", () => {
+            const rolledBack = runStack("production", ["canary.weight=0"]);
+            const m = find(rolledBack, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-canary");
+            assert.deepStrictEqual(notification(at(m, "message"), "ok", "alert").slice(1), [
+                "No rollback needed: the canary carries no traffic (canary.weight 0). It serves no users, so nobody is paged.",
+                "@slack-engineering",
+            ]);
+            assert.strictEqual(at(m, "renotifyInterval"), 0);
+            const switched = runStack("staging", ["blueGreen.activeColor=green"]);
+            const green = find(switched, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green");
+            assert.deepStrictEqual(notification(at(green, "message"), "ok", "alert").slice(1), [
+                "Roll back now: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging`",
+                "@pagerduty-myapp-staging @slack-engineering-staging",
+            ]);
+            assert.ok((at(find(switched, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-blue"), "tags") as string[]).includes("users:none"));
+        });
+
+        it("after its traffic stops, a canary that paged resolves the incident within five minutes and says nothing more for two hours", () => {
+            // 200 requests a minute at 6% errors for 20 minutes, then none: the rollback. The five-minute count never
+            // falls below 100 before its window empties: only a missing count read as zero lets the guard see it.
+            const run = runStack("production", ["canary.weight=0"]);
+            const tags = { service: "myapp", env: "production", version: "v1.2.3", resource_name: "get_/api/orders" };
+            const span = spanOf(run);
+            const model = new MonitorModel(
+                (minute) =>
+                    minute >= 0 && minute < 20
+                        ? [
+                              { metric: `${span}.hits`, tags, value: 200 },
+                              { metric: `${span}.errors`, tags, value: 12 },
+                              { metric: span, tags, value: 0.3, weight: 200 },
+                          ]
+                        : [],
+                () => [],
+            );
+            model.declare(runStack("production").resources.filter((r) => !r.type.endsWith(":Monitor") || (r.inputs.tags as string[]).includes("track:canary")));
+            for (let minute = 0; minute < 20; minute++) model.tick(minute);
+            model.declare(run.resources.filter((r) => !r.type.endsWith(":Monitor") || (r.inputs.tags as string[]).includes("track:canary")));
+            for (let minute = 20; minute < 140; minute++) model.tick(minute);
+            assert.deepStrictEqual(
+                model.sent.map((x) => [x.minute, x.monitor.replace("myapp-monitoring-", ""), x.to, x.handles.join(" ")]),
+                [
+                    [0, "rollback-now-error-rate-pct-canary", "alert", "@pagerduty-myapp @slack-engineering"],
+                    [24, "rollback-now-error-rate-pct-canary", "ok", "@pagerduty-myapp @slack-engineering"],
+                ],
+            );
         });
     });
 
@@ -186,55 +247,70 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("minimum traffic (defect 4)", () => {
-        it("1 error in 10 requests on the 5% canary says nothing; 10 in 100 pages roll back now, once", () => {
+    describe("minimum traffic", () => {
+        it("1 error in 10 requests a minute on the canary says nothing; 10 in 100 pages roll back now, once", () => {
             assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 10, errors: 1, p95: 0.3 }), {});
-            const pages = Object.values(notificationsFor(production, "track:canary", { requests: 100, errors: 10, p95: 0.3 })).filter((lines) => lines.some((l) => l.includes("@pagerduty")));
-            assert.strictEqual(pages.length, 3, "error rate, roll back now, roll back sustained");
-            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 100, errors: 10, p95: 0.3 })["rollback-now-error-rate-pct-canary"], [
+            const notified = notificationsFor(production, "track:canary", { requests: 100, errors: 10, p95: 0.3 });
+            assert.deepStrictEqual(Object.keys(notified), ["rollback-now-error-rate-pct-canary"]);
+            assert.deepStrictEqual(notified["rollback-now-error-rate-pct-canary"], [
                 "Rollback trigger (now): error rate above 5% for myapp in production (track:canary, version:v1.2.3).",
                 "Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
                 "@pagerduty-myapp @slack-engineering",
             ]);
         });
 
-        it("counts requests without probes, with the configured minimum", () => {
-            const guard = find(runStack("production", ["monitoring.trafficGuard.minRequests=500"]), ":Monitor", "myapp-monitoring-requests-15m-canary");
-            assert.strictEqual(at(guard, "query"), "sum(last_15m):sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() >= 500");
+        it("guards alert on too little traffic, counted without probes, and a missing count is zero; the composite needs the guard not alerting", () => {
+            const guard = find(runStack("production", ["monitoring.trafficGuard.minRequests=500"]), ":Monitor", "myapp-monitoring-low-requests-15m-canary");
+            assert.strictEqual(at(guard, "query"), "sum(last_15m):sum:trace.web.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() < 500");
             assert.deepStrictEqual(at(guard, "monitorThresholds"), { critical: "500" });
+            assert.strictEqual(at(guard, "onMissingData"), "default");
+            assert.strictEqual(at(guard, "name"), "[production] myapp: fewer than 500 requests of track:canary in 15m");
             assert.ok(!(at(guard, "message") as string).includes("@"));
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary"), "query"),
-                "myapp-monitoring-error-rate-pct-canary-condition-id && myapp-monitoring-requests-5m-canary-id",
+                "myapp-monitoring-error-rate-pct-canary-condition-id && !myapp-monitoring-low-requests-5m-canary-id && !myapp-monitoring-rollback-now-error-rate-pct-canary-condition-id && !myapp-monitoring-rollback-sustained-error-rate-pct-canary-condition-id",
             );
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-condition"), "query"),
-                "sum(last_5m):sum:trace.http.request.errors{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() / sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() * 100 > 1",
+                "min(last_5m):sum:trace.web.request.errors{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_rate() / sum:trace.web.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_rate() * 100 > 1",
             );
-            assert.strictEqual(
-                at(find(production, ":Monitor", "myapp-monitoring-p95-latency-seconds-canary-condition"), "query"),
-                "percentile(last_10m):p95:trace.http.request{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*} > 2",
-            );
+            assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-condition"), "onMissingData"), "resolve");
         });
 
-        it("a few slow requests on the 5% canary say nothing; a slow p95 over 100 requests pages roll back now, through the composite only", () => {
+        it("a healthy release, with enough traffic on each version, has no monitor in ALERT or WARN", () => {
+            const healthy = { requests: 200, errors: 0.4, p95: 0.3 };
+            const model = new MonitorModel(
+                () =>
+                    ["v1.2.2", "v1.2.3"].flatMap((version): Point[] => {
+                        const tags = { service: "myapp", env: "production", version, resource_name: "get_/api/orders" };
+                        return [
+                            { metric: "trace.web.request.hits", tags, value: healthy.requests },
+                            { metric: "trace.web.request.errors", tags, value: healthy.errors },
+                            { metric: "trace.web.request", tags, value: healthy.p95, weight: healthy.requests },
+                            { metric: "payment.total", tags: { ...tags, resource_name: "" }, value: 24 },
+                            { metric: "payment.failed", tags: { ...tags, resource_name: "" }, value: 0.2 },
+                        ];
+                    }),
+                () => [],
+            );
+            model.declare(production.resources.filter((r) => !r.type.endsWith(":Monitor") || ["track:stable", "track:canary"].some((t) => (r.inputs.tags as string[]).includes(t))));
+            for (let minute = 0; minute < 20; minute++) model.tick(minute);
+            assert.deepStrictEqual(
+                model.apiListing().filter((m) => m.overall_state !== "OK"),
+                [],
+            );
+            assert.deepStrictEqual(model.sent, []);
+        });
+
+        it("a slow p95 on the canary pages roll back now alone; a few slow requests say nothing", () => {
             assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 10, errors: 0, p95: 6 }), {});
             const slow = notificationsFor(production, "track:canary", { requests: 100, errors: 0, p95: 6 });
-            assert.deepStrictEqual(Object.keys(slow).sort(), ["p95-latency-seconds-canary", "rollback-now-p95-seconds-canary", "rollback-sustained-p95-seconds-canary"]);
+            assert.deepStrictEqual(Object.keys(slow), ["rollback-now-p95-seconds-canary"]);
             assert.deepStrictEqual(slow["rollback-now-p95-seconds-canary"], [
                 "Rollback trigger (now): p95 response time above 5 s for myapp in production (track:canary, version:v1.2.3).",
                 "Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
                 "@pagerduty-myapp @slack-engineering",
             ]);
-            assert.ok(!slow["p95-latency-seconds-canary"].join("\n").includes("@pagerduty"), "the 2 s latency alert is a warning: chat only");
-            const q = (n: string) => at(find(production, ":Monitor", `myapp-monitoring-${n}`), "query");
-            assert.strictEqual(q("rollback-now-p95-seconds-canary"), "myapp-monitoring-rollback-now-p95-seconds-canary-condition-id && myapp-monitoring-requests-5m-canary-id");
-            assert.strictEqual(q("rollback-sustained-p95-seconds-canary"), "myapp-monitoring-rollback-sustained-p95-seconds-canary-condition-id && myapp-monitoring-requests-15m-canary-id");
-            assert.strictEqual(q("p95-latency-seconds-canary"), "myapp-monitoring-p95-latency-seconds-canary-condition-id && myapp-monitoring-requests-10m-canary-id");
-            assert.strictEqual(
-                q("requests-10m-canary"),
-                "sum(last_10m):sum:trace.http.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() >= 100",
-            );
             // The p95 conditions themselves notify nobody.
             for (const n of ["rollback-now-p95-seconds-canary", "rollback-sustained-p95-seconds-canary", "p95-latency-seconds-canary"]) {
                 const condition = find(production, ":Monitor", `myapp-monitoring-${n}-condition`);
@@ -249,19 +325,28 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const m = find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary");
             assert.strictEqual(at(m, "priority"), "1");
             assert.strictEqual(tagValue(m, "severity"), "rollback");
-            assert.strictEqual(at(m, "query"), "myapp-monitoring-version-payment-failure-pct-canary-condition-id && myapp-monitoring-payments-5m-canary-id");
+            assert.strictEqual(at(m, "query"), "myapp-monitoring-version-payment-failure-pct-canary-condition-id && !myapp-monitoring-low-payments-5m-canary-id");
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary-condition"), "query"),
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production,version:v1.2.3}.as_count() / sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() * 100 > 5",
             );
             assert.strictEqual(
-                at(find(production, ":Monitor", "myapp-monitoring-payments-5m-canary"), "query"),
-                "sum(last_5m):sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() >= 20",
+                at(find(production, ":Monitor", "myapp-monitoring-low-payments-5m-canary"), "query"),
+                "sum(last_5m):sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() < 20",
             );
             assert.ok((at(m, "message") as string).includes("Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`"));
             assert.strictEqual(
-                at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct"), "query"),
+                at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct-condition"), "query"),
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 > 5",
+            );
+            // Service-wide too, one failure in 8 payments at 3 a.m. says nothing: the ratio needs trafficGuard.minPayments.
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct"), "query"),
+                "myapp-monitoring-payment-failure-pct-condition-id && !myapp-monitoring-low-payments-5m-id",
+            );
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-low-payments-15m"), "query"),
+                "sum(last_15m):sum:payment.total{service:myapp,env:production}.as_count() < 20",
             );
         });
     });
@@ -285,6 +370,37 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             assert.deepStrictEqual(all(staging, ":DowntimeSchedule"), [], "no window configured in staging");
         });
 
+        it("a window about to start is declared whole; once open, from its creation (Datadog refuses a start in the past); once ended, not at all", () => {
+            const downtime = (now: string) => all(runStack("production", [], now), ":DowntimeSchedule").map((d) => at(d, "oneTimeSchedule"));
+            assert.deepStrictEqual(downtime("2026-11-27T13:59:59Z"), [{ start: "2026-11-27T14:00:00Z", end: "2026-11-27T16:00:00Z" }]);
+            assert.deepStrictEqual(downtime("2026-11-27T14:00:05Z"), [{ end: "2026-11-27T16:00:00Z" }]);
+            assert.deepStrictEqual(downtime("2026-11-27T16:00:00Z"), []);
+            assert.deepStrictEqual(downtime("2026-12-04T15:00:00Z"), []);
+        });
+
+        it("the offline preview and the plan say that an ended window declares no downtime", () => {
+            const r = preview(["--stack", "production", "--now", "2026-12-04T15:00:00Z"]);
+            assert.strictEqual(r.code, 0, r.stderr);
+            assert.ok(!r.stdout.includes("DowntimeSchedule"), "no downtime in the tree");
+            assert.ok(
+                r.stderr.includes(
+                    "monitoring.deploymentWindow ended at 2026-11-27T16:00:00Z: no deployment-window downtime is declared (Datadog refuses one in the past). Set the next release's window to mute its rollout noise.",
+                ),
+                r.stderr,
+            );
+            const readme = String(runStack("production", [], "2026-12-04T15:00:00Z").outputs.readme).split("\n");
+            assert.ok(
+                readme.includes(
+                    "**Deployment Window**: 2 hours (14:00 to 16:00 UTC, monitoring.deploymentWindow; it ended at 2026-11-27T16:00:00Z, before this run: no deployment-window downtime is declared)",
+                ),
+            );
+            assert.ok(
+                readme.includes(
+                    "**Deployment-window downtime**: none: the window ended at 2026-11-27T16:00:00Z, before this run, and Datadog refuses a downtime in the past. Set monitoring.deploymentWindow to the next release's window",
+                ),
+            );
+        });
+
         it("normalises an offset to the provider's UTC form", () => {
             const run = runStack("production", ["monitoring.deploymentWindow.start=2026-11-27T15:00:00+01:00", "monitoring.deploymentWindow.end=2026-11-27T11:30:00-04:30"]);
             assert.deepStrictEqual(at(find(run, ":DowntimeSchedule", "myapp-monitoring-deployment-window"), "oneTimeSchedule"), {
@@ -300,7 +416,8 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const green = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"), "message") as string;
             assert.ok(blue.includes("This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."), blue);
             assert.ok(!blue.includes("blueGreen.activeColor"), blue);
-            assert.ok(green.includes("Roll back now: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging`"), green);
+            // Green serves no user until the switch: it advises no rollback (see "a version no user reaches").
+            assert.ok(!green.includes("Roll back now"), green);
         });
     });
 
@@ -309,11 +426,11 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const q = (s: string) => at(find(production, ":Monitor", `myapp-monitoring-${s}`), "query");
             assert.strictEqual(
                 q("memory-pct"),
-                "avg(last_10m):sum:kubernetes.memory.working_set{kube_namespace:production,kube_app_name:myapp} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{kube_namespace:production,kube_app_name:myapp} by {kube_deployment,pod_name} * 100 > 90",
+                "avg(last_10m):sum:kubernetes.memory.working_set{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_app_name:myapp} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_app_name:myapp} by {kube_deployment,pod_name} * 100 > 90",
             );
             assert.strictEqual(
                 q("autoscaler-at-max-pct"),
-                "min(last_15m):sum:kubernetes_state.hpa.current_replicas{kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary, myapp-stable)} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary, myapp-stable)} by {horizontalpodautoscaler} * 100 >= 100",
+                "min(last_15m):sum:kubernetes_state.hpa.current_replicas{kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary, myapp-stable)} by {horizontalpodautoscaler} / sum:kubernetes_state.hpa.max_replicas{kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary, myapp-stable)} by {horizontalpodautoscaler} * 100 >= 100",
             );
         });
 
@@ -326,7 +443,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             // release.maxReplicas = release.replicas pins stable at 6; the canary still grows from 2 to 6.
             const stablePinned = runStack("production", ["release.maxReplicas=6"]);
             assert.deepStrictEqual(bounds(stablePinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 6] });
-            assert.strictEqual(hpaScope(stablePinned), "kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary)");
+            assert.strictEqual(hpaScope(stablePinned), "kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary)");
             assert.deepStrictEqual(await pack(stablePinned), []);
 
             // Both pinned (canaryMaxReplicas = canaryReplicas too): nothing can reach a maximum it did not start at.
@@ -351,24 +468,31 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const run: ProgramRun = structuredClone(runStack("production", ["release.maxReplicas=6"]));
             const monitor = run.resources.find((r) => r.name === "myapp-monitoring-autoscaler-at-max-pct")!;
             monitor.inputs.query = (monitor.inputs.query as string).replace(
-                /kube_namespace:production AND horizontalpodautoscaler IN \(myapp-canary\)/g,
+                /kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN \(myapp-canary\)/g,
                 "kube_namespace:production,horizontalpodautoscaler:myapp-stable",
             );
             const violations = await runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
             assert.deepStrictEqual(
                 violations.map((v) => v.message),
                 [
-                    "monitor [production] myapp: Autoscaler replicas (% of its maximum) above 100% watches autoscaler myapp-stable, pinned at 6 (minReplicas = maxReplicas): it alerts for good",
+                    "monitor [production] myapp: Autoscaler replicas (% of its maximum) at or above 100% watches autoscaler myapp-stable, pinned at 6 (minReplicas = maxReplicas): it alerts for good",
                     "no autoscalerAtMaxPct monitor watches autoscaler myapp-canary, which can grow from 2 to 6",
                 ],
             );
         });
 
-        it("lets a retired version's monitors resolve on their own; service-wide ones never time out", () => {
-            for (const m of monitorsOf(production).filter((x) => at(x, "type") === "query alert")) {
-                const perVersion = (at(m, "tags") as string[]).some((t) => t.startsWith("track:"));
-                assert.strictEqual(at(m, "timeoutH"), perVersion ? 1 : undefined, m.name);
+        it("lets a retired version's monitors resolve as its data stops: guards count missing as zero, conditions resolve", () => {
+            for (const m of monitorsOf(production).filter((x) => at(x, "type") === "query alert" && (at(x, "tags") as string[]).includes("notifies:nobody"))) {
+                const guard = (at(m, "tags") as string[]).includes("release-guard:traffic");
+                assert.strictEqual(at(m, "onMissingData"), guard ? "default" : "resolve", m.name);
+                assert.strictEqual(at(m, "notifyNoData"), undefined, m.name);
             }
+        });
+
+        it("titles say the comparison the query makes: the autoscaler is at or above 100%", () => {
+            const m = find(production, ":Monitor", "myapp-monitoring-autoscaler-at-max-pct");
+            assert.strictEqual(at(m, "name"), "[production] myapp: Autoscaler replicas (% of its maximum) at or above 100%");
+            assert.ok((at(m, "query") as string).endsWith(" >= 100"));
         });
 
         it("after a promotion, one set of monitors judges the shared version, with no duplicate query", () => {
@@ -416,12 +540,12 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         );
     });
 
-    it("pages the rollback triggers at priority 1 with the plan's tiers as warnings", () => {
+    it("pages the rollback triggers at priority 1, with no warning tier: the tier below warns and pages for them", () => {
         const expected: Record<string, [string, object]> = {
-            "rollback-now-error-rate-pct-canary-condition": ["sum(last_5m)", { critical: "5", warning: "2", criticalRecovery: "4" }],
-            "rollback-now-p95-seconds-canary-condition": ["percentile(last_5m)", { critical: "5", warning: "3", criticalRecovery: "4" }],
-            "rollback-sustained-error-rate-pct-canary-condition": ["sum(last_15m)", { critical: "2", warning: "1", criticalRecovery: "1.6" }],
-            "rollback-sustained-p95-seconds-canary-condition": ["percentile(last_15m)", { critical: "3", warning: "2", criticalRecovery: "2.4" }],
+            "rollback-now-error-rate-pct-canary-condition": ["sum(last_5m)", { critical: "5", criticalRecovery: "4" }],
+            "rollback-now-p95-seconds-canary-condition": ["percentile(last_5m)", { critical: "5", criticalRecovery: "4" }],
+            "rollback-sustained-error-rate-pct-canary-condition": ["sum(last_15m)", { critical: "2", criticalRecovery: "1.6" }],
+            "rollback-sustained-p95-seconds-canary-condition": ["percentile(last_15m)", { critical: "3", criticalRecovery: "2.4" }],
         };
         for (const [suffix, [window, thresholds]] of Object.entries(expected)) {
             const m = find(production, ":Monitor", `myapp-monitoring-${suffix}`);
@@ -445,7 +569,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
     it("uses the integrations' metric names and the app's own business metrics", () => {
         const q = (s: string) => at(find(production, ":Monitor", `myapp-monitoring-${s}`), "query");
         assert.strictEqual(
-            q("payment-success-pct"),
+            q("payment-success-pct-condition"),
             "sum(last_15m):sum:payment.succeeded{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 < 95",
         );
         assert.strictEqual(
@@ -454,13 +578,31 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         );
         assert.strictEqual(
             q("db-query-ms"),
-            "sum(last_10m):sum:postgresql.queries.time{env:production,db:myapp}.as_count() / sum:postgresql.queries.count{env:production,db:myapp}.as_count() / 1000000 > 500",
+            "sum(last_10m):sum:postgresql.queries.time{env:production,db:myapp,user:myapp_app}.as_count() / sum:postgresql.queries.count{env:production,db:myapp,user:myapp_app}.as_count() / 1000000 > 500",
         );
         assert.strictEqual(
             q("cpu-pct"),
-            "avg(last_10m):sum:kubernetes.cpu.usage.total{kube_namespace:production,kube_app_name:myapp} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{kube_namespace:production,kube_app_name:myapp} by {kube_deployment} * 100 > 80",
+            "avg(last_10m):sum:kubernetes.cpu.usage.total{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_app_name:myapp} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_app_name:myapp} by {kube_deployment} * 100 > 80",
         );
-        assert.strictEqual(q("disk-io-pct"), "avg(last_10m):max:system.io.util{env:production} by {host,device} > 80");
+        // The cluster's nodes, not every host tagged env:production (the agent tags its hosts kube_cluster_name).
+        assert.strictEqual(q("disk-io-pct"), "avg(last_10m):max:system.io.util{kube_cluster_name:prod-us-east-1} by {host,device} > 80");
+    });
+
+    it("the SLOs and the dashboard count user requests as the monitors do, without probes, and divide by a constant in a formula", () => {
+        const availability = find(production, ":ServiceLevelObjective", "myapp-monitoring-availability-slo");
+        assert.deepStrictEqual(at(availability, "query"), {
+            numerator:
+                "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count() - sum:trace.web.request.errors{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
+            denominator: "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
+        });
+        const latency = find(production, ":ServiceLevelObjective", "myapp-monitoring-latency-slo");
+        assert.strictEqual(at(latency, "sliSpecification.timeSlice.query.queries")[0].metricQuery.query, "p95:trace.web.request{service:myapp,env:production,!resource_name:get_/health/*}");
+        const widgets = JSON.parse(at(find(production, ":DashboardJson", "myapp-monitoring-dashboard"), "dashboard")).widgets.map((w: any) => w.definition.requests[0]);
+        assert.deepStrictEqual(widgets[0].queries[1].query, "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*} by {version}.as_count()");
+        assert.deepStrictEqual(
+            [widgets[5].queries.map((x: any) => x.query), widgets[5].formulas],
+            [["sum:postgresql.connections{env:production,db:myapp,user:myapp_app}"], [{ formula: "q1 / 150 * 100" }]],
+        );
     });
 
     it("declares availability and latency SLOs with the configured targets, and a per-version dashboard", () => {
@@ -490,7 +632,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         const m = find(staging, ":Monitor", "myapp-monitoring-p95-latency-seconds-green");
         assert.strictEqual(
             at(find(staging, ":Monitor", "myapp-monitoring-p95-latency-seconds-green-condition"), "query"),
-            "percentile(last_10m):p95:trace.http.request{service:myapp,env:staging,version:v1.2.3,!resource_name:get_/health/*} > 3",
+            "percentile(last_10m):p95:trace.web.request{service:myapp,env:staging,version:v1.2.3,!resource_name:get_/health/*} > 3",
         );
         assert.strictEqual(at(m, "name"), "[staging] myapp: p95 response time above 3 s (color:green)");
     });
@@ -513,12 +655,16 @@ describe("a service without business metrics", () => {
             names(production).filter((n) => !names(withoutMetrics).includes(n)),
             [
                 "version-payment-failure-pct-stable-condition",
-                "payments-5m-stable",
-                "version-payment-failure-pct-stable",
                 "version-payment-failure-pct-canary-condition",
-                "payments-5m-canary",
+                "payment-failure-pct-condition",
+                "payment-success-pct-condition",
+                "low-payments-5m-stable",
+                "version-payment-failure-pct-stable",
+                "low-payments-5m-canary",
                 "version-payment-failure-pct-canary",
+                "low-payments-5m",
                 "payment-failure-pct",
+                "low-payments-15m",
                 "payment-success-pct",
                 "email-delivery-pct",
             ],
@@ -598,12 +744,129 @@ describe("monitoring config validation", () => {
         assert.strictEqual(cfg.monitoring?.thresholds.errorRatePct, 2);
         assert.strictEqual(cfg.monitoring?.thresholds.cpuPct, 70);
     });
-    it("resolves every alert's thresholds: the plan's numbers unless set, and the plan's warning tiers where they sit below critical", () => {
-        const m = validate("production", ["monitoring.thresholds.rollbackNowErrorRatePct=4", "monitoring.warnings.cpuPct=70"]).monitoring!;
+    it("resolves every alert's thresholds: the plan's numbers unless set; warnings only where set, a float as `config set --path` stores it", () => {
+        const m = validate("production", ["monitoring.thresholds.rollbackNowErrorRatePct=4", "monitoring.warnings.cpuPct=70", "monitoring.warnings.errorRatePct=0.5"]).monitoring!;
         assert.deepStrictEqual(m.thresholds, { ...Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])), rollbackNowErrorRatePct: 4 });
-        assert.deepStrictEqual(m.warnings, { cpuPct: 70, rollbackNowErrorRatePct: 2, rollbackSustainedErrorRatePct: 1, rollbackNowP95Seconds: 3, rollbackSustainedP95Seconds: 2 });
-        // Staging's 3 s p95 is the sustained latency trigger's own critical: that tier is not below it, so no warning.
-        assert.deepStrictEqual(validate("staging", []).monitoring!.warnings, { rollbackNowErrorRatePct: 2, rollbackSustainedErrorRatePct: 1, rollbackNowP95Seconds: 3 });
+        assert.deepStrictEqual(m.warnings, { cpuPct: 70, errorRatePct: 0.5 });
+        assert.deepStrictEqual(validate("staging", []).monitoring!.warnings, {});
     });
+    it("refuses a warning on a rollback trigger the tiers below defer to", () =>
+        rejects(
+            "production",
+            ["monitoring.warnings.rollbackNowErrorRatePct=2"],
+            "myapp:monitoring.warnings.rollbackNowErrorRatePct = 2: must be left out: the tiers below this rollback trigger warn and page for it, and a warning here would silence them in its band",
+        ));
+    it("requires the span of the app's inbound requests, with no default", () =>
+        assert.ok(
+            configErrorFor("production", ["monitoring.span="]).includes("myapp:monitoring.span") &&
+                (() => {
+                    const config = stackConfig("production");
+                    delete (config["myapp:monitoring"] as Record<string, unknown>).span;
+                    try {
+                        validateConfig(PROJECT, "production", Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v])));
+                    } catch (err) {
+                        return (err as Error).message.includes(
+                            "myapp:monitoring.span = (not set): is required: the span name the app's tracer gives inbound HTTP requests, such as web.request for dd-trace-js (README: span names per tracer)",
+                        );
+                    }
+                    return false;
+                })(),
+        ));
     it("rejects a priority outside 1 to 5", () => rejects("production", ["monitoring.priorities.warning=7"], "myapp:monitoring.priorities.warning = 7: must be a priority from 1 to 5"));
+});
+
+describe("the span the monitors count", () => {
+    it("the committed stacks name myapp's inbound span, web.request (dd-trace-js), and every trace query counts it", () => {
+        for (const stack of ["production", "staging"]) {
+            assert.strictEqual((stackConfig(stack)["myapp:monitoring"] as Record<string, unknown>).span, "web.request");
+            const traces = monitorsOf(runStack(stack)).flatMap((m) => (at(m, "query") as string).match(/trace\.[a-z0-9_.]+?(?=\.hits|\.errors|\{)/g) ?? []);
+            assert.ok(traces.length > 0);
+            assert.deepStrictEqual([...new Set(traces)], ["trace.web.request"], stack);
+        }
+    });
+
+    it("the README lists the inbound span of each tracer", () => {
+        const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+        for (const [tracer, span] of [
+            ["dd-trace-js", "web.request"],
+            ["dd-trace-py", "flask.request"],
+            ["dd-trace-java", "servlet.request"],
+            ["dd-trace-go", "http.request"],
+            ["dd-trace-rb", "rack.request"],
+            ["dd-trace-dotnet", "aspnet_core.request"],
+        ]) {
+            assert.ok(
+                readme.split("\n").some((l) => l.startsWith(`| ${tracer} |`) && l.includes(`\`${span}\``)),
+                tracer,
+            );
+        }
+    });
+});
+
+describe("backups and restore drills, watched", () => {
+    let production: ProgramRun;
+    before(() => {
+        production = runStack("production");
+    });
+    const monitor = (run: ProgramRun, name: string) => find(run, ":Monitor", `myapp-scheduled-jobs-${name}`);
+
+    it("watches the backup and drill CronJobs BackupSchedule declares, by the kubernetes_state check's service check and metric", () => {
+        const crons = all(production, ":CronJob").map((c) => at(c, "metadata.name"));
+        assert.deepStrictEqual(crons, ["myapp-db-backup", "myapp-db-restore-drill"]);
+        assert.strictEqual(
+            at(monitor(production, "myapp-db-backup-failed"), "query"),
+            '"kubernetes_state.cronjob.complete".over("kube_cluster_name:prod-us-east-1","kube_namespace:production","kube_cronjob:myapp-db-backup").by("kube_cronjob").last(1).count_by_status()',
+        );
+        assert.strictEqual(
+            at(monitor(production, "myapp-db-backup-not-scheduled"), "query"),
+            "max(last_5m):max:kubernetes_state.cronjob.duration_since_last_schedule{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_cronjob:myapp-db-backup} > 43200",
+        );
+        assert.strictEqual(at(monitor(production, "myapp-db-restore-drill-failed"), "type"), "service check");
+        assert.deepStrictEqual(
+            all(production, ":Monitor")
+                .filter((m) => m.name.startsWith("myapp-scheduled-jobs-"))
+                .map((m) => m.name),
+            ["myapp-scheduled-jobs-myapp-db-backup-failed", "myapp-scheduled-jobs-myapp-db-backup-not-scheduled", "myapp-scheduled-jobs-myapp-db-restore-drill-failed"],
+        );
+    });
+
+    it("a failed backup tells chat; still failing one schedule interval later, no backup has succeeded for twice the interval: it pages, and the next success resolves it", () => {
+        const failed = monitor(production, "myapp-db-backup-failed");
+        // "0 */6 * * *": six hours between runs; staging's "0 3 * * *", a day.
+        assert.strictEqual(at(failed, "renotifyInterval"), 360);
+        assert.strictEqual(at(monitor(runStack("staging"), "myapp-db-backup-failed"), "renotifyInterval"), 1440);
+        assert.strictEqual(at(monitor(runStack("staging"), "myapp-db-backup-not-scheduled"), "monitorThresholds.critical"), "172800");
+        let status: "ok" | "critical" = "ok";
+        const model = new MonitorModel(
+            () => [],
+            () => [{ check: "kubernetes_state.cronjob.complete", tags: { kube_cluster_name: "prod-us-east-1", kube_namespace: "production", kube_cronjob: "myapp-db-backup" }, status }],
+        );
+        model.declare(production.resources.filter((r) => !r.type.endsWith(":Monitor") || r.name === failed.name));
+        // 00:00 succeeded; 06:00 fails; 12:00 fails; 18:00 succeeds.
+        for (let minute = 0; minute < 24 * 60; minute++) {
+            status = minute >= 6 * 60 + 20 && minute < 18 * 60 + 20 ? "critical" : "ok";
+            model.tick(minute);
+        }
+        assert.deepStrictEqual(
+            model.sent.map((s) => [s.minute, s.to, s.renotify, s.handles.join(" ")]),
+            [
+                [380, "alert", false, "@slack-engineering"],
+                [740, "alert", true, "@pagerduty-myapp @slack-engineering"],
+                [1100, "ok", false, "@pagerduty-myapp @slack-engineering"],
+            ],
+        );
+        assert.deepStrictEqual(model.sent[1].lines, [
+            "No successful database backup for twice the schedule interval (12 h): the last runs of CronJob production/myapp-db-backup (production) failed. @pagerduty-myapp @slack-engineering",
+        ]);
+    });
+
+    it("the policy pack refuses a backup or drill CronJob no monitor watches", async () => {
+        const run: ProgramRun = structuredClone(production);
+        run.resources = run.resources.filter((r) => !r.name.startsWith("myapp-scheduled-jobs-myapp-db-restore-drill"));
+        const violations = await runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+        assert.deepStrictEqual(
+            violations.map((v) => v.message),
+            ["no monitor watches CronJob myapp-db-restore-drill: a failed run would go unnoticed"],
+        );
+    });
 });

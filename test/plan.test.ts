@@ -10,11 +10,12 @@ import { CHECKLIST } from "../lib/plan/checklist";
 import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
 import { captureDeclarations } from "../lib/offline/capture";
 import { declareRelease, readReleaseFiles } from "../program/release";
-import { CliResult, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
+import { CliResult, NOW, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
 
-/** Runs `npm run plan`'s script as a user would, in a child process. */
+/** Runs `npm run plan`'s script as a user would, in a child process, at NOW unless the arguments name a `--now`. */
 function plan(args: string[], cwd = ROOT): CliResult {
-    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "scripts", "plan.ts"), ...args], { cwd, encoding: "utf8" });
+    const at = args.includes("--now") ? [] : ["--now", NOW];
+    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "scripts", "plan.ts"), ...args, ...at], { cwd, encoding: "utf8" });
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -108,16 +109,16 @@ describe("the deployment plan (npm run plan)", () => {
         for (const line of [
             "**Deployment Window**: 2 hours (14:00 to 16:00 UTC, monitoring.deploymentWindow)",
             "**Expected Downtime**: none: stable keeps 6 replicas of v1.2.2 serving while the canary takes 5% of requests, and a rollback is a weight edit.",
-            "**Risk Level**: Medium: 4 expand-phase migrations (phase expand): additive, each undone by its down file.",
-            "**Estimated Duration**: 5 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 600 s",
+            "**Risk Level**: Medium: 5 expand-phase migrations (phase expand): additive, each undone by its down file.",
+            "**Estimated Duration**: 5 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 2160 s",
             "- then Deployment `myapp-canary` (canary) runs v1.2.3 with 2 replicas (autoscaler 2 to 24)",
-            "**Step 6: Shift 25% of requests to the canary** (T+35, 14:35 UTC)",
+            "**Step 6: Shift 25% of requests to the canary** (T+95, 15:35 UTC)",
             "- Rollback trigger (now): error rate > 5% over 5 min, for each version in flight (track:stable v1.2.2, track:canary v1.2.3)",
             "- Database connections of the app role (% of its limit) > 90% over 5 min (role `myapp_app`, limit 150)",
-            "| [production] myapp: Rollback trigger (now): error rate above 5% (track:canary) | 5 | 2 | 5 min | rollback | 1 | no |",
+            "| [production] myapp: Rollback trigger (now): error rate above 5% (track:canary) | 5 | — | 5 min | rollback | 1 | no |",
             "- [production] myapp: availability: 99.9% over 30d",
             "pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production",
-            "  - squawk `prefer-text-field` (line 4): Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table. Allowed by database.migration.allow.",
+            "  - squawk `prefer-text-field` (line 5): Changing the size of a `varchar` field requires an `ACCESS EXCLUSIVE` lock, that will prevent all reads and writes to the table. Allowed by database.migration.allow.",
         ]) {
             assert.ok(doc.split("\n").includes(line), `missing: ${line}`);
         }
@@ -135,11 +136,12 @@ describe("the deployment plan (npm run plan)", () => {
     });
 
     it("the migration estimate moves the Job deadline and every later step", () => {
-        const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=7"]));
+        // Twice a 20-minute estimate (2400 s) outlasts the floor the files' longest statement_timeout sets (2160 s).
+        const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=20"]));
         const after = changed.map(([, b]) => b);
-        assert.ok(after.includes("**Estimated Duration**: 7 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 840 s"), after.join("\n"));
-        assert.ok(after.includes("**Step 6: Shift 25% of requests to the canary** (T+37, 14:37 UTC)"), after.join("\n"));
-        assert.ok(after.includes("**Step 11: Mark deployment successful** (T+127, 16:07 UTC)"), after.join("\n"));
+        assert.ok(after.includes("**Estimated Duration**: 20 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 2400 s"), after.join("\n"));
+        assert.ok(after.includes("**Step 6: Shift 25% of requests to the canary** (T+110, 15:50 UTC)"), after.join("\n"));
+        assert.ok(after.includes("**Step 11: Mark deployment successful** (T+200, 17:20 UTC)"), after.join("\n"));
     });
 
     it("marks the checklist from the policy run: a violation is ✗ with its message, the other lines keep their marks", () => {
@@ -157,7 +159,7 @@ describe("the deployment plan (npm run plan)", () => {
             docs.production
                 .split("\n")
                 .includes(
-                    "- [ ] ✓ Capacity planning reviewed — proven by `container-probes-and-resources`, `replicas-survive-node-loss`; the review itself: human check, Monitoring Lead (@myapp-sre-oncall)",
+                    "- [ ] Capacity planning reviewed — human check: Monitoring Lead (@myapp-sre-oncall); the pack proves only that every container has probes and resources and every Deployment survives the loss of a node (the review is people's): ✓ `container-probes-and-resources`, `replicas-survive-node-loss`",
                 ),
         );
     });
@@ -189,6 +191,75 @@ describe("the deployment plan (npm run plan)", () => {
         ]) {
             assert.ok(staging.includes(line), `missing: ${line}`);
         }
+    });
+
+    it("every step carries the rollback for the state it leaves: staging's switch to green, production's promotion", () => {
+        const rollbackAfter = (doc: string, step: string) => {
+            const lines = doc.split("\n");
+            const at = lines.findIndex((l) => l.startsWith(`**${step}`));
+            return lines.slice(at).find((l) => l.startsWith("Rollback from here: "));
+        };
+        assert.strictEqual(rollbackAfter(docs.staging, "Step 5:"), "Rollback from here: none needed: live runs v1.2.2; v1.2.3 is only in preview");
+        assert.strictEqual(
+            rollbackAfter(docs.staging, "Step 6: Switch live traffic to green"),
+            "Rollback from here: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging`",
+        );
+        assert.strictEqual(
+            rollbackAfter(docs.production, "Step 7: Shift 100%"),
+            "Rollback from here: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
+        );
+        assert.strictEqual(
+            rollbackAfter(docs.production, "Step 8: Promote v1.2.3 to stable"),
+            "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`",
+        );
+        assert.strictEqual(
+            rollbackAfter(docs.production, "Step 11: Mark deployment successful"),
+            "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`",
+        );
+        for (const doc of [docs.production, docs.staging]) {
+            const steps = doc.slice(doc.indexOf("## Deployment Steps"), doc.indexOf("## Rollback Plan")).split("\n**Step ").slice(1);
+            assert.ok(steps.length > 0 && steps.every((s) => s.includes("\nRollback from here: ")));
+        }
+    });
+
+    it("claims no more than the policies prove: a scan, a CVE check and a migration test stay human checks", () => {
+        const lines = docs.production.split("\n");
+        for (const line of [
+            "- [ ] Security scan passed (Snyk, OWASP ZAP) — human check: Deployment Lead (@myapp-release-lead); the pack proves only that images are pinned and from the allowed registries, pods are restricted and no secret is in plain text (the scan runs in the registry and CI): ✓ `images-pinned-and-allowed`, `restricted-pod-security`, `no-plaintext-secrets`",
+            "- [ ] Dependencies updated (no critical CVEs) — human check: Deployment Lead (@myapp-release-lead); the pack proves only that images are pinned and from the allowed registries (the CVE scan is the registry's): ✓ `images-pinned-and-allowed`",
+            "- [ ] Database migrations tested — human check: Database Lead (@myapp-dba-oncall); the pack proves only that the migration runs after the pre-deploy backup and before the new version (testing it is staging's): ✓ `migration-before-new-version`, `backup-before-migration`",
+            "- [x] ✓ Auto-scaling configured — proven by `hpa-on-every-deployment`",
+        ]) {
+            assert.ok(lines.includes(line), `missing: ${line}`);
+        }
+        assert.ok(!lines.some((l) => /✓ (Security scan|Dependencies updated|Database migrations tested)/.test(l)));
+    });
+
+    it("budgets the pre-deploy backup by its Job's deadline before the migration, and brings the template's lost lines back", () => {
+        const lines = docs.production.split("\n");
+        for (const line of [
+            "- Job `myapp-predeploy-backup-v1-2-3` dumps the database to s3://myapp-production-db-backups/postgres/myapp/<UTC timestamp>-pre-deploy-v1.2.3.dump, within 60 minutes (its deadline, which the timeline budgets)",
+            "**T+65, 15:05 UTC**: #engineering (progress)",
+            'git tag -a v1.2.3 -m "Release v1.2.3"',
+            "git push origin v1.2.3",
+            'gh release create v1.2.3 --title "v1.2.3" --notes-file RELEASE_NOTES.md',
+            "curl -fsS https://api.example.com/health/ready",
+            "- the smoke test passes against https://api.example.com, on v1.2.2",
+            "Reason: <the rollback trigger that fired, or what was found>",
+            "Impact: <who was affected, how, and for how long>",
+            "Incident: <the incident's link in https://example.pagerduty.com/incidents>",
+            "- Monitoring for the next 24 hours: Monitoring Lead (@myapp-sre-oncall)",
+            "Monitoring: we are watching closely for the next 24 hours; report any issue to #engineering.",
+        ]) {
+            assert.ok(lines.includes(line), `missing: ${line}`);
+        }
+        assert.ok(
+            docs.staging
+                .split("\n")
+                .includes(
+                    "kubectl -n staging run myapp-smoke-after-rollback --rm -i --restart=Never --image=registry.example.com/myapp-smoke:v1.2.3 --env=SMOKE_URL=https://staging.example.com -- 'npm' 'run' 'test:smoke' '--' '--url=$(SMOKE_URL)'",
+                ),
+        );
     });
 
     it("refuses a plan entry that is not a handle, naming the key", () => {
@@ -225,7 +296,7 @@ describe("the deployment plan (npm run plan)", () => {
             const all = loadMigrations(dir);
             const selected = migrationsForPhase(all, m.phase);
             const migrations = { sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
-            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true }));
+            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources, migrations, outputRefs: true, now: new Date(NOW) }));
         }
         const readme = String(runStack("production").outputs.readme).split("\n");
         assert.ok(readme.includes("${outputs.rollback}"));
@@ -244,7 +315,7 @@ describe("the deployment plan (npm run plan)", () => {
         // What `npm ci` installs from the committed lock file.
         symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
         const out = path.join(dir, "plan-production.md");
-        const r = spawnSync("npm", ["run", "-s", "plan", "--", "--stack", "production", "--out", out], { cwd: dir, encoding: "utf8" });
+        const r = spawnSync("npm", ["run", "-s", "plan", "--", "--stack", "production", "--out", out, "--now", NOW], { cwd: dir, encoding: "utf8" });
         assert.strictEqual(r.status, 0, r.stderr);
         assert.strictEqual(r.stderr.trim(), `Wrote the deployment plan of production to ${out}`);
         assert.strictEqual(readFileSync(out, "utf8"), docs.production);
@@ -269,7 +340,7 @@ describe("the plan of one release among several in one stack", () => {
         await captureDeclarations({ project: PROJECT, stack: "production", config: {}, secretKeys: [] }, () => {
             for (const app of ["orders", "billing"]) {
                 const cfg = config(app);
-                readmes.push(declareRelease({ stack: "production", cfg, files: readReleaseFiles(PROJECT, cfg) }).readme);
+                readmes.push(declareRelease({ stack: "production", cfg, files: readReleaseFiles(PROJECT, cfg), now: new Date(NOW) }).readme);
             }
             return {};
         });

@@ -12,6 +12,22 @@ function assertNoPodRestart(diff: RunDiff): void {
     assert.deepStrictEqual(restarts, [], "a pod template changed");
 }
 
+/**
+ * The diff less the monitors of the variants that gained or lost their users, after checking those changed only in
+ * what a version's users decide: who is told (message), reminders (renotifyInterval) and the users:none tag.
+ */
+function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
+    const ofVariant = (name: string) => variants.some((v) => new RegExp(`^myapp-monitoring-.*-${v}(-condition)?$`).test(name));
+    const moved = diff.changed.filter((c) => c.type.endsWith(":Monitor") && ofVariant(c.name));
+    assert.ok(moved.length > 0, `no monitor of ${variants.join(", ")} changed`);
+    for (const c of moved)
+        assert.ok(
+            c.paths.every((p) => p === "message" || p === "renotifyInterval" || /^tags\[\d+\]$/.test(p)),
+            `${c.name}: ${c.paths.join(", ")}`,
+        );
+    return { ...diff, changed: diff.changed.filter((c) => !moved.includes(c)) };
+}
+
 const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
 const CANARY_INGRESS = { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "myapp-canary-ingress" };
 
@@ -23,18 +39,19 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(diffOf("production", [], ["canary.weight=25"]), JSON.parse(r.stdout).diff);
     });
 
-    it("canary 25 → 100 changes only the canary Ingress weight", () => {
-        const diff = diffOf("production", ["canary.weight=25"], ["canary.weight=100"]);
+    it("canary 25 → 100 changes only the canary Ingress weight, and stable's monitors, which no user reaches now", () => {
+        const diff = withoutUsersChange(diffOf("production", ["canary.weight=25"], ["canary.weight=100"]), ["stable"]);
         assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
     });
 
-    it("rollback from 25 to 0 changes only the canary Ingress weight", () => {
-        const diff = diffOf("production", ["canary.weight=25"], ["canary.weight=0"]);
+    it("rollback from 25 to 0 changes only the canary Ingress weight, and the canary's monitors, which no user reaches now", () => {
+        const diff = withoutUsersChange(diffOf("production", ["canary.weight=25"], ["canary.weight=0"]), ["canary"]);
         assert.deepStrictEqual(diff, { added: [], removed: [], changed: [{ ...CANARY_INGRESS, paths: [WEIGHT] }] });
     });
 
     it("promotion rolls stable to the canary's version, returns the weight to 0, re-aims stable's monitors and drops the canary's duplicates", () => {
         const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
+        // At weight 100 stable reached no user; promoted, it serves them all again.
         const version = ['metadata.labels["app.kubernetes.io/version"]', 'metadata.labels["tags.datadoghq.com/version"]'];
         assert.deepStrictEqual(diff.added, []);
         // Both tracks now run v1.2.3: one set of monitors judges it, with the stable track's advice.
@@ -48,7 +65,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
             "version-payment-failure-pct",
         ];
         // Each notifies through a composite of its condition and a traffic guard.
-        const traffic = ["payments-5m", "requests-10m", "requests-15m", "requests-5m"];
+        const traffic = ["low-payments-5m", "low-requests-10m", "low-requests-15m", "low-requests-5m", "no-requests-5m"];
         const names = (track: string) =>
             [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)]
                 .map((m) => `myapp-monitoring-${m}`)
@@ -76,12 +93,18 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(monitors.map((c) => c.name).sort(), names("stable"));
         for (const m of monitors) {
             const composite = perVersion.some((g) => m.name === `myapp-monitoring-${g}-stable`);
-            assert.deepStrictEqual(m.paths, composite ? ["message", "tags[3]"] : ["query", "tags[3]"], m.name);
+            // Besides the version, what stable's users decide: who is told, reminders and the users:none tag it drops.
+            const users = (p: string) => p === "renotifyInterval" || (p !== "tags[3]" && /^tags\[\d+\]$/.test(p));
+            assert.deepStrictEqual(
+                m.paths.filter((p) => !users(p)),
+                composite ? ["message", "tags[3]"] : ["query", "tags[3]"],
+                m.name,
+            );
         }
     });
 
-    it("blue/green switch changes only the live and preview Service selectors", () => {
-        const diff = diffOf("staging", [], ["blueGreen.activeColor=green"]);
+    it("blue/green switch changes only the live and preview Service selectors, and the monitors of the colors whose users moved", () => {
+        const diff = withoutUsersChange(diffOf("staging", [], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(diff, {
             added: [],
             removed: [],
@@ -93,7 +116,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("blue/green switch back is the same two selectors, and restarts nothing", () => {
-        const diff = diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]);
+        const diff = withoutUsersChange(diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]), ["blue", "green"]);
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
@@ -105,7 +128,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("with a smaller standby, a switch rescales the colors but restarts no pod", () => {
-        const diff = diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]);
+        const diff = withoutUsersChange(diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(
             diff.changed.map((c) => [c.name, c.paths]),
             [
@@ -133,7 +156,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("replicas-router shift moves pods between tracks without restarting any", () => {
-        const diff = diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]);
+        const diff = withoutUsersChange(diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]), ["canary"]);
         assert.deepStrictEqual(diff.added, [
             { type: "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", name: "myapp-canary-hpa" },
             { type: "kubernetes:policy/v1:PodDisruptionBudget", name: "myapp-canary-pdb" },

@@ -7,7 +7,7 @@ import { validateManifest } from "../lib/offline/render";
 import { ProgramRun } from "../lib/offline/types";
 import { runProgramSync as runProgram } from "./support/programThread";
 import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
-import { preview, PROJECT, ROOT, stackConfig, writeStackFile } from "./helpers";
+import { NOW, preview, PROJECT, ROOT, stackConfig, writeStackFile } from "./helpers";
 
 function previewJson(args: string[]): ProgramRun & { diff?: unknown } {
     const r = preview([...args, "--json"]);
@@ -94,7 +94,7 @@ describe("the stacks through index.ts", () => {
     it("keeps secret config out of every input and output", () => {
         const config = stackConfig("production");
         config["myapp:appSecrets"] = { SENTRY_DSN: { secure: "v1:c2VudHJ5" }, STRIPE_KEY: { secure: "v1:c3RyaXBl" } };
-        const run = runProgram(toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config)));
+        const run = runProgram({ ...toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config)), now: NOW });
         assert.ok(!JSON.stringify(run).includes("offline-secret("), "a secret value reached the declared resources in plain text");
         assert.strictEqual(run.resources.find((x) => x.name === "myapp-env")!.inputs.stringData, "[secret]");
     });
@@ -110,7 +110,7 @@ describe("the stacks through index.ts", () => {
         const r = preview(["--stack", "production"]);
         assert.strictEqual(r.code, 0, r.stderr);
         const lines = r.stdout.split("\n");
-        assert.strictEqual(lines[0], "myapp-production (121 resources, 9 components)");
+        assert.strictEqual(lines[0], "myapp-production (143 resources, 10 components)");
         assert.ok(lines.includes("├─ release:index:CanaryDeployment  myapp"), r.stdout);
         assert.ok(
             lines.includes("│  └─ kubernetes:networking.k8s.io/v1:Ingress  myapp-canary-ingress  name=myapp-canary  canary-weight=5  host=api.example.com  after=myapp-stable,myapp-canary"),

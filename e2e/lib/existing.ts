@@ -12,6 +12,8 @@ export const EXISTING = {
     secrets: { app: "myapp-db-app-url", migrator: "myapp-db-migrator-url", backup: "myapp-db-backup-url", drill: "myapp-db-drill-url" },
     bucket: "myapp-e2e-existing-backups",
     roleArn: "arn:aws:iam::123456789012:role/myapp-e2e-db-backup",
+    /** The roles a restore fences the app out with: the user's, as the Secrets are. */
+    fence: { appRole: "myapp_app", connectRole: "myapp_app_connect" },
 } as const;
 
 /** Applies the documented edits to a stack file's `config` (in place) and moves the release into `namespace`. */
@@ -23,6 +25,7 @@ export function withExistingResources(config: Record<string, any>, namespace: st
     delete db.maxConnections;
     delete db.rds;
     db.existingSecrets = { ...EXISTING.secrets };
+    db.fence = { ...EXISTING.fence };
     delete b.bucketName;
     delete b.objectLock;
     b.existingBucket = { name: EXISTING.bucket };

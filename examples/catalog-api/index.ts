@@ -18,6 +18,10 @@ interface ServiceConfig {
     maxReplicas: number;
     host: string;
     tlsSecretName: string;
+    /** The span its tracer opens for an inbound request: the README lists them per tracer. */
+    span: string;
+    /** The kube_cluster_name tag of the cluster's metrics. */
+    kubeClusterName: string;
 }
 
 /** `catalog-api:alerts`: critical thresholds and who hears of them. */
@@ -42,7 +46,19 @@ function readObject<T extends object>(config: pulumi.Config, key: string, fields
 export = function catalogApi(): { version: string; url: string; rollback: string } {
     const config = new pulumi.Config();
     const stack = pulumi.getStack();
-    const s = readObject<ServiceConfig>(config, "service", ["name", "namespace", "image", "version", "previousVersion", "replicas", "maxReplicas", "host", "tlsSecretName"]);
+    const s = readObject<ServiceConfig>(config, "service", [
+        "name",
+        "namespace",
+        "image",
+        "version",
+        "previousVersion",
+        "replicas",
+        "maxReplicas",
+        "host",
+        "tlsSecretName",
+        "span",
+        "kubeClusterName",
+    ]);
     const a = readObject<AlertConfig>(config, "alerts", ["errorRatePct", "p95LatencySeconds", "rollbackErrorRatePct", "rollbackP95Seconds", "cpuPct", "memoryPct", "notify"]);
     const rollback = `pulumi config set --stack ${stack} --path service.version ${s.previousVersion} && pulumi up --stack ${stack}`;
 
@@ -95,7 +111,8 @@ export = function catalogApi(): { version: string; url: string; rollback: string
     new ReleaseMonitoring(`${s.name}-monitoring`, {
         service: s.name,
         env: stack,
-        span: "http.request",
+        span: s.span,
+        kubeClusterName: s.kubeClusterName,
         namespace: s.namespace,
         appName: s.name,
         autoscalers: growable ? [growable] : [],

@@ -14,6 +14,7 @@ export const STACK_OPTIONS = {
     "config-file": { type: "string" },
     set: { type: "string", multiple: true, default: [] as string[] },
     "policy-config": { type: "string" },
+    now: { type: "string" },
     help: { type: "boolean", default: false },
 } as const;
 
@@ -24,15 +25,19 @@ export interface CommandStack {
     base: StackConfig;
     edited: StackConfig;
     policyConfig: PolicyConfig;
+    /** The time the run takes as now (`--now`, else the clock's), as an ISO 8601 string. */
+    now: string;
 }
 
 /**
  * The stack a command names, with its edits and its policy config (`--policy-config`, or policy/config/<stack>.json):
  * a missing `--stack` or a malformed `--set` is a usage error; an unusable stack file is a ProgramError (exit 2).
  */
-export function readCommandStack(root: string, values: { stack?: string; "config-file"?: string; set: string[]; "policy-config"?: string }): CommandStack {
+export function readCommandStack(root: string, values: { stack?: string; "config-file"?: string; set: string[]; "policy-config"?: string; now?: string }): CommandStack {
     const stack = values.stack;
     if (!stack) throw new UsageError("--stack is required");
+    if (values.now !== undefined && Number.isNaN(Date.parse(values.now))) throw new UsageError(`--now must be an ISO 8601 date-time such as 2026-11-27T13:00:00Z, got "${values.now}"`);
+    const now = values.now === undefined ? new Date() : new Date(values.now);
     let read: ReturnType<typeof readEditedStack>;
     try {
         read = readEditedStack(root, stack, values["config-file"], values.set);
@@ -40,7 +45,7 @@ export function readCommandStack(root: string, values: { stack?: string; "config
         throw err instanceof EditError ? new UsageError(err.message) : err;
     }
     const policyFile = values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(root, "policy", "config", `${stack}.json`);
-    return { stack, ...read, policyConfig: readPolicyConfig(policyFile) };
+    return { stack, ...read, policyConfig: readPolicyConfig(policyFile), now: now.toISOString() };
 }
 
 /**

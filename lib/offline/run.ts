@@ -14,7 +14,7 @@ export async function runProgram(request: RunRequest, onInput?: (input: ReleaseI
     try {
         const run = await captureDeclarations(
             request,
-            async () => ({ ...(await releaseProgram(onInput)) }),
+            async () => ({ ...(await releaseProgram(request.now === undefined ? new Date() : new Date(request.now), onInput)) }),
             (count) => (registered = count),
         );
         // Plain JSON, as the engine records state: an input or output set to undefined is absent, not present.

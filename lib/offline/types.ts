@@ -36,6 +36,8 @@ export interface RunRequest {
     secretKeys: string[];
     /** Record secret values in the clear instead of "[secret]": only for tests that use what the program built. */
     revealSecrets?: boolean;
+    /** The time the run takes as now (ISO 8601), as `--now` gives it; the clock's when absent. */
+    now?: string;
 }
 
 export const SECRET_MASK = "[secret]";

@@ -8,12 +8,15 @@ import { Component, COMPONENT } from "../../policy/contract";
 export interface ChecklistLine {
     /** The line as the template writes it. */
     line: string;
-    /** Policies that prove it, or the infrastructure part of it. */
+    /** Policies that prove it, or, with `only`, what they prove of it. */
     policies: string[];
     /** Who checks it, or the part no policy proves. */
     owner: PlanRole;
-    /** The part that stays a human check when policies prove the rest. */
-    rest?: string;
+    /**
+     * What the policies prove when that is less than the line: the line stays a human check and the plan says what
+     * the pack does prove, so no ✓ claims a scan or a test that no policy saw.
+     */
+    only?: string;
     /** Why the policies prove nothing on this stack, or undefined when they apply. */
     vacuous?: (resources: PlanResource[]) => string | undefined;
 }
@@ -32,9 +35,14 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
                 line: "Security scan passed (Snyk, OWASP ZAP)",
                 policies: ["images-pinned-and-allowed", "restricted-pod-security", "no-plaintext-secrets"],
                 owner: "deploymentLead",
-                rest: "the scan itself, in the registry and CI",
+                only: "images are pinned and from the allowed registries, pods are restricted and no secret is in plain text (the scan runs in the registry and CI)",
             },
-            { line: "Dependencies updated (no critical CVEs)", policies: ["images-pinned-and-allowed"], owner: "deploymentLead", rest: "the registry's CVE scan" },
+            {
+                line: "Dependencies updated (no critical CVEs)",
+                policies: ["images-pinned-and-allowed"],
+                owner: "deploymentLead",
+                only: "images are pinned and from the allowed registries (the CVE scan is the registry's)",
+            },
             { line: "Documentation updated", policies: [], owner: "deploymentLead" },
             { line: "Changelog updated", policies: [], owner: "deploymentLead" },
             { line: "Release notes drafted", policies: [], owner: "communicationLead" },
@@ -51,6 +59,7 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
                 line: "Database migrations tested",
                 policies: ["migration-before-new-version", "backup-before-migration"],
                 owner: "databaseLead",
+                only: "the migration runs after the pre-deploy backup and before the new version (testing it is staging's)",
                 vacuous: hasJob(COMPONENT.migration, "migration Job"),
             },
             { line: "External API integrations verified", policies: [], owner: "deploymentLead" },
@@ -82,7 +91,7 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
                 line: "Capacity planning reviewed",
                 policies: ["container-probes-and-resources", "replicas-survive-node-loss"],
                 owner: "monitoringLead",
-                rest: "the review itself",
+                only: "every container has probes and resources and every Deployment survives the loss of a node (the review is people's)",
             },
             { line: "Auto-scaling configured", policies: ["hpa-on-every-deployment"], owner: "monitoringLead" },
         ],

@@ -95,7 +95,8 @@ export function dashboardTitles(resources: PlanResource[]): string[] {
         .filter((t): t is string => t !== undefined);
 }
 
-export function downtimeFact(resources: PlanResource[]): { start: string; end: string; timezone: string } | undefined {
+/** The deployment window's downtime; without a start it runs from its creation. */
+export function downtimeFact(resources: PlanResource[]): { start?: string; end: string; timezone: string } | undefined {
     const d = of(resources, DOWNTIME)[0];
     return d?.oneTimeSchedule && { start: d.oneTimeSchedule.start, end: d.oneTimeSchedule.end, timezone: d.displayTimezone };
 }
@@ -148,6 +149,27 @@ export function jobFacts(resources: PlanResource[]): JobFact[] {
 
 export function cronJobNames(resources: PlanResource[]): Record<string, string> {
     return Object.fromEntries(of(resources, CRONJOB).map((c) => [component(c), c.metadata?.name]));
+}
+
+export interface CronJobFact {
+    /** backup or restore-drill. */
+    component: string;
+    name: string;
+    namespace: string;
+    schedule: string;
+    /** The Datadog service of its pods. */
+    service: string;
+}
+
+/** The CronJobs as declared: name, namespace, schedule and their pods' Datadog service. */
+export function cronJobFacts(resources: readonly PlanResource[]): CronJobFact[] {
+    return of([...resources], CRONJOB).map((c) => ({
+        component: component(c),
+        name: c.metadata?.name,
+        namespace: c.metadata?.namespace,
+        schedule: c.spec?.schedule,
+        service: c.spec?.jobTemplate?.spec?.template?.metadata?.labels?.[DATADOG_LABEL.service],
+    }));
 }
 
 /** The Service that takes user traffic and what it selects. */

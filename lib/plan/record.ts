@@ -26,7 +26,7 @@ let active: PlanResource[] | undefined;
  * transformations in the Resource constructor, before registration, so a release's resources are recorded while
  * it declares them); it changes nothing.
  */
-export function recordDeclarations(types: readonly string[]): { stop(): PlanResource[] } {
+export function recordDeclarations(types: readonly string[]): { peek(): readonly PlanResource[]; stop(): PlanResource[] } {
     const recorded: PlanResource[] = [];
     pulumi.runtime.registerStackTransformation((args) => {
         if (active === recorded && types.includes(args.type)) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
@@ -34,6 +34,8 @@ export function recordDeclarations(types: readonly string[]): { stop(): PlanReso
     });
     active = recorded;
     return {
+        /** What has been recorded so far: the program reads the CronJobs it declared, to watch them. */
+        peek: () => recorded,
         stop: () => {
             if (active === recorded) active = undefined;
             return recorded;

@@ -9,6 +9,7 @@ import { NOT_SET, ROLE_DUTIES, roleWithHandle } from "./people";
 import { deploymentSteps, rollbackSteps, Step, Timeline, timeline } from "./steps";
 import { PlanInput } from "./types";
 import { COMPONENT } from "../../policy/contract";
+import { windowPhase } from "../deploymentWindow";
 
 /** A number as the monitors write it (at most 4 significant digits). */
 export const num = (x: number): string => String(Number(x.toPrecision(4)));
@@ -65,13 +66,15 @@ function header(input: PlanInput, t: Timeline): string[] {
               : `Rolling (maxSurge ${cfg.rolling.maxSurge}, maxUnavailable ${cfg.rolling.maxUnavailable})`;
     const window =
         t.start && t.end ? { from: t.start.toISOString().slice(11, 16), to: t.end.toISOString().slice(11, 16), hours: num((t.end.getTime() - t.start.getTime()) / 3_600_000) } : undefined;
+    const w = cfg.monitoring?.deploymentWindow;
+    const ended = w && windowPhase(w, input.now) === "ended" ? `; it ended at ${w.end}, before this run: no deployment-window downtime is declared` : "";
     return [
         `# Deployment Plan: ${r.appName} ${r.version} (${input.stack})`,
         "",
         `**Release Version**: ${r.version} (previous: ${r.previousVersion ?? NOT_SET})`,
         `**Deployment Date**: ${t.start ? t.start.toISOString().slice(0, 10) : NOT_SET}`,
         `**Deployment Time**: ${t.start ? `${t.start.toISOString().slice(11, 16)} UTC` : NOT_SET}`,
-        `**Deployment Window**: ${window ? `${window.hours} hour${window.hours === "1" ? "" : "s"} (${window.from} to ${window.to} UTC, monitoring.deploymentWindow)` : NOT_SET}`,
+        `**Deployment Window**: ${window ? `${window.hours} hour${window.hours === "1" ? "" : "s"} (${window.from} to ${window.to} UTC, monitoring.deploymentWindow${ended})` : NOT_SET}`,
         `**Deployment Type**: ${type}`,
         "",
         input.policy
@@ -104,6 +107,9 @@ export function riskOf(input: PlanInput): { level: "Low" | "Medium" | "High"; re
 function downtimeReason(input: PlanInput): string {
     const { cfg } = input;
     const r = cfg.release;
+    if (cfg.database?.restore && cfg.backup) {
+        return `yes: the restore of ${code(cfg.database.restore.key)} is not zero-downtime: it fences the app out of the database (no connections; writes are refused and retried by the clients) while it dumps the database as it is and restores the dump, which both take time in proportion to the database's size, at most backup.deadlineMinutes (${cfg.backup.deadlineMinutes} min)`;
+    }
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         return `none: stable keeps ${r.replicas} replicas of ${cn.stableVersion} serving while the canary takes ${cn.weight}% of requests, and a rollback is a weight edit`;
@@ -167,16 +173,22 @@ function checklistItem(input: PlanInput, line: ChecklistLine): string[] {
     const policies = line.policies.map(code).join(", ");
     const vacuous = line.vacuous?.(input.resources);
     if (vacuous) return [`- [ ] ${line.line} — human check: ${owner} (${policies} prove nothing here: ${vacuous})`];
-    const rest = line.rest ? `; ${line.rest}: human check, ${owner}` : "";
     const policy = input.policy;
-    if (!policy) return [`- [ ] ${line.line} — checked by ${policies} on every preview with the policy pack (result: \`npm run plan -- --stack ${input.stack}\`)${rest}`];
+    if (!policy) {
+        return [
+            line.only
+                ? `- [ ] ${line.line} — human check: ${owner}; the pack checks only that ${line.only}, with ${policies} on every preview (result: \`npm run plan -- --stack ${input.stack}\`)`
+                : `- [ ] ${line.line} — checked by ${policies} on every preview with the policy pack (result: \`npm run plan -- --stack ${input.stack}\`)`,
+        ];
+    }
     const ran = line.policies.filter((p) => policy.levels[p] !== undefined && policy.levels[p] !== "disabled");
     if (ran.length === 0) return [`- [ ] ${line.line} — human check: ${owner} (${policies} disabled in the policy config)`];
     const violations = policy.violations.filter((v) => ran.includes(v.policy));
     if (violations.length > 0) {
         return [`- [ ] ✗ ${line.line}`, ...violations.map((v) => `  - ${code(v.policy)} (${v.level})${v.resource ? ` on ${v.resource}` : ""}: ${v.message}`)];
     }
-    return [`- [${line.rest ? " " : "x"}] ✓ ${line.line} — proven by ${ran.map(code).join(", ")}${rest}`];
+    if (line.only) return [`- [ ] ${line.line} — human check: ${owner}; the pack proves only that ${line.only}: ✓ ${ran.map(code).join(", ")}`];
+    return [`- [x] ✓ ${line.line} — proven by ${ran.map(code).join(", ")}`];
 }
 
 function checklist(input: PlanInput, t: Timeline): string[] {
@@ -272,6 +284,8 @@ function renderStep(input: PlanInput, t: Timeline, s: Step, n: number, full: boo
     if (s.commands.length > 0) out.push(...fence(s.commands, "bash"), "");
     if (full && s.engine.length > 0) out.push("What the engine changes:", ...list(s.engine), "");
     if (s.checks.length > 0) out.push("Check:", ...list(s.checks), "");
+    if (s.message) out.push(...fence(s.message), "");
+    if (s.rollback !== undefined) out.push(`Rollback from here: ${s.rollback.startsWith("pulumi ") ? code(s.rollback) : s.rollback}`, "");
     return out;
 }
 
@@ -365,7 +379,13 @@ function monitoringSection(input: PlanInput): string[] {
         ...list(sloFacts(input.resources).map((s) => `${s.name}: ${num(s.target)}% over ${s.timeframe}`)),
     );
     const d = downtimeFact(input.resources);
-    out.push("", `**Deployment-window downtime**: ${d ? `${d.start} to ${d.end}, mutes the monitors marked "yes" above` : NOT_SET}`);
+    const w = mon.deploymentWindow;
+    const downtime = d
+        ? `${d.start ?? `from its creation (the window opened at ${w?.start ?? NOT_SET})`} to ${d.end}, mutes the monitors marked "yes" above`
+        : w && windowPhase(w, input.now) === "ended"
+          ? `none: the window ended at ${w.end}, before this run, and Datadog refuses a downtime in the past. Set monitoring.deploymentWindow to the next release's window`
+          : NOT_SET;
+    out.push("", `**Deployment-window downtime**: ${downtime}`);
     return out;
 }
 
@@ -432,10 +452,24 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
         "### After Deployment",
         "",
         `**${when(t, t.finish)}**: ${team} (success)`,
-        ...fence([`Deployment of ${r.version} to ${input.stack} successful`, "- No plan monitor alerting", `- Success criteria met (see the plan)`]),
+        ...fence([
+            `Deployment of ${r.version} to ${input.stack} successful`,
+            "- No plan monitor alerting",
+            `- Success criteria met (see the plan)`,
+            `- Monitoring for the next 24 hours: ${roleWithHandle(p, "monitoringLead")}`,
+        ]),
         "",
         `**${when(t, t.finish)}**: Email to stakeholders (${ch.stakeholders ?? `plan.channels.stakeholders ${NOT_SET}`})`,
-        ...fence([`Subject: ${input.stack} deployment complete - ${r.version}`, "", `${r.appName} ${r.version} is live on ${input.stack}.`, "", "What changed:", ...list(changes)]),
+        ...fence([
+            `Subject: ${input.stack} deployment complete - ${r.version}`,
+            "",
+            `${r.appName} ${r.version} is live on ${input.stack}.`,
+            "",
+            "What changed:",
+            ...list(changes),
+            "",
+            `Monitoring: we are watching closely for the next 24 hours; report any issue to ${team}.`,
+        ]),
     ];
 }
 

@@ -5,7 +5,7 @@ import { rollbackCommand } from "../rollback";
 import { canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, liveService, workloadFacts } from "./facts";
 import { NOT_SET, roleWithHandle } from "./people";
 import { PlanInput } from "./types";
-import { COMPONENT } from "../../policy/contract";
+import { COMPONENT, NO_USERS_TAG, NOTIFIES_NOBODY_TAG } from "../../policy/contract";
 
 export interface Step {
     /** Minutes from the start of the deployment (T+0). */
@@ -16,6 +16,10 @@ export interface Step {
     engine: string[];
     /** What to see before going on. */
     checks: string[];
+    /** The command that rolls back from the state this step leaves, as `pulumi stack output rollback` would print it then. */
+    rollback?: string;
+    /** A message to send as it is written (a chat post or an email), filled in where it says so. */
+    message?: string[];
 }
 
 /** When things happen, in minutes from T+0; clock times when the deployment window is set. */
@@ -24,7 +28,9 @@ export interface Timeline {
     end?: Date;
     /** Minutes the window lasts. */
     length?: number;
-    /** When the new version's pods are expected: after the migration's estimated minutes. */
+    /** Minutes budgeted for the pre-deploy backup (and a restore, when set): their Jobs' deadlines. */
+    backup: number;
+    /** When the new version's pods are expected: after the backup's budget and the migration's estimated minutes. */
     ready: number;
     /** Minutes each traffic step is watched (plan.observeMinutes). */
     observe: number;
@@ -37,6 +43,16 @@ export interface Timeline {
 interface Edit {
     title: string;
     sets: [string, string | number][];
+}
+
+/** The config once these edits have been applied: the state a step's `pulumi up` leaves. */
+function configAfter(cfg: ProgramConfig, sets: [string, string | number][]): ProgramConfig {
+    const next = structuredClone(cfg) as unknown as Record<string, Record<string, unknown>>;
+    for (const [path, value] of sets) {
+        const [section, key] = path.split(".");
+        next[section][key] = value;
+    }
+    return next as unknown as ProgramConfig;
 }
 
 /** `pulumi config set --path … && … && pulumi up`, for this stack. */
@@ -75,13 +91,18 @@ export function timeline(input: PlanInput): Timeline {
     const w = cfg.monitoring?.deploymentWindow;
     const start = w ? new Date(w.start) : undefined;
     const end = w ? new Date(w.end) : undefined;
-    const ready = cfg.database ? cfg.database.migration.estimatedMinutes : 0;
+    // The pre-deploy dump (and a restore) run before the migration, and `pulumi up` waits for them: no estimate is
+    // written for them, so the plan budgets each Job's deadline, the longest it may take.
+    const jobs = jobFacts(input.resources).filter((j) => j.component === COMPONENT.predeployBackup || j.component === COMPONENT.restore);
+    const backup = jobs.reduce((n, j) => n + Math.ceil(j.deadlineSeconds / 60), 0);
+    const ready = backup + (cfg.database ? cfg.database.migration.estimatedMinutes : 0);
     const observe = cfg.plan.observeMinutes;
     const edits = followUpEdits(cfg);
     return {
         start,
         end,
         length: start && end ? (end.getTime() - start.getTime()) / 60_000 : undefined,
+        backup,
         ready,
         observe,
         edits,
@@ -89,14 +110,22 @@ export function timeline(input: PlanInput): Timeline {
     };
 }
 
+/**
+ * The runbook's go/no-go filter over GET /api/v1/monitor: the names of the monitors in Alert or Warn, less the
+ * plumbing (notifies:nobody) of versions no user reaches (users:none).
+ */
+export const GO_NO_GO_FILTER = `.[] | select(.overall_state == "Alert" or .overall_state == "Warn") | select(.tags | index("${NO_USERS_TAG}") and index("${NOTIFIES_NOBODY_TAG}") | not) | .name`;
+
 function monitorCheck(input: PlanInput): { command: string; check: string } | undefined {
     const m = input.cfg.monitoring;
     if (!m) return undefined;
     const tags = `service:${input.cfg.datadog.service},env:${input.cfg.datadog.env}`;
     return {
         // GET /api/v1/monitor filters by monitor_tags; DD_SITE is the Datadog site (datadoghq.com, datadoghq.eu, …).
-        command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '.[] | select(.overall_state == "Alert" or .overall_state == "Warn") | .name'`,
-        check: `the monitor query prints nothing: no monitor tagged ${tags} alerts or warns`,
+        // The guards and conditions of a version no user reaches notify nobody and sit in alert by design (too little
+        // traffic): they are left out. A guard in alert for a version that serves users means it is not judged yet.
+        command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '${GO_NO_GO_FILTER}'`,
+        check: `the monitor query prints nothing: no monitor tagged ${tags} alerts or warns (a \`low-requests-…\` or \`low-payments-…\` guard in the list means too little traffic to judge that version yet: wait)`,
     };
 }
 
@@ -111,7 +140,9 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
     const checks: string[] = [];
     const backup = jobs.find((j) => j.component === COMPONENT.predeployBackup);
     if (backup && cfg.backup)
-        engine.push(`Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucket.name}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump`);
+        engine.push(
+            `Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucket.name}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump, within ${Math.ceil(backup.deadlineSeconds / 60)} minutes (its deadline, which the timeline budgets)`,
+        );
     const restore = jobs.find((j) => j.component === COMPONENT.restore);
     if (restore && cfg.database?.restore) engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
     const migration = jobs.find((j) => j.component === COMPONENT.migration);
@@ -178,6 +209,7 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
     const watchFor = (minutes: number) =>
         watch ? { commands: [watch.command], checks: [`for ${minutes} minutes, ${watch.check}`] } : { commands: [], checks: [`monitors (monitoring): ${NOT_SET}`] };
     const crons = cronJobNames(resources);
+    const untouched = "none needed: nothing has changed yet";
     const pre: Step[] = [
         {
             at: -60,
@@ -213,7 +245,16 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             ],
         },
     );
+    for (const step of pre) step.rollback = untouched;
     const first = firstUp(input);
+    // Each step's state: the config with the edits up to and including it.
+    const after = t.edits.map((_, i) =>
+        configAfter(
+            cfg,
+            t.edits.slice(0, i + 1).flatMap((e) => e.sets),
+        ),
+    );
+    const final = after.at(-1) ?? cfg;
     const upWatch = watchFor(t.ready + t.observe);
     const deploy: Step[] = [
         {
@@ -222,6 +263,7 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             commands: [`pulumi up --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`],
             engine: first.engine,
             checks: first.checks,
+            rollback: rollbackCommand(stack, cfg),
         },
         ...t.edits.map((e, i): Step => ({
             at: t.ready + (i + 1) * t.observe,
@@ -229,8 +271,10 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             commands: [...(watch ? [watch.command] : []), configSet(stack, e.sets)],
             engine: editEngine(input, e),
             checks: [...(i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`), "`pulumi stack output traffic --stack " + stack + "` shows the new state"],
+            rollback: rollbackCommand(stack, after[i]),
         })),
     ];
+    const version = cfg.release.version;
     const post: Step[] = [
         { at: t.finish - t.observe, title: "Monitor for errors", ...watchFor(t.observe), engine: [] },
         {
@@ -243,12 +287,32 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
         {
             at: t.finish,
             title: "Mark deployment successful",
-            commands: [],
+            commands: [`git tag -a ${version} -m "Release ${version}"`, `git push origin ${version}`, `gh release create ${version} --title "${version}" --notes-file RELEASE_NOTES.md`],
             engine: [],
-            checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} successful"`, `status page ${p.statusPage ?? NOT_SET}: maintenance notice removed`],
+            checks: [
+                `${team}: "Deployment of ${version} to ${stack} successful", and monitoring for the next 24 hours: ${roleWithHandle(p, "monitoringLead")}`,
+                `status page ${p.statusPage ?? NOT_SET}: maintenance notice removed`,
+            ],
         },
     ];
+    for (const step of post) step.rollback = rollbackCommand(stack, final);
     return { pre, deploy, post };
+}
+
+/**
+ * The smoke test once traffic is back on the previous version: a blue/green stack's own smoke test against the live
+ * URL, otherwise the readiness endpoint (and the critical flows of plan.successCriteria, by hand).
+ */
+function smokeAfterRollback(input: PlanInput, live: string): string[] {
+    const { cfg } = input;
+    const app = cfg.release.appName;
+    if (cfg.strategy === "blue-green") {
+        const st = cfg.blueGreen.smokeTest;
+        // Kubernetes expands $(SMOKE_URL) in the arguments; the quotes keep the shell from doing so first.
+        const args = st.command.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+        return [`kubectl -n ${cfg.release.namespace} run ${app}-smoke-after-rollback --rm -i --restart=Never --image=${st.image} --env=SMOKE_URL=${live} -- ${args}`];
+    }
+    return [`curl -fsS ${live}${cfg.release.healthPaths.readiness}`];
 }
 
 /** The rollback, from the state this config describes: traffic first, then the database when it must be undone. */
@@ -275,9 +339,7 @@ export function rollbackSteps(input: PlanInput): Step[] {
                 runnable
                     ? "traffic returns to the previous version (`pulumi stack output rollback` always holds this command for the deployed state)"
                     : `${liveRef(input, "rollback", command)}`,
-                ...(cfg.strategy === "canary" && cfg.canary.stableVersion !== previous && cfg.release.previousVersion
-                    ? [`after the promotion, the rollback is \`${configSet(stack, [["canary.stableVersion", previous]])}\``]
-                    : []),
+                "each deployment step above names the rollback for the state it leaves (after a promotion, for instance, the stable track's version)",
             ],
             checks: [`\`pulumi stack output traffic --stack ${stack}\` shows traffic off ${cfg.release.version}`],
         },
@@ -302,19 +364,27 @@ export function rollbackSteps(input: PlanInput): Step[] {
                     `KEY=$(aws s3 ls s3://${b.bucket.name}/${b.prefix}/ --region ${b.region} | awk '/-${label}\\.dump$/ {print $4}' | sort | tail -n 1)`,
                     configSet(stack, [["database.restore.key", `"${b.prefix}/$KEY"`]]),
                 ],
-                engine: [`a restore Job loads the pre-deploy dump over the database, within ${b.deadlineMinutes} minutes (backup.deadlineMinutes); writes since the dump are lost`],
+                engine: [
+                    `a restore Job fences the app out of the database, dumps it as it is (pre-restore), loads the pre-deploy dump over it and reopens, within ${b.deadlineMinutes} minutes (backup.deadlineMinutes): not zero-downtime, the app's writes are refused while the fence lasts; what was written since the pre-deploy dump is only in the pre-restore dump`,
+                ],
                 checks: [`\`echo $KEY\` names the dump taken at the start of this deployment`],
             },
         );
     }
     const watch = monitorCheck(input);
+    const live = liveRef(input, "urls.live", `https://${cfg.release.host}`);
     steps.push(
         {
             at: 0,
             title: "Verify rollback",
-            commands: watch ? [watch.command] : [],
+            commands: [...smokeAfterRollback(input, live), ...(watch ? [watch.command] : [])],
             engine: [],
-            checks: [watch?.check ?? `monitors (monitoring): ${NOT_SET}`, "error rate and p95 back within the plan's thresholds"],
+            checks: [
+                `the smoke test passes against ${live}, on ${previous}`,
+                watch?.check ?? `monitors (monitoring): ${NOT_SET}`,
+                "error rate and p95 back within the plan's thresholds",
+                ...(p.successCriteria ?? []),
+            ],
         },
         {
             at: 0,
@@ -322,9 +392,20 @@ export function rollbackSteps(input: PlanInput): Step[] {
             commands: [],
             engine: [],
             checks: [
-                `email ${p.channels.stakeholders ?? `(plan.channels.stakeholders ${NOT_SET})`}: "${stack} rolled back from ${cfg.release.version} to ${previous}"`,
+                `email ${p.channels.stakeholders ?? `(plan.channels.stakeholders ${NOT_SET})`}, as below`,
                 `status page ${p.statusPage ?? NOT_SET} updated`,
-                "post-mortem scheduled",
+                "support team told; post-mortem scheduled within 24 hours",
+            ],
+            message: [
+                `Subject: ${stack} rollback - ${cfg.release.version} → ${previous}`,
+                "",
+                `We rolled back ${stack} from ${cfg.release.version} to ${previous} at <time> UTC.`,
+                "",
+                "Reason: <the rollback trigger that fired, or what was found>",
+                "Impact: <who was affected, how, and for how long>",
+                `Current status: stable on ${previous}`,
+                "Next steps: root cause analysis, fix, re-deploy",
+                `Incident: <the incident's link${p.pagerUrl ? ` in ${p.pagerUrl}` : ""}>`,
             ],
         },
     );

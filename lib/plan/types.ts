@@ -41,4 +41,6 @@ export interface PlanInput {
     policy?: PlanPolicyRun;
     /** Write values the stack's outputs hold as the console's `${outputs.…}` references (the Stack README). */
     outputRefs: boolean;
+    /** The time of the run: whether the deployment window has ended by then. */
+    now: Date;
 }

@@ -157,12 +157,12 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
     }
     setup.push(
         "mount -o remount,bind,ro /",
-        `exec setpriv --reuid=${pod.runAsUser} --regid=${pod.runAsGroup} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- env -i ${env
-            .map(([k, v]) => shq(`${k}=${v}`))
-            .join(" ")} ${command.map(shq).join(" ")}`,
+        `exec setpriv --reuid=${pod.runAsUser} --regid=${pod.runAsGroup} --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- ${command.map(shq).join(" ")}`,
     );
     return new Promise((resolve, reject) => {
-        const child = spawn("unshare", ["--mount", "--", "sh", "-c", setup.join("\n")], { cwd: "/", env: {} });
+        // The pod's environment reaches the command as the kubelet passes it, through the environment: never in
+        // arguments, which every process may read.
+        const child = spawn("unshare", ["--mount", "--", "sh", "-c", setup.join("\n")], { cwd: "/", env: Object.fromEntries(env) });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));

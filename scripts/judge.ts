@@ -1,0 +1,213 @@
+// The canary judge (Kayenta's NetflixACAJudge, lib/judge) from the command line: on recorded series, or on the
+// canary's and stable's metrics read from Datadog over a window.
+//
+//   npm run judge -- --series FILE [--stack S] [--json]
+//   npm run judge -- --stack S [--window 30m] [--interval 10m] [--json]
+import { readFileSync } from "fs";
+import * as path from "path";
+import { parseArgs } from "util";
+import { z } from "zod";
+import type { ProgramConfig } from "../lib/config";
+import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
+import { DatadogScope, judgeQueries, judgeSeriesFrom } from "../lib/judge/datadogSeries";
+import { DEFAULT_JUDGE_SETTINGS, Judgment, judgeSeries, JudgeSettings, SeriesPair } from "../lib/judge/judge";
+import { judgeIntervals } from "../lib/judge/scorer";
+import { ProgramError } from "../lib/offline/types";
+
+const ROOT = path.join(__dirname, "..");
+
+const USAGE = `usage: npm run judge -- --series FILE [--stack NAME] [--json]
+       npm run judge -- --stack NAME [--window DURATION] [--interval DURATION] [--json]
+  --series FILE        judge recorded series: {"metrics": {"<metric>": {"canary": [numbers], "baseline": [numbers]}}},
+                       null for a missing point; errorRatePct, p95LatencySeconds and paymentFailurePct take their
+                       configured direction and group, any other name Kayenta's defaults
+  --stack NAME         the stack whose Pulumi.<NAME>.yaml sets the judge (judge.*); alone, judge its canary against
+                       its stable track on their Datadog metrics
+  --window DURATION    with --stack alone: the window that ends now, e.g. 30m or 2h (default plan.observeMinutes)
+  --interval DURATION  with --stack alone: judge the window in cumulative intervals of this length; an interim score
+                       at or below the marginal threshold fails at once (Kayenta's rule)
+  --json               print the scorecard as JSON
+Datadog: DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY); DD_SITE, or DATADOG_HOST for an API URL.
+exit codes: 0 Pass, 1 Marginal or Fail, 2 usage or invalid input, 3 not judged (no credentials, Datadog unavailable, any other failure)`;
+
+/** A mistake in the command line: reported with the usage, exit 2. */
+class UsageError extends Error {}
+
+/** The run ends without a judgment: missing credentials, or Datadog unavailable. */
+class NotJudged extends Error {}
+
+const seriesFileSchema = z.strictObject({
+    metrics: z.record(
+        z.string().min(1),
+        z.strictObject({
+            canary: z.array(z.number().nullable(), { message: "must be an array of numbers (null for a missing point)" }),
+            baseline: z.array(z.number().nullable(), { message: "must be an array of numbers (null for a missing point)" }),
+        }),
+    ),
+});
+
+/** Reads a series file; null marks a missing point (NaN to the judge). */
+export function readSeriesFile(file: string): Record<string, SeriesPair> {
+    let text: string;
+    try {
+        text = readFileSync(file, "utf8");
+    } catch (err) {
+        throw new ProgramError(`${file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2, 0);
+    }
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(text);
+    } catch (err) {
+        throw new ProgramError(`${file}: not valid JSON: ${(err as Error).message}`, 2, 0);
+    }
+    const result = seriesFileSchema.safeParse(parsed);
+    if (!result.success) {
+        const lines = result.error.issues.map(
+            (i) =>
+                `  ${i.path
+                    .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+                    .join("")
+                    .slice(1)}: ${i.message}`,
+        );
+        throw new ProgramError(`${file}: not a series file ({"metrics": {"<metric>": {"canary": [...], "baseline": [...]}}}):\n${lines.join("\n")}`, 2, 0);
+    }
+    const nan = (values: (number | null)[]) => values.map((v) => v ?? NaN);
+    return Object.fromEntries(Object.entries(result.data.metrics).map(([name, s]) => [name, { canary: nan(s.canary), baseline: nan(s.baseline) }]));
+}
+
+/** A stack's validated config, read from its Pulumi.<stack>.yaml as the program would read it. */
+async function stackConfig(stack: string): Promise<ProgramConfig> {
+    // Loaded only for --stack: the config layer brings the Pulumi SDK, which a judgment of a series file does not need.
+    const { ConfigError, readRawConfig, validateConfig } = await import("../lib/config");
+    const { readEditedStack, toRunRequest } = await import("../lib/offline/stackConfig");
+    const { project, edited } = readEditedStack(ROOT, stack, undefined, []);
+    const flat = toRunRequest(project, stack, edited).config;
+    try {
+        return validateConfig(project, stack, readRawConfig({ name: project, get: (key) => flat[`${project}:${key}`] }));
+    } catch (err) {
+        if (err instanceof ConfigError) throw new ProgramError(err.message, 2, 0);
+        throw err;
+    }
+}
+
+/** "30m" → 1 800 000 ms. */
+function duration(flag: string, text: string): number {
+    const m = /^([1-9][0-9]*)(s|m|h)$/.exec(text);
+    if (!m) throw new UsageError(`${flag} ${text}: must be a duration such as 90s, 30m or 2h`);
+    return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
+}
+
+const fixed = (x: number | null) => (x === null ? "-" : Number(x.toPrecision(4)).toString());
+
+/** The scorecard for a reader: one line per metric, the groups, the score and the verdict. */
+function render(j: Judgment): string {
+    const rows = Object.entries(j.scorecard.metrics).map(([name, m]) => {
+        const r = j.results[name];
+        const interval = m.lower === null ? "-" : `[${fixed(m.lower)}, ${fixed(m.upper)}]`;
+        return [name, `${m.classification}${r.critical ? " (critical)" : ""}`, fixed(m.estimate), interval, fixed(m.effectSize)];
+    });
+    const table = [["metric", "classification", "estimate", "98% interval", "effect size"], ...rows];
+    const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
+    const lines = table.map((r) =>
+        r
+            .map((cell, c) => cell.padEnd(widths[c]))
+            .join("  ")
+            .trimEnd(),
+    );
+    const groups = Object.entries(j.scorecard.groups).map(([g, s]) => `${g} ${s === null ? "no data" : s}`);
+    return [...lines, "", `groups: ${groups.join(", ")}`, `score ${j.scorecard.score}${j.reason ? ` (${j.reason})` : ""}: ${j.scorecard.verdict}`, ""].join("\n");
+}
+
+/** Reads both tracks' metrics from Datadog over the window and judges them, interval by interval if asked. */
+async function judgeFromDatadog(stack: string, cfg: ProgramConfig, windowMs: number, intervalMs: number | undefined): Promise<Judgment> {
+    if (cfg.strategy !== "canary")
+        throw new ProgramError(`stack ${stack} runs strategy ${cfg.strategy}: the judge compares a canary with its stable track, which only strategy canary has`, 2, 0);
+    const m = cfg.monitoring;
+    if (!m) throw new ProgramError(`stack ${stack} sets no monitoring: the judge reads the metrics its monitors query`, 2, 0);
+    const credentials = credentialsFromEnv();
+    if (!credentials) throw new NotJudged("not judged: no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)");
+    const scope: DatadogScope = {
+        service: cfg.datadog.service,
+        env: cfg.datadog.env,
+        span: m.span,
+        excludeResources: m.trafficGuard.excludeResources,
+        payments: m.metrics && { total: m.metrics.paymentTotal, failed: m.metrics.paymentFailed },
+    };
+    const versions = { canary: cfg.canary.canaryVersion, baseline: cfg.canary.stableVersion };
+    const to = Date.now();
+    const window = { from: to - windowMs, to };
+    const { createDatadogReader, DatadogRequestError, DatadogUnavailableError } = await import("../lib/datadog/reader");
+    const reader = createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() });
+    let data: Awaited<ReturnType<typeof reader.timeseries>>;
+    try {
+        data = await reader.timeseries(judgeQueries(scope, versions), window, cfg.judge.stepSeconds * 1000);
+    } catch (err) {
+        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) throw new NotJudged(`not judged: ${err.message}`);
+        throw err;
+    }
+    console.error(
+        `Judging canary ${versions.canary} against stable ${versions.baseline} of ${scope.service} in ${scope.env}, ${new Date(window.from).toISOString()} to ${new Date(to).toISOString()}`,
+    );
+    // Each interval runs from the window's start to its own end (Kayenta's cumulative intervals); the last to now.
+    const ends: number[] = [];
+    if (intervalMs !== undefined) for (let end = window.from + intervalMs; end < to; end += intervalMs) ends.push(end);
+    ends.push(Infinity);
+    const judgments = ends.map((end) => judgeSeries(judgeSeriesFrom(data, scope, versions, end), cfg.judge));
+    const { verdict, decidedBy } = judgeIntervals(
+        judgments.map((j) => j.scorecard.score),
+        cfg.judge.thresholds,
+    );
+    const decided = judgments[decidedBy];
+    if (judgments.length > 1) console.error(`Interval scores: ${judgments.map((j) => j.scorecard.score).join(", ")}; decided by interval ${decidedBy + 1} of ${judgments.length}`);
+    return { ...decided, scorecard: { ...decided.scorecard, verdict } };
+}
+
+export async function main(argv: string[]): Promise<number> {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            series: { type: "string" },
+            stack: { type: "string" },
+            window: { type: "string" },
+            interval: { type: "string" },
+            json: { type: "boolean", default: false },
+            help: { type: "boolean", default: false },
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    if (values.help) {
+        console.log(USAGE);
+        return 0;
+    }
+    if (!values.series && !values.stack) throw new UsageError("--series or --stack is required");
+    if (values.series && (values.window || values.interval)) throw new UsageError("--window and --interval apply to a judgment read from Datadog, not to --series");
+    const cfg = values.stack ? await stackConfig(values.stack) : undefined;
+    let judgment: Judgment;
+    if (values.series) {
+        const settings: JudgeSettings = cfg?.judge ?? DEFAULT_JUDGE_SETTINGS;
+        judgment = judgeSeries(readSeriesFile(path.resolve(values.series)), settings);
+    } else {
+        const stack = values.stack as string;
+        const c = cfg as ProgramConfig;
+        const windowMs = values.window ? duration("--window", values.window) : c.plan.observeMinutes * 60_000;
+        const intervalMs = values.interval ? duration("--interval", values.interval) : undefined;
+        if (intervalMs !== undefined && intervalMs > windowMs) throw new UsageError(`--interval ${values.interval} is longer than the window`);
+        judgment = await judgeFromDatadog(stack, c, windowMs, intervalMs);
+    }
+    process.stdout.write(values.json ? `${JSON.stringify(judgment.scorecard, null, 2)}\n` : render(judgment));
+    return judgment.scorecard.verdict === "Pass" ? 0 : 1;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err: Error) => {
+            const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
+            console.error(usage ? `${err.message}\n\n${USAGE}` : err.message);
+            process.exitCode = usage ? 2 : err instanceof ProgramError ? err.exitCode : 3;
+        },
+    );
+}
