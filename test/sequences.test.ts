@@ -2,7 +2,9 @@ import * as assert from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ConfigError, validateConfig } from "../lib/config";
+import { ConfigError, ProgramConfig, servingTracks, validateConfig } from "../lib/config";
+import { loadMigrations } from "../lib/migrations";
+import { readReleaseFiles } from "../program/release";
 import { rollbackCommand } from "../lib/rollback";
 import { withExistingResources } from "../e2e/lib/existing";
 import { applyEdits, configOf, initialModel, Model, rollbackExpected, SECRET_KEY, trafficOf } from "../e2e/lib/sequences/model";
@@ -13,9 +15,11 @@ import { Prng } from "../e2e/lib/sequences/prng";
 // The e2e operation sequences (e2e/sequences.kwok.e2e.ts) generate only what their model holds valid. Here the model
 // is checked against the program's own rules, without a cluster: every config a sequence writes passes the program's
 // validation, every invalid edit is refused naming its key, and the model predicts when `pulumi stack output
-// rollback` holds a command exactly as lib/rollback.ts decides it.
+// rollback` holds a command exactly as lib/rollback.ts decides it. The program's checks of the release's migrations
+// against the serving versions run too.
 const ROOT = path.join(__dirname, "..");
 const STACK = "e2e-seq-test";
+const MIGRATIONS = loadMigrations(path.join(ROOT, "migrations"));
 
 function committed(base: "production" | "staging"): Record<string, any> {
     const doc = YAML.parse(readFileSync(path.join(ROOT, `Pulumi.${base}.yaml`), "utf8"));
@@ -32,7 +36,11 @@ function typed(value: string): unknown {
 
 /** The program's raw config (readRawConfig's shape) for the committed file with the model's keys set by path. */
 function rawConfig(base: "production" | "staging", m: Model): Record<string, unknown> {
-    const raw: Record<string, any> = Object.fromEntries(Object.entries(committed(base)).map(([k, v]) => [k.replace(/^myapp:/, ""), v]));
+    const raw: Record<string, any> = Object.fromEntries(
+        Object.entries(committed(base))
+            .filter(([k]) => k.startsWith("myapp:"))
+            .map(([k, v]) => [k.slice("myapp:".length), v]),
+    );
     for (const [key, value] of Object.entries(configOf(m))) {
         if (key === SECRET_KEY) continue;
         const parts = key.split(".");
@@ -47,14 +55,33 @@ function rawConfig(base: "production" | "staging", m: Model): Record<string, unk
     return raw;
 }
 
-const validated = (base: "production" | "staging", m: Model) => validateConfig("myapp", STACK, rawConfig(base, m));
+const checkedFiles = new Set<string>();
 
-/** What the runner does to the model after an operation, when every up ends as the model expects. */
-function simulate(base: "production" | "staging", m: Model, op: Operation): Model {
+/**
+ * The program's validation of the model's config: the config layer, then the release's files as the program reads
+ * them (the migrations against the serving versions), once per phase and set of serving versions.
+ */
+function validated(base: "production" | "staging", m: Model): ProgramConfig {
+    const cfg = validateConfig("myapp", STACK, rawConfig(base, m));
+    const key = JSON.stringify([cfg.database?.migration.phase, servingTracks(cfg).map((t) => t.version)]);
+    if (!checkedFiles.has(key)) {
+        readReleaseFiles("myapp", cfg);
+        checkedFiles.add(key);
+    }
+    return cfg;
+}
+
+/** What the runner does to the model after an operation, when every up ends as the model expects; undefined when the program refuses the config its own printed rollback writes (the e2e's rollback invariant reports that). */
+function simulate(base: "production" | "staging", m: Model, op: Operation): Model | undefined {
     if (op.run === "printed-rollback") {
         const line = rollbackCommand(STACK, validated(base, m));
         const edits = Object.fromEntries([...line.matchAll(/--path (\S+) (\S+)/g)].map((x) => [x[1], x[2]]));
         const n = applyEdits(m, edits);
+        try {
+            validated(base, n);
+        } catch {
+            return undefined;
+        }
         return { ...n, applied: trafficOf(n) };
     }
     const next = op.run === "printed-retry" ? { ...op.next, attempt: m.attempt + 1 } : op.next;
@@ -66,14 +93,15 @@ function simulate(base: "production" | "staging", m: Model, op: Operation): Mode
 function sequence(seed: number, length: number): { base: "production" | "staging"; ops: Operation[]; models: Model[] } {
     const rng = new Prng(seed);
     const base = seed % 2 === 1 ? "production" : "staging";
-    let m = initialModel(base, committed(base));
+    let m = initialModel(base, committed(base), MIGRATIONS);
     const ops: Operation[] = [];
     const models = [m];
     for (let i = 0; i < length; i++) {
         const op = generate(m, rng);
+        const next = simulate(base, m, op);
+        if (!next) break;
         ops.push(op);
-        m = simulate(base, m, op);
-        models.push(m);
+        models.push((m = next));
     }
     return { base, ops, models };
 }

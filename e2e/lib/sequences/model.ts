@@ -1,7 +1,7 @@
 // The model of a sequence's stack: what its config says (and so what the program should declare), what the routing
 // objects hold since the last `pulumi up` that succeeded, and what the live system did beside Pulumi (an autoscaler's
 // counts, a Job stuck in state). The generator picks only operations that are valid in it; the invariants read it.
-import { PHASES, Phase } from "../../../lib/migrations";
+import { compareVersions, migrationsForPhase, PHASES, Phase, SqlMigration } from "../../../lib/migrations";
 
 export type Strategy = "canary" | "blue-green" | "rolling";
 export type Color = "blue" | "green";
@@ -38,6 +38,8 @@ export interface Model {
     canary?: { stable: string; canary: string; weight: number; steps: number[]; replicas: number; maxReplicas: number };
     blueGreen?: { blue: string; green: string; active: Color; standby: number; smokeImage: string };
     phase: Phase;
+    /** Per phase, the oldest version that may serve while its migrations are applied (their oldest-serving-version). */
+    phaseFloor: Partial<Record<Phase, string>>;
     attempt: number;
     toolsImage: string;
     scratchSize: string;
@@ -65,8 +67,8 @@ export interface Model {
 
 export const LOG_LEVELS = ["info", "debug", "warn"];
 
-/** The model of a stack created from a committed stack file (its `config`, with the e2e's edits applied). */
-export function initialModel(base: "production" | "staging", config: Record<string, any>): Model {
+/** The model of a stack created from a committed stack file (its `config`, with the e2e's edits applied) and the release's migrations. */
+export function initialModel(base: "production" | "staging", config: Record<string, any>, migrations: SqlMigration[] = []): Model {
     const c = (k: string) => config[`myapp:${k}`];
     const release = c("release");
     const cn = c("canary");
@@ -92,6 +94,7 @@ export function initialModel(base: "production" | "staging", config: Record<stri
         },
         blueGreen: bg && { blue: bg.blueVersion, green: bg.greenVersion, active: bg.activeColor, standby: bg.standbyReplicas, smokeImage: bg.smokeTest.image },
         phase: db.migration.phase,
+        phaseFloor: phaseFloors(migrations),
         attempt: db.migration.attempt ?? 1,
         toolsImage: db.toolsImage,
         scratchSize: backup.scratchSize ?? "20Gi",
@@ -107,6 +110,37 @@ export function initialModel(base: "production" | "staging", config: Record<stri
     };
     m.applied = trafficOf(m);
     return m;
+}
+
+function phaseFloors(migrations: SqlMigration[]): Partial<Record<Phase, string>> {
+    const floors: Partial<Record<Phase, string>> = {};
+    for (const phase of PHASES) {
+        for (const m of migrationsForPhase(migrations, phase)) {
+            const floor = floors[phase];
+            if (m.oldestServing && (floor === undefined || (compareVersions(m.oldestServing, floor) ?? 0) > 0)) floors[phase] = m.oldestServing;
+        }
+    }
+    return floors;
+}
+
+/** The versions the program counts as serving (lib/config.ts servingTracks): each must run on the phase's schema. */
+export function servingTrackVersions(m: Model): string[] {
+    switch (m.strategy) {
+        case "canary":
+            return [m.canary!.stable, m.canary!.canary];
+        case "blue-green": {
+            const bg = m.blueGreen!;
+            return (["blue", "green"] as const).filter((c) => c === bg.active || bg.standby > 0).map((c) => bg[c]);
+        }
+        case "rolling":
+            return [m.version, ...(m.previousVersion && m.previousVersion !== m.version ? [m.previousVersion] : [])];
+    }
+}
+
+/** Whether every serving version is at least the phase's floor: else the program refuses the migrations. */
+export function phaseAllows(m: Model, phase: Phase = m.phase): boolean {
+    const floor = m.phaseFloor[phase];
+    return floor === undefined || servingTrackVersions(m).every((v) => (compareVersions(v, floor) ?? -1) >= 0);
 }
 
 export function clone(m: Model): Model {

@@ -1,6 +1,6 @@
 // The operations a sequence is made of, generated only where the model says they are valid. Each is what an operator,
 // the cluster or the autoscaler does to a running release; the config edits are the documented ones.
-import { clone, configEdits, LOG_LEVELS, Model, nextPhase, other, rollbackExpected, SECRET_KEY, StuckJob } from "./model";
+import { clone, configEdits, LOG_LEVELS, Model, nextPhase, other, phaseAllows, rollbackExpected, SECRET_KEY, StuckJob } from "./model";
 import { Prng } from "./prng";
 
 export const OP_KINDS = [
@@ -93,8 +93,8 @@ const failing = (image: string, how: "fail" | "pending") => `${image}-${how}`;
 
 /** The next operation for model `m`, drawn with `rng` among the valid ones by weight. */
 export function generate(m: Model, rng: Prng): Operation {
-    const candidates: { item: () => Operation; weight: number }[] = [];
-    const add = (weight: number, build: () => Operation) => candidates.push({ item: build, weight });
+    const all: { item: () => Operation; weight: number }[] = [];
+    const add = (weight: number, build: () => Operation) => all.push({ item: build, weight });
     const cn = m.strategy === "canary" ? m.canary : undefined;
     const bg = m.strategy === "blue-green" ? m.blueGreen : undefined;
 
@@ -177,7 +177,10 @@ export function generate(m: Model, rng: Prng): Operation {
                 const n = clone(m);
                 const to = other(bg.active);
                 n.blueGreen!.active = to;
-                return { ...op("not-ready", `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}`, m, n), notReady: { deployment: `${m.app}-${to}`, seconds: NOT_READY_SECONDS } };
+                return {
+                    ...op("not-ready", `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}`, m, n),
+                    notReady: { deployment: `${m.app}-${to}`, seconds: NOT_READY_SECONDS },
+                };
             });
         }
         if (cn && cn.weight === 0 && cn.canary !== cn.stable) {
@@ -208,7 +211,20 @@ export function generate(m: Model, rng: Prng): Operation {
         const kind = n.slowStart ? "slow-start" : "fast-start";
         return { kind, label: n.slowStart ? "slow-start (new pods Ready after 3-6 s)" : "fast-start (new pods Ready at once)", run: "nodes", edits: {}, next: n, expect: "success" };
     });
-    return rng.weighted(candidates)();
+    // An operation is valid only if every version it leaves serving runs on its migration phase's schema (the
+    // program refuses the migrations otherwise); a refused candidate is dropped and the draw made again, so the
+    // operations stay a function of the seed.
+    const candidates = all.filter((c) => c.weight > 0);
+    for (;;) {
+        const build = rng.weighted(candidates);
+        const op = build();
+        if (op.run !== "up" && op.run !== "printed-retry") return op;
+        if (phaseAllows(op.next)) return op;
+        candidates.splice(
+            candidates.findIndex((c) => c.item === build),
+            1,
+        );
+    }
 }
 
 /** canary ↔ rolling (production), blue/green ↔ rolling (staging), once the traffic is on one version that is the release. */

@@ -13,6 +13,7 @@ import { sampledDuring, sampleTraffic, TrafficSample } from "../observe";
 import { cliEnv } from "../printed";
 import { SequencesReport } from "../report";
 import { PROGRAM_ROOT, ProjectStack } from "../stack";
+import { loadMigrations, SqlMigration } from "../../../lib/migrations";
 import { SECRET_MASK } from "../../../lib/offline/types";
 import { capacity, INVARIANTS, Invariant, jobAllowance, required, routingMismatch, sameSteps, servedOnlyBy, StepKinds, TrackedJob, Violation } from "./checks";
 import { applyEdits, autoscaledDeployments, configEdits, configOf, deploymentShares, initialModel, Model, SECRET_KEY, servingVersions, trafficOf } from "./model";
@@ -115,7 +116,7 @@ export async function runSeed(k: Kube, seed: number, length: number, report: Seq
         ps,
         ns,
         policyConfig: policyConfigWithoutMonitors(ps, base),
-        model: initialModel(base, ps.config),
+        model: initialModel(base, ps.config, releaseMigrations(ps.config)),
         // Nothing is deployed yet: no config describes the empty state, so the first up has no diff to compare.
         clean: false,
         jobHistory: new Map(),
@@ -180,6 +181,17 @@ function failureMessage(entry: SequencesReport["seeds"][number]): string {
     const last = entry.failures[entry.failures.length - 1];
     lines.push(`replay: ${last.replay}${process.env.E2E_PROGRAM_DIR ? ` (with E2E_PROGRAM_DIR=${process.env.E2E_PROGRAM_DIR})` : ""}`);
     return lines.join("\n");
+}
+
+/** The release's SQL migrations as the program reads them (database.migration.sqlDir of the program under test), or none. */
+function releaseMigrations(config: Record<string, any>): SqlMigration[] {
+    const sqlDir = config["myapp:database"]?.migration?.sqlDir;
+    try {
+        return sqlDir ? loadMigrations(path.join(PROGRAM_ROOT, sqlDir)) : [];
+    } catch {
+        // A program whose migrations lack the headers this harness reads has no version floors to keep.
+        return [];
+    }
 }
 
 async function ensureNamespace(k: Kube, ns: string): Promise<void> {
@@ -405,7 +417,8 @@ async function apiServerRefusals(k: Kube, manifests: OfflineRun["manifests"]): P
                 const where = resource.namespaced ? `${base}/namespaces/${DRY_RUN_NAMESPACE}/${resource.name}` : `${base}/${resource.name}`;
                 res = await k.request("POST", `${where}?dryRun=All&fieldValidation=Strict`, body);
             }
-            if (res.status !== 200 && res.status !== 201) refusals.push(`${m.kind}${patch ? " patch" : ""} ${m.metadata?.name}: ${res.status} ${res.body?.message ?? JSON.stringify(res.body)}`);
+            if (res.status !== 200 && res.status !== 201)
+                refusals.push(`${m.kind}${patch ? " patch" : ""} ${m.metadata?.name}: ${res.status} ${res.body?.message ?? JSON.stringify(res.body)}`);
         }),
     );
     return refusals;
