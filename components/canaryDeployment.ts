@@ -156,8 +156,6 @@ export class CanaryDeployment extends LibraryComponent {
         const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: Component, opts: pulumi.CustomResourceOptions = {}) =>
             appService(`${name}-${suffix}`, { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) }, { parent: this, ...opts });
         const ingress = { namespace: t.namespace, host: args.host, labels: appLabels(app, COMPONENT.live) };
-        // A weight moves once both tracks are awaited at their size: a new canary version or a promotion's stable
-        // rollout is Ready before it gets (or gives back) its share.
         // A weight moves once both tracks are awaited at their size and their capacity for the new weight is ready:
         // a new canary version or a promotion's stable rollout is Ready before it gets (or gives back) its share.
         const weightAfter = [this.stable, this.canary, ...gates];
