@@ -9,10 +9,9 @@ import { parseArgs } from "util";
 import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ConfigError, ProgramConfig, readRawConfig, validateConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
-import { createDatadogReader, DatadogRequestError, DatadogUnavailableError } from "../lib/datadog/reader";
-import { judgeableProblem, judgeCanary } from "../lib/judge/canary";
+import { createDatadogReader } from "../lib/datadog/reader";
 import { readEditedStack, toRunRequest } from "../lib/offline/stackConfig";
-import { ReleaseDriver, releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
+import { judgeStep, ReleaseDriver, releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -56,19 +55,9 @@ export function automationDriver(stack: Stack, workDir: string, stateFile: strin
             const traffic = (await stack.outputs()).traffic?.value as { canaryWeight?: number } | undefined;
             return traffic?.canaryWeight;
         },
-        async judge(window) {
-            const cfg = config();
-            const problem = judgeableProblem(stack.name, cfg);
-            if (problem || cfg.strategy !== "canary") return { notJudged: problem ?? "" };
+        judge(window) {
             const credentials = credentialsFromEnv();
-            if (!credentials) return { notJudged: "no Datadog credentials; set DD_API_KEY and DD_APP_KEY" };
-            try {
-                const { judgment } = await judgeCanary(cfg, createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() }), window);
-                return { verdict: judgment.scorecard.verdict, score: judgment.scorecard.score };
-            } catch (err) {
-                if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) return { notJudged: err.message };
-                throw err;
-            }
+            return judgeStep(stack.name, config(), credentials && createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() }), window);
         },
         now: () => Date.now(),
         sleepUntil: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms - Date.now()))),
@@ -105,7 +94,10 @@ export async function main(argv: string[], workDir = ROOT): Promise<number> {
         if (values.observe) state.observeMinutes = minutes("--observe", values.observe);
     }
     const stack = await LocalWorkspace.selectStack({ stackName, workDir });
-    const done = await walkRelease(state, automationDriver(stack, workDir, stateFile, (line) => console.error(line)));
+    const done = await walkRelease(
+        state,
+        automationDriver(stack, workDir, stateFile, (line) => console.error(line)),
+    );
     return { promoted: 0, "rolled back": 1, held: 3 }[done.outcome ?? "held"];
 }
 

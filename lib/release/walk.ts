@@ -3,7 +3,9 @@
 // or the printed rollback. Every change of state is saved before the next action, so a run that stops (a CI job
 // cancelled, a runner lost) resumes where it stopped.
 import type { ProgramConfig } from "../config";
+import { DatadogReader, DatadogRequestError, DatadogUnavailableError, Window } from "../datadog/reader";
 import { haltChange } from "../gate/mark";
+import { judgeableProblem, judgeCanary } from "../judge/canary";
 import type { Verdict } from "../judge/scorer";
 import { followUpEdits } from "../plan/steps";
 import { ConfigChange, rollbackPlan } from "../rollback";
@@ -87,7 +89,8 @@ export async function walkRelease(initial: ReleaseState, d: ReleaseDriver): Prom
         } else {
             // Resuming: the stack must still run what the step applied, or the saved state is not the stack's.
             const deployed = await d.deployedWeight();
-            if (deployed !== step.weight) throw new Error(`${label}: the saved state says weight ${step.weight} was applied, but the stack runs ${deployed}; remove the state file to start over`);
+            if (deployed !== step.weight)
+                throw new Error(`${label}: the saved state says weight ${step.weight} was applied, but the stack runs ${deployed}; remove the state file to start over`);
             d.progress(`${label}: resumed (applied at ${step.appliedAt})`);
         }
         if (!step.judged) continue;
@@ -99,7 +102,9 @@ export async function walkRelease(initial: ReleaseState, d: ReleaseDriver): Prom
         }
         const result = await d.judge({ from, to: until });
         step.verdict = "notJudged" in result ? { at: iso(d.now()), verdict: "not judged", reason: result.notJudged } : { at: iso(d.now()), verdict: result.verdict, score: result.score };
-        d.progress(`${label}: judged ${step.verdict.verdict}${step.verdict.score !== undefined ? ` (score ${step.verdict.score})` : ""}${step.verdict.reason ? `: ${step.verdict.reason}` : ""}`);
+        d.progress(
+            `${label}: judged ${step.verdict.verdict}${step.verdict.score !== undefined ? ` (score ${step.verdict.score})` : ""}${step.verdict.reason ? `: ${step.verdict.reason}` : ""}`,
+        );
         if (step.verdict.verdict === "Pass") {
             d.save(state);
             continue;
@@ -126,4 +131,21 @@ export async function walkRelease(initial: ReleaseState, d: ReleaseDriver): Prom
     d.save(state);
     d.progress(`release ${state.canaryVersion} promoted`);
     return state;
+}
+
+/**
+ * The judgment a step waits for: the canary judge over its window, or why there is none (a config the judge cannot
+ * read, or Datadog unavailable or refusing), which holds the walk instead of moving traffic either way.
+ */
+export async function judgeStep(stack: string, cfg: ProgramConfig, reader: DatadogReader | undefined, window: Window): Promise<{ verdict: Verdict; score: number } | { notJudged: string }> {
+    const problem = judgeableProblem(stack, cfg);
+    if (problem || cfg.strategy !== "canary") return { notJudged: problem ?? "" };
+    if (!reader) return { notJudged: "no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)" };
+    try {
+        const { judgment } = await judgeCanary(cfg, reader, window);
+        return { verdict: judgment.scorecard.verdict, score: judgment.scorecard.score };
+    } catch (err) {
+        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) return { notJudged: err.message };
+        throw err;
+    }
 }
