@@ -62,7 +62,7 @@ describe("automatic rollback: what the program declares", function () {
         });
         // Every edit `pulumi stack output rollback` prints, in its order, before the mark.
         const printed = (r.outputs.rollback as string).split(" && ").slice(0, -1);
-        assert.deepStrictEqual(body.operationContext!.preRunCommands!.slice(0, -1), printed);
+        assert.deepStrictEqual(body.operationContext?.preRunCommands?.slice(0, -1), printed);
     });
 
     it("the restore a rollback drops is dropped by the automatic one too", () => {
@@ -225,7 +225,7 @@ describe("the webhook path on loopback: Datadog's alert reaches the Deployments 
 
     it("a trigger in ALERT sends the declared payload with Datadog's variables and the token; the stand-in accepts it as a CreateDeploymentRequest", async () => {
         const received: Deployment[] = [];
-        const deployments = await startDeploymentsStandIn(TOKEN, async (d) => void received.push(d));
+        const deployments = await startDeploymentsStandIn(TOKEN, (d) => Promise.resolve(void received.push(d)));
         const dd = await startDatadogStandIn();
         try {
             const c = withAutomation(["canary.weight=25", `autoRollback.apiUrl=${deployments.url}`]);
@@ -257,7 +257,7 @@ describe("the webhook path on loopback: Datadog's alert reaches the Deployments 
     });
 
     it("the Deployments stand-in refuses a wrong token and a field the published type lacks", async () => {
-        const deployments = await startDeploymentsStandIn(TOKEN, async () => undefined);
+        const deployments = await startDeploymentsStandIn(TOKEN, () => Promise.resolve());
         try {
             const post = (token: string, body: unknown) =>
                 fetch(`${deployments.url}/api/stacks/o/p/s/deployments`, {

@@ -4,7 +4,8 @@ import { createDatadogReader } from "../lib/datadog/reader";
 import { applySet, StackConfig } from "../lib/offline/stackConfig";
 import { judgeStep, ReleaseDriver, releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
 import { ConfigChange } from "../lib/rollback";
-import { PROJECT, programConfig, stackConfig } from "./helpers";
+import { main } from "../scripts/release";
+import { PROJECT, programConfig, ROOT, stackConfig } from "./helpers";
 import { DatadogStandIn, startDatadogStandIn } from "./support/datadogStandIn";
 
 const MINUTE = 60_000;
@@ -34,7 +35,7 @@ function fakeDriver(
     let sleeps = 0;
     const config = () => validateConfig(PROJECT, "production", rawOf(stack.config));
     return {
-        async apply(changes, title) {
+        apply(changes, title) {
             for (const c of changes) {
                 if ("remove" in c) throw new Error("no removal expected here");
                 stack.config = applySet(stack.config, PROJECT, `${c.path}=${c.value}`);
@@ -43,15 +44,17 @@ function fakeDriver(
             stack.weight = cfg.strategy === "canary" ? cfg.canary.weight : undefined;
             stack.ups.push({ at: clock.now, title, changes });
             clock.now += MINUTE;
+            return Promise.resolve();
         },
         config,
-        deployedWeight: async () => stack.weight,
+        deployedWeight: () => Promise.resolve(stack.weight),
         // As `npm run release` judges, within 5 s: a second 503 in a row is Datadog unavailable (its retry would wait 4 s more).
         judge: (window) => judgeStep("production", config(), createDatadogReader({ credentials: dd.credentials, baseUrl: dd.url, timeoutMs: 5_000 }), window),
         now: () => clock.now,
-        async sleepUntil(ms) {
-            if (++sleeps > stopAfterSleeps) throw new Error("interrupted");
+        sleepUntil(ms) {
+            if (++sleeps > stopAfterSleeps) return Promise.reject(new Error("interrupted"));
             clock.now = ms;
+            return Promise.resolve();
         },
         save: (s) => void saved.push(structuredClone(s)),
         progress: () => undefined,
@@ -212,5 +215,10 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
     it("refuses a stack that is not a canary, and one whose canary is already stable", () => {
         assert.throws(() => releasePlan("staging", validateConfig(PROJECT, "staging", programConfig("staging"))), /npm run release walks a canary's steps/);
         assert.throws(() => planOf(fresh(["canary.stableVersion=v1.2.3", "canary.weight=0"])), /has no step left: canary v1.2.3 is already stable/);
+    });
+
+    it("npm run release needs --stack, and refuses a stack that is not a canary before it touches the engine", async () => {
+        await assert.rejects(main([], ROOT), /--stack is required/);
+        await assert.rejects(main(["--stack", "staging", "--state", "/nonexistent/state.json"], ROOT), /stack staging runs strategy blue-green: npm run release walks a canary's steps/);
     });
 });

@@ -96,7 +96,8 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
                 onDeclare(declared.size);
                 // A read (args.id) finds what the request says the cluster holds, or nothing; a StackReference finds
                 // the outputs the request gives that stack, or none.
-                if (args.id && args.type === "pulumi:pulumi:StackReference") return { id: args.id, state: { name: args.id, outputs: {}, secretOutputNames: [], ...(request.live?.[args.id] ?? {}) } };
+                if (args.id && args.type === "pulumi:pulumi:StackReference")
+                    return { id: args.id, state: { name: args.id, outputs: {}, secretOutputNames: [], ...(request.live?.[args.id] ?? {}) } };
                 if (args.id) return { id: args.id, state: { ...args.inputs, ...(request.live?.[args.id] ?? {}) } };
                 return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
             },
