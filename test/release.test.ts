@@ -7,11 +7,11 @@ import { ConfigChange } from "../lib/rollback";
 import { main } from "../scripts/release";
 import { PROJECT, programConfig, ROOT, stackConfig } from "./helpers";
 import { DatadogStandIn, startDatadogStandIn } from "./support/datadogStandIn";
+import { noise, serveProductionTracks } from "./support/tracks";
 
 const MINUTE = 60_000;
 const START = Date.parse("2026-11-27T14:00:00Z");
 const span = `trace.${(programConfig("production").monitoring as { span: string }).span}`;
-const scope = (version: string) => `service:myapp,env:production,version:${version},!resource_name:get_/health/*`;
 
 /** What the fake engine did: each `pulumi up` with the edits before it, at the fake clock's time. */
 interface Up {
@@ -67,21 +67,9 @@ function rawOf(config: StackConfig): Record<string, unknown> {
 }
 
 /** Serves both tracks' metrics; the canary's error rate in percent by minute since START. */
-function serve(dd: DatadogStandIn, canaryErrorPct: (minute: number) => number) {
-    for (const [version, errorPct] of [
-        ["v1.2.3", canaryErrorPct],
-        ["v1.2.2", (m: number) => 1 + ((m * 7919) % 11) * 0.05],
-    ] as const) {
-        const minute = (t: number) => Math.floor((t - START) / MINUTE);
-        dd.setMetric(`sum:${span}.hits{${scope(version)}}.as_count()`, () => 1000);
-        dd.setMetric(`sum:${span}.errors{${scope(version)}}.as_count()`, (t) => 10 * errorPct(minute(t)));
-        dd.setMetric(`p95:${span}{${scope(version)}}`, (t) => 0.2 + (minute(t) % 5) * 0.01);
-        dd.setMetric(`sum:payment.total{service:myapp,env:production,version:${version}}.as_count()`, () => 50);
-        dd.setMetric(`sum:payment.failed{service:myapp,env:production,version:${version}}.as_count()`, (t) => minute(t) % 4);
-    }
-}
+const serve = (dd: DatadogStandIn, canaryErrorPct: (minute: number) => number) => serveProductionTracks(dd, span, canaryErrorPct, (t) => Math.floor((t - START) / MINUTE));
 
-const healthy = (m: number) => 1 + ((m * 104729) % 11) * 0.05;
+const healthy = (m: number) => 1 + noise(m, 104729);
 
 describe("npm run release: the plan's steps walked through shift, observe and judge", function () {
     this.timeout(60_000);
