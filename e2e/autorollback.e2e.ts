@@ -13,6 +13,8 @@ import { Kube } from "./lib/kube";
 import { shell } from "./lib/printed";
 import { gateMeasure } from "./lib/report";
 import { checkoutOf, projectStack, ProjectStack } from "./lib/stack";
+import { releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
+import { automationDriver, stackFileConfig } from "../scripts/release";
 
 // Issue 20 part 3: a rollback trigger that fires takes the canary's traffic back with no person and no controller.
 // Datadog (the stand-in, on loopback) calls the webhook the program declares; the webhook's request reaches the Pulumi
@@ -167,5 +169,50 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
         const tags = (type: string) => [...(new RegExp(`type ${type} struct \\{([\\s\\S]*?)\\n\\}`).exec(source)?.[1] ?? "").matchAll(/json:"([A-Za-z]+)/g)].map((m) => m[1]).sort();
         assert.deepStrictEqual(Object.keys(createDeploymentRequest.shape).sort(), tags("CreateDeploymentRequest"));
         assert.deepStrictEqual(Object.keys(createDeploymentRequest.shape.operationContext.unwrap().shape).sort(), tags("OperationContext"));
+    });
+});
+
+describe("npm run release on the engine: a step shifted through the Automation API, saved, and resumed without shifting again", function () {
+    const RNS = "e2e-release";
+    let ps: ProjectStack;
+    let k: Kube;
+    const onOutput = engineLog(80);
+    const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${RNS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT] as string;
+
+    before(async function () {
+        k = kube();
+        await namespace(k, RNS);
+        ps = await projectStack({ base: "production", name: "e2e-release", drop: ["database", "backup", "monitoring"], set: { "release.namespace": RNS, "canary.weight": "0" } });
+        await timedUp(ps, onOutput);
+    });
+
+    it("shifts to the first step with a config edit and `pulumi up`, holds when the judge cannot read Datadog, and a second run resumes from the state file without another up", async function () {
+        const stateFile = path.join(ps.workDir, ".release", "e2e-release.json");
+        const lines: string[] = [];
+        const plan = releasePlan("e2e-release", stackFileConfig(ps.workDir, "e2e-release"));
+        // A short watch: what is tested is the walk on the engine, not the half hour.
+        plan.observeMinutes = 0.05;
+        const first = await walkRelease(
+            plan,
+            automationDriver(ps.stack, ps.workDir, stateFile, (l) => lines.push(l)),
+        );
+        assert.strictEqual(await weight(), "5");
+        assert.deepStrictEqual([first.outcome, first.steps[0].weight, first.steps[0].verdict?.verdict], ["held", 5, "not judged"]);
+        // The e2e stack has no monitoring (no Datadog provider here), so the judge has nothing to read: it holds.
+        assert.match(first.steps[0].verdict?.reason ?? "", /sets no monitoring/);
+        const saved = JSON.parse(fs.readFileSync(stateFile, "utf8")) as ReleaseState;
+        assert.deepStrictEqual(saved, first);
+        const updates = (await ps.stack.history()).length;
+        const second = await walkRelease(
+            saved,
+            automationDriver(ps.stack, ps.workDir, stateFile, (l) => lines.push(l)),
+        );
+        assert.strictEqual(second.outcome, "held");
+        assert.strictEqual((await ps.stack.history()).length, updates, "the resumed run ran another update");
+        assert.ok(
+            lines.some((l) => l.includes("[1/4] Shift 5% of requests to the canary: resumed")),
+            lines.join("\n"),
+        );
+        gateMeasure("releaseOnEngine", { firstRun: first.outcome, resumed: second.outcome, updatesBeforeResume: updates, updatesAfterResume: (await ps.stack.history()).length });
     });
 });
