@@ -32,6 +32,11 @@ export interface VersionInFlight {
      * and their plumbing is tagged `users:none` for the runbook's go/no-go check to leave out.
      */
     noUsers?: string;
+    /**
+     * A handle that rolls back without a person, such as `@webhook-myapp-production-auto-rollback`
+     * (AutoRollback.handle): this version's rollback triggers notify it when they alert, unless it has no users.
+     */
+    autoRollbackHandle?: string;
 }
 
 /**
@@ -131,6 +136,8 @@ export interface ReleaseMonitoringArgs {
     appRole?: { name: string; connectionLimit: number };
     /** How service-wide monitors tell the reader to roll back, e.g. "run the command printed by `pulumi stack output rollback`". */
     rollbackHint: string;
+    /** What declares the handles the monitors notify beyond people's (the automatic rollback's webhook): monitors come after it. */
+    handlesFrom?: pulumi.Resource[];
 }
 
 /** A ratio or p95 may alert only once its window holds at least `min` of what `count` counts. */
@@ -460,7 +467,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                 this.monitors[spec.suffix] = new datadog.Monitor(
                     `${name}-${spec.suffix}`,
                     { name: title, type: "query alert", query: spec.query(a.critical), message, monitorThresholds: thresholds, tags, requireFullWindow: false, ...common },
-                    { parent: this },
+                    { parent: this, dependsOn: args.handlesFrom },
                 );
                 continue;
             }
@@ -480,7 +487,7 @@ export class ReleaseMonitoring extends LibraryComponent {
                     tags,
                     ...common,
                 },
-                { parent: this },
+                { parent: this, dependsOn: args.handlesFrom },
             );
         }
         for (const [key, monitor] of Object.entries(traffic)) this.monitors[key] = monitor;
@@ -652,7 +659,8 @@ function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value
     const paging = [...args.notify.pager, ...args.notify.chat].join(" ");
     const pages = a.severity !== "warning";
     const noUsers = spec.perVersion?.noUsers;
-    const alertHandles = pages && noUsers === undefined ? paging : chat;
+    const automatic = a.severity === "rollback" && noUsers === undefined ? spec.perVersion?.autoRollbackHandle : undefined;
+    const alertHandles = [pages && noUsers === undefined ? paging : chat, ...(automatic ? [automatic] : [])].join(" ");
     const recoveryHandles = pages ? paging : chat;
     const value = o.value ? `: {{value}} ${a.unit}` : "";
     const action =
@@ -661,7 +669,9 @@ function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value
             : !spec.rollback
               ? "This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."
               : a.severity === "rollback"
-                ? `Roll back now: ${spec.rollback}`
+                ? automatic
+                    ? `Rolling back automatically (a Pulumi Deployments update of the stack); if it has not happened, roll back now: ${spec.rollback}`
+                    : `Roll back now: ${spec.rollback}`
                 : a.severity === "critical"
                   ? `The on-call engineer is paged. If it started with the release, roll back: ${spec.rollback}`
                   : `Watch the deployment dashboard; if it worsens, roll back: ${spec.rollback}`;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { ALERT_NAMES, AlertName, DEFERRED_TO, isLooser, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { PHASES, ServingTrack } from "./migrations";
 import { CanaryRouting } from "../components/canaryDeployment";
@@ -429,6 +430,33 @@ const judgeSchema = z.strictObject({
     stepSeconds: z.number().int().min(10, "must be at least 10").max(3600, "must be at most 3600").default(60),
 });
 
+/**
+ * Automatic rollback (components/autoRollback.ts): the rollback triggers notify a Datadog webhook that creates a
+ * Pulumi Deployments update of this stack with the rollback's config edits. The section being set also makes the
+ * program read the automatic-rollback mark (lib/gate/mark.ts), so `enabled: false` turns the webhook off but keeps
+ * the versions it halted halted.
+ */
+const autoRollbackSchema = z.strictObject({
+    enabled: z.boolean().default(true),
+    /** The Pulumi Cloud API the webhook calls. */
+    apiUrl: z.url({ protocol: /^https?$/, message: "must be the Pulumi Cloud API's URL, such as https://api.pulumi.com" }).default("https://api.pulumi.com"),
+    /** Where Pulumi Deployments fetches the program: the repository and branch the stack deploys from. */
+    source: z
+        .strictObject({
+            repoUrl: z.url({ protocol: /^https$/, message: "must be the https URL of the repository, such as https://github.com/acme/myapp-deploy.git" }),
+            branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, "must be a git branch name such as main"),
+            repoDir: z
+                .string()
+                .regex(/^[A-Za-z0-9._/-]+$/, "must be a directory of the repository, such as deploy")
+                .optional(),
+        })
+        .optional(),
+    /** The Pulumi access token the webhook authenticates with; set with `--secret`. */
+    pulumiAccessToken: z.string({ message: "must be a string set with `pulumi config set --secret`" }).optional(),
+    /** Set only by the automatic rollback's own deployment: the version it takes traffic from, which the mark records. */
+    halt: version.optional(),
+});
+
 const programSchema = z
     .strictObject({
         strategy: z.enum(strategies),
@@ -441,6 +469,7 @@ const programSchema = z
         backup: backupSchema.optional(),
         plan: planSchema.prefault({}),
         judge: judgeSchema.prefault({}),
+        autoRollback: autoRollbackSchema.optional(),
     })
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
     .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
@@ -454,6 +483,8 @@ export type CanaryConfig = Omit<ParsedCanary, "router" | "gateway" | "alb"> & Ca
 export type RollingConfig = ParsedConfig["rolling"];
 
 type MonitoringSection = NonNullable<ParsedConfig["monitoring"]>;
+/** The automatic rollback's settings; its token is read apart, as a secret (readAutoRollbackToken). */
+export type AutoRollbackConfig = Omit<NonNullable<ParsedConfig["autoRollback"]>, "pulumiAccessToken">;
 type ParsedDatabase = NonNullable<ParsedConfig["database"]>;
 type ParsedBackup = NonNullable<ParsedConfig["backup"]>;
 
@@ -472,8 +503,9 @@ export type BackupRoleConfig = { kind: "existing"; arn: string } | { kind: "oidc
  * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to the
  * cluster's nodes (kube_cluster_name), not every host of the env.
  */
-export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup"> & {
+export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup" | "autoRollback"> & {
     datadog: { env: string; service: string };
+    autoRollback?: AutoRollbackConfig;
     monitoring?: MonitoringSection & { hostScope: string };
     /** The database section, with who connects and what the migration runs resolved from their exactly-one-of keys. */
     database?: Omit<ParsedDatabase, "roles" | "existingSecrets" | "migration"> & {
@@ -506,6 +538,7 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
     problems.push(...judgeProblems(c));
     problems.push(...databaseProblems(c));
+    problems.push(...autoRollbackProblems(c));
     if (c.strategy === "blue-green") {
         const bg = c.blueGreen;
         if (!bg) {
@@ -607,7 +640,7 @@ function liveColorProblems(release: ParsedConfig["release"], bg: BlueGreenConfig
 
 type MonitoringConfig = z.infer<typeof resolvedMonitoringSchema>;
 
-const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan", "judge"] as const;
+const KEYS = ["strategy", "release", "blueGreen", "canary", "rolling", "monitoring", "database", "backup", "plan", "judge", "autoRollback"] as const;
 
 function databaseProblems(c: ParsedConfig): Problem[] {
     const problems: Problem[] = [];
@@ -835,6 +868,27 @@ function judgeProblems(c: ParsedConfig): Problem[] {
     return problems;
 }
 
+/** An enabled automatic rollback needs the triggers that start it, where Deployments finds the program, and a token. */
+function autoRollbackProblems(c: ParsedConfig): Problem[] {
+    const a = c.autoRollback;
+    if (!a?.enabled) return [];
+    const problems: Problem[] = [];
+    if (!c.monitoring) problems.push({ path: ["autoRollback", "enabled"], input: true, message: "needs monitoring: the rollback triggers are its monitors" });
+    if (!a.source)
+        problems.push({ path: ["autoRollback", "source"], input: undefined, message: "is required when autoRollback.enabled: the repository (repoUrl) and branch Pulumi Deployments runs" });
+    // Never printed: a token is a credential.
+    if (!a.pulumiAccessToken)
+        problems.push({
+            path: ["autoRollback", "pulumiAccessToken"],
+            input: undefined,
+            message: "is required when autoRollback.enabled: set it with `pulumi config set --secret --path autoRollback.pulumiAccessToken`",
+        });
+    return problems;
+}
+
+/** A key holding a credential: an error names it but never prints its value. */
+const isCredential = (path: PropertyKey[]) => path[0] === "autoRollback" && path[1] === "pulumiAccessToken";
+
 /** Marks a problem whose value is not worth printing, such as an unknown key. */
 const SKIP = Symbol("skip");
 
@@ -895,11 +949,13 @@ function datadogTags(c: Pick<ParsedConfig, "monitoring" | "release">, stack: str
 }
 
 /** The config with only its strategy's section (crossFieldProblems has made sure it is there) and its stack defaults. */
-function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, backup, ...rest }: ParsedConfig, stack: string): ProgramConfig {
+function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, backup, autoRollback, ...rest }: ParsedConfig, stack: string): ProgramConfig {
     const datadog = datadogTags({ monitoring, release: rest.release }, stack);
+    const { pulumiAccessToken: _token, ...autoRollbackSettings } = autoRollback ?? {};
     const common = {
         ...rest,
         datadog,
+        autoRollback: autoRollback && (autoRollbackSettings as AutoRollbackConfig),
         monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `kube_cluster_name:${monitoring.kubeClusterName}` },
         database: database && resolvedDatabase(database),
         backup: backup && resolvedBackup(backup),
@@ -1049,7 +1105,7 @@ function schemaProblems(i: z.core.$ZodIssue): Problem[] {
             message = `must be a list, not text: set each item by its index, as pulumi config set --path writes lists (${at}[0], ${at}[1], …)`;
         }
     }
-    return [{ path: i.path, input, message }];
+    return [{ path: i.path, input: isCredential(i.path) ? SKIP : input, message }];
 }
 
 /** The candidate nearest to a mistyped name (Levenshtein distance, ignoring case), if it is near enough to be meant. */
@@ -1092,6 +1148,26 @@ export function readRawConfig(config: { name: string; get(key: string): string |
         if (!empty) raw[key] = value;
     }
     return raw;
+}
+
+/** Whether the CLI passed a key as secret: the SDK's own check (runtime/config.js, marked internal, so untyped). */
+const isConfigSecret = (key: string): boolean => (runtimeConfig as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret(key);
+
+/**
+ * Reads `autoRollback.pulumiAccessToken` as a Pulumi secret; undefined when unset. A token stored in plain text is
+ * refused: the CLI marks a key secret only when it was set with --secret.
+ */
+export function readAutoRollbackToken(config: pulumi.Config): pulumi.Output<string> | undefined {
+    const text = config.get("autoRollback");
+    if (text === undefined) return undefined;
+    const token = (JSON.parse(text) as { pulumiAccessToken?: unknown }).pulumiAccessToken;
+    if (typeof token !== "string") return undefined;
+    if (!isConfigSecret(`${config.name}:autoRollback`)) {
+        throw new ConfigError(
+            `Invalid stack configuration (nothing was declared):\n  ${config.name}:autoRollback.pulumiAccessToken: must be set with \`pulumi config set --secret --path autoRollback.pulumiAccessToken\`, not in plain text`,
+        );
+    }
+    return pulumi.secret(token);
 }
 
 const appSecretsSchema = z.record(envName, z.string(), { message: "must be a map of environment variable names to values" });

@@ -10,9 +10,18 @@ export function rollingBack(c: ProgramConfig): boolean {
     return c.release.previousVersion !== undefined && c.release.version === c.release.previousVersion;
 }
 
-function command(stack: string, sets: [string, string | number][], extra: string[] = []): string {
-    const edits = [...sets.map(([path, value]) => `pulumi config set --stack ${stack} --path ${path} ${value}`), ...extra];
-    return `${edits.join(" && ")} && pulumi up --stack ${stack}`;
+/** One edit of stack config, by `--path`: a value set, or a key removed. */
+export type ConfigChange = { path: string; value: string | number } | { path: string; remove: true };
+
+/** The edits as `pulumi config set --path` and `pulumi config rm --path` commands of this stack. */
+export function configCommands(stack: string, changes: readonly ConfigChange[]): string[] {
+    return changes.map((c) => ("remove" in c ? `pulumi config rm --stack ${stack} --path ${c.path}` : `pulumi config set --stack ${stack} --path ${c.path} ${c.value}`));
+}
+
+const sets = (pairs: [string, string | number][]): ConfigChange[] => pairs.map(([path, value]) => ({ path, value }));
+
+function command(stack: string, changes: readonly ConfigChange[]): string {
+    return `${configCommands(stack, changes).join(" && ")} && pulumi up --stack ${stack}`;
 }
 
 /** The edits that make `version` the version the release brings and returns to: a rollback's config. */
@@ -24,8 +33,8 @@ function returnTo(c: ProgramConfig, version: string): [string, string][] {
 }
 
 /** A restore the config still asks for is dropped: a failed or stuck restore Job would otherwise hold the rollback up. */
-function withoutRestore(stack: string, c: ProgramConfig): string[] {
-    return c.database?.restore ? [`pulumi config rm --stack ${stack} --path database.restore`] : [];
+function withoutRestore(c: ProgramConfig): ConfigChange[] {
+    return c.database?.restore ? [{ path: "database.restore", remove: true }] : [];
 }
 
 /**
@@ -47,32 +56,42 @@ export function noUsersReason(c: ProgramConfig, variant: "stable" | "canary" | "
 }
 
 /**
- * The command that takes traffic back to the previous version from the state this config describes, in one
- * `pulumi up`, whatever state the release's Jobs are in: it moves the traffic and makes the config a rollback's
- * (rollingBack).
+ * The rollback from the state this config describes: the config commands that take traffic back to the previous
+ * version in one `pulumi up`, whatever state the release's Jobs are in (they move the traffic and make the config a
+ * rollback's, rollingBack), and the version they take it from; or, when there is nothing to roll back, why.
  */
-export function rollbackCommand(stack: string, c: ProgramConfig): string {
+export type RollbackPlan = { kind: "edits"; from: string; changes: ConfigChange[] } | { kind: "none"; text: string };
+
+export function rollbackPlan(c: ProgramConfig): RollbackPlan {
     const previous = c.release.previousVersion;
+    const none = (text: string): RollbackPlan => ({ kind: "none", text });
+    const plan = (from: string, pairs: [string, string | number][]): RollbackPlan => ({ kind: "edits", from, changes: [...sets(pairs), ...withoutRestore(c)] });
     switch (c.strategy) {
         case "blue-green": {
             const bg = c.blueGreen;
             const other = bg.activeColor === "blue" ? "green" : "blue";
             const liveVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
             const otherVersion = other === "blue" ? bg.blueVersion : bg.greenVersion;
-            if (liveVersion !== c.release.version) return `none needed: ${noUsersReason(c, other)}`;
-            if (rollingBack(c)) return `none needed: live runs the previous version ${liveVersion}`;
-            return command(stack, [["blueGreen.activeColor", other], ...returnTo(c, otherVersion)], withoutRestore(stack, c));
+            if (liveVersion !== c.release.version) return none(`none needed: ${noUsersReason(c, other)}`);
+            if (rollingBack(c)) return none(`none needed: live runs the previous version ${liveVersion}`);
+            return plan(liveVersion, [["blueGreen.activeColor", other], ...returnTo(c, otherVersion)]);
         }
         case "canary": {
             const cn = c.canary;
-            if (cn.weight > 0) return command(stack, [["canary.weight", 0], ...returnTo(c, cn.stableVersion)], withoutRestore(stack, c));
-            if (previous && previous !== cn.stableVersion) return command(stack, [["canary.stableVersion", previous], ...returnTo(c, previous)], withoutRestore(stack, c));
-            return `none needed: ${noUsersReason(c, "canary")} and stable runs the previous version`;
+            if (cn.weight > 0) return plan(cn.canaryVersion, [["canary.weight", 0], ...returnTo(c, cn.stableVersion)]);
+            if (previous && previous !== cn.stableVersion) return plan(cn.stableVersion, [["canary.stableVersion", previous], ...returnTo(c, previous)]);
+            return none(`none needed: ${noUsersReason(c, "canary")} and stable runs the previous version`);
         }
         case "rolling":
-            if (previous && previous !== c.release.version) return command(stack, [["release.version", previous]], withoutRestore(stack, c));
-            return "set release.previousVersion to the version to roll back to";
+            if (previous && previous !== c.release.version) return plan(c.release.version, [["release.version", previous]]);
+            return none("set release.previousVersion to the version to roll back to");
     }
+}
+
+/** `pulumi stack output rollback`: the rollback's config edits and `pulumi up`, or why there is none. */
+export function rollbackCommand(stack: string, c: ProgramConfig): string {
+    const p = rollbackPlan(c);
+    return p.kind === "edits" ? command(stack, p.changes) : p.text;
 }
 
 /**
@@ -90,15 +109,15 @@ export function variantRollbackCommand(stack: string, c: ProgramConfig, variant:
             if (c.strategy !== "blue-green") return undefined;
             const version = variant === "blue" ? c.blueGreen.blueVersion : c.blueGreen.greenVersion;
             if (version === c.release.previousVersion) return undefined;
-            return command(stack, [["blueGreen.activeColor", variant === "blue" ? "green" : "blue"]]);
+            return command(stack, sets([["blueGreen.activeColor", variant === "blue" ? "green" : "blue"]]));
         }
         case "canary":
-            return command(stack, [["canary.weight", 0]]);
+            return command(stack, sets([["canary.weight", 0]]));
         case "stable": {
             const previous = c.release.previousVersion;
             const current = c.strategy === "canary" ? c.canary.stableVersion : c.release.version;
             if (!previous || previous === current) return undefined;
-            return command(stack, [[c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous]]);
+            return command(stack, sets([[c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous]]));
         }
     }
 }

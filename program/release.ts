@@ -21,7 +21,9 @@ import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
 import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
-import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, servingTracks, validateConfig } from "../lib/config";
+import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readAutoRollbackToken, readRawConfig, servingTracks, validateConfig } from "../lib/config";
+import { AutoRollback } from "../components/autoRollback";
+import { haltChange, haltedVersions, readPreviousHalted } from "../lib/gate/mark";
 import { LOCK_RETRY_SECONDS, loadMigrations, migrationDeadlineSeconds, migrationsForPhase, SqlMigration, squawkReport, versionConflicts } from "../lib/migrations";
 import { migrationsToRollBack } from "../components/rules";
 import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
@@ -29,7 +31,7 @@ import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
 import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
-import { noUsersReason, rollbackCommand, rollingBack, variantRollbackCommand } from "../lib/rollback";
+import { configCommands, noUsersReason, rollbackCommand, rollbackPlan, rollingBack, variantRollbackCommand } from "../lib/rollback";
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
@@ -61,6 +63,10 @@ export interface ReleaseInput {
     files: ReleaseFiles;
     /** The time of this run: what a downtime for the deployment window may be declared as depends on it. */
     now: Date;
+    /** `autoRollback.pulumiAccessToken`, as a Pulumi secret, when set. */
+    autoRollbackToken?: pulumi.Output<string>;
+    /** The versions the previous run of the stack left halted (lib/gate/mark.ts); none when not read. */
+    previousHalted?: string[];
 }
 
 /** The stack outputs, in the order `pulumi stack output` lists them. */
@@ -72,6 +78,8 @@ export interface ReleaseOutputs {
     rollback: string;
     readme: string;
     database: Record<string, unknown> | undefined;
+    /** The automatic-rollback mark, with autoRollback set: the versions no later run sends traffic back to until resumed. */
+    autoRollback?: { halted: string[] };
 }
 
 /**
@@ -85,7 +93,7 @@ export function readReleaseInput(now: Date): ReleaseInput {
     const cfg = validateConfig(config.name, stack, raw, (message) => void pulumi.log.warn(message));
     checkAdminConnection(cfg, new pulumi.Config("postgresql"));
     const appSecrets = readAppSecrets(config);
-    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now };
+    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now, autoRollbackToken: readAutoRollbackToken(config) };
 }
 
 /**
@@ -118,7 +126,9 @@ export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) 
     const input = readReleaseInput(now);
     onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
-    return declareRelease(input);
+    // The mark is read before anything is declared, so that what reads it can still refuse the run.
+    const previousHalted = input.cfg.autoRollback ? await readPreviousHalted(`${input.cfg.release.appName}-rollback-mark`) : undefined;
+    return declareRelease({ ...input, previousHalted });
 }
 
 /**
@@ -234,7 +244,7 @@ function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["ke
 }
 
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
-export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseInput): ReleaseOutputs {
+export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbackToken, previousHalted }: ReleaseInput): ReleaseOutputs {
     const release = cfg.release;
     const app = release.appName;
     // What the deployment plan (the `readme` output) is rendered from.
@@ -394,12 +404,14 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
         tlsSecretName: release.tlsSecretName,
         after: [...databaseGate, envSecret, ...(appDatabase ? [appDatabase.secret.resource] : [])],
     };
+    const autoRollback = declareAutoRollback(app, stack, cfg, autoRollbackToken);
     const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
         version,
         variantKey,
         variantValue,
         rollbackCommand: variantRollbackCommand(stack, cfg, variantValue),
         noUsers: noUsersReason(cfg, variantValue),
+        autoRollbackHandle: autoRollback?.version === version ? autoRollback.handle : undefined,
     });
 
     let versionsInFlight: VersionInFlight[];
@@ -488,6 +500,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
             trafficGuard: m.trafficGuard,
             appRole: cfg.database?.access.kind === "roles" ? { name: cfg.database.access.roles.app.name, connectionLimit: cfg.database.access.roles.app.connectionLimit } : undefined,
             rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
+            handlesFrom: autoRollback ? [autoRollback.component] : undefined,
         });
         // The backup and restore-drill CronJobs exactly as BackupSchedule declared them above.
         const crons = cronJobFacts(recording.peek()).filter((c) => c.component === COMPONENT.backup || c.component === COMPONENT.restoreDrill);
@@ -516,5 +529,29 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
         readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true, now }),
         database: databaseOutputs,
+        ...(cfg.autoRollback ? { autoRollback: { halted: haltedVersions({ previous: previousHalted ?? [], halt: cfg.autoRollback.halt }) } } : {}),
     };
+}
+
+/**
+ * The automatic rollback, when config enables it: the rollback `pulumi stack output rollback` prints, run by a Pulumi
+ * Deployments update that the version's rollback triggers start, with the edit that marks the version halted. The
+ * version it takes traffic from and the handle its triggers notify; undefined when there is nothing to roll back.
+ */
+function declareAutoRollback(
+    app: string,
+    stack: string,
+    cfg: ProgramConfig,
+    token: pulumi.Output<string> | undefined,
+): { component: AutoRollback; version?: string; handle?: string } | undefined {
+    const a = cfg.autoRollback;
+    if (!a?.enabled) return undefined;
+    // Config validation requires both once enabled.
+    if (!a.source || !token) throw new Error("autoRollback.enabled without source or pulumiAccessToken passed validation");
+    const plan = rollbackPlan(cfg);
+    const rollback = plan.kind === "edits" ? { version: plan.from, preRunCommands: configCommands(stack, [...plan.changes, haltChange(plan.from)]) } : undefined;
+    // The stack this run updates, as Pulumi Cloud names it.
+    const identity = { organization: pulumi.getOrganization(), project: pulumi.getProject(), stack };
+    const component = new AutoRollback(`${app}-auto-rollback`, { stack: identity, apiUrl: a.apiUrl, source: a.source, accessToken: token, rollback });
+    return { component, version: rollback?.version, handle: component.handle };
 }

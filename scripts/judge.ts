@@ -9,9 +9,8 @@ import { parseArgs } from "util";
 import { z } from "zod";
 import type { ProgramConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
-import { DatadogScope, judgeQueries, judgeSeriesFrom } from "../lib/judge/datadogSeries";
+import { CanaryJudgment, judgeableProblem, judgeCanary } from "../lib/judge/canary";
 import { DEFAULT_JUDGE_SETTINGS, Judgment, judgeSeries, JudgeSettings, SeriesPair } from "../lib/judge/judge";
-import { judgeIntervals } from "../lib/judge/scorer";
 import { ProgramError } from "../lib/offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -119,48 +118,29 @@ function render(j: Judgment): string {
     return [...lines, "", `groups: ${groups.join(", ")}`, `score ${j.scorecard.score}${j.reason ? ` (${j.reason})` : ""}: ${j.scorecard.verdict}`, ""].join("\n");
 }
 
-/** Reads both tracks' metrics from Datadog over the window and judges them, interval by interval if asked. */
+/** Reads both tracks' metrics from Datadog over the window that ends now and judges them, interval by interval if asked. */
 async function judgeFromDatadog(stack: string, cfg: ProgramConfig, windowMs: number, intervalMs: number | undefined): Promise<Judgment> {
-    if (cfg.strategy !== "canary")
-        throw new ProgramError(`stack ${stack} runs strategy ${cfg.strategy}: the judge compares a canary with its stable track, which only strategy canary has`, 2, 0);
-    const m = cfg.monitoring;
-    if (!m) throw new ProgramError(`stack ${stack} sets no monitoring: the judge reads the metrics its monitors query`, 2, 0);
+    const problem = judgeableProblem(stack, cfg);
+    if (problem || cfg.strategy !== "canary") throw new ProgramError(problem ?? "", 2, 0);
     const credentials = credentialsFromEnv();
     if (!credentials) throw new NotJudged("not judged: no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)");
-    const scope: DatadogScope = {
-        service: cfg.datadog.service,
-        env: cfg.datadog.env,
-        span: m.span,
-        excludeResources: m.trafficGuard.excludeResources,
-        payments: m.metrics && { total: m.metrics.paymentTotal, failed: m.metrics.paymentFailed },
-    };
-    const versions = { canary: cfg.canary.canaryVersion, baseline: cfg.canary.stableVersion };
     const to = Date.now();
     const window = { from: to - windowMs, to };
     const { createDatadogReader, DatadogRequestError, DatadogUnavailableError } = await import("../lib/datadog/reader");
     const reader = createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() });
-    let data: Awaited<ReturnType<typeof reader.timeseries>>;
+    let judged: CanaryJudgment;
     try {
-        data = await reader.timeseries(judgeQueries(scope, versions), window, cfg.judge.stepSeconds * 1000);
+        judged = await judgeCanary(cfg, reader, window, intervalMs);
     } catch (err) {
         if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) throw new NotJudged(`not judged: ${err.message}`);
         throw err;
     }
+    const { versions, intervalScores, decidedBy } = judged;
     console.error(
-        `Judging canary ${versions.canary} against stable ${versions.baseline} of ${scope.service} in ${scope.env}, ${new Date(window.from).toISOString()} to ${new Date(to).toISOString()}`,
+        `Judging canary ${versions.canary} against stable ${versions.baseline} of ${cfg.datadog.service} in ${cfg.datadog.env}, ${new Date(window.from).toISOString()} to ${new Date(to).toISOString()}`,
     );
-    // Each interval runs from the window's start to its own end (Kayenta's cumulative intervals); the last to now.
-    const ends: number[] = [];
-    if (intervalMs !== undefined) for (let end = window.from + intervalMs; end < to; end += intervalMs) ends.push(end);
-    ends.push(Infinity);
-    const judgments = ends.map((end) => judgeSeries(judgeSeriesFrom(data, scope, versions, end), cfg.judge));
-    const { verdict, decidedBy } = judgeIntervals(
-        judgments.map((j) => j.scorecard.score),
-        cfg.judge.thresholds,
-    );
-    const decided = judgments[decidedBy];
-    if (judgments.length > 1) console.error(`Interval scores: ${judgments.map((j) => j.scorecard.score).join(", ")}; decided by interval ${decidedBy + 1} of ${judgments.length}`);
-    return { ...decided, scorecard: { ...decided.scorecard, verdict } };
+    if (intervalScores.length > 1) console.error(`Interval scores: ${intervalScores.join(", ")}; decided by interval ${decidedBy + 1} of ${intervalScores.length}`);
+    return judged.judgment;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -7,6 +7,7 @@ import { validateConfig } from "../lib/config";
 import { judgeQueries } from "../lib/judge/datadogSeries";
 import { all, at, CliResult, configErrorFor, programConfig, PROJECT, ROOT, runStack } from "./helpers";
 import { DatadogStandIn, startDatadogStandIn } from "./support/datadogStandIn";
+import { noise, serveProductionTracks } from "./support/tracks";
 
 /** Runs `npm run judge -- ARGS` as a user would, with only the environment given (no Datadog keys unless given). */
 function judge(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
@@ -133,23 +134,8 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
     const env = () => ({ DATADOG_HOST: dd.url, DD_API_KEY: dd.credentials.apiKey, DD_APP_KEY: dd.credentials.appKey });
     // The span production's monitors and the judge read, as the committed stack file names it.
     const span = `trace.${(programConfig("production").monitoring as { span: string }).span}`;
-    const scope = (version: string) => `service:myapp,env:production,version:${version},!resource_name:get_/health/*`;
-    /** Minute-to-minute noise of an error rate: a deterministic 0 to 0.5 percentage points. */
-    const noise = (m: number, prime: number) => ((m * prime) % 11) * 0.05;
     const minute = (t: number) => Math.floor(t / 60_000);
-    /** Serves production's canary (v1.2.3) and stable (v1.2.2): requests, errors (percent per request by minute), p95 and payments. */
-    const serve = (canaryErrorPct: (minute: number) => number) => {
-        for (const [version, errorPct] of [
-            ["v1.2.3", canaryErrorPct],
-            ["v1.2.2", (m: number) => 1 + noise(m, 7919)],
-        ] as const) {
-            dd.setMetric(`sum:${span}.hits{${scope(version)}}.as_count()`, () => 1000);
-            dd.setMetric(`sum:${span}.errors{${scope(version)}}.as_count()`, (t) => 10 * errorPct(minute(t)));
-            dd.setMetric(`p95:${span}{${scope(version)}}`, (t) => 0.2 + (minute(t) % 5) * 0.01);
-            dd.setMetric(`sum:payment.total{service:myapp,env:production,version:${version}}.as_count()`, () => 50);
-            dd.setMetric(`sum:payment.failed{service:myapp,env:production,version:${version}}.as_count()`, (t) => minute(t) % 4);
-        }
-    };
+    const serve = (canaryErrorPct: (minute: number) => number) => serveProductionTracks(dd, span, canaryErrorPct, minute);
 
     it("reads both tracks' metrics over the window and passes a canary like its stable", async () => {
         serve((m) => 1 + noise(m, 104729));

@@ -16,10 +16,16 @@ export const report = {
     specs: [] as { title: string; state: "passed" | "failed"; durationMs?: number; error?: string }[],
     /** Per-spec measurements (update counts, wall times), keyed by the spec's own names. */
     measurements: {} as Record<string, unknown>,
+    /** The release judging itself (issue 20): each scenario's outcome, and the seconds from ALERT to weight 0. */
+    gate: {} as Record<string, unknown>,
 };
 
 export function measure(key: string, value: unknown): void {
     report.measurements[key] = value;
+}
+
+export function gateMeasure(key: string, value: unknown): void {
+    report.gate[key] = value;
 }
 
 export const REPORT_FILE = path.join(__dirname, "..", "out", "report.json");

@@ -91,6 +91,24 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
     return { stack, workDir, mode, config: committed.config };
 }
 
+/**
+ * Another checkout of the same stack, as Pulumi Deployments makes one for each deployment: a copy of the program
+ * directory with the stack file as it is now, on the same backend and secrets provider. Config edits made in it
+ * stay in it, as a deployment's pre-run commands stay in the deployment's clone.
+ */
+export async function checkoutOf(ps: ProjectStack, label: string): Promise<ProjectStack> {
+    const workDir = path.join(fs.mkdtempSync(path.join(path.dirname(path.dirname(ps.workDir)), `${ps.stack.name}-${label}-`)), "project");
+    // Symlinks (node_modules) stay symlinks: one module instance for every checkout and this process.
+    fs.cpSync(ps.workDir, workDir, { recursive: true, verbatimSymlinks: true });
+    const ws = ps.stack.workspace as LocalWorkspace;
+    const wsOpts: LocalWorkspaceOptions = { workDir, secretsProvider: "passphrase", envVars: { ...ws.envVars } };
+    const stack =
+        ps.mode === "local"
+            ? await LocalWorkspace.selectStack({ stackName: ps.stack.name, workDir }, wsOpts)
+            : await LocalWorkspace.selectStack({ stackName: ps.stack.name, projectName: "myapp", program: inlineProgram(workDir) }, wsOpts);
+    return { stack, workDir, mode: ps.mode, config: ps.config };
+}
+
 /** Runs the copy's index.ts in this process, afresh for each update, as pulumi-language-nodejs runs it in a new node. */
 function inlineProgram(workDir: string) {
     return async () => {

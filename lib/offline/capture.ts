@@ -94,7 +94,10 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
             newResource: (args) => {
                 declared.set(`${args.type}::${args.name}`, { inputs: args.inputs, custom: args.custom ?? true });
                 onDeclare(declared.size);
-                // A read (args.id) finds what the request says the cluster holds, or nothing.
+                // A read (args.id) finds what the request says the cluster holds, or nothing; a StackReference finds
+                // the outputs the request gives that stack, or none.
+                if (args.id && args.type === "pulumi:pulumi:StackReference")
+                    return { id: args.id, state: { name: args.id, outputs: {}, secretOutputNames: [], ...(request.live?.[args.id] ?? {}) } };
                 if (args.id) return { id: args.id, state: { ...args.inputs, ...(request.live?.[args.id] ?? {}) } };
                 return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
             },
@@ -103,6 +106,8 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
         request.project,
         request.stack,
         false,
+        // The file backend's organization, which a StackReference to the stack itself names.
+        request.organization ?? "organization",
     );
     pulumi.runtime.setAllConfig(request.config, request.secretKeys);
 

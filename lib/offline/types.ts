@@ -31,6 +31,8 @@ export interface ProgramRun {
 /** What one run of the program is given. */
 export interface RunRequest {
     project: string;
+    /** The stack's organization; the file backend's "organization" when absent. */
+    organization?: string;
     stack: string;
     /** Fully qualified config keys (project:key) to JSON-or-string values, as the CLI passes them. */
     config: Record<string, string>;

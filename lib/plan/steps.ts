@@ -40,7 +40,7 @@ export interface Timeline {
     finish: number;
 }
 
-interface Edit {
+export interface Edit {
     title: string;
     sets: [string, string | number][];
 }
@@ -61,7 +61,7 @@ export function configSet(stack: string, sets: [string, string | number][]): str
 }
 
 /** The config edits that take the release from this config to done, in order. */
-function followUpEdits(cfg: ProgramConfig): Edit[] {
+export function followUpEdits(cfg: ProgramConfig): Edit[] {
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         if (cn.stableVersion === cn.canaryVersion) return [];

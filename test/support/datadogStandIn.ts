@@ -42,7 +42,64 @@ export interface DatadogStandIn {
     setMetric(query: string, value: (timeMs: number) => number | null): void;
     /** The next `times` requests (only those to `path`, if given) meet `fault`. */
     inject(fault: Fault, times?: number, path?: string): void;
+    /** The webhooks Datadog knows (datadog.Webhook as declared), which monitor messages notify as `@webhook-<name>`. */
+    webhooks: DeclaredWebhook[];
+    /**
+     * Moves a monitor to Alert as Datadog's evaluation would, and sends what its message's alert block notifies:
+     * each `@webhook-<name>` handle there is called with Datadog's variables. Resolves with each delivery.
+     */
+    alert(monitor: v1.Monitor): Promise<WebhookDelivery[]>;
     close(): Promise<void>;
+}
+
+/** A webhook integration, as `datadog.Webhook` declares it. */
+export interface DeclaredWebhook {
+    name: string;
+    url: string;
+    /** The payload template, with Datadog's `$VARIABLES`. */
+    payload?: string;
+    /** A JSON object of headers. */
+    customHeaders?: string;
+    encodeAs?: "json" | "form";
+}
+
+/** One call of a webhook: what was sent and the answer. */
+export interface WebhookDelivery {
+    webhook: string;
+    /** Milliseconds since the epoch when it was sent. */
+    sentAt: number;
+    body: string;
+    status: number;
+}
+
+/** Datadog answers a webhook that takes longer than this as failed (docs.datadoghq.com/integrations/webhooks). */
+const WEBHOOK_TIMEOUT_MS = 15_000;
+
+/**
+ * The text of the `{{#is_alert}}` blocks of a message: what Datadog renders, and notifies the handles of, when a
+ * monitor alerts (docs.datadoghq.com/monitors/notify/variables).
+ */
+export function alertBlocks(message: string): string {
+    return [...message.matchAll(/\{\{#is_alert\}\}([\s\S]*?)\{\{\/is_alert\}\}/g)].map((m) => m[1]).join("\n");
+}
+
+/** Replaces Datadog's webhook variables (`$ALERT_ID`, ...) in a payload template, longest names first. */
+export function renderPayload(template: string, variables: Record<string, string>): string {
+    const names = Object.keys(variables).sort((a, b) => b.length - a.length);
+    return names.reduce((text, name) => text.split(`$${name}`).join(variables[name]), template);
+}
+
+/** Sends one webhook as Datadog does: its payload with the variables, its custom headers, JSON-encoded. */
+export async function sendWebhook(hook: DeclaredWebhook, variables: Record<string, string>): Promise<WebhookDelivery> {
+    const body = renderPayload(hook.payload ?? "", variables);
+    const headers = {
+        "Content-Type": hook.encodeAs === "form" ? "application/x-www-form-urlencoded" : "application/json",
+        ...(hook.customHeaders ? (JSON.parse(hook.customHeaders) as Record<string, string>) : {}),
+    };
+    const sentAt = Date.now();
+    const res = await fetch(hook.url, { method: "POST", headers, body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+    await res.text();
+    return { webhook: hook.name, sentAt, body, status: res.status };
 }
 
 interface PendingFault {
@@ -103,6 +160,7 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
     const invalid: string[] = [];
     const credentials = { apiKey: "stand-in-api-key", appKey: "stand-in-app-key" };
     const state = { monitors: [] as v1.Monitor[] };
+    const webhooks: DeclaredWebhook[] = [];
 
     const listMonitors = (query: Record<string, string>): unknown => {
         const unknown = Object.keys(query).filter((k) => !MONITOR_LIST_PARAMS.includes(k));
@@ -284,6 +342,26 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
             state.monitors = m;
         },
         setMetric: (query, value) => void metrics.set(query, value),
+        webhooks,
+        alert: async (monitor) => {
+            monitor.overallState = "Alert";
+            const handles = [...alertBlocks(monitor.message ?? "").matchAll(/@webhook-([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
+            const variables = {
+                ALERT_ID: String(monitor.id ?? ""),
+                ALERT_TRANSITION: "Triggered",
+                ALERT_STATUS: `${monitor.name ?? ""} is in Alert`,
+                ALERT_SCOPE: "",
+                ALERT_CYCLE_KEY: `${monitor.id ?? ""}-${Date.now()}`,
+                TAGS: (monitor.tags ?? []).join(","),
+            };
+            const deliveries: WebhookDelivery[] = [];
+            for (const name of handles) {
+                const hook = webhooks.find((w) => w.name === name);
+                if (!hook) throw new Error(`monitor ${monitor.name} notifies @webhook-${name}, which Datadog does not know`);
+                deliveries.push(await sendWebhook(hook, variables));
+            }
+            return deliveries;
+        },
         inject: (fault, times = 1, path) => void faults.push({ fault, left: times, path }),
         close: () =>
             new Promise<void>((resolve, reject) => {
