@@ -19,7 +19,7 @@ import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
 import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
-import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
+import { CANARY_STEPS_KEY, COMPONENT, GATE_OVERRIDE_KEYS } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readRawConfig, servingTracks, validateConfig } from "../lib/config";
 import { LOCK_RETRY_SECONDS, loadMigrations, migrationDeadlineSeconds, migrationsForPhase, SqlMigration, squawkReport, versionConflicts } from "../lib/migrations";
@@ -31,6 +31,7 @@ import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
 import { noUsersReason, rollbackCommand, rollingBack, variantRollbackCommand } from "../lib/rollback";
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
+import { gateOutput, releaseGate } from "./gate";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
 export interface ReleaseFiles {
@@ -72,6 +73,8 @@ export interface ReleaseOutputs {
     rollback: string;
     readme: string;
     database: Record<string, unknown> | undefined;
+    /** The release gate's decision, the traffic it recorded for the next run, and an override with its approver. */
+    gate: Record<string, unknown>;
 }
 
 /**
@@ -108,16 +111,19 @@ export async function checkRestoreKey(configName: string, cfg: ProgramConfig): P
 }
 
 /**
- * The whole program: reads and checks the stack's config and files, then declares the release. Under the CLI,
+ * The whole program: reads and checks the stack's config and files, asks the release gate, then declares the release. Under the CLI,
  * index.ts calls it with the time of the run from the function Pulumi calls, whose result becomes the stack
  * outputs (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks with a time of its
  * choosing. `now` is the only clock the program reads.
  */
-export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) => void): Promise<ReleaseOutputs> {
+export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) => void, halted: readonly string[] = []): Promise<ReleaseOutputs> {
     const input = readReleaseInput(now);
     onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
-    return declareRelease(input);
+    // A raise of traffic Datadog does not back stops here, before the first resource; `halted`: the versions under
+    // an automatic rollback's mark.
+    const gate = await releaseGate(input.cfg, now, halted);
+    return { ...declareRelease(input), gate: gateOutput(gate, input.cfg) };
 }
 
 /**
@@ -232,8 +238,14 @@ function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["ke
     return bucket.key;
 }
 
+/** An override of the release gate, for the policy pack to require its reason and approver. */
+function gateOverrideData(cfg: ProgramConfig): Record<string, string> {
+    const o = cfg.release.gate.override;
+    return o ? { [GATE_OVERRIDE_KEYS.reason]: o.reason, ...(o.approver ? { [GATE_OVERRIDE_KEYS.approver]: o.approver } : {}) } : {};
+}
+
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
-export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseInput): ReleaseOutputs {
+export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseInput): Omit<ReleaseOutputs, "gate"> {
     const release = cfg.release;
     const app = release.appName;
     // What the deployment plan (the `readme` output) is rendered from.
@@ -246,11 +258,15 @@ export function declareRelease({ stack, cfg, appSecrets, files, now }: ReleaseIn
         stringData: appSecrets,
     });
 
-    // The release's people, and a canary's steps, where the policy pack (which sees no stack outputs) and the
+    // The release's people, a canary's steps and a gate override, where the policy pack (which sees no stack outputs) and the
     // cluster's users can read them.
     new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
         metadata: { name: `${app}-deployment-plan`, namespace: release.namespace, labels: appLabels(app, "deployment-plan") },
-        data: { ...ownersData(cfg.plan), ...(cfg.strategy === "canary" && cfg.canary ? { [CANARY_STEPS_KEY]: cfg.canary.steps.join(",") } : {}) },
+        data: {
+            ...ownersData(cfg.plan),
+            ...(cfg.strategy === "canary" && cfg.canary ? { [CANARY_STEPS_KEY]: cfg.canary.steps.join(",") } : {}),
+            ...gateOverrideData(cfg),
+        },
     });
 
     const tags = { app, stack, "managed-by": "pulumi" };

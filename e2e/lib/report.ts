@@ -16,10 +16,16 @@ export const report = {
     specs: [] as { title: string; state: "passed" | "failed"; durationMs?: number; error?: string }[],
     /** Per-spec measurements (update counts, wall times), keyed by the spec's own names. */
     measurements: {} as Record<string, unknown>,
+    /** The release gate's scenarios (gate.e2e.ts): each one's outcome, allowed or refused, and its seconds. */
+    gate: {} as Record<string, unknown>,
 };
 
 export function measure(key: string, value: unknown): void {
     report.measurements[key] = value;
+}
+
+export function gateOutcome(scenario: string, value: { outcome: string; seconds?: number }): void {
+    report.gate[scenario] = value;
 }
 
 export const REPORT_FILE = path.join(__dirname, "..", "out", "report.json");

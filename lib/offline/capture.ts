@@ -103,6 +103,8 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
         request.project,
         request.stack,
         false,
+        // The organization of a file backend: a StackReference to this stack names it (program/gate.ts).
+        "organization",
     );
     pulumi.runtime.setAllConfig(request.config, request.secretKeys);
 
