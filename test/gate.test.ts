@@ -1,7 +1,9 @@
 import * as assert from "assert";
-import { DatadogAnswer, evaluateGate, GateInput, gatedRaises, recordedTraffic, VersionEvidence } from "../lib/gate/gate";
+import { validateConfig } from "../lib/config";
+import { DatadogAnswer, evaluateGate, GateInput, gatedRaises, recordedTraffic, trafficShares, VersionEvidence } from "../lib/gate/gate";
 import { monitorLinks } from "../lib/gate/datadog";
 import { judgeSeries } from "../lib/judge/judge";
+import { programConfig, PROJECT } from "./helpers";
 
 // The release gate's decision on its own (lib/gate/gate.ts): production's canary v1.2.3 against stable v1.2.2, at 25%
 // since 14:00, asked at 14:45 to go to 100%.
@@ -159,6 +161,14 @@ describe("which versions the release gate asks about", () => {
         // 100 → 25 gives stable back 75%: a rollback of a step, never gated; without a previous version, only release.version is.
         assert.deepStrictEqual(gatedRaises({ "v1.2.3": 100 }, AT_25.shares, RELEASE), []);
         assert.deepStrictEqual(gatedRaises({ "v1.2.3": 100 }, AT_25.shares, { version: "v1.2.3" }), []);
+    });
+
+    it("reads each version's share from config: a canary's two tracks (one version after a promotion), the live color", () => {
+        const config = (stack: string, sets: string[] = []) => validateConfig(PROJECT, stack, programConfig(stack, sets));
+        assert.deepStrictEqual(trafficShares(config("production")), { "v1.2.2": 95, "v1.2.3": 5 });
+        assert.deepStrictEqual(trafficShares(config("production", ["canary.stableVersion=v1.2.3", "canary.weight=0"])), { "v1.2.3": 100 });
+        assert.deepStrictEqual(trafficShares(config("staging")), { "v1.2.2": 100 });
+        assert.deepStrictEqual(trafficShares(config("staging", ["blueGreen.activeColor=green"])), { "v1.2.3": 100 });
     });
 
     it("reads the traffic the last up recorded, or from an up before the gate, its versions and weight", () => {
