@@ -47,10 +47,15 @@ async function credentials(): Promise<DatadogCredentials | undefined> {
     return credentialsFromEnv();
 }
 
-/** The stack's outputs as its last `up` left them: a read of this stack's own state, which creates nothing. */
+/** The stack's outputs the gate reads, as its last `up` left them: a read of this stack's own state, which creates nothing. */
 async function lastOutputs(app: string): Promise<Record<string, unknown>> {
     const self = new pulumi.StackReference(`${app}-gate-last-up`, { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    return (await plain(self.outputs)) ?? {};
+    const outputs: Record<string, unknown> = {};
+    for (const name of ["strategy", "versions", "traffic", "gate"]) {
+        const { value, secretValue } = await self.getOutputDetails(name);
+        if ((value ?? secretValue) !== undefined) outputs[name] = value ?? secretValue;
+    }
+    return outputs;
 }
 
 /**
