@@ -58,8 +58,9 @@ describe("the offline preview agrees with the engine on database edits (producti
         { edit: "database.restore.key", set: { "database.restore.key": "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump" }, revert: { "database.restore": null } },
         {
             edit: "a new canary release v1.2.4",
-            set: { "release.version": "v1.2.4", "release.previousVersion": "v1.2.3", "canary.canaryVersion": "v1.2.4" },
-            revert: { "release.version": "v1.2.3", "release.previousVersion": "v1.2.2", "canary.canaryVersion": "v1.2.3" },
+            // Stable still runs v1.2.2, so that stays release.previousVersion (a rollback returns to what stable runs).
+            set: { "release.version": "v1.2.4", "canary.canaryVersion": "v1.2.4" },
+            revert: { "release.version": "v1.2.3", "canary.canaryVersion": "v1.2.3" },
         },
         { edit: "canary weight 25 with the Job chain declared", set: { "canary.weight": "25" }, revert: { "canary.weight": "5" } },
     ];

@@ -31,8 +31,10 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
         fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("the README's edits (a weight, a nested value, a new map key, a list index, a secret) land in the stack file, and `config get --path` reads them back", function () {
+    it("the README's edits (a weight, a nested value, a new map key, a list index, decimals, a secret) land in the stack file, and `config get --path` reads them back", function () {
         pulumi("config", "set", "--path", "canary.weight", "25");
+        pulumi("config", "set", "--path", "monitoring.thresholds.errorRatePct", "0.7");
+        pulumi("config", "set", "--path", "monitoring.slo.availabilityTarget", "99.95");
         pulumi("config", "set", "--path", "release.resources.limits.cpu", "2");
         pulumi("config", "set", "--path", "release.env.FEATURE_EMAIL_VERIFICATION", "on");
         pulumi("config", "set", "--path", "plan.successCriteria[2]", "Checkout p95 under 2 s for 30 minutes");
@@ -50,10 +52,15 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
         assert.strictEqual(written["myapp:canary"].weight, 25);
         assert.strictEqual(written["myapp:release"].resources.limits.cpu, "2");
         assert.strictEqual(written["myapp:database"].migration.attempt, 2);
+        // A decimal is written as a string ("integers are treated as numbers. All other values are treated as strings").
+        assert.strictEqual(written["myapp:monitoring"].thresholds.errorRatePct, "0.7");
+        assert.strictEqual(written["myapp:monitoring"].slo.availabilityTarget, "99.95");
         assert.deepStrictEqual(written["myapp:plan"].successCriteria, [...committed["myapp:plan"].successCriteria, "Checkout p95 under 2 s for 30 minutes"]);
         assert.deepStrictEqual(Object.keys(written["myapp:appSecrets"].SENTRY_DSN), ["secure"]);
         // Nothing else moved.
-        for (const section of ["myapp:strategy", "myapp:monitoring", "myapp:backup"]) assert.deepStrictEqual(written[section], committed[section]);
+        for (const section of ["myapp:strategy", "myapp:backup"]) assert.deepStrictEqual(written[section], committed[section]);
+        const monitoring = committed["myapp:monitoring"];
+        assert.deepStrictEqual(written["myapp:monitoring"], { ...monitoring, thresholds: { errorRatePct: "0.7" }, slo: { ...monitoring.slo, availabilityTarget: "99.95" } });
     });
 
     it("the program accepts the file the CLI wrote: the offline preview with --config-file exits 0 and declares the edits", function () {
@@ -79,6 +86,9 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
         assert.strictEqual(container.resources.limits.cpu, "2");
         assert.ok(container.env.some((e: any) => e.name === "FEATURE_EMAIL_VERIFICATION" && e.value === "on"));
         assert.ok(byName("myapp-release-db-migrate-expand-v1-2-3-a2"), "attempt 2 names the migration");
+        // The decimals the CLI wrote as strings are read as the numbers they hold.
+        assert.ok(byName("myapp-monitoring-error-rate-pct-canary-condition").inputs.query.endsWith(" * 100 > 0.7"), byName("myapp-monitoring-error-rate-pct-canary-condition").inputs.query);
+        assert.deepStrictEqual(byName("myapp-monitoring-availability-slo").inputs.thresholds, [{ target: 99.95, timeframe: "30d" }]);
         assert.strictEqual(
             out.outputs.rollback,
             "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",

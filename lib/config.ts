@@ -188,12 +188,20 @@ const handle = z
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
 const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
-// `pulumi config set --path` stores a float as a string ("0.5"): read it as the number it is.
-const threshold = z.preprocess(
-    (v) => (typeof v === "string" && /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : v),
-    z.number({ message: "must be a positive number" }).positive("must be a positive number"),
-);
+const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
 const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
+/** An IANA time zone as the runtime's time zone database knows it, so a mistyped one is refused offline too. */
+const timeZone = z.string().refine(
+    (tz) => {
+        try {
+            new Intl.DateTimeFormat("en-US", { timeZone: tz });
+            return true;
+        } catch {
+            return false;
+        }
+    },
+    { message: 'must be an IANA time zone such as "UTC" or "Europe/Paris"' },
+);
 /**
  * A one-time downtime's start or end. The Datadog provider accepts only `YYYY-MM-DDTHH:MM:SSZ`
  * (DataDog/terraform-provider-datadog datadog/fwprovider/resource_datadog_downtime_schedule.go:
@@ -243,7 +251,7 @@ const monitoringSchema = z.strictObject({
         })
         .default({ availabilityTarget: 99.9, latencyTarget: 99, timeframe: "30d" }),
     /** Start and end in UTC; timezone only sets how Datadog displays them. */
-    deploymentWindow: z.strictObject({ start: downtimeTime, end: downtimeTime, timezone: z.string().default("UTC") }).optional(),
+    deploymentWindow: z.strictObject({ start: downtimeTime, end: downtimeTime, timezone: timeZone.default("UTC") }).optional(),
     /**
      * What a per-version ratio monitor needs before it may alert: requests (and payments) in its window, and the
      * resources that are not user traffic (Datadog's resource_name tag value, wildcards allowed).
@@ -419,10 +427,8 @@ const planSchema = z.strictObject({
 
 export type PlanConfig = z.infer<typeof planSchema>;
 
-/** A decimal as `pulumi config set --path` stores it: a number, or (floats always) a string holding one. */
-const decimal = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === "string" && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : v), schema);
-const percentage = decimal(z.number({ message: "must be a number from 0 to 100" }).min(0, "must be a number from 0 to 100").max(100, "must be a number from 0 to 100"));
-const effect = decimal(z.number({ message: "must be a positive number" }).positive("must be a positive number"));
+const percentage = z.number({ message: "must be a number from 0 to 100" }).min(0, "must be a number from 0 to 100").max(100, "must be a number from 0 to 100");
+const effect = z.number({ message: "must be a positive number" }).positive("must be a positive number");
 
 /** A judged metric's settings, as Kayenta's analysisConfigurations.canary names them; each left out keeps its default. */
 const judgeMetricSchema = z.strictObject({
@@ -558,6 +564,16 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         }
         if (c.release.version !== cn.stableVersion && c.release.version !== cn.canaryVersion) {
             issue(["release", "version"], c.release.version, `must be the stable (${cn.stableVersion}) or canary (${cn.canaryVersion}) version`);
+        }
+        // Until promotion, rolling back means returning traffic to stable: the printed rollback and the plan take
+        // previousVersion for that version (lib/rollback.ts), so any other would roll stable onto a third version.
+        const previous = c.release.previousVersion;
+        if (cn.canaryVersion !== cn.stableVersion && previous !== undefined && previous !== cn.stableVersion) {
+            issue(
+                ["release", "previousVersion"],
+                previous,
+                `must be canary.stableVersion (${cn.stableVersion}) while the canary (${cn.canaryVersion}) is not promoted: a rollback returns traffic to what stable runs`,
+            );
         }
         if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
         if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
@@ -974,22 +990,129 @@ export function checkAdminConnection(cfg: ProgramConfig, admin: { name: string; 
 }
 
 /** Validates raw config values (as read from the stack; `stack` names the default Datadog env) and returns the typed config, or throws one ConfigError listing every problem. */
-export function validateConfig(project: string, stack: string, raw: Record<string, unknown>): ProgramConfig {
-    const result = programSchema.safeParse(raw, { reportInput: true });
-    const problems: Problem[] = result.success
-        ? crossFieldProblems(result.data, stack)
-        : result.error.issues.map((i) => ({ path: i.path, input: i.code === "unrecognized_keys" ? SKIP : (i as { input?: unknown }).input, message: i.message }));
+export function validateConfig(project: string, stack: string, raw: Record<string, unknown>, warn: (message: string) => void = () => undefined): ProgramConfig {
+    const result = programSchema.safeParse(numbersAsWritten(programSchema, ownStrategySections(project, raw, warn)), { reportInput: true });
+    const problems: Problem[] = result.success ? crossFieldProblems(result.data, stack) : result.error.issues.flatMap(schemaProblems);
     if (result.success && problems.length === 0) return resolved(result.data, stack);
     const lines = problems.map((p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`);
     throw new ConfigError(`Invalid stack configuration (nothing was declared):\n${lines.join("\n")}`);
 }
 
+/** Keys of the project's namespace that the program reads apart from KEYS: the app's secrets (readAppSecrets). */
+const SEPARATE_KEYS = ["appSecrets"] as const;
+const STRATEGY_SECTIONS = { "blue-green": "blueGreen", canary: "canary", rolling: "rolling" } as const;
+
+/**
+ * The raw config without the sections of the strategies the stack does not run (left from a change of strategy, or
+ * copied from another stack): the program never reads them, so their fields are not demanded. Each is named in a
+ * warning. The separately read keys go too.
+ */
+function ownStrategySections(project: string, raw: Record<string, unknown>, warn: (message: string) => void): Record<string, unknown> {
+    const own = { ...raw };
+    for (const key of SEPARATE_KEYS) delete own[key];
+    const strategy = raw.strategy;
+    if (typeof strategy !== "string" || !Object.hasOwn(STRATEGY_SECTIONS, strategy)) return own;
+    for (const [other, section] of Object.entries(STRATEGY_SECTIONS)) {
+        if (other === strategy || own[section] === undefined) continue;
+        delete own[section];
+        warn(`${project}:${section} is ignored: strategy is "${strategy}", which reads ${project}:${STRATEGY_SECTIONS[strategy as keyof typeof STRATEGY_SECTIONS]} only`);
+    }
+    return own;
+}
+
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)$/;
+
+/**
+ * `pulumi config set --path` writes true and false as booleans, integers as numbers and everything else as strings,
+ * decimals included (README: Decisions). So wherever the schema wants a number, a string holding a decimal is read
+ * as that number: every number field, present or future, takes what the CLI writes. Other strings stay, for the field
+ * to refuse.
+ */
+function numbersAsWritten(schema: z.core.$ZodType, value: unknown): unknown {
+    const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+    const inner = (key: string) => def[key] as z.core.$ZodType;
+    const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+    switch (def.type) {
+        case "number":
+            return typeof value === "string" && DECIMAL.test(value) ? Number(value) : value;
+        case "optional":
+        case "nullable":
+        case "default":
+        case "prefault":
+        case "readonly":
+            return numbersAsWritten(inner("innerType"), value);
+        case "pipe": {
+            // A preprocess is a transform piped into the schema that reads its result; a .transform() follows its schema.
+            const [from, to] = [inner("in"), inner("out")];
+            return numbersAsWritten(from._zod.def.type === "transform" ? to : from, value);
+        }
+        case "array":
+            return Array.isArray(value) ? value.map((v) => numbersAsWritten(inner("element"), v)) : value;
+        case "record":
+            return isMap(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, numbersAsWritten(inner("valueType"), v)])) : value;
+        case "object": {
+            const shape = def.shape as Record<string, z.core.$ZodType>;
+            return isMap(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Object.hasOwn(shape, k) ? numbersAsWritten(shape[k], v) : v])) : value;
+        }
+        default:
+            return value;
+    }
+}
+
+/** A schema issue as a problem: an unknown key of the namespace with the closest known one, CLI text with its reading. */
+function schemaProblems(i: z.core.$ZodIssue): Problem[] {
+    if (i.code === "unrecognized_keys") {
+        if (i.path.length > 0) return [{ path: i.path, input: SKIP, message: i.message }];
+        const known = [...KEYS, ...SEPARATE_KEYS];
+        return i.keys.map((key) => {
+            const near = closest(key, known);
+            return { path: [key], input: SKIP, message: `is not a key of this program${near ? `: did you mean ${near}?` : ""} (it reads ${known.join(", ")})` };
+        });
+    }
+    const input = (i as { input?: unknown }).input;
+    let message = i.message;
+    if (i.code === "invalid_type") {
+        // zod's own wording is replaced (a field's message says more), and text where a list belongs gets the way to write one.
+        const zods = message.startsWith("Invalid input");
+        if (zods && i.expected === "int" && typeof input === "number") message = "must be a whole number";
+        if (zods && i.expected === "number" && typeof input === "string") message = "must be a number such as 25 or 0.7";
+        if (i.expected === "array" && typeof input === "string") {
+            const at = i.path
+                .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+                .join("")
+                .slice(1);
+            message = `must be a list, not text: set each item by its index, as pulumi config set --path writes lists (${at}[0], ${at}[1], …)`;
+        }
+    }
+    return [{ path: i.path, input, message }];
+}
+
+/** The candidate nearest to a mistyped name (Levenshtein distance, ignoring case), if it is near enough to be meant. */
+function closest(name: string, candidates: readonly string[]): string | undefined {
+    const distance = (a: string, b: string) => {
+        let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+        for (let i = 1; i <= a.length; i++) {
+            const next = [i];
+            for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+            row = next;
+        }
+        return row[b.length];
+    };
+    const scored = candidates.map((c) => ({ c, d: distance(name.toLowerCase(), c.toLowerCase()) })).sort((x, y) => x.d - y.d);
+    return scored[0] && scored[0].d <= Math.max(2, Math.floor(name.length / 3)) ? scored[0].c : undefined;
+}
+
 /**
  * Reads every program key from stack config, failing on malformed JSON with the key's name. `config` is a
- * pulumi.Config, or anything that reads keys the way it does (the plan command reads a stack file).
+ * pulumi.Config, or anything that reads keys the way it does (the plan command reads a stack file). `stackKeys`, the
+ * stack's fully qualified keys (pulumi.runtime.allConfig), brings in the namespace's unknown keys for
+ * validateConfig to refuse: a mistyped section would otherwise be read as one left out.
  */
-export function readRawConfig(config: { name: string; get(key: string): string | undefined }): Record<string, unknown> {
+export function readRawConfig(config: { name: string; get(key: string): string | undefined }, stackKeys: string[] = []): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
+    const known: readonly string[] = [...KEYS, ...SEPARATE_KEYS];
+    const unknown = stackKeys.flatMap((k) => (k.startsWith(`${config.name}:`) && !known.includes(k.slice(config.name.length + 1)) ? [k.slice(config.name.length + 1)] : []));
+    for (const key of unknown) raw[key] = config.get(key);
     for (const key of KEYS) {
         const text = config.get(key);
         if (text === undefined) continue;

@@ -170,11 +170,6 @@ export function squawkReport(dir: string, migrations: SqlMigration[], allow: Rec
         .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
 }
 
-/** The findings of `squawkReport` that stop the release. */
-export function lintMigrations(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
-    return squawkReport(dir, migrations, allow).filter((f) => f.allowedBy === undefined);
-}
-
 const DURATION = /^\s*SET\s+(?:SESSION\s+)?statement_timeout\s*(?:=|TO)\s*'?\s*(\d+)\s*(ms|s|min|h|d)?\s*'?\s*;/gim;
 const MS: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -84,7 +84,8 @@ export interface ReleaseOutputs {
 export function readReleaseInput(now: Date): ReleaseInput {
     const stack = pulumi.getStack();
     const config = new pulumi.Config();
-    const cfg = validateConfig(config.name, stack, readRawConfig(config));
+    const raw = readRawConfig(config, Object.keys(pulumi.runtime.allConfig()));
+    const cfg = validateConfig(config.name, stack, raw, (message) => void pulumi.log.warn(message));
     checkAdminConnection(cfg, new pulumi.Config("postgresql"));
     const appSecrets = readAppSecrets(config);
     return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now };

@@ -83,7 +83,8 @@ async function stackConfig(stack: string): Promise<ProgramConfig> {
     const { project, edited } = readEditedStack(ROOT, stack, undefined, []);
     const flat = toRunRequest(project, stack, edited).config;
     try {
-        return validateConfig(project, stack, readRawConfig({ name: project, get: (key) => flat[`${project}:${key}`] }));
+        const raw = readRawConfig({ name: project, get: (key) => flat[`${project}:${key}`] }, Object.keys(flat));
+        return validateConfig(project, stack, raw, (message) => console.error(`warning: ${message}`));
     } catch (err) {
         if (err instanceof ConfigError) throw new ProgramError(err.message, 2, 0);
         throw err;

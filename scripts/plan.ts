@@ -4,13 +4,12 @@
 //   npm run plan -- --stack production [--config-file F] [--set key=value ...] [--out FILE] [--runbook]
 import { writeFileSync } from "fs";
 import * as path from "path";
-import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { ReleaseInput } from "../program/release";
 import { levelOf, runPolicies } from "../lib/offline/policy";
 import { runProgram } from "../lib/offline/run";
 import { toRunRequest } from "../lib/offline/stackConfig";
-import { readCommandStack, runCommand, STACK_OPTIONS } from "../lib/offline/cli";
+import { parseCommandArgs, readCommandStack, runCommand } from "../lib/offline/cli";
 import { renderPlan, renderRunbook } from "../lib/plan/render";
 import { PlanInput } from "../lib/plan/types";
 
@@ -19,23 +18,15 @@ const ROOT = path.join(__dirname, "..");
 const USAGE = `usage: npm run plan -- --stack <name> [options]
   --stack NAME          stack whose Pulumi.<NAME>.yaml supplies config
   --config-file PATH    read config from this stack file instead
-  --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable)
+  --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable; a list item: KEY[0]=VALUE)
   --policy-config PATH  policy pack config (default policy/config/<stack>.json)
   --now TIME            run as at this time (ISO 8601; default: now), e.g. to preview a deployment window's downtime
   --runbook             write the runbook (the commands in order, with the checks between them) instead of the plan
   --out FILE            write the document to FILE instead of standard output
-exit codes: 0 written (policy violations are marked in the checklist), 2 invalid config, 1 anything else`;
+exit codes: 0 written (policy violations are marked in the checklist), 2 invalid config or a usage mistake, 1 anything else`;
 
 export async function main(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-        args: argv,
-        options: {
-            ...STACK_OPTIONS,
-            runbook: { type: "boolean", default: false },
-            out: { type: "string" },
-        },
-        strict: true,
-    });
+    const values = parseCommandArgs(argv, { runbook: { type: "boolean", default: false }, out: { type: "string" } } as const);
     if (values.help) {
         console.log(USAGE);
         return 0;

@@ -4,7 +4,6 @@
 //   npm run preview:offline -- --stack production [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
 import { ANNOTATION } from "../policy/contract";
 import * as path from "path";
-import { parseArgs } from "util";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { diffRuns, liveStateOf, RunDiff } from "../lib/offline/diff";
 import { engineDependencies } from "../lib/offline/graph";
@@ -12,7 +11,7 @@ import { PolicyViolation, runPolicies } from "../lib/offline/policy";
 import { renderManifests } from "../lib/offline/render";
 import { runProgram } from "../lib/offline/run";
 import { toRunRequest } from "../lib/offline/stackConfig";
-import { readCommandStack, runCommand, STACK_OPTIONS } from "../lib/offline/cli";
+import { parseCommandArgs, readCommandStack, runCommand } from "../lib/offline/cli";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -20,13 +19,13 @@ const ROOT = path.join(__dirname, "..");
 const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
   --stack NAME          stack whose Pulumi.<NAME>.yaml supplies config
   --config-file PATH    read config from this stack file instead
-  --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable)
+  --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable; a list item: KEY[0]=VALUE)
   --diff                compare the run with the --set edits against the run without them
   --json                print one JSON document instead of the tree
   --render-dir DIR      validate every Kubernetes object against its schema and write it to DIR as YAML
   --policy-config PATH  policy pack config (default policy/config/<stack>.json)
   --now TIME            run as at this time (ISO 8601; default: now), e.g. to preview a deployment window's downtime
-exit codes: 0 fine, 2 invalid config, 1 a mandatory policy violation or anything else`;
+exit codes: 0 fine, 2 invalid config or a usage mistake, 1 a mandatory policy violation or anything else`;
 
 function get(obj: unknown, dotted: string): unknown {
     return dotted.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
@@ -107,16 +106,7 @@ function printDiff(diff: RunDiff): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-    const { values } = parseArgs({
-        args: argv,
-        options: {
-            ...STACK_OPTIONS,
-            diff: { type: "boolean", default: false },
-            json: { type: "boolean", default: false },
-            "render-dir": { type: "string" },
-        },
-        strict: true,
-    });
+    const values = parseCommandArgs(argv, { diff: { type: "boolean", default: false }, json: { type: "boolean", default: false }, "render-dir": { type: "string" } } as const);
     if (values.help) {
         console.log(USAGE);
         return 0;

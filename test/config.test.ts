@@ -2,11 +2,13 @@ import * as assert from "assert";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { validateConfig } from "../lib/config";
+import { readRawConfig, validateConfig } from "../lib/config";
 import { imageRef, isPinnedVersion, splitImageRef } from "../components/rules";
 import { rollbackCommand } from "../lib/rollback";
 import { applySet, parsePath, parsePathValue, toRunRequest } from "../lib/offline/stackConfig";
-import { configErrorFor, preview, programConfig, PROJECT } from "./helpers";
+import { parseCommandArgs, UsageError } from "../lib/offline/cli";
+import { main as planMain } from "../scripts/plan";
+import { configErrorFor, preview, programConfig, PROJECT, stackConfig } from "./helpers";
 
 describe("stack config validation", () => {
     it("accepts both stack files as committed", () => {
@@ -81,6 +83,18 @@ describe("stack config validation", () => {
         ["maxReplicas below replicas", "production", ["release.maxReplicas=4"], "myapp:release.maxReplicas = 4: must be at least release.replicas (6)"],
         ["a bad quantity", "production", ["release.resources.limits.memory=lots"], 'myapp:release.resources.limits.memory = "lots": must be a Kubernetes quantity'],
         ["an unknown field", "production", ["canary.wieght=25"], 'myapp:canary: Unrecognized key: "wieght"'],
+        [
+            "a time zone the time zone database does not know",
+            "production",
+            ["monitoring.deploymentWindow.timezone=Europe/Pariss"],
+            'myapp:monitoring.deploymentWindow.timezone = "Europe/Pariss": must be an IANA time zone such as "UTC" or "Europe/Paris"',
+        ],
+        [
+            "a previousVersion other than what stable runs while the canary is not promoted",
+            "production",
+            ["release.previousVersion=v1.2.1"],
+            'myapp:release.previousVersion = "v1.2.1": must be canary.stableVersion (v1.2.2) while the canary (v1.2.3) is not promoted: a rollback returns traffic to what stable runs',
+        ],
         [
             "a pinned smoke-test image",
             "staging",
@@ -165,6 +179,181 @@ describe("stack config validation", () => {
                 assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
             });
         }
+    });
+});
+
+describe("config read the way pulumi config set --path writes it", () => {
+    /** Every number in a stack's config, by its path under the project's namespace. */
+    function numbersOf(value: unknown, at: string): string[] {
+        if (typeof value === "number") return [at];
+        if (Array.isArray(value)) return value.flatMap((v, i) => numbersOf(v, `${at}[${i}]`));
+        if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => numbersOf(v, at ? `${at}.${k}` : k));
+        return [];
+    }
+
+    for (const stack of ["production", "staging"]) {
+        it(`${stack}: every number field takes its value as a string, which the CLI writes for a decimal, and reads the same config`, () => {
+            const raw = programConfig(stack);
+            const paths = numbersOf(raw, "");
+            assert.ok(paths.includes("release.replicas") && paths.includes("database.port"), paths.join(", "));
+            const asText = structuredClone(raw);
+            for (const at of paths) {
+                const [head, ...rest] = parsePath(at);
+                const parent = rest
+                    .slice(0, -1)
+                    .reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, asText[head] as Record<string | number, unknown>);
+                parent[rest[rest.length - 1]] = String(parent[rest[rest.length - 1]]);
+            }
+            assert.deepStrictEqual(validateConfig(PROJECT, stack, asText), validateConfig(PROJECT, stack, raw));
+        });
+    }
+
+    it("reads the decimals `--path` stores as strings as the numbers they hold", () => {
+        const sets = ["monitoring.slo.availabilityTarget=99.95", "monitoring.thresholds.errorRatePct=0.7", "judge.metrics.errorRatePct.effectSize.allowedIncrease=1.5"];
+        assert.deepStrictEqual(
+            sets.map((s) => applySet({}, PROJECT, s)).map((c) => JSON.stringify(Object.values(c)[0])),
+            ['{"slo":{"availabilityTarget":"99.95"}}', '{"thresholds":{"errorRatePct":"0.7"}}', '{"metrics":{"errorRatePct":{"effectSize":{"allowedIncrease":"1.5"}}}}'],
+        );
+        const cfg = validateConfig(PROJECT, "production", programConfig("production", sets));
+        assert.deepStrictEqual(
+            [cfg.monitoring?.slo.availabilityTarget, cfg.monitoring?.thresholds.errorRatePct, cfg.judge.metrics.errorRatePct?.effectSize?.allowedIncrease],
+            [99.95, 0.7, 1.5],
+        );
+    });
+
+    it("refuses text where a number belongs, and a decimal where a whole number does, naming the key, the value and what is allowed", () => {
+        assert.strictEqual(
+            configErrorFor("production", ["release.replicas=six", "monitoring.slo.latencyTarget=99,5", "release.maxReplicas=24.5"]),
+            [
+                "Invalid stack configuration (nothing was declared):",
+                '  myapp:release.replicas = "six": must be a number such as 25 or 0.7',
+                "  myapp:release.maxReplicas = 24.5: must be a whole number",
+                '  myapp:monitoring.slo.latencyTarget = "99,5": must be a number such as 25 or 0.7',
+            ].join("\n"),
+        );
+    });
+
+    it("names a list written as text and how to write it, an item per index", () => {
+        assert.strictEqual(
+            configErrorFor("production", ["database.schemas=public,billing"]),
+            'Invalid stack configuration (nothing was declared):\n  myapp:database.schemas = "public,billing": must be a list, not text: set each item by its index, as pulumi config set --path writes lists (database.schemas[0], database.schemas[1], …)',
+        );
+    });
+
+    it("refuses a key of the project's namespace the program does not read, with the closest one it does", () => {
+        const config = stackConfig("staging", ["monitorng.span=web.request", "canarry.weight=5", "zzz=1"]);
+        const flat = toRunRequest(PROJECT, "staging", config).config;
+        const raw = readRawConfig({ name: PROJECT, get: (k) => flat[`${PROJECT}:${k}`] }, Object.keys(flat));
+        const reads = "(it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, appSecrets)";
+        assert.throws(
+            () => validateConfig(PROJECT, "staging", raw),
+            (err: Error) =>
+                err.message ===
+                [
+                    "Invalid stack configuration (nothing was declared):",
+                    `  myapp:monitorng: is not a key of this program: did you mean monitoring? ${reads}`,
+                    `  myapp:canarry: is not a key of this program: did you mean canary? ${reads}`,
+                    `  myapp:zzz: is not a key of this program ${reads}`,
+                ].join("\n"),
+        );
+        // Without the stack's keys (a caller that reads only the program's own) nothing unknown is read.
+        assert.deepStrictEqual(Object.keys(readRawConfig({ name: PROJECT, get: (k) => flat[`${PROJECT}:${k}`] })), Object.keys(programConfig("staging")));
+    });
+});
+
+describe("a mistyped section under the real program", () => {
+    it("stops it with exit 2 before it declares anything, where it used to pass with the section left out", () => {
+        const r = preview(["--stack", "staging", "--set", "monitorng.span=web.request", "--json"]);
+        assert.strictEqual(r.code, 2, r.stderr);
+        assert.strictEqual(r.stdout, "");
+        assert.strictEqual(
+            r.stderr,
+            "Invalid stack configuration (nothing was declared):\n  myapp:monitorng: is not a key of this program: did you mean monitoring? (it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, appSecrets)\n",
+        );
+    });
+});
+
+describe("a section of another strategy", () => {
+    it("is ignored with a warning naming it, and its fields are not demanded", () => {
+        const warnings: string[] = [];
+        const cfg = validateConfig(PROJECT, "production", programConfig("production", ["blueGreen.activeColor=green"]), (m) => warnings.push(m));
+        assert.deepStrictEqual(warnings, ['myapp:blueGreen is ignored: strategy is "canary", which reads myapp:canary only']);
+        assert.deepStrictEqual([cfg.strategy, "blueGreen" in cfg], ["canary", false]);
+        const staging: string[] = [];
+        validateConfig(PROJECT, "staging", programConfig("staging", ["canary.weight=25", "rolling.maxSurge=1"]), (m) => staging.push(m));
+        assert.deepStrictEqual(staging, [
+            'myapp:canary is ignored: strategy is "blue-green", which reads myapp:blueGreen only',
+            'myapp:rolling is ignored: strategy is "blue-green", which reads myapp:blueGreen only',
+        ]);
+    });
+
+    it("is named by the real program as a warning, which then declares the release", () => {
+        const r = preview(["--stack", "production", "--set", "blueGreen.activeColor=green", "--json"]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.ok(r.stderr.includes('warning: [runtime] myapp:blueGreen is ignored: strategy is "canary", which reads myapp:canary only\n'), r.stderr);
+    });
+});
+
+describe("release.previousVersion", () => {
+    const accepted = (stack: string, sets: string[]) => validateConfig(PROJECT, stack, programConfig(stack, sets)).release.previousVersion;
+    it("is what stable runs while the canary is not promoted, at any weight", () => {
+        assert.strictEqual(accepted("production", []), "v1.2.2");
+        assert.strictEqual(
+            configErrorFor("production", ["canary.weight=0", "release.previousVersion=v1.2.1"]),
+            'Invalid stack configuration (nothing was declared):\n  myapp:release.previousVersion = "v1.2.1": must be canary.stableVersion (v1.2.2) while the canary (v1.2.3) is not promoted: a rollback returns traffic to what stable runs',
+        );
+    });
+    it("is free once stable runs the canary's version (promoted, or no canary in flight), and in a rollback's config", () => {
+        assert.strictEqual(accepted("production", ["canary.stableVersion=v1.2.3", "canary.weight=0"]), "v1.2.2");
+        assert.strictEqual(accepted("production", ["canary.canaryVersion=v1.2.2", "release.version=v1.2.2", "release.previousVersion=v1.2.1"]), "v1.2.1");
+        assert.strictEqual(accepted("production", ["canary.weight=0", "release.version=v1.2.2"]), "v1.2.2");
+    });
+    it("blue/green: the live color's version until the switch, the standby's after it (the live color rule)", () => {
+        assert.strictEqual(accepted("staging", []), "v1.2.2");
+        assert.ok(
+            configErrorFor("staging", ["release.previousVersion=v1.2.1"]).includes(
+                '  myapp:blueGreen.blueVersion = "v1.2.2": is the active color\'s version, neither release.version (v1.2.3) nor release.previousVersion (v1.2.1)',
+            ),
+        );
+    });
+});
+
+describe("the offline commands' command line", () => {
+    const usage = (argv: string[]) => {
+        try {
+            parseCommandArgs(argv, {});
+        } catch (err) {
+            assert.ok(err instanceof UsageError, String(err));
+            return err.message;
+        }
+        throw new Error(`${argv.join(" ")} was accepted`);
+    };
+    it("names `--set KEY VALUE` as a usage mistake and gives the one-argument form", () => {
+        assert.strictEqual(usage(["--stack", "production", "--set", "canary.weight", "25"]), '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25');
+        assert.strictEqual(usage(["--stack", "production", "--set=canary.weight", "25"]), '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25');
+        assert.strictEqual(usage(["--stack", "production", "--set", "novalue"]), '--set takes KEY=VALUE as one argument, got "novalue": write --set novalue=<value>');
+    });
+    it("makes every mistake util.parseArgs finds a usage mistake", () => {
+        assert.strictEqual(usage(["--stack", "production", "--bogus"]), "Unknown option '--bogus'");
+        assert.strictEqual(usage(["--stack", "production", "stray"]), "Unexpected argument 'stray'. This command does not take positional arguments");
+    });
+    it("is the plan command's too", async () => {
+        await assert.rejects(
+            planMain(["--stack", "production", "--set", "canary.weight", "25"]),
+            (err: Error) => err instanceof UsageError && err.message.startsWith("--set takes KEY=VALUE as one argument"),
+        );
+    });
+    it("gives a whole list set on a list key the edits by index, as pulumi config set --path writes lists", () => {
+        const config = stackConfig("production");
+        assert.throws(() => applySet(config, PROJECT, "canary.steps=[5,25,100]"), {
+            message:
+                "--set canary.steps=[5,25,100]: canary.steps is a list, and --set writes one value, as pulumi config set --path does; set each item by its index: --set canary.steps[0]=5 --set canary.steps[1]=25 --set canary.steps[2]=100",
+        });
+        assert.throws(() => applySet(config, PROJECT, "plan.signOff=[deploymentLead, rollbackOwner]"), {
+            message:
+                "--set plan.signOff=[deploymentLead, rollbackOwner]: plan.signOff is a list, and --set writes one value, as pulumi config set --path does; set each item by its index: --set plan.signOff[0]=deploymentLead --set plan.signOff[1]=rollbackOwner",
+        });
+        assert.deepStrictEqual((applySet(config, PROJECT, "canary.steps[1]=20")["myapp:canary"] as { steps: number[] }).steps, [5, 20, 100]);
     });
 });
 

@@ -162,12 +162,14 @@ describe("the stacks through index.ts", () => {
         assert.deepStrictEqual([merged["myapp:blueGreen"], merged["myapp:rolling"], merged["myapp:appSecrets"]], [{}, {}, {}]);
     });
 
-    it("fails with exit code 1 on a usage error and names it", () => {
-        const r = preview(["--stack", "production", "--set", "novalue"]);
-        assert.strictEqual(r.code, 1);
-        assert.match(r.stderr, /--set needs key=value, got "novalue"/);
-        // An unknown stack is a config input problem, not a usage error: exit 2 (test/config.test.ts has its message).
-        assert.strictEqual(preview(["--stack", "nosuchstack"]).code, 2);
+    it("answers a usage mistake with exit 2 (not 1, a policy violation's), the form to write and the syntax", () => {
+        const r = preview(["--stack", "production", "--set", "canary.weight", "25"]);
+        assert.strictEqual(r.code, 2);
+        assert.strictEqual(r.stdout, "");
+        assert.ok(
+            r.stderr.startsWith('--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25\n\nusage: npm run preview:offline -- --stack <name>'),
+            r.stderr,
+        );
     });
 
     it("rejects a manifest that breaks the Kubernetes schema, naming the object", () => {

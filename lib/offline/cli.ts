@@ -1,6 +1,7 @@
 // What the offline commands (the preview and the plan) share: the options naming a stack and its edits, how they
 // read them, and how a run ends.
 import * as path from "path";
+import { parseArgs, ParseArgsConfig } from "util";
 import { PolicyConfig, readPolicyConfig } from "./policy";
 import { EditError, readEditedStack, StackConfig } from "./stackConfig";
 import { ProgramError } from "./types";
@@ -8,8 +9,8 @@ import { ProgramError } from "./types";
 /** A mistake in the command line: reported with the command's usage. */
 export class UsageError extends Error {}
 
-/** The options every offline command takes, for `parseArgs`. */
-export const STACK_OPTIONS = {
+/** The options every offline command takes. */
+const STACK_OPTIONS = {
     stack: { type: "string" },
     "config-file": { type: "string" },
     set: { type: "string", multiple: true, default: [] as string[] },
@@ -17,6 +18,27 @@ export const STACK_OPTIONS = {
     now: { type: "string" },
     help: { type: "boolean", default: false },
 } as const;
+
+/**
+ * Parses a command's arguments, the stack options and its own: every mistake is a UsageError. `--set KEY VALUE`
+ * (two arguments, as `pulumi config set --path` takes them) is named with the one-argument form to write instead.
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+    argv.forEach((arg, i) => {
+        const edit = arg === "--set" ? argv[i + 1] : arg.startsWith("--set=") ? arg.slice("--set=".length) : undefined;
+        if (edit === undefined || edit.includes("=") || edit.startsWith("--")) return;
+        const value = arg === "--set" ? argv[i + 2] : argv[i + 1];
+        const example = value !== undefined && !value.startsWith("--") ? `--set ${edit}=${value}` : `--set ${edit}=<value>`;
+        throw new UsageError(`--set takes KEY=VALUE as one argument, got "${edit}": write ${example}`);
+    });
+    try {
+        return parseArgs({ args: argv, options: { ...STACK_OPTIONS, ...options }, strict: true }).values;
+    } catch (err) {
+        // util.parseArgs's own mistakes (an unknown option, a missing value, a stray argument) are usage errors too.
+        if ((err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) throw new UsageError((err as Error).message);
+        throw err;
+    }
+}
 
 /** What a command reads of its stack: the config before and after the `--set` edits, and the policy config. */
 export interface CommandStack {
@@ -50,7 +72,8 @@ export function readCommandStack(root: string, values: { stack?: string; "config
 
 /**
  * Runs a command's `main` as the process's entry point: its result is the exit code; a ProgramError exits with its
- * code and message (2 for config, with no stack trace), a usage error with the usage, anything else with 1.
+ * code and message (2 for config, with no stack trace), a usage error with 2 and the usage, anything else with 1
+ * (which a policy violation also exits with).
  */
 export function runCommand(main: (argv: string[]) => Promise<number>, usage: string): void {
     main(process.argv.slice(2)).then(
@@ -61,8 +84,11 @@ export function runCommand(main: (argv: string[]) => Promise<number>, usage: str
             if (err instanceof ProgramError) {
                 console.error(err.message);
                 process.exitCode = err.exitCode;
+            } else if (err instanceof UsageError) {
+                console.error(`${err.message}\n\n${usage}`);
+                process.exitCode = 2;
             } else {
-                console.error(err instanceof UsageError ? `${err.message}\n\n${usage}` : (err as Error).message);
+                console.error((err as Error).message);
                 process.exitCode = 1;
             }
         },

@@ -103,6 +103,8 @@ export function applySet(config: StackConfig, project: string, assignment: strin
     const raw = assignment.slice(eq + 1);
     if (typeof head !== "string") throw new Error(`--set key must start with a name, got "${assignment}"`);
     const key = head.includes(":") ? head : `${project}:${head}`;
+    const current = rest.reduce<unknown>((node, segment) => (node !== null && typeof node === "object" ? (node as Record<string | number, unknown>)[segment] : undefined), config[key]);
+    if (Array.isArray(current)) throw new Error(listEdit(assignment.slice(0, eq), raw));
     const next: StackConfig = structuredClone(config);
     if (rest.length === 0) {
         next[key] = raw;
@@ -120,6 +122,24 @@ export function applySet(config: StackConfig, project: string, assignment: strin
         node = node[segment] as Record<string | number, unknown>;
     });
     return next;
+}
+
+/**
+ * The usage mistake of a whole list given to a list key: `pulumi config set --path` would store it as one string, so
+ * the message names the edits, one per item, that write the list as the CLI writes lists.
+ */
+function listEdit(path: string, value: string): string {
+    let items: unknown[] = [value];
+    try {
+        const parsed: unknown = JSON.parse(value);
+        if (Array.isArray(parsed)) items = parsed;
+    } catch {
+        // [a, b] as a shell passes it, unquoted: its items are what lies between the commas.
+        const inner = /^\[(.*)\]$/s.exec(value)?.[1];
+        if (inner !== undefined) items = inner.split(",").map((item) => item.trim());
+    }
+    const edits = items.map((item, i) => `--set ${path}[${i}]=${typeof item === "string" ? item : JSON.stringify(item)}`);
+    return `--set ${path}=${value}: ${path} is a list, and --set writes one value, as pulumi config set --path does; set each item by its index: ${edits.join(" ")}`;
 }
 
 function isSecure(value: unknown): value is { secure: string } {

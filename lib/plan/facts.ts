@@ -188,8 +188,3 @@ export function canaryRoutingObject(resources: PlanResource[]): string | undefin
     return ingress && `Ingress ${ingress.metadata?.name}`;
 }
 
-/** The deployment plan's ConfigMap: the release's people, as the policy pack reads them. */
-export function ownersConfigMap(resources: PlanResource[]): { name: string; data: Record<string, string> } | undefined {
-    const c = of(resources, CONFIGMAP).find((x) => component(x) === COMPONENT.deploymentPlan);
-    return c && { name: c.metadata?.name, data: c.data ?? {} };
-}
