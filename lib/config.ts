@@ -70,6 +70,36 @@ const strategies = ["blue-green", "canary", "rolling"] as const;
 const colors = ["blue", "green"] as const;
 const routers = ["nginx", "gateway-api", "alb", "replicas"] as const;
 
+const person = z.string().regex(/^@[A-Za-z0-9][A-Za-z0-9_.-]*$|^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a chat handle such as "@myapp-release-lead" or an email address');
+
+/**
+ * The release gate (lib/gate): what lifts a refusal, and where it reads Datadog when the monitors are not declared
+ * here. It refuses before anything is declared; these keys are the person's answer to it.
+ */
+const gateSchema = z.strictObject({
+    /** Raise traffic although the gate refuses: an emergency, recorded in the outputs and the plan with its approver. */
+    override: z
+        .strictObject({
+            reason: z.string({ message: "is required: say why the gate's refusal is overridden" }).trim().min(10, "must give a reason of at least 10 characters"),
+            /** Who approved it; the policy pack requires one where gate-override-approved is mandatory (production). */
+            approver: person.optional(),
+        })
+        .optional(),
+    /** A version an automatic rollback halted that a person sends traffic to again. */
+    resume: version.optional(),
+    /**
+     * The Datadog scope of a stack whose monitors are declared elsewhere (no monitoring section here): the span its
+     * tracer gives inbound requests, the requests a step needs, and the resources that are not user traffic.
+     */
+    scope: z
+        .strictObject({
+            span: z.string().regex(/^[a-z0-9_.-]+$/, "must be an APM span name such as web.request"),
+            minRequests: z.number().int().min(1, "must be at least 1").default(100),
+            excludeResources: z.array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*"')).default(["get_/health/*"]),
+        })
+        .optional(),
+});
+
 const releaseSchema = z.strictObject({
     /** Application name: Deployment, Service and label prefix. */
     appName: dnsLabel(30).default("myapp"),
@@ -94,6 +124,8 @@ const releaseSchema = z.strictObject({
      * controllers stop routing to it first; longer than the cluster's endpoint propagation delay.
      */
     drainSeconds: z.number().int().min(1).max(120).default(10),
+    /** The release gate's override, resume and Datadog scope (lib/gate). */
+    gate: gateSchema.prefault({}),
 });
 
 const smokeTestSchema = z.strictObject({
@@ -369,7 +401,6 @@ export const PLAN_ROLES = [
 ] as const;
 export type PlanRole = (typeof PLAN_ROLES)[number];
 
-const person = z.string().regex(/^@[A-Za-z0-9][A-Za-z0-9_.-]*$|^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a chat handle such as "@myapp-release-lead" or an email address');
 const chatChannel = z.string().regex(/^#[a-z0-9][a-z0-9_-]{0,79}$/, 'must be a chat channel such as "#engineering"');
 const planText = z.string().trim().min(3, "must be a sentence of at least 3 characters").max(300, "must be at most 300 characters");
 const link = z.url({ protocol: /^https$/, message: "must be an https URL" });
@@ -536,6 +567,10 @@ function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         issue(["rolling", "maxUnavailable"], c.rolling.maxUnavailable, `cannot be 0 when rolling.maxSurge is ${c.rolling.maxSurge}: the rollout could never progress`);
     }
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
+    // One owner for the span and the traffic guard: monitoring's, when this stack declares the monitors.
+    if (c.monitoring && c.release.gate.scope) {
+        issue(["release", "gate", "scope"], c.release.gate.scope, "must be left out with monitoring: the gate reads monitoring.span and monitoring.trafficGuard");
+    }
     problems.push(...judgeProblems(c));
     problems.push(...databaseProblems(c));
     problems.push(...autoRollbackProblems(c));

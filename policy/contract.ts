@@ -103,6 +103,9 @@ export const ENV = {
 /** Keys of the deployment-plan ConfigMap that the pack requires. */
 export const PLAN_PEOPLE_KEYS = { deploymentLead: "deployment-lead", rollbackOwner: "rollback-owner" } as const;
 
+/** Keys of the deployment-plan ConfigMap recording an override of the release gate (release.gate.override). */
+export const GATE_OVERRIDE_KEYS = { reason: "gate-override-reason", approver: "gate-override-approver" } as const;
+
 /**
  * Key of the deployment-plan ConfigMap holding a canary's declared steps (`canary.steps`, comma-separated): the pack
  * reads them there, so stack config stays their one owner.

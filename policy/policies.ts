@@ -8,7 +8,7 @@ import { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } fro
 import { backupBucketHardened, backupBeforeMigration, databaseBackupScheduled, migrationBeforeNewVersion } from "./database";
 import { capacityFollowsTraffic, containerProbesAndResources, hpaOnEveryDeployment, replicasSurviveNodeLoss } from "./capacity";
 import { downtimeNeverMutesRollbackTriggers, monitorsForPlanAlerts } from "./monitoring";
-import { releaseOwnersAssigned, rollbackPathPresent, smokeTestBeforeSwitch } from "./release";
+import { gateOverrideApproved, releaseOwnersAssigned, rollbackPathPresent, smokeTestBeforeSwitch } from "./release";
 import { imagesPinnedAndAllowed, noPlaintextSecrets, restrictedPodSecurity } from "./security";
 
 type Policy = ResourceValidationPolicy | StackValidationPolicy;
@@ -32,6 +32,7 @@ export const policies: Policy[] = [
     downtimeNeverMutesRollbackTriggers,
     rollbackPathPresent,
     releaseOwnersAssigned,
+    gateOverrideApproved,
     replicasSurviveNodeLoss,
     capacityFollowsTraffic,
     hpaOnEveryDeployment,

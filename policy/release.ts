@@ -1,7 +1,7 @@
 // Checklist "Smoke tests passed" and "Rollback plan documented": the release switches only after its checks, and can switch back.
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { ANNOTATION, CANARY_SERVICE_SUFFIX, CANARY_STEPS_KEY, COMPONENT, LABEL, PLAN_PEOPLE_KEYS } from "./contract";
+import { ANNOTATION, CANARY_SERVICE_SUFFIX, CANARY_STEPS_KEY, COMPONENT, GATE_OVERRIDE_KEYS, LABEL, PLAN_PEOPLE_KEYS } from "./contract";
 import { absent, component, dependsOnTransitively, HTTPROUTE, k8sName, labelsOf, minReplicas, missingLabel } from "./resources";
 
 export const smokeTestBeforeSwitch: StackValidationPolicy = {
@@ -121,6 +121,23 @@ export const releaseOwnersAssigned: StackValidationPolicy = {
             [PLAN_PEOPLE_KEYS.rollbackOwner, "rollback owner", "plan.people.rollbackOwner"],
         ]) {
             if (typeof data[key] !== "string" || data[key].trim() === "") report(`no ${role} is assigned: ConfigMap ${k8sName(plan)} has no ${key} (set ${config})`, plan.urn);
+        }
+    },
+};
+
+export const gateOverrideApproved: StackValidationPolicy = {
+    name: "gate-override-approved",
+    description:
+        'Checklist "Monitoring configured" and the release gate that reads it: a deployment-plan ConfigMap that records an override of the gate (gate-override-reason or gate-override-approver, from release.gate.override) gives both a reason and an approver.',
+    validateStack: (args, report) => {
+        for (const plan of args.resources.filter((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan)) {
+            const data: Record<string, unknown> = plan.props.data ?? {};
+            const given = (key: string) => typeof data[key] === "string" && data[key].trim() !== "";
+            if (!given(GATE_OVERRIDE_KEYS.reason) && !given(GATE_OVERRIDE_KEYS.approver)) continue;
+            if (!given(GATE_OVERRIDE_KEYS.reason))
+                report(`the release gate is overridden without a reason: ConfigMap ${k8sName(plan)} has no ${GATE_OVERRIDE_KEYS.reason} (set release.gate.override.reason)`, plan.urn);
+            if (!given(GATE_OVERRIDE_KEYS.approver))
+                report(`the release gate is overridden without an approver: ConfigMap ${k8sName(plan)} has no ${GATE_OVERRIDE_KEYS.approver} (set release.gate.override.approver)`, plan.urn);
         }
     },
 };

@@ -19,7 +19,7 @@ import { imageRef } from "../components/rules";
 import { RollingDeployment } from "../components/rollingDeployment";
 import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
 import { AppWorkload, WorkloadTemplate } from "../components/workload";
-import { CANARY_STEPS_KEY, COMPONENT } from "../policy/contract";
+import { CANARY_STEPS_KEY, COMPONENT, GATE_OVERRIDE_KEYS } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readAutoRollbackToken, readRawConfig, servingTracks, validateConfig } from "../lib/config";
 import { AutoRollback } from "../components/autoRollback";
@@ -33,6 +33,7 @@ import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
 import { configCommands, noUsersReason, rollbackCommand, rollbackPlan, rollingBack, variantRollbackCommand } from "../lib/rollback";
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
+import { gateOutput, releaseGate } from "./gate";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
 export interface ReleaseFiles {
@@ -65,8 +66,8 @@ export interface ReleaseInput {
     now: Date;
     /** `autoRollback.pulumiAccessToken`, as a Pulumi secret, when set. */
     autoRollbackToken?: pulumi.Output<string>;
-    /** The versions the previous run of the stack left halted (lib/gate/mark.ts); none when not read. */
-    previousHalted?: string[];
+    /** The versions under the automatic-rollback mark after this run (lib/gate/mark.ts); none when not read. */
+    halted?: string[];
 }
 
 /** The stack outputs, in the order `pulumi stack output` lists them. */
@@ -80,6 +81,8 @@ export interface ReleaseOutputs {
     database: Record<string, unknown> | undefined;
     /** The automatic-rollback mark, with autoRollback set: the versions no later run sends traffic back to until resumed. */
     autoRollback?: { halted: string[] };
+    /** The release gate's decision, the traffic it recorded for the next run, and an override with its approver. */
+    gate: Record<string, unknown>;
 }
 
 /**
@@ -117,7 +120,7 @@ export async function checkRestoreKey(configName: string, cfg: ProgramConfig): P
 }
 
 /**
- * The whole program: reads and checks the stack's config and files, then declares the release. Under the CLI,
+ * The whole program: reads and checks the stack's config and files, asks the release gate, then declares the release. Under the CLI,
  * index.ts calls it with the time of the run from the function Pulumi calls, whose result becomes the stack
  * outputs (pulumi/pulumi sdk/nodejs/cmd/run/run.ts); the offline preview runs it under mocks with a time of its
  * choosing. `now` is the only clock the program reads.
@@ -126,9 +129,11 @@ export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) 
     const input = readReleaseInput(now);
     onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
-    // The mark is read before anything is declared, so that what reads it can still refuse the run.
-    const previousHalted = input.cfg.autoRollback ? await readPreviousHalted(`${input.cfg.release.appName}-rollback-mark`) : undefined;
-    return declareRelease({ ...input, previousHalted });
+    // The mark and the gate come before anything is declared, so that a refusal leaves the stack as it was.
+    const previous = input.cfg.autoRollback ? await readPreviousHalted(`${input.cfg.release.appName}-rollback-mark`) : [];
+    const halted = haltedVersions({ previous, halt: input.cfg.autoRollback?.halt, resume: input.cfg.release.gate.resume });
+    const gate = await releaseGate(input.cfg, now, halted);
+    return { ...declareRelease({ ...input, halted }), gate: gateOutput(gate, input.cfg) };
 }
 
 /**
@@ -243,8 +248,14 @@ function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["ke
     return bucket.key;
 }
 
+/** An override of the release gate, for the policy pack to require its reason and approver. */
+function gateOverrideData(cfg: ProgramConfig): Record<string, string> {
+    const o = cfg.release.gate.override;
+    return o ? { [GATE_OVERRIDE_KEYS.reason]: o.reason, ...(o.approver ? { [GATE_OVERRIDE_KEYS.approver]: o.approver } : {}) } : {};
+}
+
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
-export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbackToken, previousHalted }: ReleaseInput): ReleaseOutputs {
+export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbackToken, halted }: ReleaseInput): Omit<ReleaseOutputs, "gate"> {
     const release = cfg.release;
     const app = release.appName;
     // What the deployment plan (the `readme` output) is rendered from.
@@ -257,11 +268,15 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         stringData: appSecrets,
     });
 
-    // The release's people, and a canary's steps, where the policy pack (which sees no stack outputs) and the
+    // The release's people, a canary's steps and a gate override, where the policy pack (which sees no stack outputs) and the
     // cluster's users can read them.
     new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
         metadata: { name: `${app}-deployment-plan`, namespace: release.namespace, labels: appLabels(app, "deployment-plan") },
-        data: { ...ownersData(cfg.plan), ...(cfg.strategy === "canary" && cfg.canary ? { [CANARY_STEPS_KEY]: cfg.canary.steps.join(",") } : {}) },
+        data: {
+            ...ownersData(cfg.plan),
+            ...(cfg.strategy === "canary" && cfg.canary ? { [CANARY_STEPS_KEY]: cfg.canary.steps.join(",") } : {}),
+            ...gateOverrideData(cfg),
+        },
     });
 
     const tags = { app, stack, "managed-by": "pulumi" };
@@ -529,7 +544,7 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
         readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true, now }),
         database: databaseOutputs,
-        ...(cfg.autoRollback ? { autoRollback: { halted: haltedVersions({ previous: previousHalted ?? [], halt: cfg.autoRollback.halt }) } } : {}),
+        ...(cfg.autoRollback ? { autoRollback: { halted: halted ?? [] } } : {}),
     };
 }
 

@@ -10,7 +10,7 @@ import { z } from "zod";
 import type { ProgramConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
 import { CanaryJudgment, judgeableProblem, judgeCanary } from "../lib/judge/canary";
-import { DEFAULT_JUDGE_SETTINGS, Judgment, judgeSeries, JudgeSettings, SeriesPair } from "../lib/judge/judge";
+import { DEFAULT_JUDGE_SETTINGS, Judgment, judgeSeries, JudgeSettings, renderScorecard, SeriesPair } from "../lib/judge/judge";
 import { ProgramError } from "../lib/offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -97,27 +97,6 @@ function duration(flag: string, text: string): number {
     return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as "s" | "m" | "h"];
 }
 
-const fixed = (x: number | null) => (x === null ? "-" : Number(x.toPrecision(4)).toString());
-
-/** The scorecard for a reader: one line per metric, the groups, the score and the verdict. */
-function render(j: Judgment): string {
-    const rows = Object.entries(j.scorecard.metrics).map(([name, m]) => {
-        const r = j.results[name];
-        const interval = m.lower === null ? "-" : `[${fixed(m.lower)}, ${fixed(m.upper)}]`;
-        return [name, `${m.classification}${r.critical ? " (critical)" : ""}`, fixed(m.estimate), interval, fixed(m.effectSize)];
-    });
-    const table = [["metric", "classification", "estimate", "98% interval", "effect size"], ...rows];
-    const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
-    const lines = table.map((r) =>
-        r
-            .map((cell, c) => cell.padEnd(widths[c]))
-            .join("  ")
-            .trimEnd(),
-    );
-    const groups = Object.entries(j.scorecard.groups).map(([g, s]) => `${g} ${s === null ? "no data" : s}`);
-    return [...lines, "", `groups: ${groups.join(", ")}`, `score ${j.scorecard.score}${j.reason ? ` (${j.reason})` : ""}: ${j.scorecard.verdict}`, ""].join("\n");
-}
-
 /** Reads both tracks' metrics from Datadog over the window that ends now and judges them, interval by interval if asked. */
 async function judgeFromDatadog(stack: string, cfg: ProgramConfig, windowMs: number, intervalMs: number | undefined): Promise<Judgment> {
     const problem = judgeableProblem(stack, cfg);
@@ -176,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
         if (intervalMs !== undefined && intervalMs > windowMs) throw new UsageError(`--interval ${values.interval} is longer than the window`);
         judgment = await judgeFromDatadog(stack, c, windowMs, intervalMs);
     }
-    process.stdout.write(values.json ? `${JSON.stringify(judgment.scorecard, null, 2)}\n` : render(judgment));
+    process.stdout.write(values.json ? `${JSON.stringify(judgment.scorecard, null, 2)}\n` : renderScorecard(judgment));
     return judgment.scorecard.verdict === "Pass" ? 0 : 1;
 }
 

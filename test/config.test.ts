@@ -101,6 +101,31 @@ describe("stack config validation", () => {
             ["blueGreen.smokeTest.image=registry.example.com/smoke"],
             'myapp:blueGreen.smokeTest.image = "registry.example.com/smoke": must be repository:tag',
         ],
+        [
+            "a gate override without a reason",
+            "production",
+            ["release.gate.override.approver=@myapp-release-lead"],
+            "myapp:release.gate.override.reason = (not set): is required: say why the gate's refusal is overridden",
+        ],
+        [
+            "a gate override with a word for a reason",
+            "production",
+            ["release.gate.override.reason=urgent"],
+            'myapp:release.gate.override.reason = "urgent": must give a reason of at least 10 characters',
+        ],
+        [
+            "a gate override approved by no handle",
+            "production",
+            ["release.gate.override.reason=the fix is in v1.2.3", "release.gate.override.approver=bob"],
+            'myapp:release.gate.override.approver = "bob": must be a chat handle',
+        ],
+        ["resuming latest", "production", ["release.gate.resume=latest"], 'myapp:release.gate.resume = "latest": must be a pinned tag'],
+        [
+            "a gate scope beside monitoring",
+            "production",
+            ["release.gate.scope.span=web.request"],
+            'myapp:release.gate.scope = {"span":"web.request","minRequests":100,"excludeResources":["get_/health/*"]}: must be left out with monitoring: the gate reads monitoring.span and monitoring.trafficGuard',
+        ],
     ];
     for (const [what, stack, sets, expected] of cases) {
         it(`rejects ${what}, naming the key`, () => {

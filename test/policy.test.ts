@@ -129,6 +129,20 @@ describe("the policy pack", () => {
     describe("fires on a declared resource with one field changed, and only the policy concerned", () => {
         const cases: [string, "production" | "staging", string, (r: DeclaredResource) => void, string][] = [
             [
+                "gate-override-approved",
+                "production",
+                "myapp-deployment-plan",
+                (r: any) => (r.inputs.data["gate-override-reason"] = "the fix for the payment outage is in v1.2.3"),
+                "the release gate is overridden without an approver: ConfigMap myapp-deployment-plan has no gate-override-approver (set release.gate.override.approver)",
+            ],
+            [
+                "gate-override-approved",
+                "staging",
+                "myapp-deployment-plan",
+                (r: any) => (r.inputs.data["gate-override-approver"] = "@myapp-release-lead"),
+                "the release gate is overridden without a reason: ConfigMap myapp-deployment-plan has no gate-override-reason (set release.gate.override.reason)",
+            ],
+            [
                 "container-probes-and-resources",
                 "production",
                 "myapp-canary-deployment",

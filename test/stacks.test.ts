@@ -78,6 +78,12 @@ describe("the stacks through index.ts", () => {
             traffic: { canaryWeight: 5, steps: "5,25,100" },
             urls: { live: "https://api.example.com" },
             rollback: "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
+            gate: {
+                outcome: "not evaluated",
+                message:
+                    "release gate: not evaluated (no Datadog credentials: datadog:apiKey and datadog:appKey, or DD_API_KEY and DD_APP_KEY): a raise of traffic in this run is not checked",
+                traffic: { shares: { "v1.2.2": 95, "v1.2.3": 5 } },
+            },
         });
     });
 
@@ -96,6 +102,13 @@ describe("the stacks through index.ts", () => {
             },
             urls: { live: "https://staging.example.com", preview: "https://preview.staging.example.com" },
             rollback: "none needed: live runs v1.2.2; v1.2.3 is only in preview",
+            // Offline, without Datadog credentials: the gate says it did not look, and records the shares only.
+            gate: {
+                outcome: "not evaluated",
+                message:
+                    "release gate: not evaluated (no Datadog credentials: datadog:apiKey and datadog:appKey, or DD_API_KEY and DD_APP_KEY): a raise of traffic in this run is not checked",
+                traffic: { shares: { "v1.2.2": 100 } },
+            },
         });
         const jobs = run.resources.filter((r) => r.type === "kubernetes:batch/v1:Job").map((r: any) => r.inputs.metadata.name);
         assert.deepStrictEqual(jobs, ["myapp-predeploy-backup-v1-2-3", "myapp-migrate-expand-v1-2-3", "myapp-smoke-blue-v1-2-2", "myapp-smoke-green-v1-2-3"]);

@@ -16,7 +16,7 @@ export const report = {
     specs: [] as { title: string; state: "passed" | "failed"; durationMs?: number; error?: string }[],
     /** Per-spec measurements (update counts, wall times), keyed by the spec's own names. */
     measurements: {} as Record<string, unknown>,
-    /** The release judging itself (issue 20): each scenario's outcome, and the seconds from ALERT to weight 0. */
+    /** The release judging itself (issue 20): each gate scenario's outcome and seconds, and the seconds from ALERT to weight 0. */
     gate: {} as Record<string, unknown>,
 };
 
@@ -26,6 +26,10 @@ export function measure(key: string, value: unknown): void {
 
 export function gateMeasure(key: string, value: unknown): void {
     report.gate[key] = value;
+}
+
+export function gateOutcome(scenario: string, value: { outcome: string; seconds?: number }): void {
+    report.gate[scenario] = value;
 }
 
 export const REPORT_FILE = path.join(__dirname, "..", "out", "report.json");

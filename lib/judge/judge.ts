@@ -104,3 +104,24 @@ export function judgeSeries(series: Readonly<Record<string, SeriesPair>>, settin
     };
     return { scorecard, results, reason };
 }
+
+const fixed = (x: number | null) => (x === null ? "-" : Number(x.toPrecision(4)).toString());
+
+/** The scorecard for a reader (npm run judge, the release gate's refusal): one line per metric, the groups, the score and the verdict. */
+export function renderScorecard(j: Judgment): string {
+    const rows = Object.entries(j.scorecard.metrics).map(([name, m]) => {
+        const r = j.results[name];
+        const interval = m.lower === null ? "-" : `[${fixed(m.lower)}, ${fixed(m.upper)}]`;
+        return [name, `${m.classification}${r.critical ? " (critical)" : ""}`, fixed(m.estimate), interval, fixed(m.effectSize)];
+    });
+    const table = [["metric", "classification", "estimate", "98% interval", "effect size"], ...rows];
+    const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
+    const lines = table.map((r) =>
+        r
+            .map((cell, c) => cell.padEnd(widths[c]))
+            .join("  ")
+            .trimEnd(),
+    );
+    const groups = Object.entries(j.scorecard.groups).map(([g, s]) => `${g} ${s === null ? "no data" : s}`);
+    return [...lines, "", `groups: ${groups.join(", ")}`, `score ${j.scorecard.score}${j.reason ? ` (${j.reason})` : ""}: ${j.scorecard.verdict}`, ""].join("\n");
+}

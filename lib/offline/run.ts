@@ -23,6 +23,8 @@ export async function runProgram(request: RunRequest, onInput?: (input: ReleaseI
         const e = err as Error;
         // A ConfigError is for the user: its message alone, as the CLI prints it. Anything else is a bug: its stack.
         if (e && e.name === "ConfigError") throw new ProgramError(e.message, 2, Math.max(0, registered - 1));
+        // The release gate's refusal is for the user too, and is no invalid config.
+        if (e && e.name === "GateRefusal") throw new ProgramError(e.message, 1, Math.max(0, registered - 1));
         throw new ProgramError(e && e.stack ? e.stack : String(err), 1, Math.max(0, registered - 1));
     }
 }

@@ -79,7 +79,7 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
             },
             {
                 line: "Monitoring configured (Datadog, New Relic)",
-                policies: ["monitors-for-plan-alerts", "downtime-never-mutes-rollback-triggers", "container-probes-and-resources"],
+                policies: ["monitors-for-plan-alerts", "downtime-never-mutes-rollback-triggers", "container-probes-and-resources", "gate-override-approved"],
                 owner: "monitoringLead",
                 vacuous: (r) => (r.some((x) => x.type === MONITOR) ? undefined : "this stack declares no monitor"),
             },

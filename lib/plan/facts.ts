@@ -187,4 +187,3 @@ export function canaryRoutingObject(resources: PlanResource[]): string | undefin
     const ingress = of(resources, INGRESS).find((i) => component(i) === COMPONENT.canary || ANNOTATION.albWeightedAction in (i.metadata?.annotations ?? {}));
     return ingress && `Ingress ${ingress.metadata?.name}`;
 }
-

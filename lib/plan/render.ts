@@ -164,7 +164,14 @@ function summary(input: PlanInput, t: Timeline): string[] {
         `**Expected Downtime**: ${downtimeReason(input)}.`,
         `**Risk Level**: ${risk.level}: ${risk.reasons.join("; ")}.`,
         `**Expected Time to Roll Back**: ${rollbackTime(input)}.`,
+        ...gateOverrideLine(cfg),
     ];
+}
+
+/** An override of the release gate, with its reason and approver, as release.gate.override records it. */
+function gateOverrideLine(cfg: PlanInput["cfg"]): string[] {
+    const o = cfg.release.gate.override;
+    return o ? [`**Release Gate Overridden**: "${o.reason}", approved by ${o.approver ?? `${NOT_SET} (release.gate.override.approver)`}.`] : [];
 }
 
 function checklistItem(input: PlanInput, line: ChecklistLine): string[] {

@@ -1,6 +1,7 @@
 // The deployment and rollback steps of a release: each a command (a config edit and `pulumi up`), what the engine
 // changes, and the checks before the next. The plan prints all of it; the runbook the commands and checks only.
 import { ProgramConfig } from "../config";
+import { gatedRaises, trafficShares } from "../gate/gate";
 import { rollbackCommand } from "../rollback";
 import { canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, liveService, workloadFacts } from "./facts";
 import { NOT_SET, roleWithHandle } from "./people";
@@ -127,6 +128,29 @@ function monitorCheck(input: PlanInput): { command: string; check: string } | un
         command: `curl -s -G "https://api.$DD_SITE/api/v1/monitor" -H "DD-API-KEY: $DD_API_KEY" -H "DD-APPLICATION-KEY: $DD_APP_KEY" --data-urlencode "monitor_tags=${tags}" | jq -r '${GO_NO_GO_FILTER}'`,
         check: `the monitor query prints nothing: no monitor tagged ${tags} alerts or warns (a \`low-requests-…\` or \`low-payments-…\` guard in the list means too little traffic to judge that version yet: wait)`,
     };
+}
+
+/**
+ * What the release gate (program/gate.ts) checks at the `pulumi up` of a step from `from` to `to`, for each version
+ * that gains traffic; undefined when the stack gives the gate no Datadog scope.
+ */
+function gateCheck(input: PlanInput, from: ProgramConfig, to: ProgramConfig): { commands: string[]; checks: string[] } | undefined {
+    const { cfg, stack } = input;
+    const guard = cfg.monitoring
+        ? { min: cfg.monitoring.trafficGuard.minRequests, key: "monitoring.trafficGuard.minRequests" }
+        : cfg.release.gate.scope && { min: cfg.release.gate.scope.minRequests, key: "release.gate.scope.minRequests" };
+    if (!guard) return undefined;
+    const before = trafficShares(from);
+    const checks = gatedRaises(before, trafficShares(to), cfg.release).map((r) => {
+        const monitors = `no notifying monitor of ${r.version} (rollback triggers, error rate, latency, payments) is in ALERT`;
+        if (r.from === 0)
+            return `the release gate at \`pulumi up\` lets ${r.version} (0% → ${r.to}%) through only while ${monitors}; it refuses otherwise, naming each monitor, its state and its link`;
+        const baseline = Object.keys(before).find((v) => v !== r.version);
+        return `the release gate at \`pulumi up\` lets ${r.version} (${r.from}% → ${r.to}%) through only when ${monitors}, it has been at ${r.from}% for ${cfg.plan.observeMinutes} minutes (plan.observeMinutes) with at least ${guard.min} requests (${guard.key}), and the judge scores it at least ${cfg.judge.thresholds.pass} (judge.thresholds.pass)${baseline ? ` against ${baseline}` : ""}; it refuses otherwise with the monitors or the scorecard`;
+    });
+    if (checks.length === 0) return { commands: [], checks: ["the release gate does not check this step: no version gains traffic"] };
+    const judge = cfg.strategy === "canary" && Object.values(before).some((share) => share > 0 && share < 100) ? [`npm run judge -- --stack ${stack}`] : [];
+    return { commands: judge, checks: checks.map((c) => `before: ${c}`) };
 }
 
 const liveRef = (input: PlanInput, path: string, value: string) => (input.outputRefs ? `\${outputs.${path}}` : value);
@@ -275,14 +299,22 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
             checks: first.checks,
             rollback: rollbackCommand(stack, cfg),
         },
-        ...t.edits.map((e, i): Step => ({
-            at: t.ready + (i + 1) * t.observe,
-            title: e.title,
-            commands: [...(watch ? [watch.command] : []), configSet(stack, e.sets)],
-            engine: editEngine(input, e),
-            checks: [...(i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`), "`pulumi stack output traffic --stack " + stack + "` shows the new state"],
-            rollback: rollbackCommand(stack, after[i]),
-        })),
+        ...t.edits.map((e, i): Step => {
+            // The release gate at `pulumi up` takes the place of watching the dashboard; without a Datadog scope it
+            // cannot look, and the watch stays.
+            const gate = gateCheck(input, i === 0 ? cfg : after[i - 1], after[i]);
+            return {
+                at: t.ready + (i + 1) * t.observe,
+                title: e.title,
+                commands: [...(gate ? gate.commands : watch ? [watch.command] : []), configSet(stack, e.sets)],
+                engine: editEngine(input, e),
+                checks: [
+                    ...(gate ? gate.checks : (i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`)),
+                    "`pulumi stack output traffic --stack " + stack + "` shows the new state",
+                ],
+                rollback: rollbackCommand(stack, after[i]),
+            };
+        }),
     ];
     const version = cfg.release.version;
     const post: Step[] = [
