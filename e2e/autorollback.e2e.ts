@@ -30,7 +30,7 @@ const WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
 const REPO = path.join(__dirname, "..");
 const TOKEN = "pul-e2e-stand-in-token";
 
-describe("automatic rollback: a rollback trigger's webhook takes the canary to weight 0 through Pulumi Deployments, and the mark outlives the git-driven run", function () {
+describe("automatic rollback: a rollback trigger's webhook takes the canary to weight 0 through Pulumi Deployments, and the mark refuses the git-driven run until a person resumes", function () {
     let ps: ProjectStack;
     let k: Kube;
     let datadog: DatadogStandIn;
@@ -155,12 +155,22 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
         assert.deepStrictEqual(file["myapp:autoRollback"], { enabled: false });
     });
 
-    it("the next git-driven up (config from git: weight 25, no pre-run commands) still sees v1.2.3 halted, through its own previous outputs", async function () {
-        await timedUp(ps, onOutput);
+    it("the next git-driven up (config from git: weight 25, no pre-run commands) is refused by the gate: v1.2.3 is halted, the weight stays 0 and the mark stays", async function () {
+        let refused: string | undefined;
+        await ps.stack.up({ onOutput }).catch((e: Error) => (refused = e.message));
+        assert.ok(refused, "the git-driven up was not refused");
+        assert.match(refused, /v1\.2\.3 was halted by an automatic rollback: raising its traffic again takes release\.gate\.resume = "v1\.2\.3"/);
+        assert.strictEqual(await weight(), "0");
         const after = await outputs();
-        assert.deepStrictEqual(after.autoRollback, { halted: ["v1.2.3"] });
-        // Until the gate (issue 20 part 1) consumes the mark, nothing refuses the weight; it refuses this up once wired.
-        gateMeasure("markAfterGitDrivenUp", { halted: after.autoRollback.halted, canaryWeight: after.traffic.canaryWeight });
+        assert.deepStrictEqual([after.autoRollback, after.traffic.canaryWeight], [{ halted: ["v1.2.3"] }, 0]);
+        gateMeasure("markAfterGitDrivenUp", { outcome: "refused", halted: after.autoRollback.halted, canaryWeight: await weight() });
+    });
+
+    it("a person's edit naming the version (release.gate.resume v1.2.3) lets the next up send weight 25 again and lifts the mark", async function () {
+        await ps.stack.setConfig("release.gate.resume", { value: "v1.2.3" }, true);
+        await timedUp(ps, onOutput);
+        assert.strictEqual(await weight(), "25");
+        assert.deepStrictEqual((await outputs()).autoRollback, { halted: [] });
     });
 
     it("the stand-in's request type names the fields of apitype.CreateDeploymentRequest and OperationContext at v3.248.0", function () {

@@ -116,7 +116,7 @@ describe("automatic rollback: what the program declares", function () {
     });
 
     it("enabled: false declares neither settings nor webhook, and still reads the mark", () => {
-        const r = run(withAutomation(["canary.weight=25", "autoRollback.enabled=false"]), { previous: { halted: ["v1.2.3"] } });
+        const r = run(withAutomation(["canary.weight=0", "autoRollback.enabled=false"]), { previous: { halted: ["v1.2.3"] } });
         assert.deepStrictEqual([all(r, ":Webhook"), all(r, ":DeploymentSettings")], [[], []]);
         assert.deepStrictEqual(r.outputs.autoRollback, { halted: ["v1.2.3"] });
     });
@@ -200,14 +200,26 @@ describe("the automatic-rollback mark", function () {
     });
 
     it("the next git-driven run (no halt in config) carries it forward from the stack's own previous outputs, read before anything is declared", () => {
-        const r = run(withAutomation(["canary.weight=25"]), { previous: { halted: ["v1.2.3"] } });
+        const r = run(withAutomation(["canary.weight=0"]), { previous: { halted: ["v1.2.3"] } });
         assert.deepStrictEqual(r.outputs.autoRollback, { halted: ["v1.2.3"] });
         const reads = r.resources.filter((x) => x.type === "pulumi:pulumi:StackReference");
         assert.deepStrictEqual(
             reads.map((x) => [x.name, x.inputs.name, x.read]),
-            [["myapp-rollback-mark", SELF, true]],
+            [
+                ["myapp-rollback-mark", SELF, true],
+                ["myapp-gate-last-up", SELF, true],
+            ],
         );
-        assert.strictEqual(r.resources[0], reads[0]);
+        assert.deepStrictEqual(r.resources.slice(0, 2), reads);
+    });
+
+    it("the next git-driven run that raises the halted version's traffic again is refused by the gate until release.gate.resume names it", () => {
+        assert.throws(
+            () => run(withAutomation(["canary.weight=25"]), { previous: { halted: ["v1.2.3"] } }),
+            /v1\.2\.3 was halted by an automatic rollback: raising its traffic again takes release\.gate\.resume = "v1\.2\.3"/,
+        );
+        const resumed = run(withAutomation(["canary.weight=25", "release.gate.resume=v1.2.3"]), { previous: { halted: ["v1.2.3"] } });
+        assert.deepStrictEqual(resumed.outputs.autoRollback, { halted: [] });
     });
 
     it("a stack without the autoRollback section reads no mark and outputs none", () => {

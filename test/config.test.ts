@@ -244,7 +244,7 @@ describe("config read the way pulumi config set --path writes it", () => {
         const config = stackConfig("staging", ["monitorng.span=web.request", "canarry.weight=5", "zzz=1"]);
         const flat = toRunRequest(PROJECT, "staging", config).config;
         const raw = readRawConfig({ name: PROJECT, get: (k) => flat[`${PROJECT}:${k}`] }, Object.keys(flat));
-        const reads = "(it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, appSecrets)";
+        const reads = "(it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, autoRollback, appSecrets)";
         assert.throws(
             () => validateConfig(PROJECT, "staging", raw),
             (err: Error) =>
@@ -268,7 +268,7 @@ describe("a mistyped section under the real program", () => {
         assert.strictEqual(r.stdout, "");
         assert.strictEqual(
             r.stderr,
-            "Invalid stack configuration (nothing was declared):\n  myapp:monitorng: is not a key of this program: did you mean monitoring? (it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, appSecrets)\n",
+            "Invalid stack configuration (nothing was declared):\n  myapp:monitorng: is not a key of this program: did you mean monitoring? (it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, autoRollback, appSecrets)\n",
         );
     });
 });
