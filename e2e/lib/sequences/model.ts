@@ -327,15 +327,16 @@ export function databaseJobsDeclared(m: Model): boolean {
 
 /**
  * Whether the model expects `pulumi stack output rollback` to hold a command (lib/rollback.ts's cases): the canary
- * carries traffic or stable is not the previous version; live blue/green runs the release; rolling is not on the
- * previous version.
+ * carries traffic or stable is not the previous version; live blue/green runs the release and the config is not a
+ * rollback's; rolling is not on the previous version.
  */
 export function rollbackExpected(m: Model): boolean {
     switch (m.strategy) {
         case "canary":
             return m.canary!.weight > 0 || (!!m.previousVersion && m.previousVersion !== m.canary!.stable);
         case "blue-green":
-            return m.blueGreen![m.blueGreen!.active] === m.version;
+            // A rollback's config (release.version is release.previousVersion) on the live color needs none.
+            return m.blueGreen![m.blueGreen!.active] === m.version && m.previousVersion !== m.version;
         case "rolling":
             return !!m.previousVersion && m.previousVersion !== m.version;
     }

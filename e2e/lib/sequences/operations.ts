@@ -91,6 +91,22 @@ function newVersionValid(m: Model): boolean {
 
 const failing = (image: string, how: "fail" | "pending") => `${image}-${how}`;
 
+/**
+ * After a printed rollback (release.version is stable's, or the color traffic went back to), traffic moves onto the
+ * version rolled back from only with the release going forward again, as the README's rollback section says:
+ * release.version back, database.migration.attempt raised. The program refuses a promotion, or a live color that
+ * runs neither release.version nor release.previousVersion, without it. Returns the label's note, if it went forward.
+ */
+function goForward(n: Model): string {
+    const cn = n.strategy === "canary" ? n.canary : undefined;
+    const bg = n.strategy === "blue-green" ? n.blueGreen : undefined;
+    const routed = cn && cn.weight > 0 ? cn.canary : bg ? bg[bg.active] : undefined;
+    if (routed === undefined || routed === n.version || (bg && routed === n.previousVersion)) return "";
+    n.version = routed;
+    n.attempt += 1;
+    return ` (forward again: release.version ${n.version}, database.migration.attempt ${n.attempt})`;
+}
+
 /** The next operation for model `m`, drawn with `rng` among the valid ones by weight. */
 export function generate(m: Model, rng: Prng): Operation {
     const all: { item: () => Operation; weight: number }[] = [];
@@ -107,7 +123,8 @@ export function generate(m: Model, rng: Prng): Operation {
                 const n = clone(m);
                 const to = cn.steps.find((s) => s > cn.weight) ?? cn.weight;
                 n.canary!.weight = to;
-                return op("shift-up", `shift-up ${cn.weight}→${to}`, m, n);
+                const forward = goForward(n);
+                return op("shift-up", `shift-up ${cn.weight}→${to}${forward}`, m, n);
             });
         }
         if (cn && cn.weight > 0) {
@@ -131,8 +148,9 @@ export function generate(m: Model, rng: Prng): Operation {
                 const n = clone(m);
                 const to = other(bg.active);
                 n.blueGreen!.active = to;
-                const kind = bg[to] === m.version ? "switch" : "switch-back";
-                return op(kind, `${kind} to ${to} (${bg[to]}${bg.standby === 0 ? ", from 0 pods" : ""})`, m, n);
+                const forward = goForward(n);
+                const kind = bg[to] === n.version ? "switch" : "switch-back";
+                return op(kind, `${kind} to ${to} (${bg[to]}${bg.standby === 0 ? ", from 0 pods" : ""})${forward}`, m, n);
             });
             if (bg.standby > 0) {
                 add(1, () => {
@@ -177,8 +195,9 @@ export function generate(m: Model, rng: Prng): Operation {
                 const n = clone(m);
                 const to = other(bg.active);
                 n.blueGreen!.active = to;
+                const forward = goForward(n);
                 return {
-                    ...op("not-ready", `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}`, m, n),
+                    ...op("not-ready", `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}${forward}`, m, n),
                     notReady: { deployment: `${m.app}-${to}`, seconds: NOT_READY_SECONDS },
                 };
             });
@@ -187,8 +206,9 @@ export function generate(m: Model, rng: Prng): Operation {
             add(1, () => {
                 const n = clone(m);
                 n.canary!.weight = cn.steps[0];
+                const forward = goForward(n);
                 return {
-                    ...op("not-ready", `not-ready ${m.app}-canary (${NOT_READY_SECONDS}s), then shift-up 0→${cn.steps[0]}`, m, n),
+                    ...op("not-ready", `not-ready ${m.app}-canary (${NOT_READY_SECONDS}s), then shift-up 0→${cn.steps[0]}${forward}`, m, n),
                     notReady: { deployment: `${m.app}-canary`, seconds: NOT_READY_SECONDS },
                 };
             });
@@ -239,7 +259,11 @@ function strategyChange(m: Model): Operation | undefined {
         Object.assign(n.canary!, { stable: m.version, canary: m.version, weight: 0 });
     } else if (m.strategy === "rolling" && m.blueGreen) {
         n.strategy = "blue-green";
-        Object.assign(n.blueGreen!, { blue: m.version, green: m.version });
+        // The live color takes the release; the standby keeps the previous version for the rollback, as the program
+        // requires of a live color on release.version.
+        const bg = n.blueGreen!;
+        bg[bg.active] = m.version;
+        bg[other(bg.active)] = m.previousVersion ?? m.version;
     } else {
         return undefined;
     }
