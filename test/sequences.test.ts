@@ -8,7 +8,7 @@ import { readReleaseFiles } from "../program/release";
 import { rollbackCommand } from "../lib/rollback";
 import { withExistingResources } from "../e2e/lib/existing";
 import { applyEdits, configOf, initialModel, Model, rollbackExpected, SECRET_KEY, trafficOf } from "../e2e/lib/sequences/model";
-import { capacity, jobAllowance, required, servedOnlyBy } from "../e2e/lib/sequences/checks";
+import { addStep, capacity, jobAllowance, noSteps, required, sameSteps, servedOnlyBy, StepKinds } from "../e2e/lib/sequences/checks";
 import { generate, Operation } from "../e2e/lib/sequences/operations";
 import { Prng } from "../e2e/lib/sequences/prng";
 
@@ -188,6 +188,25 @@ describe("e2e operation sequences: what the invariants compute", function () {
         assert.strictEqual(servedOnlyBy(sample([share("myapp", 75, 6, { "v1.2.2": 6 }), share("myapp-canary", 25, 2, { "v1.2.3": 2 })]), ["v1.2.2"]), false);
         assert.strictEqual(servedOnlyBy(sample([share("myapp", 100, 6, { "v1.2.2": 6 }), share("myapp-canary", 0, 2, { "v1.2.3": 2 })]), ["v1.2.2"]), true);
         assert.strictEqual(servedOnlyBy(sample([share("myapp", 100, 0)]), ["v1.2.2"]), false);
+    });
+
+    it("offline agreement: an autoscaler's minimum raised from the live fleet on the engine only still agrees; a Deployment's change, or an autoscaler created, on one side only does not", function () {
+        const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
+        const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+        const steps = (...entries: ["create" | "delete" | "change", string, string][]): StepKinds => {
+            const s = noSteps();
+            for (const [kind, type, name] of entries) addStep(s, kind, type, name);
+            return s;
+        };
+        // A shift to 25: the engine read the stable track at 8 pods (its autoscaler grew it), so it raises
+        // myapp-stable-hpa's minimum as well; offline, stable sits at its minimum and only the canary's changes.
+        const engine = steps(["change", HPA, "myapp-canary-hpa"], ["change", HPA, "myapp-stable-hpa"], ["change", "kubernetes:networking.k8s.io/v1:Ingress", "myapp-canary-ingress"]);
+        const offline = steps(["change", HPA, "myapp-canary-hpa"], ["change", "kubernetes:networking.k8s.io/v1:Ingress", "myapp-canary-ingress"]);
+        assert.deepStrictEqual(engine.autoscalers, ["myapp-canary-hpa", "myapp-stable-hpa"]);
+        assert.strictEqual(sameSteps(engine, offline), true);
+        assert.strictEqual(sameSteps(steps(["change", DEPLOYMENT, "myapp-stable"]), offline), false);
+        assert.strictEqual(sameSteps(steps(["create", HPA, "myapp-green-hpa"]), steps()), false);
+        assert.strictEqual(sameSteps(steps(["delete", HPA, "myapp-green-hpa"]), steps()), false);
     });
 
     it("a Job may run again only when its purpose comes back or changes: the release after a rollback to the previous version, a color back from 0 pods, a new smoke image", function () {

@@ -107,8 +107,24 @@ export interface StepKinds {
     delete: string[];
     /** An update or a replacement: the offline diff cannot tell them apart, the engine can. */
     change: string[];
+    /**
+     * Changes of autoscalers, kept apart: each traffic decision sets an autoscaler's minimum from the count its
+     * Deployment runs now, read live (components/capacity.ts). The engine reads the cluster, where the autoscaler
+     * may have grown the fleet; the offline run reads each Deployment at its configured minimum (lib/offline/diff.ts
+     * liveStateOf). So the two may disagree on such a change, and on nothing else.
+     */
+    autoscalers: string[];
 }
 
+export const noSteps = (): StepKinds => ({ create: [], delete: [], change: [], autoscalers: [] });
+
+/** Files one step of the engine's or of the offline diff under its kind. */
+export function addStep(steps: StepKinds, kind: "create" | "delete" | "change", type: string, name: string): void {
+    if (kind === "change" && type.endsWith(":HorizontalPodAutoscaler")) steps.autoscalers.push(name);
+    else steps[kind].push(name);
+}
+
+/** Whether both name the same created, deleted and changed resources; autoscalers' changes are not compared (StepKinds.autoscalers). */
 export function sameSteps(a: StepKinds, b: StepKinds): boolean {
     const key = (s: StepKinds) => JSON.stringify([[...s.create].sort(), [...s.delete].sort(), [...s.change].sort()]);
     return key(a) === key(b);

@@ -15,7 +15,7 @@ import { SequencesReport } from "../report";
 import { PROGRAM_ROOT, ProjectStack } from "../stack";
 import { loadMigrations, SqlMigration } from "../../../lib/migrations";
 import { SECRET_MASK } from "../../../lib/offline/types";
-import { capacity, INVARIANTS, Invariant, jobAllowance, required, routingMismatch, sameSteps, servedOnlyBy, StepKinds, TrackedJob, Violation } from "./checks";
+import { addStep, capacity, INVARIANTS, Invariant, jobAllowance, noSteps, required, routingMismatch, sameSteps, servedOnlyBy, StepKinds, TrackedJob, Violation } from "./checks";
 import { applyEdits, autoscaledDeployments, configEdits, configOf, deploymentShares, initialModel, Model, SECRET_KEY, servingVersions, trafficOf } from "./model";
 import { generate, OP_KINDS, Operation } from "./operations";
 import { Prng } from "./prng";
@@ -354,11 +354,21 @@ function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boole
             } catch {
                 return resolve({ status: -1, stderr: `exit ${status} without a JSON document: ${stderr}`, manifests: [] });
             }
-            const names = (list: { name: string }[]) => list.map((r) => r.name);
+            let diff: StepKinds | undefined;
+            if (doc.diff) {
+                diff = noSteps();
+                for (const [kind, list] of [
+                    ["create", doc.diff.added],
+                    ["delete", doc.diff.removed],
+                    ["change", doc.diff.changed],
+                ] as const) {
+                    for (const r of list as { type: string; name: string }[]) addStep(diff, kind, r.type, r.name);
+                }
+            }
             resolve({
                 status: status ?? 0,
                 stderr,
-                diff: doc.diff && { create: names(doc.diff.added), delete: names(doc.diff.removed), change: names(doc.diff.changed) },
+                diff,
                 // Reads (Resource.get) declare nothing; a patch (…Patch) is a part of an object, checked against the live one.
                 manifests: (doc.resources as { type: string; read?: boolean; inputs: Record<string, any> }[])
                     .filter((r) => r.type.startsWith("kubernetes:") && !r.read && r.inputs.apiVersion && r.inputs.kind)
@@ -374,16 +384,16 @@ function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boole
  * "initialization errors"): no config edit makes it, so it is kept apart.
  */
 function stepCollector(): { steps: StepKinds; reawaits: string[]; onEvent: (e: EngineEvent) => void } {
-    const steps: StepKinds = { create: [], delete: [], change: [] };
+    const steps = noSteps();
     const reawaits: string[] = [];
     const onEvent = (e: EngineEvent) => {
         const m = e.resourcePreEvent?.metadata;
         if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:")) return;
         const name = m.urn.split("::").pop()!;
-        if (m.op === "create") steps.create.push(name);
-        else if (m.op === "delete") steps.delete.push(name);
+        if (m.op === "create") addStep(steps, "create", m.type, name);
+        else if (m.op === "delete") addStep(steps, "delete", m.type, name);
         else if (m.op === "update" && (m.diffs ?? []).length === 0 && Object.keys(m.detailedDiff ?? {}).length === 0) reawaits.push(name);
-        else if (m.op === "update" || m.op === "replace") steps.change.push(name);
+        else if (m.op === "update" || m.op === "replace") addStep(steps, "change", m.type, name);
     };
     return { steps, reawaits, onEvent };
 }
