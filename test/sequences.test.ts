@@ -209,7 +209,7 @@ describe("e2e operation sequences: what the invariants compute", function () {
         assert.strictEqual(sameSteps(steps(["delete", HPA, "myapp-green-hpa"]), steps()), false);
     });
 
-    it("a Job may run again only when its purpose comes back or changes: the release after a rollback to the previous version, a color back from 0 pods, a new smoke image", function () {
+    it("a Job may run again only when its purpose comes back or changes: the release after a rollback to the previous version, a color back from 0 pods or from a rollback that held it, a new smoke image", function () {
         const staging = initialModel("staging", committed("staging"));
         const job = (component: string, color?: string) => ({ name: "j", uid: "u", component, color, outcome: "Complete", pending: false, createdAt: 0 });
         const bg = (m: Model, patch: Partial<NonNullable<Model["blueGreen"]>>) => ({ ...m, blueGreen: { ...m.blueGreen!, ...patch } });
@@ -226,6 +226,11 @@ describe("e2e operation sequences: what the invariants compute", function () {
         const rolling = { ...staging, strategy: "rolling" as const };
         assert.strictEqual(jobAllowance(rolledBack, rolling).rerun(job("predeploy-backup")), true);
         assert.strictEqual(jobAllowance(rolling, { ...rolling, logLevel: "warn" }).rerun(job("migration")), false);
+        // The printed rollback of a switch holds green (no smoke test declared for it): going forward again runs green's test anew, and only green's.
+        const live = bg({ ...staging, version: "v1.2.3", previousVersion: "v1.2.2" }, { active: "green" });
+        const rolledBackSwitch = bg({ ...live, version: "v1.2.2" }, { active: "blue" });
+        assert.strictEqual(jobAllowance(rolledBackSwitch, live).rerun(job("smoke-test", "green")), true);
+        assert.strictEqual(jobAllowance(rolledBackSwitch, live).rerun(job("smoke-test", "blue")), false);
         // A new phase is a new migration Job; the backup keeps its purpose.
         const backfill = { ...rolling, phase: "backfill" as const };
         assert.strictEqual(jobAllowance(rolling, backfill).anyNew, true);

@@ -78,8 +78,19 @@ function databasePurpose(m: Model): string | undefined {
     return databaseJobsDeclared(m) ? `${m.version}/${m.phase}/${m.attempt}` : undefined;
 }
 
+/**
+ * A rollback's config (release.version is release.previousVersion) holds the color that runs another version: the
+ * program declares no smoke test for it (program/release.ts `hold`), so the printed rollback deletes that Job and
+ * going forward again runs it anew, as it does the release's backup and migration.
+ */
+function heldColor(m: Model): Color | undefined {
+    const bg = m.blueGreen;
+    if (m.strategy !== "blue-green" || !bg || m.previousVersion === undefined || m.version !== m.previousVersion) return undefined;
+    return (["blue", "green"] as const).find((c) => bg[c] !== m.version);
+}
+
 function smokePurpose(m: Model, c: Color): string | undefined {
-    return colorReplicas(m, c) > 0 && m.blueGreen ? `${m.blueGreen[c]}/${m.blueGreen.smokeImage}` : undefined;
+    return colorReplicas(m, c) > 0 && m.blueGreen && heldColor(m) !== c ? `${m.blueGreen[c]}/${m.blueGreen.smokeImage}` : undefined;
 }
 
 /**

@@ -513,7 +513,8 @@ async function sampledUp(ctx: Context, deadlineSeconds: number, cancelWhen?: () 
     const collector = stepCollector();
     const run = await sampledDuring(ctx.k, ctx.ns, ctx.model.host, async () => {
         await before?.();
-        return ctx.ps.stack.up({ onOutput: ctx.onOutput, onEvent: collector.onEvent, signal: abort.signal });
+        // Verbose runs print each step's property diff, to tell an update from a replacement and why.
+        return ctx.ps.stack.up({ onOutput: ctx.onOutput, onEvent: collector.onEvent, signal: abort.signal, diff: process.env.E2E_SEQ_VERBOSE === "1" });
     });
     watching = false;
     clearTimeout(timer);
