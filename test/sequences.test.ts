@@ -8,7 +8,7 @@ import { readReleaseFiles } from "../program/release";
 import { rollbackCommand } from "../lib/rollback";
 import { withExistingResources } from "../e2e/lib/existing";
 import { applyEdits, configOf, initialModel, Model, rollbackExpected, SECRET_KEY, trafficOf } from "../e2e/lib/sequences/model";
-import { addStep, capacity, jobAllowance, noSteps, required, sameSteps, servedOnlyBy, StepKinds } from "../e2e/lib/sequences/checks";
+import { addStep, capacity, engineConnectionLost, jobAllowance, noSteps, required, sameSteps, servedOnlyBy, StepKinds } from "../e2e/lib/sequences/checks";
 import { generate, Operation } from "../e2e/lib/sequences/operations";
 import { Prng } from "../e2e/lib/sequences/prng";
 
@@ -207,6 +207,16 @@ describe("e2e operation sequences: what the invariants compute", function () {
         assert.strictEqual(sameSteps(steps(["change", DEPLOYMENT, "myapp-stable"]), offline), false);
         assert.strictEqual(sameSteps(steps(["create", HPA, "myapp-green-hpa"]), steps()), false);
         assert.strictEqual(sameSteps(steps(["delete", HPA, "myapp-green-hpa"]), steps()), false);
+    });
+
+    it("an up is run once more only when the program lost its connection to the engine and nothing else failed", function () {
+        const lost = "error: Error: 14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:40935";
+        assert.strictEqual(engineConnectionLost(`Updating (e2e-seq-3):\n    ${lost}\n    error: update failed\n`), true);
+        // A resource that failed is a real failure, whatever the program saw after it.
+        const failed = 'error: 1 error occurred:\n* the Kubernetes API server reported that "e2e-seq-3/myapp-stable" failed to fully initialize or become live';
+        assert.strictEqual(engineConnectionLost(`${failed}\n${lost}\n`), false);
+        assert.strictEqual(engineConnectionLost("error: update canceled\n" + lost), false);
+        assert.strictEqual(engineConnectionLost("error: update failed\n"), false);
     });
 
     it("a Job may run again only when its purpose comes back or changes: the release after a rollback to the previous version, a color back from 0 pods or from a rollback that held it, a new smoke image", function () {

@@ -50,6 +50,8 @@ export interface SequencesReport {
     rollback: { run: number; notNeeded: number; failed: number; seconds: number[]; worstSeconds: number | null; medianSeconds: number | null };
     /** Wall seconds spent per part of a step, summed over the run (the offline preview overlaps the up). */
     phaseSeconds: Record<string, number>;
+    /** Ups that failed only because the program lost its connection to the engine, each run once more. */
+    engineRetries: { seed: number; step: number; operation: string; error: string }[];
     wallSeconds: number;
 }
 

@@ -140,3 +140,17 @@ export function sameSteps(a: StepKinds, b: StepKinds): boolean {
     const key = (s: StepKinds) => JSON.stringify([[...s.create].sort(), [...s.delete].sort(), [...s.change].sort()]);
     return key(a) === key(b);
 }
+
+/**
+ * Whether a failed up failed only because the program lost its gRPC connection to the engine (grpc-js status 14,
+ * UNAVAILABLE) with no resource failing: the language host and the engine drop that connection on a loaded machine
+ * (pulumi/pulumi#5093). An up with any other error (a resource that failed or timed out, a cancellation) is not.
+ */
+export function engineConnectionLost(output: string): boolean {
+    const errors = output
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => /^error: /.test(l) && l !== "error: update failed");
+    const resourceFailed = /failed to fully initialize|was not successfully|timed out|cancel/i.test(output);
+    return errors.length > 0 && !resourceFailed && errors.every((l) => /\b14 UNAVAILABLE\b/.test(l));
+}

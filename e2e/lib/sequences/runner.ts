@@ -15,7 +15,22 @@ import { SequencesReport } from "../report";
 import { PROGRAM_ROOT, ProjectStack } from "../stack";
 import { loadMigrations, SqlMigration } from "../../../lib/migrations";
 import { SECRET_MASK } from "../../../lib/offline/types";
-import { addStep, capacity, INVARIANTS, Invariant, jobAllowance, noSteps, required, routingMismatch, sameSteps, servedOnlyBy, StepKinds, TrackedJob, Violation } from "./checks";
+import {
+    addStep,
+    capacity,
+    engineConnectionLost,
+    INVARIANTS,
+    Invariant,
+    jobAllowance,
+    noSteps,
+    required,
+    routingMismatch,
+    sameSteps,
+    servedOnlyBy,
+    StepKinds,
+    TrackedJob,
+    Violation,
+} from "./checks";
 import { applyEdits, autoscaledDeployments, configEdits, configOf, deploymentShares, initialModel, Model, SECRET_KEY, servingVersions, trafficOf } from "./model";
 import { generate, OP_KINDS, Operation } from "./operations";
 import { Prng } from "./prng";
@@ -40,6 +55,7 @@ export function emptyReport(): SequencesReport {
         capacity: { samples: 0, worst: null },
         rollback: { run: 0, notNeeded: 0, failed: 0, seconds: [], worstSeconds: null, medianSeconds: null },
         phaseSeconds: {},
+        engineRetries: [],
         wallSeconds: 0,
     };
 }
@@ -510,12 +526,26 @@ async function sampledUp(ctx: Context, deadlineSeconds: number, cancelWhen?: () 
     })();
     // Before the first deploy nothing serves: no share needs pods.
     const fleet = ctx.deployed ? ctx.model.load : 0;
-    const collector = stepCollector();
-    const run = await sampledDuring(ctx.k, ctx.ns, ctx.model.host, async () => {
-        await before?.();
-        // Verbose runs print each step's property diff, to tell an update from a replacement and why.
-        return ctx.ps.stack.up({ onOutput: ctx.onOutput, onEvent: collector.onEvent, signal: abort.signal, diff: process.env.E2E_SEQ_VERBOSE === "1" });
-    });
+    let collector = stepCollector();
+    const attempt = (first: boolean) =>
+        sampledDuring(ctx.k, ctx.ns, ctx.model.host, async () => {
+            if (first) await before?.();
+            // Verbose runs print each step's property diff, to tell an update from a replacement and why.
+            return ctx.ps.stack.up({ onOutput: ctx.onOutput, onEvent: collector.onEvent, signal: abort.signal, diff: process.env.E2E_SEQ_VERBOSE === "1" });
+        });
+    let run = await attempt(true);
+    if (run.error && !cancelled && engineConnectionLost(String((run.error as Error).message ?? run.error))) {
+        // The program lost its connection to the engine, and nothing else failed: the same up once more, recorded.
+        // Its samples follow the first attempt's, so a capacity dip during either still counts.
+        const error = engineErrors(run.error);
+        ctx.report.engineRetries.push({ seed: ctx.seed, step: ctx.step, operation: ctx.label, error });
+        ctx.onOutput(`\n[sequences] the engine connection was lost (${error}); running the same up once more\n`);
+        const offset = Date.now() - t0;
+        const first = run.samples;
+        collector = stepCollector();
+        run = await attempt(false);
+        run.samples = [...first, ...run.samples.map((sample) => ({ ...sample, at: sample.at + offset }))];
+    }
     watching = false;
     clearTimeout(timer);
     await watcher;
