@@ -31,7 +31,7 @@ import {
     TrackedJob,
     Violation,
 } from "./checks";
-import { applyEdits, autoscaledDeployments, configEdits, configOf, deploymentShares, initialModel, Model, SECRET_KEY, servingVersions, trafficOf } from "./model";
+import { applyEdits, autoscaledDeployments, configEdits, configOf, deploymentShares, initialModel, Model, SECRET_KEY, servingVersions, StuckJob, trafficOf } from "./model";
 import { generate, OP_KINDS, Operation } from "./operations";
 import { Prng } from "./prng";
 
@@ -656,13 +656,7 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     if (printed) await shellAsync(ctx.ps, printed.configPart);
     // The offline preview keeps running during the up (it is the slowest part of a step); its checks come after.
     const stuck = next.stuck;
-    const cancelWhen =
-        op.expect === "pending" && stuck
-            ? async () => {
-                  const js = await trackedJobs(ctx.k, ctx.ns);
-                  return js.some((j) => j.component === JOB_COMPONENT[stuck.kind] && j.pending && Date.now() - j.createdAt >= PENDING_SECONDS * 1000);
-              }
-            : undefined;
+    const cancelWhen = op.expect === "pending" ? whenPending(ctx, stuck) : undefined;
     const run = await timed(ctx, "up", () => sampledUp(ctx, op.expect === "pending" ? 180 : UP_DEADLINE_SECONDS, cancelWhen));
     const off = await timed(ctx, "offlinePreview (after the up)", () => offline);
     checks.check("model", off.status === 0 || off.status === 1, () => `the offline preview refused a config the model holds valid (exit ${off.status}): ${off.stderr.trim().slice(-800)}`);
@@ -693,6 +687,15 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     ctx.model = next;
     ctx.clean = run.ok;
     await checkRouting(ctx, checks);
+}
+
+/** For an up that a Job stuck Pending holds: true once that Job has sat Pending PENDING_SECONDS, when the operator interrupts it. */
+function whenPending(ctx: Context, stuck: StuckJob | undefined): (() => Promise<boolean>) | undefined {
+    if (stuck?.how !== "pending") return undefined;
+    return async () => {
+        const js = await trackedJobs(ctx.k, ctx.ns);
+        return js.some((j) => j.component === JOB_COMPONENT[stuck.kind] && j.pending && Date.now() - j.createdAt >= PENDING_SECONDS * 1000);
+    };
 }
 
 /**
@@ -773,7 +776,8 @@ async function checkRollback(ctx: Context, checks: Checks): Promise<void> {
     const edits = configEdits(rolledBack, reached);
     const completed = await completionTimes(ctx);
     await writeEdits(ctx.ps, edits);
-    const run = await timed(ctx, "forward again after the rollback", () => sampledUp(ctx, UP_DEADLINE_SECONDS));
+    // With a Job stuck Pending in the reached config, that up waits on it again: interrupted as the step's own up was.
+    const run = await timed(ctx, "forward again after the rollback", () => sampledUp(ctx, UP_DEADLINE_SECONDS, whenPending(ctx, reached.stuck)));
     // With a Job stuck, the reached config includes what made it stuck: that up may fail on the Job again.
     checks.check("model", run.ok || reached.stuck !== undefined, () => `putting the config back after the rollback: pulumi up failed: ${run.error ?? ""}`);
     checkCapacity(ctx, checks, run, " (forward again after the rollback)");
