@@ -12,7 +12,7 @@ import { emptyReport, runSeed } from "./lib/sequences/runner";
 // replays one seed, `-- --seeds N --length L` soaks N seeds. A seed stops at its first broken invariant unless
 // E2E_SEQ_KEEP_GOING=1 (--keep-going), which records every failing step (later ones may follow from the first).
 export const DEFAULT_SEEDS = [1, 2, 3];
-export const DEFAULT_LENGTH = 12;
+export const DEFAULT_LENGTH = 10;
 
 const seeds = (process.env.E2E_SEQ_SEEDS ?? DEFAULT_SEEDS.join(",")).split(",").map(Number);
 const length = Number(process.env.E2E_SEQ_LENGTH ?? DEFAULT_LENGTH);
