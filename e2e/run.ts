@@ -7,6 +7,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parseArgs } from "util";
 import Mocha from "mocha";
 import { Cluster, startCluster } from "./lib/cluster";
 import { Kube } from "./lib/kube";
@@ -25,6 +26,37 @@ function build(): void {
     report.tools = JSON.parse(execFileSync("bash", [path.join(E2E, "build.sh"), "--json"], { encoding: "utf8" }));
     // Nothing may be downloaded, and the user's own plugins must not stand in for the built ones.
     process.env.PULUMI_HOME = fs.mkdtempSync(path.join(os.tmpdir(), "myapp-e2e-pulumi-home-"));
+}
+
+/**
+ * `npm run test:sequences -- [--seed S ...] [--seeds N [--from S]] [--length L] [--keep-going]`: only the operation
+ * sequences, with the given seeds (--seeds N: N seeds from --from, else from a random seed that the run prints) and
+ * length; --keep-going runs each seed to its end past a broken invariant.
+ */
+function sequenceOptions(argv: string[]): void {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            sequences: { type: "boolean" },
+            seed: { type: "string", multiple: true },
+            seeds: { type: "string" },
+            from: { type: "string" },
+            length: { type: "string" },
+            "keep-going": { type: "boolean" },
+        },
+        strict: true,
+    });
+    if (!values.sequences && !values.seed && !values.seeds && !values.length) return;
+    process.env.E2E_SPEC = "sequences";
+    if (values.seed) {
+        process.env.E2E_SEQ_SEEDS = values.seed.join(",");
+    } else if (values.seeds) {
+        const from = Number(values.from ?? 1 + Math.floor(Math.random() * 999_999));
+        process.env.E2E_SEQ_SEEDS = Array.from({ length: Number(values.seeds) }, (_, i) => from + i).join(",");
+    }
+    if (values.length) process.env.E2E_SEQ_LENGTH = values.length;
+    if (values["keep-going"]) process.env.E2E_SEQ_KEEP_GOING = "1";
+    console.log(`e2e sequences: seeds ${process.env.E2E_SEQ_SEEDS ?? "(default)"}, length ${process.env.E2E_SEQ_LENGTH ?? "(default)"}`);
 }
 
 function specFiles(): string[] {
@@ -62,6 +94,7 @@ async function main(): Promise<number> {
         process.once(sig, () => void stopAll().finally(() => process.exit(130)));
     }
     try {
+        sequenceOptions(process.argv.slice(2));
         if (!usePath) {
             build();
             cluster = await startCluster();

@@ -147,6 +147,13 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assertNoPodRestart(diff);
     });
 
+    it("a strategy change lists the Deployments it deletes, not the reads of them it stops making: the engine neither creates nor deletes what it only reads", () => {
+        const diff = diffOf("staging", ["blueGreen.activeColor=green"], ["strategy=rolling"]);
+        const deployments = (refs: RunDiff["removed"]) => refs.filter((r) => r.type === "kubernetes:apps/v1:Deployment").map((r) => r.name);
+        assert.deepStrictEqual(deployments(diff.removed), ["myapp-blue-deployment", "myapp-green-deployment"]);
+        assert.deepStrictEqual(deployments(diff.added), ["myapp-app-deployment"]);
+    });
+
     it("with a smaller standby, a switch moves the colors' autoscaler minimums, not their counts, and restarts no pod", () => {
         const diff = withoutUsersChange(diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(

@@ -18,7 +18,13 @@ export interface Cluster {
 }
 
 const STAGES = path.join(__dirname, "..", "kwok", "stages.yaml");
-const NODES = ["kwok-node-0", "kwok-node-1", "kwok-node-2"];
+/** The nodes where pods start at once. */
+export const NODES = ["kwok-node-0", "kwok-node-1", "kwok-node-2"];
+/**
+ * Where pods start slowly (e2e/kwok/stages.yaml, e2e-pod-ready-slow). Created cordoned, so only a spec that cordons
+ * the other nodes (the operation sequences, while "pod startup takes time") places pods on it.
+ */
+export const SLOW_NODE = "kwok-node-slow";
 
 function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -201,11 +207,12 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             "--cidr=10.0.0.1/24",
             "--node-ip=10.0.0.1",
         ]);
-        for (const name of NODES) {
+        for (const name of [...NODES, SLOW_NODE]) {
             await kube.ensure("/api/v1/nodes", {
                 apiVersion: "v1",
                 kind: "Node",
                 metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok" } },
+                spec: { unschedulable: name === SLOW_NODE },
                 // ephemeral-storage too: batch pods request it (scratch and HOME), and a node without it can fit none.
                 status: {
                     allocatable: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "1Ti" },
@@ -219,7 +226,7 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             async () => {
                 const nodes = await kube.list("/api/v1/nodes");
                 const ready = nodes.filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
-                return ready.length === NODES.length ? true : undefined;
+                return ready.length === NODES.length + 1 ? true : undefined;
             },
             procs,
         );
@@ -231,7 +238,7 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
         );
         const version = (await kube.get("/version")).gitVersion as string;
         const startSeconds = (Date.now() - t0) / 1000;
-        log(`Kubernetes ${version} on ${server}, ${NODES.length} kwok nodes Ready in ${startSeconds.toFixed(1)}s (logs in ${dir})`);
+        log(`Kubernetes ${version} on ${server}, ${NODES.length + 1} kwok nodes Ready in ${startSeconds.toFixed(1)}s (logs in ${dir})`);
         const ingress = startIngressStatus(kube, log);
         return {
             kubeconfig,

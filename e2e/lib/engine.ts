@@ -5,7 +5,7 @@ import * as path from "path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { Kube } from "./kube";
 import { measure } from "./report";
-import { ProjectStack } from "./stack";
+import { PROGRAM_ROOT, ProjectStack } from "./stack";
 
 const REPO = path.resolve(__dirname, "..", "..");
 
@@ -65,7 +65,7 @@ export function stackFile(ps: ProjectStack): string {
  * here), so that policy would rightly block every engine run; everything else stays mandatory.
  */
 export function policyConfigWithoutMonitors(ps: ProjectStack, base: "production" | "staging"): string {
-    const cfg = JSON.parse(fs.readFileSync(path.join(REPO, "policy", "config", `${base}.json`), "utf8"));
+    const cfg = JSON.parse(fs.readFileSync(path.join(PROGRAM_ROOT, "policy", "config", `${base}.json`), "utf8"));
     cfg["monitors-for-plan-alerts"] = "disabled";
     // Beside the stack's program copy, so it is removed with it.
     const file = path.join(ps.workDir, `policy-${base}-without-monitors.json`);
@@ -110,7 +110,7 @@ export async function enginePreview(ps: ProjectStack, onOutput?: (s: string) => 
 export function offlinePreview(ps: ProjectStack, sets: Record<string, string>, policyConfig: string): ResourceDiff {
     const args = ["--transpile-only", "scripts/preview-offline.ts", "--stack", ps.stack.name, "--config-file", stackFile(ps), "--diff", "--json", "--policy-config", policyConfig];
     for (const [k, v] of Object.entries(sets)) args.push("--set", `${k}=${v}`);
-    const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, { cwd: REPO, encoding: "utf8", maxBuffer: 64 << 20 });
+    const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, { cwd: PROGRAM_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
     // Exit 1 is a mandatory policy violation, which is part of what some edits show; the diff is printed either way.
     if (res.status !== 0 && res.status !== 1) throw new Error(`offline preview exited ${res.status}: ${res.stderr}`);
     const diff = JSON.parse(res.stdout).diff as { added: { name: string }[]; removed: { name: string }[]; changed: { name: string; paths: string[] }[] };

@@ -88,3 +88,97 @@ export function watchRevisions(k: Kube, ns: string): Revisions {
         },
     };
 }
+
+/** One share of a host's traffic as the API server routes it at one moment, and the pods that serve it. */
+export interface RoutedShare {
+    /** The Service the Ingress sends this share to. */
+    service: string;
+    /** Percent of the host's requests. */
+    percent: number;
+    /** Ready, non-terminating pods the Service selects (0 when the Service does not exist). */
+    ready: number;
+    /** Those pods by the version their app container runs (its image tag). */
+    versions: Record<string, number>;
+}
+
+/** What a sample of the namespace saw: the host's routed shares and each Deployment's spec.replicas. */
+export interface TrafficSample {
+    /** Milliseconds since the sampling started. */
+    at: number;
+    shares: RoutedShare[];
+    replicas: Record<string, number>;
+}
+
+const podReady = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> = {}) =>
+    selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+const backendService = (ing: any): string | undefined => ing.spec?.rules?.[0]?.http?.paths?.[0]?.backend?.service?.name;
+
+/**
+ * The host's traffic as ingress-nginx would route it now: the main Ingress of the host sends 100 - w percent to its
+ * Service, a canary Ingress (nginx.ingress.kubernetes.io/canary) w percent to its own. A share whose Ingress or
+ * Service is missing has no ready pod. Tester-only routes (the canary header) carry no share.
+ */
+export async function sampleTraffic(k: Kube, ns: string, host: string): Promise<Omit<TrafficSample, "at">> {
+    const [ingresses, services, podList, deploymentList] = await Promise.all([
+        k.list(`/apis/networking.k8s.io/v1/namespaces/${ns}/ingresses`),
+        k.list(`/api/v1/namespaces/${ns}/services`),
+        k.list(`/api/v1/namespaces/${ns}/pods`),
+        k.list(`/apis/apps/v1/namespaces/${ns}/deployments`),
+    ]);
+    const forHost = ingresses.filter((i) => (i.spec?.rules ?? []).some((r: any) => r.host === host));
+    const isCanary = (i: any) => i.metadata.annotations?.["nginx.ingress.kubernetes.io/canary"] === "true";
+    const main = forHost.find((i) => !isCanary(i));
+    const canary = forHost.find(isCanary);
+    const weight = canary ? Number(canary.metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"] ?? 0) : 0;
+    const routes: [string, number][] = [[main ? (backendService(main) ?? "(no backend)") : "(no ingress)", 100 - weight]];
+    if (canary) routes.push([backendService(canary) ?? "(no backend)", weight]);
+    const selectorOf = new Map(services.map((s) => [s.metadata.name as string, s.spec?.selector as Record<string, string> | undefined]));
+    const shares = routes.map(([service, percent]) => {
+        const serving = podList.filter((p) => podReady(p) && selects(selectorOf.get(service), p.metadata.labels));
+        const versions: Record<string, number> = {};
+        for (const p of serving) {
+            const image: string = p.spec.containers[0].image;
+            const tag = image.slice(image.lastIndexOf(":") + 1);
+            versions[tag] = (versions[tag] ?? 0) + 1;
+        }
+        return { service, percent, ready: serving.length, versions };
+    });
+    return { shares, replicas: Object.fromEntries(deploymentList.map((d) => [d.metadata.name, d.spec.replicas ?? 0])) };
+}
+
+/**
+ * Runs `work` while sampling the host's traffic every `intervalMs` (and once before and once after), so that what
+ * happens during a `pulumi up` is seen, not only where it ends. A failing sample is retried at the next tick.
+ */
+export async function sampledDuring<T>(k: Kube, ns: string, host: string, work: () => Promise<T>, intervalMs = 250): Promise<{ samples: TrafficSample[]; result?: T; error?: unknown }> {
+    const t0 = Date.now();
+    const samples: TrafficSample[] = [];
+    const take = async () => {
+        try {
+            samples.push({ at: Date.now() - t0, ...(await sampleTraffic(k, ns, host)) });
+        } catch {
+            /* the API server was busy: the next tick samples again */
+        }
+    };
+    await take();
+    let running = true;
+    const loop = (async () => {
+        while (running) {
+            await new Promise((r) => setTimeout(r, intervalMs));
+            if (running) await take();
+        }
+    })();
+    let result: T | undefined;
+    let error: unknown;
+    try {
+        result = await work();
+    } catch (e) {
+        error = e;
+    } finally {
+        running = false;
+        await loop;
+        await take();
+    }
+    return { samples, result, error };
+}

@@ -18,7 +18,44 @@ export const report = {
     measurements: {} as Record<string, unknown>,
     /** The release judging itself (issue 20): each gate scenario's outcome and seconds, and the seconds from ALERT to weight 0. */
     gate: {} as Record<string, unknown>,
+    /** The operation sequences (e2e/sequences.kwok.e2e.ts) of this run, when they ran. */
+    sequences: null as SequencesReport | null,
 };
+
+/** What the operation sequences ran and found: one entry per seed, totals across seeds. */
+export interface SequencesReport {
+    /** The checkout whose program ran (E2E_PROGRAM_DIR, or this repo). */
+    programDir: string;
+    /** The operations each seed ran (its first step is the stack's first deploy), and where it failed. */
+    seeds: {
+        seed: number;
+        base: string;
+        length: number;
+        operations: string[];
+        /** Wall seconds of each step, its rollback check included. */
+        stepSeconds: number[];
+        passed: boolean;
+        /** The first failing step, or every one with --keep-going. */
+        failures: { step: number; operation: string; violations: { invariant: string; message: string }[]; replay: string }[];
+        seconds: number;
+    }[];
+    operations: { total: number; byKind: Record<string, number> };
+    /** Per invariant: how many times it was checked and how many of those checks failed. */
+    invariants: Record<string, { checked: number; failed: number }>;
+    /** Ready pods behind each routed share, sampled during every up, against that share of the fleet before the step. */
+    capacity: {
+        samples: number;
+        /** The sample with the least ready pods above (or below, when negative) the required number. */
+        worst: { seed: number; step: number; operation: string; service: string; percent: number; ready: number; required: number } | null;
+    };
+    /** The printed rollback run from each reached state: seconds from the command to traffic on the rolled-back version. */
+    rollback: { run: number; notNeeded: number; failed: number; seconds: number[]; worstSeconds: number | null; medianSeconds: number | null };
+    /** Wall seconds spent per part of a step, summed over the run (the offline preview overlaps the up). */
+    phaseSeconds: Record<string, number>;
+    /** Ups that failed only because the program lost its connection to the engine, each run once more. */
+    engineRetries: { seed: number; step: number; operation: string; error: string }[];
+    wallSeconds: number;
+}
 
 export function measure(key: string, value: unknown): void {
     report.measurements[key] = value;

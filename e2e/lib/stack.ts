@@ -5,6 +5,11 @@ import * as YAML from "yaml";
 import { LocalWorkspace, LocalWorkspaceOptions, Stack } from "@pulumi/pulumi/automation";
 
 const REPO = path.resolve(__dirname, "..", "..");
+/**
+ * The checkout whose program the stacks run: this repo, or E2E_PROGRAM_DIR (another worktree, e.g. a branch with
+ * fixes), with this repo's harness and node_modules. The offline preview runs from there too.
+ */
+export const PROGRAM_ROOT = process.env.E2E_PROGRAM_DIR ? path.resolve(process.env.E2E_PROGRAM_DIR) : REPO;
 /** What the program needs to run, copied so that stack files and state never land in the checkout. */
 // program: the release function index.ts calls; certs: the database CA bundle (database.tls.caBundle); scripts/db:
 // the shell scripts the backup and migration pods run; docs: the plan template the readme output is rendered from.
@@ -60,7 +65,7 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
     const backend = path.join(root, "state");
     fs.mkdirSync(backend, { recursive: true });
     for (const f of PROGRAM_FILES) {
-        const src = path.join(REPO, f);
+        const src = path.join(PROGRAM_ROOT, f);
         if (fs.existsSync(src)) fs.cpSync(src, path.join(workDir, f), { recursive: true, filter: (s) => !s.includes(`${path.sep}node_modules`) });
     }
     // One module instance for the program and this process (the Automation API's inline runtime needs that).
@@ -68,7 +73,7 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
     const policyModules = path.join(REPO, "policy", "node_modules");
     if (fs.existsSync(policyModules)) fs.symlinkSync(fs.realpathSync(policyModules), path.join(workDir, "policy", "node_modules"));
 
-    const committed = YAML.parse(fs.readFileSync(path.join(REPO, `Pulumi.${opts.base}.yaml`), "utf8"));
+    const committed = YAML.parse(fs.readFileSync(path.join(PROGRAM_ROOT, `Pulumi.${opts.base}.yaml`), "utf8"));
     for (const section of opts.drop ?? []) delete committed.config[`myapp:${section}`];
     fs.writeFileSync(path.join(workDir, `Pulumi.${opts.name}.yaml`), YAML.stringify(committed));
 

@@ -38,21 +38,26 @@ function ignored(path: string, ignoreChanges: string[]): boolean {
     return ignoreChanges.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
 }
 
-/** What changes between two runs of the program, resource by resource, as the engine would diff their inputs. */
+/**
+ * What changes between two runs of the program, resource by resource, as the engine would diff their inputs. A read
+ * (`Resource.get`) is left out: the engine reads it again or stops reading it, and never creates, updates or deletes
+ * the object it reads.
+ */
 export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
-    const old = new Map(before.resources.map((r) => [key(r), r]));
-    const now = new Map(after.resources.map((r) => [key(r), r]));
+    const declared = (run: ProgramRun) => run.resources.filter((r) => !r.read);
+    const old = new Map(declared(before).map((r) => [key(r), r]));
+    const now = new Map(declared(after).map((r) => [key(r), r]));
     const byName = (x: ResourceRef, y: ResourceRef) => key(x).localeCompare(key(y));
     return {
-        added: after.resources
+        added: declared(after)
             .filter((r) => !old.has(key(r)))
             .map(ref)
             .sort(byName),
-        removed: before.resources
+        removed: declared(before)
             .filter((r) => !now.has(key(r)))
             .map(ref)
             .sort(byName),
-        changed: after.resources
+        changed: declared(after)
             .flatMap((r) => {
                 const was = old.get(key(r));
                 return was ? [{ ...ref(r), paths: changedPaths(was.inputs, r.inputs).filter((p) => !ignored(p, r.ignoreChanges)) }] : [];
