@@ -174,8 +174,10 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
     });
 
     it("the stand-in's request type names the fields of apitype.CreateDeploymentRequest and OperationContext at v3.248.0", function () {
-        const dir = execFileSync("go", ["env", "GOMODCACHE"], { encoding: "utf8" }).trim();
-        const source = fs.readFileSync(path.join(dir, "github.com/pulumi/pulumi/sdk/v3@v3.248.0/go/common/apitype/deployments.go"), "utf8");
+        // Downloaded if missing: a tools cache restored without the module cache leaves the module out (issue 16).
+        const { Dir: dir } = JSON.parse(execFileSync("go", ["mod", "download", "-json", "github.com/pulumi/pulumi/sdk/v3@v3.248.0"], { encoding: "utf8" })) as { Dir: string };
+        assert.ok(dir, "go mod download gave no directory for github.com/pulumi/pulumi/sdk/v3@v3.248.0");
+        const source = fs.readFileSync(path.join(dir, "go/common/apitype/deployments.go"), "utf8");
         const tags = (type: string) => [...(new RegExp(`type ${type} struct \\{([\\s\\S]*?)\\n\\}`).exec(source)?.[1] ?? "").matchAll(/json:"([A-Za-z]+)/g)].map((m) => m[1]).sort();
         assert.deepStrictEqual(Object.keys(createDeploymentRequest.shape).sort(), tags("CreateDeploymentRequest"));
         assert.deepStrictEqual(Object.keys(createDeploymentRequest.shape.operationContext.unwrap().shape).sort(), tags("OperationContext"));
