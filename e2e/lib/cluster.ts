@@ -25,6 +25,8 @@ export const NODES = ["kwok-node-0", "kwok-node-1", "kwok-node-2"];
  * the other nodes (the operation sequences, while "pod startup takes time") places pods on it.
  */
 export const SLOW_NODE = "kwok-node-slow";
+/** What each kwok node offers the scheduler. */
+const NODE_RESOURCES = { cpu: "1000", memory: "16Ti", pods: "5000", "ephemeral-storage": "64Ti" };
 
 function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -213,11 +215,10 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
                 kind: "Node",
                 metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok" } },
                 spec: { unschedulable: name === SLOW_NODE },
-                // ephemeral-storage too: batch pods request it (scratch and HOME), and a node without it can fit none.
-                status: {
-                    allocatable: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "1Ti" },
-                    capacity: { cpu: "32", memory: "256Gi", pods: "110", "ephemeral-storage": "1Ti" },
-                },
+                // Far more than a real node: every spec's stacks stay up, and a sequence's traffic decisions grow tracks to
+                // their autoscaler maximum (24 pods at 500m), which filled 3 × 32 CPUs and left pods Pending. Scheduling is
+                // not under test. ephemeral-storage too: batch pods request it (scratch and HOME).
+                status: { allocatable: NODE_RESOURCES, capacity: NODE_RESOURCES },
             });
         }
         await waitFor(
