@@ -8,6 +8,9 @@ import pulumi from "@pulumi/eslint-plugin";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
+/** A one-way layer: files matching `files` may not import a module whose specifier matches `regex`. */
+const layer = (files, regex, message, ignores = []) => ({ files, ignores, rules: { "no-restricted-imports": ["error", { patterns: [{ regex, message }] }] } });
+
 export default tseslint.config(
     { ignores: ["**/node_modules/", ".cache/", "e2e/out/", "coverage/"] },
     js.configs.recommended,
@@ -45,6 +48,13 @@ export default tseslint.config(
         files: ["index.ts", "program/**/*.ts", "components/**/*.ts", "lib/**/*.ts", "examples/**/*.ts"],
         rules: { "@typescript-eslint/no-non-null-assertion": "error" },
     },
+    // The layers go one way: components ← lib ← program ← scripts. The policy pack is a package of its own, and
+    // an example uses the library as another team would. test/layers.test.ts breaks each rule once.
+    layer(["components/**/*.ts"], "^(\\.\\./)+(lib|program|scripts)(/|$)", "components import nothing from lib/, program/ or scripts/"),
+    // lib/offline runs the program for the offline preview: it is a tool, not a layer under the program (issue 21).
+    layer(["lib/**/*.ts"], "^(\\.\\./)+(program|scripts|index)(/|$)", "lib/ imports nothing from program/ or scripts/", ["lib/offline/**"]),
+    layer(["policy/**/*.ts"], "^\\.\\./", "the policy pack imports nothing outside policy/"),
+    layer(["examples/*/*.ts"], "^\\.\\./\\.\\./(?!components(/index)?$)", "an example imports the library through components/ and nothing else of this project"),
     {
         // Tests and the end-to-end suite read captured resource inputs, kubectl JSON and engine events whose shape
         // each assertion states; `any` there keeps the assertion readable. Program, components, lib and the policy

@@ -1,0 +1,45 @@
+import * as assert from "assert";
+import { ESLint } from "eslint";
+import { ROOT } from "./helpers";
+
+/**
+ * The project's own eslint config on a real file of each layer, its text replaced by one import: the messages of
+ * `no-restricted-imports` it reports.
+ */
+async function layerFindings(eslint: ESLint, file: string, specifier: string): Promise<string[]> {
+    const [result] = await eslint.lintText(`export * from "${specifier}";\n`, { filePath: `${ROOT}/${file}` });
+    return result.messages.filter((m) => m.ruleId === "no-restricted-imports").map((m) => m.message);
+}
+
+describe("layers go one way: eslint refuses an import against them", function () {
+    // One type-checked lint of a file loads the TypeScript project once for the whole suite.
+    this.timeout(120_000);
+    const eslint = new ESLint({ cwd: ROOT });
+
+    const refused: [file: string, specifier: string, message: string][] = [
+        ["components/capacity.ts", "../lib/config", "components import nothing from lib/, program/ or scripts/"],
+        ["components/capacity.ts", "../program/release", "components import nothing from lib/, program/ or scripts/"],
+        ["lib/gate/mark.ts", "../../program/gate", "lib/ imports nothing from program/ or scripts/"],
+        ["lib/rollback.ts", "../scripts/plan", "lib/ imports nothing from program/ or scripts/"],
+        ["policy/rules.ts", "../components/rules", "the policy pack imports nothing outside policy/"],
+        ["examples/catalog-api/index.ts", "../../lib/config", "an example imports the library through components/ and nothing else of this project"],
+    ];
+    for (const [file, specifier, message] of refused) {
+        it(`${file} may not import ${specifier}`, async () => {
+            assert.deepStrictEqual(await layerFindings(eslint, file, specifier), [`'${specifier}' import is restricted from being used by a pattern. ${message}`]);
+        });
+    }
+
+    const allowed: [file: string, specifier: string][] = [
+        ["components/capacity.ts", "../policy/contract"],
+        ["lib/rollback.ts", "../components/rules"],
+        ["program/release.ts", "../lib/config"],
+        ["policy/rules.ts", "./contract"],
+        ["examples/catalog-api/index.ts", "../../components"],
+    ];
+    for (const [file, specifier] of allowed) {
+        it(`${file} may import ${specifier}`, async () => {
+            assert.deepStrictEqual(await layerFindings(eslint, file, specifier), []);
+        });
+    }
+});
