@@ -8,7 +8,7 @@ import { rollbackCommand } from "../lib/rollback";
 import { applySet, parsePath, parsePathValue, toRunRequest } from "../lib/offline/stackConfig";
 import { parseCommandArgs, UsageError } from "../lib/offline/cli";
 import { main as planMain } from "../scripts/plan";
-import { configErrorFor, preview, programConfig, PROJECT, stackConfig } from "./helpers";
+import { configErrorFor, rejectsConfig, preview, programConfig, PROJECT, stackConfig } from "./helpers";
 
 describe("stack config validation", () => {
     it("accepts both stack files as committed", () => {
@@ -129,9 +129,8 @@ describe("stack config validation", () => {
     ];
     for (const [what, stack, sets, expected] of cases) {
         it(`rejects ${what}, naming the key`, () => {
-            const message = configErrorFor(stack, sets);
-            assert.ok(message.startsWith("Invalid stack configuration (nothing was declared):\n"), message);
-            assert.ok(message.includes(`  ${expected}`), `expected "${expected}" in:\n${message}`);
+            assert.ok(configErrorFor(stack, sets).startsWith("Invalid stack configuration (nothing was declared):\n"));
+            rejectsConfig(stack, sets, expected);
         });
     }
 

@@ -13,7 +13,7 @@ import { validateConfig } from "../lib/config";
 import { isKubernetesCron } from "../components/rules";
 import { diffRuns } from "../lib/offline/diff";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile, backupScheduleArgs } from "./helpers";
+import { all, at, rejectsConfig, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile, backupScheduleArgs } from "./helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
 const MIGRATION = "myapp-release-db-migrate-expand-v1-2-3";
@@ -644,38 +644,48 @@ describe("database safety under mocks", () => {
 });
 
 describe("database config validation", () => {
-    const rejects = (sets: string[], expected: string) => assert.ok(configErrorFor("production", sets).includes(`  ${expected}`), `expected "${expected}"`);
-
     it("rejects a restore that names no dump of this database", () =>
-        rejects(
+        rejectsConfig(
+            "production",
             ["database.restore.key=other/thing.sql"],
             'myapp:database.restore.key = "other/thing.sql": must name a dump under backup.prefix, like postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump',
         ));
-    it("rejects a malformed cron schedule", () => rejects(["backup.schedule=0 25 * * *"], 'myapp:backup.schedule = "0 25 * * *": must be a five-field cron schedule'));
+    it("rejects a malformed cron schedule", () => rejectsConfig("production", ["backup.schedule=0 25 * * *"], 'myapp:backup.schedule = "0 25 * * *": must be a five-field cron schedule'));
     it("rejects a malformed drill schedule", () =>
-        rejects(["backup.restoreDrill.schedule=every sunday"], 'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule'));
+        rejectsConfig("production", ["backup.restoreDrill.schedule=every sunday"], 'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule'));
     it("rejects a retention shorter than the configured minimum", () =>
-        rejects(["backup.retentionDays=20", "backup.objectLock.days=10"], "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)"));
+        rejectsConfig("production", ["backup.retentionDays=20", "backup.objectLock.days=10"], "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)"));
     it("rejects a GLACIER transition S3 would refuse", () =>
-        rejects(["backup.glacierAfterDays=45"], "myapp:backup.glacierAfterDays = 45: must be at least 30 days after infrequentAccessAfterDays (30) and before retentionDays (365)"));
+        rejectsConfig(
+            "production",
+            ["backup.glacierAfterDays=45"],
+            "myapp:backup.glacierAfterDays = 45: must be at least 30 days after infrequentAccessAfterDays (30) and before retentionDays (365)",
+        ));
     it("rejects an unknown phase", () =>
-        rejects(["database.migration.phase=shrink"], 'myapp:database.migration.phase = "shrink": Invalid option: expected one of "expand"|"backfill"|"migrate-code"|"contract"'));
+        rejectsConfig(
+            "production",
+            ["database.migration.phase=shrink"],
+            'myapp:database.migration.phase = "shrink": Invalid option: expected one of "expand"|"backfill"|"migrate-code"|"contract"',
+        ));
     it("rejects a migration with both SQL files and a command", () =>
-        rejects(["database.migration.command[0]=migrate"], "myapp:database.migration = (not set): must set exactly one of sqlDir"));
+        rejectsConfig("production", ["database.migration.command[0]=migrate"], "myapp:database.migration = (not set): must set exactly one of sqlDir"));
     it("rejects connection limits the server cannot hold", () =>
-        rejects(["database.roles.app.connectionLimit=195"], "myapp:database.roles = 205: connection limits add up to more than maxConnections (200)"));
+        rejectsConfig("production", ["database.roles.app.connectionLimit=195"], "myapp:database.roles = 205: connection limits add up to more than maxConnections (200)"));
     it("rejects an RDS ARN of the wrong kind", () =>
-        rejects(
+        rejectsConfig(
+            "production",
             ["database.rds.arn=arn:aws:rds:us-east-1:123456789012:db:myapp-production"],
             'myapp:database.rds.arn = "arn:aws:rds:us-east-1:123456789012:db:myapp-production": must be a :cluster: ARN for rds.kind "aurora-cluster", got a :db: ARN',
         ));
     it("rejects an instance kind for a cluster endpoint", () =>
-        rejects(
+        rejectsConfig(
+            "production",
             ["database.rds.kind=instance", "database.rds.arn=arn:aws:rds:us-east-1:123456789012:db:myapp-production"],
             'myapp:database.rds.kind = "instance": must be "aurora-cluster" or "multi-az-cluster": database.host myapp-production.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com is a cluster endpoint',
         ));
     it("rejects a tools image whose pg_dump is older than the server", () =>
-        rejects(
+        rejectsConfig(
+            "production",
             ["database.serverMajorVersion=16"],
             "myapp:database.toolsPgDumpMajorVersion = 15: must be at least database.serverMajorVersion (16): pg_dump refuses a server newer than itself; use a tools image built for PostgreSQL 16",
         ));
@@ -695,7 +705,8 @@ describe("database config validation", () => {
         assert.ok(r.stderr.includes(`myapp:database.tls.caBundle = "certs/missing.pem": names no file (looked for ${path.join(ROOT, "certs", "missing.pem")})`), r.stderr);
         assert.strictEqual(r.stdout, "");
     });
-    it("rejects an object lock that outlives the retention", () => rejects(["backup.objectLock.days=400"], "myapp:backup.objectLock.days = 400: must be shorter than retentionDays (365)"));
+    it("rejects an object lock that outlives the retention", () =>
+        rejectsConfig("production", ["backup.objectLock.days=400"], "myapp:backup.objectLock.days = 400: must be shorter than retentionDays (365)"));
     it("rejects database without backup", () => {
         const cfg = stackConfig("production");
         delete cfg["myapp:backup"];

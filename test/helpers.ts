@@ -1,3 +1,4 @@
+import * as assert from "assert";
 import { spawnSync } from "child_process";
 import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -45,6 +46,12 @@ export function configErrorFor(stack: string, sets: string[]): string {
         return err.message;
     }
     throw new Error(`config with ${sets.join(" ")} was accepted`);
+}
+
+/** Asserts that validation refuses a stack's config with edits, naming `expected` on a line of its own. */
+export function rejectsConfig(stack: string, sets: string[], expected: string): void {
+    const message = configErrorFor(stack, sets);
+    assert.ok(message.includes(`  ${expected}`), `expected "${expected}" in:\n${message}`);
 }
 
 /** Writes config to a temporary stack file, for --config-file. */

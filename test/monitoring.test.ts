@@ -6,7 +6,7 @@ import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { validateConfig } from "../lib/config";
 import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
 import { DeclaredResource, ProgramRun } from "../lib/offline/types";
-import { all, at, configErrorFor, find, preview, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
+import { all, at, configErrorFor, rejectsConfig, find, preview, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
 import { MonitorModel, notification, Point } from "./support/datadog";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
@@ -710,39 +710,40 @@ describe("a service without business metrics", () => {
 
 describe("monitoring config validation", () => {
     const validate = (stack: string, sets: string[]) => validateConfig(PROJECT, stack, programConfig(stack, sets));
-    const rejects = (stack: string, sets: string[], expected: string) => assert.ok(configErrorFor(stack, sets).includes(`  ${expected}`), `expected "${expected}"`);
 
-    it("rejects a negative threshold", () => rejects("production", ["monitoring.thresholds.cpuPct=-5"], "myapp:monitoring.thresholds.cpuPct = -5: must be a positive number"));
-    it("rejects a percentage above 100", () => rejects("staging", ["monitoring.thresholds.cpuPct=150"], "myapp:monitoring.thresholds.cpuPct = 150: is a percentage and cannot exceed 100"));
+    it("rejects a negative threshold", () => rejectsConfig("production", ["monitoring.thresholds.cpuPct=-5"], "myapp:monitoring.thresholds.cpuPct = -5: must be a positive number"));
+    it("rejects a percentage above 100", () =>
+        rejectsConfig("staging", ["monitoring.thresholds.cpuPct=150"], "myapp:monitoring.thresholds.cpuPct = 150: is a percentage and cannot exceed 100"));
     it("rejects a warning beyond critical", () =>
-        rejects("production", ["monitoring.warnings.errorRatePct=3"], "myapp:monitoring.warnings.errorRatePct = 3: must be below the critical threshold 1"));
+        rejectsConfig("production", ["monitoring.warnings.errorRatePct=3"], "myapp:monitoring.warnings.errorRatePct = 3: must be below the critical threshold 1"));
     it("rejects a warning beyond critical on a falling metric", () =>
-        rejects("production", ["monitoring.warnings.cacheHitPct=70"], "myapp:monitoring.warnings.cacheHitPct = 70: must be above the critical threshold 80"));
+        rejectsConfig("production", ["monitoring.warnings.cacheHitPct=70"], "myapp:monitoring.warnings.cacheHitPct = 70: must be above the critical threshold 80"));
     it("rejects a notify handle in the wrong form", () =>
-        rejects("production", ["monitoring.notify.pager[0]=pagerduty-myapp"], 'myapp:monitoring.notify.pager[0] = "pagerduty-myapp": must be a Datadog notification handle'));
+        rejectsConfig("production", ["monitoring.notify.pager[0]=pagerduty-myapp"], 'myapp:monitoring.notify.pager[0] = "pagerduty-myapp": must be a Datadog notification handle'));
     it("rejects a window that ends before it starts", () =>
-        rejects(
+        rejectsConfig(
             "production",
             ["monitoring.deploymentWindow.end=2026-11-27T13:00:00Z"],
             'myapp:monitoring.deploymentWindow.end = "2026-11-27T13:00:00Z": must be after start (2026-11-27T14:00:00Z)',
         ));
     it("rejects a window that is not a date", () =>
-        rejects("production", ["monitoring.deploymentWindow.start=tomorrow"], 'myapp:monitoring.deploymentWindow.start = "tomorrow": must be an ISO 8601 date-time in whole seconds'));
+        rejectsConfig("production", ["monitoring.deploymentWindow.start=tomorrow"], 'myapp:monitoring.deploymentWindow.start = "tomorrow": must be an ISO 8601 date-time in whole seconds'));
     it("rejects a window time with fractions of a second, which the provider cannot take", () =>
-        rejects(
+        rejectsConfig(
             "production",
             ["monitoring.deploymentWindow.start=2026-11-27T14:00:00.500Z"],
             'myapp:monitoring.deploymentWindow.start = "2026-11-27T14:00:00.500Z": must be an ISO 8601 date-time in whole seconds',
         ));
-    it("rejects a traffic guard of 0 requests", () => rejects("production", ["monitoring.trafficGuard.minRequests=0"], "myapp:monitoring.trafficGuard.minRequests = 0: must be at least 1"));
+    it("rejects a traffic guard of 0 requests", () =>
+        rejectsConfig("production", ["monitoring.trafficGuard.minRequests=0"], "myapp:monitoring.trafficGuard.minRequests = 0: must be at least 1"));
     it("rejects a production threshold looser than the plan's without a reason", () =>
-        rejects(
+        rejectsConfig(
             "production",
             ["monitoring.thresholds.errorRatePct=2"],
             "myapp:monitoring.thresholds.errorRatePct = 2: is looser than the plan's 1 (alerts above it); in production set monitoring.looserThresholdReasons.errorRatePct to say why",
         ));
     it("rejects a looser falling threshold in production too", () =>
-        rejects("production", ["monitoring.thresholds.paymentSuccessPct=90"], "myapp:monitoring.thresholds.paymentSuccessPct = 90: is looser than the plan's 95 (alerts below it)"));
+        rejectsConfig("production", ["monitoring.thresholds.paymentSuccessPct=90"], "myapp:monitoring.thresholds.paymentSuccessPct = 90: is looser than the plan's 95 (alerts below it)"));
     it("accepts a looser production threshold with a reason, and a tighter one without", () => {
         const cfg = validate("production", [
             "monitoring.thresholds.errorRatePct=2",
@@ -759,7 +760,7 @@ describe("monitoring config validation", () => {
         assert.deepStrictEqual(validate("staging", []).monitoring!.warnings, {});
     });
     it("refuses a warning on a rollback trigger the tiers below defer to", () =>
-        rejects(
+        rejectsConfig(
             "production",
             ["monitoring.warnings.rollbackNowErrorRatePct=2"],
             "myapp:monitoring.warnings.rollbackNowErrorRatePct = 2: must be left out: the tiers below this rollback trigger warn and page for it, and a warning here would silence them in its band",
@@ -780,7 +781,8 @@ describe("monitoring config validation", () => {
                     return false;
                 })(),
         ));
-    it("rejects a priority outside 1 to 5", () => rejects("production", ["monitoring.priorities.warning=7"], "myapp:monitoring.priorities.warning = 7: must be a priority from 1 to 5"));
+    it("rejects a priority outside 1 to 5", () =>
+        rejectsConfig("production", ["monitoring.priorities.warning=7"], "myapp:monitoring.priorities.warning = 7: must be a priority from 1 to 5"));
 });
 
 describe("the span the monitors count", () => {
