@@ -26,7 +26,7 @@ export const NODES = ["kwok-node-0", "kwok-node-1", "kwok-node-2"];
  */
 export const SLOW_NODE = "kwok-node-slow";
 /** What each kwok node offers the scheduler. */
-const NODE_RESOURCES = { cpu: "1000", memory: "16Ti", pods: "5000", "ephemeral-storage": "64Ti" };
+const NODE_RESOURCES = { cpu: "1000", memory: "16Ti", pods: "5000", "ephemeral-storage": "1Ti" };
 
 function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -217,7 +217,7 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
                 spec: { unschedulable: name === SLOW_NODE },
                 // Far more than a real node: every spec's stacks stay up, and a sequence's traffic decisions grow tracks to
                 // their autoscaler maximum (24 pods at 500m), which filled 3 × 32 CPUs and left pods Pending. Scheduling is
-                // not under test. ephemeral-storage too: batch pods request it (scratch and HOME).
+                // not under test. Ephemeral storage stays 1Ti: a stuck Job's spec asks more, so its pod is never placed.
                 status: { allocatable: NODE_RESOURCES, capacity: NODE_RESOURCES },
             });
         }
