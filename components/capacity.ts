@@ -92,8 +92,10 @@ export function planCapacity<K extends string>(tracks: Record<K, TrackDemand>, o
 /**
  * `pulumi.com/waitFor` conditions for a Deployment that must serve with at least `ready` pods: its current
  * generation observed (the provider's JSONPath condition checks status.observedGeneration), its rollout complete
- * (Progressing=NewReplicaSetAvailable), all of spec.replicas available (Available=True, as maxUnavailable is 0), and
- * at least `ready` pods ready. A Deployment at 0 waits for spec.replicas 0. The provider evaluates these with RFC 9535
+ * (Progressing=NewReplicaSetAvailable) with every pod of the current template (updatedReplicas equals replicas),
+ * all of spec.replicas available (Available=True, as maxUnavailable is 0), and at least `ready` pods ready. The
+ * Progressing reason alone is not enough: a rollout back to an earlier template, whose ReplicaSet exists, first
+ * records the new generation with the old rollout's condition and its updatedReplicas at 0. A Deployment at 0 waits for spec.replicas 0. The provider evaluates these with RFC 9535
  * JSONPath (pulumi/pulumi-kubernetes provider/pkg/jsonpath, github.com/theory/jsonpath): a filter on the root object
  * compares status.readyReplicas, which no equality form can.
  */
@@ -102,6 +104,7 @@ export function readyConditions(ready: number): string {
     return JSON.stringify([
         'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=NewReplicaSetAvailable',
         'jsonpath={.status.conditions[?(@.type=="Available")].status}=True',
+        "jsonpath={$[?@.updatedReplicas && @.updatedReplicas==@.replicas]}",
         `jsonpath={$[?@.readyReplicas>${ready - 1}]}`,
     ]);
 }

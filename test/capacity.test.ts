@@ -70,6 +70,7 @@ describe("what the provider waits for", () => {
         assert.deepStrictEqual(JSON.parse(readyConditions(15)), [
             'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=NewReplicaSetAvailable',
             'jsonpath={.status.conditions[?(@.type=="Available")].status}=True',
+            "jsonpath={$[?@.updatedReplicas && @.updatedReplicas==@.replicas]}",
             "jsonpath={$[?@.readyReplicas>14]}",
         ]);
         assert.deepStrictEqual(JSON.parse(readyConditions(0)), ["jsonpath={.spec.replicas}=0"]);
