@@ -95,9 +95,10 @@ export function planCapacity<K extends string>(tracks: Record<K, TrackDemand>, o
  * (Progressing=NewReplicaSetAvailable) with every pod of the current template (updatedReplicas equals replicas),
  * all of spec.replicas available (Available=True, as maxUnavailable is 0), and at least `ready` pods ready. The
  * Progressing reason alone is not enough: a rollout back to an earlier template, whose ReplicaSet exists, first
- * records the new generation with the old rollout's condition and its updatedReplicas at 0. A Deployment at 0 waits for spec.replicas 0. The provider evaluates these with RFC 9535
- * JSONPath (pulumi/pulumi-kubernetes provider/pkg/jsonpath, github.com/theory/jsonpath): a filter on the root object
- * compares status.readyReplicas, which no equality form can.
+ * records the new generation with the old rollout's condition and its updatedReplicas at 0. A Deployment at 0
+ * waits for spec.replicas 0. The provider evaluates these with RFC 9535 JSONPath (pulumi/pulumi-kubernetes
+ * provider/pkg/jsonpath, github.com/theory/jsonpath): a filter on the root object compares counts, which no
+ * equality form can (README, Decisions).
  */
 export function readyConditions(ready: number): string {
     if (ready === 0) return JSON.stringify(["jsonpath={.spec.replicas}=0"]);
