@@ -129,8 +129,8 @@ describe("stack config validation", () => {
     ];
     for (const [what, stack, sets, expected] of cases) {
         it(`rejects ${what}, naming the key`, () => {
-            assert.ok(configErrorFor(stack, sets).startsWith("Invalid stack configuration (nothing was declared):\n"));
-            rejectsConfig(stack, sets, expected);
+            const message = rejectsConfig(stack, sets, expected);
+            assert.ok(message.startsWith("Invalid stack configuration (nothing was declared):\n"), message);
         });
     }
 

@@ -48,10 +48,11 @@ export function configErrorFor(stack: string, sets: string[]): string {
     throw new Error(`config with ${sets.join(" ")} was accepted`);
 }
 
-/** Asserts that validation refuses a stack's config with edits, naming `expected` on a line of its own. */
-export function rejectsConfig(stack: string, sets: string[], expected: string): void {
+/** Asserts that validation refuses a stack's config with edits, naming `expected` on a line of its own; returns the message. */
+export function rejectsConfig(stack: string, sets: string[], expected: string): string {
     const message = configErrorFor(stack, sets);
     assert.ok(message.includes(`  ${expected}`), `expected "${expected}" in:\n${message}`);
+    return message;
 }
 
 /** Writes config to a temporary stack file, for --config-file. */
