@@ -48,11 +48,11 @@ export default tseslint.config(
         files: ["index.ts", "program/**/*.ts", "components/**/*.ts", "lib/**/*.ts", "examples/**/*.ts"],
         rules: { "@typescript-eslint/no-non-null-assertion": "error" },
     },
-    // The layers go one way: components ← lib ← program ← scripts. The policy pack is a package of its own, and
+    // The layers go one way: components ← lib ← program ← tools. The policy pack is a package of its own, and
     // an example uses the library as another team would. test/layers.test.ts breaks each rule once.
-    layer(["components/**/*.ts"], "^(\\.\\./)+(lib|program|scripts)(/|$)", "components import nothing from lib/, program/ or scripts/"),
-    // lib/offline runs the program for the offline preview: it is a tool, not a layer under the program (issue 21).
-    layer(["lib/**/*.ts"], "^(\\.\\./)+(program|scripts|index)(/|$)", "lib/ imports nothing from program/ or scripts/", ["lib/offline/**"]),
+    layer(["components/**/*.ts"], "^(\\.\\./)+(lib|program|tools)(/|$)", "components import nothing from lib/, program/ or tools/"),
+    layer(["lib/**/*.ts"], "^(\\.\\./)+(program|tools|index)(/|$)", "lib/ imports nothing from program/ or tools/"),
+    layer(["program/**/*.ts"], "^(\\.\\./)+tools(/|$)", "program/ imports nothing from tools/"),
     layer(["policy/**/*.ts"], "^\\.\\./", "the policy pack imports nothing outside policy/"),
     layer(["examples/*/*.ts"], "^\\.\\./\\.\\./(?!components(/index)?$)", "an example imports the library through components/ and nothing else of this project"),
     {

@@ -3,8 +3,8 @@
 // the declaration and the process's peak memory as JSON.
 import * as path from "path";
 import { readRawConfig, validateConfig } from "../lib/config";
-import { captureDeclarations } from "../lib/offline/capture";
-import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { captureDeclarations } from "../tools/offline/capture";
+import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../tools/offline/stackConfig";
 import { declareRelease, readReleaseFiles } from "../program/release";
 
 const ROOT = path.join(__dirname, "..");

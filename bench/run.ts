@@ -5,9 +5,9 @@
 // Run: npm run bench
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
-import { runProgram } from "../lib/offline/run";
-import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
+import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
+import { runProgram } from "../tools/offline/run";
+import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../tools/offline/stackConfig";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 
 const ROOT = path.join(__dirname, "..");
@@ -29,9 +29,9 @@ function timeNode(args: string[]): number {
 
 const commands = {
     floor: ["-e", SDKS.map((s) => `require(${JSON.stringify(s)});`).join("")],
-    production: ["-r", REGISTER, "scripts/preview-offline.ts", "--stack", "production", "--json"],
-    staging: ["-r", REGISTER, "scripts/preview-offline.ts", "--stack", "staging", "--json"],
-    diff: ["-r", REGISTER, "scripts/preview-offline.ts", "--stack", "production", "--set", "canary.weight=25", "--diff", "--json"],
+    production: ["-r", REGISTER, "tools/preview-offline.ts", "--stack", "production", "--json"],
+    staging: ["-r", REGISTER, "tools/preview-offline.ts", "--stack", "staging", "--json"],
+    diff: ["-r", REGISTER, "tools/preview-offline.ts", "--stack", "production", "--set", "canary.weight=25", "--diff", "--json"],
 };
 const times: Record<keyof typeof commands, number[]> = { floor: [], production: [], staging: [], diff: [] };
 // One run of each warms the transpile cache and the file system before anything is timed.

@@ -3,8 +3,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { v1 } from "@datadog/datadog-api-client";
-import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../lib/offline/stackConfig";
-import { DeclaredResource } from "../lib/offline/types";
+import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../tools/offline/stackConfig";
+import { DeclaredResource } from "../tools/offline/types";
 import { DeclaredWebhook, startDatadogStandIn, DatadogStandIn } from "../test/support/datadogStandIn";
 import { createDeploymentRequest, Deployment, DeploymentsStandIn, startDeploymentsStandIn } from "../test/support/deploymentsStandIn";
 import { runProgramSync } from "../test/support/programThread";
@@ -14,7 +14,7 @@ import { shell } from "./lib/printed";
 import { gateMeasure } from "./lib/report";
 import { checkoutOf, projectStack, ProjectStack } from "./lib/stack";
 import { releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
-import { automationDriver, stackFileConfig } from "../scripts/release";
+import { automationDriver, stackFileConfig } from "../tools/release";
 
 // Issue 20 part 3: a rollback trigger that fires takes the canary's traffic back with no person and no controller.
 // Datadog (the stand-in, on loopback) calls the webhook the program declares; the webhook's request reaches the Pulumi

@@ -69,7 +69,7 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
             [
                 "-r",
                 "ts-node/register/transpile-only",
-                path.join(REPO, "scripts", "preview-offline.ts"),
+                path.join(REPO, "tools", "preview-offline.ts"),
                 "--stack",
                 "production",
                 "--config-file",

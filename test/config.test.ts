@@ -5,9 +5,9 @@ import * as path from "path";
 import { readRawConfig, validateConfig } from "../lib/config";
 import { imageRef, isPinnedVersion, splitImageRef } from "../components/rules";
 import { rollbackCommand } from "../lib/rollback";
-import { applySet, parsePath, parsePathValue, toRunRequest } from "../lib/offline/stackConfig";
-import { parseCommandArgs, UsageError } from "../lib/offline/cli";
-import { main as planMain } from "../scripts/plan";
+import { applySet, parsePath, parsePathValue, toRunRequest } from "../tools/offline/stackConfig";
+import { parseCommandArgs, UsageError } from "../tools/offline/cli";
+import { main as planMain } from "../tools/plan";
 import { configErrorFor, rejectsConfig, preview, programConfig, PROJECT, stackConfig } from "./helpers";
 
 describe("stack config validation", () => {

@@ -11,8 +11,8 @@ import { RdsBackupPlan } from "../components/rdsBackupPlan";
 import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
 import { validateConfig } from "../lib/config";
 import { isKubernetesCron } from "../components/rules";
-import { diffRuns } from "../lib/offline/diff";
-import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { diffRuns } from "../tools/offline/diff";
+import { DeclaredResource, ProgramRun } from "../tools/offline/types";
 import { all, at, rejectsConfig, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile, backupScheduleArgs } from "./helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";

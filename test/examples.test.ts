@@ -1,12 +1,12 @@
 import * as assert from "assert";
 import * as path from "path";
 import catalogApi from "../examples/catalog-api";
-import { captureDeclarations } from "../lib/offline/capture";
-import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { captureDeclarations } from "../tools/offline/capture";
+import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { manifestOf, validateManifest } from "../lib/offline/render";
-import { readStackFile, toRunRequest } from "../lib/offline/stackConfig";
-import { ProgramRun } from "../lib/offline/types";
+import { manifestOf, validateManifest } from "../tools/offline/render";
+import { readStackFile, toRunRequest } from "../tools/offline/stackConfig";
+import { ProgramRun } from "../tools/offline/types";
 import { all, at, find, ROOT } from "./helpers";
 
 const EXAMPLE = path.join(ROOT, "examples", "catalog-api");

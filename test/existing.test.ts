@@ -4,10 +4,11 @@ import { createHash } from "crypto";
 import * as path from "path";
 import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
 import { validateConfig } from "../lib/config";
-import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import type { PolicyViolation } from "../lib/plan/types";
+import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
 import { runProgramSync as runProgram } from "./support/programThread";
-import { applyProjectConfig, readProject, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
-import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { applyProjectConfig, readProject, StackConfig, toRunRequest } from "../tools/offline/stackConfig";
+import { DeclaredResource, ProgramRun } from "../tools/offline/types";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { all, at, find, NOW, PROJECT, ROOT, stackConfig } from "./helpers";
 

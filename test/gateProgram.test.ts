@@ -1,9 +1,9 @@
 import * as assert from "assert";
 import * as path from "path";
-import { runProgram } from "../lib/offline/run";
-import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
-import { ProgramError, ProgramRun } from "../lib/offline/types";
-import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
+import { runProgram } from "../tools/offline/run";
+import { applyProjectConfig, readProject, toRunRequest } from "../tools/offline/stackConfig";
+import { ProgramError, ProgramRun } from "../tools/offline/types";
+import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
 import { DatadogScope } from "../lib/judge/datadogSeries";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { PROJECT, ROOT, stackConfig } from "./helpers";

@@ -5,10 +5,10 @@ import { tmpdir } from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, validateConfig } from "../lib/config";
-import { captureDeclarations } from "../lib/offline/capture";
-import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../lib/offline/stackConfig";
-import { diffRuns, liveStateOf, RunDiff } from "../lib/offline/diff";
-import { DeclaredResource, ProgramRun, RunRequest } from "../lib/offline/types";
+import { captureDeclarations } from "../tools/offline/capture";
+import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../tools/offline/stackConfig";
+import { diffRuns, liveStateOf, RunDiff } from "../tools/offline/diff";
+import { DeclaredResource, ProgramRun, RunRequest } from "../tools/offline/types";
 import { runProgramSync } from "./support/programThread";
 import type * as pulumi from "@pulumi/pulumi";
 import type { BackupRole, BackupScheduleArgs } from "../components/backupSchedule";
@@ -106,7 +106,7 @@ export interface CliResult {
 /** Runs the offline preview command as a user would, at NOW unless the arguments name a `--now`. */
 export function preview(args: string[]): CliResult {
     const at = args.includes("--now") ? [] : ["--now", NOW];
-    const r = spawnSync(process.execPath, ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "scripts", "preview-offline.ts"), ...args, ...at], {
+    const r = spawnSync(process.execPath, ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "tools", "preview-offline.ts"), ...args, ...at], {
         cwd: ROOT,
         encoding: "utf8",
     });

@@ -14,7 +14,7 @@ function judge(args: string[], env: Record<string, string> = {}): Promise<CliRes
     return new Promise((resolve) => {
         execFile(
             process.execPath,
-            ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "scripts", "judge.ts"), ...args],
+            ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "tools", "judge.ts"), ...args],
             { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } },
             (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
         );

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { BackupSchedule, DatabaseDumps, DatabaseRoles, RdsBackupPlan, ReleaseDatabaseJobs, RollingDeployment } from "../components";
-import { captureDeclarations } from "../lib/offline/capture";
+import { captureDeclarations } from "../tools/offline/capture";
 import { at, find, PROJECT, backupScheduleArgs } from "./helpers";
 
 // The library as another program uses it: through the barrel, with inputs that are other resources' outputs.
@@ -30,7 +30,7 @@ describe("the component library", () => {
             });
         });
         const url: string = at(find(run, ":Secret", "orders-db-app-secret"), "stringData.DATABASE_URL");
-        // The offline run's RandomPassword result is offline-password(<name>) (lib/offline/capture.ts).
+        // The offline run's RandomPassword result is offline-password(<name>) (tools/offline/capture.ts).
         assert.strictEqual(url, "postgresql://orders_app:offline-password(orders-db-app-password)@orders.cluster-x.us-east-1.rds.amazonaws.com:6432/orders?sslmode=require");
     });
 

@@ -1,9 +1,9 @@
 // Release mechanics that only a real cluster shows, checked through what the engine records: the dependencies it
 // orders steps by, and the fields each object selects by.
 import * as assert from "assert";
-import { diffRuns, liveStateOf } from "../lib/offline/diff";
-import { engineDependencies } from "../lib/offline/graph";
-import { ProgramRun } from "../lib/offline/types";
+import { diffRuns, liveStateOf } from "../tools/offline/diff";
+import { engineDependencies } from "../tools/offline/graph";
+import { ProgramRun } from "../tools/offline/types";
 import { all, at, find, preview, runConfig, runStack, stackConfig } from "./helpers";
 
 /** Every resource `from` waits for, directly or through others, by the engine's recorded dependencies. */

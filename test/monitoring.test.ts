@@ -4,8 +4,8 @@ import * as path from "path";
 import { ALERT_NAMES, PLAN_ALERTS } from "../policy/planAlerts";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { validateConfig } from "../lib/config";
-import { readPolicyConfig, runPolicies } from "../lib/offline/policy";
-import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
+import { DeclaredResource, ProgramRun } from "../tools/offline/types";
 import { all, at, configErrorFor, rejectsConfig, find, preview, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
 import { MonitorModel, notification, Point } from "./support/datadog";
 

@@ -7,15 +7,15 @@ import { readRawConfig, validateConfig } from "../lib/config";
 import { loadMigrations, migrationsForPhase, squawkReport } from "../lib/migrations";
 import { renderPlan } from "../lib/plan/render";
 import { CHECKLIST } from "../lib/plan/checklist";
-import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
-import { captureDeclarations } from "../lib/offline/capture";
+import { applyProjectConfig, readProject, toRunRequest } from "../tools/offline/stackConfig";
+import { captureDeclarations } from "../tools/offline/capture";
 import { declareRelease, readReleaseFiles } from "../program/release";
 import { CliResult, NOW, PROJECT, preview, ROOT, runStack, stackConfig, writeStackFile } from "./helpers";
 
 /** Runs `npm run plan`'s script as a user would, in a child process, at NOW unless the arguments name a `--now`. */
 function plan(args: string[], cwd = ROOT): CliResult {
     const at = args.includes("--now") ? [] : ["--now", NOW];
-    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "scripts", "plan.ts"), ...args, ...at], { cwd, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "tools", "plan.ts"), ...args, ...at], { cwd, encoding: "utf8" });
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 

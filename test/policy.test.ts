@@ -2,8 +2,9 @@ import * as assert from "assert";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { policies, PACK_ENFORCEMENT } from "../policy/policies";
-import { PolicyViolation, readPolicyConfig, runPolicies } from "../lib/offline/policy";
-import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import type { PolicyViolation } from "../lib/plan/types";
+import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
+import { DeclaredResource, ProgramRun } from "../tools/offline/types";
 import { at, find, PROJECT, preview, ROOT, runStack } from "./helpers";
 
 const configOf = (stack: string) => readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));

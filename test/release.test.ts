@@ -1,10 +1,10 @@
 import * as assert from "assert";
 import { validateConfig } from "../lib/config";
 import { createDatadogReader } from "../lib/datadog/reader";
-import { applySet, StackConfig } from "../lib/offline/stackConfig";
+import { applySet, StackConfig } from "../tools/offline/stackConfig";
 import { judgeStep, ReleaseDriver, releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
 import { ConfigChange } from "../lib/rollback";
-import { main } from "../scripts/release";
+import { main } from "../tools/release";
 import { PROJECT, programConfig, ROOT, stackConfig } from "./helpers";
 import { DatadogStandIn, startDatadogStandIn } from "./support/datadogStandIn";
 import { noise, serveProductionTracks } from "./support/tracks";

@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { RunDiff } from "../lib/offline/diff";
+import { RunDiff } from "../tools/offline/diff";
 import { diffOf, preview, stackConfig, writeStackFile } from "./helpers";
 
 function assertNoPodRestart(diff: RunDiff): void {

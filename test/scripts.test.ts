@@ -11,7 +11,7 @@ import { spawn } from "child_process";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { loadMigrations } from "../lib/migrations";
-import { ProgramRun } from "../lib/offline/types";
+import { ProgramRun } from "../tools/offline/types";
 import { ADMIN, APP_DB, DatabaseHarness, PREFIX } from "./support/harness";
 import { declaredPod, PodResult, runPod } from "./support/pod";
 import { PostgresServer } from "./support/postgres";

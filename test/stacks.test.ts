@@ -3,10 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { validateManifest } from "../lib/offline/render";
-import { ProgramRun } from "../lib/offline/types";
+import { validateManifest } from "../tools/offline/render";
+import { ProgramRun } from "../tools/offline/types";
 import { runProgramSync as runProgram } from "./support/programThread";
-import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
+import { applyProjectConfig, readProject, toRunRequest } from "../tools/offline/stackConfig";
 import { NOW, preview, PROJECT, ROOT, stackConfig, writeStackFile } from "./helpers";
 
 function previewJson(args: string[]): ProgramRun & { diff?: unknown } {

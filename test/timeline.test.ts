@@ -5,7 +5,7 @@ import * as assert from "assert";
 import { spawnSync } from "child_process";
 import { renderRunbook } from "../lib/plan/render";
 import { readRawConfig, validateConfig } from "../lib/config";
-import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
+import { applyProjectConfig, readProject, toRunRequest } from "../tools/offline/stackConfig";
 import { MonitorModel, Point, Sent } from "./support/datadog";
 import { PROJECT, ROOT, runStack, stackConfig } from "./helpers";
 import * as path from "path";

@@ -3,9 +3,9 @@
 // rollback-jobs, replicas-router, strategy).
 import * as assert from "assert";
 import * as path from "path";
-import { liveStateOf } from "../lib/offline/diff";
-import { applyProjectConfig, readProject, toRunRequest } from "../lib/offline/stackConfig";
-import { ProgramRun } from "../lib/offline/types";
+import { liveStateOf } from "../tools/offline/diff";
+import { applyProjectConfig, readProject, toRunRequest } from "../tools/offline/stackConfig";
+import { ProgramRun } from "../tools/offline/types";
 import { all, at, diffOf, find, PROJECT, ROOT, runConfig, runStack, stackConfig } from "./helpers";
 import { runProgramSync } from "./support/programThread";
 

@@ -6,7 +6,7 @@
 import * as assert from "assert";
 import * as path from "path";
 import { loadMigrations } from "../lib/migrations";
-import { ProgramRun } from "../lib/offline/types";
+import { ProgramRun } from "../tools/offline/types";
 import { preview } from "./helpers";
 import { DatabaseHarness, PREFIX } from "./support/harness";
 import { PodResult } from "./support/pod";

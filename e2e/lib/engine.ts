@@ -108,7 +108,7 @@ export async function enginePreview(ps: ProjectStack, onOutput?: (s: string) => 
 
 /** `npm run preview:offline -- --stack S --config-file <the stack's file> --set … --diff --json` for the same edit. */
 export function offlinePreview(ps: ProjectStack, sets: Record<string, string>, policyConfig: string): ResourceDiff {
-    const args = ["--transpile-only", "scripts/preview-offline.ts", "--stack", ps.stack.name, "--config-file", stackFile(ps), "--diff", "--json", "--policy-config", policyConfig];
+    const args = ["--transpile-only", "tools/preview-offline.ts", "--stack", ps.stack.name, "--config-file", stackFile(ps), "--diff", "--json", "--policy-config", policyConfig];
     for (const [k, v] of Object.entries(sets)) args.push("--set", `${k}=${v}`);
     const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, { cwd: PROGRAM_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
     // Exit 1 is a mandatory policy violation, which is part of what some edits show; the diff is printed either way.

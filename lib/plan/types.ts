@@ -1,7 +1,6 @@
 import type { EnforcementLevel } from "@pulumi/policy";
 import { ProgramConfig } from "../config";
 import { LintFinding, SqlMigration } from "../migrations";
-import { PolicyViolation } from "../offline/policy";
 
 /** A declared resource as the plan reads it: its type, Pulumi name and inputs. */
 export interface PlanResource {
@@ -43,4 +42,13 @@ export interface PlanInput {
     outputRefs: boolean;
     /** The time of the run: whether the deployment window has ended by then. */
     now: Date;
+}
+
+/** A policy finding, as the offline preview reports it (tools/offline/policy.ts). */
+export interface PolicyViolation {
+    policy: string;
+    level: EnforcementLevel;
+    message: string;
+    /** Pulumi name of the resource at fault, or null for a stack-wide finding. */
+    resource: string | null;
 }

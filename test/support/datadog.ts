@@ -11,7 +11,7 @@
 //   without notify_no_data keeps its last known state rather than showing No Data);
 // - notifications: monitors/notify/variables (conditional blocks, is_renotify), renotify_interval.
 // Multi-alert groups (`by {…}`) are evaluated as one group: the synthetic data has one series per group key.
-import { DeclaredResource } from "../../lib/offline/types";
+import { DeclaredResource } from "../../tools/offline/types";
 
 export type State = "ok" | "warn" | "alert" | "nodata";
 

@@ -1,6 +1,6 @@
 import * as path from "path";
-import { applyProjectConfig, readProject, toRunRequest } from "../../lib/offline/stackConfig";
-import { DeclaredResource, ProgramRun } from "../../lib/offline/types";
+import { applyProjectConfig, readProject, toRunRequest } from "../../tools/offline/stackConfig";
+import { DeclaredResource, ProgramRun } from "../../tools/offline/types";
 import { PROJECT, ROOT, stackConfig } from "../helpers";
 import { PostgresServer } from "./postgres";
 import { runProgramSync } from "./programThread";

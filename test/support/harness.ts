@@ -2,7 +2,7 @@ import { spawn } from "child_process";
 import { mkdtempSync, readFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { ProgramRun } from "../../lib/offline/types";
+import { ProgramRun } from "../../tools/offline/types";
 import { applyAsAdmin, clusterWide, declaredProgram } from "./declared";
 import { declaredPod, PodResult, runPod } from "./pod";
 import { makeCa, PostgresServer, TestCa } from "./postgres";

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "child_process";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { ProgramRun } from "../../lib/offline/types";
+import { ProgramRun } from "../../tools/offline/types";
 
 /** A container of a Job or CronJob as the program declares it, with its Secret references resolved. */
 export interface DeclaredPod {

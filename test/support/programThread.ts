@@ -1,9 +1,9 @@
 // The tests read a run's result synchronously (runStack), while a run under Pulumi's mocks is asynchronous. One
 // worker thread of this process loads the SDKs and the program once and runs each request in-process
-// (lib/offline/run.ts); the caller blocks on Atomics.wait until the answer is posted. No child process per run.
+// (tools/offline/run.ts); the caller blocks on Atomics.wait until the answer is posted. No child process per run.
 import * as path from "path";
 import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from "worker_threads";
-import { ProgramError, ProgramRun, RunRequest } from "../../lib/offline/types";
+import { ProgramError, ProgramRun, RunRequest } from "../../tools/offline/types";
 
 /** What the worker posts back for one request. */
 export type Answer = { run: ProgramRun } | { error: { message: string; exitCode: number; declaredBeforeFailure: number } };

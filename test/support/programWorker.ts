@@ -1,7 +1,7 @@
 // The program thread of programThread.ts: runs each request it is posted, one at a time, and signals the answer.
 import { MessagePort, workerData } from "worker_threads";
-import { runProgram } from "../../lib/offline/run";
-import { ProgramError, RunRequest } from "../../lib/offline/types";
+import { runProgram } from "../../tools/offline/run";
+import { ProgramError, RunRequest } from "../../tools/offline/types";
 import { Answer } from "./programThread";
 
 const { port, signal } = workerData as { port: MessagePort; signal: Int32Array };

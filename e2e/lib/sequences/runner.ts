@@ -14,7 +14,7 @@ import { cliEnv } from "../printed";
 import { SequencesReport } from "../report";
 import { PROGRAM_ROOT, ProjectStack } from "../stack";
 import { loadMigrations, SqlMigration } from "../../../lib/migrations";
-import { SECRET_MASK } from "../../../lib/offline/types";
+import { SECRET_MASK } from "../../../tools/offline/types";
 import {
     addStep,
     capacity,
@@ -349,7 +349,7 @@ interface OfflineRun {
 function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boolean): Promise<OfflineRun> {
     const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "myapp-e2e-seq-")), "stack.yaml");
     fs.copyFileSync(stackFile(ctx.ps), copy);
-    const args = ["--transpile-only", "scripts/preview-offline.ts", "--stack", ctx.ps.stack.name, "--config-file", copy, "--json", "--policy-config", ctx.policyConfig];
+    const args = ["--transpile-only", "tools/preview-offline.ts", "--stack", ctx.ps.stack.name, "--config-file", copy, "--json", "--policy-config", ctx.policyConfig];
     if (diff) args.push("--diff");
     for (const [key, value] of Object.entries(edits)) args.push("--set", `${key}=${value}`);
     return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@ import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { ConfigError, ProgramConfig, readRawConfig, validateConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
 import { createDatadogReader } from "../lib/datadog/reader";
-import { readEditedStack, toRunRequest } from "../lib/offline/stackConfig";
+import { readEditedStack, toRunRequest } from "./offline/stackConfig";
 import { judgeStep, ReleaseDriver, releasePlan, ReleaseState, walkRelease } from "../lib/release/walk";
 
 const ROOT = path.join(__dirname, "..");

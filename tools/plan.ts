@@ -6,10 +6,10 @@ import { writeFileSync } from "fs";
 import * as path from "path";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { ReleaseInput } from "../program/release";
-import { levelOf, runPolicies } from "../lib/offline/policy";
-import { runProgram } from "../lib/offline/run";
-import { toRunRequest } from "../lib/offline/stackConfig";
-import { parseCommandArgs, readCommandStack, runCommand } from "../lib/offline/cli";
+import { levelOf, runPolicies } from "./offline/policy";
+import { runProgram } from "./offline/run";
+import { toRunRequest } from "./offline/stackConfig";
+import { parseCommandArgs, readCommandStack, runCommand } from "./offline/cli";
 import { renderPlan, renderRunbook } from "../lib/plan/render";
 import { PlanInput } from "../lib/plan/types";
 

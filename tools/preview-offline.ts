@@ -5,14 +5,15 @@
 import { ANNOTATION } from "../policy/contract";
 import * as path from "path";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { diffRuns, liveStateOf, RunDiff } from "../lib/offline/diff";
-import { engineDependencies } from "../lib/offline/graph";
-import { PolicyViolation, runPolicies } from "../lib/offline/policy";
-import { renderManifests } from "../lib/offline/render";
-import { runProgram } from "../lib/offline/run";
-import { toRunRequest } from "../lib/offline/stackConfig";
-import { parseCommandArgs, readCommandStack, runCommand } from "../lib/offline/cli";
-import { DeclaredResource, ProgramRun } from "../lib/offline/types";
+import { diffRuns, liveStateOf, RunDiff } from "./offline/diff";
+import { engineDependencies } from "./offline/graph";
+import type { PolicyViolation } from "../lib/plan/types";
+import { runPolicies } from "./offline/policy";
+import { renderManifests } from "./offline/render";
+import { runProgram } from "./offline/run";
+import { toRunRequest } from "./offline/stackConfig";
+import { parseCommandArgs, readCommandStack, runCommand } from "./offline/cli";
+import { DeclaredResource, ProgramRun } from "./offline/types";
 
 const ROOT = path.join(__dirname, "..");
 

@@ -2,16 +2,9 @@
 // policies on each resource, stack policies on all of them, with the policy config's enforcement levels.
 import type { EnforcementLevel, PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { existsSync, readFileSync } from "fs";
+import type { PolicyViolation } from "../../lib/plan/types";
 import { engineDependencies } from "./graph";
 import { ProgramRun } from "./types";
-
-export interface PolicyViolation {
-    policy: string;
-    level: EnforcementLevel;
-    message: string;
-    /** Pulumi name of the resource at fault, or null for a stack-wide finding. */
-    resource: string | null;
-}
 
 /** A policy config file: { "all": level, "<policy>": level | { enforcementLevel?, ...settings } }. */
 export type PolicyConfig = Record<string, unknown>;

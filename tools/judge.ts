@@ -11,7 +11,7 @@ import type { ProgramConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
 import { CanaryJudgment, judgeableProblem, judgeCanary } from "../lib/judge/canary";
 import { DEFAULT_JUDGE_SETTINGS, Judgment, judgeSeries, JudgeSettings, renderScorecard, SeriesPair } from "../lib/judge/judge";
-import { ProgramError } from "../lib/offline/types";
+import { ProgramError } from "./offline/types";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -78,7 +78,7 @@ export function readSeriesFile(file: string): Record<string, SeriesPair> {
 async function stackConfig(stack: string): Promise<ProgramConfig> {
     // Loaded only for --stack: the config layer brings the Pulumi SDK, which a judgment of a series file does not need.
     const { ConfigError, readRawConfig, validateConfig } = await import("../lib/config");
-    const { readEditedStack, toRunRequest } = await import("../lib/offline/stackConfig");
+    const { readEditedStack, toRunRequest } = await import("./offline/stackConfig");
     const { project, edited } = readEditedStack(ROOT, stack, undefined, []);
     const flat = toRunRequest(project, stack, edited).config;
     try {
