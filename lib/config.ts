@@ -5,22 +5,11 @@ import { z } from "zod";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { ALERT_NAMES, AlertName, DEFERRED_TO, isLooser, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { PHASES, ServingTrack } from "./migrations";
-import { CanaryRouting } from "../components/canaryDeployment";
-import {
-    isAwsCron,
-    isKubernetesCron,
-    isPinnedVersion,
-    isS3Prefix,
-    lifecycleProblems,
-    replicaSplit,
-    rolloutCanProgress,
-    splitImageRef,
-    verifiesServer,
-    bytesOf,
-    isWeight,
-    warningBeforeCritical,
-} from "../components/rules";
-import { ZERO_DOWNTIME_ROLLOUT } from "../components/workload";
+import { CanaryRouting, replicaSplit, isWeight } from "../components/traffic";
+import { isAwsCron, isS3Prefix, lifecycleProblems, verifiesServer } from "../components/database";
+import { isKubernetesCron, rolloutCanProgress, bytesOf, ZERO_DOWNTIME_ROLLOUT } from "../components/kubernetes";
+import { warningBeforeCritical } from "../components/monitoring";
+import { isPinnedVersion, splitImageRef } from "../policy/rules";
 import { JUDGE_GROUPS, JUDGE_METRIC_NAMES } from "./judge/judge";
 
 /**
@@ -462,7 +451,7 @@ const judgeSchema = z.strictObject({
 });
 
 /**
- * Automatic rollback (components/autoRollback.ts): the rollback triggers notify a Datadog webhook that creates a
+ * Automatic rollback (components/traffic/autoRollback.ts): the rollback triggers notify a Datadog webhook that creates a
  * Pulumi Deployments update of this stack with the rollback's config edits. The section being set also makes the
  * program read the automatic-rollback mark (lib/gate/mark.ts), so `enabled: false` turns the webhook off but keeps
  * the versions it halted halted.

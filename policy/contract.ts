@@ -80,7 +80,7 @@ export const ANNOTATION = {
     /**
      * On an app Deployment, written by the traffic decision that last moved traffic onto or off it: its share of user
      * traffic in percent, and the fleet (pods serving users) its floor was sized for. The next decision reads them
-     * from the live object to tell a shift from an `up` that moves no traffic (components/capacity.ts).
+     * from the live object to tell a shift from an `up` that moves no traffic (components/traffic/capacity.ts).
      */
     trafficShare: "traffic.release/share",
     trafficFleet: "traffic.release/fleet",

@@ -1,4 +1,4 @@
-// Rules the policy pack shares with the program (components/rules.ts re-exports them). They live in the pack's folder
+// Rules the policy pack shares with the program, which imports them from here. They live in the pack's folder
 // because `pulumi policy publish` packs only that folder (pulumi/pulumi pkg/backend/httpstate/policypack.go).
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;

@@ -25,7 +25,7 @@ export const imagesPinnedAndAllowed: ResourceValidationPolicy = {
         const { allowedRegistries } = args.getConfig<{ allowedRegistries: string[] }>();
         for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
             if (typeof c.image !== "string") continue;
-            // The same rule as the program's config (components/rules.ts): a tag other than latest, a digest, or both.
+            // The rule the program's config applies too (./rules.ts): a tag other than latest, a digest, or both.
             const ref = splitImageRef(c.image);
             if (!ref || !isPinnedVersion(ref.version)) report(`container "${c.name}" runs ${c.image}, which is not pinned to a tag or digest`);
             const registry = registryOf(ref?.repository ?? c.image);

@@ -5,27 +5,27 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { BackupBucket } from "../components/backupBucket";
-import { BackupSchedule } from "../components/backupSchedule";
-import { BlueGreenDeployment } from "../components/blueGreenDeployment";
-import { CanaryDeployment } from "../components/canaryDeployment";
-import { DatabaseAccess, DatabaseRoles, fingerprint, PodVolume } from "../components/databaseRoles";
-import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
-import { appLabels } from "../components/kubernetes";
-import { RdsBackupPlan } from "../components/rdsBackupPlan";
-import { ReleaseDatabaseJobs } from "../components/releaseDatabaseJobs";
-import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight } from "../components/releaseMonitoring";
-import { imageRef } from "../components/rules";
-import { RollingDeployment } from "../components/rollingDeployment";
-import { ScheduledJobMonitoring } from "../components/scheduledJobMonitoring";
-import { AppWorkload, WorkloadTemplate } from "../components/workload";
+import {
+    BackupBucket,
+    BackupSchedule,
+    DatabaseAccess,
+    DatabaseRoles,
+    fingerprint,
+    PodVolume,
+    ExistingDatabaseSecrets,
+    RdsBackupPlan,
+    ReleaseDatabaseJobs,
+    migrationsToRollBack,
+} from "../components/database";
+import { BlueGreenDeployment, CanaryDeployment, RollingDeployment, AutoRollback } from "../components/traffic";
+import { appLabels, AppWorkload, WorkloadTemplate } from "../components/kubernetes";
+import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight, ScheduledJobMonitoring } from "../components/monitoring";
+import { imageRef } from "../policy/rules";
 import { CANARY_STEPS_KEY, COMPONENT, GATE_OVERRIDE_KEYS } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readAutoRollbackToken, readRawConfig, servingTracks, validateConfig } from "../lib/config";
-import { AutoRollback } from "../components/autoRollback";
 import { haltChange, haltedVersions, readPreviousHalted } from "../lib/gate/mark";
 import { LOCK_RETRY_SECONDS, loadMigrations, migrationDeadlineSeconds, migrationsForPhase, SqlMigration, squawkReport, versionConflicts } from "../lib/migrations";
-import { migrationsToRollBack } from "../components/rules";
 import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";

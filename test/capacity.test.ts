@@ -1,7 +1,6 @@
-// How much capacity each track needs before traffic moves (components/capacity.ts), from what the cluster runs.
+// How much capacity each track needs before traffic moves (components/traffic/capacity.ts), from what the cluster runs.
 import * as assert from "assert";
-import { LiveTrack, planCapacity, readyConditions, TrackDemand } from "../components/capacity";
-import { routeCondition } from "../components/canaryDeployment";
+import { LiveTrack, planCapacity, readyConditions, TrackDemand, routeCondition } from "../components/traffic";
 
 const track = (configured: number, share: number, live: LiveTrack, max = 24): TrackDemand => ({ configured, share, max, live });
 

@@ -1,11 +1,8 @@
 import * as assert from "assert";
-import { BlueGreenDeployment } from "../components/blueGreenDeployment";
-import { CanaryDeployment, CanaryDeploymentArgs } from "../components/canaryDeployment";
-import { replicaSplit } from "../components/rules";
-import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/releaseMonitoring";
-import { RollingDeployment } from "../components/rollingDeployment";
+import { BlueGreenDeployment, CanaryDeployment, CanaryDeploymentArgs, replicaSplit, RollingDeployment } from "../components/traffic";
+import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/monitoring";
 import { ALERT_NAMES, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
-import { AppWorkload, WorkloadTemplate } from "../components/workload";
+import { AppWorkload, WorkloadTemplate } from "../components/kubernetes";
 import { all, at, declare, find } from "./helpers";
 
 const template: WorkloadTemplate = {
@@ -78,7 +75,7 @@ describe("AppWorkload", () => {
         const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0 }));
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(at(d, "spec.replicas"), 0);
-        // Pulumi applies the count only at creation: a traffic step (components/capacity.ts) scales it later.
+        // Pulumi applies the count only at creation: a traffic step (components/traffic/capacity.ts) scales it later.
         assert.strictEqual(at(d, "metadata.annotations"), undefined);
         assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"]);
         assert.strictEqual(at(d, "spec.template.spec.containers")[0].image, `registry.example.com/shop@${digest}`);

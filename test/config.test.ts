@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { readRawConfig, validateConfig } from "../lib/config";
-import { imageRef, isPinnedVersion, splitImageRef } from "../components/rules";
+import { imageRef, isPinnedVersion, splitImageRef } from "../policy/rules";
 import { rollbackCommand } from "../lib/rollback";
 import { applySet, parsePath, parsePathValue, toRunRequest } from "../tools/offline/stackConfig";
 import { parseCommandArgs, UsageError } from "../tools/offline/cli";

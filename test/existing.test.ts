@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { createHash } from "crypto";
 import * as path from "path";
-import { ExistingDatabaseSecrets } from "../components/existingDatabaseSecrets";
+import { ExistingDatabaseSecrets } from "../components/database";
 import { validateConfig } from "../lib/config";
 import type { PolicyViolation } from "../lib/plan/types";
 import { readPolicyConfig, runPolicies } from "../tools/offline/policy";

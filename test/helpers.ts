@@ -11,7 +11,7 @@ import { diffRuns, liveStateOf, RunDiff } from "../tools/offline/diff";
 import { DeclaredResource, ProgramRun, RunRequest } from "../tools/offline/types";
 import { runProgramSync } from "./support/programThread";
 import type * as pulumi from "@pulumi/pulumi";
-import type { BackupRole, BackupScheduleArgs } from "../components/backupSchedule";
+import type { BackupRole, BackupScheduleArgs } from "../components/database";
 import { readDatabaseScripts } from "../program/release";
 
 export const ROOT = path.join(__dirname, "..");

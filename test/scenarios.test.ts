@@ -26,7 +26,7 @@ function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
 const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
 const CANARY_INGRESS = { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "myapp-canary-ingress" };
 const PATCH = "kubernetes:apps/v1:DeploymentPatch";
-/** The traffic decision named after each weight (components/capacity.ts): one step per track, replaced by the next. */
+/** The traffic decision named after each weight (components/traffic/capacity.ts): one step per track, replaced by the next. */
 const steps = (kind: "capacity" | "settle", weight: number, tracks = ["canary", "stable"]) => tracks.map((t) => ({ type: PATCH, name: `myapp-${t}-${kind}-w${weight}` }));
 
 describe("traffic shifts and rollbacks, through the offline preview's diff", () => {

@@ -47,7 +47,7 @@ function summary(r: DeclaredResource): string {
     add("maxReplicas", get(i, "spec.maxReplicas"));
     if (r.type.endsWith(":Service")) add("selector", get(i, "spec.selector"));
     const annotations = (get(i, "metadata.annotations") ?? {}) as Record<string, string>;
-    // A traffic step (components/capacity.ts): the ready pods it waits for and the share it records.
+    // A traffic step (components/traffic/capacity.ts): the ready pods it waits for and the share it records.
     const ready = /readyReplicas>(\d+)/.exec(annotations["pulumi.com/waitFor"] ?? "");
     if (r.type.endsWith("Patch")) add("ready", ready ? Number(ready[1]) + 1 : undefined);
     if (r.type.endsWith("Patch")) add("share", annotations[ANNOTATION.trafficShare]);

@@ -123,7 +123,7 @@ export function offlinePreview(ps: ProjectStack, sets: Record<string, string>, p
 
 /**
  * A diff without the autoscaler minimums a traffic decision sets. They come from the live counts the engine reads
- * (components/capacity.ts), which the offline preview has no cluster to read: its `--diff` assumes the cluster runs
+ * (components/traffic/capacity.ts), which the offline preview has no cluster to read: its `--diff` assumes the cluster runs
  * what the config without the edit declares, so after a shift that raised a minimum the two can differ there only.
  */
 export function withoutFloors(d: ResourceDiff): ResourceDiff {
@@ -133,7 +133,7 @@ export function withoutFloors(d: ResourceDiff): ResourceDiff {
     return { ...d, changed: Object.fromEntries(changed) };
 }
 
-/** The capacity steps of a canary weight, one per track (components/capacity.ts). */
+/** The capacity steps of a canary weight, one per track (components/traffic/capacity.ts). */
 export const capacitySteps = (weight: number | string) => [`myapp-canary-capacity-w${weight}`, `myapp-stable-capacity-w${weight}`];
 
 export interface Agreement {

@@ -121,7 +121,7 @@ export function workloadFacts(resources: PlanResource[]): WorkloadFact[] {
             variant: l[LABEL.track] ?? l[LABEL.color],
             version: l[DATADOG_LABEL.version] ?? l[LABEL.version],
             replicas: d.spec?.replicas,
-            // The minimum follows traffic (components/capacity.ts), known only once the live tracks are read: it
+            // The minimum follows traffic (components/traffic/capacity.ts), known only once the live tracks are read: it
             // starts at the Deployment's declared count.
             autoscaler: hpa && { min: hpa.spec?.minReplicas ?? d.spec?.replicas, max: hpa.spec?.maxReplicas },
         };

@@ -208,7 +208,7 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         const weight = edit.sets.find(([k]) => k === "canary.weight")?.[1] ?? cn.weight;
-        // Capacity follows traffic (components/capacity.ts): the track that receives a share is raised first.
+        // Capacity follows traffic (components/traffic/capacity.ts): the track that receives a share is raised first.
         const raise = (track: string, share: number, minimum: number) =>
             `first the ${track} autoscaler's minimum rises to ${share}% of the pods the fleet runs at that moment (at least ${minimum}), and the provider waits until that many ${track} pods are ready`;
         if (edit.sets.some(([k]) => k === "canary.stableVersion")) {

@@ -120,7 +120,7 @@ export interface StepKinds {
     change: string[];
     /**
      * Changes of autoscalers, kept apart: each traffic decision sets an autoscaler's minimum from the count its
-     * Deployment runs now, read live (components/capacity.ts). The engine reads the cluster, where the autoscaler
+     * Deployment runs now, read live (components/traffic/capacity.ts). The engine reads the cluster, where the autoscaler
      * may have grown the fleet; the offline run reads each Deployment at its configured minimum (tools/offline/diff.ts
      * liveStateOf). So the two may disagree on such a change, and on nothing else.
      */

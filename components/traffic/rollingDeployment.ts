@@ -1,9 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appService, hostIngress } from "./kubernetes";
-import { AppWorkload, WorkloadTemplate } from "./workload";
-import { COMPONENT, LABEL } from "../policy/contract";
-import { acrossStrategies, LibraryComponent } from "./componentType";
-import { rolloutCanProgress } from "./rules";
+import { appLabels, appService, hostIngress } from "../kubernetes/objects";
+import { AppWorkload, WorkloadTemplate, rolloutCanProgress } from "../kubernetes/workload";
+import { COMPONENT, LABEL } from "../../policy/contract";
+import { acrossStrategies, LibraryComponent } from "../componentType";
 
 export interface RollingDeploymentArgs {
     /** The shared pod definition. */

@@ -2,10 +2,11 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseFence, PodVolume } from "./databaseRoles";
-import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "./kubernetes";
-import { Component, COMPONENT, ENV } from "../policy/contract";
-import { LibraryComponent } from "./componentType";
-import { isS3Prefix, cronLongestGapSeconds } from "./rules";
+import { appLabels, batchLabels, batchPodTemplate, IGNORE_DISRUPTIONS, JobContainer } from "../kubernetes/objects";
+import { Component, COMPONENT, ENV } from "../../policy/contract";
+import { LibraryComponent } from "../componentType";
+import { isS3Prefix } from "./backupBucket";
+import { cronLongestGapSeconds } from "../kubernetes/cron";
 import type { DatabaseDumps } from "./releaseDatabaseJobs";
 
 /** The scripts the pods this component declares run (a release's pre-deploy backup and restore among them). */

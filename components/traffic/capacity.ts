@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ANNOTATION } from "../policy/contract";
+import { ANNOTATION } from "../../policy/contract";
 
 /**
  * What a read of a live Deployment tells the capacity plan: the count its autoscaler runs now, and the traffic

@@ -1,7 +1,7 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiservice from "@pulumi/pulumiservice";
-import { LibraryComponent } from "./componentType";
+import { LibraryComponent } from "../componentType";
 
 /** The Pulumi Cloud stack the automatic rollback updates. */
 export interface StackIdentity {

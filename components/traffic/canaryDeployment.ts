@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appliedStateAnnotations, appService, hostIngress } from "./kubernetes";
-import { AppWorkload, WorkloadTemplate, ZERO_DOWNTIME_ROLLOUT } from "./workload";
+import { appLabels, appliedStateAnnotations, appService, hostIngress } from "../kubernetes/objects";
+import { AppWorkload, WorkloadTemplate, ZERO_DOWNTIME_ROLLOUT } from "../kubernetes/workload";
 import { LiveTrack, liveTrack, planCapacity, trafficStep } from "./capacity";
-import { ANNOTATION, CANARY_SERVICE_SUFFIX, Component, COMPONENT, LABEL } from "../policy/contract";
-import { acrossStrategies, LibraryComponent } from "./componentType";
-import { isWeight, replicaSplit } from "./rules";
+import { ANNOTATION, CANARY_SERVICE_SUFFIX, Component, COMPONENT, LABEL } from "../../policy/contract";
+import { acrossStrategies, LibraryComponent } from "../componentType";
+import { isWeight, replicaSplit } from "./weights";
 
 /**
  * What expresses the weight, with what that router needs: an ingress-nginx canary Ingress, a Gateway API HTTPRoute
@@ -115,7 +115,7 @@ export class CanaryDeployment extends LibraryComponent {
         this.stable = track("stable", args.stableVersion, split.stable, false);
         this.canary = track("canary", args.canaryVersion, split.canary, args.freezeCanary ?? false);
 
-        // Capacity follows traffic (components/capacity.ts): before a weight moves, the track that receives a share
+        // Capacity follows traffic (components/traffic/capacity.ts): before a weight moves, the track that receives a share
         // has its autoscaler's minimum raised to that share of what the fleet runs now, and its ready pods are
         // awaited; the decision, named after the weight, is applied once.
         const demand = (key: "stable" | "canary", live: pulumi.Output<LiveTrack>) =>

@@ -2,10 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { DatabaseFence, PodVolume } from "./databaseRoles";
-import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "./kubernetes";
-import { Component, COMPONENT, ENV } from "../policy/contract";
-import { LibraryComponent } from "./componentType";
-import { migrationsToRollBack } from "./rules";
+import { awaitedJob, batchLabels, batchPodTemplate, versionedName } from "../kubernetes/objects";
+import { Component, COMPONENT, ENV } from "../../policy/contract";
+import { LibraryComponent } from "../componentType";
 
 /** One SQL migration as migrate-sql.sh reads it: `<version>.up.sql` and `<version>.down.sql`. */
 export interface SqlMigrationFiles {
@@ -232,4 +231,9 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             ],
         });
     }
+}
+
+/** The migrations a down run of `steps` rolls back, newest first: the newest of the versions a release ships. */
+export function migrationsToRollBack(versions: string[], steps: number): string[] {
+    return [...versions].sort().reverse().slice(0, steps);
 }

@@ -1,8 +1,8 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { LibraryComponent } from "./componentType";
-import { cronLongestGapSeconds } from "./rules";
-import { MONITOR_TAG, Severity, tag } from "../policy/contract";
+import { LibraryComponent } from "../componentType";
+import { cronLongestGapSeconds } from "../kubernetes/cron";
+import { MONITOR_TAG, Severity, tag } from "../../policy/contract";
 
 /** A CronJob to watch, as it is declared. */
 export interface WatchedCronJob {

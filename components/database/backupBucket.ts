@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { LibraryComponent } from "./componentType";
-import { lifecycleProblems } from "./rules";
+import { LibraryComponent } from "../componentType";
 
 export interface BackupBucketArgs {
     /** Globally unique bucket name. */
@@ -109,4 +108,32 @@ export class BackupBucket extends LibraryComponent {
         }
         this.registerOutputs({ bucketName: this.bucket.bucket, keyArn: this.key.arn });
     }
+}
+
+/** An S3 key prefix as the backup identity's policy scopes it: segments without leading or trailing slash. */
+export function isS3Prefix(prefix: string): boolean {
+    return /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/.test(prefix);
+}
+
+/** Days after which a dump moves to STANDARD_IA, then GLACIER, then expires; and an optional object lock. */
+export interface DumpLifecycle {
+    infrequentAccessAfterDays: number;
+    glacierAfterDays: number;
+    retentionDays: number;
+    objectLockDays?: number;
+}
+
+/**
+ * What S3 refuses in a dump lifecycle, by the setting at fault: STANDARD_IA no sooner than 30 days, GLACIER at least
+ * 30 days after that (an object stays in STANDARD_IA at least 30 days), expiry after GLACIER, and a lock shorter
+ * than the retention.
+ */
+export function lifecycleProblems(l: DumpLifecycle): Partial<Record<keyof DumpLifecycle, string>> {
+    const problems: Partial<Record<keyof DumpLifecycle, string>> = {};
+    if (l.infrequentAccessAfterDays < 30) problems.infrequentAccessAfterDays = "must be at least 30: S3 moves nothing to STANDARD_IA sooner";
+    if (!(l.glacierAfterDays >= l.infrequentAccessAfterDays + 30 && l.retentionDays > l.glacierAfterDays)) {
+        problems.glacierAfterDays = `must be at least 30 days after infrequentAccessAfterDays (${l.infrequentAccessAfterDays}) and before retentionDays (${l.retentionDays})`;
+    }
+    if (l.objectLockDays !== undefined && l.objectLockDays >= l.retentionDays) problems.objectLockDays = `must be shorter than retentionDays (${l.retentionDays})`;
+    return problems;
 }

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { imageRef, labelValue } from "./rules";
-import { DATADOG_LABEL, LABEL, REPLICAS_FIELD, VariantKey } from "../policy/contract";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "./kubernetes";
-import { LibraryComponent } from "./componentType";
+import { imageRef, labelValue } from "../../policy/rules";
+import { DATADOG_LABEL, LABEL, REPLICAS_FIELD, VariantKey } from "../../policy/contract";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "./objects";
+import { LibraryComponent } from "../componentType";
 
 /** How a Deployment rolls when not told otherwise: a quarter more pods, none unavailable, 10 minutes to progress. */
 export const ZERO_DOWNTIME_ROLLOUT = Object.freeze({ maxSurge: "25%", maxUnavailable: 0, progressDeadlineSeconds: 600 });
@@ -71,7 +71,7 @@ export interface AppWorkloadArgs {
     /**
      * The count the Deployment is created with, and its autoscaler's minimum unless `autoscale` is given another; 0
      * declares no autoscaler and disruption budget. After creation only the autoscaler, and the traffic steps of
-     * components/capacity.ts, change spec.replicas: Pulumi never applies it again (ignoreChanges), so no refresh,
+     * components/traffic/capacity.ts, change spec.replicas: Pulumi never applies it again (ignoreChanges), so no refresh,
      * unrelated edit or rotation takes the autoscaler's count back (provider/pkg/await/await.go handleSSAIgnoreFields
      * drops the field while the autoscaler owns it and resends the live value otherwise).
      */
@@ -247,4 +247,13 @@ export class AppWorkload extends LibraryComponent {
         );
         return this.hpa;
     }
+}
+
+/**
+ * Whether a rolling update can progress: maxSurge and maxUnavailable may not both be zero, as a count or a
+ * percentage (kubernetes/kubernetes pkg/apis/apps/validation ValidateRollingUpdateDeployment refuses it).
+ */
+export function rolloutCanProgress(maxSurge: number | string, maxUnavailable: number | string): boolean {
+    const zero = (v: number | string) => Number.parseInt(String(v), 10) === 0;
+    return !(zero(maxSurge) && zero(maxUnavailable));
 }

@@ -1,8 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { ANNOTATION, Component, DATADOG_LABEL, LABEL } from "../policy/contract";
-import { bytesOf } from "./rules";
+import { ANNOTATION, Component, DATADOG_LABEL, LABEL } from "../../policy/contract";
 
 /** Pod-level half of the "restricted" Pod Security Standard. */
 export const restrictedPodSecurity = {
@@ -261,4 +260,12 @@ export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.Cust
         },
         opts,
     );
+}
+
+const BYTE_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+
+/** The bytes of a Kubernetes byte quantity such as "20Gi" or "512M", or undefined for anything else ("500m" is a CPU quantity). */
+export function bytesOf(quantity: string): number | undefined {
+    const m = /^([0-9]+(?:\.[0-9]+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(quantity);
+    return m ? Number(m[1]) * BYTE_UNITS[m[2] ?? ""] : undefined;
 }

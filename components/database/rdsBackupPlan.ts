@@ -1,7 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { LibraryComponent } from "./componentType";
-import { isAwsCron } from "./rules";
+import { LibraryComponent } from "../componentType";
 
 /** What the RDS endpoint is: an instance has a :db: ARN, Aurora and Multi-AZ DB clusters a :cluster: ARN. */
 export type RdsKind = "instance" | "aurora-cluster" | "multi-az-cluster";
@@ -107,4 +106,9 @@ export class RdsBackupPlan extends LibraryComponent {
         );
         this.registerOutputs({ vaultName: vault.name });
     }
+}
+
+/** An AWS Backup schedule: `cron(...)` with six fields. */
+export function isAwsCron(expr: string): boolean {
+    return /^cron\(\S+( \S+){5}\)$/.test(expr);
 }

@@ -3,10 +3,9 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "crypto";
-import { appLabels } from "./kubernetes";
-import { COMPONENT, ENV } from "../policy/contract";
-import { LibraryComponent } from "./componentType";
-import { verifiesServer } from "./rules";
+import { appLabels } from "../kubernetes/objects";
+import { COMPONENT, ENV } from "../../policy/contract";
+import { LibraryComponent } from "../componentType";
 
 /** Roles that log in, each with a Secret holding its DATABASE_URL. */
 export type DatabaseRoleKind = "app" | "migrator" | "backup" | "drill";
@@ -329,4 +328,9 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
         this.secretNames = Object.fromEntries(LOGIN_ROLES.map((k) => [k, this.secrets[k].metadata.name])) as Record<DatabaseRoleKind, pulumi.Output<string>>;
         this.registerOutputs({ ownerRole: owner, fence: this.fence, ownershipHandoverSql: this.ownershipHandoverSql });
     }
+}
+
+/** libpq modes that check the server's certificate, and so need the CA bundle it chains to. */
+export function verifiesServer(sslmode: string): boolean {
+    return sslmode === "verify-ca" || sslmode === "verify-full";
 }

@@ -1,6 +1,6 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { labelValue, warningBeforeCritical } from "./rules";
+import { labelValue } from "../../policy/rules";
 import {
     HPA_TAG,
     MONITOR_TAG,
@@ -13,8 +13,8 @@ import {
     tag,
     TRAFFIC_GUARD_TAG,
     VariantKey,
-} from "../policy/contract";
-import { LibraryComponent } from "./componentType";
+} from "../../policy/contract";
+import { LibraryComponent } from "../componentType";
 
 /** A version in flight and what distinguishes its pods: track stable/canary or color blue/green. */
 export interface VersionInFlight {
@@ -683,4 +683,9 @@ function alertMessage(args: ReleaseMonitoringArgs, spec: MonitorSpec, o: { value
         ...(w !== undefined ? [`{{#is_warning}}${alertTitle(a, w, o.op)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
         `{{#is_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(w ?? o.critical)} ${a.unit}. ${recoveryHandles}{{/is_recovery}}`,
     ].join("\n");
+}
+
+/** Whether a warning threshold sits on the quiet side of the critical one, as Datadog requires of a monitor. */
+export function warningBeforeCritical(bad: "above" | "below", warning: number, critical: number): boolean {
+    return bad === "above" ? warning < critical : warning > critical;
 }

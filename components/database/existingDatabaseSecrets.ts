@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseAccess, databaseCaVolume, DatabaseFence, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
-import { ENV } from "../policy/contract";
-import { LibraryComponent } from "./componentType";
+import { ENV } from "../../policy/contract";
+import { LibraryComponent } from "../componentType";
 
 export interface ExistingDatabaseSecretsArgs {
     /** App name, the prefix of the CA bundle ConfigMap. */

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "./kubernetes";
-import { AppWorkload, WorkloadTemplate, ZERO_DOWNTIME_ROLLOUT } from "./workload";
-import { COMPONENT, LABEL } from "../policy/contract";
-import { acrossStrategies, LibraryComponent } from "./componentType";
+import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "../kubernetes/objects";
+import { AppWorkload, WorkloadTemplate, ZERO_DOWNTIME_ROLLOUT } from "../kubernetes/workload";
+import { COMPONENT, LABEL } from "../../policy/contract";
+import { acrossStrategies, LibraryComponent } from "../componentType";
 import { liveTrack, planCapacity, trafficStep } from "./capacity";
 
 export type Color = "blue" | "green";
@@ -84,7 +84,7 @@ export class BlueGreenDeployment extends LibraryComponent {
         const previewColor: Color = args.activeColor === "blue" ? "green" : "blue";
 
         // The switch, in the engine's order: the incoming color's autoscaler minimum rises to what the outgoing color
-        // runs now (components/capacity.ts) and its ready pods are awaited, whether or not its Deployment changed; its
+        // runs now (components/traffic/capacity.ts) and its ready pods are awaited, whether or not its Deployment changed; its
         // smoke test has passed; only then does the live Service move; only after that does the outgoing color's
         // minimum drop to standbyReplicas, or its pods to 0. So the live Service never selects fewer ready pods than
         // the live color ran.

@@ -1,0 +1,6 @@
+export * from "./backupBucket";
+export * from "./backupSchedule";
+export * from "./databaseRoles";
+export * from "./existingDatabaseSecrets";
+export * from "./rdsBackupPlan";
+export * from "./releaseDatabaseJobs";

@@ -1,0 +1,2 @@
+export * from "./releaseMonitoring";
+export * from "./scheduledJobMonitoring";
