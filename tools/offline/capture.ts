@@ -1,26 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DESCEND, rebuild, watchDeclarations } from "../../lib/declarations";
 import { DeclaredResource, ProgramRun, RunRequest, SECRET_MASK } from "./types";
+
+const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 
 /** Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]". */
 function mask(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map(mask);
-    if (value && typeof value === "object") {
-        const obj = value as Record<string, unknown>;
-        if (obj[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return SECRET_MASK;
-        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
-    }
-    return value;
+    return rebuild(value, (v) => (isSecret(v) ? SECRET_MASK : DESCEND));
 }
 
 /** Unwraps every secret, for a test that needs the values the program built (a connection URL). */
 function reveal(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map(reveal);
-    if (value && typeof value === "object") {
-        const obj = value as Record<string, unknown>;
-        if (obj[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return reveal(obj.value);
-        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, reveal(v)]));
-    }
-    return value;
+    return rebuild(value, (v) => (isSecret(v) ? reveal(v.value) : DESCEND));
 }
 
 /** Values a provider would compute, so that programs reading them get something sensible. */
@@ -35,17 +26,14 @@ function computedOutputs(type: string, name: string, inputs: Record<string, unkn
 /** Resources whose outputs feed these inputs: the dependencies the engine adds beyond dependsOn. */
 async function referencedResources(props: unknown): Promise<pulumi.Resource[]> {
     const found: Promise<pulumi.Resource[]>[] = [];
-    const walk = (v: unknown): void => {
+    rebuild(props, (v) => {
         if (pulumi.Output.isInstance(v)) {
             const out = v as unknown as { allResources?: () => Promise<Set<pulumi.Resource>>; resources: () => Set<pulumi.Resource> };
             found.push((out.allResources ? out.allResources() : Promise.resolve(out.resources())).then((set) => [...set]));
-        } else if (Array.isArray(v)) {
-            v.forEach(walk);
-        } else if (v && typeof v === "object" && !pulumi.Resource.isInstance(v) && !(v instanceof Promise)) {
-            Object.values(v).forEach(walk);
+            return v;
         }
-    };
-    walk(props);
+        return pulumi.Resource.isInstance(v) || v instanceof Promise ? v : DESCEND;
+    });
     return (await Promise.all(found)).flat();
 }
 
@@ -116,7 +104,7 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
     const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; ignoreChanges: string[]; read?: true; implicit: Promise<pulumi.Resource[]> }[] = [];
     let exported: Record<string, unknown> = {};
     const run = pulumi.runtime.runInPulumiStack(async () => {
-        pulumi.runtime.registerStackTransformation((args) => {
+        watchDeclarations((args) => {
             names.set(args.resource, args.name);
             const deps = args.opts.dependsOn;
             const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
@@ -130,7 +118,6 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
                 ...(args.opts.id !== undefined ? { read: true as const } : {}),
                 implicit: referencedResources(args.props),
             });
-            return undefined;
         });
         try {
             exported = await body();
