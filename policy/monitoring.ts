@@ -35,7 +35,11 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         'Checklist "Monitoring configured (Datadog)": a monitor for every alert of the plan, per version in flight where the plan judges a version, with a threshold no looser than the plan\'s, every critical alert and rollback trigger paging (except for a version no user reaches, which pages nobody), the pager named only inside alert and recovery blocks so that warnings never page, every incident it opens resolved by {{#is_recovery}} on any way back to OK, the autoscaler-at-maximum monitor watching exactly the autoscalers that can grow, and every backup and restore-drill CronJob watched.',
     configSchema: {
         properties: {
-            thresholds: { type: "object", default: {} },
+            // The plan's alerts this stack must have a monitor for: by default every alert of the myapp plan; a second
+            // service names those of its own plan. A declared monitor is checked whether or not it is required.
+            requiredAlerts: { type: "array", items: { type: "string", enum: [...ALERT_NAMES] }, uniqueItems: true, default: [...ALERT_NAMES] },
+            // The number a monitor may be no looser than, per alert; by default the plan's (PLAN_ALERTS).
+            thresholds: { type: "object", properties: Object.fromEntries(ALERT_NAMES.map((a) => [a, { type: "number" }])), additionalProperties: false, default: {} },
             pagerHandlePrefix: { type: "string", default: "@pagerduty" },
             // A missing monitor is a violation, and the pack cannot tell a service with no payments or email from
             // monitors forgotten: only this stack's pack config can say the business-metric alerts do not apply.
@@ -43,7 +47,13 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         },
     },
     validateStack: (args, report) => {
-        const { thresholds, pagerHandlePrefix, businessMetrics } = args.getConfig<{ thresholds: Partial<Record<AlertName, number>>; pagerHandlePrefix: string; businessMetrics: boolean }>();
+        const { requiredAlerts, thresholds, pagerHandlePrefix, businessMetrics } = args.getConfig<{
+            requiredAlerts: AlertName[];
+            thresholds: Partial<Record<AlertName, number>>;
+            pagerHandlePrefix: string;
+            businessMetrics: boolean;
+        }>();
+        const required = (alert: AlertName) => requiredAlerts.includes(alert) && (businessMetrics || !isBusinessMetricAlert(alert));
         const monitors = args.resources.filter((r) => r.isType(datadog.Monitor));
         const tag = (m: PolicyResource, key: string): string | undefined => tagValue(m.props.tags, key);
         // Unified service tagging: the version tag Datadog gives a pod is its tags.datadoghq.com/version label, and
@@ -66,7 +76,8 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
         const atMax = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === "autoscalerAtMaxPct" && typeof m.props.query === "string");
         for (const h of hpas) {
             const watchers = atMax.filter((m) => watchedAutoscalers(m.props.query).some((p) => p.test(h.name)));
-            if (h.min < h.max && watchers.length === 0) report(`no autoscalerAtMaxPct monitor watches autoscaler ${h.name}, which can grow from ${h.min} to ${h.max}`);
+            if (h.min < h.max && watchers.length === 0 && required("autoscalerAtMaxPct"))
+                report(`no autoscalerAtMaxPct monitor watches autoscaler ${h.name}, which can grow from ${h.min} to ${h.max}`);
             for (const m of h.min < h.max ? [] : watchers) {
                 report(`monitor ${m.props.name ?? m.name} watches autoscaler ${h.name}, pinned at ${h.max} (minReplicas = maxReplicas): it alerts for good`, m.urn);
             }
@@ -77,7 +88,7 @@ export const monitorsForPlanAlerts: StackValidationPolicy = {
             const found = monitors.filter((m) => tag(m, MONITOR_TAG.planAlert) === alert);
             if (found.length === 0) {
                 // Without an autoscaler that can grow there is nothing to pin; the loop above reports a missing watcher.
-                if (alert !== "autoscalerAtMaxPct" && (businessMetrics || !isBusinessMetricAlert(alert))) report(`no monitor for the plan's alert ${alert} (${plan.label})`);
+                if (alert !== "autoscalerAtMaxPct" && required(alert)) report(`no monitor for the plan's alert ${alert} (${plan.label})`);
                 continue;
             }
             if (isPerVersionAlert(alert)) {

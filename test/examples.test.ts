@@ -106,11 +106,23 @@ describe("examples/catalog-api: a second service on the library", () => {
         assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);
     });
 
-    it("meets the library's own rules, and the myapp pack says which of the myapp plan's items it lacks", async () => {
-        // The pack enforces the myapp deployment plan's checklist: its alerts at the plan's numbers and a
-        // deployment-plan ConfigMap naming the lead and rollback owner. A second service under that pack gets exactly
-        // these findings; everything about how it is built (pinned images, restricted pods, probes, budgets,
-        // autoscalers, Datadog labels, per-version monitors) passes.
+    it("passes the policy pack under its own pack config, which names its alerts and thresholds and drops myapp's people ConfigMap", async () => {
+        const config = readPolicyConfig(path.join(EXAMPLE, "policy.production.json"));
+        assert.deepStrictEqual(await runPolicies(run, "catalog-api", policies, config, PACK_ENFORCEMENT), []);
+        // The pack config still holds it to its own plan: a monitor looser than the example's own number is refused.
+        const looser = structuredClone(run);
+        looser.resources.find((r) => r.name === "catalog-api-monitoring-cpu-pct")!.inputs.monitorThresholds = { critical: "90" };
+        assert.deepStrictEqual(
+            (await runPolicies(looser, "catalog-api", policies, config, PACK_ENFORCEMENT)).map((v) => `${v.policy}: ${v.message}`),
+            ["monitors-for-plan-alerts: monitor [production] catalog-api: CPU (% of limit) above 85% alerts at 90, looser than the plan's 85"],
+        );
+    });
+
+    it("meets the library's own rules, and under myapp's pack config gets only the myapp plan's items it lacks", async () => {
+        // myapp's pack config requires the myapp plan's alerts at its numbers and a deployment-plan ConfigMap naming
+        // the lead and rollback owner. A second service under that config gets exactly these findings; everything
+        // about how it is built (pinned images, restricted pods, probes, budgets, autoscalers, Datadog labels,
+        // per-version monitors) passes.
         const violations = await runPolicies(run, "catalog-api", policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
         assert.deepStrictEqual(
             violations.map((v) => `${v.policy}: ${v.message}`),
