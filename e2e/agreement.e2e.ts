@@ -3,7 +3,7 @@ import { compareEdit, kube, namespace, policyConfigWithoutMonitors, timedUp, eng
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
 
-// Issue 10 scenario 7 for the database edits: the committed production stack with the existing-resource inputs
+// The offline preview agrees with the engine on the database edits: the committed production stack with the existing-resource inputs
 // (README "Bringing existing resources"), so its Job chain is declared and runs (kwok completes the pods); only
 // `monitoring` is dropped. After one `pulumi up`, each edit is previewed by the engine and by the offline preview on
 // the same config, compared, and reverted without an up. canary.e2e.ts and bluegreen.e2e.ts compare the traffic edits

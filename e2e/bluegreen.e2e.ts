@@ -4,7 +4,7 @@ import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
 
-// Issue 10 scenarios 4 (blue/green) and 7 (offline preview agrees, for these edits) on the committed staging stack.
+// Blue/green on the engine, and the offline preview agreeing with it, on the committed staging stack.
 // They are about traffic, so `database`, `backup` and `monitoring` are dropped (their providers cannot run here); the
 // smoke-test Jobs run (kwok completes them). The stack deploys into a namespace of its own.
 const NS = "e2e-bluegreen";

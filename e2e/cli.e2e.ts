@@ -8,13 +8,13 @@ import { kube } from "./lib/engine";
 import { measure } from "./lib/report";
 import { projectStack } from "./lib/stack";
 
-// Issue 10, scenario 10: the CLI's own config commands work on the committed files. The real `pulumi` CLI edits a
+// the CLI's own config commands work on the committed files. The real `pulumi` CLI edits a
 // copy of Pulumi.yaml and Pulumi.production.yaml on a local file backend; the offline preview then reads the file the
 // CLI wrote, and an engine preview shows that Pulumi.yaml's declarations (the `default: {}` of optional sections)
 // are accepted for a stack that leaves those sections out.
 const REPO = path.resolve(__dirname, "..");
 
-describe("scenario 10: pulumi config set --path on the committed stack files", function () {
+describe("pulumi config set --path on the committed stack files", function () {
     let dir: string;
     let env: NodeJS.ProcessEnv;
     const pulumi = (...args: string[]) => execFileSync("pulumi", args, { cwd: dir, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -96,7 +96,7 @@ describe("scenario 10: pulumi config set --path on the committed stack files", f
     });
 });
 
-describe("scenario 10: Pulumi.yaml's config declarations under the engine", function () {
+describe("Pulumi.yaml's config declarations under the engine", function () {
     it("a stack that leaves the optional sections out previews: the CLI gives the program their `default: {}`", async function () {
         const k = kube();
         const NS = "e2e-cli-defaults";

@@ -7,7 +7,7 @@ import { runPrinted } from "./lib/printed";
 import { measure } from "./lib/report";
 import { ProjectStack } from "./lib/stack";
 
-// Issue 10, scenario 5: failures stop the release. Stacks from the committed files with the README's existing-resource
+// failures stop the release. Stacks from the committed files with the README's existing-resource
 // inputs, each in its own namespace. kwok (e2e/kwok/stages.yaml) fails a pod whose container image ends in "-fail".
 
 const TOOLS = "registry.example.com/platform/pg-tools:15.8-awscli-2.17.0";
@@ -36,7 +36,7 @@ function withoutStatus(d: Record<string, DeploymentState>) {
     return Object.fromEntries(Object.entries(d).map(([n, s]) => [n, { uid: s.uid, generation: s.generation, image: s.image, template: s.templateHash }]));
 }
 
-describe("scenario 5a: a failing smoke test on the staging blue/green stack leaves the live Service where it was", function () {
+describe("a failing smoke test on the staging blue/green stack leaves the live Service where it was", function () {
     const NS = "e2e-bg-fail";
     let ps: ProjectStack;
     let k: Kube;
@@ -78,7 +78,7 @@ describe("scenario 5a: a failing smoke test on the staging blue/green stack leav
     });
 });
 
-describe("scenario 5b/5c: a failing backup or migration on the production canary stack changes no Deployment; the printed retry works", function () {
+describe("a failing backup or migration on the production canary stack changes no Deployment; the printed retry works", function () {
     const NS = "e2e-migration-fail";
     let ps: ProjectStack;
     let k: Kube;

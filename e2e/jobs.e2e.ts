@@ -6,7 +6,7 @@ import { deployments, jobs, podUids, watchRevisions } from "./lib/observe";
 import { measure } from "./lib/report";
 import { ProjectStack } from "./lib/stack";
 
-// Issue 10, scenarios 1 and 6, on the committed production stack (canary, nginx router) with the README's
+// The first release and a restore, on the committed production stack (canary, nginx router) with the README's
 // existing-resource inputs (no monitoring, database.existingSecrets, backup.existingBucket, backup.oidc.roleArn), so
 // the database Job chain runs on the engine and the API server with only the Kubernetes provider.
 const NS = "e2e-jobs";
@@ -25,7 +25,7 @@ describe("database Jobs of the production canary stack (existing-resource inputs
         ps = await existingResourceStack(k, { base: "production", name: "e2e-jobs", namespace: NS });
     });
 
-    it("scenario 1: the first pulumi up completes; the backup completed before the migration was created, the migration before the Deployments", async function () {
+    it("the first pulumi up completes; the backup completed before the migration was created, the migration before the Deployments", async function () {
         const seen = watchRevisions(k, NS);
         await new Promise((r) => setTimeout(r, 1000));
         const t0 = Date.now();
@@ -79,7 +79,7 @@ describe("database Jobs of the production canary stack (existing-resource inputs
     let restoreState: Awaited<ReturnType<typeof jobs>>[string];
     let restorePods: Record<string, string> = {};
 
-    it("scenario 6, part 1: with database.restore.key set, pulumi up runs the restore Job (which takes its own pre-restore dump inside its fence), once", async function () {
+    it("with database.restore.key set, pulumi up runs the restore Job (which takes its own pre-restore dump inside its fence), once", async function () {
         await ps.stack.setConfig("database.restore.key", { value: RESTORE_KEY }, true);
         const before = await jobs(k, NS);
         const res = await ps.stack.up({ onOutput });
@@ -102,7 +102,7 @@ describe("database Jobs of the production canary stack (existing-resource inputs
         assert.strictEqual(Object.keys(restorePods).length, 1);
     });
 
-    it("scenario 6, part 2: an edit of database.toolsImage while restore.key is set does not run the restore again", async function () {
+    it("an edit of database.toolsImage while restore.key is set does not run the restore again", async function () {
         await ps.stack.setConfig("database.toolsImage", { value: "registry.example.com/platform/pg-tools:15.9-awscli-2.17.1" }, true);
         const jobsBefore = await jobs(k, NS);
         const res = await ps.stack.up({ onOutput });

@@ -7,7 +7,7 @@ import { runPrinted } from "./lib/printed";
 import { measure } from "./lib/report";
 import { ProjectStack } from "./lib/stack";
 
-// Issue 10, scenario 9: `pulumi stack output rollback`, run exactly as printed, rolls back. The stack is the committed
+// `pulumi stack output rollback`, run exactly as printed, rolls back. The stack is the committed
 // production canary stack (nginx router) with the README's existing-resource inputs, in its own namespace.
 //
 // How the printed command runs here: it is `pulumi config set --stack <s> --path canary.weight 0 && pulumi config set
@@ -18,7 +18,7 @@ import { ProjectStack } from "./lib/stack";
 const NS = "e2e-rollback";
 const WEIGHT = "nginx.ingress.kubernetes.io/canary-weight";
 
-describe("scenario 9: the printed rollback command rolls the production canary back", function () {
+describe("the printed rollback command rolls the production canary back", function () {
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog();

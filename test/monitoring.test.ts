@@ -75,7 +75,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         staging = runStack("staging");
     });
 
-    describe("unified service tagging (defect 1)", () => {
+    describe("unified service tagging: service, env and version on every monitor", () => {
         const states: [string, string, string[]][] = [
             ["production", "committed", []],
             ["staging", "committed", []],
@@ -233,7 +233,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("connection pressure (defect 3)", () => {
+    describe("database connection pressure", () => {
         it("measures the app role's connections against its own limit, which app load reaches", () => {
             const q = (run: ProgramRun) => at(find(run, ":Monitor", "myapp-monitoring-db-connections-pct"), "query");
             assert.strictEqual(q(production), "avg(last_5m):sum:postgresql.connections{env:production,db:myapp,user:myapp_app} / 150 * 100 > 90");
@@ -320,7 +320,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("payments per version (defect 5)", () => {
+    describe("payment failures per version", () => {
         it("judges each version's payment failures as a rollback trigger, guarded by a payment count, and keeps the service-wide ones", () => {
             const m = find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary");
             assert.strictEqual(at(m, "priority"), "1");
@@ -351,7 +351,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("the deployment window (defects 6 and 7)", () => {
+    describe("the deployment window: downtime and muting", () => {
         it("mutes only rollout noise, in every group of those monitors, and keeps what the plan checks at T+30 live", () => {
             const downtime = find(production, ":DowntimeSchedule", "myapp-monitoring-deployment-window");
             assert.strictEqual(at(downtime, "scope"), "*");
@@ -410,7 +410,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("rollback advice (defect 8)", () => {
+    describe("rollback advice in the alert messages", () => {
         it("a blue/green color that runs the previous version does not advise switching away from it", () => {
             const blue = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-blue"), "message") as string;
             const green = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"), "message") as string;
@@ -421,7 +421,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
     });
 
-    describe("smaller items (9)", () => {
+    describe("memory, autoscaler and other resource alerts", () => {
         it("watches the working set against the limit, per pod, and the autoscaler pinned at its maximum", () => {
             const q = (s: string) => at(find(production, ":Monitor", `myapp-monitoring-${s}`), "query");
             assert.strictEqual(
