@@ -44,7 +44,7 @@ export default tseslint.config(
     },
     {
         // The program, the components and the config layer narrow instead of asserting: config is a union on each
-        // exactly-one-of choice (lib/config.ts ProgramConfig), so a `!` would only hide a missing case.
+        // exactly-one-of choice (lib/config/types.ts ProgramConfig), so a `!` would only hide a missing case.
         files: ["index.ts", "program/**/*.ts", "components/**/*.ts", "lib/**/*.ts", "examples/**/*.ts"],
         rules: { "@typescript-eslint/no-non-null-assertion": "error" },
     },

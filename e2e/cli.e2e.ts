@@ -48,7 +48,7 @@ describe("pulumi config set --path on the committed stack files", function () {
 
         const written = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.production.yaml"), "utf8")).config;
         const committed = YAML.parse(fs.readFileSync(path.join(REPO, "Pulumi.production.yaml"), "utf8")).config;
-        // Numbers stay numbers and a quoted quantity stays a string, as the schema (lib/config.ts) wants them.
+        // Numbers stay numbers and a quoted quantity stays a string, as the schema (lib/config/) wants them.
         assert.strictEqual(written["myapp:canary"].weight, 25);
         assert.strictEqual(written["myapp:release"].resources.limits.cpu, "2");
         assert.strictEqual(written["myapp:database"].migration.attempt, 2);

@@ -123,7 +123,7 @@ function phaseFloors(migrations: SqlMigration[]): Partial<Record<Phase, string>>
     return floors;
 }
 
-/** The versions the program counts as serving (lib/config.ts servingTracks): each must run on the phase's schema. */
+/** The versions the program counts as serving (lib/config servingTracks): each must run on the phase's schema. */
 export function servingTrackVersions(m: Model): string[] {
     switch (m.strategy) {
         case "canary":
