@@ -107,8 +107,7 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                 `${name}-${suffix}`,
                 {
                     metadata: { name: serviceAccountName, namespace: args.namespace, labels: batchLabels(app, component), annotations: { "eks.amazonaws.com/role-arn": roleArn } },
-                    // IRSA projects its own token (amazon-eks-pod-identity-webhook pkg/handler/handler.go); the
-                    // Kubernetes API token is not needed.
+                    // IRSA projects its own token (README, Decisions: "IRSA without the API token").
                     automountServiceAccountToken: false,
                 },
                 opt,

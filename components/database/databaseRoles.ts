@@ -83,10 +83,8 @@ export interface DatabaseAccess {
     /** Each login role's Secret (key DATABASE_URL), by name. */
     secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /**
-     * Each login role's Secret as a plain name and the resource to wait for. A Deployment refers to it by this name,
-     * not by the Output: a Secret whose data changes is replaced, deleted first since its name is fixed, and the engine
-     * then replaces every resource an input of which flows from it (pulumi/pulumi step_generator.go,
-     * calculateDependentReplacements), which for a Deployment means deleting it and all its pods.
+     * Each login role's Secret as a plain name and the resource to wait for: a Deployment naming the Secret's Output
+     * would be replaced with it (README, Decisions: "Secrets are referred to by name").
      */
     secretRefs: Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
     /** A fingerprint of each role's URL: a pod-template annotation that rolls pods when it changes. */
@@ -177,27 +175,10 @@ export function ownershipHandoverSql(owner: string, schemas: string[] = ["public
 }
 
 /**
- * Least-privilege PostgreSQL roles and one Kubernetes Secret per login role holding its DATABASE_URL.
- *
- * Ownership: a NOLOGIN owner role owns the schema objects. The migrator is a member and switches to it at login
- * (`assumeRole`, which cyrilgdn/terraform-provider-postgresql issues as ALTER ROLE … SET ROLE, setAssumeRole in
- * postgresql/resource_postgresql_role.go), so whatever it creates or restores belongs to the owner and it can ALTER,
- * index and drop what the owner owns; PostgreSQL requires ownership, or membership in the owning role, for all three.
- * Default privileges are declared FOR ROLE owner in every schema, schemas included, so the app and backup roles get
- * whatever a migration creates, also in a schema it adds. Objects an earlier deploy left owned by the admin are handed
- * over once with `ownershipHandoverSql`. PUBLIC keeps only USAGE on the public schema (a cluster upgraded from
- * PostgreSQL 14 or older still lets PUBLIC create there).
- *
- * Fence: the app role reaches the database only as a member of `<app>_connect`, which holds CONNECT; the migrator
- * holds that role WITH ADMIN OPTION and is a member of the app role, so a restore can revoke the membership (no new
- * session of the app's gets in) and end the app's sessions (pg_terminate_backend needs the target role's
- * privileges), then grant it back. See `fence`.
- *
- * Passwords are generated and sent with the provider's write-only fields (passwordWo); passwordWoVersion is the
- * password's fingerprint, so replacing the RandomPassword (`pulumi up --replace <password URN>`) sets the new one. The
- * Pulumi state still holds each password, encrypted as a secret: the RandomPassword's result, and the Role's
- * passwordWo input (pulumi/pulumi-terraform-bridge#3201). The Secrets carry a fingerprint of their URL for pod
- * templates to roll on.
+ * Least-privilege PostgreSQL roles and one Kubernetes Secret per login role holding its DATABASE_URL. A NOLOGIN owner
+ * owns the schema and the migrator acts as it; the app connects through a role a restore can revoke (`fence`);
+ * passwords go through write-only fields and stay secrets in state (README, Decisions: "Schema ownership",
+ * "The restore's fence", "Passwords in state").
  */
 export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
     /** Each login role's Secret (key DATABASE_URL); depend on it to run after the role and its grants exist. */

@@ -18,15 +18,8 @@ export interface ExistingDatabaseSecretsArgs {
 }
 
 /**
- * Database access through Secrets the user made, for a database whose roles this program does not manage.
- *
- * Each Secret is read with `Secret.get`, which creates nothing: the engine runs a read step, also during preview, and
- * fails it with "resource '<namespace>/<name>' does not exist" when the Secret is missing (pulumi/pulumi
- * pkg/resource/deploy/step.go, ReadStep.Apply), so a missing Secret stops `pulumi preview` instead of leaving a Job's
- * pod in CreateContainerConfigError until its deadline. The pods depend on the read, as they depend on the Secrets
- * DatabaseRoles creates, and the fingerprint of the DATABASE_URL read rolls the app's pods when the user changes it
- * and runs `pulumi up`. The engine hands read resources to no policy (step_executor.go keeps only resources with a
- * goal in the analyzed set), and the value read stays a Pulumi secret: only its hash leaves the component.
+ * Database access through Secrets the user made, for a database whose roles this program does not manage. Each is
+ * read, so a missing one stops `pulumi preview` (README, Decisions: "Secrets the user made are read").
  */
 export class ExistingDatabaseSecrets extends LibraryComponent implements DatabaseAccess {
     public readonly secretNames: Record<DatabaseRoleKind, pulumi.Output<string>>;

@@ -5,10 +5,7 @@ import { LibraryComponent } from "../componentType";
 /** What the RDS endpoint is: an instance has a :db: ARN, Aurora and Multi-AZ DB clusters a :cluster: ARN. */
 export type RdsKind = "instance" | "aurora-cluster" | "multi-az-cluster";
 
-/**
- * AWS Backup's resource type for each kind: Aurora clusters are "Aurora"; instances and Multi-AZ DB clusters are
- * "RDS" (AWS Backup developer guide, "Supported AWS resources": Multi-AZ DB clusters are backed up as RDS).
- */
+/** AWS Backup's resource type for each kind (README, Decisions: "AWS Backup for RDS"). */
 export const BACKUP_RESOURCE_TYPE: Record<RdsKind, string> = { instance: "RDS", "aurora-cluster": "Aurora", "multi-az-cluster": "RDS" };
 
 export interface RdsBackupPlanArgs {
@@ -96,8 +93,7 @@ export class RdsBackupPlan extends LibraryComponent {
                 restoreTestingPlanName: testing.name,
                 protectedResourceType: BACKUP_RESOURCE_TYPE[args.kind],
                 protectedResourceArns: [args.arn],
-                // Keys from the AWS Backup guide, "Restore testing inferred metadata" (RDS and Aurora rows); without
-                // them the test restores into the default VPC, which production accounts often lack.
+                // Without them the test restores into the default VPC (README, Decisions: "AWS Backup for RDS").
                 restoreMetadataOverrides: { dbSubnetGroupName: args.subnetGroupName, vpcSecurityGroupIds: pulumi.output(args.securityGroupIds).apply((ids) => JSON.stringify(ids)) },
                 iamRoleArn: role.arn,
                 validationWindowHours: 4,

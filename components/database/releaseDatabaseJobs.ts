@@ -103,17 +103,8 @@ export function restoreMarkerKey(prefix: string, key: string, run: number): stri
  *   migration, after any restore;
  * - a rollback (an up migration of the previous version, whose migrations are applied): nothing.
  * `gate` is the last of them: the new version's pods wait for it, so a failed backup or migration stops the release
- * before any traffic moves.
- *
- * Identity: the provider replaces a Job whose spec.template changes (pulumi/pulumi-kubernetes
- * provider/pkg/provider/diff.go, forceNewProperties for batch/v1 Job), deleting it first when metadata.name stays the
- * same (deleteBeforeReplace for named objects), and so runs it again. Every Job here ignores changes to its spec, so
- * an edit outside its purpose (tools image, scratch size, deadlines, labels) leaves it alone. The engine copies ignored
- * properties from the old inputs before it diffs, also into a replacement (pulumi/pulumi
- * pkg/resource/deploy/step_generator.go, processIgnoreChanges), so each purpose is a resource of its own: logical
- * name and metadata.name both come from the purpose only (version, direction, phase, attempt; restore key and run),
- * and a new purpose creates a new Job while the old one is deleted. Editing a migration file without a new version,
- * phase or attempt therefore runs nothing.
+ * before any traffic moves. Each Job is named after its purpose only and ignores changes to its spec, so it runs once
+ * per purpose (README, Decisions: "One Job per purpose").
  */
 export class ReleaseDatabaseJobs extends LibraryComponent {
     /** The Job the app's Deployments must wait for; undefined when a rollback has nothing to run. */

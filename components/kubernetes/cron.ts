@@ -58,8 +58,8 @@ function cronValues(field: string, i: number): Set<number> {
 
 /**
  * The longest time, in seconds, between two runs of a valid CronJob schedule (UTC), over the eight years from
- * 2024: 21600 for "0 *\/6 * * *", 604800 for "30 4 * * 0". Day of month and day of week restrict together only when
- * both are restricted, and then either matches (the cron semantics the CronJob controller uses, robfig/cron).
+ * 2024: 21600 for "0 *\/6 * * *", 604800 for "30 4 * * 0". With both day of month and day of week restricted, either
+ * matches, as in the CronJob controller (README, Decisions: "Backups watched from the kubernetes_state core check").
  */
 export function cronLongestGapSeconds(expr: string): number {
     const fields = (CRON_MACROS[expr] ?? expr).trim().split(/\s+/);

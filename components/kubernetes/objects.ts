@@ -110,10 +110,8 @@ export function appLabels(appName: string, component: Component): Record<string,
 }
 
 /**
- * Labels of a Job or CronJob and its pods. Their `app.kubernetes.io/name` is not the app's, so no app Service, PDB or
- * HPA selects them: the disruption controller cannot find a scale for a Job-owned pod and would hold the app's
- * budget at zero disruptions for as long as the pod exists (kubernetes/kubernetes pkg/controller/disruption,
- * getPodsForPdb / failSafe). Their own Datadog service keeps them out of the app's traffic.
+ * Labels of a Job or CronJob and its pods: not the app's name, so no app Service, PDB or HPA selects them (README,
+ * Decisions: "Batch pods are nobody's endpoints"); their own Datadog service keeps them out of the app's traffic.
  */
 export function batchLabels(appName: string, component: Component): Record<string, string> {
     return {
@@ -168,16 +166,8 @@ export function sumQuantities(quantities: string[]): string {
 }
 
 /**
- * A run-to-completion pod under the restricted Pod Security Standard, with a writable /tmp and a writable HOME.
- *
- * HOME: under IRSA the AWS CLI caches the assumed role's credentials in a botocore JSONFileCache at
- * ~/.aws/cli/cache (aws/aws-cli awscli/customizations/assumerole.py, CACHE_DIR); with HOME unset and a read-only
- * root it fails with "[Errno 30] Read-only file system: '/.aws'" (aws/aws-cli#7376).
- *
- * Both volumes are emptyDirs on the node's disk, which the kubelet counts against the pod's ephemeral-storage
- * limit (kubernetes/kubernetes pkg/kubelet/eviction, localEphemeralVolumeNames / podLocalEphemeralStorageUsage): the
- * request reserves that space at scheduling, so a 50Gi dump is not evicted under DiskPressure, and the limit equals
- * the volumes' size limits.
+ * A run-to-completion pod under the restricted Pod Security Standard, with a writable /tmp and HOME (the AWS CLI
+ * caches credentials there) whose sizes it requests as ephemeral storage (README, Decisions: "Batch pods' disk").
  */
 export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.PodTemplateSpec {
     const c = args.container;
@@ -212,10 +202,8 @@ export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.Po
 }
 
 /**
- * A node drain evicts pods with the DisruptionTarget condition; this rule keeps such a pod from counting against
- * backoffLimit, so the Job starts a new pod instead of failing (kubernetes/kubernetes pkg/controller/job
- * pod_failure_policy.go, matchPodFailurePolicy: action Ignore). The API accepts podFailurePolicy only with
- * restartPolicy Never (pkg/apis/batch/validation/validation.go, validatePodFailurePolicy), which batchPodTemplate sets.
+ * A pod evicted by a node drain does not count against backoffLimit: the Job starts another (README, Decisions:
+ * "Drained Job pods are retried").
  */
 export const IGNORE_DISRUPTIONS = { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] };
 
@@ -235,10 +223,8 @@ export interface AwaitedJobArgs {
 }
 
 /**
- * A Job the Kubernetes provider waits on: `pulumi up` continues only once it has succeeded, so whatever depends on it
- * runs after it. No ttlSecondsAfterFinished: a Job the cluster deleted would be recreated, and so re-run, by the next
- * refresh and up.
-
+ * A Job the Kubernetes provider waits on: whatever depends on it runs after it has succeeded (README, Decisions:
+ * "No `ttlSecondsAfterFinished` on Jobs").
  */
 export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.CustomResourceOptions): k8s.batch.v1.Job {
     return new k8s.batch.v1.Job(

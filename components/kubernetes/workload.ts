@@ -52,7 +52,7 @@ export function datadogLabels(dd: { env: string; service: string }, version: str
 
 /**
  * DD_ENV, DD_SERVICE and DD_VERSION from the pod's own labels (downward API), so tracer and agent always agree
- * (tracers read these variables; DataDog/datadog-agent pkg/tagger/collectors/const.go maps the labels to the standard tags).
+ * (README, Decisions: "Unified service tags from labels").
  */
 const datadogEnv = (["env", "service", "version"] as const).map((k) => ({
     name: `DD_${k.toUpperCase()}`,
@@ -187,8 +187,8 @@ export class AppWorkload extends LibraryComponent {
                                         failureThreshold: 3,
                                     },
                                     resources: t.resources,
-                                    // The sleep action needs no shell in the image; the API server accepts it from Kubernetes
-                                    // 1.30 (PodLifecycleSleepAction), and refuses the Deployment on an older cluster.
+                                    // Needs no shell in the image, but Kubernetes 1.30 or later
+                                    // (README, Decisions: "`preStop` sleep needs Kubernetes 1.30").
                                     lifecycle: { preStop: { sleep: { seconds: t.drainSeconds } } },
                                     securityContext: restrictedContainerSecurity,
                                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(t.volumes ?? []).map((v) => v.mount)],
@@ -251,7 +251,7 @@ export class AppWorkload extends LibraryComponent {
 
 /**
  * Whether a rolling update can progress: maxSurge and maxUnavailable may not both be zero, as a count or a
- * percentage (kubernetes/kubernetes pkg/apis/apps/validation ValidateRollingUpdateDeployment refuses it).
+ * percentage, which the API server refuses (README, Decisions: "What the Kubernetes API refuses").
  */
 export function rolloutCanProgress(maxSurge: number | string, maxUnavailable: number | string): boolean {
     const zero = (v: number | string) => Number.parseInt(String(v), 10) === 0;

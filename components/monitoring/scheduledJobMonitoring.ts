@@ -34,15 +34,8 @@ export interface ScheduledJobMonitoringArgs {
 }
 
 /**
- * Datadog monitors for scheduled jobs, from the kubernetes_state core check (DataDog/datadog-agent
- * pkg/collector/corechecks/cluster/ksm): a failed run, from the service check `kubernetes_state.cronjob.complete`,
- * CRITICAL while the CronJob's most recent finished Job failed (lastCronJobAggregator in kubernetes_state_aggregators.go);
- * and for jobs that must not stop, no run scheduled within twice the interval, from
- * `kubernetes_state.cronjob.duration_since_last_schedule` (kubernetes_state_transformers.go). Both are tagged
- * kube_cronjob and kube_namespace, and kube_cluster_name. The check maps no last-successful-time metric
- * (kube_cronjob_status_last_successful_time is not in kubernetes_state_defaults.go), so "no successful run within
- * twice the interval" is the failed-run monitor still in alert one interval after it first told chat: its
- * renotification then pages.
+ * Datadog monitors for scheduled jobs: a failed run, and for jobs that must not stop, no run scheduled or succeeded
+ * within twice the interval (README, Decisions: "Backups watched from the kubernetes_state core check").
  */
 export class ScheduledJobMonitoring extends LibraryComponent {
     /** Every monitor, by resource name suffix. */
