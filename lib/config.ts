@@ -5,7 +5,7 @@ import { z } from "zod";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { ALERT_NAMES, AlertName, DEFERRED_TO, isLooser, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { PHASES, ServingTrack } from "./migrations";
-import { CanaryRouting, replicaSplit, isWeight } from "../components/traffic";
+import { canaryRouterNames, CanaryRouting, replicaSplit, isWeight } from "../components/traffic";
 import { isAwsCron, isS3Prefix, lifecycleProblems, verifiesServer } from "../components/database";
 import { isKubernetesCron, rolloutCanProgress, bytesOf, ZERO_DOWNTIME_ROLLOUT } from "../components/kubernetes";
 import { warningBeforeCritical } from "../components/monitoring";
@@ -57,7 +57,7 @@ const resourceSchema = z.strictObject({
 
 const strategies = ["blue-green", "canary", "rolling"] as const;
 const colors = ["blue", "green"] as const;
-const routers = ["nginx", "gateway-api", "alb", "replicas"] as const;
+const routers = canaryRouterNames;
 
 const person = z.string().regex(/^@[A-Za-z0-9][A-Za-z0-9_.-]*$|^[^@\s]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, 'must be a chat handle such as "@myapp-release-lead" or an email address');
 
