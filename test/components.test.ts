@@ -1,9 +1,20 @@
 import * as assert from "assert";
-import { BlueGreenDeployment, CanaryDeployment, CanaryDeploymentArgs, replicaSplit, RollingDeployment } from "../components/traffic";
+import {
+    BlueGreenDeployment,
+    CanaryDeployment,
+    CanaryDeploymentArgs,
+    CanaryRouterName,
+    canaryRouterNames,
+    canaryRouters,
+    CanaryRouting,
+    replicaSplit,
+    RollingDeployment,
+} from "../components/traffic";
 import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/monitoring";
 import { ALERT_NAMES, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
 import { AppWorkload, WorkloadTemplate } from "../components/kubernetes";
-import { all, at, declare, find } from "./helpers";
+import { validateConfig } from "../lib/config";
+import { all, at, configErrorFor, declare, find, PROJECT, programConfig } from "./helpers";
 
 const template: WorkloadTemplate = {
     appName: "shop",
@@ -338,6 +349,88 @@ describe("CanaryDeployment", () => {
             /4 replicas cannot carry a 5% canary by pod ratio/,
         );
     });
+});
+
+// The contract every router in the registry keeps; a new router gets its settings here, or this file does not compile.
+const settings: { [K in CanaryRouterName]: Omit<Extract<CanaryRouting, { router: K }>, "router"> } = {
+    nginx: {},
+    "gateway-api": { gateway: { name: "public", namespace: "gateways" } },
+    alb: { alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x", deregistrationDelaySeconds: 30 } },
+    replicas: {},
+};
+
+// The same settings as `pulumi config set --path` edits of the production stack.
+const configSets: { [K in CanaryRouterName]: string[] } = {
+    nginx: [],
+    "gateway-api": ["canary.gateway.name=public", "canary.gateway.namespace=gateways"],
+    alb: ["canary.alb.certificateArn=arn:aws:acm:us-east-1:1:certificate/x", "release.drainSeconds=40"],
+    replicas: ["release.replicas=20"],
+};
+
+function routerArgs(router: CanaryRouterName): CanaryDeploymentArgs {
+    return { ...canaryArgs, weight: 25, router, ...settings[router] } as CanaryDeploymentArgs;
+}
+
+describe("canary routers", () => {
+    it("stack config accepts exactly the registered routers, under their registry names", () => {
+        assert.deepStrictEqual(canaryRouterNames, ["nginx", "gateway-api", "alb", "replicas"]);
+        const allowed = canaryRouterNames.map((n) => `"${n}"`).join("|");
+        assert.ok(configErrorFor("production", ["canary.router=istio"]).includes(`myapp:canary.router = "istio": Invalid option: expected one of ${allowed}`));
+        for (const name of canaryRouterNames) {
+            const sets = [`canary.router=${name}`, ...configSets[name]];
+            const canary = validateConfig(PROJECT, "production", programConfig("production", sets));
+            assert.strictEqual(canary.strategy === "canary" && canary.canary.router, name);
+        }
+    });
+
+    it("the pod-ratio implementation is the `replicas` router, the name committed stacks use", () => {
+        assert.strictEqual(canaryRouters.replicas.podRatio, true);
+        assert.deepStrictEqual(
+            canaryRouterNames.filter((n) => canaryRouters[n].podRatio),
+            ["replicas"],
+        );
+    });
+
+    for (const name of canaryRouterNames) {
+        describe(`${name}: the router contract`, () => {
+            const router = canaryRouters[name];
+            const args = routerArgs(name);
+
+            it("sizes the tracks' autoscalers as the router splits the pods", async () => {
+                const run = await declare(() => new CanaryDeployment("c", args));
+                const split = router.split(args);
+                assert.ok(split, `${name} cannot carry 25% of 4 pods`);
+                for (const track of ["stable", "canary"] as const) {
+                    const hpa = find(run, ":HorizontalPodAutoscaler", `c-${track}-hpa`);
+                    assert.strictEqual((hpa.inputs as any).spec.minReplicas, split[track], `${track} minimum`);
+                    assert.strictEqual((hpa.inputs as any).spec.maxReplicas, router.maxReplicas(track, split[track], args) ?? template.maxReplicas, `${track} maximum`);
+                }
+                // The pods are the weight under pod ratio; otherwise each track keeps its configured minimum.
+                assert.deepStrictEqual(split, router.podRatio ? { stable: 3, canary: 1 } : { stable: 4, canary: 1 });
+            });
+
+            it("serves the host, and sends the canary its share only once both tracks have the capacity for it", async () => {
+                const run = await declare(() => new CanaryDeployment("c", args));
+                const routed = run.resources.filter((r) => JSON.stringify(r.inputs).includes('"shop.example.com"'));
+                assert.ok(routed.length > 0, `${name} declares nothing for the host`);
+                const weightAfter = ["c-stable", "c-canary", "c-stable-capacity-w25", "c-canary-capacity-w25"];
+                // What carries the weight: the live Service over both tracks under pod ratio, else the router's object.
+                const carriers = run.resources.filter((r) => r.parent === "c" && (r.dependsOn ?? []).includes("c-canary-capacity-w25"));
+                assert.ok(carriers.length > 0, `nothing ${name} declares waits for the canary's capacity`);
+                for (const c of carriers) assert.deepStrictEqual(c.dependsOn, weightAfter, `${c.type} ${c.name}`);
+                if (router.podRatio)
+                    assert.deepStrictEqual(
+                        carriers.map((c) => c.name),
+                        ["c-live"],
+                    );
+                else
+                    assert.ok(
+                        carriers.every((c) => JSON.stringify(c.inputs).includes("shop-canary")),
+                        "the weighed object sends the canary's share to its Service",
+                    );
+            });
+        });
+    }
 });
 
 describe("RollingDeployment", () => {

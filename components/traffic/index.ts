@@ -4,3 +4,4 @@ export * from "./canaryDeployment";
 export * from "./capacity";
 export * from "./rollingDeployment";
 export * from "./weights";
+export * from "./routers";

@@ -1,0 +1,85 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { appLabels } from "../../kubernetes/objects";
+import { ANNOTATION, COMPONENT } from "../../../policy/contract";
+import { CanaryRouter, separateTracks } from "./router";
+
+/** The ALB's settings. */
+export interface AlbSettings {
+    scheme: string;
+    certificateArn: pulumi.Input<string>;
+    deregistrationDelaySeconds: number;
+}
+
+/** The namespace label by which the AWS Load Balancer Controller injects its target-health readiness gate into pods. */
+export const ALB_READINESS_GATE = "elbv2.k8s.aws/pod-readiness-gate-inject";
+
+/** AWS Load Balancer Controller: the host's Ingress, whose weighted forward action carries the weight. */
+export const albRouter: CanaryRouter<{ alb: AlbSettings }> = {
+    ...separateTracks,
+    // A pod is ready only once its target is healthy in the ALB's target group, so a rollout or a weight never
+    // moves onto targets still in their initial health checks. The AWS Load Balancer Controller's webhook injects
+    // that readiness gate into pods created in a namespace with this label
+    // (aws-load-balancer-controller docs/deploy/pod_readiness_gate.md), so the Deployments wait for it.
+    podsAwait: ({ name, parent, args }) => [
+        new k8s.core.v1.NamespacePatch(`${name}-alb-readiness-gate`, { metadata: { name: args.template.namespace, labels: { [ALB_READINESS_GATE]: "enabled" } } }, { parent }),
+    ],
+    route({ name, parent, args, appService, canaryService, weightAfter, mainIngress }) {
+        const t = args.template;
+        const alb = args.alb;
+        const forward = (groups: { serviceName: string; weight: number }[]) =>
+            JSON.stringify({ type: "forward", forwardConfig: { targetGroups: groups.map((g) => ({ ...g, servicePort: "80" })) } });
+        new k8s.networking.v1.Ingress(
+            `${name}-ingress`,
+            {
+                metadata: {
+                    name: t.appName,
+                    namespace: t.namespace,
+                    labels: appLabels(t.appName, COMPONENT.live),
+                    // Awaited on the load balancer's address, where a refused certificate or a failed ALB shows
+                    // on creation. Not the built-in Ingress await: it also waits for Endpoints named after each
+                    // backend (provider/pkg/await/ingress.go checkIfEndpointsReady), and these backends are ALB
+                    // actions, not Services. The price of any await is the informer's possibly older copy
+                    // (ANNOTATION.skipAwait): a weight shift can show again in the next preview, and that up
+                    // re-applies the same weight.
+                    annotations: {
+                        "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+                        "alb.ingress.kubernetes.io/scheme": alb.scheme,
+                        "alb.ingress.kubernetes.io/target-type": "ip",
+                        // The controller probes "/" unless told otherwise; a pod is in service when it is ready.
+                        "alb.ingress.kubernetes.io/healthcheck-path": t.readinessPath,
+                        // 300 s unless set; the pods' preStop pause (drainSeconds) outlasts it (config checks), so a
+                        // pod keeps serving until the ALB has stopped sending it requests.
+                        "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${alb.deregistrationDelaySeconds}`,
+                        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+                        "alb.ingress.kubernetes.io/certificate-arn": alb.certificateArn,
+                        "alb.ingress.kubernetes.io/actions.canary-by-header": forward([{ serviceName: canaryService, weight: 100 }]),
+                        "alb.ingress.kubernetes.io/conditions.canary-by-header": JSON.stringify([
+                            { field: "http-header", httpHeaderConfig: { httpHeaderName: args.headerName, values: ["always"] } },
+                        ]),
+                        [ANNOTATION.albWeightedAction]: forward([
+                            { serviceName: appService, weight: 100 - args.weight },
+                            { serviceName: canaryService, weight: args.weight },
+                        ]),
+                    },
+                },
+                spec: {
+                    ingressClassName: "alb",
+                    rules: [
+                        {
+                            host: args.host,
+                            http: {
+                                paths: ["canary-by-header", "weighted"].map((action) => ({
+                                    path: "/",
+                                    pathType: "Prefix",
+                                    backend: { service: { name: action, port: { name: "use-annotation" } } },
+                                })),
+                            },
+                        },
+                    ],
+                },
+            },
+            { parent, dependsOn: weightAfter, aliases: mainIngress.aliases },
+        );
+    },
+};

@@ -1,0 +1,69 @@
+import * as k8s from "@pulumi/kubernetes";
+import { appLabels } from "../../kubernetes/objects";
+import { COMPONENT } from "../../../policy/contract";
+import { CanaryRouter, separateTracks } from "./router";
+
+/** The Gateway (and optionally its listener) that the HTTPRoute attaches to. */
+export interface GatewayRef {
+    name: string;
+    namespace: string;
+    sectionName?: string;
+}
+
+/**
+ * The `pulumi.com/waitFor` expression for a condition of the route's status for this Gateway (not whichever parent
+ * is listed first), observed at the route's current generation: a Gateway API condition carries the generation it
+ * was computed for (Condition.observedGeneration), and an HTTPRoute's status has no top-level observedGeneration for
+ * the provider to compare. RFC 9535 JSONPath as the provider parses it (github.com/theory/jsonpath 0.9, which reads
+ * `a && b` but not `a && b && c`: hence two filters).
+ */
+export function routeCondition(gateway: { name: string; namespace: string }, type: string): string {
+    const parent = `@.parentRef.name=="${gateway.name}" && @.parentRef.namespace=="${gateway.namespace}"`;
+    return `jsonpath={.status.parents[?${parent}].conditions[?@.type=="${type}" && @.observedGeneration==$.metadata.generation].status}=True`;
+}
+
+/** Gateway API: an HTTPRoute attached to `gateway` whose backendRefs' weights carry the weight. */
+export const gatewayApiRouter: CanaryRouter<{ gateway: GatewayRef }> = {
+    ...separateTracks,
+    route({ name, parent, args, appService, canaryService, weightAfter }) {
+        const gw = args.gateway;
+        const backend = (serviceName: string, weight?: number) => ({ name: serviceName, port: 80, weight });
+        new k8s.apiextensions.CustomResource(
+            `${name}-route`,
+            {
+                apiVersion: "gateway.networking.k8s.io/v1",
+                kind: "HTTPRoute",
+                metadata: {
+                    name: args.template.appName,
+                    namespace: args.template.namespace,
+                    labels: appLabels(args.template.appName, COMPONENT.live),
+                    annotations: {
+                        // The provider does not await custom resources unless told what to wait for
+                        // (provider/pkg/await/internal ReadyCondition in pulumi/pulumi-kubernetes). A Gateway that
+                        // refuses the route (allowedRoutes, a missing listener, an unresolvable backend) sets
+                        // Accepted or ResolvedRefs to False on its parent status, so `pulumi up` fails at the timeout.
+                        // Each condition is this Gateway's, for this generation of the route: on an update the old
+                        // generation's True conditions stay until the Gateway has looked at the new one.
+                        "pulumi.com/waitFor": JSON.stringify(["Accepted", "ResolvedRefs"].map((type) => routeCondition(gw, type))),
+                        "pulumi.com/timeoutSeconds": "180",
+                    },
+                },
+                spec: {
+                    parentRefs: [{ name: gw.name, namespace: gw.namespace, sectionName: gw.sectionName }],
+                    hostnames: [args.host],
+                    rules: [
+                        {
+                            matches: [{ headers: [{ name: args.headerName, value: "always" }] }],
+                            backendRefs: [backend(canaryService)],
+                        },
+                        {
+                            matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                            backendRefs: [backend(appService, 100 - args.weight), backend(canaryService, args.weight)],
+                        },
+                    ],
+                },
+            },
+            { parent, dependsOn: weightAfter },
+        );
+    },
+};
