@@ -19,7 +19,7 @@ import {
 } from "../components/database";
 import { BlueGreenDeployment, CanaryDeployment, RollingDeployment, AutoRollback } from "../components/traffic";
 import { appLabels, AppWorkload, WorkloadTemplate } from "../components/kubernetes";
-import { AlertKind, AlertSpec, ReleaseMonitoring, VersionInFlight, ScheduledJobMonitoring } from "../components/monitoring";
+import { AlertSpec, ReleaseMonitoring, VersionInFlight, ScheduledJobMonitoring } from "../components/monitoring";
 import { imageRef } from "../policy/rules";
 import { CANARY_STEPS_KEY, COMPONENT, GATE_OVERRIDE_KEYS } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
@@ -33,6 +33,7 @@ import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
 import { configCommands, noUsersReason, rollbackCommand, rollbackPlan, rollingBack, variantRollbackCommand } from "../lib/rollback";
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
+import { businessAlertQueries } from "./businessAlerts";
 import { gateOutput, releaseGate } from "./gate";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
@@ -484,10 +485,12 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
     if (cfg.monitoring) {
         const m = cfg.monitoring;
         // The plan's table with the config's thresholds; without business metrics, no payment or email alert.
-        const alerts: Partial<Record<AlertKind, AlertSpec>> = {};
+        const business = m.metrics && businessAlertQueries(m.metrics, m.trafficGuard.minPayments);
+        const alerts: Record<string, AlertSpec> = {};
         for (const n of ALERT_NAMES.filter((x) => m.metrics || !isBusinessMetricAlert(x))) {
             const { bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
-            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit, defersTo: DEFERS_TO[n] };
+            const query = isBusinessMetricAlert(n) ? business?.[n as keyof typeof business] : undefined;
+            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit, defersTo: DEFERS_TO[n], ...query };
         }
         // Datadog refuses a downtime whose end, or one-time start, has passed: a window that has ended gets none, and
         // the preview and the plan say so.
@@ -507,7 +510,6 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
             alerts,
             notify: m.notify,
             priorities: m.priorities,
-            metrics: m.metrics,
             databaseScope: m.databaseScope,
             hostScope: m.hostScope,
             slo: { ...m.slo, latencySeconds: m.thresholds.p95LatencySeconds },

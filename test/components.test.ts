@@ -11,7 +11,8 @@ import {
     RollingDeployment,
 } from "../components/traffic";
 import { ReleaseMonitoring, ReleaseMonitoringArgs } from "../components/monitoring";
-import { ALERT_NAMES, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
+import { ALERT_NAMES, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
+import { businessAlertQueries } from "../program/businessAlerts";
 import { AppWorkload, WorkloadTemplate } from "../components/kubernetes";
 import { validateConfig } from "../lib/config";
 import { all, at, configErrorFor, declare, find, PROJECT, programConfig } from "./helpers";
@@ -484,6 +485,9 @@ describe("RollingDeployment", () => {
     });
 });
 
+// myapp's payment and email alerts, as custom alerts on these metric names.
+const shopBusinessAlerts = businessAlertQueries({ paymentTotal: "pay.all", paymentFailed: "pay.bad", paymentSucceeded: "pay.ok", emailSent: "mail.sent", emailDelivered: "mail.ok" }, 20);
+
 const monitoringArgs: ReleaseMonitoringArgs = {
     service: "shop",
     env: "prod",
@@ -497,16 +501,16 @@ const monitoringArgs: ReleaseMonitoringArgs = {
     alerts: Object.fromEntries(
         ALERT_NAMES.map((n) => {
             const { plan, bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
-            return [n, { critical: plan, bad, severity, rolloutNoise, label, unit }];
+            const query = isBusinessMetricAlert(n) ? shopBusinessAlerts[n as keyof typeof shopBusinessAlerts] : {};
+            return [n, { critical: plan, bad, severity, rolloutNoise, label, unit, ...query }];
         }),
     ),
     notify: { pager: ["@pagerduty-shop"], chat: ["@slack-shop"] },
     priorities: { rollback: 1, critical: 2, warning: 4 },
-    metrics: { paymentTotal: "pay.all", paymentFailed: "pay.bad", paymentSucceeded: "pay.ok", emailSent: "mail.sent", emailDelivered: "mail.ok" },
     databaseScope: "db:shop",
     hostScope: "role:db",
     slo: { availabilityTarget: 99.5, latencyTarget: 95, latencySeconds: 2, timeframe: "7d" },
-    trafficGuard: { minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] },
+    trafficGuard: { minRequests: 100, excludeResources: ["get_/health/*"] },
     rollbackHint: "ask the release lead",
 };
 
@@ -525,8 +529,8 @@ describe("ReleaseMonitoring", () => {
         assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);
     });
 
-    it("declares only the alerts it is given, and needs no business metrics, database or host scope for them", async () => {
-        const { metrics: _m, databaseScope: _d, hostScope: _h, ...rest } = monitoringArgs;
+    it("declares only the alerts it is given, and needs no database or host scope for them", async () => {
+        const { databaseScope: _d, hostScope: _h, ...rest } = monitoringArgs;
         const run = await declare(
             () =>
                 new ReleaseMonitoring("mon", {
@@ -569,19 +573,6 @@ describe("ReleaseMonitoring", () => {
     });
 
     it("refuses an alert whose query needs an argument it was not given, naming both", async () => {
-        const { metrics: _m, ...noMetrics } = monitoringArgs;
-        await assert.rejects(
-            declare(() => new ReleaseMonitoring("mon", noMetrics)),
-            /alert versionPaymentFailurePct needs metrics \(the app's payment and email metric names\)/,
-        );
-        await assert.rejects(
-            declare(() => new ReleaseMonitoring("mon", { ...noMetrics, alerts: { emailDeliveryPct: monitoringArgs.alerts.emailDeliveryPct } })),
-            /alert emailDeliveryPct needs metrics/,
-        );
-        await assert.rejects(
-            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, trafficGuard: { minRequests: 100, excludeResources: [] } })),
-            /alert versionPaymentFailurePct needs trafficGuard.minPayments/,
-        );
         await assert.rejects(
             declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, databaseScope: undefined })),
             /alert dbQueryMs needs databaseScope/,
@@ -593,6 +584,87 @@ describe("ReleaseMonitoring", () => {
         await assert.rejects(
             declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { cacheHitPct: { ...monitoringArgs.alerts.cacheHitPct!, warning: 70 } } })),
             /alert cacheHitPct: warning 70 must be above critical 80/,
+        );
+    });
+
+    it("declares a custom service-wide alert from Args with its own query, message, tags and thresholds", async () => {
+        const queueDepth = {
+            critical: 1000,
+            warning: 500,
+            bad: "above" as const,
+            severity: "critical" as const,
+            label: "Queue depth",
+            unit: "jobs",
+            query: { metric: "shop.queue.depth", timeAggregation: "avg" as const, spaceAggregation: "max" as const, window: "last_10m" },
+        };
+        const run = await declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { queueDepth } }));
+        const m = find(run, ":Monitor", "mon-queue-depth");
+        assert.strictEqual(at(m, "name"), "[prod] shop: Queue depth above 1000 jobs");
+        assert.strictEqual(at(m, "type"), "query alert");
+        assert.strictEqual(at(m, "query"), "avg(last_10m):max:shop.queue.depth{service:shop,env:prod} > 1000");
+        assert.deepStrictEqual(at(m, "monitorThresholds"), { critical: "1000", warning: "500", criticalRecovery: "800" });
+        assert.deepStrictEqual(at(m, "tags"), ["service:shop", "env:prod", "managed-by:pulumi", "version:v2", "severity:critical", "plan-alert:queueDepth"]);
+        assert.strictEqual(at(m, "priority"), "2");
+        assert.strictEqual(
+            at(m, "message"),
+            [
+                "{{#is_alert}}Queue depth above 1000 jobs for shop in prod: {{value}} jobs.",
+                "The on-call engineer is paged. If it started with the release, roll back: ask the release lead",
+                "@pagerduty-shop @slack-shop{{/is_alert}}",
+                "{{#is_warning}}Queue depth above 500 jobs for shop in prod: {{value}} jobs. Nearing the critical 1000. @slack-shop{{/is_warning}}",
+                "{{#is_recovery}}Recovered: Queue depth for shop in prod is back within 500 jobs. @pagerduty-shop @slack-shop{{/is_recovery}}",
+            ].join("\n"),
+        );
+    });
+
+    it("judges a custom per-version alert per version in flight, behind its own traffic guard", async () => {
+        const checkoutAbandonPct = {
+            critical: 30,
+            bad: "above" as const,
+            severity: "rollback" as const,
+            label: "Checkout abandonment",
+            unit: "%",
+            perVersion: true,
+            query: { ratio: { numerator: "shop.checkout.abandoned", denominator: "shop.checkout.started" }, window: "last_15m" },
+            guard: { counter: "checkouts", metric: "shop.checkout.started", min: 30 },
+        };
+        const canary = { version: "v3", variantKey: "track" as const, variantValue: "canary", rollbackCommand: "pulumi config set --path canary.weight 0 && pulumi up" };
+        const run = await declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, versions: [canary], alerts: { checkoutAbandonPct } }));
+        assert.deepStrictEqual(
+            all(run, ":Monitor").map((r) => r.name),
+            ["mon-checkout-abandon-pct-canary-condition", "mon-low-checkouts-15m-canary", "mon-no-requests-5m-canary", "mon-checkout-abandon-pct-canary"],
+        );
+        const condition = find(run, ":Monitor", "mon-checkout-abandon-pct-canary-condition");
+        assert.strictEqual(
+            at(condition, "query"),
+            "sum(last_15m):sum:shop.checkout.abandoned{service:shop,env:prod,version:v3}.as_count() / sum:shop.checkout.started{service:shop,env:prod,version:v3}.as_count() * 100 > 30",
+        );
+        assert.deepStrictEqual(at(condition, "monitorThresholds"), { critical: "30", criticalRecovery: "24" });
+        assert.strictEqual(at(find(run, ":Monitor", "mon-low-checkouts-15m-canary"), "query"), "sum(last_15m):sum:shop.checkout.started{service:shop,env:prod,version:v3}.as_count() < 30");
+        const m = find(run, ":Monitor", "mon-checkout-abandon-pct-canary");
+        assert.strictEqual(at(m, "name"), "[prod] shop: Checkout abandonment above 30% (track:canary)");
+        assert.strictEqual(at(m, "type"), "composite");
+        assert.deepStrictEqual(at(m, "tags"), ["service:shop", "env:prod", "managed-by:pulumi", "version:v3", "track:canary", "severity:rollback", "plan-alert:checkoutAbandonPct"]);
+        assert.strictEqual(
+            at(m, "message"),
+            [
+                "{{#is_alert}}Checkout abandonment above 30% for shop in prod (track:canary, version:v3).",
+                "Roll back now: `pulumi config set --path canary.weight 0 && pulumi up`",
+                "@pagerduty-shop @slack-shop{{/is_alert}}",
+                "{{#is_recovery}}Recovered: Checkout abandonment for shop in prod (track:canary, version:v3) is back within 30 %. @pagerduty-shop @slack-shop{{/is_recovery}}",
+            ].join("\n"),
+        );
+    });
+
+    it("refuses a custom alert without a query, and a query on a built-in alert", async () => {
+        const spec = { critical: 5, bad: "above" as const, severity: "warning" as const, label: "Queue depth", unit: "jobs" };
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { queueDepth: spec } })),
+            /alert queueDepth is not built in, so it needs a query/,
+        );
+        await assert.rejects(
+            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { cpuPct: { ...spec, query: { query: "avg(last_5m):avg:x{$scope}" } } } })),
+            /alert cpuPct is built in: the library writes its query/,
         );
     });
 

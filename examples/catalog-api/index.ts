@@ -3,7 +3,7 @@
 // SDK, reads its own stack config, and exports a function, which Pulumi calls and whose result becomes the stack
 // outputs (pulumi/pulumi sdk/nodejs/cmd/run/run.ts), so tests can run it under mocks in-process.
 import * as pulumi from "@pulumi/pulumi";
-import { AlertKind, AlertSpec, ReleaseMonitoring, RollingDeployment } from "../../components";
+import { AlertSpec, BuiltInAlert, ReleaseMonitoring, RollingDeployment } from "../../components";
 
 /** `catalog-api:service`. */
 interface ServiceConfig {
@@ -98,7 +98,7 @@ export = function catalogApi(): { version: string; url: string; rollback: string
     });
     const seconds = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({ critical, bad: "above", severity, label, unit: "s" });
     // Its own alerts: no payment or email alert, no database one (it has none of those metrics).
-    const alerts: Partial<Record<AlertKind, AlertSpec>> = {
+    const alerts: Partial<Record<BuiltInAlert, AlertSpec>> = {
         errorRatePct: percent("Error rate", a.errorRatePct, "critical"),
         p95LatencySeconds: seconds("p95 response time", a.p95LatencySeconds, "warning"),
         rollbackNowErrorRatePct: { ...percent("Rollback trigger: error rate", a.rollbackErrorRatePct, "rollback"), warning: a.errorRatePct },

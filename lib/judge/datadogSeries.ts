@@ -1,5 +1,5 @@
 // How the judge's metrics are read from Datadog for two versions in flight: the same metrics and tags the
-// per-version monitors query (components/monitoring/releaseMonitoring.ts), one point per step.
+// per-version monitors query (components/monitoring/queries.ts), one point per step.
 import { labelValue } from "../../policy/rules";
 import type { Timeseries } from "../datadog/reader";
 import { JudgeMetricName, SeriesPair } from "./judge";
