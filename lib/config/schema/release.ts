@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isWeight } from "../../../components/traffic";
+import { canaryRouterNames, isWeight } from "../../../components/traffic";
 import { ZERO_DOWNTIME_ROLLOUT } from "../../../components/kubernetes";
 import { dnsLabel, envName, hostname, person, pinnedImage, repository, version } from "./fields";
 
@@ -18,7 +18,7 @@ const resourceSchema = z.strictObject({
 
 export const strategies = ["blue-green", "canary", "rolling"] as const;
 const colors = ["blue", "green"] as const;
-const routers = ["nginx", "gateway-api", "alb", "replicas"] as const;
+const routers = canaryRouterNames;
 
 /**
  * The release gate (lib/gate): what lifts a refusal, and where it reads Datadog when the monitors are not declared
