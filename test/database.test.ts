@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
-import { checkRestoreKey, readDatabaseScripts } from "../program/release";
+import { checkRestoreKey } from "../program/release";
+import { readDatabaseScripts } from "../components/database";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";

@@ -562,6 +562,13 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
     });
 
     it("ships every script the ConfigMaps carry", () => {
-        assert.deepStrictEqual(readdirSync(path.join(ROOT, "scripts", "db")).sort(), ["backup.sh", "dump-lib.sh", "migrate-sql.sh", "pg-lib.sh", "restore-drill.sh", "restore.sh"]);
+        assert.deepStrictEqual(readdirSync(path.join(ROOT, "components", "database", "scripts")).sort(), [
+            "backup.sh",
+            "dump-lib.sh",
+            "migrate-sql.sh",
+            "pg-lib.sh",
+            "restore-drill.sh",
+            "restore.sh",
+        ]);
     });
 });
