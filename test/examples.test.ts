@@ -5,7 +5,9 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { promisify } from "util";
 import { all, at, find, ROOT } from "./helpers";
-import { DeclaredResource } from "../tools/offline/types";
+import { runProject } from "../tools/offline/run";
+import { readEditedStack, toRunRequest } from "../tools/offline/stackConfig";
+import { DeclaredResource, ProgramError } from "../tools/offline/types";
 
 const run = promisify(execFile);
 const EXAMPLES = ["catalog-api", "orders-api"];
@@ -189,5 +191,50 @@ describe("examples: services built on the installed library", function () {
         assert.ok(checklist.includes("Policy run: 16 policies, 0 violations, 0 mandatory."), checklist);
         assert.ok(checklist.includes("- [x] ✓ Database backup scheduled — proven by `database-backup-scheduled`, `backup-bucket-hardened`, `backup-before-migration`"), checklist);
         assert.ok(section("Stack outputs").includes("- rollback: `pulumi config set --stack production --path service.canaryWeight 0 && pulumi up --stack production`"));
+    });
+});
+
+describe("--project-dir: another project's program under the offline preview's mocks", () => {
+    let dir: string;
+    before(() => {
+        // Inside the checkout, so that the program finds @pulumi/pulumi in its node_modules.
+        mkdirSync(path.join(ROOT, ".cache"), { recursive: true });
+        dir = mkdtempSync(path.join(ROOT, ".cache", "project-"));
+        writeFileSync(path.join(dir, "Pulumi.yaml"), "name: queue\nmain: program.ts\nruntime: nodejs\n");
+        writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  queue:region: eu-west-1\n");
+        writeFileSync(
+            path.join(dir, "program.ts"),
+            'import * as pulumi from "@pulumi/pulumi";\nexport const region = new pulumi.Config().require("region");\nnew pulumi.ComponentResource("queue:index:Queue", "jobs");\n',
+        );
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** The dev stack's run, with one key of its config left out. */
+    const runIn = (without?: string) => {
+        const { project, main, edited } = readEditedStack(dir, "dev", undefined, []);
+        const config = Object.fromEntries(Object.entries(edited).filter(([key]) => key !== without));
+        return runProject(toRunRequest(project, "dev", config), dir, main);
+    };
+
+    it("runs Pulumi.yaml's main, declaring afresh on each run, with a module's exports as the outputs", async () => {
+        for (let i = 0; i < 2; i++) {
+            const run = await runIn();
+            assert.deepStrictEqual(
+                run.resources.map((r) => [r.type, r.name]),
+                [["queue:index:Queue", "jobs"]],
+            );
+            assert.deepStrictEqual(run.outputs, { region: "eu-west-1" });
+        }
+    });
+
+    it("stops with exit code 2 and the message alone when the program refuses its config", async () => {
+        const err = await runIn("queue:region").then(
+            () => assert.fail("the run went through"),
+            (e: ProgramError) => e,
+        );
+        assert.deepStrictEqual(
+            [err.exitCode, err.message],
+            [2, "Missing required configuration variable 'queue:region'\n\tplease set a value using the command `pulumi config set queue:region <value>`"],
+        );
     });
 });
