@@ -3,7 +3,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { readdirSync, readFileSync } from "fs";
+import { readFileSync } from "fs";
 import * as path from "path";
 import {
     BackupBucket,
@@ -16,6 +16,8 @@ import {
     RdsBackupPlan,
     ReleaseDatabaseJobs,
     migrationsToRollBack,
+    readDatabaseScripts,
+    DatabaseScripts,
 } from "../components/database";
 import { BlueGreenDeployment, CanaryDeployment, RollingDeployment, AutoRollback } from "../components/traffic";
 import { appLabels, AppWorkload, WorkloadTemplate } from "../components/kubernetes";
@@ -42,16 +44,8 @@ export interface ReleaseFiles {
     migrations?: PlanMigrations;
     /** The PEM bundle the database's server certificate chains to, when `database.tls` is set. */
     caBundle?: string;
-    /** scripts/db: what the backup, restore and drill pods run (by file name), and the migration runner. */
+    /** The library's database scripts: what the backup, restore and drill pods run (by file name), and the migration runner. */
     databaseScripts: DatabaseScripts;
-}
-
-/** scripts/db, split by who runs it. */
-export interface DatabaseScripts {
-    /** backup.sh, restore.sh, restore-drill.sh and what they source: BackupSchedule's ConfigMap. */
-    dumps: Record<string, string>;
-    /** migrate-sql.sh and what it sources, which the release's SQL migration Job runs from its own ConfigMap. */
-    runner: Record<string, string>;
 }
 
 /** Everything the release is declared from. */
@@ -150,23 +144,6 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
         caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
         databaseScripts: readDatabaseScripts(),
     };
-}
-
-const MIGRATION_RUNNER = "migrate-sql.sh";
-/** What every script of scripts/db sources. */
-const SHARED_LIBRARY = "pg-lib.sh";
-
-/** The shell scripts of scripts/db. */
-export function readDatabaseScripts(): DatabaseScripts {
-    const dir = path.join(PROJECT_ROOT, "scripts", "db");
-    const { [MIGRATION_RUNNER]: runner, ...dumps } = Object.fromEntries(
-        readdirSync(dir)
-            .filter((f) => f.endsWith(".sh"))
-            .sort()
-            .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
-    );
-    if (runner === undefined || dumps[SHARED_LIBRARY] === undefined) throw new Error(`${dir} lacks ${MIGRATION_RUNNER} or ${SHARED_LIBRARY}`);
-    return { dumps, runner: { [MIGRATION_RUNNER]: runner, [SHARED_LIBRARY]: dumps[SHARED_LIBRARY] } };
 }
 
 /**

@@ -12,7 +12,7 @@ import { DeclaredResource, ProgramRun, RunRequest } from "../tools/offline/types
 import { runProgramSync } from "./support/programThread";
 import type * as pulumi from "@pulumi/pulumi";
 import type { BackupRole, BackupScheduleArgs } from "../components/database";
-import { readDatabaseScripts } from "../program/release";
+import { readDatabaseScripts } from "../components/database";
 
 export const ROOT = path.join(__dirname, "..");
 export const PROJECT = "myapp";

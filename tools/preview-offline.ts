@@ -1,7 +1,8 @@
-// The offline preview: runs the program (declareRelease, as index.ts calls it) under Pulumi's mock runtime in this
-// process with a stack's config and shows what it would declare. No Pulumi CLI, no cloud credentials.
+// The offline preview: runs the program (declareRelease, as index.ts calls it), or another project's program that
+// uses the library (--project-dir), under Pulumi's mock runtime in this process with a stack's config and shows what
+// it would declare. No Pulumi CLI, no cloud credentials.
 //
-//   npm run preview:offline -- --stack production [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
+//   npm run preview:offline -- --stack production [--project-dir D] [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
 import { ANNOTATION } from "../policy/contract";
 import * as path from "path";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
@@ -10,21 +11,22 @@ import { engineDependencies } from "./offline/graph";
 import type { PolicyViolation } from "../lib/plan/types";
 import { runPolicies } from "./offline/policy";
 import { renderManifests } from "./offline/render";
-import { runProgram } from "./offline/run";
+import { runProgram, runProject } from "./offline/run";
 import { toRunRequest } from "./offline/stackConfig";
 import { parseCommandArgs, readCommandStack, runCommand } from "./offline/cli";
-import { DeclaredResource, ProgramRun } from "./offline/types";
+import { DeclaredResource, ProgramRun, RunRequest } from "./offline/types";
 
 const ROOT = path.join(__dirname, "..");
 
 const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
   --stack NAME          stack whose Pulumi.<NAME>.yaml supplies config
+  --project-dir DIR     run the Pulumi project in DIR (its Pulumi.yaml, stack files and program) instead of myapp's
   --config-file PATH    read config from this stack file instead
   --set KEY=VALUE       apply a config edit as \`pulumi config set --path KEY VALUE\` would (repeatable; a list item: KEY[0]=VALUE)
   --diff                compare the run with the --set edits against the run without them
   --json                print one JSON document instead of the tree
   --render-dir DIR      validate every Kubernetes object against its schema and write it to DIR as YAML
-  --policy-config PATH  policy pack config (default policy/config/<stack>.json)
+  --policy-config PATH  policy pack config (default policy/config/<stack>.json; with --project-dir, DIR/policy.<stack>.json)
   --now TIME            run as at this time (ISO 8601; default: now), e.g. to preview a deployment window's downtime
 exit codes: 0 fine, 2 invalid config or a usage mistake, 1 a mandatory policy violation or anything else`;
 
@@ -112,12 +114,13 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return 0;
     }
-    const { stack, project, base: baseConfig, edited, policyConfig, now } = readCommandStack(ROOT, values);
+    const { stack, project, otherProject, base: baseConfig, edited, policyConfig, now } = readCommandStack(ROOT, values);
+    const declare = (request: RunRequest) => (otherProject ? runProject(request, otherProject.dir, otherProject.main) : runProgram(request));
 
     // With --diff the edited run reads the cluster the config without the edits leaves (liveStateOf); the second run
     // shares this process's loaded modules: --diff costs one more declaration, not one more start.
-    const base = values.diff ? await runProgram({ ...toRunRequest(project, stack, baseConfig), now }) : undefined;
-    const run = await runProgram({ ...toRunRequest(project, stack, edited), now, live: base && liveStateOf(base) });
+    const base = values.diff ? await declare({ ...toRunRequest(project, stack, baseConfig), now }) : undefined;
+    const run = await declare({ ...toRunRequest(project, stack, edited), now, live: base && liveStateOf(base) });
     const diff = base ? diffRuns(base, run) : undefined;
     const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);

@@ -12,7 +12,12 @@ export interface BackupBucketArgs {
     /** Days after which a dump moves to GLACIER. */
     glacierAfterDays: number;
     /** Object lock: dumps cannot be deleted or overwritten for `days`. GOVERNANCE can be lifted by privileged users; COMPLIANCE cannot. */
-    objectLock?: { mode: "GOVERNANCE" | "COMPLIANCE"; days: number };
+    objectLock?: {
+        /** GOVERNANCE: privileged users can lift the lock; COMPLIANCE: nobody can. */
+        mode: "GOVERNANCE" | "COMPLIANCE";
+        /** Days each dump stays locked. */
+        days: number;
+    };
     /** Tags on every AWS resource. */
     tags: Record<string, string>;
 }
@@ -117,9 +122,13 @@ export function isS3Prefix(prefix: string): boolean {
 
 /** Days after which a dump moves to STANDARD_IA, then GLACIER, then expires; and an optional object lock. */
 export interface DumpLifecycle {
+    /** Days after which a dump moves to STANDARD_IA. */
     infrequentAccessAfterDays: number;
+    /** Days after which a dump moves to GLACIER. */
     glacierAfterDays: number;
+    /** Days after which a dump is deleted. */
     retentionDays: number;
+    /** Days each dump stays locked, when the bucket locks them. */
     objectLockDays?: number;
 }
 

@@ -63,7 +63,23 @@ export interface BackupScheduleArgs {
  * only reads.
  */
 export type BackupRole =
-    { existingArn: pulumi.Input<string> } | { oidc: { providerArn: pulumi.Input<string>; issuerUrl: pulumi.Input<string> }; bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
+    | {
+          /** ARN of the existing role every pod here assumes. */
+          existingArn: pulumi.Input<string>;
+      }
+    | {
+          /** The cluster's IAM OIDC provider, which the created roles trust. */
+          oidc: {
+              /** ARN of the IAM OIDC provider, e.g. an EKS cluster's. */
+              providerArn: pulumi.Input<string>;
+              /** Its issuer URL (https://oidc.eks.<region>.amazonaws.com/id/<id>). */
+              issuerUrl: pulumi.Input<string>;
+          };
+          /** ARN of the bucket the dumps go to. */
+          bucketArn: pulumi.Input<string>;
+          /** ARN of the KMS key that encrypts the bucket. */
+          keyArn: pulumi.Input<string>;
+      };
 
 /**
  * Scheduled backups with a least-privilege identity: a ServiceAccount bound through IRSA to an IAM role that may

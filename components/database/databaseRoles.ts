@@ -39,7 +39,13 @@ export interface DatabaseRolesArgs {
      * owner: owns the schema objects, never logs in; app: reads and writes data; migrator: acts as the owner;
      * backup: reads everything, writes nothing; drill: owns only the scratch database.
      */
-    roles: { owner: { name: string } } & Record<DatabaseRoleKind, RoleSpec>;
+    roles: {
+        /** The NOLOGIN role that owns the schema objects. */
+        owner: {
+            /** Role name in PostgreSQL. */
+            name: string;
+        };
+    } & Record<DatabaseRoleKind, RoleSpec>;
     /** Kubernetes namespace for the connection Secrets. */
     namespace: string;
     /** App name, the prefix of the Secrets' names. */
@@ -71,7 +77,9 @@ export function connectRoleName(app: string): string {
 
 /** A volume and the mount that puts it in a container. */
 export interface PodVolume {
+    /** The pod's volume. */
     volume: k8s.types.input.core.v1.Volume;
+    /** Where the container mounts it. */
     mount: k8s.types.input.core.v1.VolumeMount;
 }
 
@@ -86,7 +94,15 @@ export interface DatabaseAccess {
      * Each login role's Secret as a plain name and the resource to wait for: a Deployment naming the Secret's Output
      * would be replaced with it (README, Decisions: "Secrets are referred to by name").
      */
-    secretRefs: Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
+    secretRefs: Record<
+        DatabaseRoleKind,
+        {
+            /** The Secret's name. */
+            name: string;
+            /** The Secret, for `dependsOn`. */
+            resource: pulumi.Resource;
+        }
+    >;
     /** A fingerprint of each role's URL: a pod-template annotation that rolls pods when it changes. */
     checksums: Record<DatabaseRoleKind, pulumi.Output<string>>;
     /** The CA bundle for pods that connect, when the URLs verify the server. */

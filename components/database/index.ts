@@ -4,3 +4,4 @@ export * from "./databaseRoles";
 export * from "./existingDatabaseSecrets";
 export * from "./rdsBackupPlan";
 export * from "./releaseDatabaseJobs";
+export * from "./scripts";

@@ -17,11 +17,30 @@ export interface SqlMigrationFiles {
 }
 
 /**
- * SQL files run by a runner script (`runner`: scripts/db/migrate-sql.sh and the files it sources, by file name) in
+ * SQL files run by a runner script (`runner`: readDatabaseScripts().runner, migrate-sql.sh and the files it sources, by file name) in
  * the tools image, or a command in the release image.
  */
 export type MigrationSource =
-    { kind: "sql"; migrations: SqlMigrationFiles[]; toolsImage: string; runner: Record<string, string> } | { kind: "command"; image: string; command: string[]; downCommand?: string[] };
+    | {
+          /** SQL files, run by the runner script. */
+          kind: "sql";
+          /** The release's migrations, oldest first. */
+          migrations: SqlMigrationFiles[];
+          /** Pinned image with psql, in which the runner runs. */
+          toolsImage: string;
+          /** The runner script and the files it sources, by file name: `readDatabaseScripts().runner`. */
+          runner: Record<string, string>;
+      }
+    | {
+          /** A command of the release's own image, such as its framework's migrate task. */
+          kind: "command";
+          /** The release's image, with its tag. */
+          image: string;
+          /** What applies the migrations. */
+          command: string[];
+          /** What reverts them, for a down run; a down run without it is refused. */
+          downCommand?: string[];
+      };
 
 /**
  * Where a release's backup and restore pods come from (a BackupSchedule): the identity, bucket and scripts that
@@ -34,7 +53,14 @@ export interface DatabaseDumps extends pulumi.Resource {
     backupPod(label: string, labels: Record<string, string>): k8s.types.input.core.v1.PodTemplateSpec;
     /** A pod that restores one dump as the migrator, acting as `ownerRole`, with the app fenced out, once per marker key. */
     restorePod(
-        restore: { key: string; run: number; markerKey: string },
+        restore: {
+            /** Key of the dump to restore. */
+            key: string;
+            /** Which application of this key. */
+            run: number;
+            /** The object written once restored, whose presence makes the pod refuse to restore again. */
+            markerKey: string;
+        },
         migratorSecret: pulumi.Input<string>,
         ownerRole: string | undefined,
         fence: DatabaseFence,
@@ -82,7 +108,12 @@ export interface ReleaseDatabaseJobsArgs {
     /** Raised by one to retry a failed backup or migration: part of their names, so the failed Jobs are replaced. */
     attempt: number;
     /** A dump to restore over the database, and which application of that key this is (1 for the first). */
-    restore?: { key: string; run: number };
+    restore?: {
+        /** Key of the dump under the bucket, as the backups wrote it. */
+        key: string;
+        /** Which application of this key: raise it to restore the same dump again. */
+        run: number;
+    };
 }
 
 /** The runner's file name in the migration pod, under /scripts, beside the files it sources. */

@@ -75,7 +75,12 @@ export interface HostIngressArgs {
     /** TLS Secret for the host; omitted on an ingress-nginx canary Ingress, which inherits the main one's. */
     tlsSecretName?: pulumi.Input<string>;
     /** Backend Service, and its port: 80, or a port name such as "use-annotation" for the ALB controller. */
-    backend: { serviceName: string; port: number | string };
+    backend: {
+        /** The Service's name. */
+        serviceName: string;
+        /** Its port number or name. */
+        port: number | string;
+    };
     /** Labels on the Ingress. */
     labels: Record<string, string>;
     /** Annotations, such as the ingress-nginx canary weight. */
@@ -135,7 +140,12 @@ export interface JobContainer {
     /** Extra mounts besides /tmp and HOME. */
     volumeMounts?: k8s.types.input.core.v1.VolumeMount[];
     /** CPU and memory requests and limits; small defaults suit scripts. Ephemeral storage is set from the volumes. */
-    resources?: { requests: Record<"cpu" | "memory", string>; limits: Record<"cpu" | "memory", string> };
+    resources?: {
+        /** What the scheduler reserves. */
+        requests: Record<"cpu" | "memory", string>;
+        /** What the container may use at most. */
+        limits: Record<"cpu" | "memory", string>;
+    };
 }
 
 export interface BatchPodArgs {

@@ -23,7 +23,22 @@ export interface WorkloadTemplate {
     /** Path the liveness probe calls. */
     livenessPath: string;
     /** CPU and memory requests and limits of the app container. */
-    resources: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+    resources: {
+        /** What the scheduler reserves per pod, and what the autoscaler's CPU target is a percentage of. */
+        requests: {
+            /** CPU, e.g. "250m". */
+            cpu: string;
+            /** Memory, e.g. "384Mi". */
+            memory: string;
+        };
+        /** What a pod may use at most: over the memory limit it is killed, over the CPU limit throttled. */
+        limits: {
+            /** CPU, e.g. "1". */
+            cpu: string;
+            /** Memory, e.g. "768Mi". */
+            memory: string;
+        };
+    };
     /** Plain environment variables. */
     env: Record<string, string>;
     /** Secrets whose keys become environment variables. */
@@ -31,7 +46,12 @@ export interface WorkloadTemplate {
     /** Pod-template annotations, such as a checksum of a Secret the pods read at start, so that a change rolls them. */
     podAnnotations?: Record<string, pulumi.Input<string>>;
     /** Extra volumes and where the container mounts them, such as the database CA bundle. */
-    volumes?: { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount }[];
+    volumes?: {
+        /** The pod's volume. */
+        volume: k8s.types.input.core.v1.Volume;
+        /** Where the app container mounts it. */
+        mount: k8s.types.input.core.v1.VolumeMount;
+    }[];
     /** Upper bound for the HorizontalPodAutoscaler. */
     maxReplicas: number;
     /** Average CPU utilisation, in percent of requests, that the autoscaler aims for. */
@@ -42,7 +62,12 @@ export interface WorkloadTemplate {
      */
     drainSeconds: number;
     /** Datadog unified service tagging: the env and service tags the app's monitors query. */
-    datadog?: { env: string; service: string };
+    datadog?: {
+        /** The env tag, usually the stack's name. */
+        env: string;
+        /** The service tag, usually the app's name. */
+        service: string;
+    };
 }
 
 /** The unified service tagging labels of an app pod (DATADOG_LABEL); the version is the label value the monitors query. */
@@ -88,7 +113,14 @@ export interface AppWorkloadArgs {
     /** Resources that must succeed before this Deployment and its autoscaler change, such as the release's migration Job. */
     after?: pulumi.Resource[];
     /** Rolling-update settings of the Deployment; ZERO_DOWNTIME_ROLLOUT when left out. */
-    rollingUpdate?: { maxSurge: number | string; maxUnavailable: number | string; progressDeadlineSeconds: number };
+    rollingUpdate?: {
+        /** Pods above the desired count during a rollout: a number or a percentage. */
+        maxSurge: number | string;
+        /** Pods below the desired count during a rollout: a number or a percentage. */
+        maxUnavailable: number | string;
+        /** Seconds without progress after which the rollout is reported failed. */
+        progressDeadlineSeconds: number;
+    };
 }
 
 /**

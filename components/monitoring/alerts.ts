@@ -52,11 +52,33 @@ export const isBuiltInAlert = (name: string): name is BuiltInAlert =>
  */
 export type AlertQuery =
     /** A query written out, such as `avg(last_10m):avg:queue.depth{$scope}`. */
-    | { query: string }
+    | {
+          /** The whole query, with `$scope` where the tag scope goes, and no comparison. */
+          query: string;
+      }
     /** A percentage of two count metrics: `sum(window):sum:numerator{$scope}.as_count() / sum:denominator{…}.as_count() * 100`. */
-    | { ratio: { numerator: string; denominator: string }; window: string }
+    | {
+          /** The two count metrics. */
+          ratio: {
+              /** The metric counted, e.g. "orders.failed". */
+              numerator: string;
+              /** The metric it is a percentage of, e.g. "orders.placed". */
+              denominator: string;
+          };
+          /** Datadog's evaluation window, e.g. "last_10m". */
+          window: string;
+      }
     /** One metric: `timeAggregation(window):spaceAggregation:metric{$scope}`. */
-    | { metric: string; timeAggregation: "avg" | "sum" | "min" | "max"; spaceAggregation?: "avg" | "sum" | "min" | "max"; window: string };
+    | {
+          /** The metric's name. */
+          metric: string;
+          /** How the window's points are combined. */
+          timeAggregation: "avg" | "sum" | "min" | "max";
+          /** How the scope's series are combined; avg when left out. */
+          spaceAggregation?: "avg" | "sum" | "min" | "max";
+          /** Datadog's evaluation window, e.g. "last_10m". */
+          window: string;
+      };
 
 /** How much a custom alert must count in its window before it may alert, like the per-version request guard. */
 export interface CustomTrafficGuard {
@@ -115,8 +137,11 @@ export function warningBeforeCritical(bad: "above" | "below", warning: number, c
 
 /** A ratio or p95 may alert only once its window holds at least `min` of what `count` counts. */
 export interface TrafficGuard {
+    /** What the count counts, as messages name it: "requests". */
     counter: string;
+    /** Datadog's evaluation window, e.g. "last_5m". */
     window: string;
+    /** The least count that lets the guarded monitor alert. */
     min: number;
     /** The count query, without aggregation window. */
     count: string;
@@ -124,8 +149,11 @@ export interface TrafficGuard {
 
 /** One monitor to declare (with its condition and guards, when guarded), as the queries module resolves it. */
 export interface MonitorSpec {
+    /** The alert's name, as AlertSpecs are keyed. */
     alert: string;
+    /** The alert. */
     a: AlertSpec;
+    /** The monitor's query, comparing against a threshold. */
     query: (threshold: number) => string;
     /** `version:<label value>`: the version judged, or the release's on a service-wide monitor. */
     versionTag: string;
@@ -133,6 +161,7 @@ export interface MonitorSpec {
     variantTag?: string;
     /** How to roll back, already phrased; undefined when rolling back cannot help. */
     rollback?: string;
+    /** The monitor's resource name after the component's: the alert in kebab case, then `-<variant>` on a per-version monitor. */
     suffix: string;
     /** Set on per-version monitors: their alert resolves on its own once the version stops reporting. */
     perVersion?: VersionInFlight;

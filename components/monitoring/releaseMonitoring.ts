@@ -40,7 +40,12 @@ export interface ReleaseMonitoringArgs {
      */
     alerts: { readonly [name: string]: AlertSpec | undefined };
     /** Handles paged for rollback triggers and critical alerts, and handles told of everything. */
-    notify: { pager: string[]; chat: string[] };
+    notify: {
+        /** Datadog handles paged, e.g. "@pagerduty-orders". */
+        pager: string[];
+        /** Datadog handles told, e.g. "@slack-orders". */
+        chat: string[];
+    };
     /** Datadog priority (1 highest) per severity. */
     priorities: Record<Severity, number>;
     /** Tag scope of the PostgreSQL integration's metrics, e.g. "env:production,db:myapp"; required by the database alerts, and the dashboard's database graphs. */
@@ -48,20 +53,46 @@ export interface ReleaseMonitoringArgs {
     /** Tag scope of the hosts whose disks are watched, such as the cluster's or its node group's; required by diskIoPct. */
     hostScope?: string;
     /** Service level objectives: targets, and the p95 a five-minute slice must stay within to count as good. */
-    slo: { availabilityTarget: number; latencyTarget: number; latencySeconds: number; timeframe: string };
+    slo: {
+        /** Percent of requests that must not fail, e.g. 99.9. */
+        availabilityTarget: number;
+        /** Percent of five-minute slices whose p95 must stay within `latencySeconds`. */
+        latencyTarget: number;
+        /** The p95, in seconds, a good slice stays within. */
+        latencySeconds: number;
+        /** Datadog's SLO timeframe, e.g. "30d". */
+        timeframe: string;
+    };
     /**
      * Deployment window (UTC `YYYY-MM-DDTHH:MM:SSZ`) during which rollout noise is muted. Without a start the downtime
      * runs from its creation: Datadog refuses a start in the past. Leave the window out once it has ended: Datadog
      * refuses an end in the past too.
      */
-    deploymentWindow?: { start?: string; end: string; timezone: string };
+    deploymentWindow?: {
+        /** When the window opens; the downtime's creation when left out. */
+        start?: string;
+        /** When the window closes. */
+        end: string;
+        /** IANA time zone the downtime is shown in, e.g. "Europe/Berlin". */
+        timezone: string;
+    };
     /**
      * Requests a per-version ratio or p95 must see in its window before it may alert (custom alerts may bring their
      * own guard), and resources that are not user traffic.
      */
-    trafficGuard: { minRequests: number; excludeResources: string[] };
+    trafficGuard: {
+        /** Requests a window must hold before a per-version ratio or p95 may alert. */
+        minRequests: number;
+        /** Resource names left out of every request query, such as health checks ("get_/healthz"). */
+        excludeResources: string[];
+    };
     /** The app's database role and its connection limit; without it, connections are watched server-wide. */
-    appRole?: { name: string; connectionLimit: number };
+    appRole?: {
+        /** The role's name in PostgreSQL. */
+        name: string;
+        /** Its connection limit, which dbConnectionsPct is a percentage of. */
+        connectionLimit: number;
+    };
     /** How service-wide monitors tell the reader to roll back, e.g. "run the command printed by `pulumi stack output rollback`". */
     rollbackHint: string;
     /** What declares the handles the monitors notify beyond people's (the automatic rollback's webhook): monitors come after it. */

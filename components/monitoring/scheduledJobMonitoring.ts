@@ -28,7 +28,12 @@ export interface ScheduledJobMonitoringArgs {
     /** The CronJobs to watch. */
     cronJobs: WatchedCronJob[];
     /** Handles paged when backups have stopped, and handles told of every failed run. */
-    notify: { pager: string[]; chat: string[] };
+    notify: {
+        /** Datadog handles paged when backups have stopped. */
+        pager: string[];
+        /** Datadog handles told of every failed run. */
+        chat: string[];
+    };
     /** Datadog priority (1 highest) per severity. */
     priorities: Record<Severity, number>;
 }

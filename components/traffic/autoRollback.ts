@@ -5,8 +5,11 @@ import { LibraryComponent } from "../componentType";
 
 /** The Pulumi Cloud stack the automatic rollback updates. */
 export interface StackIdentity {
+    /** The Pulumi Cloud organization. */
     organization: string;
+    /** The project's name (Pulumi.yaml `name`). */
     project: string;
+    /** The stack's name. */
     stack: string;
 }
 
@@ -27,7 +30,14 @@ export interface AutoRollbackArgs {
     /** The Pulumi Cloud API's base URL, such as https://api.pulumi.com. */
     apiUrl: string;
     /** Where Pulumi Deployments fetches the program: the repository, its branch and the project's directory in it. */
-    source: { repoUrl: string; branch: string; repoDir?: string };
+    source: {
+        /** The git repository's URL. */
+        repoUrl: string;
+        /** The branch deployed. */
+        branch: string;
+        /** The project's folder in the repository; its root when left out. */
+        repoDir?: string;
+    };
     /** The Pulumi access token the webhook sends; must be a secret Output. */
     accessToken: pulumi.Output<string>;
     /** The rollback the webhook starts; without one (nothing to roll back) no webhook is declared. */

@@ -11,9 +11,9 @@ const REPO = path.resolve(__dirname, "..", "..");
  */
 export const PROGRAM_ROOT = process.env.E2E_PROGRAM_DIR ? path.resolve(process.env.E2E_PROGRAM_DIR) : REPO;
 /** What the program needs to run, copied so that stack files and state never land in the checkout. */
-// program: the release function index.ts calls; certs: the database CA bundle (database.tls.caBundle); scripts/db:
-// the shell scripts the backup and migration pods run; docs: the plan template the readme output is rendered from.
-const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program", "lib", "components", "migrations", "policy", "certs", path.join("scripts", "db"), "docs"];
+// program: the release function index.ts calls; components: the library, with the shell scripts the backup and
+// migration pods run; certs: the database CA bundle (database.tls.caBundle); docs: the plan template the readme output is rendered from.
+const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program", "lib", "components", "migrations", "policy", "certs", "docs"];
 
 /**
  * How the engine runs the program. "local" is production's way: the CLI starts pulumi-language-nodejs, which runs

@@ -1,9 +1,9 @@
 // A second service on the release library: catalog-api, released by rolling update, with its own Datadog alerts and
-// no business metrics (it takes no payments and sends no email). It imports only the library's barrel and the Pulumi
-// SDK, reads its own stack config, and exports a function, which Pulumi calls and whose result becomes the stack
-// outputs (pulumi/pulumi sdk/nodejs/cmd/run/run.ts), so tests can run it under mocks in-process.
+// no business metrics (it takes no payments and sends no email). It imports the installed library and the Pulumi SDK,
+// reads its own stack config, and exports a function, which Pulumi calls and whose result becomes the stack outputs,
+// so the offline preview can run it under mocks (`--project-dir examples/catalog-api`).
 import * as pulumi from "@pulumi/pulumi";
-import { AlertSpec, BuiltInAlert, ReleaseMonitoring, RollingDeployment } from "../../components";
+import { AlertSpec, BuiltInAlert, ReleaseMonitoring, RollingDeployment } from "@myapp/release-components";
 
 /** `catalog-api:service`. */
 interface ServiceConfig {

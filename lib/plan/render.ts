@@ -174,8 +174,12 @@ function gateOverrideLine(cfg: PlanInput["cfg"]): string[] {
     return o ? [`**Release Gate Overridden**: "${o.reason}", approved by ${o.approver ?? `${NOT_SET} (release.gate.override.approver)`}.`] : [];
 }
 
-function checklistItem(input: PlanInput, line: ChecklistLine): string[] {
-    const owner = roleWithHandle(input.cfg.plan, line.owner);
+/** What a checklist line is judged on: the stack, what it declares, the policy run, and how a role is named. */
+export type ChecklistInput = Pick<PlanInput, "stack" | "resources" | "policy"> & { owner: (role: PlanRole) => string };
+
+/** One line of the checklist: proven by the pack, failed with its findings, or a human check by its owner. */
+export function checklistItem(input: ChecklistInput, line: ChecklistLine): string[] {
+    const owner = input.owner(line.owner);
     if (line.policies.length === 0) return [`- [ ] ${line.line} — human check: ${owner}`];
     const policies = line.policies.map(code).join(", ");
     const vacuous = line.vacuous?.(input.resources);
@@ -210,7 +214,7 @@ function checklist(input: PlanInput, t: Timeline): string[] {
     }
     for (const section of CHECKLIST) {
         out.push(`### ${section.section} (completed by ${when(t, -60)})`, "");
-        for (const line of section.lines) out.push(...checklistItem(input, line));
+        for (const line of section.lines) out.push(...checklistItem({ ...input, owner: (role) => roleWithHandle(input.cfg.plan, role) }, line));
         out.push("");
     }
     out.pop();

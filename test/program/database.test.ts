@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
-import { checkRestoreKey, readDatabaseScripts } from "../../program/release";
+import { checkRestoreKey } from "../../program/release";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { BackupBucket, BackupSchedule, RdsBackupPlan, ReleaseDatabaseJobs } from "../../components/database";
+import { BackupBucket, BackupSchedule, RdsBackupPlan, readDatabaseScripts, ReleaseDatabaseJobs } from "../../components/database";
 import { validateConfig } from "../../lib/config";
 import { isKubernetesCron } from "../../components/kubernetes";
 import { diffRuns } from "../../tools/offline/diff";

@@ -12,6 +12,7 @@ export class UsageError extends Error {}
 /** The options every offline command takes. */
 const STACK_OPTIONS = {
     stack: { type: "string" },
+    "project-dir": { type: "string" },
     "config-file": { type: "string" },
     set: { type: "string", multiple: true, default: [] as string[] },
     "policy-config": { type: "string" },
@@ -44,6 +45,8 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"
 export interface CommandStack {
     stack: string;
     project: string;
+    /** Another Pulumi project's folder (`--project-dir`), whose program runs instead of myapp's, and its Pulumi.yaml `main`. */
+    otherProject?: { dir: string; main?: string };
     base: StackConfig;
     edited: StackConfig;
     policyConfig: PolicyConfig;
@@ -52,22 +55,29 @@ export interface CommandStack {
 }
 
 /**
- * The stack a command names, with its edits and its policy config (`--policy-config`, or policy/config/<stack>.json):
- * a missing `--stack` or a malformed `--set` is a usage error; an unusable stack file is a ProgramError (exit 2).
+ * The stack a command names, in myapp's project or `--project-dir`'s, with its edits and its policy config
+ * (`--policy-config`, else myapp's policy/config/<stack>.json or the other project's policy.<stack>.json): a missing
+ * `--stack` or a malformed `--set` is a usage error; an unusable stack file is a ProgramError (exit 2).
  */
-export function readCommandStack(root: string, values: { stack?: string; "config-file"?: string; set: string[]; "policy-config"?: string; now?: string }): CommandStack {
+export function readCommandStack(
+    root: string,
+    values: { stack?: string; "project-dir"?: string; "config-file"?: string; set: string[]; "policy-config"?: string; now?: string },
+): CommandStack {
     const stack = values.stack;
     if (!stack) throw new UsageError("--stack is required");
     if (values.now !== undefined && Number.isNaN(Date.parse(values.now))) throw new UsageError(`--now must be an ISO 8601 date-time such as 2026-11-27T13:00:00Z, got "${values.now}"`);
     const now = values.now === undefined ? new Date() : new Date(values.now);
+    const dir = values["project-dir"] === undefined ? undefined : path.resolve(values["project-dir"]);
     let read: ReturnType<typeof readEditedStack>;
     try {
-        read = readEditedStack(root, stack, values["config-file"], values.set);
+        read = readEditedStack(dir ?? root, stack, values["config-file"], values.set);
     } catch (err) {
         throw err instanceof EditError ? new UsageError(err.message) : err;
     }
-    const policyFile = values["policy-config"] ? path.resolve(values["policy-config"]) : path.join(root, "policy", "config", `${stack}.json`);
-    return { stack, ...read, policyConfig: readPolicyConfig(policyFile), now: now.toISOString() };
+    const { main, ...config } = read;
+    const defaultPolicyFile = dir === undefined ? path.join(root, "policy", "config", `${stack}.json`) : path.join(dir, `policy.${stack}.json`);
+    const policyFile = values["policy-config"] ? path.resolve(values["policy-config"]) : defaultPolicyFile;
+    return { stack, ...config, ...(dir === undefined ? {} : { otherProject: { dir, main } }), policyConfig: readPolicyConfig(policyFile), now: now.toISOString() };
 }
 
 /**

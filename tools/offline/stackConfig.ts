@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ProgramError } from "./run";
-import { RunRequest } from "./types";
+import { ProgramError, RunRequest } from "./types";
 
 /** A stack's config as written in Pulumi.<stack>.yaml: fully qualified keys to YAML values. */
 export type StackConfig = Record<string, unknown>;
@@ -35,16 +34,18 @@ export function readStackFile(file: string): StackConfig {
     return config as StackConfig;
 }
 
-/** What the offline preview needs of Pulumi.yaml: the project name and its config declarations. */
+/** What the offline preview needs of Pulumi.yaml: the project name, its program's entry and its config declarations. */
 export interface ProjectFile {
     name: string;
+    /** The program's module, relative to the project folder (Pulumi.yaml's `main`; the folder itself when absent). */
+    main?: string;
     config: Record<string, { default?: unknown; value?: unknown }>;
 }
 
 export function readProject(file: string): ProjectFile {
-    const doc = readYaml(file, "project file") as { name?: unknown; config?: ProjectFile["config"] } | null;
+    const doc = readYaml(file, "project file") as { name?: unknown; main?: unknown; config?: ProjectFile["config"] } | null;
     if (!doc || typeof doc.name !== "string") throw new ProgramError(`${file}: no project name`, 2, 0);
-    return { name: doc.name, config: doc.config ?? {} };
+    return { name: doc.name, ...(typeof doc.main === "string" ? { main: doc.main } : {}), config: doc.config ?? {} };
 }
 
 /**
@@ -178,7 +179,7 @@ export class EditError extends Error {}
  * What the offline commands run: the stack's file (or `configFile`) merged with Pulumi.yaml's declarations as the
  * CLI merges them, before (`base`) and after (`edited`) the `--set` edits.
  */
-export function readEditedStack(root: string, stack: string, configFile: string | undefined, sets: string[]): { project: string; base: StackConfig; edited: StackConfig } {
+export function readEditedStack(root: string, stack: string, configFile: string | undefined, sets: string[]): { project: string; main?: string; base: StackConfig; edited: StackConfig } {
     const projectFile = readProject(path.join(root, "Pulumi.yaml"));
     const stackPath = configFile ? path.resolve(configFile) : path.join(root, `Pulumi.${stack}.yaml`);
     if (!configFile && !existsSync(stackPath)) {
@@ -194,5 +195,5 @@ export function readEditedStack(root: string, stack: string, configFile: string 
             throw new EditError((err as Error).message);
         }
     }
-    return { project: projectFile.name, base: applyProjectConfig(projectFile, stack, stackFile), edited: applyProjectConfig(projectFile, stack, edited) };
+    return { project: projectFile.name, main: projectFile.main, base: applyProjectConfig(projectFile, stack, stackFile), edited: applyProjectConfig(projectFile, stack, edited) };
 }

@@ -6,8 +6,11 @@ import { CanaryRouter, separateTracks } from "./router";
 
 /** The ALB's settings. */
 export interface AlbSettings {
+    /** The load balancer's scheme: "internet-facing" or "internal". */
     scheme: string;
+    /** The ACM certificate of the host, for the HTTPS listener. */
     certificateArn: pulumi.Input<string>;
+    /** Seconds a deregistered target keeps its connections; the app's drainSeconds must exceed it. */
     deregistrationDelaySeconds: number;
 }
 
@@ -15,7 +18,10 @@ export interface AlbSettings {
 export const ALB_READINESS_GATE = "elbv2.k8s.aws/pod-readiness-gate-inject";
 
 /** AWS Load Balancer Controller: the host's Ingress, whose weighted forward action carries the weight. */
-export const albRouter: CanaryRouter<{ alb: AlbSettings }> = {
+export const albRouter: CanaryRouter<{
+    /** The load balancer the AWS Load Balancer Controller makes for the host, and the canary's weighted action on it. */
+    alb: AlbSettings;
+}> = {
     ...separateTracks,
     // A pod is ready only once its target is healthy in the ALB's target group, so a rollout or a weight never
     // moves onto targets still in their initial health checks. The AWS Load Balancer Controller's webhook injects

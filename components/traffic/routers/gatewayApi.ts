@@ -5,8 +5,11 @@ import { CanaryRouter, separateTracks } from "./router";
 
 /** The Gateway (and optionally its listener) that the HTTPRoute attaches to. */
 export interface GatewayRef {
+    /** The Gateway's name. */
     name: string;
+    /** Its namespace. */
     namespace: string;
+    /** The listener to attach to; every listener that admits the route when left out. */
     sectionName?: string;
 }
 
@@ -23,7 +26,10 @@ export function routeCondition(gateway: { name: string; namespace: string }, typ
 }
 
 /** Gateway API: an HTTPRoute attached to `gateway` whose backendRefs' weights carry the weight. */
-export const gatewayApiRouter: CanaryRouter<{ gateway: GatewayRef }> = {
+export const gatewayApiRouter: CanaryRouter<{
+    /** The Gateway the HTTPRoute carrying both tracks' weights attaches to. */
+    gateway: GatewayRef;
+}> = {
     ...separateTracks,
     route({ name, parent, args, appService, canaryService, weightAfter }) {
         const gw = args.gateway;

@@ -21,7 +21,12 @@ export const canaryRouterNames = Object.keys(canaryRouters) as [CanaryRouterName
 type SettingsOf<R> = R extends CanaryRouter<infer S> ? S : never;
 
 /** A router by name, with the settings that router needs (canary.gateway, canary.alb). */
-export type CanaryRouting = { [K in CanaryRouterName]: { router: K } & SettingsOf<(typeof canaryRouters)[K]> }[CanaryRouterName];
+export type CanaryRouting = {
+    [K in CanaryRouterName]: {
+        /** What carries the weight: nginx, gateway-api, alb, or replicas (the weight as the canary's share of the pods). */
+        router: K;
+    } & SettingsOf<(typeof canaryRouters)[K]>;
+}[CanaryRouterName];
 
 /** The router the routing names; the union's member for that name carries the router's settings. */
 export function routerFor(routing: CanaryRouting): CanaryRouter {

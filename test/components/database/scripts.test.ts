@@ -10,14 +10,14 @@ import * as assert from "assert";
 import { spawn } from "child_process";
 import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { loadMigrations } from "../../lib/migrations";
-import { ProgramRun } from "../../tools/offline/types";
-import { ADMIN, APP_DB, DatabaseHarness, PREFIX } from "../support/harness";
-import { declaredPod, PodResult, runPod } from "../support/pod";
-import { PostgresServer } from "../support/postgres";
+import { loadMigrations } from "../../../lib/migrations";
+import { ProgramRun } from "../../../tools/offline/types";
+import { ADMIN, APP_DB, DatabaseHarness, PREFIX } from "../../support/harness";
+import { declaredPod, PodResult, runPod } from "../../support/pod";
+import { PostgresServer } from "../../support/postgres";
 
-const ROOT = path.join(__dirname, "..", "..");
-const FIXTURES = path.join(__dirname, "..", "fixtures");
+const ROOT = path.join(__dirname, "..", "..", "..");
+const FIXTURES = path.join(__dirname, "..", "..", "fixtures");
 const RESTORE_KEY = `${PREFIX}/20990101T000000Z-pre-deploy-v1.2.3.dump`;
 const LOADED = loadMigrations(path.join(ROOT, "migrations"));
 const ALL = LOADED.map((m) => m.version);
@@ -562,6 +562,13 @@ describe("database scripts as the program's roles, in the program's pods, on Pos
     });
 
     it("ships every script the ConfigMaps carry", () => {
-        assert.deepStrictEqual(readdirSync(path.join(ROOT, "scripts", "db")).sort(), ["backup.sh", "dump-lib.sh", "migrate-sql.sh", "pg-lib.sh", "restore-drill.sh", "restore.sh"]);
+        assert.deepStrictEqual(readdirSync(path.join(ROOT, "components", "database", "scripts")).sort(), [
+            "backup.sh",
+            "dump-lib.sh",
+            "migrate-sql.sh",
+            "pg-lib.sh",
+            "restore-drill.sh",
+            "restore.sh",
+        ]);
     });
 });

@@ -1,0 +1,2 @@
+-- Expand: a nullable column, which the running version ignores.
+ALTER TABLE orders ADD COLUMN note text;
