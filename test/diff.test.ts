@@ -80,7 +80,7 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
         );
     });
 
-    it("never prints a secret's value: a new app secret replaces the Secret (its data is immutable to the provider) and shows [secret]", () => {
+    it("never prints a secret's value: a new or rotated app secret replaces the Secret (its data is immutable to the provider) and shows [secret]", () => {
         const diff = diffOf("production", [], ["appSecrets.SENTRY_DSN=https://one@sentry.example.com/1"]);
         assert.deepStrictEqual(
             diff.steps.find((s) => s.name === "myapp-env"),
@@ -96,6 +96,10 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
             },
         );
         assert.ok(!JSON.stringify(diff).includes("one@sentry"));
+        // A rotated value: "[secret]" on both sides, and still the replacement the engine will make.
+        const rotated = diffOf("production", ["appSecrets.SENTRY_DSN=https://one@sentry.example.com/1"], ["appSecrets.SENTRY_DSN=https://two@sentry.example.com/2"]);
+        assert.deepStrictEqual(rotated.steps.find((s) => s.name === "myapp-env")?.changes, [{ path: "stringData", old: "[secret]", new: "[secret]", replaces: true }]);
+        assert.ok(!/(one|two)@sentry/.test(JSON.stringify(rotated)));
     });
 
     it("a ConfigMap whose metadata.name changes is replaced, the new one created before the old is deleted", () => {

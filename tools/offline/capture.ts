@@ -1,13 +1,27 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { DESCEND, rebuild, watchDeclarations } from "../../lib/declarations";
-import { AliasSpec, DeclaredResource, ProgramRun, RunRequest, SECRET_MASK } from "./types";
+import { AliasSpec, DeclaredResource, ProgramRun, RunRequest, SECRET_MASK, SecretDigest } from "./types";
 import { resourceUrn } from "./urn";
 
 const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 
-/** Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]". */
-function mask(value: unknown): unknown {
-    return rebuild(value, (v) => (isSecret(v) ? SECRET_MASK : DESCEND));
+/**
+ * Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]";
+ * `digests` hears where each was, with a digest of its value.
+ */
+function mask(value: unknown, digests: SecretDigest[] = []): unknown {
+    return rebuild(value, (v, path) => {
+        if (!isSecret(v)) return DESCEND;
+        digests.push({
+            path,
+            digest: createHash("sha256")
+                .update(JSON.stringify(reveal(v.value)))
+                .digest("hex")
+                .slice(0, 16),
+        });
+        return SECRET_MASK;
+    });
 }
 
 /** Unwraps every secret, for a test that needs the values the program built (a connection URL). */
@@ -179,12 +193,14 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
         const d = declared.get(`${g.type}::${g.name}`);
         const referenced = (await implicit).map((r) => names.get(r)).filter((n): n is string => n !== undefined);
         const specs = await aliases;
+        const secrets: SecretDigest[] = [];
         resources.push({
             ...g,
             ...(specs.length > 0 ? { aliases: specs } : {}),
             dependencies: [...new Set([...g.dependsOn, ...referenced])],
             custom: d?.custom ?? false,
-            inputs: (request.revealSecrets ? reveal : mask)(d?.inputs ?? {}) as Record<string, unknown>,
+            inputs: (request.revealSecrets ? reveal(d?.inputs ?? {}) : mask(d?.inputs ?? {}, secrets)) as Record<string, unknown>,
+            ...(secrets.length > 0 ? { secrets } : {}),
         });
     }
     return { stack: request.stack, resources, outputs };

@@ -1,5 +1,5 @@
 import { kubernetesReplaces, Segments, under } from "./replacement";
-import { AliasSpec, DeclaredResource, ProgramRun } from "./types";
+import { AliasSpec, DeclaredResource, ProgramRun, SECRET_MASK } from "./types";
 import { qualifiedType, resourceUrn, urnName } from "./urn";
 
 /** The engine's step ops (`pulumi preview --json` steps[].op) for what a resource does; a replacement is one `replace`. */
@@ -59,7 +59,12 @@ function leafChanges(before: unknown, after: unknown, base: Segments = []): { se
  * the resource where the provider or its `replaceOnChanges` says so.
  */
 function changesOf(was: DeclaredResource, r: DeclaredResource): Change[] {
-    return leafChanges(was.inputs, r.inputs).flatMap(({ segments, old, now }) => {
+    // Both sides show "[secret]" where a secret sits: its digest tells whether the value behind it changed.
+    const digests = new Map((was.secrets ?? []).map((s) => [pathOf(s.path), s.digest]));
+    const secretChanges = (r.secrets ?? [])
+        .filter((s) => digests.has(pathOf(s.path)) && digests.get(pathOf(s.path)) !== s.digest)
+        .map((s) => ({ segments: s.path, old: SECRET_MASK, now: SECRET_MASK }));
+    return [...leafChanges(was.inputs, r.inputs), ...secretChanges].flatMap(({ segments, old, now }) => {
         const path = pathOf(segments) || "(root)";
         if (r.ignoreChanges.some((p) => under(path, p))) return [];
         const replaces = (r.type.startsWith("kubernetes:") && kubernetesReplaces(r.type, segments, old, now)) || (r.replaceOnChanges ?? []).some((p) => under(path, p));

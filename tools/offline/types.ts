@@ -26,6 +26,14 @@ export interface DeclaredResource {
     deleteBeforeReplace?: true;
     /** Inputs as sent to the provider, with secret values replaced by "[secret]". */
     inputs: Record<string, unknown>;
+    /** Where `inputs` hold "[secret]", a digest of each value: the diff sees a secret change without its value. */
+    secrets?: SecretDigest[];
+}
+
+export interface SecretDigest {
+    path: (string | number)[];
+    /** The first 16 hex digits of the SHA-256 of the value's JSON. */
+    digest: string;
 }
 
 /**
