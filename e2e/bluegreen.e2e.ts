@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { compareEdit, eventually, kube, labelSelector, namespace, pods, policyConfigWithoutMonitors, timedUp, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
+import { compareEdit, eventually, kube, labelSelector, named, namespace, opsByName, pods, policyConfigWithoutMonitors, timedUp, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -75,7 +75,12 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
             assert.strictEqual(before.ready.length, 4);
             const a = await compareEdit(ps, `blue/green switch to ${to}`, { "blueGreen.activeColor": to }, policyConfig, onOutput);
             const steps = { create: [`myapp-${from}-capacity-standby`, `myapp-${to}-capacity-live`].sort(), delete: [`myapp-${from}-capacity-live`, `myapp-${to}-capacity-standby`].sort() };
-            assert.deepStrictEqual(a.engine, { added: steps.create, removed: steps.delete, changed: { "myapp-live": ["spec.selector.color"], "myapp-preview": ["spec.selector.color"] } });
+            assert.deepStrictEqual(named(a.engine), {
+                added: steps.create,
+                removed: steps.delete,
+                changed: { "myapp-live": ["spec.selector.color"], "myapp-preview": ["spec.selector.color"] },
+            });
+            assert.deepStrictEqual([opsByName(a.engine)["myapp-live"], opsByName(a.engine)["myapp-preview"]], ["update", "update"]);
             assert.deepStrictEqual(a.offline, a.engine);
 
             const up = await timedUp(ps, onOutput);

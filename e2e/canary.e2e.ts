@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as path from "path";
-import { capacitySteps, compareEdit, eventually, kube, namespace, pods, policyConfigWithoutMonitors, timedUp, engineLog, withoutFloors } from "./lib/engine";
+import { capacitySteps, compareEdit, eventually, kube, named, namespace, opsByName, pods, policyConfigWithoutMonitors, timedUp, engineLog, withoutFloors } from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -61,11 +61,16 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
             const before = await pods(k, NS, APP);
             const a = await compareEdit(ps, `canary weight ${weight}`, { "canary.weight": String(weight) }, policyConfig, onOutput);
             const raised = Object.fromEntries(Object.keys(floors).map((h) => [h, ["spec.minReplicas"]]));
-            assert.deepStrictEqual(a.engine, {
+            assert.deepStrictEqual(named(a.engine), {
                 added: capacitySteps(weight),
                 removed: capacitySteps(from),
                 changed: { "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'], ...raised },
             });
+            // A weight and a minimum change in place: updates, never replacements.
+            assert.deepStrictEqual(
+                Object.fromEntries(Object.entries(opsByName(a.engine)).filter(([, op]) => op !== "create" && op !== "delete")),
+                Object.fromEntries(Object.keys(a.engine.changed).map((name) => [name, "update"])),
+            );
             // Back from 100 the offline preview cannot know the canary runs 8 (an earlier shift raised it).
             assert.deepStrictEqual(withoutFloors(a.offline), withoutFloors(a.engine));
             if (weight !== 0) assert.deepStrictEqual(a.offline, a.engine);

@@ -20,16 +20,17 @@ export const OMIT = Symbol("omit");
 
 /**
  * `value` rebuilt with `replace` applied to it and, where `replace` returns DESCEND, to each item of an array or
- * entry of an object. OMIT leaves an object's key out (an array keeps the place, undefined).
+ * entry of an object; `replace` is also given the path to the value. OMIT leaves an object's key out (an array keeps
+ * the place, undefined).
  */
-export function rebuild(value: unknown, replace: (v: unknown) => unknown): unknown {
-    const replaced = replace(value);
+export function rebuild(value: unknown, replace: (v: unknown, path: (string | number)[]) => unknown, path: (string | number)[] = []): unknown {
+    const replaced = replace(value, path);
     if (replaced !== DESCEND) return replaced;
-    if (Array.isArray(value)) return value.map((v) => orUndefined(rebuild(v, replace)));
+    if (Array.isArray(value)) return value.map((v, i) => orUndefined(rebuild(v, replace, [...path, i])));
     if (value && typeof value === "object") {
         return Object.fromEntries(
             Object.entries(value)
-                .map(([k, v]) => [k, rebuild(v, replace)])
+                .map(([k, v]) => [k, rebuild(v, replace, [...path, k])])
                 .filter(([, v]) => v !== OMIT),
         );
     }

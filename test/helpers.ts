@@ -89,6 +89,20 @@ export function diffOf(stack: string, before: string[], edits: string[]): RunDif
     return diffRuns(base, runConfig(stack, stackConfig(stack, [...before, ...edits]), liveStateOf(base)));
 }
 
+/** A diff by the engine's step ops: the names created and deleted, and each updated or replaced name with its changed paths; sorted by name. */
+export interface DiffByOp {
+    create: string[];
+    update: [string, string[]][];
+    replace: [string, string[]][];
+    delete: string[];
+}
+
+export function byOp(diff: RunDiff): DiffByOp {
+    const of = (op: string) => diff.steps.filter((s) => s.op === op).sort((a, b) => a.name.localeCompare(b.name));
+    const changed = (op: string) => of(op).map((s): [string, string[]] => [s.name, s.changes.map((c) => c.path)]);
+    return { create: of("create").map((s) => s.name), update: changed("update"), replace: changed("replace"), delete: of("delete").map((s) => s.name) };
+}
+
 /** Declares resources in this process under mocks; for components built directly. */
 export function declare(body: () => void): Promise<ProgramRun> {
     return captureDeclarations({ project: PROJECT, stack: "test", config: {}, secretKeys: [] }, () => {

@@ -6,7 +6,7 @@
 import { ANNOTATION } from "../policy/contract";
 import * as path from "path";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
-import { diffRuns, liveStateOf, RunDiff } from "./offline/diff";
+import { diffRuns, liveStateOf, RunDiff, StepOp } from "./offline/diff";
 import { engineDependencies } from "./offline/graph";
 import type { PolicyViolation } from "../lib/plan/types";
 import { runPolicies } from "./offline/policy";
@@ -100,12 +100,26 @@ function printViolations(violations: PolicyViolation[]): void {
     for (const v of violations) console.log(`  [${v.level}] ${v.policy}${v.resource ? `  ${v.resource}` : ""}: ${v.message}`);
 }
 
+const SYMBOL: Record<StepOp, string> = { create: "+", update: "~", replace: "+-", delete: "-" };
+const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? "(unset)"));
+
+/**
+ * The diff as `pulumi preview --diff` shows it: each step with its symbol, each changed input old => new (a secret
+ * stays "[secret]": capture masks it), the inputs that force a replacement marked, then the count of each kind.
+ */
 function printDiff(diff: RunDiff): void {
-    console.log("\nDiff against the stack's config without the edits:");
-    if (diff.added.length + diff.removed.length + diff.changed.length === 0) console.log("  no changes");
-    for (const r of diff.added) console.log(`  + ${r.type}  ${r.name}`);
-    for (const r of diff.removed) console.log(`  - ${r.type}  ${r.name}`);
-    for (const r of diff.changed) console.log(`  ~ ${r.type}  ${r.name}\n      ${r.paths.join("\n      ")}`);
+    console.log("Diff against the stack's config without the edits:");
+    for (const s of diff.steps) {
+        const order = s.deleteBeforeReplace ? " (delete before replace)" : "";
+        console.log(`  ${SYMBOL[s.op]} ${s.op.padEnd(7)} ${s.type}  ${s.name}${order}`);
+        for (const c of s.changes) {
+            const change = c.old === undefined ? `+ ${c.path}: ${show(c.new)}` : c.new === undefined ? `- ${c.path}: ${show(c.old)}` : `~ ${c.path}: ${show(c.old)} => ${show(c.new)}`;
+            console.log(`      ${change}${c.replaces ? "  (forces replacement)" : ""}`);
+        }
+    }
+    const counts = (["create", "update", "replace", "delete"] as const).map((op) => [op, diff.steps.filter((s) => s.op === op).length] as const).filter(([, n]) => n > 0);
+    const to = { create: "to create", update: "to update", replace: "to replace", delete: "to delete" };
+    console.log(`  Resources: ${[...counts.map(([op, n]) => `${SYMBOL[op]}${n} ${to[op]}`), `${diff.same} unchanged`].join(", ")}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -138,8 +152,9 @@ export async function main(argv: string[]): Promise<number> {
         }));
         console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}), policy: { violations } }, null, 2));
     } else {
-        printTree(run, project);
+        // The diff first, as `pulumi preview --diff` puts the changes before anything else.
         if (diff) printDiff(diff);
+        printTree(run, project);
         printViolations(violations);
         if (rendered) console.log(`\nWrote ${rendered.length} validated manifests to ${values["render-dir"]}`);
     }

@@ -73,37 +73,48 @@ export function policyConfigWithoutMonitors(ps: ProjectStack, base: "production"
     return file;
 }
 
-/** Changed resources by name with their changed property paths, as one side of the agreement check sees them. */
+/** The engine's step ops that change a resource (`pulumi preview --json` steps[].op); a replacement counts as its `replace` step. */
+export type StepOp = "create" | "update" | "replace" | "delete";
+const STEP_OPS: readonly string[] = ["create", "update", "replace", "delete"];
+
+/** Created, deleted and changed (updated or replaced) resources by name, the changed property paths, and the op per URN, as one side of the agreement check sees them. */
 export interface ResourceDiff {
     added: string[];
     removed: string[];
     changed: Record<string, string[]>;
+    ops: Record<string, StepOp>;
 }
 
+const nameOf = (urn: string) => urn.split("::").pop()!;
+
+/** A diff's ops by resource name, for a spec that names the steps it expects. */
+export const opsByName = (d: ResourceDiff): Record<string, StepOp> => Object.fromEntries(Object.entries(d.ops).map(([urn, op]) => [nameOf(urn), op]));
+
+/** A diff without its ops: what a spec that names the resources and paths it expects compares. */
+export const named = ({ ops: _ops, ...rest }: ResourceDiff): Omit<ResourceDiff, "ops"> => rest;
+
 /**
- * The engine's own preview of the pending edit: each step's op, and for an update or replacement the property paths
- * of its detailedDiff (the provider's), or its top-level `diffs` when it gives none. Read steps (Secret.get) and the
- * stack resource are left out.
+ * The engine's own preview of the pending edit: each step's op by URN, and for an update or replacement the property
+ * paths of its detailedDiff (the provider's), or its top-level `diffs` when it gives none. Read steps (Secret.get),
+ * the stack resource and providers (which the offline preview does not declare) are left out, and so are a
+ * replacement's create-replacement and delete-replaced steps around its `replace`.
  */
 export async function enginePreview(ps: ProjectStack, onOutput?: (s: string) => void): Promise<ResourceDiff> {
-    const out: ResourceDiff = { added: [], removed: [], changed: {} };
+    const out: ResourceDiff = { added: [], removed: [], changed: {}, ops: {} };
     await ps.stack.preview({
         diff: true,
         onOutput,
         onEvent: (e: EngineEvent) => {
             const m = e.resourcePreEvent?.metadata;
-            if (!m || m.type === "pulumi:pulumi:Stack") return;
-            const name = m.urn.split("::").pop()!;
+            if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:") || !STEP_OPS.includes(m.op)) return;
+            const name = nameOf(m.urn);
+            out.ops[m.urn] = m.op as StepOp;
             if (m.op === "create") out.added.push(name);
             else if (m.op === "delete") out.removed.push(name);
-            else if (m.op === "update" || m.op === "replace") {
-                out.changed[name] = [...new Set(m.detailedDiff ? Object.keys(m.detailedDiff) : (m.diffs ?? []))].sort();
-            }
+            else out.changed[name] = [...new Set(m.detailedDiff ? Object.keys(m.detailedDiff) : (m.diffs ?? []))].sort();
         },
     });
-    out.added.sort();
-    out.removed.sort();
-    return out;
+    return canonical(out);
 }
 
 /** `npm run preview:offline -- --stack S --config-file <the stack's file> --set … --diff --json` for the same edit. */
@@ -113,12 +124,14 @@ export function offlinePreview(ps: ProjectStack, sets: Record<string, string>, p
     const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, { cwd: PROGRAM_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
     // Exit 1 is a mandatory policy violation, which is part of what some edits show; the diff is printed either way.
     if (res.status !== 0 && res.status !== 1) throw new Error(`offline preview exited ${res.status}: ${res.stderr}`);
-    const diff = JSON.parse(res.stdout).diff as { added: { name: string }[]; removed: { name: string }[]; changed: { name: string; paths: string[] }[] };
-    return {
-        added: diff.added.map((r) => r.name).sort(),
-        removed: diff.removed.map((r) => r.name).sort(),
-        changed: Object.fromEntries(diff.changed.map((r) => [r.name, [...r.paths].sort()])),
-    };
+    const diff = JSON.parse(res.stdout).diff as { steps: { op: StepOp; urn: string; name: string; changes: { path: string }[] }[] };
+    const of = (...ops: StepOp[]) => diff.steps.filter((s) => ops.includes(s.op));
+    return canonical({
+        added: of("create").map((s) => s.name),
+        removed: of("delete").map((s) => s.name),
+        changed: Object.fromEntries(of("update", "replace").map((s) => [s.name, s.changes.map((c) => c.path)])),
+        ops: Object.fromEntries(diff.steps.map((s) => [s.urn, s.op])),
+    });
 }
 
 /**
@@ -130,7 +143,10 @@ export function withoutFloors(d: ResourceDiff): ResourceDiff {
     const changed = Object.entries(d.changed)
         .map(([name, paths]) => [name, paths.filter((p) => p !== "spec.minReplicas")] as const)
         .filter(([, paths]) => paths.length > 0);
-    return { ...d, changed: Object.fromEntries(changed) };
+    const kept = new Set(changed.map(([name]) => name));
+    // An update that only moved a minimum is no step once the minimum is left out.
+    const ops = Object.entries(d.ops).filter(([urn, op]) => op !== "update" || kept.has(nameOf(urn)));
+    return { ...d, changed: Object.fromEntries(changed), ops: Object.fromEntries(ops) };
 }
 
 /** The capacity steps of a canary weight, one per track (components/traffic/capacity.ts). */
@@ -143,16 +159,19 @@ export interface Agreement {
     offline: ResourceDiff;
 }
 
-/** Names and paths sorted, so that two diffs compare equal whatever order the events arrived in. */
+/** Names, paths and URNs sorted, so that two diffs compare equal whatever order the events arrived in. */
 function canonical(d: ResourceDiff): ResourceDiff {
+    const sortedKeys = <T>(r: Record<string, T>, value: (v: T) => T) =>
+        Object.fromEntries(
+            Object.keys(r)
+                .sort()
+                .map((k) => [k, value(r[k])]),
+        );
     return {
         added: [...d.added].sort(),
         removed: [...d.removed].sort(),
-        changed: Object.fromEntries(
-            Object.keys(d.changed)
-                .sort()
-                .map((name) => [name, [...d.changed[name]].sort()]),
-        ),
+        changed: sortedKeys(d.changed, (paths) => [...paths].sort()),
+        ops: sortedKeys(d.ops, (op) => op),
     };
 }
 
@@ -161,20 +180,33 @@ const agreements: Agreement[] = [];
 
 /**
  * Scenario 7: the engine's preview of a config edit and the offline preview of the same edit on the same config
- * name the same added, removed and changed resources, and the same changed paths. Sets the config (as
+ * take the same step (create, update, replace or delete) on each URN and name the same changed paths. Sets the config (as
  * `pulumi config set --path` does) after the offline preview read the file as it was, and records the comparison.
  */
 export async function compareEdit(ps: ProjectStack, edit: string, sets: Record<string, string>, policyConfig: string, onOutput?: (s: string) => void): Promise<Agreement> {
     const offline = offlinePreview(ps, sets, policyConfig);
     for (const [key, value] of Object.entries(sets)) await ps.stack.setConfig(key, { value }, true);
     const engine = await enginePreview(ps, onOutput);
-    const a = { edit, agree: JSON.stringify(canonical(engine)) === JSON.stringify(canonical(offline)), engine: canonical(engine), offline: canonical(offline) };
+    const a = { edit, agree: JSON.stringify(engine) === JSON.stringify(offline), engine, offline };
     agreements.push(a);
     measure("offlineAgreement", {
         agreed: agreements.filter((x) => x.agree).length,
         of: agreements.length,
         // An agreeing edit by what both sides name; a disagreeing one with both diffs in full.
-        edits: agreements.map((x) => (x.agree ? { edit: x.edit, agree: true, added: x.engine.added, removed: x.engine.removed, changed: Object.keys(x.engine.changed) } : x)),
+        edits: agreements.map((x) =>
+            x.agree
+                ? {
+                      edit: x.edit,
+                      agree: true,
+                      added: x.engine.added,
+                      removed: x.engine.removed,
+                      changed: Object.keys(x.engine.changed),
+                      replaced: Object.keys(x.engine.ops)
+                          .filter((u) => x.engine.ops[u] === "replace")
+                          .map(nameOf),
+                  }
+                : x,
+        ),
     });
     return a;
 }

@@ -190,21 +190,23 @@ describe("e2e operation sequences: what the invariants compute", function () {
         assert.strictEqual(servedOnlyBy(sample([share("myapp", 100, 0)]), ["v1.2.2"]), false);
     });
 
-    it("offline agreement: an autoscaler's minimum raised from the live fleet on the engine only still agrees; a Deployment's change, or an autoscaler created, on one side only does not", function () {
+    it("offline agreement: an autoscaler's minimum raised from the live fleet on the engine only still agrees; a Deployment's change, an autoscaler created, or a replace for an update, on one side only does not", function () {
         const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
         const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
-        const steps = (...entries: ["create" | "delete" | "change", string, string][]): StepKinds => {
+        const INGRESS = "kubernetes:networking.k8s.io/v1:Ingress";
+        const steps = (...entries: ["create" | "delete" | "update" | "replace", string, string][]): StepKinds => {
             const s = noSteps();
-            for (const [kind, type, name] of entries) addStep(s, kind, type, name);
+            for (const [op, type, name] of entries) addStep(s, op, type, `urn:pulumi:s::myapp::${type}::${name}`);
             return s;
         };
         // A shift to 25: the engine read the stable track at 8 pods (its autoscaler grew it), so it raises
         // myapp-stable-hpa's minimum as well; offline, stable sits at its minimum and only the canary's changes.
-        const engine = steps(["change", HPA, "myapp-canary-hpa"], ["change", HPA, "myapp-stable-hpa"], ["change", "kubernetes:networking.k8s.io/v1:Ingress", "myapp-canary-ingress"]);
-        const offline = steps(["change", HPA, "myapp-canary-hpa"], ["change", "kubernetes:networking.k8s.io/v1:Ingress", "myapp-canary-ingress"]);
-        assert.deepStrictEqual(engine.autoscalers, ["myapp-canary-hpa", "myapp-stable-hpa"]);
+        const engine = steps(["update", HPA, "myapp-canary-hpa"], ["update", HPA, "myapp-stable-hpa"], ["update", INGRESS, "myapp-canary-ingress"]);
+        const offline = steps(["update", HPA, "myapp-canary-hpa"], ["update", INGRESS, "myapp-canary-ingress"]);
+        assert.deepStrictEqual(engine.autoscalers, [`urn:pulumi:s::myapp::${HPA}::myapp-canary-hpa`, `urn:pulumi:s::myapp::${HPA}::myapp-stable-hpa`]);
         assert.strictEqual(sameSteps(engine, offline), true);
-        assert.strictEqual(sameSteps(steps(["change", DEPLOYMENT, "myapp-stable"]), offline), false);
+        assert.strictEqual(sameSteps(steps(["update", DEPLOYMENT, "myapp-stable"]), offline), false);
+        assert.strictEqual(sameSteps(steps(["replace", INGRESS, "myapp-canary-ingress"]), steps(["update", INGRESS, "myapp-canary-ingress"])), false);
         assert.strictEqual(sameSteps(steps(["create", HPA, "myapp-green-hpa"]), steps()), false);
         assert.strictEqual(sameSteps(steps(["delete", HPA, "myapp-green-hpa"]), steps()), false);
     });

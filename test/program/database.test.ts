@@ -436,7 +436,7 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(jobIdentities(edited), jobIdentities(base));
         for (const job of all(edited, ":Job")) {
             const before = find(base, ":Job", job.name);
-            const changed = diffRuns({ stack: "a", resources: [before], outputs: {} }, { stack: "b", resources: [job], outputs: {} }).changed.flatMap((c) => c.paths);
+            const changed = diffRuns({ stack: "a", resources: [before], outputs: {} }, { stack: "b", resources: [job], outputs: {} }).steps.flatMap((s) => s.changes.map((c) => c.path));
             // The engine diffs nothing under spec (ignoreChanges): at most the wait annotation changes, in place.
             assert.ok(
                 changed.every((p) => p === 'metadata.annotations["pulumi.com/timeoutSeconds"]'),

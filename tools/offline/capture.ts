@@ -1,12 +1,27 @@
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { DESCEND, rebuild, watchDeclarations } from "../../lib/declarations";
-import { DeclaredResource, ProgramRun, RunRequest, SECRET_MASK } from "./types";
+import { AliasSpec, DeclaredResource, ProgramRun, RunRequest, SECRET_MASK, SecretDigest } from "./types";
+import { resourceUrn } from "./urn";
 
 const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 
-/** Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]". */
-function mask(value: unknown): unknown {
-    return rebuild(value, (v) => (isSecret(v) ? SECRET_MASK : DESCEND));
+/**
+ * Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]";
+ * `digests` hears where each was, with a digest of its value.
+ */
+function mask(value: unknown, digests: SecretDigest[] = []): unknown {
+    return rebuild(value, (v, path) => {
+        if (!isSecret(v)) return DESCEND;
+        digests.push({
+            path,
+            digest: createHash("sha256")
+                .update(JSON.stringify(reveal(v.value)))
+                .digest("hex")
+                .slice(0, 16),
+        });
+        return SECRET_MASK;
+    });
 }
 
 /** Unwraps every secret, for a test that needs the values the program built (a connection URL). */
@@ -35,6 +50,29 @@ async function referencedResources(props: unknown): Promise<pulumi.Resource[]> {
         return pulumi.Resource.isInstance(v) || v instanceof Promise ? v : DESCEND;
     });
     return (await Promise.all(found)).flat();
+}
+
+const resolved = <T>(input: pulumi.Input<T>) => new Promise<T>((resolve) => pulumi.output(input).apply((v) => resolve(v as T)));
+
+/**
+ * A resource's aliases as the SDK sends them (alias specs): `{ parent: undefined }` is a resource that sat at the
+ * top, and a parent given as a resource is that resource's URN (`urns`; none for the root Stack).
+ */
+async function aliasSpecs(aliases: pulumi.Input<pulumi.URN | pulumi.Alias>[], urns: WeakMap<pulumi.Resource, string>): Promise<AliasSpec[]> {
+    return Promise.all(
+        aliases.map(async (input): Promise<AliasSpec> => {
+            const alias = typeof input === "string" || pulumi.Output.isInstance(input) || input instanceof Promise ? await resolved(input) : input;
+            if (typeof alias === "string") return { urn: alias };
+            const spec: AliasSpec = {};
+            for (const key of ["name", "type", "project", "stack"] as const) if (alias[key] !== undefined) spec[key] = await resolved(alias[key]);
+            if ("parent" in alias) {
+                const parent = pulumi.Resource.isInstance(alias.parent) ? urns.get(alias.parent) : alias.parent === undefined ? undefined : await resolved(alias.parent);
+                if (parent === undefined) spec.noParent = true;
+                else spec.parent = parent;
+            }
+            return spec;
+        }),
+    );
 }
 
 /**
@@ -101,22 +139,31 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
 
     // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
     const names = new WeakMap<pulumi.Resource, string>();
-    const graph: { type: string; name: string; parent: string | null; dependsOn: string[]; ignoreChanges: string[]; read?: true; implicit: Promise<pulumi.Resource[]> }[] = [];
+    const urns = new WeakMap<pulumi.Resource, string>();
+    type Declared = Omit<DeclaredResource, "dependencies" | "custom" | "inputs" | "aliases"> & { implicit: Promise<pulumi.Resource[]>; aliases: Promise<AliasSpec[]> };
+    const graph: Declared[] = [];
     let exported: Record<string, unknown> = {};
     const run = pulumi.runtime.runInPulumiStack(async () => {
         watchDeclarations((args) => {
             names.set(args.resource, args.name);
+            const urn = resourceUrn(request.stack, request.project, args.opts.parent && urns.get(args.opts.parent), args.type, args.name);
+            urns.set(args.resource, urn);
             const deps = args.opts.dependsOn;
             const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+            const { replaceOnChanges, deleteBeforeReplace } = args.opts as pulumi.CustomResourceOptions;
             graph.push({
                 type: args.type,
                 name: args.name,
+                urn,
                 parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
                 dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
                 ignoreChanges: args.opts.ignoreChanges ?? [],
                 // A `Resource.get`: a read step, which declares nothing and which the engine hands to no policy.
                 ...(args.opts.id !== undefined ? { read: true as const } : {}),
+                ...(replaceOnChanges?.length ? { replaceOnChanges } : {}),
+                ...(deleteBeforeReplace ? { deleteBeforeReplace: true as const } : {}),
                 implicit: referencedResources(args.props),
+                aliases: aliasSpecs(args.opts.aliases ?? [], urns),
             });
         });
         try {
@@ -142,14 +189,18 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
         outputs[key] = secret ? SECRET_MASK : mask(plain);
     }
     const resources: DeclaredResource[] = [];
-    for (const { implicit, ...g } of graph) {
+    for (const { implicit, aliases, ...g } of graph) {
         const d = declared.get(`${g.type}::${g.name}`);
         const referenced = (await implicit).map((r) => names.get(r)).filter((n): n is string => n !== undefined);
+        const specs = await aliases;
+        const secrets: SecretDigest[] = [];
         resources.push({
             ...g,
+            ...(specs.length > 0 ? { aliases: specs } : {}),
             dependencies: [...new Set([...g.dependsOn, ...referenced])],
             custom: d?.custom ?? false,
-            inputs: (request.revealSecrets ? reveal : mask)(d?.inputs ?? {}) as Record<string, unknown>,
+            inputs: (request.revealSecrets ? reveal(d?.inputs ?? {}) : mask(d?.inputs ?? {}, secrets)) as Record<string, unknown>,
+            ...(secrets.length > 0 ? { secrets } : {}),
         });
     }
     return { stack: request.stack, resources, outputs };

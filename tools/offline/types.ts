@@ -4,6 +4,8 @@ export interface DeclaredResource {
     type: string;
     /** Pulumi resource name. */
     name: string;
+    /** The URN the engine gives it: the stack, the project, its parents' types and its own, and its name. */
+    urn: string;
     /** Name of the parent component, or null at the top. */
     parent: string | null;
     /** Names of the resources it explicitly depends on. */
@@ -16,8 +18,36 @@ export interface DeclaredResource {
     custom: boolean;
     /** True for a read of an existing object (`Resource.get`): it declares nothing, and no policy sees it. */
     read?: boolean;
+    /** Its `aliases` option, when it has one: the URNs it had before, which the engine matches instead of replacing. */
+    aliases?: AliasSpec[];
+    /** Its `replaceOnChanges` option, when it has one: input paths whose change replaces it. */
+    replaceOnChanges?: string[];
+    /** Its `deleteBeforeReplace` option, when set. */
+    deleteBeforeReplace?: true;
     /** Inputs as sent to the provider, with secret values replaced by "[secret]". */
     inputs: Record<string, unknown>;
+    /** Where `inputs` hold "[secret]", a digest of each value: the diff sees a secret change without its value. */
+    secrets?: SecretDigest[];
+}
+
+export interface SecretDigest {
+    path: (string | number)[];
+    /** The first 16 hex digits of the SHA-256 of the value's JSON. */
+    digest: string;
+}
+
+/**
+ * One alias as the SDK sends it to the engine, its inputs resolved: a whole URN, or the parts of the old URN that
+ * differ (the parent as a URN; noParent for a resource that sat at the top), each missing part the resource's own.
+ */
+export interface AliasSpec {
+    urn?: string;
+    name?: string;
+    type?: string;
+    parent?: string;
+    noParent?: true;
+    project?: string;
+    stack?: string;
 }
 
 /** What one run of the program under mocks produced. */

@@ -112,14 +112,14 @@ export function jobAllowance(before: Model, after: Model): { anyNew: boolean; re
     };
 }
 
-/** A config edit as the engine's preview or the offline `--diff` names it: resources by the kind of step. */
+/** A config edit as the engine's steps or the offline `--diff` name it: URNs by the step's op. */
 export interface StepKinds {
     create: string[];
     delete: string[];
-    /** An update or a replacement: the offline diff cannot tell them apart, the engine can. */
-    change: string[];
+    update: string[];
+    replace: string[];
     /**
-     * Changes of autoscalers, kept apart: each traffic decision sets an autoscaler's minimum from the count its
+     * Updates and replacements of autoscalers, kept apart: each traffic decision sets an autoscaler's minimum from the count its
      * Deployment runs now, read live (components/traffic/capacity.ts). The engine reads the cluster, where the autoscaler
      * may have grown the fleet; the offline run reads each Deployment at its configured minimum (tools/offline/diff.ts
      * liveStateOf). So the two may disagree on such a change, and on nothing else.
@@ -127,17 +127,17 @@ export interface StepKinds {
     autoscalers: string[];
 }
 
-export const noSteps = (): StepKinds => ({ create: [], delete: [], change: [], autoscalers: [] });
+export const noSteps = (): StepKinds => ({ create: [], delete: [], update: [], replace: [], autoscalers: [] });
 
-/** Files one step of the engine's or of the offline diff under its kind. */
-export function addStep(steps: StepKinds, kind: "create" | "delete" | "change", type: string, name: string): void {
-    if (kind === "change" && type.endsWith(":HorizontalPodAutoscaler")) steps.autoscalers.push(name);
-    else steps[kind].push(name);
+/** Files one step of the engine's or of the offline diff under its op. */
+export function addStep(steps: StepKinds, op: "create" | "delete" | "update" | "replace", type: string, urn: string): void {
+    if ((op === "update" || op === "replace") && type.endsWith(":HorizontalPodAutoscaler")) steps.autoscalers.push(urn);
+    else steps[op].push(urn);
 }
 
-/** Whether both name the same created, deleted and changed resources; autoscalers' changes are not compared (StepKinds.autoscalers). */
+/** Whether both take the same step on each URN; autoscalers' changes are not compared (StepKinds.autoscalers). */
 export function sameSteps(a: StepKinds, b: StepKinds): boolean {
-    const key = (s: StepKinds) => JSON.stringify([[...s.create].sort(), [...s.delete].sort(), [...s.change].sort()]);
+    const key = (s: StepKinds) => JSON.stringify([s.create, s.delete, s.update, s.replace].map((urns) => [...urns].sort()));
     return key(a) === key(b);
 }
 

@@ -373,13 +373,7 @@ function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boole
             let diff: StepKinds | undefined;
             if (doc.diff) {
                 diff = noSteps();
-                for (const [kind, list] of [
-                    ["create", doc.diff.added],
-                    ["delete", doc.diff.removed],
-                    ["change", doc.diff.changed],
-                ] as const) {
-                    for (const r of list as { type: string; name: string }[]) addStep(diff, kind, r.type, r.name);
-                }
+                for (const s of doc.diff.steps as { op: "create" | "delete" | "update" | "replace"; type: string; urn: string }[]) addStep(diff, s.op, s.type, s.urn);
             }
             resolve({
                 status: status ?? 0,
@@ -405,11 +399,8 @@ function stepCollector(): { steps: StepKinds; reawaits: string[]; onEvent: (e: E
     const onEvent = (e: EngineEvent) => {
         const m = e.resourcePreEvent?.metadata;
         if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:")) return;
-        const name = m.urn.split("::").pop()!;
-        if (m.op === "create") addStep(steps, "create", m.type, name);
-        else if (m.op === "delete") addStep(steps, "delete", m.type, name);
-        else if (m.op === "update" && (m.diffs ?? []).length === 0 && Object.keys(m.detailedDiff ?? {}).length === 0) reawaits.push(name);
-        else if (m.op === "update" || m.op === "replace") addStep(steps, "change", m.type, name);
+        if (m.op === "update" && (m.diffs ?? []).length === 0 && Object.keys(m.detailedDiff ?? {}).length === 0) reawaits.push(m.urn.split("::").pop()!);
+        else if (m.op === "create" || m.op === "delete" || m.op === "update" || m.op === "replace") addStep(steps, m.op, m.type, m.urn);
     };
     return { steps, reawaits, onEvent };
 }

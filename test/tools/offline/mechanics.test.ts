@@ -65,7 +65,7 @@ describe("canary replica ownership across router changes", () => {
         const wake = find(after, ":DeploymentPatch", "myapp-canary-capacity-w0");
         assert.deepStrictEqual(at(wake, "spec"), { replicas: 2 });
         assert.strictEqual(at(find(after, ":HorizontalPodAutoscaler", "myapp-canary-hpa"), "spec.minReplicas"), 2);
-        assert.ok(diffRuns(base, after).added.some((r) => r.name === wake.name));
+        assert.ok(diffRuns(base, after).steps.some((s) => s.op === "create" && s.name === wake.name));
     });
 });
 

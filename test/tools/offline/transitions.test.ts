@@ -6,7 +6,7 @@ import * as path from "path";
 import { liveStateOf } from "../../../tools/offline/diff";
 import { applyProjectConfig, readProject, toRunRequest } from "../../../tools/offline/stackConfig";
 import { ProgramRun } from "../../../tools/offline/types";
-import { all, at, diffOf, find, PROJECT, ROOT, runConfig, runStack, stackConfig } from "../../helpers";
+import { all, at, byOp, diffOf, find, PROJECT, ROOT, runConfig, runStack, stackConfig } from "../../helpers";
 import { runProgramSync } from "../../support/programThread";
 
 /** The config edits of a printed `pulumi config set … && pulumi config rm … && pulumi up` command, as --set entries. */
@@ -93,10 +93,7 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
         assert.ok(JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes("jsonpath={$[?@.readyReplicas>7]}"));
         assert.deepStrictEqual(gate.ignoreChanges, ["spec"], "its count is applied once, when the decision is made");
         assert.ok(find(run, ":Ingress", "myapp-canary-ingress").dependsOn.includes(gate.name));
-        assert.deepStrictEqual(
-            diffOf("production", ["canary.weight=25"], ["canary.weight=100"]).added.map((r) => r.name),
-            ["myapp-canary-capacity-w100", "myapp-stable-capacity-w100"],
-        );
+        assert.deepStrictEqual(byOp(diffOf("production", ["canary.weight=25"], ["canary.weight=100"])).create, ["myapp-canary-capacity-w100", "myapp-stable-capacity-w100"]);
     });
 
     it("a switch to a standby whose Deployment does not change still waits for its ready pods, and records the decision for the next one", () => {
@@ -105,7 +102,7 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
         assert.ok(JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes("jsonpath={$[?@.readyReplicas>1]}"));
         assert.strictEqual(at(gate, "metadata.annotations")["traffic.release/share"], "100");
         assert.deepStrictEqual(find(run, ":Service", "myapp-live").dependsOn, ["myapp-green-capacity-live", "myapp-smoke-green"]);
-        assert.ok(diffOf("staging", [], ["blueGreen.activeColor=green"]).added.some((r) => r.name === gate.name));
+        assert.ok(byOp(diffOf("staging", [], ["blueGreen.activeColor=green"])).create.includes(gate.name));
     });
 
     it("replicas router 50 → 0: stable is raised to all 8 pods first; the canary goes to 0 only in a step after stable's", () => {
@@ -174,7 +171,7 @@ describe("the printed rollback from any state", () => {
 describe("the smoke test's retry", () => {
     it("a smoke test runs once for its color, version and attempt: a new smoke image runs no test again", () => {
         const diff = diffOf("staging", [], ["blueGreen.smokeTest.image=registry.example.com/myapp-smoke:v1.2.4"]);
-        assert.deepStrictEqual(diff, { added: [], removed: [], changed: [] });
+        assert.deepStrictEqual(diff.steps, []);
         assert.deepStrictEqual(find(runStack("staging"), ":Job", "myapp-smoke-blue").ignoreChanges, ["spec"]);
     });
 
