@@ -9,7 +9,11 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 /** A one-way layer: files matching `files` may not import a module whose specifier matches `regex`. */
-const layer = (files, regex, message, ignores = []) => ({ files, ignores, rules: { "no-restricted-imports": ["error", { patterns: [{ regex, message }] }] } });
+const layer = (files, regex, message, ignores = []) => ({
+    files,
+    ignores,
+    rules: { "no-restricted-imports": ["error", { patterns: [{ regex, message }] }] },
+});
 
 export default tseslint.config(
     { ignores: ["**/node_modules/", ".cache/", "e2e/out/", "coverage/", "components/dist/"] },
@@ -50,11 +54,19 @@ export default tseslint.config(
     },
     // The layers go one way: components ← lib ← program ← tools. The policy pack is a package of its own, and
     // an example uses the library as another team would: installed. test/layers.test.ts breaks each rule once.
-    layer(["components/**/*.ts"], "^(\\.\\./)+(lib|program|tools)(/|$)", "components import nothing from lib/, program/ or tools/"),
+    layer(
+        ["components/**/*.ts"],
+        "^(\\.\\./)+(lib|program|tools)(/|$)",
+        "components import nothing from lib/, program/ or tools/",
+    ),
     layer(["lib/**/*.ts"], "^(\\.\\./)+(program|tools|index)(/|$)", "lib/ imports nothing from program/ or tools/"),
     layer(["program/**/*.ts"], "^(\\.\\./)+tools(/|$)", "program/ imports nothing from tools/"),
     layer(["policy/**/*.ts"], "^\\.\\./", "the policy pack imports nothing outside policy/"),
-    layer(["examples/**/*.ts"], "^\\.\\./", "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path"),
+    layer(
+        ["examples/**/*.ts"],
+        "^\\.\\./",
+        "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path",
+    ),
     {
         // An example's own tsconfig.json is for its installed copy; here it is type-checked with the root one, which
         // maps the package's name to the sources.

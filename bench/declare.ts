@@ -10,20 +10,36 @@ import { declareRelease, readReleaseFiles } from "../program/release";
 const ROOT = path.join(__dirname, "..");
 
 /** The raw config, with the sections a service renames. */
-type RawConfig = Record<string, unknown> & { release: Record<string, unknown>; backup?: { bucketName?: string }; database?: { name: string } };
+type RawConfig = Record<string, unknown> & {
+    release: Record<string, unknown>;
+    backup?: { bucketName?: string };
+    database?: { name: string };
+};
 
 /** The production stack's program config, as the program reads it. */
 function productionConfig(): RawConfig {
     const project = readProject(path.join(ROOT, "Pulumi.yaml"));
-    const request = toRunRequest(project.name, "production", applyProjectConfig(project, "production", readStackFile(path.join(ROOT, "Pulumi.production.yaml"))));
-    return readRawConfig({ name: project.name, get: (key: string) => request.config[`${project.name}:${key}`] }) as RawConfig;
+    const request = toRunRequest(
+        project.name,
+        "production",
+        applyProjectConfig(project, "production", readStackFile(path.join(ROOT, "Pulumi.production.yaml"))),
+    );
+    return readRawConfig({
+        name: project.name,
+        get: (key: string) => request.config[`${project.name}:${key}`],
+    }) as RawConfig;
 }
 
 /** Service i's config: its own name, namespace, host, bucket and database. */
 function serviceConfig(base: RawConfig, i: number): RawConfig {
     const raw = structuredClone(base);
     const name = `svc${i}`;
-    Object.assign(raw.release, { appName: name, namespace: name, host: `${name}.example.com`, tlsSecretName: `${name}-tls` });
+    Object.assign(raw.release, {
+        appName: name,
+        namespace: name,
+        host: `${name}.example.com`,
+        tlsSecretName: `${name}-tls`,
+    });
     if (raw.backup?.bucketName) raw.backup.bucketName = `${name}-backups-example`;
     if (raw.database) raw.database.name = name;
     return raw;
@@ -44,7 +60,14 @@ async function main(count: number): Promise<void> {
         return {};
     });
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    console.log(JSON.stringify({ count, resources: run.resources.length, ms: Math.round(ms), maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+    console.log(
+        JSON.stringify({
+            count,
+            resources: run.resources.length,
+            ms: Math.round(ms),
+            maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+        }),
+    );
 }
 
 main(Number(process.argv[2])).then(

@@ -12,7 +12,14 @@ import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 
 const ROOT = path.join(__dirname, "..");
 const RUNS = 5;
-const SDKS = ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/aws", "@pulumi/datadog", "@pulumi/postgresql", "@pulumi/random"];
+const SDKS = [
+    "@pulumi/pulumi",
+    "@pulumi/kubernetes",
+    "@pulumi/aws",
+    "@pulumi/datadog",
+    "@pulumi/postgresql",
+    "@pulumi/random",
+];
 const REGISTER = path.join(ROOT, "lib", "register.js");
 
 function median(xs: number[]): number {
@@ -31,20 +38,38 @@ const commands = {
     floor: ["-e", SDKS.map((s) => `require(${JSON.stringify(s)});`).join("")],
     production: ["-r", REGISTER, "tools/preview-offline.ts", "--stack", "production", "--json"],
     staging: ["-r", REGISTER, "tools/preview-offline.ts", "--stack", "staging", "--json"],
-    diff: ["-r", REGISTER, "tools/preview-offline.ts", "--stack", "production", "--set", "canary.weight=25", "--diff", "--json"],
+    diff: [
+        "-r",
+        REGISTER,
+        "tools/preview-offline.ts",
+        "--stack",
+        "production",
+        "--set",
+        "canary.weight=25",
+        "--diff",
+        "--json",
+    ],
 };
 const times: Record<keyof typeof commands, number[]> = { floor: [], production: [], staging: [], diff: [] };
 // One run of each warms the transpile cache and the file system before anything is timed.
 for (const args of Object.values(commands)) timeNode(args);
-for (let i = 0; i < RUNS; i++) for (const [name, args] of Object.entries(commands)) times[name as keyof typeof commands].push(timeNode(args));
-const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<keyof typeof commands, number>;
+for (let i = 0; i < RUNS; i++)
+    for (const [name, args] of Object.entries(commands)) times[name as keyof typeof commands].push(timeNode(args));
+const ms = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<
+    keyof typeof commands,
+    number
+>;
 
 console.log(`| measurement | median of ${RUNS} |\n|---|---|`);
 console.log(`| floor: \`node\` loading ${SDKS.join(", ")} | ${Math.round(ms.floor)} ms |`);
 for (const stack of ["production", "staging"] as const) {
-    console.log(`| offline preview, ${stack} (whole command) | ${Math.round(ms[stack])} ms, ${(ms[stack] / ms.floor).toFixed(2)}x the floor |`);
+    console.log(
+        `| offline preview, ${stack} (whole command) | ${Math.round(ms[stack])} ms, ${(ms[stack] / ms.floor).toFixed(2)}x the floor |`,
+    );
 }
-console.log(`| offline preview, production \`--set canary.weight=25 --diff\` (two runs of the program) | ${Math.round(ms.diff)} ms, ${(ms.diff / ms.production).toFixed(2)}x one run |`);
+console.log(
+    `| offline preview, production \`--set canary.weight=25 --diff\` (two runs of the program) | ${Math.round(ms.diff)} ms, ${(ms.diff / ms.production).toFixed(2)}x one run |`,
+);
 
 async function policyTimes(): Promise<void> {
     for (const stack of ["production", "staging"]) {
@@ -58,7 +83,9 @@ async function policyTimes(): Promise<void> {
             await runPolicies(run, project.name, policies, policyConfig, PACK_ENFORCEMENT);
             policyMs.push(Number(process.hrtime.bigint() - start) / 1e6);
         }
-        console.log(`| policy pack, ${stack} (${run.resources.length} resources, ${policies.length} policies) | ${median(policyMs).toFixed(1)} ms |`);
+        console.log(
+            `| policy pack, ${stack} (${run.resources.length} resources, ${policies.length} policies) | ${median(policyMs).toFixed(1)} ms |`,
+        );
     }
 }
 
@@ -66,15 +93,22 @@ function services(): void {
     const byCount = new Map<number, { resources: number; ms: number; maxRssMiB: number }>();
     for (const count of [1, 10, 50]) {
         // Its own process each, so that the peak memory is that count's.
-        const r = spawnSync(process.execPath, ["-r", REGISTER, "bench/declare.ts", String(count)], { cwd: ROOT, encoding: "utf8" });
+        const r = spawnSync(process.execPath, ["-r", REGISTER, "bench/declare.ts", String(count)], {
+            cwd: ROOT,
+            encoding: "utf8",
+        });
         if (r.status !== 0) throw new Error(r.stderr);
         const result = JSON.parse(r.stdout) as { resources: number; ms: number; maxRssMiB: number };
         byCount.set(count, result);
-        console.log(`| ${count} services through declareRelease, own config each (${result.resources} resources) | ${result.ms} ms, peak RSS ${result.maxRssMiB} MiB |`);
+        console.log(
+            `| ${count} services through declareRelease, own config each (${result.resources} resources) | ${result.ms} ms, peak RSS ${result.maxRssMiB} MiB |`,
+        );
     }
     const ten = byCount.get(10)!;
     const fifty = byCount.get(50)!;
-    console.log(`| growth 10 → 50 services (5x the services) | time ${(fifty.ms / ten.ms).toFixed(2)}x, peak RSS ${(fifty.maxRssMiB / ten.maxRssMiB).toFixed(2)}x |`);
+    console.log(
+        `| growth 10 → 50 services (5x the services) | time ${(fifty.ms / ten.ms).toFixed(2)}x, peak RSS ${(fifty.maxRssMiB / ten.maxRssMiB).toFixed(2)}x |`,
+    );
 }
 
 policyTimes()

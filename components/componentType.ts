@@ -11,7 +11,12 @@ import * as pulumi from "@pulumi/pulumi";
  */
 export abstract class LibraryComponent extends pulumi.ComponentResource {
     constructor(typeName: string, name: string, opts: pulumi.ComponentResourceOptions | undefined) {
-        super(`release:index:${typeName}`, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: `myapp:deploy:${typeName}` }] });
+        super(
+            `release:index:${typeName}`,
+            name,
+            {},
+            { ...opts, aliases: [...(opts?.aliases ?? []), { type: `myapp:deploy:${typeName}` }] },
+        );
     }
 }
 
@@ -31,7 +36,9 @@ export function acrossStrategies(parentName: string, self: StrategyType, blueGre
     return STRATEGIES.filter((s) => s !== self).flatMap((s) =>
         [`release:index:${s}`, `myapp:deploy:${s}`].flatMap((type) => [
             { parent: pulumi.createUrn(parentName, type) },
-            ...(s === "BlueGreenDeployment" && blueGreenName ? [{ parent: pulumi.createUrn(parentName, type), name: blueGreenName }] : []),
+            ...(s === "BlueGreenDeployment" && blueGreenName
+                ? [{ parent: pulumi.createUrn(parentName, type), name: blueGreenName }]
+                : []),
         ]),
     );
 }

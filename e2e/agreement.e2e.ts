@@ -9,10 +9,21 @@ import { projectStack, ProjectStack } from "./lib/stack";
 // the same config, compared, and reverted without an up. canary.e2e.ts and bluegreen.e2e.ts compare the traffic edits
 // they apply.
 const NS = "e2e-agreement";
-const SECRETS = { app: "premade-db-app", migrator: "premade-db-migrator", backup: "premade-db-backup", drill: "premade-db-drill" };
+const SECRETS = {
+    app: "premade-db-app",
+    migrator: "premade-db-migrator",
+    backup: "premade-db-backup",
+    drill: "premade-db-drill",
+};
 
 function secret(name: string, url: string) {
-    return { apiVersion: "v1", kind: "Secret", metadata: { name, namespace: NS }, type: "Opaque", stringData: { DATABASE_URL: url } };
+    return {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name, namespace: NS },
+        type: "Opaque",
+        stringData: { DATABASE_URL: url },
+    };
 }
 
 describe("the offline preview agrees with the engine on database edits (production with existing Secrets, bucket and role; no monitoring)", function () {
@@ -24,9 +35,13 @@ describe("the offline preview agrees with the engine on database edits (producti
         const k = kube();
         await namespace(k, NS);
         // Test-only URLs for a server that does not exist: the program only reads them (Secret.get) and fingerprints them.
-        const url = (role: string, db: string) => `postgresql://${role}:e2e-only@myapp-production.example.internal:5432/${db}?sslmode=verify-full&sslrootcert=/etc/myapp/db-ca/ca.pem`;
+        const url = (role: string, db: string) =>
+            `postgresql://${role}:e2e-only@myapp-production.example.internal:5432/${db}?sslmode=verify-full&sslrootcert=/etc/myapp/db-ca/ca.pem`;
         for (const [role, name] of Object.entries(SECRETS)) {
-            await k.ensure(`/api/v1/namespaces/${NS}/secrets`, secret(name, url(`myapp_${role}`, role === "drill" ? "myapp_restore_drill" : "myapp")));
+            await k.ensure(
+                `/api/v1/namespaces/${NS}/secrets`,
+                secret(name, url(`myapp_${role}`, role === "drill" ? "myapp_restore_drill" : "myapp")),
+            );
         }
         ps = await projectStack({
             base: "production",
@@ -34,14 +49,24 @@ describe("the offline preview agrees with the engine on database edits (producti
             drop: ["monitoring"],
             set: {
                 "release.namespace": NS,
-                ...Object.fromEntries(Object.entries(SECRETS).map(([role, name]) => [`database.existingSecrets.${role}`, name])),
+                ...Object.fromEntries(
+                    Object.entries(SECRETS).map(([role, name]) => [`database.existingSecrets.${role}`, name]),
+                ),
                 "database.fence.appRole": "myapp_app",
                 "database.fence.connectRole": "myapp_app_connect",
                 "backup.existingBucket.name": "premade-dumps",
                 "backup.oidc.roleArn": "arn:aws:iam::123456789012:role/premade-db-backup",
             },
         });
-        for (const key of ["database.roles", "database.maxConnections", "database.rds", "backup.bucketName", "backup.objectLock", "backup.oidc.providerArn", "backup.oidc.issuerUrl"]) {
+        for (const key of [
+            "database.roles",
+            "database.maxConnections",
+            "database.rds",
+            "backup.bucketName",
+            "backup.objectLock",
+            "backup.oidc.providerArn",
+            "backup.oidc.issuerUrl",
+        ]) {
             await ps.stack.removeConfig(key, true);
         }
         policyConfig = policyConfigWithoutMonitors(ps, "production");
@@ -54,15 +79,27 @@ describe("the offline preview agrees with the engine on database edits (producti
             set: { "database.toolsImage": "registry.example.com/platform/pg-tools:15.9-awscli-2.17.0" },
             revert: { "database.toolsImage": "registry.example.com/platform/pg-tools:15.8-awscli-2.17.0" },
         },
-        { edit: "database.migration.attempt 2 (the retry command)", set: { "database.migration.attempt": "2" }, revert: { "database.migration.attempt": null } },
-        { edit: "database.restore.key", set: { "database.restore.key": "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump" }, revert: { "database.restore": null } },
+        {
+            edit: "database.migration.attempt 2 (the retry command)",
+            set: { "database.migration.attempt": "2" },
+            revert: { "database.migration.attempt": null },
+        },
+        {
+            edit: "database.restore.key",
+            set: { "database.restore.key": "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump" },
+            revert: { "database.restore": null },
+        },
         {
             edit: "a new canary release v1.2.4",
             // Stable still runs v1.2.2, so that stays release.previousVersion (a rollback returns to what stable runs).
             set: { "release.version": "v1.2.4", "canary.canaryVersion": "v1.2.4" },
             revert: { "release.version": "v1.2.3", "canary.canaryVersion": "v1.2.3" },
         },
-        { edit: "canary weight 25 with the Job chain declared", set: { "canary.weight": "25" }, revert: { "canary.weight": "5" } },
+        {
+            edit: "canary weight 25 with the Job chain declared",
+            set: { "canary.weight": "25" },
+            revert: { "canary.weight": "5" },
+        },
     ];
     // The restore edit is reverted by removing `database.restore`: `pulumi config rm --path database.restore.key`
     // leaves `restore: {}`, which the program refuses ("database.restore.key = (not set)").
@@ -71,7 +108,10 @@ describe("the offline preview agrees with the engine on database edits (producti
             try {
                 const a = await compareEdit(ps, e.edit, e.set, policyConfig, onOutput);
                 assert.deepStrictEqual(a.offline, a.engine);
-                assert.ok(Object.keys(a.engine.ops).length > 0, "the edit changes something, so agreement is not vacuous");
+                assert.ok(
+                    Object.keys(a.engine.ops).length > 0,
+                    "the edit changes something, so agreement is not vacuous",
+                );
             } finally {
                 for (const [key, value] of Object.entries(e.revert)) {
                     if (value === null) await ps.stack.removeConfig(key, true);

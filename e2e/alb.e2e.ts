@@ -17,7 +17,12 @@ const WEIGHTED = "alb.ingress.kubernetes.io/actions.weighted";
 
 async function split(k: Kube): Promise<Record<string, number>> {
     const action = JSON.parse((await k.get(INGRESS)).metadata.annotations[WEIGHTED]);
-    return Object.fromEntries(action.forwardConfig.targetGroups.map((g: { serviceName: string; weight: number }) => [g.serviceName, g.weight]));
+    return Object.fromEntries(
+        action.forwardConfig.targetGroups.map((g: { serviceName: string; weight: number }) => [
+            g.serviceName,
+            g.weight,
+        ]),
+    );
 }
 
 describe("canary with the ALB router on the engine: pulumi up waits for the load balancer's address; a weight shift changes only the ALB Ingress", function () {
@@ -47,12 +52,21 @@ describe("canary with the ALB router on the engine: pulumi up waits for the load
         measure("alb.firstDeploy", up);
         resources = up.changes.create;
         const ingress = await k.get(INGRESS);
-        assert.strictEqual(ingress.metadata.annotations["pulumi.com/waitFor"], "jsonpath={.status.loadBalancer.ingress[0].hostname}");
+        assert.strictEqual(
+            ingress.metadata.annotations["pulumi.com/waitFor"],
+            "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+        );
         assert.deepStrictEqual(ingress.status.loadBalancer.ingress, [{ hostname: albHostname(NS, "myapp") }]);
         assert.deepStrictEqual(await split(k), { myapp: 95, "myapp-canary": 5 });
-        assert.strictEqual(ingress.metadata.annotations["alb.ingress.kubernetes.io/target-group-attributes"], "deregistration_delay.timeout_seconds=30");
+        assert.strictEqual(
+            ingress.metadata.annotations["alb.ingress.kubernetes.io/target-group-attributes"],
+            "deregistration_delay.timeout_seconds=30",
+        );
         // The label by which the AWS Load Balancer Controller injects its target-health readiness gate into new pods.
-        assert.strictEqual((await k.get(`/api/v1/namespaces/${NS}`)).metadata.labels["elbv2.k8s.aws/pod-readiness-gate-inject"], "enabled");
+        assert.strictEqual(
+            (await k.get(`/api/v1/namespaces/${NS}`)).metadata.labels["elbv2.k8s.aws/pod-readiness-gate-inject"],
+            "enabled",
+        );
         const pod = (await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fname%3Dmyapp`))[0];
         assert.deepStrictEqual(pod.spec.containers[0].lifecycle.preStop, { sleep: { seconds: 40 } });
     });

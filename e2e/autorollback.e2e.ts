@@ -6,7 +6,12 @@ import { v1 } from "@datadog/datadog-api-client";
 import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../tools/offline/stackConfig";
 import { DeclaredResource } from "../tools/offline/types";
 import { DeclaredWebhook, startDatadogStandIn, DatadogStandIn } from "../test/support/datadogStandIn";
-import { createDeploymentRequest, Deployment, DeploymentsStandIn, startDeploymentsStandIn } from "../test/support/deploymentsStandIn";
+import {
+    createDeploymentRequest,
+    Deployment,
+    DeploymentsStandIn,
+    startDeploymentsStandIn,
+} from "../test/support/deploymentsStandIn";
 import { runProgramSync } from "../test/support/programThread";
 import { engineLog, kube, namespace, stackFile, timedUp } from "./lib/engine";
 import { Kube } from "./lib/kube";
@@ -37,15 +42,27 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
     let deployments: DeploymentsStandIn;
     let declared: DeclaredResource[];
     const onOutput = engineLog(80);
-    const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT] as string;
-    const outputs = async () => Object.fromEntries(Object.entries(await ps.stack.outputs()).map(([key, o]) => [key, o.value])) as Record<string, any>;
+    const weight = async () =>
+        (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[
+            WEIGHT
+        ] as string;
+    const outputs = async () =>
+        Object.fromEntries(Object.entries(await ps.stack.outputs()).map(([key, o]) => [key, o.value])) as Record<
+            string,
+            any
+        >;
 
     /** Pulumi Deployments, as far as a deployment of this stack goes: a fresh checkout, the pre-run commands, `pulumi up`. */
     async function runDeployment(d: Deployment): Promise<void> {
         const checkout = await checkoutOf(ps, d.id);
         for (const command of d.request.operationContext?.preRunCommands ?? []) {
             // The commands a rollback needs; anything else would run unchecked on the service's runner.
-            if (!new RegExp(`^pulumi config (set|rm) --stack ${STACK} --path [A-Za-z.]+( [A-Za-z0-9.]+)?$`).test(command)) throw new Error(`not a config edit of ${STACK}: ${command}`);
+            if (
+                !new RegExp(`^pulumi config (set|rm) --stack ${STACK} --path [A-Za-z.]+( [A-Za-z0-9.]+)?$`).test(
+                    command,
+                )
+            )
+                throw new Error(`not a config edit of ${STACK}: ${command}`);
             shell(checkout, command);
         }
         const res = await checkout.stack.up({ onOutput });
@@ -66,10 +83,15 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
                 pulumiAccessToken: TOKEN,
             },
         };
-        const request = toRunRequest("myapp", STACK, applyProjectConfig(readProject(path.join(REPO, "Pulumi.yaml")), STACK, config));
+        const request = toRunRequest(
+            "myapp",
+            STACK,
+            applyProjectConfig(readProject(path.join(REPO, "Pulumi.yaml")), STACK, config),
+        );
         // The token as `pulumi config set --secret` passes it: the key is secret, and the run keeps it in the clear
         // only so that the stand-in can send what the program built.
-        return runProgramSync({ ...request, secretKeys: [...request.secretKeys, "myapp:autoRollback"], revealSecrets }).resources;
+        return runProgramSync({ ...request, secretKeys: [...request.secretKeys, "myapp:autoRollback"], revealSecrets })
+            .resources;
     }
 
     before(async function () {
@@ -104,7 +126,10 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
         assert.strictEqual(hook.url, `${deployments.url}/api/stacks/organization/myapp/${STACK}/deployments`);
         const body = createDeploymentRequest.parse(JSON.parse(hook.payload!));
         const printed = (await outputs()).rollback as string;
-        assert.deepStrictEqual(body.operationContext?.preRunCommands, [...printed.split(" && ").slice(0, -1), `pulumi config set --stack ${STACK} --path autoRollback.halt v1.2.3`]);
+        assert.deepStrictEqual(body.operationContext?.preRunCommands, [
+            ...printed.split(" && ").slice(0, -1),
+            `pulumi config set --stack ${STACK} --path autoRollback.halt v1.2.3`,
+        ]);
         assert.strictEqual(JSON.parse(hook.customHeaders!).Authorization, `token ${TOKEN}`);
         // The headers carry the token: a secret, masked wherever the run is shown.
         const masked = declaredWithAutomation(false).find((r) => r.type === "datadog:index/webhook:Webhook")!;
@@ -114,7 +139,12 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
 
     it("the canary's rollback trigger in ALERT calls the webhook; the deployment it creates takes the cluster to weight 0, and the time from ALERT to weight 0 is measured", async function () {
         const trigger = declared.find((r) => r.name === "myapp-monitoring-rollback-now-error-rate-pct-canary")!;
-        const monitor = Object.assign(new v1.Monitor(), { id: 1001, name: trigger.inputs.name as string, message: trigger.inputs.message as string, tags: trigger.inputs.tags as string[] });
+        const monitor = Object.assign(new v1.Monitor(), {
+            id: 1001,
+            name: trigger.inputs.name as string,
+            message: trigger.inputs.message as string,
+            tags: trigger.inputs.tags as string[],
+        });
         datadog.monitors = [monitor];
         const alertAt = Date.now();
         const deliveries = await datadog.alert(monitor);
@@ -135,14 +165,22 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
         gateMeasure("alertToWeightZeroSeconds", zeroAt ? seconds : null);
         gateMeasure("autoRollback", {
             outcome: zeroAt ? "weight 0 through the webhook path" : "weight not 0 within 300 s",
-            deployments: deployments.deployments.map((d) => ({ id: d.id, state: d.state, error: d.error, seconds: d.finishedAt && (d.finishedAt - d.receivedAt) / 1000 })),
+            deployments: deployments.deployments.map((d) => ({
+                id: d.id,
+                state: d.state,
+                error: d.error,
+                seconds: d.finishedAt && (d.finishedAt - d.receivedAt) / 1000,
+            })),
         });
         assert.deepStrictEqual(deployments.invalid, []);
         assert.deepStrictEqual(
             deployments.deployments.map((d) => [d.state, d.error]),
             [["succeeded", undefined]],
         );
-        assert.deepStrictEqual(deployments.deployments[0].request.operationContext?.environmentVariables, { AUTO_ROLLBACK_ALERT_ID: "1001", AUTO_ROLLBACK_ALERT_TRANSITION: "Triggered" });
+        assert.deepStrictEqual(deployments.deployments[0].request.operationContext?.environmentVariables, {
+            AUTO_ROLLBACK_ALERT_ID: "1001",
+            AUTO_ROLLBACK_ALERT_TRANSITION: "Triggered",
+        });
         assert.ok(zeroAt > 0, "the canary Ingress never reached weight 0");
         const after = await outputs();
         assert.deepStrictEqual(after.autoRollback, { halted: ["v1.2.3"] });
@@ -159,11 +197,18 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
         let refused: string | undefined;
         await ps.stack.up({ onOutput }).catch((e: Error) => (refused = e.message));
         assert.ok(refused, "the git-driven up was not refused");
-        assert.match(refused, /v1\.2\.3 was halted by an automatic rollback: raising its traffic again takes release\.gate\.resume = "v1\.2\.3"/);
+        assert.match(
+            refused,
+            /v1\.2\.3 was halted by an automatic rollback: raising its traffic again takes release\.gate\.resume = "v1\.2\.3"/,
+        );
         assert.strictEqual(await weight(), "0");
         const after = await outputs();
         assert.deepStrictEqual([after.autoRollback, after.traffic.canaryWeight], [{ halted: ["v1.2.3"] }, 0]);
-        gateMeasure("markAfterGitDrivenUp", { outcome: "refused", halted: after.autoRollback.halted, canaryWeight: await weight() });
+        gateMeasure("markAfterGitDrivenUp", {
+            outcome: "refused",
+            halted: after.autoRollback.halted,
+            canaryWeight: await weight(),
+        });
     });
 
     it("a person's edit naming the version (release.gate.resume v1.2.3) lets the next up send weight 25 again and lifts the mark", async function () {
@@ -175,12 +220,26 @@ describe("automatic rollback: a rollback trigger's webhook takes the canary to w
 
     it("the stand-in's request type names the fields of apitype.CreateDeploymentRequest and OperationContext at v3.248.0", function () {
         // Downloaded if missing: a tools cache restored without the module cache leaves the module out (issue 16).
-        const { Dir: dir } = JSON.parse(execFileSync("go", ["mod", "download", "-json", "github.com/pulumi/pulumi/sdk/v3@v3.248.0"], { encoding: "utf8" })) as { Dir: string };
+        const { Dir: dir } = JSON.parse(
+            execFileSync("go", ["mod", "download", "-json", "github.com/pulumi/pulumi/sdk/v3@v3.248.0"], {
+                encoding: "utf8",
+            }),
+        ) as { Dir: string };
         assert.ok(dir, "go mod download gave no directory for github.com/pulumi/pulumi/sdk/v3@v3.248.0");
         const source = fs.readFileSync(path.join(dir, "go/common/apitype/deployments.go"), "utf8");
-        const tags = (type: string) => [...(new RegExp(`type ${type} struct \\{([\\s\\S]*?)\\n\\}`).exec(source)?.[1] ?? "").matchAll(/json:"([A-Za-z]+)/g)].map((m) => m[1]).sort();
+        const tags = (type: string) =>
+            [
+                ...(new RegExp(`type ${type} struct \\{([\\s\\S]*?)\\n\\}`).exec(source)?.[1] ?? "").matchAll(
+                    /json:"([A-Za-z]+)/g,
+                ),
+            ]
+                .map((m) => m[1])
+                .sort();
         assert.deepStrictEqual(Object.keys(createDeploymentRequest.shape).sort(), tags("CreateDeploymentRequest"));
-        assert.deepStrictEqual(Object.keys(createDeploymentRequest.shape.operationContext.unwrap().shape).sort(), tags("OperationContext"));
+        assert.deepStrictEqual(
+            Object.keys(createDeploymentRequest.shape.operationContext.unwrap().shape).sort(),
+            tags("OperationContext"),
+        );
     });
 });
 
@@ -189,12 +248,20 @@ describe("npm run release on the engine: a step shifted through the Automation A
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
-    const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${RNS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT] as string;
+    const weight = async () =>
+        (await k.get(`/apis/networking.k8s.io/v1/namespaces/${RNS}/ingresses/myapp-canary`)).metadata.annotations[
+            WEIGHT
+        ] as string;
 
     before(async function () {
         k = kube();
         await namespace(k, RNS);
-        ps = await projectStack({ base: "production", name: "e2e-release", drop: ["database", "backup", "monitoring"], set: { "release.namespace": RNS, "canary.weight": "0" } });
+        ps = await projectStack({
+            base: "production",
+            name: "e2e-release",
+            drop: ["database", "backup", "monitoring"],
+            set: { "release.namespace": RNS, "canary.weight": "0" },
+        });
         await timedUp(ps, onOutput);
     });
 
@@ -209,7 +276,10 @@ describe("npm run release on the engine: a step shifted through the Automation A
             automationDriver(ps.stack, ps.workDir, stateFile, (l) => lines.push(l)),
         );
         assert.strictEqual(await weight(), "5");
-        assert.deepStrictEqual([first.outcome, first.steps[0].weight, first.steps[0].verdict?.verdict], ["held", 5, "not judged"]);
+        assert.deepStrictEqual(
+            [first.outcome, first.steps[0].weight, first.steps[0].verdict?.verdict],
+            ["held", 5, "not judged"],
+        );
         // The e2e stack has no monitoring (no Datadog provider here), so the judge has nothing to read: it holds.
         assert.match(first.steps[0].verdict?.reason ?? "", /sets no monitoring/);
         const saved = JSON.parse(fs.readFileSync(stateFile, "utf8")) as ReleaseState;
@@ -225,6 +295,11 @@ describe("npm run release on the engine: a step shifted through the Automation A
             lines.some((l) => l.includes("[1/4] Shift 5% of requests to the canary: resumed")),
             lines.join("\n"),
         );
-        gateMeasure("releaseOnEngine", { firstRun: first.outcome, resumed: second.outcome, updatesBeforeResume: updates, updatesAfterResume: (await ps.stack.history()).length });
+        gateMeasure("releaseOnEngine", {
+            firstRun: first.outcome,
+            resumed: second.outcome,
+            updatesBeforeResume: updates,
+            updatesAfterResume: (await ps.stack.history()).length,
+        });
     });
 });

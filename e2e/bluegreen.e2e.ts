@@ -1,5 +1,18 @@
 import * as assert from "assert";
-import { compareEdit, eventually, kube, labelSelector, named, namespace, opsByName, pods, policyConfigWithoutMonitors, timedUp, moveFromFirstReleaseTokens, engineLog } from "./lib/engine";
+import {
+    compareEdit,
+    eventually,
+    kube,
+    labelSelector,
+    named,
+    namespace,
+    opsByName,
+    pods,
+    policyConfigWithoutMonitors,
+    timedUp,
+    moveFromFirstReleaseTokens,
+    engineLog,
+} from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -19,13 +32,16 @@ async function selector(k: Kube, service: string): Promise<Record<string, string
 /** Each color's spec.replicas and ready pods as the API server holds them. */
 async function colors(k: Kube): Promise<Record<string, string>> {
     const out: Record<string, string> = {};
-    for (const d of await k.list(DEPLOYMENTS)) out[d.metadata.name] = `${(await pods(k, NS, d.spec.selector.matchLabels)).ready.length}/${d.spec.replicas}`;
+    for (const d of await k.list(DEPLOYMENTS))
+        out[d.metadata.name] = `${(await pods(k, NS, d.spec.selector.matchLabels)).ready.length}/${d.spec.replicas}`;
     return out;
 }
 
 /** Ready endpoints of the Service's EndpointSlices (discovery.k8s.io/v1, label kubernetes.io/service-name). */
 async function readyEndpoints(k: Kube, service: string): Promise<number> {
-    const slices = await k.list(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=${labelSelector({ "kubernetes.io/service-name": service })}`);
+    const slices = await k.list(
+        `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=${labelSelector({ "kubernetes.io/service-name": service })}`,
+    );
     return slices.flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready === true).length;
 }
 
@@ -43,7 +59,12 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
     before(async function () {
         k = kube();
         await namespace(k, NS);
-        ps = await projectStack({ base: "staging", name: "e2e-bluegreen", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        ps = await projectStack({
+            base: "staging",
+            name: "e2e-bluegreen",
+            drop: ["database", "backup", "monitoring"],
+            set: { "release.namespace": NS },
+        });
         policyConfig = policyConfigWithoutMonitors(ps, "staging");
         const first = await timedUp(ps, onOutput);
         resources = first.changes.create;
@@ -73,14 +94,26 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         it(`switch to ${to}: the live and preview Service selectors change after each color's capacity step for its new role (engine and offline preview), no pod restarts`, async function () {
             const before = await pods(k, NS, APP);
             assert.strictEqual(before.ready.length, 4);
-            const a = await compareEdit(ps, `blue/green switch to ${to}`, { "blueGreen.activeColor": to }, policyConfig, onOutput);
-            const steps = { create: [`myapp-${from}-capacity-standby`, `myapp-${to}-capacity-live`].sort(), delete: [`myapp-${from}-capacity-live`, `myapp-${to}-capacity-standby`].sort() };
+            const a = await compareEdit(
+                ps,
+                `blue/green switch to ${to}`,
+                { "blueGreen.activeColor": to },
+                policyConfig,
+                onOutput,
+            );
+            const steps = {
+                create: [`myapp-${from}-capacity-standby`, `myapp-${to}-capacity-live`].sort(),
+                delete: [`myapp-${from}-capacity-live`, `myapp-${to}-capacity-standby`].sort(),
+            };
             assert.deepStrictEqual(named(a.engine), {
                 added: steps.create,
                 removed: steps.delete,
                 changed: { "myapp-live": ["spec.selector.color"], "myapp-preview": ["spec.selector.color"] },
             });
-            assert.deepStrictEqual([opsByName(a.engine)["myapp-live"], opsByName(a.engine)["myapp-preview"]], ["update", "update"]);
+            assert.deepStrictEqual(
+                [opsByName(a.engine)["myapp-live"], opsByName(a.engine)["myapp-preview"]],
+                ["update", "update"],
+            );
             assert.deepStrictEqual(a.offline, a.engine);
 
             const up = await timedUp(ps, onOutput);
@@ -106,11 +139,19 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
             .filter((f: any) => f.fieldsV1?.["f:spec"]?.["f:replicas"] !== undefined)
             .map((f: any) => ({ manager: f.manager, operation: f.operation, subresource: f.subresource }));
         measure("blueGreen.replicasOwnersAfterHpaScale", owners);
-        assert.deepStrictEqual(owners, [{ manager: "kube-controller-manager", operation: "Update", subresource: "scale" }]);
+        assert.deepStrictEqual(owners, [
+            { manager: "kube-controller-manager", operation: "Update", subresource: "scale" },
+        ]);
         await eventually(30, () => colors(k), { "myapp-blue": "2/2", "myapp-green": "3/3" });
         const blueBefore = await pods(k, NS, { ...APP, color: "blue" });
 
-        const a = await compareEdit(ps, "blue/green standbyReplicas 0", { "blueGreen.standbyReplicas": "0" }, policyConfig, onOutput);
+        const a = await compareEdit(
+            ps,
+            "blue/green standbyReplicas 0",
+            { "blueGreen.standbyReplicas": "0" },
+            policyConfig,
+            onOutput,
+        );
         assert.deepStrictEqual(a.offline, a.engine);
         const up = await timedUp(ps, onOutput);
         measure("blueGreen.decommissionStandby", up);
@@ -123,14 +164,23 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.deepStrictEqual(up.changes, { create: 1, delete: 4, read: 2, same: resources - 4 });
         await eventually(30, () => colors(k), { "myapp-blue": "2/2", "myapp-green": "0/0" });
         assert.deepStrictEqual(await pods(k, NS, { ...APP, color: "green" }), { all: [], ready: [] });
-        assert.strictEqual(await exists(k, `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`), false);
+        assert.strictEqual(
+            await exists(k, `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`),
+            false,
+        );
         assert.strictEqual(await exists(k, `/apis/policy/v1/namespaces/${NS}/poddisruptionbudgets/myapp-green`), false);
         assert.deepStrictEqual(await pods(k, NS, { ...APP, color: "blue" }), blueBefore);
         assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "blue" });
     });
 
     it("switch to green from 0 (standbyReplicas 0): polled every 200 ms, the live Service never selects fewer Ready pods than release.replicas", async function () {
-        const a = await compareEdit(ps, "blue/green switch to green with standbyReplicas 0", { "blueGreen.activeColor": "green" }, policyConfig, onOutput);
+        const a = await compareEdit(
+            ps,
+            "blue/green switch to green with standbyReplicas 0",
+            { "blueGreen.activeColor": "green" },
+            policyConfig,
+            onOutput,
+        );
         assert.deepStrictEqual(a.offline, a.engine);
 
         const samples: { selector: string; ready: number; endpoints: number }[] = [];
@@ -138,8 +188,12 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         const poll = (async () => {
             while (polling) {
                 const sel = await selector(k, "myapp");
-                const ready = (await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(sel)}`)).filter(
-                    (p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+                const ready = (
+                    await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(sel)}`)
+                ).filter(
+                    (p) =>
+                        !p.metadata.deletionTimestamp &&
+                        (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
                 );
                 samples.push({ selector: sel.color, ready: ready.length, endpoints: await readyEndpoints(k, "myapp") });
                 await new Promise((r) => setTimeout(r, 200));
@@ -155,15 +209,36 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         const minReady = Math.min(...samples.map((s) => s.ready));
         const selectors = samples.map((s) => s.selector).filter((c, i, all) => i === 0 || all[i - 1] !== c);
         const minEndpoints = Math.min(...samples.map((s) => s.endpoints));
-        measure("blueGreen.switchFromZero", { ...up, samples: samples.length, minReady, minEndpoints, selectorSequence: selectors });
+        measure("blueGreen.switchFromZero", {
+            ...up,
+            samples: samples.length,
+            minReady,
+            minEndpoints,
+            selectorSequence: selectors,
+        });
         assert.deepStrictEqual(selectors, ["blue", "green"]);
         assert.ok(samples.length >= 10, `only ${samples.length} samples`);
-        assert.ok(minReady >= REPLICAS, `the live Service selected ${minReady} Ready pods at one sample: ${JSON.stringify(samples)}`);
+        assert.ok(
+            minReady >= REPLICAS,
+            `the live Service selected ${minReady} Ready pods at one sample: ${JSON.stringify(samples)}`,
+        );
 
         // Green is woken from 0 by its capacity step (an autoscaler never scales up from 0); blue goes to 0 by its settle step.
         assert.deepStrictEqual(up.steps, {
-            create: ["myapp-blue-settle-standby", "myapp-green-capacity-live", "myapp-green-hpa", "myapp-green-pdb", "myapp-smoke-green"],
-            delete: ["myapp-blue-capacity-live", "myapp-blue-hpa", "myapp-blue-pdb", "myapp-green-settle-standby", "myapp-smoke-blue"],
+            create: [
+                "myapp-blue-settle-standby",
+                "myapp-green-capacity-live",
+                "myapp-green-hpa",
+                "myapp-green-pdb",
+                "myapp-smoke-green",
+            ],
+            delete: [
+                "myapp-blue-capacity-live",
+                "myapp-blue-hpa",
+                "myapp-blue-pdb",
+                "myapp-green-settle-standby",
+                "myapp-smoke-blue",
+            ],
             update: ["myapp-live", "myapp-preview"],
         });
         await eventually(30, () => colors(k), { "myapp-blue": "0/0", "myapp-green": "2/2" });

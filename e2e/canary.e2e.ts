@@ -1,6 +1,19 @@
 import * as assert from "assert";
 import * as path from "path";
-import { capacitySteps, compareEdit, eventually, kube, named, namespace, opsByName, pods, policyConfigWithoutMonitors, timedUp, engineLog, withoutFloors } from "./lib/engine";
+import {
+    capacitySteps,
+    compareEdit,
+    eventually,
+    kube,
+    named,
+    namespace,
+    opsByName,
+    pods,
+    policyConfigWithoutMonitors,
+    timedUp,
+    engineLog,
+    withoutFloors,
+} from "./lib/engine";
 import { Kube } from "./lib/kube";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
@@ -22,7 +35,10 @@ async function deployments(k: Kube): Promise<Record<string, { image: string; rea
     const out: Record<string, { image: string; ready: string }> = {};
     for (const d of await k.list(`/apis/apps/v1/namespaces/${NS}/deployments`)) {
         const s = d.status ?? {};
-        out[d.metadata.name] = { image: d.spec.template.spec.containers[0].image, ready: `${s.readyReplicas ?? 0}/${s.updatedReplicas ?? 0}/${d.spec.replicas}` };
+        out[d.metadata.name] = {
+            image: d.spec.template.spec.containers[0].image,
+            ready: `${s.readyReplicas ?? 0}/${s.updatedReplicas ?? 0}/${d.spec.replicas}`,
+        };
     }
     return out;
 }
@@ -38,7 +54,12 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
     before(async function () {
         k = kube();
         await namespace(k, NS);
-        ps = await projectStack({ base: "production", name: "e2e-canary", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        ps = await projectStack({
+            base: "production",
+            name: "e2e-canary",
+            drop: ["database", "backup", "monitoring"],
+            set: { "release.namespace": NS },
+        });
         policyConfig = policyConfigWithoutMonitors(ps, "production");
         const first = await timedUp(ps, onOutput);
         resources = first.changes.create;
@@ -59,16 +80,27 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
     ] as [number, number, Record<string, number>][]) {
         it(`weight ${weight}: the engine and the offline preview name the canary Ingress's weight, the decision's capacity steps and the minimums it raises; pulumi up restarts no pod, the API server holds "${weight}"`, async function () {
             const before = await pods(k, NS, APP);
-            const a = await compareEdit(ps, `canary weight ${weight}`, { "canary.weight": String(weight) }, policyConfig, onOutput);
+            const a = await compareEdit(
+                ps,
+                `canary weight ${weight}`,
+                { "canary.weight": String(weight) },
+                policyConfig,
+                onOutput,
+            );
             const raised = Object.fromEntries(Object.keys(floors).map((h) => [h, ["spec.minReplicas"]]));
             assert.deepStrictEqual(named(a.engine), {
                 added: capacitySteps(weight),
                 removed: capacitySteps(from),
-                changed: { "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'], ...raised },
+                changed: {
+                    "myapp-canary-ingress": ['metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'],
+                    ...raised,
+                },
             });
             // A weight and a minimum change in place: updates, never replacements.
             assert.deepStrictEqual(
-                Object.fromEntries(Object.entries(opsByName(a.engine)).filter(([, op]) => op !== "create" && op !== "delete")),
+                Object.fromEntries(
+                    Object.entries(opsByName(a.engine)).filter(([, op]) => op !== "create" && op !== "delete"),
+                ),
                 Object.fromEntries(Object.keys(a.engine.changed).map((name) => [name, "update"])),
             );
             // Back from 100 the offline preview cannot know the canary runs 8 (an earlier shift raised it).
@@ -79,11 +111,28 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
             shifts.push({ weight, seconds: up.seconds, changes: up.changes });
             measure("canary.weightShifts", shifts);
             const n = Object.keys(floors).length;
-            assert.deepStrictEqual(up.changes, { create: 2, delete: 2, read: 2, update: 1 + n, same: resources - 3 - n });
-            assert.deepStrictEqual(up.steps, { create: capacitySteps(weight), delete: capacitySteps(from), update: ["myapp-canary-ingress", ...Object.keys(floors)].sort() });
+            assert.deepStrictEqual(up.changes, {
+                create: 2,
+                delete: 2,
+                read: 2,
+                update: 1 + n,
+                same: resources - 3 - n,
+            });
+            assert.deepStrictEqual(up.steps, {
+                create: capacitySteps(weight),
+                delete: capacitySteps(from),
+                update: ["myapp-canary-ingress", ...Object.keys(floors)].sort(),
+            });
             assert.strictEqual(await weightAnnotation(k), String(weight));
             for (const [hpa, min] of Object.entries(floors)) {
-                assert.strictEqual((await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${hpa.replace(/-hpa$/, "")}`)).spec.minReplicas, min);
+                assert.strictEqual(
+                    (
+                        await k.get(
+                            `/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/${hpa.replace(/-hpa$/, "")}`,
+                        )
+                    ).spec.minReplicas,
+                    min,
+                );
             }
             const after = await pods(k, NS, APP);
             assert.deepStrictEqual(
@@ -102,7 +151,13 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
         const stableBefore = await pods(k, NS, { ...APP, track: "stable" });
         assert.deepStrictEqual([canaryBefore.ready.length, stableBefore.ready.length], [8, 8]);
 
-        const a = await compareEdit(ps, "promotion", { "canary.stableVersion": "v1.2.3", "canary.weight": "0" }, policyConfig, onOutput);
+        const a = await compareEdit(
+            ps,
+            "promotion",
+            { "canary.stableVersion": "v1.2.3", "canary.weight": "0" },
+            policyConfig,
+            onOutput,
+        );
         assert.deepStrictEqual(withoutFloors(a.offline), withoutFloors(a.engine));
         const up = await timedUp(ps, onOutput);
         measure("canary.promotion", up);
@@ -112,7 +167,13 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
         assert.deepStrictEqual(up.steps, {
             create: capacitySteps(0),
             delete: capacitySteps(100),
-            update: ["myapp-canary-hpa", "myapp-canary-ingress", "myapp-stable-deployment", "myapp-stable-hpa", "myapp-stable-pdb"],
+            update: [
+                "myapp-canary-hpa",
+                "myapp-canary-ingress",
+                "myapp-stable-deployment",
+                "myapp-stable-hpa",
+                "myapp-stable-pdb",
+            ],
         });
         assert.deepStrictEqual(up.changes, { create: 2, delete: 2, read: 2, update: 5, same: resources - 7 });
 
@@ -141,7 +202,12 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
             policyPackConfigs: [policyConfig],
             onOutput,
             onEvent: (e) => {
-                if (e.policyEvent) violations.push({ policy: e.policyEvent.policyName, level: e.policyEvent.enforcementLevel, message: e.policyEvent.message });
+                if (e.policyEvent)
+                    violations.push({
+                        policy: e.policyEvent.policyName,
+                        level: e.policyEvent.enforcementLevel,
+                        message: e.policyEvent.message,
+                    });
             },
         });
         measure("canary.policyPass", { violations, changeSummary: res.changeSummary });
@@ -150,7 +216,13 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
     });
 
     it("the policy pack under the engine blocks a config edit that breaks a mandatory policy (canary.canaryReplicas = 1: replicas-survive-node-loss)", async function () {
-        const a = await compareEdit(ps, "canaryReplicas 1 (policy violation)", { "canary.canaryReplicas": "1" }, policyConfig, onOutput);
+        const a = await compareEdit(
+            ps,
+            "canaryReplicas 1 (policy violation)",
+            { "canary.canaryReplicas": "1" },
+            policyConfig,
+            onOutput,
+        );
         assert.deepStrictEqual(a.offline, a.engine);
         const mandatory: { policy: string; message: string }[] = [];
         let failure = "";
@@ -160,14 +232,23 @@ describe("canary on the engine: weight steps, promotion, the offline preview's a
                 policyPackConfigs: [policyConfig],
                 onOutput,
                 onEvent: (e) => {
-                    if (e.policyEvent?.enforcementLevel === "mandatory") mandatory.push({ policy: e.policyEvent.policyName, message: e.policyEvent.message.trim().split("\n").pop()! });
+                    if (e.policyEvent?.enforcementLevel === "mandatory")
+                        mandatory.push({
+                            policy: e.policyEvent.policyName,
+                            message: e.policyEvent.message.trim().split("\n").pop()!,
+                        });
                 },
             })
             .catch((e) => {
                 failure = String(e);
             });
         measure("canary.policyBlock", mandatory);
-        assert.deepStrictEqual(mandatory, [{ policy: "replicas-survive-node-loss", message: "Deployment myapp-canary runs 1 replica: the loss of one node takes it down" }]);
+        assert.deepStrictEqual(mandatory, [
+            {
+                policy: "replicas-survive-node-loss",
+                message: "Deployment myapp-canary runs 1 replica: the loss of one node takes it down",
+            },
+        ]);
         assert.match(failure, /error: preview failed/);
         await ps.stack.setConfig("canary.canaryReplicas", { value: "2" }, true);
     });

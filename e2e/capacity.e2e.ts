@@ -17,12 +17,20 @@ describe("capacity follows traffic on the engine: the autoscaler's count survive
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
-    const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT] as string;
+    const weight = async () =>
+        (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[
+            WEIGHT
+        ] as string;
 
     before(async function () {
         k = kube();
         await namespace(k, NS);
-        ps = await projectStack({ base: "production", name: "e2e-capacity", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        ps = await projectStack({
+            base: "production",
+            name: "e2e-capacity",
+            drop: ["database", "backup", "monitoring"],
+            set: { "release.namespace": NS },
+        });
         await timedUp(ps, onOutput);
         await eventually(60, () => replicaCounts(k, NS), { "myapp-canary": 2, "myapp-stable": 6 });
     });
@@ -30,24 +38,44 @@ describe("capacity follows traffic on the engine: the autoscaler's count survive
     it("after the autoscalers grew both tracks, `pulumi refresh`, an unrelated edit and a secret rotation (pods roll) leave every count where the autoscaler put it, sampled throughout", async function () {
         await scaleAsAutoscaler(k, NS, "myapp-stable", 10);
         await scaleAsAutoscaler(k, NS, "myapp-canary", 5);
-        await eventually(60, async () => [await readyPods(k, NS, track("stable")), await readyPods(k, NS, track("canary"))], [10, 5]);
+        await eventually(
+            60,
+            async () => [await readyPods(k, NS, track("stable")), await readyPods(k, NS, track("canary"))],
+            [10, 5],
+        );
 
         const refresh = await ps.stack.refresh({ onOutput });
         assert.strictEqual(refresh.summary.result, "succeeded");
         await ps.stack.setConfig("release.env.FEATURE_EMAIL_VERIFICATION", { value: "on" }, true);
-        await ps.stack.setConfig("appSecrets.SENTRY_DSN", { value: "https://rotated@sentry.example.com/1", secret: true }, true);
+        await ps.stack.setConfig(
+            "appSecrets.SENTRY_DSN",
+            { value: "https://rotated@sentry.example.com/1", secret: true },
+            true,
+        );
         const run = await sampledDuring(
             () => replicaCounts(k, NS),
             () => timedUp(ps, onOutput),
         );
-        measure("capacity.refreshEditRotation", { seconds: run.result.seconds, changes: run.result.changes, samples: run.samples.length });
+        measure("capacity.refreshEditRotation", {
+            seconds: run.result.seconds,
+            changes: run.result.changes,
+            samples: run.samples.length,
+        });
         const lowest = (name: string) => Math.min(...run.samples.map((s) => s[name]));
-        assert.deepStrictEqual({ stable: lowest("myapp-stable"), canary: lowest("myapp-canary") }, { stable: 10, canary: 5 }, JSON.stringify(run.samples));
+        assert.deepStrictEqual(
+            { stable: lowest("myapp-stable"), canary: lowest("myapp-canary") },
+            { stable: 10, canary: 5 },
+            JSON.stringify(run.samples),
+        );
         // The edit and the rotation rolled the pods (the env and the appSecrets checksum are in the pod template).
         const template = (await k.get(`/apis/apps/v1/namespaces/${NS}/deployments/myapp-canary`)).spec.template;
         assert.ok(template.spec.containers[0].env.some((e: any) => e.name === "FEATURE_EMAIL_VERIFICATION"));
         assert.match(template.metadata.annotations["checksum/app-secrets"], /^[0-9a-f]{16}$/);
-        await eventually(60, async () => [await readyPods(k, NS, track("stable")), await readyPods(k, NS, track("canary"))], [10, 5]);
+        await eventually(
+            60,
+            async () => [await readyPods(k, NS, track("stable")), await readyPods(k, NS, track("canary"))],
+            [10, 5],
+        );
     });
 
     it("weight 5 → 100: the canary has ready pods for the whole fleet (10 stable + 5 canary) before the canary Ingress says 100", async function () {
@@ -57,7 +85,12 @@ describe("capacity follows traffic on the engine: the autoscaler's count survive
             () => timedUp(ps, onOutput),
         );
         const moved = run.samples.filter((s) => s.weight === "100");
-        measure("capacity.shiftTo100", { seconds: run.result.seconds, changes: run.result.changes, samples: run.samples.length, firstAt100: moved[0] });
+        measure("capacity.shiftTo100", {
+            seconds: run.result.seconds,
+            changes: run.result.changes,
+            samples: run.samples.length,
+            firstAt100: moved[0],
+        });
         assert.ok(moved.length > 0, "the weight moved");
         assert.ok(
             moved.every((s) => s.canaryReady >= 15),
@@ -75,7 +108,12 @@ describe("capacity follows traffic on the engine: the autoscaler's count survive
             () => timedUp(ps, onOutput),
         );
         const back = run.samples.filter((s) => s.weight === "0");
-        measure("capacity.promotion", { seconds: run.result.seconds, changes: run.result.changes, samples: run.samples.length, firstAt0: back[0] });
+        measure("capacity.promotion", {
+            seconds: run.result.seconds,
+            changes: run.result.changes,
+            samples: run.samples.length,
+            firstAt0: back[0],
+        });
         assert.ok(back.length > 0, "the weight moved");
         assert.ok(
             back.every((s) => s.stableReady >= 15),

@@ -15,7 +15,10 @@ const IMAGE = "registry.example.com/myapp";
 async function deployments(k: Kube): Promise<Record<string, { image: string; ready: string }>> {
     const out: Record<string, { image: string; ready: string }> = {};
     for (const d of await k.list(`/apis/apps/v1/namespaces/${NS}/deployments`)) {
-        out[d.metadata.name] = { image: d.spec.template.spec.containers[0].image, ready: `${d.status.readyReplicas ?? 0}/${d.spec.replicas}` };
+        out[d.metadata.name] = {
+            image: d.spec.template.spec.containers[0].image,
+            ready: `${d.status.readyReplicas ?? 0}/${d.spec.replicas}`,
+        };
     }
     return out;
 }
@@ -44,7 +47,9 @@ describe("production canary stack (without database, backup, monitoring) on the 
             "myapp-stable": { image: `${IMAGE}:v1.2.2`, ready: "6/6" },
         });
         const pods = await k.list(`/api/v1/namespaces/${NS}/pods`);
-        const ready = pods.filter((p) => p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+        const ready = pods.filter((p) =>
+            p.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
+        );
         assert.strictEqual(ready.length, 8);
     });
 

@@ -33,7 +33,12 @@ async function failingUp(ps: ProjectStack): Promise<{ output: string; changes: R
 }
 
 function withoutStatus(d: Record<string, DeploymentState>) {
-    return Object.fromEntries(Object.entries(d).map(([n, s]) => [n, { uid: s.uid, generation: s.generation, image: s.image, template: s.templateHash }]));
+    return Object.fromEntries(
+        Object.entries(d).map(([n, s]) => [
+            n,
+            { uid: s.uid, generation: s.generation, image: s.image, template: s.templateHash },
+        ]),
+    );
 }
 
 describe("a failing smoke test on the staging blue/green stack leaves the live Service where it was", function () {
@@ -74,7 +79,10 @@ describe("a failing smoke test on the staging blue/green stack leaves the live S
         assert.deepStrictEqual(withoutStatus({ b: after["myapp-blue"] }), withoutStatus({ b: blueBefore }));
         // The preview Service moves only with the live one: it still selects the failed green, so the preview host
         // reaches it for debugging.
-        assert.strictEqual((await k.get(`/api/v1/namespaces/${NS}/services/myapp-preview`)).spec.selector.color, "green");
+        assert.strictEqual(
+            (await k.get(`/api/v1/namespaces/${NS}/services/myapp-preview`)).spec.selector.color,
+            "green",
+        );
     });
 });
 
@@ -108,9 +116,18 @@ describe("a failing backup or migration on the production canary stack changes n
     it("5c: after restoring the tools image, the printed database.retryFailedJob command (attempt 2) releases v1.2.4", async function () {
         await ps.stack.setConfig("database.toolsImage", { value: TOOLS }, true);
         const printed = ((await ps.stack.outputs()).database.value as { retryFailedJob: string }).retryFailedJob;
-        assert.strictEqual(printed, "pulumi config set --stack e2e-migration-fail --path database.migration.attempt 2 && pulumi up --stack e2e-migration-fail");
+        assert.strictEqual(
+            printed,
+            "pulumi config set --stack e2e-migration-fail --path database.migration.attempt 2 && pulumi up --stack e2e-migration-fail",
+        );
         const run = await runPrinted(ps, printed, onOutput);
-        measure("failures.migration.retry", { printed, configPart: "real CLI", upPart: `Automation API (${ps.mode})`, seconds: run.upSeconds, changes: run.up.summary.resourceChanges });
+        measure("failures.migration.retry", {
+            printed,
+            configPart: "real CLI",
+            upPart: `Automation API (${ps.mode})`,
+            seconds: run.upSeconds,
+            changes: run.up.summary.resourceChanges,
+        });
         assert.strictEqual(run.up.summary.result, "succeeded");
         const j = await jobs(k, NS);
         assert.strictEqual(j["myapp-predeploy-backup-v1-2-4-a2"]?.outcome, "Complete");
@@ -131,7 +148,10 @@ describe("a failing backup or migration on the production canary stack changes n
         measure("failures.migration.failingMigration", { changes });
         const j = await jobs(k, NS);
         // The pre-deploy backup of v1.2.4 (attempt 2) already ran for this version: it is the same object.
-        assert.strictEqual(j["myapp-predeploy-backup-v1-2-4-a2"].uid, jobsBefore["myapp-predeploy-backup-v1-2-4-a2"].uid);
+        assert.strictEqual(
+            j["myapp-predeploy-backup-v1-2-4-a2"].uid,
+            jobsBefore["myapp-predeploy-backup-v1-2-4-a2"].uid,
+        );
         assert.strictEqual(j["myapp-migrate-backfill-v1-2-4-a2"]?.outcome, "Failed", JSON.stringify(j));
         assert.deepStrictEqual(withoutStatus(await deployments(k, NS)), before);
     });
@@ -139,14 +159,24 @@ describe("a failing backup or migration on the production canary stack changes n
     it("5c: the printed retry (attempt 3) with the tools image restored runs a fresh backup and the migration, then rolls the Deployments", async function () {
         await ps.stack.setConfig("database.toolsImage", { value: TOOLS }, true);
         const printed = ((await ps.stack.outputs()).database.value as { retryFailedJob: string }).retryFailedJob;
-        assert.strictEqual(printed, "pulumi config set --stack e2e-migration-fail --path database.migration.attempt 3 && pulumi up --stack e2e-migration-fail");
+        assert.strictEqual(
+            printed,
+            "pulumi config set --stack e2e-migration-fail --path database.migration.attempt 3 && pulumi up --stack e2e-migration-fail",
+        );
         const run = await runPrinted(ps, printed, onOutput);
-        measure("failures.migration.retryAfterFailedMigration", { seconds: run.upSeconds, changes: run.up.summary.resourceChanges });
+        measure("failures.migration.retryAfterFailedMigration", {
+            seconds: run.upSeconds,
+            changes: run.up.summary.resourceChanges,
+        });
         assert.strictEqual(run.up.summary.result, "succeeded");
         const j = await jobs(k, NS);
         assert.strictEqual(j["myapp-predeploy-backup-v1-2-4-a3"]?.outcome, "Complete");
         assert.strictEqual(j["myapp-migrate-backfill-v1-2-4-a3"]?.outcome, "Complete");
         const d = await k.get(`/apis/apps/v1/namespaces/${NS}/deployments/myapp-canary`);
-        assert.ok(d.spec.template.spec.containers[0].env.some((e: any) => e.name === "FEATURE_EMAIL_VERIFICATION" && e.value === "on"));
+        assert.ok(
+            d.spec.template.spec.containers[0].env.some(
+                (e: any) => e.name === "FEATURE_EMAIL_VERIFICATION" && e.value === "on",
+            ),
+        );
     });
 });

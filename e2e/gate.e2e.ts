@@ -15,7 +15,12 @@ const NS = "e2e-gate";
 const APP = { "app.kubernetes.io/name": "myapp" };
 const CANARY_INGRESS = `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`;
 const OBSERVE_MINUTES = 5;
-const SCOPE: DatadogScope = { service: "myapp", env: "e2e-gate", span: "web.request", excludeResources: ["get_/health/*"] };
+const SCOPE: DatadogScope = {
+    service: "myapp",
+    env: "e2e-gate",
+    span: "web.request",
+    excludeResources: ["get_/health/*"],
+};
 const HEALTHY = { requestsPerMinute: 200, errorPct: 0.5, p95Seconds: 0.2 };
 
 /** What a refused `up` must leave alone: the weight, each Deployment's and autoscaler's spec, and every pod. */
@@ -26,7 +31,12 @@ async function clusterState(k: Kube): Promise<Record<string, unknown>> {
     return {
         weight: ingress.metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"],
         ingressGeneration: ingress.metadata.generation,
-        deployments: Object.fromEntries(deployments.map((d) => [d.metadata.name, { generation: d.metadata.generation, image: d.spec.template.spec.containers[0].image }])),
+        deployments: Object.fromEntries(
+            deployments.map((d) => [
+                d.metadata.name,
+                { generation: d.metadata.generation, image: d.spec.template.spec.containers[0].image },
+            ]),
+        ),
         minReplicas: Object.fromEntries(hpas.map((h) => [h.metadata.name, h.spec.minReplicas])),
         pods: (await pods(k, NS, APP)).all,
     };
@@ -39,7 +49,11 @@ describe("the release gate on the engine: a raise of the canary's traffic asks D
     let k: Kube;
     let dd: DatadogStandIn;
     let since = "";
-    const saved = { DD_API_KEY: process.env.DD_API_KEY, DD_APP_KEY: process.env.DD_APP_KEY, DATADOG_HOST: process.env.DATADOG_HOST };
+    const saved = {
+        DD_API_KEY: process.env.DD_API_KEY,
+        DD_APP_KEY: process.env.DD_APP_KEY,
+        DATADOG_HOST: process.env.DATADOG_HOST,
+    };
     const onOutput = engineLog(80);
 
     /** `pulumi up` to this config; the refusal's text when the program refuses, with the seconds it took. */
@@ -55,7 +69,11 @@ describe("the release gate on the engine: a raise of the canary's traffic asks D
         k = kube();
         await namespace(k, NS);
         dd = await startDatadogStandIn();
-        Object.assign(process.env, { DD_API_KEY: dd.credentials.apiKey, DD_APP_KEY: dd.credentials.appKey, DATADOG_HOST: dd.url });
+        Object.assign(process.env, {
+            DD_API_KEY: dd.credentials.apiKey,
+            DD_APP_KEY: dd.credentials.appKey,
+            DATADOG_HOST: dd.url,
+        });
         serveVersion(dd, SCOPE, "v1.2.2", { ...HEALTHY, phase: 0 });
         serveVersion(dd, SCOPE, "v1.2.3", { ...HEALTHY, phase: 5 });
         ps = await projectStack({
@@ -92,8 +110,14 @@ describe("the release gate on the engine: a raise of the canary's traffic asks D
         process.env.DATADOG_HOST = dd.url;
         gateOutcome("datadogDownRaise", { outcome: r.refused ? "refused" : "allowed", seconds: r.seconds });
         assert.ok(r.refused, "the up was refused");
-        assert.match(r.refused, /release gate: raising traffic to v1\.2\.3 \(25% → 100%\) is refused; nothing was declared:/);
-        assert.match(r.refused, /Datadog did not answer \(list monitors: cannot reach Datadog: ECONNREFUSED\): raising traffic is refused while Datadog is down or slow/);
+        assert.match(
+            r.refused,
+            /release gate: raising traffic to v1\.2\.3 \(25% → 100%\) is refused; nothing was declared:/,
+        );
+        assert.match(
+            r.refused,
+            /Datadog did not answer \(list monitors: cannot reach Datadog: ECONNREFUSED\): raising traffic is refused while Datadog is down or slow/,
+        );
         assert.deepStrictEqual(await clusterState(k), before);
     });
 
@@ -123,7 +147,10 @@ describe("the release gate on the engine: a raise of the canary's traffic asks D
         const r = await upTo({ "canary.weight": "100" });
         gateOutcome("judgedMarginal", { outcome: r.refused ? "refused" : "allowed", seconds: r.seconds });
         assert.ok(r.refused, "the up was refused");
-        assert.match(r.refused, /judge: v1\.2\.3 against v1\.2\.2 scores 80, Marginal, below judge\.thresholds\.pass 95:/);
+        assert.match(
+            r.refused,
+            /judge: v1\.2\.3 against v1\.2\.2 scores 80, Marginal, below judge\.thresholds\.pass 95:/,
+        );
         assert.match(r.refused, /p95LatencySeconds {2}High /);
         assert.match(r.refused, /score 80: Marginal/);
         assert.deepStrictEqual(await clusterState(k), before);
@@ -140,7 +167,11 @@ describe("the release gate on the engine: a raise of the canary's traffic asks D
             gate.message,
             /^release gate: raising traffic to v1\.2\.3 \(25% → 100%\) passes: no monitor of v1\.2\.3 alerts, \d+ requests in 5 minutes at 25%, judged Pass \(score 100\) against v1\.2\.2$/,
         );
-        await eventually(60, async () => (await k.get(CANARY_INGRESS)).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"], "100");
+        await eventually(
+            60,
+            async () => (await k.get(CANARY_INGRESS)).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"],
+            "100",
+        );
     });
 
     it("Datadog down: the rollback (weight 0, release.version v1.2.2) goes through", async function () {
@@ -150,6 +181,10 @@ describe("the release gate on the engine: a raise of the canary's traffic asks D
         gateOutcome("datadogDownRollback", { outcome: r.refused ? "refused" : "allowed", seconds: r.seconds });
         assert.strictEqual(r.refused, undefined);
         assert.strictEqual((await ps.stack.outputs()).gate.value.outcome, "no raise");
-        await eventually(60, async () => (await k.get(CANARY_INGRESS)).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"], "0");
+        await eventually(
+            60,
+            async () => (await k.get(CANARY_INGRESS)).metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"],
+            "0",
+        );
     });
 });

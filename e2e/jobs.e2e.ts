@@ -43,23 +43,43 @@ describe("database Jobs of the production canary stack (existing-resource inputs
 
         // The API's own timestamps (whole seconds, so a step that follows within the second shows as equal).
         const t = (s?: string) => Date.parse(s!);
-        assert.ok(t(j[BACKUP].completionTime) <= t(j[MIGRATION].created), `backup completed ${j[BACKUP].completionTime}, migration created ${j[MIGRATION].created}`);
-        assert.ok(t(j[BACKUP].completionTime) <= t(j[MIGRATION].startTime), `backup completed ${j[BACKUP].completionTime}, migration started ${j[MIGRATION].startTime}`);
+        assert.ok(
+            t(j[BACKUP].completionTime) <= t(j[MIGRATION].created),
+            `backup completed ${j[BACKUP].completionTime}, migration created ${j[MIGRATION].created}`,
+        );
+        assert.ok(
+            t(j[BACKUP].completionTime) <= t(j[MIGRATION].startTime),
+            `backup completed ${j[BACKUP].completionTime}, migration started ${j[MIGRATION].startTime}`,
+        );
         for (const [name, dep] of Object.entries(d)) {
-            assert.ok(t(j[MIGRATION].completionTime) <= t(dep.created), `migration completed ${j[MIGRATION].completionTime}, ${name} created ${dep.created}`);
+            assert.ok(
+                t(j[MIGRATION].completionTime) <= t(dep.created),
+                `migration completed ${j[MIGRATION].completionTime}, ${name} created ${dep.created}`,
+            );
         }
         // The store's revisions order them strictly: Complete=True on the backup, then the migration's creation;
         // Complete=True on the migration, then each Deployment's creation.
-        measure("jobs.firstDeployRevisions", { jobCreated: seen.jobCreated, jobCompleted: seen.jobCompleted, deploymentCreated: seen.deploymentCreated });
+        measure("jobs.firstDeployRevisions", {
+            jobCreated: seen.jobCreated,
+            jobCompleted: seen.jobCompleted,
+            deploymentCreated: seen.deploymentCreated,
+        });
         assert.ok(seen.jobCompleted[BACKUP] < seen.jobCreated[MIGRATION], JSON.stringify(seen));
-        for (const name of Object.keys(d)) assert.ok(seen.jobCompleted[MIGRATION] < seen.deploymentCreated[name], JSON.stringify(seen));
+        for (const name of Object.keys(d))
+            assert.ok(seen.jobCompleted[MIGRATION] < seen.deploymentCreated[name], JSON.stringify(seen));
     });
 
     it("the same stack under the first release's myapp:deploy:* tokens moves to release:index:* with no change, and no Job runs again", async function () {
         const before = await jobs(k, NS);
         const move = await moveFromFirstReleaseTokens(ps, onOutput);
         assert.deepStrictEqual(move, {
-            before: ["myapp:deploy:AppWorkload", "myapp:deploy:BackupSchedule", "myapp:deploy:CanaryDeployment", "myapp:deploy:ExistingDatabaseSecrets", "myapp:deploy:ReleaseDatabaseJobs"],
+            before: [
+                "myapp:deploy:AppWorkload",
+                "myapp:deploy:BackupSchedule",
+                "myapp:deploy:CanaryDeployment",
+                "myapp:deploy:ExistingDatabaseSecrets",
+                "myapp:deploy:ReleaseDatabaseJobs",
+            ],
             after: [
                 "release:index:AppWorkload",
                 "release:index:BackupSchedule",
@@ -103,18 +123,33 @@ describe("database Jobs of the production canary stack (existing-resource inputs
     });
 
     it("an edit of database.toolsImage while restore.key is set does not run the restore again", async function () {
-        await ps.stack.setConfig("database.toolsImage", { value: "registry.example.com/platform/pg-tools:15.9-awscli-2.17.1" }, true);
+        await ps.stack.setConfig(
+            "database.toolsImage",
+            { value: "registry.example.com/platform/pg-tools:15.9-awscli-2.17.1" },
+            true,
+        );
         const jobsBefore = await jobs(k, NS);
         const res = await ps.stack.up({ onOutput });
         measure("jobs.toolsImageEditWithRestoreKey", { changes: res.summary.resourceChanges });
         assert.strictEqual(res.summary.result, "succeeded");
         const after = await jobs(k, NS);
-        assert.deepStrictEqual(Object.keys(after).sort(), Object.keys(jobsBefore).sort(), "no Job was created or deleted");
-        assert.deepStrictEqual(after[restoreJob], restoreState, "the restore Job is the same object, completed at the same time, with its old image");
+        assert.deepStrictEqual(
+            Object.keys(after).sort(),
+            Object.keys(jobsBefore).sort(),
+            "no Job was created or deleted",
+        );
+        assert.deepStrictEqual(
+            after[restoreJob],
+            restoreState,
+            "the restore Job is the same object, completed at the same time, with its old image",
+        );
         assert.deepStrictEqual(await podUids(k, NS, `job-name=${restoreJob}`), restorePods, "no new restore pod");
         // The edit reaches what runs next: the scheduled backup and drill.
         const cron = await k.get(`/apis/batch/v1/namespaces/${NS}/cronjobs/myapp-db-backup`);
-        assert.strictEqual(cron.spec.jobTemplate.spec.template.spec.containers[0].image, "registry.example.com/platform/pg-tools:15.9-awscli-2.17.1");
+        assert.strictEqual(
+            cron.spec.jobTemplate.spec.template.spec.containers[0].image,
+            "registry.example.com/platform/pg-tools:15.9-awscli-2.17.1",
+        );
         // Exactly the two CronJobs changed, by the engine's count.
         assert.strictEqual(res.summary.resourceChanges?.update, 2, JSON.stringify(res.summary.resourceChanges));
     });

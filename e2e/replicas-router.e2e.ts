@@ -15,7 +15,10 @@ describe("replicas router on the engine: a shift scales the receiving track and 
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
-    const ready = async () => ({ stable: await readyPods(k, NS, track("stable")), canary: await readyPods(k, NS, track("canary")) });
+    const ready = async () => ({
+        stable: await readyPods(k, NS, track("stable")),
+        canary: await readyPods(k, NS, track("canary")),
+    });
 
     before(async function () {
         k = kube();
@@ -47,9 +50,20 @@ describe("replicas router on the engine: a shift scales the receiving track and 
             await ps.stack.setConfig("canary.weight", { value: String(to) }, true);
             const run = await sampledDuring(ready, () => timedUp(ps, onOutput));
             const lowest = Math.min(...run.samples.map((s) => s.stable + s.canary));
-            measure(`replicasRouter.${from}to${to}`, { seconds: run.result.seconds, changes: run.result.changes, samples: run.samples.length, lowestReadyFleet: lowest });
-            assert.ok(lowest >= 8, `ready stable+canary pods: ${run.samples.map((s) => `${s.stable}+${s.canary}`).join(",")}`);
-            await eventually(60, () => replicaCounts(k, NS), { "myapp-canary": expected.canary, "myapp-stable": expected.stable });
+            measure(`replicasRouter.${from}to${to}`, {
+                seconds: run.result.seconds,
+                changes: run.result.changes,
+                samples: run.samples.length,
+                lowestReadyFleet: lowest,
+            });
+            assert.ok(
+                lowest >= 8,
+                `ready stable+canary pods: ${run.samples.map((s) => `${s.stable}+${s.canary}`).join(",")}`,
+            );
+            await eventually(60, () => replicaCounts(k, NS), {
+                "myapp-canary": expected.canary,
+                "myapp-stable": expected.stable,
+            });
             await eventually(60, ready, expected);
         });
     }

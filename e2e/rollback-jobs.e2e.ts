@@ -19,7 +19,10 @@ describe("the printed rollback from a failed or stuck release Job: one command, 
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
-    const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT] as string;
+    const weight = async () =>
+        (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[
+            WEIGHT
+        ] as string;
     const set = async (values: Record<string, string>) => {
         for (const [key, value] of Object.entries(values)) await ps.stack.setConfig(key, { value }, true);
     };
@@ -42,7 +45,12 @@ describe("the printed rollback from a failed or stuck release Job: one command, 
             },
             () => runPrinted(ps, printed, onOutput),
         );
-        measure(`rollbackJobs.${label}`, { printed, upSeconds: run.result.upSeconds, secondsToWeight0: backAt && (backAt - t0) / 1000, changes: run.result.up.summary.resourceChanges });
+        measure(`rollbackJobs.${label}`, {
+            printed,
+            upSeconds: run.result.upSeconds,
+            secondsToWeight0: backAt && (backAt - t0) / 1000,
+            changes: run.result.up.summary.resourceChanges,
+        });
         assert.strictEqual(run.result.up.summary.result, "succeeded");
         assert.strictEqual(await weight(), "0");
         return run.result;
@@ -68,15 +76,28 @@ describe("the printed rollback from a failed or stuck release Job: one command, 
 
         await rollBack("afterFailedMigration");
         const after = await jobs(k, NS);
-        assert.deepStrictEqual(Object.keys(after), [], `a rollback runs and keeps no release Job: ${JSON.stringify(after)}`);
+        assert.deepStrictEqual(
+            Object.keys(after),
+            [],
+            `a rollback runs and keeps no release Job: ${JSON.stringify(after)}`,
+        );
         // Stable may gain pods (its minimum rises to the 8 the fleet ran); no pod is replaced.
         const podsAfter = await podUids(k, NS, "app.kubernetes.io/name=myapp");
-        for (const [name, uid] of Object.entries(pods)) assert.strictEqual(podsAfter[name], uid, `${name} was replaced`);
-        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version");
+        for (const [name, uid] of Object.entries(pods))
+            assert.strictEqual(podsAfter[name], uid, `${name} was replaced`);
+        assert.strictEqual(
+            await rollback(),
+            "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version",
+        );
     });
 
     it("back to the release (attempt 2, tools image fixed): the backfill runs and the canary takes 25% again", async function () {
-        await set({ "release.version": "v1.2.3", "database.toolsImage": TOOLS, "database.migration.attempt": "2", "canary.weight": "25" });
+        await set({
+            "release.version": "v1.2.3",
+            "database.toolsImage": TOOLS,
+            "database.migration.attempt": "2",
+            "canary.weight": "25",
+        });
         const up = await timedUp(ps, onOutput);
         measure("rollbackJobs.forwardAgain", { seconds: up.seconds, changes: up.changes });
         const j = await jobs(k, NS);

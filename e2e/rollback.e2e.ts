@@ -22,7 +22,10 @@ describe("the printed rollback command rolls the production canary back", functi
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog();
-    const weight = async () => (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[WEIGHT];
+    const weight = async () =>
+        (await k.get(`/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/myapp-canary`)).metadata.annotations[
+            WEIGHT
+        ];
     const rollback = async () => (await ps.stack.outputs()).rollback.value as string;
     let pods: Record<string, string>;
 
@@ -56,7 +59,10 @@ describe("the printed rollback command rolls the production canary back", functi
         measure("rollback.rollbackUp", {
             printed,
             configPart: "bash, real CLI, exactly as printed",
-            upPart: ps.mode === "local" ? "as printed (--yes --skip-preview)" : "Automation API up of the same stack (inline program)",
+            upPart:
+                ps.mode === "local"
+                    ? "as printed (--yes --skip-preview)"
+                    : "Automation API up of the same stack (inline program)",
             seconds: run.upSeconds,
             changes: run.up.summary.resourceChanges,
         });
@@ -64,7 +70,11 @@ describe("the printed rollback command rolls the production canary back", functi
         // The canary Ingress's weight and stable's autoscaler minimum (6 + 2 pods served before the rollback).
         assert.strictEqual(run.up.summary.resourceChanges?.update, 2, JSON.stringify(run.up.summary.resourceChanges));
         assert.strictEqual(await weight(), "0");
-        assert.strictEqual((await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-stable`)).spec.minReplicas, 8);
+        assert.strictEqual(
+            (await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-stable`)).spec
+                .minReplicas,
+            8,
+        );
         // The stable Service still selects the stable track; the canary keeps running for a forward fix or a retry.
         assert.strictEqual((await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector.track, "stable");
         const after = await podUids(k, NS, "app.kubernetes.io/name=myapp");
@@ -72,6 +82,9 @@ describe("the printed rollback command rolls the production canary back", functi
         // A rollback runs no database Job and waits for none: the release's Jobs are no longer declared.
         assert.deepStrictEqual(await jobs(k, NS), {});
         // Back at weight 0 with stable on the previous version there is nothing left to roll back.
-        assert.strictEqual(await rollback(), "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version");
+        assert.strictEqual(
+            await rollback(),
+            "none needed: the canary carries no traffic (canary.weight 0) and stable runs the previous version",
+        );
     });
 });

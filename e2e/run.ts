@@ -56,7 +56,9 @@ function sequenceOptions(argv: string[]): void {
     }
     if (values.length) process.env.E2E_SEQ_LENGTH = values.length;
     if (values["keep-going"]) process.env.E2E_SEQ_KEEP_GOING = "1";
-    console.log(`e2e sequences: seeds ${process.env.E2E_SEQ_SEEDS ?? "(default)"}, length ${process.env.E2E_SEQ_LENGTH ?? "(default)"}`);
+    console.log(
+        `e2e sequences: seeds ${process.env.E2E_SEQ_SEEDS ?? "(default)"}, length ${process.env.E2E_SEQ_LENGTH ?? "(default)"}`,
+    );
 }
 
 function specFiles(): string[] {
@@ -77,7 +79,14 @@ function runMocha(): Promise<number> {
     return new Promise((resolve) => {
         const runner = mocha.run((failures) => resolve(failures));
         runner.on("pass", (t) => report.specs.push({ title: t.fullTitle(), state: "passed", durationMs: t.duration }));
-        runner.on("fail", (t, err) => report.specs.push({ title: t.fullTitle(), state: "failed", durationMs: t.duration, error: String(err?.message ?? err) }));
+        runner.on("fail", (t, err) =>
+            report.specs.push({
+                title: t.fullTitle(),
+                state: "failed",
+                durationMs: t.duration,
+                error: String(err?.message ?? err),
+            }),
+        );
     });
 }
 
@@ -103,7 +112,8 @@ async function main(): Promise<number> {
             process.env.KUBECONFIG = cluster.kubeconfig;
             report.versions.kubernetesProvider = (report.tools as any)["pulumi-resource-kubernetes"]?.version ?? "";
         } else {
-            if (!process.env.KUBECONFIG) throw new Error("E2E_USE_PATH=1 needs KUBECONFIG naming the cluster to deploy to");
+            if (!process.env.KUBECONFIG)
+                throw new Error("E2E_USE_PATH=1 needs KUBECONFIG naming the cluster to deploy to");
             report.versions.kubernetes = (await new Kube(process.env.KUBECONFIG).get("/version")).gitVersion;
         }
         report.versions.pulumiCli = execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim();
@@ -116,7 +126,8 @@ async function main(): Promise<number> {
         await stopAll();
         if (!process.env.E2E_KEEP_CLUSTER_DIR) {
             removeStackDirs();
-            if (!usePath && process.env.PULUMI_HOME) fs.rmSync(process.env.PULUMI_HOME, { recursive: true, force: true });
+            if (!usePath && process.env.PULUMI_HOME)
+                fs.rmSync(process.env.PULUMI_HOME, { recursive: true, force: true });
         }
         writeReport();
         console.log(`e2e report: ${REPORT_FILE}`);

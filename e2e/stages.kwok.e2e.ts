@@ -20,14 +20,21 @@ function job(name: string, image: string) {
 }
 
 function pod(name: string, image: string, nodeName?: string) {
-    return { apiVersion: "v1", kind: "Pod", metadata: { name, namespace: NS }, spec: { nodeName, containers: [{ name: "main", image }] } };
+    return {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: NS },
+        spec: { nodeName, containers: [{ name: "main", image }] },
+    };
 }
 
 /** Polls the Job until it has a Complete or Failed condition that is True, for at most a minute. */
 async function outcome(k: Kube, name: string): Promise<string> {
     for (let i = 0; i < 60; i++) {
         const j = await k.get(`/apis/batch/v1/namespaces/${NS}/jobs/${name}`);
-        const done = (j.status?.conditions ?? []).find((c: any) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+        const done = (j.status?.conditions ?? []).find(
+            (c: any) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+        );
         if (done) return done.type;
         await new Promise((r) => setTimeout(r, 1000));
     }
@@ -41,7 +48,11 @@ describe("kwok stages of the harness's cluster", function () {
         k = kube();
         await k.ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: NS } });
         // The namespace's default ServiceAccount comes from kube-controller-manager; pods are refused until it exists.
-        for (let i = 0; i < 30 && (await k.request("GET", `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status !== 200; i++) {
+        for (
+            let i = 0;
+            i < 30 && (await k.request("GET", `/api/v1/namespaces/${NS}/serviceaccounts/default`)).status !== 200;
+            i++
+        ) {
             await new Promise((r) => setTimeout(r, 1000));
         }
     });

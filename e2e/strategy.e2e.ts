@@ -37,9 +37,18 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
             minReadyBehindLive: Math.min(...run.samples),
             samples: run.samples.length,
         });
-        assert.ok(!(run.result.steps.delete ?? []).some((n) => n === "myapp-live" || n === "myapp-ingress"), JSON.stringify(run.result.steps));
-        assert.ok(!(run.result.steps.create ?? []).some((n) => n === "myapp-live" || n === "myapp-ingress"), JSON.stringify(run.result.steps));
-        assert.ok(Math.min(...run.samples) >= 2, `ready pods behind the live Service (-1: no Service): ${run.samples.join(",")}`);
+        assert.ok(
+            !(run.result.steps.delete ?? []).some((n) => n === "myapp-live" || n === "myapp-ingress"),
+            JSON.stringify(run.result.steps),
+        );
+        assert.ok(
+            !(run.result.steps.create ?? []).some((n) => n === "myapp-live" || n === "myapp-ingress"),
+            JSON.stringify(run.result.steps),
+        );
+        assert.ok(
+            Math.min(...run.samples) >= 2,
+            `ready pods behind the live Service (-1: no Service): ${run.samples.join(",")}`,
+        );
         assert.deepStrictEqual(await uids(), first, "the live Service and Ingress are the same objects");
         return run.result;
     }
@@ -47,7 +56,12 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
     before(async function () {
         k = kube();
         await namespace(k, NS);
-        ps = await projectStack({ base: "staging", name: "e2e-strategy", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        ps = await projectStack({
+            base: "staging",
+            name: "e2e-strategy",
+            drop: ["database", "backup", "monitoring"],
+            set: { "release.namespace": NS },
+        });
         await timedUp(ps, onOutput);
         first = await uids();
     });

@@ -17,7 +17,8 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
-    const liveColor = async () => (await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector.color as string;
+    const liveColor = async () =>
+        (await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector.color as string;
     const sample = async () => {
         const c = await liveColor();
         return { color: c, ready: await readyPods(k, NS, color(c)) };
@@ -26,7 +27,12 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
     before(async function () {
         k = kube();
         await namespace(k, NS);
-        ps = await projectStack({ base: "staging", name: "e2e-switch", drop: ["database", "backup", "monitoring"], set: { "release.namespace": NS } });
+        ps = await projectStack({
+            base: "staging",
+            name: "e2e-switch",
+            drop: ["database", "backup", "monitoring"],
+            set: { "release.namespace": NS },
+        });
         await timedUp(ps, onOutput);
         await eventually(60, () => replicaCounts(k, NS), { "myapp-blue": 2, "myapp-green": 2 });
     });
@@ -37,20 +43,36 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         await ps.stack.setConfig("blueGreen.activeColor", { value: "green" }, true);
         const run = await sampledDuring(sample, () => timedUp(ps, onOutput));
         const onGreen = run.samples.filter((s) => s.color === "green");
-        measure("switch.toGreenAfterAutoscaling", { seconds: run.result.seconds, changes: run.result.changes, samples: run.samples.length, firstOnGreen: onGreen[0] });
+        measure("switch.toGreenAfterAutoscaling", {
+            seconds: run.result.seconds,
+            changes: run.result.changes,
+            samples: run.samples.length,
+            firstOnGreen: onGreen[0],
+        });
         assert.ok(onGreen.length > 0, "the selector moved");
         assert.ok(
             run.samples.every((s) => s.ready >= 5),
             `ready pods behind the live Service: ${run.samples.map((s) => `${s.color}:${s.ready}`).join(",")}`,
         );
-        assert.strictEqual((await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`)).spec.minReplicas, 5);
+        assert.strictEqual(
+            (await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`)).spec
+                .minReplicas,
+            5,
+        );
     });
 
     it("switch back to blue, whose pods have all gone NotReady though its Deployment is unchanged: pulumi up waits for them and the live Service stays on green", async function () {
         // What a failing readiness probe does: the kubelet sets Ready=False on the pods (kwok leaves Running pods alone).
         for (const p of await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(color("blue"))}`)) {
-            const conditions = p.status.conditions.map((c: any) => (c.type === "Ready" || c.type === "ContainersReady" ? { ...c, status: "False" } : c));
-            await k.request("PATCH", `/api/v1/namespaces/${NS}/pods/${p.metadata.name}/status`, { status: { conditions } }, "application/merge-patch+json");
+            const conditions = p.status.conditions.map((c: any) =>
+                c.type === "Ready" || c.type === "ContainersReady" ? { ...c, status: "False" } : c,
+            );
+            await k.request(
+                "PATCH",
+                `/api/v1/namespaces/${NS}/pods/${p.metadata.name}/status`,
+                { status: { conditions } },
+                "application/merge-patch+json",
+            );
         }
         await eventually(30, () => readyPods(k, NS, color("blue")), 0);
         await ps.stack.setConfig("blueGreen.activeColor", { value: "blue" }, true);
@@ -75,8 +97,15 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
 
     it("once blue's pods are ready again, the same up switches", async function () {
         for (const p of await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(color("blue"))}`)) {
-            const conditions = p.status.conditions.map((c: any) => (c.type === "Ready" || c.type === "ContainersReady" ? { ...c, status: "True" } : c));
-            await k.request("PATCH", `/api/v1/namespaces/${NS}/pods/${p.metadata.name}/status`, { status: { conditions } }, "application/merge-patch+json");
+            const conditions = p.status.conditions.map((c: any) =>
+                c.type === "Ready" || c.type === "ContainersReady" ? { ...c, status: "True" } : c,
+            );
+            await k.request(
+                "PATCH",
+                `/api/v1/namespaces/${NS}/pods/${p.metadata.name}/status`,
+                { status: { conditions } },
+                "application/merge-patch+json",
+            );
         }
         const up = await timedUp(ps, onOutput);
         measure("switch.backToBlue", { seconds: up.seconds, changes: up.changes });
@@ -95,10 +124,17 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         await ps.stack.up({ onOutput }).catch((e: Error) => (failed = e.message));
         assert.ok(failed, "the first smoke test passed");
         const first = await jobs(k, NS);
-        assert.strictEqual(first["myapp-smoke-green-v1-2-4"]?.outcome, "Failed", `${JSON.stringify(first)}\n${failed.slice(-3000)}`);
+        assert.strictEqual(
+            first["myapp-smoke-green-v1-2-4"]?.outcome,
+            "Failed",
+            `${JSON.stringify(first)}\n${failed.slice(-3000)}`,
+        );
 
         const printed = (await ps.stack.outputs()).traffic.value.retrySmokeTest as string;
-        assert.strictEqual(printed, "pulumi config set --stack e2e-switch --path blueGreen.smokeTest.attempt 2 && pulumi up --stack e2e-switch");
+        assert.strictEqual(
+            printed,
+            "pulumi config set --stack e2e-switch --path blueGreen.smokeTest.attempt 2 && pulumi up --stack e2e-switch",
+        );
         const run = await runPrinted(ps, printed, onOutput);
         measure("switch.smokeRetry", { printed, seconds: run.upSeconds, changes: run.up.summary.resourceChanges });
         assert.strictEqual(run.up.summary.result, "succeeded");

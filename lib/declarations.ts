@@ -23,7 +23,11 @@ export const OMIT = Symbol("omit");
  * entry of an object; `replace` is also given the path to the value. OMIT leaves an object's key out (an array keeps
  * the place, undefined).
  */
-export function rebuild(value: unknown, replace: (v: unknown, path: (string | number)[]) => unknown, path: (string | number)[] = []): unknown {
+export function rebuild(
+    value: unknown,
+    replace: (v: unknown, path: (string | number)[]) => unknown,
+    path: (string | number)[] = [],
+): unknown {
     const replaced = replace(value, path);
     if (replaced !== DESCEND) return replaced;
     if (Array.isArray(value)) return value.map((v, i) => orUndefined(rebuild(v, replace, [...path, i])));

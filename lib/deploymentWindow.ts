@@ -15,7 +15,10 @@ export function windowPhase(w: { start: string; end: string }, now: Date): Windo
  * The one-time schedule a downtime for the window may carry at `now`: the window itself ahead of it; from creation to
  * its end once it has opened (no start, which Datadog reads as "now"); nothing once it has ended.
  */
-export function downtimeSchedule(w: { start: string; end: string }, now: Date): { start?: string; end: string } | undefined {
+export function downtimeSchedule(
+    w: { start: string; end: string },
+    now: Date,
+): { start?: string; end: string } | undefined {
     const phase = windowPhase(w, now);
     if (phase === "ended") return undefined;
     return phase === "ahead" ? { start: w.start, end: w.end } : { end: w.end };

@@ -40,7 +40,8 @@ export function loadMigrations(dir: string): SqlMigration[] {
     if (!existsSync(dir)) throw new Error(`migrations folder ${dir} does not exist`);
     const files = readdirSync(dir).sort();
     const strays = files.filter((f) => f.endsWith(".sql") && !NAME.test(f) && !/^\d{3}_[a-z0-9_]+\.down\.sql$/.test(f));
-    if (strays.length > 0) throw new Error(`${strays.join(", ")}: migration files must be named NNN_name.up.sql and NNN_name.down.sql`);
+    if (strays.length > 0)
+        throw new Error(`${strays.join(", ")}: migration files must be named NNN_name.up.sql and NNN_name.down.sql`);
     return files
         .flatMap((file) => {
             const m = NAME.exec(file);
@@ -57,13 +58,25 @@ export function loadMigrations(dir: string): SqlMigration[] {
             const down = readFileSync(downFile, "utf8");
             const oldestServing = /^--\s*oldest-serving-version:\s*(\S+)/m.exec(up)?.[1];
             if (!oldestServing || !SEMVER.test(oldestServing)) {
-                throw new Error(`${file} must state the oldest app version that runs with it in a "-- oldest-serving-version: vX.Y.Z" line`);
+                throw new Error(
+                    `${file} must state the oldest app version that runs with it in a "-- oldest-serving-version: vX.Y.Z" line`,
+                );
             }
             const returnsTo = /^--\s*returns-to-version:\s*(\S+)/m.exec(down)?.[1];
             if (!returnsTo || !SEMVER.test(returnsTo)) {
-                throw new Error(`${version}.down.sql must state the newest app version that runs on the schema it leaves in a "-- returns-to-version: vX.Y.Z" line`);
+                throw new Error(
+                    `${version}.down.sql must state the newest app version that runs on the schema it leaves in a "-- returns-to-version: vX.Y.Z" line`,
+                );
             }
-            return { version, phase: phase as Phase, noTransaction: /^--\s*migrate:no-transaction\s*$/m.test(up), oldestServing, returnsTo, up, down };
+            return {
+                version,
+                phase: phase as Phase,
+                noTransaction: /^--\s*migrate:no-transaction\s*$/m.test(up),
+                oldestServing,
+                returnsTo,
+                up,
+                down,
+            };
         });
 }
 
@@ -102,21 +115,33 @@ export function versionConflicts(
     sqlDir: string,
     configName: string,
 ): string[] {
-    const baseline = all.map((m) => m.oldestServing).reduce((a, b) => ((compareVersions(b, a) ?? 0) < 0 ? b : a), all[0]?.oldestServing ?? "v0.0.0");
+    const baseline = all
+        .map((m) => m.oldestServing)
+        .reduce((a, b) => ((compareVersions(b, a) ?? 0) < 0 ? b : a), all[0]?.oldestServing ?? "v0.0.0");
     const lines: string[] = [];
     for (const m of run.files) {
         for (const t of tracks) {
             const who = `track ${t.track} (${configName}:${t.key}) runs ${t.version}`;
             if (run.direction === "up") {
-                const cmp = compareVersions(t.version, m.oldestServing) ?? (compareVersions(m.oldestServing, baseline) === 0 ? 0 : undefined);
+                const cmp =
+                    compareVersions(t.version, m.oldestServing) ??
+                    (compareVersions(m.oldestServing, baseline) === 0 ? 0 : undefined);
                 if (cmp === undefined)
-                    lines.push(`${who}, which is not vX.Y.Z and cannot be shown to be ${m.oldestServing} or newer, the oldest version ${sqlDir}/${m.version}.up.sql supports`);
-                else if (cmp < 0) lines.push(`${who}; ${sqlDir}/${m.version}.up.sql supports ${m.oldestServing} or newer`);
+                    lines.push(
+                        `${who}, which is not vX.Y.Z and cannot be shown to be ${m.oldestServing} or newer, the oldest version ${sqlDir}/${m.version}.up.sql supports`,
+                    );
+                else if (cmp < 0)
+                    lines.push(`${who}; ${sqlDir}/${m.version}.up.sql supports ${m.oldestServing} or newer`);
             } else {
                 const cmp = compareVersions(t.version, m.returnsTo);
                 if (cmp === undefined)
-                    lines.push(`${who}, which is not vX.Y.Z and cannot be shown to be ${m.returnsTo} or older, the newest version ${sqlDir}/${m.version}.down.sql returns the schema to`);
-                else if (cmp > 0) lines.push(`${who}; ${sqlDir}/${m.version}.down.sql returns the schema to ${m.returnsTo}, which it does not run on`);
+                    lines.push(
+                        `${who}, which is not vX.Y.Z and cannot be shown to be ${m.returnsTo} or older, the newest version ${sqlDir}/${m.version}.down.sql returns the schema to`,
+                    );
+                else if (cmp > 0)
+                    lines.push(
+                        `${who}; ${sqlDir}/${m.version}.down.sql returns the schema to ${m.returnsTo}, which it does not run on`,
+                    );
             }
         }
     }
@@ -137,7 +162,14 @@ const squawkBinary = (): string => (require("squawk-cli/js/index.js") as { getBi
 
 function squawk(dir: string, files: string[], inTransaction: boolean): LintFinding[] {
     if (files.length === 0) return [];
-    const args = ["--pg-version", "15", "--reporter", "json", ...(inTransaction ? ["--assume-in-transaction"] : []), ...files];
+    const args = [
+        "--pg-version",
+        "15",
+        "--reporter",
+        "json",
+        ...(inTransaction ? ["--assume-in-transaction"] : []),
+        ...files,
+    ];
     let out: string;
     try {
         out = execFileSync(squawkBinary(), args, { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -159,11 +191,15 @@ function squawk(dir: string, files: string[], inTransaction: boolean): LintFindi
  */
 export function squawkReport(dir: string, migrations: SqlMigration[], allow: Record<string, string[]>): LintFinding[] {
     const file = (m: SqlMigration) => `${m.version}.up.sql`;
-    const findings = [...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true), ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false)];
+    const findings = [
+        ...squawk(dir, migrations.filter((m) => !m.noTransaction).map(file), true),
+        ...squawk(dir, migrations.filter((m) => m.noTransaction).map(file), false),
+    ];
     const phaseOf = new Map(migrations.map((m) => [file(m), m.phase]));
     return findings
         .map((f): LintFinding => {
-            if (phaseOf.get(f.file) === "contract" && CONTRACT_RULES.includes(f.rule)) return { ...f, allowedBy: "the contract phase" };
+            if (phaseOf.get(f.file) === "contract" && CONTRACT_RULES.includes(f.rule))
+                return { ...f, allowedBy: "the contract phase" };
             if ((allow[f.file] ?? []).includes(f.rule)) return { ...f, allowedBy: "database.migration.allow" };
             return f;
         })
@@ -181,7 +217,8 @@ const MS: Record<string, number> = { ms: 1, s: 1000, min: 60_000, h: 3_600_000, 
 export function longestStatementTimeoutSeconds(migrations: SqlMigration[]): number {
     let longest = 0;
     for (const sql of migrations.flatMap((m) => [m.up, m.down])) {
-        for (const m of sql.matchAll(DURATION)) longest = Math.max(longest, (Number(m[1]) * MS[m[2]?.toLowerCase() ?? "ms"]) / 1000);
+        for (const m of sql.matchAll(DURATION))
+            longest = Math.max(longest, (Number(m[1]) * MS[m[2]?.toLowerCase() ?? "ms"]) / 1000);
     }
     return Math.ceil(longest);
 }

@@ -32,7 +32,14 @@ function transpile(source, file) {
 /** The cache key: the source, its path (the inline source map names it) and the compiler's version. */
 function cacheFile(source, file) {
     const typescriptVersion = require("typescript/package.json").version;
-    const hash = crypto.createHash("sha1").update(typescriptVersion).update("\0").update(file).update("\0").update(source).digest("hex");
+    const hash = crypto
+        .createHash("sha1")
+        .update(typescriptVersion)
+        .update("\0")
+        .update(file)
+        .update("\0")
+        .update(source)
+        .digest("hex");
     return path.join(CACHE, `${hash}.js`);
 }
 

@@ -15,7 +15,11 @@ export type ConfigChange = { path: string; value: string | number } | { path: st
 
 /** The edits as `pulumi config set --path` and `pulumi config rm --path` commands of this stack. */
 export function configCommands(stack: string, changes: readonly ConfigChange[]): string[] {
-    return changes.map((c) => ("remove" in c ? `pulumi config rm --stack ${stack} --path ${c.path}` : `pulumi config set --stack ${stack} --path ${c.path} ${c.value}`));
+    return changes.map((c) =>
+        "remove" in c
+            ? `pulumi config rm --stack ${stack} --path ${c.path}`
+            : `pulumi config set --stack ${stack} --path ${c.path} ${c.value}`,
+    );
 }
 
 const sets = (pairs: [string, string | number][]): ConfigChange[] => pairs.map(([path, value]) => ({ path, value }));
@@ -28,7 +32,9 @@ function command(stack: string, changes: readonly ConfigChange[]): string {
 function returnTo(c: ProgramConfig, version: string): [string, string][] {
     return [
         ...(c.release.version !== version ? ([["release.version", version]] as [string, string][]) : []),
-        ...(c.release.previousVersion !== version ? ([["release.previousVersion", version]] as [string, string][]) : []),
+        ...(c.release.previousVersion !== version
+            ? ([["release.previousVersion", version]] as [string, string][])
+            : []),
     ];
 }
 
@@ -65,7 +71,11 @@ export type RollbackPlan = { kind: "edits"; from: string; changes: ConfigChange[
 export function rollbackPlan(c: ProgramConfig): RollbackPlan {
     const previous = c.release.previousVersion;
     const none = (text: string): RollbackPlan => ({ kind: "none", text });
-    const plan = (from: string, pairs: [string, string | number][]): RollbackPlan => ({ kind: "edits", from, changes: [...sets(pairs), ...withoutRestore(c)] });
+    const plan = (from: string, pairs: [string, string | number][]): RollbackPlan => ({
+        kind: "edits",
+        from,
+        changes: [...sets(pairs), ...withoutRestore(c)],
+    });
     switch (c.strategy) {
         case "blue-green": {
             const bg = c.blueGreen;
@@ -79,11 +89,13 @@ export function rollbackPlan(c: ProgramConfig): RollbackPlan {
         case "canary": {
             const cn = c.canary;
             if (cn.weight > 0) return plan(cn.canaryVersion, [["canary.weight", 0], ...returnTo(c, cn.stableVersion)]);
-            if (previous && previous !== cn.stableVersion) return plan(cn.stableVersion, [["canary.stableVersion", previous], ...returnTo(c, previous)]);
+            if (previous && previous !== cn.stableVersion)
+                return plan(cn.stableVersion, [["canary.stableVersion", previous], ...returnTo(c, previous)]);
             return none(`none needed: ${noUsersReason(c, "canary")} and stable runs the previous version`);
         }
         case "rolling":
-            if (previous && previous !== c.release.version) return plan(c.release.version, [["release.version", previous]]);
+            if (previous && previous !== c.release.version)
+                return plan(c.release.version, [["release.version", previous]]);
             return none("set release.previousVersion to the version to roll back to");
     }
 }
@@ -100,7 +112,11 @@ export function rollbackCommand(stack: string, c: ProgramConfig): string {
  * color, so shifting traffic does not rewrite monitors. It moves the traffic only; `rollbackCommand` also makes the
  * config a rollback's, which a failed or stuck release Job needs.
  */
-export function variantRollbackCommand(stack: string, c: ProgramConfig, variant: "stable" | "canary" | "blue" | "green"): string | undefined {
+export function variantRollbackCommand(
+    stack: string,
+    c: ProgramConfig,
+    variant: "stable" | "canary" | "blue" | "green",
+): string | undefined {
     switch (variant) {
         case "blue":
         case "green": {
@@ -117,7 +133,10 @@ export function variantRollbackCommand(stack: string, c: ProgramConfig, variant:
             const previous = c.release.previousVersion;
             const current = c.strategy === "canary" ? c.canary.stableVersion : c.release.version;
             if (!previous || previous === current) return undefined;
-            return command(stack, sets([[c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous]]));
+            return command(
+                stack,
+                sets([[c.strategy === "canary" ? "canary.stableVersion" : "release.version", previous]]),
+            );
         }
     }
 }

@@ -16,7 +16,8 @@ export const containerProbesAndResources: ResourceValidationPolicy = {
             if (res !== undefined) {
                 for (const kind of ["requests", "limits"] as const) {
                     for (const unit of ["cpu", "memory"]) {
-                        if (!res[kind] || res[kind][unit] === undefined) report(`container "${c.name}" has no ${unit} ${kind === "requests" ? "request" : "limit"}`);
+                        if (!res[kind] || res[kind][unit] === undefined)
+                            report(`container "${c.name}" has no ${unit} ${kind === "requests" ? "request" : "limit"}`);
                     }
                 }
             } else {
@@ -32,22 +33,32 @@ export const containerProbesAndResources: ResourceValidationPolicy = {
 
 export const replicasSurviveNodeLoss: StackValidationPolicy = {
     name: "replicas-survive-node-loss",
-    description: 'Checklist "Capacity planning reviewed": every running Deployment keeps at least 2 replicas and a PodDisruptionBudget that leaves one serving while a node drains.',
+    description:
+        'Checklist "Capacity planning reviewed": every running Deployment keeps at least 2 replicas and a PodDisruptionBudget that leaves one serving while a node drains.',
     validateStack: (args, report) => {
         for (const d of args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment))) {
             const min = minReplicas(d, args.resources);
             if (min === undefined || min === 0) continue;
-            if (min < 2) report(`Deployment ${k8sName(d)} runs ${min} replica: the loss of one node takes it down`, d.urn);
+            if (min < 2)
+                report(`Deployment ${k8sName(d)} runs ${min} replica: the loss of one node takes it down`, d.urn);
             const selector = d.props.spec?.selector?.matchLabels;
-            const pdb = args.resources.find((r) => r.isType(k8s.policy.v1.PodDisruptionBudget) && selects(r.props.spec?.selector?.matchLabels, d.props.spec?.template?.metadata?.labels));
+            const pdb = args.resources.find(
+                (r) =>
+                    r.isType(k8s.policy.v1.PodDisruptionBudget) &&
+                    selects(r.props.spec?.selector?.matchLabels, d.props.spec?.template?.metadata?.labels),
+            );
             if (!pdb) {
                 if (selector) report(`Deployment ${k8sName(d)} has no PodDisruptionBudget`, d.urn);
                 continue;
             }
             const { maxUnavailable, minAvailable } = pdb.props.spec ?? {};
             if (typeof minAvailable === "number" && minAvailable >= min)
-                report(`the PodDisruptionBudget of ${k8sName(d)} blocks every drain (minAvailable ${minAvailable} of ${min})`, pdb.urn);
-            if (maxUnavailable === 0) report(`the PodDisruptionBudget of ${k8sName(d)} blocks every drain (maxUnavailable 0)`, pdb.urn);
+                report(
+                    `the PodDisruptionBudget of ${k8sName(d)} blocks every drain (minAvailable ${minAvailable} of ${min})`,
+                    pdb.urn,
+                );
+            if (maxUnavailable === 0)
+                report(`the PodDisruptionBudget of ${k8sName(d)} blocks every drain (maxUnavailable 0)`, pdb.urn);
         }
     },
 };
@@ -60,10 +71,17 @@ export const hpaOnEveryDeployment: StackValidationPolicy = {
         for (const d of args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment))) {
             if (d.props.spec?.replicas === 0 || k8sName(d) === undefined) continue;
             const hpa = args.resources.find(
-                (r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.kind === "Deployment" && r.props.spec?.scaleTargetRef?.name === k8sName(d),
+                (r) =>
+                    r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) &&
+                    r.props.spec?.scaleTargetRef?.kind === "Deployment" &&
+                    r.props.spec?.scaleTargetRef?.name === k8sName(d),
             );
             if (!hpa) report(`Deployment ${k8sName(d)} has no HorizontalPodAutoscaler`, d.urn);
-            else if (d.props.spec?.replicas !== undefined && !(d.opts?.ignoreChanges ?? []).includes(REPLICAS_FIELD) && d.props.metadata?.annotations?.[ANNOTATION.patchForce] !== "true") {
+            else if (
+                d.props.spec?.replicas !== undefined &&
+                !(d.opts?.ignoreChanges ?? []).includes(REPLICAS_FIELD) &&
+                d.props.metadata?.annotations?.[ANNOTATION.patchForce] !== "true"
+            ) {
                 // The autoscaler owns spec.replicas through the scale subresource once it has scaled: a plain
                 // server-side apply of the field then fails with a conflict (pulumi/pulumi-kubernetes#2491).
                 report(
@@ -77,7 +95,10 @@ export const hpaOnEveryDeployment: StackValidationPolicy = {
 
 /** The HorizontalPodAutoscaler targeting a Deployment, if any. */
 const autoscalerOf = (d: PolicyResource, resources: PolicyResource[]) =>
-    resources.find((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.name === k8sName(d));
+    resources.find(
+        (r) =>
+            r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.name === k8sName(d),
+    );
 
 export const capacityFollowsTraffic: StackValidationPolicy = {
     name: "capacity-follows-traffic",
@@ -85,20 +106,40 @@ export const capacityFollowsTraffic: StackValidationPolicy = {
         "Checklist \"Capacity planning reviewed\": traffic moves onto a canary track or a blue/green color only once a capacity step has awaited its ready pods for its share (the routing object depends on a DeploymentPatch of that Deployment), and a canary's autoscaler can grow to its largest step's share of the stable track's maximum.",
     validateStack: (args, report) => {
         const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment) && k8sName(r) !== undefined);
-        const gated = (router: PolicyResource, d: PolicyResource) => router.dependencies.some((x) => x.isType(k8s.apps.v1.DeploymentPatch) && k8sName(x) === k8sName(d));
+        const gated = (router: PolicyResource, d: PolicyResource) =>
+            router.dependencies.some((x) => x.isType(k8s.apps.v1.DeploymentPatch) && k8sName(x) === k8sName(d));
         const weights = canaryWeights(args.resources);
         for (const { resource } of weights) {
-            for (const d of deployments.filter((x) => labelsOf(x)[LABEL.track] !== undefined && minReplicas(x, args.resources) !== 0)) {
-                if (!gated(resource, d)) report(`${resource.name} moves the canary weight without waiting for the ready pods of Deployment ${k8sName(d)} for its share`, resource.urn);
+            for (const d of deployments.filter(
+                (x) => labelsOf(x)[LABEL.track] !== undefined && minReplicas(x, args.resources) !== 0,
+            )) {
+                if (!gated(resource, d))
+                    report(
+                        `${resource.name} moves the canary weight without waiting for the ready pods of Deployment ${k8sName(d)} for its share`,
+                        resource.urn,
+                    );
             }
         }
-        for (const svc of args.resources.filter((r) => r.isType(k8s.core.v1.Service) && component(r) === COMPONENT.live && r.props.spec?.selector?.[LABEL.color] !== undefined)) {
-            const d = deployments.find((x) => selects(svc.props.spec?.selector, x.props.spec?.template?.metadata?.labels));
-            if (d && !gated(svc, d)) report(`live Service ${k8sName(svc)} switches to Deployment ${k8sName(d)} without waiting for its ready pods for the traffic it takes over`, svc.urn);
+        for (const svc of args.resources.filter(
+            (r) =>
+                r.isType(k8s.core.v1.Service) &&
+                component(r) === COMPONENT.live &&
+                r.props.spec?.selector?.[LABEL.color] !== undefined,
+        )) {
+            const d = deployments.find((x) =>
+                selects(svc.props.spec?.selector, x.props.spec?.template?.metadata?.labels),
+            );
+            if (d && !gated(svc, d))
+                report(
+                    `live Service ${k8sName(svc)} switches to Deployment ${k8sName(d)} without waiting for its ready pods for the traffic it takes over`,
+                    svc.urn,
+                );
         }
         if (weights.length === 0) return;
         // The steps come from stack config through the deployment-plan ConfigMap, as rollback-path-present reads them.
-        const plan = args.resources.find((r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan);
+        const plan = args.resources.find(
+            (r) => r.isType(k8s.core.v1.ConfigMap) && component(r) === COMPONENT.deploymentPlan,
+        );
         const steps = String(plan?.props.data?.[CANARY_STEPS_KEY] ?? "")
             .split(",")
             .map(Number)

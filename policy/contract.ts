@@ -53,7 +53,11 @@ export type Component = (typeof COMPONENT)[keyof typeof COMPONENT];
  * VersionTagLabelKey). `app.kubernetes.io/version` becomes `kube_app_version`, which no monitor queries: the version
  * a monitor judges is this label's.
  */
-export const DATADOG_LABEL = { env: "tags.datadoghq.com/env", service: "tags.datadoghq.com/service", version: "tags.datadoghq.com/version" } as const;
+export const DATADOG_LABEL = {
+    env: "tags.datadoghq.com/env",
+    service: "tags.datadoghq.com/service",
+    version: "tags.datadoghq.com/version",
+} as const;
 
 export const ANNOTATION = {
     /**
@@ -156,7 +160,8 @@ export const PER_VERSION_ALERTS = [
 ] as const satisfies readonly AlertName[];
 export type PerVersionAlert = (typeof PER_VERSION_ALERTS)[number];
 
-export const isPerVersionAlert = (alert: string): alert is PerVersionAlert => (PER_VERSION_ALERTS as readonly string[]).includes(alert);
+export const isPerVersionAlert = (alert: string): alert is PerVersionAlert =>
+    (PER_VERSION_ALERTS as readonly string[]).includes(alert);
 
 /** `key:value`. */
 export const tag = (key: string, value: string): string => `${key}:${value}`;

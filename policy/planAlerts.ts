@@ -28,30 +28,153 @@ export interface PlanAlert {
 
 export const PLAN_ALERTS = {
     errorRatePct: { plan: 1, bad: "above", severity: "critical", percent: true, label: "Error rate", unit: "%" },
-    p95LatencySeconds: { plan: 2, bad: "above", severity: "warning", percent: false, label: "p95 response time", unit: "s" },
-    rollbackNowErrorRatePct: { plan: 5, bad: "above", severity: "rollback", percent: true, label: "Rollback trigger (now): error rate", unit: "%" },
-    rollbackNowP95Seconds: { plan: 5, bad: "above", severity: "rollback", percent: false, label: "Rollback trigger (now): p95 response time", unit: "s" },
-    rollbackSustainedErrorRatePct: { plan: 2, bad: "above", severity: "rollback", percent: true, label: "Rollback trigger (15 minutes): error rate", unit: "%" },
-    rollbackSustainedP95Seconds: { plan: 3, bad: "above", severity: "rollback", percent: false, label: "Rollback trigger (15 minutes): p95 response time", unit: "s" },
-    paymentFailurePct: { plan: 5, bad: "above", severity: "critical", percent: true, label: "Payment failure rate", unit: "%" },
-    paymentSuccessPct: { plan: 95, bad: "below", severity: "critical", percent: true, label: "Payment success rate", unit: "%" },
-    emailDeliveryPct: { plan: 98, bad: "below", severity: "warning", percent: true, label: "Email delivery rate", unit: "%" },
-    dbQueryMs: { plan: 500, bad: "above", severity: "warning", percent: false, label: "Mean database query time", unit: "ms" },
-    dbConnectionsPct: { plan: 90, bad: "above", severity: "critical", percent: true, label: "Database connections of the app role (% of its limit)", unit: "%" },
-    cacheHitPct: { plan: 80, bad: "below", severity: "warning", rolloutNoise: true, percent: true, label: "Database cache hit rate", unit: "%" },
-    cpuPct: { plan: 80, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "CPU (% of limit)", unit: "%" },
-    memoryPct: { plan: 90, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "Memory working set (% of limit)", unit: "%" },
-    diskIoPct: { plan: 80, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "Disk I/O utilisation", unit: "%" },
-    versionPaymentFailurePct: { plan: 5, bad: "above", severity: "rollback", percent: true, label: "Rollback trigger: payment failure rate", unit: "%" },
-    autoscalerAtMaxPct: { plan: 100, bad: "above", severity: "warning", rolloutNoise: true, percent: true, label: "Autoscaler replicas (% of its maximum)", unit: "%" },
+    p95LatencySeconds: {
+        plan: 2,
+        bad: "above",
+        severity: "warning",
+        percent: false,
+        label: "p95 response time",
+        unit: "s",
+    },
+    rollbackNowErrorRatePct: {
+        plan: 5,
+        bad: "above",
+        severity: "rollback",
+        percent: true,
+        label: "Rollback trigger (now): error rate",
+        unit: "%",
+    },
+    rollbackNowP95Seconds: {
+        plan: 5,
+        bad: "above",
+        severity: "rollback",
+        percent: false,
+        label: "Rollback trigger (now): p95 response time",
+        unit: "s",
+    },
+    rollbackSustainedErrorRatePct: {
+        plan: 2,
+        bad: "above",
+        severity: "rollback",
+        percent: true,
+        label: "Rollback trigger (15 minutes): error rate",
+        unit: "%",
+    },
+    rollbackSustainedP95Seconds: {
+        plan: 3,
+        bad: "above",
+        severity: "rollback",
+        percent: false,
+        label: "Rollback trigger (15 minutes): p95 response time",
+        unit: "s",
+    },
+    paymentFailurePct: {
+        plan: 5,
+        bad: "above",
+        severity: "critical",
+        percent: true,
+        label: "Payment failure rate",
+        unit: "%",
+    },
+    paymentSuccessPct: {
+        plan: 95,
+        bad: "below",
+        severity: "critical",
+        percent: true,
+        label: "Payment success rate",
+        unit: "%",
+    },
+    emailDeliveryPct: {
+        plan: 98,
+        bad: "below",
+        severity: "warning",
+        percent: true,
+        label: "Email delivery rate",
+        unit: "%",
+    },
+    dbQueryMs: {
+        plan: 500,
+        bad: "above",
+        severity: "warning",
+        percent: false,
+        label: "Mean database query time",
+        unit: "ms",
+    },
+    dbConnectionsPct: {
+        plan: 90,
+        bad: "above",
+        severity: "critical",
+        percent: true,
+        label: "Database connections of the app role (% of its limit)",
+        unit: "%",
+    },
+    cacheHitPct: {
+        plan: 80,
+        bad: "below",
+        severity: "warning",
+        rolloutNoise: true,
+        percent: true,
+        label: "Database cache hit rate",
+        unit: "%",
+    },
+    cpuPct: {
+        plan: 80,
+        bad: "above",
+        severity: "warning",
+        rolloutNoise: true,
+        percent: true,
+        label: "CPU (% of limit)",
+        unit: "%",
+    },
+    memoryPct: {
+        plan: 90,
+        bad: "above",
+        severity: "warning",
+        rolloutNoise: true,
+        percent: true,
+        label: "Memory working set (% of limit)",
+        unit: "%",
+    },
+    diskIoPct: {
+        plan: 80,
+        bad: "above",
+        severity: "warning",
+        rolloutNoise: true,
+        percent: true,
+        label: "Disk I/O utilisation",
+        unit: "%",
+    },
+    versionPaymentFailurePct: {
+        plan: 5,
+        bad: "above",
+        severity: "rollback",
+        percent: true,
+        label: "Rollback trigger: payment failure rate",
+        unit: "%",
+    },
+    autoscalerAtMaxPct: {
+        plan: 100,
+        bad: "above",
+        severity: "warning",
+        rolloutNoise: true,
+        percent: true,
+        label: "Autoscaler replicas (% of its maximum)",
+        unit: "%",
+    },
 } satisfies Record<string, PlanAlert>;
 
 export type AlertName = keyof typeof PLAN_ALERTS;
 export const ALERT_NAMES = Object.keys(PLAN_ALERTS) as AlertName[];
 
 /** The alerts on the app's own business metrics (payments, email): a service without those metrics has none of them. */
-export const BUSINESS_METRIC_ALERTS = ["paymentFailurePct", "paymentSuccessPct", "emailDeliveryPct", "versionPaymentFailurePct"] as const satisfies readonly AlertName[];
-export const isBusinessMetricAlert = (alert: AlertName): boolean => (BUSINESS_METRIC_ALERTS as readonly AlertName[]).includes(alert);
+export const BUSINESS_METRIC_ALERTS = [
+    "paymentFailurePct",
+    "paymentSuccessPct",
+    "emailDeliveryPct",
+    "versionPaymentFailurePct",
+] as const satisfies readonly AlertName[];
+export const isBusinessMetricAlert = (alert: AlertName): boolean =>
+    (BUSINESS_METRIC_ALERTS as readonly AlertName[]).includes(alert);
 
 /** True when `threshold` lets through values the plan's number would alert on. */
 export function isLooser(name: AlertName, threshold: number): boolean {

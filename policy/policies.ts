@@ -5,8 +5,18 @@
 // Every policy reads values that may be unknown during `pulumi preview` (a name computed by the provider, say): an
 // undefined value is never taken as a violation, and nothing here throws on one.
 import { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { backupBucketHardened, backupBeforeMigration, databaseBackupScheduled, migrationBeforeNewVersion } from "./database";
-import { capacityFollowsTraffic, containerProbesAndResources, hpaOnEveryDeployment, replicasSurviveNodeLoss } from "./capacity";
+import {
+    backupBucketHardened,
+    backupBeforeMigration,
+    databaseBackupScheduled,
+    migrationBeforeNewVersion,
+} from "./database";
+import {
+    capacityFollowsTraffic,
+    containerProbesAndResources,
+    hpaOnEveryDeployment,
+    replicasSurviveNodeLoss,
+} from "./capacity";
 import { downtimeNeverMutesRollbackTriggers, monitorsForPlanAlerts } from "./monitoring";
 import { gateOverrideApproved, releaseOwnersAssigned, rollbackPathPresent, smokeTestBeforeSwitch } from "./release";
 import { imagesPinnedAndAllowed, noPlaintextSecrets, restrictedPodSecurity } from "./security";

@@ -4,7 +4,13 @@
 // Policies select resources by the providers' classes (validateResourceOfType, isType, asType), which carry the type
 // token (`__pulumiType`) the engine matches, as pulumi/pulumi-policy-aws (awsguard) does.
 import * as k8s from "@pulumi/kubernetes";
-import { PolicyResource, ReportViolation, ResourceValidation, ResourceValidationArgs, validateResourceOfType } from "@pulumi/policy";
+import {
+    PolicyResource,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationArgs,
+    validateResourceOfType,
+} from "@pulumi/policy";
 import { CustomResourceOptions, Resource, Unwrap } from "@pulumi/pulumi";
 import { LABEL } from "./contract";
 
@@ -24,18 +30,29 @@ export const HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
 export type PodSpec = Unwrap<k8s.types.input.core.v1.PodSpec>;
 
 /** A resource's inputs typed by its provider class's Args, as validateResourceOfType types them; undefined for another class. */
-export function inputsOf<TArgs>(r: PolicyResource, cls: { new (name: string, args: TArgs, opts?: CustomResourceOptions): Resource }): Unwrap<NonNullable<TArgs>> | undefined {
+export function inputsOf<TArgs>(
+    r: PolicyResource,
+    cls: { new (name: string, args: TArgs, opts?: CustomResourceOptions): Resource },
+): Unwrap<NonNullable<TArgs>> | undefined {
     return r.isType(cls) ? (r.props as Unwrap<NonNullable<TArgs>>) : undefined;
 }
 /** The kinds of resource that run pods. */
 export type PodOwner = "Deployment" | "Job" | "CronJob";
 
 /** One validator per kind of resource that runs pods, each typed by its provider class; `check` sees the pod spec. */
-export function validatePods(check: (spec: PodSpec | undefined, owner: PodOwner, args: ResourceValidationArgs, report: ReportViolation) => void): ResourceValidation[] {
+export function validatePods(
+    check: (spec: PodSpec | undefined, owner: PodOwner, args: ResourceValidationArgs, report: ReportViolation) => void,
+): ResourceValidation[] {
     return [
-        validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) => check(d.spec?.template?.spec, "Deployment", args, report)),
-        validateResourceOfType(k8s.batch.v1.Job, (j, args, report) => check(j.spec?.template?.spec, "Job", args, report)),
-        validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) => check(c.spec?.jobTemplate?.spec?.template?.spec, "CronJob", args, report)),
+        validateResourceOfType(k8s.apps.v1.Deployment, (d, args, report) =>
+            check(d.spec?.template?.spec, "Deployment", args, report),
+        ),
+        validateResourceOfType(k8s.batch.v1.Job, (j, args, report) =>
+            check(j.spec?.template?.spec, "Job", args, report),
+        ),
+        validateResourceOfType(k8s.batch.v1.CronJob, (c, args, report) =>
+            check(c.spec?.jobTemplate?.spec?.template?.spec, "CronJob", args, report),
+        ),
     ];
 }
 
@@ -71,10 +88,14 @@ export function absent(obj: unknown, ...path: string[]): boolean {
 export const missingLabel = (r: { props: Props }, key: string) => absent(r.props, "metadata", "labels", key);
 
 /** A Job or CronJob without a component label: the pack cannot tell what it is for. */
-export const unlabelled = (r: PolicyResource, kind: string) => `${kind} ${k8sName(r) ?? r.name} has no ${LABEL.component} label`;
+export const unlabelled = (r: PolicyResource, kind: string) =>
+    `${kind} ${k8sName(r) ?? r.name} has no ${LABEL.component} label`;
 
 /** True when every key of `selector` is on `labels` with the same value. */
-export function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+export function selects(
+    selector: Record<string, string> | undefined,
+    labels: Record<string, string> | undefined,
+): boolean {
     if (!selector || !labels) return false;
     return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
@@ -95,7 +116,11 @@ export function dependsOnTransitively(r: PolicyResource, target: PolicyResource)
 
 /** Minimum replicas a Deployment runs: its autoscaler's floor, else spec.replicas (Kubernetes defaults it to 1). */
 export function minReplicas(deployment: PolicyResource, resources: PolicyResource[]): number | undefined {
-    const hpa = resources.find((r) => r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) && r.props.spec?.scaleTargetRef?.name === k8sName(deployment));
+    const hpa = resources.find(
+        (r) =>
+            r.isType(k8s.autoscaling.v2.HorizontalPodAutoscaler) &&
+            r.props.spec?.scaleTargetRef?.name === k8sName(deployment),
+    );
     if (hpa) return hpa.props.spec?.minReplicas;
     const replicas = deployment.props.spec?.replicas;
     return replicas === undefined ? 1 : replicas;

@@ -8,7 +8,8 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export function isPinnedVersion(version: string): boolean {
     const [tag, digest, ...rest] = version.split("@");
     if (rest.length > 0) return false;
-    if (digest !== undefined) return (tag === "" || (TAG.test(tag) && tag.toLowerCase() !== "latest")) && DIGEST.test(digest);
+    if (digest !== undefined)
+        return (tag === "" || (TAG.test(tag) && tag.toLowerCase() !== "latest")) && DIGEST.test(digest);
     if (DIGEST.test(tag)) return true;
     return TAG.test(tag) && tag.toLowerCase() !== "latest";
 }

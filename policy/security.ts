@@ -18,7 +18,9 @@ export const imagesPinnedAndAllowed: ResourceValidationPolicy = {
     description:
         'Checklist "Security scan passed" and "Dependencies updated (no critical CVEs)": every image is pinned to a tag or digest, never "latest", and comes from a registry whose images are scanned.',
     configSchema: {
-        properties: { allowedRegistries: { type: "array", items: { type: "string" }, default: ["registry.example.com"] } },
+        properties: {
+            allowedRegistries: { type: "array", items: { type: "string" }, default: ["registry.example.com"] },
+        },
     },
     validateResource: validatePods((spec, _owner, args, report) => {
         if (!spec) return;
@@ -27,9 +29,13 @@ export const imagesPinnedAndAllowed: ResourceValidationPolicy = {
             if (typeof c.image !== "string") continue;
             // The rule the program's config applies too (./rules.ts): a tag other than latest, a digest, or both.
             const ref = splitImageRef(c.image);
-            if (!ref || !isPinnedVersion(ref.version)) report(`container "${c.name}" runs ${c.image}, which is not pinned to a tag or digest`);
+            if (!ref || !isPinnedVersion(ref.version))
+                report(`container "${c.name}" runs ${c.image}, which is not pinned to a tag or digest`);
             const registry = registryOf(ref?.repository ?? c.image);
-            if (!allowedRegistries.includes(registry)) report(`container "${c.name}" pulls from ${registry}, not an allowed registry (${allowedRegistries.join(", ")})`);
+            if (!allowedRegistries.includes(registry))
+                report(
+                    `container "${c.name}" pulls from ${registry}, not an allowed registry (${allowedRegistries.join(", ")})`,
+                );
         }
     }),
 };
@@ -45,8 +51,10 @@ export const restrictedPodSecurity: ResourceValidationPolicy = {
         for (const c of spec.containers ?? []) {
             const sc = c.securityContext;
             const where = `container "${c.name}"`;
-            if (sc?.runAsNonRoot !== true && pod?.runAsNonRoot !== true) report(`${where} may run as root: set runAsNonRoot`);
-            if ((sc?.seccompProfile ?? pod?.seccompProfile)?.type !== "RuntimeDefault") report(`${where} has no RuntimeDefault seccomp profile`);
+            if (sc?.runAsNonRoot !== true && pod?.runAsNonRoot !== true)
+                report(`${where} may run as root: set runAsNonRoot`);
+            if ((sc?.seccompProfile ?? pod?.seccompProfile)?.type !== "RuntimeDefault")
+                report(`${where} has no RuntimeDefault seccomp profile`);
             if (sc?.allowPrivilegeEscalation !== false) report(`${where} allows privilege escalation`);
             if (sc?.privileged === true) report(`${where} is privileged`);
             if (!(sc?.capabilities?.drop ?? []).includes("ALL")) report(`${where} does not drop all capabilities`);
@@ -64,14 +72,16 @@ export const noPlaintextSecrets: ResourceValidationPolicy = {
             for (const c of spec?.containers ?? []) {
                 for (const e of c.env ?? []) {
                     if (typeof e.value !== "string") continue;
-                    if (SECRET_NAME.test(e.name) || SECRET_VALUE.test(e.value)) report(`container "${c.name}" sets ${e.name} in plain text; take it from a Secret`);
+                    if (SECRET_NAME.test(e.name) || SECRET_VALUE.test(e.value))
+                        report(`container "${c.name}" sets ${e.name} in plain text; take it from a Secret`);
                 }
             }
         }),
         validateResourceOfType(k8s.core.v1.ConfigMap, (cm, _args, report) => {
             for (const [key, value] of Object.entries(cm.data ?? {})) {
                 if (typeof value !== "string") continue;
-                if (SECRET_NAME.test(key) || SECRET_VALUE.test(value)) report(`ConfigMap key "${key}" holds what looks like a secret; use a Secret`);
+                if (SECRET_NAME.test(key) || SECRET_VALUE.test(value))
+                    report(`ConfigMap key "${key}" holds what looks like a secret; use a Secret`);
             }
         }),
     ],

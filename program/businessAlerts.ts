@@ -12,16 +12,36 @@ type Monitoring = NonNullable<ProgramConfig["monitoring"]>;
  * of payments says nothing (one failure in 8 at 3 a.m. is 12.5%): per version and service-wide, it needs
  * `trafficGuard.minPayments` payments in its window.
  */
-export function businessAlertQueries(metrics: NonNullable<Monitoring["metrics"]>, minPayments: number): Record<BusinessMetricAlert, Pick<AlertSpec, "query" | "perVersion" | "guard">> {
+export function businessAlertQueries(
+    metrics: NonNullable<Monitoring["metrics"]>,
+    minPayments: number,
+): Record<BusinessMetricAlert, Pick<AlertSpec, "query" | "perVersion" | "guard">> {
     const payments = { counter: "payments", metric: metrics.paymentTotal, min: minPayments };
     return {
         versionPaymentFailurePct: {
             perVersion: true,
-            query: { ratio: { numerator: metrics.paymentFailed, denominator: metrics.paymentTotal }, window: "last_5m" },
+            query: {
+                ratio: { numerator: metrics.paymentFailed, denominator: metrics.paymentTotal },
+                window: "last_5m",
+            },
             guard: payments,
         },
-        paymentFailurePct: { query: { ratio: { numerator: metrics.paymentFailed, denominator: metrics.paymentTotal }, window: "last_5m" }, guard: payments },
-        paymentSuccessPct: { query: { ratio: { numerator: metrics.paymentSucceeded, denominator: metrics.paymentTotal }, window: "last_15m" }, guard: payments },
-        emailDeliveryPct: { query: { ratio: { numerator: metrics.emailDelivered, denominator: metrics.emailSent }, window: "last_30m" } },
+        paymentFailurePct: {
+            query: {
+                ratio: { numerator: metrics.paymentFailed, denominator: metrics.paymentTotal },
+                window: "last_5m",
+            },
+            guard: payments,
+        },
+        paymentSuccessPct: {
+            query: {
+                ratio: { numerator: metrics.paymentSucceeded, denominator: metrics.paymentTotal },
+                window: "last_15m",
+            },
+            guard: payments,
+        },
+        emailDeliveryPct: {
+            query: { ratio: { numerator: metrics.emailDelivered, denominator: metrics.emailSent }, window: "last_30m" },
+        },
     };
 }

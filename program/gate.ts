@@ -6,7 +6,16 @@ import { ProgramConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv, DatadogCredentials } from "../lib/datadog/credentials";
 import { createDatadogReader } from "../lib/datadog/reader";
 import { monitorLinks, readEvidence } from "../lib/gate/datadog";
-import { Before, DatadogAnswer, evaluateGate, GateDecision, gatedRaises, GateRules, recordedTraffic, trafficShares } from "../lib/gate/gate";
+import {
+    Before,
+    DatadogAnswer,
+    evaluateGate,
+    GateDecision,
+    gatedRaises,
+    GateRules,
+    recordedTraffic,
+    trafficShares,
+} from "../lib/gate/gate";
 import { DatadogScope } from "../lib/judge/datadogSeries";
 
 /** The gate refused: printed as is (a RunError carries no stack trace), with nothing declared. */
@@ -34,7 +43,16 @@ function gateScope(cfg: ProgramConfig): (DatadogScope & { minRequests: number; m
         };
     }
     const s = cfg.release.gate.scope;
-    return s && { service, env, span: s.span, excludeResources: s.excludeResources, minRequests: s.minRequests, minRequestsKey: "release.gate.scope.minRequests" };
+    return (
+        s && {
+            service,
+            env,
+            span: s.span,
+            excludeResources: s.excludeResources,
+            minRequests: s.minRequests,
+            minRequestsKey: "release.gate.scope.minRequests",
+        }
+    );
 }
 
 const plain = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
@@ -49,7 +67,9 @@ async function credentials(): Promise<DatadogCredentials | undefined> {
 
 /** The stack's outputs the gate reads, as its last `up` left them: a read of this stack's own state, which creates nothing. */
 async function lastOutputs(app: string): Promise<Record<string, unknown>> {
-    const self = new pulumi.StackReference(`${app}-gate-last-up`, { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const self = new pulumi.StackReference(`${app}-gate-last-up`, {
+        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    });
     const outputs: Record<string, unknown> = {};
     for (const name of ["strategy", "versions", "traffic", "gate"]) {
         const { value, secretValue } = await self.getOutputDetails(name);
@@ -75,8 +95,16 @@ export async function releaseGate(cfg: ProgramConfig, now: Date, halted: readonl
     const previous = before.kind === "recorded" ? before.traffic.shares : {};
     const raises = before.kind === "not read" ? [] : gatedRaises(previous, after, cfg.release);
     let datadog: DatadogAnswer;
-    if (!creds) datadog = { kind: "not evaluated", reason: "no Datadog credentials: datadog:apiKey and datadog:appKey, or DD_API_KEY and DD_APP_KEY" };
-    else if (!scope) datadog = { kind: "not evaluated", reason: "no Datadog scope: the stack sets neither monitoring nor release.gate.scope" };
+    if (!creds)
+        datadog = {
+            kind: "not evaluated",
+            reason: "no Datadog credentials: datadog:apiKey and datadog:appKey, or DD_API_KEY and DD_APP_KEY",
+        };
+    else if (!scope)
+        datadog = {
+            kind: "not evaluated",
+            reason: "no Datadog scope: the stack sets neither monitoring nor release.gate.scope",
+        };
     else if (raises.length === 0) datadog = { kind: "read", versions: {} };
     else {
         const apiUrl = (new pulumi.Config("datadog").get("apiUrl") || undefined) ?? apiUrlFromEnv();
@@ -98,7 +126,8 @@ export async function releaseGate(cfg: ProgramConfig, now: Date, halted: readonl
     const decision = evaluateGate({ before, after, release: cfg.release, halted, now, rules, datadog });
     if (decision.outcome === "refused") throw new GateRefusal(decision.message);
     // Seen in every preview and up: a gate that did not look, or was overridden, says so.
-    if (decision.outcome === "not evaluated" || decision.outcome === "overridden") void pulumi.log.warn(decision.message);
+    if (decision.outcome === "not evaluated" || decision.outcome === "overridden")
+        void pulumi.log.warn(decision.message);
     else void pulumi.log.info(decision.message);
     return decision;
 }

@@ -25,15 +25,40 @@ import { AlertSpec, ReleaseMonitoring, VersionInFlight, ScheduledJobMonitoring }
 import { imageRef } from "../policy/rules";
 import { CANARY_STEPS_KEY, COMPONENT, GATE_OVERRIDE_KEYS } from "../policy/contract";
 import { ALERT_NAMES, DEFERS_TO, isBusinessMetricAlert, PLAN_ALERTS, PlanAlert } from "../policy/planAlerts";
-import { checkAdminConnection, ConfigError, PROJECT_ROOT, ProgramConfig, readAppSecrets, readAutoRollbackToken, readRawConfig, servingTracks, validateConfig } from "../lib/config";
+import {
+    checkAdminConnection,
+    ConfigError,
+    PROJECT_ROOT,
+    ProgramConfig,
+    readAppSecrets,
+    readAutoRollbackToken,
+    readRawConfig,
+    servingTracks,
+    validateConfig,
+} from "../lib/config";
 import { haltChange, haltedVersions, readPreviousHalted } from "../lib/gate/mark";
-import { LOCK_RETRY_SECONDS, loadMigrations, migrationDeadlineSeconds, migrationsForPhase, SqlMigration, squawkReport, versionConflicts } from "../lib/migrations";
+import {
+    LOCK_RETRY_SECONDS,
+    loadMigrations,
+    migrationDeadlineSeconds,
+    migrationsForPhase,
+    SqlMigration,
+    squawkReport,
+    versionConflicts,
+} from "../lib/migrations";
 import { cronJobFacts, PLAN_TYPES } from "../lib/plan/facts";
 import { ownersData } from "../lib/plan/people";
 import { recordDeclarations } from "../lib/plan/record";
 import { renderPlan } from "../lib/plan/render";
 import { PlanMigrations } from "../lib/plan/types";
-import { configCommands, noUsersReason, rollbackCommand, rollbackPlan, rollingBack, variantRollbackCommand } from "../lib/rollback";
+import {
+    configCommands,
+    noUsersReason,
+    rollbackCommand,
+    rollbackPlan,
+    rollingBack,
+    variantRollbackCommand,
+} from "../lib/rollback";
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
 import { businessAlertQueries } from "./businessAlerts";
 import { gateOutput, releaseGate } from "./gate";
@@ -91,7 +116,14 @@ export function readReleaseInput(now: Date): ReleaseInput {
     const cfg = validateConfig(config.name, stack, raw, (message) => void pulumi.log.warn(message));
     checkAdminConnection(cfg, new pulumi.Config("postgresql"));
     const appSecrets = readAppSecrets(config);
-    return { stack, cfg, appSecrets, files: readReleaseFiles(config.name, cfg), now, autoRollbackToken: readAutoRollbackToken(config) };
+    return {
+        stack,
+        cfg,
+        appSecrets,
+        files: readReleaseFiles(config.name, cfg),
+        now,
+        autoRollbackToken: readAutoRollbackToken(config),
+    };
 }
 
 /**
@@ -125,8 +157,14 @@ export async function releaseProgram(now: Date, onInput?: (input: ReleaseInput) 
     onInput?.(input);
     await checkRestoreKey(new pulumi.Config().name, input.cfg);
     // The mark and the gate come before anything is declared, so that a refusal leaves the stack as it was.
-    const previous = input.cfg.autoRollback ? await readPreviousHalted(`${input.cfg.release.appName}-rollback-mark`) : [];
-    const halted = haltedVersions({ previous, halt: input.cfg.autoRollback?.halt, resume: input.cfg.release.gate.resume });
+    const previous = input.cfg.autoRollback
+        ? await readPreviousHalted(`${input.cfg.release.appName}-rollback-mark`)
+        : [];
+    const halted = haltedVersions({
+        previous,
+        halt: input.cfg.autoRollback?.halt,
+        resume: input.cfg.release.gate.resume,
+    });
     const gate = await releaseGate(input.cfg, now, halted);
     return { ...declareRelease({ ...input, halted }), gate: gateOutput(gate, input.cfg) };
 }
@@ -140,7 +178,8 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
     const db = cfg.database;
     const run = db?.migrationRun;
     return {
-        migrations: db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, { ...cfg, database: db }) : undefined,
+        migrations:
+            db && run?.kind === "sql" ? checkedMigrations(configName, run.sqlDir, { ...cfg, database: db }) : undefined,
         caBundle: db?.tls ? readFileSync(path.resolve(PROJECT_ROOT, db.tls.caBundle), "utf8") : undefined,
         databaseScripts: readDatabaseScripts(),
     };
@@ -151,14 +190,20 @@ export function readReleaseFiles(configName: string, cfg: ProgramConfig): Releas
  * config allows them, and so does a serving track whose version cannot run with a file the release applies (its
  * oldest-serving-version) or rolls back (its returns-to-version).
  */
-function checkedMigrations(configName: string, sqlDir: string, cfg: ProgramConfig & { database: NonNullable<ProgramConfig["database"]> }): PlanMigrations {
+function checkedMigrations(
+    configName: string,
+    sqlDir: string,
+    cfg: ProgramConfig & { database: NonNullable<ProgramConfig["database"]> },
+): PlanMigrations {
     const m = cfg.database.migration;
     const dir = path.resolve(PROJECT_ROOT, sqlDir);
     let all: SqlMigration[];
     try {
         all = loadMigrations(dir);
     } catch (err) {
-        throw new ConfigError(`Invalid stack configuration: ${configName}:database.migration.sqlDir = "${sqlDir}": ${(err as Error).message}`);
+        throw new ConfigError(
+            `Invalid stack configuration: ${configName}:database.migration.sqlDir = "${sqlDir}": ${(err as Error).message}`,
+        );
     }
     const selected = migrationsForPhase(all, m.phase);
     const report = squawkReport(dir, selected, m.allow);
@@ -180,7 +225,9 @@ function checkedMigrations(configName: string, sqlDir: string, cfg: ProgramConfi
     );
     const conflicts = versionConflicts(
         all,
-        m.run === "up" ? { direction: "up", files: selected } : { direction: "down", files: selected.filter((s) => rolledBack.includes(s.version)) },
+        m.run === "up"
+            ? { direction: "up", files: selected }
+            : { direction: "down", files: selected.filter((s) => rolledBack.includes(s.version)) },
         servingTracks(cfg),
         sqlDir,
         configName,
@@ -195,13 +242,21 @@ function checkedMigrations(configName: string, sqlDir: string, cfg: ProgramConfi
 }
 
 /** Where the dumps go: a bucket, with its ARN and its key's ARN when the program knows the key. */
-type DumpBucket = { name: pulumi.Input<string>; key?: { bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> } };
+type DumpBucket = {
+    name: pulumi.Input<string>;
+    key?: { bucketArn: pulumi.Input<string>; keyArn: pulumi.Input<string> };
+};
 
 /** The bucket config names, declared here or made outside. An S3 bucket's ARN is arn:<partition>:s3:::<name>; the key's ARN gives the partition. */
 function dumpBucket(app: string, b: NonNullable<ProgramConfig["backup"]>, tags: Record<string, string>): DumpBucket {
     if (b.bucket.kind === "existing") {
         const { name, kmsKeyArn } = b.bucket;
-        return { name, key: kmsKeyArn ? { bucketArn: `arn:${kmsKeyArn.split(":")[1]}:s3:::${name}`, keyArn: kmsKeyArn } : undefined };
+        return {
+            name,
+            key: kmsKeyArn
+                ? { bucketArn: `arn:${kmsKeyArn.split(":")[1]}:s3:::${name}`, keyArn: kmsKeyArn }
+                : undefined,
+        };
     }
     const bucket = new BackupBucket(`${app}-backups`, {
         bucketName: b.bucket.name,
@@ -222,18 +277,34 @@ function readSqlMigrations(files: ReleaseFiles): SqlMigration[] {
 
 /** The bucket's key, for what needs it (a role the program creates, the RDS vault): config refuses an existing bucket without kmsKeyArn there. */
 function bucketKey(bucket: DumpBucket, user: string): NonNullable<DumpBucket["key"]> {
-    if (!bucket.key) throw new Error(`${user} needs the bucket's key, and config validation lets no existing bucket without kmsKeyArn through`);
+    if (!bucket.key)
+        throw new Error(
+            `${user} needs the bucket's key, and config validation lets no existing bucket without kmsKeyArn through`,
+        );
     return bucket.key;
 }
 
 /** An override of the release gate, for the policy pack to require its reason and approver. */
 function gateOverrideData(cfg: ProgramConfig): Record<string, string> {
     const o = cfg.release.gate.override;
-    return o ? { [GATE_OVERRIDE_KEYS.reason]: o.reason, ...(o.approver ? { [GATE_OVERRIDE_KEYS.approver]: o.approver } : {}) } : {};
+    return o
+        ? {
+              [GATE_OVERRIDE_KEYS.reason]: o.reason,
+              ...(o.approver ? { [GATE_OVERRIDE_KEYS.approver]: o.approver } : {}),
+          }
+        : {};
 }
 
 /** Declares the whole release in the current Pulumi stack and returns its outputs. */
-export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbackToken, halted }: ReleaseInput): Omit<ReleaseOutputs, "gate"> {
+export function declareRelease({
+    stack,
+    cfg,
+    appSecrets,
+    files,
+    now,
+    autoRollbackToken,
+    halted,
+}: ReleaseInput): Omit<ReleaseOutputs, "gate"> {
     const release = cfg.release;
     const app = release.appName;
     // What the deployment plan (the `readme` output) is rendered from.
@@ -249,7 +320,11 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
     // The release's people, a canary's steps and a gate override, where the policy pack (which sees no stack outputs) and the
     // cluster's users can read them.
     new k8s.core.v1.ConfigMap(`${app}-deployment-plan`, {
-        metadata: { name: `${app}-deployment-plan`, namespace: release.namespace, labels: appLabels(app, "deployment-plan") },
+        metadata: {
+            name: `${app}-deployment-plan`,
+            namespace: release.namespace,
+            labels: appLabels(app, "deployment-plan"),
+        },
         data: {
             ...ownersData(cfg.plan),
             ...(cfg.strategy === "canary" && cfg.canary ? { [CANARY_STEPS_KEY]: cfg.canary.steps.join(",") } : {}),
@@ -260,7 +335,9 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
     const tags = { app, stack, "managed-by": "pulumi" };
 
     let databaseGate: pulumi.Resource[] = [];
-    let appDatabase: { secret: { name: string; resource: pulumi.Resource }; checksum: pulumi.Output<string>; caVolume?: PodVolume } | undefined;
+    let appDatabase:
+        | { secret: { name: string; resource: pulumi.Resource }; checksum: pulumi.Output<string>; caVolume?: PodVolume }
+        | undefined;
     let databaseOutputs: Record<string, unknown> | undefined;
     if (cfg.database && cfg.backup) {
         const db = cfg.database;
@@ -303,7 +380,10 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
             role:
                 b.role.kind === "existing"
                     ? { existingArn: b.role.arn }
-                    : { oidc: { providerArn: b.role.providerArn, issuerUrl: b.role.issuerUrl }, ...bucketKey(bucket, "the backup role the program creates") },
+                    : {
+                          oidc: { providerArn: b.role.providerArn, issuerUrl: b.role.issuerUrl },
+                          ...bucketKey(bucket, "the backup role the program creates"),
+                      },
             toolsImage: db.toolsImage,
             scripts: files.databaseScripts.dumps,
             backupDatabaseSecret: access.secretNames.backup,
@@ -345,8 +425,18 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
             caVolume: access.caVolume,
             migration:
                 db.migrationRun.kind === "command"
-                    ? { kind: "command", image: imageRef(release.image, release.version), command: db.migrationRun.command, downCommand: db.migrationRun.downCommand }
-                    : { kind: "sql", migrations: readSqlMigrations(files), toolsImage: db.toolsImage, runner: files.databaseScripts.runner },
+                    ? {
+                          kind: "command",
+                          image: imageRef(release.image, release.version),
+                          command: db.migrationRun.command,
+                          downCommand: db.migrationRun.downCommand,
+                      }
+                    : {
+                          kind: "sql",
+                          migrations: readSqlMigrations(files),
+                          toolsImage: db.toolsImage,
+                          runner: files.databaseScripts.runner,
+                      },
             phase: m.phase,
             direction: m.run,
             downSteps: m.downSteps,
@@ -381,7 +471,13 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         // A new password, host or secret value rolls the pods, which read their environment only when they start.
         podAnnotations: {
             ...(appDatabase ? { "checksum/database-url": appDatabase.checksum } : {}),
-            ...(appSecrets ? { "checksum/app-secrets": fingerprint(appSecrets.apply((v) => JSON.stringify(Object.entries(v).sort()))) } : {}),
+            ...(appSecrets
+                ? {
+                      "checksum/app-secrets": fingerprint(
+                          appSecrets.apply((v) => JSON.stringify(Object.entries(v).sort())),
+                      ),
+                  }
+                : {}),
         },
         volumes: appDatabase?.caVolume ? [appDatabase.caVolume] : [],
         maxReplicas: release.maxReplicas,
@@ -398,7 +494,11 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         after: [...databaseGate, envSecret, ...(appDatabase ? [appDatabase.secret.resource] : [])],
     };
     const autoRollback = declareAutoRollback(app, stack, cfg, autoRollbackToken);
-    const inFlight = (variantKey: "track" | "color", variantValue: "stable" | "canary" | "blue" | "green", version: string): VersionInFlight => ({
+    const inFlight = (
+        variantKey: "track" | "color",
+        variantValue: "stable" | "canary" | "blue" | "green",
+        version: string,
+    ): VersionInFlight => ({
         version,
         variantKey,
         variantValue,
@@ -425,7 +525,11 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
             previewHost: bg.previewHost,
             smokeTest: bg.smokeTest,
             releaseVersion: release.version,
-            hold: rollingBack(cfg) ? (["blue", "green"] as const).find((c) => (c === "blue" ? bg.blueVersion : bg.greenVersion) !== release.version) : undefined,
+            hold: rollingBack(cfg)
+                ? (["blue", "green"] as const).find(
+                      (c) => (c === "blue" ? bg.blueVersion : bg.greenVersion) !== release.version,
+                  )
+                : undefined,
         });
         versionsInFlight = [inFlight("color", "blue", bg.blueVersion), inFlight("color", "green", bg.greenVersion)];
         appWorkloads = Object.values(deployment.workloads);
@@ -440,8 +544,17 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         const cn = cfg.canary;
         // The router with what it needs (canary.gateway, canary.alb), the tracks' versions, weight and sizes.
         const { steps: _steps, ...canary } = cn;
-        const deployment = new CanaryDeployment(app, { template, ...shared, ...canary, replicas: release.replicas, freezeCanary: rollingBack(cfg) && cn.canaryVersion !== release.version });
-        versionsInFlight = [inFlight("track", "stable", cn.stableVersion), inFlight("track", "canary", cn.canaryVersion)];
+        const deployment = new CanaryDeployment(app, {
+            template,
+            ...shared,
+            ...canary,
+            replicas: release.replicas,
+            freezeCanary: rollingBack(cfg) && cn.canaryVersion !== release.version,
+        });
+        versionsInFlight = [
+            inFlight("track", "stable", cn.stableVersion),
+            inFlight("track", "canary", cn.canaryVersion),
+        ];
         appWorkloads = [deployment.stable, deployment.canary];
         trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };
         liveUrl = deployment.liveUrl;
@@ -467,7 +580,17 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         for (const n of ALERT_NAMES.filter((x) => m.metrics || !isBusinessMetricAlert(x))) {
             const { bad, severity, rolloutNoise, label, unit }: PlanAlert = PLAN_ALERTS[n];
             const query = isBusinessMetricAlert(n) ? business?.[n as keyof typeof business] : undefined;
-            alerts[n] = { critical: m.thresholds[n], warning: m.warnings[n], bad, severity, rolloutNoise, label, unit, defersTo: DEFERS_TO[n], ...query };
+            alerts[n] = {
+                critical: m.thresholds[n],
+                warning: m.warnings[n],
+                bad,
+                severity,
+                rolloutNoise,
+                label,
+                unit,
+                defersTo: DEFERS_TO[n],
+                ...query,
+            };
         }
         // Datadog refuses a downtime whose end, or one-time start, has passed: a window that has ended gets none, and
         // the preview and the plan say so.
@@ -492,12 +615,20 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
             slo: { ...m.slo, latencySeconds: m.thresholds.p95LatencySeconds },
             deploymentWindow: window && schedule && { ...schedule, timezone: window.timezone },
             trafficGuard: m.trafficGuard,
-            appRole: cfg.database?.access.kind === "roles" ? { name: cfg.database.access.roles.app.name, connectionLimit: cfg.database.access.roles.app.connectionLimit } : undefined,
+            appRole:
+                cfg.database?.access.kind === "roles"
+                    ? {
+                          name: cfg.database.access.roles.app.name,
+                          connectionLimit: cfg.database.access.roles.app.connectionLimit,
+                      }
+                    : undefined,
             rollbackHint: `run the command printed by \`pulumi stack output rollback --stack ${stack}\``,
             handlesFrom: autoRollback ? [autoRollback.component] : undefined,
         });
         // The backup and restore-drill CronJobs exactly as BackupSchedule declared them above.
-        const crons = cronJobFacts(recording.peek()).filter((c) => c.component === COMPONENT.backup || c.component === COMPONENT.restoreDrill);
+        const crons = cronJobFacts(recording.peek()).filter(
+            (c) => c.component === COMPONENT.backup || c.component === COMPONENT.restoreDrill,
+        );
         if (crons.length > 0) {
             new ScheduledJobMonitoring(`${app}-scheduled-jobs`, {
                 env: cfg.datadog.env,
@@ -521,7 +652,14 @@ export function declareRelease({ stack, cfg, appSecrets, files, now, autoRollbac
         rollback: rollbackCommand(stack, cfg),
         // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.
-        readme: renderPlan({ stack, cfg, resources: recording.stop(), migrations: files.migrations, outputRefs: true, now }),
+        readme: renderPlan({
+            stack,
+            cfg,
+            resources: recording.stop(),
+            migrations: files.migrations,
+            outputRefs: true,
+            now,
+        }),
         database: databaseOutputs,
         ...(cfg.autoRollback ? { autoRollback: { halted: halted ?? [] } } : {}),
     };
@@ -541,11 +679,21 @@ function declareAutoRollback(
     const a = cfg.autoRollback;
     if (!a?.enabled) return undefined;
     // Config validation requires both once enabled.
-    if (!a.source || !token) throw new Error("autoRollback.enabled without source or pulumiAccessToken passed validation");
+    if (!a.source || !token)
+        throw new Error("autoRollback.enabled without source or pulumiAccessToken passed validation");
     const plan = rollbackPlan(cfg);
-    const rollback = plan.kind === "edits" ? { version: plan.from, preRunCommands: configCommands(stack, [...plan.changes, haltChange(plan.from)]) } : undefined;
+    const rollback =
+        plan.kind === "edits"
+            ? { version: plan.from, preRunCommands: configCommands(stack, [...plan.changes, haltChange(plan.from)]) }
+            : undefined;
     // The stack this run updates, as Pulumi Cloud names it.
     const identity = { organization: pulumi.getOrganization(), project: pulumi.getProject(), stack };
-    const component = new AutoRollback(`${app}-auto-rollback`, { stack: identity, apiUrl: a.apiUrl, source: a.source, accessToken: token, rollback });
+    const component = new AutoRollback(`${app}-auto-rollback`, {
+        stack: identity,
+        apiUrl: a.apiUrl,
+        source: a.source,
+        accessToken: token,
+        rollback,
+    });
     return { component, version: rollback?.version, handle: component.handle };
 }

@@ -6,7 +6,14 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { ConfigError, validateConfig } from "../lib/config";
 import { captureDeclarations } from "../tools/offline/capture";
-import { applyProjectConfig, applySet, readProject, readStackFile, StackConfig, toRunRequest } from "../tools/offline/stackConfig";
+import {
+    applyProjectConfig,
+    applySet,
+    readProject,
+    readStackFile,
+    StackConfig,
+    toRunRequest,
+} from "../tools/offline/stackConfig";
 import { diffRuns, liveStateOf, RunDiff } from "../tools/offline/diff";
 import { DeclaredResource, ProgramRun, RunRequest } from "../tools/offline/types";
 import { runProgramSync } from "./support/programThread";
@@ -74,7 +81,11 @@ export function runStack(stack: string, sets: string[] = [], now = NOW): Program
  * `live` is what its reads of live objects find (RunRequest.live); nothing, as in the offline preview, without it.
  */
 export function runConfig(stack: string, config: StackConfig, live?: RunRequest["live"], now = NOW): ProgramRun {
-    const request = { ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), live, now };
+    const request = {
+        ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)),
+        live,
+        now,
+    };
     const key = JSON.stringify(request);
     if (!runs.has(key)) runs.set(key, runProgramSync(request));
     return structuredClone(runs.get(key)!);
@@ -100,7 +111,12 @@ export interface DiffByOp {
 export function byOp(diff: RunDiff): DiffByOp {
     const of = (op: string) => diff.steps.filter((s) => s.op === op).sort((a, b) => a.name.localeCompare(b.name));
     const changed = (op: string) => of(op).map((s): [string, string[]] => [s.name, s.changes.map((c) => c.path)]);
-    return { create: of("create").map((s) => s.name), update: changed("update"), replace: changed("replace"), delete: of("delete").map((s) => s.name) };
+    return {
+        create: of("create").map((s) => s.name),
+        update: changed("update"),
+        replace: changed("replace"),
+        delete: of("delete").map((s) => s.name),
+    };
 }
 
 /** Declares resources in this process under mocks; for components built directly. */
@@ -120,17 +136,24 @@ export interface CliResult {
 /** Runs the offline preview command as a user would, at NOW unless the arguments name a `--now`. */
 export function preview(args: string[]): CliResult {
     const at = args.includes("--now") ? [] : ["--now", NOW];
-    const r = spawnSync(process.execPath, ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "tools", "preview-offline.ts"), ...args, ...at], {
-        cwd: ROOT,
-        encoding: "utf8",
-    });
+    const r = spawnSync(
+        process.execPath,
+        ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "tools", "preview-offline.ts"), ...args, ...at],
+        {
+            cwd: ROOT,
+            encoding: "utf8",
+        },
+    );
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The one resource of a type (matched on its suffix, e.g. ":Deployment") and name; throws when absent. */
 export function find(run: { resources: DeclaredResource[] }, typeSuffix: string, name: string): DeclaredResource {
     const r = run.resources.find((x) => x.type.endsWith(typeSuffix) && x.name === name);
-    if (!r) throw new Error(`no ${typeSuffix} ${name}; declared: ${run.resources.map((x) => `${x.type} ${x.name}`).join(", ")}`);
+    if (!r)
+        throw new Error(
+            `no ${typeSuffix} ${name}; declared: ${run.resources.map((x) => `${x.type} ${x.name}`).join(", ")}`,
+        );
     return r;
 }
 
@@ -145,7 +168,11 @@ export function at(r: DeclaredResource, dotted: string): any {
 }
 
 /** A BackupSchedule's arguments for a test that varies the app, the IAM role and the Secrets the pods read. */
-export function backupScheduleArgs(app: string, role: BackupRole, secret: (kind: string) => pulumi.Input<string>): BackupScheduleArgs {
+export function backupScheduleArgs(
+    app: string,
+    role: BackupRole,
+    secret: (kind: string) => pulumi.Input<string>,
+): BackupScheduleArgs {
     return {
         appName: app,
         namespace: app,

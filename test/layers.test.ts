@@ -17,20 +17,42 @@ describe("layers go one way: eslint refuses an import against them", function ()
     const eslint = new ESLint({ cwd: ROOT });
 
     const refused: [file: string, specifier: string, message: string][] = [
-        ["components/traffic/capacity.ts", "../../lib/config", "components import nothing from lib/, program/ or tools/"],
-        ["components/traffic/capacity.ts", "../../program/release", "components import nothing from lib/, program/ or tools/"],
-        ["components/traffic/capacity.ts", "../../tools/plan", "components import nothing from lib/, program/ or tools/"],
+        [
+            "components/traffic/capacity.ts",
+            "../../lib/config",
+            "components import nothing from lib/, program/ or tools/",
+        ],
+        [
+            "components/traffic/capacity.ts",
+            "../../program/release",
+            "components import nothing from lib/, program/ or tools/",
+        ],
+        [
+            "components/traffic/capacity.ts",
+            "../../tools/plan",
+            "components import nothing from lib/, program/ or tools/",
+        ],
         ["lib/gate/mark.ts", "../../program/gate", "lib/ imports nothing from program/ or tools/"],
         ["lib/rollback.ts", "../tools/plan", "lib/ imports nothing from program/ or tools/"],
         ["lib/plan/types.ts", "../../tools/offline/policy", "lib/ imports nothing from program/ or tools/"],
         ["program/release.ts", "../tools/offline/run", "program/ imports nothing from tools/"],
         ["policy/rules.ts", "../components/database", "the policy pack imports nothing outside policy/"],
-        ["examples/catalog-api/index.ts", "../../components", "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path"],
-        ["examples/orders-api/index.ts", "../../lib/config", "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path"],
+        [
+            "examples/catalog-api/index.ts",
+            "../../components",
+            "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path",
+        ],
+        [
+            "examples/orders-api/index.ts",
+            "../../lib/config",
+            "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path",
+        ],
     ];
     for (const [file, specifier, message] of refused) {
         it(`${file} may not import ${specifier}`, async () => {
-            assert.deepStrictEqual(await layerFindings(eslint, file, specifier), [`'${specifier}' import is restricted from being used by a pattern. ${message}`]);
+            assert.deepStrictEqual(await layerFindings(eslint, file, specifier), [
+                `'${specifier}' import is restricted from being used by a pattern. ${message}`,
+            ]);
         });
     }
 

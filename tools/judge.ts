@@ -10,7 +10,14 @@ import { z } from "zod";
 import type { ProgramConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
 import { CanaryJudgment, judgeableProblem, judgeCanary } from "../lib/judge/canary";
-import { DEFAULT_JUDGE_SETTINGS, Judgment, judgeSeries, JudgeSettings, renderScorecard, SeriesPair } from "../lib/judge/judge";
+import {
+    DEFAULT_JUDGE_SETTINGS,
+    Judgment,
+    judgeSeries,
+    JudgeSettings,
+    renderScorecard,
+    SeriesPair,
+} from "../lib/judge/judge";
 import { ProgramError } from "./offline/types";
 
 const ROOT = path.join(__dirname, "..");
@@ -39,8 +46,12 @@ const seriesFileSchema = z.strictObject({
     metrics: z.record(
         z.string().min(1),
         z.strictObject({
-            canary: z.array(z.number().nullable(), { message: "must be an array of numbers (null for a missing point)" }),
-            baseline: z.array(z.number().nullable(), { message: "must be an array of numbers (null for a missing point)" }),
+            canary: z.array(z.number().nullable(), {
+                message: "must be an array of numbers (null for a missing point)",
+            }),
+            baseline: z.array(z.number().nullable(), {
+                message: "must be an array of numbers (null for a missing point)",
+            }),
         }),
     ),
 });
@@ -51,7 +62,11 @@ export function readSeriesFile(file: string): Record<string, SeriesPair> {
     try {
         text = readFileSync(file, "utf8");
     } catch (err) {
-        throw new ProgramError(`${file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2, 0);
+        throw new ProgramError(
+            `${file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+            2,
+            0,
+        );
     }
     let parsed: unknown;
     try {
@@ -68,10 +83,19 @@ export function readSeriesFile(file: string): Record<string, SeriesPair> {
                     .join("")
                     .slice(1)}: ${i.message}`,
         );
-        throw new ProgramError(`${file}: not a series file ({"metrics": {"<metric>": {"canary": [...], "baseline": [...]}}}):\n${lines.join("\n")}`, 2, 0);
+        throw new ProgramError(
+            `${file}: not a series file ({"metrics": {"<metric>": {"canary": [...], "baseline": [...]}}}):\n${lines.join("\n")}`,
+            2,
+            0,
+        );
     }
     const nan = (values: (number | null)[]) => values.map((v) => v ?? NaN);
-    return Object.fromEntries(Object.entries(result.data.metrics).map(([name, s]) => [name, { canary: nan(s.canary), baseline: nan(s.baseline) }]));
+    return Object.fromEntries(
+        Object.entries(result.data.metrics).map(([name, s]) => [
+            name,
+            { canary: nan(s.canary), baseline: nan(s.baseline) },
+        ]),
+    );
 }
 
 /** A stack's validated config, read from its Pulumi.<stack>.yaml as the program would read it. */
@@ -98,11 +122,19 @@ function duration(flag: string, text: string): number {
 }
 
 /** Reads both tracks' metrics from Datadog over the window that ends now and judges them, interval by interval if asked. */
-async function judgeFromDatadog(stack: string, cfg: ProgramConfig, windowMs: number, intervalMs: number | undefined): Promise<Judgment> {
+async function judgeFromDatadog(
+    stack: string,
+    cfg: ProgramConfig,
+    windowMs: number,
+    intervalMs: number | undefined,
+): Promise<Judgment> {
     const problem = judgeableProblem(stack, cfg);
     if (problem || cfg.strategy !== "canary") throw new ProgramError(problem ?? "", 2, 0);
     const credentials = credentialsFromEnv();
-    if (!credentials) throw new NotJudged("not judged: no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)");
+    if (!credentials)
+        throw new NotJudged(
+            "not judged: no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)",
+        );
     const to = Date.now();
     const window = { from: to - windowMs, to };
     const { createDatadogReader, DatadogRequestError, DatadogUnavailableError } = await import("../lib/datadog/reader");
@@ -111,14 +143,18 @@ async function judgeFromDatadog(stack: string, cfg: ProgramConfig, windowMs: num
     try {
         judged = await judgeCanary(cfg, reader, window, intervalMs);
     } catch (err) {
-        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) throw new NotJudged(`not judged: ${err.message}`);
+        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError)
+            throw new NotJudged(`not judged: ${err.message}`);
         throw err;
     }
     const { versions, intervalScores, decidedBy } = judged;
     console.error(
         `Judging canary ${versions.canary} against stable ${versions.baseline} of ${cfg.datadog.service} in ${cfg.datadog.env}, ${new Date(window.from).toISOString()} to ${new Date(to).toISOString()}`,
     );
-    if (intervalScores.length > 1) console.error(`Interval scores: ${intervalScores.join(", ")}; decided by interval ${decidedBy + 1} of ${intervalScores.length}`);
+    if (intervalScores.length > 1)
+        console.error(
+            `Interval scores: ${intervalScores.join(", ")}; decided by interval ${decidedBy + 1} of ${intervalScores.length}`,
+        );
     return judged.judgment;
 }
 
@@ -141,7 +177,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
     }
     if (!values.series && !values.stack) throw new UsageError("--series or --stack is required");
-    if (values.series && (values.window || values.interval)) throw new UsageError("--window and --interval apply to a judgment read from Datadog, not to --series");
+    if (values.series && (values.window || values.interval))
+        throw new UsageError("--window and --interval apply to a judgment read from Datadog, not to --series");
     const cfg = values.stack ? await stackConfig(values.stack) : undefined;
     let judgment: Judgment;
     if (values.series) {
@@ -152,7 +189,8 @@ export async function main(argv: string[]): Promise<number> {
         const c = cfg as ProgramConfig;
         const windowMs = values.window ? duration("--window", values.window) : c.plan.observeMinutes * 60_000;
         const intervalMs = values.interval ? duration("--interval", values.interval) : undefined;
-        if (intervalMs !== undefined && intervalMs > windowMs) throw new UsageError(`--interval ${values.interval} is longer than the window`);
+        if (intervalMs !== undefined && intervalMs > windowMs)
+            throw new UsageError(`--interval ${values.interval} is longer than the window`);
         judgment = await judgeFromDatadog(stack, c, windowMs, intervalMs);
     }
     process.stdout.write(values.json ? `${JSON.stringify(judgment.scorecard, null, 2)}\n` : renderScorecard(judgment));
@@ -165,7 +203,8 @@ if (require.main === module) {
             process.exitCode = code;
         },
         (err: Error) => {
-            const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
+            const usage =
+                err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
             console.error(usage ? `${err.message}\n\n${USAGE}` : err.message);
             process.exitCode = usage ? 2 : err instanceof ProgramError ? err.exitCode : 3;
         },

@@ -29,7 +29,10 @@ const USAGE = `usage: npm run plan -- --stack <name> [options]
 exit codes: 0 written (policy violations are marked in the checklist), 2 invalid config or a usage mistake, 1 anything else`;
 
 export async function main(argv: string[]): Promise<number> {
-    const values = parseCommandArgs(argv, { runbook: { type: "boolean", default: false }, out: { type: "string" } } as const);
+    const values = parseCommandArgs(argv, {
+        runbook: { type: "boolean", default: false },
+        out: { type: "string" },
+    } as const);
     if (values.help) {
         console.log(USAGE);
         return 0;
@@ -39,10 +42,25 @@ export async function main(argv: string[]): Promise<number> {
     if (otherProject) {
         // The runbook's commands and checks come from myapp's config, which another project does not have.
         if (values.runbook) throw new UsageError("--runbook is myapp's: another project's plan has no steps to run");
-        const run = await runProject({ ...toRunRequest(project, stack, edited), now }, otherProject.dir, otherProject.main);
+        const run = await runProject(
+            { ...toRunRequest(project, stack, edited), now },
+            otherProject.dir,
+            otherProject.main,
+        );
         const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
         const resources = run.resources.filter((r) => !r.read);
-        return write(values.out, stack, "deployment plan", renderServicePlan({ project, stack, resources, outputs: run.outputs, policy: { levels: levels(), violations } }));
+        return write(
+            values.out,
+            stack,
+            "deployment plan",
+            renderServicePlan({
+                project,
+                stack,
+                resources,
+                outputs: run.outputs,
+                policy: { levels: levels(), violations },
+            }),
+        );
     }
     // The config, migrations and squawk's findings exactly as the program read and validated them; it stops first on
     // a bad value, with exit code 2.
@@ -60,7 +78,12 @@ export async function main(argv: string[]): Promise<number> {
         outputRefs: false,
         now: new Date(now),
     };
-    return write(values.out, stack, values.runbook ? "runbook" : "deployment plan", values.runbook ? renderRunbook(input) : renderPlan(input));
+    return write(
+        values.out,
+        stack,
+        values.runbook ? "runbook" : "deployment plan",
+        values.runbook ? renderRunbook(input) : renderPlan(input),
+    );
 }
 
 /** Writes the document to `out`, or to standard output. */

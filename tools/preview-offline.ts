@@ -31,7 +31,9 @@ const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
 exit codes: 0 fine, 2 invalid config or a usage mistake, 1 a mandatory policy violation or anything else`;
 
 function get(obj: unknown, dotted: string): unknown {
-    return dotted.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
+    return dotted
+        .split(".")
+        .reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
 }
 
 /** A few inputs that say what a resource is for, for the tree view. */
@@ -39,10 +41,12 @@ function summary(r: DeclaredResource): string {
     const i = r.inputs;
     const parts: string[] = [];
     const add = (label: string, value: unknown) => {
-        if (value !== undefined && value !== null && value !== "") parts.push(`${label}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+        if (value !== undefined && value !== null && value !== "")
+            parts.push(`${label}=${typeof value === "string" ? value : JSON.stringify(value)}`);
     };
     add("name", get(i, "metadata.name"));
-    const containers = get(i, "spec.template.spec.containers") ?? get(i, "spec.jobTemplate.spec.template.spec.containers");
+    const containers =
+        get(i, "spec.template.spec.containers") ?? get(i, "spec.jobTemplate.spec.template.spec.containers");
     if (Array.isArray(containers)) add("image", containers.map((c) => c.image).join(","));
     add("replicas", get(i, "spec.replicas"));
     add("minReplicas", get(i, "spec.minReplicas"));
@@ -75,7 +79,9 @@ function summary(r: DeclaredResource): string {
 function printTree(run: ProgramRun, project: string): void {
     const children = new Map<string | null, DeclaredResource[]>();
     for (const r of run.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-    console.log(`${project}-${run.stack} (${run.resources.filter((r) => r.custom).length} resources, ${run.resources.filter((r) => !r.custom).length} components)`);
+    console.log(
+        `${project}-${run.stack} (${run.resources.filter((r) => r.custom).length} resources, ${run.resources.filter((r) => !r.custom).length} components)`,
+    );
     const walk = (parent: string | null, indent: string) => {
         const list = children.get(parent) ?? [];
         list.forEach((r, idx) => {
@@ -89,7 +95,8 @@ function printTree(run: ProgramRun, project: string): void {
     console.log("\nOutputs:");
     for (const [k, v] of Object.entries(run.outputs)) {
         // The `readme` output is a whole document: its title stands for it.
-        const text = typeof v === "string" && v.includes("\n") ? `${v.split("\n")[0]} (${v.split("\n").length} lines)` : v;
+        const text =
+            typeof v === "string" && v.includes("\n") ? `${v.split("\n")[0]} (${v.split("\n").length} lines)` : v;
         console.log(`  ${k}: ${typeof text === "string" ? text : JSON.stringify(text)}`);
     }
 }
@@ -97,7 +104,8 @@ function printTree(run: ProgramRun, project: string): void {
 function printViolations(violations: PolicyViolation[]): void {
     console.log(`\nPolicy violations (${violations.length}):`);
     if (violations.length === 0) console.log("  none");
-    for (const v of violations) console.log(`  [${v.level}] ${v.policy}${v.resource ? `  ${v.resource}` : ""}: ${v.message}`);
+    for (const v of violations)
+        console.log(`  [${v.level}] ${v.policy}${v.resource ? `  ${v.resource}` : ""}: ${v.message}`);
 }
 
 const SYMBOL: Record<StepOp, string> = { create: "+", update: "~", replace: "+-", delete: "-" };
@@ -113,30 +121,54 @@ function printDiff(diff: RunDiff): void {
         const order = s.deleteBeforeReplace ? " (delete before replace)" : "";
         console.log(`  ${SYMBOL[s.op]} ${s.op.padEnd(7)} ${s.type}  ${s.name}${order}`);
         for (const c of s.changes) {
-            const change = c.old === undefined ? `+ ${c.path}: ${show(c.new)}` : c.new === undefined ? `- ${c.path}: ${show(c.old)}` : `~ ${c.path}: ${show(c.old)} => ${show(c.new)}`;
+            const change =
+                c.old === undefined
+                    ? `+ ${c.path}: ${show(c.new)}`
+                    : c.new === undefined
+                      ? `- ${c.path}: ${show(c.old)}`
+                      : `~ ${c.path}: ${show(c.old)} => ${show(c.new)}`;
             console.log(`      ${change}${c.replaces ? "  (forces replacement)" : ""}`);
         }
     }
-    const counts = (["create", "update", "replace", "delete"] as const).map((op) => [op, diff.steps.filter((s) => s.op === op).length] as const).filter(([, n]) => n > 0);
+    const counts = (["create", "update", "replace", "delete"] as const)
+        .map((op) => [op, diff.steps.filter((s) => s.op === op).length] as const)
+        .filter(([, n]) => n > 0);
     const to = { create: "to create", update: "to update", replace: "to replace", delete: "to delete" };
-    console.log(`  Resources: ${[...counts.map(([op, n]) => `${SYMBOL[op]}${n} ${to[op]}`), `${diff.same} unchanged`].join(", ")}\n`);
+    console.log(
+        `  Resources: ${[...counts.map(([op, n]) => `${SYMBOL[op]}${n} ${to[op]}`), `${diff.same} unchanged`].join(", ")}\n`,
+    );
 }
 
 export async function main(argv: string[]): Promise<number> {
-    const values = parseCommandArgs(argv, { diff: { type: "boolean", default: false }, json: { type: "boolean", default: false }, "render-dir": { type: "string" } } as const);
+    const values = parseCommandArgs(argv, {
+        diff: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        "render-dir": { type: "string" },
+    } as const);
     if (values.help) {
         console.log(USAGE);
         return 0;
     }
-    const { stack, project, otherProject, base: baseConfig, edited, policyConfig, now } = readCommandStack(ROOT, values);
-    const declare = (request: RunRequest) => (otherProject ? runProject(request, otherProject.dir, otherProject.main) : runProgram(request));
+    const {
+        stack,
+        project,
+        otherProject,
+        base: baseConfig,
+        edited,
+        policyConfig,
+        now,
+    } = readCommandStack(ROOT, values);
+    const declare = (request: RunRequest) =>
+        otherProject ? runProject(request, otherProject.dir, otherProject.main) : runProgram(request);
 
     // With --diff the edited run reads the cluster the config without the edits leaves (liveStateOf); the second run
     // shares this process's loaded modules: --diff costs one more declaration, not one more start.
     const base = values.diff ? await declare({ ...toRunRequest(project, stack, baseConfig), now }) : undefined;
     const run = await declare({ ...toRunRequest(project, stack, edited), now, live: base && liveStateOf(base) });
     const diff = base ? diffRuns(base, run) : undefined;
-    const rendered = values["render-dir"] ? renderManifests(run.resources, path.resolve(values["render-dir"])) : undefined;
+    const rendered = values["render-dir"]
+        ? renderManifests(run.resources, path.resolve(values["render-dir"]))
+        : undefined;
     const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
 
     if (values.json) {
@@ -150,7 +182,13 @@ export async function main(argv: string[]): Promise<number> {
             ...(read ? { read } : {}),
             inputs,
         }));
-        console.log(JSON.stringify({ stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}), policy: { violations } }, null, 2));
+        console.log(
+            JSON.stringify(
+                { stack, resources, outputs: run.outputs, ...(diff ? { diff } : {}), policy: { violations } },
+                null,
+                2,
+            ),
+        );
     } else {
         // The diff first, as `pulumi preview --diff` puts the changes before anything else.
         if (diff) printDiff(diff);

@@ -39,7 +39,12 @@ function minutes(flag: string, text: string): number {
 }
 
 /** The driver on the real engine: config edits and `pulumi up` through the Automation API, Datadog through the official client. */
-export function automationDriver(stack: Stack, workDir: string, stateFile: string, out: (line: string) => void): ReleaseDriver {
+export function automationDriver(
+    stack: Stack,
+    workDir: string,
+    stateFile: string,
+    out: (line: string) => void,
+): ReleaseDriver {
     const config = () => stackFileConfig(workDir, stack.name);
     return {
         async apply(changes) {
@@ -57,7 +62,12 @@ export function automationDriver(stack: Stack, workDir: string, stateFile: strin
         },
         judge(window) {
             const credentials = credentialsFromEnv();
-            return judgeStep(stack.name, config(), credentials && createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() }), window);
+            return judgeStep(
+                stack.name,
+                config(),
+                credentials && createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() }),
+                window,
+            );
         },
         now: () => Date.now(),
         sleepUntil: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms - Date.now()))),
@@ -74,7 +84,12 @@ export function automationDriver(stack: Stack, workDir: string, stateFile: strin
 export async function main(argv: string[], workDir = ROOT): Promise<number> {
     const { values } = parseArgs({
         args: argv,
-        options: { stack: { type: "string" }, state: { type: "string" }, observe: { type: "string" }, help: { type: "boolean", default: false } },
+        options: {
+            stack: { type: "string" },
+            state: { type: "string" },
+            observe: { type: "string" },
+            help: { type: "boolean", default: false },
+        },
         strict: true,
         allowPositionals: false,
     });
@@ -88,7 +103,8 @@ export async function main(argv: string[], workDir = ROOT): Promise<number> {
     let state: ReleaseState;
     if (existsSync(stateFile)) {
         state = JSON.parse(readFileSync(stateFile, "utf8")) as ReleaseState;
-        if (state.stack !== stackName) throw new UsageError(`${stateFile} belongs to stack ${state.stack}, not ${stackName}`);
+        if (state.stack !== stackName)
+            throw new UsageError(`${stateFile} belongs to stack ${state.stack}, not ${stackName}`);
     } else {
         state = releasePlan(stackName, stackFileConfig(workDir, stackName));
         if (values.observe) state.observeMinutes = minutes("--observe", values.observe);
@@ -107,7 +123,8 @@ if (require.main === module) {
             process.exitCode = code;
         },
         (err: Error) => {
-            const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
+            const usage =
+                err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS");
             console.error(usage ? `${err.message}\n\n${USAGE}` : err.message);
             process.exitCode = usage || err instanceof ConfigError ? 2 : 1;
         },

@@ -36,12 +36,21 @@ export class BackupBucket extends LibraryComponent {
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("BackupBucket", name, opts);
         const problems = Object.entries(lifecycleProblems({ ...args, objectLockDays: args.objectLock?.days }));
-        if (problems.length > 0) throw new pulumi.ResourceError(problems.map(([setting, problem]) => `${setting} ${problem}`).join("; "), this);
+        if (problems.length > 0)
+            throw new pulumi.ResourceError(
+                problems.map(([setting, problem]) => `${setting} ${problem}`).join("; "),
+                this,
+            );
         const opt = { parent: this };
 
         this.key = new aws.kms.Key(
             `${name}-key`,
-            { description: `Encrypts database dumps in ${args.bucketName}`, enableKeyRotation: true, deletionWindowInDays: 30, tags: args.tags },
+            {
+                description: `Encrypts database dumps in ${args.bucketName}`,
+                enableKeyRotation: true,
+                deletionWindowInDays: 30,
+                tags: args.tags,
+            },
             // Deleting the key makes every dump unreadable: protected like the bucket.
             { ...opt, protect: true },
         );
@@ -49,16 +58,47 @@ export class BackupBucket extends LibraryComponent {
 
         this.bucket = new aws.s3.Bucket(
             `${name}-bucket`,
-            { bucket: args.bucketName, objectLockEnabled: args.objectLock !== undefined, forceDestroy: false, tags: args.tags },
+            {
+                bucket: args.bucketName,
+                objectLockEnabled: args.objectLock !== undefined,
+                forceDestroy: false,
+                tags: args.tags,
+            },
             { ...opt, protect: true },
         );
         const bucket = this.bucket.id;
-        new aws.s3.BucketOwnershipControls(`${name}-ownership`, { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } }, opt);
-        new aws.s3.BucketPublicAccessBlock(`${name}-public-access`, { bucket, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true }, opt);
-        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket, versioningConfiguration: { status: "Enabled" } }, opt);
+        new aws.s3.BucketOwnershipControls(
+            `${name}-ownership`,
+            { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } },
+            opt,
+        );
+        new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access`,
+            {
+                bucket,
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            },
+            opt,
+        );
+        const versioning = new aws.s3.BucketVersioning(
+            `${name}-versioning`,
+            { bucket, versioningConfiguration: { status: "Enabled" } },
+            opt,
+        );
         new aws.s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,
-            { bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn }, bucketKeyEnabled: true }] },
+            {
+                bucket,
+                rules: [
+                    {
+                        applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: this.key.arn },
+                        bucketKeyEnabled: true,
+                    },
+                ],
+            },
             opt,
         );
         new aws.s3.BucketPolicy(
@@ -107,7 +147,11 @@ export class BackupBucket extends LibraryComponent {
         if (args.objectLock) {
             new aws.s3.BucketObjectLockConfiguration(
                 `${name}-object-lock`,
-                { bucket, objectLockEnabled: "Enabled", rule: { defaultRetention: { mode: args.objectLock.mode, days: args.objectLock.days } } },
+                {
+                    bucket,
+                    objectLockEnabled: "Enabled",
+                    rule: { defaultRetention: { mode: args.objectLock.mode, days: args.objectLock.days } },
+                },
                 { ...opt, dependsOn: [versioning] },
             );
         }
@@ -139,10 +183,12 @@ export interface DumpLifecycle {
  */
 export function lifecycleProblems(l: DumpLifecycle): Partial<Record<keyof DumpLifecycle, string>> {
     const problems: Partial<Record<keyof DumpLifecycle, string>> = {};
-    if (l.infrequentAccessAfterDays < 30) problems.infrequentAccessAfterDays = "must be at least 30: S3 moves nothing to STANDARD_IA sooner";
+    if (l.infrequentAccessAfterDays < 30)
+        problems.infrequentAccessAfterDays = "must be at least 30: S3 moves nothing to STANDARD_IA sooner";
     if (!(l.glacierAfterDays >= l.infrequentAccessAfterDays + 30 && l.retentionDays > l.glacierAfterDays)) {
         problems.glacierAfterDays = `must be at least 30 days after infrequentAccessAfterDays (${l.infrequentAccessAfterDays}) and before retentionDays (${l.retentionDays})`;
     }
-    if (l.objectLockDays !== undefined && l.objectLockDays >= l.retentionDays) problems.objectLockDays = `must be shorter than retentionDays (${l.retentionDays})`;
+    if (l.objectLockDays !== undefined && l.objectLockDays >= l.retentionDays)
+        problems.objectLockDays = `must be shorter than retentionDays (${l.retentionDays})`;
     return problems;
 }

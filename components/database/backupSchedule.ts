@@ -107,7 +107,10 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         const missing = DATABASE_SCRIPTS.filter((f) => args.scripts[f] === undefined);
         if (missing.length > 0) throw new pulumi.ResourceError(`scripts lacks ${missing.join(", ")}`, this);
         if (!isS3Prefix(args.prefix)) {
-            throw new pulumi.ResourceError(`prefix must be an S3 key prefix without leading or trailing slash, got "${args.prefix}"`, this);
+            throw new pulumi.ResourceError(
+                `prefix must be an S3 key prefix without leading or trailing slash, got "${args.prefix}"`,
+                this,
+            );
         }
         this.args = args;
         this.prefix = args.prefix;
@@ -118,11 +121,21 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         this.restoreServiceAccountName = separate ? `${app}-db-restore` : this.serviceAccountName;
         this.drillServiceAccountName = separate ? `${app}-db-drill` : this.serviceAccountName;
 
-        const identity = (component: Component, suffix: string, serviceAccountName: string, roleArn: pulumi.Output<string>) =>
+        const identity = (
+            component: Component,
+            suffix: string,
+            serviceAccountName: string,
+            roleArn: pulumi.Output<string>,
+        ) =>
             new k8s.core.v1.ServiceAccount(
                 `${name}-${suffix}`,
                 {
-                    metadata: { name: serviceAccountName, namespace: args.namespace, labels: batchLabels(app, component), annotations: { "eks.amazonaws.com/role-arn": roleArn } },
+                    metadata: {
+                        name: serviceAccountName,
+                        namespace: args.namespace,
+                        labels: batchLabels(app, component),
+                        annotations: { "eks.amazonaws.com/role-arn": roleArn },
+                    },
                     // IRSA projects its own token (README, Decisions: "IRSA without the API token").
                     automountServiceAccountToken: false,
                 },
@@ -133,44 +146,90 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         } else {
             const role = args.role;
             const objects = (pattern: string) => pulumi.interpolate`${role.bucketArn}/${args.prefix}/${pattern}`;
-            const list = { Sid: "ListOwnPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: role.bucketArn, Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } } };
-            this.roleArn = this.createRole(`${name}-role`, `${name}-policy`, this.serviceAccountName, `writes ${app} database dumps`, role, [
-                // A dump is a multipart upload: an interrupted one is aborted by the CLI, not left to the lifecycle rule.
-                { Sid: "WriteDumps", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: objects("*.dump") },
-            ]);
+            const list = {
+                Sid: "ListOwnPrefix",
+                Effect: "Allow",
+                Action: "s3:ListBucket",
+                Resource: role.bucketArn,
+                Condition: { StringLike: { "s3:prefix": [`${args.prefix}/*`] } },
+            };
+            this.roleArn = this.createRole(
+                `${name}-role`,
+                `${name}-policy`,
+                this.serviceAccountName,
+                `writes ${app} database dumps`,
+                role,
+                [
+                    // A dump is a multipart upload: an interrupted one is aborted by the CLI, not left to the lifecycle rule.
+                    {
+                        Sid: "WriteDumps",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                        Resource: objects("*.dump"),
+                    },
+                ],
+            );
             identity(
                 COMPONENT.restore,
                 "restore-service-account",
                 this.restoreServiceAccountName,
-                this.createRole(`${name}-restore-role`, `${name}-restore-policy`, this.restoreServiceAccountName, `restores ${app} database dumps`, role, [
-                    { Sid: "ReadDumps", Effect: "Allow", Action: ["s3:GetObject", "s3:RestoreObject"], Resource: objects("*") },
-                    list,
-                    {
-                        Sid: "WritePreRestoreDumpsAndMarkers",
-                        Effect: "Allow",
-                        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
-                        Resource: [objects("*-pre-restore-*.dump"), objects("restores/*")],
-                    },
-                ]),
+                this.createRole(
+                    `${name}-restore-role`,
+                    `${name}-restore-policy`,
+                    this.restoreServiceAccountName,
+                    `restores ${app} database dumps`,
+                    role,
+                    [
+                        {
+                            Sid: "ReadDumps",
+                            Effect: "Allow",
+                            Action: ["s3:GetObject", "s3:RestoreObject"],
+                            Resource: objects("*"),
+                        },
+                        list,
+                        {
+                            Sid: "WritePreRestoreDumpsAndMarkers",
+                            Effect: "Allow",
+                            Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                            Resource: [objects("*-pre-restore-*.dump"), objects("restores/*")],
+                        },
+                    ],
+                ),
             );
             identity(
                 COMPONENT.restoreDrill,
                 "drill-service-account",
                 this.drillServiceAccountName,
-                this.createRole(`${name}-drill-role`, `${name}-drill-policy`, this.drillServiceAccountName, `reads ${app} database dumps for the restore drill`, role, [
-                    { Sid: "ReadDumps", Effect: "Allow", Action: "s3:GetObject", Resource: objects("*") },
-                    list,
-                ]),
+                this.createRole(
+                    `${name}-drill-role`,
+                    `${name}-drill-policy`,
+                    this.drillServiceAccountName,
+                    `reads ${app} database dumps for the restore drill`,
+                    role,
+                    [{ Sid: "ReadDumps", Effect: "Allow", Action: "s3:GetObject", Resource: objects("*") }, list],
+                ),
             );
         }
         identity(COMPONENT.backup, "service-account", this.serviceAccountName, this.roleArn);
         this.scriptsConfigMap = new k8s.core.v1.ConfigMap(
             `${name}-scripts`,
-            { metadata: { name: `${app}-db-scripts`, namespace: args.namespace, labels: appLabels(app, COMPONENT.database) }, data: args.scripts },
+            {
+                metadata: {
+                    name: `${app}-db-scripts`,
+                    namespace: args.namespace,
+                    labels: appLabels(app, COMPONENT.database),
+                },
+                data: args.scripts,
+            },
             opt,
         );
 
-        const cron = (component: Component, cronName: string, schedule: string, pod: k8s.types.input.core.v1.PodTemplateSpec) =>
+        const cron = (
+            component: Component,
+            cronName: string,
+            schedule: string,
+            pod: k8s.types.input.core.v1.PodTemplateSpec,
+        ) =>
             new k8s.batch.v1.CronJob(
                 `${name}-${component}`,
                 {
@@ -183,12 +242,24 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                         startingDeadlineSeconds: 600,
                         successfulJobsHistoryLimit: 3,
                         failedJobsHistoryLimit: 5,
-                        jobTemplate: { spec: { backoffLimit: 1, activeDeadlineSeconds: args.deadlineSeconds, podFailurePolicy: IGNORE_DISRUPTIONS, template: pod } },
+                        jobTemplate: {
+                            spec: {
+                                backoffLimit: 1,
+                                activeDeadlineSeconds: args.deadlineSeconds,
+                                podFailurePolicy: IGNORE_DISRUPTIONS,
+                                template: pod,
+                            },
+                        },
                     },
                 },
                 { ...opt, dependsOn: [this.scriptsConfigMap] },
             );
-        cron(COMPONENT.backup, `${app}-db-backup`, args.schedule, this.backupPod("scheduled", batchLabels(app, COMPONENT.backup)));
+        cron(
+            COMPONENT.backup,
+            `${app}-db-backup`,
+            args.schedule,
+            this.backupPod("scheduled", batchLabels(app, COMPONENT.backup)),
+        );
         cron(
             COMPONENT.restoreDrill,
             `${app}-db-restore-drill`,
@@ -199,7 +270,10 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                 command: ["/bin/sh", "/scripts/restore-drill.sh"],
                 env: [
                     ...this.bucketEnv(),
-                    { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: ENV.databaseUrl } } },
+                    {
+                        name: "DRILL_DATABASE_URL",
+                        valueFrom: { secretKeyRef: { name: args.drillDatabaseSecret, key: ENV.databaseUrl } },
+                    },
                     { name: "DRILL_CHECK_SQL", value: args.drillCheckSql },
                     // Every backup run succeeding, the newest dump is at most one schedule gap old; two gaps is one missed run.
                     { name: "DRILL_MAX_AGE_SECONDS", value: String(2 * cronLongestGapSeconds(args.schedule)) },
@@ -228,23 +302,35 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         const opt = { parent: this };
         const serviceAccount = `system:serviceaccount:${args.namespace}:${serviceAccountName}`;
         // The cluster's provider and issuer are often another stack's outputs (an EKS cluster's OIDC provider).
-        const assumeRolePolicy = pulumi.all([role.oidc.providerArn, role.oidc.issuerUrl]).apply(([providerArn, issuerUrl]) => {
-            const issuer = issuerUrl.replace(/^https:\/\//, "");
-            return JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [
-                    {
-                        Effect: "Allow",
-                        Principal: { Federated: providerArn },
-                        Action: "sts:AssumeRoleWithWebIdentity",
-                        Condition: { StringEquals: { [`${issuer}:sub`]: serviceAccount, [`${issuer}:aud`]: "sts.amazonaws.com" } },
-                    },
-                ],
+        const assumeRolePolicy = pulumi
+            .all([role.oidc.providerArn, role.oidc.issuerUrl])
+            .apply(([providerArn, issuerUrl]) => {
+                const issuer = issuerUrl.replace(/^https:\/\//, "");
+                return JSON.stringify({
+                    Version: "2012-10-17",
+                    Statement: [
+                        {
+                            Effect: "Allow",
+                            Principal: { Federated: providerArn },
+                            Action: "sts:AssumeRoleWithWebIdentity",
+                            Condition: {
+                                StringEquals: {
+                                    [`${issuer}:sub`]: serviceAccount,
+                                    [`${issuer}:aud`]: "sts.amazonaws.com",
+                                },
+                            },
+                        },
+                    ],
+                });
             });
-        });
         const created = new aws.iam.Role(
             roleName,
-            { description: `IRSA role of ${args.namespace}/${serviceAccountName}: ${purpose}`, assumeRolePolicy, maxSessionDuration: 3600, tags: args.tags },
+            {
+                description: `IRSA role of ${args.namespace}/${serviceAccountName}: ${purpose}`,
+                assumeRolePolicy,
+                maxSessionDuration: 3600,
+                tags: args.tags,
+            },
             opt,
         );
         new aws.iam.RolePolicy(
@@ -255,11 +341,22 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                     Version: "2012-10-17",
                     Statement: [
                         ...statements,
-                        { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: role.keyArn },
+                        {
+                            Sid: "UseBucketKey",
+                            Effect: "Allow",
+                            Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+                            Resource: role.keyArn,
+                        },
                         {
                             Sid: "NeverDelete",
                             Effect: "Deny",
-                            Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:BypassGovernanceRetention"],
+                            Action: [
+                                "s3:DeleteObject",
+                                "s3:DeleteObjectVersion",
+                                "s3:PutLifecycleConfiguration",
+                                "s3:PutBucketPolicy",
+                                "s3:BypassGovernanceRetention",
+                            ],
                             Resource: [role.bucketArn, pulumi.interpolate`${role.bucketArn}/*`],
                         },
                     ],
@@ -278,14 +375,24 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
         ];
     }
 
-    private toolsPod(labels: Record<string, string>, serviceAccountName: string, container: JobContainer): k8s.types.input.core.v1.PodTemplateSpec {
+    private toolsPod(
+        labels: Record<string, string>,
+        serviceAccountName: string,
+        container: JobContainer,
+    ): k8s.types.input.core.v1.PodTemplateSpec {
         const ca = this.args.caVolume;
         return batchPodTemplate({
             labels,
             serviceAccountName,
             tmpSize: this.args.scratchSize,
-            container: { ...container, volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, ...(ca ? [ca.mount] : [])] },
-            volumes: [{ name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } }, ...(ca ? [ca.volume] : [])],
+            container: {
+                ...container,
+                volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, ...(ca ? [ca.mount] : [])],
+            },
+            volumes: [
+                { name: "scripts", configMap: { name: this.scriptsConfigMap.metadata.name, defaultMode: 0o555 } },
+                ...(ca ? [ca.volume] : []),
+            ],
         });
     }
 
@@ -298,7 +405,10 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
             env: [
                 ...this.bucketEnv(),
                 { name: "BACKUP_LABEL", value: label },
-                { name: ENV.databaseUrl, valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret, key: ENV.databaseUrl } } },
+                {
+                    name: ENV.databaseUrl,
+                    valueFrom: { secretKeyRef: { name: this.args.backupDatabaseSecret, key: ENV.databaseUrl } },
+                },
             ],
         });
     }

@@ -122,8 +122,21 @@ export function fingerprint(value: pulumi.Output<string>): pulumi.Output<string>
  * A ConfigMap with the server's CA bundle, and the volume that mounts it at DATABASE_CA_DIR/ca.pem, where the
  * connection URLs' sslrootcert points.
  */
-export function databaseCaVolume(name: string, appName: string, namespace: string, caBundle: string, opts: pulumi.CustomResourceOptions): PodVolume {
-    const ca = new k8s.core.v1.ConfigMap(name, { metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, COMPONENT.database) }, data: { [CA_FILE]: caBundle } }, opts);
+export function databaseCaVolume(
+    name: string,
+    appName: string,
+    namespace: string,
+    caBundle: string,
+    opts: pulumi.CustomResourceOptions,
+): PodVolume {
+    const ca = new k8s.core.v1.ConfigMap(
+        name,
+        {
+            metadata: { name: `${appName}-db-ca`, namespace, labels: appLabels(appName, COMPONENT.database) },
+            data: { [CA_FILE]: caBundle },
+        },
+        opts,
+    );
     return {
         volume: { name: "db-ca", configMap: { name: ca.metadata.name } },
         mount: { name: "db-ca", mountPath: DATABASE_CA_DIR, readOnly: true },
@@ -218,7 +231,11 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
         const verifies = verifiesServer(args.sslmode);
         if (verifies && !args.caBundle) throw new pulumi.ResourceError(`sslmode ${args.sslmode} needs caBundle`, this);
         const connectName = connectRoleName(args.roles.app.name);
-        if (connectName.length > 63) throw new pulumi.ResourceError(`roles.app.name is too long for its connect role ${connectName} (63 characters at most)`, this);
+        if (connectName.length > 63)
+            throw new pulumi.ResourceError(
+                `roles.app.name is too long for its connect role ${connectName} (63 characters at most)`,
+                this,
+            );
         if (!args.schemas.includes("public")) throw new pulumi.ResourceError("schemas must include public", this);
         const opt = { parent: this };
         const db = args.database;
@@ -234,7 +251,9 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
         for (const kind of LOGIN_ROLES) {
             const r = args.roles[kind];
             // Letters and digits only, so the password sits in a connection URL without escaping.
-            passwords[kind] = pulumi.secret(new random.RandomPassword(`${name}-${kind}-password`, { length: 32, special: false }, opt).result);
+            passwords[kind] = pulumi.secret(
+                new random.RandomPassword(`${name}-${kind}-password`, { length: 32, special: false }, opt).result,
+            );
             roles[kind] = new postgresql.Role(
                 `${name}-${kind}`,
                 {
@@ -251,23 +270,61 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
                 opt,
             );
         }
-        const after: Record<DatabaseRoleKind, pulumi.Resource[]> = { app: [roles.app], migrator: [roles.migrator], backup: [roles.backup], drill: [roles.drill] };
+        const after: Record<DatabaseRoleKind, pulumi.Resource[]> = {
+            app: [roles.app],
+            migrator: [roles.migrator],
+            backup: [roles.backup],
+            drill: [roles.drill],
+        };
         // The public schema keeps its first grants' names; another schema's carry its name.
         const named = (suffix: string, schema: string) => (schema === "public" ? suffix : `${suffix}-${schema}`);
-        const grant = (suffix: string, role: DatabaseRoleKind | "owner" | "connect", objectType: string, privileges: string[], schema?: string) => {
-            const grantee = role === "owner" ? ownerRole.name : role === "connect" ? connectRole.name : roles[role].name;
-            const g = new postgresql.Grant(`${name}-${suffix}`, { database: db, role: grantee, objectType, schema, privileges }, opt);
+        const grant = (
+            suffix: string,
+            role: DatabaseRoleKind | "owner" | "connect",
+            objectType: string,
+            privileges: string[],
+            schema?: string,
+        ) => {
+            const grantee =
+                role === "owner" ? ownerRole.name : role === "connect" ? connectRole.name : roles[role].name;
+            const g = new postgresql.Grant(
+                `${name}-${suffix}`,
+                { database: db, role: grantee, objectType, schema, privileges },
+                opt,
+            );
             // The migrator acts as the owner, so it needs the owner's grants before it starts; the app connects through the connect role.
             after[role === "owner" ? "migrator" : role === "connect" ? "app" : role].push(g);
         };
         const member = (suffix: string, kind: DatabaseRoleKind, of: postgresql.Role, withAdminOption = false) =>
-            after[kind].push(new postgresql.GrantRole(`${name}-${suffix}`, { role: roles[kind].name, grantRole: of.name, withAdminOption }, opt));
+            after[kind].push(
+                new postgresql.GrantRole(
+                    `${name}-${suffix}`,
+                    { role: roles[kind].name, grantRole: of.name, withAdminOption },
+                    opt,
+                ),
+            );
         const defaults = (suffix: string, role: DatabaseRoleKind, objectType: string, privileges: string[]) =>
-            after[role].push(new postgresql.DefaultPrivileges(`${name}-${suffix}`, { database: db, role: roles[role].name, owner: ownerRole.name, objectType, privileges }, opt));
+            after[role].push(
+                new postgresql.DefaultPrivileges(
+                    `${name}-${suffix}`,
+                    { database: db, role: roles[role].name, owner: ownerRole.name, objectType, privileges },
+                    opt,
+                ),
+            );
 
         // Only the roles granted CONNECT below reach the app's database: not the drill role, not any role created later.
-        const noPublicConnect = new postgresql.Grant(`${name}-public-database`, { database: db, role: "public", objectType: "database", privileges: [] }, opt);
-        after.app.push(new postgresql.Grant(`${name}-public-schema`, { database: db, role: "public", objectType: "schema", schema: "public", privileges: ["USAGE"] }, opt));
+        const noPublicConnect = new postgresql.Grant(
+            `${name}-public-database`,
+            { database: db, role: "public", objectType: "database", privileges: [] },
+            opt,
+        );
+        after.app.push(
+            new postgresql.Grant(
+                `${name}-public-schema`,
+                { database: db, role: "public", objectType: "schema", schema: "public", privileges: ["USAGE"] },
+                opt,
+            ),
+        );
         grant("owner-database", "owner", "database", ["CREATE", "TEMPORARY"]);
         member("migrator-owner", "migrator", ownerRole);
         grant("migrator-database", "migrator", "database", ["CONNECT", "TEMPORARY"]);
@@ -291,7 +348,13 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
         defaults("backup-default-schemas", "backup", "schema", ["USAGE"]);
         defaults("backup-default-tables", "backup", "table", ["SELECT"]);
         defaults("backup-default-sequences", "backup", "sequence", ["SELECT"]);
-        after.drill.push(new postgresql.Database(`${name}-drill-database`, { name: args.drillDatabase, owner: roles.drill.name, connectionLimit: 2 }, opt));
+        after.drill.push(
+            new postgresql.Database(
+                `${name}-drill-database`,
+                { name: args.drillDatabase, owner: roles.drill.name, connectionLimit: 2 },
+                opt,
+            ),
+        );
         for (const kind of LOGIN_ROLES) after[kind].push(noPublicConnect);
 
         let tls = "";
@@ -314,7 +377,11 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
             this.secrets[kind] = new k8s.core.v1.Secret(
                 `${name}-${kind}-secret`,
                 {
-                    metadata: { name: secretName, namespace: args.namespace, labels: appLabels(args.appName, COMPONENT.database) },
+                    metadata: {
+                        name: secretName,
+                        namespace: args.namespace,
+                        labels: appLabels(args.appName, COMPONENT.database),
+                    },
                     type: "Opaque",
                     stringData: { [ENV.databaseUrl]: databaseUrl },
                 },
@@ -322,7 +389,10 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
             );
             this.secretRefs[kind] = { name: secretName, resource: this.secrets[kind] };
         }
-        this.secretNames = Object.fromEntries(LOGIN_ROLES.map((k) => [k, this.secrets[k].metadata.name])) as Record<DatabaseRoleKind, pulumi.Output<string>>;
+        this.secretNames = Object.fromEntries(LOGIN_ROLES.map((k) => [k, this.secrets[k].metadata.name])) as Record<
+            DatabaseRoleKind,
+            pulumi.Output<string>
+        >;
         this.registerOutputs({ ownerRole: owner, fence: this.fence, ownershipHandoverSql: this.ownershipHandoverSql });
     }
 }

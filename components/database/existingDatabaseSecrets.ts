@@ -1,6 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseAccess, databaseCaVolume, DatabaseFence, DatabaseRoleKind, fingerprint, LOGIN_ROLES, PodVolume } from "./databaseRoles";
+import {
+    DatabaseAccess,
+    databaseCaVolume,
+    DatabaseFence,
+    DatabaseRoleKind,
+    fingerprint,
+    LOGIN_ROLES,
+    PodVolume,
+} from "./databaseRoles";
 import { ENV } from "../../policy/contract";
 import { LibraryComponent } from "../componentType";
 
@@ -35,13 +43,18 @@ export class ExistingDatabaseSecrets extends LibraryComponent implements Databas
         this.secretRefs = {} as Record<DatabaseRoleKind, { name: string; resource: pulumi.Resource }>;
         this.fence = args.fence;
         for (const kind of LOGIN_ROLES) {
-            const secret = k8s.core.v1.Secret.get(`${name}-${kind}`, `${args.namespace}/${args.names[kind]}`, { parent: this });
+            const secret = k8s.core.v1.Secret.get(`${name}-${kind}`, `${args.namespace}/${args.names[kind]}`, {
+                parent: this,
+            });
             this.secretRefs[kind] = { name: args.names[kind], resource: secret };
             // The configured name, known once the read has found the Secret.
             this.secretNames[kind] = secret.id.apply(() => args.names[kind]);
             this.checksums[kind] = fingerprint(secret.data.apply((d) => d?.[ENV.databaseUrl] ?? ""));
         }
-        if (args.caBundle) this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, { parent: this });
+        if (args.caBundle)
+            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, {
+                parent: this,
+            });
         this.registerOutputs({ secretNames: this.secretNames });
     }
 }

@@ -6,7 +6,11 @@ import { LibraryComponent } from "../componentType";
 export type RdsKind = "instance" | "aurora-cluster" | "multi-az-cluster";
 
 /** AWS Backup's resource type for each kind (README, Decisions: "AWS Backup for RDS"). */
-export const BACKUP_RESOURCE_TYPE: Record<RdsKind, string> = { instance: "RDS", "aurora-cluster": "Aurora", "multi-az-cluster": "RDS" };
+export const BACKUP_RESOURCE_TYPE: Record<RdsKind, string> = {
+    instance: "RDS",
+    "aurora-cluster": "Aurora",
+    "multi-az-cluster": "RDS",
+};
 
 export interface RdsBackupPlanArgs {
     /** Whether the ARN names an instance or a cluster. */
@@ -43,7 +47,11 @@ export class RdsBackupPlan extends LibraryComponent {
             ["schedule", args.schedule],
             ["restoreTestSchedule", args.restoreTestSchedule],
         ]) {
-            if (!isAwsCron(value)) throw new pulumi.ResourceError(`${field} must be an AWS cron expression such as cron(0 5 ? * * *), got "${value}"`, this);
+            if (!isAwsCron(value))
+                throw new pulumi.ResourceError(
+                    `${field} must be an AWS cron expression such as cron(0 5 ? * * *), got "${value}"`,
+                    this,
+                );
         }
         const opt = { parent: this };
         const role = new aws.iam.Role(
@@ -51,7 +59,9 @@ export class RdsBackupPlan extends LibraryComponent {
             {
                 assumeRolePolicy: JSON.stringify({
                     Version: "2012-10-17",
-                    Statement: [{ Effect: "Allow", Principal: { Service: "backup.amazonaws.com" }, Action: "sts:AssumeRole" }],
+                    Statement: [
+                        { Effect: "Allow", Principal: { Service: "backup.amazonaws.com" }, Action: "sts:AssumeRole" },
+                    ],
                 }),
                 tags: args.tags,
             },
@@ -61,27 +71,51 @@ export class RdsBackupPlan extends LibraryComponent {
             ["backup", "AWSBackupServiceRolePolicyForBackup"],
             ["restore", "AWSBackupServiceRolePolicyForRestores"],
         ]) {
-            new aws.iam.RolePolicyAttachment(`${name}-${suffix}-policy`, { role: role.name, policyArn: `arn:aws:iam::aws:policy/service-role/${policy}` }, opt);
+            new aws.iam.RolePolicyAttachment(
+                `${name}-${suffix}-policy`,
+                { role: role.name, policyArn: `arn:aws:iam::aws:policy/service-role/${policy}` },
+                opt,
+            );
         }
-        const vault = new aws.backup.Vault(`${name}-vault`, { name: `${args.namePrefix}-vault`, kmsKeyArn: args.kmsKeyArn, tags: args.tags }, { ...opt, protect: true });
+        const vault = new aws.backup.Vault(
+            `${name}-vault`,
+            { name: `${args.namePrefix}-vault`, kmsKeyArn: args.kmsKeyArn, tags: args.tags },
+            { ...opt, protect: true },
+        );
         const plan = new aws.backup.Plan(
             `${name}-plan`,
             {
                 name: `${args.namePrefix}-plan`,
                 rules: [
-                    { ruleName: "scheduled", targetVaultName: vault.name, schedule: args.schedule, startWindow: 60, completionWindow: 360, lifecycle: { deleteAfter: args.retentionDays } },
+                    {
+                        ruleName: "scheduled",
+                        targetVaultName: vault.name,
+                        schedule: args.schedule,
+                        startWindow: 60,
+                        completionWindow: 360,
+                        lifecycle: { deleteAfter: args.retentionDays },
+                    },
                 ],
                 tags: args.tags,
             },
             opt,
         );
-        new aws.backup.Selection(`${name}-selection`, { name: `${args.namePrefix}-rds`, planId: plan.id, iamRoleArn: role.arn, resources: [args.arn] }, opt);
+        new aws.backup.Selection(
+            `${name}-selection`,
+            { name: `${args.namePrefix}-rds`, planId: plan.id, iamRoleArn: role.arn, resources: [args.arn] },
+            opt,
+        );
         const testing = new aws.backup.RestoreTestingPlan(
             `${name}-restore-testing`,
             {
                 name: `${args.namePrefix.replace(/[^A-Za-z0-9_]/g, "_")}_restore_testing`,
                 scheduleExpression: args.restoreTestSchedule,
-                recoveryPointSelection: { algorithm: "LATEST_WITHIN_WINDOW", includeVaults: [vault.arn], recoveryPointTypes: ["SNAPSHOT"], selectionWindowDays: 7 },
+                recoveryPointSelection: {
+                    algorithm: "LATEST_WITHIN_WINDOW",
+                    includeVaults: [vault.arn],
+                    recoveryPointTypes: ["SNAPSHOT"],
+                    selectionWindowDays: 7,
+                },
                 tags: args.tags,
             },
             opt,
@@ -94,7 +128,10 @@ export class RdsBackupPlan extends LibraryComponent {
                 protectedResourceType: BACKUP_RESOURCE_TYPE[args.kind],
                 protectedResourceArns: [args.arn],
                 // Without them the test restores into the default VPC (README, Decisions: "AWS Backup for RDS").
-                restoreMetadataOverrides: { dbSubnetGroupName: args.subnetGroupName, vpcSecurityGroupIds: pulumi.output(args.securityGroupIds).apply((ids) => JSON.stringify(ids)) },
+                restoreMetadataOverrides: {
+                    dbSubnetGroupName: args.subnetGroupName,
+                    vpcSecurityGroupIds: pulumi.output(args.securityGroupIds).apply((ids) => JSON.stringify(ids)),
+                },
                 iamRoleArn: role.arn,
                 validationWindowHours: 4,
             },

@@ -144,20 +144,45 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
     constructor(name: string, args: ReleaseDatabaseJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ReleaseDatabaseJobs", name, opts);
         const app = args.appName;
-        const job = (component: Component, jobName: string, deadlineSeconds: number, backoffLimit: number, template: k8s.types.input.core.v1.PodTemplateSpec, after: pulumi.Resource[]) =>
+        const job = (
+            component: Component,
+            jobName: string,
+            deadlineSeconds: number,
+            backoffLimit: number,
+            template: k8s.types.input.core.v1.PodTemplateSpec,
+            after: pulumi.Resource[],
+        ) =>
             awaitedJob(
                 `${name}-${jobName.slice(app.length + 1)}`,
-                { jobName, namespace: args.namespace, labels: batchLabels(app, component), deadlineSeconds, backoffLimit, template },
+                {
+                    jobName,
+                    namespace: args.namespace,
+                    labels: batchLabels(app, component),
+                    deadlineSeconds,
+                    backoffLimit,
+                    template,
+                },
                 { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
             );
         const backup = (jobName: string, label: string, after: pulumi.Resource[]) =>
-            job(COMPONENT.predeployBackup, jobName, args.backupDeadlineSeconds, 0, args.backups.backupPod(label, batchLabels(app, COMPONENT.predeployBackup)), [args.backups, ...after]);
+            job(
+                COMPONENT.predeployBackup,
+                jobName,
+                args.backupDeadlineSeconds,
+                0,
+                args.backups.backupPod(label, batchLabels(app, COMPONENT.predeployBackup)),
+                [args.backups, ...after],
+            );
         const attempt = args.attempt > 1 ? `-a${args.attempt}` : "";
         const versionLabel = args.version.replace(/[^A-Za-z0-9.-]/g, "-");
 
         let last: k8s.batch.v1.Job | undefined;
         if (args.restore) {
-            if (!args.fence) throw new pulumi.ResourceError("a restore needs a fence: the app's login role and the role it holds CONNECT through", this);
+            if (!args.fence)
+                throw new pulumi.ResourceError(
+                    "a restore needs a fence: the app's login role and the role it holds CONNECT through",
+                    this,
+                );
             const keyHash = sha256(args.restore.key).slice(0, 10);
             const run = args.restore.run > 1 ? `-r${args.restore.run}` : "";
             last = job(
@@ -166,7 +191,10 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
                 args.backupDeadlineSeconds,
                 0,
                 args.backups.restorePod(
-                    { ...args.restore, markerKey: restoreMarkerKey(args.backups.prefix, args.restore.key, args.restore.run) },
+                    {
+                        ...args.restore,
+                        markerKey: restoreMarkerKey(args.backups.prefix, args.restore.key, args.restore.run),
+                    },
                     args.migratorSecret,
                     args.ownerRole,
                     args.fence,
@@ -184,14 +212,28 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
                 `${down ? "pre-down" : "pre-deploy"}-${versionLabel}`,
                 last ? [last] : [],
             );
-            const migrationName = versionedName(down ? `${app}-migrate-down-${args.downSteps}-${args.phase}` : `${app}-migrate-${args.phase}`, `${args.version}${attempt}`);
-            last = job(COMPONENT.migration, migrationName, args.migrationDeadlineSeconds, args.backoffLimit, this.migrationPod(name, migrationName, args), [before]);
+            const migrationName = versionedName(
+                down ? `${app}-migrate-down-${args.downSteps}-${args.phase}` : `${app}-migrate-${args.phase}`,
+                `${args.version}${attempt}`,
+            );
+            last = job(
+                COMPONENT.migration,
+                migrationName,
+                args.migrationDeadlineSeconds,
+                args.backoffLimit,
+                this.migrationPod(name, migrationName, args),
+                [before],
+            );
         }
         this.gate = last;
         this.registerOutputs({ gate: last?.metadata.name });
     }
 
-    private migrationPod(name: string, migrationName: string, args: ReleaseDatabaseJobsArgs): k8s.types.input.core.v1.PodTemplateSpec {
+    private migrationPod(
+        name: string,
+        migrationName: string,
+        args: ReleaseDatabaseJobsArgs,
+    ): k8s.types.input.core.v1.PodTemplateSpec {
         const labels = batchLabels(args.appName, COMPONENT.migration);
         const ca = args.caVolume;
         const env = [
@@ -225,7 +267,8 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             [`${m.version}.down.sql`, m.down],
         ]);
         const runner = args.migration.runner;
-        if (runner[MIGRATION_RUNNER] === undefined) throw new pulumi.ResourceError(`runner lacks ${MIGRATION_RUNNER}`, this);
+        if (runner[MIGRATION_RUNNER] === undefined)
+            throw new pulumi.ResourceError(`runner lacks ${MIGRATION_RUNNER}`, this);
         const files = Object.fromEntries([...sql, ...Object.entries(runner)]);
         const down = migrationsToRollBack(
             args.migration.migrations.map((m) => m.version),
@@ -241,14 +284,36 @@ export class ReleaseDatabaseJobs extends LibraryComponent {
             container: {
                 name: "migrate",
                 image: args.migration.toolsImage,
-                command: ["/bin/sh", `/scripts/${MIGRATION_RUNNER}`, args.direction, ...(args.direction === "down" ? down : [])],
+                command: [
+                    "/bin/sh",
+                    `/scripts/${MIGRATION_RUNNER}`,
+                    args.direction,
+                    ...(args.direction === "down" ? down : []),
+                ],
                 env: [...env, ...runnerEnv, { name: "MIGRATIONS_DIR", value: "/migrations" }],
-                volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }, { name: "migrations", mountPath: "/migrations", readOnly: true }, ...(ca ? [ca.mount] : [])],
+                volumeMounts: [
+                    { name: "scripts", mountPath: "/scripts", readOnly: true },
+                    { name: "migrations", mountPath: "/migrations", readOnly: true },
+                    ...(ca ? [ca.mount] : []),
+                ],
             },
             volumes: [
                 // One ConfigMap per release holds the runner and the SQL it runs: the two mounts pick their files.
-                { name: "scripts", configMap: { name: sqlConfigMap.metadata.name, defaultMode: 0o555, items: Object.keys(runner).map((f) => ({ key: f, path: f })) } },
-                { name: "migrations", configMap: { name: sqlConfigMap.metadata.name, items: sql.map(([file]) => ({ key: file, path: file })) } },
+                {
+                    name: "scripts",
+                    configMap: {
+                        name: sqlConfigMap.metadata.name,
+                        defaultMode: 0o555,
+                        items: Object.keys(runner).map((f) => ({ key: f, path: f })),
+                    },
+                },
+                {
+                    name: "migrations",
+                    configMap: {
+                        name: sqlConfigMap.metadata.name,
+                        items: sql.map(([file]) => ({ key: file, path: file })),
+                    },
+                },
                 ...(ca ? [ca.volume] : []),
             ],
         });

@@ -22,6 +22,7 @@ export function readDatabaseScripts(): DatabaseScripts {
             .sort()
             .map((f) => [f, readFileSync(path.join(dir, f), "utf8")]),
     );
-    if (runner === undefined || dumps[SHARED_LIBRARY] === undefined) throw new Error(`${dir} lacks ${MIGRATION_RUNNER} or ${SHARED_LIBRARY}`);
+    if (runner === undefined || dumps[SHARED_LIBRARY] === undefined)
+        throw new Error(`${dir} lacks ${MIGRATION_RUNNER} or ${SHARED_LIBRARY}`);
     return { dumps, runner: { [MIGRATION_RUNNER]: runner, [SHARED_LIBRARY]: dumps[SHARED_LIBRARY] } };
 }

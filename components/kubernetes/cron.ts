@@ -3,7 +3,16 @@ const CRON_FIELDS: [number, number, Record<string, number>?][] = [
     [0, 59],
     [0, 23],
     [1, 31],
-    [1, 12, Object.fromEntries(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"].map((m, i) => [m, i + 1]))],
+    [
+        1,
+        12,
+        Object.fromEntries(
+            ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"].map((m, i) => [
+                m,
+                i + 1,
+            ]),
+        ),
+    ],
     [0, 7, Object.fromEntries(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"].map((d, i) => [d, i]))],
 ];
 

@@ -52,12 +52,25 @@ export interface AppServiceArgs {
 export const appliedStateAnnotations = { [ANNOTATION.skipAwait]: "true" };
 
 /** A ClusterIP Service on port 80 that forwards to the pods' port named "http". */
-export function appService(name: string, args: AppServiceArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.Service {
+export function appService(
+    name: string,
+    args: AppServiceArgs,
+    opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
     return new k8s.core.v1.Service(
         name,
         {
-            metadata: { name: args.serviceName, namespace: args.namespace, labels: args.labels, annotations: args.selectorMoves ? appliedStateAnnotations : undefined },
-            spec: { type: "ClusterIP", selector: args.selector, ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }] },
+            metadata: {
+                name: args.serviceName,
+                namespace: args.namespace,
+                labels: args.labels,
+                annotations: args.selectorMoves ? appliedStateAnnotations : undefined,
+            },
+            spec: {
+                type: "ClusterIP",
+                selector: args.selector,
+                ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+            },
         },
         opts,
     );
@@ -88,19 +101,36 @@ export interface HostIngressArgs {
 }
 
 /** An Ingress sending every path of one host to one backend. */
-export function hostIngress(name: string, args: HostIngressArgs, opts: pulumi.CustomResourceOptions): k8s.networking.v1.Ingress {
+export function hostIngress(
+    name: string,
+    args: HostIngressArgs,
+    opts: pulumi.CustomResourceOptions,
+): k8s.networking.v1.Ingress {
     const port = typeof args.backend.port === "number" ? { number: args.backend.port } : { name: args.backend.port };
     return new k8s.networking.v1.Ingress(
         name,
         {
-            metadata: { name: args.ingressName, namespace: args.namespace, labels: args.labels, annotations: args.annotations },
+            metadata: {
+                name: args.ingressName,
+                namespace: args.namespace,
+                labels: args.labels,
+                annotations: args.annotations,
+            },
             spec: {
                 ingressClassName: args.ingressClassName,
                 tls: args.tlsSecretName ? [{ hosts: [args.host], secretName: args.tlsSecretName }] : undefined,
                 rules: [
                     {
                         host: args.host,
-                        http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: args.backend.serviceName, port } } }] },
+                        http: {
+                            paths: [
+                                {
+                                    path: "/",
+                                    pathType: "Prefix",
+                                    backend: { service: { name: args.backend.serviceName, port } },
+                                },
+                            ],
+                        },
                     },
                 ],
             },
@@ -203,10 +233,18 @@ export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.Po
                         limits: { ...res.limits, "ephemeral-storage": storage },
                     },
                     securityContext: restrictedContainerSecurity,
-                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, { name: "home", mountPath: BATCH_HOME }, ...(c.volumeMounts ?? [])],
+                    volumeMounts: [
+                        { name: "tmp", mountPath: "/tmp" },
+                        { name: "home", mountPath: BATCH_HOME },
+                        ...(c.volumeMounts ?? []),
+                    ],
                 },
             ],
-            volumes: [{ name: "tmp", emptyDir: { sizeLimit: tmpSize } }, { name: "home", emptyDir: { sizeLimit: HOME_SIZE } }, ...(args.volumes ?? [])],
+            volumes: [
+                { name: "tmp", emptyDir: { sizeLimit: tmpSize } },
+                { name: "home", emptyDir: { sizeLimit: HOME_SIZE } },
+                ...(args.volumes ?? []),
+            ],
         },
     };
 }
@@ -215,7 +253,9 @@ export function batchPodTemplate(args: BatchPodArgs): k8s.types.input.core.v1.Po
  * A pod evicted by a node drain does not count against backoffLimit: the Job starts another (README, Decisions:
  * "Drained Job pods are retried").
  */
-export const IGNORE_DISRUPTIONS = { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] };
+export const IGNORE_DISRUPTIONS = {
+    rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }],
+};
 
 export interface AwaitedJobArgs {
     /** metadata.name: name it after what the Job is for (a release, a restore key), so that each runs once. */
@@ -258,7 +298,17 @@ export function awaitedJob(name: string, args: AwaitedJobArgs, opts: pulumi.Cust
     );
 }
 
-const BYTE_UNITS: Record<string, number> = { "": 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+const BYTE_UNITS: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+};
 
 /** The bytes of a Kubernetes byte quantity such as "20Gi" or "512M", or undefined for anything else ("500m" is a CPU quantity). */
 export function bytesOf(quantity: string): number | undefined {

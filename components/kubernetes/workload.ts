@@ -6,7 +6,11 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from "./objects";
 import { LibraryComponent } from "../componentType";
 
 /** How a Deployment rolls when not told otherwise: a quarter more pods, none unavailable, 10 minutes to progress. */
-export const ZERO_DOWNTIME_ROLLOUT = Object.freeze({ maxSurge: "25%", maxUnavailable: 0, progressDeadlineSeconds: 600 });
+export const ZERO_DOWNTIME_ROLLOUT = Object.freeze({
+    maxSurge: "25%",
+    maxUnavailable: 0,
+    progressDeadlineSeconds: 600,
+});
 
 /** What every Deployment of the app shares, whatever the strategy. */
 export interface WorkloadTemplate {
@@ -72,7 +76,11 @@ export interface WorkloadTemplate {
 
 /** The unified service tagging labels of an app pod (DATADOG_LABEL); the version is the label value the monitors query. */
 export function datadogLabels(dd: { env: string; service: string }, version: string): Record<string, string> {
-    return { [DATADOG_LABEL.env]: dd.env, [DATADOG_LABEL.service]: dd.service, [DATADOG_LABEL.version]: labelValue(version) };
+    return {
+        [DATADOG_LABEL.env]: dd.env,
+        [DATADOG_LABEL.service]: dd.service,
+        [DATADOG_LABEL.version]: labelValue(version),
+    };
 }
 
 /**
@@ -178,25 +186,41 @@ export class AppWorkload extends LibraryComponent {
                     selector: { matchLabels: this.selectorLabels },
                     progressDeadlineSeconds: rolling.progressDeadlineSeconds,
                     revisionHistoryLimit: 5,
-                    strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: rolling.maxSurge, maxUnavailable: rolling.maxUnavailable } },
+                    strategy: {
+                        type: "RollingUpdate",
+                        rollingUpdate: { maxSurge: rolling.maxSurge, maxUnavailable: rolling.maxUnavailable },
+                    },
                     template: {
-                        metadata: { labels: podLabels, annotations: t.podAnnotations && Object.keys(t.podAnnotations).length > 0 ? t.podAnnotations : undefined },
+                        metadata: {
+                            labels: podLabels,
+                            annotations:
+                                t.podAnnotations && Object.keys(t.podAnnotations).length > 0
+                                    ? t.podAnnotations
+                                    : undefined,
+                        },
                         spec: {
                             automountServiceAccountToken: false,
                             securityContext: restrictedPodSecurity,
                             // The drain pause comes out of the grace period; the app keeps 30 s to shut down after it.
                             terminationGracePeriodSeconds: t.drainSeconds + 30,
-                            topologySpreadConstraints: ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
-                                maxSkew: 1,
-                                topologyKey,
-                                whenUnsatisfiable: "ScheduleAnyway",
-                                labelSelector: { matchLabels: this.selectorLabels },
-                            })),
+                            topologySpreadConstraints: ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(
+                                (topologyKey) => ({
+                                    maxSkew: 1,
+                                    topologyKey,
+                                    whenUnsatisfiable: "ScheduleAnyway",
+                                    labelSelector: { matchLabels: this.selectorLabels },
+                                }),
+                            ),
                             containers: [
                                 {
                                     name: t.appName,
                                     // A plain repository stays a plain string, so the plan document (lib/plan) can read it.
-                                    image: typeof t.image === "string" ? imageRef(t.image, args.version) : pulumi.output(t.image).apply((repository) => imageRef(repository, args.version)),
+                                    image:
+                                        typeof t.image === "string"
+                                            ? imageRef(t.image, args.version)
+                                            : pulumi
+                                                  .output(t.image)
+                                                  .apply((repository) => imageRef(repository, args.version)),
                                     ports: [{ name: "http", containerPort: t.containerPort, protocol: "TCP" }],
                                     env: [
                                         ...Object.entries(t.env)
@@ -204,7 +228,10 @@ export class AppWorkload extends LibraryComponent {
                                             .map(([envName, value]) => ({ name: envName, value })),
                                         ...(t.datadog ? datadogEnv : []),
                                     ],
-                                    envFrom: t.secretEnvFrom.length > 0 ? t.secretEnvFrom.map((name) => ({ secretRef: { name } })) : undefined,
+                                    envFrom:
+                                        t.secretEnvFrom.length > 0
+                                            ? t.secretEnvFrom.map((name) => ({ secretRef: { name } }))
+                                            : undefined,
                                     readinessProbe: {
                                         httpGet: { path: t.readinessPath, port: "http" },
                                         periodSeconds: 5,
@@ -223,15 +250,25 @@ export class AppWorkload extends LibraryComponent {
                                     // (README, Decisions: "`preStop` sleep needs Kubernetes 1.30").
                                     lifecycle: { preStop: { sleep: { seconds: t.drainSeconds } } },
                                     securityContext: restrictedContainerSecurity,
-                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }, ...(t.volumes ?? []).map((v) => v.mount)],
+                                    volumeMounts: [
+                                        { name: "tmp", mountPath: "/tmp" },
+                                        ...(t.volumes ?? []).map((v) => v.mount),
+                                    ],
                                 },
                             ],
-                            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }, ...(t.volumes ?? []).map((v) => v.volume)],
+                            volumes: [
+                                { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+                                ...(t.volumes ?? []).map((v) => v.volume),
+                            ],
                         },
                     },
                 },
             },
-            { parent: this, dependsOn: args.after, ignoreChanges: args.frozen ? [REPLICAS_FIELD, "spec.template"] : [REPLICAS_FIELD] },
+            {
+                parent: this,
+                dependsOn: args.after,
+                ignoreChanges: args.frozen ? [REPLICAS_FIELD, "spec.template"] : [REPLICAS_FIELD],
+            },
         );
         if (args.readLive) {
             // The id is unknown while a preview creates the Deployment, and the engine then skips the read.
@@ -263,7 +300,10 @@ export class AppWorkload extends LibraryComponent {
      * Declares the autoscaler with this minimum, after the Deployment (and after `after`: an outgoing color's minimum
      * drops once the live Service has moved).
      */
-    public autoscale(minReplicas: pulumi.Input<number>, after: pulumi.Resource[] = []): k8s.autoscaling.v2.HorizontalPodAutoscaler {
+    public autoscale(
+        minReplicas: pulumi.Input<number>,
+        after: pulumi.Resource[] = [],
+    ): k8s.autoscaling.v2.HorizontalPodAutoscaler {
         this.hpa = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
             `${this.resourceName}-hpa`,
             {
@@ -272,7 +312,15 @@ export class AppWorkload extends LibraryComponent {
                     scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.metadata.name },
                     minReplicas,
                     maxReplicas: this.maxReplicas,
-                    metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: this.targetCpuUtilization } } }],
+                    metrics: [
+                        {
+                            type: "Resource",
+                            resource: {
+                                name: "cpu",
+                                target: { type: "Utilization", averageUtilization: this.targetCpuUtilization },
+                            },
+                        },
+                    ],
                 },
             },
             { parent: this, dependsOn: [this.deployment, ...after] },

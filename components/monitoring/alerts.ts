@@ -34,7 +34,15 @@ export const BUILT_IN_PER_VERSION_ALERTS = [
 ] as const satisfies readonly PerVersionAlert[];
 
 /** The service-wide alerts whose queries the library writes. */
-export const BUILT_IN_SERVICE_ALERTS = ["dbQueryMs", "dbConnectionsPct", "cacheHitPct", "cpuPct", "memoryPct", "diskIoPct", "autoscalerAtMaxPct"] as const;
+export const BUILT_IN_SERVICE_ALERTS = [
+    "dbQueryMs",
+    "dbConnectionsPct",
+    "cacheHitPct",
+    "cpuPct",
+    "memoryPct",
+    "diskIoPct",
+    "autoscalerAtMaxPct",
+] as const;
 
 /**
  * An alert the library knows how to query. Its name, like any alert's, is the `plan-alert` tag value the policy pack
@@ -43,7 +51,8 @@ export const BUILT_IN_SERVICE_ALERTS = ["dbQueryMs", "dbConnectionsPct", "cacheH
 export type BuiltInAlert = (typeof BUILT_IN_PER_VERSION_ALERTS)[number] | (typeof BUILT_IN_SERVICE_ALERTS)[number];
 
 export const isBuiltInAlert = (name: string): name is BuiltInAlert =>
-    (BUILT_IN_PER_VERSION_ALERTS as readonly string[]).includes(name) || (BUILT_IN_SERVICE_ALERTS as readonly string[]).includes(name);
+    (BUILT_IN_PER_VERSION_ALERTS as readonly string[]).includes(name) ||
+    (BUILT_IN_SERVICE_ALERTS as readonly string[]).includes(name);
 
 /**
  * What a custom alert measures, in Datadog's monitor query syntax without the final comparison, which the library
@@ -128,7 +137,9 @@ export interface AlertSpec {
 }
 
 /** Whether an alert is judged per version in flight: a built-in per-version one, or a custom one that says so. */
-export const isPerVersion = (alert: string, a: AlertSpec): boolean => (BUILT_IN_PER_VERSION_ALERTS as readonly string[]).includes(alert) || (!isBuiltInAlert(alert) && a.perVersion === true);
+export const isPerVersion = (alert: string, a: AlertSpec): boolean =>
+    (BUILT_IN_PER_VERSION_ALERTS as readonly string[]).includes(alert) ||
+    (!isBuiltInAlert(alert) && a.perVersion === true);
 
 /** Whether a warning threshold sits on the quiet side of the critical one, as Datadog requires of a monitor. */
 export function warningBeforeCritical(bad: "above" | "below", warning: number, critical: number): boolean {
@@ -175,4 +186,7 @@ export interface MonitorSpec {
 }
 
 /** The version and variant tags of a spec, in the order its monitors carry them. */
-export const specTags = (spec: MonitorSpec): string[] => [spec.versionTag, ...(spec.variantTag ? [spec.variantTag] : [])];
+export const specTags = (spec: MonitorSpec): string[] => [
+    spec.versionTag,
+    ...(spec.variantTag ? [spec.variantTag] : []),
+];

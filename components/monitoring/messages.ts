@@ -37,13 +37,18 @@ export function comparatorOf(query: string): Comparator {
  * incident that went ALERT → WARN → OK stayed open. A recovery sent to PagerDuty resolves its incident, or is ignored
  * when there is none; it never pages. A version without users alerts chat alone, with what `rollback` says of it.
  */
-export function alertMessage(notify: { pager: string[]; chat: string[] }, spec: MonitorSpec, o: { value: boolean; who: string; critical: number; warning?: number; op: Comparator }): string {
+export function alertMessage(
+    notify: { pager: string[]; chat: string[] },
+    spec: MonitorSpec,
+    o: { value: boolean; who: string; critical: number; warning?: number; op: Comparator },
+): string {
     const { a } = spec;
     const chat = notify.chat.join(" ");
     const paging = [...notify.pager, ...notify.chat].join(" ");
     const pages = a.severity !== "warning";
     const noUsers = spec.perVersion?.noUsers;
-    const automatic = a.severity === "rollback" && noUsers === undefined ? spec.perVersion?.autoRollbackHandle : undefined;
+    const automatic =
+        a.severity === "rollback" && noUsers === undefined ? spec.perVersion?.autoRollbackHandle : undefined;
     const alertHandles = [pages && noUsers === undefined ? paging : chat, ...(automatic ? [automatic] : [])].join(" ");
     const recoveryHandles = pages ? paging : chat;
     const value = o.value ? `: {{value}} ${a.unit}` : "";
@@ -64,7 +69,11 @@ export function alertMessage(notify: { pager: string[]; chat: string[] }, spec: 
         `{{#is_alert}}${alertTitle(a, o.critical, o.op)} for ${o.who}${value}.`,
         action,
         `${alertHandles}{{/is_alert}}`,
-        ...(w !== undefined ? [`{{#is_warning}}${alertTitle(a, w, o.op)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`] : []),
+        ...(w !== undefined
+            ? [
+                  `{{#is_warning}}${alertTitle(a, w, o.op)} for ${o.who}${value}. Nearing the critical ${num(o.critical)}. ${chat}{{/is_warning}}`,
+              ]
+            : []),
         `{{#is_recovery}}Recovered: ${a.label} for ${o.who} is back within ${num(w ?? o.critical)} ${a.unit}. ${recoveryHandles}{{/is_recovery}}`,
     ].join("\n");
 }
@@ -77,7 +86,9 @@ export function guardTitle(env: string, service: string, g: TrafficGuard, v?: Ve
 
 /** A traffic guard's message: it notifies nobody, and says why its alert state is not an incident. */
 export function guardMessage(g: TrafficGuard, v?: VersionInFlight): string {
-    const whose = v ? ` of the ${v.variantKey}:${v.variantValue} monitors` : ` of the service-wide ${g.counter} monitors`;
+    const whose = v
+        ? ` of the ${v.variantKey}:${v.variantValue} monitors`
+        : ` of the service-wide ${g.counter} monitors`;
     const window = g.window.replace("last_", "");
     return `Traffic guard${whose}: "alert" means fewer than ${g.min} ${g.counter} in ${window}, too few to judge, so those monitors stay quiet. Notifies nobody.`;
 }
@@ -93,4 +104,8 @@ export function monitorSubject(env: string, service: string, spec: MonitorSpec):
 }
 
 /** The tags on every monitor and SLO of the service. */
-export const commonTags = (service: string, env: string): string[] => [`service:${service}`, `env:${env}`, "managed-by:pulumi"];
+export const commonTags = (service: string, env: string): string[] => [
+    `service:${service}`,
+    `env:${env}`,
+    "managed-by:pulumi",
+];

@@ -1,8 +1,24 @@
 import * as datadog from "@pulumi/datadog";
 import * as pulumi from "@pulumi/pulumi";
-import { MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, NO_USERS_TAG, NOTIFIES_NOBODY_TAG, tag, TRAFFIC_GUARD_TAG } from "../../policy/contract";
+import {
+    MONITOR_TAG,
+    MUTE_IN_DEPLOYMENT_WINDOW,
+    NO_USERS_TAG,
+    NOTIFIES_NOBODY_TAG,
+    tag,
+    TRAFFIC_GUARD_TAG,
+} from "../../policy/contract";
 import { MonitorSpec, specTags, TrafficGuard } from "./alerts";
-import { alertMessage, commonTags as serviceTags, comparatorOf, guardMessage, guardTitle, monitorSubject, monitorTitle, num } from "./messages";
+import {
+    alertMessage,
+    commonTags as serviceTags,
+    comparatorOf,
+    guardMessage,
+    guardTitle,
+    monitorSubject,
+    monitorTitle,
+    num,
+} from "./messages";
 import type { ReleaseMonitoringArgs } from "./releaseMonitoring";
 
 /**
@@ -17,7 +33,12 @@ const CONDITION_ON_MISSING_DATA = "resolve";
  * The monitors of `specs`, by resource name suffix: for a guarded spec its condition (notifying nobody), its traffic
  * guards and the composite that notifies; for the others one query alert that notifies.
  */
-export function declareMonitors(parent: pulumi.Resource, name: string, args: ReleaseMonitoringArgs, specs: MonitorSpec[]): Record<string, datadog.Monitor> {
+export function declareMonitors(
+    parent: pulumi.Resource,
+    name: string,
+    args: ReleaseMonitoringArgs,
+    specs: MonitorSpec[],
+): Record<string, datadog.Monitor> {
     const monitors: Record<string, datadog.Monitor> = {};
     const commonTags = serviceTags(args.service, args.env);
     // Last, so that a version gaining or losing its users changes one tag of its monitors, not the order of all.
@@ -52,7 +73,11 @@ export function declareMonitors(parent: pulumi.Resource, name: string, args: Rel
         // Recover a margin away from the threshold, so that a value hovering on it does not flap.
         const recovery = a.bad === "above" ? a.critical * 0.8 : a.critical + (100 - a.critical) * 0.2;
         const op = comparatorOf(spec.query(a.critical));
-        const thresholds = { critical: num(a.critical), warning: a.warning !== undefined ? num(a.warning) : undefined, criticalRecovery: num(recovery) };
+        const thresholds = {
+            critical: num(a.critical),
+            warning: a.warning !== undefined ? num(a.warning) : undefined,
+            criticalRecovery: num(recovery),
+        };
         return { spec, op, title: monitorTitle(args.env, args.service, spec, op), thresholds };
     });
     // The condition (a ratio or a p95) of each guarded alert notifies nobody: its composite does.
@@ -67,7 +92,14 @@ export function declareMonitors(parent: pulumi.Resource, name: string, args: Rel
                 message: `Condition of "${title}", which notifies. Notifies nobody itself.`,
                 monitorThresholds: thresholds,
                 priority: "5",
-                tags: [...commonTags, ...specTags(spec), tag(MONITOR_TAG.severity, spec.a.severity), tag(MONITOR_TAG.planAlertCondition, spec.alert), NOTIFIES_NOBODY_TAG, ...usersTag(spec)],
+                tags: [
+                    ...commonTags,
+                    ...specTags(spec),
+                    tag(MONITOR_TAG.severity, spec.a.severity),
+                    tag(MONITOR_TAG.planAlertCondition, spec.alert),
+                    NOTIFIES_NOBODY_TAG,
+                    ...usersTag(spec),
+                ],
                 onMissingData: CONDITION_ON_MISSING_DATA,
                 requireFullWindow: false,
             },
@@ -103,11 +135,26 @@ export function declareMonitors(parent: pulumi.Resource, name: string, args: Rel
             renotifyInterval: a.severity === "warning" || spec.perVersion?.noUsers !== undefined ? 0 : 30,
         };
         const who = monitorSubject(args.env, args.service, spec);
-        const message = alertMessage(args.notify, spec, { value: !spec.guard, who, critical: a.critical, warning: a.warning, op });
+        const message = alertMessage(args.notify, spec, {
+            value: !spec.guard,
+            who,
+            critical: a.critical,
+            warning: a.warning,
+            op,
+        });
         const condition = conditions.get(spec);
         const opts = { parent, dependsOn: args.handlesFrom };
         if (!spec.guard || !condition) {
-            const props = { name: title, type: "query alert", query: spec.query(a.critical), message, monitorThresholds: thresholds, tags, requireFullWindow: false, ...common };
+            const props = {
+                name: title,
+                type: "query alert",
+                query: spec.query(a.critical),
+                message,
+                monitorThresholds: thresholds,
+                tags,
+                requireFullWindow: false,
+                ...common,
+            };
             monitors[spec.suffix] = new datadog.Monitor(`${name}-${spec.suffix}`, props, opts);
             continue;
         }
@@ -115,10 +162,18 @@ export function declareMonitors(parent: pulumi.Resource, name: string, args: Rel
         // traffic and no higher tier of the same version alerts. Datadog's `!` turns OK into ALERT and ALERT or
         // WARN into OK, and `&&` takes the least severe (docs.datadoghq.com/monitors/types/composite,
         // "Computing trigger conditions").
-        const guards = [spec.guard, ...(spec.gone && spec.gone.window !== spec.guard.window ? [spec.gone] : [])].map((g) => trafficMonitor(spec, g).id);
+        const guards = [spec.guard, ...(spec.gone && spec.gone.window !== spec.guard.window ? [spec.gone] : [])].map(
+            (g) => trafficMonitor(spec, g).id,
+        );
         const deferred = higherTiers(spec).map((c) => c.id);
-        const query = pulumi.all([condition.id, ...guards, ...deferred]).apply(([c, ...rest]) => [c, ...rest.map((id) => `!${id}`)].join(" && "));
-        monitors[spec.suffix] = new datadog.Monitor(`${name}-${spec.suffix}`, { name: title, type: "composite", query, message, tags, ...common }, opts);
+        const query = pulumi
+            .all([condition.id, ...guards, ...deferred])
+            .apply(([c, ...rest]) => [c, ...rest.map((id) => `!${id}`)].join(" && "));
+        monitors[spec.suffix] = new datadog.Monitor(
+            `${name}-${spec.suffix}`,
+            { name: title, type: "composite", query, message, tags, ...common },
+            opts,
+        );
     }
     return { ...monitors, ...traffic };
 }

@@ -1,7 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { labelValue } from "../../policy/rules";
 import { HPA_TAG, MONITOR_TAG, tag } from "../../policy/contract";
-import { AlertQuery, AlertSpec, BUILT_IN_PER_VERSION_ALERTS, BuiltInAlert, isBuiltInAlert, isPerVersion, MonitorSpec, TrafficGuard, VersionInFlight } from "./alerts";
+import {
+    AlertQuery,
+    AlertSpec,
+    BUILT_IN_PER_VERSION_ALERTS,
+    BuiltInAlert,
+    isBuiltInAlert,
+    isPerVersion,
+    MonitorSpec,
+    TrafficGuard,
+    VersionInFlight,
+} from "./alerts";
 import { kebab, num } from "./messages";
 import type { ReleaseMonitoringArgs } from "./releaseMonitoring";
 
@@ -44,7 +54,9 @@ export function scopesOf(args: ReleaseMonitoringArgs): Scopes {
  * over states is every connection the role holds.
  */
 function connections(databaseScope: string, r: ReleaseMonitoringArgs["appRole"]): string {
-    return r ? `sum:postgresql.connections{${databaseScope},user:${r.name}} / ${r.connectionLimit}` : `max:postgresql.percent_usage_connections{${databaseScope}}`;
+    return r
+        ? `sum:postgresql.connections{${databaseScope},user:${r.name}} / ${r.connectionLimit}`
+        : `max:postgresql.percent_usage_connections{${databaseScope}}`;
 }
 
 /** The scope of the app's own queries: its role's, when known (Database Monitoring tags query metrics by user). */
@@ -73,7 +85,11 @@ function windowOf(query: string): string | undefined {
  * Every monitor spec the alerts ask for: per version in flight first, in the order the alerts are given, then
  * service-wide. An alert whose query needs an argument that is missing is a ResourceError naming both.
  */
-export function monitorSpecs(args: ReleaseMonitoringArgs, { base, span, notProbes, kube }: Scopes, parent: pulumi.Resource): MonitorSpec[] {
+export function monitorSpecs(
+    args: ReleaseMonitoringArgs,
+    { base, span, notProbes, kube }: Scopes,
+    parent: pulumi.Resource,
+): MonitorSpec[] {
     const needs = <T>(alert: string, value: T | undefined, what: string): T => {
         if (value === undefined) throw new pulumi.ResourceError(`alert ${alert} needs ${what}`, parent);
         return value;
@@ -82,7 +98,11 @@ export function monitorSpecs(args: ReleaseMonitoringArgs, { base, span, notProbe
     const customGuard = (alert: string, a: AlertSpec, scope: string, query: Query): TrafficGuard | undefined => {
         const g = a.guard;
         if (!g) return undefined;
-        const window = needs(alert, g.window ?? windowOf(query(a.critical)), "guard.window (its query has no `<aggregation>(last_…):` window)");
+        const window = needs(
+            alert,
+            g.window ?? windowOf(query(a.critical)),
+            "guard.window (its query has no `<aggregation>(last_…):` window)",
+        );
         return { counter: g.counter, window, min: g.min, count: `sum:${g.metric}{${scope}}.as_count()` };
     };
 
@@ -97,23 +117,40 @@ export function monitorSpecs(args: ReleaseMonitoringArgs, { base, span, notProbe
     for (const { alert, a } of alerts.filter((x) => !isPerVersion(x.alert, x.a))) {
         // With no autoscaler that can grow, none can be pinned at a maximum it did not start at.
         if (alert === "autoscalerAtMaxPct" && args.autoscalers.length === 0) continue;
-        const query = isBuiltInAlert(alert) ? serviceWide(alert as ServiceWideBuiltIn) : customQuery(needs(alert, a.query, "a query"), base, a.bad);
+        const query = isBuiltInAlert(alert)
+            ? serviceWide(alert as ServiceWideBuiltIn)
+            : customQuery(needs(alert, a.query, "a query"), base, a.bad);
         const guard = isBuiltInAlert(alert) ? undefined : customGuard(alert, a, base, query);
-        specs.push({ alert, a, query, versionTag: tag(MONITOR_TAG.version, labelValue(args.releaseVersion)), rollback: args.rollbackHint, suffix: kebab(alert), guard });
+        specs.push({
+            alert,
+            a,
+            query,
+            versionTag: tag(MONITOR_TAG.version, labelValue(args.releaseVersion)),
+            rollback: args.rollbackHint,
+            suffix: kebab(alert),
+            guard,
+        });
     }
     return specs;
 
     function perVersionSpecs(v: VersionInFlight): MonitorSpec[] {
         const scope = `${base},version:${labelValue(v.version)}`;
         const requests = `${scope}${notProbes}`;
-        const errorRate = (window: string) => (t: number) => `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
+        const errorRate = (window: string) => (t: number) =>
+            `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
         // "5 minutes sustained", as the plan's success criterion words it: every minute of the window above the
         // threshold. Only as_rate() takes a time aggregation other than sum, and divides each point before it
         // (docs.datadoghq.com/monitors/guide/as-count-in-monitor-evaluations). So it fires no sooner than
         // "roll back now" over the same five minutes, which it defers to.
-        const sustainedErrorRate = (window: string) => (t: number) => `min(${window}):sum:${span}.errors{${requests}}.as_rate() / sum:${span}.hits{${requests}}.as_rate() * 100 > ${num(t)}`;
+        const sustainedErrorRate = (window: string) => (t: number) =>
+            `min(${window}):sum:${span}.errors{${requests}}.as_rate() / sum:${span}.hits{${requests}}.as_rate() * 100 > ${num(t)}`;
         const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
-        const requestsIn = (window: string): TrafficGuard => ({ counter: "requests", window, min: args.trafficGuard.minRequests, count: `sum:${span}.hits{${requests}}.as_count()` });
+        const requestsIn = (window: string): TrafficGuard => ({
+            counter: "requests",
+            window,
+            min: args.trafficGuard.minRequests,
+            count: `sum:${span}.hits{${requests}}.as_count()`,
+        });
         // The contract's per-version alerts on the service's own traces: the policy pack requires each one declared for every version in flight.
         const builtIn: Record<(typeof BUILT_IN_PER_VERSION_ALERTS)[number], { query: Query; guard: TrafficGuard }> = {
             errorRatePct: { query: sustainedErrorRate("last_5m"), guard: requestsIn("last_5m") },
@@ -125,13 +162,19 @@ export function monitorSpecs(args: ReleaseMonitoringArgs, { base, span, notProbe
         };
         const custom = (alert: string, a: AlertSpec) => {
             const query = customQuery(needs(alert, a.query, "a query"), scope, a.bad);
-            const window = needs(alert, windowOf(query(a.critical)), "a query with a `<aggregation>(last_…):` window, for its request guard");
+            const window = needs(
+                alert,
+                windowOf(query(a.critical)),
+                "a query with a `<aggregation>(last_…):` window, for its request guard",
+            );
             return { query, guard: customGuard(alert, a, scope, query) ?? requestsIn(window) };
         };
         return alerts
             .filter(({ alert, a }) => isPerVersion(alert, a))
             .map(({ alert, a }) => {
-                const { query, guard } = isBuiltInAlert(alert) ? builtIn[alert as keyof typeof builtIn] : custom(alert, a);
+                const { query, guard } = isBuiltInAlert(alert)
+                    ? builtIn[alert as keyof typeof builtIn]
+                    : custom(alert, a);
                 const gone = { ...requestsIn("last_5m"), min: 1 };
                 return {
                     alert,
@@ -155,7 +198,8 @@ export function monitorSpecs(args: ReleaseMonitoringArgs, { base, span, notProbe
             // role only: the six-hourly pg_dump's long COPYs are the backup role's.
             case "dbQueryMs": {
                 const db = appQueries(needs(alert, args.databaseScope, "databaseScope"), args.appRole);
-                return (t) => `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`;
+                return (t) =>
+                    `sum(last_10m):sum:postgresql.queries.time{${db}}.as_count() / sum:postgresql.queries.count{${db}}.as_count() / 1000000 > ${num(t)}`;
             }
             case "dbConnectionsPct": {
                 const db = needs(alert, args.databaseScope, "databaseScope");

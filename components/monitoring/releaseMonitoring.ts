@@ -129,9 +129,16 @@ export class ReleaseMonitoring extends LibraryComponent {
     }
 
     /** A downtime over the deployment window for the monitors of rollout noise, and no other. */
-    private declareDeploymentWindow(name: string, args: ReleaseMonitoringArgs, w: NonNullable<ReleaseMonitoringArgs["deploymentWindow"]>): void {
+    private declareDeploymentWindow(
+        name: string,
+        args: ReleaseMonitoringArgs,
+        w: NonNullable<ReleaseMonitoringArgs["deploymentWindow"]>,
+    ): void {
         const given = Object.entries(args.alerts).flatMap(([alert, a]) => (a ? [{ alert, a }] : []));
-        const inOrder = [...given.filter((x) => isPerVersion(x.alert, x.a)), ...given.filter((x) => !isPerVersion(x.alert, x.a))];
+        const inOrder = [
+            ...given.filter((x) => isPerVersion(x.alert, x.a)),
+            ...given.filter((x) => !isPerVersion(x.alert, x.a)),
+        ];
         const muted = inOrder.flatMap(({ a }) => (a.rolloutNoise ? [a.label] : []));
         new datadog.DowntimeSchedule(
             `${name}-deployment-window`,
@@ -142,7 +149,9 @@ export class ReleaseMonitoring extends LibraryComponent {
                 // DataDog/terraform-provider-datadog datadog/fwprovider/resource_datadog_downtime_schedule.go).
                 scope: "*",
                 // Only monitors carrying every one of these tags are muted: the rollout noise, never what the plan checks in the window.
-                monitorIdentifier: { monitorTags: [`service:${args.service}`, `env:${args.env}`, MUTE_IN_DEPLOYMENT_WINDOW] },
+                monitorIdentifier: {
+                    monitorTags: [`service:${args.service}`, `env:${args.env}`, MUTE_IN_DEPLOYMENT_WINDOW],
+                },
                 oneTimeSchedule: w.start === undefined ? { end: w.end } : { start: w.start, end: w.end },
                 displayTimezone: w.timezone,
                 message: `Deployment window of ${args.service} ${args.releaseVersion}: muted as rollout noise: ${muted.join(", ")}. Every other monitor, each rollback trigger among them, stays live.`,
@@ -157,20 +166,26 @@ export class ReleaseMonitoring extends LibraryComponent {
 function checkArgs(args: ReleaseMonitoringArgs, self: pulumi.Resource): void {
     const fail = (message: string) => new pulumi.ResourceError(message, self);
     if (args.versions.length === 0) throw fail("at least one version in flight is needed");
-    if (args.notify.pager.length === 0 || args.notify.chat.length === 0) throw fail("notify needs at least one pager and one chat handle");
+    if (args.notify.pager.length === 0 || args.notify.chat.length === 0)
+        throw fail("notify needs at least one pager and one chat handle");
     for (const [alert, a] of Object.entries(args.alerts)) {
         if (!a) continue;
         if (isBuiltInAlert(alert) && (a.query || a.perVersion !== undefined || a.guard)) {
-            throw fail(`alert ${alert} is built in: the library writes its query; give a custom alert (query, perVersion, guard) a name of its own`);
+            throw fail(
+                `alert ${alert} is built in: the library writes its query; give a custom alert (query, perVersion, guard) a name of its own`,
+            );
         }
         if (!isBuiltInAlert(alert) && !a.query) throw fail(`alert ${alert} is not built in, so it needs a query`);
         // Datadog refuses a warning on the bad side of the critical threshold.
         if (a.warning !== undefined && !warningBeforeCritical(a.bad, a.warning, a.critical)) {
-            throw fail(`alert ${alert}: warning ${a.warning} must be ${a.bad === "above" ? "below" : "above"} critical ${a.critical}`);
+            throw fail(
+                `alert ${alert}: warning ${a.warning} must be ${a.bad === "above" ? "below" : "above"} critical ${a.critical}`,
+            );
         }
         // `!` reads WARN like ALERT: a warning on a tier others defer to would silence them in its band.
         for (const higher of a.defersTo ?? []) {
-            if (args.alerts[higher]?.warning !== undefined) throw fail(`alert ${alert} defers to ${higher}, which may then have no warning threshold`);
+            if (args.alerts[higher]?.warning !== undefined)
+                throw fail(`alert ${alert} defers to ${higher}, which may then have no warning threshold`);
         }
     }
 }

@@ -56,9 +56,19 @@ export class ScheduledJobMonitoring extends LibraryComponent {
         for (const job of args.cronJobs) {
             const interval = cronLongestGapSeconds(job.schedule);
             const hours = (s: number) => `${Number((s / 3600).toPrecision(4))} h`;
-            const scope = [`kube_cluster_name:${args.kubeClusterName}`, `kube_namespace:${job.namespace}`, `kube_cronjob:${job.name}`];
+            const scope = [
+                `kube_cluster_name:${args.kubeClusterName}`,
+                `kube_namespace:${job.namespace}`,
+                `kube_cronjob:${job.name}`,
+            ];
             const severity: Severity = job.pageWhenStale ? "critical" : "warning";
-            const tags = [`service:${job.service}`, `env:${args.env}`, "managed-by:pulumi", tag(MONITOR_TAG.scheduledJob, job.name), tag(MONITOR_TAG.severity, severity)];
+            const tags = [
+                `service:${job.service}`,
+                `env:${args.env}`,
+                "managed-by:pulumi",
+                tag(MONITOR_TAG.scheduledJob, job.name),
+                tag(MONITOR_TAG.severity, severity),
+            ];
             const who = `CronJob ${job.namespace}/${job.name} (${args.env})`;
             const stale = `No successful ${job.what} for twice the schedule interval (${hours(2 * interval)}): the last runs of ${who} failed.`;
             this.monitors[`${job.name}-failed`] = new datadog.Monitor(

@@ -5,7 +5,12 @@ import { Scopes } from "./queries";
 import type { ReleaseMonitoringArgs } from "./releaseMonitoring";
 
 /** Availability and p95 latency SLOs over the service's user requests (`scopes.requests`), as the monitors count them. */
-export function declareSlos(parent: pulumi.Resource, name: string, args: ReleaseMonitoringArgs, { span, requests }: Scopes): void {
+export function declareSlos(
+    parent: pulumi.Resource,
+    name: string,
+    args: ReleaseMonitoringArgs,
+    { span, requests }: Scopes,
+): void {
     const tags = commonTags(args.service, args.env);
     new datadog.ServiceLevelObjective(
         `${name}-availability-slo`,
@@ -35,7 +40,15 @@ export function declareSlos(parent: pulumi.Resource, name: string, args: Release
                     queryIntervalSeconds: 300,
                     query: {
                         formula: { formulaExpression: "query1" },
-                        queries: [{ metricQuery: { name: "query1", dataSource: "metrics", query: `p95:${span}{${requests}}` } }],
+                        queries: [
+                            {
+                                metricQuery: {
+                                    name: "query1",
+                                    dataSource: "metrics",
+                                    query: `p95:${span}{${requests}}`,
+                                },
+                            },
+                        ],
                     },
                 },
             },

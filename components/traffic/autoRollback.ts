@@ -55,7 +55,10 @@ export function deploymentRequest(preRunCommands: string[]): Record<string, unkn
         inheritSettings: true,
         operationContext: {
             preRunCommands,
-            environmentVariables: { AUTO_ROLLBACK_ALERT_ID: "$ALERT_ID", AUTO_ROLLBACK_ALERT_TRANSITION: "$ALERT_TRANSITION" },
+            environmentVariables: {
+                AUTO_ROLLBACK_ALERT_ID: "$ALERT_ID",
+                AUTO_ROLLBACK_ALERT_TRANSITION: "$ALERT_TRANSITION",
+            },
         },
     };
 }
@@ -82,14 +85,17 @@ export class AutoRollback extends LibraryComponent {
     constructor(name: string, args: AutoRollbackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("AutoRollback", name, opts);
         const { organization, project, stack } = args.stack;
-        if (args.rollback && args.rollback.preRunCommands.length === 0) throw new pulumi.ResourceError("a rollback needs at least one pre-run command", this);
+        if (args.rollback && args.rollback.preRunCommands.length === 0)
+            throw new pulumi.ResourceError("a rollback needs at least one pre-run command", this);
         this.settings = new pulumiservice.DeploymentSettings(
             `${name}-deployment-settings`,
             {
                 organization,
                 project,
                 stack,
-                sourceContext: { git: { repoUrl: args.source.repoUrl, branch: args.source.branch, repoDir: args.source.repoDir } },
+                sourceContext: {
+                    git: { repoUrl: args.source.repoUrl, branch: args.source.branch, repoDir: args.source.repoDir },
+                },
             },
             { parent: this },
         );
@@ -105,7 +111,13 @@ export class AutoRollback extends LibraryComponent {
                     payload: JSON.stringify(deploymentRequest(args.rollback.preRunCommands)),
                     // The Pulumi Cloud REST API's headers (docs: "Authentication", "Accept" with the API version).
                     customHeaders: pulumi.secret(
-                        args.accessToken.apply((token) => JSON.stringify({ Authorization: `token ${token}`, Accept: "application/vnd.pulumi+8", "Content-Type": "application/json" })),
+                        args.accessToken.apply((token) =>
+                            JSON.stringify({
+                                Authorization: `token ${token}`,
+                                Accept: "application/vnd.pulumi+8",
+                                "Content-Type": "application/json",
+                            }),
+                        ),
                     ),
                 },
                 // The deployments it creates inherit these settings.

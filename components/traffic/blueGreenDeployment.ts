@@ -1,6 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { appLabels, appService, awaitedJob, batchLabels, batchPodTemplate, hostIngress, versionedName } from "../kubernetes/objects";
+import {
+    appLabels,
+    appService,
+    awaitedJob,
+    batchLabels,
+    batchPodTemplate,
+    hostIngress,
+    versionedName,
+} from "../kubernetes/objects";
 import { AppWorkload, WorkloadTemplate, ZERO_DOWNTIME_ROLLOUT } from "../kubernetes/workload";
 import { COMPONENT, LABEL } from "../../policy/contract";
 import { acrossStrategies, LibraryComponent } from "../componentType";
@@ -78,7 +86,8 @@ export class BlueGreenDeployment extends LibraryComponent {
         if (!COLORS.includes(args.activeColor)) {
             throw new pulumi.ResourceError(`activeColor must be "blue" or "green", got "${args.activeColor}"`, this);
         }
-        if (args.replicas < 1) throw new pulumi.ResourceError(`the active color needs at least 1 replica, got ${args.replicas}`, this);
+        if (args.replicas < 1)
+            throw new pulumi.ResourceError(`the active color needs at least 1 replica, got ${args.replicas}`, this);
         const t = args.template;
         const app = t.appName;
         const previewColor: Color = args.activeColor === "blue" ? "green" : "blue";
@@ -117,16 +126,33 @@ export class BlueGreenDeployment extends LibraryComponent {
             );
         }
         this.workloads = workloads;
-        const plan = pulumi.all([liveTrack(workloads[args.activeColor].live), liveTrack(workloads[previewColor].live)]).apply(([active, standby]) =>
-            planCapacity(
-                {
-                    active: { configured: args.replicas, share: 100, max: workloads[args.activeColor].maxReplicas, live: active },
-                    standby: { configured: args.standbyReplicas, share: 0, max: workloads[previewColor].maxReplicas, live: standby },
-                },
-                { shrinkGiving: false },
-            ),
-        );
-        const step = (color: Color, role: "active" | "standby", kind: "capacity" | "settle", after: pulumi.Resource[]) =>
+        const plan = pulumi
+            .all([liveTrack(workloads[args.activeColor].live), liveTrack(workloads[previewColor].live)])
+            .apply(([active, standby]) =>
+                planCapacity(
+                    {
+                        active: {
+                            configured: args.replicas,
+                            share: 100,
+                            max: workloads[args.activeColor].maxReplicas,
+                            live: active,
+                        },
+                        standby: {
+                            configured: args.standbyReplicas,
+                            share: 0,
+                            max: workloads[previewColor].maxReplicas,
+                            live: standby,
+                        },
+                    },
+                    { shrinkGiving: false },
+                ),
+            );
+        const step = (
+            color: Color,
+            role: "active" | "standby",
+            kind: "capacity" | "settle",
+            after: pulumi.Resource[],
+        ) =>
             trafficStep(
                 `${name}-${color}-${kind}-${role === "active" ? "live" : "standby"}`,
                 {
@@ -141,14 +167,34 @@ export class BlueGreenDeployment extends LibraryComponent {
                 { parent: workloads[color], dependsOn: after },
             );
         const smoke = (color: Color, after: pulumi.Resource[]) =>
-            args.hold === color ? undefined : this.smokeJob(`${name}-smoke-${color}`, args, color, `http://${app}-${color}.${t.namespace}.svc.cluster.local`, after);
+            args.hold === color
+                ? undefined
+                : this.smokeJob(
+                      `${name}-smoke-${color}`,
+                      args,
+                      color,
+                      `http://${app}-${color}.${t.namespace}.svc.cluster.local`,
+                      after,
+                  );
 
-        const incoming = step(args.activeColor, "active", "capacity", [workloads[args.activeColor].autoscale(plan.apply((p) => p.active.floor))]);
+        const incoming = step(args.activeColor, "active", "capacity", [
+            workloads[args.activeColor].autoscale(plan.apply((p) => p.active.floor)),
+        ]);
         const incomingSmoke = smoke(args.activeColor, [workloads[args.activeColor], colorServices[args.activeColor]]);
         this.liveService = appService(
             `${name}-live`,
-            { serviceName: app, namespace: t.namespace, selector: workloads[args.activeColor].selectorLabels, labels: appLabels(app, COMPONENT.live), selectorMoves: true },
-            { parent: this, dependsOn: incomingSmoke ? [incoming, incomingSmoke] : [incoming], aliases: acrossStrategies(name, "BlueGreenDeployment") },
+            {
+                serviceName: app,
+                namespace: t.namespace,
+                selector: workloads[args.activeColor].selectorLabels,
+                labels: appLabels(app, COMPONENT.live),
+                selectorMoves: true,
+            },
+            {
+                parent: this,
+                dependsOn: incomingSmoke ? [incoming, incomingSmoke] : [incoming],
+                aliases: acrossStrategies(name, "BlueGreenDeployment"),
+            },
         );
         if (args.standbyReplicas > 0) {
             const hpa = workloads[previewColor].autoscale(
@@ -162,21 +208,47 @@ export class BlueGreenDeployment extends LibraryComponent {
         }
         this.previewService = appService(
             `${name}-preview`,
-            { serviceName: `${app}-preview`, namespace: t.namespace, selector: workloads[previewColor].selectorLabels, labels: appLabels(app, COMPONENT.preview), selectorMoves: true },
+            {
+                serviceName: `${app}-preview`,
+                namespace: t.namespace,
+                selector: workloads[previewColor].selectorLabels,
+                labels: appLabels(app, COMPONENT.preview),
+                selectorMoves: true,
+            },
             // Moves with the live Service: when the incoming color's smoke test fails, the preview host keeps
             // reaching that color for debugging instead of selecting the live one too.
             { parent: this, dependsOn: [this.liveService] },
         );
-        const ingress = { namespace: t.namespace, ingressClassName: args.ingressClassName, tlsSecretName: args.tlsSecretName };
+        const ingress = {
+            namespace: t.namespace,
+            ingressClassName: args.ingressClassName,
+            tlsSecretName: args.tlsSecretName,
+        };
         hostIngress(
             `${name}-ingress`,
-            { ...ingress, ingressName: app, host: args.host, backend: { serviceName: app, port: 80 }, labels: appLabels(app, COMPONENT.live) },
+            {
+                ...ingress,
+                ingressName: app,
+                host: args.host,
+                backend: { serviceName: app, port: 80 },
+                labels: appLabels(app, COMPONENT.live),
+            },
             // The first releases named it `<name>-live-ingress`; the other strategies name theirs `<name>-ingress`.
-            { parent: this, dependsOn: [this.liveService], aliases: [{ name: `${name}-live-ingress` }, ...acrossStrategies(name, "BlueGreenDeployment")] },
+            {
+                parent: this,
+                dependsOn: [this.liveService],
+                aliases: [{ name: `${name}-live-ingress` }, ...acrossStrategies(name, "BlueGreenDeployment")],
+            },
         );
         hostIngress(
             `${name}-preview-ingress`,
-            { ...ingress, ingressName: `${app}-preview`, host: args.previewHost, backend: { serviceName: `${app}-preview`, port: 80 }, labels: appLabels(app, COMPONENT.preview) },
+            {
+                ...ingress,
+                ingressName: `${app}-preview`,
+                host: args.previewHost,
+                backend: { serviceName: `${app}-preview`, port: 80 },
+                labels: appLabels(app, COMPONENT.preview),
+            },
             { parent: this, dependsOn: [this.previewService] },
         );
 
@@ -191,10 +263,17 @@ export class BlueGreenDeployment extends LibraryComponent {
         });
     }
 
-    private smokeJob(name: string, args: BlueGreenDeploymentArgs, color: Color, url: string, after: pulumi.Resource[]): k8s.batch.v1.Job {
+    private smokeJob(
+        name: string,
+        args: BlueGreenDeploymentArgs,
+        color: Color,
+        url: string,
+        after: pulumi.Resource[],
+    ): k8s.batch.v1.Job {
         const t = args.template;
         const version = args.versions[color];
-        const attempt = version === args.releaseVersion && (args.smokeTest.attempt ?? 1) > 1 ? `-a${args.smokeTest.attempt}` : "";
+        const attempt =
+            version === args.releaseVersion && (args.smokeTest.attempt ?? 1) > 1 ? `-a${args.smokeTest.attempt}` : "";
         const labels = { ...batchLabels(t.appName, COMPONENT.smokeTest), [LABEL.color]: color };
         return awaitedJob(
             name,

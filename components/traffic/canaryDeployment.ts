@@ -53,10 +53,15 @@ export class CanaryDeployment extends LibraryComponent {
 
     constructor(name: string, args: CanaryDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("CanaryDeployment", name, opts);
-        if (!isWeight(args.weight)) throw new pulumi.ResourceError(`weight must be a whole number from 0 to 100, got ${args.weight}`, this);
+        if (!isWeight(args.weight))
+            throw new pulumi.ResourceError(`weight must be a whole number from 0 to 100, got ${args.weight}`, this);
         const router = routerFor(args);
         const split = router.split(args);
-        if (!split) throw new pulumi.ResourceError(`${args.replicas} replicas cannot carry a ${args.weight}% canary by pod ratio`, this);
+        if (!split)
+            throw new pulumi.ResourceError(
+                `${args.replicas} replicas cannot carry a ${args.weight}% canary by pod ratio`,
+                this,
+            );
         const t = args.template;
         const app = t.appName;
         // The policy pack finds the canary's share among a router's backends by this name.
@@ -117,11 +122,23 @@ export class CanaryDeployment extends LibraryComponent {
                 },
                 { parent: tr.workload, dependsOn: after },
             );
-        const gates = tracks.filter((tr) => tr.configured > 0).map((tr) => step(tr, "capacity", [tr.workload.autoscale(plan.apply((p) => p[tr.key].floor))]));
+        const gates = tracks
+            .filter((tr) => tr.configured > 0)
+            .map((tr) => step(tr, "capacity", [tr.workload.autoscale(plan.apply((p) => p[tr.key].floor))]));
         for (const tr of tracks.filter((x) => settles(x.configured))) step(tr, "settle", gates);
 
-        const svc = (suffix: string, serviceName: string, selector: Record<string, string>, component: Component, opts: pulumi.CustomResourceOptions = {}) =>
-            appService(`${name}-${suffix}`, { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) }, { parent: this, ...opts });
+        const svc = (
+            suffix: string,
+            serviceName: string,
+            selector: Record<string, string>,
+            component: Component,
+            opts: pulumi.CustomResourceOptions = {},
+        ) =>
+            appService(
+                `${name}-${suffix}`,
+                { serviceName, namespace: t.namespace, selector, labels: appLabels(app, component) },
+                { parent: this, ...opts },
+            );
         // A weight moves once both tracks are awaited at their size and their capacity for the new weight is ready:
         // a new canary version or a promotion's stable rollout is Ready before it gets (or gives back) its share.
         const weightAfter = [this.stable, this.canary, ...gates];
@@ -132,7 +149,10 @@ export class CanaryDeployment extends LibraryComponent {
             dependsOn: router.podRatio ? weightAfter : [this.stable, ...gates.slice(0, 1)],
             aliases: acrossStrategies(name, "CanaryDeployment"),
         };
-        const mainIngress = { parent: this, aliases: acrossStrategies(name, "CanaryDeployment", `${name}-live-ingress`) };
+        const mainIngress = {
+            parent: this,
+            aliases: acrossStrategies(name, "CanaryDeployment", `${name}-live-ingress`),
+        };
 
         if (router.podRatio) {
             svc("live", app, { [LABEL.name]: app }, COMPONENT.live, live);
@@ -140,9 +160,24 @@ export class CanaryDeployment extends LibraryComponent {
             svc("live", app, this.stable.selectorLabels, COMPONENT.live, live);
             svc("canary-svc", canaryService, this.canary.selectorLabels, COMPONENT.canary);
         }
-        router.route({ name, parent: this, args, stable: this.stable, canary: this.canary, appService: app, canaryService, weightAfter, mainIngress });
+        router.route({
+            name,
+            parent: this,
+            args,
+            stable: this.stable,
+            canary: this.canary,
+            appService: app,
+            canaryService,
+            weightAfter,
+            mainIngress,
+        });
 
         this.liveUrl = `https://${args.host}`;
-        this.registerOutputs({ stableVersion: args.stableVersion, canaryVersion: args.canaryVersion, weight: args.weight, liveUrl: this.liveUrl });
+        this.registerOutputs({
+            stableVersion: args.stableVersion,
+            canaryVersion: args.canaryVersion,
+            weight: args.weight,
+            liveUrl: this.liveUrl,
+        });
     }
 }

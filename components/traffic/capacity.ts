@@ -20,7 +20,8 @@ export interface LiveTrack {
 /** Reads the live count and the recorded decision from a `Deployment.get` of the track's Deployment (none: nothing read). */
 export function liveTrack(read: k8s.apps.v1.Deployment | undefined): pulumi.Output<LiveTrack> {
     if (!read) return pulumi.output({});
-    const num = (v: unknown) => (v === undefined || v === null || v === "" || Number.isNaN(Number(v)) ? undefined : Number(v));
+    const num = (v: unknown) =>
+        v === undefined || v === null || v === "" || Number.isNaN(Number(v)) ? undefined : Number(v);
     return pulumi.all([read.spec, read.metadata]).apply(([spec, metadata]) => ({
         replicas: num(spec?.replicas),
         share: num(metadata?.annotations?.[ANNOTATION.trafficShare]),
@@ -62,7 +63,10 @@ export interface TrackCapacity {
  * Without a recorded decision (the first `up`, or a Deployment the read could not see) the configured minimum
  * holds. Floors never exceed the autoscaler's maximum, nor fall below the configured minimum.
  */
-export function planCapacity<K extends string>(tracks: Record<K, TrackDemand>, options: { shrinkGiving: boolean }): Record<K, TrackCapacity> {
+export function planCapacity<K extends string>(
+    tracks: Record<K, TrackDemand>,
+    options: { shrinkGiving: boolean },
+): Record<K, TrackCapacity> {
     const all = Object.values<TrackDemand>(tracks);
     const recorded = all.every((t) => t.live.share !== undefined && t.live.replicas !== undefined);
     const fleet = all.filter((t) => (t.live.share ?? 0) > 0).reduce((n, t) => n + (t.live.replicas ?? 0), 0);
@@ -83,7 +87,10 @@ export function planCapacity<K extends string>(tracks: Record<K, TrackDemand>, o
         }
         floor = Math.min(floor, t.max);
         const live = t.live.replicas;
-        const shrinks = live !== undefined && live > floor && (floor === 0 || (options.shrinkGiving && t.live.share !== undefined && t.share < t.live.share));
+        const shrinks =
+            live !== undefined &&
+            live > floor &&
+            (floor === 0 || (options.shrinkGiving && t.live.share !== undefined && t.share < t.live.share));
         out[key] = { floor, fleet: sizedFor, wake: floor > 0 && live === 0, shrinkTo: shrinks ? floor : undefined };
     }
     return out;
@@ -142,7 +149,11 @@ export interface TrafficStepArgs {
  * Deployment, where the provider reads `pulumi.com/waitFor` from the live object: later rollouts of the Deployment
  * wait for the same floor.
  */
-export function trafficStep(name: string, args: TrafficStepArgs, opts: pulumi.CustomResourceOptions): k8s.apps.v1.DeploymentPatch {
+export function trafficStep(
+    name: string,
+    args: TrafficStepArgs,
+    opts: pulumi.CustomResourceOptions,
+): k8s.apps.v1.DeploymentPatch {
     const capacity = pulumi.output(args.capacity);
     const applies = capacity.apply((c) => (args.settle ? c.shrinkTo : c.wake ? c.floor : undefined));
     const ready = capacity.apply((c) => (args.settle && c.shrinkTo !== undefined ? c.shrinkTo : c.floor));
@@ -156,7 +167,12 @@ export function trafficStep(name: string, args: TrafficStepArgs, opts: pulumi.Cu
                     [ANNOTATION.patchForce]: "true",
                     "pulumi.com/waitFor": ready.apply(readyConditions),
                     "pulumi.com/timeoutSeconds": String(args.timeoutSeconds),
-                    ...(args.record ? { [ANNOTATION.trafficShare]: String(args.share), [ANNOTATION.trafficFleet]: capacity.apply((c) => String(c.fleet)) } : {}),
+                    ...(args.record
+                        ? {
+                              [ANNOTATION.trafficShare]: String(args.share),
+                              [ANNOTATION.trafficFleet]: capacity.apply((c) => String(c.fleet)),
+                          }
+                        : {}),
                 },
             },
             spec: applies.apply((replicas) => (replicas === undefined ? undefined : { replicas })),

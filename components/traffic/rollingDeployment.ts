@@ -37,7 +37,10 @@ export class RollingDeployment extends LibraryComponent {
     constructor(name: string, args: RollingDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("RollingDeployment", name, opts);
         if (!rolloutCanProgress(args.maxSurge, args.maxUnavailable)) {
-            throw new pulumi.ResourceError("maxSurge and maxUnavailable cannot both be 0: the rollout could never progress", this);
+            throw new pulumi.ResourceError(
+                "maxSurge and maxUnavailable cannot both be 0: the rollout could never progress",
+                this,
+            );
         }
         const t = args.template;
         const app = t.appName;
@@ -50,7 +53,11 @@ export class RollingDeployment extends LibraryComponent {
                 variantLabels: { [LABEL.track]: "stable" },
                 replicas: args.replicas,
                 after: args.after,
-                rollingUpdate: { maxSurge: args.maxSurge, maxUnavailable: args.maxUnavailable, progressDeadlineSeconds: args.progressDeadlineSeconds },
+                rollingUpdate: {
+                    maxSurge: args.maxSurge,
+                    maxUnavailable: args.maxUnavailable,
+                    progressDeadlineSeconds: args.progressDeadlineSeconds,
+                },
             },
             { parent: this },
         );
@@ -58,7 +65,12 @@ export class RollingDeployment extends LibraryComponent {
         // moves to this strategy's pods once they are ready.
         appService(
             `${name}-live`,
-            { serviceName: app, namespace: t.namespace, selector: this.workload.selectorLabels, labels: appLabels(app, COMPONENT.live) },
+            {
+                serviceName: app,
+                namespace: t.namespace,
+                selector: this.workload.selectorLabels,
+                labels: appLabels(app, COMPONENT.live),
+            },
             { parent: this, dependsOn: [this.workload], aliases: acrossStrategies(name, "RollingDeployment") },
         );
         hostIngress(

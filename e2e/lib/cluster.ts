@@ -45,15 +45,59 @@ function openssl(dir: string, ...args: string[]) {
 
 /** A CA, the API server's serving certificate, an admin client certificate and the service-account key pair. */
 function makeCerts(dir: string) {
-    openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=e2e-ca");
+    openssl(
+        dir,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=e2e-ca",
+    );
     fs.writeFileSync(
         path.join(dir, "server.ext"),
         "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
     );
     fs.writeFileSync(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
     const leaf = (name: string, subj: string, ext: string) => {
-        openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj);
-        openssl(dir, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", ext);
+        openssl(
+            dir,
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            `${name}.key`,
+            "-out",
+            `${name}.csr`,
+            "-subj",
+            subj,
+        );
+        openssl(
+            dir,
+            "x509",
+            "-req",
+            "-in",
+            `${name}.csr`,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            `${name}.crt`,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        );
     };
     leaf("server", "/CN=kube-apiserver", "server.ext");
     // system:masters passes RBAC for everything; the components share this identity to keep the harness small.
@@ -93,12 +137,20 @@ function writeKubeconfig(dir: string, server: string): string {
     return file;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, procs: Proc[]): Promise<T> {
+async function waitFor<T>(
+    what: string,
+    timeoutMs: number,
+    probe: () => Promise<T | undefined>,
+    procs: Proc[],
+): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: Error | undefined;
     while (Date.now() < deadline) {
         const dead = procs.find((p) => p.child.exitCode !== null);
-        if (dead) throw new Error(`${dead.name} exited with ${dead.child.exitCode} while waiting for ${what}; log: ${dead.log}\n${tail(dead.log)}`);
+        if (dead)
+            throw new Error(
+                `${dead.name} exited with ${dead.child.exitCode} while waiting for ${what}; log: ${dead.log}\n${tail(dead.log)}`,
+            );
         try {
             const v = await probe();
             if (v !== undefined) return v;
@@ -187,7 +239,12 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
         const server = `https://127.0.0.1:${apiPort}`;
         const kubeconfig = writeKubeconfig(dir, server);
         const kube = new Kube(kubeconfig);
-        await waitFor("kube-apiserver /readyz", 120_000, async () => ((await kube.request("GET", "/readyz")).status === 200 ? true : undefined), procs);
+        await waitFor(
+            "kube-apiserver /readyz",
+            120_000,
+            async () => ((await kube.request("GET", "/readyz")).status === 200 ? true : undefined),
+            procs,
+        );
         const kcfg = `--kubeconfig=${kubeconfig}`;
         start("kube-controller-manager", "kube-controller-manager", [
             kcfg,
@@ -213,7 +270,11 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             await kube.ensure("/api/v1/nodes", {
                 apiVersion: "v1",
                 kind: "Node",
-                metadata: { name, annotations: { "kwok.x-k8s.io/node": "fake" }, labels: { "kubernetes.io/hostname": name, type: "kwok" } },
+                metadata: {
+                    name,
+                    annotations: { "kwok.x-k8s.io/node": "fake" },
+                    labels: { "kubernetes.io/hostname": name, type: "kwok" },
+                },
                 spec: { unschedulable: name === SLOW_NODE },
                 // Far more than a real node: every spec's stacks stay up, and a sequence's traffic decisions grow tracks to
                 // their autoscaler maximum (24 pods at 500m), which filled 3 × 32 CPUs and left pods Pending. Scheduling is
@@ -226,7 +287,9 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
             120_000,
             async () => {
                 const nodes = await kube.list("/api/v1/nodes");
-                const ready = nodes.filter((n) => n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"));
+                const ready = nodes.filter((n) =>
+                    n.status?.conditions?.some((c: any) => c.type === "Ready" && c.status === "True"),
+                );
                 return ready.length === NODES.length + 1 ? true : undefined;
             },
             procs,
@@ -234,12 +297,17 @@ export async function startCluster(opts: { log?: (msg: string) => void } = {}): 
         await waitFor(
             "the default ServiceAccount",
             60_000,
-            async () => ((await kube.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200 ? true : undefined),
+            async () =>
+                (await kube.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200
+                    ? true
+                    : undefined,
             procs,
         );
         const version = (await kube.get("/version")).gitVersion as string;
         const startSeconds = (Date.now() - t0) / 1000;
-        log(`Kubernetes ${version} on ${server}, ${NODES.length + 1} kwok nodes Ready in ${startSeconds.toFixed(1)}s (logs in ${dir})`);
+        log(
+            `Kubernetes ${version} on ${server}, ${NODES.length + 1} kwok nodes Ready in ${startSeconds.toFixed(1)}s (logs in ${dir})`,
+        );
         const ingress = startIngressStatus(kube, log);
         return {
             kubeconfig,
@@ -280,8 +348,14 @@ function startIngressStatus(kube: Kube, log: (m: string) => void): { stop(): voi
                 for (const ing of await kube.list("/apis/networking.k8s.io/v1/ingresses")) {
                     if (ing.status?.loadBalancer?.ingress?.length) continue;
                     const { namespace, name } = ing.metadata;
-                    const address = ing.spec?.ingressClassName === "alb" ? { hostname: albHostname(namespace, name) } : { ip: "127.0.0.1" };
-                    await kube.mergePatch(`/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`, { status: { loadBalancer: { ingress: [address] } } });
+                    const address =
+                        ing.spec?.ingressClassName === "alb"
+                            ? { hostname: albHostname(namespace, name) }
+                            : { ip: "127.0.0.1" };
+                    await kube.mergePatch(
+                        `/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses/${name}/status`,
+                        { status: { loadBalancer: { ingress: [address] } } },
+                    );
                 }
             } catch (e) {
                 if (!stopped) log(`ingress status: ${String(e)}`);

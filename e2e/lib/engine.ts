@@ -10,7 +10,8 @@ import { PROGRAM_ROOT, ProjectStack } from "./stack";
 const REPO = path.resolve(__dirname, "..", "..");
 
 export function kube(): Kube {
-    if (!process.env.KUBECONFIG) throw new Error("KUBECONFIG is not set: run through `npm run test:e2e`, or set E2E_USE_PATH=1 and KUBECONFIG");
+    if (!process.env.KUBECONFIG)
+        throw new Error("KUBECONFIG is not set: run through `npm run test:e2e`, or set E2E_USE_PATH=1 and KUBECONFIG");
     return new Kube(process.env.KUBECONFIG);
 }
 
@@ -19,7 +20,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Creates the namespace the program deploys into and waits for its default ServiceAccount, without which pods are refused. */
 export async function namespace(k: Kube, ns: string): Promise<void> {
     await k.ensure("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
-    for (let i = 0; i < 60 && (await k.request("GET", `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status !== 200; i++) await sleep(500);
+    for (
+        let i = 0;
+        i < 60 && (await k.request("GET", `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status !== 200;
+        i++
+    )
+        await sleep(500);
 }
 
 export function labelSelector(labels: Record<string, string>): string {
@@ -30,10 +36,16 @@ export function labelSelector(labels: Record<string, string>): string {
     );
 }
 
-const isReady = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+const isReady = (p: any) =>
+    !p.metadata.deletionTimestamp &&
+    (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
 
 /** Pods matching the labels: every pod's UID, and the UIDs of those Ready and not terminating. */
-export async function pods(k: Kube, ns: string, labels: Record<string, string>): Promise<{ all: string[]; ready: string[] }> {
+export async function pods(
+    k: Kube,
+    ns: string,
+    labels: Record<string, string>,
+): Promise<{ all: string[]; ready: string[] }> {
     const list = await k.list(`/api/v1/namespaces/${ns}/pods?labelSelector=${labelSelector(labels)}`);
     return {
         all: list.map((p) => p.metadata.uid).sort(),
@@ -88,7 +100,8 @@ export interface ResourceDiff {
 const nameOf = (urn: string) => urn.split("::").pop()!;
 
 /** A diff's ops by resource name, for a spec that names the steps it expects. */
-export const opsByName = (d: ResourceDiff): Record<string, StepOp> => Object.fromEntries(Object.entries(d.ops).map(([urn, op]) => [nameOf(urn), op]));
+export const opsByName = (d: ResourceDiff): Record<string, StepOp> =>
+    Object.fromEntries(Object.entries(d.ops).map(([urn, op]) => [nameOf(urn), op]));
 
 /** A diff without its ops: what a spec that names the resources and paths it expects compares. */
 export const named = ({ ops: _ops, ...rest }: ResourceDiff): Omit<ResourceDiff, "ops"> => rest;
@@ -106,12 +119,19 @@ export async function enginePreview(ps: ProjectStack, onOutput?: (s: string) => 
         onOutput,
         onEvent: (e: EngineEvent) => {
             const m = e.resourcePreEvent?.metadata;
-            if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:") || !STEP_OPS.includes(m.op)) return;
+            if (
+                !m ||
+                m.type === "pulumi:pulumi:Stack" ||
+                m.type.startsWith("pulumi:providers:") ||
+                !STEP_OPS.includes(m.op)
+            )
+                return;
             const name = nameOf(m.urn);
             out.ops[m.urn] = m.op as StepOp;
             if (m.op === "create") out.added.push(name);
             else if (m.op === "delete") out.removed.push(name);
-            else out.changed[name] = [...new Set(m.detailedDiff ? Object.keys(m.detailedDiff) : (m.diffs ?? []))].sort();
+            else
+                out.changed[name] = [...new Set(m.detailedDiff ? Object.keys(m.detailedDiff) : (m.diffs ?? []))].sort();
         },
     });
     return canonical(out);
@@ -119,12 +139,29 @@ export async function enginePreview(ps: ProjectStack, onOutput?: (s: string) => 
 
 /** `npm run preview:offline -- --stack S --config-file <the stack's file> --set … --diff --json` for the same edit. */
 export function offlinePreview(ps: ProjectStack, sets: Record<string, string>, policyConfig: string): ResourceDiff {
-    const args = ["--transpile-only", "tools/preview-offline.ts", "--stack", ps.stack.name, "--config-file", stackFile(ps), "--diff", "--json", "--policy-config", policyConfig];
+    const args = [
+        "--transpile-only",
+        "tools/preview-offline.ts",
+        "--stack",
+        ps.stack.name,
+        "--config-file",
+        stackFile(ps),
+        "--diff",
+        "--json",
+        "--policy-config",
+        policyConfig,
+    ];
     for (const [k, v] of Object.entries(sets)) args.push("--set", `${k}=${v}`);
-    const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, { cwd: PROGRAM_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+    const res = spawnSync(path.join(REPO, "node_modules", ".bin", "ts-node"), args, {
+        cwd: PROGRAM_ROOT,
+        encoding: "utf8",
+        maxBuffer: 64 << 20,
+    });
     // Exit 1 is a mandatory policy violation, which is part of what some edits show; the diff is printed either way.
     if (res.status !== 0 && res.status !== 1) throw new Error(`offline preview exited ${res.status}: ${res.stderr}`);
-    const diff = JSON.parse(res.stdout).diff as { steps: { op: StepOp; urn: string; name: string; changes: { path: string }[] }[] };
+    const diff = JSON.parse(res.stdout).diff as {
+        steps: { op: StepOp; urn: string; name: string; changes: { path: string }[] }[];
+    };
     const of = (...ops: StepOp[]) => diff.steps.filter((s) => ops.includes(s.op));
     return canonical({
         added: of("create").map((s) => s.name),
@@ -150,7 +187,10 @@ export function withoutFloors(d: ResourceDiff): ResourceDiff {
 }
 
 /** The capacity steps of a canary weight, one per track (components/traffic/capacity.ts). */
-export const capacitySteps = (weight: number | string) => [`myapp-canary-capacity-w${weight}`, `myapp-stable-capacity-w${weight}`];
+export const capacitySteps = (weight: number | string) => [
+    `myapp-canary-capacity-w${weight}`,
+    `myapp-stable-capacity-w${weight}`,
+];
 
 export interface Agreement {
     edit: string;
@@ -183,7 +223,13 @@ const agreements: Agreement[] = [];
  * take the same step (create, update, replace or delete) on each URN and name the same changed paths. Sets the config (as
  * `pulumi config set --path` does) after the offline preview read the file as it was, and records the comparison.
  */
-export async function compareEdit(ps: ProjectStack, edit: string, sets: Record<string, string>, policyConfig: string, onOutput?: (s: string) => void): Promise<Agreement> {
+export async function compareEdit(
+    ps: ProjectStack,
+    edit: string,
+    sets: Record<string, string>,
+    policyConfig: string,
+    onOutput?: (s: string) => void,
+): Promise<Agreement> {
     const offline = offlinePreview(ps, sets, policyConfig);
     for (const [key, value] of Object.entries(sets)) await ps.stack.setConfig(key, { value }, true);
     const engine = await enginePreview(ps, onOutput);
@@ -290,7 +336,8 @@ export async function moveFromFirstReleaseTokens(ps: ProjectStack, onOutput?: (s
 export function engineLog(lines = 60): (s: string) => void {
     let log = "";
     afterEach(function () {
-        if (this.currentTest?.state === "failed" && log) process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-lines).join("\n")}\n`);
+        if (this.currentTest?.state === "failed" && log)
+            process.stderr.write(`--- engine output ---\n${log.split("\n").slice(-lines).join("\n")}\n`);
         log = "";
     });
     return (s: string) => {

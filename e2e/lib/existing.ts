@@ -9,7 +9,12 @@ import { projectStack, ProjectStack } from "./stack";
  * Kubernetes provider: the AWS, Datadog, PostgreSQL and random providers cannot be built here.
  */
 export const EXISTING = {
-    secrets: { app: "myapp-db-app-url", migrator: "myapp-db-migrator-url", backup: "myapp-db-backup-url", drill: "myapp-db-drill-url" },
+    secrets: {
+        app: "myapp-db-app-url",
+        migrator: "myapp-db-migrator-url",
+        backup: "myapp-db-backup-url",
+        drill: "myapp-db-drill-url",
+    },
     bucket: "myapp-e2e-existing-backups",
     roleArn: "arn:aws:iam::123456789012:role/myapp-e2e-db-backup",
     /** The roles a restore fences the app out with: the user's, as the Secrets are. */
@@ -43,7 +48,9 @@ export async function prepareNamespace(k: Kube, namespace: string): Promise<void
             kind: "Secret",
             metadata: { name, namespace },
             type: "Opaque",
-            stringData: { DATABASE_URL: `postgresql://myapp_${role}:e2e-only@db.${namespace}.svc:5432/${database}?sslmode=verify-full&sslrootcert=/etc/myapp/db-ca/ca.pem` },
+            stringData: {
+                DATABASE_URL: `postgresql://myapp_${role}:e2e-only@db.${namespace}.svc:5432/${database}?sslmode=verify-full&sslrootcert=/etc/myapp/db-ca/ca.pem`,
+            },
         });
     }
 }
@@ -52,7 +59,10 @@ export async function prepareNamespace(k: Kube, namespace: string): Promise<void
  * A stack of the program from a committed stack file with the existing-resource edits, deploying into its own
  * namespace (so specs do not share objects), with the namespace and Secrets made first, as the README asks.
  */
-export async function existingResourceStack(k: Kube, opts: { base: "production" | "staging"; name: string; namespace: string }): Promise<ProjectStack> {
+export async function existingResourceStack(
+    k: Kube,
+    opts: { base: "production" | "staging"; name: string; namespace: string },
+): Promise<ProjectStack> {
     await prepareNamespace(k, opts.namespace);
     const ps = await projectStack({ base: opts.base, name: opts.name });
     const file = stackFile(ps);

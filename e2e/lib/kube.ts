@@ -13,7 +13,8 @@ export class Kube {
         const ctx = kc.contexts.find((c: any) => c.name === kc["current-context"]).context;
         const cluster = kc.clusters.find((c: any) => c.name === ctx.cluster).cluster;
         const user = kc.users.find((u: any) => u.name === ctx.user).user;
-        const pem = (data?: string, file?: string) => (data ? Buffer.from(data, "base64") : file ? fs.readFileSync(file) : undefined);
+        const pem = (data?: string, file?: string) =>
+            data ? Buffer.from(data, "base64") : file ? fs.readFileSync(file) : undefined;
         this.server = new URL(cluster.server);
         this.agent = new https.Agent({
             ca: pem(cluster["certificate-authority-data"], cluster["certificate-authority"]),
@@ -25,7 +26,12 @@ export class Kube {
         if (user.token) this.headers.Authorization = `Bearer ${user.token}`;
     }
 
-    request(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: any }> {
+    request(
+        method: string,
+        path: string,
+        body?: unknown,
+        contentType = "application/json",
+    ): Promise<{ status: number; body: any }> {
         const payload = body === undefined ? undefined : JSON.stringify(body);
         return new Promise((resolve, reject) => {
             const req = https.request(
@@ -33,7 +39,11 @@ export class Kube {
                 {
                     method,
                     agent: this.agent,
-                    headers: { ...this.headers, Accept: "application/json", ...(payload ? { "Content-Type": contentType } : {}) },
+                    headers: {
+                        ...this.headers,
+                        Accept: "application/json",
+                        ...(payload ? { "Content-Type": contentType } : {}),
+                    },
                 },
                 (res) => {
                     const chunks: Buffer[] = [];
@@ -70,7 +80,8 @@ export class Kube {
     /** Creates the object unless it exists (409 is success). */
     async ensure(path: string, obj: unknown): Promise<void> {
         const res = await this.request("POST", path, obj);
-        if (res.status !== 201 && res.status !== 409) throw new Error(`POST ${path}: ${res.status} ${res.body?.message ?? res.body}`);
+        if (res.status !== 201 && res.status !== 409)
+            throw new Error(`POST ${path}: ${res.status} ${res.body?.message ?? res.body}`);
     }
 
     async mergePatch(path: string, patch: unknown): Promise<any> {
@@ -86,18 +97,22 @@ export class Kube {
     watch(path: string, onEvent: (e: { type: string; object: any }) => void): () => void {
         const sep = path.includes("?") ? "&" : "?";
         let buffered = "";
-        const req = https.request(new URL(`${path}${sep}watch=1`, this.server), { method: "GET", agent: this.agent, headers: { ...this.headers, Accept: "application/json" } }, (res) => {
-            res.setEncoding("utf8");
-            res.on("data", (chunk: string) => {
-                buffered += chunk;
-                let nl: number;
-                while ((nl = buffered.indexOf("\n")) >= 0) {
-                    const line = buffered.slice(0, nl).trim();
-                    buffered = buffered.slice(nl + 1);
-                    if (line) onEvent(JSON.parse(line));
-                }
-            });
-        });
+        const req = https.request(
+            new URL(`${path}${sep}watch=1`, this.server),
+            { method: "GET", agent: this.agent, headers: { ...this.headers, Accept: "application/json" } },
+            (res) => {
+                res.setEncoding("utf8");
+                res.on("data", (chunk: string) => {
+                    buffered += chunk;
+                    let nl: number;
+                    while ((nl = buffered.indexOf("\n")) >= 0) {
+                        const line = buffered.slice(0, nl).trim();
+                        buffered = buffered.slice(nl + 1);
+                        if (line) onEvent(JSON.parse(line));
+                    }
+                });
+            },
+        );
         req.on("error", () => {
             /* the caller's stop() aborts the stream */
         });

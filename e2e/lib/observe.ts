@@ -14,7 +14,9 @@ export interface JobState {
 export async function jobs(k: Kube, ns: string): Promise<Record<string, JobState>> {
     const out: Record<string, JobState> = {};
     for (const j of await k.list(`/apis/batch/v1/namespaces/${ns}/jobs`)) {
-        const done = (j.status?.conditions ?? []).find((c: any) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+        const done = (j.status?.conditions ?? []).find(
+            (c: any) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+        );
         out[j.metadata.name] = {
             uid: j.metadata.uid,
             created: j.metadata.creationTimestamp,
@@ -53,7 +55,9 @@ export async function deployments(k: Kube, ns: string): Promise<Record<string, D
 /** Pod name -> UID of the pods whose labels match `selector` (a label selector string), or all pods. */
 export async function podUids(k: Kube, ns: string, selector?: string): Promise<Record<string, string>> {
     const q = selector ? `?labelSelector=${encodeURIComponent(selector)}` : "";
-    return Object.fromEntries((await k.list(`/api/v1/namespaces/${ns}/pods${q}`)).map((p) => [p.metadata.name, p.metadata.uid]));
+    return Object.fromEntries(
+        (await k.list(`/api/v1/namespaces/${ns}/pods${q}`)).map((p) => [p.metadata.name, p.metadata.uid]),
+    );
 }
 
 /**
@@ -74,7 +78,9 @@ export function watchRevisions(k: Kube, ns: string): Revisions {
     const stopJobs = k.watch(`/apis/batch/v1/namespaces/${ns}/jobs`, ({ type, object }) => {
         const name = object.metadata.name;
         if (type === "ADDED") r.jobCreated[name] ??= rv(object);
-        const complete = (object.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True");
+        const complete = (object.status?.conditions ?? []).some(
+            (c: any) => c.type === "Complete" && c.status === "True",
+        );
         if (complete) r.jobCompleted[name] ??= rv(object);
     });
     const stopDeployments = k.watch(`/apis/apps/v1/namespaces/${ns}/deployments`, ({ type, object }) => {
@@ -109,9 +115,13 @@ export interface TrafficSample {
     replicas: Record<string, number>;
 }
 
-const podReady = (p: any) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+const podReady = (p: any) =>
+    !p.metadata.deletionTimestamp &&
+    (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
 const selects = (selector: Record<string, string> | undefined, labels: Record<string, string> = {}) =>
-    selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+    selector !== undefined &&
+    Object.keys(selector).length > 0 &&
+    Object.entries(selector).every(([k, v]) => labels[k] === v);
 const backendService = (ing: any): string | undefined => ing.spec?.rules?.[0]?.http?.paths?.[0]?.backend?.service?.name;
 
 /**
@@ -131,9 +141,13 @@ export async function sampleTraffic(k: Kube, ns: string, host: string): Promise<
     const main = forHost.find((i) => !isCanary(i));
     const canary = forHost.find(isCanary);
     const weight = canary ? Number(canary.metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"] ?? 0) : 0;
-    const routes: [string, number][] = [[main ? (backendService(main) ?? "(no backend)") : "(no ingress)", 100 - weight]];
+    const routes: [string, number][] = [
+        [main ? (backendService(main) ?? "(no backend)") : "(no ingress)", 100 - weight],
+    ];
     if (canary) routes.push([backendService(canary) ?? "(no backend)", weight]);
-    const selectorOf = new Map(services.map((s) => [s.metadata.name as string, s.spec?.selector as Record<string, string> | undefined]));
+    const selectorOf = new Map(
+        services.map((s) => [s.metadata.name as string, s.spec?.selector as Record<string, string> | undefined]),
+    );
     const shares = routes.map(([service, percent]) => {
         const serving = podList.filter((p) => podReady(p) && selects(selectorOf.get(service), p.metadata.labels));
         const versions: Record<string, number> = {};
@@ -151,7 +165,13 @@ export async function sampleTraffic(k: Kube, ns: string, host: string): Promise<
  * Runs `work` while sampling the host's traffic every `intervalMs` (and once before and once after), so that what
  * happens during a `pulumi up` is seen, not only where it ends. A failing sample is retried at the next tick.
  */
-export async function sampledDuring<T>(k: Kube, ns: string, host: string, work: () => Promise<T>, intervalMs = 250): Promise<{ samples: TrafficSample[]; result?: T; error?: unknown }> {
+export async function sampledDuring<T>(
+    k: Kube,
+    ns: string,
+    host: string,
+    work: () => Promise<T>,
+    intervalMs = 250,
+): Promise<{ samples: TrafficSample[]; result?: T; error?: unknown }> {
     const t0 = Date.now();
     const samples: TrafficSample[] = [];
     const take = async () => {

@@ -10,7 +10,12 @@ export function cliEnv(ps: ProjectStack): NodeJS.ProcessEnv {
 /** Runs a shell command line as a user would in the stack's program directory; returns stdout, throws with stderr. */
 export function shell(ps: ProjectStack, commandLine: string): string {
     try {
-        return execFileSync("bash", ["-c", commandLine], { cwd: ps.workDir, env: cliEnv(ps), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+        return execFileSync("bash", ["-c", commandLine], {
+            cwd: ps.workDir,
+            env: cliEnv(ps),
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "pipe"],
+        });
     } catch (e) {
         const err = e as { status?: number; stderr?: string };
         throw new Error(`\`${commandLine}\` exited ${err.status}: ${err.stderr}`);
@@ -33,12 +38,17 @@ export interface PrintedRun {
  * Node.js language host, which the module proxy refuses to serve, so unless that host is on PATH it runs as the
  * Automation API's `up` on the same stack: the same CLI, engine, provider and config file, the program served inline.
  */
-export async function runPrinted(ps: ProjectStack, printed: string, onOutput?: (s: string) => void): Promise<PrintedRun> {
+export async function runPrinted(
+    ps: ProjectStack,
+    printed: string,
+    onOutput?: (s: string) => void,
+): Promise<PrintedRun> {
     const parts = printed.split(" && ");
     const upPart = parts.pop()!;
     const configPart = parts.join(" && ");
     if (!/^pulumi config set /.test(configPart)) throw new Error(`not a config edit: ${configPart}`);
-    if (upPart !== `pulumi up --stack ${ps.stack.name}`) throw new Error(`the printed command ends with "${upPart}", not "pulumi up --stack ${ps.stack.name}"`);
+    if (upPart !== `pulumi up --stack ${ps.stack.name}`)
+        throw new Error(`the printed command ends with "${upPart}", not "pulumi up --stack ${ps.stack.name}"`);
     shell(ps, configPart);
     const t0 = Date.now();
     const up = ps.mode === "local" ? await upLocal(ps, upPart, onOutput) : await ps.stack.up({ onOutput });

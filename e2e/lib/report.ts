@@ -36,7 +36,12 @@ export interface SequencesReport {
         stepSeconds: number[];
         passed: boolean;
         /** The first failing step, or every one with --keep-going. */
-        failures: { step: number; operation: string; violations: { invariant: string; message: string }[]; replay: string }[];
+        failures: {
+            step: number;
+            operation: string;
+            violations: { invariant: string; message: string }[];
+            replay: string;
+        }[];
         seconds: number;
     }[];
     operations: { total: number; byKind: Record<string, number> };
@@ -46,10 +51,25 @@ export interface SequencesReport {
     capacity: {
         samples: number;
         /** The sample with the least ready pods above (or below, when negative) the required number. */
-        worst: { seed: number; step: number; operation: string; service: string; percent: number; ready: number; required: number } | null;
+        worst: {
+            seed: number;
+            step: number;
+            operation: string;
+            service: string;
+            percent: number;
+            ready: number;
+            required: number;
+        } | null;
     };
     /** The printed rollback run from each reached state: seconds from the command to traffic on the rolled-back version. */
-    rollback: { run: number; notNeeded: number; failed: number; seconds: number[]; worstSeconds: number | null; medianSeconds: number | null };
+    rollback: {
+        run: number;
+        notNeeded: number;
+        failed: number;
+        seconds: number[];
+        worstSeconds: number | null;
+        medianSeconds: number | null;
+    };
     /** Wall seconds spent per part of a step, summed over the run (the offline preview overlaps the up). */
     phaseSeconds: Record<string, number>;
     /** Ups that failed only because the program lost its connection to the engine, each run once more. */

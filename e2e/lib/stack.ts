@@ -13,7 +13,19 @@ export const PROGRAM_ROOT = process.env.E2E_PROGRAM_DIR ? path.resolve(process.e
 /** What the program needs to run, copied so that stack files and state never land in the checkout. */
 // program: the release function index.ts calls; components: the library, with the shell scripts the backup and
 // migration pods run; certs: the database CA bundle (database.tls.caBundle); docs: the plan template the readme output is rendered from.
-const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program", "lib", "components", "migrations", "policy", "certs", "docs"];
+const PROGRAM_FILES = [
+    "Pulumi.yaml",
+    "package.json",
+    "tsconfig.json",
+    "index.ts",
+    "program",
+    "lib",
+    "components",
+    "migrations",
+    "policy",
+    "certs",
+    "docs",
+];
 
 /**
  * How the engine runs the program. "local" is production's way: the CLI starts pulumi-language-nodejs, which runs
@@ -66,12 +78,17 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
     fs.mkdirSync(backend, { recursive: true });
     for (const f of PROGRAM_FILES) {
         const src = path.join(PROGRAM_ROOT, f);
-        if (fs.existsSync(src)) fs.cpSync(src, path.join(workDir, f), { recursive: true, filter: (s) => !s.includes(`${path.sep}node_modules`) });
+        if (fs.existsSync(src))
+            fs.cpSync(src, path.join(workDir, f), {
+                recursive: true,
+                filter: (s) => !s.includes(`${path.sep}node_modules`),
+            });
     }
     // One module instance for the program and this process (the Automation API's inline runtime needs that).
     fs.symlinkSync(fs.realpathSync(path.join(REPO, "node_modules")), path.join(workDir, "node_modules"));
     const policyModules = path.join(REPO, "policy", "node_modules");
-    if (fs.existsSync(policyModules)) fs.symlinkSync(fs.realpathSync(policyModules), path.join(workDir, "policy", "node_modules"));
+    if (fs.existsSync(policyModules))
+        fs.symlinkSync(fs.realpathSync(policyModules), path.join(workDir, "policy", "node_modules"));
 
     const committed = YAML.parse(fs.readFileSync(path.join(PROGRAM_ROOT, `Pulumi.${opts.base}.yaml`), "utf8"));
     for (const section of opts.drop ?? []) delete committed.config[`myapp:${section}`];
@@ -91,7 +108,10 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
     const stack =
         mode === "local"
             ? await LocalWorkspace.createOrSelectStack({ stackName: opts.name, workDir }, wsOpts)
-            : await LocalWorkspace.createOrSelectStack({ stackName: opts.name, projectName: "myapp", program: inlineProgram(workDir) }, wsOpts);
+            : await LocalWorkspace.createOrSelectStack(
+                  { stackName: opts.name, projectName: "myapp", program: inlineProgram(workDir) },
+                  wsOpts,
+              );
     for (const [key, value] of Object.entries(opts.set ?? {})) await stack.setConfig(key, { value }, true);
     return { stack, workDir, mode, config: committed.config };
 }
@@ -102,7 +122,10 @@ export async function projectStack(opts: ProjectStackOptions): Promise<ProjectSt
  * stay in it, as a deployment's pre-run commands stay in the deployment's clone.
  */
 export async function checkoutOf(ps: ProjectStack, label: string): Promise<ProjectStack> {
-    const workDir = path.join(fs.mkdtempSync(path.join(path.dirname(path.dirname(ps.workDir)), `${ps.stack.name}-${label}-`)), "project");
+    const workDir = path.join(
+        fs.mkdtempSync(path.join(path.dirname(path.dirname(ps.workDir)), `${ps.stack.name}-${label}-`)),
+        "project",
+    );
     // Symlinks (node_modules) stay symlinks: one module instance for every checkout and this process.
     fs.cpSync(ps.workDir, workDir, { recursive: true, verbatimSymlinks: true });
     const ws = ps.stack.workspace as LocalWorkspace;
@@ -110,7 +133,10 @@ export async function checkoutOf(ps: ProjectStack, label: string): Promise<Proje
     const stack =
         ps.mode === "local"
             ? await LocalWorkspace.selectStack({ stackName: ps.stack.name, workDir }, wsOpts)
-            : await LocalWorkspace.selectStack({ stackName: ps.stack.name, projectName: "myapp", program: inlineProgram(workDir) }, wsOpts);
+            : await LocalWorkspace.selectStack(
+                  { stackName: ps.stack.name, projectName: "myapp", program: inlineProgram(workDir) },
+                  wsOpts,
+              );
     return { stack, workDir, mode: ps.mode, config: ps.config };
 }
 

@@ -18,7 +18,11 @@ export async function scaleAsAutoscaler(k: Kube, ns: string, deployment: string,
 /** Ready, non-terminating pods matching the labels. */
 export async function readyPods(k: Kube, ns: string, labels: Record<string, string>): Promise<number> {
     const list = await k.list(`/api/v1/namespaces/${ns}/pods?labelSelector=${labelSelector(labels)}`);
-    return list.filter((p) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True")).length;
+    return list.filter(
+        (p) =>
+            !p.metadata.deletionTimestamp &&
+            (p.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+    ).length;
 }
 
 /** spec.replicas of each Deployment in the namespace. */
@@ -32,7 +36,11 @@ export async function replicaCounts(k: Kube, ns: string): Promise<Record<string,
  * Runs `action` while reading `sample` every `everyMs` (each read awaited before the next), and returns the action's
  * result with every sample, the last taken after the action returned.
  */
-export async function sampledDuring<T, R>(sample: () => Promise<T>, action: () => Promise<R>, everyMs = 200): Promise<{ result: R; samples: T[] }> {
+export async function sampledDuring<T, R>(
+    sample: () => Promise<T>,
+    action: () => Promise<R>,
+    everyMs = 200,
+): Promise<{ result: R; samples: T[] }> {
     const samples: T[] = [];
     let running = true;
     const loop = (async () => {

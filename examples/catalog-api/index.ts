@@ -59,7 +59,15 @@ export = function catalogApi(): { version: string; url: string; rollback: string
         "span",
         "kubeClusterName",
     ]);
-    const a = readObject<AlertConfig>(config, "alerts", ["errorRatePct", "p95LatencySeconds", "rollbackErrorRatePct", "rollbackP95Seconds", "cpuPct", "memoryPct", "notify"]);
+    const a = readObject<AlertConfig>(config, "alerts", [
+        "errorRatePct",
+        "p95LatencySeconds",
+        "rollbackErrorRatePct",
+        "rollbackP95Seconds",
+        "cpuPct",
+        "memoryPct",
+        "notify",
+    ]);
     const rollback = `pulumi config set --stack ${stack} --path service.version ${s.previousVersion} && pulumi up --stack ${stack}`;
 
     const deployment = new RollingDeployment(s.name, {
@@ -88,7 +96,12 @@ export = function catalogApi(): { version: string; url: string; rollback: string
         tlsSecretName: s.tlsSecretName,
     });
 
-    const percent = (label: string, critical: number, severity: AlertSpec["severity"], rolloutNoise = false): AlertSpec => ({
+    const percent = (
+        label: string,
+        critical: number,
+        severity: AlertSpec["severity"],
+        rolloutNoise = false,
+    ): AlertSpec => ({
         critical,
         bad: "above",
         severity,
@@ -96,13 +109,25 @@ export = function catalogApi(): { version: string; url: string; rollback: string
         label,
         unit: "%",
     });
-    const seconds = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({ critical, bad: "above", severity, label, unit: "s" });
+    const seconds = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({
+        critical,
+        bad: "above",
+        severity,
+        label,
+        unit: "s",
+    });
     // Its own alerts: no payment or email alert, no database one (it has none of those metrics).
     const alerts: Partial<Record<BuiltInAlert, AlertSpec>> = {
         errorRatePct: percent("Error rate", a.errorRatePct, "critical"),
         p95LatencySeconds: seconds("p95 response time", a.p95LatencySeconds, "warning"),
-        rollbackNowErrorRatePct: { ...percent("Rollback trigger: error rate", a.rollbackErrorRatePct, "rollback"), warning: a.errorRatePct },
-        rollbackNowP95Seconds: { ...seconds("Rollback trigger: p95 response time", a.rollbackP95Seconds, "rollback"), warning: a.p95LatencySeconds },
+        rollbackNowErrorRatePct: {
+            ...percent("Rollback trigger: error rate", a.rollbackErrorRatePct, "rollback"),
+            warning: a.errorRatePct,
+        },
+        rollbackNowP95Seconds: {
+            ...seconds("Rollback trigger: p95 response time", a.rollbackP95Seconds, "rollback"),
+            warning: a.p95LatencySeconds,
+        },
         cpuPct: percent("CPU (% of limit)", a.cpuPct, "warning", true),
         memoryPct: percent("Memory working set (% of limit)", a.memoryPct, "warning", true),
         autoscalerAtMaxPct: percent("Autoscaler replicas (% of its maximum)", 100, "warning", true),

@@ -84,7 +84,13 @@ function readMigrations(dir: string): SqlMigrationFiles[] {
         });
 }
 
-export = function ordersApi(): { stableVersion: string; canaryVersion: string; canaryWeight: number; url: string; rollback: string } {
+export = function ordersApi(): {
+    stableVersion: string;
+    canaryVersion: string;
+    canaryWeight: number;
+    url: string;
+    rollback: string;
+} {
     const config = new pulumi.Config();
     const stack = pulumi.getStack();
     const s = readObject<ServiceConfig>(config, "service", [
@@ -140,7 +146,13 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
     });
     const backupSchedule = "0 */6 * * *";
     const drillSchedule = "30 4 * * 0";
-    const bucket = new BackupBucket(`${app}-backups`, { bucketName: db.bucketName, retentionDays: 90, infrequentAccessAfterDays: 30, glacierAfterDays: 60, tags });
+    const bucket = new BackupBucket(`${app}-backups`, {
+        bucketName: db.bucketName,
+        retentionDays: 90,
+        infrequentAccessAfterDays: 30,
+        glacierAfterDays: 60,
+        tags,
+    });
     const scripts = readDatabaseScripts();
     const backups = new BackupSchedule(`${app}-db-backup`, {
         appName: app,
@@ -148,7 +160,11 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
         bucketName: bucket.bucket.bucket,
         prefix: `postgres/${app}`,
         region: db.region,
-        role: { oidc: { providerArn: db.oidcProviderArn, issuerUrl: db.oidcIssuerUrl }, bucketArn: bucket.bucket.arn, keyArn: bucket.key.arn },
+        role: {
+            oidc: { providerArn: db.oidcProviderArn, issuerUrl: db.oidcIssuerUrl },
+            bucketArn: bucket.bucket.arn,
+            keyArn: bucket.key.arn,
+        },
         toolsImage: db.toolsImage,
         scripts: scripts.dumps,
         backupDatabaseSecret: roles.secretNames.backup,
@@ -171,7 +187,12 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
         ownerRole: roles.ownerRole,
         schemas: ["public"],
         fence: roles.fence,
-        migration: { kind: "sql", migrations: readMigrations(path.join(__dirname, "migrations")), toolsImage: db.toolsImage, runner: scripts.runner },
+        migration: {
+            kind: "sql",
+            migrations: readMigrations(path.join(__dirname, "migrations")),
+            toolsImage: db.toolsImage,
+            runner: scripts.runner,
+        },
         phase: db.migrationPhase,
         direction: "up",
         downSteps: 1,
@@ -221,8 +242,20 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
     });
 
     // Per-version alerts, so a failing canary pages with the command that takes its traffic away.
-    const percent = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({ critical, bad: "above", severity, label, unit: "%" });
-    const seconds = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({ critical, bad: "above", severity, label, unit: "s" });
+    const percent = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({
+        critical,
+        bad: "above",
+        severity,
+        label,
+        unit: "%",
+    });
+    const seconds = (label: string, critical: number, severity: AlertSpec["severity"]): AlertSpec => ({
+        critical,
+        bad: "above",
+        severity,
+        label,
+        unit: "s",
+    });
     const notify = { pager: ["@pagerduty-orders"], chat: ["@slack-orders"] };
     const priorities = { rollback: 1, critical: 2, warning: 3 };
     new ReleaseMonitoring(`${app}-monitoring`, {
@@ -232,7 +265,9 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
         kubeClusterName: s.kubeClusterName,
         namespace: s.namespace,
         appName: app,
-        autoscalers: [deployment.stable.growableAutoscaler, deployment.canary.growableAutoscaler].filter((a): a is string => a !== undefined),
+        autoscalers: [deployment.stable.growableAutoscaler, deployment.canary.growableAutoscaler].filter(
+            (a): a is string => a !== undefined,
+        ),
         versions: [
             { version: s.stableVersion, variantKey: "track", variantValue: "stable" },
             { version: s.canaryVersion, variantKey: "track", variantValue: "canary", rollbackCommand: rollback },
@@ -243,7 +278,10 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
             p95LatencySeconds: seconds("p95 response time", 0.5, "warning"),
             rollbackNowErrorRatePct: { ...percent("Rollback trigger: error rate", 5, "rollback"), warning: 1 },
             rollbackNowP95Seconds: { ...seconds("Rollback trigger: p95 response time", 2, "rollback"), warning: 0.5 },
-            autoscalerAtMaxPct: { ...percent("Autoscaler replicas (% of its maximum)", 100, "warning"), rolloutNoise: true },
+            autoscalerAtMaxPct: {
+                ...percent("Autoscaler replicas (% of its maximum)", 100, "warning"),
+                rolloutNoise: true,
+            },
         },
         notify,
         priorities,
@@ -264,10 +302,19 @@ export = function ordersApi(): { stableVersion: string; canaryVersion: string; c
     new ScheduledJobMonitoring(`${app}-scheduled-jobs`, {
         env: stack,
         kubeClusterName: s.kubeClusterName,
-        cronJobs: [cronJob("backup", backupSchedule, "database backup", true), cronJob("restore-drill", drillSchedule, "restore drill", false)],
+        cronJobs: [
+            cronJob("backup", backupSchedule, "database backup", true),
+            cronJob("restore-drill", drillSchedule, "restore drill", false),
+        ],
         notify,
         priorities,
     });
 
-    return { stableVersion: s.stableVersion, canaryVersion: s.canaryVersion, canaryWeight: s.canaryWeight, url: deployment.liveUrl, rollback };
+    return {
+        stableVersion: s.stableVersion,
+        canaryVersion: s.canaryVersion,
+        canaryWeight: s.canaryWeight,
+        url: deployment.liveUrl,
+        rollback,
+    };
 };

@@ -31,7 +31,9 @@ export function describe(value: unknown): string {
 
 export function formatPath(project: string, path: PropertyKey[]): string {
     const [head, ...rest] = path;
-    return `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+    return (
+        `${project}:${String(head)}` + rest.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")
+    );
 }
 
 /** The error that refuses a stack before anything is declared, one problem a line. */

@@ -4,5 +4,15 @@ export { ConfigError } from "./errors";
 export { PROJECT_ROOT, readAppSecrets, readAutoRollbackToken, readRawConfig, servingTracks } from "./resolve";
 export { PLAN_ROLES } from "./schema/plan";
 export type { PlanConfig, PlanRole } from "./schema/plan";
-export type { AutoRollbackConfig, BackupRoleConfig, BlueGreenConfig, CanaryConfig, DatabaseAccessConfig, DumpBucketConfig, MigrationRunConfig, ProgramConfig, RollingConfig } from "./types";
+export type {
+    AutoRollbackConfig,
+    BackupRoleConfig,
+    BlueGreenConfig,
+    CanaryConfig,
+    DatabaseAccessConfig,
+    DumpBucketConfig,
+    MigrationRunConfig,
+    ProgramConfig,
+    RollingConfig,
+} from "./types";
 export { checkAdminConnection, validateConfig } from "./validate";

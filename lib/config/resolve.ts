@@ -24,12 +24,27 @@ export const PROJECT_ROOT = path.join(__dirname, "..", "..");
 
 // The exactly-one-of pairs, resolved once crossFieldProblems has made sure exactly one is set; the raw keys are gone
 // from the result, so nothing downstream reads them.
-function resolvedDatabase({ roles: _roles, existingSecrets: _existing, migration, ...db }: ParsedDatabase): NonNullable<ProgramConfig["database"]> {
+function resolvedDatabase({
+    roles: _roles,
+    existingSecrets: _existing,
+    migration,
+    ...db
+}: ParsedDatabase): NonNullable<ProgramConfig["database"]> {
     const { sqlDir: _sqlDir, command: _command, downCommand: _down, ...steps } = migration;
-    return { ...db, access: databaseAccess({ roles: _roles, existingSecrets: _existing }), migration: steps, migrationRun: migrationRun(migration) };
+    return {
+        ...db,
+        access: databaseAccess({ roles: _roles, existingSecrets: _existing }),
+        migration: steps,
+        migrationRun: migrationRun(migration),
+    };
 }
 
-function resolvedBackup({ bucketName: _name, existingBucket: _existing, oidc, ...b }: ParsedBackup): NonNullable<ProgramConfig["backup"]> {
+function resolvedBackup({
+    bucketName: _name,
+    existingBucket: _existing,
+    oidc,
+    ...b
+}: ParsedBackup): NonNullable<ProgramConfig["backup"]> {
     return { ...b, bucket: dumpBucket({ bucketName: _name, existingBucket: _existing }), role: backupRole(oidc) };
 }
 function databaseAccess(db: Pick<ParsedDatabase, "roles" | "existingSecrets">): DatabaseAccessConfig {
@@ -68,14 +83,20 @@ export function datadogTags(c: Pick<ParsedConfig, "monitoring" | "release">, sta
     return { env: c.monitoring?.env ?? stack, service: c.monitoring?.service ?? c.release.appName };
 }
 
-export function resolved({ strategy, blueGreen, canary, rolling, monitoring, database, backup, autoRollback, ...rest }: ParsedConfig, stack: string): ProgramConfig {
+export function resolved(
+    { strategy, blueGreen, canary, rolling, monitoring, database, backup, autoRollback, ...rest }: ParsedConfig,
+    stack: string,
+): ProgramConfig {
     const datadog = datadogTags({ monitoring, release: rest.release }, stack);
     const { pulumiAccessToken: _token, ...autoRollbackSettings } = autoRollback ?? {};
     const common = {
         ...rest,
         datadog,
         autoRollback: autoRollback && (autoRollbackSettings as AutoRollbackConfig),
-        monitoring: monitoring && { ...monitoring, hostScope: monitoring.hostScope ?? `kube_cluster_name:${monitoring.kubeClusterName}` },
+        monitoring: monitoring && {
+            ...monitoring,
+            hostScope: monitoring.hostScope ?? `kube_cluster_name:${monitoring.kubeClusterName}`,
+        },
         database: database && resolvedDatabase(database),
         backup: backup && resolvedBackup(backup),
     };
@@ -102,12 +123,18 @@ export function servingTracks(cfg: ProgramConfig): ServingTrack[] {
         const bg = cfg.blueGreen;
         return (["blue", "green"] as const)
             .filter((color) => color === bg.activeColor || bg.standbyReplicas > 0)
-            .map((color) => ({ track: color, key: `blueGreen.${color}Version`, version: color === "blue" ? bg.blueVersion : bg.greenVersion }));
+            .map((color) => ({
+                track: color,
+                key: `blueGreen.${color}Version`,
+                version: color === "blue" ? bg.blueVersion : bg.greenVersion,
+            }));
     }
     const r = cfg.release;
     return [
         { track: "rolling", key: "release.version", version: r.version },
-        ...(r.previousVersion && r.previousVersion !== r.version ? [{ track: "previous", key: "release.previousVersion", version: r.previousVersion }] : []),
+        ...(r.previousVersion && r.previousVersion !== r.version
+            ? [{ track: "previous", key: "release.previousVersion", version: r.previousVersion }]
+            : []),
     ];
 }
 
@@ -118,7 +145,11 @@ const STRATEGY_SECTIONS = { "blue-green": "blueGreen", canary: "canary", rolling
  * copied from another stack): the program never reads them, so their fields are not demanded. Each is named in a
  * warning. The separately read keys go too.
  */
-export function ownStrategySections(project: string, raw: Record<string, unknown>, warn: (message: string) => void): Record<string, unknown> {
+export function ownStrategySections(
+    project: string,
+    raw: Record<string, unknown>,
+    warn: (message: string) => void,
+): Record<string, unknown> {
     const own = { ...raw };
     for (const key of SEPARATE_KEYS) delete own[key];
     const strategy = raw.strategy;
@@ -126,7 +157,9 @@ export function ownStrategySections(project: string, raw: Record<string, unknown
     for (const [other, section] of Object.entries(STRATEGY_SECTIONS)) {
         if (other === strategy || own[section] === undefined) continue;
         delete own[section];
-        warn(`${project}:${section} is ignored: strategy is "${strategy}", which reads ${project}:${STRATEGY_SECTIONS[strategy as keyof typeof STRATEGY_SECTIONS]} only`);
+        warn(
+            `${project}:${section} is ignored: strategy is "${strategy}", which reads ${project}:${STRATEGY_SECTIONS[strategy as keyof typeof STRATEGY_SECTIONS]} only`,
+        );
     }
     return own;
 }
@@ -142,7 +175,8 @@ const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)$/;
 export function numbersAsWritten(schema: z.core.$ZodType, value: unknown): unknown {
     const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
     const inner = (key: string) => def[key] as z.core.$ZodType;
-    const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+    const isMap = (v: unknown): v is Record<string, unknown> =>
+        v !== null && typeof v === "object" && !Array.isArray(v);
     switch (def.type) {
         case "number":
             return typeof value === "string" && DECIMAL.test(value) ? Number(value) : value;
@@ -160,10 +194,21 @@ export function numbersAsWritten(schema: z.core.$ZodType, value: unknown): unkno
         case "array":
             return Array.isArray(value) ? value.map((v) => numbersAsWritten(inner("element"), v)) : value;
         case "record":
-            return isMap(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, numbersAsWritten(inner("valueType"), v)])) : value;
+            return isMap(value)
+                ? Object.fromEntries(
+                      Object.entries(value).map(([k, v]) => [k, numbersAsWritten(inner("valueType"), v)]),
+                  )
+                : value;
         case "object": {
             const shape = def.shape as Record<string, z.core.$ZodType>;
-            return isMap(value) ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Object.hasOwn(shape, k) ? numbersAsWritten(shape[k], v) : v])) : value;
+            return isMap(value)
+                ? Object.fromEntries(
+                      Object.entries(value).map(([k, v]) => [
+                          k,
+                          Object.hasOwn(shape, k) ? numbersAsWritten(shape[k], v) : v,
+                      ]),
+                  )
+                : value;
         }
         default:
             return value;
@@ -176,10 +221,17 @@ export function numbersAsWritten(schema: z.core.$ZodType, value: unknown): unkno
  * stack's fully qualified keys (pulumi.runtime.allConfig), brings in the namespace's unknown keys for
  * validateConfig to refuse: a mistyped section would otherwise be read as one left out.
  */
-export function readRawConfig(config: { name: string; get(key: string): string | undefined }, stackKeys: string[] = []): Record<string, unknown> {
+export function readRawConfig(
+    config: { name: string; get(key: string): string | undefined },
+    stackKeys: string[] = [],
+): Record<string, unknown> {
     const raw: Record<string, unknown> = {};
     const known: readonly string[] = [...KEYS, ...SEPARATE_KEYS];
-    const unknown = stackKeys.flatMap((k) => (k.startsWith(`${config.name}:`) && !known.includes(k.slice(config.name.length + 1)) ? [k.slice(config.name.length + 1)] : []));
+    const unknown = stackKeys.flatMap((k) =>
+        k.startsWith(`${config.name}:`) && !known.includes(k.slice(config.name.length + 1))
+            ? [k.slice(config.name.length + 1)]
+            : [],
+    );
     for (const key of unknown) raw[key] = config.get(key);
     for (const key of KEYS) {
         const text = config.get(key);
@@ -191,14 +243,16 @@ export function readRawConfig(config: { name: string; get(key: string): string |
             throw new ConfigError(`Invalid stack configuration: ${config.name}:${key} = ${text}: must be an object`);
         }
         // Pulumi.yaml defaults optional sections to {}: an empty section is one the stack does not use.
-        const empty = typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+        const empty =
+            typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
         if (!empty) raw[key] = value;
     }
     return raw;
 }
 
 /** Whether the CLI passed a key as secret: the SDK's own check (runtime/config.js, marked internal, so untyped). */
-const isConfigSecret = (key: string): boolean => (runtimeConfig as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret(key);
+const isConfigSecret = (key: string): boolean =>
+    (runtimeConfig as unknown as { isConfigSecret(k: string): boolean }).isConfigSecret(key);
 
 /**
  * Reads `autoRollback.pulumiAccessToken` as a Pulumi secret; undefined when unset. A token stored in plain text is
@@ -210,7 +264,9 @@ export function readAutoRollbackToken(config: pulumi.Config): pulumi.Output<stri
     const token = (JSON.parse(text) as { pulumiAccessToken?: unknown }).pulumiAccessToken;
     if (typeof token !== "string") return undefined;
     if (!isConfigSecret(`${config.name}:autoRollback`)) {
-        throw refused([`  ${config.name}:autoRollback.pulumiAccessToken: must be set with \`pulumi config set --secret --path autoRollback.pulumiAccessToken\`, not in plain text`]);
+        throw refused([
+            `  ${config.name}:autoRollback.pulumiAccessToken: must be set with \`pulumi config set --secret --path autoRollback.pulumiAccessToken\`, not in plain text`,
+        ]);
     }
     return pulumi.secret(token);
 }
@@ -226,12 +282,16 @@ export function readAppSecrets(config: pulumi.Config): pulumi.Output<Record<stri
     try {
         parsed = JSON.parse(text);
     } catch {
-        throw new ConfigError(`Invalid stack configuration: ${config.name}:appSecrets must be an object set with --secret`);
+        throw new ConfigError(
+            `Invalid stack configuration: ${config.name}:appSecrets must be an object set with --secret`,
+        );
     }
     const result = appSecretsSchema.safeParse(parsed);
     if (!result.success) {
         const keys = result.error.issues.map((i) => formatPath(config.name, ["appSecrets", ...i.path])).join(", ");
-        throw new ConfigError(`Invalid stack configuration: ${keys}: must be a map of environment variable names to string values`);
+        throw new ConfigError(
+            `Invalid stack configuration: ${keys}: must be a map of environment variable names to string values`,
+        );
     }
     // No keys is no stringData at all: the API server drops an empty stringData, so the provider would see a diff,
     // and replace the Secret, on every run (pulumi/pulumi-kubernetes#3538).

@@ -17,13 +17,18 @@ export type ParsedDatabase = NonNullable<ParsedConfig["database"]>;
 export type ParsedBackup = NonNullable<ParsedConfig["backup"]>;
 
 /** Who connects: roles and Secrets the program creates, or Secrets made outside it. */
-export type DatabaseAccessConfig = { kind: "roles"; roles: NonNullable<ParsedDatabase["roles"]> } | { kind: "existing"; secrets: NonNullable<ParsedDatabase["existingSecrets"]> };
+export type DatabaseAccessConfig =
+    | { kind: "roles"; roles: NonNullable<ParsedDatabase["roles"]> }
+    | { kind: "existing"; secrets: NonNullable<ParsedDatabase["existingSecrets"]> };
 /** What the migration runs: SQL files of the repository, or a command in the release image. */
-export type MigrationRunConfig = { kind: "sql"; sqlDir: string } | { kind: "command"; command: string[]; downCommand?: string[] };
+export type MigrationRunConfig =
+    { kind: "sql"; sqlDir: string } | { kind: "command"; command: string[]; downCommand?: string[] };
 /** The dumps' bucket: one the program declares, or one made outside it (with the key that encrypts it, where given). */
-export type DumpBucketConfig = { kind: "declared"; name: string } | { kind: "existing"; name: string; kmsKeyArn?: string };
+export type DumpBucketConfig =
+    { kind: "declared"; name: string } | { kind: "existing"; name: string; kmsKeyArn?: string };
 /** The backup pods' IAM role: an existing one, or one the program creates, trusted by the cluster's OIDC provider. */
-export type BackupRoleConfig = { kind: "existing"; arn: string } | { kind: "oidc"; providerArn: string; issuerUrl: string };
+export type BackupRoleConfig =
+    { kind: "existing"; arn: string } | { kind: "oidc"; providerArn: string; issuerUrl: string };
 
 /**
  * The validated stack configuration: the strategy comes with its own section, and only that one. Defaults that
@@ -31,7 +36,10 @@ export type BackupRoleConfig = { kind: "existing"; arn: string } | { kind: "oidc
  * query (monitoring.env and .service, else the stack and the app), and monitoring.hostScope defaults to the
  * cluster's nodes (kube_cluster_name), not every host of the env.
  */
-export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup" | "autoRollback"> & {
+export type ProgramConfig = Omit<
+    ParsedConfig,
+    "strategy" | "blueGreen" | "canary" | "rolling" | "monitoring" | "database" | "backup" | "autoRollback"
+> & {
     datadog: { env: string; service: string };
     autoRollback?: AutoRollbackConfig;
     monitoring?: MonitoringSection & { hostScope: string };
@@ -42,5 +50,12 @@ export type ProgramConfig = Omit<ParsedConfig, "strategy" | "blueGreen" | "canar
         migrationRun: MigrationRunConfig;
     };
     /** The backup section, with its bucket and role resolved from their exactly-one-of keys. */
-    backup?: Omit<ParsedBackup, "bucketName" | "existingBucket" | "oidc"> & { bucket: DumpBucketConfig; role: BackupRoleConfig };
-} & ({ strategy: "blue-green"; blueGreen: BlueGreenConfig } | { strategy: "canary"; canary: CanaryConfig } | { strategy: "rolling"; rolling: RollingConfig });
+    backup?: Omit<ParsedBackup, "bucketName" | "existingBucket" | "oidc"> & {
+        bucket: DumpBucketConfig;
+        role: BackupRoleConfig;
+    };
+} & (
+        | { strategy: "blue-green"; blueGreen: BlueGreenConfig }
+        | { strategy: "canary"; canary: CanaryConfig }
+        | { strategy: "rolling"; rolling: RollingConfig }
+    );

@@ -7,11 +7,22 @@ import { KEYS, programSchema, SEPARATE_KEYS } from "./schema";
 import { ProgramConfig } from "./types";
 
 /** Validates raw config values (as read from the stack; `stack` names the default Datadog env) and returns the typed config, or throws one ConfigError listing every problem. */
-export function validateConfig(project: string, stack: string, raw: Record<string, unknown>, warn: (message: string) => void = () => undefined): ProgramConfig {
-    const result = programSchema.safeParse(numbersAsWritten(programSchema, ownStrategySections(project, raw, warn)), { reportInput: true });
-    const problems: Problem[] = result.success ? crossFieldProblems(result.data, stack) : result.error.issues.flatMap(schemaProblems);
+export function validateConfig(
+    project: string,
+    stack: string,
+    raw: Record<string, unknown>,
+    warn: (message: string) => void = () => undefined,
+): ProgramConfig {
+    const result = programSchema.safeParse(numbersAsWritten(programSchema, ownStrategySections(project, raw, warn)), {
+        reportInput: true,
+    });
+    const problems: Problem[] = result.success
+        ? crossFieldProblems(result.data, stack)
+        : result.error.issues.flatMap(schemaProblems);
     if (result.success && problems.length === 0) return resolved(result.data, stack);
-    const lines = problems.map((p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`);
+    const lines = problems.map(
+        (p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`,
+    );
     throw refused(lines);
 }
 
@@ -19,12 +30,17 @@ export function validateConfig(project: string, stack: string, raw: Record<strin
  * Refuses a stack whose roles the program creates through an admin connection that does not verify the server:
  * the PostgreSQL provider's own config (`postgresql:sslmode`, `postgresql:sslrootcert`) decides that connection.
  */
-export function checkAdminConnection(cfg: ProgramConfig, admin: { name: string; get(key: string): string | undefined }): void {
+export function checkAdminConnection(
+    cfg: ProgramConfig,
+    admin: { name: string; get(key: string): string | undefined },
+): void {
     if (cfg.database?.access.kind !== "roles") return;
     const problems: string[] = [];
     const sslmode = admin.get("sslmode");
     if (sslmode === undefined || !verifiesServer(sslmode)) {
-        problems.push(`  ${admin.name}:sslmode = ${describe(sslmode)}: must be verify-full or verify-ca: the program creates the roles through this connection, with the admin's password`);
+        problems.push(
+            `  ${admin.name}:sslmode = ${describe(sslmode)}: must be verify-full or verify-ca: the program creates the roles through this connection, with the admin's password`,
+        );
     }
     if (admin.get("sslrootcert") === undefined)
         problems.push(
@@ -40,7 +56,11 @@ function schemaProblems(i: z.core.$ZodIssue): Problem[] {
         const known = [...KEYS, ...SEPARATE_KEYS];
         return i.keys.map((key) => {
             const near = closest(key, known);
-            return { path: [key], input: SKIP, message: `is not a key of this program${near ? `: did you mean ${near}?` : ""} (it reads ${known.join(", ")})` };
+            return {
+                path: [key],
+                input: SKIP,
+                message: `is not a key of this program${near ? `: did you mean ${near}?` : ""} (it reads ${known.join(", ")})`,
+            };
         });
     }
     const input = (i as { input?: unknown }).input;
@@ -49,7 +69,8 @@ function schemaProblems(i: z.core.$ZodIssue): Problem[] {
         // zod's own wording is replaced (a field's message says more), and text where a list belongs gets the way to write one.
         const zods = message.startsWith("Invalid input");
         if (zods && i.expected === "int" && typeof input === "number") message = "must be a whole number";
-        if (zods && i.expected === "number" && typeof input === "string") message = "must be a number such as 25 or 0.7";
+        if (zods && i.expected === "number" && typeof input === "string")
+            message = "must be a number such as 25 or 0.7";
         if (i.expected === "array" && typeof input === "string") {
             const at = i.path
                 .map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
@@ -67,11 +88,14 @@ function closest(name: string, candidates: readonly string[]): string | undefine
         let row = Array.from({ length: b.length + 1 }, (_, j) => j);
         for (let i = 1; i <= a.length; i++) {
             const next = [i];
-            for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+            for (let j = 1; j <= b.length; j++)
+                next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
             row = next;
         }
         return row[b.length];
     };
-    const scored = candidates.map((c) => ({ c, d: distance(name.toLowerCase(), c.toLowerCase()) })).sort((x, y) => x.d - y.d);
+    const scored = candidates
+        .map((c) => ({ c, d: distance(name.toLowerCase(), c.toLowerCase()) }))
+        .sort((x, y) => x.d - y.d);
     return scored[0] && scored[0].d <= Math.max(2, Math.floor(name.length / 3)) ? scored[0].c : undefined;
 }

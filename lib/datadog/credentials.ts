@@ -16,4 +16,5 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Datado
 }
 
 /** The API's URL when the environment names one, as the Datadog provider reads it (DATADOG_HOST); otherwise DD_SITE decides. */
-export const apiUrlFromEnv = (env: NodeJS.ProcessEnv = process.env): string | undefined => env.DATADOG_HOST || undefined;
+export const apiUrlFromEnv = (env: NodeJS.ProcessEnv = process.env): string | undefined =>
+    env.DATADOG_HOST || undefined;

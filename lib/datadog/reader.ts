@@ -49,7 +49,11 @@ export interface DatadogReader {
     /** Each named metrics query's series over the window at `intervalMs` resolution. */
     timeseries(queries: Record<string, string>, window: Window, intervalMs: number): Promise<Timeseries>;
     /** Each named metrics query reduced over the window by `aggregator`; null where there is no data. */
-    scalars(queries: Record<string, string>, window: Window, aggregator: "sum" | "avg" | "min" | "max" | "last"): Promise<Record<string, number | null>>;
+    scalars(
+        queries: Record<string, string>,
+        window: Window,
+        aggregator: "sum" | "avg" | "min" | "max" | "last",
+    ): Promise<Record<string, number | null>>;
     /** The monitors carrying every one of `monitorTags`, with the states of all their groups. */
     monitors(monitorTags: readonly string[]): Promise<v1.Monitor[]>;
 }
@@ -57,9 +61,16 @@ export interface DatadogReader {
 const RETRYABLE = (status: number) => status === 429 || status >= 500;
 
 /** The wait the client takes before retry number `attempt` (IsomorphicFetchHttpLibrary.calculateRetryInterval), in seconds. */
-function clientRetryWait(headers: Headers, attempt: number, backoffBase: number, backoffMultiplier: number): { seconds: number; reset: boolean } {
+function clientRetryWait(
+    headers: Headers,
+    attempt: number,
+    backoffBase: number,
+    backoffMultiplier: number,
+): { seconds: number; reset: boolean } {
     const reset = headers.get("x-ratelimit-reset");
-    return reset !== null ? { seconds: parseInt(reset, 10), reset: true } : { seconds: Math.pow(backoffMultiplier, attempt) * backoffBase, reset: false };
+    return reset !== null
+        ? { seconds: parseInt(reset, 10), reset: true }
+        : { seconds: Math.pow(backoffMultiplier, attempt) * backoffBase, reset: false };
 }
 
 /**
@@ -86,15 +97,21 @@ export function createDatadogReader(options: DatadogReaderOptions): DatadogReade
             if (RETRYABLE(response.status) && retry < maxRetries) {
                 const wait = clientRetryWait(response.headers, retry, backoff.base, backoff.multiplier);
                 if (Date.now() + wait.seconds * 1000 > deadline) {
-                    const why = wait.reset ? `rate limited (429) with X-RateLimit-Reset ${wait.seconds} s` : `answered ${response.status}`;
-                    throw new DatadogUnavailableError(`${operation}: Datadog ${why}; retrying would take longer than the ${timeoutMs / 1000} s allowed`);
+                    const why = wait.reset
+                        ? `rate limited (429) with X-RateLimit-Reset ${wait.seconds} s`
+                        : `answered ${response.status}`;
+                    throw new DatadogUnavailableError(
+                        `${operation}: Datadog ${why}; retrying would take longer than the ${timeoutMs / 1000} s allowed`,
+                    );
                 }
             }
             return response;
         };
         const configuration = client.createConfiguration({
             authMethods: { apiKeyAuth: options.credentials.apiKey, appKeyAuth: options.credentials.appKey },
-            baseServer: options.baseUrl ? new client.BaseServerConfiguration(options.baseUrl.replace(/\/+$/, ""), {}) : undefined,
+            baseServer: options.baseUrl
+                ? new client.BaseServerConfiguration(options.baseUrl.replace(/\/+$/, ""), {})
+                : undefined,
             enableRetry: true,
             maxRetries,
             backoffBase: backoff.base,
@@ -121,7 +138,11 @@ export function createDatadogReader(options: DatadogReaderOptions): DatadogReade
                         from: window.from,
                         to: window.to,
                         interval: intervalMs,
-                        queries: names.map((name): v2.MetricsTimeseriesQuery => ({ dataSource: "metrics", name, query: queries[name] })),
+                        queries: names.map((name): v2.MetricsTimeseriesQuery => ({
+                            dataSource: "metrics",
+                            name,
+                            query: queries[name],
+                        })),
                         formulas: names.map((name) => ({ formula: name })),
                     },
                 },
@@ -132,7 +153,11 @@ export function createDatadogReader(options: DatadogReaderOptions): DatadogReade
             const values: Record<string, (number | null)[]> = {};
             (a?.series ?? []).forEach((s, i) => {
                 const name = names[s.queryIndex ?? -1];
-                if (name === undefined || name in values) throw new DatadogRequestError(`query timeseries: series ${i} belongs to no single query (query index ${s.queryIndex})`, 200);
+                if (name === undefined || name in values)
+                    throw new DatadogRequestError(
+                        `query timeseries: series ${i} belongs to no single query (query index ${s.queryIndex})`,
+                        200,
+                    );
                 values[name] = a?.values?.[i] ?? [];
             });
             return { times: a?.times ?? [], values };
@@ -146,21 +171,34 @@ export function createDatadogReader(options: DatadogReaderOptions): DatadogReade
                     attributes: {
                         from: window.from,
                         to: window.to,
-                        queries: names.map((name): v2.MetricsScalarQuery => ({ dataSource: "metrics", name, query: queries[name], aggregator })),
+                        queries: names.map((name): v2.MetricsScalarQuery => ({
+                            dataSource: "metrics",
+                            name,
+                            query: queries[name],
+                            aggregator,
+                        })),
                         formulas: names.map((name) => ({ formula: name })),
                     },
                 },
             };
             const response = await call("query scalars", (c) => new v2.MetricsApi(c).queryScalarData({ body }));
             if (response.errors) throw new DatadogRequestError(`query scalars: ${response.errors}`, 200);
-            const columns = (response.data?.attributes?.columns ?? []).filter((c): c is v2.DataScalarColumn => c instanceof v2.DataScalarColumn);
-            return Object.fromEntries(names.map((name) => [name, columns.find((c) => c.name === name)?.values?.[0] ?? null]));
+            const columns = (response.data?.attributes?.columns ?? []).filter(
+                (c): c is v2.DataScalarColumn => c instanceof v2.DataScalarColumn,
+            );
+            return Object.fromEntries(
+                names.map((name) => [name, columns.find((c) => c.name === name)?.values?.[0] ?? null]),
+            );
         },
 
         async monitors(monitorTags) {
             return call("list monitors", async (c) => {
                 const found: v1.Monitor[] = [];
-                for await (const m of new v1.MonitorsApi(c).listMonitorsWithPagination({ monitorTags: monitorTags.join(","), groupStates: "all" })) found.push(m);
+                for await (const m of new v1.MonitorsApi(c).listMonitorsWithPagination({
+                    monitorTags: monitorTags.join(","),
+                    groupStates: "all",
+                }))
+                    found.push(m);
                 return found;
             });
         },
@@ -168,16 +206,28 @@ export function createDatadogReader(options: DatadogReaderOptions): DatadogReade
 }
 
 /** The error a failed call reports: what was asked, and whether Datadog was slow, unreachable, failing or refused it. */
-function explain(operation: string, err: unknown, c: { timedOut: boolean; attempts: number; timeoutMs: number }): Error {
+function explain(
+    operation: string,
+    err: unknown,
+    c: { timedOut: boolean; attempts: number; timeoutMs: number },
+): Error {
     if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) return err;
-    if (c.timedOut) return new DatadogUnavailableError(`${operation}: Datadog did not answer within ${c.timeoutMs / 1000} s (${c.attempts} attempt${c.attempts === 1 ? "" : "s"})`);
+    if (c.timedOut)
+        return new DatadogUnavailableError(
+            `${operation}: Datadog did not answer within ${c.timeoutMs / 1000} s (${c.attempts} attempt${c.attempts === 1 ? "" : "s"})`,
+        );
     if (err instanceof client.ApiException) {
         const status = (err as client.ApiException<unknown>).code;
         const body = (err as client.ApiException<{ errors?: string[] }>).body;
         const detail = Array.isArray(body?.errors) ? `: ${body.errors.join("; ")}` : "";
-        if (RETRYABLE(status)) return new DatadogUnavailableError(`${operation}: Datadog answered ${status} after ${c.attempts} attempts${detail}`);
+        if (RETRYABLE(status))
+            return new DatadogUnavailableError(
+                `${operation}: Datadog answered ${status} after ${c.attempts} attempts${detail}`,
+            );
         return new DatadogRequestError(`${operation}: Datadog refused the request (${status})${detail}`, status);
     }
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return new DatadogUnavailableError(`${operation}: cannot reach Datadog: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    return new DatadogUnavailableError(
+        `${operation}: cannot reach Datadog: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+    );
 }

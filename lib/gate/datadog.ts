@@ -23,7 +23,9 @@ export interface EvidenceOptions {
  * and the site itself where it names its region (us3.datadoghq.com).
  */
 export function monitorLinks(apiUrl: string | undefined, site: string | undefined): (id: number) => string {
-    const base = apiUrl ? apiUrl.replace(/\/+$/, "").replace(/^(https?:\/\/)api\./, "$1app.") : `https://${site && site.split(".").length > 2 ? site : `app.${site ?? "datadoghq.com"}`}`;
+    const base = apiUrl
+        ? apiUrl.replace(/\/+$/, "").replace(/^(https?:\/\/)api\./, "$1app.")
+        : `https://${site && site.split(".").length > 2 ? site : `app.${site ?? "datadoghq.com"}`}`;
     return (id) => `${base}/monitors/${id}`;
 }
 
@@ -35,21 +37,38 @@ function baselineOf(r: Raise, before: Shares): string | undefined {
 }
 
 /** The version's monitors that notify (not a condition or guard) and implement a per-version plan alert, in Alert. */
-function alerting(monitors: Awaited<ReturnType<DatadogReader["monitors"]>>, link: (id: number) => string): MonitorFinding[] {
+function alerting(
+    monitors: Awaited<ReturnType<DatadogReader["monitors"]>>,
+    link: (id: number) => string,
+): MonitorFinding[] {
     return monitors
-        .filter((m) => isPerVersionAlert(tagValue(m.tags, MONITOR_TAG.planAlert) ?? "") && !(m.tags ?? []).includes(NOTIFIES_NOBODY_TAG))
+        .filter(
+            (m) =>
+                isPerVersionAlert(tagValue(m.tags, MONITOR_TAG.planAlert) ?? "") &&
+                !(m.tags ?? []).includes(NOTIFIES_NOBODY_TAG),
+        )
         .filter((m) => m.overallState === "Alert")
         .map((m) => ({ id: m.id ?? 0, name: m.name ?? "", state: "Alert", link: link(m.id ?? 0) }))
         .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Reads what the gate needs for each raise; any failure to read is Datadog unavailable, which refuses raising. */
-export async function readEvidence(reader: DatadogReader, scope: DatadogScope, raises: readonly Raise[], before: Shares, o: EvidenceOptions): Promise<DatadogAnswer> {
+export async function readEvidence(
+    reader: DatadogReader,
+    scope: DatadogScope,
+    raises: readonly Raise[],
+    before: Shares,
+    o: EvidenceOptions,
+): Promise<DatadogAnswer> {
     const window = { from: o.now.getTime() - o.observeMinutes * 60_000, to: o.now.getTime() };
     const versions: Record<string, VersionEvidence> = {};
     try {
         for (const r of raises) {
-            const monitors = await reader.monitors([`service:${scope.service}`, `env:${scope.env}`, `${MONITOR_TAG.version}:${labelValue(r.version)}`]);
+            const monitors = await reader.monitors([
+                `service:${scope.service}`,
+                `env:${scope.env}`,
+                `${MONITOR_TAG.version}:${labelValue(r.version)}`,
+            ]);
             const evidence: VersionEvidence = { alerting: alerting(monitors, o.link) };
             if (r.from > 0) {
                 const hits = versionReadings(scope, r.version).errorRatePct?.queries.hits as string;
@@ -66,7 +85,8 @@ export async function readEvidence(reader: DatadogReader, scope: DatadogScope, r
             versions[r.version] = evidence;
         }
     } catch (err) {
-        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) return { kind: "unavailable", message: err.message };
+        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError)
+            return { kind: "unavailable", message: err.message };
         throw err;
     }
     return { kind: "read", versions };

@@ -29,7 +29,8 @@ function add(shares: Shares, version: string, percent: number): Shares {
 }
 
 /** The shares a stable/canary pair at `weight` gives (one version when both tracks run it, after a promotion). */
-const canaryShares = (stable: string, canary: string, weight: number): Shares => add(add({}, stable, 100 - weight), canary, weight);
+const canaryShares = (stable: string, canary: string, weight: number): Shares =>
+    add(add({}, stable, 100 - weight), canary, weight);
 
 /** The shares this config sends each version once the `up` is done. */
 export function trafficShares(cfg: ProgramConfig): Shares {
@@ -37,7 +38,9 @@ export function trafficShares(cfg: ProgramConfig): Shares {
         case "canary":
             return canaryShares(cfg.canary.stableVersion, cfg.canary.canaryVersion, cfg.canary.weight);
         case "blue-green":
-            return { [cfg.blueGreen.activeColor === "blue" ? cfg.blueGreen.blueVersion : cfg.blueGreen.greenVersion]: 100 };
+            return {
+                [cfg.blueGreen.activeColor === "blue" ? cfg.blueGreen.blueVersion : cfg.blueGreen.greenVersion]: 100,
+            };
         case "rolling":
             return { [cfg.release.version]: 100 };
     }
@@ -53,8 +56,10 @@ export function recordedTraffic(outputs: Record<string, unknown> | undefined): T
     if (gate?.traffic?.shares) return gate.traffic;
     const versions = (outputs.versions ?? {}) as Record<string, string>;
     const traffic = (outputs.traffic ?? {}) as Record<string, unknown>;
-    if (outputs.strategy === "canary" && typeof traffic.canaryWeight === "number") return { shares: canaryShares(versions.stable, versions.canary, traffic.canaryWeight) };
-    if (outputs.strategy === "blue-green" && typeof traffic.liveVersion === "string") return { shares: { [traffic.liveVersion]: 100 } };
+    if (outputs.strategy === "canary" && typeof traffic.canaryWeight === "number")
+        return { shares: canaryShares(versions.stable, versions.canary, traffic.canaryWeight) };
+    if (outputs.strategy === "blue-green" && typeof traffic.liveVersion === "string")
+        return { shares: { [traffic.liveVersion]: 100 } };
     if (outputs.strategy === "rolling" && versions.stable) return { shares: { [versions.stable]: 100 } };
     return undefined;
 }
@@ -63,10 +68,16 @@ export function recordedTraffic(outputs: Record<string, unknown> | undefined): T
  * The versions whose share grows, less the one a rollback returns to: release.previousVersion, or when it is unset
  * every version but release.version. So lowering a canary (stable gains) and every rollback pass ungated.
  */
-export function gatedRaises(before: Shares, after: Shares, release: Pick<ProgramConfig["release"], "version" | "previousVersion">): Raise[] {
+export function gatedRaises(
+    before: Shares,
+    after: Shares,
+    release: Pick<ProgramConfig["release"], "version" | "previousVersion">,
+): Raise[] {
     return Object.entries(after)
         .filter(([v, to]) => to > (before[v] ?? 0))
-        .filter(([v]) => (release.previousVersion !== undefined ? v !== release.previousVersion : v === release.version))
+        .filter(([v]) =>
+            release.previousVersion !== undefined ? v !== release.previousVersion : v === release.version,
+        )
         .map(([version, to]) => ({ version, from: before[version] ?? 0, to }))
         .sort((a, b) => a.version.localeCompare(b.version));
 }
@@ -136,7 +147,8 @@ export interface GateDecision {
 }
 
 const describeRaise = (r: Raise) => `${r.version} (${r.from}% → ${r.to}%)`;
-const sameShares = (a: Shares, b: Shares) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+const sameShares = (a: Shares, b: Shares) =>
+    JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 
 /** Why Datadog's evidence does not let `r` through: alerting monitors, a step not yet observed, too few requests, the judge. */
 function evidenceProblems(r: Raise, e: VersionEvidence, before: Before, now: Date, rules: GateRules): string[] {
@@ -147,11 +159,15 @@ function evidenceProblems(r: Raise, e: VersionEvidence, before: Before, now: Dat
     if (since !== undefined) {
         const minutes = Math.floor((now.getTime() - Date.parse(since)) / 60_000);
         if (minutes < rules.observeMinutes)
-            problems.push(`${r.version} has been at ${r.from}% since ${since}: ${minutes} of the ${rules.observeMinutes} minutes of plan.observeMinutes observed`);
+            problems.push(
+                `${r.version} has been at ${r.from}% since ${since}: ${minutes} of the ${rules.observeMinutes} minutes of plan.observeMinutes observed`,
+            );
     }
     const requests = e.step.requests ?? 0;
     if (requests < rules.minRequests) {
-        problems.push(`${r.version} served ${requests} requests in the last ${rules.observeMinutes} minutes: fewer than ${rules.minRequests} (${rules.minRequestsKey}) to judge it`);
+        problems.push(
+            `${r.version} served ${requests} requests in the last ${rules.observeMinutes} minutes: fewer than ${rules.minRequests} (${rules.minRequestsKey}) to judge it`,
+        );
     }
     const judged = e.step.judged;
     if (judged && judged.judgment.scorecard.verdict !== "Pass") {
@@ -170,7 +186,11 @@ function passedEvidence(r: Raise, e: VersionEvidence | undefined, rules: GateRul
     if (r.from > 0 && e?.step) {
         parts.push(`${e.step.requests ?? 0} requests in ${rules.observeMinutes} minutes at ${r.from}%`);
         const j = e.step.judged;
-        parts.push(j ? `judged ${j.judgment.scorecard.verdict} (score ${j.judgment.scorecard.score}) against ${j.baseline}` : "no other version to judge it against");
+        parts.push(
+            j
+                ? `judged ${j.judgment.scorecard.verdict} (score ${j.judgment.scorecard.score}) against ${j.baseline}`
+                : "no other version to judge it against",
+        );
     }
     return parts.join(", ");
 }
@@ -188,28 +208,55 @@ export function evaluateGate(input: GateInput): GateDecision {
     const traffic: TrafficRecord =
         before.kind === "recorded" && sameShares(before.traffic.shares, after)
             ? before.traffic
-            : { shares: after, ...(before.kind === "not read" ? {} : { since: now.toISOString().replace(/\.\d{3}Z$/, "Z") }) };
-    const decide = (outcome: GateOutcome, raises: Raise[], problems: string[], message: string): GateDecision => ({ outcome, raises, problems, message, traffic });
+            : {
+                  shares: after,
+                  ...(before.kind === "not read" ? {} : { since: now.toISOString().replace(/\.\d{3}Z$/, "Z") }),
+              };
+    const decide = (outcome: GateOutcome, raises: Raise[], problems: string[], message: string): GateDecision => ({
+        outcome,
+        raises,
+        problems,
+        message,
+        traffic,
+    });
 
     if (before.kind === "not read") {
         const reason = datadog.kind === "not evaluated" ? datadog.reason : "the stack's last traffic was not read";
-        return decide("not evaluated", [], [], `release gate: not evaluated (${reason}): a raise of traffic in this run is not checked`);
+        return decide(
+            "not evaluated",
+            [],
+            [],
+            `release gate: not evaluated (${reason}): a raise of traffic in this run is not checked`,
+        );
     }
     const raises = gatedRaises(before.kind === "recorded" ? before.traffic.shares : {}, after, release);
-    if (raises.length === 0) return decide("no raise", [], [], "release gate: no version gains traffic (lowering traffic and rollbacks are not gated)");
+    if (raises.length === 0)
+        return decide(
+            "no raise",
+            [],
+            [],
+            "release gate: no version gains traffic (lowering traffic and rollbacks are not gated)",
+        );
 
     const what = raises.map(describeRaise).join(", ");
     // The mark of an automatic rollback is lifted by a person naming the version, not by an override.
     const halted = raises
         .filter((r) => input.halted.includes(r.version) && release.gate.resume !== r.version)
-        .map((r) => `${r.version} was halted by an automatic rollback: raising its traffic again takes release.gate.resume = "${r.version}"`);
+        .map(
+            (r) =>
+                `${r.version} was halted by an automatic rollback: raising its traffic again takes release.gate.resume = "${r.version}"`,
+        );
     const problems = [...halted];
     if (datadog.kind === "unavailable") {
-        problems.push(`Datadog did not answer (${datadog.message}): raising traffic is refused while Datadog is down or slow; lowering it and rolling back are not gated`);
+        problems.push(
+            `Datadog did not answer (${datadog.message}): raising traffic is refused while Datadog is down or slow; lowering it and rolling back are not gated`,
+        );
     } else if (datadog.kind === "read") {
-        for (const r of raises) problems.push(...evidenceProblems(r, datadog.versions[r.version] ?? { alerting: [] }, before, now, rules));
+        for (const r of raises)
+            problems.push(...evidenceProblems(r, datadog.versions[r.version] ?? { alerting: [] }, before, now, rules));
     }
-    const refusal = (verb: string) => [`release gate: raising traffic to ${what} ${verb}:`, ...problems.map((p) => `  ${p}`)].join("\n");
+    const refusal = (verb: string) =>
+        [`release gate: raising traffic to ${what} ${verb}:`, ...problems.map((p) => `  ${p}`)].join("\n");
     if (halted.length > 0 || (problems.length > 0 && !override)) {
         return decide(
             "refused",
@@ -222,7 +269,16 @@ export function evaluateGate(input: GateInput): GateDecision {
         const by = `release.gate.override: "${override.reason}", approved by ${override.approver ?? "nobody (release.gate.override.approver is not set)"}`;
         return decide("overridden", raises, problems, `${refusal("would be refused")}\nOverridden by ${by}`);
     }
-    if (datadog.kind === "not evaluated") return decide("not evaluated", raises, [], `release gate: not evaluated (${datadog.reason}): raising traffic to ${what} is not checked`);
-    const evidence = datadog.kind === "read" ? raises.map((r) => passedEvidence(r, datadog.versions[r.version], rules)).join("; ") : "";
+    if (datadog.kind === "not evaluated")
+        return decide(
+            "not evaluated",
+            raises,
+            [],
+            `release gate: not evaluated (${datadog.reason}): raising traffic to ${what} is not checked`,
+        );
+    const evidence =
+        datadog.kind === "read"
+            ? raises.map((r) => passedEvidence(r, datadog.versions[r.version], rules)).join("; ")
+            : "";
     return decide("passed", raises, [], `release gate: raising traffic to ${what} passes: ${evidence}`);
 }

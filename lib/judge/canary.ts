@@ -17,7 +17,8 @@ export interface CanaryJudgment {
 
 /** What a canary config needs to be judged: the canary strategy and monitoring; otherwise why not. */
 export function judgeableProblem(stack: string, cfg: ProgramConfig): string | undefined {
-    if (cfg.strategy !== "canary") return `stack ${stack} runs strategy ${cfg.strategy}: the judge compares a canary with its stable track, which only strategy canary has`;
+    if (cfg.strategy !== "canary")
+        return `stack ${stack} runs strategy ${cfg.strategy}: the judge compares a canary with its stable track, which only strategy canary has`;
     if (!cfg.monitoring) return `stack ${stack} sets no monitoring: the judge reads the metrics its monitors query`;
     return undefined;
 }
@@ -26,7 +27,12 @@ export function judgeableProblem(stack: string, cfg: ProgramConfig): string | un
  * Reads both tracks' metrics over `window` and judges them; with `intervalMs`, in cumulative intervals from the
  * window's start, where an interim score at or below marginal fails at once. Datadog's errors propagate.
  */
-export async function judgeCanary(cfg: ProgramConfig & { strategy: "canary" }, reader: DatadogReader, window: Window, intervalMs?: number): Promise<CanaryJudgment> {
+export async function judgeCanary(
+    cfg: ProgramConfig & { strategy: "canary" },
+    reader: DatadogReader,
+    window: Window,
+    intervalMs?: number,
+): Promise<CanaryJudgment> {
     const m = cfg.monitoring;
     if (!m) throw new Error("judgeCanary needs monitoring: check judgeableProblem first");
     const scope: DatadogScope = {
@@ -40,11 +46,17 @@ export async function judgeCanary(cfg: ProgramConfig & { strategy: "canary" }, r
     const data = await reader.timeseries(judgeQueries(scope, versions), window, cfg.judge.stepSeconds * 1000);
     // Each interval runs from the window's start to its own end (Kayenta's cumulative intervals); the last to the end.
     const ends: number[] = [];
-    if (intervalMs !== undefined) for (let end = window.from + intervalMs; end < window.to; end += intervalMs) ends.push(end);
+    if (intervalMs !== undefined)
+        for (let end = window.from + intervalMs; end < window.to; end += intervalMs) ends.push(end);
     ends.push(Infinity);
     const judgments = ends.map((end) => judgeSeries(judgeSeriesFrom(data, scope, versions, end), cfg.judge));
     const intervalScores = judgments.map((j) => j.scorecard.score);
     const { verdict, decidedBy } = judgeIntervals(intervalScores, cfg.judge.thresholds);
     const decided = judgments[decidedBy];
-    return { judgment: { ...decided, scorecard: { ...decided.scorecard, verdict } }, versions, intervalScores, decidedBy };
+    return {
+        judgment: { ...decided, scorecard: { ...decided.scorecard, verdict } },
+        versions,
+        intervalScores,
+        decidedBy,
+    };
 }

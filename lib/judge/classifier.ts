@@ -27,7 +27,13 @@ export interface MetricSettings {
      * share of (canary, baseline) pairs in which the canary is larger; allowed* for High/Low, critical* for a
      * critical metric to fail the judgment.
      */
-    effectSize: { measure: "meanRatio" | "cles"; allowedIncrease: number; allowedDecrease: number; criticalIncrease: number; criticalDecrease: number };
+    effectSize: {
+        measure: "meanRatio" | "cles";
+        allowedIncrease: number;
+        allowedDecrease: number;
+        criticalIncrease: number;
+        criticalDecrease: number;
+    };
 }
 
 /** Kayenta's defaults for a metric with no settings: either direction, NaNs removed, outliers kept, not critical. */
@@ -38,11 +44,18 @@ export const KAYENTA_DEFAULTS: MetricSettings = {
     critical: false,
     mustHaveData: false,
     muted: false,
-    effectSize: { measure: "meanRatio", allowedIncrease: 1, allowedDecrease: 1, criticalIncrease: 1, criticalDecrease: 1 },
+    effectSize: {
+        measure: "meanRatio",
+        allowedIncrease: 1,
+        allowedDecrease: 1,
+        criticalIncrease: 1,
+        criticalDecrease: 1,
+    },
 };
 
 /** The effect-size default of a measure: a ratio of 1 is no change; a CLES of 0.5 is none either. */
-export const neutralEffect = (measure: MetricSettings["effectSize"]["measure"]): number => (measure === "cles" ? 0.5 : 1);
+export const neutralEffect = (measure: MetricSettings["effectSize"]["measure"]): number =>
+    measure === "cles" ? 0.5 : 1;
 
 /** The judge's fixed parameters (NetflixACAJudge): the bounds are ±tolerance·|estimate|, the interval at confidenceLevel. */
 export interface TestParameters {
@@ -126,7 +139,10 @@ function withNoise(values: readonly number[], normal: () => number): number[] {
 
 /** NaN removal or replacement, then outlier removal if asked: Kayenta's transformMetric. */
 export function transform(values: readonly number[], s: Pick<MetricSettings, "nanStrategy" | "outliers">): number[] {
-    const clean = s.nanStrategy === "remove" ? values.filter((v) => !Number.isNaN(v)) : values.map((v) => (Number.isNaN(v) ? 0 : v));
+    const clean =
+        s.nanStrategy === "remove"
+            ? values.filter((v) => !Number.isNaN(v))
+            : values.map((v) => (Number.isNaN(v) ? 0 : v));
     if (s.outliers.strategy === "keep") return clean;
     const outlier = iqrOutliers(clean, s.outliers.factor, true);
     return clean.filter((_, i) => !outlier[i]);
@@ -147,20 +163,39 @@ function sameMultiset(a: readonly number[], b: readonly number[]): boolean {
  * effect that cannot be computed does not hold it back); a critical metric that is High or Low beyond its critical
  * size, or without data, fails the judgment. A test that cannot run is an Error, which the score leaves out.
  */
-export function classifyMetric(canaryRaw: readonly number[], baselineRaw: readonly number[], s: MetricSettings, p: TestParameters = NETFLIX_ACA_PARAMETERS): MetricResult {
+export function classifyMetric(
+    canaryRaw: readonly number[],
+    baselineRaw: readonly number[],
+    s: MetricSettings,
+    p: TestParameters = NETFLIX_ACA_PARAMETERS,
+): MetricResult {
     const canary = transform(canaryRaw, s);
     const baseline = transform(baselineRaw, s);
     const none = { estimate: null, lower: null, upper: null, muted: s.muted };
     if (canary.length === 0 || baseline.length === 0) {
         if (s.nanStrategy === "replace") return { ...none, classification: "Pass", critical: false, effectSize: null };
         const reason = `missing data for the ${canary.length === 0 ? "canary" : "baseline"}`;
-        if (s.mustHaveData && !s.critical) return { ...none, classification: "NodataFailMetric", critical: false, reason, effectSize: null };
+        if (s.mustHaveData && !s.critical)
+            return { ...none, classification: "NodataFailMetric", critical: false, reason, effectSize: null };
         return { ...none, classification: "Nodata", critical: s.critical, reason, effectSize: null };
     }
-    const effectOf = (c: readonly number[], b: readonly number[]) => (s.effectSize.measure === "cles" ? cles(b, c) : meanRatio(b, c));
+    const effectOf = (c: readonly number[], b: readonly number[]) =>
+        s.effectSize.measure === "cles" ? cles(b, c) : meanRatio(b, c);
     if (sameMultiset(canary, baseline))
-        return { ...none, classification: "Pass", critical: false, reason: "the canary and baseline data are identical", effectSize: finiteOrNull(effectOf(canary, baseline)) };
-    if (new Set([...canary, ...baseline]).size === 1) return { ...none, classification: "Pass", critical: false, effectSize: finiteOrNull(effectOf(canary, baseline)) };
+        return {
+            ...none,
+            classification: "Pass",
+            critical: false,
+            reason: "the canary and baseline data are identical",
+            effectSize: finiteOrNull(effectOf(canary, baseline)),
+        };
+    if (new Set([...canary, ...baseline]).size === 1)
+        return {
+            ...none,
+            classification: "Pass",
+            critical: false,
+            effectSize: finiteOrNull(effectOf(canary, baseline)),
+        };
 
     const constant = new Set(canary).size === 1 && new Set(baseline).size === 1;
     // A fixed seed: the same series always judge alike.
@@ -172,20 +207,37 @@ export function classifyMetric(canaryRaw: readonly number[], baselineRaw: readon
         test = mannWhitneyUTest(x, y, p.confidenceLevel);
     } catch (err) {
         if (!(err instanceof AllTiedError)) throw err;
-        return { ...none, classification: "Error", critical: false, reason: `metric classification failed: ${err.message}`, effectSize: null };
+        return {
+            ...none,
+            classification: "Error",
+            critical: false,
+            reason: `metric classification failed: ${err.message}`,
+            effectSize: null,
+        };
     }
     const effect = effectOf(x, y);
     const bound = p.tolerance * Math.abs(test.estimate);
     const e = s.effectSize;
-    const high = s.direction !== "decrease" && test.lower > bound && (Number.isNaN(effect) || effect >= e.allowedIncrease);
-    const low = !high && s.direction !== "increase" && test.upper < -bound && (Number.isNaN(effect) || effect <= e.allowedDecrease);
+    const high =
+        s.direction !== "decrease" && test.lower > bound && (Number.isNaN(effect) || effect >= e.allowedIncrease);
+    const low =
+        !high &&
+        s.direction !== "increase" &&
+        test.upper < -bound &&
+        (Number.isNaN(effect) || effect <= e.allowedDecrease);
     const classification: Classification = high ? "High" : low ? "Low" : "Pass";
-    const critical = s.critical && ((high && (Number.isNaN(effect) || effect >= e.criticalIncrease)) || (classification === "Low" && (Number.isNaN(effect) || effect <= e.criticalDecrease)));
+    const critical =
+        s.critical &&
+        ((high && (Number.isNaN(effect) || effect >= e.criticalIncrease)) ||
+            (classification === "Low" && (Number.isNaN(effect) || effect <= e.criticalDecrease)));
     return {
         classification,
         critical,
         muted: s.muted,
-        reason: classification === "Pass" ? undefined : `the canary is ${classification === "High" ? "higher" : "lower"}${critical ? " (critical)" : ""}`,
+        reason:
+            classification === "Pass"
+                ? undefined
+                : `the canary is ${classification === "High" ? "higher" : "lower"}${critical ? " (critical)" : ""}`,
         estimate: test.estimate,
         lower: test.lower,
         upper: test.upper,

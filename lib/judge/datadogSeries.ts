@@ -23,7 +23,8 @@ interface MetricReading {
 }
 
 /** A ratio in percent of two counts: no point without a denominator; a missing numerator is none counted. */
-const percentOf = (numerator: number | null, denominator: number | null): number => (denominator === null || denominator === 0 ? NaN : ((numerator ?? 0) / denominator) * 100);
+const percentOf = (numerator: number | null, denominator: number | null): number =>
+    denominator === null || denominator === 0 ? NaN : ((numerator ?? 0) / denominator) * 100;
 
 /** The judge's metrics for one version, queried as its per-version monitors query them. */
 export function versionReadings(s: DatadogScope, version: string): Partial<Record<JudgeMetricName, MetricReading>> {
@@ -32,14 +33,20 @@ export function versionReadings(s: DatadogScope, version: string): Partial<Recor
     const span = `trace.${s.span}`;
     const readings: Partial<Record<JudgeMetricName, MetricReading>> = {
         errorRatePct: {
-            queries: { errors: `sum:${span}.errors{${requests}}.as_count()`, hits: `sum:${span}.hits{${requests}}.as_count()` },
+            queries: {
+                errors: `sum:${span}.errors{${requests}}.as_count()`,
+                hits: `sum:${span}.hits{${requests}}.as_count()`,
+            },
             point: (v) => percentOf(v.errors, v.hits),
         },
         p95LatencySeconds: { queries: { p95: `p95:${span}{${requests}}` }, point: (v) => v.p95 ?? NaN },
     };
     if (s.payments) {
         readings.paymentFailurePct = {
-            queries: { failed: `sum:${s.payments.failed}{${scope}}.as_count()`, total: `sum:${s.payments.total}{${scope}}.as_count()` },
+            queries: {
+                failed: `sum:${s.payments.failed}{${scope}}.as_count()`,
+                total: `sum:${s.payments.total}{${scope}}.as_count()`,
+            },
             point: (v) => percentOf(v.failed, v.total),
         };
     }
@@ -63,7 +70,12 @@ export function judgeQueries(s: DatadogScope, versions: { canary: string; baseli
  * The canary's and baseline's series of each metric, for times before `until`: one point per time, NaN where a
  * version had nothing to measure.
  */
-export function judgeSeriesFrom(data: Timeseries, s: DatadogScope, versions: { canary: string; baseline: string }, until = Infinity): Record<string, SeriesPair> {
+export function judgeSeriesFrom(
+    data: Timeseries,
+    s: DatadogScope,
+    versions: { canary: string; baseline: string },
+    until = Infinity,
+): Record<string, SeriesPair> {
     const times = data.times.map((t, i) => [t, i] as const).filter(([t]) => t < until);
     const series: Record<string, SeriesPair> = {};
     const canary = versionReadings(s, versions.canary);
@@ -73,7 +85,12 @@ export function judgeSeriesFrom(data: Timeseries, s: DatadogScope, versions: { c
             const reading = versionReadings(s, versions[side])[metric];
             if (!reading) continue;
             for (const [, i] of times) {
-                const v = Object.fromEntries(Object.keys(reading.queries).map((key) => [key, data.values[`${metric}.${key}.${side}`]?.[i] ?? null]));
+                const v = Object.fromEntries(
+                    Object.keys(reading.queries).map((key) => [
+                        key,
+                        data.values[`${metric}.${key}.${side}`]?.[i] ?? null,
+                    ]),
+                );
                 pair[side].push(reading.point(v));
             }
         }

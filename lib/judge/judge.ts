@@ -40,12 +40,20 @@ export interface JudgeSettings {
 }
 
 /** Kayenta's sample thresholds (pass 95, marginal 75) and equal groups. */
-export const DEFAULT_JUDGE_SETTINGS: JudgeSettings = { thresholds: { pass: 95, marginal: 75 }, groupWeights: {}, metrics: {} };
+export const DEFAULT_JUDGE_SETTINGS: JudgeSettings = {
+    thresholds: { pass: 95, marginal: 75 },
+    groupWeights: {},
+    metrics: {},
+};
 
 /** A known metric's defaults: Kayenta's, with the direction and criticality of its plan alert. */
 export function planMetricSettings(name: JudgeMetricName): MetricSettings {
     const a: PlanAlert = PLAN_ALERTS[JUDGE_METRICS[name].alert];
-    return { ...KAYENTA_DEFAULTS, direction: a.bad === "above" ? "increase" : "decrease", critical: a.severity !== "warning" };
+    return {
+        ...KAYENTA_DEFAULTS,
+        direction: a.bad === "above" ? "increase" : "decrease",
+        critical: a.severity !== "warning",
+    };
 }
 
 /** A metric's group and settings: a known one's from the plan and config, any other Kayenta's defaults in a group of its own name. */
@@ -55,7 +63,12 @@ export function metricDefinition(name: string, settings: JudgeSettings): { group
     const o = settings.metrics[name] ?? {};
     return {
         group: JUDGE_METRICS[name].group,
-        settings: { ...base, ...o, outliers: { ...base.outliers, ...o.outliers }, effectSize: { ...base.effectSize, ...o.effectSize } },
+        settings: {
+            ...base,
+            ...o,
+            outliers: { ...base.outliers, ...o.outliers },
+            effectSize: { ...base.effectSize, ...o.effectSize },
+        },
     };
 }
 
@@ -67,7 +80,16 @@ export interface SeriesPair {
 
 /** The printed scorecard: per metric the Mann-Whitney shift of canary minus baseline, its interval and effect size. */
 export interface Scorecard {
-    metrics: Record<string, { classification: Classification; estimate: number | null; lower: number | null; upper: number | null; effectSize: number | null }>;
+    metrics: Record<
+        string,
+        {
+            classification: Classification;
+            estimate: number | null;
+            lower: number | null;
+            upper: number | null;
+            effectSize: number | null;
+        }
+    >;
     /** Each group's score; null when none of its metrics counted (the total takes it as 100). */
     groups: Record<string, number | null>;
     score: number;
@@ -92,11 +114,22 @@ export function judgeSeries(series: Readonly<Record<string, SeriesPair>>, settin
         results[name] = classifyMetric(pair.canary, pair.baseline, d.settings);
         return { ...results[name], groups: [d.group] };
     });
-    const weights = Object.fromEntries(Object.entries(settings.groupWeights).flatMap(([g, w]) => (w === undefined ? [] : [[g, w]])));
+    const weights = Object.fromEntries(
+        Object.entries(settings.groupWeights).flatMap(([g, w]) => (w === undefined ? [] : [[g, w]])),
+    );
     const { groups, score, reason } = scoreMetrics(scored, weights);
     const scorecard: Scorecard = {
         metrics: Object.fromEntries(
-            Object.entries(results).map(([name, r]) => [name, { classification: r.classification, estimate: r.estimate, lower: r.lower, upper: r.upper, effectSize: r.effectSize }]),
+            Object.entries(results).map(([name, r]) => [
+                name,
+                {
+                    classification: r.classification,
+                    estimate: r.estimate,
+                    lower: r.lower,
+                    upper: r.upper,
+                    effectSize: r.effectSize,
+                },
+            ]),
         ),
         groups: Object.fromEntries(Object.entries(groups).map(([g, s]) => [g, groupValue(s)])),
         score,
@@ -112,7 +145,13 @@ export function renderScorecard(j: Judgment): string {
     const rows = Object.entries(j.scorecard.metrics).map(([name, m]) => {
         const r = j.results[name];
         const interval = m.lower === null ? "-" : `[${fixed(m.lower)}, ${fixed(m.upper)}]`;
-        return [name, `${m.classification}${r.critical ? " (critical)" : ""}`, fixed(m.estimate), interval, fixed(m.effectSize)];
+        return [
+            name,
+            `${m.classification}${r.critical ? " (critical)" : ""}`,
+            fixed(m.estimate),
+            interval,
+            fixed(m.effectSize),
+        ];
     });
     const table = [["metric", "classification", "estimate", "98% interval", "effect size"], ...rows];
     const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
@@ -123,5 +162,11 @@ export function renderScorecard(j: Judgment): string {
             .trimEnd(),
     );
     const groups = Object.entries(j.scorecard.groups).map(([g, s]) => `${g} ${s === null ? "no data" : s}`);
-    return [...lines, "", `groups: ${groups.join(", ")}`, `score ${j.scorecard.score}${j.reason ? ` (${j.reason})` : ""}: ${j.scorecard.verdict}`, ""].join("\n");
+    return [
+        ...lines,
+        "",
+        `groups: ${groups.join(", ")}`,
+        `score ${j.scorecard.score}${j.reason ? ` (${j.reason})` : ""}: ${j.scorecard.verdict}`,
+        "",
+    ].join("\n");
 }

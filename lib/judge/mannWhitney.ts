@@ -40,7 +40,13 @@ export function averageRanks(values: readonly number[]): { ranks: number[]; ties
  * The standardised rank-sum statistic of x − mu against y, continuity-corrected towards 0 unless `correct` is false,
  * less `quantile`: its root in mu at quantile z is where the test at that z stops rejecting.
  */
-export function wilcoxonDiff(mu: number, quantile: number, x: readonly number[], y: readonly number[], correct = true): number {
+export function wilcoxonDiff(
+    mu: number,
+    quantile: number,
+    x: readonly number[],
+    y: readonly number[],
+    correct = true,
+): number {
     const nx = x.length;
     const ny = y.length;
     const { ranks, ties } = averageRanks([...x.map((v) => v - mu), ...y]);
@@ -123,19 +129,38 @@ export function brentSolve(ax: number, bx: number, fa0: number, fb0: number, f: 
 // AS 241's rational approximations, coefficients from the highest power down: the central region |p − ½| ≤ 0.425, and
 // the tails with r = √−log(min(p, 1 − p)) up to 5 and beyond.
 const CENTRAL = {
-    num: [2509.0809287301227, 33430.57558358813, 67265.7709270087, 45921.95393154987, 13731.69376550946, 1971.5909503065513, 133.14166789178438, 3.3871328727963665],
-    den: [5226.495278852546, 28729.085735721943, 39307.89580009271, 21213.794301586597, 5394.196021424751, 687.1870074920579, 42.31333070160091, 1],
+    num: [
+        2509.0809287301227, 33430.57558358813, 67265.7709270087, 45921.95393154987, 13731.69376550946,
+        1971.5909503065513, 133.14166789178438, 3.3871328727963665,
+    ],
+    den: [
+        5226.495278852546, 28729.085735721943, 39307.89580009271, 21213.794301586597, 5394.196021424751,
+        687.1870074920579, 42.31333070160091, 1,
+    ],
 };
 const NEAR_TAIL = {
-    num: [0.0007745450142783414, 0.022723844989269184, 0.2417807251774506, 1.2704582524523684, 3.6478483247632045, 5.769497221460691, 4.630337846156546, 1.4234371107496835],
-    den: [1.0507500716444169e-9, 0.0005475938084995345, 0.015198666563616457, 0.14810397642748008, 0.6897673349851, 1.6763848301838038, 2.053191626637759, 1],
+    num: [
+        0.0007745450142783414, 0.022723844989269184, 0.2417807251774506, 1.2704582524523684, 3.6478483247632045,
+        5.769497221460691, 4.630337846156546, 1.4234371107496835,
+    ],
+    den: [
+        1.0507500716444169e-9, 0.0005475938084995345, 0.015198666563616457, 0.14810397642748008, 0.6897673349851,
+        1.6763848301838038, 2.053191626637759, 1,
+    ],
 };
 const FAR_TAIL = {
-    num: [2.0103343992922881e-7, 0.000027115555687434876, 0.0012426609473880784, 0.026532189526576124, 0.29656057182850487, 1.7848265399172913, 5.463784911164114, 6.657904643501103],
-    den: [2.0442631033899397e-15, 1.421511758316446e-7, 0.000018463183175100548, 0.0007868691311456133, 0.014875361290850615, 0.1369298809227358, 0.599832206555888, 1],
+    num: [
+        2.0103343992922881e-7, 0.000027115555687434876, 0.0012426609473880784, 0.026532189526576124,
+        0.29656057182850487, 1.7848265399172913, 5.463784911164114, 6.657904643501103,
+    ],
+    den: [
+        2.0442631033899397e-15, 1.421511758316446e-7, 0.000018463183175100548, 0.0007868691311456133,
+        0.014875361290850615, 0.1369298809227358, 0.599832206555888, 1,
+    ],
 };
 const horner = (coefficients: readonly number[], x: number): number => coefficients.reduce((acc, c) => acc * x + c, 0);
-const rational = (c: { num: readonly number[]; den: readonly number[] }, x: number): number => horner(c.num, x) / horner(c.den, x);
+const rational = (c: { num: readonly number[]; den: readonly number[] }, x: number): number =>
+    horner(c.num, x) / horner(c.den, x);
 
 /** The standard normal quantile function (Wichura 1988, algorithm AS 241, as R's qnorm computes it). */
 export function normalQuantile(p: number): number {
@@ -158,7 +183,11 @@ const max = (v: readonly number[]): number => v.reduce((m, x) => (x > m ? x : m)
  * one is 0: a median of the pairwise differences x − y (Hodges-Lehmann). Throws AllTiedError when every
  * observation is tied at a shift the search visits.
  */
-export function mannWhitneyUTest(x: readonly number[], y: readonly number[], confidenceLevel: number): MannWhitneyResult {
+export function mannWhitneyUTest(
+    x: readonly number[],
+    y: readonly number[],
+    confidenceLevel: number,
+): MannWhitneyResult {
     if (x.length === 0 || y.length === 0) throw new Error("the Mann-Whitney test needs observations on both sides");
     const alpha = 1 - confidenceLevel;
     const muMin = min(x) - max(y);

@@ -54,7 +54,10 @@ function groupScore(labels: Classification[]): GroupScore {
  * Scores metric results: muted metrics are left out; any critical non-Pass, or Nodata for half the metrics or more,
  * scores 0; otherwise the weighted sum of the group scores, groups without a weight sharing what remains of 100.
  */
-export function scoreMetrics(metrics: readonly ScoredMetric[], groupWeights: Readonly<Record<string, number>>): ScoreResult {
+export function scoreMetrics(
+    metrics: readonly ScoredMetric[],
+    groupWeights: Readonly<Record<string, number>>,
+): ScoreResult {
     const counted = metrics.filter((m) => !m.muted);
     const labels = new Map<string, Classification[]>();
     for (const m of counted) for (const g of m.groups) labels.set(g, [...(labels.get(g) ?? []), m.classification]);
@@ -63,13 +66,15 @@ export function scoreMetrics(metrics: readonly ScoredMetric[], groupWeights: Rea
     const critical = counted.find((m) => m.critical && m.classification !== "Pass");
     if (critical) return { groups, score: 0, reason: `a critical metric is ${critical.classification}` };
     const nodata = counted.filter((m) => m.classification === "Nodata").length;
-    if ((nodata / counted.length) * 100 >= NODATA_THRESHOLD) return { groups, score: 0, reason: `${NODATA_THRESHOLD}% or more of the metrics have no data` };
+    if ((nodata / counted.length) * 100 >= NODATA_THRESHOLD)
+        return { groups, score: 0, reason: `${NODATA_THRESHOLD}% or more of the metrics have no data` };
 
     const weightSum = Object.values(groupWeights).reduce((s, w) => s + w, 0);
     const unweighted = Object.keys(groups).filter((g) => !(g in groupWeights));
     const shared = unweighted.length > 0 ? (100 - weightSum) / unweighted.length : 0;
     let score = 0;
-    for (const [g, s] of Object.entries(groups)) score += (s.noData ? 100 : s.score) * ((groupWeights[g] ?? shared) / 100);
+    for (const [g, s] of Object.entries(groups))
+        score += (s.noData ? 100 : s.score) * ((groupWeights[g] ?? shared) / 100);
     return { groups, score: round2(score) };
 }
 

@@ -52,7 +52,12 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
         section: "Staging Verification",
         lines: [
             { line: "Deployed to staging successfully", policies: [], owner: "deploymentLead" },
-            { line: "Smoke tests passed", policies: ["smoke-test-before-switch"], owner: "deploymentLead", vacuous: hasJob(COMPONENT.smokeTest, "smoke-test Job") },
+            {
+                line: "Smoke tests passed",
+                policies: ["smoke-test-before-switch"],
+                owner: "deploymentLead",
+                vacuous: hasJob(COMPONENT.smokeTest, "smoke-test Job"),
+            },
             { line: "Integration tests passed", policies: [], owner: "deploymentLead" },
             { line: "Performance tests passed (load, stress)", policies: [], owner: "monitoringLead" },
             {
@@ -79,14 +84,23 @@ export const CHECKLIST: { section: string; lines: ChecklistLine[] }[] = [
             },
             {
                 line: "Monitoring configured (Datadog, New Relic)",
-                policies: ["monitors-for-plan-alerts", "downtime-never-mutes-rollback-triggers", "container-probes-and-resources", "gate-override-approved"],
+                policies: [
+                    "monitors-for-plan-alerts",
+                    "downtime-never-mutes-rollback-triggers",
+                    "container-probes-and-resources",
+                    "gate-override-approved",
+                ],
                 owner: "monitoringLead",
                 vacuous: (r) => (r.some((x) => x.type === MONITOR) ? undefined : "this stack declares no monitor"),
             },
             { line: "Error tracking configured (Sentry)", policies: [], owner: "monitoringLead" },
             { line: "Logging aggregation configured", policies: [], owner: "monitoringLead" },
             { line: "Feature flags configured", policies: [], owner: "deploymentLead" },
-            { line: "Rollback plan documented (see below)", policies: ["rollback-path-present", "release-owners-assigned"], owner: "rollbackOwner" },
+            {
+                line: "Rollback plan documented (see below)",
+                policies: ["rollback-path-present", "release-owners-assigned"],
+                owner: "rollbackOwner",
+            },
             {
                 line: "Capacity planning reviewed",
                 policies: ["container-probes-and-resources", "replicas-survive-node-loss", "capacity-follows-traffic"],

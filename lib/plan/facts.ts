@@ -2,7 +2,16 @@
 // config, never from a second copy of the rule that produced it.
 import { AlertName, Severity } from "../../policy/planAlerts";
 import { PlanResource } from "./types";
-import { ANNOTATION, COMPONENT, DATADOG_LABEL, LABEL, MONITOR_TAG, MUTE_IN_DEPLOYMENT_WINDOW, tagValue, VARIANT_KEYS } from "../../policy/contract";
+import {
+    ANNOTATION,
+    COMPONENT,
+    DATADOG_LABEL,
+    LABEL,
+    MONITOR_TAG,
+    MUTE_IN_DEPLOYMENT_WINDOW,
+    tagValue,
+    VARIANT_KEYS,
+} from "../../policy/contract";
 
 export const MONITOR = "datadog:index/monitor:Monitor";
 const SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective";
@@ -18,12 +27,26 @@ const HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute";
 export const CONFIGMAP = "kubernetes:core/v1:ConfigMap";
 
 /** The resource types the plan reads; the program records only these. */
-export const PLAN_TYPES = [MONITOR, SLO, DASHBOARD, DOWNTIME, DEPLOYMENT, HPA, JOB, CRONJOB, SERVICE, INGRESS, HTTPROUTE, CONFIGMAP] as const;
+export const PLAN_TYPES = [
+    MONITOR,
+    SLO,
+    DASHBOARD,
+    DOWNTIME,
+    DEPLOYMENT,
+    HPA,
+    JOB,
+    CRONJOB,
+    SERVICE,
+    INGRESS,
+    HTTPROUTE,
+    CONFIGMAP,
+] as const;
 
 /** A resource's captured inputs, typed as @pulumi/policy types PolicyResource.props: the plan reads what the policies read. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped like the provider inputs it captures; each reader checks the shape
 type Inputs = Record<string, any>;
-const of = (resources: PlanResource[], type: string) => resources.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
+const of = (resources: PlanResource[], type: string) =>
+    resources.filter((r) => r.type === type).map((r) => r.inputs as Inputs);
 const labels = (i: Inputs): Record<string, string> => i.metadata?.labels ?? {};
 const component = (i: Inputs) => labels(i)[LABEL.component];
 const tag = (i: Inputs, key: string): string | undefined => tagValue(i.tags, key);
@@ -86,7 +109,11 @@ export function monitorFacts(resources: PlanResource[]): MonitorFact[] {
 }
 
 export function sloFacts(resources: PlanResource[]): { name: string; target: number; timeframe: string }[] {
-    return of(resources, SLO).map((s) => ({ name: s.name, target: s.thresholds?.[0]?.target, timeframe: s.thresholds?.[0]?.timeframe }));
+    return of(resources, SLO).map((s) => ({
+        name: s.name,
+        target: s.thresholds?.[0]?.target,
+        timeframe: s.thresholds?.[0]?.timeframe,
+    }));
 }
 
 export function dashboardTitles(resources: PlanResource[]): string[] {
@@ -98,7 +125,13 @@ export function dashboardTitles(resources: PlanResource[]): string[] {
 /** The deployment window's downtime; without a start it runs from its creation. */
 export function downtimeFact(resources: PlanResource[]): { start?: string; end: string; timezone: string } | undefined {
     const d = of(resources, DOWNTIME)[0];
-    return d?.oneTimeSchedule && { start: d.oneTimeSchedule.start, end: d.oneTimeSchedule.end, timezone: d.displayTimezone };
+    return (
+        d?.oneTimeSchedule && {
+            start: d.oneTimeSchedule.start,
+            end: d.oneTimeSchedule.end,
+            timezone: d.displayTimezone,
+        }
+    );
 }
 
 export interface WorkloadFact {
@@ -145,7 +178,11 @@ export function jobFacts(resources: PlanResource[]): JobFact[] {
         component: component(j),
         color: labels(j)[LABEL.color],
         deadlineSeconds: j.spec?.activeDeadlineSeconds,
-        env: Object.fromEntries((j.spec?.template?.spec?.containers?.[0]?.env ?? []).filter((e: Inputs) => typeof e.value === "string").map((e: Inputs) => [e.name, e.value])),
+        env: Object.fromEntries(
+            (j.spec?.template?.spec?.containers?.[0]?.env ?? [])
+                .filter((e: Inputs) => typeof e.value === "string")
+                .map((e: Inputs) => [e.name, e.value]),
+        ),
     }));
 }
 
@@ -184,6 +221,8 @@ export function liveService(resources: PlanResource[]): { name: string; selector
 export function canaryRoutingObject(resources: PlanResource[]): string | undefined {
     const route = of(resources, HTTPROUTE)[0];
     if (route) return `HTTPRoute ${route.metadata?.name}`;
-    const ingress = of(resources, INGRESS).find((i) => component(i) === COMPONENT.canary || ANNOTATION.albWeightedAction in (i.metadata?.annotations ?? {}));
+    const ingress = of(resources, INGRESS).find(
+        (i) => component(i) === COMPONENT.canary || ANNOTATION.albWeightedAction in (i.metadata?.annotations ?? {}),
+    );
     return ingress && `Ingress ${ingress.metadata?.name}`;
 }

@@ -31,5 +31,7 @@ export function roleKey(role: PlanRole): string {
  * during an incident can find them (`kubectl get configmap <app>-deployment-plan -o yaml`).
  */
 export function ownersData(plan: PlanConfig): Record<string, string> {
-    return Object.fromEntries(PLAN_ROLES.flatMap((r) => (plan.people[r] === undefined ? [] : [[roleKey(r), plan.people[r]]])));
+    return Object.fromEntries(
+        PLAN_ROLES.flatMap((r) => (plan.people[r] === undefined ? [] : [[roleKey(r), plan.people[r]]])),
+    );
 }

@@ -4,7 +4,8 @@ import { PlanResource } from "./types";
 
 /** What is known at declaration time: `value` with every Output, Promise and Resource (and undefined key) left out. */
 function plainPart(value: unknown): unknown {
-    const unknownYet = (v: unknown) => v === undefined || pulumi.Output.isInstance(v) || v instanceof Promise || pulumi.Resource.isInstance(v);
+    const unknownYet = (v: unknown) =>
+        v === undefined || pulumi.Output.isInstance(v) || v instanceof Promise || pulumi.Resource.isInstance(v);
     return rebuild(value, (v) => (unknownYet(v) ? OMIT : DESCEND));
 }
 
@@ -17,11 +18,19 @@ let active: PlanResource[] | undefined;
  * them is a plain string during `pulumi preview` and never carries a secret. A release's resources are recorded
  * while it declares them (watchDeclarations).
  */
-export function recordDeclarations(types: readonly string[]): { peek(): readonly PlanResource[]; stop(): PlanResource[] } {
+export function recordDeclarations(types: readonly string[]): {
+    peek(): readonly PlanResource[];
+    stop(): PlanResource[];
+} {
     const recorded: PlanResource[] = [];
     watchDeclarations((args) => {
         // A read (`Resource.get`, opts.id) declares nothing: the plan is about what the program declares.
-        if (active === recorded && types.includes(args.type) && !args.opts.id) recorded.push({ type: args.type, name: args.name, inputs: plainPart(args.props) as Record<string, unknown> });
+        if (active === recorded && types.includes(args.type) && !args.opts.id)
+            recorded.push({
+                type: args.type,
+                name: args.name,
+                inputs: plainPart(args.props) as Record<string, unknown>,
+            });
     });
     active = recorded;
     return {

@@ -16,7 +16,8 @@ export const num = (x: number): string => String(Number(x.toPrecision(4)));
 
 /** A minute offset from the window's start as the plan writes it: T-1h, T+0, T+35, with the clock time when known. */
 export function when(t: Timeline, minutes: number): string {
-    const label = minutes < 0 && minutes % 60 === 0 ? `T-${-minutes / 60}h` : minutes < 0 ? `T${minutes}` : `T+${minutes}`;
+    const label =
+        minutes < 0 && minutes % 60 === 0 ? `T-${-minutes / 60}h` : minutes < 0 ? `T${minutes}` : `T+${minutes}`;
     if (!t.start) return label;
     const d = new Date(t.start.getTime() + minutes * 60_000);
     return `${label}, ${minutes <= -24 * 60 ? `${d.toISOString().slice(0, 10)} ` : ""}${d.toISOString().slice(11, 16)} UTC`;
@@ -65,9 +66,18 @@ function header(input: PlanInput, t: Timeline): string[] {
               ? "Blue-Green"
               : `Rolling (maxSurge ${cfg.rolling.maxSurge}, maxUnavailable ${cfg.rolling.maxUnavailable})`;
     const window =
-        t.start && t.end ? { from: t.start.toISOString().slice(11, 16), to: t.end.toISOString().slice(11, 16), hours: num((t.end.getTime() - t.start.getTime()) / 3_600_000) } : undefined;
+        t.start && t.end
+            ? {
+                  from: t.start.toISOString().slice(11, 16),
+                  to: t.end.toISOString().slice(11, 16),
+                  hours: num((t.end.getTime() - t.start.getTime()) / 3_600_000),
+              }
+            : undefined;
     const w = cfg.monitoring?.deploymentWindow;
-    const ended = w && windowPhase(w, input.now) === "ended" ? `; it ended at ${w.end}, before this run: no deployment-window downtime is declared` : "";
+    const ended =
+        w && windowPhase(w, input.now) === "ended"
+            ? `; it ended at ${w.end}, before this run: no deployment-window downtime is declared`
+            : "";
     return [
         `# Deployment Plan: ${r.appName} ${r.version} (${input.stack})`,
         "",
@@ -90,17 +100,31 @@ export function riskOf(input: PlanInput): { level: "Low" | "Medium" | "High"; re
     const m = db.migration;
     const high: string[] = [];
     if (db.restore) high.push(`database.restore.key restores ${code(db.restore.key)} over the live database`);
-    if (m.run === "down") high.push(`database.migration.run is down: the newest ${m.downSteps} migration(s) are undone`);
+    if (m.run === "down")
+        high.push(`database.migration.run is down: the newest ${m.downSteps} migration(s) are undone`);
     const selected = input.migrations?.selected ?? [];
     const contract = selected.filter((s) => s.phase === "contract");
-    if (contract.length > 0) high.push(`contract-phase migrations remove what older code reads: ${contract.map((s) => code(s.version)).join(", ")}`);
+    if (contract.length > 0)
+        high.push(
+            `contract-phase migrations remove what older code reads: ${contract.map((s) => code(s.version)).join(", ")}`,
+        );
     if (high.length > 0) return { level: "High", reasons: high };
-    if (db.migrationRun.kind === "command") return { level: "Medium", reasons: [`migrations run by ${code(db.migrationRun.command.join(" "))}, whose statements this plan cannot see`] };
-    const byPhase = PHASES.map((p) => [p, selected.filter((s) => s.phase === p).length] as const).filter(([, n]) => n > 0);
+    if (db.migrationRun.kind === "command")
+        return {
+            level: "Medium",
+            reasons: [
+                `migrations run by ${code(db.migrationRun.command.join(" "))}, whose statements this plan cannot see`,
+            ],
+        };
+    const byPhase = PHASES.map((p) => [p, selected.filter((s) => s.phase === p).length] as const).filter(
+        ([, n]) => n > 0,
+    );
     if (byPhase.length === 0) return { level: "Low", reasons: [`no migration file of phase ${m.phase} or before`] };
     return {
         level: "Medium",
-        reasons: [`${byPhase.map(([p, n]) => `${n} ${p}-phase migration${n > 1 ? "s" : ""}`).join(", ")} (phase ${m.phase}): additive, each undone by its down file`],
+        reasons: [
+            `${byPhase.map(([p, n]) => `${n} ${p}-phase migration${n > 1 ? "s" : ""}`).join(", ")} (phase ${m.phase}): additive, each undone by its down file`,
+        ],
     };
 }
 
@@ -127,7 +151,10 @@ function downtimeReason(input: PlanInput): string {
 export function rollbackTime(input: PlanInput): string {
     const { cfg } = input;
     const db = cfg.database;
-    const restore = db && cfg.backup ? `; a database restore adds up to ${cfg.backup.deadlineMinutes} minutes (backup.deadlineMinutes)` : "";
+    const restore =
+        db && cfg.backup
+            ? `; a database restore adds up to ${cfg.backup.deadlineMinutes} minutes (backup.deadlineMinutes)`
+            : "";
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         return cn.router === "replicas"
@@ -155,7 +182,9 @@ function summary(input: PlanInput, t: Timeline): string[] {
         ...list([
             `${cfg.release.appName} ${cfg.release.version}, replacing ${cfg.release.previousVersion ?? NOT_SET}, by ${cfg.strategy} in the window starting ${t.start ? when(t, 0) : NOT_SET}`,
             ...(p.summary.changes ?? [`Changes (plan.summary.changes): ${NOT_SET}`]),
-            ...(migrations.length > 0 ? [`Schema changes: ${migrations.map((m) => code(m.version)).join(", ")} (see Database Migration Plan)`] : []),
+            ...(migrations.length > 0
+                ? [`Schema changes: ${migrations.map((m) => code(m.version)).join(", ")} (see Database Migration Plan)`]
+                : []),
         ]),
         "",
         "**Why This Deployment**:",
@@ -171,7 +200,11 @@ function summary(input: PlanInput, t: Timeline): string[] {
 /** An override of the release gate, with its reason and approver, as release.gate.override records it. */
 function gateOverrideLine(cfg: PlanInput["cfg"]): string[] {
     const o = cfg.release.gate.override;
-    return o ? [`**Release Gate Overridden**: "${o.reason}", approved by ${o.approver ?? `${NOT_SET} (release.gate.override.approver)`}.`] : [];
+    return o
+        ? [
+              `**Release Gate Overridden**: "${o.reason}", approved by ${o.approver ?? `${NOT_SET} (release.gate.override.approver)`}.`,
+          ]
+        : [];
 }
 
 /** What a checklist line is judged on: the stack, what it declares, the policy run, and how a role is named. */
@@ -193,12 +226,21 @@ export function checklistItem(input: ChecklistInput, line: ChecklistLine): strin
         ];
     }
     const ran = line.policies.filter((p) => policy.levels[p] !== undefined && policy.levels[p] !== "disabled");
-    if (ran.length === 0) return [`- [ ] ${line.line} — human check: ${owner} (${policies} disabled in the policy config)`];
+    if (ran.length === 0)
+        return [`- [ ] ${line.line} — human check: ${owner} (${policies} disabled in the policy config)`];
     const violations = policy.violations.filter((v) => ran.includes(v.policy));
     if (violations.length > 0) {
-        return [`- [ ] ✗ ${line.line}`, ...violations.map((v) => `  - ${code(v.policy)} (${v.level})${v.resource ? ` on ${v.resource}` : ""}: ${v.message}`)];
+        return [
+            `- [ ] ✗ ${line.line}`,
+            ...violations.map(
+                (v) => `  - ${code(v.policy)} (${v.level})${v.resource ? ` on ${v.resource}` : ""}: ${v.message}`,
+            ),
+        ];
     }
-    if (line.only) return [`- [ ] ${line.line} — human check: ${owner}; the pack proves only that ${line.only}: ✓ ${ran.map(code).join(", ")}`];
+    if (line.only)
+        return [
+            `- [ ] ${line.line} — human check: ${owner}; the pack proves only that ${line.only}: ✓ ${ran.map(code).join(", ")}`,
+        ];
     return [`- [x] ✓ ${line.line} — proven by ${ran.map(code).join(", ")}`];
 }
 
@@ -214,7 +256,8 @@ function checklist(input: PlanInput, t: Timeline): string[] {
     }
     for (const section of CHECKLIST) {
         out.push(`### ${section.section} (completed by ${when(t, -60)})`, "");
-        for (const line of section.lines) out.push(...checklistItem({ ...input, owner: (role) => roleWithHandle(input.cfg.plan, role) }, line));
+        for (const line of section.lines)
+            out.push(...checklistItem({ ...input, owner: (role) => roleWithHandle(input.cfg.plan, role) }, line));
         out.push("");
     }
     out.pop();
@@ -229,7 +272,12 @@ function migrationFile(input: PlanInput, m: SqlMigration): string[] {
         ...statements.map((s) => `  - ${code(s)}`),
         findings.length === 0
             ? "  - squawk: no finding"
-            : findings.map((f) => `  - squawk ${code(f.rule)} (line ${f.line}): ${f.message}${f.allowedBy ? ` Allowed by ${f.allowedBy}.` : ""}`).join("\n"),
+            : findings
+                  .map(
+                      (f) =>
+                          `  - squawk ${code(f.rule)} (line ${f.line}): ${f.message}${f.allowedBy ? ` Allowed by ${f.allowedBy}.` : ""}`,
+                  )
+                  .join("\n"),
     ];
 }
 
@@ -257,13 +305,16 @@ function migrationPlan(input: PlanInput): string[] {
         );
         return out;
     }
-    if (!input.migrations) return [...out, `**Schema Changes**: the SQL files of ${code(run.sqlDir)} were not read for this document.`];
+    if (!input.migrations)
+        return [...out, `**Schema Changes**: the SQL files of ${code(run.sqlDir)} were not read for this document.`];
     const { selected, all, findings, sqlDir } = input.migrations;
     const destructive = selected.some((s) => s.phase === "contract");
     const locking = findings.filter((f) => /lock/i.test(f.message));
     out.push(
         `**Schema Changes** (phase ${code(m.phase)}, files of ${code(sqlDir)}):`,
-        ...(selected.length > 0 ? selected.flatMap((s) => migrationFile(input, s)) : [`- none: no file of phase ${m.phase} or before`]),
+        ...(selected.length > 0
+            ? selected.flatMap((s) => migrationFile(input, s))
+            : [`- none: no file of phase ${m.phase} or before`]),
         "",
         `**Migration Type**: ${destructive ? "Destructive (contract phase)" : "Additive"}`,
         `**Estimated Duration**: ${m.estimatedMinutes} minutes (database.migration.estimatedMinutes)${deadline}`,
@@ -283,7 +334,12 @@ function migrationPlan(input: PlanInput): string[] {
         `**If migration fails**: Job ${job ? code(job.name) : NOT_SET} fails and \`pulumi up\` stops before any pod or traffic changes; a file that runs in a transaction leaves nothing half-applied. To undo applied files, newest first (database.migration.downSteps = ${m.downSteps} per run):`,
         "",
         ...fence(
-            [...selected].reverse().flatMap((s) => [`-- ${s.version}.down.sql`, ...s.down.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("-- migrate:"))]),
+            [...selected]
+                .reverse()
+                .flatMap((s) => [
+                    `-- ${s.version}.down.sql`,
+                    ...s.down.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("-- migrate:")),
+                ]),
             "sql",
         ),
     );
@@ -296,7 +352,8 @@ function renderStep(input: PlanInput, t: Timeline, s: Step, n: number, full: boo
     if (full && s.engine.length > 0) out.push("What the engine changes:", ...list(s.engine), "");
     if (s.checks.length > 0) out.push("Check:", ...list(s.checks), "");
     if (s.message) out.push(...fence(s.message), "");
-    if (s.rollback !== undefined) out.push(`Rollback from here: ${s.rollback.startsWith("pulumi ") ? code(s.rollback) : s.rollback}`, "");
+    if (s.rollback !== undefined)
+        out.push(`Rollback from here: ${s.rollback.startsWith("pulumi ") ? code(s.rollback) : s.rollback}`, "");
     return out;
 }
 
@@ -312,7 +369,8 @@ function deploymentStepsSection(input: PlanInput, t: Timeline): string[] {
         out.push(`### ${title} (${when(t, group[0].at)})`, "");
         for (const s of group) out.push(...renderStep(input, t, s, ++n, true));
     }
-    if (t.length !== undefined && t.finish > t.length) out.push(`Note: the steps end at ${when(t, t.finish)}, after the window closes at ${when(t, t.length)}.`, "");
+    if (t.length !== undefined && t.finish > t.length)
+        out.push(`Note: the steps end at ${when(t, t.finish)}, after the window closes at ${when(t, t.length)}.`, "");
     out.pop();
     return out;
 }
@@ -320,8 +378,12 @@ function deploymentStepsSection(input: PlanInput, t: Timeline): string[] {
 function rollbackSection(input: PlanInput, t: Timeline): string[] {
     const monitors = monitorFacts(input.resources);
     const line = (a: AlertName) => alertLine(monitors, a);
-    const now = (["rollbackNowErrorRatePct", "rollbackNowP95Seconds", "versionPaymentFailurePct"] as AlertName[]).map(line).filter((x): x is string => !!x);
-    const sustained = (["rollbackSustainedErrorRatePct", "rollbackSustainedP95Seconds"] as AlertName[]).map(line).filter((x): x is string => !!x);
+    const now = (["rollbackNowErrorRatePct", "rollbackNowP95Seconds", "versionPaymentFailurePct"] as AlertName[])
+        .map(line)
+        .filter((x): x is string => !!x);
+    const sustained = (["rollbackSustainedErrorRatePct", "rollbackSustainedP95Seconds"] as AlertName[])
+        .map(line)
+        .filter((x): x is string => !!x);
     const migration = jobFacts(input.resources).find((j) => j.component === COMPONENT.migration);
     const plan = input.cfg.plan;
     const sustainedWindow = monitors.find((m) => m.alert === "rollbackSustainedErrorRatePct")?.window;
@@ -333,17 +395,30 @@ function rollbackSection(input: PlanInput, t: Timeline): string[] {
         "**Immediate Rollback** (the monitors page with the rollback command):",
         ...list([
             ...(now.length > 0 ? now : [`rollback monitors (monitoring): ${NOT_SET}`]),
-            ...(migration ? [`Database migration failed: Job ${code(migration.name)} fails and \`pulumi up\` stops before any pod changes`] : []),
+            ...(migration
+                ? [
+                      `Database migration failed: Job ${code(migration.name)} fails and \`pulumi up\` stops before any pod changes`,
+                  ]
+                : []),
             `Data corruption detected: judged by ${roleWithHandle(plan, "databaseLead")}`,
         ]),
         "",
         `**Rollback Within ${sustainedWindow ?? NOT_SET}**:`,
-        ...list([...sustained, `User reports or support ticket spike: judged by ${roleWithHandle(plan, "deploymentLead")} with ${plan.channels.support ?? `support channel ${NOT_SET}`}`]),
+        ...list([
+            ...sustained,
+            `User reports or support ticket spike: judged by ${roleWithHandle(plan, "deploymentLead")} with ${plan.channels.support ?? `support channel ${NOT_SET}`}`,
+        ]),
         "",
         "### Rollback Procedure",
         "",
     ];
-    rollbackSteps(input).forEach((s, i) => out.push(...renderStep(input, t, { ...s, at: 0 }, i + 1, true).map((l, j) => (j === 0 ? `**Step ${i + 1}: ${s.title}**` : l))));
+    rollbackSteps(input).forEach((s, i) =>
+        out.push(
+            ...renderStep(input, t, { ...s, at: 0 }, i + 1, true).map((l, j) =>
+                j === 0 ? `**Step ${i + 1}: ${s.title}**` : l,
+            ),
+        ),
+    );
     out.pop();
     return out;
 }
@@ -360,7 +435,13 @@ function monitoringSection(input: PlanInput): string[] {
         "### Key Metrics to Watch",
         "",
         "**Application Metrics**:",
-        ...list(["Request rate: the dashboard's throughput by version", alert("errorRatePct"), alert("p95LatencySeconds"), alert("dbQueryMs"), alert("cacheHitPct")]),
+        ...list([
+            "Request rate: the dashboard's throughput by version",
+            alert("errorRatePct"),
+            alert("p95LatencySeconds"),
+            alert("dbQueryMs"),
+            alert("cacheHitPct"),
+        ]),
         "",
         "**Infrastructure Metrics**:",
         ...list([
@@ -372,7 +453,12 @@ function monitoringSection(input: PlanInput): string[] {
         ]),
         "",
         "**Business Metrics**:",
-        ...list([`User registrations: no monitor (a metric for them in monitoring.metrics: ${NOT_SET})`, alert("paymentSuccessPct"), alert("paymentFailurePct"), alert("emailDeliveryPct")]),
+        ...list([
+            `User registrations: no monitor (a metric for them in monitoring.metrics: ${NOT_SET})`,
+            alert("paymentSuccessPct"),
+            alert("paymentFailurePct"),
+            alert("emailDeliveryPct"),
+        ]),
         "",
         "### Alerting Configuration",
         "",
@@ -381,7 +467,8 @@ function monitoringSection(input: PlanInput): string[] {
         "| monitor | critical | warning | window | severity | priority | muted in the window |",
         "|---|---|---|---|---|---|---|",
         ...monitors.map(
-            (m) => `| ${m.name} | ${num(m.critical)} | ${m.warning === undefined ? "—" : num(m.warning)} | ${m.window} | ${m.severity} | ${m.priority} | ${m.muted ? "yes" : "no"} |`,
+            (m) =>
+                `| ${m.name} | ${num(m.critical)} | ${m.warning === undefined ? "—" : num(m.warning)} | ${m.window} | ${m.severity} | ${m.priority} | ${m.muted ? "yes" : "no"} |`,
         ),
         "",
         `**Dashboard**: ${dashboardTitles(input.resources).join(", ") || NOT_SET}`,
@@ -406,7 +493,8 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
     const r = cfg.release;
     const ch = p.channels;
     const team = ch.team ?? `team channel (plan.channels.team) ${NOT_SET}`;
-    const clock = (m: number) => (t.start ? new Date(t.start.getTime() + m * 60_000).toISOString().slice(11, 16) + " UTC" : when(t, m));
+    const clock = (m: number) =>
+        t.start ? new Date(t.start.getTime() + m * 60_000).toISOString().slice(11, 16) + " UTC" : when(t, m);
     const changes = p.summary.changes ?? [`(plan.summary.changes) ${NOT_SET}`];
     const migrations = input.migrations?.selected ?? [];
     const phase = cfg.database?.migration.phase;
@@ -458,7 +546,11 @@ function communicationSection(input: PlanInput, t: Timeline): string[] {
         ]),
         "",
         `**${when(t, t.ready)}**: ${team} (progress)`,
-        ...fence([`Deployment of ${r.version} in progress`, `- Database migration: ${migrations.length > 0 ? "complete" : "none"}`, `- ${cfg.strategy} step 1 applied`]),
+        ...fence([
+            `Deployment of ${r.version} in progress`,
+            `- Database migration: ${migrations.length > 0 ? "complete" : "none"}`,
+            `- ${cfg.strategy} step 1 applied`,
+        ]),
         "",
         "### After Deployment",
         "",
@@ -551,7 +643,9 @@ function signOffSection(input: PlanInput): string[] {
     return [
         "## Deployment Sign-off",
         "",
-        ...(roles ? roles.map((r) => `- [ ] ${ROLE_DUTIES[r].title}: ${p.people[r] ?? NOT_SET}`) : [`- [ ] Sign-off roles (plan.signOff): ${NOT_SET}`]),
+        ...(roles
+            ? roles.map((r) => `- [ ] ${ROLE_DUTIES[r].title}: ${p.people[r] ?? NOT_SET}`)
+            : [`- [ ] Sign-off roles (plan.signOff): ${NOT_SET}`]),
         "",
         "**Deployment Approved**: _______________",
         "**Date**: _______________",
@@ -584,8 +678,15 @@ export function renderRunbook(input: PlanInput): string {
     const steps = deploymentSteps(input, t);
     const out = [`# Runbook: ${input.cfg.release.appName} ${input.cfg.release.version} to ${input.stack}`, ""];
     let n = 0;
-    for (const s of [...steps.pre, ...steps.deploy, ...steps.post]) if (s.commands.length > 0 || s.checks.length > 0) out.push(...renderStep(input, t, s, ++n, false));
+    for (const s of [...steps.pre, ...steps.deploy, ...steps.post])
+        if (s.commands.length > 0 || s.checks.length > 0) out.push(...renderStep(input, t, s, ++n, false));
     out.push("## If a rollback trigger fires", "");
-    rollbackSteps(input).forEach((s, i) => out.push(...renderStep(input, t, { ...s, at: 0 }, i + 1, false).map((l, j) => (j === 0 ? `**Step ${i + 1}: ${s.title}**` : l))));
+    rollbackSteps(input).forEach((s, i) =>
+        out.push(
+            ...renderStep(input, t, { ...s, at: 0 }, i + 1, false).map((l, j) =>
+                j === 0 ? `**Step ${i + 1}: ${s.title}**` : l,
+            ),
+        ),
+    );
     return out.join("\n").trimEnd() + "\n";
 }

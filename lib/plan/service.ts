@@ -25,19 +25,36 @@ const code = (s: string) => `\`${s}\``;
 function declared(input: ServicePlanInput): string[] {
     const children = new Map<string | null, ServicePlanInput["resources"]>();
     for (const r of input.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-    const beneath = (name: string): number => (children.get(name) ?? []).reduce((n, c) => n + (c.custom ? 1 : 0) + beneath(c.name), 0);
-    return (children.get(null) ?? []).map((r) => `- ${code(r.type)} ${code(r.name)}${r.custom ? "" : `: ${beneath(r.name)} resources`}`);
+    const beneath = (name: string): number =>
+        (children.get(name) ?? []).reduce((n, c) => n + (c.custom ? 1 : 0) + beneath(c.name), 0);
+    return (children.get(null) ?? []).map(
+        (r) => `- ${code(r.type)} ${code(r.name)}${r.custom ? "" : `: ${beneath(r.name)} resources`}`,
+    );
 }
 
 export function renderServicePlan(input: ServicePlanInput): string {
     const { resources, policy } = input;
-    const out = [`# Deployment plan: ${input.project} to ${input.stack}`, "", "## What `pulumi up` declares", "", ...declared(input)];
+    const out = [
+        `# Deployment plan: ${input.project} to ${input.stack}`,
+        "",
+        "## What `pulumi up` declares",
+        "",
+        ...declared(input),
+    ];
     const jobs = jobFacts(resources);
-    if (jobs.length > 0) out.push("", "Jobs the release runs, each awaited before what depends on it:", "", ...jobs.map((j) => `- ${code(j.name)} (${j.component})`));
+    if (jobs.length > 0)
+        out.push(
+            "",
+            "Jobs the release runs, each awaited before what depends on it:",
+            "",
+            ...jobs.map((j) => `- ${code(j.name)} (${j.component})`),
+        );
     const crons = cronJobFacts(resources);
-    if (crons.length > 0) out.push("", "Scheduled jobs (UTC):", "", ...crons.map((c) => `- ${code(c.name)}: ${code(c.schedule)}`));
+    if (crons.length > 0)
+        out.push("", "Scheduled jobs (UTC):", "", ...crons.map((c) => `- ${code(c.name)}: ${code(c.schedule)}`));
     const routing = canaryRoutingObject(resources);
-    if (routing) out.push("", `A canary weight edit changes ${routing} and the tracks' capacity steps; no pod restarts.`);
+    if (routing)
+        out.push("", `A canary weight edit changes ${routing} and the tracks' capacity steps; no pod restarts.`);
 
     const v = policy.violations;
     const ran = Object.values(policy.levels).filter((l) => l !== "disabled").length;
@@ -49,8 +66,16 @@ export function renderServicePlan(input: ServicePlanInput): string {
     );
     for (const section of CHECKLIST) {
         out.push("", `### ${section.section}`, "");
-        for (const line of section.lines) out.push(...checklistItem({ ...input, owner: (role) => ROLE_DUTIES[role].title }, line));
+        for (const line of section.lines)
+            out.push(...checklistItem({ ...input, owner: (role) => ROLE_DUTIES[role].title }, line));
     }
-    out.push("", "## Stack outputs", "", ...Object.entries(input.outputs).map(([k, value]) => `- ${k}: ${typeof value === "string" ? code(value) : JSON.stringify(value)}`));
+    out.push(
+        "",
+        "## Stack outputs",
+        "",
+        ...Object.entries(input.outputs).map(
+            ([k, value]) => `- ${k}: ${typeof value === "string" ? code(value) : JSON.stringify(value)}`,
+        ),
+    );
     return out.join("\n") + "\n";
 }

@@ -58,7 +58,10 @@ function configAfter(cfg: ProgramConfig, sets: [string, string | number][]): Pro
 
 /** `pulumi config set --path … && … && pulumi up`, for this stack. */
 export function configSet(stack: string, sets: [string, string | number][]): string {
-    return [...sets.map(([k, v]) => `pulumi config set --stack ${stack} --path ${k} ${v}`), `pulumi up --stack ${stack}`].join(" && ");
+    return [
+        ...sets.map(([k, v]) => `pulumi config set --stack ${stack} --path ${k} ${v}`),
+        `pulumi up --stack ${stack}`,
+    ].join(" && ");
 }
 
 /** The config edits that take the release from this config to done, in order. */
@@ -69,7 +72,10 @@ export function followUpEdits(cfg: ProgramConfig): Edit[] {
         // The replicas router cannot take 100%: it would scale stable to 0 (config refuses it); promotion does that.
         const steps = cn.steps.filter((s) => s > cn.weight && !(cn.router === "replicas" && s === 100));
         return [
-            ...steps.map((s): Edit => ({ title: `Shift ${s}% of requests to the canary`, sets: [["canary.weight", s]] })),
+            ...steps.map((s): Edit => ({
+                title: `Shift ${s}% of requests to the canary`,
+                sets: [["canary.weight", s]],
+            })),
             {
                 title: `Promote ${cn.canaryVersion} to stable`,
                 sets: [
@@ -82,7 +88,14 @@ export function followUpEdits(cfg: ProgramConfig): Edit[] {
     if (cfg.strategy === "blue-green") {
         const bg = cfg.blueGreen;
         const target = bg.blueVersion === cfg.release.version ? "blue" : "green";
-        return target === bg.activeColor ? [] : [{ title: `Switch live traffic to ${target} (${cfg.release.version})`, sets: [["blueGreen.activeColor", target]] }];
+        return target === bg.activeColor
+            ? []
+            : [
+                  {
+                      title: `Switch live traffic to ${target} (${cfg.release.version})`,
+                      sets: [["blueGreen.activeColor", target]],
+                  },
+              ];
     }
     return [];
 }
@@ -94,7 +107,9 @@ export function timeline(input: PlanInput): Timeline {
     const end = w ? new Date(w.end) : undefined;
     // The pre-deploy dump (and a restore) run before the migration, and `pulumi up` waits for them: no estimate is
     // written for them, so the plan budgets each Job's deadline, the longest it may take.
-    const jobs = jobFacts(input.resources).filter((j) => j.component === COMPONENT.predeployBackup || j.component === COMPONENT.restore);
+    const jobs = jobFacts(input.resources).filter(
+        (j) => j.component === COMPONENT.predeployBackup || j.component === COMPONENT.restore,
+    );
     const backup = jobs.reduce((n, j) => n + Math.ceil(j.deadlineSeconds / 60), 0);
     const ready = backup + (cfg.database ? cfg.database.migration.estimatedMinutes : 0);
     const observe = cfg.plan.observeMinutes;
@@ -134,7 +149,11 @@ function monitorCheck(input: PlanInput): { command: string; check: string } | un
  * What the release gate (program/gate.ts) checks at the `pulumi up` of a step from `from` to `to`, for each version
  * that gains traffic; undefined when the stack gives the gate no Datadog scope.
  */
-function gateCheck(input: PlanInput, from: ProgramConfig, to: ProgramConfig): { commands: string[]; checks: string[] } | undefined {
+function gateCheck(
+    input: PlanInput,
+    from: ProgramConfig,
+    to: ProgramConfig,
+): { commands: string[]; checks: string[] } | undefined {
     const { cfg, stack } = input;
     const guard = cfg.monitoring
         ? { min: cfg.monitoring.trafficGuard.minRequests, key: "monitoring.trafficGuard.minRequests" }
@@ -148,8 +167,12 @@ function gateCheck(input: PlanInput, from: ProgramConfig, to: ProgramConfig): { 
         const baseline = Object.keys(before).find((v) => v !== r.version);
         return `the release gate at \`pulumi up\` lets ${r.version} (${r.from}% → ${r.to}%) through only when ${monitors}, it has been at ${r.from}% for ${cfg.plan.observeMinutes} minutes (plan.observeMinutes) with at least ${guard.min} requests (${guard.key}), and the judge scores it at least ${cfg.judge.thresholds.pass} (judge.thresholds.pass)${baseline ? ` against ${baseline}` : ""}; it refuses otherwise with the monitors or the scorecard`;
     });
-    if (checks.length === 0) return { commands: [], checks: ["the release gate does not check this step: no version gains traffic"] };
-    const judge = cfg.strategy === "canary" && Object.values(before).some((share) => share > 0 && share < 100) ? [`npm run judge -- --stack ${stack}`] : [];
+    if (checks.length === 0)
+        return { commands: [], checks: ["the release gate does not check this step: no version gains traffic"] };
+    const judge =
+        cfg.strategy === "canary" && Object.values(before).some((share) => share > 0 && share < 100)
+            ? [`npm run judge -- --stack ${stack}`]
+            : [];
     return { commands: judge, checks: checks.map((c) => `before: ${c}`) };
 }
 
@@ -168,7 +191,8 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
             `Job \`${backup.name}\` dumps the database to s3://${cfg.backup.bucket.name}/${cfg.backup.prefix}/<UTC timestamp>-${backup.env.BACKUP_LABEL ?? NOT_SET}.dump, within ${Math.ceil(backup.deadlineSeconds / 60)} minutes (its deadline, which the timeline budgets)`,
         );
     const restore = jobs.find((j) => j.component === COMPONENT.restore);
-    if (restore && cfg.database?.restore) engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
+    if (restore && cfg.database?.restore)
+        engine.push(`then Job \`${restore.name}\` restores \`${cfg.database.restore.key}\` over the database`);
     const migration = jobs.find((j) => j.component === COMPONENT.migration);
     if (migration) {
         const files = input.migrations?.selected.length;
@@ -183,20 +207,30 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
         );
     }
     const dbJobs = [backup, restore, migration].filter((j) => j !== undefined).map((j) => j.name);
-    if (dbJobs.length > 0) checks.push(`\`kubectl -n ${ns} get job ${dbJobs.join(" ")}\` shows each Complete (\`pulumi up\` waits for them and stops on a failure)`);
+    if (dbJobs.length > 0)
+        checks.push(
+            `\`kubectl -n ${ns} get job ${dbJobs.join(" ")}\` shows each Complete (\`pulumi up\` waits for them and stops on a failure)`,
+        );
     const live = liveService(resources);
     const url = liveRef(input, "urls.live", `https://${cfg.release.host}`);
     const ready = cfg.release.healthPaths.readiness;
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         const router = canaryRoutingObject(resources);
-        engine.push(`${router ? `${router} sends` : "the router sends"} ${cn.weight}% of requests to the canary; the header \`${cn.headerName}: always\` reaches it at any weight`);
+        engine.push(
+            `${router ? `${router} sends` : "the router sends"} ${cn.weight}% of requests to the canary; the header \`${cn.headerName}: always\` reaches it at any weight`,
+        );
         checks.push(`\`curl -fsS -H "${cn.headerName}: always" ${url}${ready}\` answers from ${cn.canaryVersion}`);
     } else if (cfg.strategy === "blue-green") {
         const bg = cfg.blueGreen;
-        for (const j of jobs.filter((x) => x.component === COMPONENT.smokeTest)) checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
-        engine.push(`Service \`${live?.name ?? NOT_SET}\` selects ${live?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`);
-        checks.push(`\`curl -fsS ${liveRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`);
+        for (const j of jobs.filter((x) => x.component === COMPONENT.smokeTest))
+            checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
+        engine.push(
+            `Service \`${live?.name ?? NOT_SET}\` selects ${live?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`,
+        );
+        checks.push(
+            `\`curl -fsS ${liveRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`,
+        );
     }
     return { engine, checks };
 }
@@ -224,7 +258,10 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
                   raise("canary", Number(weight), (cfg.release.replicas * Number(weight)) / 100),
                   `then the stable Deployment is scaled down so that ${weight}% of the pods run the canary (${(cfg.release.replicas * Number(weight)) / 100} of ${cfg.release.replicas} at the configured size)`,
               ]
-            : [raise("canary", Number(weight), cn.canaryReplicas), `then ${router ?? "the router"}: canary weight ${weight}; no pod restarts`];
+            : [
+                  raise("canary", Number(weight), cn.canaryReplicas),
+                  `then ${router ?? "the router"}: canary weight ${weight}; no pod restarts`,
+              ];
     }
     if (cfg.strategy !== "blue-green") return [];
     const live = liveService(resources);
@@ -241,16 +278,24 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
     const team = p.channels.team ?? `team channel (plan.channels.team) ${NOT_SET}`;
     const watch = monitorCheck(input);
     const watchFor = (minutes: number) =>
-        watch ? { commands: [watch.command], checks: [`for ${minutes} minutes, ${watch.check}`] } : { commands: [], checks: [`monitors (monitoring): ${NOT_SET}`] };
+        watch
+            ? { commands: [watch.command], checks: [`for ${minutes} minutes, ${watch.check}`] }
+            : { commands: [], checks: [`monitors (monitoring): ${NOT_SET}`] };
     const crons = cronJobNames(resources);
     const untouched = "none needed: nothing has changed yet";
     const pre: Step[] = [
         {
             at: -60,
             title: "Final verification",
-            commands: [`npm run plan -- --stack ${stack}`, `pulumi preview --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`],
+            commands: [
+                `npm run plan -- --stack ${stack}`,
+                `pulumi preview --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`,
+            ],
             engine: [],
-            checks: ["the checklist above has no ✗", "the preview changes what the deployment step below lists, and nothing else"],
+            checks: [
+                "the checklist above has no ✗",
+                "the preview changes what the deployment step below lists, and nothing else",
+            ],
         },
     ];
     if (cfg.backup) {
@@ -264,7 +309,13 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
         });
     }
     pre.push(
-        { at: -60, title: "Notify team", commands: [], engine: [], checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} starts in 60 minutes"`] },
+        {
+            at: -60,
+            title: "Notify team",
+            commands: [],
+            engine: [],
+            checks: [`${team}: "Deployment of ${cfg.release.version} to ${stack} starts in 60 minutes"`],
+        },
         {
             at: -60,
             title: "Open monitoring dashboards",
@@ -294,7 +345,9 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
         {
             at: 0,
             title: `Deploy ${cfg.release.version}: database steps, then the new version`,
-            commands: [`pulumi up --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`],
+            commands: [
+                `pulumi up --stack ${stack} --policy-pack policy --policy-pack-config policy/config/${stack}.json`,
+            ],
             engine: first.engine,
             checks: first.checks,
             rollback: rollbackCommand(stack, cfg),
@@ -309,7 +362,9 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
                 commands: [...(gate ? gate.commands : watch ? [watch.command] : []), configSet(stack, e.sets)],
                 engine: editEngine(input, e),
                 checks: [
-                    ...(gate ? gate.checks : (i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`)),
+                    ...(gate
+                        ? gate.checks
+                        : (i === 0 ? upWatch.checks : watchFor(t.observe).checks).map((c) => `before: ${c}`)),
                     "`pulumi stack output traffic --stack " + stack + "` shows the new state",
                 ],
                 rollback: rollbackCommand(stack, after[i]),
@@ -329,7 +384,11 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
         {
             at: t.finish,
             title: "Mark deployment successful",
-            commands: [`git tag -a ${version} -m "Release ${version}"`, `git push origin ${version}`, `gh release create ${version} --title "${version}" --notes-file RELEASE_NOTES.md`],
+            commands: [
+                `git tag -a ${version} -m "Release ${version}"`,
+                `git push origin ${version}`,
+                `gh release create ${version} --title "${version}" --notes-file RELEASE_NOTES.md`,
+            ],
             engine: [],
             checks: [
                 `${team}: "Deployment of ${version} to ${stack} successful", and monitoring for the next 24 hours: ${roleWithHandle(p, "monitoringLead")}`,
@@ -352,7 +411,9 @@ function smokeAfterRollback(input: PlanInput, live: string): string[] {
         const st = cfg.blueGreen.smokeTest;
         // Kubernetes expands $(SMOKE_URL) in the arguments; the quotes keep the shell from doing so first.
         const args = st.command.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-        return [`kubectl -n ${cfg.release.namespace} run ${app}-smoke-after-rollback --rm -i --restart=Never --image=${st.image} --env=SMOKE_URL=${live} -- ${args}`];
+        return [
+            `kubectl -n ${cfg.release.namespace} run ${app}-smoke-after-rollback --rm -i --restart=Never --image=${st.image} --env=SMOKE_URL=${live} -- ${args}`,
+        ];
     }
     return [`curl -fsS ${live}${cfg.release.healthPaths.readiness}`];
 }
@@ -371,7 +432,9 @@ export function rollbackSteps(input: PlanInput): Step[] {
             title: "Decision to roll back",
             commands: [],
             engine: [],
-            checks: [`${roleWithHandle(p, "rollbackOwner")} posts in ${team}: "ROLLBACK INITIATED - ${cfg.release.version} → ${previous}"`],
+            checks: [
+                `${roleWithHandle(p, "rollbackOwner")} posts in ${team}: "ROLLBACK INITIATED - ${cfg.release.version} → ${previous}"`,
+            ],
         },
         {
             at: 0,
@@ -396,8 +459,12 @@ export function rollbackSteps(input: PlanInput): Step[] {
                 at: 0,
                 title: "Database rollback (if the migration must be undone)",
                 commands: [configSet(stack, [["database.migration.run", "down"]])],
-                engine: [`a migration Job runs the down file of the newest ${db.migration.downSteps} migration(s) (database.migration.downSteps)`],
-                checks: [`${roleWithHandle(p, "databaseLead")} confirms the schema: \`psql "$DATABASE_URL" -c "SELECT version FROM schema_migrations ORDER BY version"\``],
+                engine: [
+                    `a migration Job runs the down file of the newest ${db.migration.downSteps} migration(s) (database.migration.downSteps)`,
+                ],
+                checks: [
+                    `${roleWithHandle(p, "databaseLead")} confirms the schema: \`psql "$DATABASE_URL" -c "SELECT version FROM schema_migrations ORDER BY version"\``,
+                ],
             },
             {
                 at: 0,

@@ -53,15 +53,30 @@ export interface ReleaseDriver {
 
 /** The walk a canary config asks for: its remaining steps and the promotion (lib/plan/steps followUpEdits). */
 export function releasePlan(stack: string, cfg: ProgramConfig): ReleaseState {
-    if (cfg.strategy !== "canary") throw new Error(`stack ${stack} runs strategy ${cfg.strategy}: npm run release walks a canary's steps; a blue/green switch is one config edit`);
+    if (cfg.strategy !== "canary")
+        throw new Error(
+            `stack ${stack} runs strategy ${cfg.strategy}: npm run release walks a canary's steps; a blue/green switch is one config edit`,
+        );
     const cn = cfg.canary;
     const steps = followUpEdits(cfg).map((e): StepState => {
         const weight = Number(e.sets.find(([k]) => k === "canary.weight")?.[1] ?? cn.weight);
         const promotion = e.sets.some(([k]) => k === "canary.stableVersion");
-        return { title: e.title, changes: e.sets.map(([path, value]) => ({ path, value })), weight, judged: !promotion };
+        return {
+            title: e.title,
+            changes: e.sets.map(([path, value]) => ({ path, value })),
+            weight,
+            judged: !promotion,
+        };
     });
-    if (steps.length === 0) throw new Error(`stack ${stack} has no step left: canary ${cn.canaryVersion} is already stable`);
-    return { stack, canaryVersion: cn.canaryVersion, stableVersion: cn.stableVersion, observeMinutes: cfg.plan.observeMinutes, steps };
+    if (steps.length === 0)
+        throw new Error(`stack ${stack} has no step left: canary ${cn.canaryVersion} is already stable`);
+    return {
+        stack,
+        canaryVersion: cn.canaryVersion,
+        stableVersion: cn.stableVersion,
+        observeMinutes: cfg.plan.observeMinutes,
+        steps,
+    };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -90,18 +105,25 @@ export async function walkRelease(initial: ReleaseState, d: ReleaseDriver): Prom
             // Resuming: the stack must still run what the step applied, or the saved state is not the stack's.
             const deployed = await d.deployedWeight();
             if (deployed !== step.weight)
-                throw new Error(`${label}: the saved state says weight ${step.weight} was applied, but the stack runs ${deployed}; remove the state file to start over`);
+                throw new Error(
+                    `${label}: the saved state says weight ${step.weight} was applied, but the stack runs ${deployed}; remove the state file to start over`,
+                );
             d.progress(`${label}: resumed (applied at ${step.appliedAt})`);
         }
         if (!step.judged) continue;
         const from = Date.parse(step.appliedAt);
         const until = Math.max(from + observeMs, d.now());
         for (let t = d.now(); t < until; t = d.now()) {
-            d.progress(`${label}: observing, ${Math.ceil((until - t) / 60_000)} of ${state.observeMinutes} min left (until ${iso(until)})`);
+            d.progress(
+                `${label}: observing, ${Math.ceil((until - t) / 60_000)} of ${state.observeMinutes} min left (until ${iso(until)})`,
+            );
             await d.sleepUntil(Math.min(until, t + PROGRESS_EVERY_MS));
         }
         const result = await d.judge({ from, to: until });
-        step.verdict = "notJudged" in result ? { at: iso(d.now()), verdict: "not judged", reason: result.notJudged } : { at: iso(d.now()), verdict: result.verdict, score: result.score };
+        step.verdict =
+            "notJudged" in result
+                ? { at: iso(d.now()), verdict: "not judged", reason: result.notJudged }
+                : { at: iso(d.now()), verdict: result.verdict, score: result.score };
         d.progress(
             `${label}: judged ${step.verdict.verdict}${step.verdict.score !== undefined ? ` (score ${step.verdict.score})` : ""}${step.verdict.reason ? `: ${step.verdict.reason}` : ""}`,
         );
@@ -117,7 +139,8 @@ export async function walkRelease(initial: ReleaseState, d: ReleaseDriver): Prom
         }
         const cfg = d.config();
         const plan = rollbackPlan(cfg);
-        if (plan.kind === "none") throw new Error(`${label}: the judge failed the canary but there is nothing to roll back (${plan.text})`);
+        if (plan.kind === "none")
+            throw new Error(`${label}: the judge failed the canary but there is nothing to roll back (${plan.text})`);
         // With automatic rollback set up, the walk's rollback marks the version halted as the webhook's does.
         const changes = [...plan.changes, ...(cfg.autoRollback ? [haltChange(plan.from)] : [])];
         d.progress(`${label}: rolling back (${changes.map((c) => c.path).join(", ")})`);
@@ -137,15 +160,24 @@ export async function walkRelease(initial: ReleaseState, d: ReleaseDriver): Prom
  * The judgment a step waits for: the canary judge over its window, or why there is none (a config the judge cannot
  * read, or Datadog unavailable or refusing), which holds the walk instead of moving traffic either way.
  */
-export async function judgeStep(stack: string, cfg: ProgramConfig, reader: DatadogReader | undefined, window: Window): Promise<{ verdict: Verdict; score: number } | { notJudged: string }> {
+export async function judgeStep(
+    stack: string,
+    cfg: ProgramConfig,
+    reader: DatadogReader | undefined,
+    window: Window,
+): Promise<{ verdict: Verdict; score: number } | { notJudged: string }> {
     const problem = judgeableProblem(stack, cfg);
     if (problem || cfg.strategy !== "canary") return { notJudged: problem ?? "" };
-    if (!reader) return { notJudged: "no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)" };
+    if (!reader)
+        return {
+            notJudged: "no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)",
+        };
     try {
         const { judgment } = await judgeCanary(cfg, reader, window);
         return { verdict: judgment.scorecard.verdict, score: judgment.scorecard.score };
     } catch (err) {
-        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError) return { notJudged: err.message };
+        if (err instanceof DatadogUnavailableError || err instanceof DatadogRequestError)
+            return { notJudged: err.message };
         throw err;
     }
 }

@@ -34,7 +34,16 @@ const template: WorkloadTemplate = {
 
 describe("AppWorkload", () => {
     it("declares a hardened, probed, spread Deployment with a disruption budget and an autoscaler", async () => {
-        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-blue", version: "v2.0.1", variantLabels: { color: "blue" }, replicas: 3 }));
+        const run = await declare(
+            () =>
+                new AppWorkload("w", {
+                    template,
+                    deploymentName: "shop-blue",
+                    version: "v2.0.1",
+                    variantLabels: { color: "blue" },
+                    replicas: 3,
+                }),
+        );
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(d.parent, "w");
         assert.strictEqual(at(d, "metadata.name"), "shop-blue");
@@ -49,10 +58,21 @@ describe("AppWorkload", () => {
             "app.kubernetes.io/version": "v2.0.1",
             "app.kubernetes.io/part-of": "shop",
         });
-        assert.deepStrictEqual(pod.spec.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } });
+        assert.deepStrictEqual(pod.spec.securityContext, {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            fsGroup: 10001,
+            seccompProfile: { type: "RuntimeDefault" },
+        });
         const c = pod.spec.containers[0];
         assert.strictEqual(c.image, "registry.example.com/shop:v2.0.1");
-        assert.deepStrictEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } });
+        assert.deepStrictEqual(c.securityContext, {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            capabilities: { drop: ["ALL"] },
+        });
         assert.deepStrictEqual(c.resources, template.resources);
         assert.deepStrictEqual(c.readinessProbe.httpGet, { path: "/ready", port: "http" });
         assert.deepStrictEqual(c.livenessProbe.httpGet, { path: "/live", port: "http" });
@@ -76,7 +96,11 @@ describe("AppWorkload", () => {
             unhealthyPodEvictionPolicy: "AlwaysAllow",
         });
         const hpa = find(run, ":HorizontalPodAutoscaler", "w-hpa");
-        assert.deepStrictEqual(at(hpa, "spec.scaleTargetRef"), { apiVersion: "apps/v1", kind: "Deployment", name: "shop-blue" });
+        assert.deepStrictEqual(at(hpa, "spec.scaleTargetRef"), {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            name: "shop-blue",
+        });
         assert.strictEqual(at(hpa, "spec.minReplicas"), 3);
         assert.strictEqual(at(hpa, "spec.maxReplicas"), 10);
         assert.strictEqual(at(hpa, "spec.metrics")[0].resource.target.averageUtilization, 65);
@@ -84,14 +108,26 @@ describe("AppWorkload", () => {
 
     it("scales to zero without an autoscaler or disruption budget, and labels a digest safely", async () => {
         const digest = "sha256:" + "ab".repeat(32);
-        const run = await declare(() => new AppWorkload("w", { template, deploymentName: "shop-green", version: digest, variantLabels: { color: "green" }, replicas: 0 }));
+        const run = await declare(
+            () =>
+                new AppWorkload("w", {
+                    template,
+                    deploymentName: "shop-green",
+                    version: digest,
+                    variantLabels: { color: "green" },
+                    replicas: 0,
+                }),
+        );
         const d = find(run, ":Deployment", "w-deployment");
         assert.strictEqual(at(d, "spec.replicas"), 0);
         // Pulumi applies the count only at creation: a traffic step (components/traffic/capacity.ts) scales it later.
         assert.strictEqual(at(d, "metadata.annotations"), undefined);
         assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"]);
         assert.strictEqual(at(d, "spec.template.spec.containers")[0].image, `registry.example.com/shop@${digest}`);
-        assert.strictEqual(at(d, "spec.template.metadata.labels")["app.kubernetes.io/version"], ("sha256-" + "ab".repeat(32)).slice(0, 63));
+        assert.strictEqual(
+            at(d, "spec.template.metadata.labels")["app.kubernetes.io/version"],
+            ("sha256-" + "ab".repeat(32)).slice(0, 63),
+        );
         assert.deepStrictEqual(all(run, ":HorizontalPodAutoscaler"), []);
         assert.deepStrictEqual(all(run, ":PodDisruptionBudget"), []);
     });
@@ -113,12 +149,21 @@ const bgArgs = {
 describe("BlueGreenDeployment", () => {
     it("sends live traffic to the active color and preview traffic to the other", async () => {
         const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
-        assert.deepStrictEqual(at(find(run, ":Service", "bg-live"), "spec.selector"), { "app.kubernetes.io/name": "shop", color: "green" });
+        assert.deepStrictEqual(at(find(run, ":Service", "bg-live"), "spec.selector"), {
+            "app.kubernetes.io/name": "shop",
+            color: "green",
+        });
         assert.strictEqual(at(find(run, ":Service", "bg-live"), "metadata.name"), "shop");
-        assert.deepStrictEqual(at(find(run, ":Service", "bg-preview"), "spec.selector"), { "app.kubernetes.io/name": "shop", color: "blue" });
+        assert.deepStrictEqual(at(find(run, ":Service", "bg-preview"), "spec.selector"), {
+            "app.kubernetes.io/name": "shop",
+            color: "blue",
+        });
         assert.strictEqual(at(find(run, ":Ingress", "bg-ingress"), "spec.rules")[0].host, "shop.example.com");
         assert.strictEqual(at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].backend, undefined);
-        assert.strictEqual(at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].http.paths[0].backend.service.name, "shop-preview");
+        assert.strictEqual(
+            at(find(run, ":Ingress", "bg-preview-ingress"), "spec.rules")[0].http.paths[0].backend.service.name,
+            "shop-preview",
+        );
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "bg-green-hpa"), "spec.minReplicas"), 4);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa"), "spec.minReplicas"), 2);
     });
@@ -128,7 +173,10 @@ describe("BlueGreenDeployment", () => {
         // policy/contract.ts): the next preview would show the switch again.
         const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
         const annotations = (n: string) => at(find(run, ":Service", n), "metadata.annotations");
-        assert.deepStrictEqual([annotations("bg-live"), annotations("bg-preview")], [{ "pulumi.com/skipAwait": "true" }, { "pulumi.com/skipAwait": "true" }]);
+        assert.deepStrictEqual(
+            [annotations("bg-live"), annotations("bg-preview")],
+            [{ "pulumi.com/skipAwait": "true" }, { "pulumi.com/skipAwait": "true" }],
+        );
         assert.deepStrictEqual([annotations("bg-blue-svc"), annotations("bg-green-svc")], [undefined, undefined]);
     });
 
@@ -148,7 +196,10 @@ describe("BlueGreenDeployment", () => {
         assert.strictEqual(at(green, "metadata.annotations")["pulumi.com/timeoutSeconds"], "180");
         assert.strictEqual(at(find(run, ":Job", "bg-smoke-blue"), "metadata.name"), "shop-smoke-blue-v1-0-0");
         // …and once the incoming color's ready pods for the traffic it takes over are awaited.
-        assert.deepStrictEqual(find(run, ":Service", "bg-live").dependsOn, ["bg-green-capacity-live", "bg-smoke-green"]);
+        assert.deepStrictEqual(find(run, ":Service", "bg-live").dependsOn, [
+            "bg-green-capacity-live",
+            "bg-smoke-green",
+        ]);
         // The preview Service moves only with the live one, so a failed smoke test leaves both where they were.
         assert.deepStrictEqual(find(run, ":Service", "bg-preview").dependsOn, ["bg-live"]);
     });
@@ -164,13 +215,22 @@ describe("BlueGreenDeployment", () => {
 
     it("orders both colors after the resources passed in `after`", async () => {
         const run = await declare(() => {
-            const gate = new AppWorkload("gate", { template, deploymentName: "gate", version: "v1", variantLabels: {}, replicas: 0 });
+            const gate = new AppWorkload("gate", {
+                template,
+                deploymentName: "gate",
+                version: "v1",
+                variantLabels: {},
+                replicas: 0,
+            });
             new BlueGreenDeployment("bg", { ...bgArgs, after: [gate] });
         });
         assert.deepStrictEqual(find(run, ":Deployment", "bg-green-deployment").dependsOn, ["gate"]);
         assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate"]);
         // The standby's minimum drops only once traffic has left it.
-        assert.deepStrictEqual(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa").dependsOn, ["bg-blue-deployment", "bg-live"]);
+        assert.deepStrictEqual(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa").dependsOn, [
+            "bg-blue-deployment",
+            "bg-live",
+        ]);
     });
 
     it("rejects an unknown color up front", async () => {
@@ -210,16 +270,31 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(at(canary, "spec.rules")[0].http.paths[0].backend.service.name, "shop-canary");
         assert.strictEqual(at(canary, "spec.tls"), undefined);
         // The weight moves once both tracks are awaited at their size and their capacity for it.
-        assert.deepStrictEqual(canary.dependsOn, ["c-stable", "c-canary", "c-stable-capacity-w5", "c-canary-capacity-w5"]);
+        assert.deepStrictEqual(canary.dependsOn, [
+            "c-stable",
+            "c-canary",
+            "c-stable-capacity-w5",
+            "c-canary-capacity-w5",
+        ]);
         const main = find(run, ":Ingress", "c-ingress");
         assert.strictEqual(at(main, "metadata.annotations"), undefined);
         assert.deepStrictEqual(at(main, "spec.tls"), [{ hosts: ["shop.example.com"], secretName: "shop-tls" }]);
-        assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), { "app.kubernetes.io/name": "shop", track: "stable" });
-        assert.deepStrictEqual(at(find(run, ":Service", "c-canary-svc"), "spec.selector"), { "app.kubernetes.io/name": "shop", track: "canary" });
+        assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), {
+            "app.kubernetes.io/name": "shop",
+            track: "stable",
+        });
+        assert.deepStrictEqual(at(find(run, ":Service", "c-canary-svc"), "spec.selector"), {
+            "app.kubernetes.io/name": "shop",
+            track: "canary",
+        });
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 4);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.maxReplicas"), 10);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
-        assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"), 3, "the canary's own bound");
+        assert.strictEqual(
+            at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"),
+            3,
+            "the canary's own bound",
+        );
         // After creation the autoscaler owns both counts: no forced apply, no reset by a later `up`.
         for (const name of ["c-stable-deployment", "c-canary-deployment"]) {
             const d = find(run, ":Deployment", name);
@@ -230,17 +305,33 @@ describe("CanaryDeployment", () => {
 
     it("nginx: weight 0 gives the canary no weighted traffic", async () => {
         const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, weight: 0 }));
-        assert.strictEqual(at(find(run, ":Ingress", "c-canary-ingress"), "metadata.annotations")["nginx.ingress.kubernetes.io/canary-weight"], "0");
+        assert.strictEqual(
+            at(find(run, ":Ingress", "c-canary-ingress"), "metadata.annotations")[
+                "nginx.ingress.kubernetes.io/canary-weight"
+            ],
+            "0",
+        );
     });
 
     it("gateway-api: an HTTPRoute with backendRefs weights and a header match", async () => {
-        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "gateway-api", weight: 25, gateway: { name: "public", namespace: "gateways" } }));
+        const run = await declare(
+            () =>
+                new CanaryDeployment("c", {
+                    ...canaryArgs,
+                    router: "gateway-api",
+                    weight: 25,
+                    gateway: { name: "public", namespace: "gateways" },
+                }),
+        );
         const route = find(run, ":HTTPRoute", "c-route");
         assert.strictEqual(at(route, "apiVersion"), "gateway.networking.k8s.io/v1");
         assert.strictEqual(at(route, "kind"), "HTTPRoute");
         assert.deepStrictEqual(at(route, "spec.parentRefs"), [{ name: "public", namespace: "gateways" }]);
         assert.deepStrictEqual(at(route, "spec.rules"), [
-            { matches: [{ headers: [{ name: "X-Canary", value: "always" }] }], backendRefs: [{ name: "shop-canary", port: 80 }] },
+            {
+                matches: [{ headers: [{ name: "X-Canary", value: "always" }] }],
+                backendRefs: [{ name: "shop-canary", port: 80 }],
+            },
             {
                 matches: [{ path: { type: "PathPrefix", value: "/" } }],
                 backendRefs: [
@@ -268,7 +359,11 @@ describe("CanaryDeployment", () => {
                     ...canaryArgs,
                     router: "alb",
                     weight: 25,
-                    alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x", deregistrationDelaySeconds: 30 },
+                    alb: {
+                        scheme: "internal",
+                        certificateArn: "arn:aws:acm:us-east-1:1:certificate/x",
+                        deregistrationDelaySeconds: 30,
+                    },
                 }),
         );
         const ing = find(run, ":Ingress", "c-ingress");
@@ -287,14 +382,34 @@ describe("CanaryDeployment", () => {
         ]);
         assert.strictEqual(a["alb.ingress.kubernetes.io/scheme"], "internal");
         assert.strictEqual(a["pulumi.com/skipAwait"], undefined);
-        assert.strictEqual(a["pulumi.com/waitFor"], "jsonpath={.status.loadBalancer.ingress[0].hostname}", "awaited on the ALB's address, not on Services its action backends are not");
-        assert.deepStrictEqual(ing.dependsOn, ["c-stable", "c-canary", "c-stable-capacity-w25", "c-canary-capacity-w25"]);
-        assert.strictEqual(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready", "the target group probes readiness, not the controller's default /");
-        assert.strictEqual(a["alb.ingress.kubernetes.io/target-group-attributes"], "deregistration_delay.timeout_seconds=30");
+        assert.strictEqual(
+            a["pulumi.com/waitFor"],
+            "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+            "awaited on the ALB's address, not on Services its action backends are not",
+        );
+        assert.deepStrictEqual(ing.dependsOn, [
+            "c-stable",
+            "c-canary",
+            "c-stable-capacity-w25",
+            "c-canary-capacity-w25",
+        ]);
+        assert.strictEqual(
+            a["alb.ingress.kubernetes.io/healthcheck-path"],
+            "/ready",
+            "the target group probes readiness, not the controller's default /",
+        );
+        assert.strictEqual(
+            a["alb.ingress.kubernetes.io/target-group-attributes"],
+            "deregistration_delay.timeout_seconds=30",
+        );
         // Pods are ready only once their target is healthy: the namespace label makes the controller inject the gate
         // into pods created after it, so both tracks wait for it.
-        assert.deepStrictEqual(at(find(run, ":NamespacePatch", "c-alb-readiness-gate"), "metadata"), { name: "prod", labels: { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" } });
-        for (const d of ["c-stable-deployment", "c-canary-deployment"]) assert.deepStrictEqual(find(run, ":Deployment", d).dependsOn, ["c-alb-readiness-gate"]);
+        assert.deepStrictEqual(at(find(run, ":NamespacePatch", "c-alb-readiness-gate"), "metadata"), {
+            name: "prod",
+            labels: { "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled" },
+        });
+        for (const d of ["c-stable-deployment", "c-canary-deployment"])
+            assert.deepStrictEqual(find(run, ":Deployment", d).dependsOn, ["c-alb-readiness-gate"]);
         assert.strictEqual(at(ing, "spec.ingressClassName"), "alb");
         assert.deepStrictEqual(
             at(ing, "spec.rules")[0].http.paths.map((p: any) => p.backend.service),
@@ -314,7 +429,9 @@ describe("CanaryDeployment", () => {
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.maxReplicas"), 8);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.maxReplicas"), 3);
-        assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), { "app.kubernetes.io/name": "shop" });
+        assert.deepStrictEqual(at(find(run, ":Service", "c-live"), "spec.selector"), {
+            "app.kubernetes.io/name": "shop",
+        });
         assert.deepStrictEqual(
             all(run, ":Service").map((s) => s.name),
             ["c-live"],
@@ -356,7 +473,13 @@ describe("CanaryDeployment", () => {
 const settings: { [K in CanaryRouterName]: Omit<Extract<CanaryRouting, { router: K }>, "router"> } = {
     nginx: {},
     "gateway-api": { gateway: { name: "public", namespace: "gateways" } },
-    alb: { alb: { scheme: "internal", certificateArn: "arn:aws:acm:us-east-1:1:certificate/x", deregistrationDelaySeconds: 30 } },
+    alb: {
+        alb: {
+            scheme: "internal",
+            certificateArn: "arn:aws:acm:us-east-1:1:certificate/x",
+            deregistrationDelaySeconds: 30,
+        },
+    },
     replicas: {},
 };
 
@@ -376,7 +499,11 @@ describe("canary routers", () => {
     it("stack config accepts exactly the registered routers, under their registry names", () => {
         assert.deepStrictEqual(canaryRouterNames, ["nginx", "gateway-api", "alb", "replicas"]);
         const allowed = canaryRouterNames.map((n) => `"${n}"`).join("|");
-        assert.ok(configErrorFor("production", ["canary.router=istio"]).includes(`myapp:canary.router = "istio": Invalid option: expected one of ${allowed}`));
+        assert.ok(
+            configErrorFor("production", ["canary.router=istio"]).includes(
+                `myapp:canary.router = "istio": Invalid option: expected one of ${allowed}`,
+            ),
+        );
         for (const name of canaryRouterNames) {
             const sets = [`canary.router=${name}`, ...configSets[name]];
             const canary = validateConfig(PROJECT, "production", programConfig("production", sets));
@@ -404,7 +531,11 @@ describe("canary routers", () => {
                 for (const track of ["stable", "canary"] as const) {
                     const hpa = find(run, ":HorizontalPodAutoscaler", `c-${track}-hpa`);
                     assert.strictEqual((hpa.inputs as any).spec.minReplicas, split[track], `${track} minimum`);
-                    assert.strictEqual((hpa.inputs as any).spec.maxReplicas, router.maxReplicas(track, split[track], args) ?? template.maxReplicas, `${track} maximum`);
+                    assert.strictEqual(
+                        (hpa.inputs as any).spec.maxReplicas,
+                        router.maxReplicas(track, split[track], args) ?? template.maxReplicas,
+                        `${track} maximum`,
+                    );
                 }
                 // The pods are the weight under pod ratio; otherwise each track keeps its configured minimum.
                 assert.deepStrictEqual(split, router.podRatio ? { stable: 3, canary: 1 } : { stable: 4, canary: 1 });
@@ -416,7 +547,9 @@ describe("canary routers", () => {
                 assert.ok(routed.length > 0, `${name} declares nothing for the host`);
                 const weightAfter = ["c-stable", "c-canary", "c-stable-capacity-w25", "c-canary-capacity-w25"];
                 // What carries the weight: the live Service over both tracks under pod ratio, else the router's object.
-                const carriers = run.resources.filter((r) => r.parent === "c" && (r.dependsOn ?? []).includes("c-canary-capacity-w25"));
+                const carriers = run.resources.filter(
+                    (r) => r.parent === "c" && (r.dependsOn ?? []).includes("c-canary-capacity-w25"),
+                );
                 assert.ok(carriers.length > 0, `nothing ${name} declares waits for the canary's capacity`);
                 for (const c of carriers) assert.deepStrictEqual(c.dependsOn, weightAfter, `${c.type} ${c.name}`);
                 if (router.podRatio)
@@ -452,7 +585,10 @@ describe("RollingDeployment", () => {
         );
         const d = find(run, ":Deployment", "r-app-deployment");
         assert.strictEqual(at(d, "metadata.name"), "shop");
-        assert.deepStrictEqual(at(d, "spec.strategy"), { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: "10%" } });
+        assert.deepStrictEqual(at(d, "spec.strategy"), {
+            type: "RollingUpdate",
+            rollingUpdate: { maxSurge: 1, maxUnavailable: "10%" },
+        });
         assert.strictEqual(at(d, "spec.progressDeadlineSeconds"), 300);
         assert.deepStrictEqual(
             all(run, ":Service").map((s) => at(s, "metadata.name")),
@@ -486,7 +622,16 @@ describe("RollingDeployment", () => {
 });
 
 // myapp's payment and email alerts, as custom alerts on these metric names.
-const shopBusinessAlerts = businessAlertQueries({ paymentTotal: "pay.all", paymentFailed: "pay.bad", paymentSucceeded: "pay.ok", emailSent: "mail.sent", emailDelivered: "mail.ok" }, 20);
+const shopBusinessAlerts = businessAlertQueries(
+    {
+        paymentTotal: "pay.all",
+        paymentFailed: "pay.bad",
+        paymentSucceeded: "pay.ok",
+        emailSent: "mail.sent",
+        emailDelivered: "mail.ok",
+    },
+    20,
+);
 
 const monitoringArgs: ReleaseMonitoringArgs = {
     service: "shop",
@@ -518,14 +663,20 @@ describe("ReleaseMonitoring", () => {
     it("says a rollback will not help on the version a rollback returns to", async () => {
         const run = await declare(() => new ReleaseMonitoring("mon", monitoringArgs));
         const m = find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable");
-        assert.ok(at(m, "message").includes("This version is the one a rollback returns to, so rolling back will not help"));
+        assert.ok(
+            at(m, "message").includes("This version is the one a rollback returns to, so rolling back will not help"),
+        );
         assert.strictEqual(
             at(find(run, ":Monitor", "mon-rollback-now-error-rate-pct-stable-condition"), "query"),
             "sum(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2,!resource_name:get_/health/*}.as_count() / sum:trace.express.request.hits{service:shop,env:prod,version:v2,!resource_name:get_/health/*}.as_count() * 100 > 5",
         );
         assert.strictEqual(at(find(run, ":Monitor", "mon-cpu-pct"), "priority"), "4");
-        assert.ok(at(find(run, ":Monitor", "mon-payment-success-pct"), "message").includes("roll back: ask the release lead"));
-        assert.deepStrictEqual(at(find(run, ":ServiceLevelObjective", "mon-availability-slo"), "thresholds"), [{ timeframe: "7d", target: 99.5 }]);
+        assert.ok(
+            at(find(run, ":Monitor", "mon-payment-success-pct"), "message").includes("roll back: ask the release lead"),
+        );
+        assert.deepStrictEqual(at(find(run, ":ServiceLevelObjective", "mon-availability-slo"), "thresholds"), [
+            { timeframe: "7d", target: 99.5 },
+        ]);
         assert.deepStrictEqual(all(run, ":DowntimeSchedule"), []);
     });
 
@@ -535,7 +686,17 @@ describe("ReleaseMonitoring", () => {
             () =>
                 new ReleaseMonitoring("mon", {
                     ...rest,
-                    alerts: { errorRatePct: { critical: 2, warning: 1, bad: "above", severity: "critical", label: "Errors", unit: "%" }, cpuPct: monitoringArgs.alerts.cpuPct },
+                    alerts: {
+                        errorRatePct: {
+                            critical: 2,
+                            warning: 1,
+                            bad: "above",
+                            severity: "critical",
+                            label: "Errors",
+                            unit: "%",
+                        },
+                        cpuPct: monitoringArgs.alerts.cpuPct,
+                    },
                     trafficGuard: { minRequests: 50, excludeResources: [] },
                 }),
         );
@@ -557,10 +718,22 @@ describe("ReleaseMonitoring", () => {
             at(condition, "query"),
             "min(last_5m):sum:trace.express.request.errors{service:shop,env:prod,version:v2}.as_rate() / sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_rate() * 100 > 2",
         );
-        assert.deepStrictEqual(at(condition, "monitorThresholds"), { critical: "2", warning: "1", criticalRecovery: "1.6" });
-        assert.strictEqual(at(find(run, ":Monitor", "mon-error-rate-pct-stable"), "name"), "[prod] shop: Errors above 2% (track:stable)");
-        assert.strictEqual(at(find(run, ":Monitor", "mon-low-requests-5m-stable"), "query"), "sum(last_5m):sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() < 50");
-        const widgets = JSON.parse(at(find(run, ":DashboardJson", "mon-dashboard"), "dashboard")).widgets.map((w: any) => w.definition.title);
+        assert.deepStrictEqual(at(condition, "monitorThresholds"), {
+            critical: "2",
+            warning: "1",
+            criticalRecovery: "1.6",
+        });
+        assert.strictEqual(
+            at(find(run, ":Monitor", "mon-error-rate-pct-stable"), "name"),
+            "[prod] shop: Errors above 2% (track:stable)",
+        );
+        assert.strictEqual(
+            at(find(run, ":Monitor", "mon-low-requests-5m-stable"), "query"),
+            "sum(last_5m):sum:trace.express.request.hits{service:shop,env:prod,version:v2}.as_count() < 50",
+        );
+        const widgets = JSON.parse(at(find(run, ":DashboardJson", "mon-dashboard"), "dashboard")).widgets.map(
+            (w: any) => w.definition.title,
+        );
         assert.deepStrictEqual(widgets, [
             "Error rate by version (%)",
             "p50 response time by version (s)",
@@ -582,7 +755,13 @@ describe("ReleaseMonitoring", () => {
             /alert diskIoPct needs hostScope/,
         );
         await assert.rejects(
-            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { cacheHitPct: { ...monitoringArgs.alerts.cacheHitPct!, warning: 70 } } })),
+            declare(
+                () =>
+                    new ReleaseMonitoring("mon", {
+                        ...monitoringArgs,
+                        alerts: { cacheHitPct: { ...monitoringArgs.alerts.cacheHitPct!, warning: 70 } },
+                    }),
+            ),
             /alert cacheHitPct: warning 70 must be above critical 80/,
         );
     });
@@ -595,15 +774,31 @@ describe("ReleaseMonitoring", () => {
             severity: "critical" as const,
             label: "Queue depth",
             unit: "jobs",
-            query: { metric: "shop.queue.depth", timeAggregation: "avg" as const, spaceAggregation: "max" as const, window: "last_10m" },
+            query: {
+                metric: "shop.queue.depth",
+                timeAggregation: "avg" as const,
+                spaceAggregation: "max" as const,
+                window: "last_10m",
+            },
         };
         const run = await declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { queueDepth } }));
         const m = find(run, ":Monitor", "mon-queue-depth");
         assert.strictEqual(at(m, "name"), "[prod] shop: Queue depth above 1000 jobs");
         assert.strictEqual(at(m, "type"), "query alert");
         assert.strictEqual(at(m, "query"), "avg(last_10m):max:shop.queue.depth{service:shop,env:prod} > 1000");
-        assert.deepStrictEqual(at(m, "monitorThresholds"), { critical: "1000", warning: "500", criticalRecovery: "800" });
-        assert.deepStrictEqual(at(m, "tags"), ["service:shop", "env:prod", "managed-by:pulumi", "version:v2", "severity:critical", "plan-alert:queueDepth"]);
+        assert.deepStrictEqual(at(m, "monitorThresholds"), {
+            critical: "1000",
+            warning: "500",
+            criticalRecovery: "800",
+        });
+        assert.deepStrictEqual(at(m, "tags"), [
+            "service:shop",
+            "env:prod",
+            "managed-by:pulumi",
+            "version:v2",
+            "severity:critical",
+            "plan-alert:queueDepth",
+        ]);
         assert.strictEqual(at(m, "priority"), "2");
         assert.strictEqual(
             at(m, "message"),
@@ -625,14 +820,30 @@ describe("ReleaseMonitoring", () => {
             label: "Checkout abandonment",
             unit: "%",
             perVersion: true,
-            query: { ratio: { numerator: "shop.checkout.abandoned", denominator: "shop.checkout.started" }, window: "last_15m" },
+            query: {
+                ratio: { numerator: "shop.checkout.abandoned", denominator: "shop.checkout.started" },
+                window: "last_15m",
+            },
             guard: { counter: "checkouts", metric: "shop.checkout.started", min: 30 },
         };
-        const canary = { version: "v3", variantKey: "track" as const, variantValue: "canary", rollbackCommand: "pulumi config set --path canary.weight 0 && pulumi up" };
-        const run = await declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, versions: [canary], alerts: { checkoutAbandonPct } }));
+        const canary = {
+            version: "v3",
+            variantKey: "track" as const,
+            variantValue: "canary",
+            rollbackCommand: "pulumi config set --path canary.weight 0 && pulumi up",
+        };
+        const run = await declare(
+            () =>
+                new ReleaseMonitoring("mon", { ...monitoringArgs, versions: [canary], alerts: { checkoutAbandonPct } }),
+        );
         assert.deepStrictEqual(
             all(run, ":Monitor").map((r) => r.name),
-            ["mon-checkout-abandon-pct-canary-condition", "mon-low-checkouts-15m-canary", "mon-no-requests-5m-canary", "mon-checkout-abandon-pct-canary"],
+            [
+                "mon-checkout-abandon-pct-canary-condition",
+                "mon-low-checkouts-15m-canary",
+                "mon-no-requests-5m-canary",
+                "mon-checkout-abandon-pct-canary",
+            ],
         );
         const condition = find(run, ":Monitor", "mon-checkout-abandon-pct-canary-condition");
         assert.strictEqual(
@@ -640,11 +851,22 @@ describe("ReleaseMonitoring", () => {
             "sum(last_15m):sum:shop.checkout.abandoned{service:shop,env:prod,version:v3}.as_count() / sum:shop.checkout.started{service:shop,env:prod,version:v3}.as_count() * 100 > 30",
         );
         assert.deepStrictEqual(at(condition, "monitorThresholds"), { critical: "30", criticalRecovery: "24" });
-        assert.strictEqual(at(find(run, ":Monitor", "mon-low-checkouts-15m-canary"), "query"), "sum(last_15m):sum:shop.checkout.started{service:shop,env:prod,version:v3}.as_count() < 30");
+        assert.strictEqual(
+            at(find(run, ":Monitor", "mon-low-checkouts-15m-canary"), "query"),
+            "sum(last_15m):sum:shop.checkout.started{service:shop,env:prod,version:v3}.as_count() < 30",
+        );
         const m = find(run, ":Monitor", "mon-checkout-abandon-pct-canary");
         assert.strictEqual(at(m, "name"), "[prod] shop: Checkout abandonment above 30% (track:canary)");
         assert.strictEqual(at(m, "type"), "composite");
-        assert.deepStrictEqual(at(m, "tags"), ["service:shop", "env:prod", "managed-by:pulumi", "version:v3", "track:canary", "severity:rollback", "plan-alert:checkoutAbandonPct"]);
+        assert.deepStrictEqual(at(m, "tags"), [
+            "service:shop",
+            "env:prod",
+            "managed-by:pulumi",
+            "version:v3",
+            "track:canary",
+            "severity:rollback",
+            "plan-alert:checkoutAbandonPct",
+        ]);
         assert.strictEqual(
             at(m, "message"),
             [
@@ -657,13 +879,25 @@ describe("ReleaseMonitoring", () => {
     });
 
     it("refuses a custom alert without a query, and a query on a built-in alert", async () => {
-        const spec = { critical: 5, bad: "above" as const, severity: "warning" as const, label: "Queue depth", unit: "jobs" };
+        const spec = {
+            critical: 5,
+            bad: "above" as const,
+            severity: "warning" as const,
+            label: "Queue depth",
+            unit: "jobs",
+        };
         await assert.rejects(
             declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { queueDepth: spec } })),
             /alert queueDepth is not built in, so it needs a query/,
         );
         await assert.rejects(
-            declare(() => new ReleaseMonitoring("mon", { ...monitoringArgs, alerts: { cpuPct: { ...spec, query: { query: "avg(last_5m):avg:x{$scope}" } } } })),
+            declare(
+                () =>
+                    new ReleaseMonitoring("mon", {
+                        ...monitoringArgs,
+                        alerts: { cpuPct: { ...spec, query: { query: "avg(last_5m):avg:x{$scope}" } } },
+                    }),
+            ),
             /alert cpuPct is built in: the library writes its query/,
         );
     });

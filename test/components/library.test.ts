@@ -1,7 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { BackupSchedule, DatabaseDumps, DatabaseRoles, RdsBackupPlan, ReleaseDatabaseJobs, RollingDeployment } from "../../components";
+import {
+    BackupSchedule,
+    DatabaseDumps,
+    DatabaseRoles,
+    RdsBackupPlan,
+    ReleaseDatabaseJobs,
+    RollingDeployment,
+} from "../../components";
 import { captureDeclarations } from "../../tools/offline/capture";
 import { at, find, PROJECT, backupScheduleArgs } from "../helpers";
 
@@ -15,7 +22,9 @@ const declareRevealed = (body: () => void) =>
 describe("the component library", () => {
     it("takes a database host and port that are outputs of another resource into the connection URLs", async () => {
         const run = await declareRevealed(() => {
-            const endpoint = new k8s.core.v1.ConfigMap("endpoint", { data: { host: "orders.cluster-x.us-east-1.rds.amazonaws.com", port: "6432" } });
+            const endpoint = new k8s.core.v1.ConfigMap("endpoint", {
+                data: { host: "orders.cluster-x.us-east-1.rds.amazonaws.com", port: "6432" },
+            });
             const role = (name: string) => ({ name, connectionLimit: 10 });
             new DatabaseRoles("orders-db", {
                 host: endpoint.data.apply((d) => d.host),
@@ -23,7 +32,13 @@ describe("the component library", () => {
                 database: "orders",
                 drillDatabase: "orders_restore_drill",
                 sslmode: "require",
-                roles: { owner: { name: "orders_owner" }, app: role("orders_app"), migrator: role("orders_migrator"), backup: role("orders_backup"), drill: role("orders_drill") },
+                roles: {
+                    owner: { name: "orders_owner" },
+                    app: role("orders_app"),
+                    migrator: role("orders_migrator"),
+                    backup: role("orders_backup"),
+                    drill: role("orders_drill"),
+                },
                 namespace: "orders",
                 appName: "orders",
                 schemas: ["public"],
@@ -31,12 +46,17 @@ describe("the component library", () => {
         });
         const url: string = at(find(run, ":Secret", "orders-db-app-secret"), "stringData.DATABASE_URL");
         // The offline run's RandomPassword result is offline-password(<name>) (tools/offline/capture.ts).
-        assert.strictEqual(url, "postgresql://orders_app:offline-password(orders-db-app-password)@orders.cluster-x.us-east-1.rds.amazonaws.com:6432/orders?sslmode=require");
+        assert.strictEqual(
+            url,
+            "postgresql://orders_app:offline-password(orders-db-app-password)@orders.cluster-x.us-east-1.rds.amazonaws.com:6432/orders?sslmode=require",
+        );
     });
 
     it("takes the RDS ARN, subnet group and security groups as outputs", async () => {
         const run = await declareRevealed(() => {
-            const db = new k8s.core.v1.ConfigMap("rds", { data: { arn: "arn:aws:rds:us-east-1:123456789012:db:orders", subnets: "orders-subnets", sg: "sg-0a" } });
+            const db = new k8s.core.v1.ConfigMap("rds", {
+                data: { arn: "arn:aws:rds:us-east-1:123456789012:db:orders", subnets: "orders-subnets", sg: "sg-0a" },
+            });
             new RdsBackupPlan("orders-rds-backup", {
                 kind: "instance",
                 arn: db.data.apply((d) => d.arn),
@@ -51,13 +71,20 @@ describe("the component library", () => {
             });
         });
         const selection = find(run, ":RestoreTestingSelection", "orders-rds-backup-restore-testing-selection");
-        assert.deepStrictEqual(at(selection, "protectedResourceArns"), ["arn:aws:rds:us-east-1:123456789012:db:orders"]);
-        assert.deepStrictEqual(at(selection, "restoreMetadataOverrides"), { dbSubnetGroupName: "orders-subnets", vpcSecurityGroupIds: '["sg-0a"]' });
+        assert.deepStrictEqual(at(selection, "protectedResourceArns"), [
+            "arn:aws:rds:us-east-1:123456789012:db:orders",
+        ]);
+        assert.deepStrictEqual(at(selection, "restoreMetadataOverrides"), {
+            dbSubnetGroupName: "orders-subnets",
+            vpcSecurityGroupIds: '["sg-0a"]',
+        });
     });
 
     it("takes an image repository and a TLS Secret name that are outputs (an ECR repository, a certificate's Secret)", async () => {
         const run = await declareRevealed(() => {
-            const outputs = new k8s.core.v1.ConfigMap("outputs", { data: { repositoryUrl: "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog", tls: "catalog-tls" } });
+            const outputs = new k8s.core.v1.ConfigMap("outputs", {
+                data: { repositoryUrl: "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog", tls: "catalog-tls" },
+            });
             new RollingDeployment("catalog", {
                 template: {
                     appName: "catalog",
@@ -83,22 +110,37 @@ describe("the component library", () => {
                 tlsSecretName: outputs.data.apply((d) => d.tls),
             });
         });
-        assert.strictEqual(at(find(run, ":Deployment", "catalog-app-deployment"), "spec.template.spec.containers")[0].image, "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog:v3.1.0");
-        assert.deepStrictEqual(at(find(run, ":Ingress", "catalog-ingress"), "spec.tls"), [{ hosts: ["catalog.example.com"], secretName: "catalog-tls" }]);
+        assert.strictEqual(
+            at(find(run, ":Deployment", "catalog-app-deployment"), "spec.template.spec.containers")[0].image,
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog:v3.1.0",
+        );
+        assert.deepStrictEqual(at(find(run, ":Ingress", "catalog-ingress"), "spec.tls"), [
+            { hosts: ["catalog.example.com"], secretName: "catalog-tls" },
+        ]);
     });
 
     it("trusts the OIDC provider of a cluster whose ARN and issuer are outputs (an EKS cluster)", async () => {
         const run = await declareRevealed(() => {
             const cluster = new k8s.core.v1.ConfigMap("cluster", {
-                data: { providerArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC", issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/ABC" },
+                data: {
+                    providerArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+                    issuer: "https://oidc.eks.us-east-1.amazonaws.com/id/ABC",
+                },
             });
-            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `orders-db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
+            const secret = (kind: string) =>
+                new k8s.core.v1.Secret(`s-${kind}`, {
+                    metadata: { name: `orders-db-${kind}` },
+                    stringData: { DATABASE_URL: "x" },
+                }).metadata.name;
             new BackupSchedule(
                 "orders-db-backup",
                 backupScheduleArgs(
                     "orders",
                     {
-                        oidc: { providerArn: cluster.data.apply((d) => d.providerArn), issuerUrl: cluster.data.apply((d) => d.issuer) },
+                        oidc: {
+                            providerArn: cluster.data.apply((d) => d.providerArn),
+                            issuerUrl: cluster.data.apply((d) => d.issuer),
+                        },
                         bucketArn: "arn:aws:s3:::orders-dumps",
                         keyArn: "arn:aws:kms:us-east-1:123456789012:key/x",
                     },
@@ -107,7 +149,9 @@ describe("the component library", () => {
             );
         });
         const trust = JSON.parse(at(find(run, ":Role", "orders-db-backup-role"), "assumeRolePolicy"));
-        assert.deepStrictEqual(trust.Statement[0].Principal, { Federated: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC" });
+        assert.deepStrictEqual(trust.Statement[0].Principal, {
+            Federated: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        });
         assert.deepStrictEqual(trust.Statement[0].Condition, {
             StringEquals: {
                 "oidc.eks.us-east-1.amazonaws.com/id/ABC:sub": "system:serviceaccount:orders:orders-db-backup",
@@ -125,12 +169,35 @@ describe("the component library", () => {
                 this.registerOutputs({});
             }
             backupPod(label: string, labels: Record<string, string>) {
-                return { metadata: { labels }, spec: { restartPolicy: "Never", containers: [{ name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", label] }] } };
-            }
-            restorePod(restore: { key: string }, _secret: pulumi.Input<string>, _owner: string | undefined, _fence: unknown, labels: Record<string, string>) {
                 return {
                     metadata: { labels },
-                    spec: { restartPolicy: "Never", containers: [{ name: "restore", image: "registry.example.com/vendor-dump:2.4.0", args: ["--restore", restore.key] }] },
+                    spec: {
+                        restartPolicy: "Never",
+                        containers: [
+                            { name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", label] },
+                        ],
+                    },
+                };
+            }
+            restorePod(
+                restore: { key: string },
+                _secret: pulumi.Input<string>,
+                _owner: string | undefined,
+                _fence: unknown,
+                labels: Record<string, string>,
+            ) {
+                return {
+                    metadata: { labels },
+                    spec: {
+                        restartPolicy: "Never",
+                        containers: [
+                            {
+                                name: "restore",
+                                image: "registry.example.com/vendor-dump:2.4.0",
+                                args: ["--restore", restore.key],
+                            },
+                        ],
+                    },
                 };
             }
         }
@@ -145,7 +212,13 @@ describe("the component library", () => {
                 migratorSecret: "orders-db-migrator",
                 migration: {
                     kind: "sql",
-                    migrations: [{ version: "001_orders_add_note", up: "ALTER TABLE orders ADD COLUMN note text;", down: "ALTER TABLE orders DROP COLUMN note;" }],
+                    migrations: [
+                        {
+                            version: "001_orders_add_note",
+                            up: "ALTER TABLE orders ADD COLUMN note text;",
+                            down: "ALTER TABLE orders DROP COLUMN note;",
+                        },
+                    ],
                     toolsImage: "registry.example.com/pg-tools:15",
                     runner: { "migrate-sql.sh": "#!/bin/sh\n" },
                 },
@@ -160,9 +233,15 @@ describe("the component library", () => {
             });
         });
         const backup = find(run, ":Job", "orders-release-db-predeploy-backup-v2-0-0");
-        assert.deepStrictEqual(at(backup, "spec.template.spec.containers")[0], { name: "dump", image: "registry.example.com/vendor-dump:2.4.0", args: ["--label", "pre-deploy-v2.0.0"] });
+        assert.deepStrictEqual(at(backup, "spec.template.spec.containers")[0], {
+            name: "dump",
+            image: "registry.example.com/vendor-dump:2.4.0",
+            args: ["--label", "pre-deploy-v2.0.0"],
+        });
         assert.deepStrictEqual(backup.dependsOn, ["vendor"]);
-        assert.deepStrictEqual(find(run, ":Job", "orders-release-db-migrate-expand-v2-0-0").dependsOn, ["orders-release-db-predeploy-backup-v2-0-0"]);
+        assert.deepStrictEqual(find(run, ":Job", "orders-release-db-migrate-expand-v2-0-0").dependsOn, [
+            "orders-release-db-predeploy-backup-v2-0-0",
+        ]);
         // The SQL migration needs nothing from the dumps: its runner and files come from the release's own ConfigMap.
         const volumes = at(find(run, ":Job", "orders-release-db-migrate-expand-v2-0-0"), "spec.template.spec.volumes");
         assert.deepStrictEqual(

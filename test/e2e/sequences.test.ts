@@ -7,8 +7,26 @@ import { loadMigrations } from "../../lib/migrations";
 import { readReleaseFiles } from "../../program/release";
 import { rollbackCommand } from "../../lib/rollback";
 import { withExistingResources } from "../../e2e/lib/existing";
-import { applyEdits, configOf, initialModel, Model, rollbackExpected, SECRET_KEY, trafficOf } from "../../e2e/lib/sequences/model";
-import { addStep, capacity, engineConnectionLost, jobAllowance, noSteps, required, sameSteps, servedOnlyBy, StepKinds } from "../../e2e/lib/sequences/checks";
+import {
+    applyEdits,
+    configOf,
+    initialModel,
+    Model,
+    rollbackExpected,
+    SECRET_KEY,
+    trafficOf,
+} from "../../e2e/lib/sequences/model";
+import {
+    addStep,
+    capacity,
+    engineConnectionLost,
+    jobAllowance,
+    noSteps,
+    required,
+    sameSteps,
+    servedOnlyBy,
+    StepKinds,
+} from "../../e2e/lib/sequences/checks";
 import { generate, Operation } from "../../e2e/lib/sequences/operations";
 import { Prng } from "../../e2e/lib/sequences/prng";
 
@@ -162,21 +180,37 @@ describe("e2e operation sequences: the model agrees with the program's rules", f
             const { base, models } = sequence(seed, 25);
             models.forEach((m, i) => {
                 const line = rollbackCommand(STACK, validated(base, m));
-                assert.strictEqual(rollbackExpected(m), line.startsWith("pulumi config set"), `seed ${seed} after step ${i}: ${line}`);
+                assert.strictEqual(
+                    rollbackExpected(m),
+                    line.startsWith("pulumi config set"),
+                    `seed ${seed} after step ${i}: ${line}`,
+                );
             });
         }
     });
 });
 
 describe("e2e operation sequences: what the invariants compute", function () {
-    const share = (service: string, percent: number, ready: number, versions: Record<string, number> = {}) => ({ service, percent, ready, versions });
+    const share = (service: string, percent: number, ready: number, versions: Record<string, number> = {}) => ({
+        service,
+        percent,
+        ready,
+        versions,
+    });
 
     it("a share of the traffic needs that share of the fleet's count, rounded up", function () {
-        assert.deepStrictEqual([required(5, 6), required(25, 6), required(95, 6), required(100, 6), required(25, 12), required(0, 6)], [1, 2, 6, 6, 3, 0]);
+        assert.deepStrictEqual(
+            [required(5, 6), required(25, 6), required(95, 6), required(100, 6), required(25, 12), required(0, 6)],
+            [1, 2, 6, 6, 3, 0],
+        );
     });
 
     it("capacity: a canary at 100% on 2 pods of a fleet of 6 is short by 4 at every sample; the stable's 6 pods at 75% are not", function () {
-        const samples = [0, 250].map((at) => ({ at, replicas: {}, shares: [share("myapp", 75, 6), share("myapp-canary", 25, 2)] }));
+        const samples = [0, 250].map((at) => ({
+            at,
+            replicas: {},
+            shares: [share("myapp", 75, 6), share("myapp-canary", 25, 2)],
+        }));
         samples.push({ at: 500, replicas: {}, shares: [share("myapp", 0, 6), share("myapp-canary", 100, 2)] });
         const { tightest, short } = capacity(6, samples);
         assert.deepStrictEqual(short, [{ at: 500, service: "myapp-canary", percent: 100, ready: 2, required: 6 }]);
@@ -185,8 +219,20 @@ describe("e2e operation sequences: what the invariants compute", function () {
 
     it("the traffic is back once every routed share is served, and only by the rolled-back version", function () {
         const sample = (shares: ReturnType<typeof share>[]) => ({ at: 0, replicas: {}, shares });
-        assert.strictEqual(servedOnlyBy(sample([share("myapp", 75, 6, { "v1.2.2": 6 }), share("myapp-canary", 25, 2, { "v1.2.3": 2 })]), ["v1.2.2"]), false);
-        assert.strictEqual(servedOnlyBy(sample([share("myapp", 100, 6, { "v1.2.2": 6 }), share("myapp-canary", 0, 2, { "v1.2.3": 2 })]), ["v1.2.2"]), true);
+        assert.strictEqual(
+            servedOnlyBy(
+                sample([share("myapp", 75, 6, { "v1.2.2": 6 }), share("myapp-canary", 25, 2, { "v1.2.3": 2 })]),
+                ["v1.2.2"],
+            ),
+            false,
+        );
+        assert.strictEqual(
+            servedOnlyBy(
+                sample([share("myapp", 100, 6, { "v1.2.2": 6 }), share("myapp-canary", 0, 2, { "v1.2.3": 2 })]),
+                ["v1.2.2"],
+            ),
+            true,
+        );
         assert.strictEqual(servedOnlyBy(sample([share("myapp", 100, 0)]), ["v1.2.2"]), false);
     });
 
@@ -201,21 +247,39 @@ describe("e2e operation sequences: what the invariants compute", function () {
         };
         // A shift to 25: the engine read the stable track at 8 pods (its autoscaler grew it), so it raises
         // myapp-stable-hpa's minimum as well; offline, stable sits at its minimum and only the canary's changes.
-        const engine = steps(["update", HPA, "myapp-canary-hpa"], ["update", HPA, "myapp-stable-hpa"], ["update", INGRESS, "myapp-canary-ingress"]);
+        const engine = steps(
+            ["update", HPA, "myapp-canary-hpa"],
+            ["update", HPA, "myapp-stable-hpa"],
+            ["update", INGRESS, "myapp-canary-ingress"],
+        );
         const offline = steps(["update", HPA, "myapp-canary-hpa"], ["update", INGRESS, "myapp-canary-ingress"]);
-        assert.deepStrictEqual(engine.autoscalers, [`urn:pulumi:s::myapp::${HPA}::myapp-canary-hpa`, `urn:pulumi:s::myapp::${HPA}::myapp-stable-hpa`]);
+        assert.deepStrictEqual(engine.autoscalers, [
+            `urn:pulumi:s::myapp::${HPA}::myapp-canary-hpa`,
+            `urn:pulumi:s::myapp::${HPA}::myapp-stable-hpa`,
+        ]);
         assert.strictEqual(sameSteps(engine, offline), true);
         assert.strictEqual(sameSteps(steps(["update", DEPLOYMENT, "myapp-stable"]), offline), false);
-        assert.strictEqual(sameSteps(steps(["replace", INGRESS, "myapp-canary-ingress"]), steps(["update", INGRESS, "myapp-canary-ingress"])), false);
+        assert.strictEqual(
+            sameSteps(
+                steps(["replace", INGRESS, "myapp-canary-ingress"]),
+                steps(["update", INGRESS, "myapp-canary-ingress"]),
+            ),
+            false,
+        );
         assert.strictEqual(sameSteps(steps(["create", HPA, "myapp-green-hpa"]), steps()), false);
         assert.strictEqual(sameSteps(steps(["delete", HPA, "myapp-green-hpa"]), steps()), false);
     });
 
     it("an up is run once more only when the program lost its connection to the engine and nothing else failed", function () {
-        const lost = "error: Error: 14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:40935";
-        assert.strictEqual(engineConnectionLost(`Updating (e2e-seq-3):\n    ${lost}\n    error: update failed\n`), true);
+        const lost =
+            "error: Error: 14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:40935";
+        assert.strictEqual(
+            engineConnectionLost(`Updating (e2e-seq-3):\n    ${lost}\n    error: update failed\n`),
+            true,
+        );
         // A resource that failed is a real failure, whatever the program saw after it.
-        const failed = 'error: 1 error occurred:\n* the Kubernetes API server reported that "e2e-seq-3/myapp-stable" failed to fully initialize or become live';
+        const failed =
+            'error: 1 error occurred:\n* the Kubernetes API server reported that "e2e-seq-3/myapp-stable" failed to fully initialize or become live';
         assert.strictEqual(engineConnectionLost(`${failed}\n${lost}\n`), false);
         assert.strictEqual(engineConnectionLost("error: update canceled\n" + lost), false);
         assert.strictEqual(engineConnectionLost("error: update failed\n"), false);
@@ -223,8 +287,19 @@ describe("e2e operation sequences: what the invariants compute", function () {
 
     it("a Job may run again only when its purpose comes back or changes: the release after a rollback to the previous version, a color back from 0 pods or from a rollback that held it, a new smoke image", function () {
         const staging = initialModel("staging", committed("staging"));
-        const job = (component: string, color?: string) => ({ name: "j", uid: "u", component, color, outcome: "Complete", pending: false, createdAt: 0 });
-        const bg = (m: Model, patch: Partial<NonNullable<Model["blueGreen"]>>) => ({ ...m, blueGreen: { ...m.blueGreen!, ...patch } });
+        const job = (component: string, color?: string) => ({
+            name: "j",
+            uid: "u",
+            component,
+            color,
+            outcome: "Complete",
+            pending: false,
+            createdAt: 0,
+        });
+        const bg = (m: Model, patch: Partial<NonNullable<Model["blueGreen"]>>) => ({
+            ...m,
+            blueGreen: { ...m.blueGreen!, ...patch },
+        });
         // A switch changes no purpose: nothing new, nothing again.
         const switched = bg(staging, { active: "green" });
         assert.strictEqual(jobAllowance(staging, switched).anyNew, false);

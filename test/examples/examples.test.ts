@@ -23,7 +23,10 @@ interface PreviewJson {
 
 /** A package.json's dependencies and devDependencies. */
 function dependenciesOf(dir: string): Record<string, string> {
-    const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+    };
     return { ...manifest.dependencies, ...manifest.devDependencies };
 }
 
@@ -42,18 +45,32 @@ describe("examples: services built on the installed library", function () {
 
     before(async () => {
         dir = mkdtempSync(path.join(tmpdir(), "myapp-examples-"));
-        const pack = await run("npm", ["pack", "--json", "--pack-destination", dir], { cwd: path.join(ROOT, "components") });
+        const pack = await run("npm", ["pack", "--json", "--pack-destination", dir], {
+            cwd: path.join(ROOT, "components"),
+        });
         [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("["))) as (typeof packed)[];
         writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "examples", private: true }));
         // The peers are linked afterwards: npm would fetch them, and removes what it did not install.
-        const npmOffline = ["--offline", "--no-save", "--no-package-lock", "--ignore-scripts", "--legacy-peer-deps", "--no-audit", "--no-fund"];
+        const npmOffline = [
+            "--offline",
+            "--no-save",
+            "--no-package-lock",
+            "--ignore-scripts",
+            "--legacy-peer-deps",
+            "--no-audit",
+            "--no-fund",
+        ];
         await run("npm", ["install", ...npmOffline, path.join(dir, packed.filename)], { cwd: dir });
         const rootPins = dependenciesOf(ROOT);
         for (const example of EXAMPLES) {
             cpSync(path.join(ROOT, "examples", example), path.join(dir, example), { recursive: true });
             for (const [name, version] of Object.entries(dependenciesOf(path.join(ROOT, "examples", example)))) {
                 if (name === PACKAGE) {
-                    assert.strictEqual(version, `file:../../components/${packed.filename}`, `${example} installs the tarball npm pack writes`);
+                    assert.strictEqual(
+                        version,
+                        `file:../../components/${packed.filename}`,
+                        `${example} installs the tarball npm pack writes`,
+                    );
                     continue;
                 }
                 assert.strictEqual(version, rootPins[name], `${example} pins ${name} as this project does`);
@@ -70,13 +87,28 @@ describe("examples: services built on the installed library", function () {
             (err: { stdout: string }) => err.stdout,
         );
         const tool = (file: string, example: string, ...args: string[]) =>
-            run("node", ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "tools", file), "--stack", "production", "--project-dir", path.join(dir, example), ...args], {
-                cwd: ROOT,
-                maxBuffer: 64 << 20,
-            });
+            run(
+                "node",
+                [
+                    "-r",
+                    path.join(ROOT, "lib", "register.js"),
+                    path.join(ROOT, "tools", file),
+                    "--stack",
+                    "production",
+                    "--project-dir",
+                    path.join(dir, example),
+                    ...args,
+                ],
+                {
+                    cwd: ROOT,
+                    maxBuffer: 64 << 20,
+                },
+            );
         await Promise.all([
             ...EXAMPLES.map(async (example) => {
-                previews[example] = JSON.parse((await tool("preview-offline.ts", example, "--json")).stdout) as PreviewJson;
+                previews[example] = JSON.parse(
+                    (await tool("preview-offline.ts", example, "--json")).stdout,
+                ) as PreviewJson;
             }),
             tool("plan.ts", "orders-api").then(({ stdout }) => (ordersPlan = stdout)),
         ]);
@@ -86,10 +118,15 @@ describe("examples: services built on the installed library", function () {
 
     it("packs compiled JavaScript, declarations and the database scripts, and no TypeScript sources", () => {
         const files = packed.files.map((f) => f.path);
-        assert.ok(files.includes("dist/components/index.js") && files.includes("dist/components/index.d.ts"), files.join(" "));
+        assert.ok(
+            files.includes("dist/components/index.js") && files.includes("dist/components/index.d.ts"),
+            files.join(" "),
+        );
         assert.deepStrictEqual(
             files.filter((f) => f.startsWith("dist/components/database/scripts/")).sort(),
-            ["backup.sh", "dump-lib.sh", "migrate-sql.sh", "pg-lib.sh", "restore-drill.sh", "restore.sh"].map((f) => `dist/components/database/scripts/${f}`),
+            ["backup.sh", "dump-lib.sh", "migrate-sql.sh", "pg-lib.sh", "restore-drill.sh", "restore.sh"].map(
+                (f) => `dist/components/database/scripts/${f}`,
+            ),
         );
         assert.deepStrictEqual(
             files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")),
@@ -106,17 +143,30 @@ describe("examples: services built on the installed library", function () {
         assert.deepStrictEqual(p.outputs, {
             version: "v4.1.0",
             url: "https://catalog.example.com",
-            rollback: "pulumi config set --stack production --path service.version v4.0.3 && pulumi up --stack production",
+            rollback:
+                "pulumi config set --stack production --path service.version v4.0.3 && pulumi up --stack production",
         });
         const d = find(p, ":Deployment", "catalog-api-app-deployment");
-        assert.deepStrictEqual(at(d, "spec.strategy"), { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+        assert.deepStrictEqual(at(d, "spec.strategy"), {
+            type: "RollingUpdate",
+            rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+        });
         assert.strictEqual(at(d, "spec.template.spec.containers")[0].image, "registry.example.com/catalog-api:v4.1.0");
-        const alertOf = (m: DeclaredResource) => (at(m, "tags") as string[]).find((t) => t.startsWith("plan-alert:"))?.slice("plan-alert:".length);
+        const alertOf = (m: DeclaredResource) =>
+            (at(m, "tags") as string[]).find((t) => t.startsWith("plan-alert:"))?.slice("plan-alert:".length);
         assert.deepStrictEqual(
             all(p, ":Monitor")
                 .map(alertOf)
                 .filter((a) => a !== undefined),
-            ["errorRatePct", "p95LatencySeconds", "rollbackNowErrorRatePct", "rollbackNowP95Seconds", "cpuPct", "memoryPct", "autoscalerAtMaxPct"],
+            [
+                "errorRatePct",
+                "p95LatencySeconds",
+                "rollbackNowErrorRatePct",
+                "rollbackNowP95Seconds",
+                "cpuPct",
+                "memoryPct",
+                "autoscalerAtMaxPct",
+            ],
         );
         assert.deepStrictEqual(p.policy.violations, []);
     });
@@ -128,22 +178,50 @@ describe("examples: services built on the installed library", function () {
             canaryVersion: "v2.4.0",
             canaryWeight: 10,
             url: "https://orders.example.com",
-            rollback: "pulumi config set --stack production --path service.canaryWeight 0 && pulumi up --stack production",
+            rollback:
+                "pulumi config set --stack production --path service.canaryWeight 0 && pulumi up --stack production",
         });
-        assert.strictEqual(at(find(p, ":Ingress", "orders-api-canary-ingress"), "metadata.annotations")["nginx.ingress.kubernetes.io/canary-weight"], "10");
+        assert.strictEqual(
+            at(find(p, ":Ingress", "orders-api-canary-ingress"), "metadata.annotations")[
+                "nginx.ingress.kubernetes.io/canary-weight"
+            ],
+            "10",
+        );
         assert.deepStrictEqual(
-            ["stable", "canary"].map((t) => at(find(p, ":Deployment", `orders-api-${t}-deployment`), "spec.template.spec.containers")[0].image),
+            ["stable", "canary"].map(
+                (t) =>
+                    at(find(p, ":Deployment", `orders-api-${t}-deployment`), "spec.template.spec.containers")[0].image,
+            ),
             ["registry.example.com/orders-api:v2.3.0", "registry.example.com/orders-api:v2.4.0"],
         );
         const migration = find(p, ":Job", "orders-api-release-db-migrate-expand-v2-4-0");
-        assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "up"]);
-        assert.deepStrictEqual(migration.dependsOn, ["orders-api-release-db-predeploy-backup-v2-4-0", "orders-api-db-roles-migrator-secret", "orders-api-release-db-migrations"]);
+        assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, [
+            "/bin/sh",
+            "/scripts/migrate-sql.sh",
+            "up",
+        ]);
+        assert.deepStrictEqual(migration.dependsOn, [
+            "orders-api-release-db-predeploy-backup-v2-4-0",
+            "orders-api-db-roles-migrator-secret",
+            "orders-api-release-db-migrations",
+        ]);
         // The migration's runner is the script the package ships, its SQL the example's own file.
         const files = at(find(p, ":ConfigMap", "orders-api-release-db-migrations"), "data") as Record<string, string>;
-        assert.strictEqual(files["migrate-sql.sh"], readFileSync(path.join(ROOT, "components", "database", "scripts", "migrate-sql.sh"), "utf8"));
-        assert.strictEqual(files["001_orders_add_note.up.sql"], readFileSync(path.join(ROOT, "examples", "orders-api", "migrations", "001_orders_add_note.up.sql"), "utf8"));
+        assert.strictEqual(
+            files["migrate-sql.sh"],
+            readFileSync(path.join(ROOT, "components", "database", "scripts", "migrate-sql.sh"), "utf8"),
+        );
+        assert.strictEqual(
+            files["001_orders_add_note.up.sql"],
+            readFileSync(path.join(ROOT, "examples", "orders-api", "migrations", "001_orders_add_note.up.sql"), "utf8"),
+        );
         for (const track of ["stable", "canary"]) {
-            assert.ok(find(p, ":Deployment", `orders-api-${track}-deployment`).dependsOn.includes("orders-api-release-db-migrate-expand-v2-4-0"), track);
+            assert.ok(
+                find(p, ":Deployment", `orders-api-${track}-deployment`).dependsOn.includes(
+                    "orders-api-release-db-migrate-expand-v2-4-0",
+                ),
+                track,
+            );
         }
         assert.deepStrictEqual(
             all(p, ":CronJob").map((c) => [c.name, at(c, "spec.schedule")]),
@@ -189,8 +267,17 @@ describe("examples: services built on the installed library", function () {
         );
         const checklist = section("Pre-Deployment Checklist");
         assert.ok(checklist.includes("Policy run: 16 policies, 0 violations, 0 mandatory."), checklist);
-        assert.ok(checklist.includes("- [x] ✓ Database backup scheduled — proven by `database-backup-scheduled`, `backup-bucket-hardened`, `backup-before-migration`"), checklist);
-        assert.ok(section("Stack outputs").includes("- rollback: `pulumi config set --stack production --path service.canaryWeight 0 && pulumi up --stack production`"));
+        assert.ok(
+            checklist.includes(
+                "- [x] ✓ Database backup scheduled — proven by `database-backup-scheduled`, `backup-bucket-hardened`, `backup-before-migration`",
+            ),
+            checklist,
+        );
+        assert.ok(
+            section("Stack outputs").includes(
+                "- rollback: `pulumi config set --stack production --path service.canaryWeight 0 && pulumi up --stack production`",
+            ),
+        );
     });
 });
 
@@ -234,7 +321,10 @@ describe("--project-dir: another project's program under the offline preview's m
         );
         assert.deepStrictEqual(
             [err.exitCode, err.message],
-            [2, "Missing required configuration variable 'queue:region'\n\tplease set a value using the command `pulumi config set queue:region <value>`"],
+            [
+                2,
+                "Missing required configuration variable 'queue:region'\n\tplease set a value using the command `pulumi config set queue:region <value>`",
+            ],
         );
     });
 });

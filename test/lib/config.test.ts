@@ -27,33 +27,108 @@ describe("stack config validation", () => {
     });
 
     const cases: [string, string, string[], string][] = [
-        ["a weight above 100", "production", ["canary.weight=150"], "myapp:canary.weight = 150: must be a whole number from 0 to 100"],
+        [
+            "a weight above 100",
+            "production",
+            ["canary.weight=150"],
+            "myapp:canary.weight = 150: must be a whole number from 0 to 100",
+        ],
         [
             "a rollout that cannot progress (0 and 0%)",
             "production",
             ["strategy=rolling", "rolling.maxSurge=0", "rolling.maxUnavailable=0%"],
             'myapp:rolling.maxUnavailable = "0%": cannot be 0 when rolling.maxSurge is 0: the rollout could never progress',
         ],
-        ["a scratch size that is not bytes", "production", ["backup.scratchSize=500m"], 'myapp:backup.scratchSize = "500m": must be a byte quantity such as "20Gi"'],
-        ["a weight outside the steps", "production", ["canary.weight=10"], "myapp:canary.weight = 10: must be 0 or one of the declared steps [5, 25, 100]"],
-        ["steps out of order", "production", ["canary.steps[1]=3"], "myapp:canary.steps = [5,3,100]: must be strictly increasing"],
-        ["an unknown color", "staging", ["blueGreen.activeColor=purple"], 'myapp:blueGreen.activeColor = "purple": Invalid option: expected one of "blue"|"green"'],
-        ["version latest", "production", ["release.version=latest"], 'myapp:release.version = "latest": must be a pinned tag'],
-        ["an empty tag", "production", ["canary.canaryVersion="], 'myapp:canary.canaryVersion = "": must be a pinned tag'],
-        ["a missing image", "production", ["release.image="], 'myapp:release.image = "": must be an image repository without a tag or digest'],
+        [
+            "a scratch size that is not bytes",
+            "production",
+            ["backup.scratchSize=500m"],
+            'myapp:backup.scratchSize = "500m": must be a byte quantity such as "20Gi"',
+        ],
+        [
+            "a weight outside the steps",
+            "production",
+            ["canary.weight=10"],
+            "myapp:canary.weight = 10: must be 0 or one of the declared steps [5, 25, 100]",
+        ],
+        [
+            "steps out of order",
+            "production",
+            ["canary.steps[1]=3"],
+            "myapp:canary.steps = [5,3,100]: must be strictly increasing",
+        ],
+        [
+            "an unknown color",
+            "staging",
+            ["blueGreen.activeColor=purple"],
+            'myapp:blueGreen.activeColor = "purple": Invalid option: expected one of "blue"|"green"',
+        ],
+        [
+            "version latest",
+            "production",
+            ["release.version=latest"],
+            'myapp:release.version = "latest": must be a pinned tag',
+        ],
+        [
+            "an empty tag",
+            "production",
+            ["canary.canaryVersion="],
+            'myapp:canary.canaryVersion = "": must be a pinned tag',
+        ],
+        [
+            "a missing image",
+            "production",
+            ["release.image="],
+            'myapp:release.image = "": must be an image repository without a tag or digest',
+        ],
         [
             "an image carrying a tag",
             "production",
             ["release.image=registry.example.com/myapp:v1"],
             'myapp:release.image = "registry.example.com/myapp:v1": must be an image repository without a tag',
         ],
-        ["an unknown router", "production", ["canary.router=istio"], 'myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"replicas"'],
-        ["an unknown strategy", "production", ["strategy=recreate"], 'myapp:strategy = "recreate": Invalid option: expected one of "blue-green"|"canary"|"rolling"'],
-        ["a missing strategy section", "production", ["strategy=blue-green"], 'myapp:blueGreen = (not set): is required when strategy is "blue-green"'],
-        ["a release version no track runs", "production", ["release.version=v9.9.9"], 'myapp:release.version = "v9.9.9": must be the stable (v1.2.2) or canary (v1.2.3) version'],
-        ["a gateway router with no gateway", "production", ["canary.router=gateway-api"], 'myapp:canary.gateway = (not set): is required when canary.router is "gateway-api"'],
-        ["a weight the pod ratio cannot express", "production", ["canary.router=replicas"], "myapp:canary.weight = 5: cannot be expressed with 6 replicas by the replicas router"],
-        ["weight 100 with the replicas router", "production", ["canary.router=replicas", "canary.weight=100"], "myapp:canary.weight = 100: cannot be 100 with the replicas router"],
+        [
+            "an unknown router",
+            "production",
+            ["canary.router=istio"],
+            'myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"replicas"',
+        ],
+        [
+            "an unknown strategy",
+            "production",
+            ["strategy=recreate"],
+            'myapp:strategy = "recreate": Invalid option: expected one of "blue-green"|"canary"|"rolling"',
+        ],
+        [
+            "a missing strategy section",
+            "production",
+            ["strategy=blue-green"],
+            'myapp:blueGreen = (not set): is required when strategy is "blue-green"',
+        ],
+        [
+            "a release version no track runs",
+            "production",
+            ["release.version=v9.9.9"],
+            'myapp:release.version = "v9.9.9": must be the stable (v1.2.2) or canary (v1.2.3) version',
+        ],
+        [
+            "a gateway router with no gateway",
+            "production",
+            ["canary.router=gateway-api"],
+            'myapp:canary.gateway = (not set): is required when canary.router is "gateway-api"',
+        ],
+        [
+            "a weight the pod ratio cannot express",
+            "production",
+            ["canary.router=replicas"],
+            "myapp:canary.weight = 5: cannot be expressed with 6 replicas by the replicas router",
+        ],
+        [
+            "weight 100 with the replicas router",
+            "production",
+            ["canary.router=replicas", "canary.weight=100"],
+            "myapp:canary.weight = 100: cannot be 100 with the replicas router",
+        ],
         [
             "a replicas-router step the pod count cannot carry, although the current weight can",
             "production",
@@ -78,10 +153,25 @@ describe("stack config validation", () => {
             ["canary.router=alb", "canary.alb.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/x"],
             "myapp:release.drainSeconds = 10: must exceed canary.alb.deregistrationDelaySeconds (30) with the ALB router",
         ],
-        ["a smoke-test attempt below 1", "staging", ["blueGreen.smokeTest.attempt=0"], "myapp:blueGreen.smokeTest.attempt = 0: Too small"],
+        [
+            "a smoke-test attempt below 1",
+            "staging",
+            ["blueGreen.smokeTest.attempt=0"],
+            "myapp:blueGreen.smokeTest.attempt = 0: Too small",
+        ],
         ["a single replica", "production", ["release.replicas=1"], "myapp:release.replicas = 1: must be at least 2"],
-        ["maxReplicas below replicas", "production", ["release.maxReplicas=4"], "myapp:release.maxReplicas = 4: must be at least release.replicas (6)"],
-        ["a bad quantity", "production", ["release.resources.limits.memory=lots"], 'myapp:release.resources.limits.memory = "lots": must be a Kubernetes quantity'],
+        [
+            "maxReplicas below replicas",
+            "production",
+            ["release.maxReplicas=4"],
+            "myapp:release.maxReplicas = 4: must be at least release.replicas (6)",
+        ],
+        [
+            "a bad quantity",
+            "production",
+            ["release.resources.limits.memory=lots"],
+            'myapp:release.resources.limits.memory = "lots": must be a Kubernetes quantity',
+        ],
         ["an unknown field", "production", ["canary.wieght=25"], 'myapp:canary: Unrecognized key: "wieght"'],
         [
             "a time zone the time zone database does not know",
@@ -119,7 +209,12 @@ describe("stack config validation", () => {
             ["release.gate.override.reason=the fix is in v1.2.3", "release.gate.override.approver=bob"],
             'myapp:release.gate.override.approver = "bob": must be a chat handle',
         ],
-        ["resuming latest", "production", ["release.gate.resume=latest"], 'myapp:release.gate.resume = "latest": must be a pinned tag'],
+        [
+            "resuming latest",
+            "production",
+            ["release.gate.resume=latest"],
+            'myapp:release.gate.resume = "latest": must be a pinned tag',
+        ],
         [
             "a gate scope beside monitoring",
             "production",
@@ -148,8 +243,16 @@ describe("stack config validation", () => {
 
     describe("a stack file that cannot be used stops with exit 2, naming the file (and line), with no stack trace", () => {
         const cases: [string, () => string[], string][] = [
-            ["an unknown stack", () => ["--stack", "nosuch"], 'no stack "nosuch": Pulumi.nosuch.yaml does not exist (stacks here: production, staging)\n'],
-            ["an unreadable --config-file", () => ["--stack", "production", "--config-file", "/nonexistent/Pulumi.x.yaml"], "stack file /nonexistent/Pulumi.x.yaml cannot be read: ENOENT\n"],
+            [
+                "an unknown stack",
+                () => ["--stack", "nosuch"],
+                'no stack "nosuch": Pulumi.nosuch.yaml does not exist (stacks here: production, staging)\n',
+            ],
+            [
+                "an unreadable --config-file",
+                () => ["--stack", "production", "--config-file", "/nonexistent/Pulumi.x.yaml"],
+                "stack file /nonexistent/Pulumi.x.yaml cannot be read: ENOENT\n",
+            ],
             [
                 "malformed YAML",
                 () => {
@@ -186,7 +289,8 @@ describe("config read the way pulumi config set --path writes it", () => {
     function numbersOf(value: unknown, at: string): string[] {
         if (typeof value === "number") return [at];
         if (Array.isArray(value)) return value.flatMap((v, i) => numbersOf(v, `${at}[${i}]`));
-        if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => numbersOf(v, at ? `${at}.${k}` : k));
+        if (value && typeof value === "object")
+            return Object.entries(value).flatMap(([k, v]) => numbersOf(v, at ? `${at}.${k}` : k));
         return [];
     }
 
@@ -200,7 +304,10 @@ describe("config read the way pulumi config set --path writes it", () => {
                 const [head, ...rest] = parsePath(at);
                 const parent = rest
                     .slice(0, -1)
-                    .reduce<Record<string | number, unknown>>((o, k) => o[k] as Record<string | number, unknown>, asText[head] as Record<string | number, unknown>);
+                    .reduce<Record<string | number, unknown>>(
+                        (o, k) => o[k] as Record<string | number, unknown>,
+                        asText[head] as Record<string | number, unknown>,
+                    );
                 parent[rest[rest.length - 1]] = String(parent[rest[rest.length - 1]]);
             }
             assert.deepStrictEqual(validateConfig(PROJECT, stack, asText), validateConfig(PROJECT, stack, raw));
@@ -208,21 +315,37 @@ describe("config read the way pulumi config set --path writes it", () => {
     }
 
     it("reads the decimals `--path` stores as strings as the numbers they hold", () => {
-        const sets = ["monitoring.slo.availabilityTarget=99.95", "monitoring.thresholds.errorRatePct=0.7", "judge.metrics.errorRatePct.effectSize.allowedIncrease=1.5"];
+        const sets = [
+            "monitoring.slo.availabilityTarget=99.95",
+            "monitoring.thresholds.errorRatePct=0.7",
+            "judge.metrics.errorRatePct.effectSize.allowedIncrease=1.5",
+        ];
         assert.deepStrictEqual(
             sets.map((s) => applySet({}, PROJECT, s)).map((c) => JSON.stringify(Object.values(c)[0])),
-            ['{"slo":{"availabilityTarget":"99.95"}}', '{"thresholds":{"errorRatePct":"0.7"}}', '{"metrics":{"errorRatePct":{"effectSize":{"allowedIncrease":"1.5"}}}}'],
+            [
+                '{"slo":{"availabilityTarget":"99.95"}}',
+                '{"thresholds":{"errorRatePct":"0.7"}}',
+                '{"metrics":{"errorRatePct":{"effectSize":{"allowedIncrease":"1.5"}}}}',
+            ],
         );
         const cfg = validateConfig(PROJECT, "production", programConfig("production", sets));
         assert.deepStrictEqual(
-            [cfg.monitoring?.slo.availabilityTarget, cfg.monitoring?.thresholds.errorRatePct, cfg.judge.metrics.errorRatePct?.effectSize?.allowedIncrease],
+            [
+                cfg.monitoring?.slo.availabilityTarget,
+                cfg.monitoring?.thresholds.errorRatePct,
+                cfg.judge.metrics.errorRatePct?.effectSize?.allowedIncrease,
+            ],
             [99.95, 0.7, 1.5],
         );
     });
 
     it("refuses text where a number belongs, and a decimal where a whole number does, naming the key, the value and what is allowed", () => {
         assert.strictEqual(
-            configErrorFor("production", ["release.replicas=six", "monitoring.slo.latencyTarget=99,5", "release.maxReplicas=24.5"]),
+            configErrorFor("production", [
+                "release.replicas=six",
+                "monitoring.slo.latencyTarget=99,5",
+                "release.maxReplicas=24.5",
+            ]),
             [
                 "Invalid stack configuration (nothing was declared):",
                 '  myapp:release.replicas = "six": must be a number such as 25 or 0.7',
@@ -243,7 +366,8 @@ describe("config read the way pulumi config set --path writes it", () => {
         const config = stackConfig("staging", ["monitorng.span=web.request", "canarry.weight=5", "zzz=1"]);
         const flat = toRunRequest(PROJECT, "staging", config).config;
         const raw = readRawConfig({ name: PROJECT, get: (k) => flat[`${PROJECT}:${k}`] }, Object.keys(flat));
-        const reads = "(it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, autoRollback, appSecrets)";
+        const reads =
+            "(it reads strategy, release, blueGreen, canary, rolling, monitoring, database, backup, plan, judge, autoRollback, appSecrets)";
         assert.throws(
             () => validateConfig(PROJECT, "staging", raw),
             (err: Error) =>
@@ -256,7 +380,10 @@ describe("config read the way pulumi config set --path writes it", () => {
                 ].join("\n"),
         );
         // Without the stack's keys (a caller that reads only the program's own) nothing unknown is read.
-        assert.deepStrictEqual(Object.keys(readRawConfig({ name: PROJECT, get: (k) => flat[`${PROJECT}:${k}`] })), Object.keys(programConfig("staging")));
+        assert.deepStrictEqual(
+            Object.keys(readRawConfig({ name: PROJECT, get: (k) => flat[`${PROJECT}:${k}`] })),
+            Object.keys(programConfig("staging")),
+        );
     });
 });
 
@@ -275,11 +402,20 @@ describe("a mistyped section under the real program", () => {
 describe("a section of another strategy", () => {
     it("is ignored with a warning naming it, and its fields are not demanded", () => {
         const warnings: string[] = [];
-        const cfg = validateConfig(PROJECT, "production", programConfig("production", ["blueGreen.activeColor=green"]), (m) => warnings.push(m));
-        assert.deepStrictEqual(warnings, ['myapp:blueGreen is ignored: strategy is "canary", which reads myapp:canary only']);
+        const cfg = validateConfig(
+            PROJECT,
+            "production",
+            programConfig("production", ["blueGreen.activeColor=green"]),
+            (m) => warnings.push(m),
+        );
+        assert.deepStrictEqual(warnings, [
+            'myapp:blueGreen is ignored: strategy is "canary", which reads myapp:canary only',
+        ]);
         assert.deepStrictEqual([cfg.strategy, "blueGreen" in cfg], ["canary", false]);
         const staging: string[] = [];
-        validateConfig(PROJECT, "staging", programConfig("staging", ["canary.weight=25", "rolling.maxSurge=1"]), (m) => staging.push(m));
+        validateConfig(PROJECT, "staging", programConfig("staging", ["canary.weight=25", "rolling.maxSurge=1"]), (m) =>
+            staging.push(m),
+        );
         assert.deepStrictEqual(staging, [
             'myapp:canary is ignored: strategy is "blue-green", which reads myapp:blueGreen only',
             'myapp:rolling is ignored: strategy is "blue-green", which reads myapp:blueGreen only',
@@ -289,12 +425,18 @@ describe("a section of another strategy", () => {
     it("is named by the real program as a warning, which then declares the release", () => {
         const r = preview(["--stack", "production", "--set", "blueGreen.activeColor=green", "--json"]);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.ok(r.stderr.includes('warning: [runtime] myapp:blueGreen is ignored: strategy is "canary", which reads myapp:canary only\n'), r.stderr);
+        assert.ok(
+            r.stderr.includes(
+                'warning: [runtime] myapp:blueGreen is ignored: strategy is "canary", which reads myapp:canary only\n',
+            ),
+            r.stderr,
+        );
     });
 });
 
 describe("release.previousVersion", () => {
-    const accepted = (stack: string, sets: string[]) => validateConfig(PROJECT, stack, programConfig(stack, sets)).release.previousVersion;
+    const accepted = (stack: string, sets: string[]) =>
+        validateConfig(PROJECT, stack, programConfig(stack, sets)).release.previousVersion;
     it("is what stable runs while the canary is not promoted, at any weight", () => {
         assert.strictEqual(accepted("production", []), "v1.2.2");
         assert.strictEqual(
@@ -304,7 +446,14 @@ describe("release.previousVersion", () => {
     });
     it("is free once stable runs the canary's version (promoted, or no canary in flight), and in a rollback's config", () => {
         assert.strictEqual(accepted("production", ["canary.stableVersion=v1.2.3", "canary.weight=0"]), "v1.2.2");
-        assert.strictEqual(accepted("production", ["canary.canaryVersion=v1.2.2", "release.version=v1.2.2", "release.previousVersion=v1.2.1"]), "v1.2.1");
+        assert.strictEqual(
+            accepted("production", [
+                "canary.canaryVersion=v1.2.2",
+                "release.version=v1.2.2",
+                "release.previousVersion=v1.2.1",
+            ]),
+            "v1.2.1",
+        );
         assert.strictEqual(accepted("production", ["canary.weight=0", "release.version=v1.2.2"]), "v1.2.2");
     });
     it("blue/green: the live color's version until the switch, the standby's after it (the live color rule)", () => {
@@ -328,18 +477,31 @@ describe("the offline commands' command line", () => {
         throw new Error(`${argv.join(" ")} was accepted`);
     };
     it("names `--set KEY VALUE` as a usage mistake and gives the one-argument form", () => {
-        assert.strictEqual(usage(["--stack", "production", "--set", "canary.weight", "25"]), '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25');
-        assert.strictEqual(usage(["--stack", "production", "--set=canary.weight", "25"]), '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25');
-        assert.strictEqual(usage(["--stack", "production", "--set", "novalue"]), '--set takes KEY=VALUE as one argument, got "novalue": write --set novalue=<value>');
+        assert.strictEqual(
+            usage(["--stack", "production", "--set", "canary.weight", "25"]),
+            '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25',
+        );
+        assert.strictEqual(
+            usage(["--stack", "production", "--set=canary.weight", "25"]),
+            '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25',
+        );
+        assert.strictEqual(
+            usage(["--stack", "production", "--set", "novalue"]),
+            '--set takes KEY=VALUE as one argument, got "novalue": write --set novalue=<value>',
+        );
     });
     it("makes every mistake util.parseArgs finds a usage mistake", () => {
         assert.strictEqual(usage(["--stack", "production", "--bogus"]), "Unknown option '--bogus'");
-        assert.strictEqual(usage(["--stack", "production", "stray"]), "Unexpected argument 'stray'. This command does not take positional arguments");
+        assert.strictEqual(
+            usage(["--stack", "production", "stray"]),
+            "Unexpected argument 'stray'. This command does not take positional arguments",
+        );
     });
     it("is the plan command's too", async () => {
         await assert.rejects(
             planMain(["--stack", "production", "--set", "canary.weight", "25"]),
-            (err: Error) => err instanceof UsageError && err.message.startsWith("--set takes KEY=VALUE as one argument"),
+            (err: Error) =>
+                err instanceof UsageError && err.message.startsWith("--set takes KEY=VALUE as one argument"),
         );
     });
     it("gives a whole list set on a list key the edits by index, as pulumi config set --path writes lists", () => {
@@ -352,18 +514,26 @@ describe("the offline commands' command line", () => {
             message:
                 "--set plan.signOff=[deploymentLead, rollbackOwner]: plan.signOff is a list, and --set writes one value, as pulumi config set --path does; set each item by its index: --set plan.signOff[0]=deploymentLead --set plan.signOff[1]=rollbackOwner",
         });
-        assert.deepStrictEqual((applySet(config, PROJECT, "canary.steps[1]=20")["myapp:canary"] as { steps: number[] }).steps, [5, 20, 100]);
+        assert.deepStrictEqual(
+            (applySet(config, PROJECT, "canary.steps[1]=20")["myapp:canary"] as { steps: number[] }).steps,
+            [5, 20, 100],
+        );
     });
 });
 
 describe("image versions", () => {
     it("accepts tags and digests, never latest", () => {
         const digest = "sha256:" + "0".repeat(64);
-        for (const ok of ["v1.2.3", "1.2", "v1.2.3-rc.1", digest, `v1.2.3@${digest}`]) assert.strictEqual(isPinnedVersion(ok), true, ok);
-        for (const bad of ["latest", "LATEST", "", "v1@sha256:abc", "-v1", "v1 2", `latest@${digest}`]) assert.strictEqual(isPinnedVersion(bad), false, bad);
+        for (const ok of ["v1.2.3", "1.2", "v1.2.3-rc.1", digest, `v1.2.3@${digest}`])
+            assert.strictEqual(isPinnedVersion(ok), true, ok);
+        for (const bad of ["latest", "LATEST", "", "v1@sha256:abc", "-v1", "v1 2", `latest@${digest}`])
+            assert.strictEqual(isPinnedVersion(bad), false, bad);
         assert.strictEqual(imageRef("r.example.com/app", "v1"), "r.example.com/app:v1");
         assert.strictEqual(imageRef("r.example.com/app", digest), `r.example.com/app@${digest}`);
-        assert.deepStrictEqual(splitImageRef("r.example.com:5000/app:v1"), { repository: "r.example.com:5000/app", version: "v1" });
+        assert.deepStrictEqual(splitImageRef("r.example.com:5000/app:v1"), {
+            repository: "r.example.com:5000/app",
+            version: "v1",
+        });
         assert.deepStrictEqual(splitImageRef(`app@${digest}`), { repository: "app", version: digest });
         assert.strictEqual(splitImageRef("r.example.com:5000/app"), undefined);
     });
@@ -387,8 +557,14 @@ describe("pulumi config set --path semantics", () => {
     });
 
     it("hands encrypted values to the program as secrets, never their ciphertext", () => {
-        const req = toRunRequest("myapp", "s", { "myapp:appSecrets": { SENTRY_DSN: { secure: "v1:abc" } }, "myapp:strategy": "canary" });
-        assert.deepStrictEqual(req.config, { "myapp:appSecrets": '{"SENTRY_DSN":"offline-secret(myapp:appSecrets.SENTRY_DSN)"}', "myapp:strategy": "canary" });
+        const req = toRunRequest("myapp", "s", {
+            "myapp:appSecrets": { SENTRY_DSN: { secure: "v1:abc" } },
+            "myapp:strategy": "canary",
+        });
+        assert.deepStrictEqual(req.config, {
+            "myapp:appSecrets": '{"SENTRY_DSN":"offline-secret(myapp:appSecrets.SENTRY_DSN)"}',
+            "myapp:strategy": "canary",
+        });
         assert.deepStrictEqual(req.secretKeys, ["myapp:appSecrets"]);
     });
 });
@@ -409,16 +585,25 @@ describe("rollback command", () => {
         );
     });
     it("blue/green: back to the other color once the new version is live", () => {
-        assert.strictEqual(rollbackCommand("staging", cfg("staging")), "none needed: live runs v1.2.2; v1.2.3 is only in preview");
+        assert.strictEqual(
+            rollbackCommand("staging", cfg("staging")),
+            "none needed: live runs v1.2.2; v1.2.3 is only in preview",
+        );
         assert.strictEqual(
             rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=green"])),
             "pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi config set --stack staging --path release.version v1.2.2 && pulumi up --stack staging",
         );
-        assert.strictEqual(rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=blue", "release.version=v1.2.2"])), "none needed: live runs the previous version v1.2.2");
+        assert.strictEqual(
+            rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=blue", "release.version=v1.2.2"])),
+            "none needed: live runs the previous version v1.2.2",
+        );
     });
     it("a restore the config still asks for is dropped, so that a failed or stuck restore cannot hold the traffic back", () => {
         assert.strictEqual(
-            rollbackCommand("production", cfg("production", ["database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump"])),
+            rollbackCommand(
+                "production",
+                cfg("production", ["database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump"]),
+            ),
             "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi config rm --stack production --path database.restore && pulumi up --stack production",
         );
     });

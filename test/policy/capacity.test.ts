@@ -1,13 +1,31 @@
-import { capacityFollowsTraffic, containerProbesAndResources, hpaOnEveryDeployment, replicasSurviveNodeLoss } from "../../policy/capacity";
-import { assertNoViolations, assertViolations, blueGreenStack, canaryStack, databaseStack, without, mutated } from "./fixtures";
+import {
+    capacityFollowsTraffic,
+    containerProbesAndResources,
+    hpaOnEveryDeployment,
+    replicasSurviveNodeLoss,
+} from "../../policy/capacity";
+import {
+    assertNoViolations,
+    assertViolations,
+    blueGreenStack,
+    canaryStack,
+    databaseStack,
+    without,
+    mutated,
+} from "./fixtures";
 
 describe("policy container-probes-and-resources", () => {
-    it("passes sized containers, probed where they serve", () => assertNoViolations(containerProbesAndResources, [...canaryStack(), ...databaseStack()]));
+    it("passes sized containers, probed where they serve", () =>
+        assertNoViolations(containerProbesAndResources, [...canaryStack(), ...databaseStack()]));
 
     it("refuses a Deployment container without a readiness probe", () =>
         assertViolations(
             containerProbesAndResources,
-            mutated(canaryStack(), "shop-canary-deployment", (p) => delete p.spec.template.spec.containers[0].readinessProbe),
+            mutated(
+                canaryStack(),
+                "shop-canary-deployment",
+                (p) => delete p.spec.template.spec.containers[0].readinessProbe,
+            ),
             [['container "app" has no readiness probe', "shop-canary-deployment"]],
         ));
 
@@ -17,13 +35,19 @@ describe("policy container-probes-and-resources", () => {
             delete c.resources.limits.memory;
             delete c.livenessProbe;
         });
-        return assertViolations(containerProbesAndResources, stack, [['container "db" has no memory limit', "shop-migrate-v2-1-0"]]);
+        return assertViolations(containerProbesAndResources, stack, [
+            ['container "db" has no memory limit', "shop-migrate-v2-1-0"],
+        ]);
     });
 
     it("refuses a container with no resources at all", () =>
         assertViolations(
             containerProbesAndResources,
-            mutated(databaseStack(), "shop-db-backup", (p) => delete p.spec.jobTemplate.spec.template.spec.containers[0].resources),
+            mutated(
+                databaseStack(),
+                "shop-db-backup",
+                (p) => delete p.spec.jobTemplate.spec.template.spec.containers[0].resources,
+            ),
             [['container "db" has no resource requests or limits', "shop-db-backup"]],
         ));
 });
@@ -42,12 +66,18 @@ describe("policy replicas-survive-node-loss", () => {
         ));
 
     it("refuses a Deployment with no PodDisruptionBudget", () =>
-        assertViolations(replicasSurviveNodeLoss, without(canaryStack(), "shop-stable-pdb"), [["Deployment shop-stable has no PodDisruptionBudget", "shop-stable-deployment"]]));
+        assertViolations(replicasSurviveNodeLoss, without(canaryStack(), "shop-stable-pdb"), [
+            ["Deployment shop-stable has no PodDisruptionBudget", "shop-stable-deployment"],
+        ]));
 
     it("refuses a budget that blocks every drain", async () => {
         await assertViolations(
             replicasSurviveNodeLoss,
-            mutated(canaryStack(), "shop-stable-pdb", (p) => (p.spec = { ...p.spec, maxUnavailable: undefined, minAvailable: 2 })),
+            mutated(
+                canaryStack(),
+                "shop-stable-pdb",
+                (p) => (p.spec = { ...p.spec, maxUnavailable: undefined, minAvailable: 2 }),
+            ),
             [["the PodDisruptionBudget of shop-stable blocks every drain (minAvailable 2 of 2)", "shop-stable-pdb"]],
         );
         await assertViolations(
@@ -60,7 +90,11 @@ describe("policy replicas-survive-node-loss", () => {
     it("leaves a Deployment scaled to 0 alone", () =>
         assertNoViolations(
             replicasSurviveNodeLoss,
-            mutated(without(canaryStack(), "shop-canary-hpa", "shop-canary-pdb"), "shop-canary-deployment", (p) => (p.spec.replicas = 0)),
+            mutated(
+                without(canaryStack(), "shop-canary-hpa", "shop-canary-pdb"),
+                "shop-canary-deployment",
+                (p) => (p.spec.replicas = 0),
+            ),
         ));
 });
 
@@ -103,20 +137,35 @@ describe("policy capacity-follows-traffic", () => {
         assertViolations(
             capacityFollowsTraffic,
             mutated(blueGreenStack(), "shop-live", (_p, r) => (r.dependsOn = ["shop-smoke-blue"])),
-            [["live Service shop switches to Deployment shop-blue without waiting for its ready pods for the traffic it takes over", "shop-live"]],
+            [
+                [
+                    "live Service shop switches to Deployment shop-blue without waiting for its ready pods for the traffic it takes over",
+                    "shop-live",
+                ],
+            ],
         ));
 
     it("refuses a canary weight that moves without awaiting the canary's pods", () =>
         assertViolations(
             capacityFollowsTraffic,
             mutated(canaryStack(), "shop-canary-ingress", (_p, r) => (r.dependsOn = ["shop-stable-capacity"])),
-            [["shop-canary-ingress moves the canary weight without waiting for the ready pods of Deployment shop-canary for its share", "shop-canary-ingress"]],
+            [
+                [
+                    "shop-canary-ingress moves the canary weight without waiting for the ready pods of Deployment shop-canary for its share",
+                    "shop-canary-ingress",
+                ],
+            ],
         ));
 
     it("refuses a canary autoscaler too small for the largest step's share of the stable fleet", () =>
         assertViolations(
             capacityFollowsTraffic,
             mutated(canaryStack(), "shop-canary-hpa", (p) => (p.spec.maxReplicas = 4)),
-            [["the canary's autoscaler stops at 4 pods, but its largest step (100%) can take that share of a fleet of up to 10: 10 pods", "shop-canary-hpa"]],
+            [
+                [
+                    "the canary's autoscaler stops at 4 pods, but its largest step (100%) can take that share of a fleet of up to 10: 10 pods",
+                    "shop-canary-hpa",
+                ],
+            ],
         ));
 });

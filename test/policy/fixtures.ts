@@ -7,7 +7,12 @@ import * as aws from "@pulumi/aws";
 import * as datadog from "@pulumi/datadog";
 import * as k8s from "@pulumi/kubernetes";
 import * as postgresql from "@pulumi/postgresql";
-import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type {
+    PolicyResource,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+} from "@pulumi/policy";
 import { ALERT_NAMES, AlertName, PLAN_ALERTS, PlanAlert } from "../../policy/planAlerts";
 import { isPerVersionAlert } from "../../policy/contract";
 
@@ -27,10 +32,17 @@ export interface Declared {
 type ResourceType = abstract new (...args: never[]) => unknown;
 
 /** The type token of a provider class, as @pulumi/policy's isType reads it. */
-export const typeOf = (cls: ResourceType | string): string => (typeof cls === "string" ? cls : (cls as unknown as { __pulumiType: string }).__pulumiType);
+export const typeOf = (cls: ResourceType | string): string =>
+    typeof cls === "string" ? cls : (cls as unknown as { __pulumiType: string }).__pulumiType;
 
 /** A declaration of a resource of `cls`. */
-export function declared(cls: ResourceType | string, name: string, props: object, dependsOn: string[] = [], ignoreChanges?: string[]): Declared {
+export function declared(
+    cls: ResourceType | string,
+    name: string,
+    props: object,
+    dependsOn: string[] = [],
+    ignoreChanges?: string[],
+): Declared {
     return { type: typeOf(cls), name, props, dependsOn, ignoreChanges };
 }
 
@@ -76,7 +88,10 @@ class NotApplicable extends Error {}
 
 /** The settings a policy reads with getConfig: its configSchema's defaults, overridden by the given config. */
 function settings(policy: Policy, config: object): object {
-    const defaults = Object.entries(policy.configSchema?.properties ?? {}).map(([k, s]) => [k, structuredClone((s as { default?: unknown }).default)]);
+    const defaults = Object.entries(policy.configSchema?.properties ?? {}).map(([k, s]) => [
+        k,
+        structuredClone((s as { default?: unknown }).default),
+    ]);
     return { ...Object.fromEntries(defaults), ...config };
 }
 
@@ -96,14 +111,18 @@ export async function findings(policy: Policy, decls: Declared[], config: object
         for (const r of resources) {
             for (const validate of [policy.validateResource].flat().filter((v) => v !== undefined)) {
                 try {
-                    await validate({ ...r, ...common } as unknown as ResourceValidationArgs, (message) => out.push({ message, resource: r.name }));
+                    await validate({ ...r, ...common } as unknown as ResourceValidationArgs, (message) =>
+                        out.push({ message, resource: r.name }),
+                    );
                 } catch (err) {
                     if (!(err instanceof NotApplicable)) throw err;
                 }
             }
         }
     } else {
-        await (policy as StackValidationPolicy).validateStack({ resources, ...common }, (message, urn) => out.push({ message, resource: urn ? nameOf(urn) : null }));
+        await (policy as StackValidationPolicy).validateStack({ resources, ...common }, (message, urn) =>
+            out.push({ message, resource: urn ? nameOf(urn) : null }),
+        );
     }
     return out;
 }
@@ -114,7 +133,12 @@ export async function assertNoViolations(policy: Policy, decls: Declared[], conf
 }
 
 /** Asserts the policy finds exactly these messages, on these resources, in this order. */
-export async function assertViolations(policy: Policy, decls: Declared[], expected: [message: string, resource: string | null][], config: object = {}): Promise<void> {
+export async function assertViolations(
+    policy: Policy,
+    decls: Declared[],
+    expected: [message: string, resource: string | null][],
+    config: object = {},
+): Promise<void> {
     assert.deepStrictEqual(
         (await findings(policy, decls, config)).map((f) => [f.message, f.resource]),
         expected,
@@ -130,7 +154,9 @@ export function mutated(decls: Declared[], name: string, change: (props: any, r:
 /** The fixture without the named resources, and without the dependencies on them. */
 export function without(decls: Declared[], ...names: string[]): Declared[] {
     for (const n of names) named(decls, n);
-    return decls.filter((r) => !names.includes(r.name)).map((r) => ({ ...r, dependsOn: r.dependsOn.filter((d) => !names.includes(d)) }));
+    return decls
+        .filter((r) => !names.includes(r.name))
+        .map((r) => ({ ...r, dependsOn: r.dependsOn.filter((d) => !names.includes(d)) }));
 }
 
 /** The one declaration named `name`; throws when the fixture has none. */
@@ -159,7 +185,11 @@ export function container(name = "app", image = "registry.example.com/shop:v2.0.
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
         readinessProbe: { httpGet: { path: "/ready", port: 8080 } },
         livenessProbe: { httpGet: { path: "/healthz", port: 8080 } },
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true },
+        securityContext: {
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ["ALL"] },
+            readOnlyRootFilesystem: true,
+        },
         env: [{ name: "LOG_LEVEL", value: "info" }] as EnvVar[],
     };
 }
@@ -184,7 +214,10 @@ export function deployment(variant: Variant, version: string, dependsOn: string[
             spec: {
                 replicas: 2,
                 selector: { matchLabels: { [LABELS.name]: "shop", ...variant } },
-                template: { metadata: { labels: podLabels }, spec: podSpec(container("app", `registry.example.com/shop:${version}`)) },
+                template: {
+                    metadata: { labels: podLabels },
+                    spec: podSpec(container("app", `registry.example.com/shop:${version}`)),
+                },
             },
         },
         dependsOn,
@@ -198,7 +231,11 @@ export function companions(variant: Variant, min = 2, max = 10): Declared[] {
     return [
         declared(k8s.autoscaling.v2.HorizontalPodAutoscaler, `${name}-hpa`, {
             metadata: { name },
-            spec: { scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name }, minReplicas: min, maxReplicas: max },
+            spec: {
+                scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
+                minReplicas: min,
+                maxReplicas: max,
+            },
         }),
         declared(k8s.policy.v1.PodDisruptionBudget, `${name}-pdb`, {
             metadata: { name },
@@ -238,7 +275,10 @@ export function canaryStack(): Declared[] {
                 metadata: {
                     name: "shop-canary",
                     labels: { [LABELS.component]: "canary" },
-                    annotations: { "nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "5" },
+                    annotations: {
+                        "nginx.ingress.kubernetes.io/canary": "true",
+                        "nginx.ingress.kubernetes.io/canary-weight": "5",
+                    },
                 },
             },
             ["shop-stable-capacity", "shop-canary-capacity"],
@@ -264,14 +304,22 @@ export function blueGreenStack(): Declared[] {
         ...companions({ color: "green" }),
         smokeJob("blue"),
         smokeJob("green"),
-        declared(k8s.core.v1.Service, "shop-live", { metadata: { name: "shop", labels: { [LABELS.component]: "live" } }, spec: { selector: { [LABELS.name]: "shop", color: "blue" } } }, [
-            "shop-smoke-blue",
-            "shop-blue-capacity",
-        ]),
+        declared(
+            k8s.core.v1.Service,
+            "shop-live",
+            {
+                metadata: { name: "shop", labels: { [LABELS.component]: "live" } },
+                spec: { selector: { [LABELS.name]: "shop", color: "blue" } },
+            },
+            ["shop-smoke-blue", "shop-blue-capacity"],
+        ),
         declared(
             k8s.core.v1.Service,
             "shop-preview",
-            { metadata: { name: "shop-preview", labels: { [LABELS.component]: "preview" } }, spec: { selector: { [LABELS.name]: "shop", color: "green" } } },
+            {
+                metadata: { name: "shop-preview", labels: { [LABELS.component]: "preview" } },
+                spec: { selector: { [LABELS.name]: "shop", color: "green" } },
+            },
             ["shop-smoke-green"],
         ),
         planConfigMap(),
@@ -282,9 +330,21 @@ export function blueGreenStack(): Declared[] {
 
 const BUCKET = "shop-db-backups";
 
-function dbJob(cls: typeof k8s.batch.v1.Job | typeof k8s.batch.v1.CronJob, name: string, component: string, env: EnvVar[], dependsOn: string[] = []): Declared {
-    const pod = { ...podSpec({ ...container("db", "registry.example.com/shop-db:v2.1.0"), env }), restartPolicy: "Never" };
-    const spec = cls === k8s.batch.v1.CronJob ? { schedule: "0 3 * * *", concurrencyPolicy: "Forbid", jobTemplate: { spec: { template: { spec: pod } } } } : { template: { spec: pod } };
+function dbJob(
+    cls: typeof k8s.batch.v1.Job | typeof k8s.batch.v1.CronJob,
+    name: string,
+    component: string,
+    env: EnvVar[],
+    dependsOn: string[] = [],
+): Declared {
+    const pod = {
+        ...podSpec({ ...container("db", "registry.example.com/shop-db:v2.1.0"), env }),
+        restartPolicy: "Never",
+    };
+    const spec =
+        cls === k8s.batch.v1.CronJob
+            ? { schedule: "0 3 * * *", concurrencyPolicy: "Forbid", jobTemplate: { spec: { template: { spec: pod } } } }
+            : { template: { spec: pod } };
     return declared(cls, name, { metadata: { name, labels: { [LABELS.component]: component } }, spec }, dependsOn);
 }
 
@@ -296,8 +356,14 @@ export function databaseStack(): Declared[] {
     return [
         declared(postgresql.Role, "shop-db-app-role", { name: "shop_app", login: true }),
         declared(aws.s3.Bucket, "shop-backups", bucket),
-        declared(aws.s3.BucketVersioning, "shop-backups-versioning", { ...bucket, versioningConfiguration: { status: "Enabled" } }),
-        declared(aws.s3.BucketServerSideEncryptionConfiguration, "shop-backups-encryption", { ...bucket, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } }] }),
+        declared(aws.s3.BucketVersioning, "shop-backups-versioning", {
+            ...bucket,
+            versioningConfiguration: { status: "Enabled" },
+        }),
+        declared(aws.s3.BucketServerSideEncryptionConfiguration, "shop-backups-encryption", {
+            ...bucket,
+            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" } }],
+        }),
         declared(aws.s3.BucketPublicAccessBlock, "shop-backups-public-access", {
             ...bucket,
             blockPublicAcls: true,
@@ -307,12 +373,34 @@ export function databaseStack(): Declared[] {
         }),
         declared(aws.s3.BucketPolicy, "shop-backups-tls-only", {
             ...bucket,
-            policy: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Principal: "*", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }] }),
+            policy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Effect: "Deny",
+                        Principal: "*",
+                        Action: "s3:*",
+                        Condition: { Bool: { "aws:SecureTransport": "false" } },
+                    },
+                ],
+            }),
         }),
-        declared(aws.s3.BucketLifecycleConfiguration, "shop-backups-lifecycle", { ...bucket, rules: [{ id: "expire", status: "Enabled", expiration: { days: 30 } }] }),
-        dbJob(k8s.batch.v1.CronJob, "shop-db-backup", "backup", [DATABASE_URL, { name: "BACKUP_BUCKET", value: BUCKET }]),
-        dbJob(k8s.batch.v1.CronJob, "shop-db-restore-drill", "restore-drill", [DATABASE_URL, { name: "BACKUP_BUCKET", value: BUCKET }]),
-        dbJob(k8s.batch.v1.Job, "shop-predeploy-backup-v2-1-0", "predeploy-backup", [DATABASE_URL, { name: "BACKUP_BUCKET", value: BUCKET }]),
+        declared(aws.s3.BucketLifecycleConfiguration, "shop-backups-lifecycle", {
+            ...bucket,
+            rules: [{ id: "expire", status: "Enabled", expiration: { days: 30 } }],
+        }),
+        dbJob(k8s.batch.v1.CronJob, "shop-db-backup", "backup", [
+            DATABASE_URL,
+            { name: "BACKUP_BUCKET", value: BUCKET },
+        ]),
+        dbJob(k8s.batch.v1.CronJob, "shop-db-restore-drill", "restore-drill", [
+            DATABASE_URL,
+            { name: "BACKUP_BUCKET", value: BUCKET },
+        ]),
+        dbJob(k8s.batch.v1.Job, "shop-predeploy-backup-v2-1-0", "predeploy-backup", [
+            DATABASE_URL,
+            { name: "BACKUP_BUCKET", value: BUCKET },
+        ]),
         dbJob(k8s.batch.v1.Job, "shop-migrate-v2-1-0", "migration", [DATABASE_URL], ["shop-predeploy-backup-v2-1-0"]),
     ];
 }
@@ -320,7 +408,8 @@ export function databaseStack(): Declared[] {
 /** The canary release on a database: each Deployment waits for the release's migration. */
 export function canaryOnDatabase(): Declared[] {
     const stack = [...databaseStack(), ...canaryStack()];
-    for (const d of stack.filter((r) => r.type === typeOf(k8s.apps.v1.Deployment))) d.dependsOn.push("shop-migrate-v2-1-0");
+    for (const d of stack.filter((r) => r.type === typeOf(k8s.apps.v1.Deployment)))
+        d.dependsOn.push("shop-migrate-v2-1-0");
     return stack;
 }
 
@@ -330,14 +419,20 @@ const PAGER = "@pagerduty-shop";
 
 /** A monitor's message: the pager inside the alert and recovery blocks for what pages, chat only for a warning. */
 export function message(pages: boolean): string {
-    return pages ? `Check the release.\n{{#is_alert}}${PAGER}{{/is_alert}}{{#is_recovery}}${PAGER}{{/is_recovery}} @slack-shop` : "Check the release. @slack-shop";
+    return pages
+        ? `Check the release.\n{{#is_alert}}${PAGER}{{/is_alert}}{{#is_recovery}}${PAGER}{{/is_recovery}} @slack-shop`
+        : "Check the release. @slack-shop";
 }
 
 /** A monitor for one of the plan's alerts at the plan's number, tagged as the pack expects; per version when the plan judges one. */
 function planMonitor(alert: AlertName, track?: { track: string; version: string }): Declared {
     const plan: PlanAlert = PLAN_ALERTS[alert];
     const suffix = track ? `-${track.track}` : "";
-    const tags = [`plan-alert:${alert}`, `severity:${plan.severity}`, ...(track ? [`track:${track.track}`, `version:${track.version}`] : [])];
+    const tags = [
+        `plan-alert:${alert}`,
+        `severity:${plan.severity}`,
+        ...(track ? [`track:${track.track}`, `version:${track.version}`] : []),
+    ];
     const query =
         alert === "autoscalerAtMaxPct"
             ? "max(last_15m):max:kubernetes_state.hpa.current_replicas{horizontalpodautoscaler IN (shop-stable, shop-canary)} >= 100"
@@ -365,7 +460,10 @@ export function monitoredCanaryStack(): Declared[] {
     return [
         ...canaryStack(),
         ...monitors,
-        declared(datadog.DowntimeSchedule, "shop-monitoring-deployment-window", { scope: "env:production", monitorIdentifier: { monitorTags: ["deployment-window:mute"] } }),
+        declared(datadog.DowntimeSchedule, "shop-monitoring-deployment-window", {
+            scope: "env:production",
+            monitorIdentifier: { monitorTags: ["deployment-window:mute"] },
+        }),
     ];
 }
 

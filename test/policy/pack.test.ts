@@ -20,7 +20,11 @@ describe("the policy pack", () => {
         const dir = path.join(ROOT, "policy");
         const outside = readdirSync(dir)
             .filter((f) => f.endsWith(".ts"))
-            .flatMap((f) => [...readFileSync(path.join(dir, f), "utf8").matchAll(/from "(\.\.\/[^"]*)"/g)].map((m) => `${f}: ${m[1]}`));
+            .flatMap((f) =>
+                [...readFileSync(path.join(dir, f), "utf8").matchAll(/from "(\.\.\/[^"]*)"/g)].map(
+                    (m) => `${f}: ${m[1]}`,
+                ),
+            );
         assert.deepStrictEqual(outside, []);
     });
 
@@ -32,8 +36,14 @@ describe("the policy pack", () => {
     });
 
     it("passes both stacks of the real program", async () => {
-        assert.deepStrictEqual(await runPolicies(production, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT), []);
-        assert.deepStrictEqual(await runPolicies(staging, PROJECT, policies, configOf("staging"), PACK_ENFORCEMENT), []);
+        assert.deepStrictEqual(
+            await runPolicies(production, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT),
+            [],
+        );
+        assert.deepStrictEqual(
+            await runPolicies(staging, PROJECT, policies, configOf("staging"), PACK_ENFORCEMENT),
+            [],
+        );
     });
 
     // The policies' own cases are unit tests on fixtures (test/policy/). These run the real program, or the offline
@@ -74,7 +84,10 @@ describe("the policy pack", () => {
 
     describe("reads the program's stack config through what it declares", () => {
         it("monitors-for-plan-alerts refuses a threshold loosened, even with a reason the program accepts", async () => {
-            const run = runStack("production", ["monitoring.thresholds.errorRatePct=2", "monitoring.looserThresholdReasons.errorRatePct=partner retry storm, INC-1234"]);
+            const run = runStack("production", [
+                "monitoring.thresholds.errorRatePct=2",
+                "monitoring.looserThresholdReasons.errorRatePct=partner retry storm, INC-1234",
+            ]);
             const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
             assert.deepStrictEqual(
                 violations.map((v) => [v.policy, v.resource]),
@@ -87,7 +100,10 @@ describe("the policy pack", () => {
 
         it("rollback-path-present takes canary steps changed in stack config with no policy config edit", async () => {
             const run = runStack("production", ["canary.steps[1]=50", "canary.weight=50"]);
-            assert.deepStrictEqual(await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT), []);
+            assert.deepStrictEqual(
+                await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT),
+                [],
+            );
         });
     });
 
@@ -97,7 +113,12 @@ describe("the policy pack", () => {
             .filter((f) => f.endsWith(".test.ts"))
             .map((f) => readFileSync(path.join(dir, f), "utf8"))
             .join("\n");
-        const blocks = new Map([...tests.matchAll(/describe\("policy ([a-z0-9-]+)", \(\) => \{([\s\S]*?)\n\}\);/g)].map((m) => [m[1], m[2]]));
+        const blocks = new Map(
+            [...tests.matchAll(/describe\("policy ([a-z0-9-]+)", \(\) => \{([\s\S]*?)\n\}\);/g)].map((m) => [
+                m[1],
+                m[2],
+            ]),
+        );
         for (const p of policies) {
             const block = blocks.get(p.name) ?? "";
             assert.match(block, /assertNoViolations\(/, `${p.name}: no clean fixture case in test/policy/`);
@@ -117,9 +138,18 @@ describe("the policy pack", () => {
                     ? undefined
                     : v;
         for (const run of [production, staging]) {
-            const deep: ProgramRun = { ...run, resources: run.resources.map((r) => ({ ...r, inputs: blank(r.inputs) as Record<string, unknown> })) };
+            const deep: ProgramRun = {
+                ...run,
+                resources: run.resources.map((r) => ({ ...r, inputs: blank(r.inputs) as Record<string, unknown> })),
+            };
             await assert.doesNotReject(runPolicies(deep, PROJECT, policies, {}, PACK_ENFORCEMENT));
-            const shallow: ProgramRun = { ...run, resources: run.resources.map((r) => ({ ...r, inputs: Object.fromEntries(Object.keys(r.inputs).map((k) => [k, undefined])) })) };
+            const shallow: ProgramRun = {
+                ...run,
+                resources: run.resources.map((r) => ({
+                    ...r,
+                    inputs: Object.fromEntries(Object.keys(r.inputs).map((k) => [k, undefined])),
+                })),
+            };
             await assert.doesNotReject(runPolicies(shallow, PROJECT, policies, {}, PACK_ENFORCEMENT));
         }
     });
@@ -131,6 +161,7 @@ describe("the policy pack", () => {
             policies.map((p) => p.name).filter((n) => !named.has(n)),
             [],
         );
-        for (const p of policies) assert.match(p.description, /^Checklist "/, `${p.name} must name the checklist item it enforces`);
+        for (const p of policies)
+            assert.match(p.description, /^Checklist "/, `${p.name} must name the checklist item it enforces`);
     });
 });

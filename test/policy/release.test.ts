@@ -1,5 +1,19 @@
-import { gateOverrideApproved, releaseOwnersAssigned, rollbackPathPresent, smokeTestBeforeSwitch } from "../../policy/release";
-import { assertNoViolations, assertViolations, blueGreenStack, canaryStack, declared, named, without, mutated } from "./fixtures";
+import {
+    gateOverrideApproved,
+    releaseOwnersAssigned,
+    rollbackPathPresent,
+    smokeTestBeforeSwitch,
+} from "../../policy/release";
+import {
+    assertNoViolations,
+    assertViolations,
+    blueGreenStack,
+    canaryStack,
+    declared,
+    named,
+    without,
+    mutated,
+} from "./fixtures";
 
 const COMPONENT_LABEL = "app.kubernetes.io/component";
 
@@ -20,14 +34,24 @@ describe("policy smoke-test-before-switch", () => {
         assertViolations(
             smokeTestBeforeSwitch,
             mutated(blueGreenStack(), "shop-live", (p) => delete p.spec.selector.color),
-            [["live Service shop selects no color: it sends traffic to both colors, one of them untested", "shop-live"]],
+            [
+                [
+                    "live Service shop selects no color: it sends traffic to both colors, one of them untested",
+                    "shop-live",
+                ],
+            ],
         ));
 
     it("refuses an unlabelled Service, which could be the live one", () =>
         assertViolations(
             smokeTestBeforeSwitch,
             mutated(blueGreenStack(), "shop-live", (p) => delete p.metadata.labels[COMPONENT_LABEL]),
-            [["Service shop has no app.kubernetes.io/component label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test", "shop-live"]],
+            [
+                [
+                    "Service shop has no app.kubernetes.io/component label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test",
+                    "shop-live",
+                ],
+            ],
         ));
 });
 
@@ -45,15 +69,24 @@ describe("policy rollback-path-present", () => {
         ));
 
     it("refuses a blue/green release with one color", () =>
-        assertViolations(rollbackPathPresent, without(blueGreenStack(), "shop-green-deployment"), [["the green color is not declared: there is nothing to switch back to", null]]));
+        assertViolations(rollbackPathPresent, without(blueGreenStack(), "shop-green-deployment"), [
+            ["the green color is not declared: there is nothing to switch back to", null],
+        ]));
 
     it("refuses a canary whose stable track is scaled to 0 or missing", async () => {
         await assertViolations(
             rollbackPathPresent,
             mutated(canaryStack(), "shop-stable-hpa", (p) => (p.spec.minReplicas = 0)),
-            [["stable Deployment shop-stable is scaled to 0: rolling back the canary would wait for cold pods", "shop-stable-deployment"]],
+            [
+                [
+                    "stable Deployment shop-stable is scaled to 0: rolling back the canary would wait for cold pods",
+                    "shop-stable-deployment",
+                ],
+            ],
         );
-        await assertViolations(rollbackPathPresent, without(canaryStack(), "shop-stable-deployment"), [["the canary has no stable track to fall back to", null]]);
+        await assertViolations(rollbackPathPresent, without(canaryStack(), "shop-stable-deployment"), [
+            ["the canary has no stable track to fall back to", null],
+        ]);
     });
 
     it("refuses a weight outside the steps the deployment-plan ConfigMap declares, read from the ConfigMap, not the code", async () => {
@@ -63,7 +96,8 @@ describe("policy rollback-path-present", () => {
             [["canary weight 5 is not 0 or a declared step (10, 50, 100)", "shop-canary-ingress"]],
         );
         const moved = mutated(canaryStack(), "shop-deployment-plan", (p) => (p.data["canary-steps"] = "10,50,100"));
-        named(moved, "shop-canary-ingress").props.metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"] = "50";
+        named(moved, "shop-canary-ingress").props.metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"] =
+            "50";
         await assertNoViolations(rollbackPathPresent, moved);
     });
 
@@ -83,7 +117,11 @@ describe("policy rollback-path-present", () => {
             });
         const stack = without(canaryStack(), "shop-canary-ingress");
         await assertNoViolations(rollbackPathPresent, [...stack, route(25)]);
-        await assertViolations(rollbackPathPresent, [...stack, route(30)], [["canary weight 30 is not 0 or a declared step (5, 25, 100)", "shop-route"]]);
+        await assertViolations(
+            rollbackPathPresent,
+            [...stack, route(30)],
+            [["canary weight 30 is not 0 or a declared step (5, 25, 100)", "shop-route"]],
+        );
     });
 
     it("refuses a canary whose steps no ConfigMap declares", () =>
@@ -97,18 +135,29 @@ describe("policy rollback-path-present", () => {
         assertViolations(
             rollbackPathPresent,
             mutated(canaryStack(), "shop-canary-deployment", (p) => delete p.metadata.labels.track),
-            [["Deployment shop-canary has neither a color nor a track label: the pack cannot tell which rollback path it belongs to", "shop-canary-deployment"]],
+            [
+                [
+                    "Deployment shop-canary has neither a color nor a track label: the pack cannot tell which rollback path it belongs to",
+                    "shop-canary-deployment",
+                ],
+            ],
         ));
 });
 
 describe("policy release-owners-assigned", () => {
-    it("passes a deployment-plan ConfigMap that names the deployment lead and the rollback owner", () => assertNoViolations(releaseOwnersAssigned, canaryStack()));
+    it("passes a deployment-plan ConfigMap that names the deployment lead and the rollback owner", () =>
+        assertNoViolations(releaseOwnersAssigned, canaryStack()));
 
     it("refuses a plan without a rollback owner", () =>
         assertViolations(
             releaseOwnersAssigned,
             mutated(canaryStack(), "shop-deployment-plan", (p) => (p.data["rollback-owner"] = " ")),
-            [["no rollback owner is assigned: ConfigMap shop-deployment-plan has no rollback-owner (set plan.people.rollbackOwner)", "shop-deployment-plan"]],
+            [
+                [
+                    "no rollback owner is assigned: ConfigMap shop-deployment-plan has no rollback-owner (set plan.people.rollbackOwner)",
+                    "shop-deployment-plan",
+                ],
+            ],
         ));
 
     it("refuses a plan ConfigMap without data: nobody is assigned", () =>
@@ -116,8 +165,14 @@ describe("policy release-owners-assigned", () => {
             releaseOwnersAssigned,
             mutated(canaryStack(), "shop-deployment-plan", (p) => delete p.data),
             [
-                ["no deployment lead is assigned: ConfigMap shop-deployment-plan has no deployment-lead (set plan.people.deploymentLead)", "shop-deployment-plan"],
-                ["no rollback owner is assigned: ConfigMap shop-deployment-plan has no rollback-owner (set plan.people.rollbackOwner)", "shop-deployment-plan"],
+                [
+                    "no deployment lead is assigned: ConfigMap shop-deployment-plan has no deployment-lead (set plan.people.deploymentLead)",
+                    "shop-deployment-plan",
+                ],
+                [
+                    "no rollback owner is assigned: ConfigMap shop-deployment-plan has no rollback-owner (set plan.people.rollbackOwner)",
+                    "shop-deployment-plan",
+                ],
             ],
         ));
 
@@ -128,18 +183,25 @@ describe("policy release-owners-assigned", () => {
 });
 
 describe("policy gate-override-approved", () => {
-    it("passes a plan that records no override of the release gate", () => assertNoViolations(gateOverrideApproved, canaryStack()));
+    it("passes a plan that records no override of the release gate", () =>
+        assertNoViolations(gateOverrideApproved, canaryStack()));
 
     it("passes an override with a reason and an approver", () =>
         assertNoViolations(
             gateOverrideApproved,
-            mutated(canaryStack(), "shop-deployment-plan", (p) => Object.assign(p.data, { "gate-override-reason": "hotfix for INC-7", "gate-override-approver": "@cto" })),
+            mutated(canaryStack(), "shop-deployment-plan", (p) =>
+                Object.assign(p.data, { "gate-override-reason": "hotfix for INC-7", "gate-override-approver": "@cto" }),
+            ),
         ));
 
     it("refuses an override without an approver", () =>
         assertViolations(
             gateOverrideApproved,
-            mutated(canaryStack(), "shop-deployment-plan", (p) => (p.data["gate-override-reason"] = "hotfix for INC-7")),
+            mutated(
+                canaryStack(),
+                "shop-deployment-plan",
+                (p) => (p.data["gate-override-reason"] = "hotfix for INC-7"),
+            ),
             [
                 [
                     "the release gate is overridden without an approver: ConfigMap shop-deployment-plan has no gate-override-approver (set release.gate.override.approver)",
@@ -152,6 +214,11 @@ describe("policy gate-override-approved", () => {
         assertViolations(
             gateOverrideApproved,
             mutated(canaryStack(), "shop-deployment-plan", (p) => (p.data["gate-override-approver"] = "@cto")),
-            [["the release gate is overridden without a reason: ConfigMap shop-deployment-plan has no gate-override-reason (set release.gate.override.reason)", "shop-deployment-plan"]],
+            [
+                [
+                    "the release gate is overridden without a reason: ConfigMap shop-deployment-plan has no gate-override-reason (set release.gate.override.reason)",
+                    "shop-deployment-plan",
+                ],
+            ],
         ));
 });

@@ -12,7 +12,10 @@ import { createDeploymentRequest, Deployment, startDeploymentsStandIn } from "..
 import { runProgramSync } from "../support/programThread";
 
 const SELF = "organization/myapp/production";
-const SOURCE = ["autoRollback.source.repoUrl=https://github.com/acme/myapp-deploy.git", "autoRollback.source.branch=main"];
+const SOURCE = [
+    "autoRollback.source.repoUrl=https://github.com/acme/myapp-deploy.git",
+    "autoRollback.source.branch=main",
+];
 const TOKEN = "pul-0123456789abcdef";
 const WEBHOOK = "datadog:index/webhook:Webhook";
 
@@ -26,19 +29,28 @@ function withAutomation(sets: string[] = []): StackConfig {
 /** A run of the program under mocks; `reveal` keeps secret values in the clear, with the token the CLI would decrypt. */
 function run(config: StackConfig, o: { previous?: unknown; reveal?: boolean } = {}): ProgramRun {
     const request: RunRequest = {
-        ...toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config)),
+        ...toRunRequest(
+            PROJECT,
+            "production",
+            applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config),
+        ),
         now: NOW,
         live: o.previous === undefined ? undefined : { [SELF]: { outputs: { autoRollback: o.previous } } },
     };
     if (o.reveal) {
         request.revealSecrets = true;
-        request.config["myapp:autoRollback"] = request.config["myapp:autoRollback"].replace("offline-secret(myapp:autoRollback.pulumiAccessToken)", TOKEN);
+        request.config["myapp:autoRollback"] = request.config["myapp:autoRollback"].replace(
+            "offline-secret(myapp:autoRollback.pulumiAccessToken)",
+            TOKEN,
+        );
     }
     return runProgramSync(request);
 }
 
-const webhookOf = (r: ProgramRun) => find(r, ":Webhook", "myapp-auto-rollback-webhook").inputs as unknown as DeclaredWebhook;
-const messageOf = (r: ProgramRun, name: string) => at(find(r, ":Monitor", `myapp-monitoring-${name}`), "message") as string;
+const webhookOf = (r: ProgramRun) =>
+    find(r, ":Webhook", "myapp-auto-rollback-webhook").inputs as unknown as DeclaredWebhook;
+const messageOf = (r: ProgramRun, name: string) =>
+    at(find(r, ":Monitor", `myapp-monitoring-${name}`), "message") as string;
 
 describe("automatic rollback: what the program declares", function () {
     it("a canary at 25: a Datadog webhook that creates a Deployments update of this stack, running the printed rollback's edits and the mark", () => {
@@ -57,7 +69,10 @@ describe("automatic rollback: what the program declares", function () {
                     "pulumi config set --stack production --path release.version v1.2.2",
                     "pulumi config set --stack production --path autoRollback.halt v1.2.3",
                 ],
-                environmentVariables: { AUTO_ROLLBACK_ALERT_ID: "$ALERT_ID", AUTO_ROLLBACK_ALERT_TRANSITION: "$ALERT_TRANSITION" },
+                environmentVariables: {
+                    AUTO_ROLLBACK_ALERT_ID: "$ALERT_ID",
+                    AUTO_ROLLBACK_ALERT_TRANSITION: "$ALERT_TRANSITION",
+                },
             },
         });
         // Every edit `pulumi stack output rollback` prints, in its order, before the mark.
@@ -67,8 +82,12 @@ describe("automatic rollback: what the program declares", function () {
 
     it("the restore a rollback drops is dropped by the automatic one too", () => {
         const r = run(withAutomation(["canary.weight=25", "database.restore.key=postgres/myapp/2026-11-27.dump"]));
-        const commands = createDeploymentRequest.parse(JSON.parse(webhookOf(r).payload!)).operationContext!.preRunCommands!;
-        assert.ok(commands.includes("pulumi config rm --stack production --path database.restore"), commands.join("\n"));
+        const commands = createDeploymentRequest.parse(JSON.parse(webhookOf(r).payload!)).operationContext!
+            .preRunCommands!;
+        assert.ok(
+            commands.includes("pulumi config rm --stack production --path database.restore"),
+            commands.join("\n"),
+        );
         assert.deepStrictEqual(commands.slice(0, -1), (r.outputs.rollback as string).split(" && ").slice(0, -1));
     });
 
@@ -78,7 +97,11 @@ describe("automatic rollback: what the program declares", function () {
         assert.ok(!JSON.stringify(masked.outputs).includes("offline-secret"));
         assert.ok(!JSON.stringify(masked.resources.filter((r) => r.type !== WEBHOOK)).includes("offline-secret"));
         const revealed = run(withAutomation(["canary.weight=25"]), { reveal: true });
-        assert.deepStrictEqual(JSON.parse(webhookOf(revealed).customHeaders!), { Authorization: `token ${TOKEN}`, Accept: "application/vnd.pulumi+8", "Content-Type": "application/json" });
+        assert.deepStrictEqual(JSON.parse(webhookOf(revealed).customHeaders!), {
+            Authorization: `token ${TOKEN}`,
+            Accept: "application/vnd.pulumi+8",
+            "Content-Type": "application/json",
+        });
     });
 
     it("declares the stack's deployment settings (the repository Deployments runs), and the webhook after them", () => {
@@ -89,20 +112,35 @@ describe("automatic rollback: what the program declares", function () {
             organization: "organization",
             project: "myapp",
             stack: "production",
-            sourceContext: { git: { repoUrl: "https://github.com/acme/myapp-deploy.git", branch: "main", repoDir: "deploy" } },
+            sourceContext: {
+                git: { repoUrl: "https://github.com/acme/myapp-deploy.git", branch: "main", repoDir: "deploy" },
+            },
         });
-        assert.deepStrictEqual(find(r, ":Webhook", "myapp-auto-rollback-webhook").dependsOn, ["myapp-auto-rollback-deployment-settings"]);
+        assert.deepStrictEqual(find(r, ":Webhook", "myapp-auto-rollback-webhook").dependsOn, [
+            "myapp-auto-rollback-deployment-settings",
+        ]);
     });
 
     it("the canary's rollback triggers notify the webhook in their alert block only; its other monitors and stable's triggers do not", () => {
         const r = run(withAutomation(["canary.weight=25"]));
-        for (const trigger of ["rollback-now-error-rate-pct", "rollback-now-p95-seconds", "rollback-sustained-error-rate-pct", "rollback-sustained-p95-seconds"]) {
+        for (const trigger of [
+            "rollback-now-error-rate-pct",
+            "rollback-now-p95-seconds",
+            "rollback-sustained-error-rate-pct",
+            "rollback-sustained-p95-seconds",
+        ]) {
             const message = messageOf(r, `${trigger}-canary`);
-            assert.match(message, /\{\{#is_alert\}\}[^]*@webhook-myapp-production-auto-rollback\{\{\/is_alert\}\}/, trigger);
+            assert.match(
+                message,
+                /\{\{#is_alert\}\}[^]*@webhook-myapp-production-auto-rollback\{\{\/is_alert\}\}/,
+                trigger,
+            );
             assert.strictEqual(message.match(/@webhook-/g)?.length, 1, trigger);
             assert.ok(!messageOf(r, `${trigger}-stable`).includes("@webhook-"), `${trigger}-stable`);
             // Declared after the webhook exists: Datadog checks the handles a monitor notifies.
-            assert.ok(find(r, ":Monitor", `myapp-monitoring-${trigger}-canary`).dependsOn.includes("myapp-auto-rollback"));
+            assert.ok(
+                find(r, ":Monitor", `myapp-monitoring-${trigger}-canary`).dependsOn.includes("myapp-auto-rollback"),
+            );
         }
         assert.ok(!messageOf(r, "error-rate-pct-canary").includes("@webhook-"));
         assert.match(messageOf(r, "rollback-now-error-rate-pct-canary"), /Rolling back automatically/);
@@ -116,7 +154,9 @@ describe("automatic rollback: what the program declares", function () {
     });
 
     it("enabled: false declares neither settings nor webhook, and still reads the mark", () => {
-        const r = run(withAutomation(["canary.weight=0", "autoRollback.enabled=false"]), { previous: { halted: ["v1.2.3"] } });
+        const r = run(withAutomation(["canary.weight=0", "autoRollback.enabled=false"]), {
+            previous: { halted: ["v1.2.3"] },
+        });
         assert.deepStrictEqual([all(r, ":Webhook"), all(r, ":DeploymentSettings")], [[], []]);
         assert.deepStrictEqual(r.outputs.autoRollback, { halted: ["v1.2.3"] });
     });
@@ -135,7 +175,11 @@ describe("automatic rollback: what the program declares", function () {
 
 describe("automatic rollback: config", function () {
     const refused: [string, string[], string][] = [
-        ["an enabled automatic rollback without a source", ["autoRollback.enabled=true"], "myapp:autoRollback.source = (not set): is required when autoRollback.enabled"],
+        [
+            "an enabled automatic rollback without a source",
+            ["autoRollback.enabled=true"],
+            "myapp:autoRollback.source = (not set): is required when autoRollback.enabled",
+        ],
         [
             "an enabled automatic rollback without a token",
             SOURCE,
@@ -146,17 +190,31 @@ describe("automatic rollback: config", function () {
             ["autoRollback.source.repoUrl=git@github.com:acme/x.git", "autoRollback.source.branch=main"],
             'myapp:autoRollback.source.repoUrl = "git@github.com:acme/x.git"',
         ],
-        ["a halt that is not a pinned version", ["autoRollback.enabled=false", "autoRollback.halt=latest"], 'myapp:autoRollback.halt = "latest": must be a pinned tag'],
-        ["an unknown key", ["autoRollback.enabled=false", "autoRollback.webhook=x"], 'myapp:autoRollback: Unrecognized key: "webhook"'],
+        [
+            "a halt that is not a pinned version",
+            ["autoRollback.enabled=false", "autoRollback.halt=latest"],
+            'myapp:autoRollback.halt = "latest": must be a pinned tag',
+        ],
+        [
+            "an unknown key",
+            ["autoRollback.enabled=false", "autoRollback.webhook=x"],
+            'myapp:autoRollback: Unrecognized key: "webhook"',
+        ],
     ];
-    for (const [what, sets, message] of refused) it(`refuses ${what}`, () => assert.ok(configErrorFor("production", sets).includes(message), configErrorFor("production", sets)));
+    for (const [what, sets, message] of refused)
+        it(`refuses ${what}`, () =>
+            assert.ok(configErrorFor("production", sets).includes(message), configErrorFor("production", sets)));
 
     it("refuses an enabled automatic rollback without monitoring: its triggers are the monitors", () => {
         const c = withAutomation();
         delete c["myapp:monitoring"];
         assert.throws(
             () => run(c),
-            (e: ProgramError) => e.exitCode === 2 && e.message.includes("myapp:autoRollback.enabled = true: needs monitoring: the rollback triggers are its monitors"),
+            (e: ProgramError) =>
+                e.exitCode === 2 &&
+                e.message.includes(
+                    "myapp:autoRollback.enabled = true: needs monitoring: the rollback triggers are its monitors",
+                ),
         );
     });
 
@@ -172,7 +230,9 @@ describe("automatic rollback: config", function () {
             (e: ProgramError) =>
                 e.exitCode === 2 &&
                 e.declaredBeforeFailure === 0 &&
-                e.message.includes("myapp:autoRollback.pulumiAccessToken: must be set with `pulumi config set --secret") &&
+                e.message.includes(
+                    "myapp:autoRollback.pulumiAccessToken: must be set with `pulumi config set --secret",
+                ) &&
                 !e.message.includes(TOKEN),
         );
     });
@@ -191,11 +251,16 @@ describe("the automatic-rollback mark", function () {
     it("reads a stack's previous output, and refuses one that is not { halted: [versions] }", () => {
         assert.deepStrictEqual(previousHalted(undefined), []);
         assert.deepStrictEqual(previousHalted({ halted: ["v1.2.3"] }), ["v1.2.3"]);
-        assert.throws(() => previousHalted({ halted: "v1.2.3" }), /the previous autoRollback output is not \{ halted: \[versions\] \}/);
+        assert.throws(
+            () => previousHalted({ halted: "v1.2.3" }),
+            /the previous autoRollback output is not \{ halted: \[versions\] \}/,
+        );
     });
 
     it("the deployment's run (config with autoRollback.halt) writes the mark into the stack's outputs", () => {
-        const r = run(withAutomation(["canary.weight=0", "release.version=v1.2.2", "autoRollback.halt=v1.2.3"]), { previous: { halted: [] } });
+        const r = run(withAutomation(["canary.weight=0", "release.version=v1.2.2", "autoRollback.halt=v1.2.3"]), {
+            previous: { halted: [] },
+        });
         assert.deepStrictEqual(r.outputs.autoRollback, { halted: ["v1.2.3"] });
     });
 
@@ -218,7 +283,9 @@ describe("the automatic-rollback mark", function () {
             () => run(withAutomation(["canary.weight=25"]), { previous: { halted: ["v1.2.3"] } }),
             /v1\.2\.3 was halted by an automatic rollback: raising its traffic again takes release\.gate\.resume = "v1\.2\.3"/,
         );
-        const resumed = run(withAutomation(["canary.weight=25", "release.gate.resume=v1.2.3"]), { previous: { halted: ["v1.2.3"] } });
+        const resumed = run(withAutomation(["canary.weight=25", "release.gate.resume=v1.2.3"]), {
+            previous: { halted: ["v1.2.3"] },
+        });
         assert.deepStrictEqual(resumed.outputs.autoRollback, { halted: [] });
     });
 
@@ -244,7 +311,12 @@ describe("the webhook path on loopback: Datadog's alert reaches the Deployments 
             const r = run(c, { reveal: true });
             dd.webhooks.push(webhookOf(r));
             const trigger = find(r, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-canary");
-            const monitor = Object.assign(new v1.Monitor(), { id: 4242, name: at(trigger, "name"), message: at(trigger, "message"), tags: at(trigger, "tags") });
+            const monitor = Object.assign(new v1.Monitor(), {
+                id: 4242,
+                name: at(trigger, "name"),
+                message: at(trigger, "message"),
+                tags: at(trigger, "tags"),
+            });
             const deliveries = await dd.alert(monitor);
             await deployments.idle();
             assert.deepStrictEqual(
@@ -253,7 +325,11 @@ describe("the webhook path on loopback: Datadog's alert reaches the Deployments 
             );
             assert.deepStrictEqual(deployments.invalid, []);
             assert.deepStrictEqual(
-                received.map((d) => [d.stack, d.request.operationContext?.environmentVariables, d.request.operationContext?.preRunCommands?.at(-1)]),
+                received.map((d) => [
+                    d.stack,
+                    d.request.operationContext?.environmentVariables,
+                    d.request.operationContext?.preRunCommands?.at(-1),
+                ]),
                 [
                     [
                         { organization: "organization", project: "myapp", stack: "production" },
@@ -278,7 +354,16 @@ describe("the webhook path on loopback: Datadog's alert reaches the Deployments 
                     body: JSON.stringify(body),
                 });
             assert.strictEqual((await post("wrong", { operation: "update", inheritSettings: true })).status, 401);
-            assert.strictEqual((await post(TOKEN, { operation: "update", inheritSettings: true, operationContext: { PreRunCommands: ["x"] } })).status, 400);
+            assert.strictEqual(
+                (
+                    await post(TOKEN, {
+                        operation: "update",
+                        inheritSettings: true,
+                        operationContext: { PreRunCommands: ["x"] },
+                    })
+                ).status,
+                400,
+            );
             assert.strictEqual((await post(TOKEN, { operation: "up", inheritSettings: true })).status, 400);
             assert.strictEqual(deployments.deployments.length, 0);
             assert.strictEqual(deployments.invalid.length, 3);

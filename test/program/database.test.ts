@@ -5,17 +5,42 @@ import { checkRestoreKey } from "../../program/release";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { BackupBucket, BackupSchedule, RdsBackupPlan, readDatabaseScripts, ReleaseDatabaseJobs } from "../../components/database";
+import {
+    BackupBucket,
+    BackupSchedule,
+    RdsBackupPlan,
+    readDatabaseScripts,
+    ReleaseDatabaseJobs,
+} from "../../components/database";
 import { validateConfig } from "../../lib/config";
 import { isKubernetesCron } from "../../components/kubernetes";
 import { diffRuns } from "../../tools/offline/diff";
 import { DeclaredResource, ProgramRun } from "../../tools/offline/types";
-import { all, at, rejectsConfig, programConfig, declare, find, preview, PROJECT, ROOT, runStack, stackConfig, writeStackFile, backupScheduleArgs } from "../helpers";
+import {
+    all,
+    at,
+    rejectsConfig,
+    programConfig,
+    declare,
+    find,
+    preview,
+    PROJECT,
+    ROOT,
+    runStack,
+    stackConfig,
+    writeStackFile,
+    backupScheduleArgs,
+} from "../helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
 const MIGRATION = "myapp-release-db-migrate-expand-v1-2-3";
 /** Edits that put both canary tracks, and the release, on one version. */
-const ALL_ON = (version: string) => [`release.version=${version}`, "release.previousVersion=v1.2.2", `canary.stableVersion=${version}`, `canary.canaryVersion=${version}`];
+const ALL_ON = (version: string) => [
+    `release.version=${version}`,
+    "release.previousVersion=v1.2.2",
+    `canary.stableVersion=${version}`,
+    `canary.canaryVersion=${version}`,
+];
 
 /** Each release Job's logical name and metadata.name: the two things whose change makes the engine run it again. */
 function jobIdentities(run: ProgramRun): string[] {
@@ -44,7 +69,10 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(deps("myapp-green-hpa"), ["myapp-green-deployment", "myapp-live"]);
         assert.deepStrictEqual(deps("myapp-smoke-green"), ["myapp-green", "myapp-green-svc"]);
         assert.deepStrictEqual(deps("myapp-live"), ["myapp-blue-capacity-live", "myapp-smoke-blue"]);
-        assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, [MIGRATION, ...secrets]);
+        assert.deepStrictEqual(find(production, ":Deployment", "myapp-canary-deployment").dependsOn, [
+            MIGRATION,
+            ...secrets,
+        ]);
     });
 
     it("names the release's Jobs after its version and waits for each", () => {
@@ -74,11 +102,16 @@ describe("database safety under mocks", () => {
         // the longest statement_timeout (1800 s), the lock retries (300 s) and a minute.
         assert.strictEqual(at(migration, "spec.activeDeadlineSeconds"), 2160);
         assert.strictEqual(at(migration, "spec.backoffLimit"), 0);
-        assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, ["/bin/sh", "/scripts/migrate-sql.sh", "up"]);
+        assert.deepStrictEqual(at(migration, "spec.template.spec.containers")[0].command, [
+            "/bin/sh",
+            "/scripts/migrate-sql.sh",
+            "up",
+        ]);
     });
 
     it("ships only the migrations of the configured phase, with their down files, and the runner beside them", () => {
-        const files = (run: ProgramRun) => Object.keys(at(find(run, ":ConfigMap", "myapp-release-db-migrations"), "data")).sort();
+        const files = (run: ProgramRun) =>
+            Object.keys(at(find(run, ":ConfigMap", "myapp-release-db-migrations"), "data")).sort();
         const expand = [
             "001_users_email_verified",
             "002_users_email_verified_index",
@@ -89,18 +122,21 @@ describe("database safety under mocks", () => {
         const sql = expand.flatMap((v) => [`${v}.down.sql`, `${v}.up.sql`]);
         assert.deepStrictEqual(files(production), [...sql, "migrate-sql.sh", "pg-lib.sh"]);
         const data = at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "data");
-        assert.deepStrictEqual({ "migrate-sql.sh": data["migrate-sql.sh"], "pg-lib.sh": data["pg-lib.sh"] }, readDatabaseScripts().runner);
+        assert.deepStrictEqual(
+            { "migrate-sql.sh": data["migrate-sql.sh"], "pg-lib.sh": data["pg-lib.sh"] },
+            readDatabaseScripts().runner,
+        );
         assert.strictEqual(at(find(production, ":ConfigMap", "myapp-release-db-migrations"), "immutable"), true);
         // The runner has one home: the scheduled dumps' ConfigMap holds only what their pods run.
-        assert.deepStrictEqual(Object.keys(at(find(production, ":ConfigMap", "myapp-db-backup-scripts"), "data")).sort(), [
-            "backup.sh",
-            "dump-lib.sh",
-            "pg-lib.sh",
-            "restore-drill.sh",
-            "restore.sh",
-        ]);
+        assert.deepStrictEqual(
+            Object.keys(at(find(production, ":ConfigMap", "myapp-db-backup-scripts"), "data")).sort(),
+            ["backup.sh", "dump-lib.sh", "pg-lib.sh", "restore-drill.sh", "restore.sh"],
+        );
         // The pod mounts the runner at /scripts (executable) and only the SQL at /migrations.
-        const volumes = at(find(production, ":Job", "myapp-release-db-migrate-expand-v1-2-3"), "spec.template.spec.volumes");
+        const volumes = at(
+            find(production, ":Job", "myapp-release-db-migrate-expand-v1-2-3"),
+            "spec.template.spec.volumes",
+        );
         const byName = Object.fromEntries(volumes.map((v: any) => [v.name, v.configMap]));
         assert.deepStrictEqual(byName.scripts, {
             name: "myapp-migrate-expand-v1-2-3",
@@ -122,13 +158,26 @@ describe("database safety under mocks", () => {
         assert.strictEqual(at(r(":Key", "key"), "enableKeyRotation"), true);
         assert.strictEqual(at(r(":Bucket", "bucket"), "objectLockEnabled"), true);
         assert.strictEqual(at(r(":Bucket", "bucket"), "forceDestroy"), false);
-        assert.deepStrictEqual(at(r(":BucketVersioning", "versioning"), "versioningConfiguration"), { status: "Enabled" });
+        assert.deepStrictEqual(at(r(":BucketVersioning", "versioning"), "versioningConfiguration"), {
+            status: "Enabled",
+        });
         assert.deepStrictEqual(at(r(":BucketServerSideEncryptionConfiguration", "encryption"), "rules"), [
-            { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: "arn:aws:mock:us-east-1:123456789012:myapp-backups-key" }, bucketKeyEnabled: true },
+            {
+                applyServerSideEncryptionByDefault: {
+                    sseAlgorithm: "aws:kms",
+                    kmsMasterKeyId: "arn:aws:mock:us-east-1:123456789012:myapp-backups-key",
+                },
+                bucketKeyEnabled: true,
+            },
         ]);
         const block = r(":BucketPublicAccessBlock", "public-access").inputs;
-        assert.deepStrictEqual([block.blockPublicAcls, block.blockPublicPolicy, block.ignorePublicAcls, block.restrictPublicBuckets], [true, true, true, true]);
-        assert.deepStrictEqual(at(r(":BucketOwnershipControls", "ownership"), "rule"), { objectOwnership: "BucketOwnerEnforced" });
+        assert.deepStrictEqual(
+            [block.blockPublicAcls, block.blockPublicPolicy, block.ignorePublicAcls, block.restrictPublicBuckets],
+            [true, true, true, true],
+        );
+        assert.deepStrictEqual(at(r(":BucketOwnershipControls", "ownership"), "rule"), {
+            objectOwnership: "BucketOwnerEnforced",
+        });
         const policy = JSON.parse(at(r(":BucketPolicy", "tls-only"), "policy"));
         assert.deepStrictEqual(policy.Statement, [
             {
@@ -136,7 +185,10 @@ describe("database safety under mocks", () => {
                 Effect: "Deny",
                 Principal: "*",
                 Action: "s3:*",
-                Resource: ["arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket", "arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket/*"],
+                Resource: [
+                    "arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket",
+                    "arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket/*",
+                ],
                 Condition: { Bool: { "aws:SecureTransport": "false" } },
             },
         ]);
@@ -146,31 +198,69 @@ describe("database safety under mocks", () => {
             { days: 90, storageClass: "GLACIER" },
         ]);
         assert.deepStrictEqual(rule.expiration, { days: 365 });
-        assert.deepStrictEqual(rule.noncurrentVersionExpiration, { noncurrentDays: 35 }, "an overwritten dump outlives the 35-day lock");
-        assert.deepStrictEqual(at(r(":BucketObjectLockConfiguration", "object-lock"), "rule"), { defaultRetention: { mode: "GOVERNANCE", days: 35 } });
+        assert.deepStrictEqual(
+            rule.noncurrentVersionExpiration,
+            { noncurrentDays: 35 },
+            "an overwritten dump outlives the 35-day lock",
+        );
+        assert.deepStrictEqual(at(r(":BucketObjectLockConfiguration", "object-lock"), "rule"), {
+            defaultRetention: { mode: "GOVERNANCE", days: 35 },
+        });
         assert.deepStrictEqual(all(staging, ":BucketObjectLockConfiguration"), [], "staging asks for no object lock");
     });
 
     it("gives backups, restores and the drill an identity each: backups write dumps, the drill only reads, none deletes", () => {
         const bucket = "arn:aws:mock:us-east-1:123456789012:myapp-backups-bucket";
         const dumps = (pattern: string) => `${bucket}/postgres/myapp/${pattern}`;
-        const list = { Sid: "ListOwnPrefix", Effect: "Allow", Action: "s3:ListBucket", Resource: bucket, Condition: { StringLike: { "s3:prefix": ["postgres/myapp/*"] } } };
+        const list = {
+            Sid: "ListOwnPrefix",
+            Effect: "Allow",
+            Action: "s3:ListBucket",
+            Resource: bucket,
+            Condition: { StringLike: { "s3:prefix": ["postgres/myapp/*"] } },
+        };
         const common = [
-            { Sid: "UseBucketKey", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: "arn:aws:mock:us-east-1:123456789012:myapp-backups-key" },
+            {
+                Sid: "UseBucketKey",
+                Effect: "Allow",
+                Action: ["kms:GenerateDataKey", "kms:Decrypt"],
+                Resource: "arn:aws:mock:us-east-1:123456789012:myapp-backups-key",
+            },
             {
                 Sid: "NeverDelete",
                 Effect: "Deny",
-                Action: ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutLifecycleConfiguration", "s3:PutBucketPolicy", "s3:BypassGovernanceRetention"],
+                Action: [
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:PutBucketPolicy",
+                    "s3:BypassGovernanceRetention",
+                ],
                 Resource: [bucket, `${bucket}/*`],
             },
         ];
         const expected: Record<string, [string, object[]]> = {
-            "": ["myapp-db-backup", [{ Sid: "WriteDumps", Effect: "Allow", Action: ["s3:PutObject", "s3:AbortMultipartUpload"], Resource: dumps("*.dump") }]],
+            "": [
+                "myapp-db-backup",
+                [
+                    {
+                        Sid: "WriteDumps",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
+                        Resource: dumps("*.dump"),
+                    },
+                ],
+            ],
             "-restore": [
                 "myapp-db-restore",
                 [
                     // A dump the lifecycle moved to GLACIER is restored from there first.
-                    { Sid: "ReadDumps", Effect: "Allow", Action: ["s3:GetObject", "s3:RestoreObject"], Resource: dumps("*") },
+                    {
+                        Sid: "ReadDumps",
+                        Effect: "Allow",
+                        Action: ["s3:GetObject", "s3:RestoreObject"],
+                        Resource: dumps("*"),
+                    },
                     list,
                     {
                         Sid: "WritePreRestoreDumpsAndMarkers",
@@ -180,23 +270,37 @@ describe("database safety under mocks", () => {
                     },
                 ],
             ],
-            "-drill": ["myapp-db-drill", [{ Sid: "ReadDumps", Effect: "Allow", Action: "s3:GetObject", Resource: dumps("*") }, list]],
+            "-drill": [
+                "myapp-db-drill",
+                [{ Sid: "ReadDumps", Effect: "Allow", Action: "s3:GetObject", Resource: dumps("*") }, list],
+            ],
         };
         for (const [suffix, [serviceAccount, statements]] of Object.entries(expected)) {
-            const trust = JSON.parse(at(find(production, ":Role", `myapp-db-backup${suffix}-role`), "assumeRolePolicy"));
+            const trust = JSON.parse(
+                at(find(production, ":Role", `myapp-db-backup${suffix}-role`), "assumeRolePolicy"),
+            );
             assert.deepStrictEqual(trust.Statement[0].Condition, {
                 StringEquals: {
                     "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub": `system:serviceaccount:production:${serviceAccount}`,
                     "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:aud": "sts.amazonaws.com",
                 },
             });
-            assert.deepStrictEqual(JSON.parse(at(find(production, ":RolePolicy", `myapp-db-backup${suffix}-policy`), "policy")).Statement, [...statements, ...common], suffix);
+            assert.deepStrictEqual(
+                JSON.parse(at(find(production, ":RolePolicy", `myapp-db-backup${suffix}-policy`), "policy")).Statement,
+                [...statements, ...common],
+                suffix,
+            );
             const sa = find(production, ":ServiceAccount", `myapp-db-backup${suffix}-service-account`);
-            assert.deepStrictEqual(at(sa, "metadata.annotations"), { "eks.amazonaws.com/role-arn": `arn:aws:mock:us-east-1:123456789012:myapp-db-backup${suffix}-role` });
+            assert.deepStrictEqual(at(sa, "metadata.annotations"), {
+                "eks.amazonaws.com/role-arn": `arn:aws:mock:us-east-1:123456789012:myapp-db-backup${suffix}-role`,
+            });
             assert.strictEqual(at(sa, "automountServiceAccountToken"), false);
         }
-        const podAccount = (r: DeclaredResource) => (r.type.endsWith(":CronJob") ? at(r, "spec.jobTemplate.spec.template.spec") : at(r, "spec.template.spec"));
-        const restoreRun = runStack("production", ["database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump"]);
+        const podAccount = (r: DeclaredResource) =>
+            r.type.endsWith(":CronJob") ? at(r, "spec.jobTemplate.spec.template.spec") : at(r, "spec.template.spec");
+        const restoreRun = runStack("production", [
+            "database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump",
+        ]);
         assert.deepStrictEqual(
             [
                 find(production, ":CronJob", "myapp-db-backup-backup"),
@@ -228,9 +332,15 @@ describe("database safety under mocks", () => {
             assert.strictEqual(spec.jobTemplate.spec.activeDeadlineSeconds, 3600);
             assert.deepStrictEqual(spec.jobTemplate.spec.template.spec.containers[0].command, ["/bin/sh", script]);
         }
-        const drillEnv = at(find(production, ":CronJob", "myapp-db-backup-restore-drill"), "spec.jobTemplate.spec.template.spec.containers")[0].env;
+        const drillEnv = at(
+            find(production, ":CronJob", "myapp-db-backup-restore-drill"),
+            "spec.jobTemplate.spec.template.spec.containers",
+        )[0].env;
         assert.deepStrictEqual(drillEnv.slice(4), [
-            { name: "DRILL_DATABASE_URL", valueFrom: { secretKeyRef: { name: "myapp-db-drill", key: "DATABASE_URL" } } },
+            {
+                name: "DRILL_DATABASE_URL",
+                valueFrom: { secretKeyRef: { name: "myapp-db-drill", key: "DATABASE_URL" } },
+            },
             { name: "DRILL_CHECK_SQL", value: "SELECT count(*) > 0 FROM users" },
             // Backups every 6 hours: a newest dump older than 12 hours means at least one run failed or never ran.
             { name: "DRILL_MAX_AGE_SECONDS", value: "43200" },
@@ -241,7 +351,13 @@ describe("database safety under mocks", () => {
     it("gives each login role a write-only password and makes an owner role own the schema, which the migrator acts as", () => {
         const role = (kind: string) => find(production, ":Role", `myapp-db-roles-${kind}`).inputs;
         assert.deepStrictEqual(
-            ["app", "migrator", "backup", "drill"].map((k) => [role(k).name, role(k).connectionLimit, role(k).password, role(k).passwordWo, role(k).login]),
+            ["app", "migrator", "backup", "drill"].map((k) => [
+                role(k).name,
+                role(k).connectionLimit,
+                role(k).password,
+                role(k).passwordWo,
+                role(k).login,
+            ]),
             [
                 ["myapp_app", 150, undefined, "[secret]", true],
                 ["myapp_migrator", 5, undefined, "[secret]", true],
@@ -250,7 +366,8 @@ describe("database safety under mocks", () => {
             ],
         );
         // The version is the password's fingerprint: a new RandomPassword sets a new password.
-        for (const k of ["app", "migrator", "backup", "drill"]) assert.match(role(k).passwordWoVersion as string, /^[0-9a-f]{16}$/);
+        for (const k of ["app", "migrator", "backup", "drill"])
+            assert.match(role(k).passwordWoVersion as string, /^[0-9a-f]{16}$/);
         assert.deepStrictEqual(role("owner"), { name: "myapp_owner", login: false });
         assert.strictEqual(role("migrator").assumeRole, "myapp_owner");
         assert.strictEqual(role("app").assumeRole, undefined);
@@ -281,7 +398,12 @@ describe("database safety under mocks", () => {
         // Tables a migration creates belong to the owner, so default privileges are the owner's.
         assert.deepStrictEqual(
             // In every schema (no schema set), schemas included: what a migration creates in a schema it adds is covered too.
-            all(production, ":DefaultPrivileges").map((d) => [d.inputs.role, d.inputs.owner, d.inputs.objectType, d.inputs.schema]),
+            all(production, ":DefaultPrivileges").map((d) => [
+                d.inputs.role,
+                d.inputs.owner,
+                d.inputs.objectType,
+                d.inputs.schema,
+            ]),
             [
                 ["myapp_app", "myapp_owner", "schema", undefined],
                 ["myapp_app", "myapp_owner", "table", undefined],
@@ -299,9 +421,16 @@ describe("database safety under mocks", () => {
         const sql = (production.outputs.database as any).ownershipHandoverSql as string;
         assert.ok(sql.startsWith("-- Run once as the admin that created the objects"));
         assert.ok(sql.includes("EXECUTE format('ALTER %s %s OWNER TO %I', r.keyword, r.identity, 'myapp_owner');"));
-        assert.ok(sql.includes("(o.schema IN ('public') OR (o.type = 'schema' AND o.identity IN ('public') AND o.identity <> 'public'))"));
+        assert.ok(
+            sql.includes(
+                "(o.schema IN ('public') OR (o.type = 'schema' AND o.identity IN ('public') AND o.identity <> 'public'))",
+            ),
+        );
         const app = find(production, ":Deployment", "myapp-canary-deployment");
-        assert.deepStrictEqual(at(app, "spec.template.spec.containers")[0].envFrom, [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: "myapp-db-app" } }]);
+        assert.deepStrictEqual(at(app, "spec.template.spec.containers")[0].envFrom, [
+            { secretRef: { name: "myapp-env" } },
+            { secretRef: { name: "myapp-db-app" } },
+        ]);
     });
 
     it("gives the restore drill a role that owns only the scratch database and cannot connect to the app's", () => {
@@ -309,13 +438,22 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual([scratch.name, scratch.owner], ["myapp_restore_drill", "myapp_drill"]);
         // PUBLIC loses CONNECT on the app's database; the drill role is granted nothing there.
         const publicGrant = find(production, ":Grant", "myapp-db-roles-public-database").inputs;
-        assert.deepStrictEqual([publicGrant.database, publicGrant.role, publicGrant.objectType, publicGrant.privileges], ["myapp", "public", "database", []]);
+        assert.deepStrictEqual(
+            [publicGrant.database, publicGrant.role, publicGrant.objectType, publicGrant.privileges],
+            ["myapp", "public", "database", []],
+        );
         assert.deepStrictEqual(
             all(production, ":Grant").filter((g) => g.inputs.role === "myapp_drill"),
             [],
         );
-        const drillEnv = at(find(production, ":CronJob", "myapp-db-backup-restore-drill"), "spec.jobTemplate.spec.template.spec.containers")[0].env;
-        assert.deepStrictEqual(drillEnv.find((e: any) => e.name === "DRILL_DATABASE_URL").valueFrom.secretKeyRef.name, "myapp-db-drill");
+        const drillEnv = at(
+            find(production, ":CronJob", "myapp-db-backup-restore-drill"),
+            "spec.jobTemplate.spec.template.spec.containers",
+        )[0].env;
+        assert.deepStrictEqual(
+            drillEnv.find((e: any) => e.name === "DRILL_DATABASE_URL").valueFrom.secretKeyRef.name,
+            "myapp-db-drill",
+        );
         assert.deepStrictEqual(find(production, ":Secret", "myapp-db-roles-drill-secret").dependsOn, [
             "myapp-db-roles-drill",
             "myapp-db-roles-drill-database",
@@ -336,16 +474,29 @@ describe("database safety under mocks", () => {
         ]);
         assert.ok(find(production, ":Job", MIGRATION).dependencies.includes("myapp-db-roles-migrator-secret"));
         assert.ok(find(production, ":Job", BACKUP).dependencies.includes("myapp-db-roles-backup-secret"));
-        assert.ok(find(production, ":CronJob", "myapp-db-backup-backup").dependencies.includes("myapp-db-roles-backup-secret"));
-        assert.ok(find(production, ":CronJob", "myapp-db-backup-restore-drill").dependencies.includes("myapp-db-roles-drill-secret"));
+        assert.ok(
+            find(production, ":CronJob", "myapp-db-backup-backup").dependencies.includes(
+                "myapp-db-roles-backup-secret",
+            ),
+        );
+        assert.ok(
+            find(production, ":CronJob", "myapp-db-backup-restore-drill").dependencies.includes(
+                "myapp-db-roles-drill-secret",
+            ),
+        );
         for (const d of ["myapp-canary-deployment", "myapp-stable-deployment"]) {
             assert.ok(find(production, ":Deployment", d).dependencies.includes("myapp-db-roles-app-secret"), d);
         }
     });
 
     it("rolls the app's pods when its database URL changes, and re-runs no Job", () => {
-        const annotation = (run: ProgramRun) => at(find(run, ":Deployment", "myapp-canary-deployment"), "spec.template.metadata.annotations")["checksum/database-url"];
-        const moved = runStack("production", ["database.host=myapp-production-2.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com"]);
+        const annotation = (run: ProgramRun) =>
+            at(find(run, ":Deployment", "myapp-canary-deployment"), "spec.template.metadata.annotations")[
+                "checksum/database-url"
+            ];
+        const moved = runStack("production", [
+            "database.host=myapp-production-2.cluster-c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
+        ]);
         assert.match(annotation(production), /^[0-9a-f]{16}$/);
         assert.match(annotation(moved), /^[0-9a-f]{16}$/);
         assert.notStrictEqual(annotation(moved), annotation(production));
@@ -354,27 +505,59 @@ describe("database safety under mocks", () => {
 
     it("declares AWS Backup for the RDS kind config names, with the overrides a restore test needs", () => {
         const cluster = "arn:aws:rds:us-east-1:123456789012:cluster:myapp-production";
-        assert.deepStrictEqual(at(find(production, ":Selection", "myapp-rds-backup-selection"), "resources"), [cluster]);
-        assert.strictEqual(at(find(production, ":Plan", "myapp-rds-backup-plan"), "rules")[0].schedule, "cron(0 5 ? * * *)");
-        assert.strictEqual(at(find(production, ":RestoreTestingPlan", "myapp-rds-backup-restore-testing"), "scheduleExpression"), "cron(0 6 ? * SUN *)");
-        const selection = find(production, ":RestoreTestingSelection", "myapp-rds-backup-restore-testing-selection").inputs;
-        assert.deepStrictEqual([selection.protectedResourceType, selection.protectedResourceArns], ["Aurora", [cluster]]);
-        assert.deepStrictEqual(selection.restoreMetadataOverrides, { dbSubnetGroupName: "myapp-production-db", vpcSecurityGroupIds: '["sg-0123456789abcdef0"]' });
+        assert.deepStrictEqual(at(find(production, ":Selection", "myapp-rds-backup-selection"), "resources"), [
+            cluster,
+        ]);
+        assert.strictEqual(
+            at(find(production, ":Plan", "myapp-rds-backup-plan"), "rules")[0].schedule,
+            "cron(0 5 ? * * *)",
+        );
+        assert.strictEqual(
+            at(find(production, ":RestoreTestingPlan", "myapp-rds-backup-restore-testing"), "scheduleExpression"),
+            "cron(0 6 ? * SUN *)",
+        );
+        const selection = find(
+            production,
+            ":RestoreTestingSelection",
+            "myapp-rds-backup-restore-testing-selection",
+        ).inputs;
+        assert.deepStrictEqual(
+            [selection.protectedResourceType, selection.protectedResourceArns],
+            ["Aurora", [cluster]],
+        );
+        assert.deepStrictEqual(selection.restoreMetadataOverrides, {
+            dbSubnetGroupName: "myapp-production-db",
+            vpcSecurityGroupIds: '["sg-0123456789abcdef0"]',
+        });
         const instance = runStack("production", [
             "database.host=myapp-production.c1a2b3c4d5e6.us-east-1.rds.amazonaws.com",
             "database.rds.kind=instance",
             "database.rds.arn=arn:aws:rds:us-east-1:123456789012:db:myapp-production",
         ]);
-        assert.strictEqual(at(find(instance, ":RestoreTestingSelection", "myapp-rds-backup-restore-testing-selection"), "protectedResourceType"), "RDS");
+        assert.strictEqual(
+            at(
+                find(instance, ":RestoreTestingSelection", "myapp-rds-backup-restore-testing-selection"),
+                "protectedResourceType",
+            ),
+            "RDS",
+        );
         assert.deepStrictEqual(all(staging, ":Vault"), []);
     });
 
     it("keeps every password and database URL out of plain text", () => {
         for (const run of [production, staging]) {
             const text = JSON.stringify(run);
-            assert.ok(!text.includes("offline-password("), `${run.stack}: a generated password reached an input or output in plain text`);
-            assert.ok(!text.includes("postgresql://"), `${run.stack}: a database URL reached an input or output in plain text`);
-            const secrets = run.resources.filter((x) => x.type === "kubernetes:core/v1:Secret" && x.name.startsWith("myapp-db-roles"));
+            assert.ok(
+                !text.includes("offline-password("),
+                `${run.stack}: a generated password reached an input or output in plain text`,
+            );
+            assert.ok(
+                !text.includes("postgresql://"),
+                `${run.stack}: a database URL reached an input or output in plain text`,
+            );
+            const secrets = run.resources.filter(
+                (x) => x.type === "kubernetes:core/v1:Secret" && x.name.startsWith("myapp-db-roles"),
+            );
             assert.deepStrictEqual(
                 secrets.map((s) => s.inputs.stringData),
                 ["[secret]", "[secret]", "[secret]", "[secret]"],
@@ -397,7 +580,16 @@ describe("database safety under mocks", () => {
         const c = at(restore, "spec.template.spec.containers")[0];
         assert.deepStrictEqual(c.command, ["/bin/sh", "/scripts/restore.sh"]);
         assert.deepStrictEqual(
-            c.env.filter((e: any) => ["RESTORE_KEY", "RESTORE_RUN", "RESTORE_MARKER_KEY", "FENCE_APP_ROLE", "FENCE_CONNECT_ROLE", "MIGRATION_OWNER_ROLE"].includes(e.name)),
+            c.env.filter((e: any) =>
+                [
+                    "RESTORE_KEY",
+                    "RESTORE_RUN",
+                    "RESTORE_MARKER_KEY",
+                    "FENCE_APP_ROLE",
+                    "FENCE_CONNECT_ROLE",
+                    "MIGRATION_OWNER_ROLE",
+                ].includes(e.name),
+            ),
             [
                 { name: "RESTORE_KEY", value: key },
                 { name: "RESTORE_RUN", value: "1" },
@@ -407,7 +599,10 @@ describe("database safety under mocks", () => {
                 { name: "MIGRATION_OWNER_ROLE", value: "myapp_owner" },
             ],
         );
-        assert.deepStrictEqual(c.env.find((e: any) => e.name === "DATABASE_URL").valueFrom.secretKeyRef.name, "myapp-db-migrator");
+        assert.deepStrictEqual(
+            c.env.find((e: any) => e.name === "DATABASE_URL").valueFrom.secretKeyRef.name,
+            "myapp-db-migrator",
+        );
         assert.deepStrictEqual(find(run, ":Job", BACKUP).dependsOn, ["myapp-db-backup", restore.name]);
         assert.deepStrictEqual(find(run, ":Job", MIGRATION).dependsOn, [BACKUP]);
 
@@ -436,7 +631,10 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(jobIdentities(edited), jobIdentities(base));
         for (const job of all(edited, ":Job")) {
             const before = find(base, ":Job", job.name);
-            const changed = diffRuns({ stack: "a", resources: [before], outputs: {} }, { stack: "b", resources: [job], outputs: {} }).steps.flatMap((s) => s.changes.map((c) => c.path));
+            const changed = diffRuns(
+                { stack: "a", resources: [before], outputs: {} },
+                { stack: "b", resources: [job], outputs: {} },
+            ).steps.flatMap((s) => s.changes.map((c) => c.path));
             // The engine diffs nothing under spec (ignoreChanges): at most the wait annotation changes, in place.
             assert.ok(
                 changed.every((p) => p === 'metadata.annotations["pulumi.com/timeoutSeconds"]'),
@@ -466,7 +664,11 @@ describe("database safety under mocks", () => {
                 if (args.type === "kubernetes:batch/v1:Job") ignored[args.name] = args.opts.ignoreChanges;
                 return undefined;
             });
-            const secret = (kind: string) => new k8s.core.v1.Secret(`s-${kind}`, { metadata: { name: `db-${kind}` }, stringData: { DATABASE_URL: "x" } }).metadata.name;
+            const secret = (kind: string) =>
+                new k8s.core.v1.Secret(`s-${kind}`, {
+                    metadata: { name: `db-${kind}` },
+                    stringData: { DATABASE_URL: "x" },
+                }).metadata.name;
             const backups = new BackupSchedule(
                 "b",
                 backupScheduleArgs(
@@ -510,15 +712,25 @@ describe("database safety under mocks", () => {
             "myapp-release-db-predeploy-backup-v1-2-3-a2 myapp-predeploy-backup-v1-2-3-a2",
             "myapp-release-db-migrate-expand-v1-2-3-a2 myapp-migrate-expand-v1-2-3-a2",
         ]);
-        assert.strictEqual((retry.outputs.database as any).retryFailedJob, "pulumi config set --stack production --path database.migration.attempt 3 && pulumi up --stack production");
+        assert.strictEqual(
+            (retry.outputs.database as any).retryFailedJob,
+            "pulumi config set --stack production --path database.migration.attempt 3 && pulumi up --stack production",
+        );
     });
 
     it("runs no backup and touches no database when rolling back to the previous version", () => {
         const back = runStack("production", ["release.version=v1.2.2"]);
         assert.deepStrictEqual(all(back, ":Job"), []);
-        assert.deepStrictEqual(find(back, ":Deployment", "myapp-stable-deployment").dependsOn, ["myapp-env", "myapp-db-roles-app-secret"]);
+        assert.deepStrictEqual(find(back, ":Deployment", "myapp-stable-deployment").dependsOn, [
+            "myapp-env",
+            "myapp-db-roles-app-secret",
+        ]);
         // A down migration is a deliberate database change, so it still runs, after a backup of its own.
-        const down = runStack("production", [...ALL_ON("v1.2.2"), "database.migration.run=down", "database.migration.downFor=v1.2.2"]);
+        const down = runStack("production", [
+            ...ALL_ON("v1.2.2"),
+            "database.migration.run=down",
+            "database.migration.downFor=v1.2.2",
+        ]);
         assert.deepStrictEqual(jobIdentities(down), [
             "myapp-release-db-predown-backup-v1-2-2 myapp-predown-backup-v1-2-2",
             "myapp-release-db-migrate-down-1-expand-v1-2-2 myapp-migrate-down-1-expand-v1-2-2",
@@ -526,7 +738,12 @@ describe("database safety under mocks", () => {
     });
 
     it("backs up before a down migration, under a label of its own", () => {
-        const down = runStack("production", [...ALL_ON("v1.2.2"), "database.migration.run=down", "database.migration.downFor=v1.2.2", "database.migration.downSteps=2"]);
+        const down = runStack("production", [
+            ...ALL_ON("v1.2.2"),
+            "database.migration.run=down",
+            "database.migration.downFor=v1.2.2",
+            "database.migration.downSteps=2",
+        ]);
         const before = find(down, ":Job", "myapp-release-db-predown-backup-v1-2-2");
         assert.deepStrictEqual(
             at(before, "spec.template.spec.containers")[0].env.find((e: any) => e.name === "BACKUP_LABEL"),
@@ -536,20 +753,39 @@ describe("database safety under mocks", () => {
         assert.deepStrictEqual(job.dependsOn, [before.name]);
         // The runner gets the versions to roll back, newest first, and the release and attempt it records them under.
         const c = at(job, "spec.template.spec.containers")[0];
-        assert.deepStrictEqual(c.command, ["/bin/sh", "/scripts/migrate-sql.sh", "down", "005_users_email_verified_sync", "004_payments_stripe_payment_intent_id_index"]);
+        assert.deepStrictEqual(c.command, [
+            "/bin/sh",
+            "/scripts/migrate-sql.sh",
+            "down",
+            "005_users_email_verified_sync",
+            "004_payments_stripe_payment_intent_id_index",
+        ]);
         assert.deepStrictEqual(
-            c.env.filter((e: any) => e.name.startsWith("MIGRATION_") && e.name !== "MIGRATIONS_DIR").map((e: any) => `${e.name}=${e.value}`),
-            ["MIGRATION_OWNER_ROLE=myapp_owner", "MIGRATION_SCHEMAS=public", "MIGRATION_RELEASE=v1.2.2", "MIGRATION_ATTEMPT=1"],
+            c.env
+                .filter((e: any) => e.name.startsWith("MIGRATION_") && e.name !== "MIGRATIONS_DIR")
+                .map((e: any) => `${e.name}=${e.value}`),
+            [
+                "MIGRATION_OWNER_ROLE=myapp_owner",
+                "MIGRATION_SCHEMAS=public",
+                "MIGRATION_RELEASE=v1.2.2",
+                "MIGRATION_ATTEMPT=1",
+            ],
         );
     });
 
     it("gives every batch pod a writable HOME and reserves its scratch space, and lets Jobs survive a node drain", () => {
         const pods = (run: ProgramRun) => [
             ...all(run, ":Job").map((j) => [j.name, at(j, "spec"), at(j, "spec.template.spec")] as const),
-            ...all(run, ":CronJob").map((j) => [j.name, at(j, "spec.jobTemplate.spec"), at(j, "spec.jobTemplate.spec.template.spec")] as const),
+            ...all(run, ":CronJob").map(
+                (j) => [j.name, at(j, "spec.jobTemplate.spec"), at(j, "spec.jobTemplate.spec.template.spec")] as const,
+            ),
         ];
         const checked = [...pods(production), ...pods(staging)];
-        assert.deepStrictEqual(checked.length, 10, "production: 2 Jobs, 2 CronJobs; staging: 4 Jobs (2 smoke tests), 2 CronJobs");
+        assert.deepStrictEqual(
+            checked.length,
+            10,
+            "production: 2 Jobs, 2 CronJobs; staging: 4 Jobs (2 smoke tests), 2 CronJobs",
+        );
         for (const [name, jobSpec, pod] of checked) {
             const c = pod.containers[0];
             assert.deepStrictEqual(c.env[0], { name: "HOME", value: "/home/runner" }, name);
@@ -559,15 +795,25 @@ describe("database safety under mocks", () => {
             const expected = { "1Gi": "1088Mi", "50Gi": "51264Mi", "10Gi": "10304Mi" }[tmp as string];
             assert.strictEqual(c.resources.requests["ephemeral-storage"], expected, `${name} (${tmp})`);
             assert.strictEqual(c.resources.limits["ephemeral-storage"], expected, `${name} (${tmp})`);
-            assert.deepStrictEqual(jobSpec.podFailurePolicy, { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] }, name);
+            assert.deepStrictEqual(
+                jobSpec.podFailurePolicy,
+                { rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }] },
+                name,
+            );
             assert.strictEqual(pod.restartPolicy, "Never", name);
         }
-        assert.strictEqual(at(find(production, ":Job", BACKUP), "spec.template.spec.volumes")[0].emptyDir.sizeLimit, "50Gi");
+        assert.strictEqual(
+            at(find(production, ":Job", BACKUP), "spec.template.spec.volumes")[0].emptyDir.sizeLimit,
+            "50Gi",
+        );
     });
 
     it("mounts the configured CA bundle in every pod that connects and names it in every URL", () => {
         const ca = find(production, ":ConfigMap", "myapp-db-roles-ca");
-        assert.strictEqual(at(ca, "data")["ca.pem"], readFileSync(path.join(ROOT, "certs", "rds-ca-bundle.pem"), "utf8"));
+        assert.strictEqual(
+            at(ca, "data")["ca.pem"],
+            readFileSync(path.join(ROOT, "certs", "rds-ca-bundle.pem"), "utf8"),
+        );
         const templates = [
             ...all(production, ":Job").map((j) => at(j, "spec.template.spec")),
             ...all(production, ":CronJob").map((j) => at(j, "spec.jobTemplate.spec.template.spec")),
@@ -593,7 +839,13 @@ describe("database safety under mocks", () => {
                 if (args.opts.protect) protectedNames.push(args.name);
                 return undefined;
             });
-            new BackupBucket("b", { bucketName: "dumps", retentionDays: 365, infrequentAccessAfterDays: 30, glacierAfterDays: 90, tags: {} });
+            new BackupBucket("b", {
+                bucketName: "dumps",
+                retentionDays: 365,
+                infrequentAccessAfterDays: 30,
+                glacierAfterDays: 90,
+                tags: {},
+            });
             new RdsBackupPlan("r", {
                 kind: "instance",
                 arn: "arn:aws:rds:us-east-1:123456789012:db:x",
@@ -647,11 +899,24 @@ describe("database config validation", () => {
             ["database.restore.key=other/thing.sql"],
             'myapp:database.restore.key = "other/thing.sql": must name a dump under backup.prefix, like postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump',
         ));
-    it("rejects a malformed cron schedule", () => rejectsConfig("production", ["backup.schedule=0 25 * * *"], 'myapp:backup.schedule = "0 25 * * *": must be a five-field cron schedule'));
+    it("rejects a malformed cron schedule", () =>
+        rejectsConfig(
+            "production",
+            ["backup.schedule=0 25 * * *"],
+            'myapp:backup.schedule = "0 25 * * *": must be a five-field cron schedule',
+        ));
     it("rejects a malformed drill schedule", () =>
-        rejectsConfig("production", ["backup.restoreDrill.schedule=every sunday"], 'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule'));
+        rejectsConfig(
+            "production",
+            ["backup.restoreDrill.schedule=every sunday"],
+            'myapp:backup.restoreDrill.schedule = "every sunday": must be a five-field cron schedule',
+        ));
     it("rejects a retention shorter than the configured minimum", () =>
-        rejectsConfig("production", ["backup.retentionDays=20", "backup.objectLock.days=10"], "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)"));
+        rejectsConfig(
+            "production",
+            ["backup.retentionDays=20", "backup.objectLock.days=10"],
+            "myapp:backup.retentionDays = 20: must be at least backup.minimumRetentionDays (35)",
+        ));
     it("rejects a GLACIER transition S3 would refuse", () =>
         rejectsConfig(
             "production",
@@ -665,9 +930,17 @@ describe("database config validation", () => {
             'myapp:database.migration.phase = "shrink": Invalid option: expected one of "expand"|"backfill"|"migrate-code"|"contract"',
         ));
     it("rejects a migration with both SQL files and a command", () =>
-        rejectsConfig("production", ["database.migration.command[0]=migrate"], "myapp:database.migration = (not set): must set exactly one of sqlDir"));
+        rejectsConfig(
+            "production",
+            ["database.migration.command[0]=migrate"],
+            "myapp:database.migration = (not set): must set exactly one of sqlDir",
+        ));
     it("rejects connection limits the server cannot hold", () =>
-        rejectsConfig("production", ["database.roles.app.connectionLimit=195"], "myapp:database.roles = 205: connection limits add up to more than maxConnections (200)"));
+        rejectsConfig(
+            "production",
+            ["database.roles.app.connectionLimit=195"],
+            "myapp:database.roles = 205: connection limits add up to more than maxConnections (200)",
+        ));
     it("rejects an RDS ARN of the wrong kind", () =>
         rejectsConfig(
             "production",
@@ -694,16 +967,28 @@ describe("database config validation", () => {
                 .filter(([k]) => k.startsWith(`${PROJECT}:`))
                 .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
         );
-        assert.throws(() => validateConfig(PROJECT, "staging", raw), /myapp:database\.tls\.caBundle = \(not set\): is required with sslmode verify-full/);
+        assert.throws(
+            () => validateConfig(PROJECT, "staging", raw),
+            /myapp:database\.tls\.caBundle = \(not set\): is required with sslmode verify-full/,
+        );
     });
     it("stops the offline preview with exit 2, before declaring anything, on a CA bundle path that is absent", () => {
         const r = preview(["--stack", "production", "--set", "database.tls.caBundle=certs/missing.pem"]);
         assert.strictEqual(r.code, 2, r.stderr);
-        assert.ok(r.stderr.includes(`myapp:database.tls.caBundle = "certs/missing.pem": names no file (looked for ${path.join(ROOT, "certs", "missing.pem")})`), r.stderr);
+        assert.ok(
+            r.stderr.includes(
+                `myapp:database.tls.caBundle = "certs/missing.pem": names no file (looked for ${path.join(ROOT, "certs", "missing.pem")})`,
+            ),
+            r.stderr,
+        );
         assert.strictEqual(r.stdout, "");
     });
     it("rejects an object lock that outlives the retention", () =>
-        rejectsConfig("production", ["backup.objectLock.days=400"], "myapp:backup.objectLock.days = 400: must be shorter than retentionDays (365)"));
+        rejectsConfig(
+            "production",
+            ["backup.objectLock.days=400"],
+            "myapp:backup.objectLock.days = 400: must be shorter than retentionDays (365)",
+        ));
     it("rejects database without backup", () => {
         const cfg = stackConfig("production");
         delete cfg["myapp:backup"];
@@ -712,11 +997,24 @@ describe("database config validation", () => {
                 .filter(([k]) => k.startsWith(`${PROJECT}:`))
                 .map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
         );
-        assert.throws(() => validateConfig(PROJECT, "production", raw), /myapp:backup = \(not set\): is required with database/);
+        assert.throws(
+            () => validateConfig(PROJECT, "production", raw),
+            /myapp:backup = \(not set\): is required with database/,
+        );
     });
     it("reads cron the way the CronJob controller does", () => {
-        for (const ok of ["0 */6 * * *", "30 4 * * 0", "0 0 1 JAN,JUL *", "*/15 9-17 * * MON-FRI", "@daily"]) assert.strictEqual(isKubernetesCron(ok), true, ok);
-        for (const bad of ["0 */6 * *", "60 * * * *", "0 0 0 * *", "* * * * 8", "0 0 * * * *", "@sometimes", "5-1 * * * *", "*/0 * * * *"]) {
+        for (const ok of ["0 */6 * * *", "30 4 * * 0", "0 0 1 JAN,JUL *", "*/15 9-17 * * MON-FRI", "@daily"])
+            assert.strictEqual(isKubernetesCron(ok), true, ok);
+        for (const bad of [
+            "0 */6 * *",
+            "60 * * * *",
+            "0 0 0 * *",
+            "* * * * 8",
+            "0 0 * * * *",
+            "@sometimes",
+            "5-1 * * * *",
+            "*/0 * * * *",
+        ]) {
             assert.strictEqual(isKubernetesCron(bad), false, bad);
         }
     });
@@ -725,7 +1023,10 @@ describe("database config validation", () => {
 describe("a restore key checked against S3 before anything is declared", () => {
     const key = "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump";
     /** The invokes the program made, under mocks that answer S3's getObject as `present` says. */
-    async function check(sets: string[], present: boolean): Promise<{ calls: Record<string, unknown>[]; error?: Error }> {
+    async function check(
+        sets: string[],
+        present: boolean,
+    ): Promise<{ calls: Record<string, unknown>[]; error?: Error }> {
         const calls: Record<string, unknown>[] = [];
         await pulumi.runtime.setMocks(
             {
@@ -762,7 +1063,9 @@ describe("a restore key checked against S3 before anything is declared", () => {
     });
 
     it("goes on when the object exists, and asks S3 nothing without a restore key", async () => {
-        assert.deepStrictEqual(await check([`database.restore.key=${key}`], true), { calls: [{ bucket: "myapp-production-db-backups", key }] });
+        assert.deepStrictEqual(await check([`database.restore.key=${key}`], true), {
+            calls: [{ bucket: "myapp-production-db-backups", key }],
+        });
         assert.deepStrictEqual(await check([], false), { calls: [] });
     });
 });

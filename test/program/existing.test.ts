@@ -12,7 +12,12 @@ import { DeclaredResource, ProgramRun } from "../../tools/offline/types";
 import { PACK_ENFORCEMENT, policies } from "../../policy/policies";
 import { all, at, find, NOW, PROJECT, ROOT, stackConfig } from "../helpers";
 
-const SECRETS = { app: "premade-db-app", migrator: "premade-db-migrator", backup: "premade-db-backup", drill: "premade-db-drill" };
+const SECRETS = {
+    app: "premade-db-app",
+    migrator: "premade-db-migrator",
+    backup: "premade-db-backup",
+    drill: "premade-db-drill",
+};
 const BUCKET = "premade-dumps";
 const ROLE_ARN = "arn:aws:iam::123456789012:role/premade-db-backup";
 const KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9";
@@ -39,10 +44,14 @@ function existingStack(stack: string, edit: (database: any, backup: any) => void
 }
 
 function run(stack: string, config: StackConfig): ProgramRun {
-    return runProgram({ ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)), now: NOW });
+    return runProgram({
+        ...toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, config)),
+        now: NOW,
+    });
 }
 
-const podOf = (r: DeclaredResource) => at(r, r.type.endsWith(":CronJob") ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec");
+const podOf = (r: DeclaredResource) =>
+    at(r, r.type.endsWith(":CronJob") ? "spec.jobTemplate.spec.template.spec" : "spec.template.spec");
 const envOf = (r: DeclaredResource): any[] => podOf(r).containers[0].env;
 const secretRefs = (r: DeclaredResource) =>
     envOf(r)
@@ -97,7 +106,8 @@ describe("existing resources instead of declared ones", () => {
                 ],
             );
             // The four Secrets are reads: nothing of theirs is sent to the cluster.
-            for (const kind of ["app", "migrator", "backup", "drill"]) assert.deepStrictEqual(find(runs[stack], ":Secret", `myapp-db-secrets-${kind}`).inputs, {});
+            for (const kind of ["app", "migrator", "backup", "drill"])
+                assert.deepStrictEqual(find(runs[stack], ":Secret", `myapp-db-secrets-${kind}`).inputs, {});
         });
 
         it(`${stack}: the Jobs, CronJobs and Deployments use the given Secrets and bucket, and the ServiceAccount the given role`, () => {
@@ -115,13 +125,25 @@ describe("existing resources instead of declared ones", () => {
                 envOf(migration).find((e) => e.name === "MIGRATION_OWNER_ROLE"),
                 undefined,
             );
-            for (const job of [backup, cron, drill]) assert.strictEqual(envValue(job, "BACKUP_BUCKET"), BUCKET, job.name);
-            for (const job of [backup, cron, drill]) assert.strictEqual(podOf(job).serviceAccountName, "myapp-db-backup");
-            assert.deepStrictEqual(at(find(r, ":ServiceAccount", "myapp-db-backup-service-account"), "metadata.annotations"), { "eks.amazonaws.com/role-arn": ROLE_ARN });
+            for (const job of [backup, cron, drill])
+                assert.strictEqual(envValue(job, "BACKUP_BUCKET"), BUCKET, job.name);
+            for (const job of [backup, cron, drill])
+                assert.strictEqual(podOf(job).serviceAccountName, "myapp-db-backup");
+            assert.deepStrictEqual(
+                at(find(r, ":ServiceAccount", "myapp-db-backup-service-account"), "metadata.annotations"),
+                { "eks.amazonaws.com/role-arn": ROLE_ARN },
+            );
             for (const d of all(r, ":Deployment")) {
-                assert.deepStrictEqual(podOf(d).containers[0].envFrom, [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: SECRETS.app } }], d.name);
+                assert.deepStrictEqual(
+                    podOf(d).containers[0].envFrom,
+                    [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: SECRETS.app } }],
+                    d.name,
+                );
                 // No URL is known offline; the checksum is the fingerprint of an empty read, a constant.
-                assert.strictEqual(at(d, "spec.template.metadata.annotations")["checksum/database-url"], createHash("sha256").update("").digest("hex").slice(0, 16));
+                assert.strictEqual(
+                    at(d, "spec.template.metadata.annotations")["checksum/database-url"],
+                    createHash("sha256").update("").digest("hex").slice(0, 16),
+                );
             }
         });
 
@@ -129,14 +151,25 @@ describe("existing resources instead of declared ones", () => {
             const r = runs[stack];
             const node = (name: string) => r.resources.find((x) => x.name === name)!;
             assert.deepStrictEqual(node("myapp-release-db-predeploy-backup-v1-2-3").dependsOn, ["myapp-db-backup"]);
-            assert.deepStrictEqual(node("myapp-release-db-migrate-expand-v1-2-3").dependsOn, ["myapp-release-db-predeploy-backup-v1-2-3"]);
+            assert.deepStrictEqual(node("myapp-release-db-migrate-expand-v1-2-3").dependsOn, [
+                "myapp-release-db-predeploy-backup-v1-2-3",
+            ]);
             const deployments = all(r, ":Deployment");
             assert.strictEqual(deployments.length, 2);
             // Each waits for the Secrets it reads by name: an Output of a Secret in the pod spec would let a change of the
             // Secret's data replace the Deployment (DatabaseAccess.secretRefs).
-            for (const d of deployments) assert.deepStrictEqual(d.dependsOn, ["myapp-release-db-migrate-expand-v1-2-3", "myapp-env", "myapp-db-secrets-app"], d.name);
-            assert.ok(node("myapp-release-db-predeploy-backup-v1-2-3").dependencies.includes("myapp-db-secrets-backup"));
-            assert.ok(node("myapp-release-db-migrate-expand-v1-2-3").dependencies.includes("myapp-db-secrets-migrator"));
+            for (const d of deployments)
+                assert.deepStrictEqual(
+                    d.dependsOn,
+                    ["myapp-release-db-migrate-expand-v1-2-3", "myapp-env", "myapp-db-secrets-app"],
+                    d.name,
+                );
+            assert.ok(
+                node("myapp-release-db-predeploy-backup-v1-2-3").dependencies.includes("myapp-db-secrets-backup"),
+            );
+            assert.ok(
+                node("myapp-release-db-migrate-expand-v1-2-3").dependencies.includes("myapp-db-secrets-migrator"),
+            );
             for (const d of deployments) assert.ok(d.dependencies.includes("myapp-db-secrets-app"), d.name);
         });
 
@@ -145,13 +178,20 @@ describe("existing resources instead of declared ones", () => {
             const violations = await runPolicies(runs[stack], PROJECT, policies, config, PACK_ENFORCEMENT);
             assert.deepStrictEqual(withoutMonitoring(violations), []);
             // These stacks leave `monitoring` out: the checklist's "Monitoring configured" is then not proven, and says so.
-            assert.ok(violations.some((v) => v.message === "no monitor for the plan's alert errorRatePct (Error rate)"));
+            assert.ok(
+                violations.some((v) => v.message === "no monitor for the plan's alert errorRatePct (Error rate)"),
+            );
         });
     }
 
     it("the plan names the existing bucket the dumps go to", () => {
         const readme = run("production", existingStack("production")).outputs.readme as string;
-        assert.ok(readme.includes(`dumps the database to s3://${BUCKET}/postgres/myapp/<UTC timestamp>-pre-deploy-v1.2.3.dump`), readme);
+        assert.ok(
+            readme.includes(
+                `dumps the database to s3://${BUCKET}/postgres/myapp/<UTC timestamp>-pre-deploy-v1.2.3.dump`,
+            ),
+            readme,
+        );
         assert.ok(!readme.includes("s3://undefined"), "no bucket left unnamed");
     });
 
@@ -170,7 +210,10 @@ describe("existing resources instead of declared ones", () => {
             undefined,
         );
         // The roles the restore fences the app out with are config's: the program made none.
-        assert.deepStrictEqual([envValue(restore, "FENCE_APP_ROLE"), envValue(restore, "FENCE_CONNECT_ROLE")], ["premade_app", "premade_app_connect"]);
+        assert.deepStrictEqual(
+            [envValue(restore, "FENCE_APP_ROLE"), envValue(restore, "FENCE_CONNECT_ROLE")],
+            ["premade_app", "premade_app_connect"],
+        );
         assert.strictEqual(envValue(restore, "BACKUP_BUCKET"), BUCKET);
     });
 
@@ -183,7 +226,9 @@ describe("existing resources instead of declared ones", () => {
             }),
         );
         assert.deepStrictEqual(
-            [...new Set(r.resources.map((x) => x.type))].filter((t) => !t.startsWith("kubernetes:") && !t.startsWith("release:index:")),
+            [...new Set(r.resources.map((x) => x.type))].filter(
+                (t) => !t.startsWith("kubernetes:") && !t.startsWith("release:index:"),
+            ),
             ["aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"],
         );
         const statements = JSON.parse(at(find(r, ":RolePolicy", "myapp-db-backup-policy"), "policy")).Statement;
@@ -198,8 +243,23 @@ describe("existing resources instead of declared ones", () => {
     it("database-backup-scheduled still requires the restore drill when the stack declares no roles", async () => {
         const r = structuredClone(runs.production);
         r.resources = r.resources.filter((x) => x.name !== "myapp-db-backup-restore-drill");
-        const violations = withoutMonitoring(await runPolicies(r, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT));
-        assert.deepStrictEqual(violations, [{ policy: "database-backup-scheduled", level: "mandatory", message: "the database has no scheduled restore drill", resource: null }]);
+        const violations = withoutMonitoring(
+            await runPolicies(
+                r,
+                PROJECT,
+                policies,
+                readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
+                PACK_ENFORCEMENT,
+            ),
+        );
+        assert.deepStrictEqual(violations, [
+            {
+                policy: "database-backup-scheduled",
+                level: "mandatory",
+                message: "the database has no scheduled restore drill",
+                resource: null,
+            },
+        ]);
     });
 
     it("database-backup-scheduled reports a backup CronJob that names no bucket", async () => {
@@ -209,7 +269,12 @@ describe("existing resources instead of declared ones", () => {
         container.env = container.env.filter((e: any) => e.name !== "BACKUP_BUCKET");
         const violations = withoutMonitoring(await runPolicies(r, PROJECT, policies, {}, PACK_ENFORCEMENT));
         assert.deepStrictEqual(violations, [
-            { policy: "database-backup-scheduled", level: "mandatory", message: "backup CronJob myapp-db-backup names no bucket: set BACKUP_BUCKET", resource: "myapp-db-backup-backup" },
+            {
+                policy: "database-backup-scheduled",
+                level: "mandatory",
+                message: "backup CronJob myapp-db-backup names no bucket: set BACKUP_BUCKET",
+                resource: "myapp-db-backup-backup",
+            },
         ]);
     });
 });
@@ -225,7 +290,13 @@ describe("ExistingDatabaseSecrets", () => {
                     if (args.id) {
                         reads.push(`${args.type} ${args.id}`);
                         const name = args.id.split("/")[1];
-                        return { id: args.id, state: { metadata: { name }, data: { DATABASE_URL: Buffer.from(urls[name]).toString("base64") } } };
+                        return {
+                            id: args.id,
+                            state: {
+                                metadata: { name },
+                                data: { DATABASE_URL: Buffer.from(urls[name]).toString("base64") },
+                            },
+                        };
                     }
                     creates.push(`${args.type} ${args.name}`);
                     return { id: `${args.name}-id`, state: args.inputs };
@@ -238,14 +309,22 @@ describe("ExistingDatabaseSecrets", () => {
         );
         const c = new ExistingDatabaseSecrets("s", { appName: "myapp", namespace: "ns", names: SECRETS });
         const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
-        const built = { reads, creates, c, checksum: await value(c.checksums.app), name: await value(c.secretNames.migrator), secret: await pulumi.isSecret(c.checksums.app) };
+        const built = {
+            reads,
+            creates,
+            c,
+            checksum: await value(c.checksums.app),
+            name: await value(c.secretNames.migrator),
+            secret: await pulumi.isSecret(c.checksums.app),
+        };
         // The component's outputs are registered after its children resolve: they must reach these mocks, not the next build's.
         await pulumi.runtime.disconnect();
         return built;
     }
 
     it("reads each Secret by namespace/name and creates none; its checksum follows the URL read", async () => {
-        const urls = (password: string) => Object.fromEntries(Object.values(SECRETS).map((n) => [n, `postgresql://u:${password}@db:5432/myapp`]));
+        const urls = (password: string) =>
+            Object.fromEntries(Object.values(SECRETS).map((n) => [n, `postgresql://u:${password}@db:5432/myapp`]));
         const first = await build(urls("one"));
         assert.deepStrictEqual(
             first.reads,
@@ -254,7 +333,8 @@ describe("ExistingDatabaseSecrets", () => {
         assert.deepStrictEqual(first.creates, ["release:index:ExistingDatabaseSecrets s"]);
         assert.strictEqual(first.name, SECRETS.migrator);
         assert.strictEqual(first.secret, false, "the checksum is a plain fingerprint, fit for a pod annotation");
-        const fingerprint = (url: string) => createHash("sha256").update(Buffer.from(url).toString("base64")).digest("hex").slice(0, 16);
+        const fingerprint = (url: string) =>
+            createHash("sha256").update(Buffer.from(url).toString("base64")).digest("hex").slice(0, 16);
         assert.strictEqual(first.checksum, fingerprint("postgresql://u:one@db:5432/myapp"));
         const rotated = await build(urls("two"));
         assert.strictEqual(rotated.checksum, fingerprint("postgresql://u:two@db:5432/myapp"));
@@ -285,7 +365,8 @@ describe("existing-resource config validation", () => {
     };
 
     it("accepts the existing inputs on both committed stacks, with or without the key's ARN", () => {
-        for (const stack of ["staging", "production"]) assert.throws(() => errorFor(stack, existingStack(stack)), /accepted/);
+        for (const stack of ["staging", "production"])
+            assert.throws(() => errorFor(stack, existingStack(stack)), /accepted/);
         assert.throws(
             () =>
                 errorFor(
@@ -319,7 +400,10 @@ describe("existing-resource config validation", () => {
 
     it("wants the roles a restore fences the app out with, which only the user knows", () =>
         rejects(
-            existingStack("production", (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" })),
+            existingStack(
+                "production",
+                (database) => (database.restore = { key: "postgres/myapp/20261127T140000Z-pre-deploy-v1.2.2.dump" }),
+            ),
             [
                 "myapp:database.fence = (not set): is required with database.existingSecrets and database.restore.key: a restore shuts the app out first, so name the app's login role (appRole) and the role it holds CONNECT through (connectRole)",
             ],
@@ -328,7 +412,9 @@ describe("existing-resource config validation", () => {
     it("rejects a drill Secret shared with the app's", () =>
         rejects(
             existingStack("production", (database) => (database.existingSecrets.drill = SECRETS.app)),
-            ['myapp:database.existingSecrets.drill = "premade-db-app": must differ from existingSecrets.app: the restore drill restores over the database its URL names'],
+            [
+                'myapp:database.existingSecrets.drill = "premade-db-app": must differ from existingSecrets.app: the restore drill restores over the database its URL names',
+            ],
         ));
 
     it("rejects a Secret name Kubernetes would refuse", () =>
@@ -336,24 +422,32 @@ describe("existing-resource config validation", () => {
             errorFor(
                 "production",
                 existingStack("production", (database) => (database.existingSecrets.app = "DB_App")),
-            ).includes('myapp:database.existingSecrets.app = "DB_App": must be a Kubernetes object name (lower-case DNS subdomain)'),
+            ).includes(
+                'myapp:database.existingSecrets.app = "DB_App": must be a Kubernetes object name (lower-case DNS subdomain)',
+            ),
         ));
 
     it("wants exactly one of bucketName and existingBucket", () => {
         rejects(
             existingStack("production", (_d, backup) => (backup.bucketName = "also-this-one")),
-            ['myapp:backup.bucketName = "also-this-one": must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket'],
+            [
+                'myapp:backup.bucketName = "also-this-one": must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket',
+            ],
         );
         rejects(
             existingStack("production", (_d, backup) => delete backup.existingBucket),
-            ["myapp:backup.bucketName = (not set): must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket"],
+            [
+                "myapp:backup.bucketName = (not set): must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket",
+            ],
         );
     });
 
     it("rejects an object lock on an existing bucket", () =>
         rejects(
             existingStack("production", (_d, backup) => (backup.objectLock = { mode: "GOVERNANCE", days: 30 })),
-            ["myapp:backup.objectLock: must be left out with backup.existingBucket: object lock is a setting of the existing bucket"],
+            [
+                "myapp:backup.objectLock: must be left out with backup.existingBucket: object lock is a setting of the existing bucket",
+            ],
         ));
 
     it("wants either the OIDC provider or an existing role", () => {
@@ -376,7 +470,9 @@ describe("existing-resource config validation", () => {
             errorFor(
                 "production",
                 existingStack("production", (_d, backup) => (backup.oidc.roleArn = "backup-role")),
-            ).includes('myapp:backup.oidc.roleArn = "backup-role": must be an IAM role ARN, arn:aws:iam::<account>:role/<name>'),
+            ).includes(
+                'myapp:backup.oidc.roleArn = "backup-role": must be an IAM role ARN, arn:aws:iam::<account>:role/<name>',
+            ),
         );
     });
 
@@ -384,13 +480,21 @@ describe("existing-resource config validation", () => {
         const rds = (stackConfig("production")[`${PROJECT}:database`] as any).rds;
         rejects(
             existingStack("production", (database) => (database.rds = rds)),
-            ["myapp:backup.existingBucket.kmsKeyArn = (not set): is required with database.rds: the RDS backup vault is encrypted with the bucket's key"],
+            [
+                "myapp:backup.existingBucket.kmsKeyArn = (not set): is required with database.rds: the RDS backup vault is encrypted with the bucket's key",
+            ],
         );
         assert.ok(
             errorFor(
                 "production",
-                existingStack("production", (_d, backup) => (backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps")),
-            ).includes('myapp:backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps": must be a KMS key ARN'),
+                existingStack(
+                    "production",
+                    (_d, backup) =>
+                        (backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps"),
+                ),
+            ).includes(
+                'myapp:backup.existingBucket.kmsKeyArn = "arn:aws:kms:us-east-1:123456789012:alias/dumps": must be a KMS key ARN',
+            ),
         );
     });
 });

@@ -14,7 +14,13 @@ import { closedPort, rollbackNowTrigger, serveVersion } from "../support/gateDat
 // client (DATADOG_HOST is its server configuration), as `pulumi up` reads Datadog: production's canary at 25% since
 // 14:00, asked at 14:45 to go to 100%.
 const NOW = "2026-11-27T14:45:00Z";
-const SCOPE: DatadogScope = { service: "myapp", env: "production", span: "web.request", excludeResources: ["get_/health/*"], payments: { total: "payment.total", failed: "payment.failed" } };
+const SCOPE: DatadogScope = {
+    service: "myapp",
+    env: "production",
+    span: "web.request",
+    excludeResources: ["get_/health/*"],
+    payments: { total: "payment.total", failed: "payment.failed" },
+};
 /** What the stack's last `up` left in its outputs; the program reads them through a StackReference to itself. */
 const LAST_UP = {
     strategy: "canary",
@@ -26,7 +32,11 @@ const SELF = "organization/myapp/production";
 const configOf = (stack: string) => readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
 
 async function run(sets: string[], outputs: Record<string, unknown> = LAST_UP): Promise<ProgramRun> {
-    const config = applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", stackConfig("production", sets));
+    const config = applyProjectConfig(
+        readProject(path.join(ROOT, "Pulumi.yaml")),
+        "production",
+        stackConfig("production", sets),
+    );
     return runProgram({ ...toRunRequest(PROJECT, "production", config), now: NOW, live: { [SELF]: { outputs } } });
 }
 
@@ -48,12 +58,17 @@ describe("the release gate in the program, against the Datadog stand-in", functi
 
     beforeEach(async () => {
         dd = await startDatadogStandIn();
-        Object.assign(process.env, { DD_API_KEY: dd.credentials.apiKey, DD_APP_KEY: dd.credentials.appKey, DATADOG_HOST: dd.url });
+        Object.assign(process.env, {
+            DD_API_KEY: dd.credentials.apiKey,
+            DD_APP_KEY: dd.credentials.appKey,
+            DATADOG_HOST: dd.url,
+        });
         serveVersion(dd, SCOPE, "v1.2.2", { requestsPerMinute: 600, errorPct: 0.5, p95Seconds: 0.2, phase: 0 });
         serveVersion(dd, SCOPE, "v1.2.3", { requestsPerMinute: 200, errorPct: 0.5, p95Seconds: 0.2, phase: 5 });
     });
     afterEach(async () => {
-        for (const key of ["DD_API_KEY", "DD_APP_KEY", "DATADOG_HOST"]) if (saved[key] === undefined) delete process.env[key];
+        for (const key of ["DD_API_KEY", "DD_APP_KEY", "DATADOG_HOST"])
+            if (saved[key] === undefined) delete process.env[key];
         await dd.close();
         assert.deepStrictEqual(dd.invalid, [], "every request matched the client's types");
     });
@@ -72,7 +87,12 @@ describe("the release gate in the program, against the Datadog stand-in", functi
         );
         // The read of the stack's own outputs is the one thing registered.
         assert.strictEqual(err.declaredBeforeFailure, 1);
-        assert.deepStrictEqual(dd.requests[0].query, { monitor_tags: "service:myapp,env:production,version:v1.2.3", group_states: "all", page: "0", page_size: "100" });
+        assert.deepStrictEqual(dd.requests[0].query, {
+            monitor_tags: "service:myapp,env:production,version:v1.2.3",
+            group_states: "all",
+            page: "0",
+            page_size: "100",
+        });
     });
 
     it("lets the up to 100 through when the canary is healthy, observed and judged Pass, and records its new share from now", async () => {
@@ -80,7 +100,8 @@ describe("the release gate in the program, against the Datadog stand-in", functi
         const r = await run(["canary.weight=100"]);
         assert.deepStrictEqual(r.outputs.gate, {
             outcome: "passed",
-            message: "release gate: raising traffic to v1.2.3 (25% → 100%) passes: no monitor of v1.2.3 alerts, 6000 requests in 30 minutes at 25%, judged Pass (score 100) against v1.2.2",
+            message:
+                "release gate: raising traffic to v1.2.3 (25% → 100%) passes: no monitor of v1.2.3 alerts, 6000 requests in 30 minutes at 25%, judged Pass (score 100) against v1.2.2",
             traffic: { shares: { "v1.2.3": 100 }, since: NOW },
         });
         assert.deepStrictEqual(
@@ -126,7 +147,10 @@ describe("the release gate in the program, against the Datadog stand-in", functi
         const sets = ["canary.weight=100", "release.gate.override.reason=the fix for the payment outage is in v1.2.3"];
         const unapproved = await run(sets);
         assert.strictEqual((unapproved.outputs.gate as any).outcome, "overridden");
-        assert.deepStrictEqual((unapproved.outputs.gate as any).override, { reason: "the fix for the payment outage is in v1.2.3", approver: null });
+        assert.deepStrictEqual((unapproved.outputs.gate as any).override, {
+            reason: "the fix for the payment outage is in v1.2.3",
+            approver: null,
+        });
         const violations = await runPolicies(unapproved, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
         assert.deepStrictEqual(
             violations.filter((v) => v.policy === "gate-override-approved"),
@@ -134,18 +158,27 @@ describe("the release gate in the program, against the Datadog stand-in", functi
                 {
                     policy: "gate-override-approved",
                     level: "mandatory",
-                    message: "the release gate is overridden without an approver: ConfigMap myapp-deployment-plan has no gate-override-approver (set release.gate.override.approver)",
+                    message:
+                        "the release gate is overridden without an approver: ConfigMap myapp-deployment-plan has no gate-override-approver (set release.gate.override.approver)",
                     resource: "myapp-deployment-plan",
                 },
             ],
         );
         const approved = await run([...sets, "release.gate.override.approver=@myapp-release-lead"]);
-        assert.deepStrictEqual((approved.outputs.gate as any).override, { reason: "the fix for the payment outage is in v1.2.3", approver: "@myapp-release-lead" });
+        assert.deepStrictEqual((approved.outputs.gate as any).override, {
+            reason: "the fix for the payment outage is in v1.2.3",
+            approver: "@myapp-release-lead",
+        });
         assert.deepStrictEqual(
-            (await runPolicies(approved, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT)).filter((v) => v.policy === "gate-override-approved"),
+            (await runPolicies(approved, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT)).filter(
+                (v) => v.policy === "gate-override-approved",
+            ),
             [],
         );
-        assert.match(approved.outputs.readme as string, /\n\*\*Release Gate Overridden\*\*: "the fix for the payment outage is in v1\.2\.3", approved by @myapp-release-lead\.\n/);
+        assert.match(
+            approved.outputs.readme as string,
+            /\n\*\*Release Gate Overridden\*\*: "the fix for the payment outage is in v1\.2\.3", approved by @myapp-release-lead\.\n/,
+        );
         assert.strictEqual(nonReads(approved), nonReads(unapproved));
     });
 

@@ -6,11 +6,25 @@ import { PACK_ENFORCEMENT, policies } from "../../policy/policies";
 import { validateConfig } from "../../lib/config";
 import { readPolicyConfig, runPolicies } from "../../tools/offline/policy";
 import { DeclaredResource, ProgramRun } from "../../tools/offline/types";
-import { all, at, configErrorFor, rejectsConfig, find, preview, programConfig, PROJECT, ROOT, runConfig, runStack, stackConfig } from "../helpers";
+import {
+    all,
+    at,
+    configErrorFor,
+    rejectsConfig,
+    find,
+    preview,
+    programConfig,
+    PROJECT,
+    ROOT,
+    runConfig,
+    runStack,
+    stackConfig,
+} from "../helpers";
 import { MonitorModel, notification, Point } from "../support/datadog";
 
 const monitorsOf = (run: ProgramRun) => all(run, ":Monitor");
-const tagValue = (m: DeclaredResource, key: string) => (at(m, "tags") as string[]).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
+const tagValue = (m: DeclaredResource, key: string) =>
+    (at(m, "tags") as string[]).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
 
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -28,7 +42,11 @@ function spanOf(run: ProgramRun): string {
     )![1];
 }
 
-function notificationsFor(run: ProgramRun, variant: string, perMinute: { requests: number; errors: number; p95: number }): Record<string, string[]> {
+function notificationsFor(
+    run: ProgramRun,
+    variant: string,
+    perMinute: { requests: number; errors: number; p95: number },
+): Record<string, string[]> {
     const version = tagValue(
         monitorsOf(run).find((m) => (at(m, "tags") as string[]).includes(variant))!,
         "version",
@@ -46,7 +64,13 @@ function notificationsFor(run: ProgramRun, variant: string, perMinute: { request
                   { metric: "payment.failed", tags, value: perMinute.requests * 0.12 * 0.01 },
               ];
     const model = new MonitorModel(metrics, () => []);
-    model.declare(run.resources.filter((r) => !r.type.endsWith(":Monitor") || ((r.inputs.tags as string[]).includes(variant) && r.inputs.type !== "service check")));
+    model.declare(
+        run.resources.filter(
+            (r) =>
+                !r.type.endsWith(":Monitor") ||
+                ((r.inputs.tags as string[]).includes(variant) && r.inputs.type !== "service check"),
+        ),
+    );
     for (let minute = 0; minute < 20; minute++) model.tick(minute);
     const out: Record<string, string[]> = {};
     for (const sent of model.sent) out[sent.monitor.replace("myapp-monitoring-", "")] ??= sent.lines;
@@ -88,46 +112,73 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 const templates = all(run, ":Deployment").map((d) => ({
                     deployment: at(d, "metadata.labels"),
                     pod: at(d, "spec.template.metadata.labels"),
-                    env: Object.fromEntries((at(d, "spec.template.spec.containers")[0].env as any[]).filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom.fieldRef.fieldPath])),
+                    env: Object.fromEntries(
+                        (at(d, "spec.template.spec.containers")[0].env as any[])
+                            .filter((e) => e.valueFrom)
+                            .map((e) => [e.name, e.valueFrom.fieldRef.fieldPath]),
+                    ),
                 }));
-                const queried = monitorsOf(run).flatMap((m) => (at(m, "type") === "composite" ? [] : versionScopes(at(m, "query"))));
+                const queried = monitorsOf(run).flatMap((m) =>
+                    at(m, "type") === "composite" ? [] : versionScopes(at(m, "query")),
+                );
                 assert.ok(queried.length > 0);
                 for (const q of queried) {
                     const carrier = templates.find(
-                        (t) => t.pod["tags.datadoghq.com/version"] === q.version && t.pod["tags.datadoghq.com/env"] === q.env && t.pod["tags.datadoghq.com/service"] === q.service,
+                        (t) =>
+                            t.pod["tags.datadoghq.com/version"] === q.version &&
+                            t.pod["tags.datadoghq.com/env"] === q.env &&
+                            t.pod["tags.datadoghq.com/service"] === q.service,
                     );
                     assert.ok(carrier, `no pod template carries ${JSON.stringify(q)}`);
-                    for (const k of ["env", "service", "version"]) assert.strictEqual(carrier.deployment[`tags.datadoghq.com/${k}`], carrier.pod[`tags.datadoghq.com/${k}`]);
+                    for (const k of ["env", "service", "version"])
+                        assert.strictEqual(
+                            carrier.deployment[`tags.datadoghq.com/${k}`],
+                            carrier.pod[`tags.datadoghq.com/${k}`],
+                        );
                     assert.deepStrictEqual(carrier.env, {
                         DD_ENV: "metadata.labels['tags.datadoghq.com/env']",
                         DD_SERVICE: "metadata.labels['tags.datadoghq.com/service']",
                         DD_VERSION: "metadata.labels['tags.datadoghq.com/version']",
                     });
                 }
-                if (label === "digest canary") assert.ok(queried.some((q) => q.version === `sha256-${"ab".repeat(32)}`.slice(0, 63)));
+                if (label === "digest canary")
+                    assert.ok(queried.some((q) => q.version === `sha256-${"ab".repeat(32)}`.slice(0, 63)));
             });
         }
 
         it("labels the canary's pods with exactly the strings its monitors query; batch pods carry their own service", () => {
             const d = find(production, ":Deployment", "myapp-canary-deployment");
-            const dd = (labels: Record<string, string>) => Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith("tags.datadoghq.com/")));
-            const expected = { "tags.datadoghq.com/env": "production", "tags.datadoghq.com/service": "myapp", "tags.datadoghq.com/version": "v1.2.3" };
+            const dd = (labels: Record<string, string>) =>
+                Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith("tags.datadoghq.com/")));
+            const expected = {
+                "tags.datadoghq.com/env": "production",
+                "tags.datadoghq.com/service": "myapp",
+                "tags.datadoghq.com/version": "v1.2.3",
+            };
             assert.deepStrictEqual(dd(at(d, "metadata.labels")), expected);
             assert.deepStrictEqual(dd(at(d, "spec.template.metadata.labels")), expected);
-            const batch = [...all(production, ":Job"), ...all(staging, ":Job")].map((j) => at(j, "spec.template.metadata.labels")["tags.datadoghq.com/service"]);
-            assert.ok(batch.length > 0 && batch.every((s) => typeof s === "string" && s !== "myapp"), JSON.stringify(batch));
+            const batch = [...all(production, ":Job"), ...all(staging, ":Job")].map(
+                (j) => at(j, "spec.template.metadata.labels")["tags.datadoghq.com/service"],
+            );
+            assert.ok(
+                batch.length > 0 && batch.every((s) => typeof s === "string" && s !== "myapp"),
+                JSON.stringify(batch),
+            );
         });
     });
 
     describe("paging", () => {
         it("a 1.5% error rate on the canary pages once, the 1% alert, after five sustained minutes", () => {
-            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 200, errors: 3, p95: 0.3 }), {
-                "error-rate-pct-canary": [
-                    "Error rate above 1% for myapp in production (track:canary, version:v1.2.3).",
-                    "The on-call engineer is paged. If it started with the release, roll back: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
-                    "@pagerduty-myapp @slack-engineering",
-                ],
-            });
+            assert.deepStrictEqual(
+                notificationsFor(production, "track:canary", { requests: 200, errors: 3, p95: 0.3 }),
+                {
+                    "error-rate-pct-canary": [
+                        "Error rate above 1% for myapp in production (track:canary, version:v1.2.3).",
+                        "The on-call engineer is paged. If it started with the release, roll back: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
+                        "@pagerduty-myapp @slack-engineering",
+                    ],
+                },
+            );
         });
 
         it("from a quiet start, 3% errors page the 15-minute rollback trigger alone, and 6% 'roll back now' alone: a tier defers to the tiers above it", () => {
@@ -135,8 +186,12 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 Object.entries(notificationsFor(production, "track:canary", perMinute))
                     .filter(([, lines]) => lines.some((l) => l.includes("@pagerduty")))
                     .map(([name]) => name);
-            assert.deepStrictEqual(pages({ requests: 200, errors: 6, p95: 0.3 }), ["rollback-sustained-error-rate-pct-canary"]);
-            assert.deepStrictEqual(pages({ requests: 200, errors: 12, p95: 0.3 }), ["rollback-now-error-rate-pct-canary"]);
+            assert.deepStrictEqual(pages({ requests: 200, errors: 6, p95: 0.3 }), [
+                "rollback-sustained-error-rate-pct-canary",
+            ]);
+            assert.deepStrictEqual(pages({ requests: 200, errors: 12, p95: 0.3 }), [
+                "rollback-now-error-rate-pct-canary",
+            ]);
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-rollback-sustained-error-rate-pct-canary"), "query"),
                 "myapp-monitoring-rollback-sustained-error-rate-pct-canary-condition-id && !myapp-monitoring-low-requests-15m-canary-id && !myapp-monitoring-no-requests-5m-canary-id && !myapp-monitoring-rollback-now-error-rate-pct-canary-condition-id",
@@ -163,14 +218,18 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 const message = at(m, "message") as string;
                 const outside = message.replace(/\{\{#(is_alert|is_recovery)\}\}[\s\S]*?\{\{\/\1\}\}/g, "");
                 assert.ok(!outside.includes("@pagerduty"), m.name);
-                if (message.includes("{{#is_warning}}")) assert.ok(!notification(message, "ok", "warn").join("\n").includes("@pagerduty"), m.name);
+                if (message.includes("{{#is_warning}}"))
+                    assert.ok(!notification(message, "ok", "warn").join("\n").includes("@pagerduty"), m.name);
             }
         });
     });
 
     describe("a version no user reaches", () => {
         it("staging's preview color tells chat only, and says what `rollback` says of that state", () => {
-            const green = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"), "message") as string;
+            const green = at(
+                find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"),
+                "message",
+            ) as string;
             assert.strictEqual(staging.outputs.rollback, "none needed: live runs v1.2.2; v1.2.3 is only in preview");
             assert.deepStrictEqual(notification(green, "ok", "alert"), [
                 "Rollback trigger (now): error rate above 5% for myapp in staging (color:green, version:v1.2.3).",
@@ -199,7 +258,14 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 "Roll back now: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi up --stack staging`",
                 "@pagerduty-myapp-staging @slack-engineering-staging",
             ]);
-            assert.ok((at(find(switched, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-blue"), "tags") as string[]).includes("users:none"));
+            assert.ok(
+                (
+                    at(
+                        find(switched, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-blue"),
+                        "tags",
+                    ) as string[]
+                ).includes("users:none"),
+            );
         });
 
         it("after its traffic stops, a canary that paged resolves the incident within five minutes and says nothing more for two hours", () => {
@@ -219,12 +285,25 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                         : [],
                 () => [],
             );
-            model.declare(runStack("production").resources.filter((r) => !r.type.endsWith(":Monitor") || (r.inputs.tags as string[]).includes("track:canary")));
+            model.declare(
+                runStack("production").resources.filter(
+                    (r) => !r.type.endsWith(":Monitor") || (r.inputs.tags as string[]).includes("track:canary"),
+                ),
+            );
             for (let minute = 0; minute < 20; minute++) model.tick(minute);
-            model.declare(run.resources.filter((r) => !r.type.endsWith(":Monitor") || (r.inputs.tags as string[]).includes("track:canary")));
+            model.declare(
+                run.resources.filter(
+                    (r) => !r.type.endsWith(":Monitor") || (r.inputs.tags as string[]).includes("track:canary"),
+                ),
+            );
             for (let minute = 20; minute < 140; minute++) model.tick(minute);
             assert.deepStrictEqual(
-                model.sent.map((x) => [x.minute, x.monitor.replace("myapp-monitoring-", ""), x.to, x.handles.join(" ")]),
+                model.sent.map((x) => [
+                    x.minute,
+                    x.monitor.replace("myapp-monitoring-", ""),
+                    x.to,
+                    x.handles.join(" "),
+                ]),
                 [
                     [0, "rollback-now-error-rate-pct-canary", "alert", "@pagerduty-myapp @slack-engineering"],
                     [24, "rollback-now-error-rate-pct-canary", "ok", "@pagerduty-myapp @slack-engineering"],
@@ -236,8 +315,14 @@ describe("Datadog monitoring from the plan's thresholds", () => {
     describe("database connection pressure", () => {
         it("measures the app role's connections against its own limit, which app load reaches", () => {
             const q = (run: ProgramRun) => at(find(run, ":Monitor", "myapp-monitoring-db-connections-pct"), "query");
-            assert.strictEqual(q(production), "avg(last_5m):sum:postgresql.connections{env:production,db:myapp,user:myapp_app} / 150 * 100 > 90");
-            assert.strictEqual(q(staging), "avg(last_5m):sum:postgresql.connections{env:staging,db:myapp,user:myapp_app} / 60 * 100 > 90");
+            assert.strictEqual(
+                q(production),
+                "avg(last_5m):sum:postgresql.connections{env:production,db:myapp,user:myapp_app} / 150 * 100 > 90",
+            );
+            assert.strictEqual(
+                q(staging),
+                "avg(last_5m):sum:postgresql.connections{env:staging,db:myapp,user:myapp_app} / 60 * 100 > 90",
+            );
             // Fires at 136 of the role's 150 connections; server-wide, 150 of max_connections 200 read 75% and never reached 90%.
             const [, limit, threshold] = q(production)
                 .match(/ \/ (\d+) \* 100 > (\d+)$/)!
@@ -249,7 +334,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 
     describe("minimum traffic", () => {
         it("1 error in 10 requests a minute on the canary says nothing; 10 in 100 pages roll back now, once", () => {
-            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 10, errors: 1, p95: 0.3 }), {});
+            assert.deepStrictEqual(
+                notificationsFor(production, "track:canary", { requests: 10, errors: 1, p95: 0.3 }),
+                {},
+            );
             const notified = notificationsFor(production, "track:canary", { requests: 100, errors: 10, p95: 0.3 });
             assert.deepStrictEqual(Object.keys(notified), ["rollback-now-error-rate-pct-canary"]);
             assert.deepStrictEqual(notified["rollback-now-error-rate-pct-canary"], [
@@ -260,8 +348,15 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("guards alert on too little traffic, counted without probes, and a missing count is zero; the composite needs the guard not alerting", () => {
-            const guard = find(runStack("production", ["monitoring.trafficGuard.minRequests=500"]), ":Monitor", "myapp-monitoring-low-requests-15m-canary");
-            assert.strictEqual(at(guard, "query"), "sum(last_15m):sum:trace.web.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() < 500");
+            const guard = find(
+                runStack("production", ["monitoring.trafficGuard.minRequests=500"]),
+                ":Monitor",
+                "myapp-monitoring-low-requests-15m-canary",
+            );
+            assert.strictEqual(
+                at(guard, "query"),
+                "sum(last_15m):sum:trace.web.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_count() < 500",
+            );
             assert.deepStrictEqual(at(guard, "monitorThresholds"), { critical: "500" });
             assert.strictEqual(at(guard, "onMissingData"), "default");
             assert.strictEqual(at(guard, "name"), "[production] myapp: fewer than 500 requests of track:canary in 15m");
@@ -274,7 +369,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-condition"), "query"),
                 "min(last_5m):sum:trace.web.request.errors{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_rate() / sum:trace.web.request.hits{service:myapp,env:production,version:v1.2.3,!resource_name:get_/health/*}.as_rate() * 100 > 1",
             );
-            assert.strictEqual(at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-condition"), "onMissingData"), "resolve");
+            assert.strictEqual(
+                at(find(production, ":Monitor", "myapp-monitoring-error-rate-pct-canary-condition"), "onMissingData"),
+                "resolve",
+            );
         });
 
         it("a healthy release, with enough traffic on each version, has no monitor in ALERT or WARN", () => {
@@ -293,7 +391,13 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                     }),
                 () => [],
             );
-            model.declare(production.resources.filter((r) => !r.type.endsWith(":Monitor") || ["track:stable", "track:canary"].some((t) => (r.inputs.tags as string[]).includes(t))));
+            model.declare(
+                production.resources.filter(
+                    (r) =>
+                        !r.type.endsWith(":Monitor") ||
+                        ["track:stable", "track:canary"].some((t) => (r.inputs.tags as string[]).includes(t)),
+                ),
+            );
             for (let minute = 0; minute < 20; minute++) model.tick(minute);
             assert.deepStrictEqual(
                 model.apiListing().filter((m) => m.overall_state !== "OK"),
@@ -303,7 +407,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("a slow p95 on the canary pages roll back now alone; a few slow requests say nothing", () => {
-            assert.deepStrictEqual(notificationsFor(production, "track:canary", { requests: 10, errors: 0, p95: 6 }), {});
+            assert.deepStrictEqual(
+                notificationsFor(production, "track:canary", { requests: 10, errors: 0, p95: 6 }),
+                {},
+            );
             const slow = notificationsFor(production, "track:canary", { requests: 100, errors: 0, p95: 6 });
             assert.deepStrictEqual(Object.keys(slow), ["rollback-now-p95-seconds-canary"]);
             assert.deepStrictEqual(slow["rollback-now-p95-seconds-canary"], [
@@ -312,7 +419,11 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 "@pagerduty-myapp @slack-engineering",
             ]);
             // The p95 conditions themselves notify nobody.
-            for (const n of ["rollback-now-p95-seconds-canary", "rollback-sustained-p95-seconds-canary", "p95-latency-seconds-canary"]) {
+            for (const n of [
+                "rollback-now-p95-seconds-canary",
+                "rollback-sustained-p95-seconds-canary",
+                "p95-latency-seconds-canary",
+            ]) {
                 const condition = find(production, ":Monitor", `myapp-monitoring-${n}-condition`);
                 assert.ok(!(at(condition, "message") as string).includes("@"), n);
                 assert.strictEqual(tagValue(condition, "plan-alert"), undefined, n);
@@ -325,16 +436,26 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const m = find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary");
             assert.strictEqual(at(m, "priority"), "1");
             assert.strictEqual(tagValue(m, "severity"), "rollback");
-            assert.strictEqual(at(m, "query"), "myapp-monitoring-version-payment-failure-pct-canary-condition-id && !myapp-monitoring-low-payments-5m-canary-id");
             assert.strictEqual(
-                at(find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary-condition"), "query"),
+                at(m, "query"),
+                "myapp-monitoring-version-payment-failure-pct-canary-condition-id && !myapp-monitoring-low-payments-5m-canary-id",
+            );
+            assert.strictEqual(
+                at(
+                    find(production, ":Monitor", "myapp-monitoring-version-payment-failure-pct-canary-condition"),
+                    "query",
+                ),
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production,version:v1.2.3}.as_count() / sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() * 100 > 5",
             );
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-low-payments-5m-canary"), "query"),
                 "sum(last_5m):sum:payment.total{service:myapp,env:production,version:v1.2.3}.as_count() < 20",
             );
-            assert.ok((at(m, "message") as string).includes("Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`"));
+            assert.ok(
+                (at(m, "message") as string).includes(
+                    "Roll back now: `pulumi config set --stack production --path canary.weight 0 && pulumi up --stack production`",
+                ),
+            );
             assert.strictEqual(
                 at(find(production, ":Monitor", "myapp-monitoring-payment-failure-pct-condition"), "query"),
                 "sum(last_5m):sum:payment.failed{service:myapp,env:production}.as_count() / sum:payment.total{service:myapp,env:production}.as_count() * 100 > 5",
@@ -355,9 +476,14 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         it("mutes only rollout noise, in every group of those monitors, and keeps what the plan checks at T+30 live", () => {
             const downtime = find(production, ":DowntimeSchedule", "myapp-monitoring-deployment-window");
             assert.strictEqual(at(downtime, "scope"), "*");
-            assert.deepStrictEqual(at(downtime, "oneTimeSchedule"), { start: "2026-11-27T14:00:00Z", end: "2026-11-27T16:00:00Z" });
+            assert.deepStrictEqual(at(downtime, "oneTimeSchedule"), {
+                start: "2026-11-27T14:00:00Z",
+                end: "2026-11-27T16:00:00Z",
+            });
             const muteTags = at(downtime, "monitorIdentifier.monitorTags") as string[];
-            const muted = monitorsOf(production).filter((m) => muteTags.every((t) => (at(m, "tags") as string[]).includes(t)));
+            const muted = monitorsOf(production).filter((m) =>
+                muteTags.every((t) => (at(m, "tags") as string[]).includes(t)),
+            );
             assert.deepStrictEqual(
                 muted.map((m) => m.name.replace("myapp-monitoring-", "")),
                 ["cache-hit-pct", "cpu-pct", "memory-pct", "disk-io-pct", "autoscaler-at-max-pct"],
@@ -371,8 +497,11 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("a window about to start is declared whole; once open, from its creation (Datadog refuses a start in the past); once ended, not at all", () => {
-            const downtime = (now: string) => all(runStack("production", [], now), ":DowntimeSchedule").map((d) => at(d, "oneTimeSchedule"));
-            assert.deepStrictEqual(downtime("2026-11-27T13:59:59Z"), [{ start: "2026-11-27T14:00:00Z", end: "2026-11-27T16:00:00Z" }]);
+            const downtime = (now: string) =>
+                all(runStack("production", [], now), ":DowntimeSchedule").map((d) => at(d, "oneTimeSchedule"));
+            assert.deepStrictEqual(downtime("2026-11-27T13:59:59Z"), [
+                { start: "2026-11-27T14:00:00Z", end: "2026-11-27T16:00:00Z" },
+            ]);
             assert.deepStrictEqual(downtime("2026-11-27T14:00:05Z"), [{ end: "2026-11-27T16:00:00Z" }]);
             assert.deepStrictEqual(downtime("2026-11-27T16:00:00Z"), []);
             assert.deepStrictEqual(downtime("2026-12-04T15:00:00Z"), []);
@@ -402,19 +531,36 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("normalises an offset to the provider's UTC form", () => {
-            const run = runStack("production", ["monitoring.deploymentWindow.start=2026-11-27T15:00:00+01:00", "monitoring.deploymentWindow.end=2026-11-27T11:30:00-04:30"]);
-            assert.deepStrictEqual(at(find(run, ":DowntimeSchedule", "myapp-monitoring-deployment-window"), "oneTimeSchedule"), {
-                start: "2026-11-27T14:00:00Z",
-                end: "2026-11-27T16:00:00Z",
-            });
+            const run = runStack("production", [
+                "monitoring.deploymentWindow.start=2026-11-27T15:00:00+01:00",
+                "monitoring.deploymentWindow.end=2026-11-27T11:30:00-04:30",
+            ]);
+            assert.deepStrictEqual(
+                at(find(run, ":DowntimeSchedule", "myapp-monitoring-deployment-window"), "oneTimeSchedule"),
+                {
+                    start: "2026-11-27T14:00:00Z",
+                    end: "2026-11-27T16:00:00Z",
+                },
+            );
         });
     });
 
     describe("rollback advice in the alert messages", () => {
         it("a blue/green color that runs the previous version does not advise switching away from it", () => {
-            const blue = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-blue"), "message") as string;
-            const green = at(find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"), "message") as string;
-            assert.ok(blue.includes("This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook."), blue);
+            const blue = at(
+                find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-blue"),
+                "message",
+            ) as string;
+            const green = at(
+                find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"),
+                "message",
+            ) as string;
+            assert.ok(
+                blue.includes(
+                    "This version is the one a rollback returns to, so rolling back will not help: follow the incident runbook.",
+                ),
+                blue,
+            );
             assert.ok(!blue.includes("blueGreen.activeColor"), blue);
             // Green serves no user until the switch: it advises no rollback (see "a version no user reaches").
             assert.ok(!green.includes("Roll back now"), green);
@@ -435,20 +581,44 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("watches only the autoscalers that can grow: one pinned at min = max is left out, and with none there is no such monitor", async () => {
-            const hpaScope = (run: ProgramRun) => (at(find(run, ":Monitor", "myapp-monitoring-autoscaler-at-max-pct"), "query") as string).match(/\{([^}]*)\}/)![1];
+            const hpaScope = (run: ProgramRun) =>
+                (at(find(run, ":Monitor", "myapp-monitoring-autoscaler-at-max-pct"), "query") as string).match(
+                    /\{([^}]*)\}/,
+                )![1];
             const bounds = (run: ProgramRun) =>
-                Object.fromEntries(all(run, ":HorizontalPodAutoscaler").map((h) => [at(h, "metadata.name"), [at(h, "spec.minReplicas"), at(h, "spec.maxReplicas")]]));
-            const pack = async (run: ProgramRun) => runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+                Object.fromEntries(
+                    all(run, ":HorizontalPodAutoscaler").map((h) => [
+                        at(h, "metadata.name"),
+                        [at(h, "spec.minReplicas"), at(h, "spec.maxReplicas")],
+                    ]),
+                );
+            const pack = async (run: ProgramRun) =>
+                runPolicies(
+                    run,
+                    PROJECT,
+                    policies,
+                    readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
+                    PACK_ENFORCEMENT,
+                );
 
             // release.maxReplicas = release.replicas pins stable at 6; the canary still grows from 2 to 6.
             const stablePinned = runStack("production", ["release.maxReplicas=6"]);
             assert.deepStrictEqual(bounds(stablePinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 6] });
-            assert.strictEqual(hpaScope(stablePinned), "kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary)");
+            assert.strictEqual(
+                hpaScope(stablePinned),
+                "kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN (myapp-canary)",
+            );
             assert.deepStrictEqual(await pack(stablePinned), []);
 
             // Both pinned (canaryMaxReplicas = canaryReplicas too): nothing can reach a maximum it did not start at. The
             // steps stop at 25%, which 2 canary pods can carry of a fleet of 6 (capacity-follows-traffic).
-            const bothPinned = runStack("production", ["release.maxReplicas=6", "canary.canaryMaxReplicas=2", "canary.steps[0]=1", "canary.steps[1]=5", "canary.steps[2]=25"]);
+            const bothPinned = runStack("production", [
+                "release.maxReplicas=6",
+                "canary.canaryMaxReplicas=2",
+                "canary.steps[0]=1",
+                "canary.steps[1]=5",
+                "canary.steps[2]=25",
+            ]);
             assert.deepStrictEqual(bounds(bothPinned), { "myapp-stable": [6, 6], "myapp-canary": [2, 2] });
             assert.deepStrictEqual(
                 monitorsOf(bothPinned).filter((m) => tagValue(m, "plan-alert") === "autoscalerAtMaxPct"),
@@ -479,7 +649,13 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 /kube_cluster_name:prod-us-east-1 AND kube_namespace:production AND horizontalpodautoscaler IN \(myapp-canary\)/g,
                 "kube_namespace:production,horizontalpodautoscaler:myapp-stable",
             );
-            const violations = await runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+            const violations = await runPolicies(
+                run,
+                PROJECT,
+                policies,
+                readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
+                PACK_ENFORCEMENT,
+            );
             assert.deepStrictEqual(
                 violations.map((v) => v.message),
                 [
@@ -490,7 +666,9 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         });
 
         it("lets a retired version's monitors resolve as its data stops: guards count missing as zero, conditions resolve", () => {
-            for (const m of monitorsOf(production).filter((x) => at(x, "type") === "query alert" && (at(x, "tags") as string[]).includes("notifies:nobody"))) {
+            for (const m of monitorsOf(production).filter(
+                (x) => at(x, "type") === "query alert" && (at(x, "tags") as string[]).includes("notifies:nobody"),
+            )) {
                 const guard = (at(m, "tags") as string[]).includes("release-guard:traffic");
                 assert.strictEqual(at(m, "onMissingData"), guard ? "default" : "resolve", m.name);
                 assert.strictEqual(at(m, "notifyNoData"), undefined, m.name);
@@ -499,7 +677,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
 
         it("titles say the comparison the query makes: the autoscaler is at or above 100%", () => {
             const m = find(production, ":Monitor", "myapp-monitoring-autoscaler-at-max-pct");
-            assert.strictEqual(at(m, "name"), "[production] myapp: Autoscaler replicas (% of its maximum) at or above 100%");
+            assert.strictEqual(
+                at(m, "name"),
+                "[production] myapp: Autoscaler replicas (% of its maximum) at or above 100%",
+            );
             assert.ok((at(m, "query") as string).endsWith(" >= 100"));
         });
 
@@ -518,7 +699,12 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 ["stable"],
             );
             assert.ok(
-                (at(find(run, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-stable"), "message") as string).includes(
+                (
+                    at(
+                        find(run, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-stable"),
+                        "message",
+                    ) as string
+                ).includes(
                     "`pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi up --stack production`",
                 ),
             );
@@ -535,7 +721,9 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             "rollbackSustainedP95Seconds",
             "versionPaymentFailurePct",
         ];
-        const counts = Object.fromEntries(ALERT_NAMES.map((n) => [n, monitorsOf(production).filter((m) => tagValue(m, "plan-alert") === n).length]));
+        const counts = Object.fromEntries(
+            ALERT_NAMES.map((n) => [n, monitorsOf(production).filter((m) => tagValue(m, "plan-alert") === n).length]),
+        );
         assert.deepStrictEqual(counts, Object.fromEntries(ALERT_NAMES.map((n) => [n, perVersion.includes(n) ? 2 : 1])));
         assert.deepStrictEqual(
             monitorsOf(staging)
@@ -551,9 +739,18 @@ describe("Datadog monitoring from the plan's thresholds", () => {
     it("pages the rollback triggers at priority 1, with no warning tier: the tier below warns and pages for them", () => {
         const expected: Record<string, [string, object]> = {
             "rollback-now-error-rate-pct-canary-condition": ["sum(last_5m)", { critical: "5", criticalRecovery: "4" }],
-            "rollback-now-p95-seconds-canary-condition": ["percentile(last_5m)", { critical: "5", criticalRecovery: "4" }],
-            "rollback-sustained-error-rate-pct-canary-condition": ["sum(last_15m)", { critical: "2", criticalRecovery: "1.6" }],
-            "rollback-sustained-p95-seconds-canary-condition": ["percentile(last_15m)", { critical: "3", criticalRecovery: "2.4" }],
+            "rollback-now-p95-seconds-canary-condition": [
+                "percentile(last_5m)",
+                { critical: "5", criticalRecovery: "4" },
+            ],
+            "rollback-sustained-error-rate-pct-canary-condition": [
+                "sum(last_15m)",
+                { critical: "2", criticalRecovery: "1.6" },
+            ],
+            "rollback-sustained-p95-seconds-canary-condition": [
+                "percentile(last_15m)",
+                { critical: "3", criticalRecovery: "2.4" },
+            ],
         };
         for (const [suffix, [window, thresholds]] of Object.entries(expected)) {
             const m = find(production, ":Monitor", `myapp-monitoring-${suffix}`);
@@ -566,11 +763,18 @@ describe("Datadog monitoring from the plan's thresholds", () => {
     });
 
     it("writes each query's threshold equal to its monitorThresholds.critical", () => {
-        for (const m of [...monitorsOf(production), ...monitorsOf(staging)].filter((x) => at(x, "type") === "query alert")) {
+        for (const m of [...monitorsOf(production), ...monitorsOf(staging)].filter(
+            (x) => at(x, "type") === "query alert",
+        )) {
             const [, op, n] = (at(m, "query") as string).match(/ (>=|<=|>|<) (\S+)$/)!;
             assert.strictEqual(n, at(m, "monitorThresholds").critical, m.name);
             const alert = tagValue(m, "plan-alert") ?? tagValue(m, "plan-alert-condition");
-            if (alert) assert.strictEqual(op.startsWith(PLAN_ALERTS[alert as keyof typeof PLAN_ALERTS].bad === "above" ? ">" : "<"), true, m.name);
+            if (alert)
+                assert.strictEqual(
+                    op.startsWith(PLAN_ALERTS[alert as keyof typeof PLAN_ALERTS].bad === "above" ? ">" : "<"),
+                    true,
+                    m.name,
+                );
         }
     });
 
@@ -593,7 +797,10 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             "avg(last_10m):sum:kubernetes.cpu.usage.total{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_app_name:myapp} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{kube_cluster_name:prod-us-east-1,kube_namespace:production,kube_app_name:myapp} by {kube_deployment} * 100 > 80",
         );
         // The cluster's nodes, not every host tagged env:production (the agent tags its hosts kube_cluster_name).
-        assert.strictEqual(q("disk-io-pct"), "avg(last_10m):max:system.io.util{kube_cluster_name:prod-us-east-1} by {host,device} > 80");
+        assert.strictEqual(
+            q("disk-io-pct"),
+            "avg(last_10m):max:system.io.util{kube_cluster_name:prod-us-east-1} by {host,device} > 80",
+        );
     });
 
     it("the SLOs and the dashboard count user requests as the monitors do, without probes, and divide by a constant in a formula", () => {
@@ -601,12 +808,21 @@ describe("Datadog monitoring from the plan's thresholds", () => {
         assert.deepStrictEqual(at(availability, "query"), {
             numerator:
                 "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count() - sum:trace.web.request.errors{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
-            denominator: "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
+            denominator:
+                "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*}.as_count()",
         });
         const latency = find(production, ":ServiceLevelObjective", "myapp-monitoring-latency-slo");
-        assert.strictEqual(at(latency, "sliSpecification.timeSlice.query.queries")[0].metricQuery.query, "p95:trace.web.request{service:myapp,env:production,!resource_name:get_/health/*}");
-        const widgets = JSON.parse(at(find(production, ":DashboardJson", "myapp-monitoring-dashboard"), "dashboard")).widgets.map((w: any) => w.definition.requests[0]);
-        assert.deepStrictEqual(widgets[0].queries[1].query, "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*} by {version}.as_count()");
+        assert.strictEqual(
+            at(latency, "sliSpecification.timeSlice.query.queries")[0].metricQuery.query,
+            "p95:trace.web.request{service:myapp,env:production,!resource_name:get_/health/*}",
+        );
+        const widgets = JSON.parse(
+            at(find(production, ":DashboardJson", "myapp-monitoring-dashboard"), "dashboard"),
+        ).widgets.map((w: any) => w.definition.requests[0]);
+        assert.deepStrictEqual(
+            widgets[0].queries[1].query,
+            "sum:trace.web.request.hits{service:myapp,env:production,!resource_name:get_/health/*} by {version}.as_count()",
+        );
         assert.deepStrictEqual(
             [widgets[5].queries.map((x: any) => x.query), widgets[5].formulas],
             [["sum:postgresql.connections{env:production,db:myapp,user:myapp_app}"], [{ formula: "q1 / 150 * 100" }]],
@@ -684,23 +900,50 @@ describe("a service without business metrics", () => {
     });
 
     it("the production policy pack demands its payment and email monitors, unless the pack's config says it has no business metrics", async () => {
-        assert.deepStrictEqual(await runPolicies(withoutMetrics, PROJECT, policies, productionPack(), PACK_ENFORCEMENT), [
-            { policy: "monitors-for-plan-alerts", level: "mandatory", message: "no monitor for the plan's alert paymentFailurePct (Payment failure rate)", resource: null },
-            { policy: "monitors-for-plan-alerts", level: "mandatory", message: "no monitor for the plan's alert paymentSuccessPct (Payment success rate)", resource: null },
-            { policy: "monitors-for-plan-alerts", level: "mandatory", message: "no monitor for the plan's alert emailDeliveryPct (Email delivery rate)", resource: null },
-            {
-                policy: "monitors-for-plan-alerts",
-                level: "mandatory",
-                message: "no monitor for the plan's alert versionPaymentFailurePct (Rollback trigger: payment failure rate)",
-                resource: null,
-            },
-        ]);
+        assert.deepStrictEqual(
+            await runPolicies(withoutMetrics, PROJECT, policies, productionPack(), PACK_ENFORCEMENT),
+            [
+                {
+                    policy: "monitors-for-plan-alerts",
+                    level: "mandatory",
+                    message: "no monitor for the plan's alert paymentFailurePct (Payment failure rate)",
+                    resource: null,
+                },
+                {
+                    policy: "monitors-for-plan-alerts",
+                    level: "mandatory",
+                    message: "no monitor for the plan's alert paymentSuccessPct (Payment success rate)",
+                    resource: null,
+                },
+                {
+                    policy: "monitors-for-plan-alerts",
+                    level: "mandatory",
+                    message: "no monitor for the plan's alert emailDeliveryPct (Email delivery rate)",
+                    resource: null,
+                },
+                {
+                    policy: "monitors-for-plan-alerts",
+                    level: "mandatory",
+                    message:
+                        "no monitor for the plan's alert versionPaymentFailurePct (Rollback trigger: payment failure rate)",
+                    resource: null,
+                },
+            ],
+        );
         const pack = productionPack();
-        const noBusinessMetrics = { ...pack, "monitors-for-plan-alerts": { ...(pack["monitors-for-plan-alerts"] as object), businessMetrics: false } };
-        assert.deepStrictEqual(await runPolicies(withoutMetrics, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT), []);
+        const noBusinessMetrics = {
+            ...pack,
+            "monitors-for-plan-alerts": { ...(pack["monitors-for-plan-alerts"] as object), businessMetrics: false },
+        };
+        assert.deepStrictEqual(
+            await runPolicies(withoutMetrics, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT),
+            [],
+        );
         // Declared ones are still held to the plan: a looser payment monitor is refused with businessMetrics false too.
         const looser = structuredClone(production);
-        looser.resources.find((r) => r.name === "myapp-monitoring-payment-failure-pct")!.inputs.monitorThresholds = { critical: "9" };
+        looser.resources.find((r) => r.name === "myapp-monitoring-payment-failure-pct")!.inputs.monitorThresholds = {
+            critical: "9",
+        };
         assert.deepStrictEqual(
             (await runPolicies(looser, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT)).map((v) => v.message),
             ["monitor [production] myapp: Payment failure rate above 5% alerts at 9, looser than the plan's 5"],
@@ -711,15 +954,36 @@ describe("a service without business metrics", () => {
 describe("monitoring config validation", () => {
     const validate = (stack: string, sets: string[]) => validateConfig(PROJECT, stack, programConfig(stack, sets));
 
-    it("rejects a negative threshold", () => rejectsConfig("production", ["monitoring.thresholds.cpuPct=-5"], "myapp:monitoring.thresholds.cpuPct = -5: must be a positive number"));
+    it("rejects a negative threshold", () =>
+        rejectsConfig(
+            "production",
+            ["monitoring.thresholds.cpuPct=-5"],
+            "myapp:monitoring.thresholds.cpuPct = -5: must be a positive number",
+        ));
     it("rejects a percentage above 100", () =>
-        rejectsConfig("staging", ["monitoring.thresholds.cpuPct=150"], "myapp:monitoring.thresholds.cpuPct = 150: is a percentage and cannot exceed 100"));
+        rejectsConfig(
+            "staging",
+            ["monitoring.thresholds.cpuPct=150"],
+            "myapp:monitoring.thresholds.cpuPct = 150: is a percentage and cannot exceed 100",
+        ));
     it("rejects a warning beyond critical", () =>
-        rejectsConfig("production", ["monitoring.warnings.errorRatePct=3"], "myapp:monitoring.warnings.errorRatePct = 3: must be below the critical threshold 1"));
+        rejectsConfig(
+            "production",
+            ["monitoring.warnings.errorRatePct=3"],
+            "myapp:monitoring.warnings.errorRatePct = 3: must be below the critical threshold 1",
+        ));
     it("rejects a warning beyond critical on a falling metric", () =>
-        rejectsConfig("production", ["monitoring.warnings.cacheHitPct=70"], "myapp:monitoring.warnings.cacheHitPct = 70: must be above the critical threshold 80"));
+        rejectsConfig(
+            "production",
+            ["monitoring.warnings.cacheHitPct=70"],
+            "myapp:monitoring.warnings.cacheHitPct = 70: must be above the critical threshold 80",
+        ));
     it("rejects a notify handle in the wrong form", () =>
-        rejectsConfig("production", ["monitoring.notify.pager[0]=pagerduty-myapp"], 'myapp:monitoring.notify.pager[0] = "pagerduty-myapp": must be a Datadog notification handle'));
+        rejectsConfig(
+            "production",
+            ["monitoring.notify.pager[0]=pagerduty-myapp"],
+            'myapp:monitoring.notify.pager[0] = "pagerduty-myapp": must be a Datadog notification handle',
+        ));
     it("rejects a window that ends before it starts", () =>
         rejectsConfig(
             "production",
@@ -727,7 +991,11 @@ describe("monitoring config validation", () => {
             'myapp:monitoring.deploymentWindow.end = "2026-11-27T13:00:00Z": must be after start (2026-11-27T14:00:00Z)',
         ));
     it("rejects a window that is not a date", () =>
-        rejectsConfig("production", ["monitoring.deploymentWindow.start=tomorrow"], 'myapp:monitoring.deploymentWindow.start = "tomorrow": must be an ISO 8601 date-time in whole seconds'));
+        rejectsConfig(
+            "production",
+            ["monitoring.deploymentWindow.start=tomorrow"],
+            'myapp:monitoring.deploymentWindow.start = "tomorrow": must be an ISO 8601 date-time in whole seconds',
+        ));
     it("rejects a window time with fractions of a second, which the provider cannot take", () =>
         rejectsConfig(
             "production",
@@ -735,7 +1003,11 @@ describe("monitoring config validation", () => {
             'myapp:monitoring.deploymentWindow.start = "2026-11-27T14:00:00.500Z": must be an ISO 8601 date-time in whole seconds',
         ));
     it("rejects a traffic guard of 0 requests", () =>
-        rejectsConfig("production", ["monitoring.trafficGuard.minRequests=0"], "myapp:monitoring.trafficGuard.minRequests = 0: must be at least 1"));
+        rejectsConfig(
+            "production",
+            ["monitoring.trafficGuard.minRequests=0"],
+            "myapp:monitoring.trafficGuard.minRequests = 0: must be at least 1",
+        ));
     it("rejects a production threshold looser than the plan's without a reason", () =>
         rejectsConfig(
             "production",
@@ -743,7 +1015,11 @@ describe("monitoring config validation", () => {
             "myapp:monitoring.thresholds.errorRatePct = 2: is looser than the plan's 1 (alerts above it); in production set monitoring.looserThresholdReasons.errorRatePct to say why",
         ));
     it("rejects a looser falling threshold in production too", () =>
-        rejectsConfig("production", ["monitoring.thresholds.paymentSuccessPct=90"], "myapp:monitoring.thresholds.paymentSuccessPct = 90: is looser than the plan's 95 (alerts below it)"));
+        rejectsConfig(
+            "production",
+            ["monitoring.thresholds.paymentSuccessPct=90"],
+            "myapp:monitoring.thresholds.paymentSuccessPct = 90: is looser than the plan's 95 (alerts below it)",
+        ));
     it("accepts a looser production threshold with a reason, and a tighter one without", () => {
         const cfg = validate("production", [
             "monitoring.thresholds.errorRatePct=2",
@@ -754,8 +1030,15 @@ describe("monitoring config validation", () => {
         assert.strictEqual(cfg.monitoring?.thresholds.cpuPct, 70);
     });
     it("resolves every alert's thresholds: the plan's numbers unless set; warnings only where set, a float as `config set --path` stores it", () => {
-        const m = validate("production", ["monitoring.thresholds.rollbackNowErrorRatePct=4", "monitoring.warnings.cpuPct=70", "monitoring.warnings.errorRatePct=0.5"]).monitoring!;
-        assert.deepStrictEqual(m.thresholds, { ...Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])), rollbackNowErrorRatePct: 4 });
+        const m = validate("production", [
+            "monitoring.thresholds.rollbackNowErrorRatePct=4",
+            "monitoring.warnings.cpuPct=70",
+            "monitoring.warnings.errorRatePct=0.5",
+        ]).monitoring!;
+        assert.deepStrictEqual(m.thresholds, {
+            ...Object.fromEntries(ALERT_NAMES.map((n) => [n, PLAN_ALERTS[n].plan])),
+            rollbackNowErrorRatePct: 4,
+        });
         assert.deepStrictEqual(m.warnings, { cpuPct: 70, errorRatePct: 0.5 });
         assert.deepStrictEqual(validate("staging", []).monitoring!.warnings, {});
     });
@@ -772,7 +1055,13 @@ describe("monitoring config validation", () => {
                     const config = stackConfig("production");
                     delete (config["myapp:monitoring"] as Record<string, unknown>).span;
                     try {
-                        validateConfig(PROJECT, "production", Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v])));
+                        validateConfig(
+                            PROJECT,
+                            "production",
+                            Object.fromEntries(
+                                Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]),
+                            ),
+                        );
                     } catch (err) {
                         return (err as Error).message.includes(
                             "myapp:monitoring.span = (not set): is required: the span name the app's tracer gives inbound HTTP requests, such as web.request for dd-trace-js (README: span names per tracer)",
@@ -782,14 +1071,20 @@ describe("monitoring config validation", () => {
                 })(),
         ));
     it("rejects a priority outside 1 to 5", () =>
-        rejectsConfig("production", ["monitoring.priorities.warning=7"], "myapp:monitoring.priorities.warning = 7: must be a priority from 1 to 5"));
+        rejectsConfig(
+            "production",
+            ["monitoring.priorities.warning=7"],
+            "myapp:monitoring.priorities.warning = 7: must be a priority from 1 to 5",
+        ));
 });
 
 describe("the span the monitors count", () => {
     it("the committed stacks name myapp's inbound span, web.request (dd-trace-js), and every trace query counts it", () => {
         for (const stack of ["production", "staging"]) {
             assert.strictEqual((stackConfig(stack)["myapp:monitoring"] as Record<string, unknown>).span, "web.request");
-            const traces = monitorsOf(runStack(stack)).flatMap((m) => (at(m, "query") as string).match(/trace\.[a-z0-9_.]+?(?=\.hits|\.errors|\{)/g) ?? []);
+            const traces = monitorsOf(runStack(stack)).flatMap(
+                (m) => (at(m, "query") as string).match(/trace\.[a-z0-9_.]+?(?=\.hits|\.errors|\{)/g) ?? [],
+            );
             assert.ok(traces.length > 0);
             assert.deepStrictEqual([...new Set(traces)], ["trace.web.request"], stack);
         }
@@ -836,7 +1131,11 @@ describe("backups and restore drills, watched", () => {
             all(production, ":Monitor")
                 .filter((m) => m.name.startsWith("myapp-scheduled-jobs-"))
                 .map((m) => m.name),
-            ["myapp-scheduled-jobs-myapp-db-backup-failed", "myapp-scheduled-jobs-myapp-db-backup-not-scheduled", "myapp-scheduled-jobs-myapp-db-restore-drill-failed"],
+            [
+                "myapp-scheduled-jobs-myapp-db-backup-failed",
+                "myapp-scheduled-jobs-myapp-db-backup-not-scheduled",
+                "myapp-scheduled-jobs-myapp-db-restore-drill-failed",
+            ],
         );
     });
 
@@ -845,11 +1144,24 @@ describe("backups and restore drills, watched", () => {
         // "0 */6 * * *": six hours between runs; staging's "0 3 * * *", a day.
         assert.strictEqual(at(failed, "renotifyInterval"), 360);
         assert.strictEqual(at(monitor(runStack("staging"), "myapp-db-backup-failed"), "renotifyInterval"), 1440);
-        assert.strictEqual(at(monitor(runStack("staging"), "myapp-db-backup-not-scheduled"), "monitorThresholds.critical"), "172800");
+        assert.strictEqual(
+            at(monitor(runStack("staging"), "myapp-db-backup-not-scheduled"), "monitorThresholds.critical"),
+            "172800",
+        );
         let status: "ok" | "critical" = "ok";
         const model = new MonitorModel(
             () => [],
-            () => [{ check: "kubernetes_state.cronjob.complete", tags: { kube_cluster_name: "prod-us-east-1", kube_namespace: "production", kube_cronjob: "myapp-db-backup" }, status }],
+            () => [
+                {
+                    check: "kubernetes_state.cronjob.complete",
+                    tags: {
+                        kube_cluster_name: "prod-us-east-1",
+                        kube_namespace: "production",
+                        kube_cronjob: "myapp-db-backup",
+                    },
+                    status,
+                },
+            ],
         );
         model.declare(production.resources.filter((r) => !r.type.endsWith(":Monitor") || r.name === failed.name));
         // 00:00 succeeded; 06:00 fails; 12:00 fails; 18:00 succeeds.
@@ -873,7 +1185,13 @@ describe("backups and restore drills, watched", () => {
     it("the policy pack refuses a backup or drill CronJob no monitor watches", async () => {
         const run: ProgramRun = structuredClone(production);
         run.resources = run.resources.filter((r) => !r.name.startsWith("myapp-scheduled-jobs-myapp-db-restore-drill"));
-        const violations = await runPolicies(run, PROJECT, policies, readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")), PACK_ENFORCEMENT);
+        const violations = await runPolicies(
+            run,
+            PROJECT,
+            policies,
+            readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
+            PACK_ENFORCEMENT,
+        );
         assert.deepStrictEqual(
             violations.map((v) => v.message),
             ["no monitor watches CronJob myapp-db-restore-drill: a failed run would go unnoticed"],

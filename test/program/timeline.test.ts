@@ -16,13 +16,34 @@ const hhmm = (minute: number) => clock(minute).slice(11, 16);
 
 /** The release's states, each a `pulumi up` at a minute of the story (minute 0 is 13:00 UTC, an hour before the window). */
 const STATES: { at: number; what: string; sets: string[] }[] = [
-    { at: 0, what: "healthy stable: v1.2.2 only", sets: ["canary.canaryVersion=v1.2.2", "release.version=v1.2.2", "release.previousVersion=v1.2.1"] },
+    {
+        at: 0,
+        what: "healthy stable: v1.2.2 only",
+        sets: ["canary.canaryVersion=v1.2.2", "release.version=v1.2.2", "release.previousVersion=v1.2.1"],
+    },
     { at: 60, what: "deploy: canary v1.2.3 at 5%", sets: [] },
     { at: 125, what: "rollback: canary.weight 0", sets: ["canary.weight=0"] },
     { at: 185, what: "the fix: canary v1.2.4 at 5%", sets: ["canary.canaryVersion=v1.2.4", "release.version=v1.2.4"] },
-    { at: 225, what: "v1.2.4 at 25%", sets: ["canary.canaryVersion=v1.2.4", "release.version=v1.2.4", "canary.weight=25"] },
-    { at: 260, what: "v1.2.4 at 100%", sets: ["canary.canaryVersion=v1.2.4", "release.version=v1.2.4", "canary.weight=100"] },
-    { at: 295, what: "promotion: stable v1.2.4", sets: ["canary.canaryVersion=v1.2.4", "release.version=v1.2.4", "canary.stableVersion=v1.2.4", "canary.weight=0"] },
+    {
+        at: 225,
+        what: "v1.2.4 at 25%",
+        sets: ["canary.canaryVersion=v1.2.4", "release.version=v1.2.4", "canary.weight=25"],
+    },
+    {
+        at: 260,
+        what: "v1.2.4 at 100%",
+        sets: ["canary.canaryVersion=v1.2.4", "release.version=v1.2.4", "canary.weight=100"],
+    },
+    {
+        at: 295,
+        what: "promotion: stable v1.2.4",
+        sets: [
+            "canary.canaryVersion=v1.2.4",
+            "release.version=v1.2.4",
+            "canary.stableVersion=v1.2.4",
+            "canary.weight=0",
+        ],
+    },
 ];
 const END = 355;
 
@@ -63,26 +84,66 @@ function metrics(minute: number): Point[] {
     }
     // Readiness probes reach every pod of every track, users or not: never user traffic.
     for (const version of ["v1.2.2", "v1.2.3", "v1.2.4"]) {
-        points.push({ metric: "trace.web.request.hits", tags: { ...base, version, resource_name: "get_/health/ready" }, value: 24 });
+        points.push({
+            metric: "trace.web.request.hits",
+            tags: { ...base, version, resource_name: "get_/health/ready" },
+            value: 24,
+        });
     }
     points.push(
         { metric: "email.sent", tags: base, value: 50 },
         { metric: "email.delivered", tags: base, value: 49.8 },
         { metric: "postgresql.connections", tags: { env: "production", db: "myapp", user: "myapp_app" }, value: 60 },
-        { metric: "postgresql.queries.count", tags: { env: "production", db: "myapp", user: "myapp_app" }, value: 5000 },
-        { metric: "postgresql.queries.time", tags: { env: "production", db: "myapp", user: "myapp_app" }, value: 5000 * 20e6 },
+        {
+            metric: "postgresql.queries.count",
+            tags: { env: "production", db: "myapp", user: "myapp_app" },
+            value: 5000,
+        },
+        {
+            metric: "postgresql.queries.time",
+            tags: { env: "production", db: "myapp", user: "myapp_app" },
+            value: 5000 * 20e6,
+        },
         { metric: "postgresql.buffer_hit", tags: { env: "production", db: "myapp" }, value: 99_000 },
         { metric: "postgresql.disk_read", tags: { env: "production", db: "myapp" }, value: 1_000 },
         { metric: "kubernetes.cpu.usage.total", tags: { ...kube, kube_deployment: "myapp-stable" }, value: 2.4e9 },
         { metric: "kubernetes.cpu.limits", tags: { ...kube, kube_deployment: "myapp-stable" }, value: 6 },
-        { metric: "kubernetes.memory.working_set", tags: { ...kube, kube_deployment: "myapp-stable" }, value: 400 * 2 ** 20 },
+        {
+            metric: "kubernetes.memory.working_set",
+            tags: { ...kube, kube_deployment: "myapp-stable" },
+            value: 400 * 2 ** 20,
+        },
         { metric: "kubernetes.memory.limits", tags: { ...kube, kube_deployment: "myapp-stable" }, value: 2 ** 30 },
-        { metric: "system.io.util", tags: { kube_cluster_name: "prod-us-east-1", host: "node-1", device: "nvme0n1" }, value: 35 },
-        { metric: "kubernetes_state.hpa.current_replicas", tags: { kube_cluster_name: "prod-us-east-1", kube_namespace: "production", horizontalpodautoscaler: "myapp-stable" }, value: 6 },
-        { metric: "kubernetes_state.hpa.max_replicas", tags: { kube_cluster_name: "prod-us-east-1", kube_namespace: "production", horizontalpodautoscaler: "myapp-stable" }, value: 24 },
+        {
+            metric: "system.io.util",
+            tags: { kube_cluster_name: "prod-us-east-1", host: "node-1", device: "nvme0n1" },
+            value: 35,
+        },
+        {
+            metric: "kubernetes_state.hpa.current_replicas",
+            tags: {
+                kube_cluster_name: "prod-us-east-1",
+                kube_namespace: "production",
+                horizontalpodautoscaler: "myapp-stable",
+            },
+            value: 6,
+        },
+        {
+            metric: "kubernetes_state.hpa.max_replicas",
+            tags: {
+                kube_cluster_name: "prod-us-east-1",
+                kube_namespace: "production",
+                horizontalpodautoscaler: "myapp-stable",
+            },
+            value: 24,
+        },
         {
             metric: "kubernetes_state.cronjob.duration_since_last_schedule",
-            tags: { kube_cluster_name: "prod-us-east-1", kube_namespace: "production", kube_cronjob: "myapp-db-backup" },
+            tags: {
+                kube_cluster_name: "prod-us-east-1",
+                kube_namespace: "production",
+                kube_cronjob: "myapp-db-backup",
+            },
             // "0 */6 * * *": the last run started at 12:00, the next at 18:00.
             value: ((minute + 60) % 360) * 60,
         },
@@ -101,9 +162,23 @@ const checks = () =>
 /** The jq program of the runbook's go/no-go check, as the runbook prints it. */
 function runbookFilter(): string {
     const sets = STATES[1].sets;
-    const request = toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", stackConfig("production", sets)));
-    const cfg = validateConfig(PROJECT, "production", readRawConfig({ name: PROJECT, get: (k: string) => request.config[`${PROJECT}:${k}`] }));
-    const runbook = renderRunbook({ stack: "production", cfg, resources: runStack("production", sets, clock(STATES[1].at)).resources, outputRefs: false, now: new Date(clock(0)) });
+    const request = toRunRequest(
+        PROJECT,
+        "production",
+        applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", stackConfig("production", sets)),
+    );
+    const cfg = validateConfig(
+        PROJECT,
+        "production",
+        readRawConfig({ name: PROJECT, get: (k: string) => request.config[`${PROJECT}:${k}`] }),
+    );
+    const runbook = renderRunbook({
+        stack: "production",
+        cfg,
+        resources: runStack("production", sets, clock(STATES[1].at)).resources,
+        outputRefs: false,
+        now: new Date(clock(0)),
+    });
     const filter = /\| jq -r '([^']*)'/.exec(runbook);
     assert.ok(filter, "the runbook has a go/no-go query");
     return filter[1];
@@ -145,7 +220,8 @@ describe("a production release through time, through the notification logic", fu
     const pages = () => model.sent.filter((s) => s.handles.includes(PAGER) && s.to !== "ok");
     const resolutions = () => model.sent.filter((s) => s.handles.includes(PAGER) && s.to === "ok");
     const chat = () => model.sent.filter((s) => s.handles.includes(CHAT));
-    const show = (s: Sent) => `${hhmm(s.minute)} ${s.monitor.replace("myapp-monitoring-", "")} ${s.from} -> ${s.to}${s.renotify ? " (renotify)" : ""}`;
+    const show = (s: Sent) =>
+        `${hhmm(s.minute)} ${s.monitor.replace("myapp-monitoring-", "")} ${s.from} -> ${s.to}${s.renotify ? " (renotify)" : ""}`;
 
     it("pages exactly once, 'roll back now' for the canary at 6% errors, with the rollback command, and nothing else", () => {
         assert.deepStrictEqual(pages().map(show), ["14:59 rollback-now-error-rate-pct-canary ok -> alert"]);
@@ -176,7 +252,10 @@ describe("a production release through time, through the notification logic", fu
     });
 
     it("tells chat what it tells the pager, and nothing more", () => {
-        assert.deepStrictEqual(chat().map(show), ["14:59 rollback-now-error-rate-pct-canary ok -> alert", "15:07 rollback-now-error-rate-pct-canary alert -> ok"]);
+        assert.deepStrictEqual(chat().map(show), [
+            "14:59 rollback-now-error-rate-pct-canary ok -> alert",
+            "15:07 rollback-now-error-rate-pct-canary alert -> ok",
+        ]);
     });
 
     it("has no monitor in ALERT or WARN while the release is healthy, but the traffic plumbing of a version no user reaches", () => {
@@ -190,15 +269,20 @@ describe("a production release through time, through the notification logic", fu
             [315, END],
         ];
         for (const [from, to] of healthy) {
-            for (let minute = from; minute < to; minute++) assert.deepStrictEqual(printed[minute], [], `${hhmm(minute)}: ${printed[minute].join(", ")}`);
+            for (let minute = from; minute < to; minute++)
+                assert.deepStrictEqual(printed[minute], [], `${hhmm(minute)}: ${printed[minute].join(", ")}`);
         }
     });
 
     it("the runbook's go/no-go query fails while the canary is unjudged or failing, and passes once it has been judged healthy", () => {
         // The check before a step: the query printed nothing at every minute of the last `observe` minutes.
-        const passes = (at: number, observe: number) => Array.from({ length: observe }, (_, k) => at - k).every((m) => printed[m].length === 0);
+        const passes = (at: number, observe: number) =>
+            Array.from({ length: observe }, (_, k) => at - k).every((m) => printed[m].length === 0);
         // 15 canary requests a minute: enough for the 10- and 15-minute windows, too few for five minutes and its payments.
-        assert.deepStrictEqual(printed[70], ["[production] myapp: fewer than 100 requests of track:canary in 5m", "[production] myapp: fewer than 20 payments of track:canary in 5m"]);
+        assert.deepStrictEqual(printed[70], [
+            "[production] myapp: fewer than 100 requests of track:canary in 5m",
+            "[production] myapp: fewer than 20 payments of track:canary in 5m",
+        ]);
         assert.strictEqual(passes(80, 20), false, "14:20, canary unjudged: 15 requests a minute");
         assert.strictEqual(passes(114, 30), true, "14:54: judged healthy for 30 minutes");
         // The trigger that pages, and the conditions behind it and behind the tiers it silences.

@@ -23,7 +23,12 @@ const files = (upTo: string) =>
     );
 const ok = (r: PodResult) => assert.strictEqual(r.code, 0, `${r.stdout}\n${r.stderr}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const V124 = ["release.version=v1.2.4", "release.previousVersion=v1.2.3", "canary.stableVersion=v1.2.4", "canary.canaryVersion=v1.2.4"];
+const V124 = [
+    "release.version=v1.2.4",
+    "release.previousVersion=v1.2.3",
+    "canary.stableVersion=v1.2.4",
+    "canary.canaryVersion=v1.2.4",
+];
 
 describe("two app versions writing through expand, backfill, restore, contract and down", function () {
     this.timeout(300000);
@@ -45,7 +50,8 @@ describe("two app versions writing through expand, backfill, restore, contract a
         for (const name of writers) assert.ok(report.acknowledged[name] > 0, `${step}: ${name} wrote nothing`);
         return report;
     }
-    const migrate = (run: ProgramRun, upTo: string) => h.pod(run, "Job", /^myapp-migrate-/, { migrations: files(upTo) });
+    const migrate = (run: ProgramRun, upTo: string) =>
+        h.pod(run, "Job", /^myapp-migrate-/, { migrations: files(upTo) });
 
     before(async () => {
         h = await DatabaseHarness.start();
@@ -55,7 +61,9 @@ describe("two app versions writing through expand, backfill, restore, contract a
     after(async () => {
         await w?.stop();
         // The figures the closing note reports.
-        console.log(`\n    workload: ${JSON.stringify(reports)}; restore fence ${fenceSeconds} s (writers refused for at most ${w.longestRefusalMs} ms)`);
+        console.log(
+            `\n    workload: ${JSON.stringify(reports)}; restore fence ${fenceSeconds} s (writers refused for at most ${w.longestRefusalMs} ms)`,
+        );
         await h?.stop();
     });
 
@@ -81,7 +89,11 @@ describe("two app versions writing through expand, backfill, restore, contract a
         w.start("stable-v1.2.2", "v1.2.2");
         w.start("canary-v1.2.3", "v1.2.3");
         await sleep(500);
-        const restore = await h.pod(h.program(["database.migration.phase=backfill", `database.restore.key=${key}`]), "Job", /^myapp-restore-/);
+        const restore = await h.pod(
+            h.program(["database.migration.phase=backfill", `database.restore.key=${key}`]),
+            "Job",
+            /^myapp-restore-/,
+        );
         ok(restore);
         fenceSeconds = Number(/after (\d+) s fenced/.exec(restore.stdout)![1]);
         // What the fence found: every write acknowledged before it is in the pre-restore dump.
@@ -96,8 +108,14 @@ describe("two app versions writing through expand, backfill, restore, contract a
     it("contract: refused while v1.2.2 or v1.2.3 serves; with v1.2.4 on both tracks, it runs while they write", async () => {
         const refused = preview(["--stack", "production", "--set", "database.migration.phase=contract"]);
         assert.strictEqual(refused.code, 2, refused.stderr);
-        assert.match(refused.stderr, /track stable \(myapp:canary\.stableVersion\) runs v1\.2\.2; migrations\/007_users_drop_is_verified\.up\.sql supports v1\.2\.4 or newer/);
-        assert.match(refused.stderr, /track canary \(myapp:canary\.canaryVersion\) runs v1\.2\.3; migrations\/007_users_drop_is_verified\.up\.sql supports v1\.2\.4 or newer/);
+        assert.match(
+            refused.stderr,
+            /track stable \(myapp:canary\.stableVersion\) runs v1\.2\.2; migrations\/007_users_drop_is_verified\.up\.sql supports v1\.2\.4 or newer/,
+        );
+        assert.match(
+            refused.stderr,
+            /track canary \(myapp:canary\.canaryVersion\) runs v1\.2\.3; migrations\/007_users_drop_is_verified\.up\.sql supports v1\.2\.4 or newer/,
+        );
         w.start("stable-v1.2.4", "v1.2.4");
         w.start("canary-v1.2.4", "v1.2.4");
         ok(await migrate(h.program([...V124, "database.migration.phase=contract"]), "007_users_drop_is_verified"));
@@ -107,9 +125,19 @@ describe("two app versions writing through expand, backfill, restore, contract a
     it("down: the contract's down file runs while v1.2.4 writes; then v1.2.2 and v1.2.3 write again beside it", async () => {
         w.start("stable-v1.2.4", "v1.2.4");
         ok(
-            await h.pod(h.program([...V124, "database.migration.phase=contract", "database.migration.run=down", "database.migration.downFor=v1.2.4"]), "Job", /^myapp-migrate-down-/, {
-                migrations: files("007_users_drop_is_verified"),
-            }),
+            await h.pod(
+                h.program([
+                    ...V124,
+                    "database.migration.phase=contract",
+                    "database.migration.run=down",
+                    "database.migration.downFor=v1.2.4",
+                ]),
+                "Job",
+                /^myapp-migrate-down-/,
+                {
+                    migrations: files("007_users_drop_is_verified"),
+                },
+            ),
         );
         w.start("stable-v1.2.2", "v1.2.2");
         w.start("canary-v1.2.3", "v1.2.3");

@@ -28,7 +28,9 @@ export interface Point {
 export type Metrics = (minute: number) => Point[];
 
 /** A service check's status at a minute, by check name and tags. */
-export type ServiceChecks = (minute: number) => { check: string; tags: Record<string, string>; status: "ok" | "critical" }[];
+export type ServiceChecks = (
+    minute: number,
+) => { check: string; tags: Record<string, string>; status: "ok" | "critical" }[];
 
 /**
  * What Datadog sends for a monitor's transition: its message with each conditional block kept or dropped
@@ -36,7 +38,12 @@ export type ServiceChecks = (minute: number) => { check: string; tags: Record<st
  * is_warning_recovery, is_renotify, and their `^` negations), as non-empty lines. An @-handle is notified only when
  * it survives.
  */
-export function notification(message: string, from: "ok" | "warn" | "alert", to: "ok" | "warn" | "alert", renotify = false): string[] {
+export function notification(
+    message: string,
+    from: "ok" | "warn" | "alert",
+    to: "ok" | "warn" | "alert",
+    renotify = false,
+): string[] {
     const on: Record<string, boolean> = {
         is_alert: to === "alert",
         is_warning: to === "warn",
@@ -98,7 +105,9 @@ type Expr = { term: Term } | { num: number } | { op: "+" | "-" | "*" | "/"; left
 
 /** A monitor query's expression: metric terms, numbers, + - * / and parentheses. */
 function parseExpression(text: string): Expr {
-    const tokens = text.match(/\w+:[\w.]+\{[^}]*\}(?: by \{[^}]*\})?(?:\.as_count\(\)|\.as_rate\(\))?|\d+(?:\.\d+)?|[-+*/()]/g) ?? [];
+    const tokens =
+        text.match(/\w+:[\w.]+\{[^}]*\}(?: by \{[^}]*\})?(?:\.as_count\(\)|\.as_rate\(\))?|\d+(?:\.\d+)?|[-+*/()]/g) ??
+        [];
     let i = 0;
     const primary = (): Expr => {
         const t = tokens[i++];
@@ -108,7 +117,15 @@ function parseExpression(text: string): Expr {
             return e;
         }
         const term = /^(\w+):([\w.]+)\{([^}]*)\}/.exec(t);
-        if (term) return { term: { space: term[1], metric: term[2], filters: parseScope(term[3]), count: t.endsWith(".as_count()") } };
+        if (term)
+            return {
+                term: {
+                    space: term[1],
+                    metric: term[2],
+                    filters: parseScope(term[3]),
+                    count: t.endsWith(".as_count()"),
+                },
+            };
         return { num: Number(t) };
     };
     const product = (): Expr => {
@@ -144,7 +161,9 @@ function spaceValue(points: Point[], t: Term): { value: number; weight: number }
     if (hit.length === 0) return undefined;
     if (/^p\d+$/.test(t.space)) {
         const weight = hit.reduce((n, p) => n + (p.weight ?? 1), 0);
-        return weight === 0 ? undefined : { value: hit.reduce((n, p) => n + p.value * (p.weight ?? 1), 0) / weight, weight };
+        return weight === 0
+            ? undefined
+            : { value: hit.reduce((n, p) => n + p.value * (p.weight ?? 1), 0) / weight, weight };
     }
     const values = hit.map((p) => p.value);
     const value =
@@ -170,7 +189,13 @@ function parseQueryAlert(query: string): QueryAlert {
     const m = /^(\w+)\(last_(\d+)([mh])\):(.*) (>=|<=|>|<) (\S+)$/.exec(query);
     if (!m) throw new Error(`not a query alert the model reads: ${query}`);
     const expr = parseExpression(m[4]);
-    return { aggregator: m[1], window: Number(m[2]) * (m[3] === "h" ? 60 : 1), expr, op: m[5] as QueryAlert["op"], count: terms(expr).some((t) => t.count) };
+    return {
+        aggregator: m[1],
+        window: Number(m[2]) * (m[3] === "h" ? 60 : 1),
+        expr,
+        op: m[5] as QueryAlert["op"],
+        count: terms(expr).some((t) => t.count),
+    };
 }
 
 /** The value a query alert evaluates to at `minute`, or undefined without data. */
@@ -188,10 +213,14 @@ function queryValue(q: QueryAlert, metrics: Metrics, minute: number): number | u
         // A distribution over the window: the model's p95 is the sample-weighted p95 of the minutes.
         const v = points.map((p) => spaceValue(p, terms(q.expr)[0])).filter((x) => x !== undefined);
         const weight = v.reduce((n, x) => n + x.weight, 0);
-        return weight === 0 ? undefined : evaluate(q.expr, () => v.reduce((n, x) => n + x.value * x.weight, 0) / weight);
+        return weight === 0
+            ? undefined
+            : evaluate(q.expr, () => v.reduce((n, x) => n + x.value * x.weight, 0) / weight);
     }
     // Other aggregations: the arithmetic per point, then the aggregation over the window.
-    const perMinute = points.map((p) => evaluate(q.expr, (t) => spaceValue(p, t)?.value)).filter((x): x is number => x !== undefined);
+    const perMinute = points
+        .map((p) => evaluate(q.expr, (t) => spaceValue(p, t)?.value))
+        .filter((x): x is number => x !== undefined);
     if (perMinute.length === 0) return undefined;
     if (q.aggregator === "min") return Math.min(...perMinute);
     if (q.aggregator === "max") return Math.max(...perMinute);
@@ -260,14 +289,20 @@ export class MonitorModel {
     /** What GET /api/v1/monitor returns for these monitors: name, tags and overall_state, as the runbook's jq reads them. */
     apiListing(): { name: string; tags: string[]; overall_state: string }[] {
         const label: Record<State, string> = { ok: "OK", warn: "Warn", alert: "Alert", nodata: "No Data" };
-        return this.monitors().map((m) => ({ name: m.inputs.name as string, tags: m.inputs.tags as string[], overall_state: label[this.state(m.name)] }));
+        return this.monitors().map((m) => ({
+            name: m.inputs.name as string,
+            tags: m.inputs.tags as string[],
+            overall_state: label[this.state(m.name)],
+        }));
     }
 
     tick(minute: number): void {
         const monitors = this.monitors();
         const next = new Map<string, State>();
-        for (const m of monitors.filter((x) => x.inputs.type !== "composite")) next.set(m.name, this.evaluateOne(m, minute));
-        for (const m of monitors.filter((x) => x.inputs.type === "composite")) next.set(m.name, this.evaluateComposite(m, next));
+        for (const m of monitors.filter((x) => x.inputs.type !== "composite"))
+            next.set(m.name, this.evaluateOne(m, minute));
+        for (const m of monitors.filter((x) => x.inputs.type === "composite"))
+            next.set(m.name, this.evaluateComposite(m, next));
         const muted = this.mutedAt(minute);
         for (const m of monitors) {
             const t = this.tracked.get(m.name)!;
@@ -279,7 +314,13 @@ export class MonitorModel {
             const renotifyEvery = (m.inputs.renotifyInterval as number | undefined) ?? 0;
             let renotify = false;
             if (from === to) {
-                if (to === "ok" || renotifyEvery === 0 || t.notifiedAt === undefined || minute - t.notifiedAt < renotifyEvery) continue;
+                if (
+                    to === "ok" ||
+                    renotifyEvery === 0 ||
+                    t.notifiedAt === undefined ||
+                    minute - t.notifiedAt < renotifyEvery
+                )
+                    continue;
                 renotify = true;
             }
             if (muted.has(m.name)) continue;
@@ -299,7 +340,8 @@ export class MonitorModel {
             const at = (iso: string) => (Date.parse(iso) - this.origin) / 60_000;
             if ((s.start !== undefined && minute < at(s.start)) || minute >= at(s.end)) continue;
             const wanted = (d.inputs.monitorIdentifier as { monitorTags: string[] }).monitorTags;
-            for (const m of this.monitors()) if (wanted.every((w) => (m.inputs.tags as string[]).includes(w))) muted.add(m.name);
+            for (const m of this.monitors())
+                if (wanted.every((w) => (m.inputs.tags as string[]).includes(w))) muted.add(m.name);
         }
         return muted;
     }
@@ -318,7 +360,8 @@ export class MonitorModel {
             else if (missing === "resolve") return "ok";
             else {
                 const timeout = m.inputs.timeoutH as number | undefined;
-                if (timeout !== undefined && t.lastData !== undefined && minute - t.lastData >= timeout * 60) return "ok";
+                if (timeout !== undefined && t.lastData !== undefined && minute - t.lastData >= timeout * 60)
+                    return "ok";
                 return t.state;
             }
         } else {
@@ -327,7 +370,10 @@ export class MonitorModel {
         const th = m.inputs.monitorThresholds as { critical: string; warning?: string; criticalRecovery?: string };
         const critical = breaches(q.op, value, Number(th.critical));
         // Once in ALERT, a monitor recovers only past its recovery threshold (monitors/guide/recovery-thresholds).
-        const stillAlert = t.state === "alert" && th.criticalRecovery !== undefined && breaches(q.op, value, Number(th.criticalRecovery));
+        const stillAlert =
+            t.state === "alert" &&
+            th.criticalRecovery !== undefined &&
+            breaches(q.op, value, Number(th.criticalRecovery));
         if (critical || stillAlert) return "alert";
         return th.warning !== undefined && breaches(q.op, value, Number(th.warning)) ? "warn" : "ok";
     }
@@ -352,7 +398,9 @@ export class MonitorModel {
             return s === "nodata" ? "nodata" : ALERT_WORTHY.includes(s) ? "ok" : "alert";
         };
         const operands = ids.map(operand);
-        const result = operands.every((s) => ALERT_WORTHY.includes(s)) ? operands.reduce((a, b) => (SEVERITY[a] <= SEVERITY[b] ? a : b)) : "ok";
+        const result = operands.every((s) => ALERT_WORTHY.includes(s))
+            ? operands.reduce((a, b) => (SEVERITY[a] <= SEVERITY[b] ? a : b))
+            : "ok";
         // Without notify_no_data, a composite that would show No Data keeps its last known state.
         return result === "nodata" ? t.state : result;
     }

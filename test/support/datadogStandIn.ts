@@ -97,7 +97,12 @@ export async function sendWebhook(hook: DeclaredWebhook, variables: Record<strin
         ...(hook.customHeaders ? (JSON.parse(hook.customHeaders) as Record<string, string>) : {}),
     };
     const sentAt = Date.now();
-    const res = await fetch(hook.url, { method: "POST", headers, body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
+    const res = await fetch(hook.url, {
+        method: "POST",
+        headers,
+        body,
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+    });
     await res.text();
     return { webhook: hook.name, sentAt, body, status: res.status };
 }
@@ -115,12 +120,18 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
     res.end(JSON.stringify(body));
 };
 
-const apiError = (messages: string[]) => v1.ObjectSerializer.serialize(Object.assign(new v1.APIErrorResponse(), { errors: messages }), "APIErrorResponse", "");
+const apiError = (messages: string[]) =>
+    v1.ObjectSerializer.serialize(
+        Object.assign(new v1.APIErrorResponse(), { errors: messages }),
+        "APIErrorResponse",
+        "",
+    );
 
 /** True when the client's deserializer met a value its types do not allow (an unknown enum value, an unmatched oneOf). */
 function hasUnparsed(value: unknown): boolean {
     if (value === null || typeof value !== "object") return false;
-    if ((value as { _unparsed?: boolean })._unparsed === true || value.constructor?.name === "UnparsedObject") return true;
+    if ((value as { _unparsed?: boolean })._unparsed === true || value.constructor?.name === "UnparsedObject")
+        return true;
     return Object.values(value).some(hasUnparsed);
 }
 
@@ -142,8 +153,22 @@ function typedBody<T>(raw: string, type: string): T {
     return model as T;
 }
 
-const MONITOR_LIST_PARAMS = ["group_states", "name", "tags", "monitor_tags", "with_downtimes", "id_offset", "page", "page_size"];
-const GROUP_STATES: Record<string, v1.MonitorOverallStates> = { alert: "Alert", warn: "Warn", "no data": "No Data", ok: "OK" };
+const MONITOR_LIST_PARAMS = [
+    "group_states",
+    "name",
+    "tags",
+    "monitor_tags",
+    "with_downtimes",
+    "id_offset",
+    "page",
+    "page_size",
+];
+const GROUP_STATES: Record<string, v1.MonitorOverallStates> = {
+    alert: "Alert",
+    warn: "Warn",
+    "no data": "No Data",
+    ok: "OK",
+};
 
 function integerParam(query: Record<string, string>, name: string): number | undefined {
     if (query[name] === undefined) return undefined;
@@ -169,24 +194,42 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
         const bad = wanted.filter((s) => s !== "all" && !(s in GROUP_STATES));
         if (bad.length > 0) throw new BadRequest(`group_states: unknown ${bad.join(", ")} (all, alert, warn, no data)`);
         const tags = (query.monitor_tags ?? "").split(",").filter((t) => t !== "");
-        let found = state.monitors.filter((m) => tags.every((t) => (m.tags ?? []).includes(t)) && (query.name === undefined || m.name?.includes(query.name)));
+        let found = state.monitors.filter(
+            (m) =>
+                tags.every((t) => (m.tags ?? []).includes(t)) &&
+                (query.name === undefined || m.name?.includes(query.name)),
+        );
         const page = integerParam(query, "page");
         const pageSize = integerParam(query, "page_size") ?? (page !== undefined ? 100 : undefined);
         if (page !== undefined && pageSize !== undefined) found = found.slice(page * pageSize, (page + 1) * pageSize);
         // group_states adds the states of the groups in those states; without it a monitor comes without groups.
         const shown = found.map((m) => {
-            const groups = Object.entries(m.state?.groups ?? {}).filter(([, g]) => wanted.includes("all") || wanted.some((w) => GROUP_STATES[w] === g.status));
-            return Object.assign(new v1.Monitor(), m, { state: Object.assign(new v1.MonitorState(), { groups: Object.fromEntries(wanted.length > 0 ? groups : []) }) });
+            const groups = Object.entries(m.state?.groups ?? {}).filter(
+                ([, g]) => wanted.includes("all") || wanted.some((w) => GROUP_STATES[w] === g.status),
+            );
+            return Object.assign(new v1.Monitor(), m, {
+                state: Object.assign(new v1.MonitorState(), {
+                    groups: Object.fromEntries(wanted.length > 0 ? groups : []),
+                }),
+            });
         });
         return v1.ObjectSerializer.serialize(shown, "Array<Monitor>", "");
     };
 
     /** The query named by each formula: the stand-in evaluates no arithmetic, only formulas that name one query. */
-    const formulaQueries = (queries: { name?: string; query?: string; dataSource?: unknown }[], formulas: v2.QueryFormula[] | undefined): string[] => {
-        for (const q of queries) if (q.dataSource !== "metrics") throw new BadRequest(`query ${q.name}: the stand-in serves the metrics data source only`);
+    const formulaQueries = (
+        queries: { name?: string; query?: string; dataSource?: unknown }[],
+        formulas: v2.QueryFormula[] | undefined,
+    ): string[] => {
+        for (const q of queries)
+            if (q.dataSource !== "metrics")
+                throw new BadRequest(`query ${q.name}: the stand-in serves the metrics data source only`);
         return (formulas ?? queries.map((q) => ({ formula: q.name ?? "" }))).map((f) => {
             const q = queries.find((x) => x.name === f.formula);
-            if (!q?.query) throw new BadRequest(`formula "${f.formula}" names no query (the stand-in evaluates formulas that name one query)`);
+            if (!q?.query)
+                throw new BadRequest(
+                    `formula "${f.formula}" names no query (the stand-in evaluates formulas that name one query)`,
+                );
             return q.query;
         });
     };
@@ -212,8 +255,14 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
             series.push(Object.assign(new v2.TimeseriesResponseSeries(), { queryIndex: i, groupTags: [] }));
             values.push(times.map(value));
         });
-        const attributes = Object.assign(new v2.TimeseriesResponseAttributes(), { times: series.length > 0 ? times : [], series, values });
-        const body = Object.assign(new v2.TimeseriesFormulaQueryResponse(), { data: Object.assign(new v2.TimeseriesResponse(), { type: "timeseries_response", attributes }) });
+        const attributes = Object.assign(new v2.TimeseriesResponseAttributes(), {
+            times: series.length > 0 ? times : [],
+            series,
+            values,
+        });
+        const body = Object.assign(new v2.TimeseriesFormulaQueryResponse(), {
+            data: Object.assign(new v2.TimeseriesResponse(), { type: "timeseries_response", attributes }),
+        });
         return v2.ObjectSerializer.serialize(body, "TimeseriesFormulaQueryResponse", "");
     };
 
@@ -232,7 +281,9 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
             case "last":
                 return points[points.length - 1];
             default:
-                throw new BadRequest(`aggregator ${String(aggregator)}: the stand-in serves sum, avg, mean, min, max and last`);
+                throw new BadRequest(
+                    `aggregator ${String(aggregator)}: the stand-in serves sum, avg, mean, min, max and last`,
+                );
         }
     };
 
@@ -246,10 +297,16 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
             const value = metrics.get(q);
             const points = value ? times.map(value).filter((v): v is number => v !== null) : [];
             const result = aggregate(scalarQueries.find((x) => x.query === q)?.aggregator, points);
-            return Object.assign(new v2.DataScalarColumn(), { name: a.formulas?.[i]?.formula ?? scalarQueries[i].name, type: "number", values: result === null ? [] : [result] });
+            return Object.assign(new v2.DataScalarColumn(), {
+                name: a.formulas?.[i]?.formula ?? scalarQueries[i].name,
+                type: "number",
+                values: result === null ? [] : [result],
+            });
         });
         const attributes = Object.assign(new v2.ScalarFormulaResponseAtrributes(), { columns });
-        const body = Object.assign(new v2.ScalarFormulaQueryResponse(), { data: Object.assign(new v2.ScalarResponse(), { type: "scalar_response", attributes }) });
+        const body = Object.assign(new v2.ScalarFormulaQueryResponse(), {
+            data: Object.assign(new v2.ScalarResponse(), { type: "scalar_response", attributes }),
+        });
         return v2.ObjectSerializer.serialize(body, "ScalarFormulaQueryResponse", "");
     };
 
@@ -259,13 +316,22 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
         "POST /api/v2/query/scalar": (_, body) => scalar(body),
     };
 
-    const answer = (req: IncomingMessage, res: ServerResponse, path: string, query: Record<string, string>, body: string): number => {
+    const answer = (
+        req: IncomingMessage,
+        res: ServerResponse,
+        path: string,
+        query: Record<string, string>,
+        body: string,
+    ): number => {
         const route = routes[`${req.method} ${path}`];
         if (!route) {
             json(res, 404, apiError([`the stand-in does not serve ${req.method} ${path}`]));
             return 404;
         }
-        if (req.headers["dd-api-key"] !== credentials.apiKey || req.headers["dd-application-key"] !== credentials.appKey) {
+        if (
+            req.headers["dd-api-key"] !== credentials.apiKey ||
+            req.headers["dd-application-key"] !== credentials.appKey
+        ) {
             json(res, 403, apiError(["Forbidden"]));
             return 403;
         }
@@ -345,7 +411,9 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
         webhooks,
         alert: async (monitor) => {
             monitor.overallState = "Alert";
-            const handles = [...alertBlocks(monitor.message ?? "").matchAll(/@webhook-([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
+            const handles = [...alertBlocks(monitor.message ?? "").matchAll(/@webhook-([A-Za-z0-9_-]+)/g)].map(
+                (m) => m[1],
+            );
             const variables = {
                 ALERT_ID: String(monitor.id ?? ""),
                 ALERT_TRANSITION: "Triggered",
@@ -357,7 +425,8 @@ export async function startDatadogStandIn(): Promise<DatadogStandIn> {
             const deliveries: WebhookDelivery[] = [];
             for (const name of handles) {
                 const hook = webhooks.find((w) => w.name === name);
-                if (!hook) throw new Error(`monitor ${monitor.name} notifies @webhook-${name}, which Datadog does not know`);
+                if (!hook)
+                    throw new Error(`monitor ${monitor.name} notifies @webhook-${name}, which Datadog does not know`);
                 deliveries.push(await sendWebhook(hook, variables));
             }
             return deliveries;

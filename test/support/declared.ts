@@ -5,7 +5,8 @@ import { PROJECT, ROOT, stackConfig } from "../helpers";
 import { PostgresServer } from "./postgres";
 import { runProgramSync } from "./programThread";
 
-const psql = (url: string, sql: string, singleTransaction = false) => PostgresServer.psqlAt(url, sql, {}, singleTransaction);
+const psql = (url: string, sql: string, singleTransaction = false) =>
+    PostgresServer.psqlAt(url, sql, {}, singleTransaction);
 
 /**
  * Runs the program under mocks with a stack's config and edits, recording secrets in the clear: the connection URLs in
@@ -18,7 +19,13 @@ export function declaredProgram(stack: string, sets: string[]): ProgramRun {
 
 const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
-const PLURAL: Record<string, string> = { table: "TABLES", sequence: "SEQUENCES", function: "FUNCTIONS", type: "TYPES", schema: "SCHEMAS" };
+const PLURAL: Record<string, string> = {
+    table: "TABLES",
+    sequence: "SEQUENCES",
+    function: "FUNCTIONS",
+    type: "TYPES",
+    schema: "SCHEMAS",
+};
 
 /**
  * A statement block that runs `body` with `roles` granted to the connected admin for its duration, as the provider's
@@ -35,7 +42,13 @@ function withRolesGranted(roles: string[], body: string[]): string[] {
                 `DO $$ BEGIN IF ${verb === "GRANT" ? "NOT " : ""}pg_has_role(current_user, ${literal(r)}, 'MEMBER') AND current_user <> ${literal(r)} ${verb === "REVOKE" ? `AND EXISTS (SELECT 1 FROM granted_by_test WHERE role = ${literal(r)})` : ""} THEN EXECUTE ${literal(`${verb} ${ident(r)} ${verb === "GRANT" ? "TO" : "FROM"} `)} || quote_ident(current_user); ${verb === "GRANT" ? `INSERT INTO granted_by_test VALUES (${literal(r)});` : ""} END IF; END $$;`,
         );
     if (grants.length === 0) return body;
-    return ["CREATE TEMP TABLE granted_by_test (role text);", ...sql("GRANT"), ...body, ...sql("REVOKE"), "DROP TABLE granted_by_test;"];
+    return [
+        "CREATE TEMP TABLE granted_by_test (role text);",
+        ...sql("GRANT"),
+        ...body,
+        ...sql("REVOKE"),
+        "DROP TABLE granted_by_test;",
+    ];
 }
 
 /** The owners the provider grants itself before a grant on a schema's objects: their owners and the schema's (getRolesToGrantForSchema). */
@@ -47,7 +60,10 @@ const SCHEMA_OWNERS = (schema: string) =>
  * resource_postgresql_role.go createRole + setRoleSettings, _grant_role.go, _grant.go createGrantQuery and
  * createRevokeQuery, _default_privileges.go, _database.go createDatabase), and the database it connects to for it.
  */
-function providerSql(r: DeclaredResource, adminUrl: (db: string) => string): { db: string; statements: string[]; transaction: boolean } {
+function providerSql(
+    r: DeclaredResource,
+    adminUrl: (db: string) => string,
+): { db: string; statements: string[]; transaction: boolean } {
     const i = r.inputs as Record<string, any>;
     switch (r.type) {
         case "postgresql:index/role:Role": {
@@ -70,16 +86,32 @@ function providerSql(r: DeclaredResource, adminUrl: (db: string) => string): { d
                 .filter(([, v]) => v !== undefined && v !== "")
                 .map(([k, v]) => `ALTER ROLE ${ident(i.name)} SET ${k} TO ${typeof v === "number" ? v : literal(v)};`);
             const member = (i.roles ?? []).map((g: string) => `GRANT ${ident(g)} TO ${ident(i.name)};`);
-            return { db: "postgres", statements: [`CREATE ROLE ${ident(i.name)} WITH ${options.join(" ")};`, ...settings, ...member], transaction: true };
+            return {
+                db: "postgres",
+                statements: [`CREATE ROLE ${ident(i.name)} WITH ${options.join(" ")};`, ...settings, ...member],
+                transaction: true,
+            };
         }
         case "postgresql:index/grantRole:GrantRole":
-            return { db: "postgres", statements: [`GRANT ${ident(i.grantRole)} TO ${ident(i.role)}${i.withAdminOption ? " WITH ADMIN OPTION" : ""};`], transaction: true };
+            return {
+                db: "postgres",
+                statements: [
+                    `GRANT ${ident(i.grantRole)} TO ${ident(i.role)}${i.withAdminOption ? " WITH ADMIN OPTION" : ""};`,
+                ],
+                transaction: true,
+            };
         case "postgresql:index/database:Database": {
-            const body = [`CREATE DATABASE ${ident(i.name)} OWNER ${ident(i.owner)} CONNECTION LIMIT ${i.connectionLimit ?? -1};`];
+            const body = [
+                `CREATE DATABASE ${ident(i.name)} OWNER ${ident(i.owner)} CONNECTION LIMIT ${i.connectionLimit ?? -1};`,
+            ];
             // CREATE DATABASE runs outside a transaction; the temporary membership is granted and revoked around it.
             return {
                 db: "postgres",
-                statements: [`GRANT ${ident(i.owner)} TO CURRENT_USER;`, ...body, `REVOKE ${ident(i.owner)} FROM CURRENT_USER;`],
+                statements: [
+                    `GRANT ${ident(i.owner)} TO CURRENT_USER;`,
+                    ...body,
+                    `REVOKE ${ident(i.owner)} FROM CURRENT_USER;`,
+                ],
                 transaction: false,
             };
         }
@@ -96,7 +128,11 @@ function providerSql(r: DeclaredResource, adminUrl: (db: string) => string): { d
                         : `ALL ${type}S IN SCHEMA ${ident(i.schema)}`;
             const body = [
                 `REVOKE ALL PRIVILEGES ON ${target} FROM ${role};`,
-                ...(i.privileges.length ? [`GRANT ${i.privileges.join(",")} ON ${target} TO ${role}${i.withGrantOption ? " WITH GRANT OPTION" : ""};`] : []),
+                ...(i.privileges.length
+                    ? [
+                          `GRANT ${i.privileges.join(",")} ON ${target} TO ${role}${i.withGrantOption ? " WITH GRANT OPTION" : ""};`,
+                      ]
+                    : []),
             ];
             if (type === "DATABASE") return { db: i.database, statements: body, transaction: true };
             const owners = psql(adminUrl(i.database), SCHEMA_OWNERS(i.schema)).split("\n").filter(Boolean);
@@ -107,12 +143,18 @@ function providerSql(r: DeclaredResource, adminUrl: (db: string) => string): { d
             const on = PLURAL[i.objectType];
             const body = [
                 `ALTER DEFAULT PRIVILEGES ${scope} REVOKE ALL ON ${on} FROM ${ident(i.role)};`,
-                ...(i.privileges.length ? [`ALTER DEFAULT PRIVILEGES ${scope} GRANT ${i.privileges.join(",")} ON ${on} TO ${ident(i.role)};`] : []),
+                ...(i.privileges.length
+                    ? [
+                          `ALTER DEFAULT PRIVILEGES ${scope} GRANT ${i.privileges.join(",")} ON ${on} TO ${ident(i.role)};`,
+                      ]
+                    : []),
             ];
             return { db: i.database, statements: withRolesGranted([i.owner], body), transaction: true };
         }
         default:
-            throw new Error(`${r.type} ${r.name}: the test does not know how the PostgreSQL provider applies it; add its SQL to test/support/declared.ts`);
+            throw new Error(
+                `${r.type} ${r.name}: the test does not know how the PostgreSQL provider applies it; add its SQL to test/support/declared.ts`,
+            );
     }
 }
 
@@ -137,7 +179,11 @@ export function postgresResources(run: ProgramRun): DeclaredResource[] {
  * user), issuing what the provider would. `only` picks which: the cluster-wide ones (roles, memberships, databases)
  * once per server, the per-database ones (grants, default privileges) again for each fresh copy of a database.
  */
-export function applyAsAdmin(run: ProgramRun, adminUrl: (db: string) => string, only: (r: DeclaredResource) => boolean): string[] {
+export function applyAsAdmin(
+    run: ProgramRun,
+    adminUrl: (db: string) => string,
+    only: (r: DeclaredResource) => boolean,
+): string[] {
     const applied: string[] = [];
     for (const r of postgresResources(run).filter(only)) {
         const { db, statements, transaction } = providerSql(r, adminUrl);

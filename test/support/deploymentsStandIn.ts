@@ -41,7 +41,9 @@ const operationContext = z.strictObject({
 export const createDeploymentRequest = z.strictObject({
     operation: pulumiOperation,
     inheritSettings: z.boolean(),
-    executorContext: z.strictObject({ workingDirectory: z.string().optional(), executorImage: z.unknown().optional() }).optional(),
+    executorContext: z
+        .strictObject({ workingDirectory: z.string().optional(), executorImage: z.unknown().optional() })
+        .optional(),
     sourceContext: sourceContext.optional(),
     operationContext: operationContext.optional(),
     agentPoolID: z.string().optional(),
@@ -76,7 +78,10 @@ export interface DeploymentsStandIn {
 const DEPLOYMENTS_PATH = /^\/api\/stacks\/([^/]+)\/([^/]+)\/([^/]+)\/deployments$/;
 
 /** Starts the stand-in on a free loopback port; `run` carries out one accepted deployment (it throws if it fails). */
-export async function startDeploymentsStandIn(token: string, run: (d: Deployment) => Promise<void>): Promise<DeploymentsStandIn> {
+export async function startDeploymentsStandIn(
+    token: string,
+    run: (d: Deployment) => Promise<void>,
+): Promise<DeploymentsStandIn> {
     const deployments: Deployment[] = [];
     const invalid: string[] = [];
     let queue: Promise<void> = Promise.resolve();
@@ -95,8 +100,10 @@ export async function startDeploymentsStandIn(token: string, run: (d: Deployment
             };
             const match = DEPLOYMENTS_PATH.exec(new URL(req.url ?? "/", "http://stand-in").pathname);
             if (req.method !== "POST" || !match) return refuse(404, "not found");
-            if (req.headers.authorization !== `token ${token}`) return refuse(401, "unauthorized: Authorization must be `token <access token>`");
-            if (!String(req.headers["content-type"]).startsWith("application/json")) return refuse(415, `content type ${req.headers["content-type"]}`);
+            if (req.headers.authorization !== `token ${token}`)
+                return refuse(401, "unauthorized: Authorization must be `token <access token>`");
+            if (!String(req.headers["content-type"]).startsWith("application/json"))
+                return refuse(415, `content type ${req.headers["content-type"]}`);
             let parsed: unknown;
             try {
                 parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
@@ -104,9 +111,19 @@ export async function startDeploymentsStandIn(token: string, run: (d: Deployment
                 return refuse(400, "body is not JSON");
             }
             const body = createDeploymentRequest.safeParse(parsed);
-            if (!body.success) return refuse(400, `body is not a CreateDeploymentRequest: ${body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+            if (!body.success)
+                return refuse(
+                    400,
+                    `body is not a CreateDeploymentRequest: ${body.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+                );
             const [, organization, project, stack] = match.map(decodeURIComponent);
-            const d: Deployment = { id: `deployment-${deployments.length + 1}`, stack: { organization, project, stack }, request: body.data, receivedAt: Date.now(), state: "queued" };
+            const d: Deployment = {
+                id: `deployment-${deployments.length + 1}`,
+                stack: { organization, project, stack },
+                request: body.data,
+                receivedAt: Date.now(),
+                state: "queued",
+            };
             deployments.push(d);
             queue = queue.then(async () => {
                 d.state = "running";
@@ -120,7 +137,10 @@ export async function startDeploymentsStandIn(token: string, run: (d: Deployment
                 d.finishedAt = Date.now();
             });
             // apitype.CreateDeploymentResponse.
-            reply(202, { id: d.id, consoleUrl: `https://app.pulumi.com/${organization}/${project}/${stack}/deployments/${d.id}` });
+            reply(202, {
+                id: d.id,
+                consoleUrl: `https://app.pulumi.com/${organization}/${project}/${stack}/deployments/${d.id}`,
+            });
         });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

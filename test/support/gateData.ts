@@ -24,8 +24,12 @@ export function serveVersion(dd: DatadogStandIn, scope: DatadogScope, version: s
     const r = versionReadings(scope, version);
     const q = (metric: keyof typeof r, key: string) => r[metric]!.queries[key];
     dd.setMetric(q("errorRatePct", "hits"), () => v.requestsPerMinute);
-    dd.setMetric(q("errorRatePct", "errors"), (t) => Math.round((v.requestsPerMinute * (v.errorPct + 0.4 * jitter(t, v.phase))) / 100));
-    dd.setMetric(q("p95LatencySeconds", "p95"), (t) => Number((v.p95Seconds * (1 + 0.1 * jitter(t, v.phase))).toFixed(4)));
+    dd.setMetric(q("errorRatePct", "errors"), (t) =>
+        Math.round((v.requestsPerMinute * (v.errorPct + 0.4 * jitter(t, v.phase))) / 100),
+    );
+    dd.setMetric(q("p95LatencySeconds", "p95"), (t) =>
+        Number((v.p95Seconds * (1 + 0.1 * jitter(t, v.phase))).toFixed(4)),
+    );
     if (r.paymentFailurePct) {
         dd.setMetric(q("paymentFailurePct", "total"), () => 40);
         dd.setMetric(q("paymentFailurePct", "failed"), (t) => (jitter(t, v.phase) > 0.3 ? 1 : 0));
@@ -36,7 +40,14 @@ export function serveVersion(dd: DatadogStandIn, scope: DatadogScope, version: s
 export function versionMonitor(
     scope: DatadogScope,
     id: number,
-    o: { version: string; track: string; alert: string; severity: string; title: string; state: v1.MonitorOverallStates },
+    o: {
+        version: string;
+        track: string;
+        alert: string;
+        severity: string;
+        title: string;
+        state: v1.MonitorOverallStates;
+    },
 ): v1.Monitor {
     return Object.assign(new v1.Monitor(), {
         id,
@@ -58,8 +69,20 @@ export function versionMonitor(
 }
 
 /** The canary's "roll back now" error-rate trigger, as production declares it. */
-export const rollbackNowTrigger = (scope: DatadogScope, version: string, state: v1.MonitorOverallStates, id = 4101): v1.Monitor =>
-    versionMonitor(scope, id, { version, track: "canary", alert: "rollbackNowErrorRatePct", severity: "rollback", title: "Rollback trigger (now): error rate above 5%", state });
+export const rollbackNowTrigger = (
+    scope: DatadogScope,
+    version: string,
+    state: v1.MonitorOverallStates,
+    id = 4101,
+): v1.Monitor =>
+    versionMonitor(scope, id, {
+        version,
+        track: "canary",
+        alert: "rollbackNowErrorRatePct",
+        severity: "rollback",
+        title: "Rollback trigger (now): error rate above 5%",
+        state,
+    });
 
 /** A loopback port nothing listens on any more: Datadog down. */
 export async function closedPort(): Promise<number> {

@@ -34,7 +34,13 @@ export class DatabaseHarness {
     static async start(): Promise<DatabaseHarness> {
         const ca = makeCa(mkdtempSync(path.join(tmpdir(), "ca-")));
         const pg = await PostgresServer.start(ca);
-        const base = ["database.host=127.0.0.1", `database.port=${pg.port}`, `database.tls.caBundle=${ca.caFile}`, "database.schemas[0]=public", "database.schemas[1]=billing"];
+        const base = [
+            "database.host=127.0.0.1",
+            `database.port=${pg.port}`,
+            `database.tls.caBundle=${ca.caFile}`,
+            "database.schemas[0]=public",
+            "database.schemas[1]=billing",
+        ];
         const release = declaredProgram("production", base);
         const bucket = declaredPod(release, "CronJob", "myapp-db-backup").env.find(([k]) => k === "BACKUP_BUCKET")![1];
         const s3 = await S3Server.start(bucket);
@@ -50,15 +56,21 @@ export class DatabaseHarness {
         return declaredProgram("production", [...this.base, ...sets]);
     }
 
-    adminUrl = (db: string) => `postgresql://${ADMIN}:${ADMIN_PASSWORD}@127.0.0.1:${this.pg.port}/${db}?sslmode=verify-full&sslrootcert=${this.ca.caFile}`;
+    adminUrl = (db: string) =>
+        `postgresql://${ADMIN}:${ADMIN_PASSWORD}@127.0.0.1:${this.pg.port}/${db}?sslmode=verify-full&sslrootcert=${this.ca.caFile}`;
 
     /** SQL as the RDS admin: setting up and inspecting, never what a Job does. */
     admin = (sql: string, db = APP_DB) => PostgresServer.psqlAt(this.adminUrl(db), sql);
 
     /** A login role's DATABASE_URL as the program builds it, with the CA mapped to this machine. */
     urlOf = (kind: string, run = this.release) => {
-        const secret = run.resources.find((r) => r.type.endsWith(":Secret") && (r.inputs as any).metadata.name === `myapp-db-${kind}`)!;
-        return ((secret.inputs as any).stringData.DATABASE_URL as string).replace(/sslrootcert=[^&]+/, `sslrootcert=${this.ca.caFile}`);
+        const secret = run.resources.find(
+            (r) => r.type.endsWith(":Secret") && (r.inputs as any).metadata.name === `myapp-db-${kind}`,
+        )!;
+        return ((secret.inputs as any).stringData.DATABASE_URL as string).replace(
+            /sslrootcert=[^&]+/,
+            `sslrootcert=${this.ca.caFile}`,
+        );
     };
 
     /** SQL as a login role, with the URL its Secret holds. */
@@ -67,8 +79,17 @@ export class DatabaseHarness {
     endpoints = () => ({ AWS_ENDPOINT_URL_S3: this.s3.endpoint, AWS_ENDPOINT_URL_STS: this.sts.endpoint });
 
     /** Runs the pod of the Job or CronJob whose name matches, as declared, with IRSA through the fake STS. */
-    pod(run: ProgramRun, kind: "Job" | "CronJob", name: RegExp | string, files?: Record<string, Record<string, string>>): Promise<PodResult> {
-        return runPod(run, declaredPod(run, kind, name), { endpoints: this.endpoints(), webIdentityToken: `token:${String(name)}`, files });
+    pod(
+        run: ProgramRun,
+        kind: "Job" | "CronJob",
+        name: RegExp | string,
+        files?: Record<string, Record<string, string>>,
+    ): Promise<PodResult> {
+        return runPod(run, declaredPod(run, kind, name), {
+            endpoints: this.endpoints(),
+            webIdentityToken: `token:${String(name)}`,
+            files,
+        });
     }
 
     /**
@@ -86,34 +107,35 @@ export class DatabaseHarness {
     /** Copies an object, as the test (s3rver's own key pair), not as a pod. */
     copyObject = (from: string, to: string) =>
         new Promise<void>((resolve, reject) =>
-            spawn("aws", ["s3", "cp", "--only-show-errors", `s3://${this.s3.bucket}/${from}`, `s3://${this.s3.bucket}/${to}`], { env: { ...process.env, ...this.s3.env() } }).on(
-                "close",
-                (c) => (c === 0 ? resolve() : reject(new Error(`copying ${from} failed`))),
-            ),
+            spawn(
+                "aws",
+                ["s3", "cp", "--only-show-errors", `s3://${this.s3.bucket}/${from}`, `s3://${this.s3.bucket}/${to}`],
+                { env: { ...process.env, ...this.s3.env() } },
+            ).on("close", (c) => (c === 0 ? resolve() : reject(new Error(`copying ${from} failed`)))),
         );
 
     /** Deletes an object, as the test (no pod identity may delete). */
     deleteObject = (key: string) =>
         new Promise<void>((resolve, reject) =>
-            spawn("aws", ["s3", "rm", "--only-show-errors", `s3://${this.s3.bucket}/${key}`], { env: { ...process.env, ...this.s3.env() } }).on("close", (c) =>
-                c === 0 ? resolve() : reject(new Error(`deleting ${key} failed`)),
-            ),
+            spawn("aws", ["s3", "rm", "--only-show-errors", `s3://${this.s3.bucket}/${key}`], {
+                env: { ...process.env, ...this.s3.env() },
+            }).on("close", (c) => (c === 0 ? resolve() : reject(new Error(`deleting ${key} failed`)))),
         );
 
     /** Restores a dump from the bucket into a scratch database as the admin, for a test to look into. */
     async restoreForInspection(key: string, db: string): Promise<void> {
         const file = path.join(mkdtempSync(path.join(tmpdir(), "dump-")), "x.dump");
         await new Promise<void>((resolve, reject) =>
-            spawn("aws", ["s3", "cp", "--only-show-errors", `s3://${this.s3.bucket}/${key}`, file], { env: { ...process.env, ...this.s3.env() } }).on("close", (c) =>
-                c === 0 ? resolve() : reject(new Error(`downloading ${key} failed`)),
-            ),
+            spawn("aws", ["s3", "cp", "--only-show-errors", `s3://${this.s3.bucket}/${key}`, file], {
+                env: { ...process.env, ...this.s3.env() },
+            }).on("close", (c) => (c === 0 ? resolve() : reject(new Error(`downloading ${key} failed`)))),
         );
         this.pg.superuser(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
         this.admin(`CREATE DATABASE ${db}`, "postgres");
         await new Promise<void>((resolve, reject) =>
-            spawn("pg_restore", ["--no-owner", "--no-privileges", "--exit-on-error", "-d", this.adminUrl(db), file], { stdio: "inherit" }).on("close", (c) =>
-                c === 0 ? resolve() : reject(new Error(`restoring ${key} failed`)),
-            ),
+            spawn("pg_restore", ["--no-owner", "--no-privileges", "--exit-on-error", "-d", this.adminUrl(db), file], {
+                stdio: "inherit",
+            }).on("close", (c) => (c === 0 ? resolve() : reject(new Error(`restoring ${key} failed`)))),
         );
     }
 

@@ -35,7 +35,9 @@ export function declaredPod(run: ProgramRun, kind: "Job" | "CronJob", name: stri
         const ref = e.valueFrom?.secretKeyRef;
         if (!ref) throw new Error(`${name}: env ${e.name} has neither a value nor a secretKeyRef`);
         const secret = declaredObject(run, "Secret", ref.name);
-        const value = secret.stringData?.[ref.key] ?? (secret.data?.[ref.key] !== undefined ? Buffer.from(secret.data[ref.key], "base64").toString() : undefined);
+        const value =
+            secret.stringData?.[ref.key] ??
+            (secret.data?.[ref.key] !== undefined ? Buffer.from(secret.data[ref.key], "base64").toString() : undefined);
         if (value === undefined) throw new Error(`${name}: Secret ${ref.name} has no key ${ref.key}`);
         return [e.name, value];
     });
@@ -90,7 +92,8 @@ const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
  *   mount paths are mapped to those folders in the command and the environment; /tmp stays writable.
  */
 export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions): Promise<PodResult> {
-    if (process.getuid?.() !== 0) throw new Error("running a pod needs root, to enter a mount namespace and drop to the pod's user");
+    if (process.getuid?.() !== 0)
+        throw new Error("running a pod needs root, to enter a mount namespace and drop to the pod's user");
     const root = mkdtempSync(path.join(tmpdir(), "pod-"));
     chmodSync(root, 0o755);
     const volumeDirs: Record<string, string> = {};
@@ -100,13 +103,21 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
         volumeDirs[v.name] = dir;
         const source =
             options.files?.[v.name] ??
-            (v.configMap ? declaredObject(run, "ConfigMap", v.configMap.name).data : v.secret ? declaredObject(run, "Secret", v.secret.secretName).stringData : undefined);
+            (v.configMap
+                ? declaredObject(run, "ConfigMap", v.configMap.name).data
+                : v.secret
+                  ? declaredObject(run, "Secret", v.secret.secretName).stringData
+                  : undefined);
         if (source) {
             const projected = v.configMap ?? v.secret;
             const mode = projected.defaultMode ?? 0o644;
             // With `items`, the kubelet projects only the listed keys, each at its path (a test's own files replace the whole volume).
-            const items: { key: string; path: string }[] | undefined = options.files?.[v.name] ? undefined : projected.items;
-            const entries = items ? items.map((i): [string, string] => [i.path, (source as Record<string, string>)[i.key]]) : Object.entries(source as Record<string, string>);
+            const items: { key: string; path: string }[] | undefined = options.files?.[v.name]
+                ? undefined
+                : projected.items;
+            const entries = items
+                ? items.map((i): [string, string] => [i.path, (source as Record<string, string>)[i.key]])
+                : Object.entries(source as Record<string, string>);
             for (const [file, content] of entries) {
                 if (content === undefined) throw new Error(`volume ${v.name}: no key for ${file}`);
                 writeFileSync(path.join(dir, file), content);
@@ -119,7 +130,9 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
             throw new Error(`volume ${v.name}: only configMap, secret and emptyDir volumes are reproduced`);
         }
     }
-    const mapped: [string, string][] = pod.mounts.filter((m) => m.mountPath !== "/tmp").map((m) => [m.mountPath, volumeDirs[m.name]]);
+    const mapped: [string, string][] = pod.mounts
+        .filter((m) => m.mountPath !== "/tmp")
+        .map((m) => [m.mountPath, volumeDirs[m.name]]);
     const extra: [string, string][] = [];
     if (pod.roleArn && options.webIdentityToken !== undefined) {
         // amazon-eks-pod-identity-webhook (pkg/handler/handler.go) projects the token and sets these variables.
@@ -128,7 +141,11 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
         writeFileSync(path.join(tokenDir, "token"), options.webIdentityToken);
         chmodSync(tokenDir, 0o755);
         chmodSync(path.join(tokenDir, "token"), 0o644);
-        extra.push(["AWS_ROLE_ARN", pod.roleArn], ["AWS_WEB_IDENTITY_TOKEN_FILE", path.join(tokenDir, "token")], ["AWS_STS_REGIONAL_ENDPOINTS", "regional"]);
+        extra.push(
+            ["AWS_ROLE_ARN", pod.roleArn],
+            ["AWS_WEB_IDENTITY_TOKEN_FILE", path.join(tokenDir, "token")],
+            ["AWS_STS_REGIONAL_ENDPOINTS", "regional"],
+        );
     }
     const remap = (s: string) =>
         mapped.reduce(
@@ -153,7 +170,12 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
         const top = awsBinary().split("/").slice(0, 3).join("/");
         const stage = path.join(root, "tools");
         mkdirSync(stage);
-        setup.push(`mount --bind ${shq(top)} ${shq(stage)}`, "mount -t tmpfs -o mode=755 tmpfs /root", `mkdir -p ${shq(top)}`, `mount --bind ${shq(stage)} ${shq(top)}`);
+        setup.push(
+            `mount --bind ${shq(top)} ${shq(stage)}`,
+            "mount -t tmpfs -o mode=755 tmpfs /root",
+            `mkdir -p ${shq(top)}`,
+            `mount --bind ${shq(stage)} ${shq(top)}`,
+        );
     }
     setup.push(
         "mount -o remount,bind,ro /",
@@ -162,7 +184,10 @@ export function runPod(run: ProgramRun, pod: DeclaredPod, options: PodRunOptions
     return new Promise((resolve, reject) => {
         // The pod's environment reaches the command as the kubelet passes it, through the environment: never in
         // arguments, which every process may read.
-        const child = spawn("unshare", ["--mount", "--", "sh", "-c", setup.join("\n")], { cwd: "/", env: Object.fromEntries(env) });
+        const child = spawn("unshare", ["--mount", "--", "sh", "-c", setup.join("\n")], {
+            cwd: "/",
+            env: Object.fromEntries(env),
+        });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));

@@ -27,10 +27,51 @@ export interface TestCa {
 export function makeCa(dir: string): TestCa {
     const f = (n: string) => path.join(dir, n);
     const ssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "pipe" });
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test database CA", "-keyout", f("ca.key"), "-out", f("ca.pem"));
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", f("server.key"), "-out", f("server.csr"));
+    ssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test database CA",
+        "-keyout",
+        f("ca.key"),
+        "-out",
+        f("ca.pem"),
+    );
+    ssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        f("server.key"),
+        "-out",
+        f("server.csr"),
+    );
     writeFileSync(f("san.ext"), "subjectAltName = IP:127.0.0.1, DNS:localhost\n");
-    ssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", f("san.ext"), "-out", f("server.crt"));
+    ssl(
+        "x509",
+        "-req",
+        "-in",
+        f("server.csr"),
+        "-CA",
+        f("ca.pem"),
+        "-CAkey",
+        f("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f("san.ext"),
+        "-out",
+        f("server.crt"),
+    );
     return { caFile: f("ca.pem"), certFile: f("server.crt"), keyFile: f("server.key") };
 }
 
@@ -48,13 +89,16 @@ export class PostgresServer {
 
     // PostgreSQL refuses to run as root; as root, run it as the packages' postgres user.
     private static asOwner(bin: string, args: string[]): void {
-        const [cmd, argv] = process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
+        const [cmd, argv] =
+            process.getuid?.() === 0 ? ["runuser", ["-u", "postgres", "--", bin, ...args]] : [bin, args];
         const r = spawnSync(cmd, argv, { encoding: "utf8" });
         if (r.status !== 0) throw new Error(`${path.basename(bin)} failed: ${r.stderr || r.stdout}`);
     }
 
     static async start(tls: TestCa): Promise<PostgresServer> {
-        const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort((a, b) => Number(a) - Number(b)) : [];
+        const versions = existsSync("/usr/lib/postgresql")
+            ? readdirSync("/usr/lib/postgresql").sort((a, b) => Number(a) - Number(b))
+            : [];
         const bin = versions
             .map((v) => `/usr/lib/postgresql/${v}/bin`)
             .filter((b) => existsSync(path.join(b, "initdb")))
@@ -76,15 +120,39 @@ export class PostgresServer {
             const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }));
             for (const f of [dir, path.join(dir, "server.crt"), path.join(dir, "server.key")]) chownSync(f, uid, gid);
         }
-        PostgresServer.asOwner(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=reject", "--no-sync", "-E", "UTF8"]);
-        const hba = ["local all postgres trust", "hostssl all all 127.0.0.1/32 scram-sha-256", "hostnossl all all 127.0.0.1/32 reject", ""].join("\n");
+        PostgresServer.asOwner(path.join(bin, "initdb"), [
+            "-D",
+            data,
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=reject",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]);
+        const hba = [
+            "local all postgres trust",
+            "hostssl all all 127.0.0.1/32 scram-sha-256",
+            "hostnossl all all 127.0.0.1/32 reject",
+            "",
+        ].join("\n");
         writeFileSync(path.join(dir, "pg_hba.conf"), hba);
         if (process.getuid?.() === 0) execFileSync("chown", ["postgres:postgres", path.join(dir, "pg_hba.conf")]);
         const options = [
             `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`,
             `-c ssl=on -c ssl_cert_file=${dir}/server.crt -c ssl_key_file=${dir}/server.key -c hba_file=${dir}/pg_hba.conf`,
         ].join(" ");
-        PostgresServer.asOwner(path.join(bin, "pg_ctl"), ["-D", data, "-l", path.join(dir, "log"), "-o", options, "-w", "start"]);
+        PostgresServer.asOwner(path.join(bin, "pg_ctl"), [
+            "-D",
+            data,
+            "-l",
+            path.join(dir, "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        ]);
         return new PostgresServer(dir, bin, port);
     }
 
@@ -95,11 +163,28 @@ export class PostgresServer {
 
     /** Runs SQL with psql at a URL and returns its unaligned, tuples-only output. */
     static psqlAt(url: string, sql: string, env: Record<string, string> = {}, singleTransaction = false): string {
-        return execFileSync("psql", ["--no-psqlrc", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", ...(singleTransaction ? ["-1"] : []), "-d", url, "-f", "-"], {
-            input: sql,
-            encoding: "utf8",
-            env: { ...process.env, ...env },
-        }).trim();
+        return execFileSync(
+            "psql",
+            [
+                "--no-psqlrc",
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                ...(singleTransaction ? ["-1"] : []),
+                "-d",
+                url,
+                "-f",
+                "-",
+            ],
+            {
+                input: sql,
+                encoding: "utf8",
+                env: { ...process.env, ...env },
+            },
+        ).trim();
     }
 
     /** Runs SQL as the superuser. */
@@ -108,7 +193,13 @@ export class PostgresServer {
     }
 
     stop(): void {
-        PostgresServer.asOwner(path.join(this.bin, "pg_ctl"), ["-D", path.join(this.dir, "data"), "-m", "immediate", "stop"]);
+        PostgresServer.asOwner(path.join(this.bin, "pg_ctl"), [
+            "-D",
+            path.join(this.dir, "data"),
+            "-m",
+            "immediate",
+            "stop",
+        ]);
         rmSync(this.dir, { recursive: true, force: true });
     }
 }

@@ -6,7 +6,8 @@ import { MessageChannel, MessagePort, receiveMessageOnPort, Worker } from "worke
 import { ProgramError, ProgramRun, RunRequest } from "../../tools/offline/types";
 
 /** What the worker posts back for one request. */
-export type Answer = { run: ProgramRun } | { error: { message: string; exitCode: number; declaredBeforeFailure: number } };
+export type Answer =
+    { run: ProgramRun } | { error: { message: string; exitCode: number; declaredBeforeFailure: number } };
 
 /** Longer than any run takes; a worker that died answers nothing, and the caller must not wait forever. */
 const ANSWER_TIMEOUT_MS = 120_000;
@@ -17,11 +18,14 @@ function start(): { port: MessagePort; signal: Int32Array } {
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
     const entry = path.join(__dirname, "programWorker.ts");
-    const worker = new Worker(`require(${JSON.stringify(path.join(__dirname, "..", "..", "lib", "register.js"))}); require(${JSON.stringify(entry)});`, {
-        eval: true,
-        workerData: { port: port2, signal },
-        transferList: [port2],
-    });
+    const worker = new Worker(
+        `require(${JSON.stringify(path.join(__dirname, "..", "..", "lib", "register.js"))}); require(${JSON.stringify(entry)});`,
+        {
+            eval: true,
+            workerData: { port: port2, signal },
+            transferList: [port2],
+        },
+    );
     // The thread lives as long as the test process and does not keep it alive.
     worker.unref();
     port1.unref();
@@ -33,8 +37,10 @@ export function runProgramSync(request: RunRequest): ProgramRun {
     thread ??= start();
     Atomics.store(thread.signal, 0, 0);
     thread.port.postMessage(request);
-    if (Atomics.wait(thread.signal, 0, 0, ANSWER_TIMEOUT_MS) === "timed-out") throw new Error("the program thread gave no answer");
+    if (Atomics.wait(thread.signal, 0, 0, ANSWER_TIMEOUT_MS) === "timed-out")
+        throw new Error("the program thread gave no answer");
     const answer = JSON.parse(receiveMessageOnPort(thread.port)!.message) as Answer;
-    if ("error" in answer) throw new ProgramError(answer.error.message, answer.error.exitCode, answer.error.declaredBeforeFailure);
+    if ("error" in answer)
+        throw new ProgramError(answer.error.message, answer.error.exitCode, answer.error.declaredBeforeFailure);
     return answer.run;
 }

@@ -13,7 +13,9 @@ async function respond(request: RunRequest): Promise<void> {
         answer = { run: await runProgram(request) };
     } catch (err) {
         const e = err instanceof ProgramError ? err : new ProgramError(String((err as Error)?.stack ?? err), 1, 0);
-        answer = { error: { message: e.message, exitCode: e.exitCode, declaredBeforeFailure: e.declaredBeforeFailure } };
+        answer = {
+            error: { message: e.message, exitCode: e.exitCode, declaredBeforeFailure: e.declaredBeforeFailure },
+        };
     }
     port.postMessage(JSON.stringify(answer));
     Atomics.store(signal, 0, 1);

@@ -1,7 +1,11 @@
 import { seededRandom } from "../../lib/judge/random";
 
 /** A seeded random source with integers, for generated samples that are the same on every run. */
-export function seeded(seed: number): { uniform: () => number; normal: () => number; int: (lo: number, hi: number) => number } {
+export function seeded(seed: number): {
+    uniform: () => number;
+    normal: () => number;
+    int: (lo: number, hi: number) => number;
+} {
     const r = seededRandom(seed);
     return { ...r, int: (lo, hi) => lo + Math.floor(r.uniform() * (hi - lo + 1)) };
 }
@@ -10,7 +14,12 @@ export function seeded(seed: number): { uniform: () => number; normal: () => num
 export const SAMPLE_SHAPES = ["normal", "grid", "zeros", "lognormal"] as const;
 
 /** A sample of `n` values of a shape, shifted by `shift` before the shape's transform. */
-export function sample(r: ReturnType<typeof seeded>, shape: (typeof SAMPLE_SHAPES)[number], n: number, shift: number): number[] {
+export function sample(
+    r: ReturnType<typeof seeded>,
+    shape: (typeof SAMPLE_SHAPES)[number],
+    n: number,
+    shift: number,
+): number[] {
     return Array.from({ length: n }, () => {
         const z = r.normal() + shift;
         switch (shape) {

@@ -28,7 +28,10 @@ export class S3Server {
 
     static async start(bucket: string): Promise<S3Server> {
         const dir = mkdtempSync(path.join(tmpdir(), "s3-"));
-        const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", SERVER, dir, bucket], { cwd: path.join(__dirname, "..", ".."), stdio: ["ignore", "pipe", "inherit"] });
+        const child = spawn(process.execPath, ["--openssl-legacy-provider", "-e", SERVER, dir, bucket], {
+            cwd: path.join(__dirname, "..", ".."),
+            stdio: ["ignore", "pipe", "inherit"],
+        });
         const port = await new Promise<number>((resolve, reject) => {
             child.stdout.once("data", (d) => resolve(Number(String(d).trim())));
             child.once("exit", (code) => reject(new Error(`s3rver exited with ${code}`)));
@@ -40,13 +43,26 @@ export class S3Server {
     async seed(keys: string[], content: Buffer): Promise<void> {
         const store = new FilesystemStore(this.dir);
         for (let i = 0; i < keys.length; i += 200) {
-            await Promise.all(keys.slice(i, i + 200).map((key) => store.putObject(new S3Object(this.bucket, key, content, { "content-type": "application/octet-stream" }))));
+            await Promise.all(
+                keys
+                    .slice(i, i + 200)
+                    .map((key) =>
+                        store.putObject(
+                            new S3Object(this.bucket, key, content, { "content-type": "application/octet-stream" }),
+                        ),
+                    ),
+            );
         }
     }
 
     /** Environment for the AWS CLI to reach this server with its own key pair (test set-up, not a pod's identity). */
     env(): Record<string, string> {
-        return { AWS_ENDPOINT_URL: this.endpoint, AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER", AWS_DEFAULT_REGION: "us-east-1" };
+        return {
+            AWS_ENDPOINT_URL: this.endpoint,
+            AWS_ACCESS_KEY_ID: "S3RVER",
+            AWS_SECRET_ACCESS_KEY: "S3RVER",
+            AWS_DEFAULT_REGION: "us-east-1",
+        };
     }
 
     async stop(): Promise<void> {

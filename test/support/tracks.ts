@@ -8,7 +8,12 @@ export const noise = (m: number, prime: number) => ((m * prime) % 11) * 0.05;
  * judge query them: 1000 requests a minute, errors at `canaryErrorPct` by minute for the canary and about 1% for
  * stable, a p95 of 0.2 to 0.24 s and payments. `minute` says which minute a point's time falls in.
  */
-export function serveProductionTracks(dd: DatadogStandIn, span: string, canaryErrorPct: (minute: number) => number, minute: (t: number) => number): void {
+export function serveProductionTracks(
+    dd: DatadogStandIn,
+    span: string,
+    canaryErrorPct: (minute: number) => number,
+    minute: (t: number) => number,
+): void {
     const scope = (version: string) => `service:myapp,env:production,version:${version},!resource_name:get_/health/*`;
     for (const [version, errorPct] of [
         ["v1.2.3", canaryErrorPct],
@@ -18,6 +23,9 @@ export function serveProductionTracks(dd: DatadogStandIn, span: string, canaryEr
         dd.setMetric(`sum:${span}.errors{${scope(version)}}.as_count()`, (t) => 10 * errorPct(minute(t)));
         dd.setMetric(`p95:${span}{${scope(version)}}`, (t) => 0.2 + (minute(t) % 5) * 0.01);
         dd.setMetric(`sum:payment.total{service:myapp,env:production,version:${version}}.as_count()`, () => 50);
-        dd.setMetric(`sum:payment.failed{service:myapp,env:production,version:${version}}.as_count()`, (t) => minute(t) % 4);
+        dd.setMetric(
+            `sum:payment.failed{service:myapp,env:production,version:${version}}.as_count()`,
+            (t) => minute(t) % 4,
+        );
     }
 }

@@ -5,12 +5,18 @@ export type AppVersion = "v1.2.2" | "v1.2.3" | "v1.2.4";
 
 /** What each version sends: v1.2.2 writes is_verified only, v1.2.3 both columns, v1.2.4 (after the migrate-code phase) email_verified only. */
 const SQL: Record<AppVersion, { insert: string; update: string }> = {
-    "v1.2.2": { insert: "INSERT INTO users (email, is_verified) VALUES ($1, $2)", update: "UPDATE users SET is_verified = $2 WHERE email = $1" },
+    "v1.2.2": {
+        insert: "INSERT INTO users (email, is_verified) VALUES ($1, $2)",
+        update: "UPDATE users SET is_verified = $2 WHERE email = $1",
+    },
     "v1.2.3": {
         insert: "INSERT INTO users (email, is_verified, email_verified) VALUES ($1, $2, $2)",
         update: "UPDATE users SET is_verified = $2, email_verified = $2 WHERE email = $1",
     },
-    "v1.2.4": { insert: "INSERT INTO users (email, email_verified) VALUES ($1, $2)", update: "UPDATE users SET email_verified = $2 WHERE email = $1" },
+    "v1.2.4": {
+        insert: "INSERT INTO users (email, email_verified) VALUES ($1, $2)",
+        update: "UPDATE users SET email_verified = $2 WHERE email = $1",
+    },
 };
 
 /** The last write the database acknowledged for a user, and who made it. */
@@ -83,7 +89,9 @@ export class Workload {
                 }
                 const candidates = [...this.live].filter((e) => !this.inFlight.has(e));
                 const update = candidates.length > 0 && Math.random() < 0.5;
-                const email = update ? candidates[Math.floor(Math.random() * candidates.length)] : `wl-${name}-${++this.sequence}@example.com`;
+                const email = update
+                    ? candidates[Math.floor(Math.random() * candidates.length)]
+                    : `wl-${name}-${++this.sequence}@example.com`;
                 const verified = Math.random() < 0.5;
                 this.inFlight.add(email);
                 try {
@@ -99,7 +107,8 @@ export class Workload {
                 } finally {
                     this.inFlight.delete(email);
                 }
-                if (refusedSince !== undefined) this.longestRefusalMs = Math.max(this.longestRefusalMs, Date.now() - refusedSince);
+                if (refusedSince !== undefined)
+                    this.longestRefusalMs = Math.max(this.longestRefusalMs, Date.now() - refusedSince);
                 refusedSince = undefined;
                 await new Promise((r) => setTimeout(r, 5));
             } catch {
@@ -120,7 +129,9 @@ export class Workload {
      */
     check(read: (sql: string) => string, copies: ((sql: string) => string)[], backfilled: boolean): StepReport {
         const state = (q: (sql: string) => string): Map<string, string> => {
-            const columns = q("SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users'").split(",");
+            const columns = q(
+                "SELECT string_agg(column_name, ',' ORDER BY column_name) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users'",
+            ).split(",");
             const iv = columns.includes("is_verified") ? "is_verified::text" : "'-'";
             const ev = columns.includes("email_verified") ? "coalesce(email_verified::text, 'null')" : "'-'";
             const rows = q(`SELECT email || ' ' || ${iv} || ' ' || ${ev} FROM users WHERE email LIKE 'wl-%'`);
@@ -137,12 +148,23 @@ export class Workload {
         const places = [state(read), ...copies.map(state)];
         // A user's acknowledged value is where it is kept: in every column of the two that exists.
         const holds = (values: string | undefined, verified: boolean) =>
-            values !== undefined && values.split(" ").every((v, i) => v === "-" || v === String(verified) || (i === 1 && v === "null" && !backfilled));
+            values !== undefined &&
+            values
+                .split(" ")
+                .every((v, i) => v === "-" || v === String(verified) || (i === 1 && v === "null" && !backfilled));
         let lost = 0;
         for (const [email, ack] of this.acks) if (!places.some((p) => holds(p.get(email), ack.verified))) lost++;
         const bothColumns =
-            read("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name IN ('is_verified', 'email_verified')") === "2";
-        const diverged = bothColumns ? Number(read(`SELECT count(*) FROM users WHERE email_verified IS DISTINCT FROM is_verified${backfilled ? "" : " AND email_verified IS NOT NULL"}`)) : 0;
+            read(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'users' AND column_name IN ('is_verified', 'email_verified')",
+            ) === "2";
+        const diverged = bothColumns
+            ? Number(
+                  read(
+                      `SELECT count(*) FROM users WHERE email_verified IS DISTINCT FROM is_verified${backfilled ? "" : " AND email_verified IS NOT NULL"}`,
+                  ),
+              )
+            : 0;
         return { acknowledged: { ...this.acknowledged }, lost, diverged };
     }
 }

@@ -16,7 +16,8 @@ function judge(args: string[], env: Record<string, string> = {}): Promise<CliRes
             process.execPath,
             ["-r", path.join(ROOT, "lib", "register.js"), path.join(ROOT, "tools", "judge.ts"), ...args],
             { cwd: ROOT, encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } },
-            (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+            (err, stdout, stderr) =>
+                resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
         );
     });
 }
@@ -55,9 +56,16 @@ describe("npm run judge -- --series", function () {
 
     it("judges a known metric in its plan direction (errors only up) and any other name in either, with null as a missing point", async () => {
         const lower = { canary: [1, 1.1, null, 0.9, 1, 1.2, 0.8, 1], baseline: [5, 5.5, 4.5, 5, 5.2, 4.8, 5, 5.1] };
-        const r = await judge(["--series", seriesFile({ metrics: { errorRatePct: lower, "queue.depth": lower } }), "--json"]);
+        const r = await judge([
+            "--series",
+            seriesFile({ metrics: { errorRatePct: lower, "queue.depth": lower } }),
+            "--json",
+        ]);
         const card = JSON.parse(r.stdout);
-        assert.deepStrictEqual([card.metrics.errorRatePct.classification, card.metrics["queue.depth"].classification], ["Pass", "Low"]);
+        assert.deepStrictEqual(
+            [card.metrics.errorRatePct.classification, card.metrics["queue.depth"].classification],
+            ["Pass", "Low"],
+        );
         assert.deepStrictEqual(card.groups, { errors: 100, "queue.depth": 0 });
     });
 
@@ -79,7 +87,12 @@ describe("npm run judge -- --series", function () {
     });
 
     it("answers a usage mistake with exit 2 and the syntax", async () => {
-        for (const args of [[], ["--series"], ["--series", "x.json", "--window", "30m"], ["--stack", "production", "--window", "30 minutes"]]) {
+        for (const args of [
+            [],
+            ["--series"],
+            ["--series", "x.json", "--window", "30m"],
+            ["--stack", "production", "--window", "30 minutes"],
+        ]) {
             const r = await judge(args);
             assert.strictEqual(r.code, 2, args.join(" "));
             assert.match(r.stderr, /usage: npm run judge -- --series FILE/, args.join(" "));
@@ -98,18 +111,50 @@ describe("the judge's config section", () => {
     });
 
     it("reads decimals as `pulumi config set --path` writes them (strings)", () => {
-        const cfg = validateConfig(PROJECT, "production", programConfig("production", ["judge.thresholds.pass=92.5", "judge.metrics.p95LatencySeconds.effectSize.allowedIncrease=1.2"]));
-        assert.deepStrictEqual([cfg.judge.thresholds.pass, cfg.judge.metrics.p95LatencySeconds?.effectSize?.allowedIncrease], [92.5, 1.2]);
+        const cfg = validateConfig(
+            PROJECT,
+            "production",
+            programConfig("production", [
+                "judge.thresholds.pass=92.5",
+                "judge.metrics.p95LatencySeconds.effectSize.allowedIncrease=1.2",
+            ]),
+        );
+        assert.deepStrictEqual(
+            [cfg.judge.thresholds.pass, cfg.judge.metrics.p95LatencySeconds?.effectSize?.allowedIncrease],
+            [92.5, 1.2],
+        );
     });
 
     const refused: [string, string[], string][] = [
-        ["a marginal threshold above pass", ["judge.thresholds.marginal=96"], "myapp:judge.thresholds.marginal = 96: must not be above judge.thresholds.pass (95)"],
-        ["a threshold above 100", ["judge.thresholds.pass=101"], "myapp:judge.thresholds.pass = 101: must be a number from 0 to 100"],
-        ["weights adding up to more than 100", ["judge.groupWeights.errors=80", "judge.groupWeights.latency=30"], 'myapp:judge.groupWeights = {"errors":80,"latency":30}: add up to 110'],
-        ["a metric the judge does not know", ["judge.metrics.cpu.critical=true"], 'myapp:judge.metrics: Unrecognized key: "cpu"'],
-        ["an unknown direction", ["judge.metrics.errorRatePct.direction=up"], 'myapp:judge.metrics.errorRatePct.direction = "up": Invalid option'],
+        [
+            "a marginal threshold above pass",
+            ["judge.thresholds.marginal=96"],
+            "myapp:judge.thresholds.marginal = 96: must not be above judge.thresholds.pass (95)",
+        ],
+        [
+            "a threshold above 100",
+            ["judge.thresholds.pass=101"],
+            "myapp:judge.thresholds.pass = 101: must be a number from 0 to 100",
+        ],
+        [
+            "weights adding up to more than 100",
+            ["judge.groupWeights.errors=80", "judge.groupWeights.latency=30"],
+            'myapp:judge.groupWeights = {"errors":80,"latency":30}: add up to 110',
+        ],
+        [
+            "a metric the judge does not know",
+            ["judge.metrics.cpu.critical=true"],
+            'myapp:judge.metrics: Unrecognized key: "cpu"',
+        ],
+        [
+            "an unknown direction",
+            ["judge.metrics.errorRatePct.direction=up"],
+            'myapp:judge.metrics.errorRatePct.direction = "up": Invalid option',
+        ],
     ];
-    for (const [what, sets, message] of refused) it(`refuses ${what}`, () => assert.ok(configErrorFor("production", sets).includes(message), configErrorFor("production", sets)));
+    for (const [what, sets, message] of refused)
+        it(`refuses ${what}`, () =>
+            assert.ok(configErrorFor("production", sets).includes(message), configErrorFor("production", sets)));
 
     it("refuses a weight on the payments group of a service without business metrics", () => {
         const raw = programConfig("production", ["judge.groupWeights.payments=20"]);
@@ -135,14 +180,18 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
     // The span production's monitors and the judge read, as the committed stack file names it.
     const span = `trace.${(programConfig("production").monitoring as { span: string }).span}`;
     const minute = (t: number) => Math.floor(t / 60_000);
-    const serve = (canaryErrorPct: (minute: number) => number) => serveProductionTracks(dd, span, canaryErrorPct, minute);
+    const serve = (canaryErrorPct: (minute: number) => number) =>
+        serveProductionTracks(dd, span, canaryErrorPct, minute);
 
     it("reads both tracks' metrics over the window and passes a canary like its stable", async () => {
         serve((m) => 1 + noise(m, 104729));
         const r = await judge(["--stack", "production", "--window", "30m", "--json"], env());
         assert.strictEqual(r.code, 0, r.stderr);
         const card = JSON.parse(r.stdout);
-        assert.deepStrictEqual([Object.keys(card.metrics), card.score, card.verdict], [["errorRatePct", "p95LatencySeconds", "paymentFailurePct"], 100, "Pass"]);
+        assert.deepStrictEqual(
+            [Object.keys(card.metrics), card.score, card.verdict],
+            [["errorRatePct", "p95LatencySeconds", "paymentFailurePct"], 100, "Pass"],
+        );
         const attributes = (dd.requests[0].body as any).data.attributes;
         assert.strictEqual(attributes.to - attributes.from, 30 * 60_000);
         assert.strictEqual(attributes.interval, 60_000);
@@ -160,14 +209,19 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
         const now = minute(Date.now());
         serve((m) => (now - m > 20 ? 5 : 1) + noise(m, 7919));
         const r = await judge(["--stack", "production", "--window", "30m", "--interval", "10m", "--json"], env());
-        assert.deepStrictEqual([r.code, JSON.parse(r.stdout).verdict, JSON.parse(r.stdout).metrics.errorRatePct.classification], [1, "Fail", "High"]);
+        assert.deepStrictEqual(
+            [r.code, JSON.parse(r.stdout).verdict, JSON.parse(r.stdout).metrics.errorRatePct.classification],
+            [1, "Fail", "High"],
+        );
         assert.match(r.stderr, /Interval scores: 0, [0-9.]+, 100; decided by interval 1 of 3/);
     });
 
     it("queries each version with the tags its per-version monitors use", async () => {
         serve(() => 1);
         await judge(["--stack", "production", "--window", "30m"], env());
-        const sent: string[] = (dd.requests[0].body as any).data.attributes.queries.map((q: { query: string }) => q.query);
+        const sent: string[] = (dd.requests[0].body as any).data.attributes.queries.map(
+            (q: { query: string }) => q.query,
+        );
         const monitorQueries = all(runStack("production"), ":Monitor").map((m) => at(m, "query") as string);
         for (const query of sent)
             assert.ok(
@@ -177,14 +231,30 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
         assert.strictEqual(
             sent.length,
             Object.keys(
-                judgeQueries({ service: "myapp", env: "production", span: "http.request", excludeResources: [], payments: { total: "t", failed: "f" } }, { canary: "a", baseline: "b" }),
+                judgeQueries(
+                    {
+                        service: "myapp",
+                        env: "production",
+                        span: "http.request",
+                        excludeResources: [],
+                        payments: { total: "t", failed: "f" },
+                    },
+                    { canary: "a", baseline: "b" },
+                ),
             ).length,
         );
     });
 
     it("says it was not judged, with exit 3, without Datadog credentials", async () => {
         const r = await judge(["--stack", "production"], { DATADOG_HOST: dd.url });
-        assert.deepStrictEqual([r.code, r.stdout, r.stderr], [3, "", "not judged: no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)\n"]);
+        assert.deepStrictEqual(
+            [r.code, r.stdout, r.stderr],
+            [
+                3,
+                "",
+                "not judged: no Datadog credentials; set DD_API_KEY and DD_APP_KEY (or DATADOG_API_KEY and DATADOG_APP_KEY)\n",
+            ],
+        );
         assert.strictEqual(dd.requests.length, 0);
     });
 
@@ -193,7 +263,11 @@ describe("npm run judge -- --stack against the Datadog API stand-in", function (
         const r = await judge(["--stack", "production"], env());
         assert.deepStrictEqual(
             [r.code, r.stdout, r.stderr],
-            [3, "", "not judged: query timeseries: Datadog rate limited (429) with X-RateLimit-Reset 600 s; retrying would take longer than the 30 s allowed\n"],
+            [
+                3,
+                "",
+                "not judged: query timeseries: Datadog rate limited (429) with X-RateLimit-Reset 600 s; retrying would take longer than the 30 s allowed\n",
+            ],
         );
     });
 });

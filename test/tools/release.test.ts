@@ -49,7 +49,13 @@ function fakeDriver(
         config,
         deployedWeight: () => Promise.resolve(stack.weight),
         // As `npm run release` judges, within 5 s: a second 503 in a row is Datadog unavailable (its retry would wait 4 s more).
-        judge: (window) => judgeStep("production", config(), createDatadogReader({ credentials: dd.credentials, baseUrl: dd.url, timeoutMs: 5_000 }), window),
+        judge: (window) =>
+            judgeStep(
+                "production",
+                config(),
+                createDatadogReader({ credentials: dd.credentials, baseUrl: dd.url, timeoutMs: 5_000 }),
+                window,
+            ),
         now: () => clock.now,
         sleepUntil(ms) {
             if (++sleeps > stopAfterSleeps) return Promise.reject(new Error("interrupted"));
@@ -63,11 +69,16 @@ function fakeDriver(
 
 /** Stack config as the program reads it: the project's keys without the namespace. */
 function rawOf(config: StackConfig): Record<string, unknown> {
-    return Object.fromEntries(Object.entries(config).flatMap(([k, v]) => (k.startsWith(`${PROJECT}:`) ? [[k.slice(PROJECT.length + 1), v]] : [])));
+    return Object.fromEntries(
+        Object.entries(config).flatMap(([k, v]) =>
+            k.startsWith(`${PROJECT}:`) ? [[k.slice(PROJECT.length + 1), v]] : [],
+        ),
+    );
 }
 
 /** Serves both tracks' metrics; the canary's error rate in percent by minute since START. */
-const serve = (dd: DatadogStandIn, canaryErrorPct: (minute: number) => number) => serveProductionTracks(dd, span, canaryErrorPct, (t) => Math.floor((t - START) / MINUTE));
+const serve = (dd: DatadogStandIn, canaryErrorPct: (minute: number) => number) =>
+    serveProductionTracks(dd, span, canaryErrorPct, (t) => Math.floor((t - START) / MINUTE));
 
 const healthy = (m: number) => 1 + noise(m, 104729);
 
@@ -81,8 +92,13 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
         await dd.close();
         assert.deepStrictEqual(dd.invalid, []);
     });
-    const fresh = (sets: string[] = ["canary.weight=0"]) => ({ config: stackConfig("production", sets), weight: 0, ups: [] as Up[] });
-    const planOf = (s: { config: StackConfig }) => releasePlan("production", validateConfig(PROJECT, "production", rawOf(s.config)));
+    const fresh = (sets: string[] = ["canary.weight=0"]) => ({
+        config: stackConfig("production", sets),
+        weight: 0,
+        ups: [] as Up[],
+    });
+    const planOf = (s: { config: StackConfig }) =>
+        releasePlan("production", validateConfig(PROJECT, "production", rawOf(s.config)));
 
     it("a healthy canary: each step shifts, is watched 30 minutes and judged Pass over that window, then the promotion", async () => {
         serve(dd, healthy);
@@ -92,7 +108,10 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
         const done = await walkRelease(planOf(stack), fakeDriver(dd, stack, clock, saved));
         assert.strictEqual(done.outcome, "promoted");
         assert.deepStrictEqual(
-            stack.ups.map((u) => [(u.at - START) / MINUTE, u.changes.map((c) => `${c.path}=${"value" in c ? c.value : ""}`).join(" ")]),
+            stack.ups.map((u) => [
+                (u.at - START) / MINUTE,
+                u.changes.map((c) => `${c.path}=${"value" in c ? c.value : ""}`).join(" "),
+            ]),
             [
                 [0, "canary.weight=5"],
                 [31, "canary.weight=25"],
@@ -110,7 +129,9 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
             ],
         );
         // Each judgment read exactly its step's observe window: from its up to 30 minutes later.
-        const windows = dd.requests.map((r) => (r.body as any).data.attributes).map((a) => [(a.from - START) / MINUTE, (a.to - START) / MINUTE]);
+        const windows = dd.requests
+            .map((r) => (r.body as any).data.attributes)
+            .map((a) => [(a.from - START) / MINUTE, (a.to - START) / MINUTE]);
         assert.deepStrictEqual(windows, [
             [1, 31],
             [32, 62],
@@ -157,7 +178,11 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
         await assert.rejects(walkRelease(planOf(stack), fakeDriver(dd, stack, clock, saved, 40)), /interrupted/);
         const last = saved.at(-1)!;
         assert.deepStrictEqual(
-            last.steps.map((s) => [s.weight, s.appliedAt && (Date.parse(s.appliedAt) - START) / MINUTE, s.verdict?.verdict]),
+            last.steps.map((s) => [
+                s.weight,
+                s.appliedAt && (Date.parse(s.appliedAt) - START) / MINUTE,
+                s.verdict?.verdict,
+            ]),
             [
                 [5, 1, "Pass"],
                 [25, 32, undefined],
@@ -166,11 +191,19 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
             ],
         );
         clock.now += 5 * MINUTE;
-        const done = await walkRelease(JSON.parse(JSON.stringify(last)) as ReleaseState, fakeDriver(dd, stack, clock, saved));
+        const done = await walkRelease(
+            JSON.parse(JSON.stringify(last)) as ReleaseState,
+            fakeDriver(dd, stack, clock, saved),
+        );
         assert.strictEqual(done.outcome, "promoted");
         assert.deepStrictEqual(
             stack.ups.map((u) => u.title),
-            ["Shift 5% of requests to the canary", "Shift 25% of requests to the canary", "Shift 100% of requests to the canary", "Promote v1.2.3 to stable"],
+            [
+                "Shift 5% of requests to the canary",
+                "Shift 25% of requests to the canary",
+                "Shift 100% of requests to the canary",
+                "Promote v1.2.3 to stable",
+            ],
         );
         const second = (dd.requests[1].body as any).data.attributes;
         assert.deepStrictEqual([(second.from - START) / MINUTE, (second.to - START) / MINUTE], [32, 62]);
@@ -182,7 +215,10 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
         const stack = fresh();
         const driver = fakeDriver(dd, stack, { now: START }, []);
         const held = await walkRelease(planOf(stack), driver);
-        assert.deepStrictEqual([held.outcome, held.steps[0].verdict?.verdict, stack.ups.length], ["held", "not judged", 1]);
+        assert.deepStrictEqual(
+            [held.outcome, held.steps[0].verdict?.verdict, stack.ups.length],
+            ["held", "not judged", 1],
+        );
         assert.match(held.steps[0].verdict?.reason ?? "", /Datadog answered 503/);
         const done = await walkRelease(held, driver);
         assert.deepStrictEqual([done.outcome, stack.ups.length], ["promoted", 4]);
@@ -192,7 +228,10 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
         serve(dd, healthy);
         const stack = fresh();
         const saved: ReleaseState[] = [];
-        await assert.rejects(walkRelease(planOf(stack), fakeDriver(dd, stack, { now: START }, saved, 3)), /interrupted/);
+        await assert.rejects(
+            walkRelease(planOf(stack), fakeDriver(dd, stack, { now: START }, saved, 3)),
+            /interrupted/,
+        );
         stack.weight = 0;
         await assert.rejects(
             walkRelease(saved.at(-1)!, fakeDriver(dd, stack, { now: START + 10 * MINUTE }, saved)),
@@ -201,12 +240,21 @@ describe("npm run release: the plan's steps walked through shift, observe and ju
     });
 
     it("refuses a stack that is not a canary, and one whose canary is already stable", () => {
-        assert.throws(() => releasePlan("staging", validateConfig(PROJECT, "staging", programConfig("staging"))), /npm run release walks a canary's steps/);
-        assert.throws(() => planOf(fresh(["canary.stableVersion=v1.2.3", "canary.weight=0"])), /has no step left: canary v1.2.3 is already stable/);
+        assert.throws(
+            () => releasePlan("staging", validateConfig(PROJECT, "staging", programConfig("staging"))),
+            /npm run release walks a canary's steps/,
+        );
+        assert.throws(
+            () => planOf(fresh(["canary.stableVersion=v1.2.3", "canary.weight=0"])),
+            /has no step left: canary v1.2.3 is already stable/,
+        );
     });
 
     it("npm run release needs --stack, and refuses a stack that is not a canary before it touches the engine", async () => {
         await assert.rejects(main([], ROOT), /--stack is required/);
-        await assert.rejects(main(["--stack", "staging", "--state", "/nonexistent/state.json"], ROOT), /stack staging runs strategy blue-green: npm run release walks a canary's steps/);
+        await assert.rejects(
+            main(["--stack", "staging", "--state", "/nonexistent/state.json"], ROOT),
+            /stack staging runs strategy blue-green: npm run release walks a canary's steps/,
+        );
     });
 });

@@ -4,7 +4,10 @@ import { DESCEND, rebuild, watchDeclarations } from "../../lib/declarations";
 import { AliasSpec, DeclaredResource, ProgramRun, RunRequest, SECRET_MASK, SecretDigest } from "./types";
 import { resourceUrn } from "./urn";
 
-const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === "object" && (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+const isSecret = (v: unknown): v is { value: unknown } =>
+    !!v &&
+    typeof v === "object" &&
+    (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 
 /**
  * Replaces every secret, as the mock monitor hands it over (wrapped in Pulumi's secret signature), with "[secret]";
@@ -33,7 +36,11 @@ function reveal(value: unknown): unknown {
 function computedOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     if (type === "random:index/randomPassword:RandomPassword") return { result: `offline-password(${name})` };
     if (type.startsWith("aws:")) {
-        return { arn: `arn:aws:mock:us-east-1:123456789012:${name}`, bucket: inputs.bucket ?? name, name: inputs.name ?? name };
+        return {
+            arn: `arn:aws:mock:us-east-1:123456789012:${name}`,
+            bucket: inputs.bucket ?? name,
+            name: inputs.name ?? name,
+        };
     }
     return {};
 }
@@ -43,8 +50,13 @@ async function referencedResources(props: unknown): Promise<pulumi.Resource[]> {
     const found: Promise<pulumi.Resource[]>[] = [];
     rebuild(props, (v) => {
         if (pulumi.Output.isInstance(v)) {
-            const out = v as unknown as { allResources?: () => Promise<Set<pulumi.Resource>>; resources: () => Set<pulumi.Resource> };
-            found.push((out.allResources ? out.allResources() : Promise.resolve(out.resources())).then((set) => [...set]));
+            const out = v as unknown as {
+                allResources?: () => Promise<Set<pulumi.Resource>>;
+                resources: () => Set<pulumi.Resource>;
+            };
+            found.push(
+                (out.allResources ? out.allResources() : Promise.resolve(out.resources())).then((set) => [...set]),
+            );
             return v;
         }
         return pulumi.Resource.isInstance(v) || v instanceof Promise ? v : DESCEND;
@@ -52,21 +64,33 @@ async function referencedResources(props: unknown): Promise<pulumi.Resource[]> {
     return (await Promise.all(found)).flat();
 }
 
-const resolved = <T>(input: pulumi.Input<T>) => new Promise<T>((resolve) => pulumi.output(input).apply((v) => resolve(v as T)));
+const resolved = <T>(input: pulumi.Input<T>) =>
+    new Promise<T>((resolve) => pulumi.output(input).apply((v) => resolve(v as T)));
 
 /**
  * A resource's aliases as the SDK sends them (alias specs): `{ parent: undefined }` is a resource that sat at the
  * top, and a parent given as a resource is that resource's URN (`urns`; none for the root Stack).
  */
-async function aliasSpecs(aliases: pulumi.Input<pulumi.URN | pulumi.Alias>[], urns: WeakMap<pulumi.Resource, string>): Promise<AliasSpec[]> {
+async function aliasSpecs(
+    aliases: pulumi.Input<pulumi.URN | pulumi.Alias>[],
+    urns: WeakMap<pulumi.Resource, string>,
+): Promise<AliasSpec[]> {
     return Promise.all(
         aliases.map(async (input): Promise<AliasSpec> => {
-            const alias = typeof input === "string" || pulumi.Output.isInstance(input) || input instanceof Promise ? await resolved(input) : input;
+            const alias =
+                typeof input === "string" || pulumi.Output.isInstance(input) || input instanceof Promise
+                    ? await resolved(input)
+                    : input;
             if (typeof alias === "string") return { urn: alias };
             const spec: AliasSpec = {};
-            for (const key of ["name", "type", "project", "stack"] as const) if (alias[key] !== undefined) spec[key] = await resolved(alias[key]);
+            for (const key of ["name", "type", "project", "stack"] as const)
+                if (alias[key] !== undefined) spec[key] = await resolved(alias[key]);
             if ("parent" in alias) {
-                const parent = pulumi.Resource.isInstance(alias.parent) ? urns.get(alias.parent) : alias.parent === undefined ? undefined : await resolved(alias.parent);
+                const parent = pulumi.Resource.isInstance(alias.parent)
+                    ? urns.get(alias.parent)
+                    : alias.parent === undefined
+                      ? undefined
+                      : await resolved(alias.parent);
                 if (parent === undefined) spec.noParent = true;
                 else spec.parent = parent;
             }
@@ -113,7 +137,11 @@ export async function captureDeclarations(
     }
 }
 
-async function declareUnderMocks(request: RunRequest, body: () => Record<string, unknown> | Promise<Record<string, unknown>>, onDeclare: (count: number) => void): Promise<ProgramRun> {
+async function declareUnderMocks(
+    request: RunRequest,
+    body: () => Record<string, unknown> | Promise<Record<string, unknown>>,
+    onDeclare: (count: number) => void,
+): Promise<ProgramRun> {
     const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
     await pulumi.runtime.setMocks(
         {
@@ -123,11 +151,23 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
                 // A read (args.id) finds what the request says the cluster holds, or nothing; a StackReference finds
                 // the outputs the request gives that stack, or none.
                 if (args.id && args.type === "pulumi:pulumi:StackReference")
-                    return { id: args.id, state: { name: args.id, outputs: {}, secretOutputNames: [], ...(request.live?.[args.id] ?? {}) } };
+                    return {
+                        id: args.id,
+                        state: {
+                            name: args.id,
+                            outputs: {},
+                            secretOutputNames: [],
+                            ...(request.live?.[args.id] ?? {}),
+                        },
+                    };
                 if (args.id) return { id: args.id, state: { ...args.inputs, ...(request.live?.[args.id] ?? {}) } };
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) } };
+                return {
+                    id: `${args.name}-id`,
+                    state: { ...args.inputs, ...computedOutputs(args.type, args.name, args.inputs) },
+                };
             },
-            call: (args) => (args.token === "aws:index/getCallerIdentity:getCallerIdentity" ? { accountId: "123456789012" } : {}),
+            call: (args) =>
+                args.token === "aws:index/getCallerIdentity:getCallerIdentity" ? { accountId: "123456789012" } : {},
         },
         request.project,
         request.stack,
@@ -140,13 +180,22 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
     // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
     const names = new WeakMap<pulumi.Resource, string>();
     const urns = new WeakMap<pulumi.Resource, string>();
-    type Declared = Omit<DeclaredResource, "dependencies" | "custom" | "inputs" | "aliases"> & { implicit: Promise<pulumi.Resource[]>; aliases: Promise<AliasSpec[]> };
+    type Declared = Omit<DeclaredResource, "dependencies" | "custom" | "inputs" | "aliases"> & {
+        implicit: Promise<pulumi.Resource[]>;
+        aliases: Promise<AliasSpec[]>;
+    };
     const graph: Declared[] = [];
     let exported: Record<string, unknown> = {};
     const run = pulumi.runtime.runInPulumiStack(async () => {
         watchDeclarations((args) => {
             names.set(args.resource, args.name);
-            const urn = resourceUrn(request.stack, request.project, args.opts.parent && urns.get(args.opts.parent), args.type, args.name);
+            const urn = resourceUrn(
+                request.stack,
+                request.project,
+                args.opts.parent && urns.get(args.opts.parent),
+                args.type,
+                args.name,
+            );
             urns.set(args.resource, urn);
             const deps = args.opts.dependsOn;
             const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
@@ -199,7 +248,10 @@ async function declareUnderMocks(request: RunRequest, body: () => Record<string,
             ...(specs.length > 0 ? { aliases: specs } : {}),
             dependencies: [...new Set([...g.dependsOn, ...referenced])],
             custom: d?.custom ?? false,
-            inputs: (request.revealSecrets ? reveal(d?.inputs ?? {}) : mask(d?.inputs ?? {}, secrets)) as Record<string, unknown>,
+            inputs: (request.revealSecrets ? reveal(d?.inputs ?? {}) : mask(d?.inputs ?? {}, secrets)) as Record<
+                string,
+                unknown
+            >,
             ...(secrets.length > 0 ? { secrets } : {}),
         });
     }

@@ -29,14 +29,16 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"
         const edit = arg === "--set" ? argv[i + 1] : arg.startsWith("--set=") ? arg.slice("--set=".length) : undefined;
         if (edit === undefined || edit.includes("=") || edit.startsWith("--")) return;
         const value = arg === "--set" ? argv[i + 2] : argv[i + 1];
-        const example = value !== undefined && !value.startsWith("--") ? `--set ${edit}=${value}` : `--set ${edit}=<value>`;
+        const example =
+            value !== undefined && !value.startsWith("--") ? `--set ${edit}=${value}` : `--set ${edit}=<value>`;
         throw new UsageError(`--set takes KEY=VALUE as one argument, got "${edit}": write ${example}`);
     });
     try {
         return parseArgs({ args: argv, options: { ...STACK_OPTIONS, ...options }, strict: true }).values;
     } catch (err) {
         // util.parseArgs's own mistakes (an unknown option, a missing value, a stray argument) are usage errors too.
-        if ((err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS")) throw new UsageError((err as Error).message);
+        if ((err as NodeJS.ErrnoException).code?.startsWith("ERR_PARSE_ARGS"))
+            throw new UsageError((err as Error).message);
         throw err;
     }
 }
@@ -61,11 +63,19 @@ export interface CommandStack {
  */
 export function readCommandStack(
     root: string,
-    values: { stack?: string; "project-dir"?: string; "config-file"?: string; set: string[]; "policy-config"?: string; now?: string },
+    values: {
+        stack?: string;
+        "project-dir"?: string;
+        "config-file"?: string;
+        set: string[];
+        "policy-config"?: string;
+        now?: string;
+    },
 ): CommandStack {
     const stack = values.stack;
     if (!stack) throw new UsageError("--stack is required");
-    if (values.now !== undefined && Number.isNaN(Date.parse(values.now))) throw new UsageError(`--now must be an ISO 8601 date-time such as 2026-11-27T13:00:00Z, got "${values.now}"`);
+    if (values.now !== undefined && Number.isNaN(Date.parse(values.now)))
+        throw new UsageError(`--now must be an ISO 8601 date-time such as 2026-11-27T13:00:00Z, got "${values.now}"`);
     const now = values.now === undefined ? new Date() : new Date(values.now);
     const dir = values["project-dir"] === undefined ? undefined : path.resolve(values["project-dir"]);
     let read: ReturnType<typeof readEditedStack>;
@@ -75,9 +85,18 @@ export function readCommandStack(
         throw err instanceof EditError ? new UsageError(err.message) : err;
     }
     const { main, ...config } = read;
-    const defaultPolicyFile = dir === undefined ? path.join(root, "policy", "config", `${stack}.json`) : path.join(dir, `policy.${stack}.json`);
+    const defaultPolicyFile =
+        dir === undefined
+            ? path.join(root, "policy", "config", `${stack}.json`)
+            : path.join(dir, `policy.${stack}.json`);
     const policyFile = values["policy-config"] ? path.resolve(values["policy-config"]) : defaultPolicyFile;
-    return { stack, ...config, ...(dir === undefined ? {} : { otherProject: { dir, main } }), policyConfig: readPolicyConfig(policyFile), now: now.toISOString() };
+    return {
+        stack,
+        ...config,
+        ...(dir === undefined ? {} : { otherProject: { dir, main } }),
+        policyConfig: readPolicyConfig(policyFile),
+        now: now.toISOString(),
+    };
 }
 
 /**

@@ -44,13 +44,20 @@ function pathOf(segments: Segments): string {
 }
 
 /** The leaves at which two input trees differ, with the value on each side. */
-function leafChanges(before: unknown, after: unknown, base: Segments = []): { segments: Segments; old: unknown; now: unknown }[] {
+function leafChanges(
+    before: unknown,
+    after: unknown,
+    base: Segments = [],
+): { segments: Segments; old: unknown; now: unknown }[] {
     if (Object.is(before, after)) return [];
     const isObj = (v: unknown) => v !== null && typeof v === "object";
-    if (!isObj(before) || !isObj(after) || Array.isArray(before) !== Array.isArray(after)) return [{ segments: base, old: before, now: after }];
+    if (!isObj(before) || !isObj(after) || Array.isArray(before) !== Array.isArray(after))
+        return [{ segments: base, old: before, now: after }];
     const a = before as Record<string, unknown>;
     const b = after as Record<string, unknown>;
-    const keys = Array.isArray(before) ? [...Array(Math.max((before as unknown[]).length, (after as unknown[]).length)).keys()] : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    const keys = Array.isArray(before)
+        ? [...Array(Math.max((before as unknown[]).length, (after as unknown[]).length)).keys()]
+        : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
     return keys.flatMap((k) => leafChanges(a[k], b[k], [...base, k]));
 }
 
@@ -67,8 +74,17 @@ function changesOf(was: DeclaredResource, r: DeclaredResource): Change[] {
     return [...leafChanges(was.inputs, r.inputs), ...secretChanges].flatMap(({ segments, old, now }) => {
         const path = pathOf(segments) || "(root)";
         if (r.ignoreChanges.some((p) => under(path, p))) return [];
-        const replaces = (r.type.startsWith("kubernetes:") && kubernetesReplaces(r.type, segments, old, now)) || (r.replaceOnChanges ?? []).some((p) => under(path, p));
-        return [{ path, ...(old !== undefined ? { old } : {}), ...(now !== undefined ? { new: now } : {}), ...(replaces ? { replaces: true as const } : {}) }];
+        const replaces =
+            (r.type.startsWith("kubernetes:") && kubernetesReplaces(r.type, segments, old, now)) ||
+            (r.replaceOnChanges ?? []).some((p) => under(path, p));
+        return [
+            {
+                path,
+                ...(old !== undefined ? { old } : {}),
+                ...(now !== undefined ? { new: now } : {}),
+                ...(replaces ? { replaces: true as const } : {}),
+            },
+        ];
     });
 }
 
@@ -80,7 +96,11 @@ function deletesFirst(was: DeclaredResource, r: DeclaredResource): boolean {
     if (r.deleteBeforeReplace) return true;
     if (!r.type.startsWith("kubernetes:")) return false;
     const meta = (d: DeclaredResource) => (d.inputs.metadata ?? {}) as { name?: string; namespace?: string };
-    return meta(r).name !== undefined && meta(r).name === meta(was).name && (meta(r).namespace ?? "default") === (meta(was).namespace ?? "default");
+    return (
+        meta(r).name !== undefined &&
+        meta(r).name === meta(was).name &&
+        (meta(r).namespace ?? "default") === (meta(was).namespace ?? "default")
+    );
 }
 
 /**
@@ -112,20 +132,38 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
         const was = olds.get(found)!;
         const changes = changesOf(was, r);
         if (changes.length === 0) same++;
-        else if (changes.some((c) => c.replaces)) steps.push({ op: "replace", ...step, changes, ...(deletesFirst(was, r) ? { deleteBeforeReplace: true as const } : {}) });
+        else if (changes.some((c) => c.replaces))
+            steps.push({
+                op: "replace",
+                ...step,
+                changes,
+                ...(deletesFirst(was, r) ? { deleteBeforeReplace: true as const } : {}),
+            });
         else steps.push({ op: "update", ...step, changes });
     }
     const deleted = declared(before).filter((r) => !claimed.has(r.urn));
-    for (const r of deleted.reverse()) steps.push({ op: "delete", urn: r.urn, type: r.type, name: r.name, parent: r.parent, changes: [] });
+    for (const r of deleted.reverse())
+        steps.push({ op: "delete", urn: r.urn, type: r.type, name: r.name, parent: r.parent, changes: [] });
     return { steps, same };
 }
 
 /** The old URNs a resource's aliases name, with those its parent's matched alias gives it, as the engine generates them. */
-function aliasUrns(r: DeclaredResource, parent: string | undefined, run: ProgramRun, matchedAlias: Map<string, string>): string[] {
+function aliasUrns(
+    r: DeclaredResource,
+    parent: string | undefined,
+    run: ProgramRun,
+    matchedAlias: Map<string, string>,
+): string[] {
     const collapse = (a: AliasSpec): string => {
         if (a.urn) return a.urn;
         const aliasParent = a.noParent ? undefined : a.parent ? (matchedAlias.get(a.parent) ?? a.parent) : parent;
-        return resourceUrn(a.stack ?? run.stack, a.project ?? projectOf(r.urn), aliasParent, a.type ?? r.type, a.name ?? r.name);
+        return resourceUrn(
+            a.stack ?? run.stack,
+            a.project ?? projectOf(r.urn),
+            aliasParent,
+            a.type ?? r.type,
+            a.name ?? r.name,
+        );
     };
     const own = (r.aliases ?? []).map(collapse);
     const parentAlias = parent && matchedAlias.get(parent);
@@ -136,7 +174,13 @@ function aliasUrns(r: DeclaredResource, parent: string | undefined, run: Program
         const aliasName = name.startsWith(parentName) ? urnName(parentAlias) + name.slice(parentName.length) : name;
         return `urn:pulumi:${run.stack}::${projectOf(r.urn)}::${qualifiedType(parentAlias)}$${type}::${aliasName}`;
     };
-    return [...new Set([...own, inherited(r.type, r.name), ...own.map((u) => inherited(qualifiedType(u).split("$").pop()!, urnName(u)))])];
+    return [
+        ...new Set([
+            ...own,
+            inherited(r.type, r.name),
+            ...own.map((u) => inherited(qualifiedType(u).split("$").pop()!, urnName(u))),
+        ]),
+    ];
 }
 
 const projectOf = (urn: string) => urn.split("::")[1];
@@ -149,12 +193,25 @@ const projectOf = (urn: string) => urn.split("::")[1];
 export function liveStateOf(run: ProgramRun): Record<string, Record<string, unknown>> {
     const live: Record<string, Record<string, unknown>> = {};
     const declared = run.resources.filter((r) => r.custom && !r.read);
-    const inputs = (r: DeclaredResource) => r.inputs as { metadata?: { name?: string; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
+    const inputs = (r: DeclaredResource) =>
+        r.inputs as {
+            metadata?: { name?: string; annotations?: Record<string, string> };
+            spec?: Record<string, unknown>;
+        };
     for (const d of declared.filter((r) => r.type === "kubernetes:apps/v1:Deployment")) {
         const name = inputs(d).metadata?.name;
-        const hpa = declared.find((r) => r.type.endsWith(":HorizontalPodAutoscaler") && (inputs(r).spec?.scaleTargetRef as { name?: string } | undefined)?.name === name);
-        const steps = declared.filter((r) => r.type === "kubernetes:apps/v1:DeploymentPatch" && inputs(r).metadata?.name === name);
-        const annotations = Object.assign({}, ...steps.map((r) => inputs(r).metadata?.annotations ?? {})) as Record<string, string>;
+        const hpa = declared.find(
+            (r) =>
+                r.type.endsWith(":HorizontalPodAutoscaler") &&
+                (inputs(r).spec?.scaleTargetRef as { name?: string } | undefined)?.name === name,
+        );
+        const steps = declared.filter(
+            (r) => r.type === "kubernetes:apps/v1:DeploymentPatch" && inputs(r).metadata?.name === name,
+        );
+        const annotations = Object.assign({}, ...steps.map((r) => inputs(r).metadata?.annotations ?? {})) as Record<
+            string,
+            string
+        >;
         const settled = steps.map((r) => inputs(r).spec?.replicas).find((n) => n !== undefined);
         live[`${d.name}-id`] = {
             metadata: { name, annotations },

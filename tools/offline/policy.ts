@@ -20,14 +20,21 @@ type Policy = ResourceValidationPolicy | StackValidationPolicy;
 export function levelOf(policy: Policy, config: PolicyConfig, packLevel: EnforcementLevel): EnforcementLevel {
     const own = config[policy.name];
     if (typeof own === "string") return own as EnforcementLevel;
-    if (own && typeof own === "object" && "enforcementLevel" in own) return (own as { enforcementLevel: EnforcementLevel }).enforcementLevel;
+    if (own && typeof own === "object" && "enforcementLevel" in own)
+        return (own as { enforcementLevel: EnforcementLevel }).enforcementLevel;
     return (config.all as EnforcementLevel | undefined) ?? policy.enforcementLevel ?? packLevel;
 }
 
 function settingsOf(policy: Policy, config: PolicyConfig): Record<string, unknown> {
-    const defaults = Object.fromEntries(Object.entries(policy.configSchema?.properties ?? {}).map(([k, schema]) => [k, (schema as { default?: unknown }).default]));
+    const defaults = Object.fromEntries(
+        Object.entries(policy.configSchema?.properties ?? {}).map(([k, schema]) => [
+            k,
+            (schema as { default?: unknown }).default,
+        ]),
+    );
     const own = config[policy.name];
-    const { enforcementLevel: _level, ...settings } = own && typeof own === "object" ? (own as Record<string, unknown>) : {};
+    const { enforcementLevel: _level, ...settings } =
+        own && typeof own === "object" ? (own as Record<string, unknown>) : {};
     return { ...defaults, ...settings };
 }
 
@@ -44,7 +51,13 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
             name: r.name,
             urn: urn(r.type, r.name),
             props: r.inputs,
-            opts: { protect: false, ignoreChanges: r.ignoreChanges, aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } },
+            opts: {
+                protect: false,
+                ignoreChanges: r.ignoreChanges,
+                aliases: [],
+                additionalSecretOutputs: [],
+                customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+            },
             dependencies: [],
             propertyDependencies: {},
             isType: (cls: { __pulumiType?: string }) => cls.__pulumiType === r.type,
@@ -53,7 +66,11 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
     }
     const dependencies = engineDependencies(run);
     for (const r of declared) {
-        const p = byName.get(r.name) as { parent?: PolicyResource; dependencies: PolicyResource[]; opts: { parent?: string } };
+        const p = byName.get(r.name) as {
+            parent?: PolicyResource;
+            dependencies: PolicyResource[];
+            opts: { parent?: string };
+        };
         const parent = r.parent ? byName.get(r.parent) : undefined;
         if (parent) {
             p.parent = parent;
@@ -65,7 +82,13 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
 }
 
 /** Runs every policy over the run; returns each violation with the level the config gives its policy. */
-export async function runPolicies(run: ProgramRun, project: string, policies: Policy[], config: PolicyConfig, packLevel: EnforcementLevel): Promise<PolicyViolation[]> {
+export async function runPolicies(
+    run: ProgramRun,
+    project: string,
+    policies: Policy[],
+    config: PolicyConfig,
+    packLevel: EnforcementLevel,
+): Promise<PolicyViolation[]> {
     const resources = policyResources(run, project);
     const violations: PolicyViolation[] = [];
     const nameOf = (urn?: string) => (urn ? (resources.find((r) => r.urn === urn)?.name ?? urn) : null);
@@ -79,7 +102,8 @@ export async function runPolicies(run: ProgramRun, project: string, policies: Po
     for (const policy of policies) {
         const level = levelOf(policy, config, packLevel);
         if (level === "disabled") continue;
-        const report = (resource: string | null) => (message: string, urn?: string) => violations.push({ policy: policy.name, level, message, resource: urn ? nameOf(urn) : resource });
+        const report = (resource: string | null) => (message: string, urn?: string) =>
+            violations.push({ policy: policy.name, level, message, resource: urn ? nameOf(urn) : resource });
         try {
             if ("validateResource" in policy) {
                 const validators = [policy.validateResource].flat().filter((v) => v !== undefined);
@@ -96,7 +120,8 @@ export async function runPolicies(run: ProgramRun, project: string, policies: Po
                 await (policy as StackValidationPolicy).validateStack({ resources, ...common(policy) }, report(null));
             }
         } catch (err) {
-            if (!(err instanceof NotApplicable)) throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? String(err)}`);
+            if (!(err instanceof NotApplicable))
+                throw new Error(`policy ${policy.name} failed: ${(err as Error).stack ?? String(err)}`);
         }
     }
     return violations;

@@ -7,7 +7,9 @@ type Validatable = new (data: unknown) => { validate(): void };
 
 /** The kubernetes-models class for an apiVersion and kind, or undefined when no schema is known. */
 function modelClass(apiVersion: string, kind: string): Validatable | undefined {
-    const candidates = apiVersion.startsWith("gateway.networking.k8s.io/") ? [`@kubernetes-models/gateway-api/${apiVersion}/${kind}`] : [`kubernetes-models/${apiVersion}/${kind}`];
+    const candidates = apiVersion.startsWith("gateway.networking.k8s.io/")
+        ? [`@kubernetes-models/gateway-api/${apiVersion}/${kind}`]
+        : [`kubernetes-models/${apiVersion}/${kind}`];
     for (const candidate of candidates) {
         try {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -21,7 +23,8 @@ function modelClass(apiVersion: string, kind: string): Validatable | undefined {
 
 /** A Kubernetes object as applied to the cluster, from a declared resource's inputs. */
 export function manifestOf(resource: DeclaredResource): Record<string, unknown> | undefined {
-    if (!resource.custom || !resource.type.startsWith("kubernetes:") || resource.type.startsWith("pulumi:providers:")) return undefined;
+    if (!resource.custom || !resource.type.startsWith("kubernetes:") || resource.type.startsWith("pulumi:providers:"))
+        return undefined;
     // A patch is part of an object made elsewhere (the schema requires the whole object); a read declares nothing.
     if (resource.read || resource.type.endsWith("Patch")) return undefined;
     const { apiVersion, kind } = resource.inputs as { apiVersion?: string; kind?: string };
@@ -34,7 +37,11 @@ export function manifestOf(resource: DeclaredResource): Record<string, unknown> 
 
 /** Validates a manifest against the Kubernetes OpenAPI schema; throws naming the object and the failing field. */
 export function validateManifest(manifest: Record<string, unknown>): void {
-    const { apiVersion, kind, metadata } = manifest as { apiVersion: string; kind: string; metadata?: { name?: string } };
+    const { apiVersion, kind, metadata } = manifest as {
+        apiVersion: string;
+        kind: string;
+        metadata?: { name?: string };
+    };
     const Model = modelClass(apiVersion, kind);
     if (!Model) throw new Error(`${kind} ${metadata?.name}: no schema known for ${apiVersion}`);
     try {

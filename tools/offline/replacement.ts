@@ -20,7 +20,11 @@ const FORCE_NEW: Record<string, string[]> = {
 const IDENTITY = ["metadata.name", "metadata.namespace"];
 
 const segmentsOf = (pattern: string): Segments => pattern.split(".");
-const at = (value: unknown, path: Segments): unknown => path.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), value);
+const at = (value: unknown, path: Segments): unknown =>
+    path.reduce<unknown>(
+        (v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined),
+        value,
+    );
 
 /**
  * Whether a change at `path` (from `old` to `now`) touches the field `pattern` names, as the provider's jsonpath

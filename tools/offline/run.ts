@@ -12,7 +12,9 @@ export { ProgramError };
  * `onInput` hears the validated config and files the run was declared from.
  */
 export async function runProgram(request: RunRequest, onInput?: (input: ReleaseInput) => void): Promise<ProgramRun> {
-    return capture(request, async () => ({ ...(await releaseProgram(request.now === undefined ? new Date() : new Date(request.now), onInput)) }));
+    return capture(request, async () => ({
+        ...(await releaseProgram(request.now === undefined ? new Date() : new Date(request.now), onInput)),
+    }));
 }
 
 /**

@@ -15,7 +15,11 @@ function readYaml(file: string, what: string): unknown {
     try {
         text = readFileSync(file, "utf8");
     } catch (err) {
-        throw new ProgramError(`${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 2, 0);
+        throw new ProgramError(
+            `${what} ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+            2,
+            0,
+        );
     }
     try {
         return YAML.parse(text);
@@ -30,7 +34,8 @@ function readYaml(file: string, what: string): unknown {
 export function readStackFile(file: string): StackConfig {
     const doc = (readYaml(file, "stack file") ?? {}) as { config?: unknown };
     const config = doc.config ?? {};
-    if (typeof config !== "object" || Array.isArray(config)) throw new ProgramError(`${file}: "config" must be a map of keys to values`, 2, 0);
+    if (typeof config !== "object" || Array.isArray(config))
+        throw new ProgramError(`${file}: "config" must be a map of keys to values`, 2, 0);
     return config as StackConfig;
 }
 
@@ -43,7 +48,11 @@ export interface ProjectFile {
 }
 
 export function readProject(file: string): ProjectFile {
-    const doc = readYaml(file, "project file") as { name?: unknown; main?: unknown; config?: ProjectFile["config"] } | null;
+    const doc = readYaml(file, "project file") as {
+        name?: unknown;
+        main?: unknown;
+        config?: ProjectFile["config"];
+    } | null;
     if (!doc || typeof doc.name !== "string") throw new ProgramError(`${file}: no project name`, 2, 0);
     return { name: doc.name, ...(typeof doc.main === "string" ? { main: doc.main } : {}), config: doc.config ?? {} };
 }
@@ -63,7 +72,11 @@ export function applyProjectConfig(project: ProjectFile, stack: string, config: 
         else if (key.startsWith(`${project.name}:`)) missing.push(declared);
     }
     if (missing.length > 0) {
-        throw new ProgramError(`Stack '${stack}' is missing configuration value${missing.length > 1 ? "s" : ""} ${missing.map((k) => `'${k}'`).join(", ")}`, 2, 0);
+        throw new ProgramError(
+            `Stack '${stack}' is missing configuration value${missing.length > 1 ? "s" : ""} ${missing.map((k) => `'${k}'`).join(", ")}`,
+            2,
+            0,
+        );
     }
     return merged;
 }
@@ -84,7 +97,8 @@ export function parsePath(path: string): (string | number)[] {
         expectSegment = false;
         if (re.lastIndex === path.length) break;
     }
-    if (re.lastIndex !== path.length || segments.length === 0 || expectSegment) throw new Error(`invalid config path "${path}"`);
+    if (re.lastIndex !== path.length || segments.length === 0 || expectSegment)
+        throw new Error(`invalid config path "${path}"`);
     return segments;
 }
 
@@ -104,7 +118,11 @@ export function applySet(config: StackConfig, project: string, assignment: strin
     const raw = assignment.slice(eq + 1);
     if (typeof head !== "string") throw new Error(`--set key must start with a name, got "${assignment}"`);
     const key = head.includes(":") ? head : `${project}:${head}`;
-    const current = rest.reduce<unknown>((node, segment) => (node !== null && typeof node === "object" ? (node as Record<string | number, unknown>)[segment] : undefined), config[key]);
+    const current = rest.reduce<unknown>(
+        (node, segment) =>
+            node !== null && typeof node === "object" ? (node as Record<string | number, unknown>)[segment] : undefined,
+        config[key],
+    );
     if (Array.isArray(current)) throw new Error(listEdit(assignment.slice(0, eq), raw));
     const next: StackConfig = structuredClone(config);
     if (rest.length === 0) {
@@ -139,12 +157,20 @@ function listEdit(path: string, value: string): string {
         const inner = /^\[(.*)\]$/s.exec(value)?.[1];
         if (inner !== undefined) items = inner.split(",").map((item) => item.trim());
     }
-    const edits = items.map((item, i) => `--set ${path}[${i}]=${typeof item === "string" ? item : JSON.stringify(item)}`);
+    const edits = items.map(
+        (item, i) => `--set ${path}[${i}]=${typeof item === "string" ? item : JSON.stringify(item)}`,
+    );
     return `--set ${path}=${value}: ${path} is a list, and --set writes one value, as pulumi config set --path does; set each item by its index: ${edits.join(" ")}`;
 }
 
 function isSecure(value: unknown): value is { secure: string } {
-    return !!value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 1 && "secure" in value;
+    return (
+        !!value &&
+        typeof value === "object" &&
+        !Array.isArray(value) &&
+        Object.keys(value).length === 1 &&
+        "secure" in value
+    );
 }
 
 /**
@@ -162,7 +188,8 @@ export function toRunRequest(project: string, stack: string, config: StackConfig
                 return `offline-secret(${where})`;
             }
             if (Array.isArray(v)) return v.map((x, i) => decrypt(x, `${where}[${i}]`));
-            if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decrypt(x, `${where}.${k}`)]));
+            if (v && typeof v === "object")
+                return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decrypt(x, `${where}.${k}`)]));
             return v;
         };
         const plain = decrypt(value, key);
@@ -179,12 +206,21 @@ export class EditError extends Error {}
  * What the offline commands run: the stack's file (or `configFile`) merged with Pulumi.yaml's declarations as the
  * CLI merges them, before (`base`) and after (`edited`) the `--set` edits.
  */
-export function readEditedStack(root: string, stack: string, configFile: string | undefined, sets: string[]): { project: string; main?: string; base: StackConfig; edited: StackConfig } {
+export function readEditedStack(
+    root: string,
+    stack: string,
+    configFile: string | undefined,
+    sets: string[],
+): { project: string; main?: string; base: StackConfig; edited: StackConfig } {
     const projectFile = readProject(path.join(root, "Pulumi.yaml"));
     const stackPath = configFile ? path.resolve(configFile) : path.join(root, `Pulumi.${stack}.yaml`);
     if (!configFile && !existsSync(stackPath)) {
         const known = readdirSync(root).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
-        throw new ProgramError(`no stack "${stack}": ${path.basename(stackPath)} does not exist (stacks here: ${known.join(", ") || "none"})`, 2, 0);
+        throw new ProgramError(
+            `no stack "${stack}": ${path.basename(stackPath)} does not exist (stacks here: ${known.join(", ") || "none"})`,
+            2,
+            0,
+        );
     }
     const stackFile = readStackFile(stackPath);
     let edited = stackFile;
@@ -195,5 +231,10 @@ export function readEditedStack(root: string, stack: string, configFile: string 
             throw new EditError((err as Error).message);
         }
     }
-    return { project: projectFile.name, main: projectFile.main, base: applyProjectConfig(projectFile, stack, stackFile), edited: applyProjectConfig(projectFile, stack, edited) };
+    return {
+        project: projectFile.name,
+        main: projectFile.main,
+        base: applyProjectConfig(projectFile, stack, stackFile),
+        edited: applyProjectConfig(projectFile, stack, edited),
+    };
 }

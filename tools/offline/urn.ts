@@ -7,6 +7,12 @@ export const qualifiedType = (urn: string): string => urn.split("::")[2];
 export const urnName = (urn: string): string => urn.split("::").slice(3).join("::");
 
 /** The URN of a resource of `type` named `name` under `parent` (a URN; none for a resource at the top, under the root Stack). */
-export function resourceUrn(stack: string, project: string, parent: string | undefined, type: string, name: string): string {
+export function resourceUrn(
+    stack: string,
+    project: string,
+    parent: string | undefined,
+    type: string,
+    name: string,
+): string {
     return `urn:pulumi:${stack}::${project}::${parent ? `${qualifiedType(parent)}$` : ""}${type}::${name}`;
 }

@@ -28,13 +28,20 @@ export const albRouter: CanaryRouter<{
     // that readiness gate into pods created in a namespace with this label
     // (aws-load-balancer-controller docs/deploy/pod_readiness_gate.md), so the Deployments wait for it.
     podsAwait: ({ name, parent, args }) => [
-        new k8s.core.v1.NamespacePatch(`${name}-alb-readiness-gate`, { metadata: { name: args.template.namespace, labels: { [ALB_READINESS_GATE]: "enabled" } } }, { parent }),
+        new k8s.core.v1.NamespacePatch(
+            `${name}-alb-readiness-gate`,
+            { metadata: { name: args.template.namespace, labels: { [ALB_READINESS_GATE]: "enabled" } } },
+            { parent },
+        ),
     ],
     route({ name, parent, args, appService, canaryService, weightAfter, mainIngress }) {
         const t = args.template;
         const alb = args.alb;
         const forward = (groups: { serviceName: string; weight: number }[]) =>
-            JSON.stringify({ type: "forward", forwardConfig: { targetGroups: groups.map((g) => ({ ...g, servicePort: "80" })) } });
+            JSON.stringify({
+                type: "forward",
+                forwardConfig: { targetGroups: groups.map((g) => ({ ...g, servicePort: "80" })) },
+            });
         new k8s.networking.v1.Ingress(
             `${name}-ingress`,
             {
@@ -59,9 +66,14 @@ export const albRouter: CanaryRouter<{
                         "alb.ingress.kubernetes.io/target-group-attributes": `deregistration_delay.timeout_seconds=${alb.deregistrationDelaySeconds}`,
                         "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
                         "alb.ingress.kubernetes.io/certificate-arn": alb.certificateArn,
-                        "alb.ingress.kubernetes.io/actions.canary-by-header": forward([{ serviceName: canaryService, weight: 100 }]),
+                        "alb.ingress.kubernetes.io/actions.canary-by-header": forward([
+                            { serviceName: canaryService, weight: 100 },
+                        ]),
                         "alb.ingress.kubernetes.io/conditions.canary-by-header": JSON.stringify([
-                            { field: "http-header", httpHeaderConfig: { httpHeaderName: args.headerName, values: ["always"] } },
+                            {
+                                field: "http-header",
+                                httpHeaderConfig: { httpHeaderName: args.headerName, values: ["always"] },
+                            },
                         ]),
                         [ANNOTATION.albWeightedAction]: forward([
                             { serviceName: appService, weight: 100 - args.weight },

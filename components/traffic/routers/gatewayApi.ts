@@ -50,7 +50,9 @@ export const gatewayApiRouter: CanaryRouter<{
                         // Accepted or ResolvedRefs to False on its parent status, so `pulumi up` fails at the timeout.
                         // Each condition is this Gateway's, for this generation of the route: on an update the old
                         // generation's True conditions stay until the Gateway has looked at the new one.
-                        "pulumi.com/waitFor": JSON.stringify(["Accepted", "ResolvedRefs"].map((type) => routeCondition(gw, type))),
+                        "pulumi.com/waitFor": JSON.stringify(
+                            ["Accepted", "ResolvedRefs"].map((type) => routeCondition(gw, type)),
+                        ),
                         "pulumi.com/timeoutSeconds": "180",
                     },
                 },

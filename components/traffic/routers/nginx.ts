@@ -14,7 +14,11 @@ export const nginxRouter: CanaryRouter = {
             ingressClassName: args.ingressClassName,
             tlsSecretName: args.tlsSecretName,
         };
-        hostIngress(`${name}-ingress`, { ...main, ingressName: app, backend: { serviceName: appService, port: 80 } }, mainIngress);
+        hostIngress(
+            `${name}-ingress`,
+            { ...main, ingressName: app, backend: { serviceName: appService, port: 80 } },
+            mainIngress,
+        );
         hostIngress(
             `${name}-canary-ingress`,
             {

@@ -8,7 +8,15 @@ export interface Violation {
     message: string;
 }
 
-export const INVARIANTS = ["capacity", "autoscalerFloor", "rollback", "jobsRunOnce", "offlineAgreement", "apiAcceptsConfig", "model"] as const;
+export const INVARIANTS = [
+    "capacity",
+    "autoscalerFloor",
+    "rollback",
+    "jobsRunOnce",
+    "offlineAgreement",
+    "apiAcceptsConfig",
+    "model",
+] as const;
 export type Invariant = (typeof INVARIANTS)[number];
 
 /** The ready pods a share of the traffic needs: that share of the fleet's count, rounded up (as Argo Rollouts' setCanaryScale rounds a track). */
@@ -29,7 +37,13 @@ export function capacity(fleet: number, samples: TrafficSample[]): { tightest?: 
     for (const s of samples) {
         for (const share of s.shares) {
             if (share.percent === 0) continue;
-            const low = { at: s.at, service: share.service, percent: share.percent, ready: share.ready, required: required(share.percent, fleet) };
+            const low = {
+                at: s.at,
+                service: share.service,
+                percent: share.percent,
+                ready: share.ready,
+                required: required(share.percent, fleet),
+            };
             if (low.required === 0) continue;
             if (!tightest || low.ready - low.required < tightest.ready - tightest.required) tightest = low;
             if (low.ready < low.required) short.push(low);
@@ -41,7 +55,10 @@ export function capacity(fleet: number, samples: TrafficSample[]): { tightest?: 
 /** Whether every routed share is served, and only by `versions`: a rollback's traffic is back. */
 export function servedOnlyBy(sample: TrafficSample, versions: string[]): boolean {
     const routed = sample.shares.filter((s) => s.percent > 0);
-    return routed.length > 0 && routed.every((s) => s.ready > 0 && Object.keys(s.versions).every((v) => versions.includes(v)));
+    return (
+        routed.length > 0 &&
+        routed.every((s) => s.ready > 0 && Object.keys(s.versions).every((v) => versions.includes(v)))
+    );
 }
 
 /** Where the routing objects and the pods behind them differ from the model's applied traffic. */
@@ -52,10 +69,12 @@ export function routingMismatch(m: Pick<Model, "app">, t: Traffic, sample: Traff
             if (share && share.percent !== 0) return `${r.service} takes ${share.percent}%, the model says 0%`;
             continue;
         }
-        if (!share) return `no Ingress sends the host's traffic to ${r.service} (the model says ${r.percent}%); routed: ${JSON.stringify(sample.shares)}`;
+        if (!share)
+            return `no Ingress sends the host's traffic to ${r.service} (the model says ${r.percent}%); routed: ${JSON.stringify(sample.shares)}`;
         if (share.percent !== r.percent) return `${r.service} takes ${share.percent}%, the model says ${r.percent}%`;
         const versions = Object.keys(share.versions);
-        if (share.ready === 0 || versions.some((v) => v !== r.version)) return `${r.service} (${r.percent}%) is served by ${JSON.stringify(share.versions)}, the model says ${r.version}`;
+        if (share.ready === 0 || versions.some((v) => v !== r.version))
+            return `${r.service} (${r.percent}%) is served by ${JSON.stringify(share.versions)}, the model says ${r.version}`;
     }
     return undefined;
 }
@@ -85,12 +104,15 @@ function databasePurpose(m: Model): string | undefined {
  */
 function heldColor(m: Model): Color | undefined {
     const bg = m.blueGreen;
-    if (m.strategy !== "blue-green" || !bg || m.previousVersion === undefined || m.version !== m.previousVersion) return undefined;
+    if (m.strategy !== "blue-green" || !bg || m.previousVersion === undefined || m.version !== m.previousVersion)
+        return undefined;
     return (["blue", "green"] as const).find((c) => bg[c] !== m.version);
 }
 
 function smokePurpose(m: Model, c: Color): string | undefined {
-    return colorReplicas(m, c) > 0 && m.blueGreen && heldColor(m) !== c ? `${m.blueGreen[c]}/${m.blueGreen.smokeImage}` : undefined;
+    return colorReplicas(m, c) > 0 && m.blueGreen && heldColor(m) !== c
+        ? `${m.blueGreen[c]}/${m.blueGreen.smokeImage}`
+        : undefined;
 }
 
 /**
@@ -101,11 +123,13 @@ function smokePurpose(m: Model, c: Color): string | undefined {
 export function jobAllowance(before: Model, after: Model): { anyNew: boolean; rerun: (j: TrackedJob) => boolean } {
     const db = [databasePurpose(before), databasePurpose(after)];
     const colors: Color[] = ["blue", "green"];
-    const smokeChanged = (c: Color) => smokePurpose(after, c) !== undefined && smokePurpose(before, c) !== smokePurpose(after, c);
+    const smokeChanged = (c: Color) =>
+        smokePurpose(after, c) !== undefined && smokePurpose(before, c) !== smokePurpose(after, c);
     return {
         anyNew: (db[1] !== undefined && db[0] !== db[1]) || colors.some(smokeChanged),
         rerun: (j) => {
-            if (j.component === "predeploy-backup" || j.component === "migration") return db[1] !== undefined && db[0] === undefined;
+            if (j.component === "predeploy-backup" || j.component === "migration")
+                return db[1] !== undefined && db[0] === undefined;
             if (j.component === "smoke-test") return colors.some((c) => c === j.color && smokeChanged(c));
             return false;
         },
@@ -130,14 +154,20 @@ export interface StepKinds {
 export const noSteps = (): StepKinds => ({ create: [], delete: [], update: [], replace: [], autoscalers: [] });
 
 /** Files one step of the engine's or of the offline diff under its op. */
-export function addStep(steps: StepKinds, op: "create" | "delete" | "update" | "replace", type: string, urn: string): void {
+export function addStep(
+    steps: StepKinds,
+    op: "create" | "delete" | "update" | "replace",
+    type: string,
+    urn: string,
+): void {
     if ((op === "update" || op === "replace") && type.endsWith(":HorizontalPodAutoscaler")) steps.autoscalers.push(urn);
     else steps[op].push(urn);
 }
 
 /** Whether both take the same step on each URN; autoscalers' changes are not compared (StepKinds.autoscalers). */
 export function sameSteps(a: StepKinds, b: StepKinds): boolean {
-    const key = (s: StepKinds) => JSON.stringify([s.create, s.delete, s.update, s.replace].map((urns) => [...urns].sort()));
+    const key = (s: StepKinds) =>
+        JSON.stringify([s.create, s.delete, s.update, s.replace].map((urns) => [...urns].sort()));
     return key(a) === key(b);
 }
 

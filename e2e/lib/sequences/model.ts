@@ -68,7 +68,11 @@ export interface Model {
 export const LOG_LEVELS = ["info", "debug", "warn"];
 
 /** The model of a stack created from a committed stack file (its `config`, with the e2e's edits applied) and the release's migrations. */
-export function initialModel(base: "production" | "staging", config: Record<string, any>, migrations: SqlMigration[] = []): Model {
+export function initialModel(
+    base: "production" | "staging",
+    config: Record<string, any>,
+    migrations: SqlMigration[] = [],
+): Model {
     const c = (k: string) => config[`myapp:${k}`];
     const release = c("release");
     const cn = c("canary");
@@ -92,7 +96,13 @@ export function initialModel(base: "production" | "staging", config: Record<stri
             replicas: cn.canaryReplicas ?? 2,
             maxReplicas: cn.canaryMaxReplicas ?? release.maxReplicas,
         },
-        blueGreen: bg && { blue: bg.blueVersion, green: bg.greenVersion, active: bg.activeColor, standby: bg.standbyReplicas, smokeImage: bg.smokeTest.image },
+        blueGreen: bg && {
+            blue: bg.blueVersion,
+            green: bg.greenVersion,
+            active: bg.activeColor,
+            standby: bg.standbyReplicas,
+            smokeImage: bg.smokeTest.image,
+        },
         phase: db.migration.phase,
         phaseFloor: phaseFloors(migrations),
         attempt: db.migration.attempt ?? 1,
@@ -101,7 +111,11 @@ export function initialModel(base: "production" | "staging", config: Record<stri
         logLevel: release.env?.LOG_LEVEL ?? "info",
         secretRotations: 0,
         extra: {},
-        good: { toolsImage: db.toolsImage, scratchSize: backup.scratchSize ?? "20Gi", smokeImage: bg?.smokeTest.image ?? "" },
+        good: {
+            toolsImage: db.toolsImage,
+            scratchSize: backup.scratchSize ?? "20Gi",
+            smokeImage: bg?.smokeTest.image ?? "",
+        },
         issued: 0,
         applied: undefined as unknown as Traffic,
         load: release.replicas,
@@ -117,7 +131,8 @@ function phaseFloors(migrations: SqlMigration[]): Partial<Record<Phase, string>>
     for (const phase of PHASES) {
         for (const m of migrationsForPhase(migrations, phase)) {
             const floor = floors[phase];
-            if (m.oldestServing && (floor === undefined || (compareVersions(m.oldestServing, floor) ?? 0) > 0)) floors[phase] = m.oldestServing;
+            if (m.oldestServing && (floor === undefined || (compareVersions(m.oldestServing, floor) ?? 0) > 0))
+                floors[phase] = m.oldestServing;
         }
     }
     return floors;
@@ -209,7 +224,9 @@ export function autoscaledDeployments(m: Model): { name: string; min: number; ma
             const standby = other(bg.active);
             return [
                 { name: `${m.app}-${bg.active}`, min: m.replicas, max: m.maxReplicas },
-                ...(bg.standby > 0 ? [{ name: `${m.app}-${standby}`, min: bg.standby, max: Math.max(m.maxReplicas, bg.standby) }] : []),
+                ...(bg.standby > 0
+                    ? [{ name: `${m.app}-${standby}`, min: bg.standby, max: Math.max(m.maxReplicas, bg.standby) }]
+                    : []),
             ];
         }
         case "rolling":

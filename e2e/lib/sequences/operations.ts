@@ -1,6 +1,17 @@
 // The operations a sequence is made of, generated only where the model says they are valid. Each is what an operator,
 // the cluster or the autoscaler does to a running release; the config edits are the documented ones.
-import { clone, configEdits, LOG_LEVELS, Model, nextPhase, other, phaseAllows, rollbackExpected, SECRET_KEY, StuckJob } from "./model";
+import {
+    clone,
+    configEdits,
+    LOG_LEVELS,
+    Model,
+    nextPhase,
+    other,
+    phaseAllows,
+    rollbackExpected,
+    SECRET_KEY,
+    StuckJob,
+} from "./model";
 import { Prng } from "./prng";
 
 export const OP_KINDS = [
@@ -61,7 +72,14 @@ export interface Operation {
 const NOT_READY_SECONDS = 20;
 const HUGE_SCRATCH = "4Ti";
 
-function op(kind: OpKind, label: string, m: Model, n: Model, run: Runner = "up", expect: Operation["expect"] = "success"): Operation {
+function op(
+    kind: OpKind,
+    label: string,
+    m: Model,
+    n: Model,
+    run: Runner = "up",
+    expect: Operation["expect"] = "success",
+): Operation {
     return { kind, label, run, edits: configEdits(m, n), next: n, expect };
 }
 
@@ -150,7 +168,12 @@ export function generate(m: Model, rng: Prng): Operation {
                 n.blueGreen!.active = to;
                 const forward = goForward(n);
                 const kind = bg[to] === n.version ? "switch" : "switch-back";
-                return op(kind, `${kind} to ${to} (${bg[to]}${bg.standby === 0 ? ", from 0 pods" : ""})${forward}`, m, n);
+                return op(
+                    kind,
+                    `${kind} to ${to} (${bg[to]}${bg.standby === 0 ? ", from 0 pods" : ""})${forward}`,
+                    m,
+                    n,
+                );
             });
             if (bg.standby > 0) {
                 add(1, () => {
@@ -197,7 +220,12 @@ export function generate(m: Model, rng: Prng): Operation {
                 n.blueGreen!.active = to;
                 const forward = goForward(n);
                 return {
-                    ...op("not-ready", `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}${forward}`, m, n),
+                    ...op(
+                        "not-ready",
+                        `not-ready ${m.app}-${to} (${NOT_READY_SECONDS}s), then switch to ${to}${forward}`,
+                        m,
+                        n,
+                    ),
                     notReady: { deployment: `${m.app}-${to}`, seconds: NOT_READY_SECONDS },
                 };
             });
@@ -208,28 +236,62 @@ export function generate(m: Model, rng: Prng): Operation {
                 n.canary!.weight = cn.steps[0];
                 const forward = goForward(n);
                 return {
-                    ...op("not-ready", `not-ready ${m.app}-canary (${NOT_READY_SECONDS}s), then shift-up 0→${cn.steps[0]}${forward}`, m, n),
+                    ...op(
+                        "not-ready",
+                        `not-ready ${m.app}-canary (${NOT_READY_SECONDS}s), then shift-up 0→${cn.steps[0]}${forward}`,
+                        m,
+                        n,
+                    ),
                     notReady: { deployment: `${m.app}-canary`, seconds: NOT_READY_SECONDS },
                 };
             });
         }
     }
-    if (rollbackExpected(m)) add(2, () => ({ kind: "rollback", label: "rollback (as printed)", run: "printed-rollback", edits: {}, next: clone(m), expect: "success" }));
-    add(m.stuck ? 1 : 2, () => ({ kind: "refresh", label: m.stuck ? "refresh" : "refresh, then up", run: "refresh", edits: {}, next: clone(m), expect: "success" }));
+    if (rollbackExpected(m))
+        add(2, () => ({
+            kind: "rollback",
+            label: "rollback (as printed)",
+            run: "printed-rollback",
+            edits: {},
+            next: clone(m),
+            expect: "success",
+        }));
+    add(m.stuck ? 1 : 2, () => ({
+        kind: "refresh",
+        label: m.stuck ? "refresh" : "refresh, then up",
+        run: "refresh",
+        edits: {},
+        next: clone(m),
+        expect: "success",
+    }));
     // The load changes and each routed track's autoscaler follows it for its share (the runner writes the counts).
     const loads = Array.from({ length: 7 }, (_, i) => m.replicas + i).filter((l) => l !== m.load && l <= m.maxReplicas);
     if (loads.length > 0) {
         add(2, () => {
             const n = clone(m);
             n.load = rng.pick(loads);
-            return { kind: "autoscale", label: `autoscale: load ${m.load}→${n.load} pods`, run: "autoscale", edits: {}, next: n, expect: "success" };
+            return {
+                kind: "autoscale",
+                label: `autoscale: load ${m.load}→${n.load} pods`,
+                run: "autoscale",
+                edits: {},
+                next: n,
+                expect: "success",
+            };
         });
     }
     add(1, () => {
         const n = clone(m);
         n.slowStart = !m.slowStart;
         const kind = n.slowStart ? "slow-start" : "fast-start";
-        return { kind, label: n.slowStart ? "slow-start (new pods Ready after 3-6 s)" : "fast-start (new pods Ready at once)", run: "nodes", edits: {}, next: n, expect: "success" };
+        return {
+            kind,
+            label: n.slowStart ? "slow-start (new pods Ready after 3-6 s)" : "fast-start (new pods Ready at once)",
+            run: "nodes",
+            edits: {},
+            next: n,
+            expect: "success",
+        };
     });
     // An operation is valid only if every version it leaves serving runs on its migration phase's schema (the
     // program refuses the migrations otherwise); a refused candidate is dropped and the draw made again, so the
@@ -312,7 +374,14 @@ function jobTrouble(m: Model, rng: Prng, how: "fail" | "pending"): Operation {
         }
     }
     n.stuck = stuck;
-    return op(how === "fail" ? "job-fails" : "job-pending", `${how === "fail" ? "job-fails" : "job-pending"} ${kind}: ${what}`, m, n, "up", how === "fail" ? "failure" : "pending");
+    return op(
+        how === "fail" ? "job-fails" : "job-pending",
+        `${how === "fail" ? "job-fails" : "job-pending"} ${kind}: ${what}`,
+        m,
+        n,
+        "up",
+        how === "fail" ? "failure" : "pending",
+    );
 }
 
 /** What an operator does about a stuck Job: fix the config that broke it, then the printed retry (backup, migration) or an up (smoke). */
@@ -347,8 +416,17 @@ function unrelatedEdit(m: Model, rng: Prng): Operation {
 /** A config the program must refuse before it declares anything. */
 function invalidEdit(m: Model, rng: Prng): Operation {
     const options: [string, string][] = [["release.version", "latest"]];
-    if (m.strategy === "canary" && m.canary) options.push(["canary.weight", String(m.canary.steps.includes(50) ? 60 : 50)]);
+    if (m.strategy === "canary" && m.canary)
+        options.push(["canary.weight", String(m.canary.steps.includes(50) ? 60 : 50)]);
     if (m.strategy === "blue-green") options.push(["blueGreen.activeColor", "purple"]);
     const [key, value] = rng.pick(options);
-    return { kind: "invalid-edit", label: `invalid-edit ${key} ${value}`, run: "invalid", edits: { [key]: value }, next: clone(m), expect: "failure", invalidKey: key };
+    return {
+        kind: "invalid-edit",
+        label: `invalid-edit ${key} ${value}`,
+        run: "invalid",
+        edits: { [key]: value },
+        next: clone(m),
+        expect: "failure",
+        invalidKey: key,
+    };
 }

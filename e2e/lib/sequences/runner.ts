@@ -31,7 +31,19 @@ import {
     TrackedJob,
     Violation,
 } from "./checks";
-import { applyEdits, autoscaledDeployments, configEdits, configOf, deploymentShares, initialModel, Model, SECRET_KEY, servingVersions, StuckJob, trafficOf } from "./model";
+import {
+    applyEdits,
+    autoscaledDeployments,
+    configEdits,
+    configOf,
+    deploymentShares,
+    initialModel,
+    Model,
+    SECRET_KEY,
+    servingVersions,
+    StuckJob,
+    trafficOf,
+} from "./model";
 import { generate, OP_KINDS, Operation } from "./operations";
 import { Prng } from "./prng";
 
@@ -115,13 +127,29 @@ async function timed<T>(ctx: Context, phase: string, work: () => Promise<T>): Pr
 }
 
 /** Runs `seed` for `length` operations after the first deploy; throws a SequenceFailure at the first step that breaks an invariant. */
-export async function runSeed(k: Kube, seed: number, length: number, report: SequencesReport, onOutput: (s: string) => void, keepGoing = false): Promise<void> {
+export async function runSeed(
+    k: Kube,
+    seed: number,
+    length: number,
+    report: SequencesReport,
+    onOutput: (s: string) => void,
+    keepGoing = false,
+): Promise<void> {
     const t0 = Date.now();
     const rng = new Prng(seed);
     // Odd seeds run production's canary, even ones staging's blue/green: a default run of a few seeds has both.
     const base = seed % 2 === 1 ? "production" : "staging";
     const ns = `e2e-seq-${seed}`;
-    const entry: SequencesReport["seeds"][number] = { seed, base, length, operations: [], stepSeconds: [], passed: false, failures: [], seconds: 0 };
+    const entry: SequencesReport["seeds"][number] = {
+        seed,
+        base,
+        length,
+        operations: [],
+        stepSeconds: [],
+        passed: false,
+        failures: [],
+        seconds: 0,
+    };
     report.seeds.push(entry);
     await setSlowStart(k, false);
     await ensureNamespace(k, DRY_RUN_NAMESPACE);
@@ -143,7 +171,14 @@ export async function runSeed(k: Kube, seed: number, length: number, report: Seq
         pendingRestores: [],
         deployed: false,
     };
-    const deploy: Operation = { kind: "deploy", label: `deploy (${base}: ${ctx.model.strategy})`, run: "up", edits: {}, next: ctx.model, expect: "success" };
+    const deploy: Operation = {
+        kind: "deploy",
+        label: `deploy (${base}: ${ctx.model.strategy})`,
+        run: "up",
+        edits: {},
+        next: ctx.model,
+        expect: "success",
+    };
     try {
         for (let step = 0; step <= length; step++) {
             const op = step === 0 ? deploy : generate(ctx.model, rng);
@@ -161,7 +196,12 @@ export async function runSeed(k: Kube, seed: number, length: number, report: Seq
             if (op.kind !== "rollback" && op.kind !== "invalid-edit") await checkRollback(ctx, checks);
             entry.stepSeconds.push(Math.round((Date.now() - stepStart) / 100) / 10);
             if (checks.violations.length > 0) {
-                entry.failures.push({ step, operation: op.label, violations: checks.violations, replay: `npm run test:sequences -- --seed ${seed} --length ${step}` });
+                entry.failures.push({
+                    step,
+                    operation: op.label,
+                    violations: checks.violations,
+                    replay: `npm run test:sequences -- --seed ${seed} --length ${step}`,
+                });
                 // Past a broken invariant the state is off the model: later steps only go on when asked to (--keep-going).
                 if (!keepGoing) break;
             }
@@ -189,13 +229,17 @@ export async function runSeed(k: Kube, seed: number, length: number, report: Seq
 
 /** The seed, each failing step with what it broke, every operation up to the last one run, and how to replay it. */
 function failureMessage(entry: SequencesReport["seeds"][number]): string {
-    const lines = [`seed ${entry.seed} (${entry.base}, ${entry.length} operations) broke an invariant at step ${entry.failures.map((f) => f.step).join(", ")}:`];
+    const lines = [
+        `seed ${entry.seed} (${entry.base}, ${entry.length} operations) broke an invariant at step ${entry.failures.map((f) => f.step).join(", ")}:`,
+    ];
     for (const f of entry.failures) {
         lines.push(`step ${f.step}: ${f.operation}`, ...f.violations.map((v) => `  [${v.invariant}] ${v.message}`));
     }
     lines.push("operations:", ...entry.operations.map((l, i) => `  ${i}. ${l}`));
     const last = entry.failures[entry.failures.length - 1];
-    lines.push(`replay: ${last.replay}${process.env.E2E_PROGRAM_DIR ? ` (with E2E_PROGRAM_DIR=${process.env.E2E_PROGRAM_DIR})` : ""}`);
+    lines.push(
+        `replay: ${last.replay}${process.env.E2E_PROGRAM_DIR ? ` (with E2E_PROGRAM_DIR=${process.env.E2E_PROGRAM_DIR})` : ""}`,
+    );
     return lines.join("\n");
 }
 
@@ -226,8 +270,12 @@ async function setSlowStart(k: Kube, slow: boolean): Promise<void> {
  */
 function shellAsync(ps: ProjectStack, commandLine: string): Promise<void> {
     return new Promise((resolve, reject) => {
-        execFile("bash", ["-c", commandLine], { cwd: ps.workDir, env: cliEnv(ps), encoding: "utf8" }, (err, _stdout, stderr) =>
-            err ? reject(new Error(`\`${commandLine}\` exited ${err.code}: ${stderr}`)) : resolve(),
+        execFile(
+            "bash",
+            ["-c", commandLine],
+            { cwd: ps.workDir, env: cliEnv(ps), encoding: "utf8" },
+            (err, _stdout, stderr) =>
+                err ? reject(new Error(`\`${commandLine}\` exited ${err.code}: ${stderr}`)) : resolve(),
         );
     });
 }
@@ -265,7 +313,10 @@ async function runOperation(ctx: Context, op: Operation, checks: Checks): Promis
             return r ? undefined : "none needed";
         }
         default:
-            if (op.notReady) ctx.pendingRestores.push((await makeNotReady(k, ns, op.notReady.deployment, op.notReady.seconds)).restored);
+            if (op.notReady)
+                ctx.pendingRestores.push(
+                    (await makeNotReady(k, ns, op.notReady.deployment, op.notReady.seconds)).restored,
+                );
             await upOperation(ctx, op, checks);
             return undefined;
     }
@@ -278,7 +329,10 @@ async function runOperation(ctx: Context, op: Operation, checks: Checks): Promis
  */
 async function autoscale(ctx: Context, deployment: string, share: number, load: number): Promise<number | undefined> {
     if (share === 0) return undefined;
-    const hpa = await ctx.k.request("GET", `/apis/autoscaling/v2/namespaces/${ctx.ns}/horizontalpodautoscalers/${deployment}`);
+    const hpa = await ctx.k.request(
+        "GET",
+        `/apis/autoscaling/v2/namespaces/${ctx.ns}/horizontalpodautoscalers/${deployment}`,
+    );
     if (hpa.status !== 200) return undefined;
     const count = Math.min(hpa.body.spec.maxReplicas, Math.max(hpa.body.spec.minReplicas ?? 1, required(share, load)));
     return (await scaleAsAutoscaler(ctx, deployment, count, "any")) ? count : undefined;
@@ -297,7 +351,12 @@ async function readyAtLeast(ctx: Context, deployment: string, count: number, sec
  * Sets the Deployment's count through the scale subresource as kube-controller-manager, when it differs ("any") or
  * is lower ("up"); returns whether it wrote.
  */
-async function scaleAsAutoscaler(ctx: Context, deployment: string, count: number, direction: "any" | "up"): Promise<boolean> {
+async function scaleAsAutoscaler(
+    ctx: Context,
+    deployment: string,
+    count: number,
+    direction: "any" | "up",
+): Promise<boolean> {
     const scalePath = `/apis/apps/v1/namespaces/${ctx.ns}/deployments/${deployment}/scale`;
     const res = await ctx.k.request("GET", scalePath);
     if (res.status !== 200) return false;
@@ -310,7 +369,12 @@ async function scaleAsAutoscaler(ctx: Context, deployment: string, count: number
 }
 
 /** Marks the Deployment's pods not Ready (a failing readiness probe), and returns when a timer has made them Ready again. */
-async function makeNotReady(k: Kube, ns: string, deployment: string, seconds: number): Promise<{ restored: Promise<void> }> {
+async function makeNotReady(
+    k: Kube,
+    ns: string,
+    deployment: string,
+    seconds: number,
+): Promise<{ restored: Promise<void> }> {
     const d = await k.get(`/apis/apps/v1/namespaces/${ns}/deployments/${deployment}`);
     const selector = Object.entries(d.spec.selector.matchLabels as Record<string, string>)
         .map(([key, v]) => `${key}=${v}`)
@@ -320,7 +384,12 @@ async function makeNotReady(k: Kube, ns: string, deployment: string, seconds: nu
         const now = new Date().toISOString();
         const conditions = ["Ready", "ContainersReady"].map((type) => ({ type, status, lastTransitionTime: now }));
         for (const p of pods) {
-            await k.request("PATCH", `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/status`, { status: { conditions } }, "application/strategic-merge-patch+json");
+            await k.request(
+                "PATCH",
+                `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/status`,
+                { status: { conditions } },
+                "application/strategic-merge-patch+json",
+            );
         }
     };
     await patch("False");
@@ -331,7 +400,10 @@ async function makeNotReady(k: Kube, ns: string, deployment: string, seconds: nu
 async function writeEdits(ps: ProjectStack, edits: Record<string, string>): Promise<void> {
     if (Object.keys(edits).length === 0) return;
     // One `pulumi config set-all --path` for all of them.
-    await ps.stack.setAllConfig(Object.fromEntries(Object.entries(edits).map(([key, value]) => [key, { value, secret: key === SECRET_KEY }])), true);
+    await ps.stack.setAllConfig(
+        Object.fromEntries(Object.entries(edits).map(([key, value]) => [key, { value, secret: key === SECRET_KEY }])),
+        true,
+    );
 }
 
 interface OfflineRun {
@@ -349,7 +421,17 @@ interface OfflineRun {
 function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boolean): Promise<OfflineRun> {
     const copy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "myapp-e2e-seq-")), "stack.yaml");
     fs.copyFileSync(stackFile(ctx.ps), copy);
-    const args = ["--transpile-only", "tools/preview-offline.ts", "--stack", ctx.ps.stack.name, "--config-file", copy, "--json", "--policy-config", ctx.policyConfig];
+    const args = [
+        "--transpile-only",
+        "tools/preview-offline.ts",
+        "--stack",
+        ctx.ps.stack.name,
+        "--config-file",
+        copy,
+        "--json",
+        "--policy-config",
+        ctx.policyConfig,
+    ];
     if (diff) args.push("--diff");
     for (const [key, value] of Object.entries(edits)) args.push("--set", `${key}=${value}`);
     return new Promise((resolve, reject) => {
@@ -368,12 +450,21 @@ function offlinePreview(ctx: Context, edits: Record<string, string>, diff: boole
             try {
                 doc = JSON.parse(Buffer.concat(out).toString("utf8"));
             } catch {
-                return resolve({ status: -1, stderr: `exit ${status} without a JSON document: ${stderr}`, manifests: [] });
+                return resolve({
+                    status: -1,
+                    stderr: `exit ${status} without a JSON document: ${stderr}`,
+                    manifests: [],
+                });
             }
             let diff: StepKinds | undefined;
             if (doc.diff) {
                 diff = noSteps();
-                for (const s of doc.diff.steps as { op: "create" | "delete" | "update" | "replace"; type: string; urn: string }[]) addStep(diff, s.op, s.type, s.urn);
+                for (const s of doc.diff.steps as {
+                    op: "create" | "delete" | "update" | "replace";
+                    type: string;
+                    urn: string;
+                }[])
+                    addStep(diff, s.op, s.type, s.urn);
             }
             resolve({
                 status: status ?? 0,
@@ -399,8 +490,10 @@ function stepCollector(): { steps: StepKinds; reawaits: string[]; onEvent: (e: E
     const onEvent = (e: EngineEvent) => {
         const m = e.resourcePreEvent?.metadata;
         if (!m || m.type === "pulumi:pulumi:Stack" || m.type.startsWith("pulumi:providers:")) return;
-        if (m.op === "update" && (m.diffs ?? []).length === 0 && Object.keys(m.detailedDiff ?? {}).length === 0) reawaits.push(m.urn.split("::").pop()!);
-        else if (m.op === "create" || m.op === "delete" || m.op === "update" || m.op === "replace") addStep(steps, m.op, m.type, m.urn);
+        if (m.op === "update" && (m.diffs ?? []).length === 0 && Object.keys(m.detailedDiff ?? {}).length === 0)
+            reawaits.push(m.urn.split("::").pop()!);
+        else if (m.op === "create" || m.op === "delete" || m.op === "update" || m.op === "replace")
+            addStep(steps, m.op, m.type, m.urn);
     };
     return { steps, reawaits, onEvent };
 }
@@ -427,15 +520,27 @@ async function apiServerRefusals(k: Kube, manifests: OfflineRun["manifests"]): P
                 // A server-side apply of the patch onto the object it patches, dry run; one that does not exist yet is
                 // created by the same up first, so there is nothing to check it against.
                 const where = `${base}/namespaces/${m.metadata.namespace}/${resource.name}/${m.metadata.name}`;
-                res = await k.request("PATCH", `${where}?dryRun=All&fieldManager=e2e-dry-run&force=true&fieldValidation=Strict`, m, "application/apply-patch+yaml");
+                res = await k.request(
+                    "PATCH",
+                    `${where}?dryRun=All&fieldManager=e2e-dry-run&force=true&fieldValidation=Strict`,
+                    m,
+                    "application/apply-patch+yaml",
+                );
                 if (res.status === 404) return;
             } else {
-                const body = { ...m, metadata: { ...m.metadata, namespace: resource.namespaced ? DRY_RUN_NAMESPACE : undefined } };
-                const where = resource.namespaced ? `${base}/namespaces/${DRY_RUN_NAMESPACE}/${resource.name}` : `${base}/${resource.name}`;
+                const body = {
+                    ...m,
+                    metadata: { ...m.metadata, namespace: resource.namespaced ? DRY_RUN_NAMESPACE : undefined },
+                };
+                const where = resource.namespaced
+                    ? `${base}/namespaces/${DRY_RUN_NAMESPACE}/${resource.name}`
+                    : `${base}/${resource.name}`;
                 res = await k.request("POST", `${where}?dryRun=All&fieldValidation=Strict`, body);
             }
             if (res.status !== 200 && res.status !== 201)
-                refusals.push(`${m.kind}${patch ? " patch" : ""} ${m.metadata?.name}: ${res.status} ${res.body?.message ?? JSON.stringify(res.body)}`);
+                refusals.push(
+                    `${m.kind}${patch ? " patch" : ""} ${m.metadata?.name}: ${res.status} ${res.body?.message ?? JSON.stringify(res.body)}`,
+                );
         }),
     );
     return refusals;
@@ -443,12 +548,19 @@ async function apiServerRefusals(k: Kube, manifests: OfflineRun["manifests"]): P
 
 /** The Jobs of the namespace that the release declares (not those a CronJob starts). */
 async function trackedJobs(k: Kube, ns: string): Promise<TrackedJob[]> {
-    const [list, pods] = await Promise.all([k.list(`/apis/batch/v1/namespaces/${ns}/jobs`), k.list(`/api/v1/namespaces/${ns}/pods`)]);
+    const [list, pods] = await Promise.all([
+        k.list(`/apis/batch/v1/namespaces/${ns}/jobs`),
+        k.list(`/api/v1/namespaces/${ns}/pods`),
+    ]);
     return list
         .filter((j) => !(j.metadata.ownerReferences ?? []).some((o: any) => o.kind === "CronJob"))
         .map((j) => {
-            const done = (j.status?.conditions ?? []).find((c: any) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-            const own = pods.filter((p) => (p.metadata.ownerReferences ?? []).some((o: any) => o.uid === j.metadata.uid));
+            const done = (j.status?.conditions ?? []).find(
+                (c: any) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+            );
+            const own = pods.filter((p) =>
+                (p.metadata.ownerReferences ?? []).some((o: any) => o.uid === j.metadata.uid),
+            );
             return {
                 name: j.metadata.name,
                 uid: j.metadata.uid,
@@ -463,14 +575,25 @@ async function trackedJobs(k: Kube, ns: string): Promise<TrackedJob[]> {
 }
 
 /** No Job runs again unless its purpose changed; a new Job only for a new purpose (checks.ts jobAllowance). */
-async function checkJobs(ctx: Context, checks: Checks, before: Model, after: Model, completed: Map<string, string | undefined>): Promise<void> {
+async function checkJobs(
+    ctx: Context,
+    checks: Checks,
+    before: Model,
+    after: Model,
+    completed: Map<string, string | undefined>,
+): Promise<void> {
     // The first deploy declares every purpose for the first time.
-    const allowance = ctx.step === 0 && ctx.jobHistory.size === 0 ? { anyNew: true, rerun: () => false } : jobAllowance(before, after);
+    const allowance =
+        ctx.step === 0 && ctx.jobHistory.size === 0
+            ? { anyNew: true, rerun: () => false }
+            : jobAllowance(before, after);
     const problems: string[] = [];
     for (const j of await trackedJobs(ctx.k, ctx.ns)) {
         const seen = ctx.jobHistory.get(j.name);
-        if (seen === undefined && !allowance.anyNew) problems.push(`Job ${j.name} was created though no Job's purpose changed`);
-        if (seen !== undefined && seen !== j.uid && !allowance.rerun(j)) problems.push(`Job ${j.name} ran again (uid ${seen} → ${j.uid}) though its purpose did not change`);
+        if (seen === undefined && !allowance.anyNew)
+            problems.push(`Job ${j.name} was created though no Job's purpose changed`);
+        if (seen !== undefined && seen !== j.uid && !allowance.rerun(j))
+            problems.push(`Job ${j.name} ran again (uid ${seen} → ${j.uid}) though its purpose did not change`);
         if (seen === j.uid && completed.has(j.name) && completed.get(j.name) !== j.completionTime)
             problems.push(`Job ${j.name} completed again (${completed.get(j.name)} → ${j.completionTime})`);
         ctx.jobHistory.set(j.name, j.uid);
@@ -499,7 +622,12 @@ interface UpRun {
  * `pulumi up` (or `work`) while sampling the traffic; cancelled (SIGINT, as Ctrl-C) after `deadlineSeconds`, or by
  * `cancelWhen` (polled every second) returning true.
  */
-async function sampledUp(ctx: Context, deadlineSeconds: number, cancelWhen?: () => Promise<boolean>, before?: () => Promise<void>): Promise<UpRun> {
+async function sampledUp(
+    ctx: Context,
+    deadlineSeconds: number,
+    cancelWhen?: () => Promise<boolean>,
+    before?: () => Promise<void>,
+): Promise<UpRun> {
     const abort = new AbortController();
     let cancelled = false;
     const cancel = () => {
@@ -522,7 +650,12 @@ async function sampledUp(ctx: Context, deadlineSeconds: number, cancelWhen?: () 
         sampledDuring(ctx.k, ctx.ns, ctx.model.host, async () => {
             if (first) await before?.();
             // Verbose runs print each step's property diff, to tell an update from a replacement and why.
-            return ctx.ps.stack.up({ onOutput: ctx.onOutput, onEvent: collector.onEvent, signal: abort.signal, diff: process.env.E2E_SEQ_VERBOSE === "1" });
+            return ctx.ps.stack.up({
+                onOutput: ctx.onOutput,
+                onEvent: collector.onEvent,
+                signal: abort.signal,
+                diff: process.env.E2E_SEQ_VERBOSE === "1",
+            });
         });
     let run = await attempt(true);
     if (run.error && !cancelled && engineConnectionLost(String((run.error as Error).message ?? run.error))) {
@@ -562,7 +695,11 @@ function engineErrors(error: unknown): string {
     const lines = text
         .split("\n")
         .map((l) => l.trim())
-        .filter((l) => /^error: |was not successfully|failed to fully initialize|conflict|cancel/i.test(l) && !/^error: update failed$/.test(l));
+        .filter(
+            (l) =>
+                /^error: |was not successfully|failed to fully initialize|conflict|cancel/i.test(l) &&
+                !/^error: update failed$/.test(l),
+        );
     return (lines.length > 0 ? [...new Set(lines)].join(" | ") : text.slice(-800)).slice(0, 1200);
 }
 
@@ -572,7 +709,12 @@ function checkCapacity(ctx: Context, checks: Checks, run: UpRun, what: string): 
     if (tightest) {
         const worst = ctx.report.capacity.worst;
         if (!worst || tightest.ready - tightest.required < worst.ready - worst.required) {
-            ctx.report.capacity.worst = { seed: ctx.seed, step: ctx.step, operation: `${ctx.label}${what}`, ...tightest };
+            ctx.report.capacity.worst = {
+                seed: ctx.seed,
+                step: ctx.step,
+                operation: `${ctx.label}${what}`,
+                ...tightest,
+            };
         }
     }
     checks.check(
@@ -582,7 +724,10 @@ function checkCapacity(ctx: Context, checks: Checks, run: UpRun, what: string): 
             `${what ? `${what.trim()}: ` : ""}the fleet was ${run.fleet} pods before the up; ` +
             short
                 .slice(0, 3)
-                .map((s) => `at ${(s.at / 1000).toFixed(1)}s ${s.service} took ${s.percent}% with ${s.ready} ready pods, ${s.required} needed`)
+                .map(
+                    (s) =>
+                        `at ${(s.at / 1000).toFixed(1)}s ${s.service} took ${s.percent}% with ${s.ready} ready pods, ${s.required} needed`,
+                )
                 .join("; ") +
             (short.length > 3 ? ` (${short.length} short samples)` : ""),
     );
@@ -603,7 +748,9 @@ function keepAutoscaled(before: Model, after: Model): Record<string, number> {
     const was = deploymentShares(before, before.applied);
     const now = deploymentShares(after, after.applied);
     const declared = new Set(autoscaledDeployments(after).map((d) => d.name));
-    return Object.fromEntries(Object.entries(after.autoscaled).filter(([d]) => declared.has(d) && (now[d] ?? 0) >= (was[d] ?? 0)));
+    return Object.fromEntries(
+        Object.entries(after.autoscaled).filter(([d]) => declared.has(d) && (now[d] ?? 0) >= (was[d] ?? 0)),
+    );
 }
 
 /** The routing objects hold what the model says the last successful up applied. */
@@ -634,7 +781,9 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     let printed: { configPart: string; edits: Record<string, string | null> } | undefined;
     if (op.run === "printed-retry") {
         await writeEdits(ctx.ps, op.edits);
-        const line = ((ctx.outputs ?? (await ctx.ps.stack.outputs())).database?.value as { retryFailedJob?: string } | undefined)?.retryFailedJob ?? "";
+        const line =
+            ((ctx.outputs ?? (await ctx.ps.stack.outputs())).database?.value as { retryFailedJob?: string } | undefined)
+                ?.retryFailedJob ?? "";
         printed = parsePrinted(ctx, line);
         checks.check("model", printed !== undefined, () => `database.retryFailedJob is not a command: "${line}"`);
         if (!printed) return;
@@ -648,27 +797,62 @@ async function upOperation(ctx: Context, op: Operation, checks: Checks): Promise
     // The offline preview keeps running during the up (it is the slowest part of a step); its checks come after.
     const stuck = next.stuck;
     const cancelWhen = op.expect === "pending" ? whenPending(ctx, stuck) : undefined;
-    const run = await timed(ctx, "up", () => sampledUp(ctx, op.expect === "pending" ? 180 : UP_DEADLINE_SECONDS, cancelWhen));
+    const run = await timed(ctx, "up", () =>
+        sampledUp(ctx, op.expect === "pending" ? 180 : UP_DEADLINE_SECONDS, cancelWhen),
+    );
     const off = await timed(ctx, "offlinePreview (after the up)", () => offline);
-    checks.check("model", off.status === 0 || off.status === 1, () => `the offline preview refused a config the model holds valid (exit ${off.status}): ${off.stderr.trim().slice(-800)}`);
+    checks.check(
+        "model",
+        off.status === 0 || off.status === 1,
+        () =>
+            `the offline preview refused a config the model holds valid (exit ${off.status}): ${off.stderr.trim().slice(-800)}`,
+    );
     // The engine's plan is the steps the up ran (the Automation API's up skips the separate preview: same step
     // generator, same steps, one engine run less per step); a failed up stops planning, so only a successful one counts.
     if (comparable && run.ok && off.diff) {
         const agree = sameSteps(run.steps, off.diff);
-        checks.check("offlineAgreement", agree, () => `the engine's steps ${JSON.stringify(run.steps)} and the offline --diff ${JSON.stringify(off.diff)} differ`);
+        checks.check(
+            "offlineAgreement",
+            agree,
+            () =>
+                `the engine's steps ${JSON.stringify(run.steps)} and the offline --diff ${JSON.stringify(off.diff)} differ`,
+        );
     }
     if (off.manifests.length > 0) {
         const refusals = await apiServerRefusals(ctx.k, off.manifests);
-        checks.check("apiAcceptsConfig", refusals.length === 0, () => `the API server refuses what the program declares: ${refusals.join("; ")}`);
+        checks.check(
+            "apiAcceptsConfig",
+            refusals.length === 0,
+            () => `the API server refuses what the program declares: ${refusals.join("; ")}`,
+        );
     }
     if (op.expect === "success") {
-        checks.check("model", run.ok, () => `pulumi up ${run.cancelled ? `did not finish within ${UP_DEADLINE_SECONDS}s` : "failed"}: ${run.error ?? ""}`);
+        checks.check(
+            "model",
+            run.ok,
+            () =>
+                `pulumi up ${run.cancelled ? `did not finish within ${UP_DEADLINE_SECONDS}s` : "failed"}: ${run.error ?? ""}`,
+        );
     } else if (op.expect === "failure" && stuck) {
-        const failedJob = (await trackedJobs(ctx.k, ctx.ns)).some((j) => j.component === JOB_COMPONENT[stuck.kind] && j.outcome === "Failed");
-        checks.check("model", !run.ok && failedJob, () => `pulumi up was to fail at a failed ${stuck.kind} Job: ${run.ok ? "it succeeded" : "no such Job failed"}`);
+        const failedJob = (await trackedJobs(ctx.k, ctx.ns)).some(
+            (j) => j.component === JOB_COMPONENT[stuck.kind] && j.outcome === "Failed",
+        );
+        checks.check(
+            "model",
+            !run.ok && failedJob,
+            () =>
+                `pulumi up was to fail at a failed ${stuck.kind} Job: ${run.ok ? "it succeeded" : "no such Job failed"}`,
+        );
     } else if (stuck) {
-        const pendingJob = (await trackedJobs(ctx.k, ctx.ns)).some((j) => j.component === JOB_COMPONENT[stuck.kind] && j.outcome === "running");
-        checks.check("model", !run.ok && pendingJob, () => `pulumi up was to wait on a Pending ${stuck.kind} Job: ${run.ok ? "it succeeded" : "no such Job is pending"}`);
+        const pendingJob = (await trackedJobs(ctx.k, ctx.ns)).some(
+            (j) => j.component === JOB_COMPONENT[stuck.kind] && j.outcome === "running",
+        );
+        checks.check(
+            "model",
+            !run.ok && pendingJob,
+            () =>
+                `pulumi up was to wait on a Pending ${stuck.kind} Job: ${run.ok ? "it succeeded" : "no such Job is pending"}`,
+        );
     }
     checkCapacity(ctx, checks, run, "");
     next = { ...next, applied: run.ok ? trafficOf(next) : before.applied };
@@ -685,7 +869,12 @@ function whenPending(ctx: Context, stuck: StuckJob | undefined): (() => Promise<
     if (stuck?.how !== "pending") return undefined;
     return async () => {
         const js = await trackedJobs(ctx.k, ctx.ns);
-        return js.some((j) => j.component === JOB_COMPONENT[stuck.kind] && j.pending && Date.now() - j.createdAt >= PENDING_SECONDS * 1000);
+        return js.some(
+            (j) =>
+                j.component === JOB_COMPONENT[stuck.kind] &&
+                j.pending &&
+                Date.now() - j.createdAt >= PENDING_SECONDS * 1000,
+        );
     };
 }
 
@@ -693,7 +882,10 @@ function whenPending(ctx: Context, stuck: StuckJob | undefined): (() => Promise<
  * `pulumi config set --stack S --path K V && … && pulumi up --stack S` (a part may also be `pulumi config rm --stack S
  * --path K`): the config part and its edits (null for a removed key), or undefined.
  */
-function parsePrinted(ctx: Context, line: string): { configPart: string; edits: Record<string, string | null> } | undefined {
+function parsePrinted(
+    ctx: Context,
+    line: string,
+): { configPart: string; edits: Record<string, string | null> } | undefined {
     const parts = line.split(" && ");
     if (parts.length < 2 || parts.pop() !== `pulumi up --stack ${ctx.ps.stack.name}`) return undefined;
     const edits: Record<string, string | null> = {};
@@ -706,7 +898,8 @@ function parsePrinted(ctx: Context, line: string): { configPart: string; edits: 
 }
 
 /** The config edits a printed command makes, as `--set` arguments of the offline preview (a removal has none). */
-const setsOf = (edits: Record<string, string | null>): Record<string, string> => Object.fromEntries(Object.entries(edits).filter((e): e is [string, string] => e[1] !== null));
+const setsOf = (edits: Record<string, string | null>): Record<string, string> =>
+    Object.fromEntries(Object.entries(edits).filter((e): e is [string, string] => e[1] !== null));
 
 /**
  * Runs `pulumi stack output rollback` as printed from the reached state: the config part in bash with the real CLI,
@@ -721,14 +914,20 @@ async function printedRollback(ctx: Context, checks: Checks): Promise<Model | un
         return undefined;
     }
     const printed = parsePrinted(ctx, line);
-    checks.check("rollback", printed !== undefined, () => `the rollback output is not a config edit and one up: "${line}"`);
+    checks.check(
+        "rollback",
+        printed !== undefined,
+        () => `the rollback output is not a config edit and one up: "${line}"`,
+    );
     if (!printed) return undefined;
     const before = ctx.model;
     const target = applyEdits(before, printed.edits);
     const versions = servingVersions(target, trafficOf(target));
     const completed = await completionTimes(ctx);
     ctx.report.rollback.run++;
-    const run = await sampledUp(ctx, ROLLBACK_DEADLINE_SECONDS, undefined, () => shellAsync(ctx.ps, printed.configPart));
+    const run = await sampledUp(ctx, ROLLBACK_DEADLINE_SECONDS, undefined, () =>
+        shellAsync(ctx.ps, printed.configPart),
+    );
     const back = run.samples.find((s) => servedOnlyBy(s, versions));
     // Samples are timed from the start of the command's config part.
     const seconds = back ? Math.round(back.at / 100) / 10 : undefined;
@@ -768,9 +967,15 @@ async function checkRollback(ctx: Context, checks: Checks): Promise<void> {
     const completed = await completionTimes(ctx);
     await writeEdits(ctx.ps, edits);
     // With a Job stuck Pending in the reached config, that up waits on it again: interrupted as the step's own up was.
-    const run = await timed(ctx, "forward again after the rollback", () => sampledUp(ctx, UP_DEADLINE_SECONDS, whenPending(ctx, reached.stuck)));
+    const run = await timed(ctx, "forward again after the rollback", () =>
+        sampledUp(ctx, UP_DEADLINE_SECONDS, whenPending(ctx, reached.stuck)),
+    );
     // With a Job stuck, the reached config includes what made it stuck: that up may fail on the Job again.
-    checks.check("model", run.ok || reached.stuck !== undefined, () => `putting the config back after the rollback: pulumi up failed: ${run.error ?? ""}`);
+    checks.check(
+        "model",
+        run.ok || reached.stuck !== undefined,
+        () => `putting the config back after the rollback: pulumi up failed: ${run.error ?? ""}`,
+    );
     checkCapacity(ctx, checks, run, " (forward again after the rollback)");
     const restored = { ...reached, applied: run.ok ? trafficOf(reached) : rolledBack.applied };
     await checkJobs(ctx, checks, rolledBack, restored, completed);
@@ -805,6 +1010,7 @@ async function invalidEdit(ctx: Context, op: Operation, checks: Checks): Promise
     checks.check(
         "model",
         engineError.includes(`myapp:${key}`),
-        () => `the engine's preview of ${key} ${op.edits[key]} ${engineError ? `failed without naming the key: ${engineError.slice(-400)}` : "succeeded"}`,
+        () =>
+            `the engine's preview of ${key} ${op.edits[key]} ${engineError ? `failed without naming the key: ${engineError.slice(-400)}` : "succeeded"}`,
     );
 }

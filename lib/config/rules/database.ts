@@ -11,11 +11,20 @@ export function databaseProblems(c: ParsedConfig): Problem[] {
     const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
     const db = c.database;
     const b = c.backup;
-    if (db && !b) issue(["backup"], undefined, "is required with database: a release must back the database up before it migrates");
+    if (db && !b)
+        issue(
+            ["backup"],
+            undefined,
+            "is required with database: a release must back the database up before it migrates",
+        );
     if (b && !db) issue(["database"], undefined, "is required with backup");
     if (b) {
         if (b.retentionDays < b.minimumRetentionDays) {
-            issue(["backup", "retentionDays"], b.retentionDays, `must be at least backup.minimumRetentionDays (${b.minimumRetentionDays})`);
+            issue(
+                ["backup", "retentionDays"],
+                b.retentionDays,
+                `must be at least backup.minimumRetentionDays (${b.minimumRetentionDays})`,
+            );
         }
         problems.push(...existingBackupProblems(b, db));
     }
@@ -30,7 +39,11 @@ export function databaseProblems(c: ParsedConfig): Problem[] {
     if (!db) return problems;
     const m = db.migration;
     if ((m.sqlDir === undefined) === (m.command === undefined)) {
-        issue(["database", "migration"], undefined, "must set exactly one of sqlDir (SQL files run with psql) and command (run in the release image)");
+        issue(
+            ["database", "migration"],
+            undefined,
+            "must set exactly one of sqlDir (SQL files run with psql) and command (run in the release image)",
+        );
     }
     if (m.run === "down" && m.command !== undefined && m.downCommand === undefined) {
         issue(["database", "migration", "downCommand"], undefined, 'is required when database.migration.run is "down"');
@@ -41,16 +54,26 @@ export function databaseProblems(c: ParsedConfig): Problem[] {
     if (r && db.maxConnections !== undefined) {
         const limits = [r.app, r.migrator, r.backup, r.drill].reduce((n, r) => n + r.connectionLimit, 0);
         if (limits > db.maxConnections - 3) {
-            issue(["database", "roles"], limits, `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`);
+            issue(
+                ["database", "roles"],
+                limits,
+                `connection limits add up to more than maxConnections (${db.maxConnections}) less the 3 reserved for superusers`,
+            );
         }
     }
     if (verifiesServer(db.sslmode) && !db.tls) {
-        issue(["database", "tls", "caBundle"], undefined, `is required with sslmode ${db.sslmode}: the CA bundle (PEM) the server's certificate is checked against`);
+        issue(
+            ["database", "tls", "caBundle"],
+            undefined,
+            `is required with sslmode ${db.sslmode}: the CA bundle (PEM) the server's certificate is checked against`,
+        );
     }
     if (db.tls) {
         const file = path.resolve(PROJECT_ROOT, db.tls.caBundle);
-        if (!existsSync(file)) issue(["database", "tls", "caBundle"], db.tls.caBundle, `names no file (looked for ${file})`);
-        else if (!readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----")) issue(["database", "tls", "caBundle"], db.tls.caBundle, "holds no PEM certificate");
+        if (!existsSync(file))
+            issue(["database", "tls", "caBundle"], db.tls.caBundle, `names no file (looked for ${file})`);
+        else if (!readFileSync(file, "utf8").includes("-----BEGIN CERTIFICATE-----"))
+            issue(["database", "tls", "caBundle"], db.tls.caBundle, "holds no PEM certificate");
     }
     if (db.toolsPgDumpMajorVersion < db.serverMajorVersion) {
         issue(
@@ -63,15 +86,27 @@ export function databaseProblems(c: ParsedConfig): Problem[] {
         const arnKind = db.rds.arn.split(":")[5];
         const wanted = db.rds.kind === "instance" ? "db" : "cluster";
         if (arnKind !== wanted) {
-            issue(["database", "rds", "arn"], db.rds.arn, `must be a :${wanted}: ARN for rds.kind "${db.rds.kind}", got a :${arnKind}: ARN`);
+            issue(
+                ["database", "rds", "arn"],
+                db.rds.arn,
+                `must be a :${wanted}: ARN for rds.kind "${db.rds.kind}", got a :${arnKind}: ARN`,
+            );
         }
         // RDS names cluster endpoints <cluster>.cluster-<id>.<region>.rds.amazonaws.com (and cluster-ro- for readers).
         if (db.rds.kind === "instance" && /\.cluster-(ro-)?[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com$/.test(db.host)) {
-            issue(["database", "rds", "kind"], db.rds.kind, `must be "aurora-cluster" or "multi-az-cluster": database.host ${db.host} is a cluster endpoint`);
+            issue(
+                ["database", "rds", "kind"],
+                db.rds.kind,
+                `must be "aurora-cluster" or "multi-az-cluster": database.host ${db.host} is a cluster endpoint`,
+            );
         }
     }
     if (b && db.restore && !(db.restore.key.startsWith(`${b.prefix}/`) && db.restore.key.endsWith(".dump"))) {
-        issue(["database", "restore", "key"], db.restore.key, `must name a dump under backup.prefix, like ${b.prefix}/20261127T140000Z-pre-deploy-v1.2.3.dump`);
+        issue(
+            ["database", "restore", "key"],
+            db.restore.key,
+            `must name a dump under backup.prefix, like ${b.prefix}/20261127T140000Z-pre-deploy-v1.2.3.dump`,
+        );
     }
     return problems;
 }
@@ -83,7 +118,8 @@ export function databaseProblems(c: ParsedConfig): Problem[] {
 function downMigrationProblems(c: ParsedConfig, db: ParsedDatabase): Problem[] {
     const problems: Problem[] = [];
     const m = db.migration;
-    const clear = "pulumi config rm --path database.migration.run && pulumi config rm --path database.migration.downFor";
+    const clear =
+        "pulumi config rm --path database.migration.run && pulumi config rm --path database.migration.downFor";
     if (m.run === "down") {
         if (m.downFor === undefined) {
             problems.push({
@@ -107,7 +143,11 @@ function downMigrationProblems(c: ParsedConfig, db: ParsedDatabase): Problem[] {
             });
         }
     } else if (m.downFor !== undefined) {
-        problems.push({ path: ["database", "migration", "downFor"], input: m.downFor, message: "must be left out unless database.migration.run is down" });
+        problems.push({
+            path: ["database", "migration", "downFor"],
+            input: m.downFor,
+            message: "must be left out unless database.migration.run is down",
+        });
     }
     return problems;
 }
@@ -118,11 +158,30 @@ function databaseAccessProblems(db: ParsedDatabase): Problem[] {
     const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
     const s = db.existingSecrets;
     if (!s) {
-        if (!db.roles) issue(["database", "roles"], undefined, "is required unless database.existingSecrets names Secrets made outside this program");
-        if (db.maxConnections === undefined) issue(["database", "maxConnections"], undefined, "is required with database.roles: the roles' connection limits must fit in it");
-        if (db.fence) issue(["database", "fence"], SKIP, "must be left out with database.roles: the program makes the app's connect role itself");
+        if (!db.roles)
+            issue(
+                ["database", "roles"],
+                undefined,
+                "is required unless database.existingSecrets names Secrets made outside this program",
+            );
+        if (db.maxConnections === undefined)
+            issue(
+                ["database", "maxConnections"],
+                undefined,
+                "is required with database.roles: the roles' connection limits must fit in it",
+            );
+        if (db.fence)
+            issue(
+                ["database", "fence"],
+                SKIP,
+                "must be left out with database.roles: the program makes the app's connect role itself",
+            );
         if (db.roles && db.roles.app.name.length > 55)
-            issue(["database", "roles", "app", "name"], db.roles.app.name, "must be at most 55 characters: the program names its connect role <name>_connect");
+            issue(
+                ["database", "roles", "app", "name"],
+                db.roles.app.name,
+                "must be at most 55 characters: the program names its connect role <name>_connect",
+            );
         return problems;
     }
     if (db.restore && !db.fence) {
@@ -132,7 +191,8 @@ function databaseAccessProblems(db: ParsedDatabase): Problem[] {
             "is required with database.existingSecrets and database.restore.key: a restore shuts the app out first, so name the app's login role (appRole) and the role it holds CONNECT through (connectRole)",
         );
     }
-    const without = "must be left out with database.existingSecrets: the program creates no roles, the Secrets' URLs decide who connects";
+    const without =
+        "must be left out with database.existingSecrets: the program creates no roles, the Secrets' URLs decide who connects";
     if (db.roles) issue(["database", "roles"], SKIP, without);
     if (db.maxConnections !== undefined) issue(["database", "maxConnections"], db.maxConnections, without);
     // The drill restores over whatever DRILL_DATABASE_URL names: never the app's own database.
@@ -153,17 +213,36 @@ function existingBackupProblems(b: ParsedBackup, db: ParsedDatabase | undefined)
     const issue = (path: PropertyKey[], input: unknown, message: string) => problems.push({ path, input, message });
     const existing = b.existingBucket;
     if ((b.bucketName === undefined) === (existing === undefined)) {
-        issue(["backup", "bucketName"], b.bucketName, "must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket");
+        issue(
+            ["backup", "bucketName"],
+            b.bucketName,
+            "must be set, or else backup.existingBucket, but not both: the program creates the bucket named bucketName, or uses existingBucket",
+        );
     }
-    if (existing && b.objectLock) issue(["backup", "objectLock"], SKIP, "must be left out with backup.existingBucket: object lock is a setting of the existing bucket");
+    if (existing && b.objectLock)
+        issue(
+            ["backup", "objectLock"],
+            SKIP,
+            "must be left out with backup.existingBucket: object lock is a setting of the existing bucket",
+        );
     const o = b.oidc;
     if (o.roleArn !== undefined) {
         for (const key of ["providerArn", "issuerUrl"] as const) {
-            if (o[key] !== undefined) issue(["backup", "oidc", key], o[key], "must be left out with backup.oidc.roleArn: the existing role's trust policy is its own");
+            if (o[key] !== undefined)
+                issue(
+                    ["backup", "oidc", key],
+                    o[key],
+                    "must be left out with backup.oidc.roleArn: the existing role's trust policy is its own",
+                );
         }
     } else {
         for (const key of ["providerArn", "issuerUrl"] as const) {
-            if (o[key] === undefined) issue(["backup", "oidc", key], undefined, "is required unless backup.oidc.roleArn names an existing IAM role for the backup ServiceAccount");
+            if (o[key] === undefined)
+                issue(
+                    ["backup", "oidc", key],
+                    undefined,
+                    "is required unless backup.oidc.roleArn names an existing IAM role for the backup ServiceAccount",
+                );
         }
     }
     if (existing && existing.kmsKeyArn === undefined) {
@@ -174,7 +253,11 @@ function existingBackupProblems(b: ParsedBackup, db: ParsedDatabase | undefined)
                 "is required when the program creates the backup role (no backup.oidc.roleArn): the role may use only the bucket's key",
             );
         } else if (db?.rds) {
-            issue(["backup", "existingBucket", "kmsKeyArn"], undefined, "is required with database.rds: the RDS backup vault is encrypted with the bucket's key");
+            issue(
+                ["backup", "existingBucket", "kmsKeyArn"],
+                undefined,
+                "is required with database.rds: the RDS backup vault is encrypted with the bucket's key",
+            );
         }
     }
     return problems;

@@ -13,15 +13,27 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         problems.push({ path, input, message });
     };
     if (c.release.maxReplicas < c.release.replicas) {
-        issue(["release", "maxReplicas"], c.release.maxReplicas, `must be at least release.replicas (${c.release.replicas})`);
+        issue(
+            ["release", "maxReplicas"],
+            c.release.maxReplicas,
+            `must be at least release.replicas (${c.release.replicas})`,
+        );
     }
     if (c.strategy === "rolling" && !rolloutCanProgress(c.rolling.maxSurge, c.rolling.maxUnavailable)) {
-        issue(["rolling", "maxUnavailable"], c.rolling.maxUnavailable, `cannot be 0 when rolling.maxSurge is ${c.rolling.maxSurge}: the rollout could never progress`);
+        issue(
+            ["rolling", "maxUnavailable"],
+            c.rolling.maxUnavailable,
+            `cannot be 0 when rolling.maxSurge is ${c.rolling.maxSurge}: the rollout could never progress`,
+        );
     }
     if (c.monitoring) problems.push(...monitoringProblems(c.monitoring, datadogTags(c, stack).env));
     // One owner for the span and the traffic guard: monitoring's, when this stack declares the monitors.
     if (c.monitoring && c.release.gate.scope) {
-        issue(["release", "gate", "scope"], c.release.gate.scope, "must be left out with monitoring: the gate reads monitoring.span and monitoring.trafficGuard");
+        issue(
+            ["release", "gate", "scope"],
+            c.release.gate.scope,
+            "must be left out with monitoring: the gate reads monitoring.span and monitoring.trafficGuard",
+        );
     }
     problems.push(...judgeProblems(c));
     problems.push(...databaseProblems(c));
@@ -33,9 +45,14 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
             return problems;
         }
         if (c.release.version !== bg.blueVersion && c.release.version !== bg.greenVersion) {
-            issue(["release", "version"], c.release.version, `must be the version of one color (blue ${bg.blueVersion}, green ${bg.greenVersion})`);
+            issue(
+                ["release", "version"],
+                c.release.version,
+                `must be the version of one color (blue ${bg.blueVersion}, green ${bg.greenVersion})`,
+            );
         }
-        if (bg.previewHost === c.release.host) issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
+        if (bg.previewHost === c.release.host)
+            issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
         problems.push(...liveColorProblems(c.release, bg));
     }
     if (c.strategy === "canary") {
@@ -48,7 +65,11 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
             issue(["canary", "weight"], cn.weight, `must be 0 or one of the declared steps [${cn.steps.join(", ")}]`);
         }
         if (c.release.version !== cn.stableVersion && c.release.version !== cn.canaryVersion) {
-            issue(["release", "version"], c.release.version, `must be the stable (${cn.stableVersion}) or canary (${cn.canaryVersion}) version`);
+            issue(
+                ["release", "version"],
+                c.release.version,
+                `must be the stable (${cn.stableVersion}) or canary (${cn.canaryVersion}) version`,
+            );
         }
         // Until promotion, rolling back means returning traffic to stable: the printed rollback and the plan take
         // previousVersion for that version (lib/rollback.ts), so any other would roll stable onto a third version.
@@ -60,8 +81,10 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
                 `must be canary.stableVersion (${cn.stableVersion}) while the canary (${cn.canaryVersion}) is not promoted: a rollback returns traffic to what stable runs`,
             );
         }
-        if (cn.router === "gateway-api" && !cn.gateway) issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
-        if (cn.router === "alb" && !cn.alb) issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
+        if (cn.router === "gateway-api" && !cn.gateway)
+            issue(["canary", "gateway"], undefined, 'is required when canary.router is "gateway-api"');
+        if (cn.router === "alb" && !cn.alb)
+            issue(["canary", "alb"], undefined, 'is required when canary.router is "alb"');
         if (cn.router === "alb" && cn.alb && c.release.drainSeconds <= cn.alb.deregistrationDelaySeconds) {
             issue(
                 ["release", "drainSeconds"],
@@ -70,7 +93,11 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
             );
         }
         if (cn.canaryMaxReplicas < cn.canaryReplicas || cn.canaryMaxReplicas > c.release.maxReplicas) {
-            issue(["canary", "canaryMaxReplicas"], cn.canaryMaxReplicas, `must be from canary.canaryReplicas (${cn.canaryReplicas}) to release.maxReplicas (${c.release.maxReplicas})`);
+            issue(
+                ["canary", "canaryMaxReplicas"],
+                cn.canaryMaxReplicas,
+                `must be from canary.canaryReplicas (${cn.canaryReplicas}) to release.maxReplicas (${c.release.maxReplicas})`,
+            );
         }
         if (cn.router === "replicas") {
             // Every step of the plan must be one the program accepts: 100 is reached by promotion, not by a weight.
@@ -83,9 +110,17 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
                 );
             }
             if (cn.weight === 100) {
-                issue(["canary", "weight"], cn.weight, "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead");
+                issue(
+                    ["canary", "weight"],
+                    cn.weight,
+                    "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead",
+                );
             } else if (!replicaSplit(c.release.replicas, cn.weight)) {
-                issue(["canary", "weight"], cn.weight, `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`);
+                issue(
+                    ["canary", "weight"],
+                    cn.weight,
+                    `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`,
+                );
             }
         }
     }

@@ -6,7 +6,11 @@ import { pinnedImage, version } from "./fields";
 
 // The database the release migrates, and the backups taken before it does.
 
-const cronSchedule = z.string().refine(isKubernetesCron, { message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"' });
+const cronSchedule = z
+    .string()
+    .refine(isKubernetesCron, {
+        message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"',
+    });
 const awsCron = z.string().refine(isAwsCron, "must be an AWS cron expression such as cron(0 5 ? * * *)");
 const roleSchema = z.strictObject({
     name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL role name"),
@@ -15,7 +19,12 @@ const roleSchema = z.strictObject({
 
 const ownerRoleSchema = z.strictObject({ name: roleSchema.shape.name });
 const schemaName = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL schema name");
-const dnsSubdomain = z.string().regex(/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a Kubernetes object name (lower-case DNS subdomain)");
+const dnsSubdomain = z
+    .string()
+    .regex(
+        /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+        "must be a Kubernetes object name (lower-case DNS subdomain)",
+    );
 const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name");
 const AWS_PARTITION = "aws(-[a-z]+)*";
 const kmsKeyArn = z
@@ -24,7 +33,12 @@ const kmsKeyArn = z
         new RegExp(`^arn:${AWS_PARTITION}:kms:[a-z0-9-]+:\\d{12}:key/[A-Za-z0-9-]+$`),
         "must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id> (IAM policies match keys by key ARN, not alias)",
     );
-const iamRoleArn = z.string().regex(new RegExp(`^arn:${AWS_PARTITION}:iam::\\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`), "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>");
+const iamRoleArn = z
+    .string()
+    .regex(
+        new RegExp(`^arn:${AWS_PARTITION}:iam::\\d{12}:role/[A-Za-z0-9+=,.@_/-]+$`),
+        "must be an IAM role ARN, arn:aws:iam::<account>:role/<name>",
+    );
 const RDS_KINDS = ["instance", "aurora-cluster", "multi-az-cluster"] as const;
 
 export const databaseSchema = z.strictObject({
@@ -42,9 +56,19 @@ export const databaseSchema = z.strictObject({
     /** Major version of pg_dump/pg_restore in toolsImage: never older than the server, or pg_dump refuses to dump. */
     toolsPgDumpMajorVersion: z.number().int().min(10).max(99),
     /** The roles the program creates, with a Secret holding each login role's DATABASE_URL. */
-    roles: z.strictObject({ owner: ownerRoleSchema, app: roleSchema, migrator: roleSchema, backup: roleSchema, drill: roleSchema }).optional(),
+    roles: z
+        .strictObject({
+            owner: ownerRoleSchema,
+            app: roleSchema,
+            migrator: roleSchema,
+            backup: roleSchema,
+            drill: roleSchema,
+        })
+        .optional(),
     /** Instead of roles: the names of Secrets made outside this program, in release.namespace, each with a DATABASE_URL key. */
-    existingSecrets: z.strictObject({ app: dnsSubdomain, migrator: dnsSubdomain, backup: dnsSubdomain, drill: dnsSubdomain }).optional(),
+    existingSecrets: z
+        .strictObject({ app: dnsSubdomain, migrator: dnsSubdomain, backup: dnsSubdomain, drill: dnsSubdomain })
+        .optional(),
     /** With existingSecrets: the app's login role and the role through which it holds CONNECT, which a restore revokes. */
     fence: z.strictObject({ appRole: roleSchema.shape.name, connectRole: roleSchema.shape.name }).optional(),
     /** The schemas the app's objects live in: grants, default privileges and the ownership handover cover them. */
@@ -77,13 +101,22 @@ export const databaseSchema = z.strictObject({
     rds: z
         .strictObject({
             kind: z.enum(RDS_KINDS),
-            arn: z.string().regex(/^arn:aws:rds:[a-z0-9-]+:\d{12}:(db|cluster):[A-Za-z0-9-]+$/, "must be an RDS ARN, arn:aws:rds:<region>:<account>:db:<name> or :cluster:<name>"),
+            arn: z
+                .string()
+                .regex(
+                    /^arn:aws:rds:[a-z0-9-]+:\d{12}:(db|cluster):[A-Za-z0-9-]+$/,
+                    "must be an RDS ARN, arn:aws:rds:<region>:<account>:db:<name> or :cluster:<name>",
+                ),
             backupSchedule: awsCron,
             restoreTestSchedule: awsCron,
             /** DB subnet group a restore test restores into. */
             subnetGroupName: z.string().min(1),
             /** Security groups of the restored test copy. */
-            securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group ID such as sg-0123456789abcdef0")).min(1),
+            securityGroupIds: z
+                .array(
+                    z.string().regex(/^sg-[0-9a-f]{8,17}$/, "must be a security group ID such as sg-0123456789abcdef0"),
+                )
+                .min(1),
         })
         .optional(),
 });
@@ -99,7 +132,9 @@ export const backupSchema = z.strictObject({
     minimumRetentionDays: z.number().int().min(1),
     infrequentAccessAfterDays: z.number().int().default(30),
     glacierAfterDays: z.number().int().default(90),
-    objectLock: z.strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) }).optional(),
+    objectLock: z
+        .strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), days: z.number().int().min(1) })
+        .optional(),
     schedule: cronSchedule,
     restoreDrill: z.strictObject({ schedule: cronSchedule, checkSql: z.string().min(1) }),
     deadlineMinutes: z.number().int().min(5).max(1440).default(60),

@@ -26,9 +26,14 @@ export const KEYS = Object.keys(sections.shape) as (keyof typeof sections.shape)
 /** The whole stack config; every key is checked on its own here, the rules between keys are in ../rules. */
 export const programSchema = sections
     // Defaults that depend on another key are resolved here, once, so nothing downstream resolves them again.
-    .transform((c) => ({ ...c, canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas } }));
+    .transform((c) => ({
+        ...c,
+        canary: c.canary && { ...c.canary, canaryMaxReplicas: c.canary.canaryMaxReplicas ?? c.release.maxReplicas },
+    }));
 
 /** Keys of the project's namespace that the program reads apart from KEYS: the app's secrets (readAppSecrets). */
 export const SEPARATE_KEYS = ["appSecrets"] as const;
 
-export const appSecretsSchema = z.record(envName, z.string(), { message: "must be a map of environment variable names to values" });
+export const appSecretsSchema = z.record(envName, z.string(), {
+    message: "must be a map of environment variable names to values",
+});

@@ -2,7 +2,10 @@ import { z } from "zod";
 import { JUDGE_GROUPS, JUDGE_METRIC_NAMES } from "../../judge/judge";
 import { version } from "./fields";
 
-const percentage = z.number({ message: "must be a number from 0 to 100" }).min(0, "must be a number from 0 to 100").max(100, "must be a number from 0 to 100");
+const percentage = z
+    .number({ message: "must be a number from 0 to 100" })
+    .min(0, "must be a number from 0 to 100")
+    .max(100, "must be a number from 0 to 100");
 const effect = z.number({ message: "must be a positive number" }).positive("must be a positive number");
 
 /** A judged metric's settings, as Kayenta's analysisConfigurations.canary names them; each left out keeps its default. */
@@ -44,11 +47,16 @@ export const judgeSchema = z.strictObject({
 export const autoRollbackSchema = z.strictObject({
     enabled: z.boolean().default(true),
     /** The Pulumi Cloud API the webhook calls. */
-    apiUrl: z.url({ protocol: /^https?$/, message: "must be the Pulumi Cloud API's URL, such as https://api.pulumi.com" }).default("https://api.pulumi.com"),
+    apiUrl: z
+        .url({ protocol: /^https?$/, message: "must be the Pulumi Cloud API's URL, such as https://api.pulumi.com" })
+        .default("https://api.pulumi.com"),
     /** Where Pulumi Deployments fetches the program: the repository and branch the stack deploys from. */
     source: z
         .strictObject({
-            repoUrl: z.url({ protocol: /^https$/, message: "must be the https URL of the repository, such as https://github.com/acme/myapp-deploy.git" }),
+            repoUrl: z.url({
+                protocol: /^https$/,
+                message: "must be the https URL of the repository, such as https://github.com/acme/myapp-deploy.git",
+            }),
             branch: z.string().regex(/^[A-Za-z0-9._/-]+$/, "must be a git branch name such as main"),
             repoDir: z
                 .string()

@@ -10,10 +10,18 @@ const handle = z
         'must be a Datadog notification handle such as "@pagerduty-myapp", "@slack-engineering" or "@oncall@example.com"',
     );
 const metricName = z.string().regex(/^[A-Za-z][A-Za-z0-9_.]*$/, "must be a Datadog metric name such as payment.failed");
-const tagScope = z.string().regex(/^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/, 'must be comma-separated Datadog tags such as "env:production,db:myapp"');
+const tagScope = z
+    .string()
+    .regex(
+        /^[A-Za-z][A-Za-z0-9_.:/-]*(,[A-Za-z][A-Za-z0-9_.:/-]*)*$/,
+        'must be comma-separated Datadog tags such as "env:production,db:myapp"',
+    );
 const priority = z.number().int().min(1, "must be a priority from 1 to 5").max(5, "must be a priority from 1 to 5");
 const threshold = z.number({ message: "must be a positive number" }).positive("must be a positive number");
-const perAlert = <T extends z.ZodType>(schema: T) => z.strictObject(Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>);
+const perAlert = <T extends z.ZodType>(schema: T) =>
+    z.strictObject(
+        Object.fromEntries(ALERT_NAMES.map((n) => [n, schema.optional()])) as Record<AlertName, z.ZodOptional<T>>,
+    );
 /** An IANA time zone as the runtime's time zone database knows it, so a mistyped one is refused offline too. */
 const timeZone = z.string().refine(
     (tz) => {
@@ -32,7 +40,12 @@ const timeZone = z.string().refine(
  * TimeFormatValidator("2006-01-02T15:04:05Z")), so an offset is converted to UTC here and fractions of a second refused.
  */
 const downtimeTime = z.iso
-    .datetime({ offset: true, precision: 0, message: "must be an ISO 8601 date-time in whole seconds such as 2026-11-27T14:00:00Z or 2026-11-27T15:00:00+01:00" })
+    .datetime({
+        offset: true,
+        precision: 0,
+        message:
+            "must be an ISO 8601 date-time in whole seconds such as 2026-11-27T14:00:00Z or 2026-11-27T15:00:00+01:00",
+    })
     .transform((t) => new Date(t).toISOString().replace(".000Z", "Z"));
 
 const monitoringSchema = z.strictObject({
@@ -52,19 +65,43 @@ const monitoringSchema = z.strictObject({
      * tracer), and the outbound name of one is the inbound name of none.
      */
     span: z
-        .string({ message: "is required: the span name the app's tracer gives inbound HTTP requests, such as web.request for dd-trace-js (README: span names per tracer)" })
+        .string({
+            message:
+                "is required: the span name the app's tracer gives inbound HTTP requests, such as web.request for dd-trace-js (README: span names per tracer)",
+        })
         .regex(/^[a-z0-9_.-]+$/, "must be an APM span name such as web.request"),
     /** The kube_cluster_name tag the Datadog agent puts on this cluster's metrics (DD_CLUSTER_NAME). */
     kubeClusterName: z
-        .string({ message: "is required: the kube_cluster_name tag the Datadog agent gives this cluster's metrics (its DD_CLUSTER_NAME)" })
-        .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a cluster name as the Datadog agent tags it (lower-case letters, digits, dots and dashes)"),
-    notify: z.strictObject({ pager: z.array(handle).min(1, "must name at least one handle"), chat: z.array(handle).min(1, "must name at least one handle") }),
-    priorities: z.strictObject({ rollback: priority.default(1), critical: priority.default(2), warning: priority.default(3) }).default({ rollback: 1, critical: 2, warning: 3 }),
+        .string({
+            message:
+                "is required: the kube_cluster_name tag the Datadog agent gives this cluster's metrics (its DD_CLUSTER_NAME)",
+        })
+        .regex(
+            /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+            "must be a cluster name as the Datadog agent tags it (lower-case letters, digits, dots and dashes)",
+        ),
+    notify: z.strictObject({
+        pager: z.array(handle).min(1, "must name at least one handle"),
+        chat: z.array(handle).min(1, "must name at least one handle"),
+    }),
+    priorities: z
+        .strictObject({ rollback: priority.default(1), critical: priority.default(2), warning: priority.default(3) })
+        .default({ rollback: 1, critical: 2, warning: 3 }),
     thresholds: perAlert(threshold).default({}),
     warnings: perAlert(threshold).default({}),
-    looserThresholdReasons: z.partialRecord(z.enum(ALERT_NAMES), z.string().min(10, "must give a reason of at least 10 characters")).default({}),
+    looserThresholdReasons: z
+        .partialRecord(z.enum(ALERT_NAMES), z.string().min(10, "must give a reason of at least 10 characters"))
+        .default({}),
     /** The app's business metrics; without them, no payment or email alert is declared. */
-    metrics: z.strictObject({ paymentTotal: metricName, paymentFailed: metricName, paymentSucceeded: metricName, emailSent: metricName, emailDelivered: metricName }).optional(),
+    metrics: z
+        .strictObject({
+            paymentTotal: metricName,
+            paymentFailed: metricName,
+            paymentSucceeded: metricName,
+            emailSent: metricName,
+            emailDelivered: metricName,
+        })
+        .optional(),
     databaseScope: tagScope,
     hostScope: tagScope.optional(),
     slo: z
@@ -75,7 +112,9 @@ const monitoringSchema = z.strictObject({
         })
         .default({ availabilityTarget: 99.9, latencyTarget: 99, timeframe: "30d" }),
     /** Start and end in UTC; timezone only sets how Datadog displays them. */
-    deploymentWindow: z.strictObject({ start: downtimeTime, end: downtimeTime, timezone: timeZone.default("UTC") }).optional(),
+    deploymentWindow: z
+        .strictObject({ start: downtimeTime, end: downtimeTime, timezone: timeZone.default("UTC") })
+        .optional(),
     /**
      * What a per-version ratio monitor needs before it may alert: requests (and payments) in its window, and the
      * resources that are not user traffic (Datadog's resource_name tag value, wildcards allowed).
@@ -85,7 +124,14 @@ const monitoringSchema = z.strictObject({
             minRequests: z.number().int().min(1, "must be at least 1").default(100),
             minPayments: z.number().int().min(1, "must be at least 1").default(20),
             excludeResources: z
-                .array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)'))
+                .array(
+                    z
+                        .string()
+                        .regex(
+                            /^[a-z0-9_./*-]+$/,
+                            'must be a Datadog resource_name tag value such as "get_/health/*" (lower case, * as wildcard)',
+                        ),
+                )
                 .default(["get_/health/*"]),
         })
         .default({ minRequests: 100, minPayments: 20, excludeResources: ["get_/health/*"] }),
@@ -94,6 +140,8 @@ const monitoringSchema = z.strictObject({
 // Every alert's thresholds, resolved once: the plan's number unless set. Warnings only where config sets them; one on
 // a tier the others defer to is kept, for monitoringProblems to refuse.
 export const resolvedMonitoringSchema = monitoringSchema.transform((m) => {
-    const thresholds = Object.fromEntries(ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan])) as Record<AlertName, number>;
+    const thresholds = Object.fromEntries(
+        ALERT_NAMES.map((n) => [n, m.thresholds[n] ?? PLAN_ALERTS[n].plan]),
+    ) as Record<AlertName, number>;
     return { ...m, thresholds, warnings: m.warnings };
 });

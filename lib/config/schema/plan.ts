@@ -16,7 +16,11 @@ export const PLAN_ROLES = [
 export type PlanRole = (typeof PLAN_ROLES)[number];
 
 const chatChannel = z.string().regex(/^#[a-z0-9][a-z0-9_-]{0,79}$/, 'must be a chat channel such as "#engineering"');
-const planText = z.string().trim().min(3, "must be a sentence of at least 3 characters").max(300, "must be at most 300 characters");
+const planText = z
+    .string()
+    .trim()
+    .min(3, "must be a sentence of at least 3 characters")
+    .max(300, "must be at most 300 characters");
 const link = z.url({ protocol: /^https$/, message: "must be an https URL" });
 
 /**
@@ -25,10 +29,24 @@ const link = z.url({ protocol: /^https$/, message: "must be an https URL" });
  * deployment lead and a rollback owner.
  */
 export const planSchema = z.strictObject({
-    summary: z.strictObject({ changes: z.array(planText).min(1).optional(), why: z.array(planText).min(1).optional() }).prefault({}),
-    people: z.strictObject(Object.fromEntries(PLAN_ROLES.map((r) => [r, person.optional()])) as Record<PlanRole, z.ZodOptional<typeof person>>).prefault({}),
+    summary: z
+        .strictObject({ changes: z.array(planText).min(1).optional(), why: z.array(planText).min(1).optional() })
+        .prefault({}),
+    people: z
+        .strictObject(
+            Object.fromEntries(PLAN_ROLES.map((r) => [r, person.optional()])) as Record<
+                PlanRole,
+                z.ZodOptional<typeof person>
+            >,
+        )
+        .prefault({}),
     channels: z
-        .strictObject({ team: chatChannel.optional(), warRoom: chatChannel.optional(), support: chatChannel.optional(), stakeholders: z.email("must be an email address").optional() })
+        .strictObject({
+            team: chatChannel.optional(),
+            warRoom: chatChannel.optional(),
+            support: chatChannel.optional(),
+            stakeholders: z.email("must be an email address").optional(),
+        })
         .prefault({}),
     statusPage: link.optional(),
     pagerUrl: link.optional(),

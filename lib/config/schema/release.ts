@@ -5,7 +5,12 @@ import { dnsLabel, envName, hostname, person, pinnedImage, repository, version }
 
 // The release and the strategies' sections: what runs, and how traffic moves from one version to the next.
 
-const quantity = z.string().regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'must be a Kubernetes quantity such as "250m", "1" or "512Mi"');
+const quantity = z
+    .string()
+    .regex(
+        /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/,
+        'must be a Kubernetes quantity such as "250m", "1" or "512Mi"',
+    );
 const httpPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute HTTP path such as /health");
 const percentOrCount = z.union([z.number().int().min(0), z.string().regex(/^[0-9]{1,3}%$/)], {
     message: 'must be a whole number of pods or a percentage such as "25%"',
@@ -28,7 +33,10 @@ const gateSchema = z.strictObject({
     /** Raise traffic although the gate refuses: an emergency, recorded in the outputs and the plan with its approver. */
     override: z
         .strictObject({
-            reason: z.string({ message: "is required: say why the gate's refusal is overridden" }).trim().min(10, "must give a reason of at least 10 characters"),
+            reason: z
+                .string({ message: "is required: say why the gate's refusal is overridden" })
+                .trim()
+                .min(10, "must give a reason of at least 10 characters"),
             /** Who approved it; the policy pack requires one where gate-override-approved is mandatory (production). */
             approver: person.optional(),
         })
@@ -43,7 +51,13 @@ const gateSchema = z.strictObject({
         .strictObject({
             span: z.string().regex(/^[a-z0-9_.-]+$/, "must be an APM span name such as web.request"),
             minRequests: z.number().int().min(1, "must be at least 1").default(100),
-            excludeResources: z.array(z.string().regex(/^[a-z0-9_./*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*"')).default(["get_/health/*"]),
+            excludeResources: z
+                .array(
+                    z
+                        .string()
+                        .regex(/^[a-z0-9_./*-]+$/, 'must be a Datadog resource_name tag value such as "get_/health/*"'),
+                )
+                .default(["get_/health/*"]),
         })
         .optional(),
 });
@@ -97,7 +111,9 @@ export const blueGreenSchema = z.strictObject({
 export const canarySchema = z.strictObject({
     stableVersion: version,
     canaryVersion: version,
-    weight: z.number({ message: "must be a whole number from 0 to 100" }).refine(isWeight, "must be a whole number from 0 to 100"),
+    weight: z
+        .number({ message: "must be a whole number from 0 to 100" })
+        .refine(isWeight, "must be a whole number from 0 to 100"),
     steps: z
         .array(z.number().int().min(1).max(100))
         .min(1)
@@ -111,7 +127,9 @@ export const canarySchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9-]+$/, "must be an HTTP header name")
         .default("X-Canary"),
-    gateway: z.strictObject({ name: dnsLabel(63), namespace: dnsLabel(63), sectionName: z.string().optional() }).optional(),
+    gateway: z
+        .strictObject({ name: dnsLabel(63), namespace: dnsLabel(63), sectionName: z.string().optional() })
+        .optional(),
     alb: z
         .strictObject({
             scheme: z.enum(["internet-facing", "internal"]).default("internet-facing"),

@@ -1,14 +1,26 @@
 import * as assert from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { classifyMetric, cles, Direction, iqrOutliers, KAYENTA_DEFAULTS, meanRatio, MetricSettings, percentile, transform } from "../../../lib/judge/classifier";
+import {
+    classifyMetric,
+    cles,
+    Direction,
+    iqrOutliers,
+    KAYENTA_DEFAULTS,
+    meanRatio,
+    MetricSettings,
+    percentile,
+    transform,
+} from "../../../lib/judge/classifier";
 import { brentSolve, mannWhitneyUTest, normalQuantile, wilcoxonDiff } from "../../../lib/judge/mannWhitney";
 import { classifyScore, judgeIntervals, scoreMetrics, ScoredMetric } from "../../../lib/judge/scorer";
 import { DEFAULT_JUDGE_SETTINGS, judgeSeries, metricDefinition } from "../../../lib/judge/judge";
 import { sample, SAMPLE_SHAPES, seeded } from "../../support/random";
 
 // Kayenta's test inputs, by suite and test name (the file names their source).
-const VECTORS = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "fixtures", "kayenta-vectors.json"), "utf8")) as Record<string, Record<string, Record<string, (number | null)[]>>>;
+const VECTORS = JSON.parse(
+    readFileSync(path.join(__dirname, "..", "..", "fixtures", "kayenta-vectors.json"), "utf8"),
+) as Record<string, Record<string, Record<string, (number | null)[]>>>;
 const vectors = (suite: string, test: string): Record<string, number[]> => {
     const v = VECTORS[suite][test];
     assert.ok(v, `${suite} has no test "${test}"`);
@@ -16,7 +28,8 @@ const vectors = (suite: string, test: string): Record<string, number[]> => {
 };
 
 /** Kayenta's assertEquals(expected, actual, delta). */
-const near = (actual: number, expected: number, delta: number, what: string) => assert.ok(Math.abs(actual - expected) <= delta, `${what}: ${actual}, expected ${expected} ± ${delta}`);
+const near = (actual: number, expected: number, delta: number, what: string) =>
+    assert.ok(Math.abs(actual - expected) <= delta, `${what}: ${actual}, expected ${expected} ± ${delta}`);
 const E = 1e-6;
 
 describe("the judge's Mann-Whitney test against Kayenta's MannWhitneySuite", () => {
@@ -55,7 +68,9 @@ describe("the judge's Mann-Whitney test against Kayenta's MannWhitneySuite", () 
     });
 
     it("ties out with R on 180 tied values a side at 98%", () => {
-        const { experiment, control } = suite("Mann-Whitney Confidence Interval & Estimate: Tie out with R Version (Large)");
+        const { experiment, control } = suite(
+            "Mann-Whitney Confidence Interval & Estimate: Tie out with R Version (Large)",
+        );
         const r = mannWhitneyUTest(experiment, control, 0.98);
         near(r.lower, -0.4999173250549087, E, "lower");
         near(r.upper, -6.912685789769486e-6, E, "upper");
@@ -104,16 +119,70 @@ describe("the judge's metric classification against Kayenta's ClassifierSuite", 
         { test: "Mann-Whitney Classifier Test: Low Metric", direction: "either", expected: "Low" },
         { test: "Mann-Whitney Classifier Directional Test: Increase", direction: "increase", expected: "Pass" },
         { test: "Mann-Whitney Classifier Directional Test: Decrease", direction: "decrease", expected: "Pass" },
-        { test: "Mann-Whitney Classifier Directional Test: High Metric", direction: "increase", expected: "High", expectCritical: false },
+        {
+            test: "Mann-Whitney Classifier Directional Test: High Metric",
+            direction: "increase",
+            expected: "High",
+            expectCritical: false,
+        },
         { test: "Mann-Whitney Classifier Directional Test: Low Metric", direction: "decrease", expected: "Low" },
-        { test: "Mann-Whitney Classifier Test: High Metric (Large Input)", direction: "either", expected: "High", expectCritical: false },
-        { test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: High", direction: "either", expected: "High", effect: [0.8, 1.2] },
-        { test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: Low", direction: "decrease", expected: "Low", effect: [0.8, 1.2] },
-        { test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: Pass", direction: "either", expected: "Pass", effect: [0.5, 1.0] },
-        { test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: Pass (Large Input)", direction: "either", expected: "Pass", effect: [1.0, 5.0] },
-        { test: "Mann-Whitney Classifier Test - CLES Effect Size: Pass", direction: "either", expected: "Pass", tolerance: 0.2, confidenceLevel: 0.98, effect: [0.5, 0.8], cles: true },
-        { test: "Mann-Whitney Classifier Test - CLES Effect Size: High", direction: "either", expected: "High", tolerance: 0.2, confidenceLevel: 0.98, effect: [0.2, 0.8], cles: true },
-        { test: "Mann-Whitney Classifier Test - CLES Effect Size: Low", direction: "either", expected: "Low", tolerance: 0.2, confidenceLevel: 0.98, effect: [0.2, 0.8], cles: true },
+        {
+            test: "Mann-Whitney Classifier Test: High Metric (Large Input)",
+            direction: "either",
+            expected: "High",
+            expectCritical: false,
+        },
+        {
+            test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: High",
+            direction: "either",
+            expected: "High",
+            effect: [0.8, 1.2],
+        },
+        {
+            test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: Low",
+            direction: "decrease",
+            expected: "Low",
+            effect: [0.8, 1.2],
+        },
+        {
+            test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: Pass",
+            direction: "either",
+            expected: "Pass",
+            effect: [0.5, 1.0],
+        },
+        {
+            test: "Mann-Whitney Classifier Test - Mean Ratio Effect Size: Pass (Large Input)",
+            direction: "either",
+            expected: "Pass",
+            effect: [1.0, 5.0],
+        },
+        {
+            test: "Mann-Whitney Classifier Test - CLES Effect Size: Pass",
+            direction: "either",
+            expected: "Pass",
+            tolerance: 0.2,
+            confidenceLevel: 0.98,
+            effect: [0.5, 0.8],
+            cles: true,
+        },
+        {
+            test: "Mann-Whitney Classifier Test - CLES Effect Size: High",
+            direction: "either",
+            expected: "High",
+            tolerance: 0.2,
+            confidenceLevel: 0.98,
+            effect: [0.2, 0.8],
+            cles: true,
+        },
+        {
+            test: "Mann-Whitney Classifier Test - CLES Effect Size: Low",
+            direction: "either",
+            expected: "Low",
+            tolerance: 0.2,
+            confidenceLevel: 0.98,
+            effect: [0.2, 0.8],
+            cles: true,
+        },
         {
             test: "Mann-Whitney Classifier Test - Critical Effect Size: Critical High",
             direction: "either",
@@ -122,7 +191,14 @@ describe("the judge's metric classification against Kayenta's ClassifierSuite", 
             critical: true,
             expectCritical: true,
         },
-        { test: "Mann-Whitney Classifier Test - Critical Effect Size: Critical Low", direction: "either", expected: "Low", criticalEffect: [1.2, 1.0], critical: true, expectCritical: true },
+        {
+            test: "Mann-Whitney Classifier Test - Critical Effect Size: Critical Low",
+            direction: "either",
+            expected: "Low",
+            criticalEffect: [1.2, 1.0],
+            critical: true,
+            expectCritical: true,
+        },
         {
             test: "Mann-Whitney Classifier Test - Critical Effect Size: High",
             direction: "either",
@@ -141,19 +217,56 @@ describe("the judge's metric classification against Kayenta's ClassifierSuite", 
             critical: true,
             expectCritical: false,
         },
-        { test: "Mann-Whitney Classifier Test - Critical Effect Size: Critical High (Default Thresholds)", direction: "either", expected: "High", critical: true, expectCritical: true },
+        {
+            test: "Mann-Whitney Classifier Test - Critical Effect Size: Critical High (Default Thresholds)",
+            direction: "either",
+            expected: "High",
+            critical: true,
+            expectCritical: true,
+        },
         { test: "Mann-Whitney Tied Observations", direction: "decrease", expected: "Pass" },
         { test: "Mann-Whitney Identical Populations", direction: "decrease", expected: "Pass" },
         { test: "Mann-Whitney Leading Zero Identical Population", direction: "decrease", expected: "Pass" },
         { test: "Mann-Whitney Missing Experiment Data", direction: "decrease", expected: "Nodata" },
-        { test: "Mann-Whitney Missing Experiment Data: Critical Metric", direction: "decrease", expected: "Nodata", critical: true, expectCritical: true },
-        { test: "Mann-Whitney Missing Experiment Data with NaN Replacement", direction: "decrease", expected: "Pass", replaceNaN: true },
+        {
+            test: "Mann-Whitney Missing Experiment Data: Critical Metric",
+            direction: "decrease",
+            expected: "Nodata",
+            critical: true,
+            expectCritical: true,
+        },
+        {
+            test: "Mann-Whitney Missing Experiment Data with NaN Replacement",
+            direction: "decrease",
+            expected: "Pass",
+            replaceNaN: true,
+        },
         { test: "Mann-Whitney Majority Tied Observations", direction: "either", expected: "Pass" },
         { test: "Mann-Whitney Tied Ranks", direction: "either", expected: "High" },
         { test: "Mann-Whitney Tied Ranks With Zeros", direction: "either", expected: "High" },
-        { test: "Mann-Whitney Zero Mean: High Metric with Effect Size", direction: "either", expected: "High", effect: [0.8, 1.2], nanEffect: true },
-        { test: "Mann-Whitney Zero Mean: Low Metric with Effect Size", direction: "either", expected: "Low", effect: [0.8, 1.2], nanEffect: true },
-        { test: "Mann-Whitney Zero Mean: Critical Metric", direction: "either", expected: "High", criticalEffect: [0.8, 1.2], replaceNaN: true, critical: true, expectCritical: true },
+        {
+            test: "Mann-Whitney Zero Mean: High Metric with Effect Size",
+            direction: "either",
+            expected: "High",
+            effect: [0.8, 1.2],
+            nanEffect: true,
+        },
+        {
+            test: "Mann-Whitney Zero Mean: Low Metric with Effect Size",
+            direction: "either",
+            expected: "Low",
+            effect: [0.8, 1.2],
+            nanEffect: true,
+        },
+        {
+            test: "Mann-Whitney Zero Mean: Critical Metric",
+            direction: "either",
+            expected: "High",
+            criticalEffect: [0.8, 1.2],
+            replaceNaN: true,
+            critical: true,
+            expectCritical: true,
+        },
         { test: "Mann-Whitney Zero Mean: Pass Metric", direction: "either", expected: "Pass", effect: [0.8, 1.2] },
     ];
     for (const c of cases) {
@@ -166,9 +279,18 @@ describe("the judge's metric classification against Kayenta's ClassifierSuite", 
                 direction: c.direction,
                 nanStrategy: c.replaceNaN ? "replace" : "remove",
                 critical: c.critical ?? false,
-                effectSize: { measure: c.cles ? "cles" : "meanRatio", allowedIncrease, allowedDecrease, criticalIncrease, criticalDecrease },
+                effectSize: {
+                    measure: c.cles ? "cles" : "meanRatio",
+                    allowedIncrease,
+                    allowedDecrease,
+                    criticalIncrease,
+                    criticalDecrease,
+                },
             };
-            const r = classifyMetric(experimentData, controlData, settings, { tolerance: c.tolerance ?? 0.1, confidenceLevel: c.confidenceLevel ?? 0.95 });
+            const r = classifyMetric(experimentData, controlData, settings, {
+                tolerance: c.tolerance ?? 0.1,
+                confidenceLevel: c.confidenceLevel ?? 0.95,
+            });
             assert.strictEqual(r.classification, c.expected);
             if (c.expectCritical !== undefined) assert.strictEqual(r.critical, c.expectCritical);
             if (c.nanEffect) assert.strictEqual(r.effectSize, null, "a zero mean has no mean ratio");
@@ -176,7 +298,12 @@ describe("the judge's metric classification against Kayenta's ClassifierSuite", 
     }
 
     it("gives a reason for a critical metric without data on either side", () => {
-        const r = classifyMetric([], [], { ...KAYENTA_DEFAULTS, critical: true }, { tolerance: 0.1, confidenceLevel: 0.95 });
+        const r = classifyMetric(
+            [],
+            [],
+            { ...KAYENTA_DEFAULTS, critical: true },
+            { tolerance: 0.1, confidenceLevel: 0.95 },
+        );
         assert.strictEqual(r.classification, "Nodata");
         assert.strictEqual(r.reason, "missing data for the canary");
     });
@@ -198,9 +325,17 @@ describe("the judge's statistics against Kayenta's StatisticSuite, DetectorSuite
         assert.strictEqual(percentile([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], 50), 1.75);
         assert.strictEqual(percentile([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5], 100), 3.5);
         assert.strictEqual(percentile([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 50), 4.5);
-        near(percentile(vectors("StatisticSuite", "Summary Statistics: Percentile (NIST Data)").testData, 90), 95.19568, 1e-9, "NIST p90");
+        near(
+            percentile(vectors("StatisticSuite", "Summary Statistics: Percentile (NIST Data)").testData, 90),
+            95.19568,
+            1e-9,
+            "NIST p90",
+        );
         assert.strictEqual(percentile([1.0], 100), 1.0);
-        const data = vectors("StatisticSuite", "Summary Statistics: Percentile Estimate (Linear Interpolation)").testData;
+        const data = vectors(
+            "StatisticSuite",
+            "Summary Statistics: Percentile Estimate (Linear Interpolation)",
+        ).testData;
         assert.strictEqual(percentile(data, 25), 0);
         near(percentile(data, 75), 0.0416, 1e-4, "p75");
     });
@@ -230,13 +365,33 @@ describe("the judge's statistics against Kayenta's StatisticSuite, DetectorSuite
 
     it("finds outliers outside the IQR fences on both sides, and none in no data", () => {
         const flags = (data: number[]) => iqrOutliers(data, 1.5, false);
-        assert.deepStrictEqual(flags([21, 23, 24, 25, 50, 29, 23, 21]), [false, false, false, false, true, false, false, false]);
-        assert.deepStrictEqual(flags([1, 1, 1, 5, -1, -1, -1, -5]), [false, false, false, true, false, false, false, true]);
+        assert.deepStrictEqual(flags([21, 23, 24, 25, 50, 29, 23, 21]), [
+            false,
+            false,
+            false,
+            false,
+            true,
+            false,
+            false,
+            false,
+        ]);
+        assert.deepStrictEqual(flags([1, 1, 1, 5, -1, -1, -1, -5]), [
+            false,
+            false,
+            false,
+            true,
+            false,
+            false,
+            false,
+            true,
+        ]);
         assert.deepStrictEqual(flags([]), []);
         const nist = [
-            30, 171, 184, 201, 212, 250, 265, 270, 272, 289, 305, 306, 322, 322, 336, 346, 351, 370, 390, 404, 409, 411, 436, 437, 439, 441, 444, 448, 451, 453, 470, 480, 482, 487, 494, 495,
-            499, 503, 514, 521, 522, 527, 548, 550, 559, 560, 570, 572, 574, 578, 585, 592, 592, 607, 616, 618, 621, 629, 637, 638, 640, 656, 668, 707, 709, 719, 737, 739, 752, 758, 766,
-            792, 792, 794, 802, 818, 830, 832, 843, 858, 860, 869, 918, 925, 953, 991, 1000, 1005, 1068, 1441,
+            30, 171, 184, 201, 212, 250, 265, 270, 272, 289, 305, 306, 322, 322, 336, 346, 351, 370, 390, 404, 409, 411,
+            436, 437, 439, 441, 444, 448, 451, 453, 470, 480, 482, 487, 494, 495, 499, 503, 514, 521, 522, 527, 548,
+            550, 559, 560, 570, 572, 574, 578, 585, 592, 592, 607, 616, 618, 621, 629, 637, 638, 640, 656, 668, 707,
+            709, 719, 737, 739, 752, 758, 766, 792, 792, 794, 802, 818, 830, 832, 843, 858, 860, 869, 918, 925, 953,
+            991, 1000, 1005, 1068, 1441,
         ];
         assert.deepStrictEqual(flags(nist), [...new Array<boolean>(nist.length - 1).fill(false), true]);
     });
@@ -245,32 +400,71 @@ describe("the judge's statistics against Kayenta's StatisticSuite, DetectorSuite
         const keep = { outliers: { strategy: "keep", factor: 3 } } as const;
         assert.deepStrictEqual(transform([0, 1, NaN, 1, 0], { ...keep, nanStrategy: "remove" }), [0, 1, 1, 0]);
         assert.deepStrictEqual(transform([NaN, NaN, NaN], { ...keep, nanStrategy: "remove" }), []);
-        assert.deepStrictEqual(transform([NaN, 10.1, 20.2, 30.3, NaN, 40.4], { ...keep, nanStrategy: "replace" }), [0, 10.1, 20.2, 30.3, 0, 40.4]);
+        assert.deepStrictEqual(
+            transform([NaN, 10.1, 20.2, 30.3, NaN, 40.4], { ...keep, nanStrategy: "replace" }),
+            [0, 10.1, 20.2, 30.3, 0, 40.4],
+        );
     });
 
     it("removes outliers beyond the judge's widened fences (factor 3, never inside the 1st and 99th percentiles)", () => {
         const data = [10, 11, 10, 12, 11, 10, 11, 12, 10, 11, 500];
-        assert.deepStrictEqual(transform(data, { nanStrategy: "remove", outliers: { strategy: "remove", factor: 3 } }), data.slice(0, -1));
-        assert.deepStrictEqual(transform([1, 2, 3, 4, 5], { nanStrategy: "remove", outliers: { strategy: "remove", factor: 3 } }), [1, 2, 3, 4, 5]);
+        assert.deepStrictEqual(
+            transform(data, { nanStrategy: "remove", outliers: { strategy: "remove", factor: 3 } }),
+            data.slice(0, -1),
+        );
+        assert.deepStrictEqual(
+            transform([1, 2, 3, 4, 5], { nanStrategy: "remove", outliers: { strategy: "remove", factor: 3 } }),
+            [1, 2, 3, 4, 5],
+        );
     });
 });
 
 describe("the judge's score against Kayenta's ScorerSuite", () => {
-    const m = (classification: ScoredMetric["classification"], group: string, critical = false): ScoredMetric => ({ classification, critical, muted: false, groups: [group] });
+    const m = (classification: ScoredMetric["classification"], group: string, critical = false): ScoredMetric => ({
+        classification,
+        critical,
+        muted: false,
+        groups: [group],
+    });
     const cases: [string, ScoredMetric[], Record<string, number>, number][] = [
         ["one metric passing", [m("Pass", "g")], {}, 100],
         ["one metric failing", [m("High", "g")], {}, 0],
         ["one group without data", [m("Nodata", "nodata")], {}, 0],
-        ["a passing group beside a group without data", [m("Pass", "pass"), m("Pass", "pass"), m("Nodata", "nodata")], {}, 100],
+        [
+            "a passing group beside a group without data",
+            [m("Pass", "pass"), m("Pass", "pass"), m("Nodata", "nodata")],
+            {},
+            100,
+        ],
         ["one group, pass and high", [m("Pass", "g"), m("High", "g")], {}, 50],
         ["one group, pass, high and low", [m("Pass", "g"), m("High", "g"), m("Low", "g")], {}, 33.33],
-        ["groups weighted 75 and 25", [m("Pass", "group-1"), m("Pass", "group-1"), m("High", "group-2")], { "group-1": 75, "group-2": 25 }, 75],
-        ["groups weighted equally", [m("Pass", "group-1"), m("High", "group-1"), m("High", "group-2")], { "group-1": 50, "group-2": 50 }, 25],
-        ["groups weighted equally, one Nodata", [m("Pass", "group-1"), m("Nodata", "group-1"), m("High", "group-2")], { "group-1": 50, "group-2": 50 }, 50],
+        [
+            "groups weighted 75 and 25",
+            [m("Pass", "group-1"), m("Pass", "group-1"), m("High", "group-2")],
+            { "group-1": 75, "group-2": 25 },
+            75,
+        ],
+        [
+            "groups weighted equally",
+            [m("Pass", "group-1"), m("High", "group-1"), m("High", "group-2")],
+            { "group-1": 50, "group-2": 50 },
+            25,
+        ],
+        [
+            "groups weighted equally, one Nodata",
+            [m("Pass", "group-1"), m("Nodata", "group-1"), m("High", "group-2")],
+            { "group-1": 50, "group-2": 50 },
+            50,
+        ],
         ["a critical metric high", [m("Pass", "g"), m("High", "g", true)], {}, 0],
         ["a low metric beside a critical one passing", [m("Low", "g"), m("Pass", "g", true)], {}, 50],
         ["a critical metric without data", [m("Pass", "g"), m("Nodata", "g", true)], {}, 0],
-        ["groups weighted 15 and 85", [m("High", "group1"), m("Low", "group1"), m("Pass", "group1"), m("High", "group2")], { group1: 15, group2: 85 }, 5],
+        [
+            "groups weighted 15 and 85",
+            [m("High", "group1"), m("Low", "group1"), m("Pass", "group1"), m("High", "group2")],
+            { group1: 15, group2: 85 },
+            5,
+        ],
     ];
     for (const [name, metrics, weights, expected] of cases) {
         it(`${name}: ${expected}`, () => assert.strictEqual(scoreMetrics(metrics, weights).score, expected));
@@ -298,7 +492,11 @@ describe("the judge's score against Kayenta's ScorerSuite", () => {
         assert.deepStrictEqual(judgeIntervals([100, 75, 100], t), { verdict: "Fail", decidedBy: 1 });
         assert.deepStrictEqual(judgeIntervals([80, 76, 96], t), { verdict: "Pass", decidedBy: 2 });
         assert.deepStrictEqual(judgeIntervals([100, 100, 90], t), { verdict: "Marginal", decidedBy: 2 });
-        assert.deepStrictEqual(judgeIntervals([100, 75], t), { verdict: "Fail", decidedBy: 1 }, "a final score at marginal fails");
+        assert.deepStrictEqual(
+            judgeIntervals([100, 75], t),
+            { verdict: "Fail", decidedBy: 1 },
+            "a final score at marginal fails",
+        );
     });
 });
 
@@ -307,7 +505,10 @@ describe("the judge's properties on seeded random series", () => {
     const draws = Array.from({ length: 200 }, (_, i) => {
         const shape = SAMPLE_SHAPES[i % SAMPLE_SHAPES.length];
         const tiny = i % 5 === 0;
-        return { x: sample(r, shape, tiny ? r.int(2, 5) : r.int(6, 60), (r.uniform() - 0.5) * 3), y: sample(r, shape, tiny ? r.int(2, 5) : r.int(6, 60), 0) };
+        return {
+            x: sample(r, shape, tiny ? r.int(2, 5) : r.int(6, 60), (r.uniform() - 0.5) * 3),
+            y: sample(r, shape, tiny ? r.int(2, 5) : r.int(6, 60), 0),
+        };
     });
     const testable = draws.filter(({ x, y }) => new Set([...x, ...y]).size > 1);
 
@@ -323,9 +524,13 @@ describe("the judge's properties on seeded random series", () => {
             const a = mannWhitneyUTest(x, y, 0.98);
             const b = mannWhitneyUTest(y, x, 0.98);
             const tolerance = 1e-4 + 1e-12 * Math.max(Math.abs(a.lower), Math.abs(a.upper));
-            assert.ok(Math.abs(a.lower + b.upper) <= tolerance && Math.abs(a.upper + b.lower) <= tolerance, JSON.stringify({ x, y, a, b }));
+            assert.ok(
+                Math.abs(a.lower + b.upper) <= tolerance && Math.abs(a.upper + b.lower) <= tolerance,
+                JSON.stringify({ x, y, a, b }),
+            );
             const [lo, hi] = medianDifferences(x, y);
-            for (const estimate of [a.estimate, -b.estimate]) assert.ok(estimate >= lo - 1e-4 && estimate <= hi + 1e-4, JSON.stringify({ x, y, lo, hi, a, b }));
+            for (const estimate of [a.estimate, -b.estimate])
+                assert.ok(estimate >= lo - 1e-4 && estimate <= hi + 1e-4, JSON.stringify({ x, y, lo, hi, a, b }));
             checked++;
         }
         assert.ok(checked >= 150, `only ${checked} samples`);
@@ -335,7 +540,10 @@ describe("the judge's properties on seeded random series", () => {
         let flips = 0;
         // A mean ratio mirrors (r becomes 1/r) only for metrics that cannot be negative, as rates and latencies cannot.
         const shapes = ["zeros", "lognormal"] as const;
-        const nonNegative = Array.from({ length: 200 }, (_, i) => ({ x: sample(r, shapes[i % 2], r.int(2, 40), (r.uniform() - 0.5) * 4), y: sample(r, shapes[i % 2], r.int(2, 40), 0) }));
+        const nonNegative = Array.from({ length: 200 }, (_, i) => ({
+            x: sample(r, shapes[i % 2], r.int(2, 40), (r.uniform() - 0.5) * 4),
+            y: sample(r, shapes[i % 2], r.int(2, 40), 0),
+        }));
         for (const { x, y } of nonNegative.filter(({ x, y }) => new Set([...x, ...y]).size > 1)) {
             const there = classifyMetric(x, y, KAYENTA_DEFAULTS).classification;
             const back = classifyMetric(y, x, KAYENTA_DEFAULTS).classification;
@@ -350,7 +558,10 @@ describe("the judge's properties on seeded random series", () => {
         for (const { x } of draws) {
             const shuffled = [...x].reverse();
             for (const direction of ["increase", "decrease", "either"] as const) {
-                assert.strictEqual(classifyMetric(x, shuffled, { ...KAYENTA_DEFAULTS, direction, critical: true }).classification, "Pass");
+                assert.strictEqual(
+                    classifyMetric(x, shuffled, { ...KAYENTA_DEFAULTS, direction, critical: true }).classification,
+                    "Pass",
+                );
             }
         }
     });
@@ -368,7 +579,8 @@ describe("the judge's properties on seeded random series", () => {
             assert.strictEqual(scoreMetrics(metrics, {}).score, 0, JSON.stringify(metrics));
             if (nodata < n) {
                 const fewer = metrics.map((m, k) => (k === 0 ? { ...m, classification: "Pass" as const } : m));
-                if ((nodata - 1) * 2 < n) assert.ok(scoreMetrics(fewer, {}).score > 0, "under half without data scores the groups");
+                if ((nodata - 1) * 2 < n)
+                    assert.ok(scoreMetrics(fewer, {}).score > 0, "under half without data scores the groups");
             }
         }
     });
@@ -377,17 +589,37 @@ describe("the judge's properties on seeded random series", () => {
 describe("the judge's scorecard", () => {
     it("gives a known metric its plan direction and group, any other Kayenta's defaults in a group of its own", () => {
         assert.deepStrictEqual(
-            [metricDefinition("errorRatePct", DEFAULT_JUDGE_SETTINGS).group, metricDefinition("errorRatePct", DEFAULT_JUDGE_SETTINGS).settings.direction],
+            [
+                metricDefinition("errorRatePct", DEFAULT_JUDGE_SETTINGS).group,
+                metricDefinition("errorRatePct", DEFAULT_JUDGE_SETTINGS).settings.direction,
+            ],
             ["errors", "increase"],
         );
         assert.strictEqual(metricDefinition("errorRatePct", DEFAULT_JUDGE_SETTINGS).settings.critical, true);
-        assert.deepStrictEqual([metricDefinition("p95LatencySeconds", DEFAULT_JUDGE_SETTINGS).settings.critical], [false]);
-        assert.deepStrictEqual(metricDefinition("cpu", DEFAULT_JUDGE_SETTINGS), { group: "cpu", settings: KAYENTA_DEFAULTS });
+        assert.deepStrictEqual(
+            [metricDefinition("p95LatencySeconds", DEFAULT_JUDGE_SETTINGS).settings.critical],
+            [false],
+        );
+        assert.deepStrictEqual(metricDefinition("cpu", DEFAULT_JUDGE_SETTINGS), {
+            group: "cpu",
+            settings: KAYENTA_DEFAULTS,
+        });
     });
 
     it("applies config overrides field by field", () => {
-        const d = metricDefinition("p95LatencySeconds", { ...DEFAULT_JUDGE_SETTINGS, metrics: { p95LatencySeconds: { critical: true, effectSize: { allowedIncrease: 1.2 } } } });
-        assert.deepStrictEqual([d.settings.critical, d.settings.direction, d.settings.effectSize.allowedIncrease, d.settings.effectSize.criticalIncrease], [true, "increase", 1.2, 1]);
+        const d = metricDefinition("p95LatencySeconds", {
+            ...DEFAULT_JUDGE_SETTINGS,
+            metrics: { p95LatencySeconds: { critical: true, effectSize: { allowedIncrease: 1.2 } } },
+        });
+        assert.deepStrictEqual(
+            [
+                d.settings.critical,
+                d.settings.direction,
+                d.settings.effectSize.allowedIncrease,
+                d.settings.effectSize.criticalIncrease,
+            ],
+            [true, "increase", 1.2, 1],
+        );
     });
 
     it("scores a critical High 0 and prints every metric, group, score and verdict", () => {
@@ -400,8 +632,17 @@ describe("the judge's scorecard", () => {
         );
         assert.deepStrictEqual(Object.keys(j.scorecard), ["metrics", "groups", "score", "verdict"]);
         assert.strictEqual(j.scorecard.metrics.errorRatePct.classification, "High");
-        assert.deepStrictEqual(j.scorecard.metrics.p95LatencySeconds, { classification: "Pass", estimate: null, lower: null, upper: null, effectSize: 1 });
+        assert.deepStrictEqual(j.scorecard.metrics.p95LatencySeconds, {
+            classification: "Pass",
+            estimate: null,
+            lower: null,
+            upper: null,
+            effectSize: 1,
+        });
         assert.deepStrictEqual(j.scorecard.groups, { errors: 0, latency: 100 });
-        assert.deepStrictEqual([j.scorecard.score, j.scorecard.verdict, j.reason], [0, "Fail", "a critical metric is High"]);
+        assert.deepStrictEqual(
+            [j.scorecard.score, j.scorecard.verdict, j.reason],
+            [0, "Fail", "a critical metric is High"],
+        );
     });
 });

@@ -44,11 +44,18 @@ describe("the judge's Mann-Whitney test against R's wilcox.test", function () {
     it(`agrees with R on ${SAMPLES} seeded samples with ties, zeros and tiny sizes, at ${CONFIDENCE}`, () => {
         const drawn = samples();
         const dir = mkdtempSync(path.join(tmpdir(), "judge-oracle-"));
-        writeFileSync(path.join(dir, "samples.txt"), drawn.map(([x, y]) => `${x.join(" ")}|${y.join(" ")}`).join("\n") + "\n");
+        writeFileSync(
+            path.join(dir, "samples.txt"),
+            drawn.map(([x, y]) => `${x.join(" ")}|${y.join(" ")}`).join("\n") + "\n",
+        );
         writeFileSync(path.join(dir, "oracle.R"), R_PROGRAM);
         let answers: string[];
         try {
-            answers = execFileSync("Rscript", [path.join(dir, "oracle.R"), path.join(dir, "samples.txt"), String(CONFIDENCE)], { encoding: "utf8" })
+            answers = execFileSync(
+                "Rscript",
+                [path.join(dir, "oracle.R"), path.join(dir, "samples.txt"), String(CONFIDENCE)],
+                { encoding: "utf8" },
+            )
                 .trim()
                 .split("\n");
         } finally {
@@ -69,7 +76,10 @@ describe("the judge's Mann-Whitney test against R's wilcox.test", function () {
                 ours = err;
             }
             if (answer.startsWith("refused:") || ours instanceof AllTiedError) {
-                assert.ok(answer.includes("all observations are tied") && ours instanceof AllTiedError, `sample ${i}: R ${answer}; ours ${JSON.stringify(ours)}`);
+                assert.ok(
+                    answer.includes("all observations are tied") && ours instanceof AllTiedError,
+                    `sample ${i}: R ${answer}; ours ${JSON.stringify(ours)}`,
+                );
                 refusedByBoth++;
                 return;
             }

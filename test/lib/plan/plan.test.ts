@@ -15,7 +15,11 @@ import { CliResult, NOW, PROJECT, preview, ROOT, runStack, stackConfig, writeSta
 /** Runs `npm run plan`'s script as a user would, in a child process, at NOW unless the arguments name a `--now`. */
 function plan(args: string[], cwd = ROOT): CliResult {
     const at = args.includes("--now") ? [] : ["--now", NOW];
-    const r = spawnSync(process.execPath, ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "tools", "plan.ts"), ...args, ...at], { cwd, encoding: "utf8" });
+    const r = spawnSync(
+        process.execPath,
+        ["-r", path.join(cwd, "lib", "register.js"), path.join(cwd, "tools", "plan.ts"), ...args, ...at],
+        { cwd, encoding: "utf8" },
+    );
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -41,7 +45,10 @@ function headings(markdown: string): string[] {
 
 /** The checklist lines, as the template writes them, in the document's order. */
 function checklistLines(markdown: string): string[] {
-    const section = markdown.slice(markdown.indexOf("## Pre-Deployment Checklist"), markdown.indexOf("## Database Migration Plan"));
+    const section = markdown.slice(
+        markdown.indexOf("## Pre-Deployment Checklist"),
+        markdown.indexOf("## Database Migration Plan"),
+    );
     return section
         .split("\n")
         .filter((l) => /^- \[[ x]\] /.test(l))
@@ -79,7 +86,10 @@ describe("the deployment plan (npm run plan)", () => {
                 headings(TEMPLATE),
                 "a template heading is missing or out of order",
             );
-            const template = TEMPLATE.slice(TEMPLATE.indexOf("## Pre-Deployment Checklist"), TEMPLATE.indexOf("## Database Migration Plan"))
+            const template = TEMPLATE.slice(
+                TEMPLATE.indexOf("## Pre-Deployment Checklist"),
+                TEMPLATE.indexOf("## Database Migration Plan"),
+            )
                 .split("\n")
                 .filter((l) => l.startsWith("- [ ] "))
                 .map((l) => l.slice(6));
@@ -125,7 +135,10 @@ describe("the deployment plan (npm run plan)", () => {
     });
 
     it("a threshold edit changes the document in that threshold's places only", () => {
-        const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "monitoring.thresholds.dbQueryMs=400"]));
+        const changed = changedLines(
+            docs.production,
+            planOf(["--stack", "production", "--set", "monitoring.thresholds.dbQueryMs=400"]),
+        );
         assert.deepStrictEqual(changed, [
             ["- Mean database query time > 500 ms over 10 min", "- Mean database query time > 400 ms over 10 min"],
             [
@@ -137,10 +150,21 @@ describe("the deployment plan (npm run plan)", () => {
 
     it("the migration estimate moves the Job deadline and every later step", () => {
         // Twice a 20-minute estimate (2400 s) outlasts the floor the files' longest statement_timeout sets (2160 s).
-        const changed = changedLines(docs.production, planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=20"]));
+        const changed = changedLines(
+            docs.production,
+            planOf(["--stack", "production", "--set", "database.migration.estimatedMinutes=20"]),
+        );
         const after = changed.map(([, b]) => b);
-        assert.ok(after.includes("**Estimated Duration**: 20 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 2400 s"), after.join("\n"));
-        assert.ok(after.includes("**Step 6: Shift 25% of requests to the canary** (T+110, 15:50 UTC)"), after.join("\n"));
+        assert.ok(
+            after.includes(
+                "**Estimated Duration**: 20 minutes (database.migration.estimatedMinutes); Job `myapp-migrate-expand-v1-2-3` is stopped after 2400 s",
+            ),
+            after.join("\n"),
+        );
+        assert.ok(
+            after.includes("**Step 6: Shift 25% of requests to the canary** (T+110, 15:50 UTC)"),
+            after.join("\n"),
+        );
         assert.ok(after.includes("**Step 11: Mark deployment successful** (T+200, 17:20 UTC)"), after.join("\n"));
     });
 
@@ -154,7 +178,11 @@ describe("the deployment plan (npm run plan)", () => {
             "  - `replicas-survive-node-loss` (mandatory) on myapp-canary-deployment: Deployment myapp-canary runs 1 replica: the loss of one node takes it down",
         );
         assert.ok(lines.includes("- [x] ✓ Auto-scaling configured — proven by `hpa-on-every-deployment`"));
-        assert.ok(lines.includes("Policy run (as `npm run preview:offline -- --stack production`): 17 policies, 1 violation, 1 mandatory."));
+        assert.ok(
+            lines.includes(
+                "Policy run (as `npm run preview:offline -- --stack production`): 17 policies, 1 violation, 1 mandatory.",
+            ),
+        );
         assert.ok(
             docs.production
                 .split("\n")
@@ -174,7 +202,11 @@ describe("the deployment plan (npm run plan)", () => {
             const file = writeStackFile(config);
             const doc = planOf(["--stack", stack, "--config-file", file]).split("\n");
             assert.ok(doc.includes("| Deployment Lead | not set | Execute the deployment, make rollback decisions |"));
-            assert.ok(doc.includes("- [ ] All tests passing (unit, integration, E2E) — human check: Deployment Lead (not set)"));
+            assert.ok(
+                doc.includes(
+                    "- [ ] All tests passing (unit, integration, E2E) — human check: Deployment Lead (not set)",
+                ),
+            );
             const at = doc.indexOf("- [ ] ✗ Rollback plan documented (see below)");
             assert.strictEqual(
                 doc[at + 1],
@@ -199,7 +231,10 @@ describe("the deployment plan (npm run plan)", () => {
             const at = lines.findIndex((l) => l.startsWith(`**${step}`));
             return lines.slice(at).find((l) => l.startsWith("Rollback from here: "));
         };
-        assert.strictEqual(rollbackAfter(docs.staging, "Step 5:"), "Rollback from here: none needed: live runs v1.2.2; v1.2.3 is only in preview");
+        assert.strictEqual(
+            rollbackAfter(docs.staging, "Step 5:"),
+            "Rollback from here: none needed: live runs v1.2.2; v1.2.3 is only in preview",
+        );
         assert.strictEqual(
             rollbackAfter(docs.staging, "Step 6: Switch live traffic to green"),
             "Rollback from here: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi config set --stack staging --path release.version v1.2.2 && pulumi up --stack staging`",
@@ -217,7 +252,10 @@ describe("the deployment plan (npm run plan)", () => {
             "Rollback from here: `pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production`",
         );
         for (const doc of [docs.production, docs.staging]) {
-            const steps = doc.slice(doc.indexOf("## Deployment Steps"), doc.indexOf("## Rollback Plan")).split("\n**Step ").slice(1);
+            const steps = doc
+                .slice(doc.indexOf("## Deployment Steps"), doc.indexOf("## Rollback Plan"))
+                .split("\n**Step ")
+                .slice(1);
             assert.ok(steps.length > 0 && steps.every((s) => s.includes("\nRollback from here: ")));
         }
     });
@@ -265,12 +303,18 @@ describe("the deployment plan (npm run plan)", () => {
     it("refuses a plan entry that is not a handle, naming the key", () => {
         const r = plan(["--stack", "staging", "--set", "plan.people.onCall=jane"]);
         assert.strictEqual(r.code, 2);
-        assert.match(r.stderr, /myapp:plan\.people\.onCall = "jane": must be a chat handle such as "@myapp-release-lead" or an email address/);
+        assert.match(
+            r.stderr,
+            /myapp:plan\.people\.onCall = "jane": must be a chat handle such as "@myapp-release-lead" or an email address/,
+        );
     });
 
     it("the runbook holds the plan's commands in the same order, with the checks and without the explanations", () => {
         const runbook = planOf(["--stack", "production", "--runbook"]);
-        const steps = docs.production.slice(docs.production.indexOf("## Deployment Steps"), docs.production.indexOf("## Monitoring & Alerting"));
+        const steps = docs.production.slice(
+            docs.production.indexOf("## Deployment Steps"),
+            docs.production.indexOf("## Monitoring & Alerting"),
+        );
         assert.deepStrictEqual(bashBlocks(runbook), bashBlocks(steps));
         assert.ok(!runbook.includes("What the engine changes"));
         assert.ok(
@@ -286,8 +330,16 @@ describe("the deployment plan (npm run plan)", () => {
     it("the program's readme output is the same document, with output references and the checklist left to the policy run", () => {
         for (const stack of ["production", "staging"]) {
             const run = runStack(stack);
-            const request = toRunRequest(PROJECT, stack, applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack)));
-            const cfg = validateConfig(PROJECT, stack, readRawConfig({ name: PROJECT, get: (k: string) => request.config[`${PROJECT}:${k}`] }));
+            const request = toRunRequest(
+                PROJECT,
+                stack,
+                applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), stack, stackConfig(stack)),
+            );
+            const cfg = validateConfig(
+                PROJECT,
+                stack,
+                readRawConfig({ name: PROJECT, get: (k: string) => request.config[`${PROJECT}:${k}`] }),
+            );
             const m = cfg.database!.migration;
             const migrationRun = cfg.database!.migrationRun;
             assert.strictEqual(migrationRun.kind, "sql");
@@ -296,18 +348,35 @@ describe("the deployment plan (npm run plan)", () => {
             const all = loadMigrations(dir);
             const selected = migrationsForPhase(all, m.phase);
             const migrations = { sqlDir, all, selected, findings: squawkReport(dir, selected, m.allow) };
-            assert.strictEqual(run.outputs.readme, renderPlan({ stack, cfg, resources: run.resources.filter((r) => !r.read), migrations, outputRefs: true, now: new Date(NOW) }));
+            assert.strictEqual(
+                run.outputs.readme,
+                renderPlan({
+                    stack,
+                    cfg,
+                    resources: run.resources.filter((r) => !r.read),
+                    migrations,
+                    outputRefs: true,
+                    now: new Date(NOW),
+                }),
+            );
         }
         const readme = String(runStack("production").outputs.readme).split("\n");
         assert.ok(readme.includes("${outputs.rollback}"));
         assert.ok(
-            readme.includes("- [ ] Auto-scaling configured — checked by `hpa-on-every-deployment` on every preview with the policy pack (result: `npm run plan -- --stack production`)"),
+            readme.includes(
+                "- [ ] Auto-scaling configured — checked by `hpa-on-every-deployment` on every preview with the policy pack (result: `npm run plan -- --stack production`)",
+            ),
         );
     });
 
     it("works as a new user runs it: npm run plan in a copy of the repository, writing --out", () => {
         const dir = mkdtempSync(path.join(tmpdir(), "myapp-clone-"));
-        const files = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+        const files = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
+            cwd: ROOT,
+            encoding: "utf8",
+        })
+            .stdout.split("\n")
+            .filter(Boolean);
         for (const f of files) {
             mkdirSync(path.dirname(path.join(dir, f)), { recursive: true });
             cpSync(path.join(ROOT, f), path.join(dir, f));
@@ -315,7 +384,10 @@ describe("the deployment plan (npm run plan)", () => {
         // What `npm ci` installs from the committed lock file.
         symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
         const out = path.join(dir, "plan-production.md");
-        const r = spawnSync("npm", ["run", "-s", "plan", "--", "--stack", "production", "--out", out, "--now", NOW], { cwd: dir, encoding: "utf8" });
+        const r = spawnSync("npm", ["run", "-s", "plan", "--", "--stack", "production", "--out", out, "--now", NOW], {
+            cwd: dir,
+            encoding: "utf8",
+        });
         assert.strictEqual(r.status, 0, r.stderr);
         // The program runs offline, without Datadog credentials: the release gate says it did not look.
         assert.strictEqual(
@@ -335,10 +407,23 @@ describe("the plan of one release among several in one stack", () => {
             const raw = readRawConfig({
                 name: PROJECT,
                 get: (k) =>
-                    toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", stackConfig("production"))).config[`${PROJECT}:${k}`],
+                    toRunRequest(
+                        PROJECT,
+                        "production",
+                        applyProjectConfig(
+                            readProject(path.join(ROOT, "Pulumi.yaml")),
+                            "production",
+                            stackConfig("production"),
+                        ),
+                    ).config[`${PROJECT}:${k}`],
             });
             const release = raw.release as Record<string, unknown>;
-            Object.assign(release, { appName: app, namespace: app, host: `${app}.example.com`, tlsSecretName: `${app}-tls` });
+            Object.assign(release, {
+                appName: app,
+                namespace: app,
+                host: `${app}.example.com`,
+                tlsSecretName: `${app}-tls`,
+            });
             delete raw.database;
             delete raw.backup;
             return validateConfig(PROJECT, "production", raw);
@@ -347,7 +432,14 @@ describe("the plan of one release among several in one stack", () => {
         await captureDeclarations({ project: PROJECT, stack: "production", config: {}, secretKeys: [] }, () => {
             for (const app of ["orders", "billing"]) {
                 const cfg = config(app);
-                readmes.push(declareRelease({ stack: "production", cfg, files: readReleaseFiles(PROJECT, cfg), now: new Date(NOW) }).readme);
+                readmes.push(
+                    declareRelease({
+                        stack: "production",
+                        cfg,
+                        files: readReleaseFiles(PROJECT, cfg),
+                        now: new Date(NOW),
+                    }).readme,
+                );
             }
             return {};
         });

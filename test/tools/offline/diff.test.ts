@@ -11,7 +11,14 @@ const WORKLOAD = `${CANARY}$release:index:AppWorkload$kubernetes:apps/v1:Deploym
 const WEIGHT_25: Step[] = [
     ...["stable", "canary"].map((t): Step => {
         const name = `myapp-${t}-capacity-w25`;
-        return { op: "create", urn: `${WORKLOAD}::${name}`, type: "kubernetes:apps/v1:DeploymentPatch", name, parent: `myapp-${t}`, changes: [] };
+        return {
+            op: "create",
+            urn: `${WORKLOAD}::${name}`,
+            type: "kubernetes:apps/v1:DeploymentPatch",
+            name,
+            parent: `myapp-${t}`,
+            changes: [],
+        };
     }),
     {
         op: "update",
@@ -23,12 +30,24 @@ const WEIGHT_25: Step[] = [
     },
     ...["canary", "stable"].map((t): Step => {
         const name = `myapp-${t}-capacity-w5`;
-        return { op: "delete", urn: `${WORKLOAD}::${name}`, type: "kubernetes:apps/v1:DeploymentPatch", name, parent: `myapp-${t}`, changes: [] };
+        return {
+            op: "delete",
+            urn: `${WORKLOAD}::${name}`,
+            type: "kubernetes:apps/v1:DeploymentPatch",
+            name,
+            parent: `myapp-${t}`,
+            changes: [],
+        };
     }),
 ];
 
 /** A resource as capture records it, on stack "test"; its URN from its parent's. */
-function declared(type: string, name: string, parent: DeclaredResource | null, more: Partial<DeclaredResource> = {}): DeclaredResource {
+function declared(
+    type: string,
+    name: string,
+    parent: DeclaredResource | null,
+    more: Partial<DeclaredResource> = {},
+): DeclaredResource {
     const custom = !type.startsWith("release:");
     return {
         type,
@@ -45,7 +64,9 @@ function declared(type: string, name: string, parent: DeclaredResource | null, m
 }
 const run = (...resources: DeclaredResource[]): ProgramRun => ({ stack: "test", resources, outputs: {} });
 const configMap = (name: string, parent: DeclaredResource | null, data = { a: "1" }) =>
-    declared("kubernetes:core/v1:ConfigMap", "cm", parent, { inputs: { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data } });
+    declared("kubernetes:core/v1:ConfigMap", "cm", parent, {
+        inputs: { apiVersion: "v1", kind: "ConfigMap", metadata: { name }, data },
+    });
 
 describe("the offline preview's --diff, as `pulumi preview --diff` shows it", () => {
     it("prints the diff first, before the tree: each step with its symbol and each changed input old => new", () => {
@@ -97,8 +118,14 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
         );
         assert.ok(!JSON.stringify(diff).includes("one@sentry"));
         // A rotated value: "[secret]" on both sides, and still the replacement the engine will make.
-        const rotated = diffOf("production", ["appSecrets.SENTRY_DSN=https://one@sentry.example.com/1"], ["appSecrets.SENTRY_DSN=https://two@sentry.example.com/2"]);
-        assert.deepStrictEqual(rotated.steps.find((s) => s.name === "myapp-env")?.changes, [{ path: "stringData", old: "[secret]", new: "[secret]", replaces: true }]);
+        const rotated = diffOf(
+            "production",
+            ["appSecrets.SENTRY_DSN=https://one@sentry.example.com/1"],
+            ["appSecrets.SENTRY_DSN=https://two@sentry.example.com/2"],
+        );
+        assert.deepStrictEqual(rotated.steps.find((s) => s.name === "myapp-env")?.changes, [
+            { path: "stringData", old: "[secret]", new: "[secret]", replaces: true },
+        ]);
         assert.ok(!/(one|two)@sentry/.test(JSON.stringify(rotated)));
     });
 
@@ -113,23 +140,44 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
                     type: "kubernetes:core/v1:ConfigMap",
                     name: "myapp-release-db-migrations",
                     parent: "myapp-release-db",
-                    changes: [{ path: "metadata.name", old: "myapp-migrate-expand-v1-2-3", new: "myapp-migrate-expand-v1-2-4", replaces: true }],
+                    changes: [
+                        {
+                            path: "metadata.name",
+                            old: "myapp-migrate-expand-v1-2-3",
+                            new: "myapp-migrate-expand-v1-2-4",
+                            replaces: true,
+                        },
+                    ],
                 },
             ],
         );
     });
 
     it("replaces where the Kubernetes provider or replaceOnChanges forces it, and updates elsewhere", () => {
-        const job = (template: unknown, completions = 1) => declared("kubernetes:batch/v1:Job", "job", null, { inputs: { metadata: { name: "job" }, spec: { completions, template } } });
-        const ops = (before: DeclaredResource, after: DeclaredResource) => diffRuns(run(before), run(after)).steps.map((s) => [s.op, s.changes.map((c) => c.path)]);
+        const job = (template: unknown, completions = 1) =>
+            declared("kubernetes:batch/v1:Job", "job", null, {
+                inputs: { metadata: { name: "job" }, spec: { completions, template } },
+            });
+        const ops = (before: DeclaredResource, after: DeclaredResource) =>
+            diffRuns(run(before), run(after)).steps.map((s) => [s.op, s.changes.map((c) => c.path)]);
         assert.deepStrictEqual(ops(job({ image: "a" }), job({ image: "b" })), [["replace", ["spec.template.image"]]]);
         assert.deepStrictEqual(ops(job({ image: "a" }), { ...job({ image: "b" }), ignoreChanges: ["spec"] }), []);
-        const deployment = (selector: unknown, replicas: number) => declared("kubernetes:apps/v1:Deployment", "d", null, { inputs: { spec: { selector, replicas } } });
-        assert.deepStrictEqual(ops(deployment({ matchLabels: { a: "1" } }, 1), deployment({ matchLabels: { a: "2" } }, 1)), [["replace", ["spec.selector.matchLabels.a"]]]);
-        assert.deepStrictEqual(ops(deployment({ matchLabels: { a: "1" } }, 1), deployment({ matchLabels: { a: "1" } }, 2)), [["update", ["spec.replicas"]]]);
-        const monitor = (query: string, more: Partial<DeclaredResource> = {}) => declared("datadog:index/monitor:Monitor", "m", null, { inputs: { query }, ...more });
+        const deployment = (selector: unknown, replicas: number) =>
+            declared("kubernetes:apps/v1:Deployment", "d", null, { inputs: { spec: { selector, replicas } } });
+        assert.deepStrictEqual(
+            ops(deployment({ matchLabels: { a: "1" } }, 1), deployment({ matchLabels: { a: "2" } }, 1)),
+            [["replace", ["spec.selector.matchLabels.a"]]],
+        );
+        assert.deepStrictEqual(
+            ops(deployment({ matchLabels: { a: "1" } }, 1), deployment({ matchLabels: { a: "1" } }, 2)),
+            [["update", ["spec.replicas"]]],
+        );
+        const monitor = (query: string, more: Partial<DeclaredResource> = {}) =>
+            declared("datadog:index/monitor:Monitor", "m", null, { inputs: { query }, ...more });
         assert.deepStrictEqual(ops(monitor("a"), monitor("b")), [["update", ["query"]]]);
-        assert.deepStrictEqual(ops(monitor("a"), monitor("b", { replaceOnChanges: ["query"] })), [["replace", ["query"]]]);
+        assert.deepStrictEqual(ops(monitor("a"), monitor("b", { replaceOnChanges: ["query"] })), [
+            ["replace", ["query"]],
+        ]);
     });
 
     it("a change of parent is a delete and a create: the URN holds the parent's type", () => {
@@ -149,16 +197,31 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
     it("an alias is no replace: a resource found under its old URN, or under its parent's alias, is the same resource", () => {
         const a = declared("release:index:A", "a", null);
         const b = declared("release:index:B", "b", null);
-        const labelled = (cm: DeclaredResource) => ({ ...cm, inputs: { ...cm.inputs, metadata: { name: "cm", labels: { v: "2" } } } });
+        const labelled = (cm: DeclaredResource) => ({
+            ...cm,
+            inputs: { ...cm.inputs, metadata: { name: "cm", labels: { v: "2" } } },
+        });
         const moved = { ...labelled(configMap("cm", b)), aliases: [{ parent: a.urn }] };
         assert.deepStrictEqual(diffRuns(run(a, b, configMap("cm", a)), run(a, b, moved)), {
-            steps: [{ op: "update", urn: moved.urn, type: moved.type, name: "cm", parent: "b", changes: [{ path: "metadata.labels", new: { v: "2" } }] }],
+            steps: [
+                {
+                    op: "update",
+                    urn: moved.urn,
+                    type: moved.type,
+                    name: "cm",
+                    parent: "b",
+                    changes: [{ path: "metadata.labels", new: { v: "2" } }],
+                },
+            ],
             same: 2,
         });
         // A component whose type was renamed, with the old type as its alias: its children follow it (inheritedChildAlias).
         const old = declared("myapp:deploy:A", "a", null);
         const renamed = { ...a, aliases: [{ type: "myapp:deploy:A" }] };
-        assert.deepStrictEqual(diffRuns(run(old, configMap("cm", old)), run(renamed, configMap("cm", renamed))), { steps: [], same: 2 });
+        assert.deepStrictEqual(diffRuns(run(old, configMap("cm", old)), run(renamed, configMap("cm", renamed))), {
+            steps: [],
+            same: 2,
+        });
     });
 
     it("a change of strategy updates the live Service in place: its aliases name it under the other strategies", () => {

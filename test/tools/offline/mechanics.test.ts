@@ -35,18 +35,31 @@ describe("blue/green switch order, by the engine's dependencies", () => {
                 assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"], d.name);
                 assert.strictEqual(at(d, "metadata.annotations"), undefined, d.name);
             }
-            assert.deepStrictEqual(engineDependencies(run).get("myapp-live"), ["myapp-green-capacity-live", "myapp-smoke-green"]);
+            assert.deepStrictEqual(engineDependencies(run).get("myapp-live"), [
+                "myapp-green-capacity-live",
+                "myapp-smoke-green",
+            ]);
             const live = waitsFor(run, "myapp-live");
-            for (const r of ["myapp-green-deployment", "myapp-green-hpa", "myapp-green-capacity-live"]) assert.ok(live.has(r), `the live Service waits for ${r}`);
+            for (const r of ["myapp-green-deployment", "myapp-green-hpa", "myapp-green-capacity-live"])
+                assert.ok(live.has(r), `the live Service waits for ${r}`);
             // The outgoing color is read before the switch (its count sizes the incoming one), and changed only after.
             assert.ok(live.has("myapp-blue-live"), "the live Service waits for the read of the outgoing color");
             if (standby > 0) {
-                assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "myapp-blue-hpa"), "spec.minReplicas"), standby);
-                assert.ok(waitsFor(run, "myapp-blue-hpa").has("myapp-live"), "the outgoing autoscaler's minimum drops only after the live Service moved");
+                assert.strictEqual(
+                    at(find(run, ":HorizontalPodAutoscaler", "myapp-blue-hpa"), "spec.minReplicas"),
+                    standby,
+                );
+                assert.ok(
+                    waitsFor(run, "myapp-blue-hpa").has("myapp-live"),
+                    "the outgoing autoscaler's minimum drops only after the live Service moved",
+                );
                 assert.ok(!live.has("myapp-blue-hpa"));
             } else {
                 const settle = find(run, ":DeploymentPatch", "myapp-blue-settle-standby");
-                assert.ok(waitsFor(run, settle.name).has("myapp-live"), "the outgoing color goes to 0 only after the live Service moved");
+                assert.ok(
+                    waitsFor(run, settle.name).has("myapp-live"),
+                    "the outgoing color goes to 0 only after the live Service moved",
+                );
                 assert.deepStrictEqual(
                     all(run, ":HorizontalPodAutoscaler").map((h) => h.name),
                     ["myapp-green-hpa"],
@@ -60,7 +73,11 @@ describe("canary replica ownership across router changes", () => {
     it("leaving the replicas router at weight 0 wakes the canary at 0 with its configured pods before its share can grow", () => {
         const before = ["canary.router=replicas", "release.replicas=20", "canary.weight=0"];
         const base = runStack("production", before);
-        const after = runConfig("production", stackConfig("production", [...before, "canary.router=nginx"]), liveStateOf(base));
+        const after = runConfig(
+            "production",
+            stackConfig("production", [...before, "canary.router=nginx"]),
+            liveStateOf(base),
+        );
         // An autoscaler never scales up from 0 (ScalingDisabled): the decision's capacity step sets the count.
         const wake = find(after, ":DeploymentPatch", "myapp-canary-capacity-w0");
         assert.deepStrictEqual(at(wake, "spec"), { replicas: 2 });
@@ -79,12 +96,21 @@ describe("batch pods", () => {
         it(`are selected by no app Service or PodDisruptionBudget (${stack} ${sets.join(" ")})`, () => {
             const run = runStack(stack, sets);
             const selectors = [
-                ...all(run, ":Service").map((s) => ({ name: s.name, selector: at(s, "spec.selector") as Record<string, string> })),
-                ...all(run, ":PodDisruptionBudget").map((p) => ({ name: p.name, selector: at(p, "spec.selector.matchLabels") as Record<string, string> })),
+                ...all(run, ":Service").map((s) => ({
+                    name: s.name,
+                    selector: at(s, "spec.selector") as Record<string, string>,
+                })),
+                ...all(run, ":PodDisruptionBudget").map((p) => ({
+                    name: p.name,
+                    selector: at(p, "spec.selector.matchLabels") as Record<string, string>,
+                })),
             ];
             const batchPods = [
                 ...all(run, ":Job").map((j) => ({ name: j.name, labels: at(j, "spec.template.metadata.labels") })),
-                ...all(run, ":CronJob").map((j) => ({ name: j.name, labels: at(j, "spec.jobTemplate.spec.template.metadata.labels") })),
+                ...all(run, ":CronJob").map((j) => ({
+                    name: j.name,
+                    labels: at(j, "spec.jobTemplate.spec.template.metadata.labels"),
+                })),
             ];
             assert.ok(batchPods.length >= 1);
             for (const pod of batchPods) {
@@ -94,7 +120,9 @@ describe("batch pods", () => {
             // The same matcher does find the app's own pods, so the check above can fail.
             for (const d of all(run, ":Deployment").filter((x) => at(x, "spec.replicas") > 0)) {
                 assert.ok(
-                    selectors.some((s) => s.name.endsWith("-pdb") && matches(s.selector, at(d, "spec.template.metadata.labels"))),
+                    selectors.some(
+                        (s) => s.name.endsWith("-pdb") && matches(s.selector, at(d, "spec.template.metadata.labels")),
+                    ),
                     `${d.name} has a disruption budget`,
                 );
             }
@@ -106,11 +134,16 @@ describe("the offline preview's --json", () => {
     it("gives each resource the dependencies the engine records, components expanded to their resources", () => {
         const r = preview(["--stack", "production", "--json"]);
         assert.strictEqual(r.code, 0, r.stderr);
-        const resources: { name: string; dependsOn: string[]; ignoreChanges: string[] }[] = JSON.parse(r.stdout).resources;
+        const resources: { name: string; dependsOn: string[]; ignoreChanges: string[] }[] = JSON.parse(
+            r.stdout,
+        ).resources;
         const byName = new Map(resources.map((x) => [x.name, x]));
         const stable = byName.get("myapp-stable-deployment")!;
         assert.ok(stable.dependsOn.includes("myapp-release-db-migrate-expand-v1-2-3"), stable.dependsOn.join(","));
-        assert.ok(!stable.dependsOn.includes("myapp-release-db"), "a component is expanded to the resources beneath it");
+        assert.ok(
+            !stable.dependsOn.includes("myapp-release-db"),
+            "a component is expanded to the resources beneath it",
+        );
         assert.deepStrictEqual(stable.ignoreChanges, ["spec.replicas"]);
         assert.deepStrictEqual(byName.get("myapp-canary-ingress")!.dependsOn, [
             "myapp-stable-deployment",

@@ -12,7 +12,8 @@ function assertNoPodRestart(diff: RunDiff): void {
  * in what a version's users decide: who is told (message), reminders (renotifyInterval) and the users:none tag.
  */
 function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
-    const ofVariant = (name: string) => variants.some((v) => new RegExp(`^myapp-monitoring-.*-${v}(-condition)?$`).test(name));
+    const ofVariant = (name: string) =>
+        variants.some((v) => new RegExp(`^myapp-monitoring-.*-${v}(-condition)?$`).test(name));
     const moved = diff.steps.filter((s) => s.type.endsWith(":Monitor") && ofVariant(s.name));
     assert.ok(moved.length > 0, `no monitor of ${variants.join(", ")} changed`);
     for (const s of moved) {
@@ -28,7 +29,8 @@ function withoutUsersChange(diff: RunDiff, variants: string[]): RunDiff {
 
 const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
 /** The traffic decision named after each weight (components/traffic/capacity.ts): one step per track, replaced by the next. */
-const steps = (kind: "capacity" | "settle", weight: number, tracks = ["canary", "stable"]) => tracks.map((t) => `myapp-${t}-${kind}-w${weight}`);
+const steps = (kind: "capacity" | "settle", weight: number, tracks = ["canary", "stable"]) =>
+    tracks.map((t) => `myapp-${t}-${kind}-w${weight}`);
 
 describe("traffic shifts and rollbacks, through the offline preview's diff", () => {
     it("canary 5 → 25 updates only the canary Ingress weight, with a capacity step per track", () => {
@@ -71,7 +73,10 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     it("promotion rolls stable to the canary's version, returns the weight to 0, re-aims stable's monitors and drops the canary's duplicates", () => {
         const diff = diffOf("production", ["canary.weight=100"], ["canary.stableVersion=v1.2.3", "canary.weight=0"]);
         // At weight 100 stable reached no user; promoted, it serves them all again.
-        const version = ['metadata.labels["app.kubernetes.io/version"]', 'metadata.labels["tags.datadoghq.com/version"]'];
+        const version = [
+            'metadata.labels["app.kubernetes.io/version"]',
+            'metadata.labels["tags.datadoghq.com/version"]',
+        ];
         const ops = byOp(diff);
         assert.deepStrictEqual(ops.create, steps("capacity", 0));
         assert.deepStrictEqual(ops.replace, []);
@@ -86,9 +91,19 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
             "version-payment-failure-pct",
         ];
         // Each notifies through a composite of its condition and a traffic guard.
-        const traffic = ["low-payments-5m", "low-requests-10m", "low-requests-15m", "low-requests-5m", "no-requests-5m"];
+        const traffic = [
+            "low-payments-5m",
+            "low-requests-10m",
+            "low-requests-15m",
+            "low-requests-5m",
+            "no-requests-5m",
+        ];
         const names = (track: string) =>
-            [...perVersion.map((m) => `${m}-${track}`), ...perVersion.map((g) => `${g}-${track}-condition`), ...traffic.map((t) => `${t}-${track}`)]
+            [
+                ...perVersion.map((m) => `${m}-${track}`),
+                ...perVersion.map((g) => `${g}-${track}-condition`),
+                ...traffic.map((t) => `${t}-${track}`),
+            ]
                 .map((m) => `myapp-monitoring-${m}`)
                 .sort();
         assert.deepStrictEqual(ops.delete, [...names("canary"), ...steps("capacity", 100)].sort());
@@ -110,7 +125,9 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
                 ["myapp-stable-pdb", version],
             ],
         );
-        const monitors = ops.update.filter(([name]) => name.startsWith("myapp-monitoring-")).map(([name, paths]) => ({ name, paths }));
+        const monitors = ops.update
+            .filter(([name]) => name.startsWith("myapp-monitoring-"))
+            .map(([name, paths]) => ({ name, paths }));
         assert.deepStrictEqual(
             monitors.map((c) => c.name),
             names("stable"),
@@ -141,7 +158,10 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("blue/green switch back is the same two selectors, and restarts nothing", () => {
-        const diff = withoutUsersChange(diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]), ["blue", "green"]);
+        const diff = withoutUsersChange(
+            diffOf("staging", ["blueGreen.activeColor=green"], ["blueGreen.activeColor=blue"]),
+            ["blue", "green"],
+        );
         assert.deepStrictEqual(byOp(diff).update, [
             ["myapp-live", ["spec.selector.color"]],
             ["myapp-preview", ["spec.selector.color"]],
@@ -161,7 +181,10 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
     });
 
     it("with a smaller standby, a switch moves the colors' autoscaler minimums, not their counts, and restarts no pod", () => {
-        const diff = withoutUsersChange(diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]), ["blue", "green"]);
+        const diff = withoutUsersChange(
+            diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]),
+            ["blue", "green"],
+        );
         assert.deepStrictEqual(byOp(diff).update, [
             ["myapp-blue-hpa", ["spec.minReplicas"]],
             ["myapp-green-hpa", ["spec.minReplicas"]],
@@ -175,11 +198,21 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         const gw = ["canary.router=gateway-api", "canary.gateway.name=public", "canary.gateway.namespace=gateways"];
         const diff = diffOf("production", gw, ["canary.weight=25"]);
         const ops = byOp(diff);
-        assert.deepStrictEqual([ops.update, ops.replace], [[["myapp-route", ["spec.rules[1].backendRefs[0].weight", "spec.rules[1].backendRefs[1].weight"]]], []]);
+        assert.deepStrictEqual(
+            [ops.update, ops.replace],
+            [[["myapp-route", ["spec.rules[1].backendRefs[0].weight", "spec.rules[1].backendRefs[1].weight"]]], []],
+        );
     });
 
     it("replicas-router shift wakes the canary at 0 and takes stable down only after it, without restarting a pod", () => {
-        const diff = withoutUsersChange(diffOf("production", ["canary.router=replicas", "release.replicas=20", "canary.weight=0"], ["canary.weight=25"]), ["canary"]);
+        const diff = withoutUsersChange(
+            diffOf(
+                "production",
+                ["canary.router=replicas", "release.replicas=20", "canary.weight=0"],
+                ["canary.weight=25"],
+            ),
+            ["canary"],
+        );
         assert.deepStrictEqual(byOp(diff), {
             create: [...steps("capacity", 25), "myapp-canary-hpa", "myapp-canary-pdb", ...steps("settle", 25)].sort(),
             update: [

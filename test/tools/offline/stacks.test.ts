@@ -30,13 +30,18 @@ describe("the stacks through index.ts", () => {
             const dir = dirs[stack];
             const run = runs[stack];
             // Reads of live objects and patches of objects made elsewhere are not whole objects to render.
-            const kubeObjects = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.read && !r.type.endsWith("Patch"));
+            const kubeObjects = run.resources.filter(
+                (r) => r.type.startsWith("kubernetes:") && !r.read && !r.type.endsWith("Patch"),
+            );
             const files = readdirSync(dir).sort();
             assert.strictEqual(files.length, kubeObjects.length);
             for (const file of files) {
                 const manifest = YAML.parse(readFileSync(path.join(dir, file), "utf8"));
                 validateManifest(manifest);
-                assert.strictEqual(file, `${manifest.metadata.namespace}.${manifest.kind.toLowerCase()}.${manifest.metadata.name}.yaml`);
+                assert.strictEqual(
+                    file,
+                    `${manifest.metadata.namespace}.${manifest.kind.toLowerCase()}.${manifest.metadata.name}.yaml`,
+                );
             }
         });
     }
@@ -45,7 +50,14 @@ describe("the stacks through index.ts", () => {
         const run = runs.production;
         assert.deepStrictEqual(
             run.resources
-                .filter((r) => r.parent === "myapp" || r.parent?.startsWith("myapp-stable") || r.parent?.startsWith("myapp-canary") || r.name === "myapp" || r.name === "myapp-env")
+                .filter(
+                    (r) =>
+                        r.parent === "myapp" ||
+                        r.parent?.startsWith("myapp-stable") ||
+                        r.parent?.startsWith("myapp-canary") ||
+                        r.name === "myapp" ||
+                        r.name === "myapp-env",
+                )
                 .map((r) => `${r.type} ${r.name} <- ${r.parent}`),
             [
                 "kubernetes:core/v1:Secret myapp-env <- null",
@@ -71,13 +83,17 @@ describe("the stacks through index.ts", () => {
         );
         const { readme, database, ...outputs } = run.outputs as Record<string, any>;
         assert.match(String(readme), /^# Deployment Plan: myapp v1\.2\.3 \(production\)\n/);
-        assert.strictEqual(database.retryFailedJob, "pulumi config set --stack production --path database.migration.attempt 2 && pulumi up --stack production");
+        assert.strictEqual(
+            database.retryFailedJob,
+            "pulumi config set --stack production --path database.migration.attempt 2 && pulumi up --stack production",
+        );
         assert.deepStrictEqual(outputs, {
             strategy: "canary",
             versions: { stable: "v1.2.2", canary: "v1.2.3" },
             traffic: { canaryWeight: 5, steps: "5,25,100" },
             urls: { live: "https://api.example.com" },
-            rollback: "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
+            rollback:
+                "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
             gate: {
                 outcome: "not evaluated",
                 message:
@@ -91,14 +107,18 @@ describe("the stacks through index.ts", () => {
         const run = runs.staging;
         const { readme, database, ...outputs } = run.outputs as Record<string, any>;
         assert.match(String(readme), /^# Deployment Plan: myapp v1\.2\.3 \(staging\)\n/);
-        assert.strictEqual(database.retryFailedJob, "pulumi config set --stack staging --path database.migration.attempt 2 && pulumi up --stack staging");
+        assert.strictEqual(
+            database.retryFailedJob,
+            "pulumi config set --stack staging --path database.migration.attempt 2 && pulumi up --stack staging",
+        );
         assert.deepStrictEqual(outputs, {
             strategy: "blue-green",
             versions: { blue: "v1.2.2", green: "v1.2.3" },
             traffic: {
                 activeColor: "blue",
                 liveVersion: "v1.2.2",
-                retrySmokeTest: "pulumi config set --stack staging --path blueGreen.smokeTest.attempt 2 && pulumi up --stack staging",
+                retrySmokeTest:
+                    "pulumi config set --stack staging --path blueGreen.smokeTest.attempt 2 && pulumi up --stack staging",
             },
             urls: { live: "https://staging.example.com", preview: "https://preview.staging.example.com" },
             rollback: "none needed: live runs v1.2.2; v1.2.3 is only in preview",
@@ -110,15 +130,32 @@ describe("the stacks through index.ts", () => {
                 traffic: { shares: { "v1.2.2": 100 } },
             },
         });
-        const jobs = run.resources.filter((r) => r.type === "kubernetes:batch/v1:Job").map((r: any) => r.inputs.metadata.name);
-        assert.deepStrictEqual(jobs, ["myapp-predeploy-backup-v1-2-3", "myapp-migrate-expand-v1-2-3", "myapp-smoke-blue-v1-2-2", "myapp-smoke-green-v1-2-3"]);
+        const jobs = run.resources
+            .filter((r) => r.type === "kubernetes:batch/v1:Job")
+            .map((r: any) => r.inputs.metadata.name);
+        assert.deepStrictEqual(jobs, [
+            "myapp-predeploy-backup-v1-2-3",
+            "myapp-migrate-expand-v1-2-3",
+            "myapp-smoke-blue-v1-2-2",
+            "myapp-smoke-green-v1-2-3",
+        ]);
     });
 
     it("keeps secret config out of every input and output", () => {
         const config = stackConfig("production");
         config["myapp:appSecrets"] = { SENTRY_DSN: { secure: "v1:c2VudHJ5" }, STRIPE_KEY: { secure: "v1:c3RyaXBl" } };
-        const run = runProgram({ ...toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config)), now: NOW });
-        assert.ok(!JSON.stringify(run).includes("offline-secret("), "a secret value reached the declared resources in plain text");
+        const run = runProgram({
+            ...toRunRequest(
+                PROJECT,
+                "production",
+                applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config),
+            ),
+            now: NOW,
+        });
+        assert.ok(
+            !JSON.stringify(run).includes("offline-secret("),
+            "a secret value reached the declared resources in plain text",
+        );
         assert.strictEqual(run.resources.find((x) => x.name === "myapp-env")!.inputs.stringData, "[secret]");
     });
 
@@ -141,7 +178,12 @@ describe("the stacks through index.ts", () => {
             ),
             r.stdout,
         );
-        assert.ok(lines.includes("│  │  └─ kubernetes:apps/v1:DeploymentPatch  myapp-canary-capacity-w5  name=myapp-canary  ready=2  share=5  after=myapp-canary-hpa"), r.stdout);
+        assert.ok(
+            lines.includes(
+                "│  │  └─ kubernetes:apps/v1:DeploymentPatch  myapp-canary-capacity-w5  name=myapp-canary  ready=2  share=5  after=myapp-canary-hpa",
+            ),
+            r.stdout,
+        );
         assert.ok(lines.includes("│  │  ├─ kubernetes:apps/v1:Deployment  myapp-canary-live  read"), r.stdout);
         assert.ok(
             lines.includes(
@@ -159,7 +201,10 @@ describe("the stacks through index.ts", () => {
         assert.strictEqual(r.stderr.trim(), "Stack 'production' is missing configuration value 'release'");
         const project = readProject(path.join(ROOT, "Pulumi.yaml"));
         const merged = applyProjectConfig(project, "production", stackConfig("production"));
-        assert.deepStrictEqual([merged["myapp:blueGreen"], merged["myapp:rolling"], merged["myapp:appSecrets"]], [{}, {}, {}]);
+        assert.deepStrictEqual(
+            [merged["myapp:blueGreen"], merged["myapp:rolling"], merged["myapp:appSecrets"]],
+            [{}, {}, {}],
+        );
     });
 
     it("answers a usage mistake with exit 2 (not 1, a policy violation's), the form to write and the syntax", () => {
@@ -167,7 +212,9 @@ describe("the stacks through index.ts", () => {
         assert.strictEqual(r.code, 2);
         assert.strictEqual(r.stdout, "");
         assert.ok(
-            r.stderr.startsWith('--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25\n\nusage: npm run preview:offline -- --stack <name>'),
+            r.stderr.startsWith(
+                '--set takes KEY=VALUE as one argument, got "canary.weight": write --set canary.weight=25\n\nusage: npm run preview:offline -- --stack <name>',
+            ),
             r.stderr,
         );
     });
@@ -177,8 +224,14 @@ describe("the stacks through index.ts", () => {
             apiVersion: "apps/v1",
             kind: "Deployment",
             metadata: { name: "broken" },
-            spec: { selector: { matchLabels: { a: "b" } }, template: { spec: { containers: [{ name: "c", image: "i:1", ports: [{ containerPort: "80" }] }] } } },
+            spec: {
+                selector: { matchLabels: { a: "b" } },
+                template: { spec: { containers: [{ name: "c", image: "i:1", ports: [{ containerPort: "80" }] }] } },
+            },
         };
-        assert.throws(() => validateManifest(broken), /Deployment broken does not match the apps\/v1 schema: .*containerPort must be integer/);
+        assert.throws(
+            () => validateManifest(broken),
+            /Deployment broken does not match the apps\/v1 schema: .*containerPort must be integer/,
+        );
     });
 });

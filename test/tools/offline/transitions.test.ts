@@ -28,7 +28,8 @@ function afterRollback(stack: string, before: string[]): { printed: string; run:
     const printed = String(runStack(stack, before).outputs.rollback);
     const { sets, removed } = editsOf(printed);
     const config = stackConfig(stack, [...before, ...sets]);
-    for (const key of removed) delete (config[`myapp:${key.split(".")[0]}`] as Record<string, unknown>)[key.split(".")[1]];
+    for (const key of removed)
+        delete (config[`myapp:${key.split(".")[0]}`] as Record<string, unknown>)[key.split(".")[1]];
     return { printed, run: runConfig(stack, config) };
 }
 
@@ -37,7 +38,14 @@ const VARIANTS: [string, string[]][] = [
     ["staging", ["blueGreen.standbyReplicas=0"]],
     ["production", []],
     ["production", ["canary.router=gateway-api", "canary.gateway.name=public", "canary.gateway.namespace=gateways"]],
-    ["production", ["canary.router=alb", "canary.alb.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/x", "release.drainSeconds=40"]],
+    [
+        "production",
+        [
+            "canary.router=alb",
+            "canary.alb.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/x",
+            "release.drainSeconds=40",
+        ],
+    ],
     ["production", ["canary.router=replicas", "release.replicas=20"]],
     ["production", ["strategy=rolling"]],
 ];
@@ -61,8 +69,14 @@ describe("who sets a Deployment's count", () => {
     it("a Deployment's pods refer to the Secrets they read by name, so a change of a Secret's data rolls them instead of replacing the Deployment", () => {
         const run = runStack("production");
         for (const d of all(run, ":Deployment")) {
-            assert.deepStrictEqual(at(d, "spec.template.spec.containers")[0].envFrom, [{ secretRef: { name: "myapp-env" } }, { secretRef: { name: "myapp-db-app" } }]);
-            assert.ok(d.dependsOn.includes("myapp-env") && d.dependsOn.includes("myapp-db-roles-app-secret"), d.dependsOn.join(","));
+            assert.deepStrictEqual(at(d, "spec.template.spec.containers")[0].envFrom, [
+                { secretRef: { name: "myapp-env" } },
+                { secretRef: { name: "myapp-db-app" } },
+            ]);
+            assert.ok(
+                d.dependsOn.includes("myapp-env") && d.dependsOn.includes("myapp-db-roles-app-secret"),
+                d.dependsOn.join(","),
+            );
         }
     });
 
@@ -71,12 +85,22 @@ describe("who sets a Deployment's count", () => {
             const config = stackConfig("production");
             config["myapp:appSecrets"] = { SENTRY_DSN: value };
             return runProgramSync({
-                ...toRunRequest(PROJECT, "production", applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config)),
+                ...toRunRequest(
+                    PROJECT,
+                    "production",
+                    applyProjectConfig(readProject(path.join(ROOT, "Pulumi.yaml")), "production", config),
+                ),
                 revealSecrets: true,
             });
         };
-        const checksum = (run: ProgramRun) => at(find(run, ":Deployment", "myapp-stable-deployment"), "spec.template.metadata.annotations")["checksum/app-secrets"];
-        const [a, b] = [withSecrets("https://one@sentry.example.com/1"), withSecrets("https://two@sentry.example.com/1")];
+        const checksum = (run: ProgramRun) =>
+            at(find(run, ":Deployment", "myapp-stable-deployment"), "spec.template.metadata.annotations")[
+                "checksum/app-secrets"
+            ];
+        const [a, b] = [
+            withSecrets("https://one@sentry.example.com/1"),
+            withSecrets("https://two@sentry.example.com/1"),
+        ];
         assert.match(checksum(a), /^[0-9a-f]{16}$/);
         assert.notStrictEqual(checksum(a), checksum(b));
         assert.ok(!JSON.stringify(find(a, ":Deployment", "myapp-stable-deployment").inputs).includes("one@sentry"));
@@ -90,30 +114,56 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "myapp-canary-hpa"), "spec.minReplicas"), 8);
         const gate = find(run, ":DeploymentPatch", "myapp-canary-capacity-w100");
         assert.strictEqual(at(gate, "metadata.name"), "myapp-canary");
-        assert.ok(JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes("jsonpath={$[?@.readyReplicas>7]}"));
+        assert.ok(
+            JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes(
+                "jsonpath={$[?@.readyReplicas>7]}",
+            ),
+        );
         assert.deepStrictEqual(gate.ignoreChanges, ["spec"], "its count is applied once, when the decision is made");
         assert.ok(find(run, ":Ingress", "myapp-canary-ingress").dependsOn.includes(gate.name));
-        assert.deepStrictEqual(byOp(diffOf("production", ["canary.weight=25"], ["canary.weight=100"])).create, ["myapp-canary-capacity-w100", "myapp-stable-capacity-w100"]);
+        assert.deepStrictEqual(byOp(diffOf("production", ["canary.weight=25"], ["canary.weight=100"])).create, [
+            "myapp-canary-capacity-w100",
+            "myapp-stable-capacity-w100",
+        ]);
     });
 
     it("a switch to a standby whose Deployment does not change still waits for its ready pods, and records the decision for the next one", () => {
         const run = runStack("staging", ["blueGreen.activeColor=green"]);
         const gate = find(run, ":DeploymentPatch", "myapp-green-capacity-live");
-        assert.ok(JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes("jsonpath={$[?@.readyReplicas>1]}"));
+        assert.ok(
+            JSON.parse(at(gate, "metadata.annotations")["pulumi.com/waitFor"]).includes(
+                "jsonpath={$[?@.readyReplicas>1]}",
+            ),
+        );
         assert.strictEqual(at(gate, "metadata.annotations")["traffic.release/share"], "100");
-        assert.deepStrictEqual(find(run, ":Service", "myapp-live").dependsOn, ["myapp-green-capacity-live", "myapp-smoke-green"]);
+        assert.deepStrictEqual(find(run, ":Service", "myapp-live").dependsOn, [
+            "myapp-green-capacity-live",
+            "myapp-smoke-green",
+        ]);
         assert.ok(byOp(diffOf("staging", [], ["blueGreen.activeColor=green"])).create.includes(gate.name));
     });
 
     it("replicas router 50 → 0: stable is raised to all 8 pods first; the canary goes to 0 only in a step after stable's", () => {
-        const sets = ["canary.router=replicas", "release.replicas=8", "canary.steps[0]=25", "canary.steps[1]=50", "canary.weight=50"];
+        const sets = [
+            "canary.router=replicas",
+            "release.replicas=8",
+            "canary.steps[0]=25",
+            "canary.steps[1]=50",
+            "canary.weight=50",
+        ];
         const base = runStack("production", sets);
         const run = runConfig("production", stackConfig("production", [...sets, "canary.weight=0"]), liveStateOf(base));
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "myapp-stable-hpa"), "spec.minReplicas"), 8);
         const settle = find(run, ":DeploymentPatch", "myapp-canary-settle-w0");
         assert.deepStrictEqual(at(settle, "spec"), { replicas: 0 });
         assert.deepStrictEqual(settle.dependsOn, ["myapp-stable-capacity-w0"]);
-        assert.ok(JSON.parse(at(find(run, ":DeploymentPatch", "myapp-stable-capacity-w0"), "metadata.annotations")["pulumi.com/waitFor"]).includes("jsonpath={$[?@.readyReplicas>7]}"));
+        assert.ok(
+            JSON.parse(
+                at(find(run, ":DeploymentPatch", "myapp-stable-capacity-w0"), "metadata.annotations")[
+                    "pulumi.com/waitFor"
+                ],
+            ).includes("jsonpath={$[?@.readyReplicas>7]}"),
+        );
     });
 });
 
@@ -135,21 +185,41 @@ describe("the printed rollback from any state", () => {
         const { printed, run } = afterRollback("production", ["canary.weight=25"]);
         assert.match(printed, /--path canary\.weight 0 && .*--path release\.version v1\.2\.2 && pulumi up/);
         assert.deepStrictEqual(all(run, ":Job"), []);
-        for (const d of all(run, ":Deployment")) assert.ok(!d.dependsOn.some((x) => x.startsWith("myapp-release-db")), d.name);
-        assert.deepStrictEqual(find(run, ":Deployment", "myapp-canary-deployment").ignoreChanges, ["spec.replicas", "spec.template"]);
+        for (const d of all(run, ":Deployment"))
+            assert.ok(!d.dependsOn.some((x) => x.startsWith("myapp-release-db")), d.name);
+        assert.deepStrictEqual(find(run, ":Deployment", "myapp-canary-deployment").ignoreChanges, [
+            "spec.replicas",
+            "spec.template",
+        ]);
         assert.deepStrictEqual(find(run, ":Deployment", "myapp-stable-deployment").ignoreChanges, ["spec.replicas"]);
-        assert.strictEqual(at(find(run, ":Ingress", "myapp-canary-ingress"), "metadata.annotations")["nginx.ingress.kubernetes.io/canary-weight"], "0");
+        assert.strictEqual(
+            at(find(run, ":Ingress", "myapp-canary-ingress"), "metadata.annotations")[
+                "nginx.ingress.kubernetes.io/canary-weight"
+            ],
+            "0",
+        );
     });
 
     it("a release whose canary never rolled (its backup failed): the rollback does not roll it either", () => {
-        const { run } = afterRollback("production", ["release.version=v1.2.4", "canary.canaryVersion=v1.2.4", "canary.weight=25"]);
+        const { run } = afterRollback("production", [
+            "release.version=v1.2.4",
+            "canary.canaryVersion=v1.2.4",
+            "canary.weight=25",
+        ]);
         const canary = find(run, ":Deployment", "myapp-canary-deployment");
-        assert.deepStrictEqual(canary.ignoreChanges, ["spec.replicas", "spec.template"], "the cluster's pods stay as they are");
+        assert.deepStrictEqual(
+            canary.ignoreChanges,
+            ["spec.replicas", "spec.template"],
+            "the cluster's pods stay as they are",
+        );
         assert.deepStrictEqual(all(run, ":Job"), []);
     });
 
     it("with a restore configured: the rollback drops it, so a failed or stuck restore cannot hold the traffic back", () => {
-        const { printed, run } = afterRollback("production", ["canary.weight=25", "database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump"]);
+        const { printed, run } = afterRollback("production", [
+            "canary.weight=25",
+            "database.restore.key=postgres/myapp/20261127T140000Z-pre-deploy-v1.2.3.dump",
+        ]);
         assert.match(printed, /pulumi config rm --stack production --path database\.restore && pulumi up/);
         assert.deepStrictEqual(all(run, ":Job"), []);
     });
@@ -162,8 +232,14 @@ describe("the printed rollback from any state", () => {
             ["myapp-smoke-blue"],
             "no smoke test of the color rolled back from, which may be the Job that failed",
         );
-        assert.deepStrictEqual(find(run, ":Deployment", "myapp-green-deployment").ignoreChanges, ["spec.replicas", "spec.template"]);
-        assert.deepStrictEqual(at(find(run, ":Service", "myapp-live"), "spec.selector"), { "app.kubernetes.io/name": "myapp", color: "blue" });
+        assert.deepStrictEqual(find(run, ":Deployment", "myapp-green-deployment").ignoreChanges, [
+            "spec.replicas",
+            "spec.template",
+        ]);
+        assert.deepStrictEqual(at(find(run, ":Service", "myapp-live"), "spec.selector"), {
+            "app.kubernetes.io/name": "myapp",
+            color: "blue",
+        });
         assert.strictEqual(String(run.outputs.rollback), "none needed: live runs the previous version v1.2.2");
     });
 });
