@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { RunDiff } from "../../../tools/offline/diff";
-import { byOp, diffOf, preview, stackConfig, writeStackFile } from "../../helpers";
+import { byOp, diffOf } from "../../helpers";
 
 function assertNoPodRestart(diff: RunDiff): void {
     const restarts = diff.steps.filter((s) => s.changes.some((c) => c.path.startsWith("spec.template")));
