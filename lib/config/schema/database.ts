@@ -6,11 +6,9 @@ import { pinnedImage, version } from "./fields";
 
 // The database the release migrates, and the backups taken before it does.
 
-const cronSchedule = z
-    .string()
-    .refine(isKubernetesCron, {
-        message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"',
-    });
+const cronSchedule = z.string().refine(isKubernetesCron, {
+    message: 'must be a five-field cron schedule such as "0 */6 * * *" or a macro such as "@daily"',
+});
 const awsCron = z.string().refine(isAwsCron, "must be an AWS cron expression such as cron(0 5 ? * * *)");
 const roleSchema = z.strictObject({
     name: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a PostgreSQL role name"),
