@@ -30,12 +30,9 @@ export function comparatorOf(query: string): Comparator {
 }
 
 /**
- * A monitor's message. Datadog notifies an @-handle only when the block around it applies
- * (docs.datadoghq.com/monitors/notify/variables). The pager is in the alert block of what pages, so warnings reach
- * chat alone, and in the `{{#is_recovery}}` block of every monitor that can page, which renders on any return to OK
- * (from ALERT or WARN): `{{#is_alert_recovery}}` renders on ALERT → OK only (DataDog/documentation#39212), so an
- * incident that went ALERT → WARN → OK stayed open. A recovery sent to PagerDuty resolves its incident, or is ignored
- * when there is none; it never pages. A version without users alerts chat alone, with what `rollback` says of it.
+ * A monitor's message. The pager is in the alert block of what pages, so warnings reach chat alone, and in the
+ * `{{#is_recovery}}` block of every monitor that can page (README, Decisions: "The pager's recovery"). A version
+ * without users alerts chat alone, with what `rollback` says of it.
  */
 export function alertMessage(
     notify: { pager: string[]; chat: string[] },

@@ -22,9 +22,8 @@ import {
 import type { ReleaseMonitoringArgs } from "./releaseMonitoring";
 
 /**
- * On missing data, Datadog treats a Count query as 0 ("default"; docs.datadoghq.com/monitors/configuration, "No
- * data": Evaluate as zero), so a traffic guard reads "too few" once a version's traffic is gone, instead of keeping
- * its last state. A condition resolves ("resolve": Show OK) once its version stops reporting.
+ * On missing data a traffic guard reads zero, "too few", and a condition resolves, so a gone version's composites
+ * resolve (README, Decisions: "Traffic guards alert on too little traffic").
  */
 const GUARD_ON_MISSING_DATA = "default";
 const CONDITION_ON_MISSING_DATA = "resolve";
@@ -159,9 +158,8 @@ export function declareMonitors(
             continue;
         }
         // The composite alerts (or warns) only while the condition does, its guard does not report too little
-        // traffic and no higher tier of the same version alerts. Datadog's `!` turns OK into ALERT and ALERT or
-        // WARN into OK, and `&&` takes the least severe (docs.datadoghq.com/monitors/types/composite,
-        // "Computing trigger conditions").
+        // traffic and no higher tier of the same version alerts (README, Decisions: "One page per incident, no
+        // warning on a rollback trigger").
         const guards = [spec.guard, ...(spec.gone && spec.gone.window !== spec.guard.window ? [spec.gone] : [])].map(
             (g) => trafficMonitor(spec, g).id,
         );

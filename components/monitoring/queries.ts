@@ -34,8 +34,7 @@ export interface Scopes {
 
 export function scopesOf(args: ReleaseMonitoringArgs): Scopes {
     const base = `service:${args.service},env:${args.env}`;
-    // Probes are not user traffic. `!tag:value` with wildcards is Datadog's metric-query exclusion
-    // (docs.datadoghq.com/metrics/advanced-filtering: `avg:system.disk.in_use{!device:/dev/loop*}`).
+    // Probes are not user traffic (README, Decisions: "Tag filters in metric queries").
     const notProbes = args.trafficGuard.excludeResources.map((r) => `,!resource_name:${r}`).join("");
     return {
         base,
@@ -48,10 +47,7 @@ export function scopesOf(args: ReleaseMonitoringArgs): Scopes {
 
 /**
  * The app role's connections over its own connection limit, as a fraction: the limit is what runs out first, well
- * before max_connections. With Database Monitoring, postgresql.connections is tagged state, app, db and user
- * (DataDog/integrations-core postgres/metadata.csv; the check's PG_ACTIVE_CONNECTIONS_QUERY in
- * postgres/datadog_checks/postgres/statement_samples.py groups pg_stat_activity by usename and datname), so the sum
- * over states is every connection the role holds.
+ * before max_connections (README, Decisions: "Database metrics by role").
  */
 function connections(databaseScope: string, r: ReleaseMonitoringArgs["appRole"]): string {
     return r
@@ -138,10 +134,9 @@ export function monitorSpecs(
         const requests = `${scope}${notProbes}`;
         const errorRate = (window: string) => (t: number) =>
             `sum(${window}):sum:${span}.errors{${requests}}.as_count() / sum:${span}.hits{${requests}}.as_count() * 100 > ${num(t)}`;
-        // "5 minutes sustained", as the plan's success criterion words it: every minute of the window above the
-        // threshold. Only as_rate() takes a time aggregation other than sum, and divides each point before it
-        // (docs.datadoghq.com/monitors/guide/as-count-in-monitor-evaluations). So it fires no sooner than
-        // "roll back now" over the same five minutes, which it defers to.
+        // "5 minutes sustained": every minute of the window above the threshold, so it fires no sooner than "roll
+        // back now" over the same five minutes (README, Decisions: "One page per incident, no warning on a rollback
+        // trigger").
         const sustainedErrorRate = (window: string) => (t: number) =>
             `min(${window}):sum:${span}.errors{${requests}}.as_rate() / sum:${span}.hits{${requests}}.as_rate() * 100 > ${num(t)}`;
         const p95 = (window: string) => (t: number) => `percentile(${window}):p95:${span}{${requests}} > ${num(t)}`;
@@ -193,9 +188,7 @@ export function monitorSpecs(
 
     function serviceWide(alert: ServiceWideBuiltIn): Query {
         switch (alert) {
-            // postgresql.queries.time is nanoseconds of execution per query_signature, db and user (Database
-            // Monitoring; DataDog/integrations-core postgres/metadata.csv); per call, in milliseconds. The app's own
-            // role only: the six-hourly pg_dump's long COPYs are the backup role's.
+            // Per call, in milliseconds, for the app's own role only (README, Decisions: "Database metrics by role").
             case "dbQueryMs": {
                 const db = appQueries(needs(alert, args.databaseScope, "databaseScope"), args.appRole);
                 return (t) =>
@@ -210,12 +203,11 @@ export function monitorSpecs(
                 return (t) =>
                     `sum(last_15m):sum:postgresql.buffer_hit{${db}}.as_count() / ( sum:postgresql.buffer_hit{${db}}.as_count() + sum:postgresql.disk_read{${db}}.as_count() ) * 100 < ${num(t)}`;
             }
-            // kubernetes.cpu.usage.total is nanocores and kubernetes.cpu.limits cores (DataDog/integrations-core kubelet/metadata.csv).
+            // Nanocores over cores (README, Decisions: "Kubernetes metrics' units and tags").
             case "cpuPct":
                 return (t) =>
                     `avg(last_10m):sum:kubernetes.cpu.usage.total{${kube}} by {kube_deployment} / 1000000000 / sum:kubernetes.cpu.limits{${kube}} by {kube_deployment} * 100 > ${num(t)}`;
-            // The working set is what the OOM killer watches; kubernetes.memory.usage counts page cache too
-            // (DataDog/integrations-core kubelet/metadata.csv). Per pod, since one pod is what gets killed.
+            // The working set, per pod: what the OOM killer watches (README, Decisions: "Kubernetes metrics' units and tags").
             case "memoryPct":
                 return (t) =>
                     `avg(last_10m):sum:kubernetes.memory.working_set{${kube}} by {kube_deployment,pod_name} / sum:kubernetes.memory.limits{${kube}} by {kube_deployment,pod_name} * 100 > ${num(t)}`;
@@ -223,11 +215,8 @@ export function monitorSpecs(
                 const hosts = needs(alert, args.hostScope, "hostScope");
                 return (t) => `avg(last_10m):max:system.io.util{${hosts}} by {host,device} > ${num(t)}`;
             }
-            // kubernetes_state.hpa.current_replicas and .max_replicas, tagged kube_namespace and
-            // horizontalpodautoscaler (DataDog/integrations-core kubernetes_state_core/metadata.csv), and kube_cluster_name
-            // (the KSM check tags every metric with it). Pinned for the whole window: min(). Named autoscalers only: a
-            // wildcard would take in another app's `<app>-…` and every pinned one, which reads 100% forever. `AND … IN (…)`
-            // is the boolean filter form, which must not be mixed with `,` (docs.datadoghq.com/metrics/advanced-filtering).
+            // Pinned for the whole window: min(). Named autoscalers only, in the boolean filter form (README, Decisions:
+            // "Kubernetes metrics' units and tags", "Tag filters in metric queries").
             case "autoscalerAtMaxPct": {
                 const hpa = `kube_cluster_name:${args.kubeClusterName} AND kube_namespace:${args.namespace} AND ${HPA_TAG} IN (${[...args.autoscalers].sort().join(", ")})`;
                 return (t) =>

@@ -102,15 +102,9 @@ export interface ReleaseMonitoringArgs {
 /**
  * Datadog monitors for the alerts and rollback triggers it is given, a deployment dashboard, availability and latency
  * SLOs, and a downtime for the deployment window that mutes rollout noise only. Error-rate, latency, payment and
- * rollback monitors exist per version in flight, so a canary is judged on its own traffic, and only once that traffic
- * is large enough to judge: a p95 over a handful of requests says as little as a ratio over them. Each of those is a
- * composite `condition && !low_traffic`: a guard alerts on too little traffic, never on enough, so no monitor is in
- * alert while traffic is healthy.
- *
- * Notification routing follows Datadog's conditional variables: an @-handle inside `{{#is_alert}}` is notified only
- * when the monitor alerts. The pager sits in the alert block of what pages (never for a version without users) and in
- * the `{{#is_recovery}}` block of every monitor that can page, so each incident it opened is resolved on any path
- * back to OK; warnings go to chat.
+ * rollback monitors exist per version in flight, each a composite `condition && !low_traffic`, so a canary is judged
+ * on its own traffic once there is enough to judge (README, Decisions: "Traffic guards alert on too little traffic");
+ * messages.ts says who is notified.
  */
 export class ReleaseMonitoring extends LibraryComponent {
     /** Every monitor, by resource name suffix. */
@@ -143,10 +137,7 @@ export class ReleaseMonitoring extends LibraryComponent {
         new datadog.DowntimeSchedule(
             `${name}-deployment-window`,
             {
-                // The v2 scope is a query in the common search syntax; "*" is the documented group scope for all
-                // groups of the selected monitors (DataDog/documentation content/en/monitors/downtimes/_index.md,
-                // "Downtime scope syntax"; the provider passes it through as is,
-                // DataDog/terraform-provider-datadog datadog/fwprovider/resource_datadog_downtime_schedule.go).
+                // Every group of the selected monitors (README, Decisions: "The deployment window's scope").
                 scope: "*",
                 // Only monitors carrying every one of these tags are muted: the rollout noise, never what the plan checks in the window.
                 monitorIdentifier: {

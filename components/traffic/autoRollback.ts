@@ -46,8 +46,8 @@ export interface AutoRollbackArgs {
 
 /**
  * The body of `POST /api/stacks/{org}/{project}/{stack}/deployments`: an update with the stack's deployment settings
- * and the rollback's commands before it (pulumi/pulumi sdk/go/common/apitype/deployments.go, CreateDeploymentRequest).
- * The environment records which alert started it, from Datadog's webhook variables.
+ * and the rollback's commands before it; the environment records which alert started it, from Datadog's webhook
+ * variables (README, Decisions: "Automatic rollback's request and its mark").
  */
 export function deploymentRequest(preRunCommands: string[]): Record<string, unknown> {
     return {
@@ -109,7 +109,7 @@ export class AutoRollback extends LibraryComponent {
                     url: `${apiUrl}/api/stacks/${organization}/${project}/${stack}/deployments`,
                     encodeAs: "json",
                     payload: JSON.stringify(deploymentRequest(args.rollback.preRunCommands)),
-                    // The Pulumi Cloud REST API's headers (docs: "Authentication", "Accept" with the API version).
+                    // The Pulumi Cloud REST API's headers (README, Decisions: "Automatic rollback's request and its mark").
                     customHeaders: pulumi.secret(
                         args.accessToken.apply((token) =>
                             JSON.stringify({

@@ -92,11 +92,8 @@ export class BlueGreenDeployment extends LibraryComponent {
         const app = t.appName;
         const previewColor: Color = args.activeColor === "blue" ? "green" : "blue";
 
-        // The switch, in the engine's order: the incoming color's autoscaler minimum rises to what the outgoing color
-        // runs now (components/traffic/capacity.ts) and its ready pods are awaited, whether or not its Deployment changed; its
-        // smoke test has passed; only then does the live Service move; only after that does the outgoing color's
-        // minimum drop to standbyReplicas, or its pods to 0. So the live Service never selects fewer ready pods than
-        // the live color ran.
+        // The switch, in order: the incoming color's capacity (capacity.ts) and smoke test, then the live Service, then
+        // the outgoing color's drop to standbyReplicas, so the live Service never selects fewer ready pods than it had.
         const workloads = {} as Record<Color, AppWorkload>;
         const colorServices = {} as Record<Color, k8s.core.v1.Service>;
         for (const color of [args.activeColor, previewColor]) {
@@ -296,9 +293,8 @@ export class BlueGreenDeployment extends LibraryComponent {
                     },
                 }),
             },
-            // A smoke test runs once for its purpose, the color's version and attempt, as the release's database Jobs
-            // do: a new smoke image or deadline does not run the live color's test again (the provider replaces a Job
-            // whose template changes: pulumi/pulumi-kubernetes provider/pkg/provider/diff.go).
+            // A smoke test runs once for its purpose, the color's version and attempt: a new smoke image or deadline
+            // does not run the live color's test again (README, Decisions: "One Job per purpose").
             { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
         );
     }

@@ -4,9 +4,8 @@ import { ANNOTATION } from "../../policy/contract";
 
 /**
  * What a read of a live Deployment tells the capacity plan: the count its autoscaler runs now, and the traffic
- * decision last recorded on it. Every field is undefined when nothing was read: during `pulumi preview` of a
- * Deployment that does not exist yet (the read's id is unknown, and the engine skips a read with an unknown id:
- * pulumi/pulumi pkg/resource/deploy/step.go, ReadStep.Apply), and under mocks.
+ * decision last recorded on it. Every field is undefined when nothing was read: in a preview that creates the
+ * Deployment (README, Decisions: "The live count is read, after the Deployment's step"), and under mocks.
  */
 export interface LiveTrack {
     /** spec.replicas: the autoscaler's current count (or the count Pulumi created it with). */
@@ -54,14 +53,9 @@ export interface TrackCapacity {
 }
 
 /**
- * The capacity each track needs before traffic moves, from what the cluster runs now.
- *
- * The fleet is every pod of the tracks that carried traffic when the last decision was applied (their recorded
- * share above 0), at the count their autoscalers run now. A track whose share grows gets `ceil(fleet × share)`;
- * a track whose share shrinks keeps `ceil(fleet × share)`; a track whose share is unchanged keeps what its last
- * decision gave it, so an `up` that moves no traffic leaves every floor alone and the autoscaler's count with it.
- * Without a recorded decision (the first `up`, or a Deployment the read could not see) the configured minimum
- * holds. Floors never exceed the autoscaler's maximum, nor fall below the configured minimum.
+ * The capacity each track needs before traffic moves, from what the cluster runs now: `ceil(fleet × share)` when its
+ * share changes, its last decision's floor when not, the configured minimum without a recorded decision; never below
+ * that minimum nor above the autoscaler's maximum (README, "How capacity follows traffic").
  */
 export function planCapacity<K extends string>(
     tracks: Record<K, TrackDemand>,
@@ -97,15 +91,9 @@ export function planCapacity<K extends string>(
 }
 
 /**
- * `pulumi.com/waitFor` conditions for a Deployment that must serve with at least `ready` pods: its current
- * generation observed (the provider's JSONPath condition checks status.observedGeneration), its rollout complete
- * (Progressing=NewReplicaSetAvailable) with every pod of the current template (updatedReplicas equals replicas),
- * all of spec.replicas available (Available=True, as maxUnavailable is 0), and at least `ready` pods ready. The
- * Progressing reason alone is not enough: a rollout back to an earlier template, whose ReplicaSet exists, first
- * records the new generation with the old rollout's condition and its updatedReplicas at 0. A Deployment at 0
- * waits for spec.replicas 0. The provider evaluates these with RFC 9535 JSONPath (pulumi/pulumi-kubernetes
- * provider/pkg/jsonpath, github.com/theory/jsonpath): a filter on the root object compares counts, which no
- * equality form can (README, Decisions).
+ * `pulumi.com/waitFor` conditions for a Deployment that must serve with at least `ready` pods: its rollout of the
+ * current template complete, all its pods available (Available=True, as maxUnavailable is 0) and `ready` of them
+ * ready; at 0, spec.replicas 0 (README, Decisions: "Capacity steps are server-side-apply patches").
  */
 export function readyConditions(ready: number): string {
     if (ready === 0) return JSON.stringify(["jsonpath={.spec.replicas}=0"]);
@@ -135,19 +123,11 @@ export interface TrafficStepArgs {
 }
 
 /**
- * One step of a traffic decision on one Deployment, as a server-side-apply patch that exists for as long as the
- * decision holds: its name carries the decision, so it is applied when the decision is made. Its count is never
- * applied again (`ignoreChanges` on spec: a later `up` or a refresh cannot take back what the autoscaler did since),
- * and `retainOnDelete` keeps the next decision from undoing it (deleting a patch would release its fields:
- * pulumi/pulumi-kubernetes provider.go Delete). Its annotations (the floor it waits for, the decision it records)
- * stay the same while the decision holds; a step whose wait failed or was interrupted is awaited again by the next
- * `up` (pulumi/pulumi step_generator.go, initialization errors).
- *
- * Before traffic moves (the gate) it waits for the floor's ready pods, waking a Deployment at 0, which an autoscaler
- * never scales (ScalingDisabled in kubernetes pkg/controller/podautoscaler/horizontal.go); after traffic has moved
- * (the settle step) it sets the count a traffic decision takes a track down to. Its readiness conditions stay on the
- * Deployment, where the provider reads `pulumi.com/waitFor` from the live object: later rollouts of the Deployment
- * wait for the same floor.
+ * One step of a traffic decision on one Deployment: a server-side-apply patch named after the decision, applied once
+ * and kept. Before traffic moves (the gate) it waits for the floor's ready pods, waking a Deployment at 0; after (the
+ * settle step) it sets the count the decision takes a track down to. Its `waitFor` stays on the Deployment, so later
+ * rollouts wait for the same floor (README, Decisions: "Capacity steps are server-side-apply patches", "Who owns
+ * `spec.replicas`").
  */
 export function trafficStep(
     name: string,

@@ -23,10 +23,8 @@ export const albRouter: CanaryRouter<{
     alb: AlbSettings;
 }> = {
     ...separateTracks,
-    // A pod is ready only once its target is healthy in the ALB's target group, so a rollout or a weight never
-    // moves onto targets still in their initial health checks. The AWS Load Balancer Controller's webhook injects
-    // that readiness gate into pods created in a namespace with this label
-    // (aws-load-balancer-controller docs/deploy/pod_readiness_gate.md), so the Deployments wait for it.
+    // A pod is ready only once its ALB target is healthy, so no rollout or weight moves onto targets still in their
+    // initial health checks (README, Decisions: "The ALB's readiness gate").
     podsAwait: ({ name, parent, args }) => [
         new k8s.core.v1.NamespacePatch(
             `${name}-alb-readiness-gate`,
@@ -49,12 +47,8 @@ export const albRouter: CanaryRouter<{
                     name: t.appName,
                     namespace: t.namespace,
                     labels: appLabels(t.appName, COMPONENT.live),
-                    // Awaited on the load balancer's address, where a refused certificate or a failed ALB shows
-                    // on creation. Not the built-in Ingress await: it also waits for Endpoints named after each
-                    // backend (provider/pkg/await/ingress.go checkIfEndpointsReady), and these backends are ALB
-                    // actions, not Services. The price of any await is the informer's possibly older copy
-                    // (ANNOTATION.skipAwait): a weight shift can show again in the next preview, and that up
-                    // re-applies the same weight.
+                    // Awaited on the load balancer's address, where a refused certificate or a failed ALB shows on
+                    // creation (README, Decisions: "Traffic objects store what the apply returned").
                     annotations: {
                         "pulumi.com/waitFor": "jsonpath={.status.loadBalancer.ingress[0].hostname}",
                         "alb.ingress.kubernetes.io/scheme": alb.scheme,

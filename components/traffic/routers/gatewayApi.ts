@@ -15,10 +15,8 @@ export interface GatewayRef {
 
 /**
  * The `pulumi.com/waitFor` expression for a condition of the route's status for this Gateway (not whichever parent
- * is listed first), observed at the route's current generation: a Gateway API condition carries the generation it
- * was computed for (Condition.observedGeneration), and an HTTPRoute's status has no top-level observedGeneration for
- * the provider to compare. RFC 9535 JSONPath as the provider parses it (github.com/theory/jsonpath 0.9, which reads
- * `a && b` but not `a && b && c`: hence two filters).
+ * is listed first), at the route's current generation (README, Decisions: "HTTPRoute conditions per parent and
+ * generation").
  */
 export function routeCondition(gateway: { name: string; namespace: string }, type: string): string {
     const parent = `@.parentRef.name=="${gateway.name}" && @.parentRef.namespace=="${gateway.namespace}"`;
@@ -44,12 +42,8 @@ export const gatewayApiRouter: CanaryRouter<{
                     namespace: args.template.namespace,
                     labels: appLabels(args.template.appName, COMPONENT.live),
                     annotations: {
-                        // The provider does not await custom resources unless told what to wait for
-                        // (provider/pkg/await/internal ReadyCondition in pulumi/pulumi-kubernetes). A Gateway that
-                        // refuses the route (allowedRoutes, a missing listener, an unresolvable backend) sets
-                        // Accepted or ResolvedRefs to False on its parent status, so `pulumi up` fails at the timeout.
-                        // Each condition is this Gateway's, for this generation of the route: on an update the old
-                        // generation's True conditions stay until the Gateway has looked at the new one.
+                        // A Gateway that refuses the route fails `pulumi up` at the timeout (README, Decisions:
+                        // "Routers that must confirm", "HTTPRoute conditions per parent and generation").
                         "pulumi.com/waitFor": JSON.stringify(
                             ["Accepted", "ResolvedRefs"].map((type) => routeCondition(gw, type)),
                         ),

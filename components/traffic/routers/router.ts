@@ -35,9 +35,9 @@ export interface RouteScope<S extends object> extends RouterScope<S> {
 }
 
 /**
- * A canary traffic router: what expresses the weight, with the settings `S` it needs beside the tracks' arguments
- * (argo-rollouts' TrafficRoutingReconciler, one module per router). A new router is a module implementing this and
- * a line in the registry (`./index.ts`).
+ * A canary traffic router: what expresses the weight, with the settings `S` it needs beside the tracks' arguments. A
+ * new router is a module implementing this and a line in the registry, `./index.ts` (README, Decisions: "One module
+ * per router").
  */
 export interface CanaryRouter<S extends object = object> {
     /**
