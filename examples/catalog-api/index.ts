@@ -1,7 +1,7 @@
 // A second service on the release library: catalog-api, released by rolling update, with its own Datadog alerts and
 // no business metrics (it takes no payments and sends no email). It imports the installed library and the Pulumi SDK,
 // reads its own stack config, and exports a function, which Pulumi calls and whose result becomes the stack outputs,
-// so the offline preview can run it under mocks (`--project-dir examples/catalog-api`).
+// so the offline preview can run it under mocks (`--project-dir examples/catalog-api`, after `npm install` here).
 import * as pulumi from "@pulumi/pulumi";
 import { AlertSpec, BuiltInAlert, ReleaseMonitoring, RollingDeployment } from "@myapp/release-components";
 
