@@ -9,6 +9,7 @@ import { parseArgs } from "util";
 import { z } from "zod";
 import type { ProgramConfig } from "../lib/config";
 import { apiUrlFromEnv, credentialsFromEnv } from "../lib/datadog/credentials";
+import { DatadogRequestError, DatadogUnavailableError } from "../lib/datadog/model";
 import { CanaryJudgment, judgeableProblem, judgeCanary } from "../lib/judge/canary";
 import {
     DEFAULT_JUDGE_SETTINGS,
@@ -137,7 +138,7 @@ async function judgeFromDatadog(
         );
     const to = Date.now();
     const window = { from: to - windowMs, to };
-    const { createDatadogReader, DatadogRequestError, DatadogUnavailableError } = await import("../lib/datadog/reader");
+    const { createDatadogReader } = await import("../lib/datadog/reader");
     const reader = createDatadogReader({ credentials, baseUrl: apiUrlFromEnv() });
     let judged: CanaryJudgment;
     try {

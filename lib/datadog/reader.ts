@@ -2,6 +2,7 @@
 // scalars (v2 query API) and monitors with their group states (v1). Each call is bounded in time, retries included.
 import { client, logger, v1, v2 } from "@datadog/datadog-api-client";
 import { DatadogCredentials } from "./credentials";
+import { DatadogReader, DatadogRequestError, DatadogUnavailableError } from "./model";
 
 export interface DatadogReaderOptions {
     credentials: DatadogCredentials;
@@ -11,51 +12,6 @@ export interface DatadogReaderOptions {
     timeoutMs?: number;
     /** Retries of a 429 or 5xx answer; default 3. The client waits X-RateLimit-Reset seconds, else 2, 4, 8 s. */
     maxRetries?: number;
-}
-
-/** Datadog could not answer: unreachable, too slow, rate limited past the time allowed, or failing (5xx). */
-export class DatadogUnavailableError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "DatadogUnavailableError";
-    }
-}
-
-/** Datadog answered the request with an error of the request's own (4xx): bad credentials, permissions or query. */
-export class DatadogRequestError extends Error {
-    constructor(
-        message: string,
-        readonly status: number,
-    ) {
-        super(message);
-        this.name = "DatadogRequestError";
-    }
-}
-
-/** A time window in milliseconds since the epoch. */
-export interface Window {
-    from: number;
-    to: number;
-}
-
-/** Metric series on a common time axis: per query name, one value per time, null where there is no point. */
-export interface Timeseries {
-    times: number[];
-    /** A query with no data at all has no entry. */
-    values: Record<string, (number | null)[]>;
-}
-
-export interface DatadogReader {
-    /** Each named metrics query's series over the window at `intervalMs` resolution. */
-    timeseries(queries: Record<string, string>, window: Window, intervalMs: number): Promise<Timeseries>;
-    /** Each named metrics query reduced over the window by `aggregator`; null where there is no data. */
-    scalars(
-        queries: Record<string, string>,
-        window: Window,
-        aggregator: "sum" | "avg" | "min" | "max" | "last",
-    ): Promise<Record<string, number | null>>;
-    /** The monitors carrying every one of `monitorTags`, with the states of all their groups. */
-    monitors(monitorTags: readonly string[]): Promise<v1.Monitor[]>;
 }
 
 const RETRYABLE = (status: number) => status === 429 || status >= 500;

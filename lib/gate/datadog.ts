@@ -2,7 +2,7 @@
 // version already at a step, its requests over the observe window and the judge's scorecard against the baseline.
 import { isPerVersionAlert, MONITOR_TAG, NOTIFIES_NOBODY_TAG, tagValue } from "../../policy/contract";
 import { labelValue } from "../../policy/rules";
-import { DatadogReader, DatadogRequestError, DatadogUnavailableError } from "../datadog/reader";
+import { DatadogReader, DatadogRequestError, DatadogUnavailableError } from "../datadog/model";
 import { DatadogScope, judgeQueries, judgeSeriesFrom, versionReadings } from "../judge/datadogSeries";
 import { judgeSeries, JudgeSettings } from "../judge/judge";
 import { DatadogAnswer, MonitorFinding, Raise, Shares, VersionEvidence } from "./gate";

@@ -1,7 +1,7 @@
 // A canary judged against its stable track on their Datadog metrics over a window: what `npm run judge -- --stack S`
 // prints and what `npm run release` decides each step on.
 import type { ProgramConfig } from "../config";
-import type { DatadogReader, Window } from "../datadog/reader";
+import type { DatadogReader, Window } from "../datadog/model";
 import { DatadogScope, judgeQueries, judgeSeriesFrom } from "./datadogSeries";
 import { Judgment, judgeSeries } from "./judge";
 import { judgeIntervals } from "./scorer";

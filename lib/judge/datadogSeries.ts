@@ -1,7 +1,7 @@
 // How the judge's metrics are read from Datadog for two versions in flight: the same metrics and tags the
 // per-version monitors query (components/monitoring/queries.ts), one point per step.
 import { labelValue } from "../../policy/rules";
-import type { Timeseries } from "../datadog/reader";
+import type { Timeseries } from "../datadog/model";
 import { JudgeMetricName, SeriesPair } from "./judge";
 
 /** What tells a version's traffic apart in Datadog. */

@@ -3,7 +3,7 @@
 // or the printed rollback. Every change of state is saved before the next action, so a run that stops (a CI job
 // cancelled, a runner lost) resumes where it stopped.
 import type { ProgramConfig } from "../config";
-import { DatadogReader, DatadogRequestError, DatadogUnavailableError, Window } from "../datadog/reader";
+import { DatadogReader, DatadogRequestError, DatadogUnavailableError, Window } from "../datadog/model";
 import { haltChange } from "../gate/mark";
 import { judgeableProblem, judgeCanary } from "../judge/canary";
 import type { Verdict } from "../judge/scorer";

@@ -2,12 +2,8 @@ import * as assert from "assert";
 import { createServer } from "net";
 import { v1 } from "@datadog/datadog-api-client";
 import { credentialsFromEnv } from "../../../lib/datadog/credentials";
-import {
-    createDatadogReader,
-    DatadogReaderOptions,
-    DatadogRequestError,
-    DatadogUnavailableError,
-} from "../../../lib/datadog/reader";
+import { DatadogRequestError, DatadogUnavailableError } from "../../../lib/datadog/model";
+import { createDatadogReader, DatadogReaderOptions } from "../../../lib/datadog/reader";
 import { DatadogStandIn, startDatadogStandIn } from "../../support/datadogStandIn";
 
 const MINUTE = 60_000;
