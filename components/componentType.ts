@@ -20,13 +20,13 @@ export abstract class LibraryComponent extends pulumi.ComponentResource {
     }
 }
 
-/** The strategy components: each declares the app's live Service `<name>-live` and, with an Ingress, `<name>-ingress`. */
+/** The strategy components: each declares the app's Service `<name>-live` and, with an Ingress, `<name>-ingress`. */
 export type StrategyType = "BlueGreenDeployment" | "CanaryDeployment" | "RollingDeployment";
 const STRATEGIES: StrategyType[] = ["BlueGreenDeployment", "CanaryDeployment", "RollingDeployment"];
 
 /**
- * Aliases that let the live Service or Ingress under one strategy component take over the object the same name had
- * under another, so that a change of strategy updates the live objects in place. Without them the child's URN
+ * Aliases that let the app's Service or Ingress under one strategy component take over the object the same name had
+ * under another, so that a change of strategy updates the objects in place. Without them the child's URN
  * changes with its parent's type: the engine creates the new resource and then deletes the old one, and the old one's
  * delete removes the Kubernetes object the new one has just applied, since both have the same metadata.name
  * (pulumi/pulumi-kubernetes#2948). `blueGreenName` is the name the child had under BlueGreenDeployment when it

@@ -49,7 +49,7 @@ async function exists(k: Kube, path: string): Promise<boolean> {
     return (await k.request("GET", path)).status === 200;
 }
 
-describe("blue/green on the engine: switch, switch back, decommission a standby the HPA scaled, switch from a standby at 0 (staging, no database/backup/monitoring)", function () {
+describe("blue/green on the engine: switch, switch back, decommission a preview color the HPA scaled, switch from a preview color at 0 (staging, no database/backup/monitoring)", function () {
     let ps: ProjectStack;
     let k: Kube;
     let policyConfig: string;
@@ -91,7 +91,7 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         ["green", "blue"],
         ["blue", "green"],
     ]) {
-        it(`switch to ${to}: the live and preview Service selectors change after each color's capacity step for its new role (engine and offline preview), no pod restarts`, async function () {
+        it(`switch to ${to}: the active and preview Service selectors change after each color's capacity step for its new role (engine and offline preview), no pod restarts`, async function () {
             const before = await pods(k, NS, APP);
             assert.strictEqual(before.ready.length, 4);
             const a = await compareEdit(
@@ -126,7 +126,7 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         });
     }
 
-    it("decommission the standby after the HPA has scaled it (pulumi-kubernetes#2491's conflict): kube-controller-manager owns spec.replicas, pulumi up still takes it to 0", async function () {
+    it("decommission the preview color after the HPA has scaled it (pulumi-kubernetes#2491's conflict): kube-controller-manager owns spec.replicas, pulumi up still takes it to 0", async function () {
         // What the HPA controller does: an Update of the scale subresource as kube-controller-manager
         // (kubernetes pkg/controller/podautoscaler/horizontal.go, scaleNamespacer.Update).
         const scalePath = `${DEPLOYMENTS}/myapp-green/scale`;
@@ -147,14 +147,14 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
 
         const a = await compareEdit(
             ps,
-            "blue/green standbyReplicas 0",
-            { "blueGreen.standbyReplicas": "0" },
+            "blue/green previewReplicas 0",
+            { "blueGreen.previewReplicas": "0" },
             policyConfig,
             onOutput,
         );
         assert.deepStrictEqual(a.offline, a.engine);
         const up = await timedUp(ps, onOutput);
-        measure("blueGreen.decommissionStandby", up);
+        measure("blueGreen.decommissionPreview", up);
         // Green goes to 0 by the decision's settle step; at 0 its autoscaler, disruption budget, capacity step and smoke
         // test are no longer declared. Its Deployment is not updated: Pulumi sets no count but at creation.
         assert.deepStrictEqual(up.steps, {
@@ -173,10 +173,10 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "blue" });
     });
 
-    it("switch to green from 0 (standbyReplicas 0): polled every 200 ms, the live Service never selects fewer Ready pods than release.replicas", async function () {
+    it("switch to green from 0 (previewReplicas 0): polled every 200 ms, the active Service never selects fewer Ready pods than release.replicas", async function () {
         const a = await compareEdit(
             ps,
-            "blue/green switch to green with standbyReplicas 0",
+            "blue/green switch to green with previewReplicas 0",
             { "blueGreen.activeColor": "green" },
             policyConfig,
             onOutput,
@@ -220,7 +220,7 @@ describe("blue/green on the engine: switch, switch back, decommission a standby 
         assert.ok(samples.length >= 10, `only ${samples.length} samples`);
         assert.ok(
             minReady >= REPLICAS,
-            `the live Service selected ${minReady} Ready pods at one sample: ${JSON.stringify(samples)}`,
+            `the active Service selected ${minReady} Ready pods at one sample: ${JSON.stringify(samples)}`,
         );
 
         // Green is woken from 0 by its capacity step (an autoscaler never scales up from 0); blue goes to 0 by its settle step.

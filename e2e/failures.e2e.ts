@@ -41,7 +41,7 @@ function withoutStatus(d: Record<string, DeploymentState>) {
     );
 }
 
-describe("a failing smoke test on the staging blue/green stack leaves the live Service where it was", function () {
+describe("a failing smoke test on the staging blue/green stack leaves the active Service where it was", function () {
     const NS = "e2e-bg-fail";
     let ps: ProjectStack;
     let k: Kube;
@@ -54,9 +54,9 @@ describe("a failing smoke test on the staging blue/green stack leaves the live S
         measure("failures.blueGreen.firstDeploy", { changes: up.changes });
     });
 
-    it("releasing v1.2.4 on green and switching to it, with a smoke test that fails: pulumi up fails, the live Service still selects blue", async function () {
-        const live = async () => (await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector;
-        const selectorBefore = await live();
+    it("releasing v1.2.4 on green and switching to it, with a smoke test that fails: pulumi up fails, the active Service still selects blue", async function () {
+        const active = async () => (await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector;
+        const selectorBefore = await active();
         assert.strictEqual(selectorBefore.color, "blue");
         const blueBefore = (await deployments(k, NS))["myapp-blue"];
         for (const [key, value] of Object.entries({
@@ -72,12 +72,12 @@ describe("a failing smoke test on the staging blue/green stack leaves the live S
 
         const j = await jobs(k, NS);
         assert.strictEqual(j["myapp-smoke-green-v1-2-4"]?.outcome, "Failed", JSON.stringify(j));
-        assert.deepStrictEqual(await live(), selectorBefore);
+        assert.deepStrictEqual(await active(), selectorBefore);
         // The new version's pods ran (the smoke test needs them); the outgoing color was not touched.
         const after = await deployments(k, NS);
         assert.strictEqual(after["myapp-green"].image, "registry.example.com/myapp:v1.2.4");
         assert.deepStrictEqual(withoutStatus({ b: after["myapp-blue"] }), withoutStatus({ b: blueBefore }));
-        // The preview Service moves only with the live one: it still selects the failed green, so the preview host
+        // The preview Service moves only with the active one: it still selects the failed green, so the preview host
         // reaches it for debugging.
         assert.strictEqual(
             (await k.get(`/api/v1/namespaces/${NS}/services/myapp-preview`)).spec.selector.color,

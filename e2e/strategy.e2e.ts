@@ -6,11 +6,11 @@ import { projectStack, ProjectStack } from "./lib/stack";
 import { readyPods, replicaCounts, sampledDuring } from "./lib/traffic";
 
 // A change of strategy on the engine (issue 17 item 7): the committed staging stack (blue/green) without `database`,
-// `backup` and `monitoring`, moved to canary and then to rolling. The live Service and Ingress are the same Kubernetes
+// `backup` and `monitoring`, moved to canary and then to rolling. The app's Service and Ingress are the same Kubernetes
 // objects throughout: the engine updates them through their aliases instead of creating new ones and deleting the old.
 const NS = "e2e-strategy";
 
-describe("a change of strategy keeps the live Service and Ingress: blue/green â†’ canary â†’ rolling (staging)", function () {
+describe("a change of strategy keeps the app's Service and Ingress: blue/green â†’ canary â†’ rolling (staging)", function () {
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
@@ -21,7 +21,7 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
     });
     let first: { service: string; ingress: string };
 
-    /** `pulumi up` sampled every 200 ms: the live Service must exist and select ready pods throughout. */
+    /** `pulumi up` sampled every 200 ms: the app's Service must exist and select ready pods throughout. */
     async function changeStrategy(label: string): Promise<UpResult> {
         const run = await sampledDuring(
             async () => {
@@ -34,7 +34,7 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
             seconds: run.result.seconds,
             changes: run.result.changes,
             steps: run.result.steps,
-            minReadyBehindLive: Math.min(...run.samples),
+            minReadyBehindService: Math.min(...run.samples),
             samples: run.samples.length,
         });
         assert.ok(
@@ -47,9 +47,9 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
         );
         assert.ok(
             Math.min(...run.samples) >= 2,
-            `ready pods behind the live Service (-1: no Service): ${run.samples.join(",")}`,
+            `ready pods behind the app's Service (-1: no Service): ${run.samples.join(",")}`,
         );
-        assert.deepStrictEqual(await uids(), first, "the live Service and Ingress are the same objects");
+        assert.deepStrictEqual(await uids(), first, "the app's Service and Ingress are the same objects");
         return run.result;
     }
 
@@ -66,7 +66,7 @@ describe("a change of strategy keeps the live Service and Ingress: blue/green â†
         first = await uids();
     });
 
-    it("blue/green â†’ canary: the live Service moves from blue to the new stable track once its pods are ready; nothing deletes it", async function () {
+    it("blue/green â†’ canary: the app's Service moves from blue to the new stable track once its pods are ready; nothing deletes it", async function () {
         for (const [key, value] of Object.entries({
             strategy: "canary",
             "canary.stableVersion": "v1.2.2",

@@ -13,14 +13,14 @@ import { readyPods, replicaCounts, sampledDuring, scaleAsAutoscaler } from "./li
 const NS = "e2e-switch";
 const color = (c: string) => ({ "app.kubernetes.io/name": "myapp", color: c });
 
-describe("blue/green switch on the engine: the incoming color's ready pods for what the live color runs, proven at every switch; the smoke test's retry (staging)", function () {
+describe("blue/green switch on the engine: the incoming color's ready pods for what the active color runs, proven at every switch; the smoke test's retry (staging)", function () {
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
-    const liveColor = async () =>
+    const activeColor = async () =>
         (await k.get(`/api/v1/namespaces/${NS}/services/myapp`)).spec.selector.color as string;
     const sample = async () => {
-        const c = await liveColor();
+        const c = await activeColor();
         return { color: c, ready: await readyPods(k, NS, color(c)) };
     };
 
@@ -37,7 +37,7 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         await eventually(60, () => replicaCounts(k, NS), { "myapp-blue": 2, "myapp-green": 2 });
     });
 
-    it("switch to green after the autoscaler grew live blue to 5: green has 5 ready pods before the live Service selects it", async function () {
+    it("switch to green after the autoscaler grew active blue to 5: green has 5 ready pods before the active Service selects it", async function () {
         await scaleAsAutoscaler(k, NS, "myapp-blue", 5);
         await eventually(60, () => readyPods(k, NS, color("blue")), 5);
         await ps.stack.setConfig("blueGreen.activeColor", { value: "green" }, true);
@@ -52,7 +52,7 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         assert.ok(onGreen.length > 0, "the selector moved");
         assert.ok(
             run.samples.every((s) => s.ready >= 5),
-            `ready pods behind the live Service: ${run.samples.map((s) => `${s.color}:${s.ready}`).join(",")}`,
+            `ready pods behind the active Service: ${run.samples.map((s) => `${s.color}:${s.ready}`).join(",")}`,
         );
         assert.strictEqual(
             (await k.get(`/apis/autoscaling/v2/namespaces/${NS}/horizontalpodautoscalers/myapp-green`)).spec
@@ -61,7 +61,7 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         );
     });
 
-    it("switch back to blue, whose pods have all gone NotReady though its Deployment is unchanged: pulumi up waits for them and the live Service stays on green", async function () {
+    it("switch back to blue, whose pods have all gone NotReady though its Deployment is unchanged: pulumi up waits for them and the active Service stays on green", async function () {
         // What a failing readiness probe does: the kubelet sets Ready=False on the pods (kwok leaves Running pods alone).
         for (const p of await k.list(`/api/v1/namespaces/${NS}/pods?labelSelector=${labelSelector(color("blue"))}`)) {
             const conditions = p.status.conditions.map((c: any) =>
@@ -79,7 +79,7 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         const abort = new AbortController();
         const colors: string[] = [];
         let failed = false;
-        const watch = setInterval(() => void liveColor().then((c) => colors.push(c)), 250);
+        const watch = setInterval(() => void activeColor().then((c) => colors.push(c)), 250);
         const timer = setTimeout(() => abort.abort(), 25_000);
         try {
             await ps.stack.up({ onOutput, signal: abort.signal });
@@ -89,10 +89,10 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
             clearTimeout(timer);
             clearInterval(watch);
         }
-        measure("switch.toNotReadyStandby", { aborted: abort.signal.aborted, samples: colors.length });
+        measure("switch.toNotReadyPreview", { aborted: abort.signal.aborted, samples: colors.length });
         assert.ok(failed, "pulumi up did not report success");
         assert.ok(colors.length > 20 && colors.every((c) => c === "green"), colors.join(","));
-        assert.strictEqual(await liveColor(), "green");
+        assert.strictEqual(await activeColor(), "green");
     });
 
     it("once blue's pods are ready again, the same up switches", async function () {
@@ -109,11 +109,11 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         }
         const up = await timedUp(ps, onOutput);
         measure("switch.backToBlue", { seconds: up.seconds, changes: up.changes });
-        assert.strictEqual(await liveColor(), "blue");
+        assert.strictEqual(await activeColor(), "blue");
     });
 
-    it("a flaky smoke test of the new version on the standby fails the up; the printed retry runs it again as a new Job, and it passes", async function () {
-        // The next release: v1.2.4 on the standby (green), with blue live on v1.2.2.
+    it("a flaky smoke test of the new version on the preview color fails the up; the printed retry runs it again as a new Job, and it passes", async function () {
+        // The next release: v1.2.4 on the preview color (green), with blue active on v1.2.2.
         for (const [key, value] of Object.entries({
             "release.version": "v1.2.4",
             "blueGreen.greenVersion": "v1.2.4",
@@ -141,6 +141,6 @@ describe("blue/green switch on the engine: the incoming color's ready pods for w
         const after = await jobs(k, NS);
         assert.strictEqual(after["myapp-smoke-green-v1-2-4-a2"]?.outcome, "Complete");
         assert.strictEqual(after["myapp-smoke-green-v1-2-4"], undefined, "the failed Job is gone");
-        assert.strictEqual(await liveColor(), "blue");
+        assert.strictEqual(await activeColor(), "blue");
     });
 });

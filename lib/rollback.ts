@@ -52,7 +52,7 @@ export function noUsersReason(c: ProgramConfig, variant: "stable" | "canary" | "
     if (c.strategy === "blue-green" && (variant === "blue" || variant === "green")) {
         const bg = c.blueGreen;
         if (variant === bg.activeColor) return undefined;
-        return `live runs ${bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion}; ${variant === "blue" ? bg.blueVersion : bg.greenVersion} is only in preview`;
+        return `the active color runs ${bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion}; ${variant === "blue" ? bg.blueVersion : bg.greenVersion} is only in preview`;
     }
     if (c.strategy === "canary") {
         if (variant === "canary" && c.canary.weight === 0) return "the canary carries no traffic (canary.weight 0)";
@@ -80,11 +80,11 @@ export function rollbackPlan(c: ProgramConfig): RollbackPlan {
         case "blue-green": {
             const bg = c.blueGreen;
             const other = bg.activeColor === "blue" ? "green" : "blue";
-            const liveVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
+            const activeVersion = bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion;
             const otherVersion = other === "blue" ? bg.blueVersion : bg.greenVersion;
-            if (liveVersion !== c.release.version) return none(`none needed: ${noUsersReason(c, other)}`);
-            if (rollingBack(c)) return none(`none needed: live runs the previous version ${liveVersion}`);
-            return plan(liveVersion, [["blueGreen.activeColor", other], ...returnTo(c, otherVersion)]);
+            if (activeVersion !== c.release.version) return none(`none needed: ${noUsersReason(c, other)}`);
+            if (rollingBack(c)) return none(`none needed: the active color runs the previous version ${activeVersion}`);
+            return plan(activeVersion, [["blueGreen.activeColor", other], ...returnTo(c, otherVersion)]);
         }
         case "canary": {
             const cn = c.canary;

@@ -131,7 +131,7 @@ export const capacityFollowsTraffic: StackValidationPolicy = {
             );
             if (d && !gated(svc, d))
                 report(
-                    `live Service ${k8sName(svc)} switches to Deployment ${k8sName(d)} without waiting for its ready pods for the traffic it takes over`,
+                    `active Service ${k8sName(svc)} switches to Deployment ${k8sName(d)} without waiting for its ready pods for the traffic it takes over`,
                     svc.urn,
                 );
         }

@@ -23,7 +23,10 @@ export const VARIANT_KEYS: readonly VariantKey[] = [LABEL.color, LABEL.track];
 
 /** Values of the component label: what an object is for. The pack finds the objects it checks by these. */
 export const COMPONENT = {
-    /** The Service, Ingress or HTTPRoute that takes user traffic. */
+    /**
+     * The Service, Ingress or HTTPRoute that takes user traffic: blue/green's active Service, a canary's or rolling
+     * release's app Service. The value predates argo-rollouts' words and stays, as the objects in clusters carry it.
+     */
     live: "live",
     canary: "canary",
     color: "color",
@@ -40,7 +43,7 @@ export const COMPONENT = {
     predeployBackup: "predeploy-backup",
     /** A release's migration Job, which every Deployment waits for. */
     migration: "migration",
-    /** A blue/green color's smoke test Job, which the live Service waits for. */
+    /** A blue/green color's smoke test Job, which the active Service waits for. */
     smokeTest: "smoke-test",
     /** The ConfigMap naming the release's people (PLAN_PEOPLE_KEYS). */
     deploymentPlan: "deployment-plan",

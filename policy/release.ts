@@ -24,7 +24,7 @@ import {
 export const smokeTestBeforeSwitch: StackValidationPolicy = {
     name: "smoke-test-before-switch",
     description:
-        'Checklist "Smoke tests passed": a blue/green live Service switches only after the smoke test of the color it selects has passed.',
+        'Checklist "Smoke tests passed": a blue/green active Service switches only after the smoke test of the color it selects has passed.',
     validateStack: (args, report) => {
         const smokeJobs = args.resources.filter(
             (r) => r.isType(k8s.batch.v1.Job) && component(r) === COMPONENT.smokeTest,
@@ -36,7 +36,7 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
             (r) => r.isType(k8s.core.v1.Service) && missingLabel(r, LABEL.component),
         )) {
             report(
-                `Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test`,
+                `Service ${k8sName(svc) ?? svc.name} has no ${LABEL.component} label: the pack cannot tell whether it is the active Service, which must wait for its color's smoke test`,
                 svc.urn,
             );
         }
@@ -45,17 +45,17 @@ export const smokeTestBeforeSwitch: StackValidationPolicy = {
         )) {
             const color = svc.props.spec?.selector?.[LABEL.color];
             if (color === undefined) {
-                // A canary's or a rolling release's live Service selects no color; a blue/green one must select one.
+                // A canary's or a rolling release's app Service selects no color; an active Service must select one.
                 if (blueGreen && absent(svc.props, "spec", "selector", LABEL.color)) {
                     report(
-                        `live Service ${k8sName(svc)} selects no ${LABEL.color}: it sends traffic to both colors, one of them untested`,
+                        `active Service ${k8sName(svc)} selects no ${LABEL.color}: it sends traffic to both colors, one of them untested`,
                         svc.urn,
                     );
                 }
                 continue;
             }
             if (!smokeJobs.some((j) => labelsOf(j)[LABEL.color] === color && dependsOnTransitively(svc, j))) {
-                report(`live Service ${k8sName(svc)} selects ${color} without waiting for its smoke test`, svc.urn);
+                report(`active Service ${k8sName(svc)} selects ${color} without waiting for its smoke test`, svc.urn);
             }
         }
     },
@@ -102,7 +102,7 @@ export function canaryWeights(resources: PolicyResource[]): { resource: PolicyRe
 export const rollbackPathPresent: StackValidationPolicy = {
     name: "rollback-path-present",
     description:
-        'Checklist "Rollback plan documented": a rollback stays one config edit away: the blue/green standby color keeps running, the canary\'s stable track keeps running, and the canary weight is one of the steps the deployment-plan ConfigMap declares.',
+        'Checklist "Rollback plan documented": a rollback stays one config edit away: the blue/green preview color keeps running, the canary\'s stable track keeps running, and the canary weight is one of the steps the deployment-plan ConfigMap declares.',
     validateStack: (args, report) => {
         const deployments = args.resources.filter((r) => r.isType(k8s.apps.v1.Deployment));
         for (const d of deployments.filter((x) => missingLabel(x, LABEL.color) && missingLabel(x, LABEL.track))) {

@@ -95,7 +95,8 @@ export interface ReleaseOutputs {
     strategy: ProgramConfig["strategy"];
     versions: Record<string, string>;
     traffic: Record<string, string | number>;
-    urls: { live: string; preview: string | undefined };
+    /** The public host's URL (blue/green: the active Service's), and blue/green's preview host's. */
+    urls: { public: string; preview: string | undefined };
     rollback: string;
     readme: string;
     database: Record<string, unknown> | undefined;
@@ -510,7 +511,7 @@ export function declareRelease({
     let versionsInFlight: VersionInFlight[];
     let appWorkloads: AppWorkload[];
     let trafficState: Record<string, string | number>;
-    let liveUrl: string;
+    let publicUrl: string;
     let previewUrl: string | undefined;
 
     if (cfg.strategy === "blue-green") {
@@ -521,7 +522,7 @@ export function declareRelease({
             versions: { blue: bg.blueVersion, green: bg.greenVersion },
             activeColor: bg.activeColor,
             replicas: release.replicas,
-            standbyReplicas: bg.standbyReplicas,
+            previewReplicas: bg.previewReplicas,
             previewHost: bg.previewHost,
             smokeTest: bg.smokeTest,
             releaseVersion: release.version,
@@ -535,10 +536,10 @@ export function declareRelease({
         appWorkloads = Object.values(deployment.workloads);
         trafficState = {
             activeColor: bg.activeColor,
-            liveVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion,
+            activeVersion: bg.activeColor === "blue" ? bg.blueVersion : bg.greenVersion,
             retrySmokeTest: `pulumi config set --stack ${stack} --path blueGreen.smokeTest.attempt ${bg.smokeTest.attempt + 1} && pulumi up --stack ${stack}`,
         };
-        liveUrl = deployment.liveUrl;
+        publicUrl = deployment.activeUrl;
         previewUrl = deployment.previewUrl;
     } else if (cfg.strategy === "canary") {
         const cn = cfg.canary;
@@ -557,7 +558,7 @@ export function declareRelease({
         ];
         appWorkloads = [deployment.stable, deployment.canary];
         trafficState = { canaryWeight: cn.weight, steps: cn.steps.join(",") };
-        liveUrl = deployment.liveUrl;
+        publicUrl = deployment.publicUrl;
     } else {
         const deployment = new RollingDeployment(app, {
             template,
@@ -569,7 +570,7 @@ export function declareRelease({
         versionsInFlight = [inFlight("track", "stable", release.version)];
         appWorkloads = [deployment.workload];
         trafficState = {};
-        liveUrl = deployment.liveUrl;
+        publicUrl = deployment.publicUrl;
     }
 
     if (cfg.monitoring) {
@@ -648,7 +649,7 @@ export function declareRelease({
         strategy: cfg.strategy,
         versions: Object.fromEntries(versionsInFlight.map((v) => [v.variantValue, v.version])),
         traffic: trafficState,
-        urls: { live: liveUrl, preview: previewUrl },
+        urls: { public: publicUrl, preview: previewUrl },
         rollback: rollbackCommand(stack, cfg),
         // The Pulumi Cloud console shows an output named `readme` as the Stack README. The policy results are not
         // visible to the program: the checklist there points to `npm run plan`, which renders the same document with them.

@@ -298,7 +298,7 @@ export class AppWorkload extends LibraryComponent {
 
     /**
      * Declares the autoscaler with this minimum, after the Deployment (and after `after`: an outgoing color's minimum
-     * drops once the live Service has moved).
+     * drops once the active Service has moved).
      */
     public autoscale(
         minReplicas: pulumi.Input<number>,

@@ -103,7 +103,7 @@ export function monitorSpecs(
     };
 
     // After a promotion stable and canary run the same version: one set of monitors, with the advice of the
-    // variant that serves users (stable's, or the live color's).
+    // variant that serves users (stable's, or the active color's).
     const versions = args.versions.filter((v) => {
         const same = args.versions.filter((w) => w.version === v.version);
         return v === (same.find((w) => w.noUsers === undefined) ?? same[0]);

@@ -17,6 +17,14 @@ import { liveTrack, planCapacity, trafficStep } from "./capacity";
 export type Color = "blue" | "green";
 const COLORS: Color[] = ["blue", "green"];
 
+/** What a color is to the release: active (serving production traffic) or preview (argo-rollouts' words). */
+type Role = "active" | "preview";
+/**
+ * The suffix of a role's capacity steps: the names the first releases gave them, before the roles took argo-rollouts'
+ * words. A new name would be a new resource in every stack's state.
+ */
+const STEP_SUFFIX: Record<Role, string> = { active: "live", preview: "standby" };
+
 export interface SmokeTest {
     /** Pinned image that runs the smoke tests. */
     image: string;
@@ -36,13 +44,13 @@ export interface BlueGreenDeploymentArgs {
     template: WorkloadTemplate;
     /** Version each color runs. */
     versions: Record<Color, string>;
-    /** Color the live Service and host send traffic to. */
+    /** Color the active Service and the public host send traffic to. */
     activeColor: Color;
     /** Minimum replicas of the active color. */
     replicas: number;
-    /** Minimum replicas of the other color, kept warm for an instant rollback; 0 scales it down. */
-    standbyReplicas: number;
-    /** Public host of the live Service. */
+    /** Minimum replicas of the preview color, kept warm for an instant rollback; 0 scales it down. */
+    previewReplicas: number;
+    /** Public host of the active Service. */
     host: string;
     /** Public host of the preview Service (the color not serving). */
     previewHost: string;
@@ -64,20 +72,21 @@ export interface BlueGreenDeploymentArgs {
 }
 
 /**
- * Two colors of the app side by side. The live Service selects `activeColor`; the preview Service selects the other.
- * Each color's version is smoke-tested through that color's own Service by a Job named after the version, and the
- * live Service waits for the active color's test, so a failed test leaves traffic where it was. Switching colors
- * changes only the two Services' selectors: no pod restarts, and a switch back is instant while the standby is warm.
+ * Two colors of the app side by side, in argo-rollouts' words: the active Service selects `activeColor`; the preview
+ * Service selects the other, the preview color. Each color's version is smoke-tested through that color's own Service
+ * by a Job named after the version, and the active Service waits for the active color's test, so a failed test leaves
+ * traffic where it was. Switching colors changes only the two Services' selectors: no pod restarts, and a switch back
+ * is instant while the preview color is warm.
  */
 export class BlueGreenDeployment extends LibraryComponent {
     /** Each color's workload. */
     public readonly workloads: Record<Color, AppWorkload>;
     /** The Service that receives production traffic. */
-    public readonly liveService: k8s.core.v1.Service;
-    /** The Service in front of the color that is not live. */
+    public readonly activeService: k8s.core.v1.Service;
+    /** The Service in front of the preview color. */
     public readonly previewService: k8s.core.v1.Service;
-    /** URL of the live host. */
-    public readonly liveUrl: string;
+    /** URL of the public host, which the active Service serves. */
+    public readonly activeUrl: string;
     /** URL of the preview host. */
     public readonly previewUrl: string;
 
@@ -92,8 +101,9 @@ export class BlueGreenDeployment extends LibraryComponent {
         const app = t.appName;
         const previewColor: Color = args.activeColor === "blue" ? "green" : "blue";
 
-        // The switch, in order: the incoming color's capacity (capacity.ts) and smoke test, then the live Service, then
-        // the outgoing color's drop to standbyReplicas, so the live Service never selects fewer ready pods than it had.
+        // The switch, in order: the incoming color's capacity (capacity.ts) and smoke test, then the active Service,
+        // then the outgoing color's drop to previewReplicas, so the active Service never selects fewer ready pods than
+        // it had.
         const workloads = {} as Record<Color, AppWorkload>;
         const colorServices = {} as Record<Color, k8s.core.v1.Service>;
         for (const color of [args.activeColor, previewColor]) {
@@ -104,7 +114,7 @@ export class BlueGreenDeployment extends LibraryComponent {
                     deploymentName: `${app}-${color}`,
                     version: args.versions[color],
                     variantLabels: { [LABEL.color]: color },
-                    replicas: color === args.activeColor ? args.replicas : args.standbyReplicas,
+                    replicas: color === args.activeColor ? args.replicas : args.previewReplicas,
                     readLive: true,
                     frozen: args.hold === color,
                     after: args.after ?? [],
@@ -125,7 +135,7 @@ export class BlueGreenDeployment extends LibraryComponent {
         this.workloads = workloads;
         const plan = pulumi
             .all([liveTrack(workloads[args.activeColor].live), liveTrack(workloads[previewColor].live)])
-            .apply(([active, standby]) =>
+            .apply(([active, preview]) =>
                 planCapacity(
                     {
                         active: {
@@ -134,24 +144,19 @@ export class BlueGreenDeployment extends LibraryComponent {
                             max: workloads[args.activeColor].maxReplicas,
                             live: active,
                         },
-                        standby: {
-                            configured: args.standbyReplicas,
+                        preview: {
+                            configured: args.previewReplicas,
                             share: 0,
                             max: workloads[previewColor].maxReplicas,
-                            live: standby,
+                            live: preview,
                         },
                     },
                     { shrinkGiving: false },
                 ),
             );
-        const step = (
-            color: Color,
-            role: "active" | "standby",
-            kind: "capacity" | "settle",
-            after: pulumi.Resource[],
-        ) =>
+        const step = (color: Color, role: Role, kind: "capacity" | "settle", after: pulumi.Resource[]) =>
             trafficStep(
-                `${name}-${color}-${kind}-${role === "active" ? "live" : "standby"}`,
+                `${name}-${color}-${kind}-${STEP_SUFFIX[role]}`,
                 {
                     deploymentName: `${app}-${color}`,
                     namespace: t.namespace,
@@ -178,7 +183,9 @@ export class BlueGreenDeployment extends LibraryComponent {
             workloads[args.activeColor].autoscale(plan.apply((p) => p.active.floor)),
         ]);
         const incomingSmoke = smoke(args.activeColor, [workloads[args.activeColor], colorServices[args.activeColor]]);
-        this.liveService = appService(
+        // `<name>-live`, as the app's Service is named in every strategy (acrossStrategies): a change of strategy, or
+        // of words, keeps the object.
+        this.activeService = appService(
             `${name}-live`,
             {
                 serviceName: app,
@@ -193,15 +200,15 @@ export class BlueGreenDeployment extends LibraryComponent {
                 aliases: acrossStrategies(name, "BlueGreenDeployment"),
             },
         );
-        if (args.standbyReplicas > 0) {
+        if (args.previewReplicas > 0) {
             const hpa = workloads[previewColor].autoscale(
-                plan.apply((p) => p.standby.floor),
-                [this.liveService],
+                plan.apply((p) => p.preview.floor),
+                [this.activeService],
             );
-            step(previewColor, "standby", "capacity", [hpa]);
+            step(previewColor, "preview", "capacity", [hpa]);
             smoke(previewColor, [workloads[previewColor], colorServices[previewColor]]);
         } else {
-            step(previewColor, "standby", "settle", [this.liveService]);
+            step(previewColor, "preview", "settle", [this.activeService]);
         }
         this.previewService = appService(
             `${name}-preview`,
@@ -212,9 +219,9 @@ export class BlueGreenDeployment extends LibraryComponent {
                 labels: appLabels(app, COMPONENT.preview),
                 selectorMoves: true,
             },
-            // Moves with the live Service: when the incoming color's smoke test fails, the preview host keeps
-            // reaching that color for debugging instead of selecting the live one too.
-            { parent: this, dependsOn: [this.liveService] },
+            // Moves with the active Service: when the incoming color's smoke test fails, the preview host keeps
+            // reaching that color for debugging instead of selecting the active one too.
+            { parent: this, dependsOn: [this.activeService] },
         );
         const ingress = {
             namespace: t.namespace,
@@ -233,7 +240,7 @@ export class BlueGreenDeployment extends LibraryComponent {
             // The first releases named it `<name>-live-ingress`; the other strategies name theirs `<name>-ingress`.
             {
                 parent: this,
-                dependsOn: [this.liveService],
+                dependsOn: [this.activeService],
                 aliases: [{ name: `${name}-live-ingress` }, ...acrossStrategies(name, "BlueGreenDeployment")],
             },
         );
@@ -249,13 +256,13 @@ export class BlueGreenDeployment extends LibraryComponent {
             { parent: this, dependsOn: [this.previewService] },
         );
 
-        this.liveUrl = `https://${args.host}`;
+        this.activeUrl = `https://${args.host}`;
         this.previewUrl = `https://${args.previewHost}`;
         this.registerOutputs({
             activeColor: args.activeColor,
-            liveVersion: args.versions[args.activeColor],
+            activeVersion: args.versions[args.activeColor],
             previewVersion: args.versions[previewColor],
-            liveUrl: this.liveUrl,
+            activeUrl: this.activeUrl,
             previewUrl: this.previewUrl,
         });
     }
@@ -294,7 +301,7 @@ export class BlueGreenDeployment extends LibraryComponent {
                 }),
             },
             // A smoke test runs once for its purpose, the color's version and attempt: a new smoke image or deadline
-            // does not run the live color's test again (README, Decisions: "One Job per purpose").
+            // does not run the active color's test again (README, Decisions: "One Job per purpose").
             { parent: this, dependsOn: after, ignoreChanges: ["spec"] },
         );
     }

@@ -18,19 +18,25 @@ export interface CanaryTracksArgs {
     canaryVersion: string;
     /** Percent of requests sent to the canary, 0 to 100. */
     weight: number;
-    /** Minimum replicas of the stable track; with the replicas router, the total across both tracks. */
+    /** Minimum replicas of the stable track; with the pod-ratio router, the total across both tracks. */
     replicas: number;
     /** Minimum replicas of the canary track for the ingress routers. */
     canaryReplicas: number;
     /** Upper bound of the canary track's autoscaler for the ingress routers, so a canary cannot grow to the whole fleet unasked. */
     canaryMaxReplicas: number;
-    /** Requests carrying this header with the value "always" reach the canary whatever the weight (not with the replicas router). */
+    /**
+     * Requests carrying this header with the value "always" reach the canary whatever the weight (not with the
+     * pod-ratio router).
+     */
     headerName: string;
     /** Public host. */
     host: string;
-    /** IngressClass for the nginx and replicas routers. */
+    /** IngressClass for the nginx and pod-ratio routers. */
     ingressClassName: string;
-    /** TLS Secret for the host (nginx and replicas routers; the ALB takes an ACM certificate, the Gateway its listener's). */
+    /**
+     * TLS Secret for the host (nginx and pod-ratio routers; the ALB takes an ACM certificate, the Gateway its
+     * listener's).
+     */
     tlsSecretName: pulumi.Input<string>;
     /** Resources that must succeed before either track rolls out, such as the release's migration Job. */
     after?: pulumi.Resource[];
@@ -40,7 +46,7 @@ export interface CanaryTracksArgs {
 
 /**
  * A stable and a canary track of the app, with the canary weight expressed by the chosen router. A weight change
- * touches only the routing object (or, with the replicas router, the replica counts): no pod template changes.
+ * touches only the routing object (or, with the pod-ratio router, the replica counts): no pod template changes.
  * Weight 0 sends the canary no user traffic; promotion is setting the stable version to the canary's.
  */
 export class CanaryDeployment extends LibraryComponent {
@@ -48,8 +54,8 @@ export class CanaryDeployment extends LibraryComponent {
     public readonly stable: AppWorkload;
     /** The canary track. */
     public readonly canary: AppWorkload;
-    /** URL of the host. */
-    public readonly liveUrl: string;
+    /** URL of the public host, which both tracks serve. */
+    public readonly publicUrl: string;
 
     constructor(name: string, args: CanaryDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("CanaryDeployment", name, opts);
@@ -142,9 +148,9 @@ export class CanaryDeployment extends LibraryComponent {
         // A weight moves once both tracks are awaited at their size and their capacity for the new weight is ready:
         // a new canary version or a promotion's stable rollout is Ready before it gets (or gives back) its share.
         const weightAfter = [this.stable, this.canary, ...gates];
-        // The live Service and the main Ingress keep the object a previous strategy made (acrossStrategies); the
+        // The app's Service and the main Ingress keep the object a previous strategy made (acrossStrategies); the
         // Service moves to this strategy's pods once they are ready.
-        const live = {
+        const appServiceOpts = {
             parent: this,
             dependsOn: router.podRatio ? weightAfter : [this.stable, ...gates.slice(0, 1)],
             aliases: acrossStrategies(name, "CanaryDeployment"),
@@ -155,9 +161,9 @@ export class CanaryDeployment extends LibraryComponent {
         };
 
         if (router.podRatio) {
-            svc("live", app, { [LABEL.name]: app }, COMPONENT.live, live);
+            svc("live", app, { [LABEL.name]: app }, COMPONENT.live, appServiceOpts);
         } else {
-            svc("live", app, this.stable.selectorLabels, COMPONENT.live, live);
+            svc("live", app, this.stable.selectorLabels, COMPONENT.live, appServiceOpts);
             svc("canary-svc", canaryService, this.canary.selectorLabels, COMPONENT.canary);
         }
         router.route({
@@ -172,12 +178,12 @@ export class CanaryDeployment extends LibraryComponent {
             mainIngress,
         });
 
-        this.liveUrl = `https://${args.host}`;
+        this.publicUrl = `https://${args.host}`;
         this.registerOutputs({
             stableVersion: args.stableVersion,
             canaryVersion: args.canaryVersion,
             weight: args.weight,
-            liveUrl: this.liveUrl,
+            publicUrl: this.publicUrl,
         });
     }
 }

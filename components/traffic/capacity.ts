@@ -32,7 +32,7 @@ export function liveTrack(read: k8s.apps.v1.Deployment | undefined): pulumi.Outp
 export interface TrackDemand {
     /** The minimum the track keeps whatever the traffic: its floor when no traffic moves onto it (0: scaled down). */
     configured: number;
-    /** Its share of user traffic after this decision, in percent (with the replicas router, its share of the pods). */
+    /** Its share of user traffic after this decision, in percent (with the pod-ratio router, its share of the pods). */
     share: number;
     /** Upper bound of its autoscaler: no floor exceeds it. */
     max: number;
@@ -48,7 +48,7 @@ export interface TrackCapacity {
     fleet: number;
     /** The Deployment is at 0 and must be woken: an autoscaler never scales up from 0. */
     wake: boolean;
-    /** The count a traffic decision takes it down to (the replicas router's giving track, a track going to 0). */
+    /** The count a traffic decision takes it down to (the pod-ratio router's giving track, a track going to 0). */
     shrinkTo?: number;
 }
 

@@ -31,8 +31,8 @@ export interface RollingDeploymentArgs {
 export class RollingDeployment extends LibraryComponent {
     /** The workload. */
     public readonly workload: AppWorkload;
-    /** URL of the host. */
-    public readonly liveUrl: string;
+    /** URL of the public host. */
+    public readonly publicUrl: string;
 
     constructor(name: string, args: RollingDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("RollingDeployment", name, opts);
@@ -61,7 +61,7 @@ export class RollingDeployment extends LibraryComponent {
             },
             { parent: this },
         );
-        // The live Service and Ingress keep the objects a previous strategy made (acrossStrategies); the Service
+        // The app's Service and Ingress keep the objects a previous strategy made (acrossStrategies); the Service
         // moves to this strategy's pods once they are ready.
         appService(
             `${name}-live`,
@@ -86,7 +86,7 @@ export class RollingDeployment extends LibraryComponent {
             },
             { parent: this, aliases: acrossStrategies(name, "RollingDeployment", `${name}-live-ingress`) },
         );
-        this.liveUrl = `https://${args.host}`;
-        this.registerOutputs({ version: args.version, liveUrl: this.liveUrl });
+        this.publicUrl = `https://${args.host}`;
+        this.registerOutputs({ version: args.version, publicUrl: this.publicUrl });
     }
 }

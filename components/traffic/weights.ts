@@ -5,7 +5,7 @@ export function isWeight(weight: number): boolean {
 }
 
 /**
- * Replicas of each track when the weight is the share of the pods (the replicas router), or undefined when
+ * Replicas of each track when the weight is the share of the pods (the pod-ratio router), or undefined when
  * `total` pods cannot carry that share exactly.
  */
 export function replicaSplit(total: number, weight: number): { stable: number; canary: number } | undefined {

@@ -152,5 +152,5 @@ export = function catalogApi(): { version: string; url: string; rollback: string
         rollbackHint: `\`${rollback}\``,
     });
 
-    return { version: s.version, url: deployment.liveUrl, rollback };
+    return { version: s.version, url: deployment.publicUrl, rollback };
 };

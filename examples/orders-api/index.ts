@@ -314,7 +314,7 @@ export = function ordersApi(): {
         stableVersion: s.stableVersion,
         canaryVersion: s.canaryVersion,
         canaryWeight: s.canaryWeight,
-        url: deployment.liveUrl,
+        url: deployment.publicUrl,
         rollback,
     };
 };

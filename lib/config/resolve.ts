@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ServingTrack } from "../migrations";
 import { ConfigError, formatPath, refused } from "./errors";
 import { appSecretsSchema, KEYS, SEPARATE_KEYS } from "./schema";
+import { OLD_ROUTER_NAMES } from "./schema/release";
 import {
     AutoRollbackConfig,
     BackupRoleConfig,
@@ -75,7 +76,7 @@ function backupRole(o: ParsedBackup["oidc"]): BackupRoleConfig {
 function withRouting({ router, gateway, alb, ...tracks }: ParsedCanary): CanaryConfig {
     if (router === "gateway-api" && gateway) return { ...tracks, router, gateway };
     if (router === "alb" && alb) return { ...tracks, router, alb };
-    if (router === "nginx" || router === "replicas") return { ...tracks, router };
+    if (router === "nginx" || router === "pod-ratio") return { ...tracks, router };
     throw new Error(`canary.router ${router} without its settings passed validation`);
 }
 
@@ -109,7 +110,7 @@ export function resolved(
 /**
  * The tracks that serve traffic while the release's migration runs, with their versions and the keys that set them:
  * a canary's stable and canary tracks (the canary serves testers even at weight 0), each blue/green color (the
- * standby too, unless standbyReplicas is 0: then it runs no pod), and for rolling the release's version and
+ * preview color too, unless previewReplicas is 0: then it runs no pod), and for rolling the release's version and
  * release.previousVersion, whose pods serve until the rollout, which waits for the migration, replaces them.
  */
 export function servingTracks(cfg: ProgramConfig): ServingTrack[] {
@@ -122,7 +123,7 @@ export function servingTracks(cfg: ProgramConfig): ServingTrack[] {
     if (cfg.strategy === "blue-green") {
         const bg = cfg.blueGreen;
         return (["blue", "green"] as const)
-            .filter((color) => color === bg.activeColor || bg.standbyReplicas > 0)
+            .filter((color) => color === bg.activeColor || bg.previewReplicas > 0)
             .map((color) => ({
                 track: color,
                 key: `blueGreen.${color}Version`,
@@ -162,6 +163,32 @@ export function ownStrategySections(
         );
     }
     return own;
+}
+
+/**
+ * A warning, one line each, for every old name the raw config uses that is read as its new one (the schema reads
+ * them; README, Decisions: "Argo Rollouts' words"). Setting both names of a key is an error, not a warning.
+ */
+export function oldNameWarnings(project: string, raw: Record<string, unknown>): string[] {
+    const warnings: string[] = [];
+    const section = (key: string) => {
+        const v = raw[key];
+        return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+    };
+    const { standbyReplicas: old, previewReplicas } = section("blueGreen");
+    if (old !== undefined && previewReplicas === undefined) {
+        const value = typeof old === "number" || typeof old === "string" ? old : "<replicas>";
+        warnings.push(
+            `${project}:blueGreen.standbyReplicas is deprecated, read as its new name ${project}:blueGreen.previewReplicas: rename it with \`pulumi config rm --path blueGreen.standbyReplicas && pulumi config set --path blueGreen.previewReplicas ${value}\``,
+        );
+    }
+    const router = section("canary").router;
+    if (typeof router === "string" && Object.hasOwn(OLD_ROUTER_NAMES, router)) {
+        warnings.push(
+            `${project}:canary.router = "${router}" is deprecated, read as its new name "${OLD_ROUTER_NAMES[router]}": set it with \`pulumi config set --path canary.router ${OLD_ROUTER_NAMES[router]}\``,
+        );
+    }
+    return warnings;
 }
 
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)$/;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { verifiesServer } from "../../components/database";
 import { describe, formatPath, isCredential, Problem, refused, SKIP } from "./errors";
-import { numbersAsWritten, ownStrategySections, resolved } from "./resolve";
+import { numbersAsWritten, oldNameWarnings, ownStrategySections, resolved } from "./resolve";
 import { crossFieldProblems } from "./rules";
 import { KEYS, programSchema, SEPARATE_KEYS } from "./schema";
 import { ProgramConfig } from "./types";
@@ -13,9 +13,9 @@ export function validateConfig(
     raw: Record<string, unknown>,
     warn: (message: string) => void = () => undefined,
 ): ProgramConfig {
-    const result = programSchema.safeParse(numbersAsWritten(programSchema, ownStrategySections(project, raw, warn)), {
-        reportInput: true,
-    });
+    const own = ownStrategySections(project, raw, warn);
+    for (const message of oldNameWarnings(project, own)) warn(message);
+    const result = programSchema.safeParse(numbersAsWritten(programSchema, own), { reportInput: true });
     const problems: Problem[] = result.success
         ? crossFieldProblems(result.data, stack)
         : result.error.issues.flatMap(schemaProblems);

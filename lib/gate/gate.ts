@@ -58,6 +58,7 @@ export function recordedTraffic(outputs: Record<string, unknown> | undefined): T
     const traffic = (outputs.traffic ?? {}) as Record<string, unknown>;
     if (outputs.strategy === "canary" && typeof traffic.canaryWeight === "number")
         return { shares: canaryShares(versions.stable, versions.canary, traffic.canaryWeight) };
+    // An up from before the gate named the active color's version `liveVersion`; later ups record the gate output.
     if (outputs.strategy === "blue-green" && typeof traffic.liveVersion === "string")
         return { shares: { [traffic.liveVersion]: 100 } };
     if (outputs.strategy === "rolling" && versions.stable) return { shares: { [versions.stable]: 100 } };

@@ -211,8 +211,10 @@ export function cronJobFacts(resources: readonly PlanResource[]): CronJobFact[] 
     }));
 }
 
-/** The Service that takes user traffic and what it selects. */
-export function liveService(resources: PlanResource[]): { name: string; selector: Record<string, string> } | undefined {
+/** The Service that takes user traffic (blue/green's active Service) and what it selects. */
+export function activeService(
+    resources: PlanResource[],
+): { name: string; selector: Record<string, string> } | undefined {
     const s = of(resources, SERVICE).find((x) => component(x) === COMPONENT.live);
     return s && { name: s.metadata?.name, selector: s.spec?.selector ?? {} };
 }

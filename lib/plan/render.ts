@@ -139,7 +139,7 @@ function downtimeReason(input: PlanInput): string {
         return `none: stable keeps ${r.replicas} replicas of ${cn.stableVersion} serving while the canary takes ${cn.weight}% of requests, and a rollback is a weight edit`;
     }
     if (cfg.strategy === "blue-green") {
-        return `none: the live Service moves to the incoming color only once its ${r.replicas} pods are ready and its smoke test has passed; the outgoing color keeps ${cfg.blueGreen.standbyReplicas} pods`;
+        return `none: the active Service moves to the incoming color only once its ${r.replicas} pods are ready and its smoke test has passed; the outgoing color keeps ${cfg.blueGreen.previewReplicas} pods`;
     }
     const ro = cfg.rolling;
     return ro.maxUnavailable === 0 || ro.maxUnavailable === "0%"
@@ -157,15 +157,15 @@ export function rollbackTime(input: PlanInput): string {
             : "";
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
-        return cn.router === "replicas"
+        return cn.router === "pod-ratio"
             ? `minutes: the canary's pods move back to stable, ${cfg.release.replicas} replicas${restore}`
             : `seconds: the weight back to 0 once stable has ready pods for the whole fleet (when it must grow, add the autoscaler's sync and the pods' startup), no pod restarts${restore}`;
     }
     if (cfg.strategy === "blue-green") {
         const bg = cfg.blueGreen;
-        return bg.standbyReplicas > 0
-            ? `seconds: the live Service's selector moves back to the standby color, which keeps ${bg.standbyReplicas} warm pods and grows to what the live color runs first${restore}`
-            : `minutes: the standby color is at 0 and must start ${cfg.release.replicas} pods first${restore}`;
+        return bg.previewReplicas > 0
+            ? `seconds: the active Service's selector moves back to the preview color, which keeps ${bg.previewReplicas} warm pods and grows to what the active color runs first${restore}`
+            : `minutes: the preview color is at 0 and must start ${cfg.release.replicas} pods first${restore}`;
     }
     return `one rollout back to ${cfg.release.previousVersion ?? NOT_SET}: at most rolling.progressDeadlineSeconds (${cfg.rolling.progressDeadlineSeconds} s)${restore}`;
 }

@@ -3,7 +3,7 @@
 import { ProgramConfig } from "../config";
 import { gatedRaises, trafficShares } from "../gate/gate";
 import { rollbackCommand } from "../rollback";
-import { canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, liveService, workloadFacts } from "./facts";
+import { activeService, canaryRoutingObject, cronJobNames, dashboardTitles, jobFacts, workloadFacts } from "./facts";
 import { NOT_SET, roleWithHandle } from "./people";
 import { PlanInput } from "./types";
 import { COMPONENT, NO_USERS_TAG, NOTIFIES_NOBODY_TAG } from "../../policy/contract";
@@ -69,8 +69,8 @@ export function followUpEdits(cfg: ProgramConfig): Edit[] {
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
         if (cn.stableVersion === cn.canaryVersion) return [];
-        // The replicas router cannot take 100%: it would scale stable to 0 (config refuses it); promotion does that.
-        const steps = cn.steps.filter((s) => s > cn.weight && !(cn.router === "replicas" && s === 100));
+        // The pod-ratio router cannot take 100%: it would scale stable to 0 (config refuses it); promotion does that.
+        const steps = cn.steps.filter((s) => s > cn.weight && !(cn.router === "pod-ratio" && s === 100));
         return [
             ...steps.map((s): Edit => ({
                 title: `Shift ${s}% of requests to the canary`,
@@ -92,7 +92,7 @@ export function followUpEdits(cfg: ProgramConfig): Edit[] {
             ? []
             : [
                   {
-                      title: `Switch live traffic to ${target} (${cfg.release.version})`,
+                      title: `Switch the active color to ${target} (${cfg.release.version})`,
                       sets: [["blueGreen.activeColor", target]],
                   },
               ];
@@ -176,7 +176,8 @@ function gateCheck(
     return { commands: judge, checks: checks.map((c) => `before: ${c}`) };
 }
 
-const liveRef = (input: PlanInput, path: string, value: string) => (input.outputRefs ? `\${outputs.${path}}` : value);
+/** A value of the deployed state: in the `readme` output the console's reference to its stack output. */
+const outputRef = (input: PlanInput, path: string, value: string) => (input.outputRefs ? `\${outputs.${path}}` : value);
 
 /** What the first `pulumi up` brings the stack to, from the declared resources. */
 function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
@@ -211,8 +212,7 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
         checks.push(
             `\`kubectl -n ${ns} get job ${dbJobs.join(" ")}\` shows each Complete (\`pulumi up\` waits for them and stops on a failure)`,
         );
-    const live = liveService(resources);
-    const url = liveRef(input, "urls.live", `https://${cfg.release.host}`);
+    const url = outputRef(input, "urls.public", `https://${cfg.release.host}`);
     const ready = cfg.release.healthPaths.readiness;
     if (cfg.strategy === "canary") {
         const cn = cfg.canary;
@@ -225,11 +225,12 @@ function firstUp(input: PlanInput): { engine: string[]; checks: string[] } {
         const bg = cfg.blueGreen;
         for (const j of jobs.filter((x) => x.component === COMPONENT.smokeTest))
             checks.push(`smoke-test Job \`${j.name}\` (${j.color}) is Complete`);
+        const active = activeService(resources);
         engine.push(
-            `Service \`${live?.name ?? NOT_SET}\` selects ${live?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`,
+            `Service \`${active?.name ?? NOT_SET}\` selects ${active?.selector.color ?? NOT_SET}; \`${bg.previewHost}\` serves the other color`,
         );
         checks.push(
-            `\`curl -fsS ${liveRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`,
+            `\`curl -fsS ${outputRef(input, "urls.preview", `https://${bg.previewHost}`)}${ready}\` answers from the preview color`,
         );
     }
     return { engine, checks };
@@ -253,7 +254,7 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
                 `then the canary weight returns to 0 in ${router ?? "the router"}`,
             ];
         }
-        return cn.router === "replicas"
+        return cn.router === "pod-ratio"
             ? [
                   raise("canary", Number(weight), (cfg.release.replicas * Number(weight)) / 100),
                   `then the stable Deployment is scaled down so that ${weight}% of the pods run the canary (${(cfg.release.replicas * Number(weight)) / 100} of ${cfg.release.replicas} at the configured size)`,
@@ -264,11 +265,11 @@ function editEngine(input: PlanInput, edit: Edit): string[] {
               ];
     }
     if (cfg.strategy !== "blue-green") return [];
-    const live = liveService(resources);
+    const active = activeService(resources);
     const color = edit.sets[0][1];
     return [
-        `the ${color} autoscaler's minimum rises to the pods the live color runs at that moment (at least ${cfg.release.replicas}), and the provider waits until that many ${color} pods are ready`,
-        `Service \`${live?.name ?? NOT_SET}\` selects ${color}; the other color's minimum drops to ${cfg.blueGreen.standbyReplicas} (blueGreen.standbyReplicas)`,
+        `the ${color} autoscaler's minimum rises to the pods the active color runs at that moment (at least ${cfg.release.replicas}), and the provider waits until that many ${color} pods are ready`,
+        `Service \`${active?.name ?? NOT_SET}\` selects ${color}; the other color's minimum drops to ${cfg.blueGreen.previewReplicas} (blueGreen.previewReplicas)`,
     ];
 }
 
@@ -401,10 +402,10 @@ export function deploymentSteps(input: PlanInput, t: Timeline): { pre: Step[]; d
 }
 
 /**
- * The smoke test once traffic is back on the previous version: a blue/green stack's own smoke test against the live
- * URL, otherwise the readiness endpoint (and the critical flows of plan.successCriteria, by hand).
+ * The smoke test once traffic is back on the previous version: a blue/green stack's own smoke test against the
+ * public URL, otherwise the readiness endpoint (and the critical flows of plan.successCriteria, by hand).
  */
-function smokeAfterRollback(input: PlanInput, live: string): string[] {
+function smokeAfterRollback(input: PlanInput, url: string): string[] {
     const { cfg } = input;
     const app = cfg.release.appName;
     if (cfg.strategy === "blue-green") {
@@ -412,10 +413,10 @@ function smokeAfterRollback(input: PlanInput, live: string): string[] {
         // Kubernetes expands $(SMOKE_URL) in the arguments; the quotes keep the shell from doing so first.
         const args = st.command.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
         return [
-            `kubectl -n ${cfg.release.namespace} run ${app}-smoke-after-rollback --rm -i --restart=Never --image=${st.image} --env=SMOKE_URL=${live} -- ${args}`,
+            `kubectl -n ${cfg.release.namespace} run ${app}-smoke-after-rollback --rm -i --restart=Never --image=${st.image} --env=SMOKE_URL=${url} -- ${args}`,
         ];
     }
-    return [`curl -fsS ${live}${cfg.release.healthPaths.readiness}`];
+    return [`curl -fsS ${url}${cfg.release.healthPaths.readiness}`];
 }
 
 /** The rollback, from the state this config describes: traffic first, then the database when it must be undone. */
@@ -439,11 +440,11 @@ export function rollbackSteps(input: PlanInput): Step[] {
         {
             at: 0,
             title: "Application rollback",
-            commands: runnable ? [liveRef(input, "rollback", command)] : [],
+            commands: runnable ? [outputRef(input, "rollback", command)] : [],
             engine: [
                 runnable
                     ? "traffic returns to the previous version (`pulumi stack output rollback` always holds this command for the deployed state)"
-                    : `${liveRef(input, "rollback", command)}`,
+                    : `${outputRef(input, "rollback", command)}`,
                 "each deployment step above names the rollback for the state it leaves (after a promotion, for instance, the stable track's version)",
             ],
             checks: [`\`pulumi stack output traffic --stack ${stack}\` shows traffic off ${cfg.release.version}`],
@@ -481,15 +482,15 @@ export function rollbackSteps(input: PlanInput): Step[] {
         );
     }
     const watch = monitorCheck(input);
-    const live = liveRef(input, "urls.live", `https://${cfg.release.host}`);
+    const url = outputRef(input, "urls.public", `https://${cfg.release.host}`);
     steps.push(
         {
             at: 0,
             title: "Verify rollback",
-            commands: [...smokeAfterRollback(input, live), ...(watch ? [watch.command] : [])],
+            commands: [...smokeAfterRollback(input, url), ...(watch ? [watch.command] : [])],
             engine: [],
             checks: [
-                `the smoke test passes against ${live}, on ${previous}`,
+                `the smoke test passes against ${url}, on ${previous}`,
                 watch?.check ?? `monitors (monitoring): ${NOT_SET}`,
                 "error rate and p95 back within the plan's thresholds",
                 ...(p.successCriteria ?? []),

@@ -138,7 +138,7 @@ const bgArgs = {
     versions: { blue: "v1.0.0", green: "v1.1.0" },
     activeColor: "green" as const,
     replicas: 4,
-    standbyReplicas: 2,
+    previewReplicas: 2,
     host: "shop.example.com",
     previewHost: "preview.shop.example.com",
     ingressClassName: "nginx",
@@ -147,7 +147,7 @@ const bgArgs = {
 };
 
 describe("BlueGreenDeployment", () => {
-    it("sends live traffic to the active color and preview traffic to the other", async () => {
+    it("sends production traffic to the active color and preview traffic to the other", async () => {
         const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
         assert.deepStrictEqual(at(find(run, ":Service", "bg-live"), "spec.selector"), {
             "app.kubernetes.io/name": "shop",
@@ -180,7 +180,7 @@ describe("BlueGreenDeployment", () => {
         assert.deepStrictEqual([annotations("bg-blue-svc"), annotations("bg-green-svc")], [undefined, undefined]);
     });
 
-    it("smoke-tests each color's version through that color's Service before the live Service may select it", async () => {
+    it("smoke-tests each color's version through that color's Service before the active Service may select it", async () => {
         const run = await declare(() => new BlueGreenDeployment("bg", bgArgs));
         const green = find(run, ":Job", "bg-smoke-green");
         assert.strictEqual(at(green, "metadata.name"), "shop-smoke-green-v1-1-0");
@@ -200,12 +200,12 @@ describe("BlueGreenDeployment", () => {
             "bg-green-capacity-live",
             "bg-smoke-green",
         ]);
-        // The preview Service moves only with the live one, so a failed smoke test leaves both where they were.
+        // The preview Service moves only with the active one, so a failed smoke test leaves both where they were.
         assert.deepStrictEqual(find(run, ":Service", "bg-preview").dependsOn, ["bg-live"]);
     });
 
-    it("scales a standby of 0 down and runs no smoke test against it", async () => {
-        const run = await declare(() => new BlueGreenDeployment("bg", { ...bgArgs, standbyReplicas: 0 }));
+    it("scales a preview color of 0 down and runs no smoke test against it", async () => {
+        const run = await declare(() => new BlueGreenDeployment("bg", { ...bgArgs, previewReplicas: 0 }));
         assert.strictEqual(at(find(run, ":Deployment", "bg-blue-deployment"), "spec.replicas"), 0);
         assert.deepStrictEqual(
             all(run, ":Job").map((j) => j.name),
@@ -226,7 +226,7 @@ describe("BlueGreenDeployment", () => {
         });
         assert.deepStrictEqual(find(run, ":Deployment", "bg-green-deployment").dependsOn, ["gate"]);
         assert.deepStrictEqual(find(run, ":Deployment", "bg-blue-deployment").dependsOn, ["gate"]);
-        // The standby's minimum drops only once traffic has left it.
+        // The preview color's minimum drops only once traffic has left it.
         assert.deepStrictEqual(find(run, ":HorizontalPodAutoscaler", "bg-blue-hpa").dependsOn, [
             "bg-blue-deployment",
             "bg-live",
@@ -420,11 +420,11 @@ describe("CanaryDeployment", () => {
         );
     });
 
-    it("replicas: the weight is the share of pods behind one Service", async () => {
+    it("pod-ratio: the weight is the share of pods behind one Service", async () => {
         assert.deepStrictEqual(replicaSplit(4, 25), { stable: 3, canary: 1 });
         assert.deepStrictEqual(replicaSplit(20, 5), { stable: 19, canary: 1 });
         assert.strictEqual(replicaSplit(4, 5), undefined, "4 pods cannot carry 5%");
-        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 25 }));
+        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "pod-ratio", weight: 25 }));
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.minReplicas"), 3);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-stable-hpa"), "spec.maxReplicas"), 8);
         assert.strictEqual(at(find(run, ":HorizontalPodAutoscaler", "c-canary-hpa"), "spec.minReplicas"), 1);
@@ -438,8 +438,8 @@ describe("CanaryDeployment", () => {
         );
     });
 
-    it("replicas: weight 0 scales the canary to zero", async () => {
-        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 0 }));
+    it("pod-ratio: weight 0 scales the canary to zero", async () => {
+        const run = await declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "pod-ratio", weight: 0 }));
         const canary = find(run, ":Deployment", "c-canary-deployment");
         assert.strictEqual(at(canary, "spec.replicas"), 0);
         assert.deepStrictEqual(canary.ignoreChanges, ["spec.replicas"]);
@@ -463,7 +463,7 @@ describe("CanaryDeployment", () => {
             /weight must be a whole number from 0 to 100, got 101/,
         );
         await assert.rejects(
-            declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "replicas", weight: 5 })),
+            declare(() => new CanaryDeployment("c", { ...canaryArgs, router: "pod-ratio", weight: 5 })),
             /4 replicas cannot carry a 5% canary by pod ratio/,
         );
     });
@@ -480,7 +480,7 @@ const settings: { [K in CanaryRouterName]: Omit<Extract<CanaryRouting, { router:
             deregistrationDelaySeconds: 30,
         },
     },
-    replicas: {},
+    "pod-ratio": {},
 };
 
 // The same settings as `pulumi config set --path` edits of the production stack.
@@ -488,7 +488,7 @@ const configSets: { [K in CanaryRouterName]: string[] } = {
     nginx: [],
     "gateway-api": ["canary.gateway.name=public", "canary.gateway.namespace=gateways"],
     alb: ["canary.alb.certificateArn=arn:aws:acm:us-east-1:1:certificate/x", "release.drainSeconds=40"],
-    replicas: ["release.replicas=20"],
+    "pod-ratio": ["release.replicas=20"],
 };
 
 function routerArgs(router: CanaryRouterName): CanaryDeploymentArgs {
@@ -497,13 +497,7 @@ function routerArgs(router: CanaryRouterName): CanaryDeploymentArgs {
 
 describe("canary routers", () => {
     it("stack config accepts exactly the registered routers, under their registry names", () => {
-        assert.deepStrictEqual(canaryRouterNames, ["nginx", "gateway-api", "alb", "replicas"]);
-        const allowed = canaryRouterNames.map((n) => `"${n}"`).join("|");
-        assert.ok(
-            configErrorFor("production", ["canary.router=istio"]).includes(
-                `myapp:canary.router = "istio": Invalid option: expected one of ${allowed}`,
-            ),
-        );
+        assert.deepStrictEqual(canaryRouterNames, ["nginx", "gateway-api", "alb", "pod-ratio"]);
         for (const name of canaryRouterNames) {
             const sets = [`canary.router=${name}`, ...configSets[name]];
             const canary = validateConfig(PROJECT, "production", programConfig("production", sets));
@@ -511,12 +505,29 @@ describe("canary routers", () => {
         }
     });
 
-    it("the pod-ratio implementation is the `replicas` router, the name committed stacks use", () => {
-        assert.strictEqual(canaryRouters.replicas.podRatio, true);
+    it("an unknown router is refused with the registry's names, not the old `replicas`", () => {
+        assert.strictEqual(
+            configErrorFor("production", ["canary.router=istio"]),
+            [
+                "Invalid stack configuration (nothing was declared):",
+                '  myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"pod-ratio"',
+            ].join("\n"),
+        );
+    });
+
+    it("the pod-ratio implementation is the `pod-ratio` router; stack config reads its old name `replicas` as it, with a warning", () => {
+        assert.strictEqual(canaryRouters["pod-ratio"].podRatio, true);
         assert.deepStrictEqual(
             canaryRouterNames.filter((n) => canaryRouters[n].podRatio),
-            ["replicas"],
+            ["pod-ratio"],
         );
+        const warnings: string[] = [];
+        const sets = ["canary.router=replicas", "release.replicas=20"];
+        const cfg = validateConfig(PROJECT, "production", programConfig("production", sets), (m) => warnings.push(m));
+        assert.strictEqual(cfg.strategy === "canary" && cfg.canary.router, "pod-ratio");
+        assert.deepStrictEqual(warnings, [
+            'myapp:canary.router = "replicas" is deprecated, read as its new name "pod-ratio": set it with `pulumi config set --path canary.router pod-ratio`',
+        ]);
     });
 
     for (const name of canaryRouterNames) {
@@ -546,7 +557,7 @@ describe("canary routers", () => {
                 const routed = run.resources.filter((r) => JSON.stringify(r.inputs).includes('"shop.example.com"'));
                 assert.ok(routed.length > 0, `${name} declares nothing for the host`);
                 const weightAfter = ["c-stable", "c-canary", "c-stable-capacity-w25", "c-canary-capacity-w25"];
-                // What carries the weight: the live Service over both tracks under pod ratio, else the router's object.
+                // What carries the weight: the app's Service over both tracks under pod ratio, else the router's.
                 const carriers = run.resources.filter(
                     (r) => r.parent === "c" && (r.dependsOn ?? []).includes("c-canary-capacity-w25"),
                 );

@@ -305,7 +305,7 @@ describe("e2e operation sequences: what the invariants compute", function () {
         assert.strictEqual(jobAllowance(staging, switched).anyNew, false);
         assert.strictEqual(jobAllowance(staging, switched).rerun(job("smoke-test", "green")), false);
         // Green back from 0 pods runs its smoke test again; blue's does not.
-        const decommissioned = bg(staging, { standby: 0 });
+        const decommissioned = bg(staging, { preview: 0 });
         assert.strictEqual(jobAllowance(decommissioned, staging).rerun(job("smoke-test", "green")), true);
         assert.strictEqual(jobAllowance(decommissioned, staging).rerun(job("smoke-test", "blue")), false);
         // The release's backup and migration run again only when the release is declared again after a rollback to the previous version.
@@ -314,10 +314,10 @@ describe("e2e operation sequences: what the invariants compute", function () {
         assert.strictEqual(jobAllowance(rolledBack, rolling).rerun(job("predeploy-backup")), true);
         assert.strictEqual(jobAllowance(rolling, { ...rolling, logLevel: "warn" }).rerun(job("migration")), false);
         // The printed rollback of a switch holds green (no smoke test declared for it): going forward again runs green's test anew, and only green's.
-        const live = bg({ ...staging, version: "v1.2.3", previousVersion: "v1.2.2" }, { active: "green" });
-        const rolledBackSwitch = bg({ ...live, version: "v1.2.2" }, { active: "blue" });
-        assert.strictEqual(jobAllowance(rolledBackSwitch, live).rerun(job("smoke-test", "green")), true);
-        assert.strictEqual(jobAllowance(rolledBackSwitch, live).rerun(job("smoke-test", "blue")), false);
+        const onGreen = bg({ ...staging, version: "v1.2.3", previousVersion: "v1.2.2" }, { active: "green" });
+        const rolledBackSwitch = bg({ ...onGreen, version: "v1.2.2" }, { active: "blue" });
+        assert.strictEqual(jobAllowance(rolledBackSwitch, onGreen).rerun(job("smoke-test", "green")), true);
+        assert.strictEqual(jobAllowance(rolledBackSwitch, onGreen).rerun(job("smoke-test", "blue")), false);
         // A new phase is a new migration Job; the backup keeps its purpose.
         const backfill = { ...rolling, phase: "backfill" as const };
         assert.strictEqual(jobAllowance(rolling, backfill).anyNew, true);

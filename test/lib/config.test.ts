@@ -5,10 +5,20 @@ import * as path from "path";
 import { readRawConfig, validateConfig } from "../../lib/config";
 import { imageRef, isPinnedVersion, splitImageRef } from "../../policy/rules";
 import { rollbackCommand } from "../../lib/rollback";
-import { applySet, parsePath, parsePathValue, toRunRequest } from "../../tools/offline/stackConfig";
+import { applySet, parsePath, parsePathValue, StackConfig, toRunRequest } from "../../tools/offline/stackConfig";
 import { parseCommandArgs, UsageError } from "../../tools/offline/cli";
 import { main as planMain } from "../../tools/plan";
-import { configErrorFor, rejectsConfig, preview, programConfig, PROJECT, stackConfig } from "../helpers";
+import {
+    at,
+    configErrorFor,
+    find,
+    rejectsConfig,
+    preview,
+    programConfig,
+    PROJECT,
+    runConfig,
+    stackConfig,
+} from "../helpers";
 
 describe("stack config validation", () => {
     it("accepts both stack files as committed", () => {
@@ -91,7 +101,7 @@ describe("stack config validation", () => {
             "an unknown router",
             "production",
             ["canary.router=istio"],
-            'myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"replicas"',
+            'myapp:canary.router = "istio": Invalid option: expected one of "nginx"|"gateway-api"|"alb"|"pod-ratio"',
         ],
         [
             "an unknown strategy",
@@ -120,32 +130,32 @@ describe("stack config validation", () => {
         [
             "a weight the pod ratio cannot express",
             "production",
-            ["canary.router=replicas"],
-            "myapp:canary.weight = 5: cannot be expressed with 6 replicas by the replicas router",
+            ["canary.router=pod-ratio"],
+            "myapp:canary.weight = 5: cannot be expressed with 6 replicas by the pod-ratio router",
         ],
         [
-            "weight 100 with the replicas router",
+            "weight 100 with the pod-ratio router",
             "production",
-            ["canary.router=replicas", "canary.weight=100"],
-            "myapp:canary.weight = 100: cannot be 100 with the replicas router",
+            ["canary.router=pod-ratio", "canary.weight=100"],
+            "myapp:canary.weight = 100: cannot be 100 with the pod-ratio router",
         ],
         [
-            "a replicas-router step the pod count cannot carry, although the current weight can",
+            "a pod-ratio step the pod count cannot carry, although the current weight can",
             "production",
-            ["canary.router=replicas", "release.replicas=8", "canary.weight=25"],
-            "myapp:canary.steps = [5,25,100]: cannot all be expressed with 8 replicas by the replicas router (5)",
+            ["canary.router=pod-ratio", "release.replicas=8", "canary.weight=25"],
+            "myapp:canary.steps = [5,25,100]: cannot all be expressed with 8 replicas by the pod-ratio router (5)",
         ],
         [
-            "a new version set on the live color, which would reach users untested",
+            "a new version set on the active color, which would reach users untested",
             "staging",
             ["blueGreen.blueVersion=v1.2.4"],
             'myapp:blueGreen.blueVersion = "v1.2.4": is the active color\'s version, neither release.version (v1.2.3) nor release.previousVersion (v1.2.2)',
         ],
         [
-            "the released version set on the live color while the standby does not keep the previous one",
+            "the released version set on the active color while the preview color does not keep the previous one",
             "staging",
             ["blueGreen.blueVersion=v1.2.4", "release.version=v1.2.4"],
-            'myapp:blueGreen.blueVersion = "v1.2.4": is release.version on the active color, so the standby must keep release.previousVersion (v1.2.2)',
+            'myapp:blueGreen.blueVersion = "v1.2.4": is release.version on the active color, so the preview color must keep release.previousVersion (v1.2.2)',
         ],
         [
             "an ALB drain that ends before the target group has drained the pod",
@@ -434,6 +444,84 @@ describe("a section of another strategy", () => {
     });
 });
 
+describe("old names, from before argo-rollouts' words", () => {
+    /** Staging's config with blueGreen.previewReplicas left out and `blueGreen` extended by `old`. */
+    const stagingWith = (old: Record<string, unknown>): StackConfig => {
+        const config = stackConfig("staging");
+        const { previewReplicas: _, ...bg } = config["myapp:blueGreen"] as Record<string, unknown>;
+        return { ...config, "myapp:blueGreen": { ...bg, ...old } };
+    };
+    const raw = (config: StackConfig) =>
+        Object.fromEntries(
+            Object.entries(config).flatMap(([k, v]) => (k.startsWith("myapp:") ? [[k.slice("myapp:".length), v]] : [])),
+        );
+
+    it("blueGreen.standbyReplicas is read as blueGreen.previewReplicas, with a one-line warning", () => {
+        const warnings: string[] = [];
+        const old = validateConfig(PROJECT, "staging", raw(stagingWith({ standbyReplicas: 1 })), (m) =>
+            warnings.push(m),
+        );
+        assert.deepStrictEqual(
+            old,
+            validateConfig(PROJECT, "staging", programConfig("staging", ["blueGreen.previewReplicas=1"])),
+        );
+        assert.strictEqual(old.strategy === "blue-green" && old.blueGreen.previewReplicas, 1);
+        assert.deepStrictEqual(warnings, [
+            "myapp:blueGreen.standbyReplicas is deprecated, read as its new name myapp:blueGreen.previewReplicas: rename it with `pulumi config rm --path blueGreen.standbyReplicas && pulumi config set --path blueGreen.previewReplicas 1`",
+        ]);
+    });
+
+    it("blueGreen.standbyReplicas declares the same resources and outputs as blueGreen.previewReplicas", () => {
+        const old = runConfig("staging", stagingWith({ standbyReplicas: 1 }));
+        const renamed = runConfig("staging", stackConfig("staging", ["blueGreen.previewReplicas=1"]));
+        assert.strictEqual(at(find(old, ":HorizontalPodAutoscaler", "myapp-green-hpa"), "spec.minReplicas"), 1);
+        assert.deepStrictEqual(old.resources, renamed.resources);
+        assert.deepStrictEqual(old.outputs, renamed.outputs);
+    });
+
+    it("both names of the key are refused, naming both and the one to keep", () => {
+        assert.strictEqual(
+            configErrorFor("staging", ["blueGreen.standbyReplicas=1"]),
+            "Invalid stack configuration (nothing was declared):\n  myapp:blueGreen.standbyReplicas = 1: is the old name of blueGreen.previewReplicas, which is set too (2): keep blueGreen.previewReplicas and remove this one (pulumi config rm --path blueGreen.standbyReplicas)",
+        );
+    });
+
+    it("a bad value under the old name is refused under that name; neither name is refused as a missing previewReplicas", () => {
+        assert.throws(() => validateConfig(PROJECT, "staging", raw(stagingWith({ standbyReplicas: -1 }))), {
+            message:
+                "Invalid stack configuration (nothing was declared):\n  myapp:blueGreen.standbyReplicas = -1: Too small: expected number to be >=0",
+        });
+        assert.throws(() => validateConfig(PROJECT, "staging", raw(stagingWith({}))), {
+            message:
+                "Invalid stack configuration (nothing was declared):\n  myapp:blueGreen.previewReplicas = (not set): is required: the replicas kept warm for the preview color, 0 to scale it down",
+        });
+    });
+
+    it("canary.router replicas declares the same resources and outputs as pod-ratio", () => {
+        const old = runConfig(
+            "production",
+            stackConfig("production", ["canary.router=replicas", "release.replicas=20"]),
+        );
+        const renamed = runConfig(
+            "production",
+            stackConfig("production", ["canary.router=pod-ratio", "release.replicas=20"]),
+        );
+        // The pod ratio: one Service over both tracks, whose minimums split the 20 pods by the weight (5%).
+        assert.deepStrictEqual(at(find(old, ":Service", "myapp-live"), "spec.selector"), {
+            "app.kubernetes.io/name": "myapp",
+        });
+        assert.deepStrictEqual(
+            [
+                at(find(old, ":HorizontalPodAutoscaler", "myapp-stable-hpa"), "spec.minReplicas"),
+                at(find(old, ":HorizontalPodAutoscaler", "myapp-canary-hpa"), "spec.minReplicas"),
+            ],
+            [19, 1],
+        );
+        assert.deepStrictEqual(old.resources, renamed.resources);
+        assert.deepStrictEqual(old.outputs, renamed.outputs);
+    });
+});
+
 describe("release.previousVersion", () => {
     const accepted = (stack: string, sets: string[]) =>
         validateConfig(PROJECT, stack, programConfig(stack, sets)).release.previousVersion;
@@ -456,7 +544,7 @@ describe("release.previousVersion", () => {
         );
         assert.strictEqual(accepted("production", ["canary.weight=0", "release.version=v1.2.2"]), "v1.2.2");
     });
-    it("blue/green: the live color's version until the switch, the standby's after it (the live color rule)", () => {
+    it("blue/green: the active color's version until the switch, the preview color's after it (the active color rule)", () => {
         assert.strictEqual(accepted("staging", []), "v1.2.2");
         assert.ok(
             configErrorFor("staging", ["release.previousVersion=v1.2.1"]).includes(
@@ -584,10 +672,10 @@ describe("rollback command", () => {
             "pulumi config set --stack production --path canary.stableVersion v1.2.2 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
         );
     });
-    it("blue/green: back to the other color once the new version is live", () => {
+    it("blue/green: back to the other color once the new version is active", () => {
         assert.strictEqual(
             rollbackCommand("staging", cfg("staging")),
-            "none needed: live runs v1.2.2; v1.2.3 is only in preview",
+            "none needed: the active color runs v1.2.2; v1.2.3 is only in preview",
         );
         assert.strictEqual(
             rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=green"])),
@@ -595,7 +683,7 @@ describe("rollback command", () => {
         );
         assert.strictEqual(
             rollbackCommand("staging", cfg("staging", ["blueGreen.activeColor=blue", "release.version=v1.2.2"])),
-            "none needed: live runs the previous version v1.2.2",
+            "none needed: the active color runs the previous version v1.2.2",
         );
     });
     it("a restore the config still asks for is dropped, so that a failed or stuck restore cannot hold the traffic back", () => {

@@ -133,13 +133,13 @@ describe("policy capacity-follows-traffic", () => {
         await assertNoViolations(capacityFollowsTraffic, blueGreenStack());
     });
 
-    it("refuses a live Service that switches colors without a capacity step", () =>
+    it("refuses an active Service that switches colors without a capacity step", () =>
         assertViolations(
             capacityFollowsTraffic,
             mutated(blueGreenStack(), "shop-live", (_p, r) => (r.dependsOn = ["shop-smoke-blue"])),
             [
                 [
-                    "live Service shop switches to Deployment shop-blue without waiting for its ready pods for the traffic it takes over",
+                    "active Service shop switches to Deployment shop-blue without waiting for its ready pods for the traffic it takes over",
                     "shop-live",
                 ],
             ],

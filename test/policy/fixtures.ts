@@ -295,7 +295,10 @@ function smokeJob(color: "blue" | "green"): Declared {
     });
 }
 
-/** A blue/green release: blue live, green warm behind the preview Service; the live Service waits for blue's smoke test and capacity. */
+/**
+ * A blue/green release: blue active, green warm behind the preview Service; the active Service waits for blue's smoke
+ * test and capacity.
+ */
 export function blueGreenStack(): Declared[] {
     return [
         deployment({ color: "blue" }, "v2.0.0"),

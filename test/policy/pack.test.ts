@@ -68,8 +68,8 @@ describe("the policy pack", () => {
             ]);
         });
 
-        it("exits 0 on an advisory violation in staging: a scaled-down blue/green standby", () => {
-            const { code, violations } = previewWithPolicy("staging", ["blueGreen.standbyReplicas=0"]);
+        it("exits 0 on an advisory violation in staging: a scaled-down blue/green preview color", () => {
+            const { code, violations } = previewWithPolicy("staging", ["blueGreen.previewReplicas=0"]);
             assert.strictEqual(code, 0);
             assert.deepStrictEqual(violations, [
                 {

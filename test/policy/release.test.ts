@@ -18,7 +18,7 @@ import {
 const COMPONENT_LABEL = "app.kubernetes.io/component";
 
 describe("policy smoke-test-before-switch", () => {
-    it("passes a live Service that waits for the smoke test of the color it selects, and a canary's live Service", async () => {
+    it("passes an active Service that waits for the smoke test of the color it selects, and a canary's app Service", async () => {
         await assertNoViolations(smokeTestBeforeSwitch, blueGreenStack());
         await assertNoViolations(smokeTestBeforeSwitch, canaryStack());
     });
@@ -27,28 +27,28 @@ describe("policy smoke-test-before-switch", () => {
         assertViolations(
             smokeTestBeforeSwitch,
             mutated(blueGreenStack(), "shop-live", (_p, r) => (r.dependsOn = ["shop-blue-capacity"])),
-            [["live Service shop selects blue without waiting for its smoke test", "shop-live"]],
+            [["active Service shop selects blue without waiting for its smoke test", "shop-live"]],
         ));
 
-    it("refuses a blue/green live Service that selects no color", () =>
+    it("refuses a blue/green active Service that selects no color", () =>
         assertViolations(
             smokeTestBeforeSwitch,
             mutated(blueGreenStack(), "shop-live", (p) => delete p.spec.selector.color),
             [
                 [
-                    "live Service shop selects no color: it sends traffic to both colors, one of them untested",
+                    "active Service shop selects no color: it sends traffic to both colors, one of them untested",
                     "shop-live",
                 ],
             ],
         ));
 
-    it("refuses an unlabelled Service, which could be the live one", () =>
+    it("refuses an unlabelled Service, which could be the active one", () =>
         assertViolations(
             smokeTestBeforeSwitch,
             mutated(blueGreenStack(), "shop-live", (p) => delete p.metadata.labels[COMPONENT_LABEL]),
             [
                 [
-                    "Service shop has no app.kubernetes.io/component label: the pack cannot tell whether it is the live Service, which must wait for its color's smoke test",
+                    "Service shop has no app.kubernetes.io/component label: the pack cannot tell whether it is the active Service, which must wait for its color's smoke test",
                     "shop-live",
                 ],
             ],
@@ -61,7 +61,7 @@ describe("policy rollback-path-present", () => {
         await assertNoViolations(rollbackPathPresent, canaryStack());
     });
 
-    it("refuses a standby color scaled to 0", () =>
+    it("refuses a preview color scaled to 0", () =>
         assertViolations(
             rollbackPathPresent,
             mutated(blueGreenStack(), "shop-green-hpa", (p) => (p.spec.minReplicas = 0)),

@@ -65,7 +65,7 @@ describe("database safety under mocks", () => {
         const secrets = ["myapp-env", "myapp-db-roles-app-secret"];
         assert.deepStrictEqual(deps("myapp-blue-deployment"), [MIGRATION, ...secrets]);
         assert.deepStrictEqual(deps("myapp-green-deployment"), [MIGRATION, ...secrets]);
-        // green is the standby: its autoscaler's minimum drops only once the live Service has moved.
+        // green is the preview color: its autoscaler's minimum drops only once the active Service has moved.
         assert.deepStrictEqual(deps("myapp-green-hpa"), ["myapp-green-deployment", "myapp-live"]);
         assert.deepStrictEqual(deps("myapp-smoke-green"), ["myapp-green", "myapp-green-svc"]);
         assert.deepStrictEqual(deps("myapp-live"), ["myapp-blue-capacity-live", "myapp-smoke-blue"]);

@@ -230,10 +230,13 @@ describe("Datadog monitoring from the plan's thresholds", () => {
                 find(staging, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-green"),
                 "message",
             ) as string;
-            assert.strictEqual(staging.outputs.rollback, "none needed: live runs v1.2.2; v1.2.3 is only in preview");
+            assert.strictEqual(
+                staging.outputs.rollback,
+                "none needed: the active color runs v1.2.2; v1.2.3 is only in preview",
+            );
             assert.deepStrictEqual(notification(green, "ok", "alert"), [
                 "Rollback trigger (now): error rate above 5% for myapp in staging (color:green, version:v1.2.3).",
-                "No rollback needed: live runs v1.2.2; v1.2.3 is only in preview. It serves no users, so nobody is paged.",
+                "No rollback needed: the active color runs v1.2.2; v1.2.3 is only in preview. It serves no users, so nobody is paged.",
                 "@slack-engineering-staging",
             ]);
             // It may have paged while it served users: the recovery still resolves that incident.
@@ -244,7 +247,7 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             }
         });
 
-        it("a canary set to weight 0 pages nobody and stops reminding; once switched live, green pages", () => {
+        it("a canary set to weight 0 pages nobody and stops reminding; once switched to active, green pages", () => {
             const rolledBack = runStack("production", ["canary.weight=0"]);
             const m = find(rolledBack, ":Monitor", "myapp-monitoring-rollback-now-error-rate-pct-canary");
             assert.deepStrictEqual(notification(at(m, "message"), "ok", "alert").slice(1), [
@@ -626,9 +629,9 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             );
             assert.deepStrictEqual(await pack(bothPinned), []);
 
-            // The replicas router's proportional bounds pin both tracks when the fleet cannot grow.
+            // The pod-ratio router's proportional bounds pin both tracks when the fleet cannot grow.
             const proportional = runStack("production", [
-                "canary.router=replicas",
+                "canary.router=pod-ratio",
                 "canary.weight=25",
                 "canary.steps[0]=25",
                 "canary.steps[1]=50",

@@ -9,7 +9,7 @@ export const canaryRouters = {
     nginx: nginxRouter,
     "gateway-api": gatewayApiRouter,
     alb: albRouter,
-    replicas: podRatioRouter,
+    "pod-ratio": podRatioRouter,
 };
 
 /** A router's name in stack config. */
@@ -23,7 +23,7 @@ type SettingsOf<R> = R extends CanaryRouter<infer S> ? S : never;
 /** A router by name, with the settings that router needs (canary.gateway, canary.alb). */
 export type CanaryRouting = {
     [K in CanaryRouterName]: {
-        /** What carries the weight: nginx, gateway-api, alb, or replicas (the weight as the canary's share of the pods). */
+        /** What carries the weight: nginx, gateway-api, alb, or pod-ratio (the weight as the canary's pod share). */
         router: K;
     } & SettingsOf<(typeof canaryRouters)[K]>;
 }[CanaryRouterName];

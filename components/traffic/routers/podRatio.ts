@@ -4,8 +4,8 @@ import { replicaSplit } from "../weights";
 import { CanaryRouter } from "./router";
 
 /**
- * The pod ratio (stack config `canary.router: replicas`): no object weighs traffic; the host's Ingress sends it to a
- * Service over both tracks, whose pods split `replicas` by the weight.
+ * The pod ratio (stack config `canary.router: pod-ratio`): no object weighs traffic; the host's Ingress sends it to
+ * a Service over both tracks, whose pods split `replicas` by the weight.
  */
 export const podRatioRouter: CanaryRouter = {
     podRatio: true,

@@ -41,10 +41,10 @@ export interface RouteScope<S extends object> extends RouterScope<S> {
  */
 export interface CanaryRouter<S extends object = object> {
     /**
-     * The pods are the weight (the replicas router): the live Service selects both tracks and waits for the weight's
-     * capacity, a track whose share shrinks is scaled down to it once the other's pods are ready, and no canary
-     * Service is declared. Otherwise the live Service selects the stable track and the router weighs it against the
-     * canary's Service.
+     * The pods are the weight (the pod-ratio router): the app's Service selects both tracks and waits for the
+     * weight's capacity, a track whose share shrinks is scaled down to it once the other's pods are ready, and no
+     * canary Service is declared. Otherwise the app's Service selects the stable track and the router weighs it
+     * against the canary's Service.
      */
     readonly podRatio: boolean;
     /** Minimum pods of each track at the weight, or undefined when this router cannot carry it. */

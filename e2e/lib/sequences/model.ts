@@ -36,7 +36,7 @@ export interface Model {
     replicas: number;
     maxReplicas: number;
     canary?: { stable: string; canary: string; weight: number; steps: number[]; replicas: number; maxReplicas: number };
-    blueGreen?: { blue: string; green: string; active: Color; standby: number; smokeImage: string };
+    blueGreen?: { blue: string; green: string; active: Color; preview: number; smokeImage: string };
     phase: Phase;
     /** Per phase, the oldest version that may serve while its migrations are applied (their oldest-serving-version). */
     phaseFloor: Partial<Record<Phase, string>>;
@@ -100,7 +100,7 @@ export function initialModel(
             blue: bg.blueVersion,
             green: bg.greenVersion,
             active: bg.activeColor,
-            standby: bg.standbyReplicas,
+            preview: bg.previewReplicas,
             smokeImage: bg.smokeTest.image,
         },
         phase: db.migration.phase,
@@ -145,7 +145,7 @@ export function servingTrackVersions(m: Model): string[] {
             return [m.canary!.stable, m.canary!.canary];
         case "blue-green": {
             const bg = m.blueGreen!;
-            return (["blue", "green"] as const).filter((c) => c === bg.active || bg.standby > 0).map((c) => bg[c]);
+            return (["blue", "green"] as const).filter((c) => c === bg.active || bg.preview > 0).map((c) => bg[c]);
         }
         case "rolling":
             return [m.version, ...(m.previousVersion && m.previousVersion !== m.version ? [m.previousVersion] : [])];
@@ -221,11 +221,11 @@ export function autoscaledDeployments(m: Model): { name: string; min: number; ma
         }
         case "blue-green": {
             const bg = m.blueGreen!;
-            const standby = other(bg.active);
+            const preview = other(bg.active);
             return [
                 { name: `${m.app}-${bg.active}`, min: m.replicas, max: m.maxReplicas },
-                ...(bg.standby > 0
-                    ? [{ name: `${m.app}-${standby}`, min: bg.standby, max: Math.max(m.maxReplicas, bg.standby) }]
+                ...(bg.preview > 0
+                    ? [{ name: `${m.app}-${preview}`, min: bg.preview, max: Math.max(m.maxReplicas, bg.preview) }]
                     : []),
             ];
         }
@@ -255,7 +255,7 @@ export function configOf(m: Model): Record<string, string> {
         c["blueGreen.blueVersion"] = m.blueGreen.blue;
         c["blueGreen.greenVersion"] = m.blueGreen.green;
         c["blueGreen.activeColor"] = m.blueGreen.active;
-        c["blueGreen.standbyReplicas"] = String(m.blueGreen.standby);
+        c["blueGreen.previewReplicas"] = String(m.blueGreen.preview);
         c["blueGreen.smokeTest.image"] = m.blueGreen.smokeImage;
     }
     if (m.secretRotations > 0) c[SECRET_KEY] = secretValue(m.secretRotations);
@@ -311,7 +311,7 @@ export function applyEdit(m: Model, key: string, value: string): void {
     else if (bg && key === "blueGreen.blueVersion") bg.blue = value;
     else if (bg && key === "blueGreen.greenVersion") bg.green = value;
     else if (bg && key === "blueGreen.activeColor") bg.active = value as Color;
-    else if (bg && key === "blueGreen.standbyReplicas") bg.standby = Number(value);
+    else if (bg && key === "blueGreen.previewReplicas") bg.preview = Number(value);
     else if (bg && key === "blueGreen.smokeTest.image") bg.smokeImage = value;
     else m.extra[key] = value;
 }
@@ -334,7 +334,7 @@ export function nextPhase(p: Phase): Phase | undefined {
 /** The pods of a blue/green color, or 0 when the strategy is not blue/green. */
 export function colorReplicas(m: Model, c: Color): number {
     if (m.strategy !== "blue-green" || !m.blueGreen) return 0;
-    return m.blueGreen.active === c ? m.replicas : m.blueGreen.standby;
+    return m.blueGreen.active === c ? m.replicas : m.blueGreen.preview;
 }
 
 /** Whether the release's backup and migration Jobs are declared: not when the release is the previous version again. */
@@ -344,15 +344,15 @@ export function databaseJobsDeclared(m: Model): boolean {
 
 /**
  * Whether the model expects `pulumi stack output rollback` to hold a command (lib/rollback.ts's cases): the canary
- * carries traffic or stable is not the previous version; live blue/green runs the release and the config is not a
- * rollback's; rolling is not on the previous version.
+ * carries traffic or stable is not the previous version; blue/green's active color runs the release and the config is
+ * not a rollback's; rolling is not on the previous version.
  */
 export function rollbackExpected(m: Model): boolean {
     switch (m.strategy) {
         case "canary":
             return m.canary!.weight > 0 || (!!m.previousVersion && m.previousVersion !== m.canary!.stable);
         case "blue-green":
-            // A rollback's config (release.version is release.previousVersion) on the live color needs none.
+            // A rollback's config (release.version is release.previousVersion) on the active color needs none.
             return m.blueGreen![m.blueGreen!.active] === m.version && m.previousVersion !== m.version;
         case "rolling":
             return !!m.previousVersion && m.previousVersion !== m.version;

@@ -83,7 +83,7 @@ function op(
     return { kind, label, run, edits: configEdits(m, n), next: n, expect };
 }
 
-/** The model after releasing a new version: a canary's new canary version, a blue/green standby's, a rolling one. */
+/** The model after releasing a new version: the canary's new version, the blue/green preview color's, or rolling. */
 function withNewVersion(m: Model): { n: Model; version: string } {
     const n = clone(m);
     n.issued = m.issued + 1;
@@ -112,7 +112,7 @@ const failing = (image: string, how: "fail" | "pending") => `${image}-${how}`;
 /**
  * After a printed rollback (release.version is stable's, or the color traffic went back to), traffic moves onto the
  * version rolled back from only with the release going forward again, as the README's rollback section says:
- * release.version back, database.migration.attempt raised. The program refuses a promotion, or a live color that
+ * release.version back, database.migration.attempt raised. The program refuses a promotion, or an active color that
  * runs neither release.version nor release.previousVersion, without it. Returns the label's note, if it went forward.
  */
 function goForward(n: Model): string {
@@ -170,22 +170,22 @@ export function generate(m: Model, rng: Prng): Operation {
                 const kind = bg[to] === n.version ? "switch" : "switch-back";
                 return op(
                     kind,
-                    `${kind} to ${to} (${bg[to]}${bg.standby === 0 ? ", from 0 pods" : ""})${forward}`,
+                    `${kind} to ${to} (${bg[to]}${bg.preview === 0 ? ", from 0 pods" : ""})${forward}`,
                     m,
                     n,
                 );
             });
-            if (bg.standby > 0) {
+            if (bg.preview > 0) {
                 add(1, () => {
                     const n = clone(m);
-                    n.blueGreen!.standby = 0;
-                    return op("decommission", `decommission ${other(bg.active)} (standbyReplicas 0)`, m, n);
+                    n.blueGreen!.preview = 0;
+                    return op("decommission", `decommission ${other(bg.active)} (previewReplicas 0)`, m, n);
                 });
             } else {
                 add(2, () => {
                     const n = clone(m);
-                    n.blueGreen!.standby = m.replicas;
-                    return op("recommission", `recommission ${other(bg.active)} (standbyReplicas ${m.replicas})`, m, n);
+                    n.blueGreen!.preview = m.replicas;
+                    return op("recommission", `recommission ${other(bg.active)} (previewReplicas ${m.replicas})`, m, n);
                 });
             }
         }
@@ -213,7 +213,7 @@ export function generate(m: Model, rng: Prng): Operation {
         add(1, () => invalidEdit(m, rng));
         // A track about to take traffic goes NotReady (a failing readiness probe), and the traffic moves to it
         // right away: the up must prove its ready pods, not only that its Deployment is unchanged (item 4's case).
-        if (bg && bg.standby > 0) {
+        if (bg && bg.preview > 0) {
             add(1, () => {
                 const n = clone(m);
                 const to = other(bg.active);
@@ -321,8 +321,8 @@ function strategyChange(m: Model): Operation | undefined {
         Object.assign(n.canary!, { stable: m.version, canary: m.version, weight: 0 });
     } else if (m.strategy === "rolling" && m.blueGreen) {
         n.strategy = "blue-green";
-        // The live color takes the release; the standby keeps the previous version for the rollback, as the program
-        // requires of a live color on release.version.
+        // The active color takes the release; the preview color keeps the previous version for the rollback, as the
+        // program requires of an active color on release.version.
         const bg = n.blueGreen!;
         bg[bg.active] = m.version;
         bg[other(bg.active)] = m.previousVersion ?? m.version;
@@ -366,9 +366,9 @@ function jobTrouble(m: Model, rng: Prng, how: "fail" | "pending"): Operation {
         } else {
             const bg = n.blueGreen!;
             bg.smokeImage = failing(m.good.smokeImage, how);
-            // The test runs when its color has pods: at standby 0 only a switch brings them. Otherwise half the time the
-            // release and the switch go in one up, so the failing test is the live color's (item 3's case).
-            const switchToo = bg.standby === 0 || rng.next() < 0.5;
+            // The test runs when its color has pods: at previewReplicas 0 only a switch brings them. Otherwise half the
+            // time the release and the switch go in one up, so the failing test is the active color's (item 3's case).
+            const switchToo = bg.preview === 0 || rng.next() < 0.5;
             if (switchToo) bg.active = other(bg.active);
             what = `new-version ${released.version}${switchToo ? ` and switch to ${bg.active}` : ""} with smoke image …-${how}`;
         }

@@ -53,7 +53,7 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
         }
         if (bg.previewHost === c.release.host)
             issue(["blueGreen", "previewHost"], bg.previewHost, "must differ from release.host");
-        problems.push(...liveColorProblems(c.release, bg));
+        problems.push(...activeColorProblems(c.release, bg));
     }
     if (c.strategy === "canary") {
         const cn = c.canary;
@@ -99,27 +99,27 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
                 `must be from canary.canaryReplicas (${cn.canaryReplicas}) to release.maxReplicas (${c.release.maxReplicas})`,
             );
         }
-        if (cn.router === "replicas") {
+        if (cn.router === "pod-ratio") {
             // Every step of the plan must be one the program accepts: 100 is reached by promotion, not by a weight.
             const inexpressible = cn.steps.filter((step) => step !== 100 && !replicaSplit(c.release.replicas, step));
             if (inexpressible.length > 0) {
                 issue(
                     ["canary", "steps"],
                     cn.steps,
-                    `cannot all be expressed with ${c.release.replicas} replicas by the replicas router (${inexpressible.join(", ")}): release.replicas × each step must be a multiple of 100`,
+                    `cannot all be expressed with ${c.release.replicas} replicas by the pod-ratio router (${inexpressible.join(", ")}): release.replicas × each step must be a multiple of 100`,
                 );
             }
             if (cn.weight === 100) {
                 issue(
                     ["canary", "weight"],
                     cn.weight,
-                    "cannot be 100 with the replicas router: it would scale stable to 0; promote by setting canary.stableVersion instead",
+                    "cannot be 100 with the pod-ratio router: it would scale stable to 0; promote by setting canary.stableVersion instead",
                 );
             } else if (!replicaSplit(c.release.replicas, cn.weight)) {
                 issue(
                     ["canary", "weight"],
                     cn.weight,
-                    `cannot be expressed with ${c.release.replicas} replicas by the replicas router: release.replicas × weight must be a multiple of 100`,
+                    `cannot be expressed with ${c.release.replicas} replicas by the pod-ratio router: release.replicas × weight must be a multiple of 100`,
                 );
             }
         }
@@ -128,32 +128,33 @@ export function crossFieldProblems(c: ParsedConfig, stack: string): Problem[] {
 }
 
 /**
- * A new version reaches users only through the standby color and its smoke test. Config has no memory of which color
- * is live, but a release's shape tells: the active color runs the version traffic is on (release.previousVersion)
- * until the switch, then the version released (release.version), with the previous one kept warm on the standby.
- * Any other version on the active color would reach users untested, rolled onto the live pods.
+ * A new version reaches users only through the preview color and its smoke test. Config has no memory of which color
+ * served before, but a release's shape tells: the active color runs the version traffic is on
+ * (release.previousVersion) until the switch, then the version released (release.version), with the previous one
+ * kept warm on the preview color. Any other version on the active color would reach users untested, rolled onto the
+ * pods that serve them.
  */
-function liveColorProblems(release: ParsedConfig["release"], bg: BlueGreenConfig): Problem[] {
+function activeColorProblems(release: ParsedConfig["release"], bg: BlueGreenConfig): Problem[] {
     const key = `${bg.activeColor}Version` as const;
-    const standbyKey = bg.activeColor === "blue" ? "greenVersion" : "blueVersion";
-    const live = bg[key];
+    const previewKey = bg.activeColor === "blue" ? "greenVersion" : "blueVersion";
+    const active = bg[key];
     const previous = release.previousVersion;
-    const untested = `a new version reaches users through the standby color and its smoke test: set blueGreen.${standbyKey}, then switch blueGreen.activeColor`;
-    if (live !== release.version && live !== previous) {
+    const untested = `a new version reaches users through the preview color and its smoke test: set blueGreen.${previewKey}, then switch blueGreen.activeColor`;
+    if (active !== release.version && active !== previous) {
         return [
             {
                 path: ["blueGreen", key],
-                input: live,
+                input: active,
                 message: `is the active color's version, neither release.version (${release.version}) nor release.previousVersion (${previous ?? "not set"}): ${untested}`,
             },
         ];
     }
-    if (previous !== undefined && live === release.version && live !== previous && bg[standbyKey] !== previous) {
+    if (previous !== undefined && active === release.version && active !== previous && bg[previewKey] !== previous) {
         return [
             {
                 path: ["blueGreen", key],
-                input: live,
-                message: `is release.version on the active color, so the standby must keep release.previousVersion (${previous}) for the rollback, not ${bg[standbyKey]}: ${untested}`,
+                input: active,
+                message: `is release.version on the active color, so the preview color must keep release.previousVersion (${previous}) for the rollback, not ${bg[previewKey]}: ${untested}`,
             },
         ];
     }

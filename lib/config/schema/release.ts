@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { canaryRouterNames, isWeight } from "../../../components/traffic";
+import { CanaryRouterName, canaryRouterNames, isWeight } from "../../../components/traffic";
 import { ZERO_DOWNTIME_ROLLOUT } from "../../../components/kubernetes";
 import { dnsLabel, envName, hostname, person, pinnedImage, repository, version } from "./fields";
 
@@ -23,7 +23,19 @@ const resourceSchema = z.strictObject({
 
 export const strategies = ["blue-green", "canary", "rolling"] as const;
 const colors = ["blue", "green"] as const;
-const routers = canaryRouterNames;
+
+/**
+ * The canary.router values stack config had before it took argo-rollouts' words (README, Decisions: "Argo Rollouts'
+ * words"), read as their new names with a warning (oldNameWarnings). blueGreen.standbyReplicas is the other old name.
+ */
+export const OLD_ROUTER_NAMES: Readonly<Record<string, CanaryRouterName>> = { replicas: "pod-ratio" };
+
+// An error for an unknown router lists the registry's names only.
+const router = z.preprocess(
+    (value) => (typeof value === "string" && Object.hasOwn(OLD_ROUTER_NAMES, value) ? OLD_ROUTER_NAMES[value] : value),
+    z.enum(canaryRouterNames),
+);
+const replicaCount = z.number().int().min(0).max(200);
 
 /**
  * The release gate (lib/gate): what lifts a refusal, and where it reads Datadog when the monitors are not declared
@@ -98,15 +110,41 @@ const smokeTestSchema = z.strictObject({
     attempt: z.number().int().min(1).default(1),
 });
 
-export const blueGreenSchema = z.strictObject({
-    blueVersion: version,
-    greenVersion: version,
-    activeColor: z.enum(colors),
-    /** Replicas kept warm for the color not serving traffic; 0 scales it down and ends the instant rollback. */
-    standbyReplicas: z.number().int().min(0).max(200),
-    previewHost: hostname,
-    smokeTest: smokeTestSchema,
-});
+export const blueGreenSchema = z
+    .strictObject({
+        blueVersion: version,
+        greenVersion: version,
+        activeColor: z.enum(colors),
+        /** Replicas kept warm for the preview color; 0 scales it down and ends the instant rollback. */
+        previewReplicas: replicaCount.optional(),
+        /** The old name of previewReplicas, read as it (README, Decisions: "Argo Rollouts' words"). */
+        standbyReplicas: replicaCount.optional(),
+        previewHost: hostname,
+        smokeTest: smokeTestSchema,
+    })
+    // Errors name the key the stack sets; past here only previewReplicas exists.
+    .transform(({ standbyReplicas, ...bg }, ctx) => {
+        if (bg.previewReplicas !== undefined && standbyReplicas !== undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["standbyReplicas"],
+                input: standbyReplicas,
+                message: `is the old name of blueGreen.previewReplicas, which is set too (${bg.previewReplicas}): keep blueGreen.previewReplicas and remove this one (pulumi config rm --path blueGreen.standbyReplicas)`,
+            });
+            return z.NEVER;
+        }
+        const previewReplicas = bg.previewReplicas ?? standbyReplicas;
+        if (previewReplicas === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["previewReplicas"],
+                input: undefined,
+                message: "is required: the replicas kept warm for the preview color, 0 to scale it down",
+            });
+            return z.NEVER;
+        }
+        return { ...bg, previewReplicas };
+    });
 
 export const canarySchema = z.strictObject({
     stableVersion: version,
@@ -118,8 +156,8 @@ export const canarySchema = z.strictObject({
         .array(z.number().int().min(1).max(100))
         .min(1)
         .refine((s) => s.every((w, i) => i === 0 || w > s[i - 1]), { message: "must be strictly increasing" }),
-    router: z.enum(routers),
-    /** Canary pods for the ingress routers; the replicas router derives them from the weight. */
+    router,
+    /** Canary pods for the ingress routers; the pod-ratio router derives them from the weight. */
     canaryReplicas: z.number().int().min(1).max(200).default(2),
     /** Upper bound of the canary's autoscaler for the ingress routers; release.maxReplicas when unset, as the last step may carry all traffic. */
     canaryMaxReplicas: z.number().int().min(1).max(400).optional(),

@@ -62,27 +62,27 @@ describe("capacity follows traffic", () => {
         const plan = planCapacity(
             {
                 active: track(2, 100, { replicas: 2, share: 0, fleet: 0 }, 6),
-                standby: track(2, 0, { replicas: 5, share: 100, fleet: 0 }, 6),
+                preview: track(2, 0, { replicas: 5, share: 100, fleet: 0 }, 6),
             },
             { shrinkGiving: false },
         );
         assert.deepStrictEqual(plan.active, { floor: 5, fleet: 5, wake: false, shrinkTo: undefined });
-        assert.strictEqual(plan.standby.floor, 2);
+        assert.strictEqual(plan.preview.floor, 2);
     });
 
-    it("a switch to a standby at 0 wakes it (an autoscaler never scales from 0), and a standby going to 0 is scaled down", () => {
+    it("a switch to a preview color at 0 wakes it (an autoscaler never scales from 0), and a preview color going to 0 is scaled down", () => {
         const plan = planCapacity(
             {
                 active: track(2, 100, { replicas: 0, share: 0, fleet: 0 }, 6),
-                standby: track(0, 0, { replicas: 3, share: 100, fleet: 0 }, 6),
+                preview: track(0, 0, { replicas: 3, share: 100, fleet: 0 }, 6),
             },
             { shrinkGiving: false },
         );
         assert.deepStrictEqual(plan.active, { floor: 3, fleet: 3, wake: true, shrinkTo: undefined });
-        assert.deepStrictEqual(plan.standby, { floor: 0, fleet: 0, wake: false, shrinkTo: 0 });
+        assert.deepStrictEqual(plan.preview, { floor: 0, fleet: 0, wake: false, shrinkTo: 0 });
     });
 
-    it("replicas router 50 → 0: stable is raised to the whole fleet first; the canary's pods go only by its settle step", () => {
+    it("pod-ratio router 50 → 0: stable is raised to the whole fleet first; the canary's pods go only by its settle step", () => {
         const plan = planCapacity(
             {
                 stable: track(8, 100, { replicas: 4, share: 50, fleet: 8 }),
@@ -94,7 +94,7 @@ describe("capacity follows traffic", () => {
         assert.deepStrictEqual(plan.canary, { floor: 0, fleet: 0, wake: false, shrinkTo: 0 });
     });
 
-    it("replicas router 25 → 50 on an autoscaled fleet of 12: the canary gets 6, stable is taken down to its 6 once the canary is ready", () => {
+    it("pod-ratio router 25 → 50 on an autoscaled fleet of 12: the canary gets 6, stable is taken down to its 6 once the canary is ready", () => {
         const plan = planCapacity(
             {
                 stable: track(4, 50, { replicas: 9, share: 75, fleet: 8 }),

@@ -218,7 +218,7 @@ describe("which versions the release gate asks about", () => {
         assert.deepStrictEqual(gatedRaises({ "v1.2.3": 100 }, AT_25.shares, { version: "v1.2.3" }), []);
     });
 
-    it("reads each version's share from config: a canary's two tracks (one version after a promotion), the live color", () => {
+    it("reads each version's share from config: a canary's two tracks (one version after a promotion), the active color", () => {
         const config = (stack: string, sets: string[] = []) =>
             validateConfig(PROJECT, stack, programConfig(stack, sets));
         assert.deepStrictEqual(trafficShares(config("production")), { "v1.2.2": 95, "v1.2.3": 5 });
@@ -240,6 +240,7 @@ describe("which versions the release gate asks about", () => {
             }),
             { shares: AT_25.shares },
         );
+        // Before the gate, the traffic output named the active color's version liveVersion.
         assert.deepStrictEqual(recordedTraffic({ strategy: "blue-green", traffic: { liveVersion: "v1.2.2" } }), {
             shares: { "v1.2.2": 100 },
         });

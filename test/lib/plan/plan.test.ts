@@ -233,10 +233,10 @@ describe("the deployment plan (npm run plan)", () => {
         };
         assert.strictEqual(
             rollbackAfter(docs.staging, "Step 5:"),
-            "Rollback from here: none needed: live runs v1.2.2; v1.2.3 is only in preview",
+            "Rollback from here: none needed: the active color runs v1.2.2; v1.2.3 is only in preview",
         );
         assert.strictEqual(
-            rollbackAfter(docs.staging, "Step 6: Switch live traffic to green"),
+            rollbackAfter(docs.staging, "Step 6: Switch the active color to green"),
             "Rollback from here: `pulumi config set --stack staging --path blueGreen.activeColor blue && pulumi config set --stack staging --path release.version v1.2.2 && pulumi up --stack staging`",
         );
         assert.strictEqual(

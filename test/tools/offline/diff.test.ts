@@ -224,7 +224,7 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
         });
     });
 
-    it("a change of strategy updates the live Service in place: its aliases name it under the other strategies", () => {
+    it("a change of strategy updates the app's Service in place: its aliases name it under the other strategies", () => {
         const diff = diffOf("staging", [], ["strategy=rolling"]);
         assert.deepStrictEqual(
             diff.steps.find((s) => s.name === "myapp-live"),

@@ -27,9 +27,9 @@ function matches(selector: Record<string, string>, labels: Record<string, string
 }
 
 describe("blue/green switch order, by the engine's dependencies", () => {
-    for (const standby of [0, 1]) {
-        it(`standbyReplicas ${standby}: the incoming color's ready pods and smoke test come before the live Service moves; the outgoing shrinks after`, () => {
-            const run = runStack("staging", [`blueGreen.standbyReplicas=${standby}`, "blueGreen.activeColor=green"]);
+    for (const preview of [0, 1]) {
+        it(`previewReplicas ${preview}: the incoming color's ready pods and smoke test come before the active Service moves; the outgoing shrinks after`, () => {
+            const run = runStack("staging", [`blueGreen.previewReplicas=${preview}`, "blueGreen.activeColor=green"]);
             // Pulumi applies a count only when it creates a Deployment: the autoscaler owns it after that.
             for (const d of all(run, ":Deployment")) {
                 assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"], d.name);
@@ -39,26 +39,26 @@ describe("blue/green switch order, by the engine's dependencies", () => {
                 "myapp-green-capacity-live",
                 "myapp-smoke-green",
             ]);
-            const live = waitsFor(run, "myapp-live");
+            const active = waitsFor(run, "myapp-live");
             for (const r of ["myapp-green-deployment", "myapp-green-hpa", "myapp-green-capacity-live"])
-                assert.ok(live.has(r), `the live Service waits for ${r}`);
+                assert.ok(active.has(r), `the active Service waits for ${r}`);
             // The outgoing color is read before the switch (its count sizes the incoming one), and changed only after.
-            assert.ok(live.has("myapp-blue-live"), "the live Service waits for the read of the outgoing color");
-            if (standby > 0) {
+            assert.ok(active.has("myapp-blue-live"), "the active Service waits for the read of the outgoing color");
+            if (preview > 0) {
                 assert.strictEqual(
                     at(find(run, ":HorizontalPodAutoscaler", "myapp-blue-hpa"), "spec.minReplicas"),
-                    standby,
+                    preview,
                 );
                 assert.ok(
                     waitsFor(run, "myapp-blue-hpa").has("myapp-live"),
-                    "the outgoing autoscaler's minimum drops only after the live Service moved",
+                    "the outgoing autoscaler's minimum drops only after the active Service moved",
                 );
-                assert.ok(!live.has("myapp-blue-hpa"));
+                assert.ok(!active.has("myapp-blue-hpa"));
             } else {
                 const settle = find(run, ":DeploymentPatch", "myapp-blue-settle-standby");
                 assert.ok(
                     waitsFor(run, settle.name).has("myapp-live"),
-                    "the outgoing color goes to 0 only after the live Service moved",
+                    "the outgoing color goes to 0 only after the active Service moved",
                 );
                 assert.deepStrictEqual(
                     all(run, ":HorizontalPodAutoscaler").map((h) => h.name),
@@ -70,8 +70,8 @@ describe("blue/green switch order, by the engine's dependencies", () => {
 });
 
 describe("canary replica ownership across router changes", () => {
-    it("leaving the replicas router at weight 0 wakes the canary at 0 with its configured pods before its share can grow", () => {
-        const before = ["canary.router=replicas", "release.replicas=20", "canary.weight=0"];
+    it("leaving the pod-ratio router at weight 0 wakes the canary at 0 with its configured pods before its share can grow", () => {
+        const before = ["canary.router=pod-ratio", "release.replicas=20", "canary.weight=0"];
         const base = runStack("production", before);
         const after = runConfig(
             "production",
@@ -90,7 +90,7 @@ describe("batch pods", () => {
     const variants: [string, string[]][] = [
         ["staging", []],
         ["production", []],
-        ["production", ["canary.router=replicas", "release.replicas=20"]],
+        ["production", ["canary.router=pod-ratio", "release.replicas=20"]],
     ];
     for (const [stack, sets] of variants) {
         it(`are selected by no app Service or PodDisruptionBudget (${stack} ${sets.join(" ")})`, () => {

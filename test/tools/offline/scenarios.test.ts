@@ -144,7 +144,7 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         }
     });
 
-    it("blue/green switch moves the live and preview Service selectors after a capacity step of each color, named after its role", () => {
+    it("blue/green switch moves the active and preview Service selectors after a capacity step of each color, named after its role", () => {
         const diff = withoutUsersChange(diffOf("staging", [], ["blueGreen.activeColor=green"]), ["blue", "green"]);
         assert.deepStrictEqual(byOp(diff), {
             create: ["myapp-blue-capacity-standby", "myapp-green-capacity-live"],
@@ -180,9 +180,9 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         assert.deepStrictEqual(deployments("create"), ["myapp-app-deployment"]);
     });
 
-    it("with a smaller standby, a switch moves the colors' autoscaler minimums, not their counts, and restarts no pod", () => {
+    it("with a smaller preview color, a switch moves the colors' autoscaler minimums, not their counts, and restarts no pod", () => {
         const diff = withoutUsersChange(
-            diffOf("staging", ["blueGreen.standbyReplicas=1"], ["blueGreen.activeColor=green"]),
+            diffOf("staging", ["blueGreen.previewReplicas=1"], ["blueGreen.activeColor=green"]),
             ["blue", "green"],
         );
         assert.deepStrictEqual(byOp(diff).update, [
@@ -204,11 +204,11 @@ describe("traffic shifts and rollbacks, through the offline preview's diff", () 
         );
     });
 
-    it("replicas-router shift wakes the canary at 0 and takes stable down only after it, without restarting a pod", () => {
+    it("pod-ratio shift wakes the canary at 0 and takes stable down only after it, without restarting a pod", () => {
         const diff = withoutUsersChange(
             diffOf(
                 "production",
-                ["canary.router=replicas", "release.replicas=20", "canary.weight=0"],
+                ["canary.router=pod-ratio", "release.replicas=20", "canary.weight=0"],
                 ["canary.weight=25"],
             ),
             ["canary"],

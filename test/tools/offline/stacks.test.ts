@@ -91,7 +91,7 @@ describe("the stacks through index.ts", () => {
             strategy: "canary",
             versions: { stable: "v1.2.2", canary: "v1.2.3" },
             traffic: { canaryWeight: 5, steps: "5,25,100" },
-            urls: { live: "https://api.example.com" },
+            urls: { public: "https://api.example.com" },
             rollback:
                 "pulumi config set --stack production --path canary.weight 0 && pulumi config set --stack production --path release.version v1.2.2 && pulumi up --stack production",
             gate: {
@@ -103,7 +103,7 @@ describe("the stacks through index.ts", () => {
         });
     });
 
-    it("staging: blue/green with blue live on v1.2.2 and green previewing v1.2.3", () => {
+    it("staging: blue/green with blue active on v1.2.2 and green previewing v1.2.3", () => {
         const run = runs.staging;
         const { readme, database, ...outputs } = run.outputs as Record<string, any>;
         assert.match(String(readme), /^# Deployment Plan: myapp v1\.2\.3 \(staging\)\n/);
@@ -116,12 +116,12 @@ describe("the stacks through index.ts", () => {
             versions: { blue: "v1.2.2", green: "v1.2.3" },
             traffic: {
                 activeColor: "blue",
-                liveVersion: "v1.2.2",
+                activeVersion: "v1.2.2",
                 retrySmokeTest:
                     "pulumi config set --stack staging --path blueGreen.smokeTest.attempt 2 && pulumi up --stack staging",
             },
-            urls: { live: "https://staging.example.com", preview: "https://preview.staging.example.com" },
-            rollback: "none needed: live runs v1.2.2; v1.2.3 is only in preview",
+            urls: { public: "https://staging.example.com", preview: "https://preview.staging.example.com" },
+            rollback: "none needed: the active color runs v1.2.2; v1.2.3 is only in preview",
             // Offline, without Datadog credentials: the gate says it did not look, and records the shares only.
             gate: {
                 outcome: "not evaluated",

@@ -1,6 +1,6 @@
 // The way between states, as far as the program's declarations show it: who sets a Deployment's count, what a traffic
 // decision waits for, what the printed rollback leaves to run. The engine-side proofs are in e2e/ (capacity, switch,
-// rollback-jobs, replicas-router, strategy).
+// rollback-jobs, pod-ratio, strategy).
 import * as assert from "assert";
 import * as path from "path";
 import { liveStateOf } from "../../../tools/offline/diff";
@@ -35,7 +35,7 @@ function afterRollback(stack: string, before: string[]): { printed: string; run:
 
 const VARIANTS: [string, string[]][] = [
     ["staging", []],
-    ["staging", ["blueGreen.standbyReplicas=0"]],
+    ["staging", ["blueGreen.previewReplicas=0"]],
     ["production", []],
     ["production", ["canary.router=gateway-api", "canary.gateway.name=public", "canary.gateway.namespace=gateways"]],
     [
@@ -46,7 +46,7 @@ const VARIANTS: [string, string[]][] = [
             "release.drainSeconds=40",
         ],
     ],
-    ["production", ["canary.router=replicas", "release.replicas=20"]],
+    ["production", ["canary.router=pod-ratio", "release.replicas=20"]],
     ["production", ["strategy=rolling"]],
 ];
 
@@ -127,7 +127,7 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
         ]);
     });
 
-    it("a switch to a standby whose Deployment does not change still waits for its ready pods, and records the decision for the next one", () => {
+    it("a switch to a preview color whose Deployment does not change still waits for its ready pods, and records the decision for the next one", () => {
         const run = runStack("staging", ["blueGreen.activeColor=green"]);
         const gate = find(run, ":DeploymentPatch", "myapp-green-capacity-live");
         assert.ok(
@@ -143,9 +143,9 @@ describe("a traffic decision waits for capacity where the traffic goes", () => {
         assert.ok(byOp(diffOf("staging", [], ["blueGreen.activeColor=green"])).create.includes(gate.name));
     });
 
-    it("replicas router 50 → 0: stable is raised to all 8 pods first; the canary goes to 0 only in a step after stable's", () => {
+    it("pod-ratio router 50 → 0: stable is raised to all 8 pods first; the canary goes to 0 only in a step after stable's", () => {
         const sets = [
-            "canary.router=replicas",
+            "canary.router=pod-ratio",
             "release.replicas=8",
             "canary.steps[0]=25",
             "canary.steps[1]=50",
@@ -240,7 +240,10 @@ describe("the printed rollback from any state", () => {
             "app.kubernetes.io/name": "myapp",
             color: "blue",
         });
-        assert.strictEqual(String(run.outputs.rollback), "none needed: live runs the previous version v1.2.2");
+        assert.strictEqual(
+            String(run.outputs.rollback),
+            "none needed: the active color runs the previous version v1.2.2",
+        );
     });
 });
 
@@ -263,7 +266,7 @@ describe("the smoke test's retry", () => {
 });
 
 describe("a change of strategy", () => {
-    it("finds the live Service and Ingress under the same names in every strategy, so the engine's aliases move them", () => {
+    it("finds the app's Service and Ingress under the same names in every strategy, so the engine's aliases move them", () => {
         for (const [stack, sets] of [
             ["staging", []],
             ["production", []],

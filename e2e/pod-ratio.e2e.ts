@@ -5,13 +5,13 @@ import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
 import { readyPods, replicaCounts, sampledDuring } from "./lib/traffic";
 
-// The replicas router on the engine (issue 17 item 6): the production canary stack with `canary.router: replicas`,
+// The pod-ratio router on the engine (issue 17 item 6): the production canary stack with `canary.router: pod-ratio`,
 // 8 replicas and steps 25 and 50, without `database`, `backup` and `monitoring`. Its pods take 4 s to become ready
 // (E2E_READY_DELAY, e2e/kwok/stages.yaml), so a track scaled up serves nothing for a while, as in a real cluster.
-const NS = "e2e-replicas-router";
+const NS = "e2e-pod-ratio";
 const track = (name: string) => ({ "app.kubernetes.io/name": "myapp", track: name });
 
-describe("replicas router on the engine: a shift scales the receiving track and waits for it before the giving track loses a pod (production, 8 replicas, pods ready after 4 s)", function () {
+describe("pod-ratio router on the engine: a shift scales the receiving track and waits for it before the giving track loses a pod (production, 8 replicas, pods ready after 4 s)", function () {
     let ps: ProjectStack;
     let k: Kube;
     const onOutput = engineLog(80);
@@ -25,13 +25,13 @@ describe("replicas router on the engine: a shift scales the receiving track and 
         await namespace(k, NS);
         ps = await projectStack({
             base: "production",
-            name: "e2e-replicas-router",
+            name: "e2e-pod-ratio",
             drop: ["database", "backup", "monitoring"],
             set: {
                 "release.namespace": NS,
                 "release.replicas": "8",
                 "release.env.E2E_READY_DELAY": "4s",
-                "canary.router": "replicas",
+                "canary.router": "pod-ratio",
                 "canary.steps[0]": "25",
                 "canary.steps[1]": "50",
                 "canary.steps[2]": "100",
@@ -50,7 +50,7 @@ describe("replicas router on the engine: a shift scales the receiving track and 
             await ps.stack.setConfig("canary.weight", { value: String(to) }, true);
             const run = await sampledDuring(ready, () => timedUp(ps, onOutput));
             const lowest = Math.min(...run.samples.map((s) => s.stable + s.canary));
-            measure(`replicasRouter.${from}to${to}`, {
+            measure(`podRatio.${from}to${to}`, {
                 seconds: run.result.seconds,
                 changes: run.result.changes,
                 samples: run.samples.length,
