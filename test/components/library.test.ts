@@ -1,6 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
+import * as path from "path";
 import {
     aliasFormerTypes,
     BackupSchedule,
@@ -15,7 +17,7 @@ import {
     RollingDeploymentArgs,
 } from "../../components";
 import { captureDeclarations } from "../../tools/offline/capture";
-import { at, find, PROJECT, backupScheduleArgs } from "../helpers";
+import { at, find, PROJECT, backupScheduleArgs, ROOT } from "../helpers";
 
 // The library as another program uses it: through the barrel, with inputs that are other resources' outputs.
 const declareRevealed = (body: () => void) =>
@@ -75,6 +77,22 @@ function catalogRelease(image: pulumi.Input<string>, tlsSecretName: pulumi.Input
 }
 
 describe("the component library", () => {
+    it("loads from its sources in a checkout, built or not, without Node's warning about a package.json main that is not built", () => {
+        const components = path.join(ROOT, "components");
+        const r = spawnSync(
+            process.execPath,
+            [
+                "--trace-deprecation",
+                "-r",
+                path.join(ROOT, "lib", "register.js"),
+                "-e",
+                `process.stdout.write(require.resolve(${JSON.stringify(components)}))`,
+            ],
+            { encoding: "utf8" },
+        );
+        assert.deepStrictEqual([r.status, r.stderr, r.stdout], [0, "", path.join(components, "index.ts")]);
+    });
+
     it("takes a database host and port that are outputs of another resource into the connection URLs", async () => {
         const run = await declareRevealed(() => {
             const endpoint = new k8s.core.v1.ConfigMap("endpoint", {
