@@ -9,6 +9,7 @@ import { readPolicyConfig, runPolicies } from "../tools/offline/policy";
 import { runProgram } from "../tools/offline/run";
 import { applyProjectConfig, readProject, readStackFile, toRunRequest } from "../tools/offline/stackConfig";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
+import { servicesLabel } from "./labels";
 
 const ROOT = path.join(__dirname, "..");
 const RUNS = 5;
@@ -101,7 +102,7 @@ function services(): void {
         const result = JSON.parse(r.stdout) as { resources: number; ms: number; maxRssMiB: number };
         byCount.set(count, result);
         console.log(
-            `| ${count} services through declareRelease, own config each (${result.resources} resources) | ${result.ms} ms, peak RSS ${result.maxRssMiB} MiB |`,
+            `| ${servicesLabel(count, result.resources)} | ${result.ms} ms, peak RSS ${result.maxRssMiB} MiB |`,
         );
     }
     const ten = byCount.get(10)!;

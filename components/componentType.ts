@@ -1,21 +1,41 @@
 import * as pulumi from "@pulumi/pulumi";
 
+/** The library's type module: its components are `release:index:<Type>`, with no app's name in them. */
+const LIBRARY = "release:index";
+
+/** Per root Stack: the module its state recorded the library's components under before, when its program says so. */
+const formerModules = new WeakMap<pulumi.Resource, string>();
+
 /**
- * Base of the library's components. Their type tokens are `release:index:<Type>`, with no app's name in them, so a
- * second service's program declares the same types. Stacks deployed before the library was split out recorded
- * `myapp:deploy:<Type>`; the alias lets the engine match those URNs instead of replacing the component and every
- * resource beneath it. The SDK sends alias specs and the engine gives each child its parent's aliases
- * (pulumi/pulumi pkg/resource/deploy/step_generator.go, generateAliases and inheritedChildAlias), so a component
- * nested in another (AppWorkload in CanaryDeployment) matches through both. For a stack that never ran the old
- * tokens the alias matches nothing and changes nothing.
+ * For a program whose stacks recorded the library's components under another module before they were
+ * `release:index` (myapp's first releases: `myapp:deploy:<Type>`): from now on in this stack, each component also
+ * carries an alias from `<module>:<Type>`, and the strategies' live objects alias the other strategies under it
+ * too, so that the engine matches the recorded URNs instead of replacing each component and every resource beneath
+ * it. The SDK sends alias specs and the engine gives each child its parent's aliases, so a component nested in
+ * another (AppWorkload in CanaryDeployment) matches through both. A stack that never ran the old tokens matches
+ * nothing through them; a program that does not call this gives its components no alias at all.
  */
+export function aliasFormerTypes(module: string): void {
+    const stack = pulumi.runtime.getStackResource();
+    if (!stack) throw new Error("aliasFormerTypes is for a Pulumi program: it names the stack's former types");
+    formerModules.set(stack, module);
+}
+
+/** The module aliasFormerTypes named for this stack, if it did. */
+function formerModule(): string | undefined {
+    const stack = pulumi.runtime.getStackResource();
+    return stack && formerModules.get(stack);
+}
+
+/** Base of the library's components: `release:index:<Type>`, aliased from the former type aliasFormerTypes names. */
 export abstract class LibraryComponent extends pulumi.ComponentResource {
     constructor(typeName: string, name: string, opts: pulumi.ComponentResourceOptions | undefined) {
+        const former = formerModule();
         super(
-            `release:index:${typeName}`,
+            `${LIBRARY}:${typeName}`,
             name,
             {},
-            { ...opts, aliases: [...(opts?.aliases ?? []), { type: `myapp:deploy:${typeName}` }] },
+            former ? { ...opts, aliases: [...(opts?.aliases ?? []), { type: `${former}:${typeName}` }] } : opts,
         );
     }
 }
@@ -33,11 +53,13 @@ const STRATEGIES: StrategyType[] = ["BlueGreenDeployment", "CanaryDeployment", "
  * differed (the first releases named its Ingress `<name>-live-ingress`).
  */
 export function acrossStrategies(parentName: string, self: StrategyType, blueGreenName?: string): pulumi.Alias[] {
+    const former = formerModule();
+    const modules = former ? [LIBRARY, former] : [LIBRARY];
     return STRATEGIES.filter((s) => s !== self).flatMap((s) =>
-        [`release:index:${s}`, `myapp:deploy:${s}`].flatMap((type) => [
-            { parent: pulumi.createUrn(parentName, type) },
+        modules.flatMap((module) => [
+            { parent: pulumi.createUrn(parentName, `${module}:${s}`) },
             ...(s === "BlueGreenDeployment" && blueGreenName
-                ? [{ parent: pulumi.createUrn(parentName, type), name: blueGreenName }]
+                ? [{ parent: pulumi.createUrn(parentName, `${module}:${s}`), name: blueGreenName }]
                 : []),
         ]),
     );

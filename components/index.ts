@@ -4,3 +4,5 @@ export * from "./database";
 export * from "./kubernetes";
 export * from "./monitoring";
 export * from "./traffic";
+// For a program whose stacks recorded the components under other type tokens before they were release:index.
+export { aliasFormerTypes } from "./componentType";

@@ -19,6 +19,7 @@ import {
     readDatabaseScripts,
     DatabaseScripts,
 } from "../components/database";
+import { aliasFormerTypes } from "../components/componentType";
 import { BlueGreenDeployment, CanaryDeployment, RollingDeployment, AutoRollback } from "../components/traffic";
 import { appLabels, AppWorkload, WorkloadTemplate } from "../components/kubernetes";
 import { AlertSpec, ReleaseMonitoring, VersionInFlight, ScheduledJobMonitoring } from "../components/monitoring";
@@ -62,6 +63,9 @@ import {
 import { downtimeSchedule, endedWindowNotice } from "../lib/deploymentWindow";
 import { businessAlertQueries } from "./businessAlerts";
 import { gateOutput, releaseGate } from "./gate";
+
+/** Where myapp's pods mount the database CA bundle: the URLs of Secrets made outside the program name it too. */
+const DATABASE_CA_DIR = "/etc/myapp/db-ca";
 
 /** The files the release is built from besides stack config, read (and the migrations linted) before anything is declared. */
 export interface ReleaseFiles {
@@ -308,6 +312,8 @@ export function declareRelease({
 }: ReleaseInput): Omit<ReleaseOutputs, "gate"> {
     const release = cfg.release;
     const app = release.appName;
+    // myapp's first releases recorded the components as myapp:deploy:<Type> (README Decisions, "Library type tokens").
+    aliasFormerTypes("myapp:deploy");
     // What the deployment plan (the `readme` output) is rendered from.
     const recording = recordDeclarations(PLAN_TYPES);
 
@@ -353,6 +359,7 @@ export function declareRelease({
                 namespace: release.namespace,
                 names: db.access.secrets,
                 caBundle,
+                caMountPath: DATABASE_CA_DIR,
                 fence: db.fence,
             });
         } else {
@@ -363,6 +370,7 @@ export function declareRelease({
                 drillDatabase: `${db.name}_restore_drill`,
                 sslmode: db.sslmode,
                 caBundle,
+                caMountPath: DATABASE_CA_DIR,
                 roles: db.access.roles,
                 namespace: release.namespace,
                 appName: app,

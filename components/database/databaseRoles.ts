@@ -11,8 +11,8 @@ import { LibraryComponent } from "../componentType";
 export type DatabaseRoleKind = "app" | "migrator" | "backup" | "drill";
 export const LOGIN_ROLES: DatabaseRoleKind[] = ["app", "migrator", "backup", "drill"];
 
-/** Where pods that connect find the server's CA bundle; every URL names it as sslrootcert. */
-export const DATABASE_CA_DIR = "/etc/myapp/db-ca";
+/** Where pods that connect find the server's CA bundle unless `caMountPath` names another directory. */
+export const DEFAULT_DATABASE_CA_DIR = "/etc/db-ca";
 const CA_FILE = "ca.pem";
 
 export interface RoleSpec {
@@ -35,6 +35,8 @@ export interface DatabaseRolesArgs {
     sslmode: string;
     /** PEM bundle of the server's CA; required with verify-ca and verify-full. */
     caBundle?: string;
+    /** Directory pods mount the CA bundle in, as ca.pem, which every URL names as sslrootcert; default /etc/db-ca. */
+    caMountPath?: string;
     /**
      * owner: owns the schema objects, never logs in; app: reads and writes data; migrator: acts as the owner;
      * backup: reads everything, writes nothing; drill: owns only the scratch database.
@@ -119,14 +121,15 @@ export function fingerprint(value: pulumi.Output<string>): pulumi.Output<string>
 }
 
 /**
- * A ConfigMap with the server's CA bundle, and the volume that mounts it at DATABASE_CA_DIR/ca.pem, where the
- * connection URLs' sslrootcert points.
+ * A ConfigMap with the server's CA bundle, and the volume that mounts it in directory `mountPath` as ca.pem, where
+ * the connection URLs' sslrootcert points.
  */
 export function databaseCaVolume(
     name: string,
     appName: string,
     namespace: string,
     caBundle: string,
+    mountPath: string,
     opts: pulumi.CustomResourceOptions,
 ): PodVolume {
     const ca = new k8s.core.v1.ConfigMap(
@@ -139,7 +142,7 @@ export function databaseCaVolume(
     );
     return {
         volume: { name: "db-ca", configMap: { name: ca.metadata.name } },
-        mount: { name: "db-ca", mountPath: DATABASE_CA_DIR, readOnly: true },
+        mount: { name: "db-ca", mountPath, readOnly: true },
     };
 }
 
@@ -359,8 +362,9 @@ export class DatabaseRoles extends LibraryComponent implements DatabaseAccess {
 
         let tls = "";
         if (verifies && args.caBundle) {
-            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, opt);
-            tls = `&sslrootcert=${DATABASE_CA_DIR}/${CA_FILE}`;
+            const caDir = args.caMountPath ?? DEFAULT_DATABASE_CA_DIR;
+            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, caDir, opt);
+            tls = `&sslrootcert=${caDir}/${CA_FILE}`;
         }
         const url = (kind: DatabaseRoleKind) =>
             pulumi.secret(

@@ -4,6 +4,7 @@ import {
     DatabaseAccess,
     databaseCaVolume,
     DatabaseFence,
+    DEFAULT_DATABASE_CA_DIR,
     DatabaseRoleKind,
     fingerprint,
     LOGIN_ROLES,
@@ -21,6 +22,8 @@ export interface ExistingDatabaseSecretsArgs {
     names: Record<DatabaseRoleKind, string>;
     /** PEM bundle of the server's CA, mounted where the URLs' sslrootcert may point; none when the URLs do not verify the server. */
     caBundle?: string;
+    /** Directory pods mount the CA bundle in, as ca.pem, for URLs whose sslrootcert names it; default /etc/db-ca. */
+    caMountPath?: string;
     /** The app's login role and the role it holds CONNECT through, for a restore to fence the app out. */
     fence?: DatabaseFence;
 }
@@ -52,9 +55,14 @@ export class ExistingDatabaseSecrets extends LibraryComponent implements Databas
             this.checksums[kind] = fingerprint(secret.data.apply((d) => d?.[ENV.databaseUrl] ?? ""));
         }
         if (args.caBundle)
-            this.caVolume = databaseCaVolume(`${name}-ca`, args.appName, args.namespace, args.caBundle, {
-                parent: this,
-            });
+            this.caVolume = databaseCaVolume(
+                `${name}-ca`,
+                args.appName,
+                args.namespace,
+                args.caBundle,
+                args.caMountPath ?? DEFAULT_DATABASE_CA_DIR,
+                { parent: this },
+            );
         this.registerOutputs({ secretNames: this.secretNames });
     }
 }

@@ -1,16 +1,23 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import { spawnSync } from "child_process";
+import * as path from "path";
 import {
+    aliasFormerTypes,
     BackupSchedule,
     DatabaseDumps,
     DatabaseRoles,
+    DatabaseRolesArgs,
+    ExistingDatabaseSecrets,
+    PodVolume,
     RdsBackupPlan,
     ReleaseDatabaseJobs,
     RollingDeployment,
+    RollingDeploymentArgs,
 } from "../../components";
 import { captureDeclarations } from "../../tools/offline/capture";
-import { at, find, PROJECT, backupScheduleArgs } from "../helpers";
+import { at, find, PROJECT, backupScheduleArgs, ROOT } from "../helpers";
 
 // The library as another program uses it: through the barrel, with inputs that are other resources' outputs.
 const declareRevealed = (body: () => void) =>
@@ -19,30 +26,86 @@ const declareRevealed = (body: () => void) =>
         return {};
     });
 
+/** The orders service's database roles, on a server at `host`:`port`. */
+function ordersRoles(host: pulumi.Input<string>, port: pulumi.Input<number>, sslmode: string): DatabaseRolesArgs {
+    const role = (name: string) => ({ name, connectionLimit: 10 });
+    return {
+        host,
+        port,
+        database: "orders",
+        drillDatabase: "orders_restore_drill",
+        sslmode,
+        roles: {
+            owner: { name: "orders_owner" },
+            app: role("orders_app"),
+            migrator: role("orders_migrator"),
+            backup: role("orders_backup"),
+            drill: role("orders_drill"),
+        },
+        namespace: "orders",
+        appName: "orders",
+        schemas: ["public"],
+    };
+}
+
+/** The catalog service's rolling release of v3.1.0 from `image`, behind `tlsSecretName`. */
+function catalogRelease(image: pulumi.Input<string>, tlsSecretName: pulumi.Input<string>): RollingDeploymentArgs {
+    return {
+        template: {
+            appName: "catalog",
+            namespace: "catalog",
+            image,
+            containerPort: 8080,
+            readinessPath: "/ready",
+            livenessPath: "/live",
+            resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+            env: {},
+            secretEnvFrom: [],
+            maxReplicas: 6,
+            targetCpuUtilization: 70,
+            drainSeconds: 10,
+        },
+        version: "v3.1.0",
+        replicas: 2,
+        maxSurge: 1,
+        maxUnavailable: 0,
+        progressDeadlineSeconds: 600,
+        host: "catalog.example.com",
+        ingressClassName: "nginx",
+        tlsSecretName,
+    };
+}
+
 describe("the component library", () => {
+    it("loads from its sources in a checkout, built or not, without Node's warning about a package.json main that is not built", () => {
+        const components = path.join(ROOT, "components");
+        const r = spawnSync(
+            process.execPath,
+            [
+                "--trace-deprecation",
+                "-r",
+                path.join(ROOT, "lib", "register.js"),
+                "-e",
+                `process.stdout.write(require.resolve(${JSON.stringify(components)}))`,
+            ],
+            { encoding: "utf8" },
+        );
+        assert.deepStrictEqual([r.status, r.stderr, r.stdout], [0, "", path.join(components, "index.ts")]);
+    });
+
     it("takes a database host and port that are outputs of another resource into the connection URLs", async () => {
         const run = await declareRevealed(() => {
             const endpoint = new k8s.core.v1.ConfigMap("endpoint", {
                 data: { host: "orders.cluster-x.us-east-1.rds.amazonaws.com", port: "6432" },
             });
-            const role = (name: string) => ({ name, connectionLimit: 10 });
-            new DatabaseRoles("orders-db", {
-                host: endpoint.data.apply((d) => d.host),
-                port: endpoint.data.apply((d) => Number(d.port)),
-                database: "orders",
-                drillDatabase: "orders_restore_drill",
-                sslmode: "require",
-                roles: {
-                    owner: { name: "orders_owner" },
-                    app: role("orders_app"),
-                    migrator: role("orders_migrator"),
-                    backup: role("orders_backup"),
-                    drill: role("orders_drill"),
-                },
-                namespace: "orders",
-                appName: "orders",
-                schemas: ["public"],
-            });
+            new DatabaseRoles(
+                "orders-db",
+                ordersRoles(
+                    endpoint.data.apply((d) => d.host),
+                    endpoint.data.apply((d) => Number(d.port)),
+                    "require",
+                ),
+            );
         });
         const url: string = at(find(run, ":Secret", "orders-db-app-secret"), "stringData.DATABASE_URL");
         // The offline run's RandomPassword result is offline-password(<name>) (tools/offline/capture.ts).
@@ -85,30 +148,13 @@ describe("the component library", () => {
             const outputs = new k8s.core.v1.ConfigMap("outputs", {
                 data: { repositoryUrl: "123456789012.dkr.ecr.us-east-1.amazonaws.com/catalog", tls: "catalog-tls" },
             });
-            new RollingDeployment("catalog", {
-                template: {
-                    appName: "catalog",
-                    namespace: "catalog",
-                    image: outputs.data.apply((d) => d.repositoryUrl),
-                    containerPort: 8080,
-                    readinessPath: "/ready",
-                    livenessPath: "/live",
-                    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
-                    env: {},
-                    secretEnvFrom: [],
-                    maxReplicas: 6,
-                    targetCpuUtilization: 70,
-                    drainSeconds: 10,
-                },
-                version: "v3.1.0",
-                replicas: 2,
-                maxSurge: 1,
-                maxUnavailable: 0,
-                progressDeadlineSeconds: 600,
-                host: "catalog.example.com",
-                ingressClassName: "nginx",
-                tlsSecretName: outputs.data.apply((d) => d.tls),
-            });
+            new RollingDeployment(
+                "catalog",
+                catalogRelease(
+                    outputs.data.apply((d) => d.repositoryUrl),
+                    outputs.data.apply((d) => d.tls),
+                ),
+            );
         });
         assert.strictEqual(
             at(find(run, ":Deployment", "catalog-app-deployment"), "spec.template.spec.containers")[0].image,
@@ -116,6 +162,100 @@ describe("the component library", () => {
         );
         assert.deepStrictEqual(at(find(run, ":Ingress", "catalog-ingress"), "spec.tls"), [
             { hosts: ["catalog.example.com"], secretName: "catalog-tls" },
+        ]);
+    });
+
+    it("mounts the database CA bundle in /etc/db-ca, which the URLs name, unless caMountPath names another directory", async () => {
+        const volumes: PodVolume[] = [];
+        const run = await declareRevealed(() => {
+            const roles = new DatabaseRoles("orders-db", {
+                ...ordersRoles("orders.internal", 5432, "verify-full"),
+                caBundle: "-----BEGIN CERTIFICATE-----",
+            });
+            const existing = new ExistingDatabaseSecrets("billing-db", {
+                appName: "billing",
+                namespace: "billing",
+                names: {
+                    app: "billing-app",
+                    migrator: "billing-migrator",
+                    backup: "billing-backup",
+                    drill: "billing-drill",
+                },
+                caBundle: "-----BEGIN CERTIFICATE-----",
+                caMountPath: "/etc/billing/db-ca",
+            });
+            volumes.push(roles.caVolume!, existing.caVolume!);
+        });
+        assert.deepStrictEqual(
+            volumes.map((v) => v.mount),
+            [
+                { name: "db-ca", mountPath: "/etc/db-ca", readOnly: true },
+                { name: "db-ca", mountPath: "/etc/billing/db-ca", readOnly: true },
+            ],
+        );
+        assert.strictEqual(
+            at(find(run, ":Secret", "orders-db-app-secret"), "stringData.DATABASE_URL"),
+            "postgresql://orders_app:offline-password(orders-db-app-password)@orders.internal:5432/orders?sslmode=verify-full&sslrootcert=/etc/db-ca/ca.pem",
+        );
+    });
+
+    it("gives its components no alias from another type until the program names its former types, nested components and the live objects' other strategies included", async () => {
+        const aliased = (withFormer: boolean) =>
+            declareRevealed(() => {
+                if (withFormer) aliasFormerTypes("orders:deploy");
+                new RollingDeployment("catalog", catalogRelease("registry.example.com/catalog", "catalog-tls"));
+            }).then((run) =>
+                run.resources.flatMap((r) => {
+                    // The Kubernetes SDK's own aliases, a kind's other API versions, are left out.
+                    const aliases = r.aliases?.filter((a) => !a.type?.startsWith("kubernetes:")) ?? [];
+                    return aliases.length > 0 ? [[r.type, r.name, aliases]] : [];
+                }),
+            );
+        const parent = (module: string, strategy: string) => `urn:pulumi:test::myapp::${module}:${strategy}::catalog`;
+        assert.deepStrictEqual(await aliased(false), [
+            [
+                "kubernetes:core/v1:Service",
+                "catalog-live",
+                [
+                    { parent: parent("release:index", "BlueGreenDeployment") },
+                    { parent: parent("release:index", "CanaryDeployment") },
+                ],
+            ],
+            [
+                "kubernetes:networking.k8s.io/v1:Ingress",
+                "catalog-ingress",
+                [
+                    { parent: parent("release:index", "BlueGreenDeployment") },
+                    { parent: parent("release:index", "BlueGreenDeployment"), name: "catalog-live-ingress" },
+                    { parent: parent("release:index", "CanaryDeployment") },
+                ],
+            ],
+        ]);
+        assert.deepStrictEqual(await aliased(true), [
+            ["release:index:RollingDeployment", "catalog", [{ type: "orders:deploy:RollingDeployment" }]],
+            ["release:index:AppWorkload", "catalog-app", [{ type: "orders:deploy:AppWorkload" }]],
+            [
+                "kubernetes:core/v1:Service",
+                "catalog-live",
+                [
+                    { parent: parent("release:index", "BlueGreenDeployment") },
+                    { parent: parent("orders:deploy", "BlueGreenDeployment") },
+                    { parent: parent("release:index", "CanaryDeployment") },
+                    { parent: parent("orders:deploy", "CanaryDeployment") },
+                ],
+            ],
+            [
+                "kubernetes:networking.k8s.io/v1:Ingress",
+                "catalog-ingress",
+                [
+                    { parent: parent("release:index", "BlueGreenDeployment") },
+                    { parent: parent("release:index", "BlueGreenDeployment"), name: "catalog-live-ingress" },
+                    { parent: parent("orders:deploy", "BlueGreenDeployment") },
+                    { parent: parent("orders:deploy", "BlueGreenDeployment"), name: "catalog-live-ingress" },
+                    { parent: parent("release:index", "CanaryDeployment") },
+                    { parent: parent("orders:deploy", "CanaryDeployment") },
+                ],
+            ],
         ]);
     });
 

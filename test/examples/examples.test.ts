@@ -21,6 +21,36 @@ interface PreviewJson {
     policy: { violations: { policy: string; message: string }[] };
 }
 
+/** npm's options for an install that reaches no registry and runs no script. */
+const NPM_OFFLINE = ["--offline", "--no-save", "--ignore-scripts", "--no-audit", "--no-fund"];
+
+/** The version of a package installed in this project. */
+function installedVersion(name: string): string {
+    return (
+        JSON.parse(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }
+    ).version;
+}
+
+/**
+ * A lockfile for a folder that depends on `dependencies` and otherwise holds this project's installed tree, so that
+ * npm checks a package's peers against the versions installed here, from the lockfile and not the registry. Each
+ * dependency's own entry is left out, for npm to resolve.
+ */
+function lockfileOf(name: string, dependencies: Record<string, string> = {}): string {
+    const { packages } = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as {
+        packages: Record<string, unknown>;
+    };
+    const kept = Object.entries(packages).filter(
+        ([at]) => at !== "" && !(at.slice("node_modules/".length) in dependencies),
+    );
+    return JSON.stringify({
+        name,
+        lockfileVersion: 3,
+        requires: true,
+        packages: { "": { name, dependencies }, ...Object.fromEntries(kept) },
+    });
+}
+
 /** A package.json's dependencies and devDependencies. */
 function dependenciesOf(dir: string): Record<string, string> {
     const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as {
@@ -39,6 +69,7 @@ describe("examples: services built on the installed library", function () {
     this.timeout(120_000);
     let dir: string;
     let packed: { filename: string; size: number; files: { path: string }[] };
+    let installWarnings: string;
     const previews: Record<string, PreviewJson> = {};
     let typeErrors: string;
     let ordersPlan: string;
@@ -50,17 +81,13 @@ describe("examples: services built on the installed library", function () {
         });
         [packed] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf("["))) as (typeof packed)[];
         writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "examples", private: true }));
-        // The peers are linked afterwards: npm would fetch them, and removes what it did not install.
-        const npmOffline = [
-            "--offline",
-            "--no-save",
-            "--no-package-lock",
-            "--ignore-scripts",
-            "--legacy-peer-deps",
-            "--no-audit",
-            "--no-fund",
-        ];
-        await run("npm", ["install", ...npmOffline, path.join(dir, packed.filename)], { cwd: dir });
+        // npm checks the package's peers against this project's versions (the lockfile) and, --omit=peer, writes none
+        // of them: they are linked afterwards, since npm removes from node_modules what it did not install.
+        writeFileSync(path.join(dir, "package-lock.json"), lockfileOf("examples"));
+        const install = await run("npm", ["install", ...NPM_OFFLINE, "--omit=peer", path.join(dir, packed.filename)], {
+            cwd: dir,
+        });
+        installWarnings = install.stderr;
         const rootPins = dependenciesOf(ROOT);
         for (const example of EXAMPLES) {
             cpSync(path.join(ROOT, "examples", example), path.join(dir, example), { recursive: true });
@@ -132,6 +159,57 @@ describe("examples: services built on the installed library", function () {
             files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts")),
             [],
         );
+        // Installed, the package resolves to what it packed, through its exports (it has no main).
+        assert.strictEqual(
+            require.resolve(PACKAGE, { paths: [dir] }),
+            path.join(dir, "node_modules", PACKAGE, "dist", "components", "index.js"),
+        );
+    });
+
+    it("takes the Pulumi SDKs as peers in caret ranges from this project's versions, which npm installs without --legacy-peer-deps", () => {
+        const manifest = JSON.parse(readFileSync(path.join(dir, "node_modules", PACKAGE, "package.json"), "utf8")) as {
+            peerDependencies: Record<string, string>;
+        };
+        const sdks = [
+            "@pulumi/aws",
+            "@pulumi/datadog",
+            "@pulumi/kubernetes",
+            "@pulumi/postgresql",
+            "@pulumi/pulumi",
+            "@pulumi/pulumiservice",
+            "@pulumi/random",
+        ];
+        assert.deepStrictEqual(
+            manifest.peerDependencies,
+            Object.fromEntries(sdks.map((name) => [name, `^${installedVersion(name)}`])),
+        );
+        const rootPins = dependenciesOf(ROOT);
+        assert.deepStrictEqual(
+            sdks.map((name) => rootPins[name]),
+            sdks.map(installedVersion),
+        );
+        assert.doesNotMatch(installWarnings, /ERESOLVE/);
+    });
+
+    it("installs beside a later minor of @pulumi/pulumi, as another team's service may have, without --legacy-peer-deps", async function () {
+        const [major, minor] = installedVersion("@pulumi/pulumi").split(".").map(Number);
+        // The versions npm's cache knows, as the registry listed them when this project's packages were installed.
+        const { stdout } = await run("npm", ["view", "@pulumi/pulumi", "versions", "--json", "--offline"]);
+        const later = (JSON.parse(stdout) as string[]).find((v) => {
+            const [M, m] = v.split(".").map(Number);
+            return /^\d+\.\d+\.\d+$/.test(v) && M === major && m > minor;
+        });
+        if (later === undefined) this.skip();
+        const team = path.join(dir, "other-team");
+        mkdirSync(team);
+        const dependencies = { "@pulumi/pulumi": later };
+        writeFileSync(
+            path.join(team, "package.json"),
+            JSON.stringify({ name: "other-team", private: true, dependencies }),
+        );
+        writeFileSync(path.join(team, "package-lock.json"), lockfileOf("other-team", dependencies));
+        // npm resolves the whole tree, peers included, and writes nothing: a peer it cannot satisfy fails with ERESOLVE.
+        await run("npm", ["install", "--dry-run", ...NPM_OFFLINE, path.join(dir, packed.filename)], { cwd: team });
     });
 
     it("type-checks each example against the installed package's declarations", () => {

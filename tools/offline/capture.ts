@@ -137,17 +137,57 @@ export async function captureDeclarations(
     }
 }
 
+/** What capture reads of the requests with which Pulumi's mock monitor registers or reads a resource. */
+interface ResourceRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+}
+type Properties = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+type Callback = (...args: unknown[]) => void;
+interface MockMonitor {
+    newUrn(parent: string, type: string, name: string): string;
+    registerResource(
+        req: ResourceRequest & { getObject(): Properties; getCustom(): boolean },
+        callback: Callback,
+    ): void;
+    readResource(req: ResourceRequest & { getProperties(): Properties }, callback: Callback): void;
+}
+
+/**
+ * Hands `record` each resource the mock monitor registers or reads, with its URN and its inputs as the mocks'
+ * newResource gets them. newResource is told no parent, and the monitor's URNs keep only the parent's last type
+ * (@pulumi/pulumi runtime/mocks.js `newUrn`): here the monitor names resources as the engine does, from the parent
+ * its request carries, so that resources of one type and name under different parents stay apart.
+ */
+function recordRegistrations(
+    request: RunRequest,
+    record: (urn: string, inputs: Record<string, unknown>, custom: boolean) => void,
+): void {
+    const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
+    monitor.newUrn = (parent, type, name) => resourceUrn(request.stack, request.project, parent, type, name);
+    const register = monitor.registerResource.bind(monitor);
+    const read = monitor.readResource.bind(monitor);
+    monitor.registerResource = (req, callback) => {
+        const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+        record(urn, pulumi.runtime.deserializeProperties(req.getObject()), req.getCustom());
+        register(req, callback);
+    };
+    monitor.readResource = (req, callback) => {
+        const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+        record(urn, pulumi.runtime.deserializeProperties(req.getProperties()), true);
+        read(req, callback);
+    };
+}
+
 async function declareUnderMocks(
     request: RunRequest,
     body: () => Record<string, unknown> | Promise<Record<string, unknown>>,
     onDeclare: (count: number) => void,
 ): Promise<ProgramRun> {
-    const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
     await pulumi.runtime.setMocks(
         {
             newResource: (args) => {
-                declared.set(`${args.type}::${args.name}`, { inputs: args.inputs, custom: args.custom ?? true });
-                onDeclare(declared.size);
                 // A read (args.id) finds what the request says the cluster holds, or nothing; a StackReference finds
                 // the outputs the request gives that stack, or none.
                 if (args.id && args.type === "pulumi:pulumi:StackReference")
@@ -176,8 +216,13 @@ async function declareUnderMocks(
         request.organization ?? "organization",
     );
     pulumi.runtime.setAllConfig(request.config, request.secretKeys);
+    const declared = new Map<string, { inputs: Record<string, unknown>; custom: boolean }>();
+    recordRegistrations(request, (urn, inputs, custom) => {
+        declared.set(urn, { inputs, custom });
+        onDeclare(declared.size);
+    });
 
-    // Mocks see no parents or dependencies; a stack transformation sees both as the program passes them.
+    // No mock sees a resource's options (dependsOn, aliases…); a stack transformation sees them as the program passes them.
     const names = new WeakMap<pulumi.Resource, string>();
     const urns = new WeakMap<pulumi.Resource, string>();
     type Declared = Omit<DeclaredResource, "dependencies" | "custom" | "inputs" | "aliases"> & {
@@ -189,13 +234,8 @@ async function declareUnderMocks(
     const run = pulumi.runtime.runInPulumiStack(async () => {
         watchDeclarations((args) => {
             names.set(args.resource, args.name);
-            const urn = resourceUrn(
-                request.stack,
-                request.project,
-                args.opts.parent && urns.get(args.opts.parent),
-                args.type,
-                args.name,
-            );
+            const parentUrn = (args.opts.parent && urns.get(args.opts.parent)) ?? null;
+            const urn = resourceUrn(request.stack, request.project, parentUrn ?? undefined, args.type, args.name);
             urns.set(args.resource, urn);
             const deps = args.opts.dependsOn;
             const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
@@ -205,6 +245,7 @@ async function declareUnderMocks(
                 name: args.name,
                 urn,
                 parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
+                parentUrn,
                 dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
                 ignoreChanges: args.opts.ignoreChanges ?? [],
                 // A `Resource.get`: a read step, which declares nothing and which the engine hands to no policy.
@@ -239,7 +280,7 @@ async function declareUnderMocks(
     }
     const resources: DeclaredResource[] = [];
     for (const { implicit, aliases, ...g } of graph) {
-        const d = declared.get(`${g.type}::${g.name}`);
+        const d = declared.get(g.urn);
         const referenced = (await implicit).map((r) => names.get(r)).filter((n): n is string => n !== undefined);
         const specs = await aliases;
         const secrets: SecretDigest[] = [];

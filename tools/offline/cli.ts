@@ -1,5 +1,6 @@
 // What the offline commands (the preview and the plan) share: the options naming a stack and its edits, how they
 // read them, and how a run ends.
+import { statSync } from "fs";
 import * as path from "path";
 import { parseArgs, ParseArgsConfig } from "util";
 import { PolicyConfig, readPolicyConfig } from "./policy";
@@ -59,7 +60,8 @@ export interface CommandStack {
 /**
  * The stack a command names, in myapp's project or `--project-dir`'s, with its edits and its policy config
  * (`--policy-config`, else myapp's policy/config/<stack>.json or the other project's policy.<stack>.json): a missing
- * `--stack` or a malformed `--set` is a usage error; an unusable stack file is a ProgramError (exit 2).
+ * `--stack`, a malformed `--set` or a `--policy-config` that names no file is a usage error; an unusable stack file
+ * is a ProgramError (exit 2).
  */
 export function readCommandStack(
     root: string,
@@ -89,12 +91,15 @@ export function readCommandStack(
         dir === undefined
             ? path.join(root, "policy", "config", `${stack}.json`)
             : path.join(dir, `policy.${stack}.json`);
-    const policyFile = values["policy-config"] ? path.resolve(values["policy-config"]) : defaultPolicyFile;
+    const namedPolicyFile = values["policy-config"] && path.resolve(values["policy-config"]);
+    // Only the default may be missing (the pack's own levels apply then): a file the option names must be there.
+    if (namedPolicyFile !== undefined && !statSync(namedPolicyFile, { throwIfNoEntry: false })?.isFile())
+        throw new UsageError(`--policy-config names no file: ${namedPolicyFile}`);
     return {
         stack,
         ...config,
         ...(dir === undefined ? {} : { otherProject: { dir, main } }),
-        policyConfig: readPolicyConfig(policyFile),
+        policyConfig: readPolicyConfig(namedPolicyFile ?? defaultPolicyFile),
         now: now.toISOString(),
     };
 }

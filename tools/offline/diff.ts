@@ -115,12 +115,10 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
     const claimed = new Set<string>();
     // The old URN each resource matched through an alias, for its children's aliases.
     const matchedAlias = new Map<string, string>();
-    const urnByName = new Map(after.resources.map((r) => [r.name, r.urn]));
     const steps: Step[] = [];
     let same = 0;
     for (const r of declared(after)) {
-        const parent = r.parent === null ? undefined : urnByName.get(r.parent);
-        const candidates = [r.urn, ...aliasUrns(r, parent, after, matchedAlias)];
+        const candidates = [r.urn, ...aliasUrns(r, after, matchedAlias)];
         const found = candidates.find((u) => olds.has(u) && !claimed.has(u));
         const step = { urn: r.urn, type: r.type, name: r.name, parent: r.parent };
         if (found === undefined) {
@@ -148,15 +146,14 @@ export function diffRuns(before: ProgramRun, after: ProgramRun): RunDiff {
 }
 
 /** The old URNs a resource's aliases name, with those its parent's matched alias gives it, as the engine generates them. */
-function aliasUrns(
-    r: DeclaredResource,
-    parent: string | undefined,
-    run: ProgramRun,
-    matchedAlias: Map<string, string>,
-): string[] {
+function aliasUrns(r: DeclaredResource, run: ProgramRun, matchedAlias: Map<string, string>): string[] {
+    const parent = r.parentUrn ?? undefined;
     const collapse = (a: AliasSpec): string => {
         if (a.urn) return a.urn;
-        const aliasParent = a.noParent ? undefined : a.parent ? (matchedAlias.get(a.parent) ?? a.parent) : parent;
+        // An alias that names no parent has the resource's own: the SDK sends it in the alias spec. Either parent
+        // stands for its old URN when it matched through an alias.
+        const named = a.noParent ? undefined : (a.parent ?? parent);
+        const aliasParent = named && (matchedAlias.get(named) ?? named);
         return resourceUrn(
             a.stack ?? run.stack,
             a.project ?? projectOf(r.urn),

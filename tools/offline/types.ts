@@ -8,6 +8,8 @@ export interface DeclaredResource {
     urn: string;
     /** Name of the parent component, or null at the top. */
     parent: string | null;
+    /** URN of the parent component, or null at the top: a name may be shared by resources of different types. */
+    parentUrn: string | null;
     /** Names of the resources it explicitly depends on. */
     dependsOn: string[];
     /** Names of every resource it depends on: dependsOn and the resources whose outputs feed its inputs. */

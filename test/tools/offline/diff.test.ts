@@ -1,8 +1,10 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { diffRuns, Step } from "../../../tools/offline/diff";
 import { DeclaredResource, ProgramRun } from "../../../tools/offline/types";
 import { resourceUrn } from "../../../tools/offline/urn";
-import { diffOf, preview } from "../../helpers";
+import { at, declare, diffOf, preview } from "../../helpers";
 
 const WEIGHT = 'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]';
 const CANARY = "urn:pulumi:production::myapp::release:index:CanaryDeployment";
@@ -54,6 +56,7 @@ function declared(
         name,
         urn: resourceUrn("test", "myapp", parent?.urn, type, name),
         parent: parent?.name ?? null,
+        parentUrn: parent?.urn ?? null,
         dependsOn: [],
         dependencies: [],
         ignoreChanges: [],
@@ -192,6 +195,79 @@ describe("the offline preview's --diff, as `pulumi preview --diff` shows it", ()
             ],
         );
         assert.strictEqual(diff.same, 2);
+    });
+
+    it("two components named alike hold a ConfigMap named alike: each has its own URN and inputs, and the diff finds it under its own parent", async () => {
+        const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
+        // Components A and B are both "svc", each with a ConfigMap "cm"; "moved" is A's, then B's. The second run
+        // changes B's type, with the old one as its alias, and the data of B's "cm".
+        const declareTwo = (bType: string, bData: string, movedUnder: "a" | "b") =>
+            declare(() => {
+                const a = new pulumi.ComponentResource("test:index:A", "svc", {}, {});
+                const b = new pulumi.ComponentResource(bType, "svc", {}, { aliases: [{ type: "test:index:B" }] });
+                new k8s.core.v1.ConfigMap("cm", { data: { from: "a" } }, { parent: a });
+                new k8s.core.v1.ConfigMap("cm", { data: { from: bData } }, { parent: b });
+                new k8s.core.v1.ConfigMap("moved", {}, { parent: movedUnder === "a" ? a : b });
+            });
+        const before = await declareTwo("test:index:B", "b", "a");
+        const after = await declareTwo("test:index:B2", "b2", "b");
+        const urn = (parentType: string, name: string) =>
+            `urn:pulumi:test::myapp::${parentType}$${CONFIG_MAP}::${name}`;
+        assert.deepStrictEqual(
+            before.resources.filter((r) => r.name === "cm").map((r) => [r.urn, r.parentUrn, at(r, "data")]),
+            [
+                [urn("test:index:A", "cm"), "urn:pulumi:test::myapp::test:index:A::svc", { from: "a" }],
+                [urn("test:index:B", "cm"), "urn:pulumi:test::myapp::test:index:B::svc", { from: "b" }],
+            ],
+        );
+        assert.deepStrictEqual(diffRuns(before, after), {
+            steps: [
+                {
+                    op: "replace",
+                    urn: urn("test:index:B2", "cm"),
+                    type: CONFIG_MAP,
+                    name: "cm",
+                    parent: "svc",
+                    changes: [{ path: "data.from", old: "b", new: "b2", replaces: true }],
+                },
+                // A new parent is a new URN: the engine creates the resource and deletes the old one.
+                {
+                    op: "create",
+                    urn: urn("test:index:B2", "moved"),
+                    type: CONFIG_MAP,
+                    name: "moved",
+                    parent: "svc",
+                    changes: [],
+                },
+                {
+                    op: "delete",
+                    urn: urn("test:index:A", "moved"),
+                    type: CONFIG_MAP,
+                    name: "moved",
+                    parent: "svc",
+                    changes: [],
+                },
+            ],
+            same: 3,
+        });
+    });
+
+    it("an alias that names no parent is under the parent's old URN when the parent matched through an alias, and the root Stack as a parent is the top", () => {
+        const old = declared("release:index:Old", "old", null);
+        const renamed = declared("release:index:New", "app", null, {
+            aliases: [{ type: "release:index:Old", name: "old" }],
+        });
+        const cm = declared("kubernetes:core/v1:ConfigMap", "app-config", old);
+        const renamedCm = declared("kubernetes:core/v1:ConfigMap", "app-cm", renamed, {
+            aliases: [{ name: "app-config" }],
+        });
+        assert.deepStrictEqual(diffRuns(run(old, cm), run(renamed, renamedCm)), { steps: [], same: 2 });
+        const a = declared("release:index:A", "a", null);
+        const moved = {
+            ...configMap("cm", a),
+            aliases: [{ parent: "urn:pulumi:test::myapp::pulumi:pulumi:Stack::myapp-test" }],
+        };
+        assert.deepStrictEqual(diffRuns(run(a, configMap("cm", null)), run(a, moved)), { steps: [], same: 2 });
     });
 
     it("an alias is no replace: a resource found under its old URN, or under its parent's alias, is the same resource", () => {

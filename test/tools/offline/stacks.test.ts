@@ -219,6 +219,18 @@ describe("the stacks through index.ts", () => {
         );
     });
 
+    it("answers a --policy-config that names no file with exit 2, the flag and the path, instead of the pack's defaults", () => {
+        const r = preview(["--stack", "production", "--policy-config", "policy/config/prod.json"]);
+        assert.strictEqual(r.code, 2);
+        assert.strictEqual(r.stdout, "");
+        assert.ok(
+            r.stderr.startsWith(
+                `--policy-config names no file: ${path.join(ROOT, "policy", "config", "prod.json")}\n\nusage: npm run preview:offline`,
+            ),
+            r.stderr,
+        );
+    });
+
     it("rejects a manifest that breaks the Kubernetes schema, naming the object", () => {
         const broken = {
             apiVersion: "apps/v1",
