@@ -15,7 +15,7 @@ import {
     ReleaseDatabaseJobs,
     RollingDeployment,
     RollingDeploymentArgs,
-} from "../../components";
+} from "../../components/index";
 import { captureDeclarations } from "../../tools/offline/capture";
 import { at, find, PROJECT, backupScheduleArgs, ROOT } from "../helpers";
 
