@@ -81,7 +81,7 @@ async function policyTimes(): Promise<void> {
         const policyMs: number[] = [];
         for (let i = 0; i < RUNS; i++) {
             const start = process.hrtime.bigint();
-            await runPolicies(run, project.name, policies, policyConfig, PACK_ENFORCEMENT);
+            await runPolicies(run, policies, policyConfig, PACK_ENFORCEMENT);
             policyMs.push(Number(process.hrtime.bigint() - start) / 1e6);
         }
         console.log(

@@ -16,6 +16,7 @@ import {
 } from "../tools/offline/stackConfig";
 import { diffRuns, liveStateOf, RunDiff } from "../tools/offline/diff";
 import { DeclaredResource, ProgramRun, RunRequest } from "../tools/offline/types";
+import { urnName } from "../tools/offline/urn";
 import { runProgramSync } from "./support/programThread";
 import type * as pulumi from "@pulumi/pulumi";
 import type { BackupRole, BackupScheduleArgs } from "../components/database";
@@ -161,6 +162,9 @@ export function find(run: { resources: DeclaredResource[] }, typeSuffix: string,
 export function all(run: { resources: DeclaredResource[] }, typeSuffix: string): DeclaredResource[] {
     return run.resources.filter((x) => x.type.endsWith(typeSuffix) && !x.read);
 }
+
+/** The names of the resources `r` depends on: its recorded dependencies are URNs. */
+export const dependencyNames = (r: DeclaredResource): string[] => r.dependencies.map(urnName);
 
 /** Reads a dotted path from inputs. */
 export function at(r: DeclaredResource, dotted: string): any {

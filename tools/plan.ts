@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
             otherProject.dir,
             otherProject.main,
         );
-        const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
+        const violations = await runPolicies(run, policies, policyConfig, PACK_ENFORCEMENT);
         const resources = run.resources.filter((r) => !r.read);
         return write(
             values.out,
@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
     const read: ReleaseInput[] = [];
     const run = await runProgram({ ...toRunRequest(project, stack, edited), now }, (input) => read.push(input));
     const [{ cfg, files }] = read;
-    const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
+    const violations = await runPolicies(run, policies, policyConfig, PACK_ENFORCEMENT);
     const input: PlanInput = {
         stack,
         cfg,

@@ -15,6 +15,7 @@ import { runProgram, runProject } from "./offline/run";
 import { toRunRequest } from "./offline/stackConfig";
 import { parseCommandArgs, readCommandStack, runCommand } from "./offline/cli";
 import { DeclaredResource, ProgramRun, RunRequest } from "./offline/types";
+import { urnName } from "./offline/urn";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -169,15 +170,15 @@ export async function main(argv: string[]): Promise<number> {
     const rendered = values["render-dir"]
         ? renderManifests(run.resources, path.resolve(values["render-dir"]))
         : undefined;
-    const violations = await runPolicies(run, project, policies, policyConfig, PACK_ENFORCEMENT);
+    const violations = await runPolicies(run, policies, policyConfig, PACK_ENFORCEMENT);
 
     if (values.json) {
         const dependencies = engineDependencies(run);
-        const resources = run.resources.map(({ type, name, parent, ignoreChanges, read, inputs }) => ({
+        const resources = run.resources.map(({ type, name, urn, parent, ignoreChanges, read, inputs }) => ({
             type,
             name,
             parent,
-            dependsOn: dependencies.get(name)!,
+            dependsOn: dependencies.get(urn)!.map(urnName),
             ignoreChanges,
             ...(read ? { read } : {}),
             inputs,

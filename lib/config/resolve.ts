@@ -5,7 +5,6 @@ import { z } from "zod";
 import { ServingTrack } from "../migrations";
 import { ConfigError, formatPath, refused } from "./errors";
 import { appSecretsSchema, KEYS, SEPARATE_KEYS } from "./schema";
-import { OLD_ROUTER_NAMES } from "./schema/release";
 import {
     AutoRollbackConfig,
     BackupRoleConfig,
@@ -163,32 +162,6 @@ export function ownStrategySections(
         );
     }
     return own;
-}
-
-/**
- * A warning, one line each, for every old name the raw config uses that is read as its new one (the schema reads
- * them; README, Decisions: "Argo Rollouts' words"). Setting both names of a key is an error, not a warning.
- */
-export function oldNameWarnings(project: string, raw: Record<string, unknown>): string[] {
-    const warnings: string[] = [];
-    const section = (key: string) => {
-        const v = raw[key];
-        return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-    };
-    const { standbyReplicas: old, previewReplicas } = section("blueGreen");
-    if (old !== undefined && previewReplicas === undefined) {
-        const value = typeof old === "number" || typeof old === "string" ? old : "<replicas>";
-        warnings.push(
-            `${project}:blueGreen.standbyReplicas is deprecated, read as its new name ${project}:blueGreen.previewReplicas: rename it with \`pulumi config rm --path blueGreen.standbyReplicas && pulumi config set --path blueGreen.previewReplicas ${value}\``,
-        );
-    }
-    const router = section("canary").router;
-    if (typeof router === "string" && Object.hasOwn(OLD_ROUTER_NAMES, router)) {
-        warnings.push(
-            `${project}:canary.router = "${router}" is deprecated, read as its new name "${OLD_ROUTER_NAMES[router]}": set it with \`pulumi config set --path canary.router ${OLD_ROUTER_NAMES[router]}\``,
-        );
-    }
-    return warnings;
 }
 
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)$/;

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { verifiesServer } from "../../components/database";
 import { describe, formatPath, isCredential, Problem, refused, SKIP } from "./errors";
-import { numbersAsWritten, oldNameWarnings, ownStrategySections, resolved } from "./resolve";
+import { renameOldNames } from "./oldNames";
+import { numbersAsWritten, ownStrategySections, resolved } from "./resolve";
 import { crossFieldProblems } from "./rules";
 import { KEYS, programSchema, SEPARATE_KEYS } from "./schema";
 import { ProgramConfig } from "./types";
@@ -13,12 +14,15 @@ export function validateConfig(
     raw: Record<string, unknown>,
     warn: (message: string) => void = () => undefined,
 ): ProgramConfig {
-    const own = ownStrategySections(project, raw, warn);
-    for (const message of oldNameWarnings(project, own)) warn(message);
-    const result = programSchema.safeParse(numbersAsWritten(programSchema, own), { reportInput: true });
-    const problems: Problem[] = result.success
-        ? crossFieldProblems(result.data, stack)
-        : result.error.issues.flatMap(schemaProblems);
+    const renamed = renameOldNames(project, ownStrategySections(project, raw, warn));
+    for (const message of renamed.warnings) warn(message);
+    const result = programSchema.safeParse(numbersAsWritten(programSchema, renamed.config), { reportInput: true });
+    const problems: Problem[] = [
+        ...renamed.problems,
+        ...(result.success
+            ? crossFieldProblems(result.data, stack)
+            : result.error.issues.flatMap(schemaProblems).map((p) => ({ ...p, path: renamed.asWritten(p.path) }))),
+    ];
     if (result.success && problems.length === 0) return resolved(result.data, stack);
     const lines = problems.map(
         (p) => `  ${formatPath(project, p.path)}${p.input === SKIP ? "" : ` = ${describe(p.input)}`}: ${p.message}`,

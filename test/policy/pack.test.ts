@@ -5,7 +5,7 @@ import { policies, PACK_ENFORCEMENT } from "../../policy/policies";
 import type { PolicyViolation } from "../../lib/plan/types";
 import { readPolicyConfig, runPolicies } from "../../tools/offline/policy";
 import { ProgramRun } from "../../tools/offline/types";
-import { PROJECT, preview, ROOT, runStack } from "../helpers";
+import { preview, ROOT, runStack } from "../helpers";
 
 const configOf = (stack: string) => readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
 
@@ -36,14 +36,8 @@ describe("the policy pack", () => {
     });
 
     it("passes both stacks of the real program", async () => {
-        assert.deepStrictEqual(
-            await runPolicies(production, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT),
-            [],
-        );
-        assert.deepStrictEqual(
-            await runPolicies(staging, PROJECT, policies, configOf("staging"), PACK_ENFORCEMENT),
-            [],
-        );
+        assert.deepStrictEqual(await runPolicies(production, policies, configOf("production"), PACK_ENFORCEMENT), []);
+        assert.deepStrictEqual(await runPolicies(staging, policies, configOf("staging"), PACK_ENFORCEMENT), []);
     });
 
     // The policies' own cases are unit tests on fixtures (test/policy/). These run the real program, or the offline
@@ -88,7 +82,7 @@ describe("the policy pack", () => {
                 "monitoring.thresholds.errorRatePct=2",
                 "monitoring.looserThresholdReasons.errorRatePct=partner retry storm, INC-1234",
             ]);
-            const violations = await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+            const violations = await runPolicies(run, policies, configOf("production"), PACK_ENFORCEMENT);
             assert.deepStrictEqual(
                 violations.map((v) => [v.policy, v.resource]),
                 [
@@ -100,10 +94,7 @@ describe("the policy pack", () => {
 
         it("rollback-path-present takes canary steps changed in stack config with no policy config edit", async () => {
             const run = runStack("production", ["canary.steps[1]=50", "canary.weight=50"]);
-            assert.deepStrictEqual(
-                await runPolicies(run, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT),
-                [],
-            );
+            assert.deepStrictEqual(await runPolicies(run, policies, configOf("production"), PACK_ENFORCEMENT), []);
         });
     });
 
@@ -142,7 +133,7 @@ describe("the policy pack", () => {
                 ...run,
                 resources: run.resources.map((r) => ({ ...r, inputs: blank(r.inputs) as Record<string, unknown> })),
             };
-            await assert.doesNotReject(runPolicies(deep, PROJECT, policies, {}, PACK_ENFORCEMENT));
+            await assert.doesNotReject(runPolicies(deep, policies, {}, PACK_ENFORCEMENT));
             const shallow: ProgramRun = {
                 ...run,
                 resources: run.resources.map((r) => ({
@@ -150,7 +141,7 @@ describe("the policy pack", () => {
                     inputs: Object.fromEntries(Object.keys(r.inputs).map((k) => [k, undefined])),
                 })),
             };
-            await assert.doesNotReject(runPolicies(shallow, PROJECT, policies, {}, PACK_ENFORCEMENT));
+            await assert.doesNotReject(runPolicies(shallow, policies, {}, PACK_ENFORCEMENT));
         }
     });
 

@@ -164,7 +164,6 @@ describe("automatic rollback: what the program declares", function () {
     it("passes the production policy pack with the automatic rollback declared", async () => {
         const violations = await runPolicies(
             run(withAutomation(["canary.weight=25"])),
-            PROJECT,
             policies,
             readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
             PACK_ENFORCEMENT,

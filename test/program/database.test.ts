@@ -19,17 +19,18 @@ import { DeclaredResource, ProgramRun } from "../../tools/offline/types";
 import {
     all,
     at,
-    rejectsConfig,
-    programConfig,
+    backupScheduleArgs,
     declare,
+    dependencyNames,
     find,
     preview,
+    programConfig,
     PROJECT,
+    rejectsConfig,
     ROOT,
     runStack,
     stackConfig,
     writeStackFile,
-    backupScheduleArgs,
 } from "../helpers";
 
 const BACKUP = "myapp-release-db-predeploy-backup-v1-2-3";
@@ -472,20 +473,20 @@ describe("database safety under mocks", () => {
             "myapp-db-roles-owner-schema",
             "myapp-db-roles-public-database",
         ]);
-        assert.ok(find(production, ":Job", MIGRATION).dependencies.includes("myapp-db-roles-migrator-secret"));
-        assert.ok(find(production, ":Job", BACKUP).dependencies.includes("myapp-db-roles-backup-secret"));
+        assert.ok(dependencyNames(find(production, ":Job", MIGRATION)).includes("myapp-db-roles-migrator-secret"));
+        assert.ok(dependencyNames(find(production, ":Job", BACKUP)).includes("myapp-db-roles-backup-secret"));
         assert.ok(
-            find(production, ":CronJob", "myapp-db-backup-backup").dependencies.includes(
+            dependencyNames(find(production, ":CronJob", "myapp-db-backup-backup")).includes(
                 "myapp-db-roles-backup-secret",
             ),
         );
         assert.ok(
-            find(production, ":CronJob", "myapp-db-backup-restore-drill").dependencies.includes(
+            dependencyNames(find(production, ":CronJob", "myapp-db-backup-restore-drill")).includes(
                 "myapp-db-roles-drill-secret",
             ),
         );
         for (const d of ["myapp-canary-deployment", "myapp-stable-deployment"]) {
-            assert.ok(find(production, ":Deployment", d).dependencies.includes("myapp-db-roles-app-secret"), d);
+            assert.ok(dependencyNames(find(production, ":Deployment", d)).includes("myapp-db-roles-app-secret"), d);
         }
     });
 

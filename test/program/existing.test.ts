@@ -10,7 +10,7 @@ import { runProgramSync as runProgram } from "../support/programThread";
 import { applyProjectConfig, readProject, StackConfig, toRunRequest } from "../../tools/offline/stackConfig";
 import { DeclaredResource, ProgramRun } from "../../tools/offline/types";
 import { PACK_ENFORCEMENT, policies } from "../../policy/policies";
-import { all, at, find, NOW, PROJECT, ROOT, stackConfig } from "../helpers";
+import { all, at, dependencyNames, find, NOW, PROJECT, ROOT, stackConfig } from "../helpers";
 
 const SECRETS = {
     app: "premade-db-app",
@@ -165,17 +165,17 @@ describe("existing resources instead of declared ones", () => {
                     d.name,
                 );
             assert.ok(
-                node("myapp-release-db-predeploy-backup-v1-2-3").dependencies.includes("myapp-db-secrets-backup"),
+                dependencyNames(node("myapp-release-db-predeploy-backup-v1-2-3")).includes("myapp-db-secrets-backup"),
             );
             assert.ok(
-                node("myapp-release-db-migrate-expand-v1-2-3").dependencies.includes("myapp-db-secrets-migrator"),
+                dependencyNames(node("myapp-release-db-migrate-expand-v1-2-3")).includes("myapp-db-secrets-migrator"),
             );
-            for (const d of deployments) assert.ok(d.dependencies.includes("myapp-db-secrets-app"), d.name);
+            for (const d of deployments) assert.ok(dependencyNames(d).includes("myapp-db-secrets-app"), d.name);
         });
 
         it(`${stack}: the policy pack, with the stack's committed policy config, reports only the missing monitors`, async () => {
             const config = readPolicyConfig(path.join(ROOT, "policy", "config", `${stack}.json`));
-            const violations = await runPolicies(runs[stack], PROJECT, policies, config, PACK_ENFORCEMENT);
+            const violations = await runPolicies(runs[stack], policies, config, PACK_ENFORCEMENT);
             assert.deepStrictEqual(withoutMonitoring(violations), []);
             // These stacks leave `monitoring` out: the checklist's "Monitoring configured" is then not proven, and says so.
             assert.ok(
@@ -246,7 +246,6 @@ describe("existing resources instead of declared ones", () => {
         const violations = withoutMonitoring(
             await runPolicies(
                 r,
-                PROJECT,
                 policies,
                 readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
                 PACK_ENFORCEMENT,
@@ -267,7 +266,7 @@ describe("existing resources instead of declared ones", () => {
         const cron = find(r, ":CronJob", "myapp-db-backup-backup");
         const container = podOf(cron).containers[0];
         container.env = container.env.filter((e: any) => e.name !== "BACKUP_BUCKET");
-        const violations = withoutMonitoring(await runPolicies(r, PROJECT, policies, {}, PACK_ENFORCEMENT));
+        const violations = withoutMonitoring(await runPolicies(r, policies, {}, PACK_ENFORCEMENT));
         assert.deepStrictEqual(violations, [
             {
                 policy: "database-backup-scheduled",

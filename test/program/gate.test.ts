@@ -151,7 +151,7 @@ describe("the release gate in the program, against the Datadog stand-in", functi
             reason: "the fix for the payment outage is in v1.2.3",
             approver: null,
         });
-        const violations = await runPolicies(unapproved, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT);
+        const violations = await runPolicies(unapproved, policies, configOf("production"), PACK_ENFORCEMENT);
         assert.deepStrictEqual(
             violations.filter((v) => v.policy === "gate-override-approved"),
             [
@@ -170,7 +170,7 @@ describe("the release gate in the program, against the Datadog stand-in", functi
             approver: "@myapp-release-lead",
         });
         assert.deepStrictEqual(
-            (await runPolicies(approved, PROJECT, policies, configOf("production"), PACK_ENFORCEMENT)).filter(
+            (await runPolicies(approved, policies, configOf("production"), PACK_ENFORCEMENT)).filter(
                 (v) => v.policy === "gate-override-approved",
             ),
             [],

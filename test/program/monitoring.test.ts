@@ -598,7 +598,6 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             const pack = async (run: ProgramRun) =>
                 runPolicies(
                     run,
-                    PROJECT,
                     policies,
                     readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
                     PACK_ENFORCEMENT,
@@ -654,7 +653,6 @@ describe("Datadog monitoring from the plan's thresholds", () => {
             );
             const violations = await runPolicies(
                 run,
-                PROJECT,
                 policies,
                 readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
                 PACK_ENFORCEMENT,
@@ -903,52 +901,46 @@ describe("a service without business metrics", () => {
     });
 
     it("the production policy pack demands its payment and email monitors, unless the pack's config says it has no business metrics", async () => {
-        assert.deepStrictEqual(
-            await runPolicies(withoutMetrics, PROJECT, policies, productionPack(), PACK_ENFORCEMENT),
-            [
-                {
-                    policy: "monitors-for-plan-alerts",
-                    level: "mandatory",
-                    message: "no monitor for the plan's alert paymentFailurePct (Payment failure rate)",
-                    resource: null,
-                },
-                {
-                    policy: "monitors-for-plan-alerts",
-                    level: "mandatory",
-                    message: "no monitor for the plan's alert paymentSuccessPct (Payment success rate)",
-                    resource: null,
-                },
-                {
-                    policy: "monitors-for-plan-alerts",
-                    level: "mandatory",
-                    message: "no monitor for the plan's alert emailDeliveryPct (Email delivery rate)",
-                    resource: null,
-                },
-                {
-                    policy: "monitors-for-plan-alerts",
-                    level: "mandatory",
-                    message:
-                        "no monitor for the plan's alert versionPaymentFailurePct (Rollback trigger: payment failure rate)",
-                    resource: null,
-                },
-            ],
-        );
+        assert.deepStrictEqual(await runPolicies(withoutMetrics, policies, productionPack(), PACK_ENFORCEMENT), [
+            {
+                policy: "monitors-for-plan-alerts",
+                level: "mandatory",
+                message: "no monitor for the plan's alert paymentFailurePct (Payment failure rate)",
+                resource: null,
+            },
+            {
+                policy: "monitors-for-plan-alerts",
+                level: "mandatory",
+                message: "no monitor for the plan's alert paymentSuccessPct (Payment success rate)",
+                resource: null,
+            },
+            {
+                policy: "monitors-for-plan-alerts",
+                level: "mandatory",
+                message: "no monitor for the plan's alert emailDeliveryPct (Email delivery rate)",
+                resource: null,
+            },
+            {
+                policy: "monitors-for-plan-alerts",
+                level: "mandatory",
+                message:
+                    "no monitor for the plan's alert versionPaymentFailurePct (Rollback trigger: payment failure rate)",
+                resource: null,
+            },
+        ]);
         const pack = productionPack();
         const noBusinessMetrics = {
             ...pack,
             "monitors-for-plan-alerts": { ...(pack["monitors-for-plan-alerts"] as object), businessMetrics: false },
         };
-        assert.deepStrictEqual(
-            await runPolicies(withoutMetrics, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT),
-            [],
-        );
+        assert.deepStrictEqual(await runPolicies(withoutMetrics, policies, noBusinessMetrics, PACK_ENFORCEMENT), []);
         // Declared ones are still held to the plan: a looser payment monitor is refused with businessMetrics false too.
         const looser = structuredClone(production);
         looser.resources.find((r) => r.name === "myapp-monitoring-payment-failure-pct")!.inputs.monitorThresholds = {
             critical: "9",
         };
         assert.deepStrictEqual(
-            (await runPolicies(looser, PROJECT, policies, noBusinessMetrics, PACK_ENFORCEMENT)).map((v) => v.message),
+            (await runPolicies(looser, policies, noBusinessMetrics, PACK_ENFORCEMENT)).map((v) => v.message),
             ["monitor [production] myapp: Payment failure rate above 5% alerts at 9, looser than the plan's 5"],
         );
     });
@@ -1190,7 +1182,6 @@ describe("backups and restore drills, watched", () => {
         run.resources = run.resources.filter((r) => !r.name.startsWith("myapp-scheduled-jobs-myapp-db-restore-drill"));
         const violations = await runPolicies(
             run,
-            PROJECT,
             policies,
             readPolicyConfig(path.join(ROOT, "policy", "config", "production.json")),
             PACK_ENFORCEMENT,

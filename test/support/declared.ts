@@ -161,13 +161,13 @@ function providerSql(
 /** Every declared PostgreSQL resource, in the order the engine would create them (dependencies first). */
 export function postgresResources(run: ProgramRun): DeclaredResource[] {
     const pg = run.resources.filter((r) => r.type.startsWith("postgresql:"));
-    const byName = new Map(pg.map((r) => [r.name, r]));
+    const byUrn = new Map(pg.map((r) => [r.urn, r]));
     const done = new Set<string>();
     const out: DeclaredResource[] = [];
     const visit = (r: DeclaredResource) => {
-        if (done.has(r.name)) return;
-        done.add(r.name);
-        for (const d of r.dependencies) if (byName.has(d)) visit(byName.get(d)!);
+        if (done.has(r.urn)) return;
+        done.add(r.urn);
+        for (const d of r.dependencies) if (byUrn.has(d)) visit(byUrn.get(d)!);
         out.push(r);
     };
     pg.forEach(visit);

@@ -226,6 +226,7 @@ async function declareUnderMocks(
     const names = new WeakMap<pulumi.Resource, string>();
     const urns = new WeakMap<pulumi.Resource, string>();
     type Declared = Omit<DeclaredResource, "dependencies" | "custom" | "inputs" | "aliases"> & {
+        dependsOnUrns: string[];
         implicit: Promise<pulumi.Resource[]>;
         aliases: Promise<AliasSpec[]>;
     };
@@ -247,6 +248,7 @@ async function declareUnderMocks(
                 parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
                 parentUrn,
                 dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
+                dependsOnUrns: depList.map((d) => urns.get(d)).filter((u): u is string => u !== undefined),
                 ignoreChanges: args.opts.ignoreChanges ?? [],
                 // A `Resource.get`: a read step, which declares nothing and which the engine hands to no policy.
                 ...(args.opts.id !== undefined ? { read: true as const } : {}),
@@ -279,15 +281,15 @@ async function declareUnderMocks(
         outputs[key] = secret ? SECRET_MASK : mask(plain);
     }
     const resources: DeclaredResource[] = [];
-    for (const { implicit, aliases, ...g } of graph) {
+    for (const { implicit, aliases, dependsOnUrns, ...g } of graph) {
         const d = declared.get(g.urn);
-        const referenced = (await implicit).map((r) => names.get(r)).filter((n): n is string => n !== undefined);
+        const referenced = (await implicit).map((r) => urns.get(r)).filter((u): u is string => u !== undefined);
         const specs = await aliases;
         const secrets: SecretDigest[] = [];
         resources.push({
             ...g,
             ...(specs.length > 0 ? { aliases: specs } : {}),
-            dependencies: [...new Set([...g.dependsOn, ...referenced])],
+            dependencies: [...new Set([...dependsOnUrns, ...referenced])],
             custom: d?.custom ?? false,
             inputs: (request.revealSecrets ? reveal(d?.inputs ?? {}) : mask(d?.inputs ?? {}, secrets)) as Record<
                 string,

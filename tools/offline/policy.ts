@@ -38,18 +38,17 @@ function settingsOf(policy: Policy, config: PolicyConfig): Record<string, unknow
     return { ...defaults, ...settings };
 }
 
-/** The declared resources as the engine hands them to policies, with URNs, parents and dependencies resolved. */
-export function policyResources(run: ProgramRun, project: string): PolicyResource[] {
-    const urn = (type: string, name: string) => `urn:pulumi:${run.stack}::${project}::${type}::${name}`;
-    const byName = new Map<string, PolicyResource>();
+/** The declared resources as the engine hands them to policies, with their URNs, parents and dependencies. */
+export function policyResources(run: ProgramRun): PolicyResource[] {
+    const byUrn = new Map<string, PolicyResource>();
     // The engine hands reads to no policy (pulumi/pulumi pkg/resource/deploy/step_executor.go analyzes resources
     // with a goal); a dependency on one resolves to nothing.
     const declared = run.resources.filter((r) => !r.read);
     for (const r of declared) {
-        byName.set(r.name, {
+        byUrn.set(r.urn, {
             type: r.type,
             name: r.name,
-            urn: urn(r.type, r.name),
+            urn: r.urn,
             props: r.inputs,
             opts: {
                 protect: false,
@@ -66,30 +65,29 @@ export function policyResources(run: ProgramRun, project: string): PolicyResourc
     }
     const dependencies = engineDependencies(run);
     for (const r of declared) {
-        const p = byName.get(r.name) as {
+        const p = byUrn.get(r.urn) as {
             parent?: PolicyResource;
             dependencies: PolicyResource[];
             opts: { parent?: string };
         };
-        const parent = r.parent ? byName.get(r.parent) : undefined;
+        const parent = r.parentUrn ? byUrn.get(r.parentUrn) : undefined;
         if (parent) {
             p.parent = parent;
             p.opts.parent = parent.urn;
         }
-        p.dependencies = (dependencies.get(r.name) ?? []).flatMap((n) => byName.get(n) ?? []);
+        p.dependencies = (dependencies.get(r.urn) ?? []).flatMap((u) => byUrn.get(u) ?? []);
     }
-    return [...byName.values()];
+    return [...byUrn.values()];
 }
 
 /** Runs every policy over the run; returns each violation with the level the config gives its policy. */
 export async function runPolicies(
     run: ProgramRun,
-    project: string,
     policies: Policy[],
     config: PolicyConfig,
     packLevel: EnforcementLevel,
 ): Promise<PolicyViolation[]> {
-    const resources = policyResources(run, project);
+    const resources = policyResources(run);
     const violations: PolicyViolation[] = [];
     const nameOf = (urn?: string) => (urn ? (resources.find((r) => r.urn === urn)?.name ?? urn) : null);
     const common = (policy: Policy) => ({

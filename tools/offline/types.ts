@@ -12,7 +12,7 @@ export interface DeclaredResource {
     parentUrn: string | null;
     /** Names of the resources it explicitly depends on. */
     dependsOn: string[];
-    /** Names of every resource it depends on: dependsOn and the resources whose outputs feed its inputs. */
+    /** URNs of every resource it depends on: dependsOn and the resources whose outputs feed its inputs. */
     dependencies: string[];
     /** Paths of `ignoreChanges`: inputs the provider keeps at their live value after creation. */
     ignoreChanges: string[];

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { CanaryRouterName, canaryRouterNames, isWeight } from "../../../components/traffic";
+import { canaryRouterNames, isWeight } from "../../../components/traffic";
 import { ZERO_DOWNTIME_ROLLOUT } from "../../../components/kubernetes";
 import { dnsLabel, envName, hostname, person, pinnedImage, repository, version } from "./fields";
 
@@ -24,18 +24,8 @@ const resourceSchema = z.strictObject({
 export const strategies = ["blue-green", "canary", "rolling"] as const;
 const colors = ["blue", "green"] as const;
 
-/**
- * The canary.router values stack config had before it took argo-rollouts' words (README, Decisions: "Argo Rollouts'
- * words"), read as their new names with a warning (oldNameWarnings). blueGreen.standbyReplicas is the other old name.
- */
-export const OLD_ROUTER_NAMES: Readonly<Record<string, CanaryRouterName>> = { replicas: "pod-ratio" };
-
 // An error for an unknown router lists the registry's names only.
-const router = z.preprocess(
-    (value) => (typeof value === "string" && Object.hasOwn(OLD_ROUTER_NAMES, value) ? OLD_ROUTER_NAMES[value] : value),
-    z.enum(canaryRouterNames),
-);
-const replicaCount = z.number().int().min(0).max(200);
+const router = z.enum(canaryRouterNames);
 
 /**
  * The release gate (lib/gate): what lifts a refusal, and where it reads Datadog when the monitors are not declared
@@ -110,41 +100,24 @@ const smokeTestSchema = z.strictObject({
     attempt: z.number().int().min(1).default(1),
 });
 
-export const blueGreenSchema = z
-    .strictObject({
-        blueVersion: version,
-        greenVersion: version,
-        activeColor: z.enum(colors),
-        /** Replicas kept warm for the preview color; 0 scales it down and ends the instant rollback. */
-        previewReplicas: replicaCount.optional(),
-        /** The old name of previewReplicas, read as it (README, Decisions: "Argo Rollouts' words"). */
-        standbyReplicas: replicaCount.optional(),
-        previewHost: hostname,
-        smokeTest: smokeTestSchema,
-    })
-    // Errors name the key the stack sets; past here only previewReplicas exists.
-    .transform(({ standbyReplicas, ...bg }, ctx) => {
-        if (bg.previewReplicas !== undefined && standbyReplicas !== undefined) {
-            ctx.addIssue({
-                code: "custom",
-                path: ["standbyReplicas"],
-                input: standbyReplicas,
-                message: `is the old name of blueGreen.previewReplicas, which is set too (${bg.previewReplicas}): keep blueGreen.previewReplicas and remove this one (pulumi config rm --path blueGreen.standbyReplicas)`,
-            });
-            return z.NEVER;
-        }
-        const previewReplicas = bg.previewReplicas ?? standbyReplicas;
-        if (previewReplicas === undefined) {
-            ctx.addIssue({
-                code: "custom",
-                path: ["previewReplicas"],
-                input: undefined,
-                message: "is required: the replicas kept warm for the preview color, 0 to scale it down",
-            });
-            return z.NEVER;
-        }
-        return { ...bg, previewReplicas };
-    });
+export const blueGreenSchema = z.strictObject({
+    blueVersion: version,
+    greenVersion: version,
+    activeColor: z.enum(colors),
+    /** Replicas kept warm for the preview color; 0 scales it down and ends the instant rollback. */
+    previewReplicas: z
+        .number({
+            error: (issue) =>
+                issue.input === undefined
+                    ? "is required: the replicas kept warm for the preview color, 0 to scale it down"
+                    : undefined,
+        })
+        .int()
+        .min(0)
+        .max(200),
+    previewHost: hostname,
+    smokeTest: smokeTestSchema,
+});
 
 export const canarySchema = z.strictObject({
     stableVersion: version,

@@ -3,23 +3,36 @@
 import * as assert from "assert";
 import { diffRuns, liveStateOf } from "../../../tools/offline/diff";
 import { engineDependencies } from "../../../tools/offline/graph";
-import { ProgramRun } from "../../../tools/offline/types";
+import { policyResources } from "../../../tools/offline/policy";
+import { DeclaredResource, ProgramRun } from "../../../tools/offline/types";
+import { resourceUrn, urnName } from "../../../tools/offline/urn";
 import { all, at, find, preview, runConfig, runStack, stackConfig } from "../../helpers";
 
-/** Every resource `from` waits for, directly or through others, by the engine's recorded dependencies. */
+/** The URN of the one resource of the run named `name`. */
+function urnOf(run: ProgramRun, name: string): string {
+    const named = run.resources.filter((r) => r.name === name);
+    assert.strictEqual(named.length, 1, `one resource named ${name}`);
+    return named[0].urn;
+}
+
+/** The names of the resources the engine records `name` depending on. */
+const dependenciesOf = (run: ProgramRun, name: string) =>
+    (engineDependencies(run).get(urnOf(run, name)) ?? []).map(urnName);
+
+/** The names of every resource `from` waits for, directly or through others, by the engine's recorded dependencies. */
 function waitsFor(run: ProgramRun, from: string): Set<string> {
     const deps = engineDependencies(run);
     const seen = new Set<string>();
-    const visit = (n: string) => {
-        for (const d of deps.get(n) ?? []) {
+    const visit = (urn: string) => {
+        for (const d of deps.get(urn) ?? []) {
             if (!seen.has(d)) {
                 seen.add(d);
                 visit(d);
             }
         }
     };
-    visit(from);
-    return seen;
+    visit(urnOf(run, from));
+    return new Set([...seen].map(urnName));
 }
 
 function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
@@ -35,7 +48,7 @@ describe("blue/green switch order, by the engine's dependencies", () => {
                 assert.deepStrictEqual(d.ignoreChanges, ["spec.replicas"], d.name);
                 assert.strictEqual(at(d, "metadata.annotations"), undefined, d.name);
             }
-            assert.deepStrictEqual(engineDependencies(run).get("myapp-live"), [
+            assert.deepStrictEqual(dependenciesOf(run, "myapp-live"), [
                 "myapp-green-capacity-live",
                 "myapp-smoke-green",
             ]);
@@ -162,5 +175,55 @@ describe("the offline preview's --json", () => {
             resources.filter((x) => (x as { read?: boolean }).read).map((x) => x.name),
             ["myapp-stable-live", "myapp-canary-live"],
         );
+    });
+});
+
+describe("resources that share a name, as the engine allows for different types or parents", () => {
+    // A component `api` holding a Deployment `api`, a ConfigMap `api` at the top, and a Service that depends on the
+    // component: the engine tells them apart by URN, and so must the dependencies and what the policies see.
+    const urn = (parent: string | undefined, type: string, name: string) =>
+        resourceUrn("dev", "svc", parent, type, name);
+    const component = urn(undefined, "svc:index:Api", "api");
+    const resource = (type: string, name: string, parentUrn: string | null, dependencies: string[] = []) =>
+        ({
+            type,
+            name,
+            urn: urn(parentUrn ?? undefined, type, name),
+            parent: parentUrn && urnName(parentUrn),
+            parentUrn,
+            dependsOn: [],
+            dependencies,
+            ignoreChanges: [],
+            custom: type !== "svc:index:Api",
+            inputs: {},
+        }) satisfies DeclaredResource;
+    const run: ProgramRun = {
+        stack: "dev",
+        outputs: {},
+        resources: [
+            resource("svc:index:Api", "api", null),
+            resource("kubernetes:apps/v1:Deployment", "api", component),
+            resource("kubernetes:core/v1:ConfigMap", "api", null),
+            resource("kubernetes:core/v1:Service", "web", null, [component]),
+        ],
+    };
+
+    it("a dependency on the component expands to its own Deployment, not to the ConfigMap of the same name", () => {
+        assert.deepStrictEqual(engineDependencies(run).get(urn(undefined, "kubernetes:core/v1:Service", "web")), [
+            "urn:pulumi:dev::svc::svc:index:Api$kubernetes:apps/v1:Deployment::api",
+        ]);
+    });
+
+    it("policies see four resources, each with its engine URN and only the Deployment under the component", () => {
+        const seen = policyResources(run).map((r) => ({ urn: r.urn, parent: r.parent?.urn ?? null }));
+        assert.deepStrictEqual(seen, [
+            { urn: "urn:pulumi:dev::svc::svc:index:Api::api", parent: null },
+            {
+                urn: "urn:pulumi:dev::svc::svc:index:Api$kubernetes:apps/v1:Deployment::api",
+                parent: "urn:pulumi:dev::svc::svc:index:Api::api",
+            },
+            { urn: "urn:pulumi:dev::svc::kubernetes:core/v1:ConfigMap::api", parent: null },
+            { urn: "urn:pulumi:dev::svc::kubernetes:core/v1:Service::web", parent: null },
+        ]);
     });
 });
