@@ -53,7 +53,8 @@ export default tseslint.config(
         rules: { "@typescript-eslint/no-non-null-assertion": "error" },
     },
     // The layers go one way: components ← lib ← program ← tools. The policy pack is a package of its own, and
-    // an example uses the library as another team would: installed. test/layers.test.ts breaks each rule once.
+    // an example uses the library as another team would: installed. The fast tests start no server. test/layers.test.ts
+    // breaks each rule once.
     layer(
         ["components/**/*.ts"],
         "^(\\.\\./)+(lib|program|tools)(/|$)",
@@ -66,6 +67,12 @@ export default tseslint.config(
         ["examples/**/*.ts"],
         "^\\.\\./",
         "an example imports the library as its installed package, @myapp/release-components, and nothing of this project by path",
+    ),
+    layer(
+        ["test/**/*.test.ts"],
+        "(^|/)support/(postgres|s3|sts|harness|pod|workload)$",
+        "the fast suite (npm test) starts no server and needs no Debian package: a test that does is a *.integration.test.ts",
+        ["test/**/*.integration.test.ts"],
     ),
     {
         // An example's own tsconfig.json is for its installed copy; here it is type-checked with the root one, which
