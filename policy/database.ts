@@ -1,5 +1,5 @@
 // Checklist "Database backup scheduled" and "Database migrations tested".
-import * as aws from "@pulumi/aws";
+import * as s3 from "@pulumi/aws/s3";
 import * as k8s from "@pulumi/kubernetes";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
 import * as postgresql from "@pulumi/postgresql";
@@ -38,16 +38,16 @@ export const backupBucketHardened: StackValidationPolicy = {
                     ((b.props.bucket !== undefined && r.props.bucket === b.props.bucket) ||
                         r.dependencies.some((d) => d.urn === b.urn)),
             );
-        for (const b of args.resources.filter((r) => r.isType(aws.s3.Bucket))) {
+        for (const b of args.resources.filter((r) => r.isType(s3.Bucket))) {
             const one = (cls: ResourceClass) => byBucket(cls, b)[0];
-            const versioning = one(aws.s3.BucketVersioning);
+            const versioning = one(s3.BucketVersioning);
             if (versioning?.props.versioningConfiguration?.status !== "Enabled")
                 report(`bucket ${b.props.bucket ?? b.name} is not versioned`, b.urn);
-            const sse = one(aws.s3.BucketServerSideEncryptionConfiguration);
+            const sse = one(s3.BucketServerSideEncryptionConfiguration);
             const algorithm = sse?.props.rules?.[0]?.applyServerSideEncryptionByDefault?.sseAlgorithm;
             if (algorithm !== "aws:kms" && algorithm !== "aws:kms:dsse")
                 report(`bucket ${b.props.bucket ?? b.name} is not encrypted with KMS`, b.urn);
-            const block = one(aws.s3.BucketPublicAccessBlock)?.props ?? {};
+            const block = one(s3.BucketPublicAccessBlock)?.props ?? {};
             if (!(
                 block.blockPublicAcls &&
                 block.blockPublicPolicy &&
@@ -55,15 +55,15 @@ export const backupBucketHardened: StackValidationPolicy = {
                 block.restrictPublicBuckets
             ))
                 report(`bucket ${b.props.bucket ?? b.name} does not block all public access`, b.urn);
-            const policy = one(aws.s3.BucketPolicy)?.props.policy;
+            const policy = one(s3.BucketPolicy)?.props.policy;
             if (typeof policy === "string") {
                 const statements = JSON.parse(policy).Statement ?? [];
                 if (!denies(statements, (s) => s.Condition?.Bool?.["aws:SecureTransport"] === "false"))
                     report(`bucket ${b.props.bucket ?? b.name} accepts requests without TLS`, b.urn);
-            } else if (policy === undefined && !one(aws.s3.BucketPolicy)) {
+            } else if (policy === undefined && !one(s3.BucketPolicy)) {
                 report(`bucket ${b.props.bucket ?? b.name} has no policy denying requests without TLS`, b.urn);
             }
-            const rules = one(aws.s3.BucketLifecycleConfiguration)?.props.rules;
+            const rules = one(s3.BucketLifecycleConfiguration)?.props.rules;
             if (
                 !Array.isArray(rules) ||
                 !rules.some(

@@ -1,6 +1,6 @@
 // The release, as a function of its validated config: index.ts calls it once under the Pulumi CLI, and the offline
 // preview, the tests and the bench call it once per run in one process (each run inside its own root Stack).
-import * as aws from "@pulumi/aws";
+import * as s3 from "@pulumi/aws/s3";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
@@ -142,7 +142,7 @@ export async function checkRestoreKey(configName: string, cfg: ProgramConfig): P
     const bucket = cfg.backup?.bucket.kind === "declared" ? cfg.backup.bucket.name : undefined;
     if (!key || !bucket) return;
     try {
-        await aws.s3.getObject({ bucket, key });
+        await s3.getObject({ bucket, key });
     } catch (err) {
         const reason = ((err as Error).message ?? "").split("\n").find((line) => line.trim() !== "");
         throw new ConfigError(

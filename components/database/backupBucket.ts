@@ -1,4 +1,5 @@
-import * as aws from "@pulumi/aws";
+import * as kms from "@pulumi/aws/kms";
+import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
 import { LibraryComponent } from "../componentType";
 
@@ -29,9 +30,9 @@ export interface BackupBucketArgs {
  */
 export class BackupBucket extends LibraryComponent {
     /** The bucket. */
-    public readonly bucket: aws.s3.Bucket;
+    public readonly bucket: s3.Bucket;
     /** The KMS key that encrypts every object. */
-    public readonly key: aws.kms.Key;
+    public readonly key: kms.Key;
 
     constructor(name: string, args: BackupBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super("BackupBucket", name, opts);
@@ -43,7 +44,7 @@ export class BackupBucket extends LibraryComponent {
             );
         const opt = { parent: this };
 
-        this.key = new aws.kms.Key(
+        this.key = new kms.Key(
             `${name}-key`,
             {
                 description: `Encrypts database dumps in ${args.bucketName}`,
@@ -54,9 +55,9 @@ export class BackupBucket extends LibraryComponent {
             // Deleting the key makes every dump unreadable: protected like the bucket.
             { ...opt, protect: true },
         );
-        new aws.kms.Alias(`${name}-key-alias`, { name: `alias/${args.bucketName}`, targetKeyId: this.key.keyId }, opt);
+        new kms.Alias(`${name}-key-alias`, { name: `alias/${args.bucketName}`, targetKeyId: this.key.keyId }, opt);
 
-        this.bucket = new aws.s3.Bucket(
+        this.bucket = new s3.Bucket(
             `${name}-bucket`,
             {
                 bucket: args.bucketName,
@@ -67,12 +68,12 @@ export class BackupBucket extends LibraryComponent {
             { ...opt, protect: true },
         );
         const bucket = this.bucket.id;
-        new aws.s3.BucketOwnershipControls(
+        new s3.BucketOwnershipControls(
             `${name}-ownership`,
             { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } },
             opt,
         );
-        new aws.s3.BucketPublicAccessBlock(
+        new s3.BucketPublicAccessBlock(
             `${name}-public-access`,
             {
                 bucket,
@@ -83,12 +84,12 @@ export class BackupBucket extends LibraryComponent {
             },
             opt,
         );
-        const versioning = new aws.s3.BucketVersioning(
+        const versioning = new s3.BucketVersioning(
             `${name}-versioning`,
             { bucket, versioningConfiguration: { status: "Enabled" } },
             opt,
         );
-        new aws.s3.BucketServerSideEncryptionConfiguration(
+        new s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,
             {
                 bucket,
@@ -101,7 +102,7 @@ export class BackupBucket extends LibraryComponent {
             },
             opt,
         );
-        new aws.s3.BucketPolicy(
+        new s3.BucketPolicy(
             `${name}-tls-only`,
             {
                 bucket,
@@ -121,7 +122,7 @@ export class BackupBucket extends LibraryComponent {
             },
             opt,
         );
-        new aws.s3.BucketLifecycleConfiguration(
+        new s3.BucketLifecycleConfiguration(
             `${name}-lifecycle`,
             {
                 bucket,
@@ -145,7 +146,7 @@ export class BackupBucket extends LibraryComponent {
             { ...opt, dependsOn: [versioning] },
         );
         if (args.objectLock) {
-            new aws.s3.BucketObjectLockConfiguration(
+            new s3.BucketObjectLockConfiguration(
                 `${name}-object-lock`,
                 {
                     bucket,

@@ -1,4 +1,4 @@
-import * as aws from "@pulumi/aws";
+import * as iam from "@pulumi/aws/iam";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseFence, PodVolume } from "./databaseRoles";
@@ -323,7 +323,7 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
                     ],
                 });
             });
-        const created = new aws.iam.Role(
+        const created = new iam.Role(
             roleName,
             {
                 description: `IRSA role of ${args.namespace}/${serviceAccountName}: ${purpose}`,
@@ -333,7 +333,7 @@ export class BackupSchedule extends LibraryComponent implements DatabaseDumps {
             },
             opt,
         );
-        new aws.iam.RolePolicy(
+        new iam.RolePolicy(
             policyName,
             {
                 role: created.id,

@@ -1,4 +1,5 @@
-import * as aws from "@pulumi/aws";
+import * as backup from "@pulumi/aws/backup";
+import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import { LibraryComponent } from "../componentType";
 
@@ -54,7 +55,7 @@ export class RdsBackupPlan extends LibraryComponent {
                 );
         }
         const opt = { parent: this };
-        const role = new aws.iam.Role(
+        const role = new iam.Role(
             `${name}-role`,
             {
                 assumeRolePolicy: JSON.stringify({
@@ -71,18 +72,18 @@ export class RdsBackupPlan extends LibraryComponent {
             ["backup", "AWSBackupServiceRolePolicyForBackup"],
             ["restore", "AWSBackupServiceRolePolicyForRestores"],
         ]) {
-            new aws.iam.RolePolicyAttachment(
+            new iam.RolePolicyAttachment(
                 `${name}-${suffix}-policy`,
                 { role: role.name, policyArn: `arn:aws:iam::aws:policy/service-role/${policy}` },
                 opt,
             );
         }
-        const vault = new aws.backup.Vault(
+        const vault = new backup.Vault(
             `${name}-vault`,
             { name: `${args.namePrefix}-vault`, kmsKeyArn: args.kmsKeyArn, tags: args.tags },
             { ...opt, protect: true },
         );
-        const plan = new aws.backup.Plan(
+        const plan = new backup.Plan(
             `${name}-plan`,
             {
                 name: `${args.namePrefix}-plan`,
@@ -100,12 +101,12 @@ export class RdsBackupPlan extends LibraryComponent {
             },
             opt,
         );
-        new aws.backup.Selection(
+        new backup.Selection(
             `${name}-selection`,
             { name: `${args.namePrefix}-rds`, planId: plan.id, iamRoleArn: role.arn, resources: [args.arn] },
             opt,
         );
-        const testing = new aws.backup.RestoreTestingPlan(
+        const testing = new backup.RestoreTestingPlan(
             `${name}-restore-testing`,
             {
                 name: `${args.namePrefix.replace(/[^A-Za-z0-9_]/g, "_")}_restore_testing`,
@@ -120,7 +121,7 @@ export class RdsBackupPlan extends LibraryComponent {
             },
             opt,
         );
-        new aws.backup.RestoreTestingSelection(
+        new backup.RestoreTestingSelection(
             `${name}-restore-testing-selection`,
             {
                 name: "rds_latest",

@@ -2,6 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { DESCEND, rebuild, watchDeclarations } from "../../lib/declarations";
 import { AliasSpec, DeclaredResource, ProgramRun, RunRequest, SECRET_MASK, SecretDigest } from "./types";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an SDK module whose export a run replaces, which an import cannot
+const debuggable = require("@pulumi/pulumi/runtime/debuggable") as {
+    debuggablePromise: <T>(p: Promise<T>, ctx: string) => Promise<T>;
+};
 import { resourceUrn } from "./urn";
 
 const isSecret = (v: unknown): v is { value: unknown } =>
@@ -125,15 +130,17 @@ export async function captureDeclarations(
         process.on("unhandledRejection", ignoreStoppedRuns);
         listening = true;
     }
-    // The SDK records a stack trace on every promise it creates, for a leak report at exit
-    // (@pulumi/pulumi runtime/debuggable.js debuggablePromise: thousands per run, about an eighth of an offline
-    // preview). An offline run never prints that report; one frame keeps the throw site of an error in the program.
+    // The SDK wraps every promise it creates for a leak report at exit (README, Benchmarks), which an offline run
+    // never prints: its promises go unwrapped. One stack frame per error still gives the throw site in the program.
     const stackTraceLimit = Error.stackTraceLimit;
+    const wrap = debuggable.debuggablePromise;
     Error.stackTraceLimit = 1;
+    debuggable.debuggablePromise = (p) => p;
     try {
         return await declareUnderMocks(request, body, onDeclare);
     } finally {
         Error.stackTraceLimit = stackTraceLimit;
+        debuggable.debuggablePromise = wrap;
     }
 }
 
