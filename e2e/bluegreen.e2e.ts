@@ -1,6 +1,9 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as YAML from "yaml";
 import {
     compareEdit,
+    diagnosedPreview,
     eventually,
     kube,
     labelSelector,
@@ -12,8 +15,10 @@ import {
     timedUp,
     moveFromFirstReleaseTokens,
     engineLog,
+    stackFile,
 } from "./lib/engine";
 import { Kube } from "./lib/kube";
+import { shell } from "./lib/printed";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
 
@@ -43,6 +48,11 @@ async function readyEndpoints(k: Kube, service: string): Promise<number> {
         `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=${labelSelector({ "kubernetes.io/service-name": service })}`,
     );
     return slices.flatMap((s) => s.endpoints ?? []).filter((e: any) => e.conditions?.ready === true).length;
+}
+
+/** The stack file's `myapp:blueGreen` section, as the CLI wrote it. */
+function blueGreenInFile(ps: ProjectStack): Record<string, unknown> {
+    return YAML.parse(fs.readFileSync(stackFile(ps), "utf8")).config["myapp:blueGreen"];
 }
 
 async function exists(k: Kube, path: string): Promise<boolean> {
@@ -244,5 +254,62 @@ describe("blue/green on the engine: switch, switch back, decommission a preview 
         await eventually(30, () => colors(k), { "myapp-blue": "0/0", "myapp-green": "2/2" });
         assert.deepStrictEqual(await selector(k, "myapp"), { ...APP, color: "green" });
         assert.deepStrictEqual(await selector(k, "myapp-preview"), { ...APP, color: "blue" });
+    });
+
+    // The old name of previewReplicas (lib/config/oldNames.ts) as a user's older stack file holds it, written by the
+    // real CLI; the stack now runs previewReplicas 0 (decommissioned above), so the old key carries 0.
+    const DEPRECATED =
+        "myapp:blueGreen.standbyReplicas is deprecated, read as its new name myapp:blueGreen.previewReplicas: rename it with `pulumi config rm --path blueGreen.standbyReplicas && pulumi config set --path blueGreen.previewReplicas 0`";
+
+    it("a stack file still using blueGreen.standbyReplicas (set back by the real CLI) previews with no change at all and prints the deprecation warning once; its rename, run as printed, restores previewReplicas", async function () {
+        assert.strictEqual(blueGreenInFile(ps).previewReplicas, 0);
+        shell(
+            ps,
+            "pulumi config rm --path blueGreen.previewReplicas && pulumi config set --path blueGreen.standbyReplicas 0",
+        );
+        const edited = blueGreenInFile(ps);
+        assert.deepStrictEqual([edited.standbyReplicas, edited.previewReplicas], [0, undefined]);
+
+        const p = await diagnosedPreview(ps, onOutput);
+        const printed = p.stdout.split("\n").filter((l) => l.includes(`warning: ${DEPRECATED}`));
+        measure("blueGreen.oldNameStandbyReplicas", { changeSummary: p.changeSummary, warnings: p.warnings, printed });
+        assert.strictEqual(p.error, undefined);
+        // Every resource the switch from 0 left (the first deploy's, less 3 by the decommission) is same; the two
+        // colors' Deployments are read on every run.
+        assert.deepStrictEqual(p.changeSummary, { read: 2, same: resources - 3 });
+        assert.deepStrictEqual(
+            p.warnings.filter((w) => w.startsWith("myapp:")),
+            [DEPRECATED],
+        );
+        // One diagnostic, which the engine prints twice: on the stack's row as it arrives, and under "Diagnostics:".
+        assert.deepStrictEqual(
+            printed.map((l) => l.trim()),
+            [`pulumi:pulumi:Stack myapp-e2e-bluegreen running warning: ${DEPRECATED}`, `warning: ${DEPRECATED}`],
+        );
+
+        // The warning's command, as printed, in the stack's directory.
+        shell(ps, /`([^`]+)`/.exec(DEPRECATED)![1]);
+        const restored = blueGreenInFile(ps);
+        assert.deepStrictEqual([restored.standbyReplicas, restored.previewReplicas], [undefined, 0]);
+    });
+
+    it("a stack file with both blueGreen.standbyReplicas and blueGreen.previewReplicas is refused: the preview fails naming both keys, before any resource is declared", async function () {
+        shell(ps, "pulumi config set --path blueGreen.standbyReplicas 1");
+        const p = await diagnosedPreview(ps, onOutput);
+        const refusal =
+            "myapp:blueGreen.standbyReplicas = 1: is the old name of blueGreen.previewReplicas, which is set too (0): keep blueGreen.previewReplicas and remove this one (pulumi config rm --path blueGreen.standbyReplicas)";
+        const printed = p.stdout.split("\n").filter((l) => /Invalid stack configuration|standbyReplicas/.test(l));
+        measure("blueGreen.bothNames", { failed: p.error !== undefined, steps: p.steps, printed });
+        assert.strictEqual(p.changeSummary, undefined);
+        assert.ok(p.error, "the preview passed");
+        assert.ok(p.stdout.includes("Invalid stack configuration (nothing was declared):"), p.stdout.slice(-3000));
+        assert.ok(p.stdout.includes(refusal), p.stdout.slice(-3000));
+        // The program stops before its first resource: the engine steps on the stack alone.
+        assert.deepStrictEqual(p.steps, ["same pulumi:pulumi:Stack myapp-e2e-bluegreen"]);
+
+        // The refusal's own remedy, as printed, leaves the stack file as deployed.
+        shell(ps, "pulumi config rm --path blueGreen.standbyReplicas");
+        const restored = blueGreenInFile(ps);
+        assert.deepStrictEqual([restored.standbyReplicas, restored.previewReplicas], [undefined, 0]);
     });
 });

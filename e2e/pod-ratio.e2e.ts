@@ -1,6 +1,18 @@
 import * as assert from "assert";
-import { eventually, kube, namespace, timedUp, engineLog } from "./lib/engine";
+import * as fs from "fs";
+import * as YAML from "yaml";
+import {
+    diagnosedPreview,
+    eventually,
+    kube,
+    namespace,
+    noChangeSummary,
+    stackFile,
+    timedUp,
+    engineLog,
+} from "./lib/engine";
 import { Kube } from "./lib/kube";
+import { shell } from "./lib/printed";
 import { measure } from "./lib/report";
 import { projectStack, ProjectStack } from "./lib/stack";
 import { readyPods, replicaCounts, sampledDuring } from "./lib/traffic";
@@ -67,4 +79,39 @@ describe("pod-ratio router on the engine: a shift scales the receiving track and
             await eventually(60, ready, expected);
         });
     }
+
+    // `replicas` is the old name of the pod-ratio router (lib/config/oldNames.ts), as a user's older stack file holds it.
+    const DEPRECATED =
+        'myapp:canary.router = "replicas" is deprecated, read as its new name "pod-ratio": set it with `pulumi config set --path canary.router pod-ratio`';
+    const routerInFile = () => YAML.parse(fs.readFileSync(stackFile(ps), "utf8")).config["myapp:canary"].router;
+
+    it("a stack file still using canary.router replicas (set back by the real CLI) previews with no change at all and prints the deprecation warning once; its command, run as printed, restores pod-ratio", async function () {
+        shell(ps, "pulumi config set --path canary.router replicas");
+        assert.strictEqual(routerInFile(), "replicas");
+
+        // Every resource of the stack as the last up left it is same, every one the program reads is read.
+        const expected = await noChangeSummary(ps);
+        const p = await diagnosedPreview(ps, onOutput);
+        const printed = p.stdout.split("\n").filter((l) => l.includes(`warning: ${DEPRECATED}`));
+        measure("podRatio.oldNameReplicas", {
+            expected,
+            changeSummary: p.changeSummary,
+            warnings: p.warnings,
+            printed,
+        });
+        assert.strictEqual(p.error, undefined);
+        assert.deepStrictEqual(p.changeSummary, expected);
+        assert.deepStrictEqual(
+            p.warnings.filter((w) => w.startsWith("myapp:")),
+            [DEPRECATED],
+        );
+        // One diagnostic, which the engine prints twice: on the stack's row as it arrives, and under "Diagnostics:".
+        assert.deepStrictEqual(
+            printed.map((l) => l.trim()),
+            [`pulumi:pulumi:Stack myapp-e2e-pod-ratio running warning: ${DEPRECATED}`, `warning: ${DEPRECATED}`],
+        );
+
+        shell(ps, /`([^`]+)`/.exec(DEPRECATED)![1]);
+        assert.strictEqual(routerInFile(), "pod-ratio");
+    });
 });

@@ -344,3 +344,51 @@ export function engineLog(lines = 60): (s: string) => void {
         log += s;
     };
 }
+
+/**
+ * What a preview of an unchanged deployment must plan, from the stack's own state: every resource `same`, and every
+ * resource the program reads (external, e.g. the blue/green colors' Deployment.get) `read`. Default providers are no
+ * step of the summary.
+ */
+export async function noChangeSummary(ps: ProjectStack): Promise<Record<string, number>> {
+    const resources = (await ps.stack.exportStack()).deployment.resources as { urn: string; external?: boolean }[];
+    const counted = resources.filter((r) => !/::pulumi:providers:[^:]+::default/.test(r.urn));
+    const read = counted.filter((r) => r.external).length;
+    return { ...(read > 0 ? { read } : {}), same: counted.length - read };
+}
+
+export interface DiagnosedPreview {
+    /** The engine's changeSummary; undefined when the preview failed. */
+    changeSummary?: Record<string, number>;
+    /** The failed preview's error (the CLI's stderr and stdout), else undefined. */
+    error?: string;
+    /** Everything the engine printed. */
+    stdout: string;
+    /** The engine's warning diagnostics, one entry per event, trimmed. */
+    warnings: string[];
+    /** Every resource the engine stepped on, as `op type name`. */
+    steps: string[];
+}
+
+/** A plain `pulumi preview` with what it printed, its warning diagnostics and its steps, whether it passes or fails. */
+export async function diagnosedPreview(ps: ProjectStack, onOutput?: (s: string) => void): Promise<DiagnosedPreview> {
+    const out: DiagnosedPreview = { stdout: "", warnings: [], steps: [] };
+    try {
+        const res = await ps.stack.preview({
+            onOutput: (s) => {
+                out.stdout += s;
+                onOutput?.(s);
+            },
+            onEvent: (e: EngineEvent) => {
+                if (e.diagnosticEvent?.severity === "warning") out.warnings.push(e.diagnosticEvent.message.trim());
+                const m = e.resourcePreEvent?.metadata;
+                if (m) out.steps.push(`${m.op} ${m.type} ${nameOf(m.urn)}`);
+            },
+        });
+        out.changeSummary = res.changeSummary;
+    } catch (e) {
+        out.error = String(e);
+    }
+    out.steps.sort();
+    return out;
+}
