@@ -70,8 +70,8 @@ export default tseslint.config(
     ),
     layer(
         ["test/**/*.test.ts"],
-        "(^|/)support/(postgres|s3|sts|harness|pod|workload)$",
-        "the fast suite (npm test) starts no server and needs no Debian package: a test that does is a *.integration.test.ts",
+        "(^|/)support/(postgres|s3|sts|harness|pod|workload|declared)$",
+        "the fast suite (npm test) needs no database, S3 server or Debian package: a test that does is a *.integration.test.ts",
         ["test/**/*.integration.test.ts"],
     ),
     {

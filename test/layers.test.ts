@@ -13,7 +13,7 @@ async function layerFindings(eslint: ESLint, file: string, specifier: string): P
     return result.messages.filter((m) => m.fatal || m.ruleId === "no-restricted-imports").map((m) => m.message);
 }
 
-describe("layers go one way, and the fast tests start no server: eslint refuses an import against them", function () {
+describe("layers go one way, and the fast tests need no database: eslint refuses an import against them", function () {
     this.timeout(120_000);
     // The layer rules need no types: without them a lint builds no TypeScript program, so it cannot come back
     // empty on a parsing error while another test rewrites the tree (components/dist, a packed tarball).
@@ -57,7 +57,7 @@ describe("layers go one way, and the fast tests start no server: eslint refuses 
         [
             "test/program/database.test.ts",
             "../support/postgres",
-            "the fast suite (npm test) starts no server and needs no Debian package: a test that does is a *.integration.test.ts",
+            "the fast suite (npm test) needs no database, S3 server or Debian package: a test that does is a *.integration.test.ts",
         ],
     ];
     for (const [file, specifier, message] of refused) {

@@ -3,7 +3,6 @@
 // it would declare. No Pulumi CLI, no cloud credentials.
 //
 //   npm run preview:offline -- --stack production [--project-dir D] [--config-file F] [--set key=value ...] [--diff] [--json] [--render-dir D]
-import { ANNOTATION } from "../policy/contract";
 import * as path from "path";
 import { PACK_ENFORCEMENT, policies } from "../policy/policies";
 import { diffRuns, liveStateOf, RunDiff, StepOp } from "./offline/diff";
@@ -11,10 +10,11 @@ import { engineDependencies } from "./offline/graph";
 import type { PolicyViolation } from "../lib/plan/types";
 import { runPolicies } from "./offline/policy";
 import { renderManifests } from "./offline/render";
+import { treeLines } from "./offline/tree";
 import { runProgram, runProject } from "./offline/run";
 import { toRunRequest } from "./offline/stackConfig";
 import { parseCommandArgs, readCommandStack, runCommand } from "./offline/cli";
-import { DeclaredResource, ProgramRun, RunRequest } from "./offline/types";
+import { RunRequest } from "./offline/types";
 import { urnName } from "./offline/urn";
 
 const ROOT = path.join(__dirname, "..");
@@ -30,77 +30,6 @@ const USAGE = `usage: npm run preview:offline -- --stack <name> [options]
   --policy-config PATH  policy pack config (default policy/config/<stack>.json; with --project-dir, DIR/policy.<stack>.json)
   --now TIME            run as at this time (ISO 8601; default: now), e.g. to preview a deployment window's downtime
 exit codes: 0 fine, 2 invalid config or a usage mistake, 1 a mandatory policy violation or anything else`;
-
-function get(obj: unknown, dotted: string): unknown {
-    return dotted
-        .split(".")
-        .reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined), obj);
-}
-
-/** A few inputs that say what a resource is for, for the tree view. */
-function summary(r: DeclaredResource): string {
-    const i = r.inputs;
-    const parts: string[] = [];
-    const add = (label: string, value: unknown) => {
-        if (value !== undefined && value !== null && value !== "")
-            parts.push(`${label}=${typeof value === "string" ? value : JSON.stringify(value)}`);
-    };
-    add("name", get(i, "metadata.name"));
-    const containers =
-        get(i, "spec.template.spec.containers") ?? get(i, "spec.jobTemplate.spec.template.spec.containers");
-    if (Array.isArray(containers)) add("image", containers.map((c) => c.image).join(","));
-    add("replicas", get(i, "spec.replicas"));
-    add("minReplicas", get(i, "spec.minReplicas"));
-    add("maxReplicas", get(i, "spec.maxReplicas"));
-    if (r.type.endsWith(":Service")) add("selector", get(i, "spec.selector"));
-    const annotations = (get(i, "metadata.annotations") ?? {}) as Record<string, string>;
-    // A traffic step (components/traffic/capacity.ts): the ready pods it waits for and the share it records.
-    const ready = /readyReplicas>(\d+)/.exec(annotations["pulumi.com/waitFor"] ?? "");
-    if (r.type.endsWith("Patch")) add("ready", ready ? Number(ready[1]) + 1 : undefined);
-    if (r.type.endsWith("Patch")) add("share", annotations[ANNOTATION.trafficShare]);
-    if (r.read) parts.push("read");
-    add("canary-weight", annotations["nginx.ingress.kubernetes.io/canary-weight"]);
-    const rules = get(i, "spec.rules");
-    if (Array.isArray(rules))
-        add(
-            "host",
-            rules
-                .map((rule) => rule.host)
-                .filter(Boolean)
-                .join(",") || undefined,
-        );
-    add("hostnames", get(i, "spec.hostnames"));
-    add("schedule", get(i, "spec.schedule"));
-    add("query", get(i, "query"));
-    add("bucket", get(i, "bucket"));
-    if (r.dependsOn.length > 0) add("after", r.dependsOn.join(","));
-    return parts.join("  ");
-}
-
-function printTree(run: ProgramRun, project: string): void {
-    const children = new Map<string | null, DeclaredResource[]>();
-    for (const r of run.resources) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
-    console.log(
-        `${project}-${run.stack} (${run.resources.filter((r) => r.custom).length} resources, ${run.resources.filter((r) => !r.custom).length} components)`,
-    );
-    const walk = (parent: string | null, indent: string) => {
-        const list = children.get(parent) ?? [];
-        list.forEach((r, idx) => {
-            const last = idx === list.length - 1;
-            const s = summary(r);
-            console.log(`${indent}${last ? "└─" : "├─"} ${r.type}  ${r.name}${s ? "  " + s : ""}`);
-            walk(r.name, indent + (last ? "   " : "│  "));
-        });
-    };
-    walk(null, "");
-    console.log("\nOutputs:");
-    for (const [k, v] of Object.entries(run.outputs)) {
-        // The `readme` output is a whole document: its title stands for it.
-        const text =
-            typeof v === "string" && v.includes("\n") ? `${v.split("\n")[0]} (${v.split("\n").length} lines)` : v;
-        console.log(`  ${k}: ${typeof text === "string" ? text : JSON.stringify(text)}`);
-    }
-}
 
 function printViolations(violations: PolicyViolation[]): void {
     console.log(`\nPolicy violations (${violations.length}):`);
@@ -178,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
             type,
             name,
             parent,
-            dependsOn: dependencies.get(urn)!.map(urnName),
+            dependsOn: [...new Set(dependencies.get(urn)!.map(urnName))],
             ignoreChanges,
             ...(read ? { read } : {}),
             inputs,
@@ -193,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
     } else {
         // The diff first, as `pulumi preview --diff` puts the changes before anything else.
         if (diff) printDiff(diff);
-        printTree(run, project);
+        for (const line of treeLines(run, project)) console.log(line);
         printViolations(violations);
         if (rendered) console.log(`\nWrote ${rendered.length} validated manifests to ${values["render-dir"]}`);
     }

@@ -1,4 +1,4 @@
-import { Problem } from "./errors";
+import { describe, Problem } from "./errors";
 
 /** A stack key, or one value of a key, that took a new name: the old one is still read, as the new, with a warning. */
 type OldName =
@@ -40,15 +40,16 @@ export function renameOldNames(project: string, raw: Record<string, unknown>): R
                 problems.push({
                     path: [old.section, old.key],
                     input: value,
-                    message: `is the old name of ${old.section}.${old.newKey}, which is set too (${String(fields[old.newKey])}): keep ${old.section}.${old.newKey} and remove this one (pulumi config rm --path ${old.section}.${old.key})`,
+                    message: `is the old name of ${old.section}.${old.newKey}, which is set too (${describe(fields[old.newKey])}): keep ${old.section}.${old.newKey} and remove this one (pulumi config rm --path ${old.section}.${old.key})`,
                 });
             } else {
                 fields[old.newKey] = value;
                 written.set(`${old.section}.${old.newKey}`, old.key);
-                const shown = typeof value === "number" || typeof value === "string" ? String(value) : "<value>";
-                warnings.push(
-                    `${project}:${old.section}.${old.key} is deprecated, read as its new name ${project}:${old.section}.${old.newKey}: rename it with \`pulumi config rm --path ${old.section}.${old.key} && pulumi config set --path ${old.section}.${old.newKey} ${shown}\``,
-                );
+                // A value the schema will refuse gets its error, under the old name, and no rename to copy.
+                if (typeof value === "number" || typeof value === "string")
+                    warnings.push(
+                        `${project}:${old.section}.${old.key} is deprecated, read as its new name ${project}:${old.section}.${old.newKey}: rename it with \`pulumi config rm --path ${old.section}.${old.key} && pulumi config set --path ${old.section}.${old.newKey} ${value}\``,
+                    );
             }
         } else {
             if (value !== old.value) continue;

@@ -497,6 +497,21 @@ describe("old names, from before argo-rollouts' words", () => {
         });
     });
 
+    it("an old key holding something the schema refuses gets the refusal under its name and no rename to copy", () => {
+        const warnings: string[] = [];
+        assert.throws(
+            () =>
+                validateConfig(PROJECT, "staging", raw(stagingWith({ standbyReplicas: { count: 1 } })), (m) =>
+                    warnings.push(m),
+                ),
+            {
+                message:
+                    'Invalid stack configuration (nothing was declared):\n  myapp:blueGreen.standbyReplicas = {"count":1}: Invalid input: expected number, received object',
+            },
+        );
+        assert.deepStrictEqual(warnings, []);
+    });
+
     it("canary.router replicas declares the same resources and outputs as pod-ratio", () => {
         const old = runConfig(
             "production",

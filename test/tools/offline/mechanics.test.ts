@@ -4,6 +4,7 @@ import * as assert from "assert";
 import { diffRuns, liveStateOf } from "../../../tools/offline/diff";
 import { engineDependencies } from "../../../tools/offline/graph";
 import { policyResources } from "../../../tools/offline/policy";
+import { treeLines } from "../../../tools/offline/tree";
 import { DeclaredResource, ProgramRun } from "../../../tools/offline/types";
 import { resourceUrn, urnName } from "../../../tools/offline/urn";
 import { all, at, find, preview, runConfig, runStack, stackConfig } from "../../helpers";
@@ -211,6 +212,16 @@ describe("resources that share a name, as the engine allows for different types 
     it("a dependency on the component expands to its own Deployment, not to the ConfigMap of the same name", () => {
         assert.deepStrictEqual(engineDependencies(run).get(urn(undefined, "kubernetes:core/v1:Service", "web")), [
             "urn:pulumi:dev::svc::svc:index:Api$kubernetes:apps/v1:Deployment::api",
+        ]);
+    });
+
+    it("the tree view puts the Deployment under the component and the ConfigMap at the top, once each", () => {
+        assert.deepStrictEqual(treeLines(run, "svc").slice(0, 5), [
+            "svc-dev (3 resources, 1 components)",
+            "├─ svc:index:Api  api",
+            "│  └─ kubernetes:apps/v1:Deployment  api",
+            "├─ kubernetes:core/v1:ConfigMap  api",
+            "└─ kubernetes:core/v1:Service  web",
         ]);
     });
 
