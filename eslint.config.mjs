@@ -53,8 +53,8 @@ export default tseslint.config(
         rules: { "@typescript-eslint/no-non-null-assertion": "error" },
     },
     // The layers go one way: components ← lib ← program ← tools. The policy pack is a package of its own, and
-    // an example uses the library as another team would: installed. The fast tests start no server. test/layers.test.ts
-    // breaks each rule once.
+    // an example uses the library as another team would: installed. The fast tests need no database.
+    // test/layers.test.ts breaks each rule once.
     layer(
         ["components/**/*.ts"],
         "^(\\.\\./)+(lib|program|tools)(/|$)",

@@ -7,7 +7,7 @@ import { AliasSpec, DeclaredResource, ProgramRun, RunRequest, SECRET_MASK, Secre
 const debuggable = require("@pulumi/pulumi/runtime/debuggable") as {
     debuggablePromise: <T>(p: Promise<T>, ctx: string) => Promise<T>;
 };
-import { resourceUrn } from "./urn";
+import { resourceUrn, urnName } from "./urn";
 
 const isSecret = (v: unknown): v is { value: unknown } =>
     !!v &&
@@ -230,7 +230,6 @@ async function declareUnderMocks(
     });
 
     // No mock sees a resource's options (dependsOn, aliases…); a stack transformation sees them as the program passes them.
-    const names = new WeakMap<pulumi.Resource, string>();
     const urns = new WeakMap<pulumi.Resource, string>();
     type Declared = Omit<DeclaredResource, "dependencies" | "custom" | "inputs" | "aliases"> & {
         dependsOnUrns: string[];
@@ -241,21 +240,22 @@ async function declareUnderMocks(
     let exported: Record<string, unknown> = {};
     const run = pulumi.runtime.runInPulumiStack(async () => {
         watchDeclarations((args) => {
-            names.set(args.resource, args.name);
             const parentUrn = (args.opts.parent && urns.get(args.opts.parent)) ?? null;
             const urn = resourceUrn(request.stack, request.project, parentUrn ?? undefined, args.type, args.name);
             urns.set(args.resource, urn);
             const deps = args.opts.dependsOn;
             const depList = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+            const dependsOnUrns = depList.map((d) => urns.get(d)).filter((u): u is string => u !== undefined);
             const { replaceOnChanges, deleteBeforeReplace } = args.opts as pulumi.CustomResourceOptions;
             graph.push({
                 type: args.type,
                 name: args.name,
                 urn,
-                parent: args.opts.parent ? (names.get(args.opts.parent) ?? null) : null,
+                // Names for display, from the URNs, which tell resources of one name apart.
+                parent: parentUrn && urnName(parentUrn),
                 parentUrn,
-                dependsOn: depList.map((d) => names.get(d)).filter((n): n is string => n !== undefined),
-                dependsOnUrns: depList.map((d) => urns.get(d)).filter((u): u is string => u !== undefined),
+                dependsOn: dependsOnUrns.map(urnName),
+                dependsOnUrns,
                 ignoreChanges: args.opts.ignoreChanges ?? [],
                 // A `Resource.get`: a read step, which declares nothing and which the engine hands to no policy.
                 ...(args.opts.id !== undefined ? { read: true as const } : {}),
